@@ -1,0 +1,64 @@
+#include "ref/config.h"
+
+#include "ref/error.h"
+
+namespace mls {
+
+namespace {
+
+template <class E, size_t N>
+E parse_enum(const std::string& text, const char* what, const char* const (&names)[N]) {
+  for (size_t i = 0; i < N; ++i)
+    if (text == names[i]) return static_cast<E>(i);
+  std::string list;
+  for (size_t i = 0; i < N; ++i) list += (i ? "|" : "") + std::string(names[i]);
+  throw Error(std::string("unknown ") + what + " '" + text + "' (expected " + list + ")");
+}
+
+constexpr const char* kGroupNames[] = {"nc", "n", "c", "tensor"};
+constexpr const char* kRoundingNames[] = {"nearest", "stochastic"};
+constexpr const char* kOverflowNames[] = {"saturate", "wrap"};
+constexpr const char* kPassNames[] = {"fwd", "bwd-data", "bwd-weight"};
+constexpr const char* kFaultNames[] = {"none", "mul-lsb", "scaler-mantissa", "tree-order"};
+
+}  // namespace
+
+Grouping parse_grouping(const std::string& t) { return parse_enum<Grouping>(t, "grouping", kGroupNames); }
+Rounding parse_rounding(const std::string& t) { return parse_enum<Rounding>(t, "rounding", kRoundingNames); }
+Overflow parse_overflow(const std::string& t) { return parse_enum<Overflow>(t, "overflow policy", kOverflowNames); }
+Pass parse_pass(const std::string& t) { return parse_enum<Pass>(t, "pass", kPassNames); }
+Fault parse_fault(const std::string& t) { return parse_enum<Fault>(t, "fault", kFaultNames); }
+std::string to_string(Fault f) { return kFaultNames[static_cast<int>(f)]; }
+std::string to_string(Grouping g) { return kGroupNames[static_cast<int>(g)]; }
+std::string to_string(Rounding r) { return kRoundingNames[static_cast<int>(r)]; }
+std::string to_string(Overflow o) { return kOverflowNames[static_cast<int>(o)]; }
+std::string to_string(Pass p) { return kPassNames[static_cast<int>(p)]; }
+
+int ArrayConfig::tree_levels() const {
+  int levels = 0;
+  while ((1 << levels) < rows) ++levels;
+  return levels;
+}
+
+int ArrayConfig::effective_tree_stages() const {
+  const int stages = tree_stages == 0 ? tree_levels() : tree_stages;
+  return stages < 1 ? 1 : stages;
+}
+
+void MlsConfig::validate() const {
+  const ArrayConfig& a = array;
+  auto need = [](bool ok, const std::string& msg) {
+    if (!ok) throw Error(msg);
+  };
+  need(a.rows >= 1 && a.rows <= 1024, "--rows must be in [1, 1024], got " + std::to_string(a.rows));
+  need(a.cols >= 1 && a.cols <= 1024, "--cols must be in [1, 1024], got " + std::to_string(a.cols));
+  need(a.acc_bits >= 8 && a.acc_bits <= 62,
+       "--acc-bits must be in [8, 62], got " + std::to_string(a.acc_bits));
+  need(a.chunk >= 1 && a.chunk <= 65536, "--chunk must be in [1, 65536], got " + std::to_string(a.chunk));
+  const int max_stages = a.tree_levels() < 1 ? 1 : a.tree_levels();
+  need(a.tree_stages >= 0 && a.tree_stages <= max_stages,
+       "--tree-stages must be in [0, max(1, ceil(log2 rows))] = [0, " + std::to_string(max_stages) +
+           "], got " + std::to_string(a.tree_stages));
+}
+
+}  // namespace mls

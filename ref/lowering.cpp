@@ -1,0 +1,166 @@
+#include "ref/lowering.h"
+
+#include <algorithm>
+
+#include "ref/error.h"
+
+namespace mls {
+
+namespace {
+
+int64_t out_size(int64_t in, int64_t k, int pad, int stride, int dil) {
+  return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+}
+
+// (i, k) -> input coordinate of a tap, or -1 outside the input.
+int64_t tap(int64_t out, int64_t k, int stride, int pad, int dil, int64_t in) {
+  const int64_t x = out * stride - pad + k * dil;
+  return (x >= 0 && x < in) ? x : -1;
+}
+
+// Backward-data: the output coordinate that tap k of input coordinate x reads,
+// or -1 when the zero-inserted position is not a real output.
+int64_t back_tap(int64_t x, int64_t k, int stride, int pad, int dil, int64_t out) {
+  const int64_t num = x + pad - k * dil;
+  if (num < 0 || num % stride != 0) return -1;
+  const int64_t o = num / stride;
+  return o < out ? o : -1;
+}
+
+}  // namespace
+
+ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvParams& prm,
+                           const Shape* grad_output) {
+  if (weight.size() != 4) throw Error("weight must have rank 4 [Co, Ci, Kh, Kw], got " + shape_str(weight));
+  if (input.size() != 4) throw Error("input must have rank 4 [N, Ci, H, W], got " + shape_str(input));
+  if (prm.stride_h < 1 || prm.stride_w < 1 || prm.pad_h < 0 || prm.pad_w < 0 || prm.dil_h < 1 || prm.dil_w < 1)
+    throw Error("stride and dilation must be >= 1 and padding >= 0");
+  ConvGeometry g;
+  g.params = prm;
+  g.co = weight[0], g.ci = weight[1], g.kh = weight[2], g.kw = weight[3];
+  g.n = input[0], g.h = input[2], g.w = input[3];
+  if (input[1] != g.ci)
+    throw Error("input channels " + std::to_string(input[1]) + " of input " + shape_str(input) +
+                " differ from weight's Ci = " + std::to_string(g.ci) + " of " + shape_str(weight));
+  for (int64_t d : weight)
+    if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
+  for (int64_t d : input)
+    if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+  g.ho = out_size(g.h, g.kh, prm.pad_h, prm.stride_h, prm.dil_h);
+  g.wo = out_size(g.w, g.kw, prm.pad_w, prm.stride_w, prm.dil_w);
+  if (g.ho < 1 || g.wo < 1)
+    throw Error("kernel " + shape_str(weight) + " does not fit input " + shape_str(input) + " with this padding");
+  if (grad_output) {
+    const Shape expect{g.n, g.co, g.ho, g.wo};
+    if (*grad_output != expect)
+      throw Error("grad_output shape " + shape_str(*grad_output) + " should be " + shape_str(expect) +
+                  " for weight " + shape_str(weight) + " and input " + shape_str(input));
+  }
+  if (numel(input) >= (int64_t{1} << 31) || numel(weight) >= (int64_t{1} << 31))
+    throw Error("tensors of 2^31 or more elements are not supported");
+  return g;
+}
+
+Operand x_operand(Pass pass) { return pass == Pass::bwd_weight ? Operand::grad_output : Operand::weight; }
+Operand y_operand(Pass pass) { return pass == Pass::bwd_data ? Operand::grad_output : Operand::input; }
+
+ChunkPlan::ChunkPlan(int64_t k_size, int64_t chunk_size, int64_t groups)
+    : k(k_size), chunk(chunk_size), per_group((k_size + chunk_size - 1) / chunk_size), total(per_group * groups) {}
+
+namespace {
+
+void lower_fwd(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
+  const auto& q = c.params;
+  lp.m = c.co, lp.p = c.n * c.ho * c.wo, lp.g = c.ci, lp.k = c.kh * c.kw;
+  lp.out_shape = {c.n, c.co, c.ho, c.wo};
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t g = 0; g < lp.g; ++g) {
+      lp.x_group.push_back(int32_t(xl.group_of_pair(m, g)));
+      for (int64_t k = 0; k < lp.k; ++k) lp.x_index.push_back(int32_t((m * c.ci + g) * lp.k + k));
+    }
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t ho = 0; ho < c.ho; ++ho)
+      for (int64_t wo = 0; wo < c.wo; ++wo)
+        for (int64_t g = 0; g < lp.g; ++g) {
+          lp.y_group.push_back(int32_t(yl.group_of_pair(n, g)));
+          for (int64_t kh = 0; kh < c.kh; ++kh)
+            for (int64_t kw = 0; kw < c.kw; ++kw) {
+              const int64_t h = tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
+              const int64_t w = tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+              lp.y_index.push_back(h < 0 || w < 0 ? -1 : int32_t(((n * c.ci + g) * c.h + h) * c.w + w));
+            }
+        }
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t p = 0; p < lp.p; ++p) {
+      const int64_t n = p / (c.ho * c.wo), hw = p % (c.ho * c.wo);
+      lp.out_index.push_back((n * c.co + m) * c.ho * c.wo + hw);
+    }
+}
+
+void lower_bwd_data(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
+  const auto& q = c.params;
+  lp.m = c.ci, lp.p = c.n * c.h * c.w, lp.g = c.co, lp.k = c.kh * c.kw;
+  lp.out_shape = {c.n, c.ci, c.h, c.w};
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t g = 0; g < lp.g; ++g) {
+      lp.x_group.push_back(int32_t(xl.group_of_pair(g, m)));
+      for (int64_t k = 0; k < lp.k; ++k) lp.x_index.push_back(int32_t((g * c.ci + m) * lp.k + k));
+    }
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t h = 0; h < c.h; ++h)
+      for (int64_t w = 0; w < c.w; ++w)
+        for (int64_t g = 0; g < lp.g; ++g) {
+          lp.y_group.push_back(int32_t(yl.group_of_pair(n, g)));
+          for (int64_t kh = 0; kh < c.kh; ++kh)
+            for (int64_t kw = 0; kw < c.kw; ++kw) {
+              const int64_t ho = back_tap(h, kh, q.stride_h, q.pad_h, q.dil_h, c.ho);
+              const int64_t wo = back_tap(w, kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
+              lp.y_index.push_back(ho < 0 || wo < 0 ? -1 : int32_t(((n * c.co + g) * c.ho + ho) * c.wo + wo));
+            }
+        }
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t p = 0; p < lp.p; ++p) {
+      const int64_t n = p / (c.h * c.w), hw = p % (c.h * c.w);
+      lp.out_index.push_back((n * c.ci + m) * c.h * c.w + hw);
+    }
+}
+
+void lower_bwd_weight(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
+  const auto& q = c.params;
+  lp.m = c.co, lp.p = c.ci * c.kh * c.kw, lp.g = c.n, lp.k = c.ho * c.wo;
+  lp.out_shape = {c.co, c.ci, c.kh, c.kw};
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t g = 0; g < lp.g; ++g) {
+      lp.x_group.push_back(int32_t(xl.group_of_pair(g, m)));
+      for (int64_t k = 0; k < lp.k; ++k) lp.x_index.push_back(int32_t((g * c.co + m) * lp.k + k));
+    }
+  for (int64_t ci = 0; ci < c.ci; ++ci)
+    for (int64_t kh = 0; kh < c.kh; ++kh)
+      for (int64_t kw = 0; kw < c.kw; ++kw)
+        for (int64_t g = 0; g < lp.g; ++g) {
+          lp.y_group.push_back(int32_t(yl.group_of_pair(g, ci)));
+          for (int64_t ho = 0; ho < c.ho; ++ho)
+            for (int64_t wo = 0; wo < c.wo; ++wo) {
+              const int64_t h = tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
+              const int64_t w = tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+              lp.y_index.push_back(h < 0 || w < 0 ? -1 : int32_t(((g * c.ci + ci) * c.h + h) * c.w + w));
+            }
+        }
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back(m * lp.p + p);
+}
+
+}  // namespace
+
+LoweredPass lower(Pass pass, const ConvGeometry& geo, const GroupLayout& x_layout, const GroupLayout& y_layout) {
+  LoweredPass lp;
+  lp.pass = pass;
+  switch (pass) {
+    case Pass::fwd: lower_fwd(geo, x_layout, y_layout, lp); break;
+    case Pass::bwd_data: lower_bwd_data(geo, x_layout, y_layout, lp); break;
+    case Pass::bwd_weight: lower_bwd_weight(geo, x_layout, y_layout, lp); break;
+  }
+  return lp;
+}
+
+}  // namespace mls

@@ -1,0 +1,70 @@
+#pragma once
+// Lowering of each conv2d pass to the grouped matrix product of SPEC 4:
+//   Out[m, p] = sum_g sum_{k in g} X[m, g, k] * Y[p, g, k]
+// The lowering says WHICH quantized element feeds each product; it holds no
+// arithmetic, so the golden model and the SystemC array can share it and still
+// disagree on the numbers. Tests check it against a direct convolution.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ref/config.h"
+#include "ref/quantizer.h"
+#include "ref/tensor.h"
+
+namespace mls {
+
+struct ConvParams {
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int dil_h = 1, dil_w = 1;
+};
+
+struct ConvGeometry {
+  int64_t n = 0, ci = 0, h = 0, w = 0;  // input [N, Ci, H, W]
+  int64_t co = 0, kh = 0, kw = 0;       // weight [Co, Ci, Kh, Kw]
+  int64_t ho = 0, wo = 0;               // output [N, Co, Ho, Wo]
+  ConvParams params;
+};
+
+// Checks the shapes against each other; throws mls::Error with a message that
+// names the offending operand ("weight", "input", "grad_output").
+ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvParams& params,
+                           const Shape* grad_output = nullptr);
+
+// Which tensors play X and Y in a pass (SPEC 4 table).
+enum class Operand { weight, input, grad_output };
+Operand x_operand(Pass pass);
+Operand y_operand(Pass pass);
+
+struct LoweredPass {
+  Pass pass = Pass::fwd;
+  int64_t m = 0, p = 0, g = 0, k = 0;  // sizes of the grouped product
+  Shape out_shape;
+  // Flat index of the X (Y) element of each product, -1 for a zero (padding or
+  // zero insertion) tap. Layout [m][g][k] and [p][g][k].
+  std::vector<int32_t> x_index, y_index;
+  // Group-scale index of X[m, g, *] and Y[p, g, *] in their tensors' layouts.
+  std::vector<int32_t> x_group, y_group;
+  // Flat index in the output tensor of Out[m, p].
+  std::vector<int64_t> out_index;
+
+  int64_t macs() const { return m * p * g * k; }
+};
+
+LoweredPass lower(Pass pass, const ConvGeometry& geo, const GroupLayout& x_layout, const GroupLayout& y_layout);
+
+// Chunking of one group's k-range (SPEC 4): consecutive chunks of `chunk`
+// products, the last taking the remainder; chunks listed group-major.
+struct ChunkPlan {
+  int64_t k = 0, chunk = 0;
+  int64_t per_group = 0;  // chunks per group
+  int64_t total = 0;      // chunks over all groups
+
+  ChunkPlan(int64_t k_size, int64_t chunk_size, int64_t groups);
+  int64_t group_of(int64_t j) const { return j / per_group; }
+  int64_t k_begin(int64_t j) const { return (j % per_group) * chunk; }
+  int64_t length(int64_t j) const { return std::min(chunk, k - k_begin(j)); }
+};
+
+}  // namespace mls
