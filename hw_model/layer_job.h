@@ -1,0 +1,33 @@
+#pragma once
+// One layer-pass as the array receives it: the contents of its operand and
+// scale buffers, the loop bounds, and where results go. Built on the host from
+// the lowering and the quantized tensors (the "DMA" step): it moves encoded
+// elements, it does no arithmetic.
+#include <cstdint>
+#include <vector>
+
+#include "ref/format.h"
+#include "ref/lowering.h"
+#include "ref/quantizer.h"
+
+namespace mls::hw {
+
+struct LayerJob {
+  int64_t m = 0, p = 0, g = 0, k = 0;
+  ChunkPlan plan{1, 1, 1};
+  ElemFormat elem;
+  ScaleFormat scale;
+  std::vector<uint32_t> x_codes;     // [g][k][m]: a column-contiguous X buffer row
+  std::vector<uint32_t> y_codes;     // [p][g][k]
+  std::vector<GroupScale> x_scales;  // [m][g]
+  std::vector<GroupScale> y_scales;  // [p][g]
+  float s_t_x = 0, s_t_y = 0;
+  std::vector<int64_t> out_index;    // [m][p] -> flat output index
+  float* out = nullptr;              // result tensor, numel(out_shape) floats
+};
+
+// Throws mls::Error if x and y have different element formats.
+LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, int chunk,
+                        float* out);
+
+}  // namespace mls::hw

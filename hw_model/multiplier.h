@@ -1,0 +1,34 @@
+#pragma once
+// The R x C FP-MUL-less multipliers: each decodes its two <E_x, M_x> elements
+// into an (M+1)-bit mantissa and a shift, multiplies the mantissas and shifts.
+#include <systemc>
+#include <vector>
+
+#include "hw_model/bundles.h"
+#include "hw_model/datapath.h"
+#include "hw_model/pipe_reg.h"
+#include "hw_model/stats.h"
+#include "ref/config.h"
+
+namespace mls::hw {
+
+class Multiplier : public sc_core::sc_module {
+ public:
+  sc_core::sc_in<bool> clk;
+  sc_core::sc_in<bool> rst;
+  PipeIn<Operands> in;
+  PipeOut<Products> out;
+
+  SC_HAS_PROCESS(Multiplier);
+  Multiplier(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats);
+
+ private:
+  void on_clock();
+
+  const int rows_, cols_;
+  const Fault fault_;
+  Stats* stats_;
+  std::vector<MulOperand> decoded_;  // code -> operand: the decoder as a table
+};
+
+}  // namespace mls::hw
