@@ -1,0 +1,67 @@
+#include "sim/cli_options.h"
+
+#include <iostream>
+
+#include "ref/error.h"
+
+namespace mls::cli {
+
+void add_quant_options(po::options_description& desc, ConfigFlags& f) {
+  desc.add_options()
+      ("elem", po::value(&f.elem)->default_value(f.elem), "element format <E_x, M_x>, e.g. e2m4")
+      ("scale", po::value(&f.scale)->default_value(f.scale), "group-scale format <E_g, M_g>, M_g in {0,1}")
+      ("group", po::value(&f.group)->default_value(f.group), "grouping: nc | n | c | tensor")
+      ("rounding", po::value(&f.rounding)->default_value(f.rounding), "nearest | stochastic")
+      ("seed", po::value(&f.seed)->default_value(f.seed), "seed of the stochastic-rounding draws")
+      ("clip", po::bool_switch(&f.clip), "clip the mantissa inside its binade (the paper's Alg. 1)");
+}
+
+void add_array_options(po::options_description& desc, ConfigFlags& f) {
+  desc.add_options()
+      ("rows", po::value(&f.rows)->default_value(f.rows), "array rows R (chunks reduced per tree)")
+      ("cols", po::value(&f.cols)->default_value(f.cols), "array columns C (outputs side by side)")
+      ("acc-bits", po::value(&f.acc_bits)->default_value(f.acc_bits), "local accumulator width, [8, 62]")
+      ("acc-overflow", po::value(&f.acc_overflow)->default_value(f.acc_overflow), "saturate | wrap")
+      ("chunk", po::value(&f.chunk)->default_value(f.chunk), "products per local accumulation")
+      ("tree-stages", po::value(&f.tree_stages)->default_value(f.tree_stages),
+       "adder-tree pipeline stages (0: one per level)")
+      ("inject-fault", po::value(&f.fault)->default_value(f.fault),
+       "test only: break a block (mul-lsb | scaler-mantissa | tree-order) to prove --check");
+}
+
+MlsConfig to_config(const ConfigFlags& f) {
+  MlsConfig c;
+  c.quant.elem = parse_elem_format(f.elem);
+  c.quant.scale = parse_scale_format(f.scale);
+  c.quant.group = parse_grouping(f.group);
+  c.quant.rounding = parse_rounding(f.rounding);
+  c.quant.seed = f.seed;
+  c.quant.clip = f.clip;
+  c.array.rows = f.rows;
+  c.array.cols = f.cols;
+  c.array.acc_bits = f.acc_bits;
+  c.array.acc_overflow = parse_overflow(f.acc_overflow);
+  c.array.chunk = f.chunk;
+  c.array.tree_stages = f.tree_stages;
+  c.array.fault = parse_fault(f.fault);
+  c.validate();
+  return c;
+}
+
+bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& desc,
+           const po::positional_options_description& positional, po::variables_map& vm) {
+  desc.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n\n" << desc << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Error(std::string(e.what()) + " (see --help)");
+  }
+  return true;
+}
+
+}  // namespace mls::cli

@@ -1,0 +1,59 @@
+// mlssim conv: the golden MLS convolution arithmetic alone, no SystemC.
+#include <iostream>
+
+#include "ref/error.h"
+#include "ref/golden_conv.h"
+#include "ref/npy.h"
+#include "sim/cli_options.h"
+#include "sim/commands.h"
+#include "sim/layer.h"
+
+namespace mls {
+
+int cmd_conv(const std::vector<std::string>& args) {
+  cli::ConfigFlags flags;
+  std::string pass_name, weight, input, grad_output, out, name = "conv";
+  int stride = 1, padding = 0, dilation = 1;
+  cli::po::options_description desc("conv options");
+  desc.add_options()
+      ("pass", cli::po::value(&pass_name)->required(), "fwd | bwd-data | bwd-weight")
+      ("weight", cli::po::value(&weight)->required(), "weight [Co, Ci, Kh, Kw] (.npy)")
+      ("input", cli::po::value(&input)->required(), "input activations [N, Ci, H, W] (.npy)")
+      ("grad-output", cli::po::value(&grad_output), "output gradient [N, Co, Ho, Wo] (.npy), for backward passes")
+      ("stride", cli::po::value(&stride)->default_value(1), "stride")
+      ("padding", cli::po::value(&padding)->default_value(0), "zero padding")
+      ("dilation", cli::po::value(&dilation)->default_value(1), "dilation")
+      ("name", cli::po::value(&name)->default_value(name),
+       "layer name: tensors are keyed <name>.weight etc. for stochastic rounding, as in a trace")
+      ("out", cli::po::value(&out)->required(), "result tensor (float32 .npy)");
+  cli::add_quant_options(desc, flags);
+  cli::add_array_options(desc, flags);
+  cli::po::variables_map vm;
+  if (!cli::parse(args, "usage: mlssim conv --pass P --weight W.npy --input A.npy [--grad-output E.npy] --out OUT.npy",
+                  desc, {}, vm))
+    return 0;
+  const MlsConfig cfg = cli::to_config(flags);
+  const Pass pass = parse_pass(pass_name);
+  if (pass != Pass::fwd && grad_output.empty()) throw Error("--pass " + pass_name + " needs --grad-output");
+  LayerTensors t;
+  t.name = name;
+  t.params = {stride, stride, padding, padding, dilation, dilation};
+  t.weight = read_npy(weight);
+  t.input = read_npy(input);
+  t.weight_file = weight;
+  t.input_file = input;
+  if (!grad_output.empty()) {
+    t.grad_output = read_npy(grad_output);
+    t.grad_output_file = grad_output;
+  }
+  const QuantLayer layer = quantize_layer(t, cfg.quant);
+  const LoweredPass lp = lower_layer(layer, pass);
+  const GoldenResult r =
+      golden_pass(lp, layer.operand(x_operand(pass)), layer.operand(y_operand(pass)), cfg.array);
+  write_npy(out, r.out);
+  std::cout << name << " " << pass_name << ": out " << shape_str(r.out.shape) << ", " << lp.macs()
+            << " MACs, acc_overflow = " << r.acc_overflow << "\n";
+  return 0;
+}
+
+}  // namespace mls

@@ -1,0 +1,22 @@
+#pragma once
+// The run report (SPEC 8): config, one entry per layer and pass, and totals.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "hw_model/stats.h"
+#include "ref/config.h"
+
+namespace mls {
+
+nlohmann::json config_json(const MlsConfig& cfg);
+// All SPEC 6 keys: the counters and utilization.
+nlohmann::json events_json(const Stats& s, const ArrayConfig& a);
+
+// Differences in cycles and event counts per (layer, pass) between a stored
+// report and a new one, one readable line each; empty when they agree.
+std::vector<std::string> compare_reports(const nlohmann::json& expected, const nlohmann::json& actual);
+
+nlohmann::json read_json_file(const std::string& path);  // errors name the file
+
+}  // namespace mls

@@ -1,0 +1,186 @@
+#include "sim/run.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "hw_model/layer_job.h"
+#include "hw_model/mac_array.h"
+#include "ref/error.h"
+#include "ref/golden_conv.h"
+#include "ref/npy.h"
+#include "sim/report.h"
+
+namespace mls {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Prints "layer 3/19 name pass 45%" to stderr at most twice a second.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled && ::isatty(2)) {}
+  void set_layer(const std::string& label) { label_ = label; }
+  void operator()(uint64_t done, uint64_t total) {
+    if (!enabled_ || seconds_since(last_) < 0.5) return;
+    last_ = Clock::now();
+    std::fprintf(stderr, "\r%-60s %5.1f%%", label_.c_str(), total ? 100.0 * double(done) / double(total) : 100.0);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) std::fprintf(stderr, "\r%-68s\r", "");
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::string label_;
+  Clock::time_point last_ = Clock::now();
+};
+
+std::string index_str(int64_t flat, const Shape& shape) {
+  std::vector<int64_t> idx(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    idx[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return shape_str(idx);
+}
+
+uint32_t bits_of(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+// Bitwise comparison; prints the first few mismatches.
+uint64_t count_mismatches(const TensorF& hw, const TensorF& golden, const std::string& label) {
+  uint64_t bad = 0;
+  for (int64_t i = 0; i < hw.size(); ++i) {
+    const float h = hw.data[size_t(i)], g = golden.data[size_t(i)];
+    if (bits_of(h) == bits_of(g)) continue;
+    if (++bad <= 5)
+      std::cerr << "  mismatch " << label << " at " << index_str(i, hw.shape) << ": array " << h << " (0x" << std::hex
+                << bits_of(h) << "), golden " << g << " (0x" << bits_of(g) << std::dec << ")\n";
+  }
+  return bad;
+}
+
+struct PassOutcome {
+  json entry;
+  bool bit_exact = true;
+  Stats stats;
+};
+
+PassOutcome run_pass(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, const RunOptions& opt,
+                     ProgressLine& progress) {
+  const LoweredPass lp = lower_layer(layer, pass);
+  const QuantTensor& x = layer.operand(x_operand(pass));
+  const QuantTensor& y = layer.operand(y_operand(pass));
+  TensorF out(lp.out_shape);
+  const hw::LayerJob job = hw::make_layer_job(lp, x, y, opt.cfg.array.chunk, out.data.data());
+  const auto t0 = Clock::now();
+  PassOutcome o;
+  o.stats = sim.run(job, [&](uint64_t done, uint64_t total) { progress(done, total); });
+  const double sim_seconds = seconds_since(t0);
+  const std::string label = layer.name + " " + to_string(pass);
+  o.entry = {{"name", layer.name}, {"pass", to_string(pass)},
+             {"m", lp.m}, {"p", lp.p}, {"g", lp.g}, {"k", lp.k}, {"macs", lp.macs()},
+             {"cycles", o.stats.cycles}, {"pipeline_depth", o.stats.pipeline_depth},
+             {"stall_cycles", o.stats.stall_cycles},
+             {"utilization", o.stats.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
+             {"events", events_json(o.stats, opt.cfg.array)},
+             {"sim_seconds", sim_seconds},
+             {"sim_macs_per_second", sim_seconds > 0 ? double(lp.macs()) / sim_seconds : 0.0}};
+  o.entry["bit_exact"] = nullptr;
+  if (opt.check) {
+    progress.clear();
+    const auto g0 = Clock::now();
+    const GoldenResult golden = golden_pass(lp, x, y, opt.cfg.array);
+    o.entry["golden_seconds"] = seconds_since(g0);
+    const uint64_t bad = count_mismatches(out, golden.out, label);
+    o.bit_exact = bad == 0 && golden.acc_overflow == o.stats.acc_overflow;
+    if (golden.acc_overflow != o.stats.acc_overflow)
+      std::cerr << "  " << label << ": acc_overflow " << o.stats.acc_overflow << " differs from golden "
+                << golden.acc_overflow << "\n";
+    o.entry["bit_exact"] = o.bit_exact;
+    o.entry["mismatches"] = bad;
+  }
+  if (!opt.outputs_dir.empty()) write_npy(opt.outputs_dir + "/" + layer.name + "." + to_string(pass) + ".npy", out);
+  return o;
+}
+
+void print_row(const json& e) {
+  std::printf("%-22s %-10s %12lld %11llu %6.1f%% %9llu  %s\n", e["name"].get<std::string>().c_str(),
+              e["pass"].get<std::string>().c_str(), (long long)e["macs"].get<int64_t>(),
+              (unsigned long long)e["cycles"].get<uint64_t>(), 100.0 * e["utilization"].get<double>(),
+              (unsigned long long)e["events"]["acc_overflow"].get<uint64_t>(),
+              e["bit_exact"].is_null() ? "-" : (e["bit_exact"].get<bool>() ? "yes" : "NO"));
+}
+
+}  // namespace
+
+RunResult run_trace(const Trace& trace, const RunOptions& opt) {
+  if (!opt.outputs_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(opt.outputs_dir, ec);
+    if (ec) throw Error(opt.outputs_dir + ": cannot create directory: " + ec.message());
+  }
+  hw::ArraySim sim(opt.cfg, opt.vcd_path);
+  ProgressLine progress(opt.progress);
+  RunResult result;
+  json layers = json::array();
+  Stats total;
+  double sim_seconds = 0;
+  int64_t macs = 0;
+  if (!opt.quiet)
+    std::printf("%-22s %-10s %12s %11s %7s %9s  %s\n", "layer", "pass", "MACs", "cycles", "util", "overflow",
+                "bit-exact");
+  for (size_t li = 0; li < trace.layers.size(); ++li) {
+    const LayerTensors& t = trace.layers[li];
+    const QuantLayer layer = quantize_layer(t, opt.cfg.quant, opt.threads);
+    for (Pass pass : opt.passes) {
+      if (!layer.has_pass(pass)) continue;  // no grad_output: forward only
+      std::ostringstream label;
+      label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
+      progress.set_layer(label.str());
+      PassOutcome o = run_pass(sim, layer, pass, opt, progress);
+      progress.clear();
+      result.all_bit_exact = result.all_bit_exact && o.bit_exact;
+      total += o.stats;
+      sim_seconds += o.entry["sim_seconds"].get<double>();
+      macs += o.entry["macs"].get<int64_t>();
+      if (!opt.quiet) print_row(o.entry);
+      layers.push_back(std::move(o.entry));
+    }
+  }
+  // The pipeline fills once per layer-pass, so the total's depth is the sum.
+  const double rate = sim_seconds > 0 ? double(macs) / sim_seconds : 0.0;
+  result.report = {{"config", config_json(opt.cfg)},
+                   {"trace", {{"dir", trace.dir}, {"model", trace.model}}},
+                   {"layers", layers},
+                   {"total",
+                    {{"cycles", total.cycles}, {"macs", macs}, {"events", events_json(total, opt.cfg.array)},
+                     {"utilization", total.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
+                     {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
+  if (opt.check) result.report["total"]["bit_exact"] = result.all_bit_exact;
+  if (!opt.quiet)
+    std::printf("total: %lld MACs in %llu cycles (utilization %.1f%%), simulated at %.3g MACs/s%s\n",
+                (long long)macs, (unsigned long long)total.cycles,
+                100.0 * total.utilization(opt.cfg.array.rows, opt.cfg.array.cols), rate,
+                opt.check ? (result.all_bit_exact ? ", all bit-exact" : ", MISMATCHES") : "");
+  return result;
+}
+
+}  // namespace mls
