@@ -51,6 +51,8 @@ int cmd_run(const std::vector<std::string>& args) {
       ("report", cli::po::value(&report_path), "write the JSON report")
       ("expect", cli::po::value(&expect), "compare cycles and event counts with a stored report")
       ("bless", cli::po::bool_switch(&bless), "with --expect: overwrite the stored report with this run")
+      ("accuracy", cli::po::bool_switch(&opt.accuracy),
+       "report the ARE of W, A, E and each pass's error against the fp32 conv of the unquantized tensors")
       ("threads", cli::po::value(&opt.threads)->default_value(1), "quantizer threads")
       ("quiet", cli::po::bool_switch(&opt.quiet), "no per-layer table")
       ("no-progress", cli::po::bool_switch(&no_progress), "no progress line");
@@ -86,7 +88,5 @@ int cmd_run(const std::vector<std::string>& args) {
   }
   return status;
 }
-
-int cmd_sweep(const std::vector<std::string>&) { throw Error("sweep is not implemented yet"); }
 
 }  // namespace mls

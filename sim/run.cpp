@@ -14,6 +14,7 @@
 #include "ref/error.h"
 #include "ref/golden_conv.h"
 #include "ref/npy.h"
+#include "ref/reference_conv.h"
 #include "sim/report.h"
 
 namespace mls {
@@ -83,8 +84,8 @@ struct PassOutcome {
   Stats stats;
 };
 
-PassOutcome run_pass(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, const RunOptions& opt,
-                     ProgressLine& progress) {
+PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass,
+                     const RunOptions& opt, ProgressLine& progress) {
   const LoweredPass lp = lower_layer(layer, pass);
   const QuantTensor& x = layer.operand(x_operand(pass));
   const QuantTensor& y = layer.operand(y_operand(pass));
@@ -117,8 +118,20 @@ PassOutcome run_pass(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, cons
     o.entry["bit_exact"] = o.bit_exact;
     o.entry["mismatches"] = bad;
   }
+  if (opt.accuracy) {
+    const std::vector<double> ref =
+        reference_conv(pass, layer.geo, t.weight, t.input, t.grad_output ? &*t.grad_output : nullptr);
+    o.entry["rel_error_fp32"] = relative_l2_error(out, ref);
+  }
   if (!opt.outputs_dir.empty()) write_npy(opt.outputs_dir + "/" + layer.name + "." + to_string(pass) + ".npy", out);
   return o;
+}
+
+json layer_are(const LayerTensors& t, const QuantLayer& q) {
+  json are = {{"weight", average_relative_error(t.weight, dequantize(q.weight))},
+              {"input", average_relative_error(t.input, dequantize(q.input))}};
+  if (t.grad_output) are["grad_output"] = average_relative_error(*t.grad_output, dequantize(*q.grad_output));
+  return are;
 }
 
 void print_row(const json& e) {
@@ -155,7 +168,8 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt) {
       std::ostringstream label;
       label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
       progress.set_layer(label.str());
-      PassOutcome o = run_pass(sim, layer, pass, opt, progress);
+      PassOutcome o = run_pass(sim, t, layer, pass, opt, progress);
+      if (opt.accuracy) o.entry["are"] = layer_are(t, layer);
       progress.clear();
       result.all_bit_exact = result.all_bit_exact && o.bit_exact;
       total += o.stats;

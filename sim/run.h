@@ -19,6 +19,7 @@ struct RunOptions {
   std::string outputs_dir;  // empty: results not written
   bool progress = true;
   bool quiet = false;       // no per-layer summary
+  bool accuracy = false;    // ARE of W, A, E and error against the fp32 conv
   int threads = 1;
 };
 
