@@ -1,0 +1,159 @@
+// Whole-array regressions: every pass of a conv layer through the SystemC array,
+// checked bit for bit against the golden model, with cycles held against the
+// SPEC 5 formula and every event count against its closed form.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <sstream>
+
+#include "hw_model/layer_job.h"
+#include "hw_model/mac_array.h"
+#include "ref/golden_conv.h"
+#include "ref/lowering.h"
+#include "ref/quantizer.h"
+#include "testbenches/systemc/tb_main.h"
+
+namespace mls::hw {
+namespace {
+
+struct Case {
+  std::string elem;
+  int rows, cols, chunk, stride;
+  std::string data;  // random | wide | sparse | saturating
+};
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  const Case& c = info.param;
+  std::ostringstream s;
+  s << c.elem << "_" << c.rows << "x" << c.cols << "_chunk" << c.chunk << "_stride" << c.stride << "_" << c.data;
+  return s.str();
+}
+
+// Tensor contents by kind: `wide` spreads channels over 2^(3c) so that fp32
+// sums round, `sparse` is ReLU-like, `saturating` drives accumulators over.
+TensorF make_tensor(const Shape& shape, const std::string& kind, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  TensorF t(shape);
+  const int64_t per_channel = shape[2] * shape[3];
+  for (int64_t i = 0; i < t.size(); ++i) {
+    float v = normal(gen);
+    const int64_t channel = (i / per_channel) % shape[1];
+    if (kind == "wide") v *= std::ldexp(1.0f, int(3 * channel) - 8);
+    if (kind == "sparse" && v < 0.3f) v = 0.0f;
+    if (kind == "saturating") v = 1.0f;
+    t.data[size_t(i)] = v;
+  }
+  return t;
+}
+
+// SPEC 5, written from its text: sum over (m-tile, p, chunk-tile) of the
+// longest chunk in the tile, plus the pipeline depth.
+uint64_t spec_cycles(const LoweredPass& lp, const ArrayConfig& a) {
+  const int64_t per_group = (lp.k + a.chunk - 1) / a.chunk;
+  std::vector<int64_t> lengths;
+  for (int64_t g = 0; g < lp.g; ++g)
+    for (int64_t c = 0; c < per_group; ++c) lengths.push_back(std::min<int64_t>(a.chunk, lp.k - c * a.chunk));
+  int64_t per_output = 0;
+  for (size_t first = 0; first < lengths.size(); first += size_t(a.rows)) {
+    const size_t last = std::min(lengths.size(), first + size_t(a.rows));
+    per_output += *std::max_element(lengths.begin() + long(first), lengths.begin() + long(last));
+  }
+  const int64_t m_tiles = (lp.m + a.cols - 1) / a.cols;
+  return uint64_t(m_tiles * lp.p * per_output) + uint64_t(a.pipeline_depth());
+}
+
+uint32_t bits_of(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+class ArrayRegression : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
+  const Case& c = GetParam();
+  MlsConfig cfg;
+  cfg.quant.elem = parse_elem_format(c.elem);
+  cfg.quant.rounding = Rounding::stochastic;
+  cfg.array.rows = c.rows;
+  cfg.array.cols = c.cols;
+  cfg.array.chunk = c.chunk;
+  if (c.data == "saturating") {
+    // Narrow enough that even e2m1 (largest product 144, 9 per chunk) overflows.
+    cfg.array.acc_bits = 10;
+    cfg.array.acc_overflow = c.stride == 1 ? Overflow::saturate : Overflow::wrap;
+  }
+  cfg.validate();
+  // Ci = 5 and Co = 7 leave partial row and column tiles on every array.
+  const ConvParams prm{c.stride, c.stride, 1, 1, 1, 1};
+  const TensorF w = make_tensor({7, 5, 3, 3}, c.data, 1), a = make_tensor({2, 5, 7, 7}, c.data, 2);
+  const ConvGeometry geo = conv_geometry(w.shape, a.shape, prm);
+  const TensorF e = make_tensor({2, 7, geo.ho, geo.wo}, c.data == "saturating" ? "random" : c.data, 3);
+  const QuantTensor qw = quantize(w, "l.weight", cfg.quant), qa = quantize(a, "l.input", cfg.quant),
+                    qe = quantize(e, "l.grad_output", cfg.quant);
+  ArraySim sim(cfg);
+  for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight}) {
+    const QuantTensor& x = pass == Pass::bwd_weight ? qe : qw;
+    const QuantTensor& y = pass == Pass::bwd_data ? qe : qa;
+    const LoweredPass lp = lower(pass, geo, x.layout, y.layout);
+    TensorF out(lp.out_shape);
+    const LayerJob job = make_layer_job(lp, x, y, c.chunk, out.data.data());
+    const Stats s = sim.run(job);
+    const GoldenResult golden = golden_pass(lp, x, y, cfg.array);
+    SCOPED_TRACE(to_string(pass));
+    int mismatches = 0;
+    for (int64_t i = 0; i < out.size(); ++i)
+      if (bits_of(out.data[size_t(i)]) != bits_of(golden.out.data[size_t(i)]) && ++mismatches <= 3)
+        ADD_FAILURE() << "output " << i << ": array " << out.data[size_t(i)] << ", golden " << golden.out.data[size_t(i)];
+    EXPECT_EQ(mismatches, 0);
+
+    const uint64_t macs = uint64_t(lp.m * lp.p * lp.g * lp.k), outputs = uint64_t(lp.m * lp.p);
+    const uint64_t per_group = uint64_t((lp.k + c.chunk - 1) / c.chunk), chunks = per_group * uint64_t(lp.g);
+    const uint64_t tiles = (chunks + uint64_t(c.rows) - 1) / uint64_t(c.rows);
+    EXPECT_EQ(s.cycles, spec_cycles(lp, cfg.array));
+    EXPECT_EQ(s.pipeline_depth, uint64_t(6 + cfg.array.effective_tree_stages()));
+    EXPECT_EQ(s.stall_cycles, 0u);
+    EXPECT_EQ(s.mul, macs) << "every product, padding zeros included";
+    EXPECT_EQ(s.acc_add, macs);
+    EXPECT_EQ(s.read_x, macs);
+    EXPECT_EQ(s.read_y, uint64_t((lp.m + c.cols - 1) / c.cols) * uint64_t(lp.p * lp.g * lp.k));
+    EXPECT_EQ(s.scale, outputs * chunks);
+    EXPECT_EQ(s.tree_add, outputs * (chunks - tiles)) << "one add fewer than chunks in each tile";
+    EXPECT_EQ(s.out_acc, outputs * tiles);
+    EXPECT_EQ(s.final_mul, outputs);
+    EXPECT_EQ(s.write_out, outputs);
+    EXPECT_EQ(s.acc_overflow, golden.acc_overflow);
+    EXPECT_NEAR(s.utilization(c.rows, c.cols), double(macs) / (double(s.cycles) * c.rows * c.cols), 1e-12);
+    uint64_t zero_products = 0;
+    for (size_t i = 0; i < size_t(lp.m * lp.g * lp.k); ++i) {
+      const int64_t gk = int64_t(i) % (lp.g * lp.k);
+      const bool x_zero = lp.x_index[i] < 0 || x.sq[size_t(lp.x_index[i])] == 0;
+      for (int64_t p = 0; p < lp.p; ++p) {
+        const int32_t yi = lp.y_index[size_t(p * lp.g * lp.k + gk)];
+        zero_products += x_zero || yi < 0 || y.sq[size_t(yi)] == 0;
+      }
+    }
+    EXPECT_EQ(s.mul_zero, zero_products);
+    if (c.data == "saturating" && pass == Pass::fwd) {
+      EXPECT_GT(s.acc_overflow, 0u) << "the case must overflow";
+    }
+  }
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  for (const char* elem : {"e2m1", "e2m4", "e0m4", "e3m3"})
+    for (auto [rows, cols] : {std::pair{4, 4}, std::pair{8, 16}, std::pair{16, 16}})
+      for (int chunk : {4, 9, 16})
+        for (int stride : {1, 2}) cases.push_back({elem, rows, cols, chunk, stride, "random"});
+  for (const char* elem : {"e2m1", "e2m4", "e0m4", "e3m3"})
+    for (const char* data : {"wide", "sparse", "saturating"})
+      for (int stride : {1, 2}) cases.push_back({elem, 16, 16, 16, stride, data});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Regression, ArrayRegression, ::testing::ValuesIn(all_cases()), case_name);
+
+}  // namespace
+}  // namespace mls::hw
