@@ -1,0 +1,104 @@
+// Simulation speed: the SystemC array and the golden functional model run the
+// same layer-passes of a trace in one process; prints simulated MACs per second
+// for both and their ratio. Usage:
+//   mlssim_bench [TRACE_DIR] [--passes fwd,...] [--rows R --cols C ...] [--repeat N]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <systemc>
+
+#include "hw_model/layer_job.h"
+#include "hw_model/mac_array.h"
+#include "ref/error.h"
+#include "ref/golden_conv.h"
+#include "sim/cli_options.h"
+#include "sim/layer.h"
+#include "sim/trace.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct Timing {
+  double array = 0, golden = 0;
+  int64_t macs = 0;
+};
+
+int run_bench(const std::vector<std::string>& args) {
+  namespace po = mls::cli::po;
+  mls::cli::ConfigFlags flags;
+  std::string trace_dir = std::string(MLSSIM_SOURCE_DIR) + "/traces/resnet20-digits", passes = "fwd";
+  int repeat = 3;
+  po::options_description desc("mlssim_bench options");
+  desc.add_options()
+      ("trace", po::value(&trace_dir)->default_value(trace_dir), "trace directory")
+      ("passes", po::value(&passes)->default_value(passes), "comma list of passes")
+      ("repeat", po::value(&repeat)->default_value(repeat), "timed repetitions (best is kept)");
+  mls::cli::add_quant_options(desc, flags);
+  mls::cli::add_array_options(desc, flags);
+  po::positional_options_description pos;
+  pos.add("trace", 1);
+  po::variables_map vm;
+  if (!mls::cli::parse(args, "usage: mlssim_bench [TRACE_DIR] [options]", desc, pos, vm)) return 0;
+  const mls::MlsConfig cfg = mls::cli::to_config(flags);
+  std::vector<mls::Pass> pass_list;
+  for (size_t at = 0; at <= passes.size();) {
+    const size_t comma = std::min(passes.find(',', at), passes.size());
+    pass_list.push_back(mls::parse_pass(passes.substr(at, comma - at)));
+    at = comma + 1;
+  }
+  const mls::Trace trace = mls::load_trace(trace_dir);
+  mls::hw::ArraySim sim(cfg);
+  Timing best;
+  for (int r = 0; r < repeat; ++r) {
+    Timing t;
+    for (const mls::LayerTensors& lt : trace.layers) {
+      const mls::QuantLayer layer = mls::quantize_layer(lt, cfg.quant);
+      for (mls::Pass pass : pass_list) {
+        if (!layer.has_pass(pass)) continue;
+        const mls::LoweredPass lp = mls::lower_layer(layer, pass);
+        const mls::QuantTensor& x = layer.operand(mls::x_operand(pass));
+        const mls::QuantTensor& y = layer.operand(mls::y_operand(pass));
+        mls::TensorF out(lp.out_shape);
+        const mls::hw::LayerJob job = mls::hw::make_layer_job(lp, x, y, cfg.array.chunk, out.data.data());
+        auto t0 = Clock::now();
+        sim.run(job);
+        t.array += seconds(t0);
+        t0 = Clock::now();
+        const mls::GoldenResult g = mls::golden_pass(lp, x, y, cfg.array);
+        t.golden += seconds(t0);
+        t.macs += lp.macs();
+        if (g.out.data != out.data) throw mls::Error("array and golden disagree on " + lt.name);
+      }
+    }
+    if (r == 0 || t.array < best.array) best.array = t.array;
+    if (r == 0 || t.golden < best.golden) best.golden = t.golden;
+    best.macs = t.macs;
+  }
+  const double array_rate = double(best.macs) / best.array, golden_rate = double(best.macs) / best.golden;
+  std::printf("trace %s, passes %s, %dx%d array, %s, chunk %d: %lld MACs per repetition (best of %d)\n",
+              trace_dir.c_str(), passes.c_str(), cfg.array.rows, cfg.array.cols, cfg.quant.elem.name().c_str(),
+              cfg.array.chunk, (long long)best.macs, repeat);
+  std::printf("SystemC array : %8.3f s  %10.3g MACs/s\n", best.array, array_rate);
+  std::printf("golden model  : %8.3f s  %10.3g MACs/s\n", best.golden, golden_rate);
+  std::printf("array / golden: %.3f\n", array_rate / golden_rate);
+  return 0;
+}
+
+}  // namespace
+
+int sc_main(int argc, char* argv[]) {
+  try {
+    return run_bench(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const mls::Error& e) {
+    std::fprintf(stderr, "mlssim_bench: error: %s\n", e.what());
+    return 1;
+  }
+}
+
+int main(int argc, char* argv[]) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  return sc_core::sc_elab_and_sim(argc, argv);
+}
