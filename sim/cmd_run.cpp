@@ -1,11 +1,13 @@
 // mlssim run: simulate a trace on the SystemC MAC array.
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "ref/atomic_write.h"
 #include "ref/error.h"
 #include "sim/cli_options.h"
 #include "sim/commands.h"
+#include "sim/energy.h"
 #include "sim/report.h"
 #include "sim/run.h"
 
@@ -37,7 +39,7 @@ int compare_with_expected(const std::string& path, const nlohmann::json& report)
 
 int cmd_run(const std::vector<std::string>& args) {
   cli::ConfigFlags flags;
-  std::string trace_dir, passes = "fwd,bwd-data,bwd-weight", layers, report_path, expect;
+  std::string trace_dir, passes = "fwd,bwd-data,bwd-weight", layers, report_path, expect, tech;
   RunOptions opt;
   bool bless = false, no_progress = false;
   cli::po::options_description desc("run options");
@@ -53,6 +55,8 @@ int cmd_run(const std::vector<std::string>& args) {
       ("bless", cli::po::bool_switch(&bless), "with --expect: overwrite the stored report with this run")
       ("accuracy", cli::po::bool_switch(&opt.accuracy),
        "report the ARE of W, A, E and each pass's error against the fp32 conv of the unquantized tensors")
+      ("tech", cli::po::value(&tech),
+       "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | TABLE_FILE (docs/energy.md)")
       ("threads", cli::po::value(&opt.threads)->default_value(1), "quantizer threads")
       ("quiet", cli::po::bool_switch(&opt.quiet), "no per-layer table")
       ("no-progress", cli::po::bool_switch(&no_progress), "no progress line");
@@ -70,8 +74,14 @@ int cmd_run(const std::vector<std::string>& args) {
   if (opt.passes.empty()) throw Error("--passes lists no pass");
   if (bless && expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
 
+  std::optional<EnergyTable> table;
+  if (!tech.empty()) table = load_energy_table(tech);  // a bad table fails before the run
   const Trace trace = load_trace(trace_dir, split_list(layers));
-  const RunResult result = run_trace(trace, opt);
+  RunResult result = run_trace(trace, opt);
+  if (table) {
+    result.report = add_energy_to_report(result.report, *table);
+    if (!opt.quiet) std::cout << "\n" << format_energy_summary(result.report);
+  }
   if (!report_path.empty()) write_file_atomic(report_path, result.report.dump(2) + "\n");
   int status = 0;
   if (!expect.empty()) {
