@@ -69,83 +69,77 @@ ChunkPlan::ChunkPlan(int64_t k_size, int64_t chunk_size, int64_t groups)
 
 namespace {
 
+// Fills one operand's tables: for each row r (m for X, p for Y) and group g,
+// the group-scale index, then the element index of each k (-1: a zero tap).
+template <class GroupOf, class IndexOf>
+void fill(int64_t rows, const LoweredPass& lp, GroupOf group_of, IndexOf index_of, std::vector<int32_t>& groups,
+          std::vector<int32_t>& indices) {
+  groups.reserve(size_t(rows * lp.g));
+  indices.reserve(size_t(rows * lp.g * lp.k));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < lp.g; ++g) {
+      groups.push_back(int32_t(group_of(r, g)));
+      for (int64_t k = 0; k < lp.k; ++k) indices.push_back(int32_t(index_of(r, g, k)));
+    }
+}
+
+// Each pass below is the SPEC 4 table row: X[m, g, k], Y[p, g, k] and Out[m, p].
 void lower_fwd(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
   const auto& q = c.params;
   lp.m = c.co, lp.p = c.n * c.ho * c.wo, lp.g = c.ci, lp.k = c.kh * c.kw;
   lp.out_shape = {c.n, c.co, c.ho, c.wo};
+  // X = W[co = m, ci = g, (kh, kw) = k]
+  fill(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(m, g); },
+       [&](int64_t m, int64_t g, int64_t k) { return (m * c.ci + g) * lp.k + k; }, lp.x_group, lp.x_index);
+  // Y = A[n, ci = g, ho*S - P + kh*D, wo*S - P + kw*D] with p = (n, ho, wo)
+  fill(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.ho * c.wo), g); },
+       [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+         const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
+         const int64_t h = tap(ho, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
+         const int64_t w = tap(wo, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+         return h < 0 || w < 0 ? -1 : ((n * c.ci + g) * c.h + h) * c.w + w;
+       },
+       lp.y_group, lp.y_index);
   for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t g = 0; g < lp.g; ++g) {
-      lp.x_group.push_back(int32_t(xl.group_of_pair(m, g)));
-      for (int64_t k = 0; k < lp.k; ++k) lp.x_index.push_back(int32_t((m * c.ci + g) * lp.k + k));
-    }
-  for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t ho = 0; ho < c.ho; ++ho)
-      for (int64_t wo = 0; wo < c.wo; ++wo)
-        for (int64_t g = 0; g < lp.g; ++g) {
-          lp.y_group.push_back(int32_t(yl.group_of_pair(n, g)));
-          for (int64_t kh = 0; kh < c.kh; ++kh)
-            for (int64_t kw = 0; kw < c.kw; ++kw) {
-              const int64_t h = tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
-              const int64_t w = tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
-              lp.y_index.push_back(h < 0 || w < 0 ? -1 : int32_t(((n * c.ci + g) * c.h + h) * c.w + w));
-            }
-        }
-  for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t p = 0; p < lp.p; ++p) {
-      const int64_t n = p / (c.ho * c.wo), hw = p % (c.ho * c.wo);
-      lp.out_index.push_back((n * c.co + m) * c.ho * c.wo + hw);
-    }
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((p / (c.ho * c.wo) * c.co + m) * c.ho * c.wo + p % (c.ho * c.wo));
 }
 
 void lower_bwd_data(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
   const auto& q = c.params;
   lp.m = c.ci, lp.p = c.n * c.h * c.w, lp.g = c.co, lp.k = c.kh * c.kw;
   lp.out_shape = {c.n, c.ci, c.h, c.w};
+  // X = W[co = g, ci = m, (kh, kw) = k]
+  fill(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, m); },
+       [&](int64_t m, int64_t g, int64_t k) { return (g * c.ci + m) * lp.k + k; }, lp.x_group, lp.x_index);
+  // Y = E[n, co = g, (h + P - kh*D) / S, (w + P - kw*D) / S] with p = (n, h, w), when exact
+  fill(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.h * c.w), g); },
+       [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+         const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
+         const int64_t ho = back_tap(h, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
+         const int64_t wo = back_tap(w, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
+         return ho < 0 || wo < 0 ? -1 : ((n * c.co + g) * c.ho + ho) * c.wo + wo;
+       },
+       lp.y_group, lp.y_index);
   for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t g = 0; g < lp.g; ++g) {
-      lp.x_group.push_back(int32_t(xl.group_of_pair(g, m)));
-      for (int64_t k = 0; k < lp.k; ++k) lp.x_index.push_back(int32_t((g * c.ci + m) * lp.k + k));
-    }
-  for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t h = 0; h < c.h; ++h)
-      for (int64_t w = 0; w < c.w; ++w)
-        for (int64_t g = 0; g < lp.g; ++g) {
-          lp.y_group.push_back(int32_t(yl.group_of_pair(n, g)));
-          for (int64_t kh = 0; kh < c.kh; ++kh)
-            for (int64_t kw = 0; kw < c.kw; ++kw) {
-              const int64_t ho = back_tap(h, kh, q.stride_h, q.pad_h, q.dil_h, c.ho);
-              const int64_t wo = back_tap(w, kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
-              lp.y_index.push_back(ho < 0 || wo < 0 ? -1 : int32_t(((n * c.co + g) * c.ho + ho) * c.wo + wo));
-            }
-        }
-  for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t p = 0; p < lp.p; ++p) {
-      const int64_t n = p / (c.h * c.w), hw = p % (c.h * c.w);
-      lp.out_index.push_back((n * c.ci + m) * c.h * c.w + hw);
-    }
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((p / (c.h * c.w) * c.ci + m) * c.h * c.w + p % (c.h * c.w));
 }
 
 void lower_bwd_weight(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
   const auto& q = c.params;
   lp.m = c.co, lp.p = c.ci * c.kh * c.kw, lp.g = c.n, lp.k = c.ho * c.wo;
   lp.out_shape = {c.co, c.ci, c.kh, c.kw};
-  for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t g = 0; g < lp.g; ++g) {
-      lp.x_group.push_back(int32_t(xl.group_of_pair(g, m)));
-      for (int64_t k = 0; k < lp.k; ++k) lp.x_index.push_back(int32_t((g * c.co + m) * lp.k + k));
-    }
-  for (int64_t ci = 0; ci < c.ci; ++ci)
-    for (int64_t kh = 0; kh < c.kh; ++kh)
-      for (int64_t kw = 0; kw < c.kw; ++kw)
-        for (int64_t g = 0; g < lp.g; ++g) {
-          lp.y_group.push_back(int32_t(yl.group_of_pair(g, ci)));
-          for (int64_t ho = 0; ho < c.ho; ++ho)
-            for (int64_t wo = 0; wo < c.wo; ++wo) {
-              const int64_t h = tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
-              const int64_t w = tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
-              lp.y_index.push_back(h < 0 || w < 0 ? -1 : int32_t(((g * c.ci + ci) * c.h + h) * c.w + w));
-            }
-        }
+  // X = E[n = g, co = m, (ho, wo) = k]
+  fill(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, m); },
+       [&](int64_t m, int64_t g, int64_t k) { return (g * c.co + m) * lp.k + k; }, lp.x_group, lp.x_index);
+  // Y = A[n = g, ci, ho*S - P + kh*D, wo*S - P + kw*D] with p = (ci, kh, kw), k = (ho, wo)
+  fill(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(g, p / (c.kh * c.kw)); },
+       [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+         const int64_t ci = p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
+         const int64_t h = tap(k / c.wo, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
+         const int64_t w = tap(k % c.wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+         return h < 0 || w < 0 ? -1 : ((g * c.ci + ci) * c.h + h) * c.w + w;
+       },
+       lp.y_group, lp.y_index);
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back(m * lp.p + p);
 }
