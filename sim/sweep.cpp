@@ -1,0 +1,683 @@
+#include "sim/sweep.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "ref/config.h"
+#include "ref/error.h"
+#include "sim/cli_options.h"
+#include "sim/energy.h"
+#include "sim/trace.h"
+
+namespace mls::sweep {
+
+namespace fs = std::filesystem;
+using Kind = ParamSpec::Kind;
+
+const std::vector<ParamSpec>& sweep_params() {
+  // Order: array shape, accumulator, formats, quantizer, energy. It is the
+  // order of the CSV parameter columns and of point labels.
+  static const std::vector<ParamSpec> params = {
+      {"rows", Kind::integer},     {"cols", Kind::integer},  {"acc_bits", Kind::integer},
+      {"acc_overflow", Kind::text}, {"chunk", Kind::integer}, {"tree_stages", Kind::integer},
+      {"elem", Kind::text},        {"scale", Kind::text},    {"group", Kind::text},
+      {"rounding", Kind::text},    {"seed", Kind::integer},  {"clip", Kind::boolean},
+      {"tech", Kind::text}};
+  return params;
+}
+
+namespace {
+
+const char* kPointFormat = "mlssim-sweep-point/1";
+const char* kResultsFormat = "mlssim-sweep-results/1";
+const std::set<std::string> kTopKeys = {"trace", "passes", "layers", "grid", "points", "name", "description"};
+// Cross products beyond this are almost certainly a typo, and would not fit a
+// results directory anyway.
+constexpr size_t kMaxPoints = 100000;
+
+std::string one_line(std::string text) {
+  for (char& c : text)
+    if (c == '\n' || c == '\r') c = ' ';
+  return text;
+}
+
+const ParamSpec* find_param(const std::string& name) {
+  for (const ParamSpec& p : sweep_params())
+    if (name == p.name) return &p;
+  return nullptr;
+}
+
+std::string known_param_names() {
+  std::string list;
+  for (const ParamSpec& p : sweep_params()) list += (list.empty() ? "" : ", ") + std::string(p.name);
+  return list;
+}
+
+// ---------------------------------------------------------------------------
+// Reading the file: JSON by extension, YAML otherwise, both into ordered JSON so
+// one validator serves both and the grid keeps the file's order.
+
+// A plain YAML scalar becomes a JSON integer, float, bool or null when it reads
+// fully as one (YAML 1.2 core schema); quoted scalars stay strings.
+ojson yaml_scalar(const YAML::Node& node) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() != "?") return text;
+  static const std::regex integer("[-+]?[0-9]+"), real("[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  if (std::regex_match(text, integer)) {
+    try {
+      return text[0] == '-' ? ojson(std::stoll(text)) : ojson(std::stoull(text));
+    } catch (const std::out_of_range&) {
+      return text;  // too large for any parameter: the validator names it
+    }
+  }
+  if (std::regex_match(text, real)) return std::stod(text);
+  return text;
+}
+
+ojson yaml_to_json(const YAML::Node& node, const std::string& path) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      ojson object = ojson::object();
+      for (const auto& kv : node) {
+        const std::string key = kv.first.Scalar();
+        if (object.contains(key))
+          throw Error(path + ":" + std::to_string(kv.first.Mark().line + 1) + ": duplicate key '" + key + "'");
+        object[key] = yaml_to_json(kv.second, path);
+      }
+      return object;
+    }
+    case YAML::NodeType::Sequence: {
+      ojson array = ojson::array();
+      for (const auto& item : node) array.push_back(yaml_to_json(item, path));
+      return array;
+    }
+    case YAML::NodeType::Scalar:
+      return yaml_scalar(node);
+    default:
+      return nullptr;
+  }
+}
+
+std::string read_text(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error(path + ": cannot open sweep file (no such file)");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open sweep file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+ojson read_document(const std::string& path) {
+  const std::string text = read_text(path);
+  if (fs::path(path).extension() == ".json") {
+    try {
+      return ojson::parse(text);
+    } catch (const ojson::parse_error& e) {
+      throw Error(path + ": not valid JSON: " + one_line(e.what()));
+    }
+  }
+  try {
+    return yaml_to_json(YAML::Load(text), path);
+  } catch (const YAML::Exception& e) {
+    throw Error(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                ": not valid YAML: " + one_line(e.msg));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Parameter values.
+
+int64_t integer_value(const ojson& v) {
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+      throw Error("integer " + v.dump() + " is out of range");
+    return v.get<int64_t>();
+  }
+  if (v.is_number_float() && v.get<double>() == double(int64_t(v.get<double>()))) return int64_t(v.get<double>());
+  if (v.is_string() && std::regex_match(v.get<std::string>(), std::regex("[-+]?[0-9]{1,18}")))
+    return std::stoll(v.get<std::string>());
+  throw Error("expected an integer, got " + v.dump());
+}
+
+int int_value(const ojson& v) {
+  const int64_t i = integer_value(v);
+  if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max())
+    throw Error("integer " + v.dump() + " is out of range");
+  return int(i);
+}
+
+std::string text_value(const ojson& v) {
+  if (!v.is_string()) throw Error("expected a name (string), got " + v.dump());
+  return v.get<std::string>();
+}
+
+// The run flags a point's parameters stand for, plus the energy table, which
+// is not part of MlsConfig.
+struct PointFlags {
+  cli::ConfigFlags config;
+  std::string tech;  // as written in the sweep file; empty: no energy
+};
+
+// Sets one parameter, canonicalizing names with the project's parsers (e2m4,
+// not E2M4) so equal points get equal ids. Throws mls::Error without a prefix.
+void apply_param(PointFlags& f, const ParamSpec& spec, const ojson& v) {
+  cli::ConfigFlags& c = f.config;
+  const std::string name = spec.name;
+  if (name == "rows") c.rows = int_value(v);
+  else if (name == "cols") c.cols = int_value(v);
+  else if (name == "acc_bits") c.acc_bits = int_value(v);
+  else if (name == "chunk") c.chunk = int_value(v);
+  else if (name == "tree_stages") c.tree_stages = int_value(v);
+  else if (name == "acc_overflow") c.acc_overflow = to_string(parse_overflow(text_value(v)));
+  else if (name == "elem") c.elem = parse_elem_format(text_value(v)).name();
+  else if (name == "scale") c.scale = parse_scale_format(text_value(v)).name();
+  else if (name == "group") c.group = to_string(parse_grouping(text_value(v)));
+  else if (name == "rounding") c.rounding = to_string(parse_rounding(text_value(v)));
+  else if (name == "tech") f.tech = text_value(v);
+  else if (name == "seed") {
+    const int64_t seed = integer_value(v);
+    if (seed < 0) throw Error("seed must be >= 0, got " + v.dump());
+    c.seed = uint64_t(seed);
+  } else if (name == "clip") {
+    if (!v.is_boolean()) throw Error("expected true or false, got " + v.dump());
+    c.clip = v.get<bool>();
+  }
+}
+
+ojson params_json(const PointFlags& f) {
+  const cli::ConfigFlags& c = f.config;
+  return {{"rows", c.rows},         {"cols", c.cols},   {"acc_bits", c.acc_bits},
+          {"acc_overflow", c.acc_overflow}, {"chunk", c.chunk}, {"tree_stages", c.tree_stages},
+          {"elem", c.elem},         {"scale", c.scale}, {"group", c.group},
+          {"rounding", c.rounding}, {"seed", c.seed},   {"clip", c.clip},
+          {"tech", f.tech}};
+}
+
+// A built-in table name stays as it is; a table file is taken relative to the
+// sweep file's directory, like the trace.
+std::string resolve_tech(const std::string& tech, const fs::path& sweep_dir) {
+  if (tech.empty() || is_builtin_energy_table(tech)) return tech;
+  const fs::path p(tech);
+  return (p.is_absolute() ? p : fs::absolute(sweep_dir / p)).lexically_normal().string();
+}
+
+// One value, checked alone, so the message names the parameter that is wrong.
+// tree_stages depends on rows, so its range is checked per point.
+void check_value(const ParamSpec& spec, const ojson& v, const fs::path& sweep_dir) {
+  PointFlags f;
+  apply_param(f, spec, v);
+  if (std::string(spec.name) == "tree_stages") {
+    if (f.config.tree_stages < 0) throw Error("--tree-stages must be >= 0, got " + v.dump());
+    return;
+  }
+  if (!f.tech.empty()) {
+    load_energy_table(resolve_tech(f.tech, sweep_dir));  // names the built-ins when neither
+    return;
+  }
+  cli::to_config(f.config);
+}
+
+// ---------------------------------------------------------------------------
+// The sweep file's structure.
+
+std::vector<std::string> string_list(const ojson& v, const std::string& where) {
+  std::vector<std::string> out;
+  if (v.is_string()) {
+    std::stringstream ss(v.get<std::string>());
+    for (std::string item; std::getline(ss, item, ',');)
+      if (!item.empty()) out.push_back(item);
+  } else if (v.is_array()) {
+    for (const ojson& item : v) {
+      if (!item.is_string() || item.get<std::string>().empty())
+        throw Error(where + ": expected names, got " + item.dump());
+      out.push_back(item.get<std::string>());
+    }
+  } else {
+    throw Error(where + ": expected a list or a comma-separated string, got " + v.dump());
+  }
+  if (out.empty()) throw Error(where + ": the list is empty");
+  return out;
+}
+
+struct Axis {
+  const ParamSpec* spec;
+  std::vector<ojson> values;
+};
+
+std::vector<Axis> read_grid(const ojson& grid, const std::string& file, const fs::path& dir) {
+  if (!grid.is_object()) throw Error(file + ": grid must be a map from parameter names to value lists");
+  std::vector<Axis> axes;
+  for (const auto& item : grid.items()) {
+    const std::string where = file + ": grid." + item.key();
+    const ParamSpec* spec = find_param(item.key());
+    if (!spec) throw Error(where + ": unknown parameter '" + item.key() + "' (known: " + known_param_names() + ")");
+    Axis axis{spec, {}};
+    if (item.value().is_array()) {
+      for (const ojson& v : item.value()) axis.values.push_back(v);
+    } else if (!item.value().is_object()) {
+      axis.values.push_back(item.value());  // a single value: the whole sweep uses it
+    }
+    if (axis.values.empty()) throw Error(where + ": expected a non-empty list of values");
+    for (const ojson& v : axis.values) {
+      try {
+        check_value(*spec, v, dir);
+      } catch (const Error& e) {
+        throw Error(where + ": " + e.what());
+      }
+    }
+    axes.push_back(std::move(axis));
+  }
+  return axes;
+}
+
+using Assignment = std::vector<std::pair<const ParamSpec*, ojson>>;
+
+// The cross product, first grid key slowest (nested loops in file order).
+std::vector<Assignment> expand_grid(const std::vector<Axis>& axes, const std::string& file) {
+  size_t count = 1;
+  for (const Axis& a : axes) {
+    count *= a.values.size();
+    if (count > kMaxPoints)
+      throw Error(file + ": the grid has more than " + std::to_string(kMaxPoints) + " points; split the sweep");
+  }
+  std::vector<Assignment> out;
+  if (axes.empty()) return out;
+  for (size_t n = 0; n < count; ++n) {
+    Assignment a;
+    size_t rest = n;
+    for (size_t i = axes.size(); i-- > 0;) {
+      a.push_back({axes[i].spec, axes[i].values[rest % axes[i].values.size()]});
+      rest /= axes[i].values.size();
+    }
+    std::reverse(a.begin(), a.end());
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<Assignment> read_points(const ojson& points, const std::string& file, const fs::path& dir) {
+  if (!points.is_array()) throw Error(file + ": points must be a list of parameter maps");
+  std::vector<Assignment> out;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const std::string where = file + ": points[" + std::to_string(i) + "]";
+    if (!points[i].is_object()) throw Error(where + ": expected a map from parameter names to values");
+    Assignment a;
+    for (const auto& item : points[i].items()) {
+      const ParamSpec* spec = find_param(item.key());
+      if (!spec)
+        throw Error(where + ": unknown parameter '" + item.key() + "' (known: " + known_param_names() + ")");
+      try {
+        check_value(*spec, item.value(), dir);
+      } catch (const Error& e) {
+        throw Error(where + "." + item.key() + ": " + e.what());
+      }
+      a.push_back({spec, item.value()});
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+uint64_t fnv1a(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// The id hashes what determines the result: every parameter (defaults filled
+// in, so `rows: [16]` and no rows are the same point), the trace as written,
+// the passes and the layers. Not the index: a point keeps its id, and its
+// finished record, when the grid around it is edited.
+std::string point_id(const Sweep& s, const ojson& params) {
+  const ojson context = {{"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}, {"params", params}};
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a(context.dump()));
+  return std::string(hex, 12);
+}
+
+std::vector<std::string> param_args(const PointFlags& f, const fs::path& sweep_dir) {
+  const cli::ConfigFlags& c = f.config;
+  std::vector<std::string> args = {"--rows",     std::to_string(c.rows),     "--cols",  std::to_string(c.cols),
+                                   "--acc-bits", std::to_string(c.acc_bits), "--acc-overflow", c.acc_overflow,
+                                   "--chunk",    std::to_string(c.chunk),    "--tree-stages", std::to_string(c.tree_stages),
+                                   "--elem",     c.elem,                     "--scale", c.scale,
+                                   "--group",    c.group,                    "--rounding", c.rounding,
+                                   "--seed",     std::to_string(c.seed)};
+  if (c.clip) args.push_back("--clip");
+  if (!f.tech.empty()) {
+    args.push_back("--tech");
+    args.push_back(resolve_tech(f.tech, sweep_dir));
+  }
+  return args;
+}
+
+Point make_point(Sweep& s, const Assignment& a, const fs::path& dir) {
+  PointFlags f;
+  Point p;
+  for (const auto& [spec, value] : a) {
+    apply_param(f, *spec, value);
+    p.shown.push_back(spec->name);
+  }
+  p.params = params_json(f);
+  p.id = point_id(s, p.params);
+  p.run_args = param_args(f, dir);
+  try {
+    cli::to_config(f.config);  // the checks that span parameters (tree_stages vs rows)
+  } catch (const Error& e) {
+    throw Error(s.file + ": " + p.label() + ": " + e.what());
+  }
+  return p;
+}
+
+void read_top_level(Sweep& s, const ojson& doc) {
+  if (doc.is_null()) throw Error(s.file + ": the sweep file is empty (expected a map with trace and grid)");
+  if (!doc.is_object()) throw Error(s.file + ": expected a map with trace and grid at the top level");
+  for (const auto& item : doc.items())
+    if (!kTopKeys.count(item.key()))
+      throw Error(s.file + ": unknown key '" + item.key() +
+                  "' (known: trace, passes, layers, grid, points, name, description)");
+  if (!doc.contains("trace")) throw Error(s.file + ": missing 'trace' (the trace directory)");
+  if (!doc["trace"].is_string() || doc["trace"].get<std::string>().empty())
+    throw Error(s.file + ": trace: expected a directory path, got " + doc["trace"].dump());
+  if (!doc.contains("grid") && !doc.contains("points"))
+    throw Error(s.file + ": missing 'grid' (a map from run parameter names to value lists) or 'points'");
+  s.trace = doc["trace"].get<std::string>();
+  if (doc.contains("passes")) {
+    s.passes = string_list(doc["passes"], s.file + ": passes");
+    for (std::string& p : s.passes) {
+      try {
+        p = to_string(parse_pass(p));
+      } catch (const Error& e) {
+        throw Error(s.file + ": passes: " + e.what());
+      }
+    }
+  }
+  if (doc.contains("layers")) s.layers = string_list(doc["layers"], s.file + ": layers");
+}
+
+}  // namespace
+
+std::string Point::label() const {
+  std::string text;
+  for (const ParamSpec& spec : sweep_params()) {
+    if (std::find(shown.begin(), shown.end(), spec.name) == shown.end()) continue;
+    const ojson& v = params[spec.name];
+    text += (text.empty() ? "" : ", ") + std::string(spec.name) + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return "point " + std::to_string(index) + (text.empty() ? "" : " (" + text + ")");
+}
+
+Sweep load_sweep(const std::string& path) {
+  Sweep s;
+  s.file = path;
+  const ojson doc = read_document(path);
+  read_top_level(s, doc);
+  const fs::path dir = fs::absolute(path).parent_path();
+  const fs::path trace(s.trace);
+  s.trace_dir = (trace.is_absolute() ? trace : dir / trace).lexically_normal().string();
+
+  std::vector<Assignment> assignments;
+  if (doc.contains("grid")) assignments = expand_grid(read_grid(doc["grid"], path, dir), path);
+  if (doc.contains("points")) {
+    const std::vector<Assignment> extra = read_points(doc["points"], path, dir);
+    assignments.insert(assignments.end(), extra.begin(), extra.end());
+  }
+  if (assignments.empty()) throw Error(path + ": the sweep has no points (empty grid and no points)");
+
+  std::set<std::string> seen_ids, set_names;
+  for (const Assignment& a : assignments) {
+    Point p = make_point(s, a, dir);
+    for (const std::string& n : p.shown) set_names.insert(n);
+    if (!seen_ids.insert(p.id).second) {
+      ++s.duplicates;
+      continue;
+    }
+    p.index = s.points.size();
+    s.points.push_back(std::move(p));
+  }
+  for (const ParamSpec& spec : sweep_params())
+    if (set_names.count(spec.name)) s.varied.push_back(spec.name);
+  return s;
+}
+
+void validate_trace(const Sweep& s) {
+  try {
+    load_trace(s.trace_dir, s.layers);
+  } catch (const Error& e) {
+    throw Error(s.file + ": trace: " + e.what());
+  }
+}
+
+std::vector<std::string> run_command(const Sweep& s, const Point& p, const std::string& report_path) {
+  std::vector<std::string> args = {"run", s.trace_dir};
+  if (!s.passes.empty()) {
+    std::string list;
+    for (const std::string& pass : s.passes) list += (list.empty() ? "" : ",") + pass;
+    args.insert(args.end(), {"--passes", list});
+  }
+  if (!s.layers.empty()) {
+    std::string list;
+    for (const std::string& layer : s.layers) list += (list.empty() ? "" : ",") + layer;
+    args.insert(args.end(), {"--layers", list});
+  }
+  args.insert(args.end(), p.run_args.begin(), p.run_args.end());
+  args.insert(args.end(), {"--quiet", "--no-progress", "--accuracy", "--report", report_path});
+  return args;
+}
+
+// ---------------------------------------------------------------------------
+// Point records.
+
+namespace {
+
+// The counters of SPEC 6, in report order; any counter a later report adds is
+// appended after them.
+const std::vector<std::string> kEventKeys = {"cycles",  "pipeline_depth", "stall_cycles", "mul",      "mul_zero",
+                                             "acc_add", "acc_overflow",   "scale",        "tree_add", "out_acc",
+                                             "final_mul", "read_x",       "read_y",       "write_out"};
+const std::vector<std::string> kPassOrder = {"fwd", "bwd-data", "bwd-weight"};
+
+std::string column_suffix(const std::string& pass) {
+  std::string s = pass;
+  for (char& c : s)
+    if (c == '-') c = '_';
+  return s;
+}
+
+ojson rate(double num, double den) { return den > 0 ? ojson(num / den) : ojson(nullptr); }
+
+ojson mean(const std::vector<double>& v) {
+  if (v.empty()) return nullptr;
+  double sum = 0;
+  for (double x : v) sum += x;
+  return sum / double(v.size());
+}
+
+uint64_t event(const nlohmann::json& entry, const char* key) {
+  return entry.at("events").value(key, uint64_t{0});
+}
+
+void add_event_metrics(ojson& m, const nlohmann::json& total) {
+  const nlohmann::json& events = total.at("events");
+  m["macs"] = total.value("macs", int64_t{0});
+  for (const std::string& key : kEventKeys) m[key] = events.value(key, uint64_t{0});
+  for (const auto& item : events.items())
+    if (item.key() != "utilization" && !m.contains(item.key())) m[item.key()] = item.value();
+  m["utilization"] = total.value("utilization", 0.0);
+  m["acc_overflow_rate"] = rate(double(event(total, "acc_overflow")), double(event(total, "acc_add")));
+}
+
+// Per pass: cycles, utilization, overflow rate, and the mean over layers of the
+// error against the fp32 conv of the unquantized tensors.
+void add_pass_metrics(ojson& m, const nlohmann::json& layers, int rows, int cols) {
+  for (const std::string& pass : kPassOrder) {
+    uint64_t cycles = 0, mul = 0, acc_add = 0, overflow = 0;
+    std::vector<double> errors;
+    bool present = false;
+    for (const nlohmann::json& e : layers) {
+      if (e.value("pass", "") != pass) continue;
+      present = true;
+      cycles += e.value("cycles", uint64_t{0});
+      mul += event(e, "mul");
+      acc_add += event(e, "acc_add");
+      overflow += event(e, "acc_overflow");
+      if (e.contains("rel_error_fp32") && e["rel_error_fp32"].is_number())
+        errors.push_back(e["rel_error_fp32"].get<double>());
+    }
+    if (!present) continue;
+    const std::string sfx = column_suffix(pass);
+    m["cycles_" + sfx] = cycles;
+    m["utilization_" + sfx] = rate(double(mul), double(cycles) * rows * cols);
+    m["acc_overflow_rate_" + sfx] = rate(double(overflow), double(acc_add));
+    m["rel_error_" + sfx] = mean(errors);
+  }
+}
+
+// The mean over passes of the per-pass errors (one number for "output error"),
+// and the ARE of W, A and E averaged over layers (each layer counted once).
+void add_accuracy_metrics(ojson& m, const nlohmann::json& layers) {
+  std::vector<double> pass_errors;
+  for (const std::string& pass : kPassOrder) {
+    const std::string key = "rel_error_" + column_suffix(pass);
+    if (m.contains(key) && m[key].is_number()) pass_errors.push_back(m[key].get<double>());
+  }
+  m["rel_error_mean"] = mean(pass_errors);
+  std::map<std::string, std::vector<double>> are;
+  std::set<std::string> seen;
+  for (const nlohmann::json& e : layers) {
+    if (!e.contains("are") || !seen.insert(e.value("name", "")).second) continue;
+    for (const auto& item : e["are"].items())
+      if (item.value().is_number()) are[item.key()].push_back(item.value().get<double>());
+  }
+  for (const char* tensor : {"weight", "input", "grad_output"}) m[std::string("are_") + tensor] = mean(are[tensor]);
+}
+
+void add_energy_metrics(ojson& m, const nlohmann::json& total) {
+  const nlohmann::json& e = total["energy"];
+  m["energy_unit"] = e.value("unit", "");
+  for (const char* key : {"mls", "fp32", "fp8", "fp32_over_mls", "fp8_over_mls"})
+    m[std::string("energy_") + key] = e.contains(key) ? ojson(e[key]) : ojson(nullptr);
+  if (e.contains("by_block"))
+    for (const auto& item : e["by_block"].items()) m["energy_mls_" + item.key()] = item.value();
+  if (total.contains("memory_energy")) m["memory_energy"] = total["memory_energy"].value("total", 0.0);
+}
+
+ojson layer_details(const nlohmann::json& layers) {
+  ojson out = ojson::array();
+  for (const nlohmann::json& e : layers) {
+    ojson d = {{"name", e.value("name", "")},
+               {"pass", e.value("pass", "")},
+               {"cycles", e.value("cycles", uint64_t{0})},
+               {"utilization", e.value("utilization", 0.0)},
+               {"acc_add", event(e, "acc_add")},
+               {"acc_overflow", event(e, "acc_overflow")},
+               {"rel_error_fp32", e.contains("rel_error_fp32") ? ojson(e["rel_error_fp32"]) : ojson(nullptr)}};
+    if (e.contains("are")) d["are"] = e["are"];
+    if (e.contains("energy")) d["energy_mls"] = e["energy"].value("mls", 0.0);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+ojson sweep_context(const Sweep& s) { return {{"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}}; }
+
+}  // namespace
+
+ojson point_record(const Sweep& s, const Point& p, const nlohmann::json& report, double wall_seconds) {
+  if (!report.contains("total") || !report.contains("layers") || !report["layers"].is_array())
+    throw Error("the run report has no total or layers");
+  const nlohmann::json& total = report["total"];
+  const bool wants_energy = !p.params["tech"].get<std::string>().empty();
+  if (wants_energy && !total.contains("energy"))
+    throw Error("the run report has no energy although the point sets tech (does `mlssim run` take --tech?)");
+  ojson m = ojson::object();
+  add_event_metrics(m, total);
+  add_pass_metrics(m, report["layers"], p.params["rows"].get<int>(), p.params["cols"].get<int>());
+  add_accuracy_metrics(m, report["layers"]);
+  if (total.contains("energy")) add_energy_metrics(m, total);
+  return {{"format", kPointFormat},
+          {"id", p.id},
+          {"index", p.index},
+          {"sweep", sweep_context(s)},
+          {"params", p.params},
+          {"metrics", m},
+          {"layers", layer_details(report["layers"])},
+          {"config", report.value("config", nlohmann::json::object())},
+          {"wall_seconds", wall_seconds}};
+}
+
+bool is_complete_record(const ojson& r, const Point& p) {
+  return r.is_object() && r.value("format", "") == kPointFormat && r.value("id", "") == p.id &&
+         r.contains("params") && r["params"] == p.params && r.contains("metrics") && r["metrics"].is_object();
+}
+
+// ---------------------------------------------------------------------------
+// Result tables.
+
+namespace {
+
+// Metric names in first-seen order over the records in sweep order, so any
+// set of records for the same points gives the same columns.
+std::vector<std::string> metric_columns(const std::vector<ojson>& records) {
+  std::vector<std::string> cols;
+  std::set<std::string> seen;
+  for (const ojson& r : records)
+    for (const auto& item : r["metrics"].items())
+      if (seen.insert(item.key()).second) cols.push_back(item.key());
+  return cols;
+}
+
+std::string csv_cell(const ojson& v) {
+  if (v.is_null()) return "";
+  std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+}  // namespace
+
+std::string results_csv(const Sweep& s, const std::vector<ojson>& records) {
+  const std::vector<std::string> metrics = metric_columns(records);
+  std::string out = "index,id";
+  for (const std::string& p : s.varied) out += "," + p;
+  for (const std::string& m : metrics) out += "," + m;
+  out += "\n";
+  for (const ojson& r : records) {
+    out += csv_cell(r["index"]) + "," + csv_cell(r["id"]);
+    for (const std::string& p : s.varied) out += "," + csv_cell(r["params"][p]);
+    for (const std::string& m : metrics) out += "," + csv_cell(r["metrics"].contains(m) ? r["metrics"][m] : ojson());
+    out += "\n";
+  }
+  return out;
+}
+
+ojson results_json(const Sweep& s, const std::vector<ojson>& records) {
+  ojson sweep = sweep_context(s);
+  sweep["file"] = s.file;
+  sweep["varied"] = s.varied;
+  return {{"format", kResultsFormat},
+          {"sweep", sweep},
+          {"metrics", metric_columns(records)},
+          {"points", records}};
+}
+
+}  // namespace mls::sweep
