@@ -68,7 +68,7 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
   clock(controller), clock(operand_buffer), clock(multiplier), clock(local_accumulator);
   clock(group_scaler), clock(adder_tree), clock(output_accumulator), clock(final_scale);
   controller.cmd(cmd_reg);
-  operand_buffer.cmd(cmd_reg), operand_buffer.out(operand_reg);
+  operand_buffer.in(cmd_reg), operand_buffer.out(operand_reg);
   multiplier.in(operand_reg), multiplier.out(product_reg);
   local_accumulator.in(product_reg), local_accumulator.out(chunk_reg);
   group_scaler.in(chunk_reg), group_scaler.out(scaled_reg);

@@ -15,7 +15,7 @@ void OperandBuffer::load(const LayerJob& job) { job_ = &job; }
 
 void OperandBuffer::on_clock() {
   Operands& o = out->next();
-  const IssueCmd& c = cmd->read();
+  const IssueCmd& c = in->read();
   o.tag = c.tag;
   if (rst.read() || !c.tag.valid) {
     o.tag.valid = false;

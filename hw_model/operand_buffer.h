@@ -17,7 +17,7 @@ class OperandBuffer : public sc_core::sc_module {
  public:
   sc_core::sc_in<bool> clk;
   sc_core::sc_in<bool> rst;
-  PipeIn<IssueCmd> cmd;
+  PipeIn<IssueCmd> in;  // issue commands from the controller
   PipeOut<Operands> out;
 
   SC_HAS_PROCESS(OperandBuffer);

@@ -1,0 +1,46 @@
+// Output-accumulator testbench: fp32 sums of successive tree results in order,
+// starting from +0.0, handed over at an output's last chunk tile, restarted
+// with no bubble; one register stage.
+#include "hw_model/output_accumulator.h"
+
+#include "testbenches/systemc/block_bench.h"
+#include "testbenches/systemc/tb_main.h"
+
+namespace mls::hw {
+namespace {
+
+ColumnValues tree_result(float c0, float c1, bool output_last) {
+  ColumnValues v;
+  v.tag.valid = true;
+  v.tag.tile_last = true;
+  v.tag.output_last = output_last;
+  v.active_cols = 2;
+  v.value = {c0, c1};
+  return v;
+}
+
+TEST(OutputAccumulator, SumsTilesInOrderAndRestartsPerOutput) {
+  ArrayConfig cfg;
+  cfg.rows = 4;
+  cfg.cols = 2;
+  Stats stats;
+  tb::BlockBench<ColumnValues, ColumnValues, OutputAccumulator> bench(
+      "bench", [&] { return new OutputAccumulator("out_acc", cfg, &stats); });
+  // Output A: three tiles where fp32 order matters (1e8 + 1 + 1 = 1e8, not 1e8 + 2);
+  // output B starts on the next cycle; -0.0 alone ends as +0.0 (+0 + -0).
+  bench.stimulus = {tree_result(1e8f, 1.5f, false), tree_result(1.0f, 2.0f, false), tree_result(1.0f, -3.5f, true),
+                    tree_result(-0.0f, 7.0f, true)};
+  bench.run(2);
+  ASSERT_EQ(bench.seen.size(), 2u);
+  EXPECT_EQ(bench.seen[0].second.value[0], (0.0f + 1e8f) + 1.0f + 1.0f);
+  EXPECT_EQ(bench.seen[0].second.value[0], 1e8f);
+  EXPECT_EQ(bench.seen[0].second.value[1], 0.0f);
+  EXPECT_EQ(bench.seen[0].first, 2 + 2) << "one register stage";
+  EXPECT_FALSE(std::signbit(bench.seen[1].second.value[0])) << "the accumulator starts at +0.0";
+  EXPECT_EQ(bench.seen[1].second.value[1], 7.0f);
+  EXPECT_EQ(bench.seen[1].first, 3 + 2) << "no bubble between outputs";
+  EXPECT_EQ(stats.out_acc, 8u);
+}
+
+}  // namespace
+}  // namespace mls::hw
