@@ -131,17 +131,13 @@ std::string format_energy_summary(const nlohmann::json& report) {
   return text;
 }
 
+// Errors propagate as mls::Error, so main() reports them like every command's.
 int cmd_energy(const std::vector<std::string>& args) {
   try {
     return run_energy(args);
   } catch (const po::error& e) {
-    std::cerr << "mlssim energy: " << e.what() << "\n" << kUsage << "\n";
-  } catch (const Error& e) {
-    std::cerr << "mlssim energy: " << e.what() << "\n";
-  } catch (const nlohmann::json::exception& e) {
-    std::cerr << "mlssim energy: " << e.what() << "\n";  // should not happen: inputs are validated
+    throw Error(std::string(e.what()) + " (see mlssim energy --help)");
   }
-  return 1;
 }
 
 }  // namespace mls

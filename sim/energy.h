@@ -112,7 +112,8 @@ nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& ta
 std::string format_energy_summary(const nlohmann::json& report_with_energy);
 
 // `mlssim energy REPORT.json [--tech NAME|FILE] [--out ENERGY.json]`; args exclude
-// the program and subcommand names. Returns the exit code; errors go to stderr.
+// the program and subcommand names. Returns the exit code; throws mls::Error on
+// bad input (main() prints it), like every subcommand (sim/commands.h).
 int cmd_energy(const std::vector<std::string>& args);
 
 }  // namespace mls
