@@ -1,5 +1,6 @@
 #include "ref/golden_conv.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -41,14 +42,15 @@ float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleForm
 }
 
 float tree_reduce(const float* values, const bool* valid, int slots, uint64_t& adds) {
-  std::vector<float> v(values, values + slots);
-  std::vector<char> ok(valid, valid + slots);
+  float v[1024];  // rows <= 1024 (MlsConfig::validate)
+  bool ok[1024];
+  std::copy(values, values + slots, v);
+  std::copy(valid, valid + slots, ok);
   for (int n = slots; n > 1; n = (n + 1) / 2) {
     for (int i = 0; i < n / 2; ++i) {
-      const float a = v[2 * i], b = v[2 * i + 1];
       const bool va = ok[2 * i], vb = ok[2 * i + 1];
       if (va && vb) ++adds;
-      v[i] = va && vb ? a + b : (va ? a : b);
+      v[i] = va && vb ? v[2 * i] + v[2 * i + 1] : (va ? v[2 * i] : v[2 * i + 1]);
       ok[i] = va || vb;
     }
     if (n % 2) {
