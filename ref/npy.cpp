@@ -135,8 +135,7 @@ TensorF read_npy(const std::string& path) {
   return t;
 }
 
-void write_npy_raw(const std::string& path, const std::string& descr, const Shape& shape, const void* data,
-                   size_t bytes) {
+std::string npy_bytes(const std::string& descr, const Shape& shape, const void* data, size_t bytes) {
   std::string shape_text = "(";
   for (size_t i = 0; i < shape.size(); ++i) shape_text += std::to_string(shape[i]) + ", ";
   if (shape.size() > 1) shape_text.erase(shape_text.size() - 2);
@@ -153,20 +152,34 @@ void write_npy_raw(const std::string& path, const std::string& descr, const Shap
   out += static_cast<char>(dict.size() >> 8);
   out += dict;
   out.append(static_cast<const char*>(data), bytes);
-  write_file_atomic(path, out);
+  return out;
 }
 
-void write_npy(const std::string& path, const TensorF& t) {
-  write_npy_raw(path, "<f4", t.shape, t.data.data(), t.data.size() * 4);
+void write_npy_raw(const std::string& path, const std::string& descr, const Shape& shape, const void* data,
+                   size_t bytes) {
+  write_file_atomic(path, npy_bytes(descr, shape, data, bytes));
 }
+
+std::string npy_bytes(const TensorF& t) { return npy_bytes("<f4", t.shape, t.data.data(), t.data.size() * 4); }
+std::string npy_bytes(const Shape& shape, const std::vector<double>& d) {
+  return npy_bytes("<f8", shape, d.data(), d.size() * 8);
+}
+std::string npy_bytes(const Shape& shape, const std::vector<int32_t>& d) {
+  return npy_bytes("<i4", shape, d.data(), d.size() * 4);
+}
+std::string npy_bytes(const Shape& shape, const std::vector<int8_t>& d) {
+  return npy_bytes("|i1", shape, d.data(), d.size());
+}
+
+void write_npy(const std::string& path, const TensorF& t) { write_file_atomic(path, npy_bytes(t)); }
 void write_npy(const std::string& path, const Shape& shape, const std::vector<double>& d) {
-  write_npy_raw(path, "<f8", shape, d.data(), d.size() * 8);
+  write_file_atomic(path, npy_bytes(shape, d));
 }
 void write_npy(const std::string& path, const Shape& shape, const std::vector<int32_t>& d) {
-  write_npy_raw(path, "<i4", shape, d.data(), d.size() * 4);
+  write_file_atomic(path, npy_bytes(shape, d));
 }
 void write_npy(const std::string& path, const Shape& shape, const std::vector<int8_t>& d) {
-  write_npy_raw(path, "|i1", shape, d.data(), d.size());
+  write_file_atomic(path, npy_bytes(shape, d));
 }
 
 }  // namespace mls

@@ -12,8 +12,9 @@ namespace mls {
 
 TensorF read_npy(const std::string& path);
 
-// dtype is a NumPy descr: "<f4", "<f8", "<i4" or "|i1"; `bytes` holds the
-// little-endian data of numel(shape) elements.
+// The bytes of a .npy file. dtype is a NumPy descr: "<f4", "<f8", "<i4" or
+// "|i1"; `data` holds the little-endian data of numel(shape) elements.
+std::string npy_bytes(const std::string& descr, const Shape& shape, const void* data, size_t bytes);
 void write_npy_raw(const std::string& path, const std::string& descr, const Shape& shape,
                    const void* data, size_t bytes);
 
@@ -21,6 +22,10 @@ void write_npy(const std::string& path, const TensorF& t);
 void write_npy(const std::string& path, const Shape& shape, const std::vector<double>& data);
 void write_npy(const std::string& path, const Shape& shape, const std::vector<int32_t>& data);
 void write_npy(const std::string& path, const Shape& shape, const std::vector<int8_t>& data);
+std::string npy_bytes(const TensorF& t);
+std::string npy_bytes(const Shape& shape, const std::vector<double>& data);
+std::string npy_bytes(const Shape& shape, const std::vector<int32_t>& data);
+std::string npy_bytes(const Shape& shape, const std::vector<int8_t>& data);
 
 // float16 bits -> float (exact).
 float half_to_float(uint16_t h);

@@ -1,10 +1,8 @@
 // mlssim quantize: the reference quantizer on one .npy tensor.
-#include <sys/stat.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
+#include "ref/atomic_write.h"
 #include "ref/error.h"
 #include "ref/npy.h"
 #include "ref/quantizer.h"
@@ -15,10 +13,8 @@ namespace mls {
 
 namespace {
 
-void write_parts(const std::string& dir, const QuantTensor& q) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error(dir + ": cannot create directory: " + ec.message());
+// The files of --parts DIR, to be written together with --dequant.
+std::vector<PendingFile> parts_files(const std::string& dir, const QuantTensor& q) {
   std::vector<int8_t> sign(q.sq.size());
   std::vector<int32_t> mag(q.sq.size());
   for (size_t i = 0; i < q.sq.size(); ++i) {
@@ -33,14 +29,30 @@ void write_parts(const std::string& dir, const QuantTensor& q) {
     sg_man.push_back(s.man);
   }
   const Shape gshape = q.layout.group_shape();
-  write_npy(dir + "/sign.npy", q.shape, sign);
-  write_npy(dir + "/q.npy", q.shape, mag);
-  write_npy(dir + "/sg.npy", gshape, sg);  // float64: e8m1 scales reach 2^-255
-  write_npy(dir + "/sg_exp.npy", gshape, sg_exp);
-  write_npy(dir + "/sg_man.npy", gshape, sg_man);
   TensorF st(Shape{});
   st.data = {q.s_t};
-  write_npy(dir + "/st.npy", st);
+  return {{dir + "/sign.npy", npy_bytes(q.shape, sign)},
+          {dir + "/q.npy", npy_bytes(q.shape, mag)},
+          {dir + "/sg.npy", npy_bytes(gshape, sg)},  // float64: e8m1 scales reach 2^-255
+          {dir + "/sg_exp.npy", npy_bytes(gshape, sg_exp)},
+          {dir + "/sg_man.npy", npy_bytes(gshape, sg_man)},
+          {dir + "/st.npy", npy_bytes(st)}};
+}
+
+// Writes every output or none; a parts directory made here goes again on failure.
+void write_outputs(const std::vector<PendingFile>& files, const std::string& parts_dir) {
+  bool made_dir = false;
+  if (!parts_dir.empty()) {
+    std::error_code ec;
+    made_dir = std::filesystem::create_directories(parts_dir, ec);
+    if (ec) throw Error(parts_dir + ": cannot create directory: " + ec.message());
+  }
+  try {
+    write_files_atomic(files);
+  } catch (const Error&) {
+    if (made_dir) std::filesystem::remove(parts_dir);
+    throw;
+  }
 }
 
 }  // namespace
@@ -70,8 +82,10 @@ int cmd_quantize(const std::vector<std::string>& args) {
   const std::string name = std::filesystem::path(in).stem().string();
   const QuantTensor q = quantize(x, name, cfg.quant, random.empty() ? nullptr : &r, threads);
   const TensorF xq = dequantize(q);
-  if (!parts.empty()) write_parts(parts, q);
-  if (!dequant.empty()) write_npy(dequant, xq);
+  std::vector<PendingFile> files;
+  if (!parts.empty()) files = parts_files(parts, q);
+  if (!dequant.empty()) files.push_back({dequant, npy_bytes(xq)});
+  write_outputs(files, parts);
   std::cout << name << ": shape " << shape_str(x.shape) << ", " << cfg.quant.elem.name() << " with "
             << cfg.quant.scale.name() << " group scales (" << to_string(cfg.quant.group) << ", " << q.sg.size()
             << " groups), S_t = " << q.s_t << ", ARE = " << average_relative_error(x, xq) << "\n";

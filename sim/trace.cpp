@@ -50,6 +50,15 @@ std::string tensor_path(const fs::path& root, const json& layer, const std::stri
   return (root / rel).string();
 }
 
+// read_npy's errors name the file; a trace's also name the layer.
+TensorF read_tensor(const std::string& path, const std::string& where) {
+  try {
+    return read_npy(path);
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+}
+
 LayerTensors load_layer(const fs::path& root, const json& layer, const std::string& manifest, size_t index) {
   std::string where = manifest + ": layer " + std::to_string(index);
   if (!layer.is_object()) throw Error(where + " is not an object");
@@ -70,11 +79,11 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
   t.params = {stride.first, stride.second, padding.first, padding.second, dilation.first, dilation.second};
   t.weight_file = tensor_path(root, layer, "weight", where);
   t.input_file = tensor_path(root, layer, "input", where);
-  t.weight = read_npy(t.weight_file);
-  t.input = read_npy(t.input_file);
+  t.weight = read_tensor(t.weight_file, where);
+  t.input = read_tensor(t.input_file, where);
   if (layer.contains("grad_output") && !layer["grad_output"].is_null()) {
     t.grad_output_file = tensor_path(root, layer, "grad_output", where);
-    t.grad_output = read_npy(t.grad_output_file);
+    t.grad_output = read_tensor(t.grad_output_file, where);
   }
   try {
     conv_geometry(t.weight.shape, t.input.shape, t.params, t.grad_output ? &t.grad_output->shape : nullptr);
