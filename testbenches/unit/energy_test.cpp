@@ -414,18 +414,19 @@ TEST(Command, WritesEnergyJson) {
 }
 
 TEST(Command, BadInputsFailWithoutOutput) {
+  // Commands throw mls::Error on bad input; main() prints it and exits 1.
   TempDir dir;
   const std::string out = dir.path("energy.json");
   const std::string not_json = dir.file("bad.json", "{\"layers\": [");
-  EXPECT_NE(cmd_energy({not_json, "--out", out}), 0);
+  EXPECT_THROW(cmd_energy({not_json, "--out", out}), Error);
   json negative = small_report();
   negative["layers"][0]["events"]["acc_add"] = -1;
   const std::string bad_count = dir.file("neg.json", negative.dump());
-  EXPECT_NE(cmd_energy({bad_count, "--out", out}), 0);
+  EXPECT_THROW(cmd_energy({bad_count, "--out", out}), Error);
   const std::string good = dir.file("report.json", small_report().dump());
-  EXPECT_NE(cmd_energy({good, "--tech", "no-such-table", "--out", out}), 0);
-  EXPECT_NE(cmd_energy({"--out", out}), 0);  // no report
-  EXPECT_NE(cmd_energy({good, "--bogus"}), 0);
+  EXPECT_THROW(cmd_energy({good, "--tech", "no-such-table", "--out", out}), Error);
+  EXPECT_THROW(cmd_energy({"--out", out}), Error);  // no report
+  EXPECT_THROW(cmd_energy({good, "--bogus"}), Error);
   EXPECT_FALSE(fs::exists(out));
 }
 
