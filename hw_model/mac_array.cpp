@@ -120,6 +120,9 @@ ArraySim::ArraySim(const MlsConfig& cfg, const std::string& vcd_path)
   if (!vcd_path.empty()) {
     std::string base = vcd_path;
     if (base.size() > 4 && base.compare(base.size() - 4, 4, ".vcd") == 0) base.resize(base.size() - 4);
+    // The kernel reports its default VCD timescale as an info message; it would
+    // land between the table rows on stdout.
+    sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
     vcd_ = sc_core::sc_create_vcd_trace_file(base.c_str());
     array_.trace(vcd_);
   }
