@@ -1,5 +1,7 @@
 #include "hw_model/multiplier.h"
 
+#include <algorithm>
+
 namespace mls::hw {
 
 Multiplier::Multiplier(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats)
@@ -29,12 +31,17 @@ void Multiplier::on_clock() {
     const MulOperand y = decoded_[in_ops.y[size_t(r)]];
     const uint32_t* x = &in_ops.x[size_t(r) * size_t(cols_)];
     int64_t* prod = &o.product[size_t(r) * size_t(cols_)];
+    products += uint64_t(in_ops.active_cols);
+    if (y.mantissa == 0) {  // a zero broadcast (padding, ReLU): every product of the row is 0
+      std::fill(prod, prod + in_ops.active_cols, 0);
+      zero_products += uint64_t(in_ops.active_cols);
+      continue;
+    }
     for (int c = 0; c < in_ops.active_cols; ++c) {
       const MulOperand xo = decoded_[x[c]];
       prod[c] = multiply(xo, y);
-      zero_products += (xo.mantissa == 0) | (y.mantissa == 0);
+      zero_products += xo.mantissa == 0;
     }
-    products += uint64_t(in_ops.active_cols);
   }
   if (fault_ == Fault::mul_lsb && in_ops.row_active[0]) o.product[0] |= 1;  // PE (0,0) bit 0 stuck at 1
   stats_->mul += products;
