@@ -44,11 +44,7 @@ int run_bench(const std::vector<std::string>& args) {
   if (!mls::cli::parse(args, "usage: mlssim_bench [TRACE_DIR] [options]", desc, pos, vm)) return 0;
   const mls::MlsConfig cfg = mls::cli::to_config(flags);
   std::vector<mls::Pass> pass_list;
-  for (size_t at = 0; at <= passes.size();) {
-    const size_t comma = std::min(passes.find(',', at), passes.size());
-    pass_list.push_back(mls::parse_pass(passes.substr(at, comma - at)));
-    at = comma + 1;
-  }
+  for (const std::string& p : mls::cli::split_list(passes)) pass_list.push_back(mls::parse_pass(p));
   const mls::Trace trace = mls::load_trace(trace_dir);
   mls::hw::ArraySim sim(cfg);
   Timing best;

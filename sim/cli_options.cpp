@@ -1,6 +1,7 @@
 #include "sim/cli_options.h"
 
 #include <iostream>
+#include <sstream>
 
 #include "ref/error.h"
 
@@ -46,6 +47,14 @@ MlsConfig to_config(const ConfigFlags& f) {
   c.array.fault = parse_fault(f.fault);
   c.validate();
   return c;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& desc,

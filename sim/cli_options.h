@@ -24,6 +24,9 @@ void add_quant_options(po::options_description& desc, ConfigFlags& flags);
 void add_array_options(po::options_description& desc, ConfigFlags& flags);
 MlsConfig to_config(const ConfigFlags& flags);  // throws mls::Error
 
+// "fwd,bwd-data" -> {"fwd", "bwd-data"}; empty items are dropped.
+std::vector<std::string> split_list(const std::string& text);
+
 // Parses args (subcommand arguments, program name excluded). Returns false when
 // --help was asked for (usage already printed). Throws mls::Error on bad flags.
 bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& desc,

@@ -4,13 +4,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "ref/atomic_write.h"
 #include "ref/error.h"
 #include "sim/energy.h"
+#include "sim/json_file.h"
 
 namespace mls {
 
@@ -44,20 +43,6 @@ EnergyArgs parse_args(const std::vector<std::string>& args) {
   parsed.help = vm.count("help") != 0;
   if (!parsed.help && parsed.report.empty()) throw Error("missing REPORT.json");
   return parsed;
-}
-
-nlohmann::json read_report(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read report");
-  std::ostringstream text;
-  text << in.rdbuf();
-  try {
-    return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    std::string why = e.what();
-    std::replace(why.begin(), why.end(), '\n', ' ');
-    throw Error(path + ": not valid JSON: " + why);
-  }
 }
 
 std::string text_of(const nlohmann::json& entry, const char* key) {
@@ -104,7 +89,7 @@ int run_energy(const std::vector<std::string>& args) {
     return 0;
   }
   const EnergyTable table = load_energy_table(parsed.tech);
-  const nlohmann::json report = add_energy_to_report(read_report(parsed.report), table, parsed.report);
+  const nlohmann::json report = add_energy_to_report(read_json_file(parsed.report), table, parsed.report);
   if (!parsed.out.empty()) write_file_atomic(parsed.out, report.dump(2) + "\n");
   std::cout << format_energy_summary(report);
   return 0;

@@ -1,7 +1,6 @@
 // mlssim run: simulate a trace on the SystemC MAC array.
 #include <iostream>
 #include <optional>
-#include <sstream>
 
 #include "ref/atomic_write.h"
 #include "ref/error.h"
@@ -14,14 +13,6 @@
 namespace mls {
 
 namespace {
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 int compare_with_expected(const std::string& path, const nlohmann::json& report) {
   const std::vector<std::string> diffs = compare_reports(read_json_file(path), report);
@@ -70,13 +61,13 @@ int cmd_run(const std::vector<std::string>& args) {
   opt.cfg = cli::to_config(flags);
   opt.progress = !no_progress;
   opt.passes.clear();
-  for (const std::string& p : split_list(passes)) opt.passes.push_back(parse_pass(p));
+  for (const std::string& p : cli::split_list(passes)) opt.passes.push_back(parse_pass(p));
   if (opt.passes.empty()) throw Error("--passes lists no pass");
   if (bless && expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
 
   std::optional<EnergyTable> table;
   if (!tech.empty()) table = load_energy_table(tech);  // a bad table fails before the run
-  const Trace trace = load_trace(trace_dir, split_list(layers));
+  const Trace trace = load_trace(trace_dir, cli::split_list(layers));
   RunResult result = run_trace(trace, opt);
   if (table) {
     result.report = add_energy_to_report(result.report, *table);

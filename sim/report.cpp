@@ -1,6 +1,5 @@
 #include "sim/report.h"
 
-#include <fstream>
 #include <map>
 
 #include "ref/error.h"
@@ -65,16 +64,6 @@ std::vector<std::string> compare_reports(const json& expected, const json& actua
   for (const auto& [key, g] : got)
     if (!want.count(key)) diffs.push_back(key + ": not in the stored report");
   return diffs;
-}
-
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open");
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
-  }
 }
 
 }  // namespace mls

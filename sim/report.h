@@ -6,6 +6,7 @@
 
 #include "hw_model/stats.h"
 #include "ref/config.h"
+#include "sim/json_file.h"
 
 namespace mls {
 
@@ -16,7 +17,5 @@ nlohmann::json events_json(const Stats& s, const ArrayConfig& a);
 // Differences in cycles and event counts per (layer, pass) between a stored
 // report and a new one, one readable line each; empty when they agree.
 std::vector<std::string> compare_reports(const nlohmann::json& expected, const nlohmann::json& actual);
-
-nlohmann::json read_json_file(const std::string& path);  // errors name the file
 
 }  // namespace mls

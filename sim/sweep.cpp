@@ -237,9 +237,7 @@ void check_value(const ParamSpec& spec, const ojson& v, const fs::path& sweep_di
 std::vector<std::string> string_list(const ojson& v, const std::string& where) {
   std::vector<std::string> out;
   if (v.is_string()) {
-    std::stringstream ss(v.get<std::string>());
-    for (std::string item; std::getline(ss, item, ',');)
-      if (!item.empty()) out.push_back(item);
+    out = cli::split_list(v.get<std::string>());
   } else if (v.is_array()) {
     for (const ojson& item : v) {
       if (!item.is_string() || item.get<std::string>().empty())

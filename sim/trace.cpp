@@ -1,12 +1,12 @@
 #include "sim/trace.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "ref/error.h"
 #include "ref/npy.h"
+#include "sim/json_file.h"
 
 namespace mls {
 
@@ -18,16 +18,6 @@ namespace {
 const std::set<std::string> kTopKeys = {"format", "model", "layers", "source", "notes"};
 const std::set<std::string> kLayerKeys = {"name",   "kind",   "stride", "padding",    "dilation",
                                           "groups", "weight", "input",  "grad_output"};
-
-json read_manifest(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open (is this a trace directory?)");
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
-  }
-}
 
 // [h, w] or a single integer.
 std::pair<int, int> pair_of(const json& layer, const std::string& key, int fallback, const std::string& where) {
@@ -99,7 +89,7 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
 Trace load_trace(const std::string& dir, const std::vector<std::string>& only) {
   const fs::path root(dir);
   const std::string manifest = (root / "manifest.json").string();
-  const json m = read_manifest(manifest);
+  const json m = read_json_file(manifest, " (is this a trace directory?)");
   if (!m.is_object()) throw Error(manifest + ": the manifest must be a JSON object");
   for (const auto& item : m.items())
     if (!kTopKeys.count(item.key())) throw Error(manifest + ": unknown key '" + item.key() + "'");
