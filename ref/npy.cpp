@@ -1,12 +1,10 @@
 #include "ref/npy.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <regex>
-#include <sstream>
 
-#include "ref/atomic_write.h"
+#include "ref/file_io.h"
 #include "ref/error.h"
 
 namespace mls {
@@ -24,29 +22,97 @@ struct Header {
   size_t data_offset = 0;
 };
 
-std::string dict_value(const std::string& path, const std::string& dict, const std::string& key) {
-  const std::regex re("['\"]" + key + "['\"]\\s*:\\s*('[^']*'|\"[^\"]*\"|True|False|\\([^)]*\\))");
-  std::smatch m;
-  if (!std::regex_search(dict, m, re)) fail(path, "bad .npy header: no '" + key + "' entry");
-  return m[1];
-}
+// numpy's own reader refuses headers over 10,000 bytes from untrusted files;
+// ours allows more (long shapes) but never an unbounded one.
+constexpr size_t kMaxHeaderBytes = 65536;
+constexpr size_t kMaxRank = 32;
 
-Shape parse_shape(const std::string& path, const std::string& tuple) {
-  Shape shape;
-  static const std::regex num("\\s*([0-9]+)\\s*(,|$)");
-  std::string body = tuple.substr(1, tuple.size() - 2);
-  auto it = std::sregex_iterator(body.begin(), body.end(), num);
-  size_t consumed = 0;
-  for (; it != std::sregex_iterator(); ++it) {
-    if (static_cast<size_t>(it->position()) != consumed) fail(path, "bad .npy header: shape " + tuple);
-    const std::string digits = (*it)[1];
-    if (digits.size() > 15) fail(path, "shape " + tuple + " is too large");
-    shape.push_back(std::stoll(digits));
-    consumed = static_cast<size_t>(it->position() + it->length());
+// A reader of the one Python literal a .npy header holds, e.g.
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// by hand, without regexes or recursion, so no header can exhaust the stack.
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& path, const std::string& text) : path_(path), text_(text) {}
+
+  Header parse() {
+    Header h;
+    bool seen[3] = {false, false, false};
+    expect('{');
+    while (!peek('}')) {
+      const std::string key = quoted();
+      expect(':');
+      if (key == "descr") h.descr = quoted();
+      else if (key == "fortran_order") h.fortran = boolean();
+      else if (key == "shape") h.shape = shape();
+      else bad("unknown key " + quoted_excerpt(key));
+      const int index = key == "descr" ? 0 : key == "fortran_order" ? 1 : 2;
+      if (seen[index]) bad("'" + key + "' repeats");
+      seen[index] = true;
+      if (!peek('}')) expect(',');
+    }
+    expect('}');
+    skip_space();
+    if (pos_ != text_.size()) bad("text after the header dictionary");
+    for (int i = 0; i < 3; ++i)
+      if (!seen[i]) bad(std::string("no '") + (i == 0 ? "descr" : i == 1 ? "fortran_order" : "shape") + "' entry");
+    return h;
   }
-  if (body.find_first_not_of(" ", consumed) != std::string::npos) fail(path, "bad .npy header: shape " + tuple);
-  return shape;
-}
+
+ private:
+  [[noreturn]] void bad(const std::string& what) const { fail(path_, "bad .npy header: " + what); }
+  void skip_space() {
+    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+  }
+  bool peek(char c) {
+    skip_space();
+    return pos_ < text_.size() && text_[pos_] == c;
+  }
+  void expect(char c) {
+    if (!peek(c)) bad(std::string("expected '") + c + "' at byte " + std::to_string(pos_));
+    ++pos_;
+  }
+  std::string quoted() {
+    skip_space();
+    if (pos_ >= text_.size() || (text_[pos_] != '\'' && text_[pos_] != '"'))
+      bad("expected a quoted string at byte " + std::to_string(pos_));
+    const char quote = text_[pos_++];
+    const size_t end = text_.find(quote, pos_);
+    if (end == std::string::npos) bad("unterminated string");
+    std::string value = text_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return value;
+  }
+  bool boolean() {
+    skip_space();
+    for (const char* word : {"True", "False"})
+      if (text_.compare(pos_, std::strlen(word), word) == 0) {
+        pos_ += std::strlen(word);
+        return word[0] == 'T';
+      }
+    bad("fortran_order must be True or False");
+  }
+  Shape shape() {
+    Shape dims;
+    expect('(');
+    while (!peek(')')) {
+      size_t digits = 0;
+      int64_t d = 0;
+      for (; pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_])); ++pos_, ++digits)
+        if (digits < 16) d = d * 10 + (text_[pos_] - '0');
+      if (digits == 0) bad("shape must be a tuple of non-negative integers");
+      if (digits > 15) fail(path_, "shape dimension is too large");
+      if (dims.size() == kMaxRank) fail(path_, "rank over " + std::to_string(kMaxRank) + " is not supported");
+      dims.push_back(d);
+      if (!peek(')')) expect(',');
+    }
+    expect(')');
+    return dims;
+  }
+
+  const std::string& path_;
+  const std::string& text_;
+  size_t pos_ = 0;
+};
 
 Header parse_header(const std::string& path, const std::string& bytes) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) fail(path, "not a .npy file (bad magic)");
@@ -62,13 +128,11 @@ Header parse_header(const std::string& path, const std::string& bytes) {
   } else {
     fail(path, "unsupported .npy version " + std::to_string(major));
   }
+  if (len > kMaxHeaderBytes)
+    fail(path, "bad .npy header: " + std::to_string(len) + " bytes, over the " + std::to_string(kMaxHeaderBytes) +
+                   "-byte limit");
   if (bytes.size() < start + len) fail(path, "truncated .npy header");
-  const std::string dict = bytes.substr(start, len);
-  Header h;
-  h.descr = dict_value(path, dict, "descr");
-  h.descr = h.descr.substr(1, h.descr.size() - 2);
-  h.fortran = dict_value(path, dict, "fortran_order") == "True";
-  h.shape = parse_shape(path, dict_value(path, dict, "shape"));
+  Header h = HeaderParser(path, bytes.substr(start, len)).parse();
   h.data_offset = start + len;
   return h;
 }
@@ -79,7 +143,7 @@ size_t itemsize_of(const std::string& path, const std::string& descr) {
   if (descr == "<f8") return 8;
   if (descr.size() == 3 && descr[0] == '>')
     fail(path, "big-endian data ('" + descr + "') is not supported; save it little-endian");
-  fail(path, "unsupported dtype '" + descr + "' (expected float32, float16 or float64)");
+  fail(path, "unsupported dtype " + quoted_excerpt(descr) + " (expected float32, float16 or float64)");
 }
 
 int64_t checked_numel(const std::string& path, const Shape& shape) {
@@ -102,11 +166,7 @@ float half_to_float(uint16_t h) {
 }
 
 TensorF read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot open (missing or unreadable file)");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
+  const std::string bytes = read_input_file(path, ".npy tensor", kMaxTensorFileBytes);
   const Header h = parse_header(path, bytes);
   if (h.fortran) fail(path, "Fortran-order arrays are not supported; save it in C order");
   const size_t item = itemsize_of(path, h.descr);

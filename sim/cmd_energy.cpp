@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "ref/atomic_write.h"
+#include "ref/file_io.h"
 #include "ref/error.h"
 #include "sim/energy.h"
 #include "sim/json_file.h"

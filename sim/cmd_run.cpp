@@ -2,7 +2,7 @@
 #include <iostream>
 #include <optional>
 
-#include "ref/atomic_write.h"
+#include "ref/file_io.h"
 #include "ref/error.h"
 #include "sim/cli_options.h"
 #include "sim/commands.h"
@@ -35,7 +35,7 @@ int cmd_run(const std::vector<std::string>& args) {
   bool bless = false, no_progress = false;
   cli::po::options_description desc("run options");
   desc.add_options()
-      ("trace", cli::po::value(&trace_dir)->required(), "trace directory (manifest.json + .npy)")
+      ("trace", cli::po::value(&trace_dir)->value_name("TRACE_DIR")->required(), "trace directory (manifest.json + .npy)")
       ("passes", cli::po::value(&passes)->default_value(passes), "comma list of fwd, bwd-data, bwd-weight")
       ("layers", cli::po::value(&layers), "comma list of layer names (default: all)")
       ("check", cli::po::bool_switch(&opt.check), "compare every output bit for bit with the golden model")

@@ -20,7 +20,7 @@
 #include <optional>
 #include <sstream>
 
-#include "ref/atomic_write.h"
+#include "ref/file_io.h"
 #include "ref/error.h"
 #include "sim/cli_options.h"
 #include "sim/commands.h"
@@ -358,7 +358,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   bool do_merge = false, list = false;
   cli::po::options_description desc("sweep options");
   desc.add_options()
-      ("sweep", cli::po::value(&file)->required(), "sweep file (YAML or .json)")
+      ("sweep", cli::po::value(&file)->value_name("SWEEP_FILE")->required(), "sweep file (YAML or .json)")
       ("out", cli::po::value(&out), "results directory: points/<id>.json, results.csv, results.json")
       ("jobs,j", cli::po::value(&jobs), "points run in parallel (default: the CPUs available)")
       ("shard", cli::po::value(&shard_text), "I/N: run points i with i % N == I-1 only (cluster job arrays)")

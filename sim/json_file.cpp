@@ -1,22 +1,31 @@
 #include "sim/json_file.h"
 
-#include <algorithm>
-#include <fstream>
-
 #include "ref/error.h"
+#include "ref/file_io.h"
 
 namespace mls {
 
-nlohmann::json read_json_file(const std::string& path, const std::string& open_hint) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open" + open_hint);
+nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+  const std::string text = read_input_file(path, what, kMaxTextFileBytes);
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    std::string why = e.what();
-    std::replace(why.begin(), why.end(), '\n', ' ');  // one-line errors
-    throw Error(path + ": not valid JSON: " + why);
+    throw Error(path + ": not valid JSON: " + one_line(e.what()));
   }
+}
+
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string json_text(const nlohmann::ordered_json& j) {
+  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+std::string one_line(std::string text) {
+  for (char& c : text)
+    if (c == '\n' || c == '\r') c = ' ';
+  return text;
 }
 
 }  // namespace mls

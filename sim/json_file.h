@@ -6,7 +6,15 @@
 
 namespace mls {
 
-// `open_hint` is appended when the file cannot be opened ("cannot open" + hint).
-nlohmann::json read_json_file(const std::string& path, const std::string& open_hint = "");
+// `what` names the file's role in messages ("cannot open <what>: ...").
+nlohmann::json read_json_file(const std::string& path, const std::string& what = "JSON file");
+
+// The text of a JSON file: indented, newline-terminated; invalid UTF-8 (from a
+// path or a name) is replaced, never an exception after the work is done.
+std::string json_text(const nlohmann::json& j);
+std::string json_text(const nlohmann::ordered_json& j);
+
+// Library messages (nlohmann, yaml-cpp) may span lines; errors are one line.
+std::string one_line(std::string text);
 
 }  // namespace mls

@@ -1,0 +1,69 @@
+#pragma once
+// Every file the program reads or writes goes through here, so every command
+// gives the same guarantees (docs/testing.md, "Reliability"):
+// - an input must be a regular file under a size limit (a directory or a FIFO
+//   is refused at once, never read or waited on);
+// - an output is written to a temporary file created exclusively beside its
+//   target and renamed into place, so a failure never leaves a partial file and
+//   a planted symlink never redirects the write;
+// - a set of outputs is staged and committed together, so a failed command
+//   leaves nothing new behind, not even a directory it created;
+// - an output that is one of the command's inputs is refused before any work.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mls {
+
+// Size limits of inputs, checked before a byte is read.
+constexpr uint64_t kMaxTextFileBytes = uint64_t{256} << 20;   // JSON and YAML documents
+constexpr uint64_t kMaxTensorFileBytes = uint64_t{16} << 30;  // .npy tensors
+
+// The whole file; mls::Error "<path>: ..." when it is missing, not a regular
+// file, unreadable or larger than max_bytes. `what` names the file's role in
+// messages ("energy table", "sweep file").
+std::string read_input_file(const std::string& path, const std::string& what, uint64_t max_bytes);
+
+// Writes bytes to path through an exclusively created temporary file.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// A set of outputs written together. Files are staged (written to their
+// temporary names) as the command goes, so memory stays bounded by one file;
+// commit() renames every staged file into place. Destroyed uncommitted (an
+// error unwound through it), it removes every temporary file and every
+// directory that it created.
+class OutputSet {
+ public:
+  OutputSet() = default;
+  OutputSet(const OutputSet&) = delete;
+  OutputSet& operator=(const OutputSet&) = delete;
+  ~OutputSet();
+
+  // Creates dir and its missing parents; they are removed again on failure.
+  void make_dir(const std::string& dir);
+  void stage(const std::string& path, const std::string& bytes);
+  // A temporary file, created exclusively beside `path`, for a writer that
+  // opens files by name itself (SystemC's VCD writer); it becomes `path` at
+  // commit(). `suffix` ends the temporary name (".vcd").
+  std::string stage_external(const std::string& path, const std::string& suffix = "");
+  void commit();
+
+ private:
+  struct Staged {
+    std::string temp, target;
+  };
+  std::vector<Staged> staged_;
+  std::vector<std::string> created_dirs_;
+  bool committed_ = false;
+};
+
+// Refuses an output path that names one of the inputs (the same file, or the
+// same path before it exists). `flag` names the output in the message.
+void check_output_not_input(const std::string& flag, const std::string& output,
+                            const std::vector<std::string>& inputs);
+
+// A user-supplied value shortened for an error line: at most `max` characters,
+// control characters shown as '?'.
+std::string quoted_excerpt(const std::string& text, size_t max = 60);
+
+}  // namespace mls
