@@ -1,16 +1,14 @@
 // Energy tables: the built-ins of SPEC 6 and user tables read from JSON or YAML.
 // Every derived (not quoted from the source) value is marked "derived" here and
 // explained in docs/energy.md.
-#include <yaml-cpp/yaml.h>
-
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "ref/error.h"
+#include "ref/file_io.h"
+#include "sim/document.h"
 #include "sim/energy.h"
+#include "sim/json_file.h"
 
 namespace mls {
 
@@ -81,75 +79,7 @@ bool is_known_action(const std::string& name) {
   return false;
 }
 
-// Library messages (nlohmann, yaml-cpp) may span lines; the CLI prints one line.
-std::string one_line(std::string text) {
-  for (char& c : text)
-    if (c == '\n' || c == '\r') c = ' ';
-  return text;
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read energy table");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// A plain YAML scalar that reads fully as a number becomes a JSON number, so one
-// validator serves both formats; quoted scalars stay strings.
-nlohmann::json yaml_scalar_to_json(const YAML::Node& node) {
-  const std::string& text = node.Scalar();
-  if (node.Tag() == "?") {
-    if (text.empty() || text == "~" || text == "null") return nullptr;
-    if (text == "true") return true;
-    if (text == "false") return false;
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    if (end && *end == '\0') return value;
-  }
-  return text;
-}
-
-nlohmann::json yaml_to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      nlohmann::json object = nlohmann::json::object();
-      for (const auto& kv : node) object[kv.first.as<std::string>()] = yaml_to_json(kv.second);
-      return object;
-    }
-    case YAML::NodeType::Sequence: {
-      nlohmann::json array = nlohmann::json::array();
-      for (const auto& item : node) array.push_back(yaml_to_json(item));
-      return array;
-    }
-    case YAML::NodeType::Scalar:
-      return yaml_scalar_to_json(node);
-    default:
-      return nullptr;
-  }
-}
-
-bool has_yaml_extension(const std::string& path) {
-  const std::string ext = std::filesystem::path(path).extension().string();
-  return ext == ".yaml" || ext == ".yml";
-}
-
-nlohmann::json parse_table_file(const std::string& path) {
-  const std::string text = read_text_file(path);
-  if (has_yaml_extension(path)) {
-    try {
-      return yaml_to_json(YAML::Load(text));
-    } catch (const YAML::Exception& e) {
-      throw Error(path + ": not valid YAML: " + one_line(e.what()));
-    }
-  }
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not valid JSON: " + one_line(e.what()));
-  }
-}
+nlohmann::json parse_table_file(const std::string& path) { return read_document_unordered(path, "energy table"); }
 
 std::string text_field(const nlohmann::json& doc, const char* key, const std::string& source) {
   const nlohmann::json& value = doc.at(key);
@@ -159,10 +89,10 @@ std::string text_field(const nlohmann::json& doc, const char* key, const std::st
 
 double energy_value(const nlohmann::json& value, const std::string& action, const std::string& source) {
   const std::string key = source + ": energy." + action;
-  if (!value.is_number()) throw Error(key + ": value must be a number, got " + one_line(value.dump()));
+  if (!value.is_number()) throw Error(key + ": value must be a number, got " + quoted_excerpt(value.dump()));
   const double energy = value.get<double>();
   if (!std::isfinite(energy)) throw Error(key + ": value must be finite");
-  if (energy < 0) throw Error(key + ": value must be non-negative, got " + value.dump());
+  if (energy < 0) throw Error(key + ": value must be non-negative, got " + quoted_excerpt(value.dump()));
   return energy;
 }
 
@@ -170,7 +100,7 @@ void check_top_level_keys(const nlohmann::json& doc, const std::string& source) 
   if (!doc.is_object()) throw Error(source + ": an energy table must be an object with tech, unit, energy");
   for (const auto& item : doc.items())
     if (item.key() != "tech" && item.key() != "unit" && item.key() != "energy")
-      throw Error(source + ": unknown key '" + item.key() + "' (expected tech, unit, energy)");
+      throw Error(source + ": unknown key " + quoted_excerpt(item.key()) + " (expected tech, unit, energy)");
   for (const char* key : {"unit", "energy"})
     if (!doc.contains(key)) throw Error(source + ": missing required key '" + key + "'");
 }
@@ -180,7 +110,7 @@ std::map<std::string, double> read_energies(const nlohmann::json& energy, const 
   std::map<std::string, double> priced;
   for (const auto& item : energy.items()) {
     if (!is_known_action(item.key()))
-      throw Error(source + ": energy." + item.key() + ": unknown action (known: " + action_names() + ")");
+      throw Error(source + ": energy." + quoted_excerpt(item.key()) + ": unknown action (known: " + action_names() + ")");
     priced[item.key()] = energy_value(item.value(), item.key(), source);
   }
   for (const EnergyAction& a : energy_actions())
@@ -241,7 +171,7 @@ EnergyTable energy_table_from_json(const nlohmann::json& doc, const std::string&
   table.name = source;
   table.unit = text_field(doc, "unit", source);
   if (table.unit != "relative" && table.unit != "pJ")
-    throw Error(source + ": unit '" + table.unit + "' is not one of relative, pJ");
+    throw Error(source + ": unit " + quoted_excerpt(table.unit) + " is not one of relative, pJ");
   table.tech = doc.contains("tech") ? text_field(doc, "tech", source)
                                     : std::filesystem::path(source).stem().string();
   table.energy = read_energies(doc.at("energy"), source);
@@ -255,8 +185,8 @@ EnergyTable load_energy_table_file(const std::string& path) {
 EnergyTable load_energy_table(const std::string& name_or_path) {
   if (is_builtin_energy_table(name_or_path)) return builtin_energy_table(name_or_path);
   std::error_code ignored;
-  if (std::filesystem::is_regular_file(name_or_path, ignored)) return load_energy_table_file(name_or_path);
-  throw Error("unknown energy table '" + name_or_path + "': not a built-in (" +
+  if (std::filesystem::exists(name_or_path, ignored)) return load_energy_table_file(name_or_path);
+  throw Error("unknown energy table " + quoted_excerpt(name_or_path) + ": not a built-in (" +
               join(builtin_energy_table_names()) + ") and not a file");
 }
 

@@ -1,20 +1,21 @@
 #include "sim/sweep.h"
 
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "ref/config.h"
 #include "ref/error.h"
+#include "ref/file_io.h"
+#include "sim/document.h"
 #include "sim/cli_options.h"
 #include "sim/energy.h"
 #include "sim/trace.h"
@@ -45,12 +46,6 @@ const std::set<std::string> kTopKeys = {"trace", "passes", "layers", "grid", "po
 // results directory anyway.
 constexpr size_t kMaxPoints = 100000;
 
-std::string one_line(std::string text) {
-  for (char& c : text)
-    if (c == '\n' || c == '\r') c = ' ';
-  return text;
-}
-
 const ParamSpec* find_param(const std::string& name) {
   for (const ParamSpec& p : sweep_params())
     if (name == p.name) return &p;
@@ -64,104 +59,40 @@ std::string known_param_names() {
 }
 
 // ---------------------------------------------------------------------------
-// Reading the file: JSON by extension, YAML otherwise, both into ordered JSON so
-// one validator serves both and the grid keeps the file's order.
-
-// A plain YAML scalar becomes a JSON integer, float, bool or null when it reads
-// fully as one (YAML 1.2 core schema); quoted scalars stay strings.
-ojson yaml_scalar(const YAML::Node& node) {
-  const std::string& text = node.Scalar();
-  if (node.Tag() != "?") return text;
-  static const std::regex integer("[-+]?[0-9]+"), real("[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (std::regex_match(text, integer)) {
-    try {
-      return text[0] == '-' ? ojson(std::stoll(text)) : ojson(std::stoull(text));
-    } catch (const std::out_of_range&) {
-      return text;  // too large for any parameter: the validator names it
-    }
-  }
-  if (std::regex_match(text, real)) return std::stod(text);
-  return text;
-}
-
-ojson yaml_to_json(const YAML::Node& node, const std::string& path) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      ojson object = ojson::object();
-      for (const auto& kv : node) {
-        const std::string key = kv.first.Scalar();
-        if (object.contains(key))
-          throw Error(path + ":" + std::to_string(kv.first.Mark().line + 1) + ": duplicate key '" + key + "'");
-        object[key] = yaml_to_json(kv.second, path);
-      }
-      return object;
-    }
-    case YAML::NodeType::Sequence: {
-      ojson array = ojson::array();
-      for (const auto& item : node) array.push_back(yaml_to_json(item, path));
-      return array;
-    }
-    case YAML::NodeType::Scalar:
-      return yaml_scalar(node);
-    default:
-      return nullptr;
-  }
-}
-
-std::string read_text(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw Error(path + ": cannot open sweep file (no such file)");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open sweep file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-ojson read_document(const std::string& path) {
-  const std::string text = read_text(path);
-  if (fs::path(path).extension() == ".json") {
-    try {
-      return ojson::parse(text);
-    } catch (const ojson::parse_error& e) {
-      throw Error(path + ": not valid JSON: " + one_line(e.what()));
-    }
-  }
-  try {
-    return yaml_to_json(YAML::Load(text), path);
-  } catch (const YAML::Exception& e) {
-    throw Error(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                ": not valid YAML: " + one_line(e.msg));
-  }
-}
-
-// ---------------------------------------------------------------------------
 // Parameter values.
+
+// [-+]? and 1 to 18 digits: always fits an int64.
+bool is_short_integer(const std::string& t) {
+  const size_t sign = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  const size_t digits = t.size() - sign;
+  if (digits < 1 || digits > 18) return false;
+  for (size_t i = sign; i < t.size(); ++i)
+    if (t[i] < '0' || t[i] > '9') return false;
+  return true;
+}
 
 int64_t integer_value(const ojson& v) {
   if (v.is_number_integer()) {
     if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-      throw Error("integer " + v.dump() + " is out of range");
+      throw Error("integer " + quoted_excerpt(v.dump()) + " is out of range");
     return v.get<int64_t>();
   }
-  if (v.is_number_float() && v.get<double>() == double(int64_t(v.get<double>()))) return int64_t(v.get<double>());
-  if (v.is_string() && std::regex_match(v.get<std::string>(), std::regex("[-+]?[0-9]{1,18}")))
-    return std::stoll(v.get<std::string>());
-  throw Error("expected an integer, got " + v.dump());
+  // 2^63 bounds the cast: a float outside it is no int64 (and casting it is undefined).
+  if (v.is_number_float() && std::fabs(v.get<double>()) < 0x1p63 && v.get<double>() == std::trunc(v.get<double>()))
+    return int64_t(v.get<double>());
+  if (v.is_string() && is_short_integer(v.get<std::string>())) return std::stoll(v.get<std::string>());
+  throw Error("expected an integer, got " + quoted_excerpt(v.dump()));
 }
 
 int int_value(const ojson& v) {
   const int64_t i = integer_value(v);
   if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max())
-    throw Error("integer " + v.dump() + " is out of range");
+    throw Error("integer " + quoted_excerpt(v.dump()) + " is out of range");
   return int(i);
 }
 
 std::string text_value(const ojson& v) {
-  if (!v.is_string()) throw Error("expected a name (string), got " + v.dump());
+  if (!v.is_string()) throw Error("expected a name (string), got " + quoted_excerpt(v.dump()));
   return v.get<std::string>();
 }
 
@@ -190,10 +121,10 @@ void apply_param(PointFlags& f, const ParamSpec& spec, const ojson& v) {
   else if (name == "tech") f.tech = text_value(v);
   else if (name == "seed") {
     const int64_t seed = integer_value(v);
-    if (seed < 0) throw Error("seed must be >= 0, got " + v.dump());
+    if (seed < 0) throw Error("seed must be >= 0, got " + quoted_excerpt(v.dump()));
     c.seed = uint64_t(seed);
   } else if (name == "clip") {
-    if (!v.is_boolean()) throw Error("expected true or false, got " + v.dump());
+    if (!v.is_boolean()) throw Error("expected true or false, got " + quoted_excerpt(v.dump()));
     c.clip = v.get<bool>();
   }
 }
@@ -221,7 +152,7 @@ void check_value(const ParamSpec& spec, const ojson& v, const fs::path& sweep_di
   PointFlags f;
   apply_param(f, spec, v);
   if (std::string(spec.name) == "tree_stages") {
-    if (f.config.tree_stages < 0) throw Error("--tree-stages must be >= 0, got " + v.dump());
+    if (f.config.tree_stages < 0) throw Error("--tree-stages must be >= 0, got " + quoted_excerpt(v.dump()));
     return;
   }
   if (!f.tech.empty()) {
@@ -241,11 +172,11 @@ std::vector<std::string> string_list(const ojson& v, const std::string& where) {
   } else if (v.is_array()) {
     for (const ojson& item : v) {
       if (!item.is_string() || item.get<std::string>().empty())
-        throw Error(where + ": expected names, got " + item.dump());
+        throw Error(where + ": expected names, got " + quoted_excerpt(item.dump()));
       out.push_back(item.get<std::string>());
     }
   } else {
-    throw Error(where + ": expected a list or a comma-separated string, got " + v.dump());
+    throw Error(where + ": expected a list or a comma-separated string, got " + quoted_excerpt(v.dump()));
   }
   if (out.empty()) throw Error(where + ": the list is empty");
   return out;
@@ -393,7 +324,7 @@ void read_top_level(Sweep& s, const ojson& doc) {
                   "' (known: trace, passes, layers, grid, points, name, description)");
   if (!doc.contains("trace")) throw Error(s.file + ": missing 'trace' (the trace directory)");
   if (!doc["trace"].is_string() || doc["trace"].get<std::string>().empty())
-    throw Error(s.file + ": trace: expected a directory path, got " + doc["trace"].dump());
+    throw Error(s.file + ": trace: expected a directory path, got " + quoted_excerpt(doc["trace"].dump()));
   if (!doc.contains("grid") && !doc.contains("points"))
     throw Error(s.file + ": missing 'grid' (a map from run parameter names to value lists) or 'points'");
   s.trace = doc["trace"].get<std::string>();
@@ -425,7 +356,7 @@ std::string Point::label() const {
 Sweep load_sweep(const std::string& path) {
   Sweep s;
   s.file = path;
-  const ojson doc = read_document(path);
+  const ojson doc = read_document(path, "sweep file");
   read_top_level(s, doc);
   const fs::path dir = fs::absolute(path).parent_path();
   const fs::path trace(s.trace);
