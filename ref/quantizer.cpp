@@ -78,8 +78,6 @@ int64_t quantize_magnitude(double x_f, const ElemFormat& fmt, Rounding rounding,
   return std::min(q, fmt.max_q());
 }
 
-namespace {
-
 void check_finite(const TensorF& x, const std::string& name) {
   for (int64_t i = 0; i < x.size(); ++i) {
     const float v = x.data[static_cast<size_t>(i)];
@@ -88,6 +86,8 @@ void check_finite(const TensorF& x, const std::string& name) {
                   std::to_string(i));
   }
 }
+
+namespace {
 
 void check_random(const TensorF& x, const TensorF& random, const std::string& name) {
   if (random.shape != x.shape)

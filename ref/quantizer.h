@@ -45,6 +45,9 @@ struct QuantTensor {
 QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg,
                      const TensorF* random = nullptr, int threads = 1);
 
+// Throws mls::Error naming `name` and the first NaN or Inf element.
+void check_finite(const TensorF& x, const std::string& name);
+
 // sign * S_t * S_g * q * u, exact in double, rounded once to float32.
 TensorF dequantize(const QuantTensor& q);
 

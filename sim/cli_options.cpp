@@ -1,9 +1,13 @@
 #include "sim/cli_options.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
 #include "ref/error.h"
+#include "ref/file_io.h"
 
 namespace mls::cli {
 
@@ -13,7 +17,10 @@ void add_quant_options(po::options_description& desc, ConfigFlags& f) {
       ("scale", po::value(&f.scale)->default_value(f.scale), "group-scale format <E_g, M_g>, M_g in {0,1}")
       ("group", po::value(&f.group)->default_value(f.group), "grouping: nc | n | c | tensor")
       ("rounding", po::value(&f.rounding)->default_value(f.rounding), "nearest | stochastic")
-      ("seed", po::value(&f.seed)->default_value(f.seed), "seed of the stochastic-rounding draws")
+      ("seed", po::value<std::string>()->default_value(std::to_string(f.seed))->notifier([&f](const std::string& t) {
+         f.seed = parse_seed(t);
+       }),
+       "seed of the stochastic-rounding draws, [0, 2^64 - 1]")
       ("clip", po::bool_switch(&f.clip), "clip the mantissa inside its binade (the paper's Alg. 1)");
 }
 
@@ -49,6 +56,19 @@ MlsConfig to_config(const ConfigFlags& f) {
   return c;
 }
 
+uint64_t parse_seed(const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' || errno == ERANGE)
+    throw Error("--seed must be an integer in [0, 2^64 - 1], got " + quoted_excerpt(text));
+  return v;
+}
+
+void check_threads(int threads) {
+  if (threads < 1 || threads > 256) throw Error("--threads must be in [1, 256], got " + std::to_string(threads));
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
@@ -56,6 +76,21 @@ std::vector<std::string> split_list(const std::string& text) {
     if (!item.empty()) out.push_back(item);
   return out;
 }
+
+namespace {
+
+// "missing TRACE_DIR" for a positional argument, boost's message otherwise.
+std::string missing_message(const po::required_option& e, const po::options_description& desc,
+                            const po::positional_options_description& positional) {
+  std::string name = e.get_option_name();
+  name.erase(0, name.find_first_not_of('-'));
+  for (unsigned i = 0; i < positional.max_total_count() && i < 8; ++i)
+    if (positional.name_for_position(i) == name)
+      return "missing " + desc.find(name, false).semantic()->name() + " (see --help)";
+  return std::string(e.what()) + " (see --help)";
+}
+
+}  // namespace
 
 bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& desc,
            const po::positional_options_description& positional, po::variables_map& vm) {
@@ -67,6 +102,8 @@ bool parse(const std::vector<std::string>& args, const std::string& usage, po::o
       return false;
     }
     po::notify(vm);
+  } catch (const po::required_option& e) {
+    throw Error(missing_message(e, desc, positional));
   } catch (const po::error& e) {
     throw Error(std::string(e.what()) + " (see --help)");
   }

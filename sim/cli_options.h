@@ -24,6 +24,11 @@ void add_quant_options(po::options_description& desc, ConfigFlags& flags);
 void add_array_options(po::options_description& desc, ConfigFlags& flags);
 MlsConfig to_config(const ConfigFlags& flags);  // throws mls::Error
 
+// A seed: decimal digits only, so "-1" is refused rather than wrapped to 2^64 - 1.
+uint64_t parse_seed(const std::string& text);
+// Worker threads: [1, 256].
+void check_threads(int threads);
+
 // "fwd,bwd-data" -> {"fwd", "bwd-data"}; empty items are dropped.
 std::vector<std::string> split_list(const std::string& text);
 

@@ -1,10 +1,13 @@
 #include "sim/trace.h"
 
+#include <cctype>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "ref/error.h"
+#include "ref/file_io.h"
+#include "ref/quantizer.h"
 #include "ref/npy.h"
 #include "sim/json_file.h"
 
@@ -19,33 +22,77 @@ const std::set<std::string> kTopKeys = {"format", "model", "layers", "source", "
 const std::set<std::string> kLayerKeys = {"name",   "kind",   "stride", "padding",    "dilation",
                                           "groups", "weight", "input",  "grad_output"};
 
-// [h, w] or a single integer.
-std::pair<int, int> pair_of(const json& layer, const std::string& key, int fallback, const std::string& where) {
+// Geometry values are bounded here so nothing downstream can overflow; the
+// geometry check (conv_geometry) then bounds them against the tensors.
+constexpr int64_t kMaxConvParam = 1 << 16;
+constexpr size_t kMaxLayerName = 200;
+
+int bounded_int(const json& v, const std::string& key, int64_t lo, const std::string& where) {
+  if (!v.is_number_integer()) throw Error(where + ": '" + key + "' must be an integer or [h, w], got " + v.type_name());
+  const bool negative = v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0;
+  if (negative || v.get<uint64_t>() < uint64_t(lo) || v.get<uint64_t>() > uint64_t(kMaxConvParam))
+    throw Error(where + ": '" + key + "' = " + quoted_excerpt(v.dump()) + " is out of range [" + std::to_string(lo) +
+                ", " + std::to_string(kMaxConvParam) + "]");
+  return int(v.get<int64_t>());
+}
+
+// [h, w] or a single integer, each at least `lo`.
+std::pair<int, int> pair_of(const json& layer, const std::string& key, int fallback, int64_t lo,
+                            const std::string& where) {
   if (!layer.contains(key)) return {fallback, fallback};
   const json& v = layer[key];
-  if (v.is_number_integer()) return {v.get<int>(), v.get<int>()};
-  if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer())
-    return {v[0].get<int>(), v[1].get<int>()};
-  throw Error(where + ": '" + key + "' must be an integer or [h, w], got " + v.dump());
+  if (v.is_array() && v.size() == 2) return {bounded_int(v[0], key, lo, where), bounded_int(v[1], key, lo, where)};
+  if (v.is_array()) throw Error(where + ": '" + key + "' must be an integer or [h, w]");
+  const int both = bounded_int(v, key, lo, where);
+  return {both, both};
+}
+
+// Layer names become file names (--outputs DIR/<layer>.<pass>.npy), so they
+// are held to what a file name can safely be: letters, digits, '_', '.', '-',
+// not starting with '.' or '-' (PyTorch module names always fit).
+void check_layer_name(const std::string& name, const std::string& where) {
+  if (name.empty()) throw Error(where + ": 'name' is empty");
+  if (name.size() > kMaxLayerName)
+    throw Error(where + ": 'name' " + quoted_excerpt(name) + " is longer than " + std::to_string(kMaxLayerName) +
+                " characters");
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+      throw Error(where + ": layer name " + quoted_excerpt(name) +
+                  " may hold only letters, digits, '_', '.' and '-' (it names output files)");
+  if (name[0] == '.' || name[0] == '-')
+    throw Error(where + ": layer name " + quoted_excerpt(name) + " must not start with '.' or '-'");
+}
+
+// A string-valued key, or `fallback` when absent.
+std::string text_key(const json& object, const std::string& key, const std::string& fallback, const std::string& where) {
+  if (!object.contains(key)) return fallback;
+  if (!object[key].is_string()) throw Error(where + ": '" + key + "' must be a string, got " + object[key].type_name());
+  return object[key].get<std::string>();
 }
 
 std::string tensor_path(const fs::path& root, const json& layer, const std::string& key, const std::string& where) {
   if (!layer[key].is_string()) throw Error(where + ": '" + key + "' must be a file name string");
   const fs::path rel = layer[key].get<std::string>();
-  const fs::path full = fs::weakly_canonical(root / rel);
-  const fs::path base = fs::weakly_canonical(root);
+  std::error_code ec_full, ec_base;
+  const fs::path full = fs::weakly_canonical(root / rel, ec_full);
+  const fs::path base = fs::weakly_canonical(root, ec_base);
+  if (rel.empty() || ec_full || ec_base)
+    throw Error(where + ": '" + key + "' path " + quoted_excerpt(rel.string()) + " is not a usable file name");
   const auto mismatch = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
   if (rel.is_absolute() || mismatch.first != base.end())
-    throw Error(where + ": '" + key + "' path '" + rel.string() + "' is outside the trace directory");
+    throw Error(where + ": '" + key + "' path " + quoted_excerpt(rel.string()) + " is outside the trace directory");
   return (root / rel).string();
 }
 
-// read_npy's errors name the file; a trace's also name the layer.
-TensorF read_tensor(const std::string& path, const std::string& where) {
+// read_npy's errors name the file; a trace's also name the layer. A NaN or
+// Inf is found here, before anything is simulated or written.
+TensorF read_tensor(const std::string& path, const std::string& tensor, const std::string& where) {
   try {
-    return read_npy(path);
+    TensorF t = read_npy(path);
+    check_finite(t, tensor);
+    return t;
   } catch (const Error& e) {
-    throw Error(where + ": " + e.what());
+    throw Error(where + " (" + path + "): " + e.what());
   }
 }
 
@@ -53,27 +100,27 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
   std::string where = manifest + ": layer " + std::to_string(index);
   if (!layer.is_object()) throw Error(where + " is not an object");
   for (const auto& item : layer.items())
-    if (!kLayerKeys.count(item.key())) throw Error(where + ": unknown key '" + item.key() + "'");
+    if (!kLayerKeys.count(item.key())) throw Error(where + ": unknown key " + quoted_excerpt(item.key()));
   for (const char* key : {"name", "weight", "input"})
     if (!layer.contains(key)) throw Error(where + ": missing key '" + std::string(key) + "'");
-  if (!layer["name"].is_string()) throw Error(where + ": 'name' must be a string");
   LayerTensors t;
-  t.name = layer["name"].get<std::string>();
+  t.name = text_key(layer, "name", "", where);
+  check_layer_name(t.name, where);
   where = manifest + ": layer '" + t.name + "'";
-  if (layer.value("kind", std::string("conv2d")) != "conv2d")
-    throw Error(where + ": kind " + layer["kind"].dump() + " is not supported (only conv2d)");
+  const std::string kind = text_key(layer, "kind", "conv2d", where);
+  if (kind != "conv2d") throw Error(where + ": kind " + quoted_excerpt(kind) + " is not supported (only conv2d)");
   if (layer.contains("groups") && layer["groups"] != 1)
-    throw Error(where + ": groups = " + layer["groups"].dump() + " is not supported (only 1)");
-  const auto stride = pair_of(layer, "stride", 1, where), padding = pair_of(layer, "padding", 0, where),
-             dilation = pair_of(layer, "dilation", 1, where);
+    throw Error(where + ": groups = " + quoted_excerpt(layer["groups"].dump()) + " is not supported (only 1)");
+  const auto stride = pair_of(layer, "stride", 1, 1, where), padding = pair_of(layer, "padding", 0, 0, where),
+             dilation = pair_of(layer, "dilation", 1, 1, where);
   t.params = {stride.first, stride.second, padding.first, padding.second, dilation.first, dilation.second};
   t.weight_file = tensor_path(root, layer, "weight", where);
   t.input_file = tensor_path(root, layer, "input", where);
-  t.weight = read_tensor(t.weight_file, where);
-  t.input = read_tensor(t.input_file, where);
+  t.weight = read_tensor(t.weight_file, t.name + ".weight", where);
+  t.input = read_tensor(t.input_file, t.name + ".input", where);
   if (layer.contains("grad_output") && !layer["grad_output"].is_null()) {
     t.grad_output_file = tensor_path(root, layer, "grad_output", where);
-    t.grad_output = read_tensor(t.grad_output_file, where);
+    t.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where);
   }
   try {
     conv_geometry(t.weight.shape, t.input.shape, t.params, t.grad_output ? &t.grad_output->shape : nullptr);
@@ -89,17 +136,17 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
 Trace load_trace(const std::string& dir, const std::vector<std::string>& only) {
   const fs::path root(dir);
   const std::string manifest = (root / "manifest.json").string();
-  const json m = read_json_file(manifest, " (is this a trace directory?)");
+  const json m = read_json_file(manifest, "trace manifest");
   if (!m.is_object()) throw Error(manifest + ": the manifest must be a JSON object");
   for (const auto& item : m.items())
-    if (!kTopKeys.count(item.key())) throw Error(manifest + ": unknown key '" + item.key() + "'");
-  if (m.value("format", std::string()) != "mls-trace/1")
+    if (!kTopKeys.count(item.key())) throw Error(manifest + ": unknown key " + quoted_excerpt(item.key()));
+  if (text_key(m, "format", "", manifest) != "mls-trace/1")
     throw Error(manifest + ": 'format' must be \"mls-trace/1\"");
   if (!m.contains("layers") || !m["layers"].is_array() || m["layers"].empty())
     throw Error(manifest + ": 'layers' must be a non-empty list");
   Trace trace;
   trace.dir = dir;
-  trace.model = m.contains("model") && m["model"].is_string() ? m["model"].get<std::string>() : "";
+  trace.model = text_key(m, "model", "", manifest);
   std::set<std::string> wanted(only.begin(), only.end()), names;
   for (size_t i = 0; i < m["layers"].size(); ++i) {
     const json& layer = m["layers"][i];
@@ -110,7 +157,7 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only) {
     trace.layers.push_back(load_layer(root, layer, manifest, i));
   }
   for (const std::string& w : wanted)
-    if (!names.count(w)) throw Error(manifest + ": no layer named '" + w + "' (see --layers)");
+    if (!names.count(w)) throw Error(manifest + ": no layer named " + quoted_excerpt(w) + " (see --layers)");
   return trace;
 }
 
