@@ -165,6 +165,17 @@ void check_output_not_input(const std::string& flag, const std::string& output,
   }
 }
 
+void check_output_parent(const std::string& flag, const std::string& output) {
+  std::error_code ec;
+  const fs::path p(output);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  if (p.filename().empty() || fs::is_directory(p, ec))
+    throw Error(flag + " " + output + ": is a directory; give a file name");
+  if (!fs::is_directory(dir, ec)) throw Error(flag + " " + output + ": directory " + dir.string() + " does not exist");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw Error(flag + " " + output + ": cannot write in " + dir.string() + ": " + errno_text());
+}
+
 std::string quoted_excerpt(const std::string& text, size_t max) {
   std::string out;
   for (size_t i = 0; i < text.size() && i < max; ++i) {

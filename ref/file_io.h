@@ -62,6 +62,10 @@ class OutputSet {
 void check_output_not_input(const std::string& flag, const std::string& output,
                             const std::vector<std::string>& inputs);
 
+// Refuses, before any work, an output whose directory does not exist or
+// which names a directory. `flag` names the output in the message.
+void check_output_parent(const std::string& flag, const std::string& output);
+
 // A user-supplied value shortened for an error line: at most `max` characters,
 // control characters shown as '?'.
 std::string quoted_excerpt(const std::string& text, size_t max = 60);

@@ -27,6 +27,16 @@ int64_t back_tap(int64_t x, int64_t k, int stride, int pad, int dil, int64_t out
   return o < out ? o : -1;
 }
 
+// Padding beyond both the input's extent and the dilated kernel's reach only
+// adds outputs that see no input element; refusing it keeps a lowered pass
+// within a small multiple of the tensor sizes.
+void check_padding(int pad, int dil, int64_t k, int64_t in, const char* side) {
+  const int64_t reach = int64_t(dil) * (k - 1);
+  if (pad > reach && pad > in)
+    throw Error(std::string("padding ") + std::to_string(pad) + " along the " + side + " exceeds both the input's " +
+                side + " " + std::to_string(in) + " and the dilated kernel's reach " + std::to_string(reach));
+}
+
 }  // namespace
 
 ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvParams& prm,
@@ -35,6 +45,8 @@ ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvPa
   if (input.size() != 4) throw Error("input must have rank 4 [N, Ci, H, W], got " + shape_str(input));
   if (prm.stride_h < 1 || prm.stride_w < 1 || prm.pad_h < 0 || prm.pad_w < 0 || prm.dil_h < 1 || prm.dil_w < 1)
     throw Error("stride and dilation must be >= 1 and padding >= 0");
+  if (std::max({prm.stride_h, prm.stride_w, prm.pad_h, prm.pad_w, prm.dil_h, prm.dil_w}) > kMaxConvParam)
+    throw Error("stride, padding and dilation must be at most " + std::to_string(kMaxConvParam));
   ConvGeometry g;
   g.params = prm;
   g.co = weight[0], g.ci = weight[1], g.kh = weight[2], g.kw = weight[3];
@@ -46,6 +58,8 @@ ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvPa
     if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
   for (int64_t d : input)
     if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+  check_padding(prm.pad_h, prm.dil_h, g.kh, g.h, "height");
+  check_padding(prm.pad_w, prm.dil_w, g.kw, g.w, "width");
   g.ho = out_size(g.h, g.kh, prm.pad_h, prm.stride_h, prm.dil_h);
   g.wo = out_size(g.w, g.kw, prm.pad_w, prm.stride_w, prm.dil_w);
   if (g.ho < 1 || g.wo < 1)
@@ -56,7 +70,8 @@ ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvPa
       throw Error("grad_output shape " + shape_str(*grad_output) + " should be " + shape_str(expect) +
                   " for weight " + shape_str(weight) + " and input " + shape_str(input));
   }
-  if (numel(input) >= (int64_t{1} << 31) || numel(weight) >= (int64_t{1} << 31))
+  if (numel(input) >= (int64_t{1} << 31) || numel(weight) >= (int64_t{1} << 31) ||
+      g.n * g.co * g.ho * g.wo >= (int64_t{1} << 31))
     throw Error("tensors of 2^31 or more elements are not supported");
   return g;
 }
@@ -144,9 +159,22 @@ void lower_bwd_weight(const ConvGeometry& c, const GroupLayout& xl, const GroupL
     for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back(m * lp.p + p);
 }
 
+// The lowering stores one index per operand slot; a pass whose tables would
+// not fit is refused with its sizes before anything is allocated.
+void check_table_sizes(Pass pass, const ConvGeometry& c) {
+  const int64_t gk = pass == Pass::bwd_weight ? c.n * c.ho * c.wo : (pass == Pass::fwd ? c.ci : c.co) * c.kh * c.kw;
+  const int64_t m = pass == Pass::bwd_data ? c.ci : c.co;
+  const int64_t p = pass == Pass::fwd ? c.n * c.ho * c.wo : pass == Pass::bwd_data ? c.n * c.h * c.w : c.ci * c.kh * c.kw;
+  const int64_t entries = std::max({m * gk, p * gk, m * p});
+  if (entries > kMaxLoweredEntries)
+    throw Error(to_string(pass) + " pass: " + std::to_string(entries) + " operand slots in one table, over the limit of " +
+                std::to_string(kMaxLoweredEntries) + " (tensors too large for one layer-pass)");
+}
+
 }  // namespace
 
 LoweredPass lower(Pass pass, const ConvGeometry& geo, const GroupLayout& x_layout, const GroupLayout& y_layout) {
+  check_table_sizes(pass, geo);
   LoweredPass lp;
   lp.pass = pass;
   switch (pass) {

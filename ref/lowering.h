@@ -14,6 +14,11 @@
 
 namespace mls {
 
+// Stride, padding and dilation are at most this (checked by conv_geometry).
+constexpr int kMaxConvParam = 1 << 16;
+// Entries of one lowering table (int32 indices) at most: 2^31 - 1.
+constexpr int64_t kMaxLoweredEntries = (int64_t{1} << 31) - 1;
+
 struct ConvParams {
   int stride_h = 1, stride_w = 1;
   int pad_h = 0, pad_w = 0;

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "ref/error.h"
+#include "ref/file_io.h"
 #include "ref/golden_conv.h"
 #include "ref/npy.h"
 #include "sim/cli_options.h"
@@ -35,6 +36,10 @@ int cmd_conv(const std::vector<std::string>& args) {
   const MlsConfig cfg = cli::to_config(flags);
   const Pass pass = parse_pass(pass_name);
   if (pass != Pass::fwd && grad_output.empty()) throw Error("--pass " + pass_name + " needs --grad-output");
+  std::vector<std::string> inputs = {weight, input};
+  if (!grad_output.empty()) inputs.push_back(grad_output);
+  check_output_parent("--out", out);
+  check_output_not_input("--out", out, inputs);
   LayerTensors t;
   t.name = name;
   t.params = {stride, stride, padding, padding, dilation, dilation};

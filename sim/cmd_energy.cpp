@@ -34,14 +34,15 @@ EnergyArgs parse_args(const std::vector<std::string>& args) {
       "tech", po::value(&parsed.tech)->default_value(parsed.tech),
       "energy table: paper-unit, horowitz-45nm, mac-65nm or a JSON/YAML table file")(
       "out", po::value(&parsed.out), "write the report with energy added to this JSON file")(
-      "report", po::value(&parsed.report), "run report (mlssim run --report)");
+      "report", po::value(&parsed.report)->value_name("REPORT.json"), "run report (mlssim run --report)");
   po::positional_options_description positional;
   positional.add("report", 1);
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
   po::notify(vm);
   parsed.help = vm.count("help") != 0;
-  if (!parsed.help && parsed.report.empty()) throw Error("missing REPORT.json");
+  if (parsed.help) std::cout << kUsage << "\n\n" << options << "\n";
+  else if (parsed.report.empty()) throw Error("missing REPORT.json (see --help)");
   return parsed;
 }
 
@@ -84,13 +85,16 @@ std::string format_row(const SummaryRow& row, size_t layer_width) {
 
 int run_energy(const std::vector<std::string>& args) {
   const EnergyArgs parsed = parse_args(args);
-  if (parsed.help) {
-    std::cout << kUsage << "\n";
-    return 0;
+  if (parsed.help) return 0;
+  if (!parsed.out.empty()) {
+    check_output_parent("--out", parsed.out);
+    std::vector<std::string> inputs = {parsed.report};
+    if (!is_builtin_energy_table(parsed.tech)) inputs.push_back(parsed.tech);
+    check_output_not_input("--out", parsed.out, inputs);
   }
   const EnergyTable table = load_energy_table(parsed.tech);
   const nlohmann::json report = add_energy_to_report(read_json_file(parsed.report), table, parsed.report);
-  if (!parsed.out.empty()) write_file_atomic(parsed.out, report.dump(2) + "\n");
+  if (!parsed.out.empty()) write_file_atomic(parsed.out, json_text(report));
   std::cout << format_energy_summary(report);
   return 0;
 }

@@ -26,6 +26,40 @@ int compare_with_expected(const std::string& path, const nlohmann::json& report)
   return 5;
 }
 
+// Every file the run reads: the manifest, the tensors of the selected layers,
+// and a table file or stored report when given.
+std::vector<std::string> run_inputs(const Trace& trace, const std::string& tech, const std::string& expect,
+                                    bool bless) {
+  std::vector<std::string> inputs = {trace.dir + "/manifest.json"};
+  for (const LayerTensors& t : trace.layers) {
+    inputs.insert(inputs.end(), {t.weight_file, t.input_file});
+    if (t.grad_output) inputs.push_back(t.grad_output_file);
+  }
+  if (!tech.empty() && !is_builtin_energy_table(tech)) inputs.push_back(tech);
+  if (!expect.empty() && !bless) inputs.push_back(expect);
+  return inputs;
+}
+
+// SystemC names the waveform <base>.vcd; the target is that name.
+std::string vcd_target(std::string path) {
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".vcd") == 0) path.resize(path.size() - 4);
+  return path + ".vcd";
+}
+
+void check_outputs(const RunOptions& opt, const Trace& trace, const std::string& report, const std::string& expect,
+                   bool bless, const std::vector<std::string>& inputs) {
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"--report", report}, {"--expect", bless ? expect : ""}, {"--vcd", opt.vcd_path.empty() ? "" : vcd_target(opt.vcd_path)}};
+  for (const auto& [flag, path] : files) {
+    if (path.empty()) continue;
+    check_output_parent(flag, path);
+    check_output_not_input(flag, path, inputs);
+  }
+  if (opt.outputs_dir.empty()) return;
+  for (const LayerTensors& t : trace.layers)
+    for (Pass pass : opt.passes) check_output_not_input("--outputs", output_path(opt.outputs_dir, t.name, pass), inputs);
+}
+
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -48,7 +82,7 @@ int cmd_run(const std::vector<std::string>& args) {
        "report the ARE of W, A, E and each pass's error against the fp32 conv of the unquantized tensors")
       ("tech", cli::po::value(&tech),
        "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | TABLE_FILE (docs/energy.md)")
-      ("threads", cli::po::value(&opt.threads)->default_value(1), "quantizer threads")
+      ("threads", cli::po::value(&opt.threads)->default_value(1), "quantizer threads, [1, 256]")
       ("quiet", cli::po::bool_switch(&opt.quiet), "no per-layer table")
       ("no-progress", cli::po::bool_switch(&no_progress), "no progress line");
   cli::add_quant_options(desc, flags);
@@ -67,22 +101,25 @@ int cmd_run(const std::vector<std::string>& args) {
 
   std::optional<EnergyTable> table;
   if (!tech.empty()) table = load_energy_table(tech);  // a bad table fails before the run
+  cli::check_threads(opt.threads);
   const Trace trace = load_trace(trace_dir, cli::split_list(layers));
-  RunResult result = run_trace(trace, opt);
+  check_outputs(opt, trace, report_path, expect, bless, run_inputs(trace, tech, expect, bless));
+
+  // Nothing is written until the whole run has succeeded (docs/testing.md).
+  OutputSet outputs;
+  if (!opt.outputs_dir.empty()) outputs.make_dir(opt.outputs_dir);
+  if (!opt.vcd_path.empty()) opt.vcd_path = outputs.stage_external(vcd_target(opt.vcd_path), ".vcd");
+  RunResult result = run_trace(trace, opt, outputs);
   if (table) {
     result.report = add_energy_to_report(result.report, *table);
     if (!opt.quiet) std::cout << "\n" << format_energy_summary(result.report);
   }
-  if (!report_path.empty()) write_file_atomic(report_path, result.report.dump(2) + "\n");
+  if (!report_path.empty()) outputs.stage(report_path, json_text(result.report));
   int status = 0;
-  if (!expect.empty()) {
-    if (bless) {
-      write_file_atomic(expect, result.report.dump(2) + "\n");
-      std::cout << "bless: wrote " << expect << "\n";
-    } else {
-      status = compare_with_expected(expect, result.report);
-    }
-  }
+  if (!expect.empty() && !bless) status = compare_with_expected(expect, result.report);
+  if (bless) outputs.stage(expect, json_text(result.report));
+  outputs.commit();
+  if (bless) std::cout << "bless: wrote " << expect << "\n";
   if (opt.check && !result.all_bit_exact) {
     std::cerr << "check: the array disagrees with the golden model\n";
     return 4;

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -85,7 +84,7 @@ struct PassOutcome {
 };
 
 PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass,
-                     const RunOptions& opt, ProgressLine& progress) {
+                     const RunOptions& opt, ProgressLine& progress, OutputSet& outputs) {
   const LoweredPass lp = lower_layer(layer, pass);
   const QuantTensor& x = layer.operand(x_operand(pass));
   const QuantTensor& y = layer.operand(y_operand(pass));
@@ -123,7 +122,7 @@ PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer&
         reference_conv(pass, layer.geo, t.weight, t.input, t.grad_output ? &*t.grad_output : nullptr);
     o.entry["rel_error_fp32"] = relative_l2_error(out, ref);
   }
-  if (!opt.outputs_dir.empty()) write_npy(opt.outputs_dir + "/" + layer.name + "." + to_string(pass) + ".npy", out);
+  if (!opt.outputs_dir.empty()) outputs.stage(output_path(opt.outputs_dir, layer.name, pass), npy_bytes(out));
   return o;
 }
 
@@ -144,12 +143,11 @@ void print_row(const json& e) {
 
 }  // namespace
 
-RunResult run_trace(const Trace& trace, const RunOptions& opt) {
-  if (!opt.outputs_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(opt.outputs_dir, ec);
-    if (ec) throw Error(opt.outputs_dir + ": cannot create directory: " + ec.message());
-  }
+std::string output_path(const std::string& dir, const std::string& layer, Pass pass) {
+  return dir + "/" + layer + "." + to_string(pass) + ".npy";
+}
+
+RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs) {
   hw::ArraySim sim(opt.cfg, opt.vcd_path);
   ProgressLine progress(opt.progress);
   RunResult result;
@@ -168,7 +166,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt) {
       std::ostringstream label;
       label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
       progress.set_layer(label.str());
-      PassOutcome o = run_pass(sim, t, layer, pass, opt, progress);
+      PassOutcome o = run_pass(sim, t, layer, pass, opt, progress, outputs);
       if (opt.accuracy) o.entry["are"] = layer_are(t, layer);
       progress.clear();
       result.all_bit_exact = result.all_bit_exact && o.bit_exact;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ref/config.h"
+#include "ref/file_io.h"
 #include "sim/trace.h"
 
 namespace mls {
@@ -15,7 +16,7 @@ struct RunOptions {
   MlsConfig cfg;
   std::vector<Pass> passes{Pass::fwd, Pass::bwd_data, Pass::bwd_weight};
   bool check = false;
-  std::string vcd_path;     // empty: no waveform
+  std::string vcd_path;     // where the array writes its waveform; empty: none
   std::string outputs_dir;  // empty: results not written
   bool progress = true;
   bool quiet = false;       // no per-layer summary
@@ -28,6 +29,11 @@ struct RunResult {
   bool all_bit_exact = true;
 };
 
-RunResult run_trace(const Trace& trace, const RunOptions& opt);
+// Result tensors (--outputs) are staged in `outputs` as each pass finishes;
+// the caller commits them with the report once everything has succeeded.
+RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs);
+
+// --outputs DIR/<layer>.<pass>.npy
+std::string output_path(const std::string& dir, const std::string& layer, Pass pass);
 
 }  // namespace mls

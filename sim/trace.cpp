@@ -24,7 +24,6 @@ const std::set<std::string> kLayerKeys = {"name",   "kind",   "stride", "padding
 
 // Geometry values are bounded here so nothing downstream can overflow; the
 // geometry check (conv_geometry) then bounds them against the tensors.
-constexpr int64_t kMaxConvParam = 1 << 16;
 constexpr size_t kMaxLayerName = 200;
 
 int bounded_int(const json& v, const std::string& key, int64_t lo, const std::string& where) {
