@@ -173,6 +173,16 @@ void check_table_sizes(Pass pass, const ConvGeometry& c) {
 
 }  // namespace
 
+int64_t LoweredPass::useful_macs() const {
+  // X's real slots at (g, k) pair with Y's real slots at (g, k), whatever m and p.
+  std::vector<int64_t> x_real(size_t(g * k), 0), y_real(size_t(g * k), 0);
+  for (size_t i = 0; i < x_index.size(); ++i) x_real[i % size_t(g * k)] += x_index[i] >= 0;
+  for (size_t i = 0; i < y_index.size(); ++i) y_real[i % size_t(g * k)] += y_index[i] >= 0;
+  int64_t useful = 0;
+  for (size_t gk = 0; gk < x_real.size(); ++gk) useful += x_real[gk] * y_real[gk];
+  return useful;
+}
+
 LoweredPass lower(Pass pass, const ConvGeometry& geo, const GroupLayout& x_layout, const GroupLayout& y_layout) {
   check_table_sizes(pass, geo);
   LoweredPass lp;

@@ -55,6 +55,9 @@ struct LoweredPass {
   std::vector<int64_t> out_index;
 
   int64_t macs() const { return m * p * g * k; }
+  // Products whose two operands are both tensor elements: macs() less the
+  // padding and zero-insertion taps.
+  int64_t useful_macs() const;
 };
 
 LoweredPass lower(Pass pass, const ConvGeometry& geo, const GroupLayout& x_layout, const GroupLayout& y_layout);

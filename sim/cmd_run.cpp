@@ -15,7 +15,12 @@ namespace mls {
 namespace {
 
 int compare_with_expected(const std::string& path, const nlohmann::json& report) {
-  const std::vector<std::string> diffs = compare_reports(read_json_file(path), report);
+  std::vector<std::string> diffs;
+  try {
+    diffs = compare_reports(read_json_file(path, "stored report"), report);
+  } catch (const Error& e) {
+    throw Error("--expect " + path + ": " + e.what());
+  }
   if (diffs.empty()) {
     std::cout << "expect: cycles and all event counts match " << path << "\n";
     return 0;

@@ -34,10 +34,23 @@ json events_json(const Stats& s, const ArrayConfig& a) {
 
 namespace {
 
-std::map<std::string, const json*> entries_by_key(const json& report) {
+std::string json_text_line(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string text_or(const json& entry, const char* key) {
+  return entry.contains(key) && entry[key].is_string() ? entry[key].get<std::string>() : "?";
+}
+
+// Layer entries of a report by "name pass"; a stored report that is not a run
+// report is a user error naming the problem, never a JSON exception.
+std::map<std::string, const json*> entries_by_key(const json& report, const std::string& which) {
+  if (!report.is_object() || !report.contains("layers") || !report["layers"].is_array())
+    throw Error(which + " is not a run report (no 'layers' list)");
   std::map<std::string, const json*> out;
-  if (report.contains("layers") && report["layers"].is_array())
-    for (const json& l : report["layers"]) out[l.value("name", "?") + " " + l.value("pass", "?")] = &l;
+  for (const json& l : report["layers"]) {
+    if (!l.is_object() || !l.contains("events") || !l["events"].is_object())
+      throw Error(which + " is not a run report (a layer entry has no 'events' object)");
+    out[text_or(l, "name") + " " + text_or(l, "pass")] = &l;
+  }
   return out;
 }
 
@@ -45,20 +58,20 @@ std::map<std::string, const json*> entries_by_key(const json& report) {
 
 std::vector<std::string> compare_reports(const json& expected, const json& actual) {
   std::vector<std::string> diffs;
-  const auto want = entries_by_key(expected), got = entries_by_key(actual);
+  const auto want = entries_by_key(expected, "the stored report"), got = entries_by_key(actual, "this run's report");
   for (const auto& [key, w] : want) {
     const auto it = got.find(key);
     if (it == got.end()) {
       diffs.push_back(key + ": missing from this run");
       continue;
     }
-    const json& we = (*w)["events"];
-    const json& ge = (*it->second)["events"];
+    const json& we = w->at("events");
+    const json& ge = it->second->at("events");
     for (const auto& item : we.items()) {
       if (item.key() == "utilization") continue;  // derived from cycles and mul
       if (!ge.contains(item.key()) || ge[item.key()] != item.value())
-        diffs.push_back(key + ": " + item.key() + " " + item.value().dump() + " -> " +
-                        (ge.contains(item.key()) ? ge[item.key()].dump() : "missing"));
+        diffs.push_back(key + ": " + item.key() + " " + json_text_line(item.value()) + " -> " +
+                        (ge.contains(item.key()) ? json_text_line(ge[item.key()]) : "missing"));
     }
   }
   for (const auto& [key, g] : got)

@@ -97,6 +97,7 @@ PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer&
   const std::string label = layer.name + " " + to_string(pass);
   o.entry = {{"name", layer.name}, {"pass", to_string(pass)},
              {"m", lp.m}, {"p", lp.p}, {"g", lp.g}, {"k", lp.k}, {"macs", lp.macs()},
+             {"macs_useful", lp.useful_macs()},
              {"cycles", o.stats.cycles}, {"pipeline_depth", o.stats.pipeline_depth},
              {"stall_cycles", o.stats.stall_cycles},
              {"utilization", o.stats.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
@@ -133,9 +134,23 @@ json layer_are(const LayerTensors& t, const QuantLayer& q) {
   return are;
 }
 
-void print_row(const json& e) {
-  std::printf("%-22s %-10s %12lld %11llu %6.1f%% %9llu  %s\n", e["name"].get<std::string>().c_str(),
+// The layer column is as wide as the longest name, so long names keep the
+// columns aligned.
+int layer_column_width(const Trace& trace) {
+  size_t width = 22;
+  for (const LayerTensors& t : trace.layers) width = std::max(width, t.name.size());
+  return int(width);
+}
+
+void print_header(int width) {
+  std::printf("%-*s %-10s %12s %12s %11s %7s %9s  %s\n", width, "layer", "pass", "MACs", "useful MACs", "cycles",
+              "util", "overflow", "bit-exact");
+}
+
+void print_row(const json& e, int width) {
+  std::printf("%-*s %-10s %12lld %12lld %11llu %6.1f%% %9llu  %s\n", width, e["name"].get<std::string>().c_str(),
               e["pass"].get<std::string>().c_str(), (long long)e["macs"].get<int64_t>(),
+              (long long)e["macs_useful"].get<int64_t>(),
               (unsigned long long)e["cycles"].get<uint64_t>(), 100.0 * e["utilization"].get<double>(),
               (unsigned long long)e["events"]["acc_overflow"].get<uint64_t>(),
               e["bit_exact"].is_null() ? "-" : (e["bit_exact"].get<bool>() ? "yes" : "NO"));
@@ -154,10 +169,9 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   json layers = json::array();
   Stats total;
   double sim_seconds = 0;
-  int64_t macs = 0;
-  if (!opt.quiet)
-    std::printf("%-22s %-10s %12s %11s %7s %9s  %s\n", "layer", "pass", "MACs", "cycles", "util", "overflow",
-                "bit-exact");
+  int64_t macs = 0, useful = 0;
+  const int width = layer_column_width(trace);
+  if (!opt.quiet) print_header(width);
   for (size_t li = 0; li < trace.layers.size(); ++li) {
     const LayerTensors& t = trace.layers[li];
     const QuantLayer layer = quantize_layer(t, opt.cfg.quant, opt.threads);
@@ -173,7 +187,8 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
       total += o.stats;
       sim_seconds += o.entry["sim_seconds"].get<double>();
       macs += o.entry["macs"].get<int64_t>();
-      if (!opt.quiet) print_row(o.entry);
+      useful += o.entry["macs_useful"].get<int64_t>();
+      if (!opt.quiet) print_row(o.entry, width);
       layers.push_back(std::move(o.entry));
     }
   }
@@ -183,13 +198,15 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
                    {"trace", {{"dir", trace.dir}, {"model", trace.model}}},
                    {"layers", layers},
                    {"total",
-                    {{"cycles", total.cycles}, {"macs", macs}, {"events", events_json(total, opt.cfg.array)},
+                    {{"cycles", total.cycles}, {"macs", macs}, {"macs_useful", useful},
+                     {"events", events_json(total, opt.cfg.array)},
                      {"utilization", total.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
                      {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
   if (opt.check) result.report["total"]["bit_exact"] = result.all_bit_exact;
   if (!opt.quiet)
-    std::printf("total: %lld MACs in %llu cycles (utilization %.1f%%), simulated at %.3g MACs/s%s\n",
-                (long long)macs, (unsigned long long)total.cycles,
+    std::printf("total: %lld MACs (%lld useful: both operands tensor elements) in %llu cycles (utilization %.1f%%), "
+                "simulated at %.3g MACs/s%s\n",
+                (long long)macs, (long long)useful, (unsigned long long)total.cycles,
                 100.0 * total.utilization(opt.cfg.array.rows, opt.cfg.array.cols), rate,
                 opt.check ? (result.all_bit_exact ? ", all bit-exact" : ", MISMATCHES") : "");
   return result;
