@@ -4,7 +4,8 @@
 // stopped. See docs/sweep.md.
 #include <fcntl.h>
 #include <sched.h>
-#include <spawn.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "ref/error.h"
 #include "sim/cli_options.h"
 #include "sim/commands.h"
+#include "sim/json_file.h"
 #include "sim/report.h"
 #include "sim/sweep.h"
 
@@ -94,12 +96,13 @@ fs::path point_path(const fs::path& dir, const Point& p) { return dir / "points"
 // A finished record of `p` in `dir`, if there is one. A file that does not
 // parse or belongs to other parameters is not finished: the point runs again.
 std::optional<ojson> read_record(const fs::path& dir, const Point& p) {
-  std::ifstream in(point_path(dir, p));
-  if (!in) return std::nullopt;
+  std::error_code ec;
+  if (!fs::exists(point_path(dir, p), ec)) return std::nullopt;
   try {
-    ojson r = ojson::parse(in);
+    ojson r = ojson::parse(read_input_file(point_path(dir, p).string(), "point record", kMaxTextFileBytes));
     if (sweep::is_complete_record(r, p)) return r;
-  } catch (const ojson::parse_error&) {
+  } catch (const nlohmann::json::exception&) {
+  } catch (const Error&) {
   }
   return std::nullopt;
 }
@@ -122,22 +125,54 @@ std::string last_line(const fs::path& path) {
 // ---------------------------------------------------------------------------
 // Child processes.
 
+// fork and exec rather than posix_spawn, because the child must ask for
+// PR_SET_PDEATHSIG before it runs: a sweep killed with SIGKILL then takes its
+// children with it instead of leaving them orphaned. Between fork and exec
+// the child calls only async-signal-safe functions.
 pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const fs::path& stderr_path) {
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(exe.c_str()));
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw Error(exe + ": cannot start `mlssim run`: " + std::strerror(rc));
+  const std::string log = stderr_path.string();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(exe + ": cannot start `mlssim run`: " + std::strerror(errno));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);  // the sweep died before the prctl
+    const int in = ::open("/dev/null", O_RDONLY), out = ::open("/dev/null", O_WRONLY),
+              err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (in < 0 || out < 0 || err < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+    ::execve(exe.c_str(), argv.data(), environ);
+    ::_exit(127);
+  }
   return pid;
 }
+
+// One sweep at a time per shard of a results directory: a second one on the
+// same --out (and shard) would compute every point again. The lock is an
+// flock, so it goes with the process however it ends.
+class SweepLock {
+ public:
+  SweepLock(const fs::path& out, const Shard& shard) {
+    const fs::path path = out / (".sweep-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".lock");
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(path.string() + ": cannot create the sweep lock: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw Error(out.string() + ": another mlssim sweep is running" +
+                  (shard.whole() ? "" : " shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count)) +
+                  " in this results directory; wait for it or use another --out");
+    }
+  }
+  ~SweepLock() { ::close(fd_); }
+  SweepLock(const SweepLock&) = delete;
+  SweepLock& operator=(const SweepLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 std::string exit_str(int status) {
   if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
@@ -216,7 +251,7 @@ class Runner {
     }
     try {
       const ojson record = sweep::point_record(sweep_, *r.point, read_json_file(r.report.string()), wall);
-      write_file_atomic(point_path(out_, *r.point).string(), record.dump(2) + "\n");
+      write_file_atomic(point_path(out_, *r.point).string(), json_text(record));
     } catch (const Error& e) {
       fail(*r.point, e.what());
       return;
@@ -270,7 +305,7 @@ class Runner {
 // Results.
 
 void write_results(const Sweep& s, const fs::path& out, const std::vector<ojson>& records) {
-  write_file_atomic((out / "results.json").string(), sweep::results_json(s, records).dump(2) + "\n");
+  write_file_atomic((out / "results.json").string(), json_text(sweep::results_json(s, records)));
   write_file_atomic((out / "results.csv").string(), sweep::results_csv(s, records));
   std::fprintf(stderr, "sweep: wrote %s and %s (%zu points)\n", (out / "results.csv").c_str(),
                (out / "results.json").c_str(), records.size());
@@ -303,7 +338,7 @@ int merge(const Sweep& s, const fs::path& out, const std::vector<std::string>& f
   make_dir(out / "points");
   for (size_t i : copy)
     write_file_atomic((out / "points" / (records[i]["id"].get<std::string>() + ".json")).string(),
-                      records[i].dump(2) + "\n");
+                      json_text(records[i]));
   write_results(s, out, records);
   return 0;
 }
@@ -317,11 +352,17 @@ int run_sweep(const Sweep& s, const fs::path& out, int jobs, const Shard& shard)
   std::vector<const Point*> owned, todo;
   for (const Point& p : s.points)
     if (shard.owns(p.index)) owned.push_back(&p);
-  for (const Point* p : owned)
-    if (!read_record(out, *p)) todo.push_back(p);
-  const size_t skipped = owned.size() - todo.size();
+  auto unfinished = [&] {
+    todo.clear();
+    for (const Point* p : owned)
+      if (!read_record(out, *p)) todo.push_back(p);
+  };
+  unfinished();
   if (!todo.empty()) sweep::validate_trace(s);  // a bad trace fails here, not in every child
   make_dir(out / "points");
+  const SweepLock lock(out, shard);
+  unfinished();  // again under the lock: a sweep that just ended may have finished some
+  const size_t skipped = owned.size() - todo.size();
 
   std::fprintf(stderr, "sweep: %s: %zu points", s.file.c_str(), owned.size());
   if (!shard.whole()) std::fprintf(stderr, " (shard %d/%d of %zu)", shard.index, shard.count, s.points.size());

@@ -443,12 +443,16 @@ uint64_t event(const nlohmann::json& entry, const char* key) {
   return entry.at("events").value(key, uint64_t{0});
 }
 
+// CSV column names are unique: an event named like a parameter (`scale`, the
+// group-scaler operations, against `scale`, the scale format) gets "_events".
+std::string metric_name(const std::string& event) { return find_param(event) ? event + "_events" : event; }
+
 void add_event_metrics(ojson& m, const nlohmann::json& total) {
   const nlohmann::json& events = total.at("events");
   m["macs"] = total.value("macs", int64_t{0});
-  for (const std::string& key : kEventKeys) m[key] = events.value(key, uint64_t{0});
+  for (const std::string& key : kEventKeys) m[metric_name(key)] = events.value(key, uint64_t{0});
   for (const auto& item : events.items())
-    if (item.key() != "utilization" && !m.contains(item.key())) m[item.key()] = item.value();
+    if (item.key() != "utilization" && !m.contains(metric_name(item.key()))) m[metric_name(item.key())] = item.value();
   m["utilization"] = total.value("utilization", 0.0);
   m["acc_overflow_rate"] = rate(double(event(total, "acc_overflow")), double(event(total, "acc_add")));
 }
