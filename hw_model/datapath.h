@@ -28,9 +28,11 @@ inline MulOperand decode_operand(const ElemFormat& fmt, uint32_t bits) {
   return op;
 }
 
-// (M+1) x (M+1)-bit multiply, then one shift: no floating-point unit.
+// (M+1) x (M+1)-bit multiply, then one shift: no floating-point unit. The
+// shift acts on the two's-complement bit pattern, as the hardware's does
+// (a signed left shift of a negative product is undefined in C++17).
 inline int64_t multiply(MulOperand x, MulOperand y) {
-  return int64_t(int64_t(x.mantissa) * y.mantissa) << (x.shift + y.shift);
+  return int64_t(uint64_t(int64_t(x.mantissa) * y.mantissa) << (x.shift + y.shift));
 }
 
 // Adds a product into an acc_bits-wide register. Saturation compares against
