@@ -1,6 +1,7 @@
 #include "ref/config.h"
 
 #include "ref/error.h"
+#include "ref/file_io.h"
 
 namespace mls {
 
@@ -12,7 +13,7 @@ E parse_enum(const std::string& text, const char* what, const char* const (&name
     if (text == names[i]) return static_cast<E>(i);
   std::string list;
   for (size_t i = 0; i < N; ++i) list += (i ? "|" : "") + std::string(names[i]);
-  throw Error(std::string("unknown ") + what + " '" + text + "' (expected " + list + ")");
+  throw Error(std::string("unknown ") + what + " " + quoted_excerpt(text) + " (expected " + list + ")");
 }
 
 constexpr const char* kGroupNames[] = {"nc", "n", "c", "tensor"};

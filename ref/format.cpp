@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "ref/error.h"
+#include "ref/file_io.h"
 #include "ref/tensor.h"
 
 namespace mls {
@@ -35,16 +36,16 @@ int floor_log2(uint64_t v) { return 63 - __builtin_clzll(v); }
 ElemFormat parse_elem_format(const std::string& text) {
   ElemFormat f;
   if (!parse_em(text, f.e, f.m) || f.e > 4 || f.m > 12 || f.e + f.m < 1)
-    throw Error("unknown element format '" + text +
-                "' (expected eXmY with X in [0,4], Y in [0,12], X+Y >= 1, e.g. e2m4)");
+    throw Error("unknown element format " + quoted_excerpt(text) +
+                " (expected eXmY with X in [0,4], Y in [0,12], X+Y >= 1, e.g. e2m4)");
   return f;
 }
 
 ScaleFormat parse_scale_format(const std::string& text) {
   ScaleFormat f;
   if (!parse_em(text, f.e, f.m) || f.e > 8 || f.m > 1)
-    throw Error("unknown group-scale format '" + text +
-                "' (expected eXmY with X in [0,8], Y in {0,1}, e.g. e8m1)");
+    throw Error("unknown group-scale format " + quoted_excerpt(text) +
+                " (expected eXmY with X in [0,8], Y in {0,1}, e.g. e8m1)");
   return f;
 }
 

@@ -109,7 +109,7 @@ class SweepTest(unittest.TestCase):
         header = list(rows[0].keys())
         # parameters (the ones the file sets, in a fixed order) before metrics
         self.assertEqual(header[:8], ["index", "id", "rows", "acc_bits", "acc_overflow", "chunk", "elem", "group"])
-        for col in ["cycles", "utilization", "mul", "acc_add", "acc_overflow", "acc_overflow_rate",
+        for col in ["cycles", "utilization", "mul", "acc_add", "acc_overflow_events", "acc_overflow_rate",
                     "rel_error_fwd", "rel_error_bwd_data", "rel_error_bwd_weight", "are_weight", "are_input",
                     "are_grad_output"]:
             self.assertIn(col, header)
@@ -117,7 +117,12 @@ class SweepTest(unittest.TestCase):
         # a 10-bit accumulator overflows on e2m4 products, a 16-bit one with 4-product chunks does not
         by_point = {(r["acc_bits"], r["chunk"], r["elem"]): r for r in rows}
         self.assertGreater(float(by_point[("10", "4", "e2m4")]["acc_overflow_rate"]), 0)
-        self.assertEqual(int(by_point[("16", "4", "e2m4")]["acc_overflow"]), 0)
+        self.assertEqual(int(by_point[("16", "4", "e2m4")]["acc_overflow_events"]), 0)
+        # column names are unique: a metric named like a parameter gets "_events"
+        with open(os.path.join(self.whole, "results.csv")) as f:
+            names = next(csv.reader(f))
+        self.assertEqual(len(names), len(set(names)))
+        self.assertIn("scale_events", names)
         results = json.loads(self.read(os.path.join(self.whole, "results.json")))
         self.assertEqual(len(results["points"]), POINTS)
         self.assertGreater(results["points"][0]["wall_seconds"], 0)
@@ -164,6 +169,78 @@ class SweepTest(unittest.TestCase):
                          self.read(os.path.join(self.whole, "results.csv")))
         self.assertEqual(without_wall_time(json.loads(self.read(os.path.join(out, "results.json")))),
                          without_wall_time(json.loads(self.read(os.path.join(self.whole, "results.json")))))
+
+    def start_sweep(self, out):
+        return subprocess.Popen([MLSSIM, "sweep", self.sweep, "-j", "1", "--out", out],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                env=dict(os.environ, TMPDIR=self.tmp))
+
+    def children_of(self, pid):
+        kids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == pid and fields[0] != "Z":
+                    kids.append(int(entry))
+        return kids
+
+    @staticmethod
+    def running(pid):
+        """True while pid is a live process (a zombie has ended; PID 1 may be slow to reap it)."""
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    def test_sigkilled_sweep_takes_its_children(self):
+        out = os.path.join(self.tmp, "orphans")
+        proc = self.start_sweep(out)
+        deadline = time.time() + 60
+        while not self.children_of(proc.pid) and time.time() < deadline:
+            time.sleep(0.005)
+        kids = self.children_of(proc.pid)
+        self.assertTrue(kids, "the sweep started no child")
+        os.kill(proc.pid, signal.SIGKILL)  # the sweep alone, not its process group
+        proc.wait()
+        deadline = time.time() + 10
+        while any(map(self.running, kids)) and time.time() < deadline:
+            time.sleep(0.02)
+        alive = [k for k in kids if self.running(k)]
+        for k in alive:
+            os.kill(k, signal.SIGKILL)
+        self.assertEqual(alive, [], "children outlived the killed sweep")
+
+    def test_second_sweep_on_the_same_results_is_refused(self):
+        out = os.path.join(self.tmp, "locked")
+        first = self.start_sweep(out)
+        try:
+            deadline = time.time() + 60
+            while not self.children_of(first.pid) and time.time() < deadline:
+                time.sleep(0.005)
+            second = self.run_sweep("-j", "1", "--out", out, check=False)
+            self.assertEqual(second.returncode, 1, second.stderr)
+            self.assertIn("another mlssim sweep is running", second.stderr)
+        finally:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+
+    def test_corrupt_point_records_are_recomputed(self):
+        out = os.path.join(self.tmp, "corrupt")
+        shutil.copytree(self.whole, out)
+        names = self.point_files(out)
+        corruptions = [b"{not json", b'{"format": 1, "id": [], "params": 3}', b"\xff\xfe", b""]
+        for name, text in zip(names, corruptions):
+            with open(os.path.join(out, "points", name), "wb") as f:
+                f.write(text)
+        proc = self.run_sweep("-j", "2", "--out", out)
+        self.assertIn("skipped %d finished point" % (POINTS - len(corruptions)), proc.stderr)
+        self.assertEqual(self.read(os.path.join(out, "results.csv")),
+                         self.read(os.path.join(self.whole, "results.csv")))
 
     # -- (b) shards --------------------------------------------------------------
 
