@@ -1,6 +1,6 @@
 #pragma once
 // Event counters of the MAC array: one field per event, named exactly as the
-// report keys of SPEC 6. Each module increments its own fields where the event
+// report keys of docs/reference.md#events. Each module increments its own fields where the event
 // happens; nothing here is derived from a formula.
 #include <cstdint>
 

@@ -1,5 +1,5 @@
 #pragma once
-// The MLS number format (SPEC 2): element mini-floats <E_x, M_x> held as an
+// The MLS number format (docs/reference.md#the-mls-number-format): element mini-floats <E_x, M_x> held as an
 // integer magnitude q in units of u = 2^(emin - M_x), and group scales <E_g, M_g>.
 #include <cstdint>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// The golden MLS convolution arithmetic (SPEC 4). Its reduction order is the
+// The golden MLS convolution arithmetic (docs/reference.md#convolution-arithmetic). Its reduction order is the
 // contract the SystemC array is checked against bit for bit:
 //
 //  for each output (m, p):

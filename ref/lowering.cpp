@@ -98,7 +98,7 @@ void fill(int64_t rows, const LoweredPass& lp, GroupOf group_of, IndexOf index_o
     }
 }
 
-// Each pass below is the SPEC 4 table row: X[m, g, k], Y[p, g, k] and Out[m, p].
+// Each pass below is the docs/reference.md#lowering-to-a-grouped-product table row: X[m, g, k], Y[p, g, k] and Out[m, p].
 void lower_fwd(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
   const auto& q = c.params;
   lp.m = c.co, lp.p = c.n * c.ho * c.wo, lp.g = c.ci, lp.k = c.kh * c.kw;

@@ -1,5 +1,5 @@
 #pragma once
-// Lowering of each conv2d pass to the grouped matrix product of SPEC 4:
+// Lowering of each conv2d pass to the grouped matrix product of docs/reference.md#convolution-arithmetic:
 //   Out[m, p] = sum_g sum_{k in g} X[m, g, k] * Y[p, g, k]
 // The lowering says WHICH quantized element feeds each product; it holds no
 // arithmetic, so the golden model and the SystemC array can share it and still
@@ -37,7 +37,7 @@ struct ConvGeometry {
 ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvParams& params,
                            const Shape* grad_output = nullptr);
 
-// Which tensors play X and Y in a pass (SPEC 4 table).
+// Which tensors play X and Y in a pass (docs/reference.md#lowering-to-a-grouped-product table).
 enum class Operand { weight, input, grad_output };
 Operand x_operand(Pass pass);
 Operand y_operand(Pass pass);
@@ -62,7 +62,7 @@ struct LoweredPass {
 
 LoweredPass lower(Pass pass, const ConvGeometry& geo, const GroupLayout& x_layout, const GroupLayout& y_layout);
 
-// Chunking of one group's k-range (SPEC 4): consecutive chunks of `chunk`
+// Chunking of one group's k-range (docs/reference.md#convolution-arithmetic): consecutive chunks of `chunk`
 // products, the last taking the remainder; chunks listed group-major.
 struct ChunkPlan {
   int64_t k = 0, chunk = 0;

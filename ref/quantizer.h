@@ -1,5 +1,5 @@
 #pragma once
-// The reference MLS quantizer (SPEC 3): the golden model every other part of the
+// The reference MLS quantizer (docs/reference.md#the-reference-quantizer): the golden model every other part of the
 // project is checked against. All arithmetic is IEEE double.
 #include <cstdint>
 #include <string>
@@ -51,10 +51,10 @@ void check_finite(const TensorF& x, const std::string& name);
 // sign * S_t * S_g * q * u, exact in double, rounded once to float32.
 TensorF dequantize(const QuantTensor& q);
 
-// The S_g of a group whose ratio to the tensor max is s (SPEC 3 step 2).
+// The S_g of a group whose ratio to the tensor max is s (docs/reference.md#the-reference-quantizer step 2).
 GroupScale group_scale_for_ratio(double s, const ScaleFormat& fmt);
 
-// Magnitude q of one element, x_f = |x| / (S_t * S_g) in [0, 1] (SPEC 3 steps 4-6).
+// Magnitude q of one element, x_f = |x| / (S_t * S_g) in [0, 1] (docs/reference.md#the-reference-quantizer steps 4-6).
 int64_t quantize_magnitude(double x_f, const ElemFormat& fmt, Rounding rounding, float r, bool clip);
 
 // Average relative error: mean over nonzero x of |xq - x| / |x| (0 if all zero).

@@ -1,6 +1,6 @@
 #pragma once
 // Command-line options shared by the subcommands: every flag that fills the
-// one MlsConfig is declared here once, with the SPEC 3 defaults.
+// one MlsConfig is declared here once, with the docs/reference.md#the-reference-quantizer defaults.
 #include <boost/program_options.hpp>
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 #pragma once
-// Energy model (SPEC 6): energy = sum over events of count x energy per hardware
+// Energy model (docs/reference.md#events): energy = sum over events of count x energy per hardware
 // action, read from a table the user can replace. Computed after the run from the
 // event counters, never inside the model. See docs/energy.md.
 #include <map>

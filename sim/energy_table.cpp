@@ -1,4 +1,4 @@
-// Energy tables: the built-ins of SPEC 6 and user tables read from JSON or YAML.
+// Energy tables: the built-ins of docs/reference.md#events and user tables read from JSON or YAML.
 // Every derived (not quoted from the source) value is marked "derived" here and
 // explained in docs/energy.md.
 #include <cmath>

@@ -1,5 +1,5 @@
 #pragma once
-// A conv2d layer's tensors, quantized once and shared by every pass (SPEC 4).
+// A conv2d layer's tensors, quantized once and shared by every pass (docs/reference.md#convolution-arithmetic).
 #include <optional>
 #include <string>
 

@@ -1,5 +1,5 @@
 #pragma once
-// The run report (SPEC 8): config, one entry per layer and pass, and totals.
+// The run report (docs/reference.md#commands): config, one entry per layer and pass, and totals.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -11,7 +11,7 @@
 namespace mls {
 
 nlohmann::json config_json(const MlsConfig& cfg);
-// All SPEC 6 keys: the counters and utilization.
+// All report event keys (docs/reference.md#events): the counters and utilization.
 nlohmann::json events_json(const Stats& s, const ArrayConfig& a);
 
 // Differences in cycles and event counts per (layer, pass) between a stored

@@ -416,7 +416,7 @@ std::vector<std::string> run_command(const Sweep& s, const Point& p, const std::
 
 namespace {
 
-// The counters of SPEC 6, in report order; any counter a later report adds is
+// The counters of docs/reference.md#events, in report order; any counter a later report adds is
 // appended after them.
 const std::vector<std::string> kEventKeys = {"cycles",  "pipeline_depth", "stall_cycles", "mul",      "mul_zero",
                                              "acc_add", "acc_overflow",   "scale",        "tree_add", "out_acc",

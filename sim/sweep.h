@@ -1,5 +1,5 @@
 #pragma once
-// Architecture exploration sweeps (SPEC 8, docs/sweep.md): a sweep file names a
+// Architecture exploration sweeps (docs/reference.md#commands, docs/sweep.md): a sweep file names a
 // trace and a grid of `mlssim run` parameters; every point of the grid becomes
 // one `mlssim run` in its own process (SystemC elaborates once per process), and
 // one point record in RESULTS_DIR/points/<id>.json. This header holds the pure
@@ -67,7 +67,7 @@ ojson point_record(const Sweep& sweep, const Point& point, const nlohmann::json&
 // True when `record` is a finished record of `point` (a resumed sweep skips it).
 bool is_complete_record(const ojson& record, const Point& point);
 
-// The tables of SPEC 8, from the records of every point in sweep order: one CSV
+// The tables of docs/reference.md#commands, from the records of every point in sweep order: one CSV
 // row per point (index, id, the varied parameters, then the metrics; no wall
 // time, so shards merged give the same bytes as a whole run) and the JSON with
 // the full records.

@@ -1,5 +1,5 @@
 #pragma once
-// Training traces (SPEC 7): a directory with manifest.json and .npy tensors.
+// Training traces (docs/reference.md#trace-format): a directory with manifest.json and .npy tensors.
 // Loading is strict: any inconsistency is an mls::Error naming the layer and
 // file, raised before anything is simulated or written.
 #include <string>

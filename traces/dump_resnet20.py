@@ -5,7 +5,7 @@ The digits (8x8, 10 classes) are upsampled to 32x32 and repeated to 3
 channels, so the network has exactly the CIFAR ResNet-20 conv shapes (19
 Conv2d layers) while training in about a minute on one CPU core. After
 training, one forward + backward of ``--dump-batch`` test images is recorded
-with mls_trace as an mls-trace/1 directory (SPEC.md section 7).
+with mls_trace as an mls-trace/1 directory (docs/reference.md#trace-format).
 """
 
 import argparse
@@ -132,7 +132,7 @@ def train(model, x, y, x_test, y_test, args):
 def readme_text(source):
     return f"""# resnet20-digits sample trace
 
-An mls-trace/1 trace (SPEC.md section 7) of the 19 Conv2d layers of a
+An mls-trace/1 trace (../../docs/reference.md#trace-format) of the 19 Conv2d layers of a
 CIFAR-style ResNet-20 during one training iteration (forward + backward,
 cross-entropy loss, BatchNorm in training mode) on a batch of
 {source['dump_batch']} test images of sklearn's digits data set (8x8 upsampled

@@ -1,6 +1,6 @@
 """Record the Conv2d layers of one PyTorch training iteration as an mls-trace.
 
-The trace format is the contract in SPEC.md section 7: a directory with
+The trace format is the contract in docs/reference.md (trace format): a directory with
 ``manifest.json`` and, per layer, float32 little-endian C-order ``.npy`` files
 for the weight, the conv's input and the gradient of the loss w.r.t. the conv's
 output. Works with any ``nn.Module``; only ``nn.Conv2d`` layers are recorded.
@@ -56,7 +56,7 @@ def _explicit_padding(conv):
 
 
 def _to_f32(tensor):
-    """A detached little-endian float32 C-order copy, as SPEC 7 asks."""
+    """A detached little-endian float32 C-order copy, as docs/reference.md#trace-format asks."""
     array = tensor.detach().to("cpu", torch.float32).numpy()
     return np.ascontiguousarray(array, dtype="<f4")
 

@@ -3,7 +3,7 @@
 Bad inputs: every one exits non-zero with ONE line on stderr naming the file or
 the bad value, and leaves no output (nor temporary) file behind.
 
-Good inputs: the quantizer is reproduced here in NumPy from the SPEC 3 text
+Good inputs: the quantizer is reproduced here in NumPy from the docs/reference.md#the-reference-quantizer text
 (nearest, stochastic with a user tensor R, and stochastic with the counter-based
 generator of ref/rng.h), and `mlssim conv` is compared with a direct NumPy
 convolution of the dequantized tensors. This is the "another framework
@@ -25,7 +25,7 @@ def run(*args):
     return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
-# ---- the SPEC 3 quantizer in NumPy ---------------------------------------------
+# ---- the docs/reference.md#the-reference-quantizer quantizer in NumPy ---------------------------------------------
 
 def parse_fmt(name):
     e, m = name[1:].split("m")
@@ -351,7 +351,7 @@ class QuantizeMatchesNumpyReference(CliCase):
 
     def assert_same_bits(self, got, want, what):
         """Bit for bit, except that a zero's sign is not compared: a negative x
-        that quantizes to q = 0 may give -0 or +0 (SPEC 3 is silent)."""
+        that quantizes to q = 0 may give -0 or +0 (docs/reference.md#the-reference-quantizer leaves it open)."""
         self.assertEqual(got.shape, want.shape, what)
         got = np.where(got == 0, np.float32(0), got).astype(np.float32)
         want = np.where(want == 0, np.float32(0), want).astype(np.float32)

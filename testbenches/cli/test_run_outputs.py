@@ -9,7 +9,7 @@ import unittest
 import numpy as np
 
 MLSSIM = os.environ["MLSSIM"]
-SPEC6_KEYS = ["cycles", "pipeline_depth", "stall_cycles", "mul", "mul_zero", "acc_add", "acc_overflow",
+EVENT_KEYS = ["cycles", "pipeline_depth", "stall_cycles", "mul", "mul_zero", "acc_add", "acc_overflow",
               "scale", "tree_add", "out_acc", "final_mul", "read_x", "read_y", "write_out", "utilization"]
 ENERGY_KEYS = ["tech", "unit", "mls", "fp32", "fp8", "fp32_over_mls", "fp8_over_mls", "by_block"]
 
@@ -62,7 +62,7 @@ class RunOutputs(unittest.TestCase):
         self.assertEqual(r["config"]["rows"], 4)
         self.assertEqual(len(r["layers"]), 6)  # two layers x three passes
         for entry in r["layers"] + [r["total"]]:
-            for key in SPEC6_KEYS:
+            for key in EVENT_KEYS:
                 self.assertIn(key, entry["events"])
             for key in ENERGY_KEYS:
                 self.assertIn(key, entry["energy"])

@@ -1,4 +1,4 @@
-"""mlssim run on malformed traces (SPEC 7): each inconsistency is refused with a
+"""mlssim run on malformed traces (docs/reference.md#trace-format): each inconsistency is refused with a
 non-zero exit and a message naming the layer and the file (or the manifest),
 and no report is written. Also: float16/float64 tensors are accepted, and
 --inject-fault makes --check fail (exit 4) for every modelled fault.

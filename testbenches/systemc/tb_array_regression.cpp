@@ -1,6 +1,6 @@
 // Whole-array regressions: every pass of a conv layer through the SystemC array,
 // checked bit for bit against the golden model, with cycles held against the
-// SPEC 5 formula and every event count against its closed form.
+// docs/reference.md#the-modelled-array formula and every event count against its closed form.
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -47,7 +47,7 @@ TensorF make_tensor(const Shape& shape, const std::string& kind, uint32_t seed) 
   return t;
 }
 
-// SPEC 5, written from its text: sum over (m-tile, p, chunk-tile) of the
+// docs/reference.md#the-modelled-array, written from its text: sum over (m-tile, p, chunk-tile) of the
 // longest chunk in the tile, plus the pipeline depth.
 uint64_t spec_cycles(const LoweredPass& lp, const ArrayConfig& a) {
   const int64_t per_group = (lp.k + a.chunk - 1) / a.chunk;

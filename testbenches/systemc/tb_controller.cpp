@@ -1,5 +1,5 @@
 // Controller testbench: the issue sequence of one layer-pass, checked against
-// the loop nest of SPEC 5 written out here: m-tile, p, chunk-tile, step, with
+// the loop nest of docs/reference.md#the-modelled-array written out here: m-tile, p, chunk-tile, step, with
 // chunks dealt group-major, R at a time, and each tile as long as its longest chunk.
 #include "hw_model/controller.h"
 

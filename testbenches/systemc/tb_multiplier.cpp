@@ -1,5 +1,5 @@
 // Multiplier testbench: every pair of element codes of a format, checked
-// against the product of the magnitudes defined in SPEC 2, one pipeline stage.
+// against the product of the magnitudes defined in docs/reference.md#the-mls-number-format, one pipeline stage.
 #include "hw_model/multiplier.h"
 
 #include "testbenches/systemc/block_bench.h"
@@ -8,7 +8,7 @@
 namespace mls::hw {
 namespace {
 
-// SPEC 2, written out: exp code 0 holds q = m; code b+1 holds (2^M + m) * 2^b.
+// docs/reference.md#the-mls-number-format, written out: exp code 0 holds q = m; code b+1 holds (2^M + m) * 2^b.
 int64_t spec_signed_q(int e, int m, uint32_t bits) {
   const uint32_t man = bits & ((1u << m) - 1), exp = e ? (bits >> m) & ((1u << e) - 1) : 0;
   const int64_t q = exp == 0 ? int64_t(man) : (int64_t(1 << m) + man) << (exp - 1);
@@ -56,7 +56,7 @@ TEST(Multiplier, AllPairsE0M4) { check_all_pairs("e0m4"); }
 TEST(Multiplier, AllPairsE3M3) { check_all_pairs("e3m3"); }
 
 TEST(Multiplier, LargestE2M4ProductIs15376ShiftedBy4) {
-  // SPEC 2: e2m4's largest magnitude is q = 31 << 2, so the largest product is
+  // docs/reference.md#the-mls-number-format: e2m4's largest magnitude is q = 31 << 2, so the largest product is
   // a 5 x 5-bit multiply 31 * 31 = 961 shifted by 4: 15,376.
   const ElemFormat f = parse_elem_format("e2m4");
   const MulOperand top = decode_operand(f, (3u << 4) | 15u);

@@ -21,7 +21,7 @@ using nlohmann::json;
 
 // The reference layer: forward 3x3 conv, N = 1, Ci = 3, H = W = 3, Co = 3,
 // stride 1, padding 1 (so Ho = Wo = 3), chunk 16, on a 2 x 2 array (R = C = 2).
-// Lowered (SPEC 4): M = Co = 3, P = N*Ho*Wo = 9, G = Ci = 3, K = Kh*Kw = 9.
+// Lowered (docs/reference.md#convolution-arithmetic): M = Co = 3, P = N*Ho*Wo = 9, G = Ci = 3, K = Kh*Kw = 9.
 //   mul       = M*P*G*K = 3*9*3*9                      = 729
 //   mul_zero  = padding taps: per (m, g) the 9 outputs see 4 corners x 5 +
 //               4 edges x 3 + 1 centre x 0 = 32 zero taps -> 3*3*32 = 288

@@ -1,6 +1,6 @@
-// The MLS element and group-scale formats (SPEC 2) and the element rounding of
-// SPEC 3 steps 4-6, checked exhaustively against an enumeration written here
-// from the SPEC's definitions (never against the library's own output).
+// The MLS element and group-scale formats (docs/reference.md#the-mls-number-format) and the element rounding of
+// docs/reference.md#the-reference-quantizer steps 4-6, checked exhaustively against an enumeration written here
+// from the definitions in docs/reference.md (never against the library's own output).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,14 +23,14 @@ using mls::GroupScale;
 using mls::Rounding;
 using mls::ScaleFormat;
 
-// One representable magnitude with the code the SPEC assigns it.
+// One representable magnitude with the code docs/reference.md assigns it.
 struct Member {
   int64_t q;
   uint32_t exp_code;  // 0: denormal / fixed point; b+1: normal binade b
   uint32_t man_code;
 };
 
-// SPEC 2, written out literally: E = 0 is fixed point q in [0, 2^M - 1];
+// docs/reference.md#the-mls-number-format, written out literally: E = 0 is fixed point q in [0, 2^M - 1];
 // E >= 1 has denormals q = m and normal binades b = 0 .. 2^E - 2 with
 // q = (2^M + m) * 2^b.
 std::vector<Member> enumerate_members(int E, int M) {
@@ -59,8 +59,8 @@ std::vector<ElemFormat> small_formats() {
   return fmts;
 }
 
-// The SPEC 3 step 4 step of x_f, in units of u (a power of two), written here
-// from the SPEC text: u when E = 0 or x_f < 2^emin, else 2^(e - M) with
+// The docs/reference.md#the-reference-quantizer step 4 step of x_f, in units of u (a power of two), written here
+// from docs/reference.md: u when E = 0 or x_f < 2^emin, else 2^(e - M) with
 // e = min(floor(log2 x_f), -1).
 double step_of(double x_f, int E, int M) {
   const int emin = 1 - (1 << E);
@@ -105,7 +105,7 @@ TEST(ref_format, AccessorsMatchTheSpec) {
     int bitlen = 0;
     while ((max_q >> bitlen) != 0) ++bitlen;
     EXPECT_EQ(bitlen, width) << fmt_name(f);
-    // SPEC 2: for E >= 1, M >= 1 a product of two elements needs 2M + 2^(E+1) - 2 bits.
+    // docs/reference.md#the-mls-number-format: for E >= 1, M >= 1 a product of two elements needs 2M + 2^(E+1) - 2 bits.
     if (f.e >= 1 && f.m >= 1) {
       int pbits = 0;
       while (((max_q * max_q) >> pbits) != 0) ++pbits;
@@ -113,7 +113,7 @@ TEST(ref_format, AccessorsMatchTheSpec) {
     }
     EXPECT_EQ(f.name(), fmt_name(f));
   }
-  // The SPEC's own e2m4 numbers: 14-bit products, largest 15,376.
+  // The reference's own e2m4 numbers (docs/reference.md): 14-bit products, largest 15,376.
   ElemFormat e2m4;
   EXPECT_EQ(e2m4.max_q() * e2m4.max_q(), 15376);
 }
@@ -205,7 +205,7 @@ TEST(ref_format, MidpointsRoundHalfToEvenAndNeighboursGoTheRightWay) {
       const Member& lo = members[i];
       const Member& hi = members[i + 1];
       const double mid = (double(lo.q) + double(hi.q)) / 2 * u;  // exact: small integers
-      // The winner, from the SPEC 3 step arithmetic done here: t = x_f / step
+      // The winner, from the docs/reference.md#the-reference-quantizer step arithmetic done here: t = x_f / step
       // for each neighbour; the one with even t wins.
       const double step = step_of(mid, f.e, f.m);
       const double t_lo = double(lo.q) * u / step, t_hi = double(hi.q) * u / step;
@@ -326,11 +326,11 @@ TEST(ref_group_scale, HandCases) {
       {std::ldexp(1.0, -300), 8, 0, -255, 0, std::ldexp(1.0, -255)},
       {std::ldexp(1.0, -255), 8, 1, -255, 0, std::ldexp(1.0, -255)},
       {std::ldexp(1.25, -255), 8, 1, -255, 1, std::ldexp(1.5, -255)},
-      // Below the smallest exponent the SPEC clamps e and keeps c: 0.01 =
+      // Below the smallest exponent the quantizer clamps e and keeps c: 0.01 =
       // 1.28 * 2^-7, c = ceil(0.56) = 1, exp clamped to -3.
       {0.01, 2, 1, -3, 1, 0.1875},
       {0.01, 2, 0, -3, 0, 0.125},
-      // E_g = 0: exp range [0, 0]; 0.3 = 1.2 * 2^-2 keeps c = ceil(0.4) = 1 (SPEC 3 step 2).
+      // E_g = 0: exp range [0, 0]; 0.3 = 1.2 * 2^-2 keeps c = ceil(0.4) = 1 (docs/reference.md#the-reference-quantizer step 2).
       {0.3, 0, 1, 0, 1, 1.5},
       {0.3, 0, 0, 0, 0, 1.0},
       {1.0, 0, 0, 0, 0, 1.0},

@@ -1,7 +1,7 @@
-// The golden MLS convolution (SPEC 4): the lowering of the three passes, the
+// The golden MLS convolution (docs/reference.md#convolution-arithmetic): the lowering of the three passes, the
 // result against an exact double evaluation of the same quantized operands,
 // the local accumulator's overflow count against a partial-sum walk written
-// here from the SPEC wording, and the exactness of the scaler, tree and final
+// here from the wording of docs/reference.md, and the exactness of the scaler, tree and final
 // scale on hand cases.
 #include <gtest/gtest.h>
 
@@ -262,7 +262,7 @@ TEST(ref_golden, LoweringSizesShapesAndTapCounts) {
     prm.dil_h = prm.dil_w = gc.dil;
     const Layer L = make_layer(2, 3, 4, gc.h, gc.h, gc.k, prm, seed++, qc);
     const ConvGeometry& c = L.geo;
-    // Ho from the SPEC formula (with dilation: effective kernel D (K - 1) + 1).
+    // Ho from the formula of docs/reference.md (with dilation: effective kernel D (K - 1) + 1).
     EXPECT_EQ(c.ho, (gc.h + 2 * gc.pad - (gc.dil * (gc.k - 1) + 1)) / gc.stride + 1);
     // In-range forward taps (n, ho, wo, kh, kw), counted directly.
     int64_t in_range = 0;
@@ -323,7 +323,7 @@ TEST(ref_golden, ChunkPlanCutsEachGroupIntoConsecutiveChunks) {
 
 // ---- overflow counting --------------------------------------------------------
 
-// The SPEC 4 table, written out: the signed products of output (m, p) in group g,
+// The docs/reference.md#lowering-to-a-grouped-product table, written out: the signed products of output (m, p) in group g,
 // in ascending k, 0 for a padding or zero-insertion tap.
 std::vector<int64_t> products(Pass pass, const ConvGeometry& c, const Layer& L, int64_t m, int64_t p, int64_t g) {
   const ConvParams& q = c.params;
@@ -406,7 +406,7 @@ TEST(ref_golden, OverflowCountAndValuesMatchADirectPartialSumWalk) {
             const QuantTensor &x = x_of(Ly, pass), &y = y_of(Ly, pass);
             const ArrayConfig a = array(16, chunk, bits, ov);
             const mls::GoldenResult r = mls::golden_pass(mls::lower(pass, c, x.layout, y.layout), x, y, a);
-            // The walk, from the SPEC 4 wording.
+            // The walk, from the docs/reference.md#convolution-arithmetic wording.
             const int64_t lo = -(int64_t{1} << (bits - 1)), hi = (int64_t{1} << (bits - 1)) - 1;
             const int64_t M = pass == Pass::bwd_data ? c.ci : c.co;
             const int64_t P = pass == Pass::fwd ? c.n * c.ho * c.wo : pass == Pass::bwd_data ? c.n * c.h * c.w

@@ -1,6 +1,6 @@
-// The reference quantizer (SPEC 3) on whole tensors: grouping, group scales,
+// The reference quantizer (docs/reference.md#the-reference-quantizer) on whole tensors: grouping, group scales,
 // error bounds, stochastic rounding statistics and reproducibility, zeros and
-// bad inputs. Every expectation is computed here from the SPEC text, in double.
+// bad inputs. Every expectation is computed here from docs/reference.md, in double.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -49,9 +49,9 @@ QuantConfig config(ElemFormat elem, ScaleFormat scale, Grouping g, Rounding r, u
   return c;
 }
 
-// ---- the SPEC, written out independently ------------------------------------
+// ---- the reference, written out independently ------------------------------------
 
-// SPEC 3 grouping: the group of a flat index, row-major over the kept dims
+// docs/reference.md#the-reference-quantizer grouping: the group of a flat index, row-major over the kept dims
 // (nc: dims 0 and 1, n: dim 0, c: dim 1, tensor: none); a dim the tensor lacks
 // is dropped.
 int64_t spec_group_of(const Shape& shape, int64_t flat, Grouping g, int64_t* groups = nullptr) {
@@ -73,7 +73,7 @@ int64_t spec_group_of(const Shape& shape, int64_t flat, Grouping g, int64_t* gro
   return id;
 }
 
-// SPEC 3 step 2: S_g from s = S_r / S_t.
+// docs/reference.md#the-reference-quantizer step 2: S_g from s = S_r / S_t.
 double spec_scale(double s, int Eg, int Mg) {
   const int min_exp = 1 - (1 << Eg);
   if (s == 0.0) return std::ldexp(1.0, min_exp);
@@ -90,7 +90,7 @@ double spec_scale(double s, int Eg, int Mg) {
   return (1.0 + c / (1 << Mg)) * std::ldexp(1.0, e);
 }
 
-// SPEC 3 step 4.
+// docs/reference.md#the-reference-quantizer step 4.
 double spec_step(double x_f, const ElemFormat& f) {
   const int emin = 1 - (1 << f.e);
   if (f.e == 0 || x_f < std::ldexp(1.0, emin)) return std::ldexp(1.0, emin - f.m);
@@ -104,7 +104,7 @@ int64_t spec_max_q(const ElemFormat& f) {
   return f.e == 0 ? (int64_t{1} << f.m) - 1 : ((int64_t{2} << f.m) - 1) << ((1 << f.e) - 2);
 }
 
-// SPEC 3 steps 4-6 for one element.
+// docs/reference.md#the-reference-quantizer steps 4-6 for one element.
 int64_t spec_magnitude(double x_f, const ElemFormat& f, Rounding rounding, float r, bool clip) {
   const double step = spec_step(x_f, f), u = spec_unit(f);
   const double t = x_f / step;  // exact: division by a power of two
@@ -183,7 +183,7 @@ void expect_matches_spec(const QuantTensor& q, const SpecQuant& s, const std::st
   int64_t bad = 0;
   for (size_t i = 0; i < s.sq.size(); ++i)
     if (int64_t(q.sq[i]) != s.sq[i] && bad++ < 5)
-      ADD_FAILURE() << "element " << i << ": sq " << q.sq[i] << ", SPEC " << s.sq[i] << " (x_f " << s.x_f[i] << ")";
+      ADD_FAILURE() << "element " << i << ": sq " << q.sq[i] << ", expected " << s.sq[i] << " (x_f " << s.x_f[i] << ")";
   EXPECT_EQ(bad, 0);
 }
 
@@ -203,14 +203,14 @@ TEST(ref_quantizer, GroupsAndScalesFollowMaxAbsPerGroupForEveryRankAndGrouping) 
         const TensorF x = random_tensor(shape, 100 + shape.size(), 0.0);
         const QuantConfig c = config(efmt(2, 4), sf, g, Rounding::nearest);
         const QuantTensor q = mls::quantize(x, "t", c);
-        // Expected group count from the SPEC's dropping rule.
+        // Expected group count from the reference's dropping rule.
         int64_t groups = 1;
         spec_group_of(shape, 0, g, &groups);
         const int64_t expect_groups = shape.size() == 1 ? (g == Grouping::c || g == Grouping::tensor ? 1 : shape[0])
                                                         : groups;
         EXPECT_EQ(int64_t(q.sg.size()), expect_groups);
         EXPECT_EQ(groups, expect_groups);
-        // S_r per group directly: max |x| over the elements the SPEC puts in it.
+        // S_r per group directly: max |x| over the elements the reference puts in it.
         std::vector<double> s_r(size_t(groups), 0.0);
         double s_t = 0;
         for (int64_t i = 0; i < x.size(); ++i) {
