@@ -8,8 +8,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "hw_model/layer_job.h"
 #include "hw_model/mac_array.h"
+#include "hw_model/simulate_pass.h"
 #include "ref/error.h"
 #include "ref/golden_conv.h"
 #include "ref/npy.h"
@@ -83,47 +83,60 @@ struct PassOutcome {
   Stats stats;
 };
 
+// The report entry of a simulated pass: its lowered sizes, cycles and events.
+json pass_entry(const std::string& layer, Pass pass, const LoweredPass& lp, const hw::SimulatedPass& sim,
+                const ArrayConfig& array) {
+  return {{"name", layer}, {"pass", to_string(pass)},
+          {"m", lp.m}, {"p", lp.p}, {"g", lp.g}, {"k", lp.k}, {"macs", lp.macs()},
+          {"macs_useful", lp.useful_macs()},
+          {"cycles", sim.stats.cycles}, {"pipeline_depth", sim.stats.pipeline_depth},
+          {"stall_cycles", sim.stats.stall_cycles},
+          {"utilization", sim.stats.utilization(array.rows, array.cols)},
+          {"events", events_json(sim.stats, array)},
+          {"sim_seconds", sim.seconds},
+          {"sim_macs_per_second", sim.seconds > 0 ? double(lp.macs()) / sim.seconds : 0.0},
+          {"bit_exact", nullptr}};
+}
+
+// --check: every output bit and the overflow count against the golden model.
+bool check_against_golden(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
+                          const hw::SimulatedPass& sim, const ArrayConfig& array, const std::string& label,
+                          json& entry) {
+  const auto g0 = Clock::now();
+  const GoldenResult golden = golden_pass(lp, x, y, array);
+  entry["golden_seconds"] = seconds_since(g0);
+  const uint64_t bad = count_mismatches(sim.out, golden.out, label);
+  if (golden.acc_overflow != sim.stats.acc_overflow)
+    std::cerr << "  " << label << ": acc_overflow " << sim.stats.acc_overflow << " differs from golden "
+              << golden.acc_overflow << "\n";
+  const bool exact = bad == 0 && golden.acc_overflow == sim.stats.acc_overflow;
+  entry["bit_exact"] = exact;
+  entry["mismatches"] = bad;
+  return exact;
+}
+
+// --accuracy: the pass's error against the double conv of the unquantized tensors.
+double error_against_fp32(const LayerTensors& t, const QuantLayer& layer, Pass pass, const TensorF& out) {
+  const std::vector<double> ref =
+      reference_conv(pass, layer.geo, t.weight, t.input, t.grad_output ? &*t.grad_output : nullptr);
+  return relative_l2_error(out, ref);
+}
+
+// One layer-pass as steps: lower, simulate, check, measure, stage the result.
 PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass,
                      const RunOptions& opt, ProgressLine& progress, OutputSet& outputs) {
   const LoweredPass lp = lower_layer(layer, pass);
   const QuantTensor& x = layer.operand(x_operand(pass));
   const QuantTensor& y = layer.operand(y_operand(pass));
-  TensorF out(lp.out_shape);
-  const hw::LayerJob job = hw::make_layer_job(lp, x, y, opt.cfg.array.chunk, out.data.data());
-  const auto t0 = Clock::now();
-  PassOutcome o;
-  o.stats = sim.run(job, [&](uint64_t done, uint64_t total) { progress(done, total); });
-  const double sim_seconds = seconds_since(t0);
-  const std::string label = layer.name + " " + to_string(pass);
-  o.entry = {{"name", layer.name}, {"pass", to_string(pass)},
-             {"m", lp.m}, {"p", lp.p}, {"g", lp.g}, {"k", lp.k}, {"macs", lp.macs()},
-             {"macs_useful", lp.useful_macs()},
-             {"cycles", o.stats.cycles}, {"pipeline_depth", o.stats.pipeline_depth},
-             {"stall_cycles", o.stats.stall_cycles},
-             {"utilization", o.stats.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
-             {"events", events_json(o.stats, opt.cfg.array)},
-             {"sim_seconds", sim_seconds},
-             {"sim_macs_per_second", sim_seconds > 0 ? double(lp.macs()) / sim_seconds : 0.0}};
-  o.entry["bit_exact"] = nullptr;
-  if (opt.check) {
-    progress.clear();
-    const auto g0 = Clock::now();
-    const GoldenResult golden = golden_pass(lp, x, y, opt.cfg.array);
-    o.entry["golden_seconds"] = seconds_since(g0);
-    const uint64_t bad = count_mismatches(out, golden.out, label);
-    o.bit_exact = bad == 0 && golden.acc_overflow == o.stats.acc_overflow;
-    if (golden.acc_overflow != o.stats.acc_overflow)
-      std::cerr << "  " << label << ": acc_overflow " << o.stats.acc_overflow << " differs from golden "
-                << golden.acc_overflow << "\n";
-    o.entry["bit_exact"] = o.bit_exact;
-    o.entry["mismatches"] = bad;
-  }
-  if (opt.accuracy) {
-    const std::vector<double> ref =
-        reference_conv(pass, layer.geo, t.weight, t.input, t.grad_output ? &*t.grad_output : nullptr);
-    o.entry["rel_error_fp32"] = relative_l2_error(out, ref);
-  }
-  if (!opt.outputs_dir.empty()) outputs.stage(output_path(opt.outputs_dir, layer.name, pass), npy_bytes(out));
+  const hw::SimulatedPass simulated =
+      hw::simulate_pass(sim, lp, x, y, [&](uint64_t done, uint64_t total) { progress(done, total); });
+  PassOutcome o{pass_entry(layer.name, pass, lp, simulated, opt.cfg.array), true, simulated.stats};
+  progress.clear();
+  if (opt.check)
+    o.bit_exact = check_against_golden(lp, x, y, simulated, opt.cfg.array, layer.name + " " + to_string(pass), o.entry);
+  if (opt.accuracy) o.entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, simulated.out);
+  if (!opt.outputs_dir.empty())
+    outputs.stage(output_path(opt.outputs_dir, layer.name, pass), npy_bytes(simulated.out));
   return o;
 }
 
