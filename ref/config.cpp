@@ -46,20 +46,25 @@ int ArrayConfig::effective_tree_stages() const {
   return stages < 1 ? 1 : stages;
 }
 
+ConfigError::ConfigError(const std::string& name, const std::string& req)
+    : Error(name + " " + req), param(name), requirement(req) {}
+
+std::string Range::text() const { return "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]"; }
+
+void check_range(const std::string& param, int64_t value, Range r) {
+  if (value < r.lo || value > r.hi) throw ConfigError(param, "must be in " + r.text() + ", got " + std::to_string(value));
+}
+
 void MlsConfig::validate() const {
   const ArrayConfig& a = array;
-  auto need = [](bool ok, const std::string& msg) {
-    if (!ok) throw Error(msg);
-  };
-  need(a.rows >= 1 && a.rows <= 1024, "--rows must be in [1, 1024], got " + std::to_string(a.rows));
-  need(a.cols >= 1 && a.cols <= 1024, "--cols must be in [1, 1024], got " + std::to_string(a.cols));
-  need(a.acc_bits >= 8 && a.acc_bits <= 62,
-       "--acc-bits must be in [8, 62], got " + std::to_string(a.acc_bits));
-  need(a.chunk >= 1 && a.chunk <= 65536, "--chunk must be in [1, 65536], got " + std::to_string(a.chunk));
+  check_range("rows", a.rows, ArrayConfig::kRows);
+  check_range("cols", a.cols, ArrayConfig::kCols);
+  check_range("acc_bits", a.acc_bits, ArrayConfig::kAccBits);
+  check_range("chunk", a.chunk, ArrayConfig::kChunk);
   const int max_stages = a.tree_levels() < 1 ? 1 : a.tree_levels();
-  need(a.tree_stages >= 0 && a.tree_stages <= max_stages,
-       "--tree-stages must be in [0, max(1, ceil(log2 rows))] = [0, " + std::to_string(max_stages) +
-           "], got " + std::to_string(a.tree_stages));
+  if (a.tree_stages < 0 || a.tree_stages > max_stages)
+    throw ConfigError("tree_stages", "must be in [0, max(1, ceil(log2 rows))] = [0, " + std::to_string(max_stages) +
+                                         "], got " + std::to_string(a.tree_stages));
 }
 
 }  // namespace mls

@@ -4,9 +4,29 @@
 #include <cstdint>
 #include <string>
 
+#include "ref/error.h"
 #include "ref/format.h"
 
 namespace mls {
+
+// A parameter value outside what the model accepts. `param` is the parameter's
+// name as the report and sweep files spell it (acc_bits), never a command-line
+// flag: ref/ knows no command line, and each front end names the parameter its
+// own way (sim/params.h spells it --acc-bits). what() is the whole sentence,
+// "acc_bits must be in [8, 62], got 7".
+struct ConfigError : Error {
+  ConfigError(const std::string& param, const std::string& requirement);
+  std::string param;        // acc_bits
+  std::string requirement;  // must be in [8, 62], got 7
+};
+
+// The accepted values of an integer parameter, bounds included.
+struct Range {
+  int64_t lo, hi;
+  std::string text() const;  // "[8, 62]"
+};
+// Throws ConfigError(param, "must be in [lo, hi], got value") when value is outside r.
+void check_range(const std::string& param, int64_t value, Range r);
 
 enum class Grouping { nc, n, c, tensor };
 enum class Rounding { nearest, stochastic };
@@ -36,9 +56,13 @@ struct QuantConfig {
 };
 
 struct ArrayConfig {
+  // The fixed ranges validate() checks; sim/params.cpp shows them in --help.
+  // tree_stages has none: its bound depends on rows.
+  static constexpr Range kRows{1, 1024}, kCols{1, 1024}, kAccBits{8, 62}, kChunk{1, 65536};
+
   int rows = 16;              // R: chunks reduced per column per tile
   int cols = 16;              // C: output rows m computed side by side
-  int acc_bits = 16;          // local accumulator width, [8, 62]
+  int acc_bits = 16;          // local accumulator width
   Overflow acc_overflow = Overflow::saturate;
   int chunk = 16;             // products per local accumulation
   int tree_stages = 0;        // adder-tree pipeline registers; 0 = one per level
@@ -54,7 +78,7 @@ struct ArrayConfig {
 struct MlsConfig {
   QuantConfig quant;
   ArrayConfig array;
-  void validate() const;      // throws mls::Error naming the bad parameter
+  void validate() const;      // throws ConfigError naming the bad parameter
 };
 
 }  // namespace mls

@@ -1,8 +1,5 @@
 #include "sim/cli_options.h"
 
-#include <cctype>
-#include <cerrno>
-#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -11,59 +8,50 @@
 
 namespace mls::cli {
 
+namespace {
+
+void add_param_options(po::options_description& desc, ConfigFlags& f, params::Group group) {
+  for (const params::Param& p : params::table()) {
+    if (p.group != group) continue;
+    const std::string name = params::flag(p).substr(2), help = params::help(p);
+    auto store = [&f, &p](const std::string& text) { f.text[p.name] = text; };
+    if (p.kind == params::Kind::boolean) {
+      desc.add_options()(name.c_str(), po::bool_switch()->notifier([store](bool on) { store(on ? "true" : "false"); }),
+                         help.c_str());
+      continue;
+    }
+    // Text, parsed by the table's setter, so a bad value gets the table's
+    // message rather than boost's.
+    po::typed_value<std::string>* value = po::value<std::string>()->notifier(store);
+    const std::string fallback = params::default_text(p);
+    if (!fallback.empty()) value->default_value(fallback);
+    desc.add_options()(name.c_str(), value, help.c_str());
+  }
+}
+
+}  // namespace
+
 void add_quant_options(po::options_description& desc, ConfigFlags& f) {
-  desc.add_options()
-      ("elem", po::value(&f.elem)->default_value(f.elem), "element format <E_x, M_x>, e.g. e2m4")
-      ("scale", po::value(&f.scale)->default_value(f.scale), "group-scale format <E_g, M_g>, M_g in {0,1}")
-      ("group", po::value(&f.group)->default_value(f.group), "grouping: nc | n | c | tensor")
-      ("rounding", po::value(&f.rounding)->default_value(f.rounding), "nearest | stochastic")
-      ("seed", po::value<std::string>()->default_value(std::to_string(f.seed))->notifier([&f](const std::string& t) {
-         f.seed = parse_seed(t);
-       }),
-       "seed of the stochastic-rounding draws, [0, 2^64 - 1]")
-      ("clip", po::bool_switch(&f.clip), "clip the mantissa inside its binade (the paper's Alg. 1)");
+  add_param_options(desc, f, params::Group::quant);
 }
-
 void add_array_options(po::options_description& desc, ConfigFlags& f) {
-  desc.add_options()
-      ("rows", po::value(&f.rows)->default_value(f.rows), "array rows R (chunks reduced per tree)")
-      ("cols", po::value(&f.cols)->default_value(f.cols), "array columns C (outputs side by side)")
-      ("acc-bits", po::value(&f.acc_bits)->default_value(f.acc_bits), "local accumulator width, [8, 62]")
-      ("acc-overflow", po::value(&f.acc_overflow)->default_value(f.acc_overflow), "saturate | wrap")
-      ("chunk", po::value(&f.chunk)->default_value(f.chunk), "products per local accumulation")
-      ("tree-stages", po::value(&f.tree_stages)->default_value(f.tree_stages),
-       "adder-tree pipeline stages (0: one per level)")
-      ("inject-fault", po::value(&f.fault)->default_value(f.fault),
-       "test only: break a block (mul-lsb | scaler-mantissa | tree-order) to prove --check");
+  add_param_options(desc, f, params::Group::array);
+}
+void add_energy_options(po::options_description& desc, ConfigFlags& f) {
+  add_param_options(desc, f, params::Group::energy);
 }
 
-MlsConfig to_config(const ConfigFlags& f) {
-  MlsConfig c;
-  c.quant.elem = parse_elem_format(f.elem);
-  c.quant.scale = parse_scale_format(f.scale);
-  c.quant.group = parse_grouping(f.group);
-  c.quant.rounding = parse_rounding(f.rounding);
-  c.quant.seed = f.seed;
-  c.quant.clip = f.clip;
-  c.array.rows = f.rows;
-  c.array.cols = f.cols;
-  c.array.acc_bits = f.acc_bits;
-  c.array.acc_overflow = parse_overflow(f.acc_overflow);
-  c.array.chunk = f.chunk;
-  c.array.tree_stages = f.tree_stages;
-  c.array.fault = parse_fault(f.fault);
-  c.validate();
+RunConfig to_run_config(const ConfigFlags& f) {
+  RunConfig c;
+  for (const params::Param& p : params::table()) {
+    const auto it = f.text.find(p.name);
+    if (it != f.text.end()) params::set(c, p, it->second);
+  }
+  params::validate(c);
   return c;
 }
 
-uint64_t parse_seed(const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' || errno == ERANGE)
-    throw Error("--seed must be an integer in [0, 2^64 - 1], got " + quoted_excerpt(text));
-  return v;
-}
+MlsConfig to_config(const ConfigFlags& f) { return to_run_config(f).mls; }
 
 void check_threads(int threads) {
   if (threads < 1 || threads > 256) throw Error("--threads must be in [1, 256], got " + std::to_string(threads));

@@ -1,31 +1,34 @@
 #pragma once
-// Command-line options shared by the subcommands: every flag that fills the
-// one MlsConfig is declared here once, with the docs/reference.md#the-reference-quantizer defaults.
+// Command-line options shared by the subcommands. The flags that fill the run's
+// configuration are made from the parameter table (sim/params.h): its name,
+// kind, default and help, so a parameter is declared there once.
 #include <boost/program_options.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "ref/config.h"
+#include "sim/params.h"
 
 namespace mls::cli {
 
 namespace po = boost::program_options;
 
-// Raw flag values, as typed; to_config() validates them.
+// Parameter values as typed (or defaulted), by parameter name; to_run_config()
+// parses and validates them.
 struct ConfigFlags {
-  std::string elem = "e2m4", scale = "e8m1", group = "nc", rounding = "stochastic";
-  uint64_t seed = 0;
-  bool clip = false;
-  int rows = 16, cols = 16, acc_bits = 16, chunk = 16, tree_stages = 0;
-  std::string acc_overflow = "saturate", fault = "none";
+  std::map<std::string, std::string> text;
 };
 
+// The flags of one group of the table: quantizer (quantize, conv, run), array
+// (conv, run), energy (run: --tech).
 void add_quant_options(po::options_description& desc, ConfigFlags& flags);
 void add_array_options(po::options_description& desc, ConfigFlags& flags);
-MlsConfig to_config(const ConfigFlags& flags);  // throws mls::Error
+void add_energy_options(po::options_description& desc, ConfigFlags& flags);
+// Throws mls::Error naming the flag: "--acc-bits must be in [8, 62], got 7".
+RunConfig to_run_config(const ConfigFlags& flags);
+MlsConfig to_config(const ConfigFlags& flags);  // to_run_config(flags).mls
 
-// A seed: decimal digits only, so "-1" is refused rather than wrapped to 2^64 - 1.
-uint64_t parse_seed(const std::string& text);
 // Worker threads: [1, 256].
 void check_threads(int threads);
 

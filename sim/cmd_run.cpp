@@ -69,7 +69,7 @@ void check_outputs(const RunOptions& opt, const Trace& trace, const std::string&
 
 int cmd_run(const std::vector<std::string>& args) {
   cli::ConfigFlags flags;
-  std::string trace_dir, passes = "fwd,bwd-data,bwd-weight", layers, report_path, expect, tech;
+  std::string trace_dir, passes = "fwd,bwd-data,bwd-weight", layers, report_path, expect;
   RunOptions opt;
   bool bless = false, no_progress = false;
   cli::po::options_description desc("run options");
@@ -85,19 +85,20 @@ int cmd_run(const std::vector<std::string>& args) {
       ("bless", cli::po::bool_switch(&bless), "with --expect: overwrite the stored report with this run")
       ("accuracy", cli::po::bool_switch(&opt.accuracy),
        "report the ARE of W, A, E and each pass's error against the fp32 conv of the unquantized tensors")
-      ("tech", cli::po::value(&tech),
-       "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | TABLE_FILE (docs/energy.md)")
       ("threads", cli::po::value(&opt.threads)->default_value(1), "quantizer threads, [1, 256]")
       ("quiet", cli::po::bool_switch(&opt.quiet), "no per-layer table")
       ("no-progress", cli::po::bool_switch(&no_progress), "no progress line");
   cli::add_quant_options(desc, flags);
   cli::add_array_options(desc, flags);
+  cli::add_energy_options(desc, flags);
   cli::po::positional_options_description pos;
   pos.add("trace", 1);
   cli::po::variables_map vm;
   if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
     return 0;
-  opt.cfg = cli::to_config(flags);
+  const RunConfig config = cli::to_run_config(flags);
+  const std::string& tech = config.tech;
+  opt.cfg = config.mls;
   opt.progress = !no_progress;
   opt.passes.clear();
   for (const std::string& p : cli::split_list(passes)) opt.passes.push_back(parse_pass(p));

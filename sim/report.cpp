@@ -3,26 +3,22 @@
 #include <map>
 
 #include "ref/error.h"
+#include "sim/params.h"
 
 namespace mls {
 
 using nlohmann::json;
 
+// The report-bound parameters of the table, then what they imply.
 json config_json(const MlsConfig& c) {
-  return {{"rows", c.array.rows},
-          {"cols", c.array.cols},
-          {"acc_bits", c.array.acc_bits},
-          {"acc_overflow", to_string(c.array.acc_overflow)},
-          {"chunk", c.array.chunk},
-          {"tree_stages", c.array.effective_tree_stages()},
-          {"pipeline_depth", c.array.pipeline_depth()},
-          {"elem", c.quant.elem.name()},
-          {"scale", c.quant.scale.name()},
-          {"group", to_string(c.quant.group)},
-          {"rounding", to_string(c.quant.rounding)},
-          {"seed", c.quant.seed},
-          {"clip", c.quant.clip},
-          {"inject_fault", to_string(c.array.fault)}};
+  const RunConfig run{c, ""};
+  json out = json::object();
+  for (const params::Param& p : params::table())
+    if (p.use & params::kReport) out[p.name] = p.report ? p.report(run) : p.get(run);
+  // Not a parameter: the issue-to-write latency the stages give, which the
+  // measured events.pipeline_depth must equal (docs/reference.md#the-modelled-array).
+  out["pipeline_depth"] = c.array.pipeline_depth();
+  return out;
 }
 
 json events_json(const Stats& s, const ArrayConfig& a) {

@@ -17,24 +17,21 @@
 #include "ref/file_io.h"
 #include "sim/document.h"
 #include "sim/cli_options.h"
+#include "sim/params.h"
 #include "sim/energy.h"
 #include "sim/trace.h"
 
 namespace mls::sweep {
 
 namespace fs = std::filesystem;
-using Kind = ParamSpec::Kind;
+using params::Kind;
+using params::Param;
 
-const std::vector<ParamSpec>& sweep_params() {
-  // Order: array shape, accumulator, formats, quantizer, energy. It is the
-  // order of the CSV parameter columns and of point labels.
-  static const std::vector<ParamSpec> params = {
-      {"rows", Kind::integer},     {"cols", Kind::integer},  {"acc_bits", Kind::integer},
-      {"acc_overflow", Kind::text}, {"chunk", Kind::integer}, {"tree_stages", Kind::integer},
-      {"elem", Kind::text},        {"scale", Kind::text},    {"group", Kind::text},
-      {"rounding", Kind::text},    {"seed", Kind::integer},  {"clip", Kind::boolean},
-      {"tech", Kind::text}};
-  return params;
+std::vector<const Param*> sweep_params() {
+  std::vector<const Param*> out;
+  for (const Param& p : params::table())
+    if (p.use & params::kSweep) out.push_back(&p);
+  return out;
 }
 
 namespace {
@@ -46,30 +43,17 @@ const std::set<std::string> kTopKeys = {"trace", "passes", "layers", "grid", "po
 // results directory anyway.
 constexpr size_t kMaxPoints = 100000;
 
-const ParamSpec* find_param(const std::string& name) {
-  for (const ParamSpec& p : sweep_params())
-    if (name == p.name) return &p;
-  return nullptr;
+const Param* find_param(const std::string& name) {
+  const Param* p = params::find(name);
+  return p && (p->use & params::kSweep) ? p : nullptr;
 }
 
-std::string known_param_names() {
-  std::string list;
-  for (const ParamSpec& p : sweep_params()) list += (list.empty() ? "" : ", ") + std::string(p.name);
-  return list;
+std::string unknown_param(const std::string& where, const std::string& name) {
+  return where + ": unknown parameter '" + name + "' (known: " + params::known_names(params::kSweep) + ")";
 }
 
 // ---------------------------------------------------------------------------
 // Parameter values.
-
-// [-+]? and 1 to 18 digits: always fits an int64.
-bool is_short_integer(const std::string& t) {
-  const size_t sign = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
-  const size_t digits = t.size() - sign;
-  if (digits < 1 || digits > 18) return false;
-  for (size_t i = sign; i < t.size(); ++i)
-    if (t[i] < '0' || t[i] > '9') return false;
-  return true;
-}
 
 int64_t integer_value(const ojson& v) {
   if (v.is_number_integer()) {
@@ -80,62 +64,31 @@ int64_t integer_value(const ojson& v) {
   // 2^63 bounds the cast: a float outside it is no int64 (and casting it is undefined).
   if (v.is_number_float() && std::fabs(v.get<double>()) < 0x1p63 && v.get<double>() == std::trunc(v.get<double>()))
     return int64_t(v.get<double>());
-  if (v.is_string() && is_short_integer(v.get<std::string>())) return std::stoll(v.get<std::string>());
+  if (v.is_string() && params::is_short_integer(v.get<std::string>())) return std::stoll(v.get<std::string>());
   throw Error("expected an integer, got " + quoted_excerpt(v.dump()));
 }
 
-int int_value(const ojson& v) {
-  const int64_t i = integer_value(v);
-  if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max())
-    throw Error("integer " + quoted_excerpt(v.dump()) + " is out of range");
-  return int(i);
-}
-
-std::string text_value(const ojson& v) {
+// The text the table's setter takes, from a value in the sweep file.
+std::string value_text(const Param& spec, const ojson& v) {
+  if (spec.kind == Kind::integer) return std::to_string(integer_value(v));
+  if (spec.kind == Kind::boolean) {
+    if (!v.is_boolean()) throw Error("expected true or false, got " + quoted_excerpt(v.dump()));
+    return v.get<bool>() ? "true" : "false";
+  }
   if (!v.is_string()) throw Error("expected a name (string), got " + quoted_excerpt(v.dump()));
   return v.get<std::string>();
 }
 
-// The run flags a point's parameters stand for, plus the energy table, which
-// is not part of MlsConfig.
-struct PointFlags {
-  cli::ConfigFlags config;
-  std::string tech;  // as written in the sweep file; empty: no energy
-};
+// Sets one parameter through the table, which canonicalizes names with the
+// project's parsers (e2m4, not E2M4), so equal points get equal ids. Throws
+// mls::Error without a prefix.
+void apply_param(RunConfig& c, const Param& spec, const ojson& v) { params::set(c, spec, value_text(spec, v)); }
 
-// Sets one parameter, canonicalizing names with the project's parsers (e2m4,
-// not E2M4) so equal points get equal ids. Throws mls::Error without a prefix.
-void apply_param(PointFlags& f, const ParamSpec& spec, const ojson& v) {
-  cli::ConfigFlags& c = f.config;
-  const std::string name = spec.name;
-  if (name == "rows") c.rows = int_value(v);
-  else if (name == "cols") c.cols = int_value(v);
-  else if (name == "acc_bits") c.acc_bits = int_value(v);
-  else if (name == "chunk") c.chunk = int_value(v);
-  else if (name == "tree_stages") c.tree_stages = int_value(v);
-  else if (name == "acc_overflow") c.acc_overflow = to_string(parse_overflow(text_value(v)));
-  else if (name == "elem") c.elem = parse_elem_format(text_value(v)).name();
-  else if (name == "scale") c.scale = parse_scale_format(text_value(v)).name();
-  else if (name == "group") c.group = to_string(parse_grouping(text_value(v)));
-  else if (name == "rounding") c.rounding = to_string(parse_rounding(text_value(v)));
-  else if (name == "tech") f.tech = text_value(v);
-  else if (name == "seed") {
-    const int64_t seed = integer_value(v);
-    if (seed < 0) throw Error("seed must be >= 0, got " + quoted_excerpt(v.dump()));
-    c.seed = uint64_t(seed);
-  } else if (name == "clip") {
-    if (!v.is_boolean()) throw Error("expected true or false, got " + quoted_excerpt(v.dump()));
-    c.clip = v.get<bool>();
-  }
-}
-
-ojson params_json(const PointFlags& f) {
-  const cli::ConfigFlags& c = f.config;
-  return {{"rows", c.rows},         {"cols", c.cols},   {"acc_bits", c.acc_bits},
-          {"acc_overflow", c.acc_overflow}, {"chunk", c.chunk}, {"tree_stages", c.tree_stages},
-          {"elem", c.elem},         {"scale", c.scale}, {"group", c.group},
-          {"rounding", c.rounding}, {"seed", c.seed},   {"clip", c.clip},
-          {"tech", f.tech}};
+// Every sweep parameter, canonical, in table order: what a point id hashes.
+ojson params_json(const RunConfig& c) {
+  ojson out = ojson::object();
+  for (const Param* p : sweep_params()) out[p->name] = ojson(p->get(c));
+  return out;
 }
 
 // A built-in table name stays as it is; a table file is taken relative to the
@@ -146,20 +99,13 @@ std::string resolve_tech(const std::string& tech, const fs::path& sweep_dir) {
   return (p.is_absolute() ? p : fs::absolute(sweep_dir / p)).lexically_normal().string();
 }
 
-// One value, checked alone, so the message names the parameter that is wrong.
-// tree_stages depends on rows, so its range is checked per point.
-void check_value(const ParamSpec& spec, const ojson& v, const fs::path& sweep_dir) {
-  PointFlags f;
-  apply_param(f, spec, v);
-  if (std::string(spec.name) == "tree_stages") {
-    if (f.config.tree_stages < 0) throw Error("--tree-stages must be >= 0, got " + quoted_excerpt(v.dump()));
-    return;
-  }
-  if (!f.tech.empty()) {
-    load_energy_table(resolve_tech(f.tech, sweep_dir));  // names the built-ins when neither
-    return;
-  }
-  cli::to_config(f.config);
+// One value, checked alone, so the message names the parameter that is wrong:
+// the setter parses it and checks its fixed range; a table is loaded. Checks
+// that span parameters (tree_stages against rows) wait for the whole point.
+void check_value(const Param& spec, const ojson& v, const fs::path& sweep_dir) {
+  RunConfig c;
+  apply_param(c, spec, v);
+  if (!c.tech.empty()) load_energy_table(resolve_tech(c.tech, sweep_dir));  // names the built-ins when neither
 }
 
 // ---------------------------------------------------------------------------
@@ -183,7 +129,7 @@ std::vector<std::string> string_list(const ojson& v, const std::string& where) {
 }
 
 struct Axis {
-  const ParamSpec* spec;
+  const Param* spec;
   std::vector<ojson> values;
 };
 
@@ -192,8 +138,8 @@ std::vector<Axis> read_grid(const ojson& grid, const std::string& file, const fs
   std::vector<Axis> axes;
   for (const auto& item : grid.items()) {
     const std::string where = file + ": grid." + item.key();
-    const ParamSpec* spec = find_param(item.key());
-    if (!spec) throw Error(where + ": unknown parameter '" + item.key() + "' (known: " + known_param_names() + ")");
+    const Param* spec = find_param(item.key());
+    if (!spec) throw Error(unknown_param(where, item.key()));
     Axis axis{spec, {}};
     if (item.value().is_array()) {
       for (const ojson& v : item.value()) axis.values.push_back(v);
@@ -213,7 +159,7 @@ std::vector<Axis> read_grid(const ojson& grid, const std::string& file, const fs
   return axes;
 }
 
-using Assignment = std::vector<std::pair<const ParamSpec*, ojson>>;
+using Assignment = std::vector<std::pair<const Param*, ojson>>;
 
 // The cross product, first grid key slowest (nested loops in file order).
 std::vector<Assignment> expand_grid(const std::vector<Axis>& axes, const std::string& file) {
@@ -246,9 +192,8 @@ std::vector<Assignment> read_points(const ojson& points, const std::string& file
     if (!points[i].is_object()) throw Error(where + ": expected a map from parameter names to values");
     Assignment a;
     for (const auto& item : points[i].items()) {
-      const ParamSpec* spec = find_param(item.key());
-      if (!spec)
-        throw Error(where + ": unknown parameter '" + item.key() + "' (known: " + known_param_names() + ")");
+      const Param* spec = find_param(item.key());
+      if (!spec) throw Error(unknown_param(where, item.key()));
       try {
         check_value(*spec, item.value(), dir);
       } catch (const Error& e) {
@@ -281,34 +226,35 @@ std::string point_id(const Sweep& s, const ojson& params) {
   return std::string(hex, 12);
 }
 
-std::vector<std::string> param_args(const PointFlags& f, const fs::path& sweep_dir) {
-  const cli::ConfigFlags& c = f.config;
-  std::vector<std::string> args = {"--rows",     std::to_string(c.rows),     "--cols",  std::to_string(c.cols),
-                                   "--acc-bits", std::to_string(c.acc_bits), "--acc-overflow", c.acc_overflow,
-                                   "--chunk",    std::to_string(c.chunk),    "--tree-stages", std::to_string(c.tree_stages),
-                                   "--elem",     c.elem,                     "--scale", c.scale,
-                                   "--group",    c.group,                    "--rounding", c.rounding,
-                                   "--seed",     std::to_string(c.seed)};
-  if (c.clip) args.push_back("--clip");
-  if (!f.tech.empty()) {
-    args.push_back("--tech");
-    args.push_back(resolve_tech(f.tech, sweep_dir));
+// The `mlssim run` flags of a point: every sweep parameter in table order,
+// a switch only when on, no --tech without a table.
+std::vector<std::string> param_args(const RunConfig& c, const fs::path& sweep_dir) {
+  RunConfig resolved = c;
+  resolved.tech = resolve_tech(c.tech, sweep_dir);  // the child runs elsewhere
+  std::vector<std::string> args;
+  for (const Param* p : sweep_params()) {
+    const std::string value = params::text(p->get(resolved));
+    if (p->kind == Kind::boolean) {
+      if (value == "true") args.push_back(params::flag(*p));
+    } else if (!value.empty()) {
+      args.insert(args.end(), {params::flag(*p), value});
+    }
   }
   return args;
 }
 
 Point make_point(Sweep& s, const Assignment& a, const fs::path& dir) {
-  PointFlags f;
+  RunConfig c;
   Point p;
   for (const auto& [spec, value] : a) {
-    apply_param(f, *spec, value);
+    apply_param(c, *spec, value);
     p.shown.push_back(spec->name);
   }
-  p.params = params_json(f);
+  p.params = params_json(c);
   p.id = point_id(s, p.params);
-  p.run_args = param_args(f, dir);
+  p.run_args = param_args(c, dir);
   try {
-    cli::to_config(f.config);  // the checks that span parameters (tree_stages vs rows)
+    params::validate(c);  // the checks that span parameters (tree_stages vs rows)
   } catch (const Error& e) {
     throw Error(s.file + ": " + p.label() + ": " + e.what());
   }
@@ -345,10 +291,9 @@ void read_top_level(Sweep& s, const ojson& doc) {
 
 std::string Point::label() const {
   std::string text;
-  for (const ParamSpec& spec : sweep_params()) {
-    if (std::find(shown.begin(), shown.end(), spec.name) == shown.end()) continue;
-    const ojson& v = params[spec.name];
-    text += (text.empty() ? "" : ", ") + std::string(spec.name) + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  for (const Param* spec : sweep_params()) {
+    if (std::find(shown.begin(), shown.end(), spec->name) == shown.end()) continue;
+    text += (text.empty() ? "" : ", ") + std::string(spec->name) + "=" + params::text(params[spec->name]);
   }
   return "point " + std::to_string(index) + (text.empty() ? "" : " (" + text + ")");
 }
@@ -381,8 +326,8 @@ Sweep load_sweep(const std::string& path) {
     p.index = s.points.size();
     s.points.push_back(std::move(p));
   }
-  for (const ParamSpec& spec : sweep_params())
-    if (set_names.count(spec.name)) s.varied.push_back(spec.name);
+  for (const Param* spec : sweep_params())
+    if (set_names.count(spec->name)) s.varied.push_back(spec->name);
   return s;
 }
 

@@ -10,20 +10,19 @@
 #include <string>
 #include <vector>
 
+#include "sim/params.h"
+
 namespace mls::sweep {
 
 // Records and result tables keep their keys in insertion order, so the CSV
 // columns and the JSON read the same way whichever process wrote them.
 using ojson = nlohmann::ordered_json;
 
-// A run parameter a sweep may set: its name in the sweep file is the `run` flag
-// without the dashes, '-' spelled '_' (acc_bits for --acc-bits).
-struct ParamSpec {
-  enum class Kind { integer, text, boolean };
-  const char* name;
-  Kind kind;
-};
-const std::vector<ParamSpec>& sweep_params();
+// The run parameters a sweep may set: the entries of the parameter table
+// (sim/params.h) marked kSweep, in table order. A parameter's name in the
+// sweep file is its `run` flag without the dashes, '-' spelled '_' (acc_bits
+// for --acc-bits).
+std::vector<const params::Param*> sweep_params();
 
 struct Point {
   size_t index = 0;        // position in the sweep: grid first, then explicit points

@@ -1,0 +1,161 @@
+#include "sim/params.h"
+
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "ref/file_io.h"
+
+namespace mls::params {
+
+using json = nlohmann::json;
+using Text = std::string;
+
+namespace {
+
+// Any int, for an integer parameter without a fixed range (tree_stages, whose
+// bound depends on rows, is checked by MlsConfig::validate).
+constexpr Range kAnyInt{INT_MIN, INT_MAX};
+
+// Defaults are not written here: a parameter's default is its value in a
+// default-constructed RunConfig (ref/config.h, ref/format.h), read back through
+// the getter, so the model's structs and the command line cannot disagree.
+const std::vector<Param> kTable = {
+    {"rows", Group::array, Kind::integer, &ArrayConfig::kRows, "array rows R (chunks reduced per tree)",
+     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.rows = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.rows; }},
+    {"cols", Group::array, Kind::integer, &ArrayConfig::kCols, "array columns C (outputs side by side)",
+     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.cols = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.cols; }},
+    {"acc_bits", Group::array, Kind::integer, &ArrayConfig::kAccBits, "local accumulator width", kSweep | kReport,
+     [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.acc_bits = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.acc_bits; }},
+    {"acc_overflow", Group::array, Kind::text, nullptr, "saturate | wrap", kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) { c.mls.array.acc_overflow = parse_overflow(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.array.acc_overflow); }},
+    {"chunk", Group::array, Kind::integer, &ArrayConfig::kChunk, "products per local accumulation", kSweep | kReport,
+     [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.chunk = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.chunk; }},
+    {"tree_stages", Group::array, Kind::integer, nullptr,
+     "adder-tree pipeline stages (0: one per level), [0, max(1, ceil(log2 rows))]", kSweep | kReport,
+     [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.tree_stages = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.tree_stages; },
+     // The report shows the stages in use, 0 resolved.
+     [](const RunConfig& c) -> json { return c.mls.array.effective_tree_stages(); }},
+    {"inject_fault", Group::array, Kind::text, nullptr,
+     "test only: break a block (mul-lsb | scaler-mantissa | tree-order) to prove --check", kReport,
+     [](RunConfig& c, const Param&, const Text& t) { c.mls.array.fault = parse_fault(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.array.fault); }},
+    {"elem", Group::quant, Kind::text, nullptr, "element format <E_x, M_x>, e.g. e2m4", kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.elem = parse_elem_format(t); },
+     [](const RunConfig& c) -> json { return c.mls.quant.elem.name(); }},
+    {"scale", Group::quant, Kind::text, nullptr, "group-scale format <E_g, M_g>, M_g in {0,1}", kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.scale = parse_scale_format(t); },
+     [](const RunConfig& c) -> json { return c.mls.quant.scale.name(); }},
+    {"group", Group::quant, Kind::text, nullptr, "grouping: nc | n | c | tensor", kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.group = parse_grouping(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.quant.group); }},
+    {"rounding", Group::quant, Kind::text, nullptr, "nearest | stochastic", kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.rounding = parse_rounding(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.quant.rounding); }},
+    {"seed", Group::quant, Kind::integer, nullptr, "seed of the stochastic-rounding draws, [0, 2^64 - 1]",
+     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.quant.seed = seed(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.quant.seed; }},
+    {"clip", Group::quant, Kind::boolean, nullptr, "clip the mantissa inside its binade (the paper's Alg. 1)",
+     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.quant.clip = boolean(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.quant.clip; }},
+    // Checked where it is loaded (run, sweep): a table file is read relative to
+    // where it was named.
+    {"tech", Group::energy, Kind::text, nullptr,
+     "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | TABLE_FILE (docs/energy.md)", kSweep,
+     [](RunConfig& c, const Param&, const Text& t) { c.tech = t; },
+     [](const RunConfig& c) -> json { return c.tech; }},
+};
+
+}  // namespace
+
+bool is_short_integer(const std::string& t) {
+  const size_t sign = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  const size_t digits = t.size() - sign;
+  if (digits < 1 || digits > 18) return false;
+  for (size_t i = sign; i < t.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(t[i]))) return false;
+  return true;
+}
+
+const std::vector<Param>& table() { return kTable; }
+
+const Param* find(const std::string& name) {
+  for (const Param& p : kTable)
+    if (name == p.name) return &p;
+  return nullptr;
+}
+
+std::string known_names(unsigned use) {
+  std::string list;
+  for (const Param& p : kTable)
+    if (p.use & use) list += (list.empty() ? "" : ", ") + std::string(p.name);
+  return list;
+}
+
+std::string flag(const Param& p) {
+  std::string f = std::string("--") + p.name;
+  for (char& c : f)
+    if (c == '_') c = '-';
+  return f;
+}
+
+std::string help(const Param& p) { return p.range ? std::string(p.help) + ", " + p.range->text() : p.help; }
+
+std::string text(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  return value.dump();
+}
+
+std::string default_text(const Param& p) { return text(p.get(RunConfig{})); }
+
+Error flag_error(const ConfigError& e) {
+  const Param* p = find(e.param);
+  return Error((p ? flag(*p) : e.param) + " " + e.requirement);
+}
+
+void set(RunConfig& cfg, const Param& p, const std::string& value) {
+  try {
+    p.set(cfg, p, value);
+  } catch (const ConfigError& e) {
+    throw flag_error(e);
+  }
+}
+
+void validate(const RunConfig& cfg) {
+  try {
+    cfg.mls.validate();
+  } catch (const ConfigError& e) {
+    throw flag_error(e);
+  }
+}
+
+int integer(const Param& p, const std::string& t) {
+  if (!is_short_integer(t)) throw ConfigError(p.name, "must be an integer, got " + quoted_excerpt(t));
+  const int64_t v = std::stoll(t);
+  check_range(p.name, v, p.range ? *p.range : kAnyInt);
+  return int(v);
+}
+
+bool boolean(const Param& p, const std::string& t) {
+  if (t == "true" || t == "false") return t == "true";
+  throw ConfigError(p.name, "must be true or false, got " + quoted_excerpt(t));
+}
+
+uint64_t seed(const Param& p, const std::string& t) {
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(t.c_str(), &end, 10);
+  if (t.empty() || !std::isdigit(static_cast<unsigned char>(t[0])) || *end != '\0' || errno == ERANGE)
+    throw ConfigError(p.name, "must be an integer in [0, 2^64 - 1], got " + quoted_excerpt(t));
+  return v;
+}
+
+}  // namespace mls::params
