@@ -58,7 +58,8 @@ int run_bench(const std::vector<std::string>& args) {
         const mls::QuantTensor& x = layer.operand(mls::x_operand(pass));
         const mls::QuantTensor& y = layer.operand(mls::y_operand(pass));
         mls::TensorF out(lp.out_shape);
-        const mls::hw::LayerJob job = mls::hw::make_layer_job(lp, x, y, cfg.array.chunk, out.data.data());
+        const mls::hw::LayerJob job =
+            mls::hw::make_layer_job(lp, x, y, mls::Mapping::for_array(cfg.array), out.data.data());
         auto t0 = Clock::now();
         sim.run(job);
         t.array += seconds(t0);

@@ -12,22 +12,24 @@ Controller::Controller(sc_core::sc_module_name name, const ArrayConfig& cfg)
 }
 
 void Controller::start(const LayerJob& job) {
-  const ChunkPlan& plan = job.plan;
-  const int64_t n_tiles = (plan.total + rows_ - 1) / rows_;
-  tiles_.assign(size_t(n_tiles), std::vector<TileRow>(size_t(rows_)));
-  tile_len_.assign(size_t(n_tiles), 0);
-  for (int64_t j = 0; j < plan.total; ++j) {
-    TileRow& row = tiles_[size_t(j / rows_)][size_t(j % rows_)];
-    row = {true, int32_t(plan.group_of(j)), int32_t(plan.k_begin(j)), int32_t(plan.length(j))};
-    tile_len_[size_t(j / rows_)] = std::max(tile_len_[size_t(j / rows_)], row.len);
+  check_job_fits(job, rows_, cols_);
+  mapping_ = job.mapping;
+  nest_ = mapping_.loop_nest(job.m, job.p, job.plan);
+  // The tile table: what each row does in each chunk tile, looked up once.
+  tiles_.assign(size_t(nest_.chunk_tiles), std::vector<TileRow>(size_t(rows_)));
+  tile_len_.assign(size_t(nest_.chunk_tiles), 0);
+  for (int64_t t = 0; t < nest_.chunk_tiles; ++t) {
+    for (int r = 0; r < rows_; ++r) {
+      const int64_t j = mapping_.chunk_at(nest_, t, r);
+      if (j >= 0)
+        tiles_[size_t(t)][size_t(r)] = {true, int32_t(job.plan.group_of(j)), int32_t(job.plan.k_begin(j)),
+                                        int32_t(job.plan.length(j))};
+    }
+    tile_len_[size_t(t)] = int32_t(mapping_.tile_steps(nest_, t));
   }
-  m_ = job.m;
-  p_count_ = job.p;
-  m_tiles_ = (job.m + cols_ - 1) / cols_;
-  uint64_t per_output = 0;
-  for (int32_t len : tile_len_) per_output += uint64_t(len);
-  total_issues_ = per_output * uint64_t(m_tiles_) * uint64_t(job.p);
-  mt_ = p_ = tile_ = step_ = 0;
+  total_issues_ = nest_.empty() ? 0 : mapping_.issue_cycles(nest_);
+  pos_ = TilePos{};
+  step_ = 0;
   issued_ = 0;
   busy_ = total_issues_ > 0;
 }
@@ -45,9 +47,10 @@ void Controller::on_clock() {
 }
 
 void Controller::fill(IssueCmd& c) const {
-  const std::vector<TileRow>& rows = tiles_[size_t(tile_)];
-  const bool tile_last = step_ == tile_len_[size_t(tile_)] - 1;
-  c.tag = {true, tile_last, tile_last && tile_ == int64_t(tiles_.size()) - 1, mt_, p_, tile_};
+  const std::vector<TileRow>& rows = tiles_[size_t(pos_.tile)];
+  const bool tile_last = step_ == tile_len_[size_t(pos_.tile)] - 1;
+  const bool output_last = tile_last && pos_.tile == nest_.chunk_tiles - 1;
+  c.tag = {true, tile_last, output_last, pos_.m_tile, pos_.p, pos_.tile};
   c.row_active.resize(size_t(rows_));
   c.row_g.resize(size_t(rows_));
   c.row_k.resize(size_t(rows_));
@@ -57,18 +60,13 @@ void Controller::fill(IssueCmd& c) const {
     c.row_g[size_t(r)] = row.g;
     c.row_k[size_t(r)] = row.k0 + int32_t(step_);
   }
-  c.active_cols = int(std::min<int64_t>(cols_, m_ - mt_ * cols_));
+  c.active_cols = mapping_.active_cols(nest_, pos_.m_tile);
 }
 
 void Controller::advance() {
-  if (++step_ < tile_len_[size_t(tile_)]) return;
+  if (++step_ < tile_len_[size_t(pos_.tile)]) return;
   step_ = 0;
-  if (++tile_ < int64_t(tiles_.size())) return;
-  tile_ = 0;
-  if (++p_ < p_count_) return;
-  p_ = 0;
-  if (++mt_ < m_tiles_) return;
-  busy_ = false;
+  busy_ = mapping_.next_tile(pos_, nest_);
 }
 
 }  // namespace mls::hw

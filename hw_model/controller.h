@@ -1,8 +1,9 @@
 #pragma once
-// Controller / sequencer: walks the loop nest m-tile, p, chunk-tile, step and
-// issues, every cycle, which (g, k) each row reads. Chunks are dealt R at a time
-// to the rows, group-major; a tile lasts as long as its longest chunk, and the
-// next tile follows with no bubble.
+// Controller / sequencer: walks the job's mapping (ref/mapping.h) and issues,
+// every cycle, which (g, k) each row reads. The mapping gives the loop order
+// over (m-tile, p, chunk tile), the chunk each row reduces and each tile's
+// length; inside a tile the controller steps through k, and the next tile
+// follows with no bubble.
 #include <systemc>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "hw_model/layer_job.h"
 #include "hw_model/pipe_reg.h"
 #include "ref/config.h"
+#include "ref/mapping.h"
 
 namespace mls::hw {
 
@@ -22,7 +24,9 @@ class Controller : public sc_core::sc_module {
   SC_HAS_PROCESS(Controller);
   Controller(sc_core::sc_module_name name, const ArrayConfig& cfg);
 
-  void start(const LayerJob& job);  // host: begin issuing at the next edge
+  // Host: begin issuing at the next edge. Throws mls::Error when the job's
+  // mapping is for another array size.
+  void start(const LayerJob& job);
   bool busy() const { return busy_; }
   uint64_t issued() const { return issued_; }
   uint64_t total_issues() const { return total_issues_; }
@@ -38,10 +42,12 @@ class Controller : public sc_core::sc_module {
   void advance();
 
   const int rows_, cols_;
-  std::vector<std::vector<TileRow>> tiles_;  // [tile][row]
+  Mapping mapping_;
+  LoopNest nest_;
+  std::vector<std::vector<TileRow>> tiles_;  // [tile][row], from the mapping
   std::vector<int32_t> tile_len_;
-  int64_t m_tiles_ = 0, m_ = 0, p_count_ = 0;
-  int64_t mt_ = 0, p_ = 0, tile_ = 0, step_ = 0;
+  TilePos pos_;
+  int64_t step_ = 0;
   bool busy_ = false;
   uint64_t issued_ = 0, total_issues_ = 0;
   sc_core::sc_time first_issue_;

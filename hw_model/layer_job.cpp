@@ -1,5 +1,7 @@
 #include "hw_model/layer_job.h"
 
+#include <string>
+
 #include "ref/error.h"
 
 namespace mls::hw {
@@ -14,12 +16,14 @@ uint32_t code_of(const QuantTensor& t, int32_t index) {
 
 }  // namespace
 
-LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, int chunk, float* out) {
+LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const Mapping& mapping,
+                        float* out) {
   if (!(x.elem == y.elem) || !(x.scale == y.scale))
     throw Error("the array needs X and Y in one element and scale format");
   LayerJob job;
   job.m = lp.m, job.p = lp.p, job.g = lp.g, job.k = lp.k;
-  job.plan = ChunkPlan(lp.k, chunk, lp.g);
+  job.mapping = mapping;
+  job.plan = mapping.chunk_plan(lp.k, lp.g);
   job.elem = x.elem;
   job.scale = x.scale;
   job.x_codes.resize(lp.x_index.size());
@@ -35,6 +39,13 @@ LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const Quant
   job.out_index = lp.out_index;
   job.out = out;
   return job;
+}
+
+void check_job_fits(const LayerJob& job, int rows, int cols) {
+  if (job.mapping.rows() != rows || job.mapping.cols() != cols)
+    throw Error("layer job mapped for a " + std::to_string(job.mapping.rows()) + " x " +
+                std::to_string(job.mapping.cols()) + " array, not this " + std::to_string(rows) + " x " +
+                std::to_string(cols) + " one");
 }
 
 }  // namespace mls::hw

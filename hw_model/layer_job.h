@@ -1,20 +1,22 @@
 #pragma once
 // One layer-pass as the array receives it: the contents of its operand and
-// scale buffers, the loop bounds, and where results go. Built on the host from
-// the lowering and the quantized tensors (the "DMA" step): it moves encoded
-// elements, it does no arithmetic.
+// scale buffers, the loop bounds, the mapping it runs under, and where results
+// go. Built on the host from the lowering, the mapping and the quantized
+// tensors (the "DMA" step): it moves encoded elements, it does no arithmetic.
 #include <cstdint>
 #include <vector>
 
 #include "ref/format.h"
 #include "ref/lowering.h"
+#include "ref/mapping.h"
 #include "ref/quantizer.h"
 
 namespace mls::hw {
 
 struct LayerJob {
   int64_t m = 0, p = 0, g = 0, k = 0;
-  ChunkPlan plan{1, 1, 1};
+  Mapping mapping;                   // the dataflow; rows and cols are the array's
+  ChunkPlan plan{1, 1, 1};           // mapping.chunk_plan(k, g)
   ElemFormat elem;
   ScaleFormat scale;
   std::vector<uint32_t> x_codes;     // [g][k][m]: a column-contiguous X buffer row
@@ -27,7 +29,11 @@ struct LayerJob {
 };
 
 // Throws mls::Error if x and y have different element formats.
-LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, int chunk,
+LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const Mapping& mapping,
                         float* out);
+
+// Throws mls::Error unless the job was mapped for a rows x cols array: the
+// blocks take their size from the array, the loop nest from the job.
+void check_job_fits(const LayerJob& job, int rows, int cols);
 
 }  // namespace mls::hw

@@ -22,6 +22,7 @@ class OperandBuffer : public sc_core::sc_module {
 
   SC_HAS_PROCESS(OperandBuffer);
   OperandBuffer(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
+  // Throws mls::Error when the job's mapping is for another array size.
   void load(const LayerJob& job);
 
  private:

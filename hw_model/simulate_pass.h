@@ -38,7 +38,7 @@ template <class Progress>
 SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
                             Progress&& progress) {
   SimulatedPass r{TensorF(lp.out_shape), Stats{}, 0.0};
-  const LayerJob job = make_layer_job(lp, x, y, sim.config().array.chunk, r.out.data.data());
+  const LayerJob job = make_layer_job(lp, x, y, Mapping::for_array(sim.config().array), r.out.data.data());
   const auto t0 = std::chrono::steady_clock::now();
   r.stats = sim.run(job, progress);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

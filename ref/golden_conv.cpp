@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
+
+#include "ref/error.h"
 
 namespace mls {
 
@@ -42,8 +45,10 @@ float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleForm
 }
 
 float tree_reduce(const float* values, const bool* valid, int slots, uint64_t& adds) {
-  float v[1024];  // rows <= 1024 (MlsConfig::validate)
-  bool ok[1024];
+  constexpr int kMaxSlots = 1024;  // rows <= 1024 (MlsConfig::validate)
+  if (slots < 1 || slots > kMaxSlots) throw Error("tree_reduce: " + std::to_string(slots) + " slots, not in [1, 1024]");
+  float v[kMaxSlots];
+  bool ok[kMaxSlots];
   std::copy(values, values + slots, v);
   std::copy(valid, valid + slots, ok);
   for (int n = slots; n > 1; n = (n + 1) / 2) {
@@ -73,42 +78,75 @@ std::vector<int32_t> gather(const std::vector<int32_t>& index, const QuantTensor
   return out;
 }
 
+// One layer-pass's operands, gathered once: signed magnitudes in the lowering's
+// [m][g][k] and [p][g][k] layouts, a zero for each padding tap.
+struct Gathered {
+  const LoweredPass& lp;
+  const QuantTensor &x, &y;
+  const ArrayConfig& array;
+  std::vector<int32_t> xs, ys;
+  uint64_t acc_overflow = 0;
+  std::vector<float> slot;              // the tree's inputs, one per slot
+  std::unique_ptr<bool[]> slot_valid;   // tree_reduce takes a plain bool array
+
+  Gathered(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, int slots)
+      : lp(l), x(qx), y(qy), array(a), xs(gather(l.x_index, qx)), ys(gather(l.y_index, qy)),
+        slot(size_t(slots), 0.0f), slot_valid(new bool[size_t(slots)]) {}
+};
+
+// The scaled sum of chunk j of output (m, p): local accumulation in ascending
+// k, then one rounding to fp32 with both group scales.
+float chunk_value(Gathered& d, const ChunkPlan& plan, int64_t m, int64_t p, int64_t j) {
+  const LoweredPass& lp = d.lp;
+  const int64_t g = plan.group_of(j), k0 = plan.k_begin(j), len = plan.length(j);
+  const int32_t* xv = &d.xs[size_t((m * lp.g + g) * lp.k + k0)];
+  const int32_t* yv = &d.ys[size_t((p * lp.g + g) * lp.k + k0)];
+  int64_t sum = 0;
+  for (int64_t k = 0; k < len; ++k)
+    sum = accumulate(sum, int64_t(xv[k]) * yv[k], d.array.acc_bits, d.array.acc_overflow, d.acc_overflow);
+  return scale_chunk(sum, d.x.sg[size_t(lp.x_group[size_t(m * lp.g + g)])],
+                     d.y.sg[size_t(lp.y_group[size_t(p * lp.g + g)])], d.x.scale);
+}
+
+// The tree over one chunk tile of output (m, p), slot s holding the chunk the
+// mapping deals to it.
+float tile_value(Gathered& d, const Mapping& map, const LoopNest& nest, int64_t m, int64_t p, int64_t tile) {
+  const int slots = map.tree_slots();
+  for (int s = 0; s < slots; ++s) {
+    const int64_t j = map.chunk_at(nest, tile, s);
+    d.slot_valid[size_t(s)] = j >= 0;
+    if (j >= 0) d.slot[size_t(s)] = chunk_value(d, nest.plan, m, p, j);
+  }
+  uint64_t unused_adds = 0;
+  return tree_reduce(d.slot.data(), d.slot_valid.get(), slots, unused_adds);
+}
+
 }  // namespace
 
-GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a) {
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const Mapping& map) {
+  Gathered d(lp, x, y, a, map.tree_slots());
+  const LoopNest nest = map.loop_nest(lp.m, lp.p, map.chunk_plan(lp.k, lp.g));
+  // Walks the mapping's loop nest, so every output adds its tiles in the
+  // order the array does; acc[m][p] starts at +0.
+  std::vector<float> acc(size_t(lp.m * lp.p), 0.0f);
+  TilePos pos;
+  for (bool more = !nest.empty(); more; more = map.next_tile(pos, nest))
+    for (int c = 0; c < map.active_cols(nest, pos.m_tile); ++c) {
+      const int64_t m = map.m_of(pos.m_tile, c);
+      float& sum = acc[size_t(m * lp.p + pos.p)];
+      sum = sum + tile_value(d, map, nest, m, pos.p, pos.tile);
+    }
   GoldenResult res;
   res.out = TensorF(lp.out_shape);
-  const std::vector<int32_t> xs = gather(lp.x_index, x), ys = gather(lp.y_index, y);
-  const ChunkPlan plan(lp.k, a.chunk, lp.g);
   const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
-  const int rows = a.rows;
-  std::vector<float> slot(size_t(rows), 0.0f);
-  std::unique_ptr<bool[]> slot_valid(new bool[size_t(rows)]);
-  uint64_t unused_adds = 0;
-
-  for (int64_t m = 0; m < lp.m; ++m) {
-    for (int64_t p = 0; p < lp.p; ++p) {
-      float acc = 0.0f;
-      for (int64_t first = 0; first < plan.total; first += rows) {
-        for (int r = 0; r < rows; ++r) {
-          const int64_t j = first + r;
-          slot_valid[r] = j < plan.total;
-          if (!slot_valid[r]) continue;
-          const int64_t g = plan.group_of(j), k0 = plan.k_begin(j), len = plan.length(j);
-          const int32_t* xv = &xs[size_t((m * lp.g + g) * lp.k + k0)];
-          const int32_t* yv = &ys[size_t((p * lp.g + g) * lp.k + k0)];
-          int64_t sum = 0;
-          for (int64_t k = 0; k < len; ++k)
-            sum = accumulate(sum, int64_t(xv[k]) * yv[k], a.acc_bits, a.acc_overflow, res.acc_overflow);
-          slot[size_t(r)] = scale_chunk(sum, x.sg[size_t(lp.x_group[size_t(m * lp.g + g)])],
-                                        y.sg[size_t(lp.y_group[size_t(p * lp.g + g)])], x.scale);
-        }
-        acc = acc + tree_reduce(slot.data(), slot_valid.get(), rows, unused_adds);
-      }
-      res.out.data[size_t(lp.out_index[size_t(m * lp.p + p)])] = acc * f;
-    }
-  }
+  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_index[i])] = acc[i] * f;
+  res.acc_overflow = d.acc_overflow;
   return res;
+}
+
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a) {
+  return golden_pass(lp, x, y, a, Mapping::for_array(a));
 }
 
 }  // namespace mls

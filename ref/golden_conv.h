@@ -1,6 +1,8 @@
 #pragma once
 // The golden MLS convolution arithmetic (docs/reference.md#convolution-arithmetic). Its reduction order is the
-// contract the SystemC array is checked against bit for bit:
+// contract the SystemC array is checked against bit for bit. The order comes
+// from the Mapping (ref/mapping.h); the arithmetic below is this file's own,
+// written apart from the array's (hw_model/datapath.cpp). Baseline mapping:
 //
 //  for each output (m, p):
 //    chunks j = 0 .. G*ceil(K/chunk)-1, group-major, dealt R at a time to rows;
@@ -16,6 +18,7 @@
 
 #include "ref/config.h"
 #include "ref/lowering.h"
+#include "ref/mapping.h"
 #include "ref/quantizer.h"
 
 namespace mls {
@@ -39,6 +42,11 @@ struct GoldenResult {
   uint64_t acc_overflow = 0;   // additions whose sum left the accumulator range
 };
 
+// `array` gives the accumulator (acc_bits, acc_overflow); `mapping` the order
+// in which chunks, tiles and outputs are reduced.
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
+                         const Mapping& mapping);
+// The same with the array's own mapping, Mapping::for_array(array).
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array);
 
 }  // namespace mls

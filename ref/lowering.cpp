@@ -79,9 +79,6 @@ ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvPa
 Operand x_operand(Pass pass) { return pass == Pass::bwd_weight ? Operand::grad_output : Operand::weight; }
 Operand y_operand(Pass pass) { return pass == Pass::bwd_data ? Operand::grad_output : Operand::input; }
 
-ChunkPlan::ChunkPlan(int64_t k_size, int64_t chunk_size, int64_t groups)
-    : k(k_size), chunk(chunk_size), per_group((k_size + chunk_size - 1) / chunk_size), total(per_group * groups) {}
-
 namespace {
 
 // Fills one operand's tables: for each row r (m for X, p for Y) and group g,

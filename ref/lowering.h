@@ -62,17 +62,4 @@ struct LoweredPass {
 
 LoweredPass lower(Pass pass, const ConvGeometry& geo, const GroupLayout& x_layout, const GroupLayout& y_layout);
 
-// Chunking of one group's k-range (docs/reference.md#convolution-arithmetic): consecutive chunks of `chunk`
-// products, the last taking the remainder; chunks listed group-major.
-struct ChunkPlan {
-  int64_t k = 0, chunk = 0;
-  int64_t per_group = 0;  // chunks per group
-  int64_t total = 0;      // chunks over all groups
-
-  ChunkPlan(int64_t k_size, int64_t chunk_size, int64_t groups);
-  int64_t group_of(int64_t j) const { return j / per_group; }
-  int64_t k_begin(int64_t j) const { return (j % per_group) * chunk; }
-  int64_t length(int64_t j) const { return std::min(chunk, k - k_begin(j)); }
-};
-
 }  // namespace mls

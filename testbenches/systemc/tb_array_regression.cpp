@@ -10,6 +10,7 @@
 #include "hw_model/mac_array.h"
 #include "ref/golden_conv.h"
 #include "ref/lowering.h"
+#include "ref/mapping.h"
 #include "ref/quantizer.h"
 #include "testbenches/systemc/tb_main.h"
 
@@ -48,19 +49,20 @@ TensorF make_tensor(const Shape& shape, const std::string& kind, uint32_t seed) 
 }
 
 // docs/reference.md#the-modelled-array, written from its text: sum over (m-tile, p, chunk-tile) of the
-// longest chunk in the tile, plus the pipeline depth.
-uint64_t spec_cycles(const LoweredPass& lp, const ArrayConfig& a) {
-  const int64_t per_group = (lp.k + a.chunk - 1) / a.chunk;
+// longest chunk in the tile, plus the pipeline depth. It reads only the
+// mapping's sizes: the formula is the test's own, not Mapping::cycles.
+uint64_t spec_cycles(const LoweredPass& lp, const Mapping& map, int pipeline_depth) {
+  const int64_t per_group = (lp.k + map.chunk() - 1) / map.chunk();
   std::vector<int64_t> lengths;
   for (int64_t g = 0; g < lp.g; ++g)
-    for (int64_t c = 0; c < per_group; ++c) lengths.push_back(std::min<int64_t>(a.chunk, lp.k - c * a.chunk));
+    for (int64_t c = 0; c < per_group; ++c) lengths.push_back(std::min<int64_t>(map.chunk(), lp.k - c * map.chunk()));
   int64_t per_output = 0;
-  for (size_t first = 0; first < lengths.size(); first += size_t(a.rows)) {
-    const size_t last = std::min(lengths.size(), first + size_t(a.rows));
+  for (size_t first = 0; first < lengths.size(); first += size_t(map.rows())) {
+    const size_t last = std::min(lengths.size(), first + size_t(map.rows()));
     per_output += *std::max_element(lengths.begin() + long(first), lengths.begin() + long(last));
   }
-  const int64_t m_tiles = (lp.m + a.cols - 1) / a.cols;
-  return uint64_t(m_tiles * lp.p * per_output) + uint64_t(a.pipeline_depth());
+  const int64_t m_tiles = (lp.m + map.cols() - 1) / map.cols();
+  return uint64_t(m_tiles * lp.p * per_output) + uint64_t(pipeline_depth);
 }
 
 uint32_t bits_of(float f) {
@@ -93,14 +95,15 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
   const QuantTensor qw = quantize(w, "l.weight", cfg.quant), qa = quantize(a, "l.input", cfg.quant),
                     qe = quantize(e, "l.grad_output", cfg.quant);
   ArraySim sim(cfg);
+  const Mapping map = Mapping::for_array(cfg.array);
   for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight}) {
     const QuantTensor& x = pass == Pass::bwd_weight ? qe : qw;
     const QuantTensor& y = pass == Pass::bwd_data ? qe : qa;
     const LoweredPass lp = lower(pass, geo, x.layout, y.layout);
     TensorF out(lp.out_shape);
-    const LayerJob job = make_layer_job(lp, x, y, c.chunk, out.data.data());
+    const LayerJob job = make_layer_job(lp, x, y, map, out.data.data());
     const Stats s = sim.run(job);
-    const GoldenResult golden = golden_pass(lp, x, y, cfg.array);
+    const GoldenResult golden = golden_pass(lp, x, y, cfg.array, map);
     SCOPED_TRACE(to_string(pass));
     int mismatches = 0;
     for (int64_t i = 0; i < out.size(); ++i)
@@ -111,7 +114,7 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
     const uint64_t macs = uint64_t(lp.m * lp.p * lp.g * lp.k), outputs = uint64_t(lp.m * lp.p);
     const uint64_t per_group = uint64_t((lp.k + c.chunk - 1) / c.chunk), chunks = per_group * uint64_t(lp.g);
     const uint64_t tiles = (chunks + uint64_t(c.rows) - 1) / uint64_t(c.rows);
-    EXPECT_EQ(s.cycles, spec_cycles(lp, cfg.array));
+    EXPECT_EQ(s.cycles, spec_cycles(lp, map, cfg.array.pipeline_depth()));
     EXPECT_EQ(s.pipeline_depth, uint64_t(6 + cfg.array.effective_tree_stages()));
     EXPECT_EQ(s.stall_cycles, 0u);
     EXPECT_EQ(s.mul, macs) << "every product, padding zeros included";
@@ -154,6 +157,23 @@ std::vector<Case> all_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Regression, ArrayRegression, ::testing::ValuesIn(all_cases()), case_name);
+
+// The mapping's own cycle formula (what a dataflow declares) against the
+// test's formula above, over shapes with partial row, column and chunk tiles.
+TEST(MappingCycles, EqualTheFormulaWrittenFromTheDocs) {
+  for (int rows : {1, 3, 4, 16})
+    for (int cols : {1, 5, 16})
+      for (int chunk : {1, 4, 9, 16})
+        for (int64_t k : {1, 9, 17, 64})
+          for (int64_t g : {1, 3, 5}) {
+            LoweredPass lp;
+            lp.m = 7, lp.p = 3, lp.g = g, lp.k = k;
+            const Mapping map(Dataflow::baseline, rows, cols, chunk);
+            const LoopNest nest = map.loop_nest(lp.m, lp.p, map.chunk_plan(lp.k, lp.g));
+            EXPECT_EQ(map.cycles(nest, 10), spec_cycles(lp, map, 10))
+                << rows << "x" << cols << " chunk " << chunk << " k " << k << " g " << g;
+          }
+}
 
 }  // namespace
 }  // namespace mls::hw

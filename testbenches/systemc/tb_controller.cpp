@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "ref/error.h"
 #include "testbenches/systemc/tb_main.h"
 
 namespace mls::hw {
@@ -40,7 +41,8 @@ TEST(Controller, IssuesTheSpecLoopNest) {
   // chunks of 4 and 2 per group -> 6 chunks, tiles {4,2,4,2} (len 4) and {4,2} (len 4).
   LayerJob job;
   job.m = 5, job.p = 2, job.g = 3, job.k = 6;
-  job.plan = ChunkPlan(6, 4, 3);
+  job.mapping = Mapping::for_array(cfg);
+  job.plan = job.mapping.chunk_plan(6, 3);
   ControllerBench bench("bench", cfg);
   bench.controller.start(job);
   sc_core::sc_start(100, sc_core::SC_NS);
@@ -81,6 +83,17 @@ TEST(Controller, IssuesTheSpecLoopNest) {
       }
   }
   EXPECT_FALSE(bench.controller.busy());
+}
+
+TEST(Controller, RefusesAJobMappedForAnotherArray) {
+  ArrayConfig cfg;
+  cfg.rows = 4;
+  cfg.cols = 3;
+  LayerJob job;
+  job.m = job.p = job.g = job.k = 1;
+  job.mapping = Mapping(Dataflow::baseline, 4, 4, 16);  // 4 columns, the array has 3
+  ControllerBench bench("bench", cfg);
+  EXPECT_THROW(bench.controller.start(job), Error);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ TEST(OperandBuffer, ReadsTheAddressedElements) {
   // address shows: X code = 100 m + 10 g + k, Y code = 100 p + 10 g + k.
   LayerJob job;
   job.m = 5, job.p = 2, job.g = 2, job.k = 3;
+  job.mapping = Mapping::for_array(cfg);
   job.x_codes.resize(30);
   for (int m = 0; m < 5; ++m)
     for (int g = 0; g < 2; ++g)

@@ -305,22 +305,6 @@ TEST(ref_golden, LoweringSizesShapesAndTapCounts) {
   }
 }
 
-TEST(ref_golden, ChunkPlanCutsEachGroupIntoConsecutiveChunks) {
-  for (int64_t k : {1, 9, 16, 17, 36})
-    for (int64_t chunk : {1, 4, 9, 16})
-      for (int64_t groups : {1, 3}) {
-        const mls::ChunkPlan plan(k, chunk, groups);
-        const int64_t per = (k + chunk - 1) / chunk;
-        EXPECT_EQ(plan.per_group, per);
-        EXPECT_EQ(plan.total, per * groups);
-        for (int64_t j = 0; j < plan.total; ++j) {
-          EXPECT_EQ(plan.group_of(j), j / per);
-          EXPECT_EQ(plan.k_begin(j), (j % per) * chunk);
-          EXPECT_EQ(plan.length(j), std::min(chunk, k - (j % per) * chunk));
-        }
-      }
-}
-
 // ---- overflow counting --------------------------------------------------------
 
 // The docs/reference.md#lowering-to-a-grouped-product table, written out: the signed products of output (m, p) in group g,

@@ -1,0 +1,88 @@
+// The baseline mapping (ref/mapping.h) against the wording of
+// docs/reference.md#the-modelled-array: chunks cut per group and listed
+// group-major, dealt R at a time to the rows, the loop order m-tile, p, chunk
+// tile, column c of m-tile t computing m = t * C + c.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
+#include "ref/error.h"
+#include "ref/mapping.h"
+
+namespace {
+
+using mls::ChunkPlan;
+using mls::Dataflow;
+using mls::LoopNest;
+using mls::Mapping;
+using mls::TilePos;
+
+TEST(ref_mapping, ChunkPlanCutsEachGroupIntoConsecutiveChunks) {
+  for (int64_t k : {1, 9, 16, 17, 36})
+    for (int64_t chunk : {1, 4, 9, 16})
+      for (int64_t groups : {1, 3}) {
+        const ChunkPlan plan(k, chunk, groups);
+        const int64_t per = (k + chunk - 1) / chunk;
+        EXPECT_EQ(plan.per_group, per);
+        EXPECT_EQ(plan.total, per * groups);
+        for (int64_t j = 0; j < plan.total; ++j) {
+          EXPECT_EQ(plan.group_of(j), j / per);
+          EXPECT_EQ(plan.k_begin(j), (j % per) * chunk);
+          EXPECT_EQ(plan.length(j), std::min(chunk, k - (j % per) * chunk));
+        }
+      }
+}
+
+TEST(ref_mapping, RowsTakeChunksRAtATime) {
+  // G = 3 groups of K = 6, chunk 4: chunks {4, 2, 4, 2, 4, 2}; R = 4 rows.
+  const Mapping map(Dataflow::baseline, 4, 3, 4);
+  const LoopNest nest = map.loop_nest(5, 2, map.chunk_plan(6, 3));
+  EXPECT_EQ(nest.m_tiles, 2);
+  EXPECT_EQ(nest.chunk_tiles, 2);
+  const int64_t want[2][4] = {{0, 1, 2, 3}, {4, 5, -1, -1}};
+  for (int t = 0; t < 2; ++t)
+    for (int r = 0; r < 4; ++r) EXPECT_EQ(map.chunk_at(nest, t, r), want[t][r]) << "tile " << t << " row " << r;
+  EXPECT_EQ(map.tile_steps(nest, 0), 4);
+  EXPECT_EQ(map.tile_steps(nest, 1), 4);
+  EXPECT_EQ(map.tree_slots(), 4);
+  EXPECT_EQ(map.active_cols(nest, 0), 3);
+  EXPECT_EQ(map.active_cols(nest, 1), 2);  // m = 3, 4
+  EXPECT_EQ(map.m_of(1, 1), 4);
+  EXPECT_EQ(map.issue_cycles(nest), 2u * 2u * (4u + 4u));
+  EXPECT_EQ(map.cycles(nest, 9), 32u + 9u);
+}
+
+TEST(ref_mapping, LoopOrderIsMTileThenPThenChunkTile) {
+  const Mapping map(Dataflow::baseline, 2, 2, 3);
+  const LoopNest nest = map.loop_nest(3, 2, map.chunk_plan(4, 2));  // 2 m-tiles, 4 chunks: 2 tiles
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> seen;
+  TilePos pos;
+  for (bool more = !nest.empty(); more; more = map.next_tile(pos, nest)) seen.emplace_back(pos.m_tile, pos.p, pos.tile);
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> want;
+  for (int64_t mt = 0; mt < 2; ++mt)
+    for (int64_t p = 0; p < 2; ++p)
+      for (int64_t t = 0; t < 2; ++t) want.emplace_back(mt, p, t);
+  EXPECT_EQ(seen, want);
+  EXPECT_EQ(pos.m_tile, 0);  // wrapped to the first block
+}
+
+TEST(ref_mapping, ArrayConfigAndNames) {
+  mls::ArrayConfig a;
+  a.rows = 8;
+  a.cols = 4;
+  a.chunk = 9;
+  const Mapping map = Mapping::for_array(a);
+  EXPECT_EQ(map.dataflow(), Dataflow::baseline);
+  EXPECT_EQ(map.rows(), 8);
+  EXPECT_EQ(map.cols(), 4);
+  EXPECT_EQ(map.chunk(), 9);
+  EXPECT_EQ(mls::to_string(map.dataflow()), "baseline");
+  EXPECT_EQ(mls::parse_dataflow("baseline"), Dataflow::baseline);
+  EXPECT_THROW(mls::parse_dataflow("weight-stationary"), mls::Error);
+  EXPECT_THROW(Mapping(Dataflow::baseline, 0, 4, 4), mls::Error);
+  EXPECT_TRUE(map.loop_nest(0, 3, map.chunk_plan(9, 1)).empty());
+}
+
+}  // namespace
