@@ -1,9 +1,11 @@
 #pragma once
-// Lowering of each conv2d pass to the grouped matrix product of docs/reference.md#convolution-arithmetic:
+// The grouped matrix product every pass of every layer kind lowers to
+// (docs/reference.md#lowering-to-a-grouped-product):
 //   Out[m, p] = sum_g sum_{k in g} X[m, g, k] * Y[p, g, k]
 // The lowering says WHICH quantized element feeds each product; it holds no
 // arithmetic, so the golden model and the SystemC array can share it and still
-// disagree on the numbers. Tests check it against a direct convolution.
+// disagree on the numbers. Each kind (ref/layer_kind.h) builds its passes with
+// the helpers below; tests check them against the kind's direct evaluation.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,33 +16,8 @@
 
 namespace mls {
 
-// Stride, padding and dilation are at most this (checked by conv_geometry).
-constexpr int kMaxConvParam = 1 << 16;
 // Entries of one lowering table (int32 indices) at most: 2^31 - 1.
 constexpr int64_t kMaxLoweredEntries = (int64_t{1} << 31) - 1;
-
-struct ConvParams {
-  int stride_h = 1, stride_w = 1;
-  int pad_h = 0, pad_w = 0;
-  int dil_h = 1, dil_w = 1;
-};
-
-struct ConvGeometry {
-  int64_t n = 0, ci = 0, h = 0, w = 0;  // input [N, Ci, H, W]
-  int64_t co = 0, kh = 0, kw = 0;       // weight [Co, Ci, Kh, Kw]
-  int64_t ho = 0, wo = 0;               // output [N, Co, Ho, Wo]
-  ConvParams params;
-};
-
-// Checks the shapes against each other; throws mls::Error with a message that
-// names the offending operand ("weight", "input", "grad_output").
-ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvParams& params,
-                           const Shape* grad_output = nullptr);
-
-// Which tensors play X and Y in a pass (docs/reference.md#lowering-to-a-grouped-product table).
-enum class Operand { weight, input, grad_output };
-Operand x_operand(Pass pass);
-Operand y_operand(Pass pass);
 
 struct LoweredPass {
   Pass pass = Pass::fwd;
@@ -60,6 +37,24 @@ struct LoweredPass {
   int64_t useful_macs() const;
 };
 
-LoweredPass lower(Pass pass, const ConvGeometry& geo, const GroupLayout& x_layout, const GroupLayout& y_layout);
+// The lowering stores one index per operand slot: a pass whose tables (m x gk,
+// p x gk or m x p entries) would not fit is refused with its sizes, before
+// anything is allocated.
+void check_lowered_entries(Pass pass, int64_t m, int64_t p, int64_t gk);
+
+// Fills one operand's tables: for each row r (m for X, p for Y) and group g,
+// group_of(r, g), the group-scale index, then index_of(r, g, k), the element
+// index of each k (-1: a zero tap). lp.g and lp.k must be set.
+template <class GroupOf, class IndexOf>
+void fill_operand(int64_t rows, const LoweredPass& lp, GroupOf group_of, IndexOf index_of,
+                  std::vector<int32_t>& groups, std::vector<int32_t>& indices) {
+  groups.reserve(size_t(rows * lp.g));
+  indices.reserve(size_t(rows * lp.g * lp.k));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < lp.g; ++g) {
+      groups.push_back(int32_t(group_of(r, g)));
+      for (int64_t k = 0; k < lp.k; ++k) indices.push_back(int32_t(index_of(r, g, k)));
+    }
+}
 
 }  // namespace mls

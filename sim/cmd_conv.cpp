@@ -1,6 +1,8 @@
 // mlssim conv: the golden MLS convolution arithmetic alone, no SystemC.
 #include <iostream>
+#include <memory>
 
+#include "ref/conv2d.h"
 #include "ref/error.h"
 #include "ref/file_io.h"
 #include "ref/golden_conv.h"
@@ -42,7 +44,6 @@ int cmd_conv(const std::vector<std::string>& args) {
   check_output_not_input("--out", out, inputs);
   LayerTensors t;
   t.name = name;
-  t.params = {stride, stride, padding, padding, dilation, dilation};
   t.weight = read_npy(weight);
   t.input = read_npy(input);
   t.weight_file = weight;
@@ -51,10 +52,12 @@ int cmd_conv(const std::vector<std::string>& args) {
     t.grad_output = read_npy(grad_output);
     t.grad_output_file = grad_output;
   }
+  // The flags apply to both axes; the kind checks them against the shapes.
+  bind_layer_kind(t, std::make_unique<Conv2d>(ConvParams{stride, stride, padding, padding, dilation, dilation}),
+                  "layer '" + name + "'");
   const QuantLayer layer = quantize_layer(t, cfg.quant);
   const LoweredPass lp = lower_layer(layer, pass);
-  const GoldenResult r =
-      golden_pass(lp, layer.operand(x_operand(pass)), layer.operand(y_operand(pass)), cfg.array);
+  const GoldenResult r = golden_pass(lp, layer.x(pass), layer.y(pass), cfg.array, Mapping::for_array(cfg.array));
   write_npy(out, r.out);
   std::cout << name << " " << pass_name << ": out " << shape_str(r.out.shape) << ", " << lp.macs()
             << " MACs, acc_overflow = " << r.acc_overflow << "\n";

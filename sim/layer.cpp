@@ -4,6 +4,17 @@
 
 namespace mls {
 
+void bind_layer_kind(LayerTensors& t, std::unique_ptr<LayerKind> kind, const std::string& where) {
+  try {
+    kind->bind(t.weight.shape, t.input.shape, t.grad_output ? &t.grad_output->shape : nullptr);
+  } catch (const Error& e) {
+    std::string files = t.weight_file + ", " + t.input_file;
+    if (t.grad_output) files += ", " + t.grad_output_file;
+    throw Error(where + " (" + files + "): " + e.what());
+  }
+  t.kind = std::move(kind);
+}
+
 const QuantTensor& QuantLayer::operand(Operand which) const {
   switch (which) {
     case Operand::weight: return weight;
@@ -14,16 +25,16 @@ const QuantTensor& QuantLayer::operand(Operand which) const {
   return *grad_output;
 }
 
+bool QuantLayer::has_pass(Pass pass) const {
+  const auto present = [&](Operand o) { return o != Operand::grad_output || grad_output.has_value(); };
+  return present(kind->x_operand(pass)) && present(kind->y_operand(pass));
+}
+
 QuantLayer quantize_layer(const LayerTensors& t, const QuantConfig& cfg, int threads) {
+  if (!t.kind) throw Error("layer '" + t.name + "': no layer kind bound to its tensors");
   QuantLayer q;
   q.name = t.name;
-  try {
-    q.geo = conv_geometry(t.weight.shape, t.input.shape, t.params, t.grad_output ? &t.grad_output->shape : nullptr);
-  } catch (const Error& e) {
-    std::string files = t.weight_file + ", " + t.input_file;
-    if (t.grad_output) files += ", " + t.grad_output_file;
-    throw Error("layer '" + t.name + "' (" + files + "): " + e.what());
-  }
+  q.kind = t.kind;
   q.weight = quantize(t.weight, t.name + ".weight", cfg, nullptr, threads);
   q.input = quantize(t.input, t.name + ".input", cfg, nullptr, threads);
   if (t.grad_output) q.grad_output = quantize(*t.grad_output, t.name + ".grad_output", cfg, nullptr, threads);
@@ -31,7 +42,7 @@ QuantLayer quantize_layer(const LayerTensors& t, const QuantConfig& cfg, int thr
 }
 
 LoweredPass lower_layer(const QuantLayer& layer, Pass pass) {
-  return lower(pass, layer.geo, layer.operand(x_operand(pass)).layout, layer.operand(y_operand(pass)).layout);
+  return layer.kind->lower(pass, layer.x(pass).layout, layer.y(pass).layout);
 }
 
 }  // namespace mls

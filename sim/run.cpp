@@ -12,8 +12,8 @@
 #include "hw_model/simulate_pass.h"
 #include "ref/error.h"
 #include "ref/golden_conv.h"
+#include "ref/layer_kind.h"
 #include "ref/npy.h"
-#include "ref/reference_conv.h"
 #include "sim/report.h"
 
 namespace mls {
@@ -118,7 +118,7 @@ bool check_against_golden(const LoweredPass& lp, const QuantTensor& x, const Qua
 // --accuracy: the pass's error against the double conv of the unquantized tensors.
 double error_against_fp32(const LayerTensors& t, const QuantLayer& layer, Pass pass, const TensorF& out) {
   const std::vector<double> ref =
-      reference_conv(pass, layer.geo, t.weight, t.input, t.grad_output ? &*t.grad_output : nullptr);
+      layer.kind->reference(pass, t.weight, t.input, t.grad_output ? &*t.grad_output : nullptr);
   return relative_l2_error(out, ref);
 }
 
@@ -126,8 +126,8 @@ double error_against_fp32(const LayerTensors& t, const QuantLayer& layer, Pass p
 PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass,
                      const RunOptions& opt, ProgressLine& progress, OutputSet& outputs) {
   const LoweredPass lp = lower_layer(layer, pass);
-  const QuantTensor& x = layer.operand(x_operand(pass));
-  const QuantTensor& y = layer.operand(y_operand(pass));
+  const QuantTensor& x = layer.x(pass);
+  const QuantTensor& y = layer.y(pass);
   const hw::SimulatedPass simulated =
       hw::simulate_pass(sim, lp, x, y, [&](uint64_t done, uint64_t total) { progress(done, total); });
   PassOutcome o{pass_entry(layer.name, pass, lp, simulated, opt.cfg.array), true, simulated.stats};

@@ -1,5 +1,6 @@
 #include "sim/trace.h"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -7,6 +8,7 @@
 
 #include "ref/error.h"
 #include "ref/file_io.h"
+#include "ref/layer_kind.h"
 #include "ref/quantizer.h"
 #include "ref/npy.h"
 #include "sim/json_file.h"
@@ -19,31 +21,25 @@ using nlohmann::json;
 namespace {
 
 const std::set<std::string> kTopKeys = {"format", "model", "layers", "source", "notes"};
-const std::set<std::string> kLayerKeys = {"name",   "kind",   "stride", "padding",    "dilation",
-                                          "groups", "weight", "input",  "grad_output"};
+// The keys of every layer; each kind adds its own (LayerKindEntry::keys).
+const std::set<std::string> kCommonLayerKeys = {"name", "kind", "weight", "input", "grad_output"};
 
-// Geometry values are bounded here so nothing downstream can overflow; the
-// geometry check (conv_geometry) then bounds them against the tensors.
 constexpr size_t kMaxLayerName = 200;
 
-int bounded_int(const json& v, const std::string& key, int64_t lo, const std::string& where) {
-  if (!v.is_number_integer()) throw Error(where + ": '" + key + "' must be an integer or [h, w], got " + v.type_name());
-  const bool negative = v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0;
-  if (negative || v.get<uint64_t>() < uint64_t(lo) || v.get<uint64_t>() > uint64_t(kMaxConvParam))
-    throw Error(where + ": '" + key + "' = " + quoted_excerpt(v.dump()) + " is out of range [" + std::to_string(lo) +
-                ", " + std::to_string(kMaxConvParam) + "]");
-  return int(v.get<int64_t>());
+// A key no kind reads is unknown, whatever the layer's kind; one that only
+// another kind reads is refused once the layer's kind is known.
+bool any_kind_reads(const std::string& key) {
+  for (const LayerKindEntry& kind : layer_kinds())
+    if (std::find(kind.keys.begin(), kind.keys.end(), key) != kind.keys.end()) return true;
+  return false;
 }
 
-// [h, w] or a single integer, each at least `lo`.
-std::pair<int, int> pair_of(const json& layer, const std::string& key, int fallback, int64_t lo,
-                            const std::string& where) {
-  if (!layer.contains(key)) return {fallback, fallback};
-  const json& v = layer[key];
-  if (v.is_array() && v.size() == 2) return {bounded_int(v[0], key, lo, where), bounded_int(v[1], key, lo, where)};
-  if (v.is_array()) throw Error(where + ": '" + key + "' must be an integer or [h, w]");
-  const int both = bounded_int(v, key, lo, where);
-  return {both, both};
+void check_keys_of_kind(const json& layer, const LayerKindEntry& kind, const std::string& where) {
+  for (const auto& item : layer.items())
+    if (!kCommonLayerKeys.count(item.key()) &&
+        std::find(kind.keys.begin(), kind.keys.end(), item.key()) == kind.keys.end())
+      throw Error(where + ": key " + quoted_excerpt(item.key()) + " does not apply to kind " +
+                  quoted_excerpt(kind.name));
 }
 
 // Layer names become file names (--outputs DIR/<layer>.<pass>.npy), so they
@@ -95,24 +91,26 @@ TensorF read_tensor(const std::string& path, const std::string& tensor, const st
   }
 }
 
+// The layer's kind from the registry; the kind parses its own keys.
+std::unique_ptr<LayerKind> layer_kind(const json& layer, const std::string& where) {
+  const LayerKindEntry& kind = find_layer_kind(text_key(layer, "kind", kDefaultLayerKind, where), where);
+  check_keys_of_kind(layer, kind, where);
+  return kind.from_manifest(layer, where);
+}
+
 LayerTensors load_layer(const fs::path& root, const json& layer, const std::string& manifest, size_t index) {
   std::string where = manifest + ": layer " + std::to_string(index);
   if (!layer.is_object()) throw Error(where + " is not an object");
   for (const auto& item : layer.items())
-    if (!kLayerKeys.count(item.key())) throw Error(where + ": unknown key " + quoted_excerpt(item.key()));
+    if (!kCommonLayerKeys.count(item.key()) && !any_kind_reads(item.key()))
+      throw Error(where + ": unknown key " + quoted_excerpt(item.key()));
   for (const char* key : {"name", "weight", "input"})
     if (!layer.contains(key)) throw Error(where + ": missing key '" + std::string(key) + "'");
   LayerTensors t;
   t.name = text_key(layer, "name", "", where);
   check_layer_name(t.name, where);
   where = manifest + ": layer '" + t.name + "'";
-  const std::string kind = text_key(layer, "kind", "conv2d", where);
-  if (kind != "conv2d") throw Error(where + ": kind " + quoted_excerpt(kind) + " is not supported (only conv2d)");
-  if (layer.contains("groups") && layer["groups"] != 1)
-    throw Error(where + ": groups = " + quoted_excerpt(layer["groups"].dump()) + " is not supported (only 1)");
-  const auto stride = pair_of(layer, "stride", 1, 1, where), padding = pair_of(layer, "padding", 0, 0, where),
-             dilation = pair_of(layer, "dilation", 1, 1, where);
-  t.params = {stride.first, stride.second, padding.first, padding.second, dilation.first, dilation.second};
+  std::unique_ptr<LayerKind> kind = layer_kind(layer, where);
   t.weight_file = tensor_path(root, layer, "weight", where);
   t.input_file = tensor_path(root, layer, "input", where);
   t.weight = read_tensor(t.weight_file, t.name + ".weight", where);
@@ -121,12 +119,7 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
     t.grad_output_file = tensor_path(root, layer, "grad_output", where);
     t.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where);
   }
-  try {
-    conv_geometry(t.weight.shape, t.input.shape, t.params, t.grad_output ? &t.grad_output->shape : nullptr);
-  } catch (const Error& e) {
-    std::string files = t.weight_file + ", " + t.input_file + (t.grad_output ? ", " + t.grad_output_file : "");
-    throw Error(where + " (" + files + "): " + e.what());
-  }
+  bind_layer_kind(t, std::move(kind), where);
   return t;
 }
 

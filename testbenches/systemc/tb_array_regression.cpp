@@ -8,6 +8,7 @@
 
 #include "hw_model/layer_job.h"
 #include "hw_model/mac_array.h"
+#include "ref/conv2d.h"
 #include "ref/golden_conv.h"
 #include "ref/lowering.h"
 #include "ref/mapping.h"
@@ -92,6 +93,8 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
   const TensorF w = make_tensor({7, 5, 3, 3}, c.data, 1), a = make_tensor({2, 5, 7, 7}, c.data, 2);
   const ConvGeometry geo = conv_geometry(w.shape, a.shape, prm);
   const TensorF e = make_tensor({2, 7, geo.ho, geo.wo}, c.data == "saturating" ? "random" : c.data, 3);
+  Conv2d conv(prm);
+  conv.bind(w.shape, a.shape, &e.shape);
   const QuantTensor qw = quantize(w, "l.weight", cfg.quant), qa = quantize(a, "l.input", cfg.quant),
                     qe = quantize(e, "l.grad_output", cfg.quant);
   ArraySim sim(cfg);
@@ -99,7 +102,7 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
   for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight}) {
     const QuantTensor& x = pass == Pass::bwd_weight ? qe : qw;
     const QuantTensor& y = pass == Pass::bwd_data ? qe : qa;
-    const LoweredPass lp = lower(pass, geo, x.layout, y.layout);
+    const LoweredPass lp = conv.lower(pass, x.layout, y.layout);
     TensorF out(lp.out_shape);
     const LayerJob job = make_layer_job(lp, x, y, map, out.data.data());
     const Stats s = sim.run(job);

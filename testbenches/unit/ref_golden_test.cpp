@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "ref/conv2d.h"
 #include "ref/golden_conv.h"
 #include "ref/lowering.h"
 #include "ref/quantizer.h"
-#include "ref/reference_conv.h"
 
 namespace {
 
@@ -52,6 +52,7 @@ TensorF make_tensor(const Shape& shape, uint64_t seed) {
 }
 
 struct Layer {
+  mls::Conv2d conv;  // bound to the tensors' shapes
   ConvGeometry geo;
   QuantTensor w, a, e;
   TensorF wd, ad, ed;  // dequantized (exact, checked)
@@ -63,7 +64,9 @@ Layer make_layer(int64_t n, int64_t ci, int64_t co, int64_t h, int64_t w, int64_
   const TensorF W = make_tensor({co, ci, k, k}, seed), A = make_tensor({n, ci, h, w}, seed + 1);
   const ConvGeometry g0 = mls::conv_geometry(W.shape, A.shape, prm);
   const TensorF E = make_tensor({n, co, g0.ho, g0.wo}, seed + 2);
-  L.geo = mls::conv_geometry(W.shape, A.shape, prm, &E.shape);
+  L.conv = mls::Conv2d(prm);
+  L.conv.bind(W.shape, A.shape, &E.shape);
+  L.geo = L.conv.geometry();
   L.w = mls::quantize(W, "L.weight", qc);
   L.a = mls::quantize(A, "L.input", qc);
   L.e = mls::quantize(E, "L.grad_output", qc);
@@ -176,21 +179,21 @@ ArrayConfig array(int rows, int chunk, int acc_bits = 62, Overflow ov = Overflow
 void check_against_exact(const Layer& L, Pass pass, const ArrayConfig& a, const std::string& what) {
   SCOPED_TRACE(what + " " + pass_name(pass) + " rows " + std::to_string(a.rows) + " chunk " + std::to_string(a.chunk));
   const QuantTensor &x = x_of(L, pass), &y = y_of(L, pass);
-  const mls::LoweredPass lp = mls::lower(pass, L.geo, x.layout, y.layout);
+  const mls::LoweredPass lp = L.conv.lower(pass, x.layout, y.layout);
   const mls::GoldenResult r = mls::golden_pass(lp, x, y, a);
   ASSERT_EQ(r.out.shape, natural_shape(pass, L.geo));
   EXPECT_EQ(r.acc_overflow, 0u);
   const std::vector<double> exact = direct_conv(pass, L.geo, L.wd, L.ad, L.ed, false);
   const std::vector<double> sumabs = direct_conv(pass, L.geo, L.wd, L.ad, L.ed, true);
-  // reference_conv (the library's scatter-form yardstick) agrees with ours.
-  const std::vector<double> ref = mls::reference_conv(pass, L.geo, L.wd, L.ad, &L.ed);
+  // Conv2d::reference (the library's scatter-form yardstick) agrees with ours.
+  const std::vector<double> ref = L.conv.reference(pass, L.wd, L.ad, &L.ed);
   ASSERT_EQ(ref.size(), exact.size());
   const int64_t chunks = lp.g * ((lp.k + a.chunk - 1) / a.chunk);
   const int64_t tiles = (chunks + a.rows - 1) / a.rows;
   const double ops = 1 + ceil_log2(a.rows) + double(tiles) + 2;
   int nonzero = 0;
   for (size_t i = 0; i < exact.size(); ++i) {
-    EXPECT_NEAR(ref[i], exact[i], 1e-12 * sumabs[i]) << "reference_conv, output " << i;
+    EXPECT_NEAR(ref[i], exact[i], 1e-12 * sumabs[i]) << "Conv2d::reference, output " << i;
     const double tol = ops * kU24 * sumabs[i] * 1.001;
     EXPECT_NEAR(double(r.out.data[i]), exact[i], tol) << "output " << i << " sum|terms| " << sumabs[i];
     nonzero += exact[i] != 0;
@@ -276,7 +279,7 @@ TEST(ref_golden, LoweringSizesShapesAndTapCounts) {
             }
     for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight}) {
       SCOPED_TRACE(pass_name(pass) + " k" + std::to_string(gc.k) + " s" + std::to_string(gc.stride));
-      const mls::LoweredPass lp = mls::lower(pass, c, x_of(L, pass).layout, y_of(L, pass).layout);
+      const mls::LoweredPass lp = L.conv.lower(pass, x_of(L, pass).layout, y_of(L, pass).layout);
       int64_t m, p, g, k, real;
       if (pass == Pass::fwd) m = c.co, p = c.n * c.ho * c.wo, g = c.ci, k = c.kh * c.kw, real = in_range * c.ci;
       else if (pass == Pass::bwd_data) m = c.ci, p = c.n * c.h * c.w, g = c.co, k = c.kh * c.kw, real = in_range * c.co;
@@ -389,7 +392,7 @@ TEST(ref_golden, OverflowCountAndValuesMatchADirectPartialSumWalk) {
                          (ov == Overflow::wrap ? " wrap" : " saturate") + " chunk " + std::to_string(chunk));
             const QuantTensor &x = x_of(Ly, pass), &y = y_of(Ly, pass);
             const ArrayConfig a = array(16, chunk, bits, ov);
-            const mls::GoldenResult r = mls::golden_pass(mls::lower(pass, c, x.layout, y.layout), x, y, a);
+            const mls::GoldenResult r = mls::golden_pass(Ly.conv.lower(pass, x.layout, y.layout), x, y, a);
             // The walk, from the docs/reference.md#convolution-arithmetic wording.
             const int64_t lo = -(int64_t{1} << (bits - 1)), hi = (int64_t{1} << (bits - 1)) - 1;
             const int64_t M = pass == Pass::bwd_data ? c.ci : c.co;
@@ -622,7 +625,7 @@ TEST(ref_golden, AllZeroOperandGivesZeroOutput) {
   Layer L = make_layer(2, 3, 2, 4, 4, 3, prm, 6000, qc);
   const TensorF zeros(Shape{2, 3, 4, 4});
   L.a = mls::quantize(zeros, "L.input", qc);
-  const mls::GoldenResult r = mls::golden_pass(mls::lower(Pass::fwd, L.geo, L.w.layout, L.a.layout), L.w, L.a, array(16, 16));
+  const mls::GoldenResult r = mls::golden_pass(L.conv.lower(Pass::fwd, L.w.layout, L.a.layout), L.w, L.a, array(16, 16));
   for (float v : r.out.data) EXPECT_EQ(v, 0.0f);
 }
 
