@@ -1,65 +1,96 @@
 #pragma once
-// Event counters of the MAC array: one field per event, named exactly as the
-// report keys of docs/reference.md#events. Each module increments its own fields where the event
-// happens; nothing here is derived from a formula.
+// Event counters of the MAC array and their registry
+// (docs/developing.md#adding-a-statistic).
+//
+// A counter is a plain member that its block increments where the event
+// happens: no lookup, no virtual call in the clocked loops. It is declared once
+// more, in kStatTable, with its report key, the block that counts it, its unit
+// and what it counts. Everything that handles counters as a set walks the
+// table: +=, the report's flat "events" and hierarchical "stats" objects
+// (stats.cpp), the energy model's reader, the sweep's metric columns.
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace mls {
 
+// What each counter counts, and who counts it: kStatTable below.
 struct Stats {
-  uint64_t cycles = 0;          // clock edges from first issue to last output write
-  uint64_t pipeline_depth = 0;  // fill + drain latency, paid once per layer-pass
-  uint64_t stall_cycles = 0;    // cycles lost to buffer capacity/bandwidth (0: not modelled)
-  uint64_t mul = 0;             // products made by active PEs (padding zeros included)
-  uint64_t mul_zero = 0;        // of which had a zero operand
-  uint64_t acc_add = 0;         // local-accumulator additions (one per product)
-  uint64_t acc_overflow = 0;    // additions whose sum left the accumulator range
-  uint64_t scale = 0;           // group-scaler operations (one per chunk result)
-  uint64_t tree_add = 0;        // fp32 additions in the adder trees
-  uint64_t out_acc = 0;         // fp32 additions in the column output accumulators
-  uint64_t final_mul = 0;       // fp32 multiplications by the tensor scales
-  uint64_t read_x = 0;          // X operand-buffer reads (one per active PE per cycle)
-  uint64_t read_y = 0;          // Y operand-buffer reads (one per active row per cycle)
-  uint64_t write_out = 0;       // output elements written
+  uint64_t cycles = 0;
+  uint64_t pipeline_depth = 0;
+  uint64_t stall_cycles = 0;
+  uint64_t mul = 0;
+  uint64_t mul_zero = 0;
+  uint64_t acc_add = 0;
+  uint64_t acc_overflow = 0;
+  uint64_t scale = 0;
+  uint64_t tree_add = 0;
+  uint64_t out_acc = 0;
+  uint64_t final_mul = 0;
+  uint64_t read_x = 0;
+  uint64_t read_y = 0;
+  uint64_t write_out = 0;
 
-  // Visits every counter as (report key, value), in report order.
-  template <class F>
-  void for_each(F&& f) {
-    f("cycles", cycles);
-    f("pipeline_depth", pipeline_depth);
-    f("stall_cycles", stall_cycles);
-    f("mul", mul);
-    f("mul_zero", mul_zero);
-    f("acc_add", acc_add);
-    f("acc_overflow", acc_overflow);
-    f("scale", scale);
-    f("tree_add", tree_add);
-    f("out_acc", out_acc);
-    f("final_mul", final_mul);
-    f("read_x", read_x);
-    f("read_y", read_y);
-    f("write_out", write_out);
-  }
-  template <class F>
-  void for_each(F&& f) const {
-    const_cast<Stats*>(this)->for_each([&](const char* key, uint64_t& v) { f(key, static_cast<const uint64_t&>(v)); });
-  }
+  Stats& operator+=(const Stats& o);
 
-  Stats& operator+=(const Stats& o) {
-    const uint64_t* src = &o.cycles;
-    uint64_t* dst = &cycles;
-    for (int i = 0; i < kCount; ++i) dst[i] += src[i];
-    return *this;
-  }
-
-  // mul / (cycles * R * C)
+  // mul / (cycles * R * C): derived, so not a counter.
   double utilization(int rows, int cols) const {
     return cycles ? double(mul) / (double(cycles) * rows * cols) : 0.0;
   }
-
-  static constexpr int kCount = 14;
 };
 
-static_assert(sizeof(Stats) == Stats::kCount * sizeof(uint64_t), "Stats must hold only its counters");
+struct StatInfo {
+  const char* key;           // flat key of the report's "events" and results.csv, as it always was
+  uint64_t Stats::*counter;  // the member the block increments
+  const char* block;         // the SystemC module that counts it (or mac_array): its group in "stats"
+  const char* unit;          // what one count is
+  const char* description;
+};
+
+// The registry, in the report's order (the results.csv column order).
+inline constexpr StatInfo kStatTable[] = {
+    {"cycles", &Stats::cycles, "mac_array", "cycles",
+     "clock edges from the first issue to the last output write, inclusive"},
+    {"pipeline_depth", &Stats::pipeline_depth, "mac_array", "cycles",
+     "edges of the span with no issue and no stall: the drain after the last issue (cycles - issues - stalls)"},
+    {"stall_cycles", &Stats::stall_cycles, "controller", "cycles",
+     "edges the controller could not issue; always 0, buffer capacity and bandwidth are not modelled"},
+    {"mul", &Stats::mul, "multiplier", "products", "products made by active PEs, padding zeros included"},
+    {"mul_zero", &Stats::mul_zero, "multiplier", "products", "products with a zero operand (could be gated)"},
+    {"acc_add", &Stats::acc_add, "local_accumulator", "additions", "local-accumulator additions, one per product"},
+    {"acc_overflow", &Stats::acc_overflow, "local_accumulator", "additions",
+     "additions whose sum left the acc_bits range"},
+    {"scale", &Stats::scale, "group_scaler", "operations", "group-scaler operations, one per chunk result"},
+    {"tree_add", &Stats::tree_add, "adder_tree", "fp32 additions", "fp32 additions in the adder trees"},
+    {"out_acc", &Stats::out_acc, "output_accumulator", "fp32 additions",
+     "fp32 additions in the column output accumulators"},
+    {"final_mul", &Stats::final_mul, "final_scale", "fp32 multiplications",
+     "multiplications of finished outputs by the tensor scales"},
+    {"read_x", &Stats::read_x, "operand_buffer", "element reads", "X buffer reads, one per active PE per cycle"},
+    {"read_y", &Stats::read_y, "operand_buffer", "element reads",
+     "Y buffer reads, one per active row per cycle (broadcast along the row)"},
+    {"write_out", &Stats::write_out, "final_scale", "element writes", "output elements written"},
+};
+
+// A member without a table row would be left out of +=, the report and the
+// energy model without a word: every member must have its row.
+static_assert(sizeof(Stats) == std::size(kStatTable) * sizeof(uint64_t), "every Stats counter needs a kStatTable row");
+
+inline Stats& Stats::operator+=(const Stats& o) {
+  for (const StatInfo& s : kStatTable) this->*s.counter += o.*s.counter;
+  return *this;
+}
+
+// {"cycles": n, "mul": n, ...}: every counter by its flat key (the report's
+// "events" without the derived utilization).
+nlohmann::json counters_json(const Stats& s);
+// {"multiplier": {"mul": n, "mul_zero": n}, ...}: the counters grouped by the
+// block that counts them, the report's "stats".
+nlohmann::json stats_tree_json(const Stats& s);
+// {"multiplier": {"mul": {"unit": ..., "description": ...}}, ...}: the report's
+// "stats_info", the same tree with what each counter means.
+nlohmann::json stats_info_json();
 
 }  // namespace mls

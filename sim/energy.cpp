@@ -89,12 +89,6 @@ const nlohmann::json& report_layers(const nlohmann::json& report, const std::str
   return report["layers"];
 }
 
-nlohmann::json stats_to_json(const Stats& stats) {
-  nlohmann::json events = nlohmann::json::object();
-  stats.for_each([&](const char* key, uint64_t value) { events[key] = value; });
-  return events;
-}
-
 }  // namespace
 
 double BlockEnergy::total() const {
@@ -121,9 +115,8 @@ Stats events_from_json(const nlohmann::json& events, const std::string& where) {
   for (const char* key : kRequiredEvents)
     if (!events.contains(key)) throw Error(where + ": missing event key events." + key);
   Stats stats;
-  stats.for_each([&](const char* key, uint64_t& value) {
-    if (events.contains(key)) value = count_from_json(events[key], where + ": events." + key);
-  });
+  for (const StatInfo& info : kStatTable)
+    if (events.contains(info.key)) stats.*info.counter = count_from_json(events[info.key], where + ": events." + info.key);
   return stats;
 }
 
@@ -162,7 +155,7 @@ nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& ta
     add_energy_to_entry(layers[i], events, table);
     sum += events;
   }
-  if (!report.contains("total")) report["total"] = {{"events", stats_to_json(sum)}};
+  if (!report.contains("total")) report["total"] = {{"events", counters_json(sum)}};
   const std::string where = source + ": total";
   add_energy_to_entry(report["total"], events_from_json(entry_events(report["total"], where), where), table);
   report["energy_table"] = energy_table_to_json(table);

@@ -22,8 +22,7 @@ json config_json(const MlsConfig& c) {
 }
 
 json events_json(const Stats& s, const ArrayConfig& a) {
-  json e = json::object();
-  s.for_each([&](const char* key, uint64_t v) { e[key] = v; });
+  json e = counters_json(s);
   e["utilization"] = s.utilization(a.rows, a.cols);
   return e;
 }

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "hw_model/stats.h"
 #include "ref/error.h"
 #include "sim/params.h"
 #include "sim/sweep.h"
@@ -16,11 +17,6 @@ namespace {
 
 const char* kPointFormat = "mlssim-sweep-point/1";
 const char* kResultsFormat = "mlssim-sweep-results/1";
-// The counters of docs/reference.md#events, in report order; any counter a later report adds is
-// appended after them.
-const std::vector<std::string> kEventKeys = {"cycles",  "pipeline_depth", "stall_cycles", "mul",      "mul_zero",
-                                             "acc_add", "acc_overflow",   "scale",        "tree_add", "out_acc",
-                                             "final_mul", "read_x",       "read_y",       "write_out"};
 const std::vector<std::string> kPassOrder = {"fwd", "bwd-data", "bwd-weight"};
 
 std::string column_suffix(const std::string& pass) {
@@ -53,7 +49,9 @@ std::string metric_name(const std::string& event) {
 void add_event_metrics(ojson& m, const nlohmann::json& total) {
   const nlohmann::json& events = total.at("events");
   m["macs"] = total.value("macs", int64_t{0});
-  for (const std::string& key : kEventKeys) m[metric_name(key)] = events.value(key, uint64_t{0});
+  // The registry's counters in its order; any other counter in the report
+  // (one a later model adds) is appended after them.
+  for (const StatInfo& info : kStatTable) m[metric_name(info.key)] = events.value(info.key, uint64_t{0});
   for (const auto& item : events.items())
     if (item.key() != "utilization" && !m.contains(metric_name(item.key()))) m[metric_name(item.key())] = item.value();
   m["utilization"] = total.value("utilization", 0.0);

@@ -55,11 +55,7 @@ Stats conv3x3_events() {
   return s;
 }
 
-json stats_json(const Stats& s) {
-  json events = json::object();
-  s.for_each([&](const char* key, uint64_t value) { events[key] = value; });
-  return events;
-}
+json stats_json(const Stats& s) { return counters_json(s); }
 
 void expect_close(double actual, double expected) {
   EXPECT_NEAR(actual, expected, 1e-12 * std::fabs(expected) + 1e-15) << "expected " << expected;
