@@ -93,6 +93,7 @@ json pass_entry(const std::string& layer, Pass pass, const LoweredPass& lp, cons
           {"stall_cycles", sim.stats.stall_cycles},
           {"utilization", sim.stats.utilization(array.rows, array.cols)},
           {"events", events_json(sim.stats, array)},
+          {"stats", stats_tree_json(sim.stats)},
           {"sim_seconds", sim.seconds},
           {"sim_macs_per_second", sim.seconds > 0 ? double(lp.macs()) / sim.seconds : 0.0},
           {"bit_exact", nullptr}};
@@ -208,11 +209,13 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   // The pipeline fills once per layer-pass, so the total's depth is the sum.
   const double rate = sim_seconds > 0 ? double(macs) / sim_seconds : 0.0;
   result.report = {{"config", config_json(opt.cfg)},
+                   {"stats_info", stats_info_json()},
                    {"trace", {{"dir", trace.dir}, {"model", trace.model}}},
                    {"layers", layers},
                    {"total",
                     {{"cycles", total.cycles}, {"macs", macs}, {"macs_useful", useful},
                      {"events", events_json(total, opt.cfg.array)},
+                     {"stats", stats_tree_json(total)},
                      {"utilization", total.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
                      {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
   if (opt.check) result.report["total"]["bit_exact"] = result.all_bit_exact;

@@ -1,5 +1,6 @@
 """The run report's statistics end to end (docs/developing.md#adding-a-statistic):
-the measured pipeline depth against its formula for several tree shapes.
+the hierarchical "stats" object beside the flat "events", "stats_info", and the
+measured pipeline depth against its formula for several tree shapes.
 
 Run by CTest with MLSSIM = the built binary and MLSSIM_SOURCE_DIR = the repo root.
 """
@@ -21,6 +22,32 @@ def report(tmp, *flags):
         raise AssertionError(proc.stderr)
     with open(path) as f:
         return json.load(f)
+
+
+BLOCKS = {"mac_array": ["cycles", "pipeline_depth"], "controller": ["stall_cycles"],
+          "operand_buffer": ["read_x", "read_y"], "multiplier": ["mul", "mul_zero"],
+          "local_accumulator": ["acc_add", "acc_overflow"], "group_scaler": ["scale"], "adder_tree": ["tree_add"],
+          "output_accumulator": ["out_acc"], "final_scale": ["final_mul", "write_out"]}
+
+
+class Report(unittest.TestCase):
+    def test_stats_tree_holds_the_flat_events_by_block(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = report(tmp, "--passes", "fwd,bwd-weight")
+        for entry in r["layers"] + [r["total"]]:
+            with self.subTest(entry.get("name", "total"), p=entry.get("pass")):
+                self.assertEqual({block: sorted(counters) for block, counters in entry["stats"].items()},
+                                 {block: sorted(counters) for block, counters in BLOCKS.items()})
+                for block, counters in entry["stats"].items():
+                    for key, value in counters.items():
+                        self.assertEqual(value, entry["events"][key], f"{block}.{key}")
+        for block, counters in BLOCKS.items():
+            for key in counters:
+                info = r["stats_info"][block][key]
+                self.assertTrue(info["unit"] and info["description"], f"{block}.{key}")
+        for block, counters in r["total"]["stats"].items():
+            for key, value in counters.items():
+                self.assertEqual(value, sum(e["stats"][block][key] for e in r["layers"]), f"{block}.{key}")
 
 
 class PipelineDepth(unittest.TestCase):
