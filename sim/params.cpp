@@ -18,27 +18,31 @@ namespace {
 // bound depends on rows, is checked by MlsConfig::validate).
 constexpr Range kAnyInt{INT_MIN, INT_MAX};
 
+// The parameters of the first sweeps: in sweep files, in the report, and in
+// every point id (a parameter added later leaves kEveryId out, see params.h).
+constexpr unsigned kFirstSweeps = kSweep | kReport | kEveryId;
+
 // Defaults are not written here: a parameter's default is its value in a
 // default-constructed RunConfig (ref/config.h, ref/format.h), read back through
 // the getter, so the model's structs and the command line cannot disagree.
 const std::vector<Param> kTable = {
     {"rows", Group::array, Kind::integer, &ArrayConfig::kRows, "array rows R (chunks reduced per tree)",
-     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.rows = integer(p, t); },
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.rows = integer(p, t); },
      [](const RunConfig& c) -> json { return c.mls.array.rows; }},
     {"cols", Group::array, Kind::integer, &ArrayConfig::kCols, "array columns C (outputs side by side)",
-     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.cols = integer(p, t); },
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.cols = integer(p, t); },
      [](const RunConfig& c) -> json { return c.mls.array.cols; }},
-    {"acc_bits", Group::array, Kind::integer, &ArrayConfig::kAccBits, "local accumulator width", kSweep | kReport,
+    {"acc_bits", Group::array, Kind::integer, &ArrayConfig::kAccBits, "local accumulator width", kFirstSweeps,
      [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.acc_bits = integer(p, t); },
      [](const RunConfig& c) -> json { return c.mls.array.acc_bits; }},
-    {"acc_overflow", Group::array, Kind::text, nullptr, "saturate | wrap", kSweep | kReport,
+    {"acc_overflow", Group::array, Kind::text, nullptr, "saturate | wrap", kFirstSweeps,
      [](RunConfig& c, const Param&, const Text& t) { c.mls.array.acc_overflow = parse_overflow(t); },
      [](const RunConfig& c) -> json { return to_string(c.mls.array.acc_overflow); }},
-    {"chunk", Group::array, Kind::integer, &ArrayConfig::kChunk, "products per local accumulation", kSweep | kReport,
+    {"chunk", Group::array, Kind::integer, &ArrayConfig::kChunk, "products per local accumulation", kFirstSweeps,
      [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.chunk = integer(p, t); },
      [](const RunConfig& c) -> json { return c.mls.array.chunk; }},
     {"tree_stages", Group::array, Kind::integer, nullptr,
-     "adder-tree pipeline stages (0: one per level), [0, max(1, ceil(log2 rows))]", kSweep | kReport,
+     "adder-tree pipeline stages (0: one per level), [0, max(1, ceil(log2 rows))]", kFirstSweeps,
      [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.tree_stages = integer(p, t); },
      [](const RunConfig& c) -> json { return c.mls.array.tree_stages; },
      // The report shows the stages in use, 0 resolved.
@@ -47,28 +51,28 @@ const std::vector<Param> kTable = {
      "test only: break a block (mul-lsb | scaler-mantissa | tree-order) to prove --check", kReport,
      [](RunConfig& c, const Param&, const Text& t) { c.mls.array.fault = parse_fault(t); },
      [](const RunConfig& c) -> json { return to_string(c.mls.array.fault); }},
-    {"elem", Group::quant, Kind::text, nullptr, "element format <E_x, M_x>, e.g. e2m4", kSweep | kReport,
+    {"elem", Group::quant, Kind::text, nullptr, "element format <E_x, M_x>, e.g. e2m4", kFirstSweeps,
      [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.elem = parse_elem_format(t); },
      [](const RunConfig& c) -> json { return c.mls.quant.elem.name(); }},
-    {"scale", Group::quant, Kind::text, nullptr, "group-scale format <E_g, M_g>, M_g in {0,1}", kSweep | kReport,
+    {"scale", Group::quant, Kind::text, nullptr, "group-scale format <E_g, M_g>, M_g in {0,1}", kFirstSweeps,
      [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.scale = parse_scale_format(t); },
      [](const RunConfig& c) -> json { return c.mls.quant.scale.name(); }},
-    {"group", Group::quant, Kind::text, nullptr, "grouping: nc | n | c | tensor", kSweep | kReport,
+    {"group", Group::quant, Kind::text, nullptr, "grouping: nc | n | c | tensor", kFirstSweeps,
      [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.group = parse_grouping(t); },
      [](const RunConfig& c) -> json { return to_string(c.mls.quant.group); }},
-    {"rounding", Group::quant, Kind::text, nullptr, "nearest | stochastic", kSweep | kReport,
+    {"rounding", Group::quant, Kind::text, nullptr, "nearest | stochastic", kFirstSweeps,
      [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.rounding = parse_rounding(t); },
      [](const RunConfig& c) -> json { return to_string(c.mls.quant.rounding); }},
     {"seed", Group::quant, Kind::integer, nullptr, "seed of the stochastic-rounding draws, [0, 2^64 - 1]",
-     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.quant.seed = seed(p, t); },
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { c.mls.quant.seed = seed(p, t); },
      [](const RunConfig& c) -> json { return c.mls.quant.seed; }},
     {"clip", Group::quant, Kind::boolean, nullptr, "clip the mantissa inside its binade (the paper's Alg. 1)",
-     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.quant.clip = boolean(p, t); },
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { c.mls.quant.clip = boolean(p, t); },
      [](const RunConfig& c) -> json { return c.mls.quant.clip; }},
     // Checked where it is loaded (run, sweep): a table file is read relative to
     // where it was named.
     {"tech", Group::energy, Kind::text, nullptr,
-     "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | TABLE_FILE (docs/energy.md)", kSweep,
+     "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | TABLE_FILE (docs/energy.md)", kSweep | kEveryId,
      [](RunConfig& c, const Param&, const Text& t) { c.tech = t; },
      [](const RunConfig& c) -> json { return c.tech; }},
 };
@@ -114,7 +118,9 @@ std::string text(const json& value) {
   return value.dump();
 }
 
-std::string default_text(const Param& p) { return text(p.get(RunConfig{})); }
+json default_value(const Param& p) { return p.get(RunConfig{}); }
+
+std::string default_text(const Param& p) { return text(default_value(p)); }
 
 Error flag_error(const ConfigError& e) {
   const Param* p = find(e.param);

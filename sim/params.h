@@ -28,8 +28,12 @@ enum class Group { quant, array, energy };
 // How a value is spelled. A command line gives text; a sweep file gives an
 // integer as a JSON number; a boolean is a switch (--clip) or true/false.
 enum class Kind { integer, text, boolean };
-// Where a parameter appears besides the command line.
-enum Use : unsigned { kSweep = 1, kReport = 2 };
+// Where a parameter appears besides the command line. kEveryId: hashed into
+// every sweep point id, even at its default. Only the parameters sweeps had
+// when point ids were introduced carry it; a parameter added since is hashed
+// only into the ids of points that set it away from its default, so adding
+// one keeps every existing id, and every finished point.
+enum Use : unsigned { kSweep = 1, kReport = 2, kEveryId = 4 };
 
 struct Param;
 using Setter = void (*)(RunConfig& cfg, const Param& p, const std::string& text);
@@ -41,7 +45,7 @@ struct Param {
   Kind kind;
   const Range* range;  // an integer's fixed range: checked on set, shown in --help; else nullptr
   const char* help;    // --help text (the range is appended)
-  unsigned use;        // kSweep | kReport
+  unsigned use;        // kSweep | kReport | kEveryId
   // Parses text ("16", "e2m4", "true") into cfg; throws mls::Error, a
   // ConfigError for a value out of range. Cross-parameter checks are
   // MlsConfig::validate's.
@@ -62,7 +66,8 @@ std::string known_names(unsigned use);        // "rows, cols, ..." for messages
 std::string flag(const Param& p);               // "--acc-bits"
 std::string help(const Param& p);               // help, then the range
 std::string text(const nlohmann::json& value);  // what set() takes back: 16 -> "16", true -> "true"
-std::string default_text(const Param& p);       // text(get(RunConfig{})); "" for tech
+nlohmann::json default_value(const Param& p);   // get(RunConfig{})
+std::string default_text(const Param& p);       // text(default_value(p)); "" for tech
 
 // A ConfigError as the command line and sweep files say it, with the flag:
 // "--acc-bits must be in [8, 62], got 7".

@@ -212,12 +212,24 @@ uint64_t fnv1a(const std::string& text) {
   return h;
 }
 
-// The id hashes what determines the result: every parameter (defaults filled
-// in, so `rows: [16]` and no rows are the same point), the trace as written,
-// the passes and the layers. Not the index: a point keeps its id, and its
-// finished record, when the grid around it is edited.
+// The parameters an id hashes: those of the first sweeps always (defaults
+// filled in), one added since only away from its default, so that adding a
+// parameter to the table keeps every existing id (sim/params.h, kEveryId).
+ojson id_params(const ojson& params) {
+  ojson out = ojson::object();
+  for (const Param* p : sweep_params())
+    if ((p->use & params::kEveryId) || params.at(p->name) != ojson(params::default_value(*p)))
+      out[p->name] = params.at(p->name);
+  return out;
+}
+
+// The id hashes what determines the result: the parameters (so `rows: [16]`
+// and no rows are the same point), the trace as written, the passes and the
+// layers. Not the index: a point keeps its id, and its finished record, when
+// the grid around it is edited.
 std::string point_id(const Sweep& s, const ojson& params) {
-  const ojson context = {{"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}, {"params", params}};
+  const ojson context = {
+      {"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}, {"params", id_params(params)}};
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a(context.dump()));
   return std::string(hex, 12);

@@ -157,9 +157,24 @@ ojson point_record(const Sweep& s, const Point& p, const nlohmann::json& report,
           {"wall_seconds", wall_seconds}};
 }
 
+namespace {
+
+// A record's value of a sweep parameter. A record written before the
+// parameter existed lacks it, and its point ran at the default.
+ojson recorded_param(const ojson& record, const params::Param& p) {
+  const ojson& recorded = record.at("params");
+  return recorded.contains(p.name) ? recorded.at(p.name) : ojson(params::default_value(p));
+}
+
+}  // namespace
+
 bool is_complete_record(const ojson& r, const Point& p) {
-  return r.is_object() && r.value("format", "") == kPointFormat && r.value("id", "") == p.id &&
-         r.contains("params") && r["params"] == p.params && r.contains("metrics") && r["metrics"].is_object();
+  if (!r.is_object() || r.value("format", "") != kPointFormat || r.value("id", "") != p.id) return false;
+  if (!r.contains("params") || !r["params"].is_object() || !r.contains("metrics") || !r["metrics"].is_object())
+    return false;
+  for (const params::Param* param : sweep_params())
+    if (recorded_param(r, *param) != p.params.at(param->name)) return false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -197,7 +212,7 @@ std::string results_csv(const Sweep& s, const std::vector<ojson>& records) {
   out += "\n";
   for (const ojson& r : records) {
     out += csv_cell(r["index"]) + "," + csv_cell(r["id"]);
-    for (const std::string& p : s.varied) out += "," + csv_cell(r["params"][p]);
+    for (const std::string& p : s.varied) out += "," + csv_cell(recorded_param(r, *params::find(p)));
     for (const std::string& m : metrics) out += "," + csv_cell(r["metrics"].contains(m) ? r["metrics"][m] : ojson());
     out += "\n";
   }

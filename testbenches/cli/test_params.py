@@ -97,6 +97,31 @@ class PointIds(unittest.TestCase):
             self.assertEqual(listed_ids(path), EVERY_IDS)
 
 
+class FinishedPoints(unittest.TestCase):
+    def test_a_record_without_a_parameter_counts_as_its_default(self):
+        """A record written before a parameter existed lacks it: the point ran at
+        the default, so a resumed sweep keeps the record and the CSV shows the default."""
+        with tempfile.TemporaryDirectory() as tmp:
+            sweep = os.path.join(tmp, "s.yaml")
+            with open(sweep, "w") as f:
+                f.write(f"trace: {TRACE}\npasses: fwd\nlayers: conv1\ngrid: {{clip: [false], rows: [8, 16]}}\n")
+            out = os.path.join(tmp, "res")
+            mlssim("sweep", sweep, "-j", "1", "--out", out)
+            points = os.path.join(out, "points")
+            for name in os.listdir(points):
+                with open(os.path.join(points, name)) as f:
+                    record = json.load(f)
+                del record["params"]["clip"]
+                with open(os.path.join(points, name), "w") as f:
+                    json.dump(record, f)
+            resumed = mlssim("sweep", sweep, "-j", "1", "--out", out)
+            self.assertIn("skipped 2 finished point", resumed.stderr)
+            with open(os.path.join(out, "results.csv")) as f:
+                rows = f.read().splitlines()
+            self.assertTrue(rows[0].startswith("index,id,rows,clip,"), rows[0])
+            self.assertEqual([row.split(",")[3] for row in rows[1:]], ["false", "false"])
+
+
 class Flags(unittest.TestCase):
     def test_help_shows_every_flag_with_its_default(self):
         expected = {"run": ["--rows arg (=16)", "--cols arg (=16)", "--acc-bits arg (=16)",
