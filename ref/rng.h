@@ -13,8 +13,13 @@
 
 namespace mls {
 
-inline uint64_t fnv1a64(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
+// FNV-1a with the standard 64-bit offset basis, or another one: sweep point
+// ids were first made with 1469598103934665603 (the standard basis missing its
+// last digit), and they must not change.
+constexpr uint64_t kFnv1aOffsetBasis = 0xcbf29ce484222325ULL;
+
+inline uint64_t fnv1a64(const std::string& s, uint64_t basis = kFnv1aOffsetBasis) {
+  uint64_t h = basis;
   for (unsigned char ch : s) {
     h ^= ch;
     h *= 0x100000001b3ULL;

@@ -13,6 +13,7 @@
 
 #include "ref/config.h"
 #include "ref/error.h"
+#include "ref/rng.h"
 #include "ref/file_io.h"
 #include "sim/document.h"
 #include "sim/cli_options.h"
@@ -203,15 +204,6 @@ std::vector<Assignment> read_points(const ojson& points, const std::string& file
   return out;
 }
 
-uint64_t fnv1a(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // The parameters an id hashes: those of the first sweeps always (defaults
 // filled in), one added since only away from its default, so that adding a
 // parameter to the table keeps every existing id (sim/params.h, kEveryId).
@@ -227,11 +219,15 @@ ojson id_params(const ojson& params) {
 // and no rows are the same point), the trace as written, the passes and the
 // layers. Not the index: a point keeps its id, and its finished record, when
 // the grid around it is edited.
+// The basis the first point ids were made with (ref/rng.h): kept so that
+// finished sweeps still resume.
+constexpr uint64_t kPointIdBasis = 1469598103934665603ull;
+
 std::string point_id(const Sweep& s, const ojson& params) {
   const ojson context = {
       {"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}, {"params", id_params(params)}};
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a(context.dump()));
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a64(context.dump(), kPointIdBasis));
   return std::string(hex, 12);
 }
 
