@@ -33,10 +33,11 @@ TEST(StatsRegistry, EveryCounterHasOneRowWithItsMeaning) {
     EXPECT_NE(std::string(info.unit), "");
     EXPECT_NE(std::string(info.description), "");
   }
-  // The report keys of docs/reference.md#events, which stored reports and sweeps read.
-  EXPECT_EQ(keys, (std::set<std::string>{"cycles", "pipeline_depth", "stall_cycles", "mul", "mul_zero", "acc_add",
-                                         "acc_overflow", "scale", "tree_add", "out_acc", "final_mul", "read_x",
-                                         "read_y", "write_out"}));
+  // The report keys of docs/reference.md#events, which stored reports and
+  // sweeps read, stay; a counter added later adds a key.
+  for (const char* key : {"cycles", "pipeline_depth", "stall_cycles", "mul", "mul_zero", "acc_add", "acc_overflow",
+                          "scale", "tree_add", "out_acc", "final_mul", "read_x", "read_y", "write_out"})
+    EXPECT_EQ(keys.count(key), 1u) << key;
 }
 
 TEST(StatsRegistry, BlocksAreModulesOfTheArray) {
