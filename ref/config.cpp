@@ -52,7 +52,8 @@ ConfigError::ConfigError(const std::string& name, const std::string& req)
 std::string Range::text() const { return "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]"; }
 
 void check_range(const std::string& param, int64_t value, Range r) {
-  if (value < r.lo || value > r.hi) throw ConfigError(param, "must be in " + r.text() + ", got " + std::to_string(value));
+  if (value < r.lo || value > r.hi)
+    throw ConfigError(param, "must be in " + r.text() + ", got " + std::to_string(value));
 }
 
 void MlsConfig::validate() const {

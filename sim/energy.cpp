@@ -116,7 +116,8 @@ Stats events_from_json(const nlohmann::json& events, const std::string& where) {
     if (!events.contains(key)) throw Error(where + ": missing event key events." + key);
   Stats stats;
   for (const StatInfo& info : kStatTable)
-    if (events.contains(info.key)) stats.*info.counter = count_from_json(events[info.key], where + ": events." + info.key);
+    if (events.contains(info.key))
+      stats.*info.counter = count_from_json(events[info.key], where + ": events." + info.key);
   return stats;
 }
 
