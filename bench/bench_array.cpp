@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <systemc>
 
-#include "hw_model/layer_job.h"
+#include "hw_model/simulate_pass.h"
 #include "hw_model/mac_array.h"
 #include "ref/error.h"
 #include "ref/golden_conv.h"
@@ -57,17 +57,13 @@ int run_bench(const std::vector<std::string>& args) {
         const mls::LoweredPass lp = mls::lower_layer(layer, pass);
         const mls::QuantTensor& x = layer.operand(mls::x_operand(pass));
         const mls::QuantTensor& y = layer.operand(mls::y_operand(pass));
-        mls::TensorF out(lp.out_shape);
-        const mls::hw::LayerJob job =
-            mls::hw::make_layer_job(lp, x, y, mls::Mapping::for_array(cfg.array), out.data.data());
-        auto t0 = Clock::now();
-        sim.run(job);
-        t.array += seconds(t0);
-        t0 = Clock::now();
+        const mls::hw::SimulatedPass simulated = mls::hw::simulate_pass(sim, lp, x, y);
+        t.array += simulated.seconds;
+        const auto t0 = Clock::now();
         const mls::GoldenResult g = mls::golden_pass(lp, x, y, cfg.array);
         t.golden += seconds(t0);
         t.macs += lp.macs();
-        if (g.out.data != out.data) throw mls::Error("array and golden disagree on " + lt.name);
+        if (g.out.data != simulated.out.data) throw mls::Error("array and golden disagree on " + lt.name);
       }
     }
     if (r == 0 || t.array < best.array) best.array = t.array;

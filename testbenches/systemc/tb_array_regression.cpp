@@ -6,7 +6,7 @@
 #include <random>
 #include <sstream>
 
-#include "hw_model/layer_job.h"
+#include "hw_model/simulate_pass.h"
 #include "hw_model/mac_array.h"
 #include "ref/conv2d.h"
 #include "ref/golden_conv.h"
@@ -103,9 +103,9 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
     const QuantTensor& x = pass == Pass::bwd_weight ? qe : qw;
     const QuantTensor& y = pass == Pass::bwd_data ? qe : qa;
     const LoweredPass lp = conv.lower(pass, x.layout, y.layout);
-    TensorF out(lp.out_shape);
-    const LayerJob job = make_layer_job(lp, x, y, map, out.data.data());
-    const Stats s = sim.run(job);
+    const SimulatedPass simulated = simulate_pass(sim, lp, x, y);
+    const TensorF& out = simulated.out;
+    const Stats& s = simulated.stats;
     const GoldenResult golden = golden_pass(lp, x, y, cfg.array, map);
     SCOPED_TRACE(to_string(pass));
     int mismatches = 0;
