@@ -72,7 +72,7 @@ int run_bench(const std::vector<std::string>& args) {
   }
   const double array_rate = double(best.macs) / best.array, golden_rate = double(best.macs) / best.golden;
   std::printf("trace %s, passes %s, %dx%d array, %s, chunk %d: %lld MACs per repetition (best of %d)\n",
-              trace_dir.c_str(), passes.c_str(), cfg.array.rows, cfg.array.cols, cfg.quant.elem.name().c_str(),
+              trace_dir.c_str(), passes.c_str(), cfg.array.rows, cfg.array.cols, cfg.quant.weight.elem.name().c_str(),
               cfg.array.chunk, (long long)best.macs, repeat);
   std::printf("SystemC array : %8.3f s  %10.3g MACs/s\n", best.array, array_rate);
   std::printf("golden model  : %8.3f s  %10.3g MACs/s\n", best.golden, golden_rate);

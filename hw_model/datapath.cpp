@@ -50,14 +50,12 @@ float integer_to_fp32(bool negative, unsigned __int128 mag, int exp) {
   return f;
 }
 
-float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int scale_m) {
+float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
   const bool negative = chunk_sum < 0;
   u128 v = negative ? u128(-static_cast<__int128>(chunk_sum)) : u128(chunk_sum);
-  if (scale_m == 1) {
-    v = (v << 1) + (x.man ? v : 0);  // x (1 or 1.5) * 2
-    v = (v << 1) + (y.man ? v : 0);  // y (1 or 1.5) * 2
-  }
-  return integer_to_fp32(negative, v, x.exp + y.exp - 2 * scale_m);
+  if (x_scale_m == 1) v = (v << 1) + (x.man ? v : 0);  // x (1 or 1.5) * 2
+  if (y_scale_m == 1) v = (v << 1) + (y.man ? v : 0);  // y (1 or 1.5) * 2
+  return integer_to_fp32(negative, v, x.exp + y.exp - x_scale_m - y_scale_m);
 }
 
 namespace {

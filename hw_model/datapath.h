@@ -58,7 +58,7 @@ float integer_to_fp32(bool negative, unsigned __int128 mag, int exp);
 
 // Group scaler: P * (1 + cx/2^Mg) * (1 + cy/2^Mg) * 2^(ex + ey) as shift-adds,
 // then one rounding to float32.
-float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int scale_m);
+float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m);
 
 // RNE_fp32(a * b * 2^exp) for float32 a, b: the final-scale factor.
 float exact_product_to_fp32(float a, float b, int exp);

@@ -13,7 +13,7 @@ FinalScale::FinalScale(sc_core::sc_module_name name, const ArrayConfig& cfg, Sta
 
 void FinalScale::load(const LayerJob& job) {
   job_ = &job;
-  factor_ = exact_product_to_fp32(job.s_t_x, job.s_t_y, 2 * job.elem.unit_exp());
+  factor_ = exact_product_to_fp32(job.s_t_x, job.s_t_y, job.x_elem.unit_exp() + job.y_elem.unit_exp());
   written_ = 0;
   expected_ = uint64_t(job.m) * uint64_t(job.p);
 }

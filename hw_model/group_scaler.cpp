@@ -34,7 +34,7 @@ void GroupScaler::on_clock() {
       const size_t i = size_t(r) * size_t(cols_) + size_t(c);
       GroupScale sx = j.x_scales[size_t(m * j.g + g)];
       if (fault_ == Fault::scaler_mantissa) sx.man = 0;  // the 1.5x shift-add path is dead
-      o.value[i] = shift_add_scale(s.sum[i], sx, sy, j.scale.m);
+      o.value[i] = shift_add_scale(s.sum[i], sx, sy, j.x_scale.m, j.y_scale.m);
     }
     stats_->scale += uint64_t(s.active_cols);
   }

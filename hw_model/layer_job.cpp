@@ -18,14 +18,14 @@ uint32_t code_of(const QuantTensor& t, int32_t index) {
 
 LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const Mapping& mapping,
                         float* out) {
-  if (!(x.elem == y.elem) || !(x.scale == y.scale))
-    throw Error("the array needs X and Y in one element and scale format");
   LayerJob job;
   job.m = lp.m, job.p = lp.p, job.g = lp.g, job.k = lp.k;
   job.mapping = mapping;
   job.plan = mapping.chunk_plan(lp.k, lp.g);
-  job.elem = x.elem;
-  job.scale = x.scale;
+  job.x_elem = x.elem;
+  job.y_elem = y.elem;
+  job.x_scale = x.scale;
+  job.y_scale = y.scale;
   job.x_codes.resize(lp.x_index.size());
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t gk = 0; gk < lp.g * lp.k; ++gk)

@@ -17,8 +17,8 @@ struct LayerJob {
   int64_t m = 0, p = 0, g = 0, k = 0;
   Mapping mapping;                   // the dataflow; rows and cols are the array's
   ChunkPlan plan{1, 1, 1};           // mapping.chunk_plan(k, g)
-  ElemFormat elem;
-  ScaleFormat scale;
+  ElemFormat x_elem, y_elem;     // X's and Y's element formats (they may differ)
+  ScaleFormat x_scale, y_scale;  // and group-scale formats
   std::vector<uint32_t> x_codes;     // [g][k][m]: a column-contiguous X buffer row
   std::vector<uint32_t> y_codes;     // [p][g][k]
   std::vector<GroupScale> x_scales;  // [m][g]
@@ -28,7 +28,6 @@ struct LayerJob {
   float* out = nullptr;              // result tensor, numel(out_shape) floats
 };
 
-// Throws mls::Error if x and y have different element formats.
 LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const Mapping& mapping,
                         float* out);
 

@@ -79,6 +79,7 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
 
 void MacArray::load(const LayerJob& job) {
   job_ = &job;
+  multiplier.set_formats(job.x_elem, job.y_elem);
   operand_buffer.load(job);
   group_scaler.load(job);
   final_scale.load(job);

@@ -6,12 +6,17 @@ namespace mls::hw {
 
 Multiplier::Multiplier(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats)
     : sc_module(name), rows_(cfg.array.rows), cols_(cfg.array.cols), fault_(cfg.array.fault), stats_(stats) {
-  const ElemFormat& fmt = cfg.quant.elem;
-  decoded_.resize(size_t{1} << fmt.bits());
-  for (uint32_t code = 0; code < decoded_.size(); ++code) decoded_[code] = decode_operand(fmt, code);
+  set_formats(cfg.quant.weight.elem, cfg.quant.input.elem);  // forward's X and Y until a job says otherwise
   SC_METHOD(on_clock);
   sensitive << clk.pos();
   dont_initialize();
+}
+
+void Multiplier::set_formats(const ElemFormat& x, const ElemFormat& y) {
+  for (auto [fmt, table] : {std::pair{&x, &decoded_x_}, std::pair{&y, &decoded_y_}}) {
+    table->resize(size_t{1} << fmt->bits());
+    for (uint32_t code = 0; code < table->size(); ++code) (*table)[code] = decode_operand(*fmt, code);
+  }
 }
 
 void Multiplier::on_clock() {
@@ -28,7 +33,7 @@ void Multiplier::on_clock() {
   uint64_t products = 0, zero_products = 0;
   for (int r = 0; r < rows_; ++r) {
     if (!in_ops.row_active[size_t(r)]) continue;
-    const MulOperand y = decoded_[in_ops.y[size_t(r)]];
+    const MulOperand y = decoded_y_[in_ops.y[size_t(r)]];
     const uint32_t* x = &in_ops.x[size_t(r) * size_t(cols_)];
     int64_t* prod = &o.product[size_t(r) * size_t(cols_)];
     products += uint64_t(in_ops.active_cols);
@@ -38,7 +43,7 @@ void Multiplier::on_clock() {
       continue;
     }
     for (int c = 0; c < in_ops.active_cols; ++c) {
-      const MulOperand xo = decoded_[x[c]];
+      const MulOperand xo = decoded_x_[x[c]];
       prod[c] = multiply(xo, y);
       zero_products += xo.mantissa == 0;
     }

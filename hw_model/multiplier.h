@@ -21,6 +21,9 @@ class Multiplier : public sc_core::sc_module {
 
   SC_HAS_PROCESS(Multiplier);
   Multiplier(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats);
+  // The element formats of X and Y of the next job (they differ when W, A and
+  // E are quantized differently); the decoders are rebuilt for them.
+  void set_formats(const ElemFormat& x, const ElemFormat& y);
 
  private:
   void on_clock();
@@ -28,7 +31,7 @@ class Multiplier : public sc_core::sc_module {
   const int rows_, cols_;
   const Fault fault_;
   Stats* stats_;
-  std::vector<MulOperand> decoded_;  // code -> operand: the decoder as a table
+  std::vector<MulOperand> decoded_x_, decoded_y_;  // code -> operand: each decoder as a table
 };
 
 }  // namespace mls::hw

@@ -6,6 +6,7 @@
 
 #include "ref/error.h"
 #include "ref/format.h"
+#include "ref/operand.h"
 
 namespace mls {
 
@@ -76,7 +77,9 @@ struct ArrayConfig {
 };
 
 struct MlsConfig {
-  QuantConfig quant;
+  // Per operand (W, A, E): the plain flags set all three alike today; the
+  // multiplier and the scaler take the two formats of each pass.
+  PerOperand<QuantConfig> quant = PerOperand<QuantConfig>::all(QuantConfig{});
   ArrayConfig array;
   void validate() const;      // throws ConfigError naming the bad parameter
 };

@@ -38,10 +38,11 @@ float round_to_fp32(__int128 v, int exp) {
 
 }  // namespace
 
-float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleFormat& fmt) {
-  const int64_t mx = (int64_t{1} << fmt.m) + x.man, my = (int64_t{1} << fmt.m) + y.man;
+float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleFormat& x_fmt,
+                  const ScaleFormat& y_fmt) {
+  const int64_t mx = (int64_t{1} << x_fmt.m) + x.man, my = (int64_t{1} << y_fmt.m) + y.man;
   const __int128 v = static_cast<__int128>(chunk_sum) * mx * my;
-  return round_to_fp32(v, x.exp + y.exp - 2 * fmt.m);
+  return round_to_fp32(v, x.exp + y.exp - x_fmt.m - y_fmt.m);
 }
 
 float tree_reduce(const float* values, const bool* valid, int slots, uint64_t& adds) {
@@ -105,7 +106,7 @@ float chunk_value(Gathered& d, const ChunkPlan& plan, int64_t m, int64_t p, int6
   for (int64_t k = 0; k < len; ++k)
     sum = accumulate(sum, int64_t(xv[k]) * yv[k], d.array.acc_bits, d.array.acc_overflow, d.acc_overflow);
   return scale_chunk(sum, d.x.sg[size_t(lp.x_group[size_t(m * lp.g + g)])],
-                     d.y.sg[size_t(lp.y_group[size_t(p * lp.g + g)])], d.x.scale);
+                     d.y.sg[size_t(lp.y_group[size_t(p * lp.g + g)])], d.x.scale, d.y.scale);
 }
 
 // The tree over one chunk tile of output (m, p), slot s holding the chunk the

@@ -27,7 +27,11 @@ namespace mls {
 int64_t accumulate(int64_t acc, int64_t product, int acc_bits, Overflow policy, uint64_t& overflows);
 
 // fp32(P * S_gx * S_gy), round to nearest even with gradual underflow.
-float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleFormat& fmt);
+float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleFormat& x_fmt,
+                  const ScaleFormat& y_fmt);
+inline float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleFormat& fmt) {
+  return scale_chunk(chunk_sum, x, y, fmt, fmt);
+}
 
 // Pairwise tree over R slots: each level adds neighbours (2i, 2i+1); a slot
 // without a value passes its partner through unchanged (no addition). Returns

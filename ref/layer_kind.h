@@ -17,14 +17,13 @@
 
 #include "ref/config.h"
 #include "ref/lowering.h"
+#include "ref/operand.h"
 #include "ref/quantizer.h"
 #include "ref/tensor.h"
 
 namespace mls {
 
 // The three tensors of a training layer, named as in the manifest.
-enum class Operand { weight, input, grad_output };
-std::string to_string(Operand o);
 
 // The usual roles of the operands in each pass (fwd: W x A, bwd-data: W x E,
 // bwd-weight: E x A); X is held per PE, Y broadcast along a row.

@@ -79,14 +79,14 @@ int cmd_quantize(const std::vector<std::string>& args) {
   TensorF r;
   if (!random.empty()) r = read_npy(random);
   const std::string name = std::filesystem::path(in).stem().string();
-  const QuantTensor q = quantize(x, name, cfg.quant, random.empty() ? nullptr : &r, threads);
+  const QuantTensor q = quantize(x, name, cfg.quant.weight, random.empty() ? nullptr : &r, threads);
   const TensorF xq = dequantize(q);
   OutputSet out;
   if (!parts.empty()) stage_parts(out, parts, q);
   if (!dequant.empty()) out.stage(dequant, npy_bytes(xq));
   out.commit();
-  std::cout << name << ": shape " << shape_str(x.shape) << ", " << cfg.quant.elem.name() << " with "
-            << cfg.quant.scale.name() << " group scales (" << to_string(cfg.quant.group) << ", " << q.sg.size()
+  std::cout << name << ": shape " << shape_str(x.shape) << ", " << q.elem.name() << " with "
+            << q.scale.name() << " group scales (" << to_string(cfg.quant.weight.group) << ", " << q.sg.size()
             << " groups), S_t = " << q.s_t << ", ARE = " << average_relative_error(x, xq) << "\n";
   return 0;
 }

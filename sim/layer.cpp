@@ -30,14 +30,14 @@ bool QuantLayer::has_pass(Pass pass) const {
   return present(kind->x_operand(pass)) && present(kind->y_operand(pass));
 }
 
-QuantLayer quantize_layer(const LayerTensors& t, const QuantConfig& cfg, int threads) {
+QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& cfg, int threads) {
   if (!t.kind) throw Error("layer '" + t.name + "': no layer kind bound to its tensors");
   QuantLayer q;
   q.name = t.name;
   q.kind = t.kind;
-  q.weight = quantize(t.weight, t.name + ".weight", cfg, nullptr, threads);
-  q.input = quantize(t.input, t.name + ".input", cfg, nullptr, threads);
-  if (t.grad_output) q.grad_output = quantize(*t.grad_output, t.name + ".grad_output", cfg, nullptr, threads);
+  q.weight = quantize(t.weight, t.name + ".weight", cfg.weight, nullptr, threads);
+  q.input = quantize(t.input, t.name + ".input", cfg.input, nullptr, threads);
+  if (t.grad_output) q.grad_output = quantize(*t.grad_output, t.name + ".grad_output", cfg.grad_output, nullptr, threads);
   return q;
 }
 

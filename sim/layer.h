@@ -43,7 +43,7 @@ struct QuantLayer {
 
 // Quantizes W, A and E with tensor names "<layer>.weight", "<layer>.input",
 // "<layer>.grad_output". t.kind must be bound (bind_layer_kind).
-QuantLayer quantize_layer(const LayerTensors& t, const QuantConfig& cfg, int threads = 1);
+QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& cfg, int threads = 1);
 
 LoweredPass lower_layer(const QuantLayer& layer, Pass pass);
 

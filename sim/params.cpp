@@ -22,6 +22,13 @@ constexpr Range kAnyInt{INT_MIN, INT_MAX};
 // every point id (a parameter added later leaves kEveryId out, see params.h).
 constexpr unsigned kFirstSweeps = kSweep | kReport | kEveryId;
 
+// The plain quantizer flags set W, A and E alike; the report shows W's value,
+// which is everyone's until per-operand flags exist.
+template <class T>
+void set_all(RunConfig& c, T QuantConfig::*field, const T& value) {
+  c.mls.quant.for_each([&](QuantConfig& q) { q.*field = value; });
+}
+
 // Defaults are not written here: a parameter's default is its value in a
 // default-constructed RunConfig (ref/config.h, ref/format.h), read back through
 // the getter, so the model's structs and the command line cannot disagree.
@@ -52,23 +59,23 @@ const std::vector<Param> kTable = {
      [](RunConfig& c, const Param&, const Text& t) { c.mls.array.fault = parse_fault(t); },
      [](const RunConfig& c) -> json { return to_string(c.mls.array.fault); }},
     {"elem", Group::quant, Kind::text, nullptr, "element format <E_x, M_x>, e.g. e2m4", kFirstSweeps,
-     [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.elem = parse_elem_format(t); },
-     [](const RunConfig& c) -> json { return c.mls.quant.elem.name(); }},
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::elem, parse_elem_format(t)); },
+     [](const RunConfig& c) -> json { return c.mls.quant.weight.elem.name(); }},
     {"scale", Group::quant, Kind::text, nullptr, "group-scale format <E_g, M_g>, M_g in {0,1}", kFirstSweeps,
-     [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.scale = parse_scale_format(t); },
-     [](const RunConfig& c) -> json { return c.mls.quant.scale.name(); }},
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::scale, parse_scale_format(t)); },
+     [](const RunConfig& c) -> json { return c.mls.quant.weight.scale.name(); }},
     {"group", Group::quant, Kind::text, nullptr, "grouping: nc | n | c | tensor", kFirstSweeps,
-     [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.group = parse_grouping(t); },
-     [](const RunConfig& c) -> json { return to_string(c.mls.quant.group); }},
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::group, parse_grouping(t)); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.quant.weight.group); }},
     {"rounding", Group::quant, Kind::text, nullptr, "nearest | stochastic", kFirstSweeps,
-     [](RunConfig& c, const Param&, const Text& t) { c.mls.quant.rounding = parse_rounding(t); },
-     [](const RunConfig& c) -> json { return to_string(c.mls.quant.rounding); }},
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::rounding, parse_rounding(t)); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.quant.weight.rounding); }},
     {"seed", Group::quant, Kind::integer, nullptr, "seed of the stochastic-rounding draws, [0, 2^64 - 1]",
-     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { c.mls.quant.seed = seed(p, t); },
-     [](const RunConfig& c) -> json { return c.mls.quant.seed; }},
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { set_all(c, &QuantConfig::seed, seed(p, t)); },
+     [](const RunConfig& c) -> json { return c.mls.quant.weight.seed; }},
     {"clip", Group::quant, Kind::boolean, nullptr, "clip the mantissa inside its binade (the paper's Alg. 1)",
-     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { c.mls.quant.clip = boolean(p, t); },
-     [](const RunConfig& c) -> json { return c.mls.quant.clip; }},
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { set_all(c, &QuantConfig::clip, boolean(p, t)); },
+     [](const RunConfig& c) -> json { return c.mls.quant.weight.clip; }},
     // Checked where it is loaded (run, sweep): a table file is read relative to
     // where it was named.
     {"tech", Group::energy, Kind::text, nullptr,

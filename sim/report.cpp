@@ -10,6 +10,15 @@ namespace mls {
 using nlohmann::json;
 
 // The report-bound parameters of the table, then what they imply.
+// Each operand's formats: the multiplier and scaler of a pass take its two.
+json operand_formats_json(const PerOperand<QuantConfig>& quant) {
+  json out = json::object();
+  for (Operand o : {Operand::weight, Operand::input, Operand::grad_output})
+    out[to_string(o)] = {{"elem", quant[o].elem.name()}, {"scale", quant[o].scale.name()},
+                         {"group", to_string(quant[o].group)}};
+  return out;
+}
+
 json config_json(const MlsConfig& c) {
   const RunConfig run{c, ""};
   json out = json::object();
@@ -18,6 +27,7 @@ json config_json(const MlsConfig& c) {
   // Not a parameter: the issue-to-write latency the stages give, which the
   // measured events.pipeline_depth must equal (docs/reference.md#the-modelled-array).
   out["pipeline_depth"] = c.array.pipeline_depth();
+  out["operands"] = operand_formats_json(c.quant);
   return out;
 }
 

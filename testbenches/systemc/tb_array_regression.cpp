@@ -19,15 +19,25 @@ namespace mls::hw {
 namespace {
 
 struct Case {
-  std::string elem;
+  std::string elem;  // one format, or W, A and E's joined by 'x': e2m4xe3m2xe2m1
   int rows, cols, chunk, stride;
   std::string data;  // random | wide | sparse | saturating
+  std::string scale = "e8m1";  // likewise
 };
+
+// "a" -> {a, a, a}; "axbxc" -> {a, b, c}
+std::vector<std::string> per_operand(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, 'x');) parts.push_back(part);
+  return parts.size() == 3 ? parts : std::vector<std::string>(3, text);
+}
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   std::ostringstream s;
   s << c.elem << "_" << c.rows << "x" << c.cols << "_chunk" << c.chunk << "_stride" << c.stride << "_" << c.data;
+  if (c.scale != "e8m1") s << "_" << c.scale;
   return s.str();
 }
 
@@ -77,8 +87,13 @@ class ArrayRegression : public ::testing::TestWithParam<Case> {};
 TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
   const Case& c = GetParam();
   MlsConfig cfg;
-  cfg.quant.elem = parse_elem_format(c.elem);
-  cfg.quant.rounding = Rounding::stochastic;
+  const std::vector<std::string> elems = per_operand(c.elem), scales = per_operand(c.scale);
+  const Operand operands[] = {Operand::weight, Operand::input, Operand::grad_output};
+  for (int i = 0; i < 3; ++i) {
+    cfg.quant[operands[i]].elem = parse_elem_format(elems[size_t(i)]);
+    cfg.quant[operands[i]].scale = parse_scale_format(scales[size_t(i)]);
+    cfg.quant[operands[i]].rounding = Rounding::stochastic;
+  }
   cfg.array.rows = c.rows;
   cfg.array.cols = c.cols;
   cfg.array.chunk = c.chunk;
@@ -95,8 +110,8 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
   const TensorF e = make_tensor({2, 7, geo.ho, geo.wo}, c.data == "saturating" ? "random" : c.data, 3);
   Conv2d conv(prm);
   conv.bind(w.shape, a.shape, &e.shape);
-  const QuantTensor qw = quantize(w, "l.weight", cfg.quant), qa = quantize(a, "l.input", cfg.quant),
-                    qe = quantize(e, "l.grad_output", cfg.quant);
+  const QuantTensor qw = quantize(w, "l.weight", cfg.quant.weight), qa = quantize(a, "l.input", cfg.quant.input),
+                    qe = quantize(e, "l.grad_output", cfg.quant.grad_output);
   ArraySim sim(cfg);
   const Mapping map = Mapping::for_array(cfg.array);
   for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight}) {
@@ -156,6 +171,13 @@ std::vector<Case> all_cases() {
   for (const char* elem : {"e2m1", "e2m4", "e0m4", "e3m3"})
     for (const char* data : {"wide", "sparse", "saturating"})
       for (int stride : {1, 2}) cases.push_back({elem, 16, 16, 16, stride, data});
+  // W, A and E in different element and scale formats: the multiplier decodes
+  // X and Y with their own tables and the scaler shifts by each one's M_g.
+  for (auto [rows, cols] : {std::pair{4, 4}, std::pair{16, 16}})
+    for (int chunk : {4, 16})
+      for (int stride : {1, 2})
+        cases.push_back({"e2m4xe3m2xe2m1", rows, cols, chunk, stride, "random", "e8m1xe8m0xe6m1"});
+  for (int stride : {1, 2}) cases.push_back({"e0m4xe2m4xe4m3", 16, 16, 16, stride, "wide", "e8m0xe8m1xe8m1"});
   return cases;
 }
 

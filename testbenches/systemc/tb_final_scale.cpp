@@ -38,7 +38,7 @@ TEST(FinalScale, MultipliesByTheRoundedTensorScaleAndWritesByIndex) {
   // S_t^X * S_t^Y = 0.1f * 3.3f is not exact in fp32: F is its one rounding, times u^2.
   LayerJob job;
   job.m = 3, job.p = 1;
-  job.elem = ElemFormat{2, 4};  // emin = 1 - 2^2 = -3, u = 2^(emin - 4) = 2^-7
+  job.x_elem = job.y_elem = ElemFormat{2, 4};  // emin = 1 - 2^2 = -3, u = 2^(emin - 4) = 2^-7
   job.s_t_x = 0.1f;
   job.s_t_y = 3.3f;
   job.out_index = {2, 0, 1};  // Out[m, 0] goes to flat index out_index[m]

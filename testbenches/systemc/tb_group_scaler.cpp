@@ -30,7 +30,7 @@ std::vector<float> run_cases(const std::vector<ScalerCase>& cases, int acc_bits,
   job.m = job.p = int64_t(cases.size());
   job.g = job.k = 1;
   job.plan = ChunkPlan(1, 1, 1);
-  job.scale = ScaleFormat{8, 1};
+  job.x_scale = job.y_scale = ScaleFormat{8, 1};
   Bench bench("bench", [&] { return new GroupScaler("scaler", cfg, &stats); });
   for (size_t i = 0; i < cases.size(); ++i) {
     job.x_scales.push_back(cases[i].x);

@@ -15,45 +15,51 @@ int64_t spec_signed_q(int e, int m, uint32_t bits) {
   return (bits >> (e + m)) & 1u ? -q : q;
 }
 
-void check_all_pairs(const char* format) {
+// Every X code of x_format against every Y code of y_format (W and A of a
+// forward pass, which may be quantized to different formats).
+void check_all_pairs(const char* x_format, const char* y_format) {
   MlsConfig cfg;
-  cfg.quant.elem = parse_elem_format(format);
-  const int codes = 1 << cfg.quant.elem.bits();
+  cfg.quant.weight.elem = parse_elem_format(x_format);
+  cfg.quant.input.elem = parse_elem_format(y_format);
+  const ElemFormat fx = cfg.quant.weight.elem, fy = cfg.quant.input.elem;
+  const int x_codes = 1 << fx.bits(), y_codes = 1 << fy.bits();
   cfg.array.rows = 1;
-  cfg.array.cols = codes;
+  cfg.array.cols = x_codes;
   Stats stats;
   tb::BlockBench<Operands, Products, Multiplier> bench("bench", [&] { return new Multiplier("mul", cfg, &stats); });
-  for (int y = 0; y < codes; ++y) {  // one cycle per Y code, every X code in a column
+  for (int y = 0; y < y_codes; ++y) {  // one cycle per Y code, every X code in a column
     Operands op;
     op.tag.valid = true;
     op.tag.p = y;
     op.row_active = {1};
-    op.active_cols = codes;
+    op.active_cols = x_codes;
     op.y = {uint32_t(y)};
-    for (int x = 0; x < codes; ++x) op.x.push_back(uint32_t(x));
+    for (int x = 0; x < x_codes; ++x) op.x.push_back(uint32_t(x));
     bench.stimulus.push_back(op);
   }
   bench.run(2);
-  ASSERT_EQ(bench.seen.size(), size_t(codes));
+  ASSERT_EQ(bench.seen.size(), size_t(y_codes));
   uint64_t zero_products = 0;
   for (const auto& [edge, out] : bench.seen) {
     const int y = int(out.tag.p);
     EXPECT_EQ(edge, y + 2) << "one register stage";
-    for (int x = 0; x < codes; ++x) {
-      const int64_t qx = spec_signed_q(cfg.quant.elem.e, cfg.quant.elem.m, uint32_t(x));
-      const int64_t qy = spec_signed_q(cfg.quant.elem.e, cfg.quant.elem.m, uint32_t(y));
-      ASSERT_EQ(out.product[size_t(x)], qx * qy) << format << " x code " << x << " y code " << y;
+    for (int x = 0; x < x_codes; ++x) {
+      const int64_t qx = spec_signed_q(fx.e, fx.m, uint32_t(x));
+      const int64_t qy = spec_signed_q(fy.e, fy.m, uint32_t(y));
+      ASSERT_EQ(out.product[size_t(x)], qx * qy) << x_format << " x code " << x << ", " << y_format << " y code " << y;
       zero_products += qx == 0 || qy == 0;
     }
   }
-  EXPECT_EQ(stats.mul, uint64_t(codes) * uint64_t(codes));
+  EXPECT_EQ(stats.mul, uint64_t(x_codes) * uint64_t(y_codes));
   EXPECT_EQ(stats.mul_zero, zero_products);
 }
 
-TEST(Multiplier, AllPairsE2M4) { check_all_pairs("e2m4"); }
-TEST(Multiplier, AllPairsE2M1) { check_all_pairs("e2m1"); }
-TEST(Multiplier, AllPairsE0M4) { check_all_pairs("e0m4"); }
-TEST(Multiplier, AllPairsE3M3) { check_all_pairs("e3m3"); }
+TEST(Multiplier, AllPairsE2M4) { check_all_pairs("e2m4", "e2m4"); }
+TEST(Multiplier, AllPairsE2M1) { check_all_pairs("e2m1", "e2m1"); }
+TEST(Multiplier, AllPairsE0M4) { check_all_pairs("e0m4", "e0m4"); }
+TEST(Multiplier, AllPairsE3M3) { check_all_pairs("e3m3", "e3m3"); }
+TEST(Multiplier, AllPairsE2M1TimesE3M2) { check_all_pairs("e2m1", "e3m2"); }
+TEST(Multiplier, AllPairsE4M3TimesE0M5) { check_all_pairs("e4m3", "e0m5"); }
 
 TEST(Multiplier, LargestE2M4ProductIs15376ShiftedBy4) {
   // docs/reference.md#the-mls-number-format: e2m4's largest magnitude is q = 31 << 2, so the largest product is

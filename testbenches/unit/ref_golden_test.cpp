@@ -59,7 +59,7 @@ struct Layer {
 };
 
 Layer make_layer(int64_t n, int64_t ci, int64_t co, int64_t h, int64_t w, int64_t k, const ConvParams& prm,
-                 uint64_t seed, const QuantConfig& qc) {
+                 uint64_t seed, const mls::PerOperand<QuantConfig>& qc) {
   Layer L;
   const TensorF W = make_tensor({co, ci, k, k}, seed), A = make_tensor({n, ci, h, w}, seed + 1);
   const ConvGeometry g0 = mls::conv_geometry(W.shape, A.shape, prm);
@@ -67,9 +67,9 @@ Layer make_layer(int64_t n, int64_t ci, int64_t co, int64_t h, int64_t w, int64_
   L.conv = mls::Conv2d(prm);
   L.conv.bind(W.shape, A.shape, &E.shape);
   L.geo = L.conv.geometry();
-  L.w = mls::quantize(W, "L.weight", qc);
-  L.a = mls::quantize(A, "L.input", qc);
-  L.e = mls::quantize(E, "L.grad_output", qc);
+  L.w = mls::quantize(W, "L.weight", qc.weight);
+  L.a = mls::quantize(A, "L.input", qc.input);
+  L.e = mls::quantize(E, "L.grad_output", qc.grad_output);
   L.wd = mls::dequantize(L.w);
   L.ad = mls::dequantize(L.a);
   L.ed = mls::dequantize(L.e);
@@ -83,6 +83,11 @@ Layer make_layer(int64_t n, int64_t ci, int64_t co, int64_t h, int64_t w, int64_
     }
   }
   return L;
+}
+
+Layer make_layer(int64_t n, int64_t ci, int64_t co, int64_t h, int64_t w, int64_t k, const ConvParams& prm,
+                 uint64_t seed, const QuantConfig& qc) {
+  return make_layer(n, ci, co, h, w, k, prm, seed, mls::PerOperand<QuantConfig>::all(qc));
 }
 
 const QuantTensor& x_of(const Layer& L, Pass p) { return p == Pass::bwd_weight ? L.e : L.w; }
@@ -241,6 +246,26 @@ TEST(ref_golden, OtherGroupingsAndFormatsAgreeWithExactDoubleEvaluation) {
       for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight})
         check_against_exact(L, pass, array(4, 5), std::string(elem) + " " + mls::to_string(g));
     }
+}
+
+TEST(ref_golden, PerOperandFormatsAgreeWithExactDoubleEvaluation) {
+  // W, A and E each in their own element and scale formats: every pass pairs
+  // two different ones, and its scaler shifts by each operand's M_g.
+  mls::PerOperand<QuantConfig> qc;
+  qc.weight.elem = mls::parse_elem_format("e2m4");
+  qc.input.elem = mls::parse_elem_format("e3m2");
+  qc.grad_output.elem = mls::parse_elem_format("e0m5");
+  qc.weight.scale = mls::parse_scale_format("e8m1");
+  qc.input.scale = mls::parse_scale_format("e8m0");
+  qc.grad_output.scale = mls::parse_scale_format("e6m1");
+  ConvParams prm;
+  prm.pad_h = prm.pad_w = 1;
+  for (int stride : {1, 2}) {
+    prm.stride_h = prm.stride_w = stride;
+    const Layer L = make_layer(2, 5, 4, 6, 6, 3, prm, 3000 + uint64_t(stride), qc);
+    for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight})
+      check_against_exact(L, pass, array(4, 5), "per-operand stride " + std::to_string(stride));
+  }
 }
 
 TEST(ref_golden, ChunkAndRowChoicesStayWithinTheSameTolerance) {
