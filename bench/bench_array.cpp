@@ -7,13 +7,13 @@
 #include <cstdlib>
 #include <systemc>
 
-#include "hw_model/simulate_pass.h"
-#include "hw_model/mac_array.h"
-#include "ref/error.h"
-#include "ref/golden_conv.h"
-#include "sim/cli_options.h"
-#include "sim/layer.h"
-#include "sim/trace.h"
+#include "hw_model/array/simulate_pass.h"
+#include "hw_model/array/mac_array.h"
+#include "ref/core/error.h"
+#include "ref/golden/golden_conv.h"
+#include "sim/cli/cli_options.h"
+#include "sim/run/layer.h"
+#include "sim/io/trace.h"
 
 namespace {
 

@@ -5,7 +5,7 @@ the bad value, and leaves no output (nor temporary) file behind.
 
 Good inputs: the quantizer is reproduced here in NumPy from the docs/reference.md#the-reference-quantizer text
 (nearest, stochastic with a user tensor R, and stochastic with the counter-based
-generator of ref/rng.h), and `mlssim conv` is compared with a direct NumPy
+generator of ref/core/rng.h), and `mlssim conv` is compared with a direct NumPy
 convolution of the dequantized tensors. This is the "another framework
 reproduces the quantizer exactly" proof.
 """
@@ -46,7 +46,7 @@ def splitmix64_mix(z):
 
 
 def counter_draws(seed, name, n):
-    """The r of element i, from the formula documented in ref/rng.h."""
+    """The r of element i, from the formula documented in ref/core/rng.h."""
     gamma = 0x9E3779B97F4A7C15
     key = fnv1a64(name) ^ ((seed * gamma) & MASK64)
     out = np.empty(n, dtype=np.float32)

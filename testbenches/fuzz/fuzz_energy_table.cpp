@@ -12,10 +12,10 @@
 #include <cstdlib>
 
 #include "fuzz_support.h"
-#include "ref/error.h"
-#include "sim/energy.h"
-#include "sim/json_file.h"
-#include "sim/report.h"
+#include "ref/core/error.h"
+#include "sim/energy/energy.h"
+#include "sim/io/json_file.h"
+#include "sim/run/report.h"
 
 namespace {
 

@@ -6,8 +6,8 @@
 #include <cstring>
 
 #include "fuzz_support.h"
-#include "ref/error.h"
-#include "ref/npy.h"
+#include "ref/core/error.h"
+#include "ref/io/npy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = mls::fuzz::write_scratch("input.npy", data, size);

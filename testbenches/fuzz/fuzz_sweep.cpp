@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "fuzz_support.h"
-#include "ref/error.h"
-#include "sim/sweep.h"
+#include "ref/core/error.h"
+#include "sim/sweep/sweep.h"
 
 namespace {
 

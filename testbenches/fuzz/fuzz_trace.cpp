@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "ref/error.h"
-#include "ref/npy.h"
-#include "sim/trace.h"
+#include "ref/core/error.h"
+#include "ref/io/npy.h"
+#include "sim/io/trace.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "hw_model/pipe_reg.h"
+#include "hw_model/channels/pipe_reg.h"
 
 namespace mls::hw::tb {
 

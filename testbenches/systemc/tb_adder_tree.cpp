@@ -1,6 +1,6 @@
 // Adder-tree testbench: the pairwise order (on values where fp32 order
 // matters), pass-through of rows without a chunk, pipeline latency, add count.
-#include "hw_model/adder_tree.h"
+#include "hw_model/array/adder_tree.h"
 
 #include "testbenches/systemc/block_bench.h"
 #include "testbenches/systemc/tb_main.h"

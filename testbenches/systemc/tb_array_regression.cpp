@@ -6,13 +6,13 @@
 #include <random>
 #include <sstream>
 
-#include "hw_model/simulate_pass.h"
-#include "hw_model/mac_array.h"
-#include "ref/conv2d.h"
-#include "ref/golden_conv.h"
-#include "ref/lowering.h"
-#include "ref/mapping.h"
-#include "ref/quantizer.h"
+#include "hw_model/array/simulate_pass.h"
+#include "hw_model/array/mac_array.h"
+#include "ref/workload/conv2d.h"
+#include "ref/golden/golden_conv.h"
+#include "ref/workload/lowering.h"
+#include "ref/mapping/mapping.h"
+#include "ref/quant/quantizer.h"
 #include "testbenches/systemc/tb_main.h"
 
 namespace mls::hw {

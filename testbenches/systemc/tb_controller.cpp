@@ -1,11 +1,11 @@
 // Controller testbench: the issue sequence of one layer-pass, checked against
 // the loop nest of docs/reference.md#the-modelled-array written out here: m-tile, p, chunk-tile, step, with
 // chunks dealt group-major, R at a time, and each tile as long as its longest chunk.
-#include "hw_model/controller.h"
+#include "hw_model/array/controller.h"
 
 #include <vector>
 
-#include "ref/error.h"
+#include "ref/core/error.h"
 #include "testbenches/systemc/tb_main.h"
 
 namespace mls::hw {

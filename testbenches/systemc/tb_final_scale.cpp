@@ -1,6 +1,6 @@
 // Final-scale testbench: F = fp32(S_t^X S_t^Y u_X u_Y) with one rounding, one
 // fp32 multiply per output, written to the output memory at its index.
-#include "hw_model/final_scale.h"
+#include "hw_model/array/final_scale.h"
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // Group-scaler testbench: the four mantissa cases of <E_g, 1> scales (1, 1.5,
 // 1.5, 2.25 times a power of two), rounding of wide sums, gradual underflow.
-#include "hw_model/group_scaler.h"
+#include "hw_model/array/group_scaler.h"
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // Local-accumulator testbench: saturation and wrap at the register bounds,
 // hand-over at the end of a chunk tile with no bubble, short chunks.
-#include "hw_model/local_accumulator.h"
+#include "hw_model/array/local_accumulator.h"
 
 #include "testbenches/systemc/block_bench.h"
 #include "testbenches/systemc/tb_main.h"

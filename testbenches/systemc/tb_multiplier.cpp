@@ -1,6 +1,6 @@
 // Multiplier testbench: every pair of element codes of a format, checked
 // against the product of the magnitudes defined in docs/reference.md#the-mls-number-format, one pipeline stage.
-#include "hw_model/multiplier.h"
+#include "hw_model/array/multiplier.h"
 
 #include "testbenches/systemc/block_bench.h"
 #include "testbenches/systemc/tb_main.h"

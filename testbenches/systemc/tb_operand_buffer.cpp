@@ -1,6 +1,6 @@
 // Operand-buffer testbench: for each issue, row r reads Y[p, g_r, k_r] once
 // (broadcast) and PE (r, c) reads X[m_tile*C + c, g_r, k_r]; read counts.
-#include "hw_model/operand_buffer.h"
+#include "hw_model/memory/operand_buffer.h"
 
 #include "testbenches/systemc/block_bench.h"
 #include "testbenches/systemc/tb_main.h"

@@ -1,7 +1,7 @@
 // Output-accumulator testbench: fp32 sums of successive tree results in order,
 // starting from +0.0, handed over at an output's last chunk tile, restarted
 // with no bubble; one register stage.
-#include "hw_model/output_accumulator.h"
+#include "hw_model/array/output_accumulator.h"
 
 #include "testbenches/systemc/block_bench.h"
 #include "testbenches/systemc/tb_main.h"

@@ -1,4 +1,4 @@
-// The statistics registry (hw_model/stats.h, docs/developing.md#adding-a-statistic):
+// The statistics registry (hw_model/stats/stats.h, docs/developing.md#adding-a-statistic):
 // every counter registered once, under a block of the array, += and the JSON
 // objects made from the table. The measured pipeline_depth is held against its
 // formula by tb_array_regression and testbenches/cli/test_stats.py.
@@ -7,8 +7,8 @@
 #include <set>
 #include <string>
 
-#include "hw_model/mac_array.h"
-#include "hw_model/stats.h"
+#include "hw_model/array/mac_array.h"
+#include "hw_model/stats/stats.h"
 #include "testbenches/systemc/tb_main.h"
 
 namespace mls {

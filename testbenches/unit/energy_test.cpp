@@ -10,8 +10,8 @@
 #include <fstream>
 #include <set>
 
-#include "ref/error.h"
-#include "sim/energy.h"
+#include "ref/core/error.h"
+#include "sim/energy/energy.h"
 
 namespace mls {
 namespace {
@@ -29,9 +29,9 @@ using nlohmann::json;
 //   acc_add   = one per product                        = 729
 //   scale     = one per chunk; K = 9 <= 16 is one chunk per group: M*P*G = 81
 //   chunk tiles per (m, p): ceil(G / R) = 2, holding 2 and 1 chunks.
-//   tree_add  = live inputs - 1 per tile (hw_model/adder_tree.cpp adds only valid
+//   tree_add  = live inputs - 1 per tile (hw_model/array/adder_tree.cpp adds only valid
 //               pairs): (2-1) + (1-1) = 1 per (m, p)  -> 27
-//   out_acc   = one add per tree result (hw_model/output_accumulator.cpp starts
+//   out_acc   = one add per tree result (hw_model/array/output_accumulator.cpp starts
 //               from 0): 2 per (m, p)                  -> 54
 //   final_mul = one per output M*P                     = 27
 //   write_out = one per output                         = 27

@@ -1,7 +1,7 @@
-// The file guarantees every command relies on (ref/file_io.h): inputs are
+// The file guarantees every command relies on (ref/io/file_io.h): inputs are
 // regular files under a limit, outputs never follow a planted link, and a set
 // of outputs is all or nothing.
-#include "ref/file_io.h"
+#include "ref/io/file_io.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "ref/error.h"
+#include "ref/core/error.h"
 
 namespace fs = std::filesystem;
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "ref/error.h"
-#include "ref/format.h"
-#include "ref/quantizer.h"
+#include "ref/core/error.h"
+#include "ref/format/format.h"
+#include "ref/quant/quantizer.h"
 
 namespace {
 

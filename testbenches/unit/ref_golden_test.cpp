@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "ref/conv2d.h"
-#include "ref/golden_conv.h"
-#include "ref/lowering.h"
-#include "ref/quantizer.h"
+#include "ref/workload/conv2d.h"
+#include "ref/golden/golden_conv.h"
+#include "ref/workload/lowering.h"
+#include "ref/quant/quantizer.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Layer kinds (ref/layer_kind.h): the registry, conv2d's manifest keys and
+// Layer kinds (ref/workload/layer_kind.h): the registry, conv2d's manifest keys and
 // their messages, the geometry errors naming the operand, and one layer used
 // through the LayerKind interface alone. The lowering and the reference values
 // themselves are checked in ref_golden_test.cpp.
@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "ref/conv2d.h"
-#include "ref/error.h"
-#include "ref/layer_kind.h"
+#include "ref/workload/conv2d.h"
+#include "ref/core/error.h"
+#include "ref/workload/layer_kind.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The baseline mapping (ref/mapping.h) against the wording of
+// The baseline mapping (ref/mapping/mapping.h) against the wording of
 // docs/reference.md#the-modelled-array: chunks cut per group and listed
 // group-major, dealt R at a time to the rows, the loop order m-tile, p, chunk
 // tile, column c of m-tile t computing m = t * C + c.
@@ -8,8 +8,8 @@
 #include <tuple>
 #include <vector>
 
-#include "ref/error.h"
-#include "ref/mapping.h"
+#include "ref/core/error.h"
+#include "ref/mapping/mapping.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "ref/error.h"
-#include "ref/npy.h"
+#include "ref/core/error.h"
+#include "ref/io/npy.h"
 
 namespace {
 

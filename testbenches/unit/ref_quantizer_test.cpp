@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "ref/error.h"
-#include "ref/quantizer.h"
-#include "ref/rng.h"
+#include "ref/core/error.h"
+#include "ref/quant/quantizer.h"
+#include "ref/core/rng.h"
 
 namespace {
 

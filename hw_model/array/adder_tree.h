@@ -1,0 +1,50 @@
+#pragma once
+// The C column adder trees: each sums the R scaled chunk results of its column
+// pairwise, level by level (slot 2i + slot 2i+1; a slot with no value passes its
+// partner through, an odd last slot moves up unchanged). The ceil(log2 R) levels
+// are spread over `tree_stages` pipeline registers, the last one being the
+// tree's output register.
+#include <systemc>
+#include <vector>
+
+#include "hw_model/channels/bundles.h"
+#include "hw_model/channels/pipe_reg.h"
+#include "hw_model/stats/stats.h"
+#include "ref/core/config.h"
+
+namespace mls::hw {
+
+class AdderTree : public sc_core::sc_module {
+ public:
+  sc_core::sc_in<bool> clk;
+  sc_core::sc_in<bool> rst;
+  PipeIn<ScaledSums> in;
+  PipeOut<ColumnValues> out;
+
+  SC_HAS_PROCESS(AdderTree);
+  AdderTree(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
+  int stages() const { return int(levels_per_stage_.size()); }
+
+ private:
+  // The values between two pipeline stages: `slots` partial sums per column.
+  struct Stage {
+    Tag tag;
+    int active_cols = 0;
+    int slots = 0;
+    std::vector<uint8_t> slot_valid;  // [slots]
+    std::vector<float> value;         // [slots][C]
+  };
+  void on_clock();
+  void reduce_level(Stage& s) const;
+  uint64_t reduce_levels(Stage& s, int levels) const;
+  void load_input(Stage& dst, const ScaledSums& in_s) const;
+
+  const int rows_, cols_;
+  const Fault fault_;
+  Stats* stats_;
+  std::vector<int> levels_per_stage_;
+  std::vector<Stage> regs_;  // stage registers before the output register
+  mutable uint64_t adds_ = 0;
+};
+
+}  // namespace mls::hw

@@ -1,0 +1,72 @@
+#include "hw_model/array/controller.h"
+
+#include <algorithm>
+
+namespace mls::hw {
+
+Controller::Controller(sc_core::sc_module_name name, const ArrayConfig& cfg)
+    : sc_module(name), rows_(cfg.rows), cols_(cfg.cols) {
+  SC_METHOD(on_clock);
+  sensitive << clk.pos();
+  dont_initialize();
+}
+
+void Controller::start(const LayerJob& job) {
+  check_job_fits(job, rows_, cols_);
+  mapping_ = job.mapping;
+  nest_ = mapping_.loop_nest(job.m, job.p, job.plan);
+  // The tile table: what each row does in each chunk tile, looked up once.
+  tiles_.assign(size_t(nest_.chunk_tiles), std::vector<TileRow>(size_t(rows_)));
+  tile_len_.assign(size_t(nest_.chunk_tiles), 0);
+  for (int64_t t = 0; t < nest_.chunk_tiles; ++t) {
+    for (int r = 0; r < rows_; ++r) {
+      const int64_t j = mapping_.chunk_at(nest_, t, r);
+      if (j >= 0)
+        tiles_[size_t(t)][size_t(r)] = {true, int32_t(job.plan.group_of(j)), int32_t(job.plan.k_begin(j)),
+                                        int32_t(job.plan.length(j))};
+    }
+    tile_len_[size_t(t)] = int32_t(mapping_.tile_steps(nest_, t));
+  }
+  total_issues_ = nest_.empty() ? 0 : mapping_.issue_cycles(nest_);
+  pos_ = TilePos{};
+  step_ = 0;
+  issued_ = 0;
+  busy_ = total_issues_ > 0;
+}
+
+void Controller::on_clock() {
+  IssueCmd& c = cmd->next();
+  if (rst.read() || !busy_) {
+    c.tag.valid = false;
+    return;
+  }
+  if (issued_ == 0) first_issue_ = sc_core::sc_time_stamp();
+  fill(c);
+  ++issued_;
+  advance();
+}
+
+void Controller::fill(IssueCmd& c) const {
+  const std::vector<TileRow>& rows = tiles_[size_t(pos_.tile)];
+  const bool tile_last = step_ == tile_len_[size_t(pos_.tile)] - 1;
+  const bool output_last = tile_last && pos_.tile == nest_.chunk_tiles - 1;
+  c.tag = {true, tile_last, output_last, pos_.m_tile, pos_.p, pos_.tile};
+  c.row_active.resize(size_t(rows_));
+  c.row_g.resize(size_t(rows_));
+  c.row_k.resize(size_t(rows_));
+  for (int r = 0; r < rows_; ++r) {
+    const TileRow& row = rows[size_t(r)];
+    c.row_active[size_t(r)] = row.used && step_ < row.len;
+    c.row_g[size_t(r)] = row.g;
+    c.row_k[size_t(r)] = row.k0 + int32_t(step_);
+  }
+  c.active_cols = mapping_.active_cols(nest_, pos_.m_tile);
+}
+
+void Controller::advance() {
+  if (++step_ < tile_len_[size_t(pos_.tile)]) return;
+  step_ = 0;
+  busy_ = mapping_.next_tile(pos_, nest_);
+}
+
+}  // namespace mls::hw

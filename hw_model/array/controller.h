@@ -1,0 +1,56 @@
+#pragma once
+// Controller / sequencer: walks the job's mapping (ref/mapping/mapping.h) and issues,
+// every cycle, which (g, k) each row reads. The mapping gives the loop order
+// over (m-tile, p, chunk tile), the chunk each row reduces and each tile's
+// length; inside a tile the controller steps through k, and the next tile
+// follows with no bubble.
+#include <systemc>
+#include <vector>
+
+#include "hw_model/channels/bundles.h"
+#include "hw_model/array/layer_job.h"
+#include "hw_model/channels/pipe_reg.h"
+#include "ref/core/config.h"
+#include "ref/mapping/mapping.h"
+
+namespace mls::hw {
+
+class Controller : public sc_core::sc_module {
+ public:
+  sc_core::sc_in<bool> clk;
+  sc_core::sc_in<bool> rst;
+  PipeOut<IssueCmd> cmd;
+
+  SC_HAS_PROCESS(Controller);
+  Controller(sc_core::sc_module_name name, const ArrayConfig& cfg);
+
+  // Host: begin issuing at the next edge. Throws mls::Error when the job's
+  // mapping is for another array size.
+  void start(const LayerJob& job);
+  bool busy() const { return busy_; }
+  uint64_t issued() const { return issued_; }
+  uint64_t total_issues() const { return total_issues_; }
+  sc_core::sc_time first_issue_time() const { return first_issue_; }
+
+ private:
+  struct TileRow {
+    bool used = false;
+    int32_t g = 0, k0 = 0, len = 0;
+  };
+  void on_clock();
+  void fill(IssueCmd& c) const;
+  void advance();
+
+  const int rows_, cols_;
+  Mapping mapping_;
+  LoopNest nest_;
+  std::vector<std::vector<TileRow>> tiles_;  // [tile][row], from the mapping
+  std::vector<int32_t> tile_len_;
+  TilePos pos_;
+  int64_t step_ = 0;
+  bool busy_ = false;
+  uint64_t issued_ = 0, total_issues_ = 0;
+  sc_core::sc_time first_issue_;
+};
+
+}  // namespace mls::hw

@@ -1,0 +1,39 @@
+#pragma once
+// The C final-scale units: multiply each finished output by the tensor scales
+// F = S_t^X * S_t^Y * u_X * u_Y (one fp32 multiply) and write it to the output
+// memory. The last write of a layer-pass ends the run.
+#include <systemc>
+#include <vector>
+
+#include "hw_model/channels/bundles.h"
+#include "hw_model/array/layer_job.h"
+#include "hw_model/channels/pipe_reg.h"
+#include "hw_model/stats/stats.h"
+#include "ref/core/config.h"
+
+namespace mls::hw {
+
+class FinalScale : public sc_core::sc_module {
+ public:
+  sc_core::sc_in<bool> clk;
+  sc_core::sc_in<bool> rst;
+  PipeIn<ColumnValues> in;
+
+  SC_HAS_PROCESS(FinalScale);
+  FinalScale(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
+  void load(const LayerJob& job);
+  bool done() const { return written_ == expected_; }
+  sc_core::sc_time last_write_time() const { return last_write_; }
+
+ private:
+  void on_clock();
+
+  const int cols_;
+  Stats* stats_;
+  const LayerJob* job_ = nullptr;
+  float factor_ = 0.0f;
+  uint64_t written_ = 0, expected_ = 0;
+  sc_core::sc_time last_write_;
+};
+
+}  // namespace mls::hw

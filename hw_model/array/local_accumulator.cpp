@@ -1,0 +1,61 @@
+#include "hw_model/array/local_accumulator.h"
+
+#include <algorithm>
+
+#include "hw_model/datapath/datapath.h"
+
+namespace mls::hw {
+
+LocalAccumulator::LocalAccumulator(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats)
+    : sc_module(name),
+      rows_(cfg.rows),
+      cols_(cfg.cols),
+      acc_bits_(cfg.acc_bits),
+      policy_(cfg.acc_overflow),
+      stats_(stats),
+      acc_(size_t(cfg.rows) * size_t(cfg.cols), 0),
+      row_used_(size_t(cfg.rows), 0) {
+  SC_METHOD(on_clock);
+  sensitive << clk.pos();
+  dont_initialize();
+}
+
+void LocalAccumulator::clear() {
+  std::fill(acc_.begin(), acc_.end(), 0);
+  std::fill(row_used_.begin(), row_used_.end(), 0);
+}
+
+void LocalAccumulator::on_clock() {
+  ChunkSums& o = out->next();
+  const Products& in_p = in->read();
+  o.tag.valid = false;
+  if (rst.read()) {
+    clear();
+    return;
+  }
+  if (!in_p.tag.valid) return;
+  uint64_t adds = 0, overflows = 0;
+  for (int r = 0; r < rows_; ++r) {
+    if (!in_p.row_active[size_t(r)]) continue;
+    row_used_[size_t(r)] = 1;
+    int64_t* acc = &acc_[size_t(r) * size_t(cols_)];
+    const int64_t* prod = &in_p.product[size_t(r) * size_t(cols_)];
+    for (int c = 0; c < in_p.active_cols; ++c) {
+      const AccumulateResult s = accumulate(acc[c], prod[c], acc_bits_, policy_);
+      acc[c] = s.sum;
+      overflows += s.overflow;
+    }
+    adds += uint64_t(in_p.active_cols);
+  }
+  stats_->acc_add += adds;
+  stats_->acc_overflow += overflows;
+  if (!in_p.tag.tile_last) return;
+  o.tag = in_p.tag;
+  o.active_cols = in_p.active_cols;
+  o.row_valid.swap(row_used_);
+  o.sum.swap(acc_);
+  row_used_.assign(size_t(rows_), 0);
+  acc_.assign(size_t(rows_) * size_t(cols_), 0);
+}
+
+}  // namespace mls::hw

@@ -1,0 +1,37 @@
+#pragma once
+// The R x C FP-MUL-less multipliers: each decodes its two <E_x, M_x> elements
+// into an (M+1)-bit mantissa and a shift, multiplies the mantissas and shifts.
+#include <systemc>
+#include <vector>
+
+#include "hw_model/channels/bundles.h"
+#include "hw_model/datapath/datapath.h"
+#include "hw_model/channels/pipe_reg.h"
+#include "hw_model/stats/stats.h"
+#include "ref/core/config.h"
+
+namespace mls::hw {
+
+class Multiplier : public sc_core::sc_module {
+ public:
+  sc_core::sc_in<bool> clk;
+  sc_core::sc_in<bool> rst;
+  PipeIn<Operands> in;
+  PipeOut<Products> out;
+
+  SC_HAS_PROCESS(Multiplier);
+  Multiplier(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats);
+  // The element formats of X and Y of the next job (they differ when W, A and
+  // E are quantized differently); the decoders are rebuilt for them.
+  void set_formats(const ElemFormat& x, const ElemFormat& y);
+
+ private:
+  void on_clock();
+
+  const int rows_, cols_;
+  const Fault fault_;
+  Stats* stats_;
+  std::vector<MulOperand> decoded_x_, decoded_y_;  // code -> operand: each decoder as a table
+};
+
+}  // namespace mls::hw

@@ -1,0 +1,48 @@
+#pragma once
+// The one recipe that runs a lowered layer-pass through the SystemC array:
+// build the job (the host's DMA step), simulate it to its last output write,
+// return the result tensor and the events. `mlssim run`, the speed benchmark and
+// the whole-array regression all call this, so they measure the same thing.
+#include "hw_model/array/mac_array.h"
+#include "hw_model/stats/stats.h"
+#include "ref/workload/lowering.h"
+#include "ref/quant/quantizer.h"
+#include "ref/core/tensor.h"
+
+namespace mls::hw {
+
+struct SimulatedPass {
+  TensorF out;      // natural shape of the pass's result
+  Stats stats;      // events of this pass alone
+  double seconds;   // wall time of the simulation (job building excluded)
+};
+
+template <class Progress>
+SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
+                            Progress&& progress);
+
+inline SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const QuantTensor& x,
+                                   const QuantTensor& y) {
+  return simulate_pass(sim, lp, x, y, [](uint64_t, uint64_t) {});
+}
+
+}  // namespace mls::hw
+
+#include <chrono>
+
+#include "hw_model/array/layer_job.h"
+
+namespace mls::hw {
+
+template <class Progress>
+SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
+                            Progress&& progress) {
+  SimulatedPass r{TensorF(lp.out_shape), Stats{}, 0.0};
+  const LayerJob job = make_layer_job(lp, x, y, Mapping::for_array(sim.config().array), r.out.data.data());
+  const auto t0 = std::chrono::steady_clock::now();
+  r.stats = sim.run(job, progress);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace mls::hw

@@ -1,0 +1,85 @@
+#include "hw_model/datapath/datapath.h"
+
+namespace mls::hw {
+
+using u128 = unsigned __int128;
+
+namespace {
+
+int bit_length(unsigned __int128 v) {
+  const uint64_t hi = uint64_t(v >> 64), lo = uint64_t(v);
+  if (hi) return 128 - __builtin_clzll(hi);
+  return lo ? 64 - __builtin_clzll(lo) : 0;
+}
+
+// Drops `drop` low bits of mag with round-to-nearest-even.
+uint64_t round_shift(unsigned __int128 mag, int drop) {
+  if (drop <= 0) return uint64_t(mag << -drop);
+  if (drop > 127) return 0;
+  const unsigned __int128 one = 1;
+  const unsigned __int128 kept = mag >> drop;
+  const unsigned __int128 rest = mag & ((one << drop) - 1);
+  const unsigned __int128 half = one << (drop - 1);
+  const bool up = rest > half || (rest == half && (kept & 1));
+  return uint64_t(kept + (up ? 1 : 0));
+}
+
+}  // namespace
+
+float integer_to_fp32(bool negative, unsigned __int128 mag, int exp) {
+  uint32_t bits = negative ? 0x80000000u : 0u;
+  if (mag != 0) {
+    const int top = bit_length(mag) - 1 + exp;  // exponent of the leading one
+    uint32_t field;
+    if (top >= -126) {
+      uint64_t mant = round_shift(mag, bit_length(mag) - 24);
+      int e = top;
+      if (mant >> 24) {  // rounding carried into a new binade
+        mant >>= 1;
+        ++e;
+      }
+      field = e > 127 ? 0x7f800000u : (uint32_t(e + 127) << 23) | (uint32_t(mant) & 0x7fffffu);
+    } else {
+      // Subnormal: count in units of 2^-149; a carry to 2^23 is the smallest normal.
+      field = uint32_t(round_shift(mag, -149 - exp));
+    }
+    bits |= field;
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
+  const bool negative = chunk_sum < 0;
+  u128 v = negative ? u128(-static_cast<__int128>(chunk_sum)) : u128(chunk_sum);
+  if (x_scale_m == 1) v = (v << 1) + (x.man ? v : 0);  // x (1 or 1.5) * 2
+  if (y_scale_m == 1) v = (v << 1) + (y.man ? v : 0);  // y (1 or 1.5) * 2
+  return integer_to_fp32(negative, v, x.exp + y.exp - x_scale_m - y_scale_m);
+}
+
+namespace {
+
+// A finite float32 as integer significand * 2^exp.
+void split(float f, bool& negative, uint64_t& significand, int& exp) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  negative = bits >> 31;
+  const int field = int((bits >> 23) & 0xff);
+  significand = bits & 0x7fffff;
+  if (field) significand |= 0x800000;
+  exp = (field ? field : 1) - 150;
+}
+
+}  // namespace
+
+float exact_product_to_fp32(float a, float b, int exp) {
+  bool na, nb;
+  uint64_t sa, sb;
+  int ea, eb;
+  split(a, na, sa, ea);
+  split(b, nb, sb, eb);
+  return integer_to_fp32(na != nb, u128(sa) * sb, ea + eb + exp);
+}
+
+}  // namespace mls::hw

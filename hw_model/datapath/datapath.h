@@ -1,0 +1,66 @@
+#pragma once
+// The hardware's arithmetic, as small pure functions the SystemC modules wrap
+// (so each can be tested without a simulator). Deliberately written apart from
+// the golden model in ref/: the two must be able to disagree.
+#include <cstdint>
+#include <cstring>
+
+#include "ref/core/config.h"
+#include "ref/format/format.h"
+
+namespace mls::hw {
+
+// An element as the multiplier sees it: an (M+1)-bit integer mantissa (hidden
+// bit included for normal codes) and a left shift of exp_code - 1.
+struct MulOperand {
+  int32_t mantissa = 0;  // signed
+  int32_t shift = 0;
+};
+
+inline MulOperand decode_operand(const ElemFormat& fmt, uint32_t bits) {
+  const uint32_t man = bits & ((1u << fmt.m) - 1);
+  const uint32_t exp = fmt.e ? (bits >> fmt.m) & ((1u << fmt.e) - 1) : 0;
+  const bool neg = (bits >> (fmt.e + fmt.m)) & 1u;
+  MulOperand op;
+  op.mantissa = int32_t(exp ? (man | (1u << fmt.m)) : man);
+  op.shift = exp ? int32_t(exp) - 1 : 0;
+  if (neg) op.mantissa = -op.mantissa;
+  return op;
+}
+
+// (M+1) x (M+1)-bit multiply, then one shift: no floating-point unit. The
+// shift acts on the two's-complement bit pattern, as the hardware's does
+// (a signed left shift of a negative product is undefined in C++17).
+inline int64_t multiply(MulOperand x, MulOperand y) {
+  return int64_t(uint64_t(int64_t(x.mantissa) * y.mantissa) << (x.shift + y.shift));
+}
+
+// Adds a product into an acc_bits-wide register. Saturation compares against
+// the bounds; wrap keeps the low acc_bits bits and sign-extends them.
+struct AccumulateResult {
+  int64_t sum;
+  bool overflow;
+};
+
+inline AccumulateResult accumulate(int64_t acc, int64_t product, int acc_bits, Overflow policy) {
+  const int64_t raw = acc + product;
+  const int unused = 64 - acc_bits;
+  const int64_t wrapped = int64_t(uint64_t(raw) << unused) >> unused;
+  if (wrapped == raw) return {raw, false};
+  if (policy == Overflow::wrap) return {wrapped, true};
+  const int64_t max = int64_t((uint64_t{1} << (acc_bits - 1)) - 1);
+  return {raw > 0 ? max : -max - 1, true};
+}
+
+// Rounds sign * mag * 2^exp to float32 (nearest even, gradual underflow) by
+// normalising the integer and assembling the IEEE bit pattern.
+float integer_to_fp32(bool negative, unsigned __int128 mag, int exp);
+
+// Group scaler: P * (1 + cx/2^Mg) * (1 + cy/2^Mg) * 2^(ex + ey) as shift-adds,
+// then one rounding to float32.
+float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m);
+
+// RNE_fp32(a * b * 2^exp) for float32 a, b: the final-scale factor.
+float exact_product_to_fp32(float a, float b, int exp);
+
+}  // namespace mls::hw

@@ -1,0 +1,71 @@
+#include "ref/core/config.h"
+
+#include "ref/core/error.h"
+#include "ref/io/file_io.h"
+
+namespace mls {
+
+namespace {
+
+template <class E, size_t N>
+E parse_enum(const std::string& text, const char* what, const char* const (&names)[N]) {
+  for (size_t i = 0; i < N; ++i)
+    if (text == names[i]) return static_cast<E>(i);
+  std::string list;
+  for (size_t i = 0; i < N; ++i) list += (i ? "|" : "") + std::string(names[i]);
+  throw Error(std::string("unknown ") + what + " " + quoted_excerpt(text) + " (expected " + list + ")");
+}
+
+constexpr const char* kGroupNames[] = {"nc", "n", "c", "tensor"};
+constexpr const char* kRoundingNames[] = {"nearest", "stochastic"};
+constexpr const char* kOverflowNames[] = {"saturate", "wrap"};
+constexpr const char* kPassNames[] = {"fwd", "bwd-data", "bwd-weight"};
+constexpr const char* kFaultNames[] = {"none", "mul-lsb", "scaler-mantissa", "tree-order"};
+
+}  // namespace
+
+Grouping parse_grouping(const std::string& t) { return parse_enum<Grouping>(t, "grouping", kGroupNames); }
+Rounding parse_rounding(const std::string& t) { return parse_enum<Rounding>(t, "rounding", kRoundingNames); }
+Overflow parse_overflow(const std::string& t) { return parse_enum<Overflow>(t, "overflow policy", kOverflowNames); }
+Pass parse_pass(const std::string& t) { return parse_enum<Pass>(t, "pass", kPassNames); }
+Fault parse_fault(const std::string& t) { return parse_enum<Fault>(t, "fault", kFaultNames); }
+std::string to_string(Fault f) { return kFaultNames[static_cast<int>(f)]; }
+std::string to_string(Grouping g) { return kGroupNames[static_cast<int>(g)]; }
+std::string to_string(Rounding r) { return kRoundingNames[static_cast<int>(r)]; }
+std::string to_string(Overflow o) { return kOverflowNames[static_cast<int>(o)]; }
+std::string to_string(Pass p) { return kPassNames[static_cast<int>(p)]; }
+
+int ArrayConfig::tree_levels() const {
+  int levels = 0;
+  while ((1 << levels) < rows) ++levels;
+  return levels;
+}
+
+int ArrayConfig::effective_tree_stages() const {
+  const int stages = tree_stages == 0 ? tree_levels() : tree_stages;
+  return stages < 1 ? 1 : stages;
+}
+
+ConfigError::ConfigError(const std::string& name, const std::string& req)
+    : Error(name + " " + req), param(name), requirement(req) {}
+
+std::string Range::text() const { return "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]"; }
+
+void check_range(const std::string& param, int64_t value, Range r) {
+  if (value < r.lo || value > r.hi)
+    throw ConfigError(param, "must be in " + r.text() + ", got " + std::to_string(value));
+}
+
+void MlsConfig::validate() const {
+  const ArrayConfig& a = array;
+  check_range("rows", a.rows, ArrayConfig::kRows);
+  check_range("cols", a.cols, ArrayConfig::kCols);
+  check_range("acc_bits", a.acc_bits, ArrayConfig::kAccBits);
+  check_range("chunk", a.chunk, ArrayConfig::kChunk);
+  const int max_stages = a.tree_levels() < 1 ? 1 : a.tree_levels();
+  if (a.tree_stages < 0 || a.tree_stages > max_stages)
+    throw ConfigError("tree_stages", "must be in [0, max(1, ceil(log2 rows))] = [0, " + std::to_string(max_stages) +
+                                         "], got " + std::to_string(a.tree_stages));
+}
+
+}  // namespace mls

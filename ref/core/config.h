@@ -1,0 +1,87 @@
+#pragma once
+// The one parameter set that flows from the command line to the quantizer, the
+// golden arithmetic and the SystemC array. Validated once, in validate().
+#include <cstdint>
+#include <string>
+
+#include "ref/core/error.h"
+#include "ref/format/format.h"
+#include "ref/core/operand.h"
+
+namespace mls {
+
+// A parameter value outside what the model accepts. `param` is the parameter's
+// name as the report and sweep files spell it (acc_bits), never a command-line
+// flag: ref/ knows no command line, and each front end names the parameter its
+// own way (sim/params/params.h spells it --acc-bits). what() is the whole sentence,
+// "acc_bits must be in [8, 62], got 7".
+struct ConfigError : Error {
+  ConfigError(const std::string& param, const std::string& requirement);
+  std::string param;        // acc_bits
+  std::string requirement;  // must be in [8, 62], got 7
+};
+
+// The accepted values of an integer parameter, bounds included.
+struct Range {
+  int64_t lo, hi;
+  std::string text() const;  // "[8, 62]"
+};
+// Throws ConfigError(param, "must be in [lo, hi], got value") when value is outside r.
+void check_range(const std::string& param, int64_t value, Range r);
+
+enum class Grouping { nc, n, c, tensor };
+enum class Rounding { nearest, stochastic };
+enum class Overflow { saturate, wrap };
+enum class Pass { fwd, bwd_data, bwd_weight };
+// Deliberate hardware faults, to prove that --check catches a broken block.
+enum class Fault { none, mul_lsb, scaler_mantissa, tree_order };
+
+Grouping parse_grouping(const std::string& text);
+Rounding parse_rounding(const std::string& text);
+Overflow parse_overflow(const std::string& text);
+Pass parse_pass(const std::string& text);
+Fault parse_fault(const std::string& text);
+std::string to_string(Grouping g);
+std::string to_string(Rounding r);
+std::string to_string(Overflow o);
+std::string to_string(Pass p);
+std::string to_string(Fault f);
+
+struct QuantConfig {
+  ElemFormat elem;            // e2m4
+  ScaleFormat scale;          // e8m1
+  Grouping group = Grouping::nc;
+  Rounding rounding = Rounding::stochastic;
+  uint64_t seed = 0;
+  bool clip = false;          // the paper's in-binade mantissa clipping
+};
+
+struct ArrayConfig {
+  // The fixed ranges validate() checks; sim/params/params.cpp shows them in --help.
+  // tree_stages has none: its bound depends on rows.
+  static constexpr Range kRows{1, 1024}, kCols{1, 1024}, kAccBits{8, 62}, kChunk{1, 65536};
+
+  int rows = 16;              // R: chunks reduced per column per tile
+  int cols = 16;              // C: output rows m computed side by side
+  int acc_bits = 16;          // local accumulator width
+  Overflow acc_overflow = Overflow::saturate;
+  int chunk = 16;             // products per local accumulation
+  int tree_stages = 0;        // adder-tree pipeline registers; 0 = one per level
+  Fault fault = Fault::none;  // test-only fault injection
+
+  int tree_levels() const;    // ceil(log2 rows)
+  int effective_tree_stages() const;  // >= 1: the tree's output is registered
+  // Latency from an issue to its output write: buffer read, multiply,
+  // accumulate, scale, tree stages, output accumulate, final scale.
+  int pipeline_depth() const { return 6 + effective_tree_stages(); }
+};
+
+struct MlsConfig {
+  // Per operand (W, A, E): the plain flags set all three alike today; the
+  // multiplier and the scaler take the two formats of each pass.
+  PerOperand<QuantConfig> quant = PerOperand<QuantConfig>::all(QuantConfig{});
+  ArrayConfig array;
+  void validate() const;      // throws ConfigError naming the bad parameter
+};
+
+}  // namespace mls

@@ -1,0 +1,56 @@
+#pragma once
+// The golden MLS convolution arithmetic (docs/reference.md#convolution-arithmetic). Its reduction order is the
+// contract the SystemC array is checked against bit for bit. The order comes
+// from the Mapping (ref/mapping/mapping.h); the arithmetic below is this file's own,
+// written apart from the array's (hw_model/datapath/datapath.cpp). Baseline mapping:
+//
+//  for each output (m, p):
+//    chunks j = 0 .. G*ceil(K/chunk)-1, group-major, dealt R at a time to rows;
+//    for each chunk-tile t (rows r = 0..R-1 hold chunk j = t*R + r, if any):
+//      P_r   = local accumulation of the chunk's products, in ascending k, in an
+//              acc_bits register (saturate or wrap after every addition)
+//      s_r   = fp32(P_r * S_g^X[m,g] * S_g^Y[p,g])   (one RNE rounding)
+//      T_t   = pairwise tree over the valid s_r (see tree_reduce)
+//      acc   = acc + T_t            (fp32, acc starts at +0.0)
+//    Out[m, p] = acc * F,   F = fp32(S_t^X * S_t^Y * u_X * u_Y)  (fp32 multiply)
+#include <cstdint>
+#include <vector>
+
+#include "ref/core/config.h"
+#include "ref/workload/lowering.h"
+#include "ref/mapping/mapping.h"
+#include "ref/quant/quantizer.h"
+
+namespace mls {
+
+// One addition of the local accumulator; counts an overflow into `overflows`.
+int64_t accumulate(int64_t acc, int64_t product, int acc_bits, Overflow policy, uint64_t& overflows);
+
+// fp32(P * S_gx * S_gy), round to nearest even with gradual underflow.
+float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleFormat& x_fmt,
+                  const ScaleFormat& y_fmt);
+inline float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleFormat& fmt) {
+  return scale_chunk(chunk_sum, x, y, fmt, fmt);
+}
+
+// Pairwise tree over R slots: each level adds neighbours (2i, 2i+1); a slot
+// without a value passes its partner through unchanged (no addition). Returns
+// the root; `adds` counts the additions made.
+float tree_reduce(const float* values, const bool* valid, int slots, uint64_t& adds);
+
+// F = fp32(S_t^X * S_t^Y * 2^(unit_exp_X + unit_exp_Y)).
+float final_scale_factor(float s_t_x, float s_t_y, const ElemFormat& x, const ElemFormat& y);
+
+struct GoldenResult {
+  TensorF out;                 // natural shape of the pass
+  uint64_t acc_overflow = 0;   // additions whose sum left the accumulator range
+};
+
+// `array` gives the accumulator (acc_bits, acc_overflow); `mapping` the order
+// in which chunks, tiles and outputs are reduced.
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
+                         const Mapping& mapping);
+// The same with the array's own mapping, Mapping::for_array(array).
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array);
+
+}  // namespace mls

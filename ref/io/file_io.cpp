@@ -1,0 +1,189 @@
+#include "ref/io/file_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "ref/core/error.h"
+
+namespace mls {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string size_text(uint64_t bytes) {
+  return bytes >= (uint64_t{1} << 30) ? std::to_string(bytes >> 30) + " GiB" : std::to_string(bytes >> 20) + " MiB";
+}
+
+// Closes a descriptor on every path out of a scope.
+struct FdGuard {
+  int fd;
+  ~FdGuard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+void check_regular(const std::string& path, const std::string& what, const struct stat& st, uint64_t max_bytes) {
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a " + what + " file");
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": is not a regular file (a FIFO or device?), expected a " + what);
+  if (uint64_t(st.st_size) > max_bytes)
+    throw Error(path + ": " + what + " of " + std::to_string(st.st_size) + " bytes is over the " +
+                size_text(max_bytes) + " limit");
+}
+
+bool write_all(int fd, const std::string& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += size_t(n);
+  }
+  return true;
+}
+
+// New files get the usual permissions (0666 less the umask), not mkstemp's 0600.
+mode_t file_mode() {
+  static const mode_t mode = [] {
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    return mode_t(0666 & ~mask);
+  }();
+  return mode;
+}
+
+// Creates "<dir>/.<name>.XXXXXX<suffix>" with O_EXCL (mkstemps) and returns
+// its descriptor; `temp` receives the name.
+int create_temp(const std::string& target, const std::string& suffix, std::string& temp) {
+  const fs::path p(target);
+  if (p.filename().empty()) throw Error(target + ": cannot write: the path names a directory");
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::string pattern = (dir / ("." + p.filename().string() + ".XXXXXX" + suffix)).string();
+  const int fd = ::mkstemps(pattern.data(), int(suffix.size()));
+  if (fd < 0) throw Error(target + ": cannot write: " + errno_text());
+  ::fchmod(fd, file_mode());
+  temp = pattern;
+  return fd;
+}
+
+std::string write_temp(const std::string& target, const std::string& bytes) {
+  std::string temp;
+  const int fd = create_temp(target, "", temp);
+  const bool ok = write_all(fd, bytes);
+  const std::string why = errno_text();
+  if (::close(fd) != 0 || !ok) {
+    ::unlink(temp.c_str());
+    throw Error(target + ": cannot write: " + why);
+  }
+  return temp;
+}
+
+}  // namespace
+
+std::string read_input_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw Error(path + ": cannot open " + what + ": " + errno_text());
+  check_regular(path, what, st, max_bytes);
+  // O_NONBLOCK: should the path become a FIFO after the check, open must not wait for a writer.
+  FdGuard f{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  if (f.fd < 0) throw Error(path + ": cannot open " + what + ": " + errno_text());
+  if (::fstat(f.fd, &st) != 0) throw Error(path + ": cannot read " + what + ": " + errno_text());
+  check_regular(path, what, st, max_bytes);
+  std::string bytes(size_t(st.st_size), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(f.fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(path + ": cannot read " + what + ": " + errno_text());
+    if (n == 0) break;
+    done += size_t(n);
+  }
+  bytes.resize(done);
+  return bytes;
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  OutputSet out;
+  out.stage(path, bytes);
+  out.commit();
+}
+
+OutputSet::~OutputSet() {
+  if (committed_) return;
+  for (const Staged& s : staged_) ::unlink(s.temp.c_str());
+  for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) ::rmdir(it->c_str());
+}
+
+void OutputSet::make_dir(const std::string& dir) {
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path p = fs::absolute(dir).lexically_normal(); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (!fs::create_directory(*it, ec) && ec) throw Error(dir + ": cannot create directory: " + ec.message());
+    created_dirs_.push_back(it->string());
+  }
+  if (!fs::is_directory(dir, ec)) throw Error(dir + ": is not a directory");
+}
+
+void OutputSet::stage(const std::string& path, const std::string& bytes) {
+  staged_.push_back({write_temp(path, bytes), path});
+}
+
+std::string OutputSet::stage_external(const std::string& path, const std::string& suffix) {
+  std::string temp;
+  ::close(create_temp(path, suffix, temp));
+  staged_.push_back({temp, path});
+  return temp;
+}
+
+void OutputSet::commit() {
+  for (const Staged& s : staged_)
+    if (std::rename(s.temp.c_str(), s.target.c_str()) != 0) throw Error(s.target + ": cannot write: " + errno_text());
+  committed_ = true;
+}
+
+void check_output_not_input(const std::string& flag, const std::string& output,
+                            const std::vector<std::string>& inputs) {
+  std::error_code ec;
+  const fs::path out = fs::weakly_canonical(fs::absolute(output), ec);
+  for (const std::string& in : inputs) {
+    std::error_code ec2;
+    const bool same = fs::exists(output, ec2) && fs::exists(in, ec2) ? fs::equivalent(output, in, ec2)
+                                                                    : out == fs::weakly_canonical(fs::absolute(in), ec2);
+    if (same) throw Error(flag + " " + output + ": is the input " + in + "; choose another output path");
+  }
+}
+
+void check_output_parent(const std::string& flag, const std::string& output) {
+  std::error_code ec;
+  const fs::path p(output);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  if (p.filename().empty() || fs::is_directory(p, ec))
+    throw Error(flag + " " + output + ": is a directory; give a file name");
+  if (!fs::is_directory(dir, ec)) throw Error(flag + " " + output + ": directory " + dir.string() + " does not exist");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw Error(flag + " " + output + ": cannot write in " + dir.string() + ": " + errno_text());
+}
+
+std::string quoted_excerpt(const std::string& text, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    out += c < 0x20 || c == 0x7f ? '?' : char(c);
+  }
+  if (text.size() > max) out += "... (" + std::to_string(text.size()) + " characters)";
+  return "'" + out + "'";
+}
+
+}  // namespace mls

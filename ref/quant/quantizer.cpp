@@ -1,0 +1,176 @@
+#include "ref/quant/quantizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include "ref/core/error.h"
+#include "ref/core/rng.h"
+
+namespace mls {
+
+GroupLayout::GroupLayout(const Shape& shape, Grouping g) : group(g) {
+  d0 = shape.empty() ? 1 : shape[0];
+  d1 = shape.size() >= 2 ? shape[1] : 1;
+  inner = (d0 * d1 == 0) ? 1 : numel(shape) / (d0 * d1);
+}
+
+int64_t GroupLayout::groups() const {
+  switch (group) {
+    case Grouping::nc: return d0 * d1;
+    case Grouping::n: return d0;
+    case Grouping::c: return d1;
+    case Grouping::tensor: return 1;
+  }
+  return 1;
+}
+
+Shape GroupLayout::group_shape() const {
+  switch (group) {
+    case Grouping::nc: return {d0, d1};
+    case Grouping::n: return {d0};
+    case Grouping::c: return {d1};
+    case Grouping::tensor: return {};
+  }
+  return {};
+}
+
+int64_t GroupLayout::group_of_pair(int64_t i0, int64_t i1) const {
+  switch (group) {
+    case Grouping::nc: return i0 * d1 + i1;
+    case Grouping::n: return i0;
+    case Grouping::c: return i1;
+    case Grouping::tensor: return 0;
+  }
+  return 0;
+}
+
+GroupScale group_scale_for_ratio(double s, const ScaleFormat& fmt) {
+  GroupScale g;
+  g.exp = static_cast<int16_t>(fmt.min_exp());
+  if (s == 0.0) return g;
+  int ex = 0;
+  const double mant = std::frexp(s, &ex);  // s = mant * 2^ex, mant in [0.5, 1)
+  int e = ex - 1;
+  const double f = 2.0 * mant - 1.0;       // s = (1 + f) * 2^e
+  double c = std::ceil(std::ldexp(f, fmt.m));
+  if (c == std::ldexp(1.0, fmt.m)) {
+    c = 0;
+    e += 1;
+  }
+  g.exp = static_cast<int16_t>(std::clamp(e, fmt.min_exp(), 0));
+  g.man = static_cast<uint8_t>(c);
+  return g;
+}
+
+int64_t quantize_magnitude(double x_f, const ElemFormat& fmt, Rounding rounding, float r, bool clip) {
+  const bool fixed_step = fmt.e == 0 || x_f < std::ldexp(1.0, fmt.emin());
+  const int step_exp = fixed_step ? fmt.unit_exp() : std::min(std::ilogb(x_f), -1) - fmt.m;
+  const double t = std::ldexp(x_f, -step_exp);  // exact: a power-of-two scaling
+  double t_rounded = rounding == Rounding::nearest ? std::nearbyint(t)
+                                                   : std::floor((t + static_cast<double>(r)) + 0.5);
+  if (clip) {
+    // The paper keeps the mantissa inside the binade (or denormal range) of x_f.
+    const double top = fixed_step ? std::ldexp(1.0, fmt.m) - 1 : std::ldexp(2.0, fmt.m) - 1;
+    t_rounded = std::min(t_rounded, top);
+  }
+  const int64_t q = static_cast<int64_t>(t_rounded) << (step_exp - fmt.unit_exp());
+  return std::min(q, fmt.max_q());
+}
+
+void check_finite(const TensorF& x, const std::string& name) {
+  for (int64_t i = 0; i < x.size(); ++i) {
+    const float v = x.data[static_cast<size_t>(i)];
+    if (!std::isfinite(v))
+      throw Error("tensor '" + name + "': " + (std::isnan(v) ? "NaN" : "Inf") + " at flat index " +
+                  std::to_string(i));
+  }
+}
+
+namespace {
+
+void check_random(const TensorF& x, const TensorF& random, const std::string& name) {
+  if (random.shape != x.shape)
+    throw Error("tensor '" + name + "': random tensor shape " + shape_str(random.shape) +
+                " differs from the tensor's " + shape_str(x.shape));
+  for (int64_t i = 0; i < random.size(); ++i) {
+    const float r = random.data[static_cast<size_t>(i)];
+    if (!(r >= -0.5f && r < 0.5f))
+      throw Error("tensor '" + name + "': random value " + std::to_string(r) + " at flat index " +
+                  std::to_string(i) + " is outside [-0.5, 0.5)");
+  }
+}
+
+template <class F>
+void parallel_for(int64_t n, int threads, F&& body) {
+  threads = std::max(1, std::min<int>(threads, static_cast<int>(std::min<int64_t>(n, 64))));
+  if (threads == 1) {
+    body(int64_t{0}, n);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] { body(n * t / threads, n * (t + 1) / threads); });
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace
+
+QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg,
+                     const TensorF* random, int threads) {
+  check_finite(x, name);
+  if (random) check_random(x, *random, name);
+  QuantTensor q;
+  q.name = name;
+  q.shape = x.shape;
+  q.elem = cfg.elem;
+  q.scale = cfg.scale;
+  q.layout = GroupLayout(x.shape, cfg.group);
+  q.sq.assign(x.data.size(), 0);
+
+  std::vector<float> group_max(static_cast<size_t>(q.layout.groups()), 0.0f);
+  for (int64_t i = 0; i < x.size(); ++i) {
+    float& gm = group_max[static_cast<size_t>(q.layout.group_of(i))];
+    gm = std::max(gm, std::fabs(x.data[static_cast<size_t>(i)]));
+  }
+  for (float gm : group_max) q.s_t = std::max(q.s_t, gm);
+  q.sg.resize(group_max.size());
+  for (size_t g = 0; g < group_max.size(); ++g)
+    q.sg[g] = group_scale_for_ratio(q.s_t == 0.0f ? 0.0 : double(group_max[g]) / double(q.s_t), cfg.scale);
+  if (q.s_t == 0.0f) return q;
+
+  const CounterRng rng(cfg.seed, name);
+  parallel_for(x.size(), threads, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const double v = x.data[static_cast<size_t>(i)];
+      const double x_f = std::fabs(v) / (double(q.s_t) * q.group_scale(q.layout.group_of(i)));
+      const float r = random ? random->data[static_cast<size_t>(i)] : rng.at(static_cast<uint64_t>(i));
+      const int64_t mag = quantize_magnitude(x_f, cfg.elem, cfg.rounding, r, cfg.clip);
+      q.sq[static_cast<size_t>(i)] = static_cast<int32_t>(v < 0 ? -mag : mag);
+    }
+  });
+  return q;
+}
+
+TensorF dequantize(const QuantTensor& q) {
+  TensorF out(q.shape);
+  for (int64_t i = 0; i < out.size(); ++i) {
+    const double scale = double(q.s_t) * q.group_scale(q.layout.group_of(i));
+    const double v = std::ldexp(scale * q.sq[static_cast<size_t>(i)], q.elem.unit_exp());
+    out.data[static_cast<size_t>(i)] = static_cast<float>(v);
+  }
+  return out;
+}
+
+double average_relative_error(const TensorF& x, const TensorF& xq) {
+  double sum = 0.0;
+  int64_t count = 0;
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    if (x.data[i] == 0.0f) continue;
+    sum += std::fabs(double(xq.data[i]) - double(x.data[i])) / std::fabs(double(x.data[i]));
+    ++count;
+  }
+  return count ? sum / double(count) : 0.0;
+}
+
+}  // namespace mls

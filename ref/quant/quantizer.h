@@ -1,0 +1,63 @@
+#pragma once
+// The reference MLS quantizer (docs/reference.md#the-reference-quantizer): the golden model every other part of the
+// project is checked against. All arithmetic is IEEE double.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ref/core/config.h"
+#include "ref/format/format.h"
+#include "ref/core/tensor.h"
+
+namespace mls {
+
+// Which groups a tensor is cut into: dims 0 and/or 1 by Grouping, a dimension
+// the tensor lacks being dropped.
+struct GroupLayout {
+  Grouping group = Grouping::nc;
+  int64_t d0 = 1, d1 = 1;  // sizes of dims 0 and 1 (1 when absent)
+  int64_t inner = 1;       // elements per (i0, i1) pair
+
+  GroupLayout() = default;
+  GroupLayout(const Shape& shape, Grouping g);
+  int64_t groups() const;
+  Shape group_shape() const;
+  int64_t group_of_pair(int64_t i0, int64_t i1) const;
+  int64_t group_of(int64_t flat) const { return group_of_pair(flat / (d1 * inner), (flat / inner) % d1); }
+};
+
+struct QuantTensor {
+  std::string name;
+  Shape shape;
+  ElemFormat elem;
+  ScaleFormat scale;
+  GroupLayout layout;
+  float s_t = 0.0f;             // largest magnitude in the tensor
+  std::vector<GroupScale> sg;   // one per group
+  std::vector<int32_t> sq;      // sign * q per element
+
+  double group_scale(int64_t group) const { return group_scale_value(scale, sg[static_cast<size_t>(group)]); }
+};
+
+// Quantizes x. `random`, when given, supplies the stochastic-rounding draws
+// (same shape, values in [-0.5, 0.5)) instead of the counter-based generator.
+// Throws mls::Error naming `name` on NaN/Inf or a bad random tensor.
+QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg,
+                     const TensorF* random = nullptr, int threads = 1);
+
+// Throws mls::Error naming `name` and the first NaN or Inf element.
+void check_finite(const TensorF& x, const std::string& name);
+
+// sign * S_t * S_g * q * u, exact in double, rounded once to float32.
+TensorF dequantize(const QuantTensor& q);
+
+// The S_g of a group whose ratio to the tensor max is s (docs/reference.md#the-reference-quantizer step 2).
+GroupScale group_scale_for_ratio(double s, const ScaleFormat& fmt);
+
+// Magnitude q of one element, x_f = |x| / (S_t * S_g) in [0, 1] (docs/reference.md#the-reference-quantizer steps 4-6).
+int64_t quantize_magnitude(double x_f, const ElemFormat& fmt, Rounding rounding, float r, bool clip);
+
+// Average relative error: mean over nonzero x of |xq - x| / |x| (0 if all zero).
+double average_relative_error(const TensorF& x, const TensorF& xq);
+
+}  // namespace mls

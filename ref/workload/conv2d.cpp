@@ -1,0 +1,233 @@
+#include "ref/workload/conv2d.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "ref/core/error.h"
+#include "ref/io/file_io.h"
+
+namespace mls {
+
+namespace {
+
+int64_t out_size(int64_t in, int64_t k, int pad, int stride, int dil) {
+  return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+}
+
+// (i, k) -> input coordinate of a tap, or -1 outside the input.
+int64_t tap(int64_t out, int64_t k, int stride, int pad, int dil, int64_t in) {
+  const int64_t x = out * stride - pad + k * dil;
+  return (x >= 0 && x < in) ? x : -1;
+}
+
+// Backward-data: the output coordinate that tap k of input coordinate x reads,
+// or -1 when the zero-inserted position is not a real output.
+int64_t back_tap(int64_t x, int64_t k, int stride, int pad, int dil, int64_t out) {
+  const int64_t num = x + pad - k * dil;
+  if (num < 0 || num % stride != 0) return -1;
+  const int64_t o = num / stride;
+  return o < out ? o : -1;
+}
+
+// Padding beyond both the input's extent and the dilated kernel's reach only
+// adds outputs that see no input element; refusing it keeps a lowered pass
+// within a small multiple of the tensor sizes.
+void check_padding(int pad, int dil, int64_t k, int64_t in, const char* side) {
+  const int64_t reach = int64_t(dil) * (k - 1);
+  if (pad > reach && pad > in)
+    throw Error(std::string("padding ") + std::to_string(pad) + " along the " + side + " exceeds both the input's " +
+                side + " " + std::to_string(in) + " and the dilated kernel's reach " + std::to_string(reach));
+}
+
+void check_params(const ConvParams& prm) {
+  if (prm.stride_h < 1 || prm.stride_w < 1 || prm.pad_h < 0 || prm.pad_w < 0 || prm.dil_h < 1 || prm.dil_w < 1)
+    throw Error("stride and dilation must be >= 1 and padding >= 0");
+  if (std::max({prm.stride_h, prm.stride_w, prm.pad_h, prm.pad_w, prm.dil_h, prm.dil_w}) > kMaxConvParam)
+    throw Error("stride, padding and dilation must be at most " + std::to_string(kMaxConvParam));
+}
+
+void check_dims(const Shape& weight, const Shape& input) {
+  if (weight.size() != 4) throw Error("weight must have rank 4 [Co, Ci, Kh, Kw], got " + shape_str(weight));
+  if (input.size() != 4) throw Error("input must have rank 4 [N, Ci, H, W], got " + shape_str(input));
+}
+
+void check_sizes(const Shape& weight, const Shape& input, const ConvGeometry& g) {
+  if (input[1] != g.ci)
+    throw Error("input channels " + std::to_string(input[1]) + " of input " + shape_str(input) +
+                " differ from weight's Ci = " + std::to_string(g.ci) + " of " + shape_str(weight));
+  for (int64_t d : weight)
+    if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
+  for (int64_t d : input)
+    if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+}
+
+}  // namespace
+
+ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvParams& prm,
+                           const Shape* grad_output) {
+  check_dims(weight, input);
+  check_params(prm);
+  ConvGeometry g;
+  g.params = prm;
+  g.co = weight[0], g.ci = weight[1], g.kh = weight[2], g.kw = weight[3];
+  g.n = input[0], g.h = input[2], g.w = input[3];
+  check_sizes(weight, input, g);
+  check_padding(prm.pad_h, prm.dil_h, g.kh, g.h, "height");
+  check_padding(prm.pad_w, prm.dil_w, g.kw, g.w, "width");
+  g.ho = out_size(g.h, g.kh, prm.pad_h, prm.stride_h, prm.dil_h);
+  g.wo = out_size(g.w, g.kw, prm.pad_w, prm.stride_w, prm.dil_w);
+  if (g.ho < 1 || g.wo < 1)
+    throw Error("kernel " + shape_str(weight) + " does not fit input " + shape_str(input) + " with this padding");
+  if (grad_output && *grad_output != Shape{g.n, g.co, g.ho, g.wo})
+    throw Error("grad_output shape " + shape_str(*grad_output) + " should be " + shape_str({g.n, g.co, g.ho, g.wo}) +
+                " for weight " + shape_str(weight) + " and input " + shape_str(input));
+  if (numel(input) >= (int64_t{1} << 31) || numel(weight) >= (int64_t{1} << 31) ||
+      g.n * g.co * g.ho * g.wo >= (int64_t{1} << 31))
+    throw Error("tensors of 2^31 or more elements are not supported");
+  return g;
+}
+
+// ---- the manifest entry -----------------------------------------------------
+
+std::vector<std::string> Conv2d::manifest_keys() { return {"stride", "padding", "dilation", "groups"}; }
+
+std::unique_ptr<LayerKind> Conv2d::from_manifest(const nlohmann::json& entry, const std::string& where) {
+  if (entry.contains("groups") && entry["groups"] != 1)
+    throw Error(where + ": groups = " + quoted_excerpt(entry["groups"].dump()) + " is not supported (only 1)");
+  const auto stride = manifest_int_pair(entry, "stride", 1, 1, kMaxConvParam, where);
+  const auto padding = manifest_int_pair(entry, "padding", 0, 0, kMaxConvParam, where);
+  const auto dilation = manifest_int_pair(entry, "dilation", 1, 1, kMaxConvParam, where);
+  return std::make_unique<Conv2d>(
+      ConvParams{stride.first, stride.second, padding.first, padding.second, dilation.first, dilation.second});
+}
+
+void Conv2d::bind(const Shape& weight, const Shape& input, const Shape* grad_output) {
+  geo_ = conv_geometry(weight, input, params_, grad_output);
+}
+
+const ConvGeometry& Conv2d::geometry() const {
+  if (!geo_) throw Error("conv2d: the layer's shapes are not bound yet (LayerKind::bind)");
+  return *geo_;
+}
+
+// ---- lowering: the docs/reference.md#lowering-to-a-grouped-product table ----
+
+namespace {
+
+// X = W[co = m, ci = g, (kh, kw) = k]; Y = A[n, ci = g, ho*S - P + kh*D, wo*S - P + kw*D], p = (n, ho, wo).
+void lower_fwd(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
+  const auto& q = c.params;
+  lp.m = c.co, lp.p = c.n * c.ho * c.wo, lp.g = c.ci, lp.k = c.kh * c.kw;
+  lp.out_shape = {c.n, c.co, c.ho, c.wo};
+  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(m, g); },
+               [&](int64_t m, int64_t g, int64_t k) { return (m * c.ci + g) * lp.k + k; }, lp.x_group, lp.x_index);
+  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.ho * c.wo), g); },
+               [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+                 const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
+                 const int64_t h = tap(ho, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
+                 const int64_t w = tap(wo, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+                 return h < 0 || w < 0 ? -1 : ((n * c.ci + g) * c.h + h) * c.w + w;
+               },
+               lp.y_group, lp.y_index);
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((p / (c.ho * c.wo) * c.co + m) * c.ho * c.wo + p % (c.ho * c.wo));
+}
+
+// X = W[co = g, ci = m, (kh, kw) = k]; Y = E[n, co = g, (h + P - kh*D) / S, (w + P - kw*D) / S]
+// with p = (n, h, w), a zero tap where the division is not exact.
+void lower_bwd_data(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
+  const auto& q = c.params;
+  lp.m = c.ci, lp.p = c.n * c.h * c.w, lp.g = c.co, lp.k = c.kh * c.kw;
+  lp.out_shape = {c.n, c.ci, c.h, c.w};
+  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, m); },
+               [&](int64_t m, int64_t g, int64_t k) { return (g * c.ci + m) * lp.k + k; }, lp.x_group, lp.x_index);
+  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.h * c.w), g); },
+               [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+                 const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
+                 const int64_t ho = back_tap(h, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
+                 const int64_t wo = back_tap(w, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
+                 return ho < 0 || wo < 0 ? -1 : ((n * c.co + g) * c.ho + ho) * c.wo + wo;
+               },
+               lp.y_group, lp.y_index);
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((p / (c.h * c.w) * c.ci + m) * c.h * c.w + p % (c.h * c.w));
+}
+
+// X = E[n = g, co = m, (ho, wo) = k]; Y = A[n = g, ci, ho*S - P + kh*D, wo*S - P + kw*D], p = (ci, kh, kw).
+void lower_bwd_weight(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
+  const auto& q = c.params;
+  lp.m = c.co, lp.p = c.ci * c.kh * c.kw, lp.g = c.n, lp.k = c.ho * c.wo;
+  lp.out_shape = {c.co, c.ci, c.kh, c.kw};
+  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, m); },
+               [&](int64_t m, int64_t g, int64_t k) { return (g * c.co + m) * lp.k + k; }, lp.x_group, lp.x_index);
+  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(g, p / (c.kh * c.kw)); },
+               [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+                 const int64_t ci = p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
+                 const int64_t h = tap(k / c.wo, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
+                 const int64_t w = tap(k % c.wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+                 return h < 0 || w < 0 ? -1 : ((g * c.ci + ci) * c.h + h) * c.w + w;
+               },
+               lp.y_group, lp.y_index);
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back(m * lp.p + p);
+}
+
+// The sizes (m, p, g * k) of a pass, known before anything is allocated.
+void check_table_sizes(Pass pass, const ConvGeometry& c) {
+  const int64_t gk = pass == Pass::bwd_weight ? c.n * c.ho * c.wo : (pass == Pass::fwd ? c.ci : c.co) * c.kh * c.kw;
+  const int64_t m = pass == Pass::bwd_data ? c.ci : c.co;
+  const int64_t p = pass == Pass::fwd ? c.n * c.ho * c.wo : pass == Pass::bwd_data ? c.n * c.h * c.w : c.ci * c.kh * c.kw;
+  check_lowered_entries(pass, m, p, gk);
+}
+
+}  // namespace
+
+LoweredPass Conv2d::lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const {
+  const ConvGeometry& geo = geometry();
+  check_table_sizes(pass, geo);
+  LoweredPass lp;
+  lp.pass = pass;
+  switch (pass) {
+    case Pass::fwd: lower_fwd(geo, x_layout, y_layout, lp); break;
+    case Pass::bwd_data: lower_bwd_data(geo, x_layout, y_layout, lp); break;
+    case Pass::bwd_weight: lower_bwd_weight(geo, x_layout, y_layout, lp); break;
+  }
+  return lp;
+}
+
+// ---- reference: the passes from their definitions, in double ---------------
+
+std::vector<double> Conv2d::reference(Pass pass, const TensorF& W, const TensorF& A, const TensorF* E) const {
+  const ConvGeometry& c = geometry();
+  const ConvParams& q = c.params;
+  if (pass != Pass::fwd && !E) throw Error(to_string(pass) + " reference needs grad_output");
+  const size_t out_size = pass == Pass::fwd        ? size_t(c.n * c.co * c.ho * c.wo)
+                          : pass == Pass::bwd_data ? size_t(c.n * c.ci * c.h * c.w)
+                                                   : size_t(c.co * c.ci * c.kh * c.kw);
+  std::vector<double> out(out_size, 0.0);
+  // Every (n, co, ho, wo, ci, kh, kw) tap of the forward conv contributes to
+  // exactly one element of each pass's result.
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t co = 0; co < c.co; ++co)
+      for (int64_t ho = 0; ho < c.ho; ++ho)
+        for (int64_t wo = 0; wo < c.wo; ++wo)
+          for (int64_t ci = 0; ci < c.ci; ++ci)
+            for (int64_t kh = 0; kh < c.kh; ++kh)
+              for (int64_t kw = 0; kw < c.kw; ++kw) {
+                const int64_t h = ho * q.stride_h - q.pad_h + kh * q.dil_h;
+                const int64_t w = wo * q.stride_w - q.pad_w + kw * q.dil_w;
+                if (h < 0 || h >= c.h || w < 0 || w >= c.w) continue;
+                const double wv = W.data[size_t(((co * c.ci + ci) * c.kh + kh) * c.kw + kw)];
+                const double av = A.data[size_t(((n * c.ci + ci) * c.h + h) * c.w + w)];
+                if (pass == Pass::fwd) {
+                  out[size_t(((n * c.co + co) * c.ho + ho) * c.wo + wo)] += wv * av;
+                  continue;
+                }
+                const double ev = E->data[size_t(((n * c.co + co) * c.ho + ho) * c.wo + wo)];
+                if (pass == Pass::bwd_data) out[size_t(((n * c.ci + ci) * c.h + h) * c.w + w)] += wv * ev;
+                else out[size_t(((co * c.ci + ci) * c.kh + kh) * c.kw + kw)] += ev * av;
+              }
+  return out;
+}
+
+}  // namespace mls

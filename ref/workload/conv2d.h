@@ -1,0 +1,65 @@
+#pragma once
+// conv2d: a 2-D convolution with weight W [Co, Ci, Kh, Kw], input A [N, Ci, H, W]
+// and output gradient E [N, Co, Ho, Wo]; stride, symmetric zero padding and
+// dilation per axis; groups = 1 (docs/reference.md#shapes-and-passes). Its
+// lowering is the table of docs/reference.md#lowering-to-a-grouped-product.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ref/workload/layer_kind.h"
+
+namespace mls {
+
+// Stride, padding and dilation are at most this (checked by conv_geometry).
+constexpr int kMaxConvParam = 1 << 16;
+
+struct ConvParams {
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int dil_h = 1, dil_w = 1;
+};
+
+struct ConvGeometry {
+  int64_t n = 0, ci = 0, h = 0, w = 0;  // input [N, Ci, H, W]
+  int64_t co = 0, kh = 0, kw = 0;       // weight [Co, Ci, Kh, Kw]
+  int64_t ho = 0, wo = 0;               // output [N, Co, Ho, Wo]
+  ConvParams params;
+};
+
+// Checks the shapes against each other and the parameters; throws mls::Error
+// with a message that names the offending operand ("weight", "input",
+// "grad_output"). Without grad_output, only W and A are checked.
+ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvParams& params,
+                           const Shape* grad_output = nullptr);
+
+class Conv2d final : public LayerKind {
+ public:
+  static constexpr const char* kName = "conv2d";
+  // stride, padding, dilation (an integer or [h, w]) and groups (only 1).
+  static std::vector<std::string> manifest_keys();
+  static std::unique_ptr<LayerKind> from_manifest(const nlohmann::json& entry, const std::string& where);
+
+  explicit Conv2d(const ConvParams& params = {}) : params_(params) {}
+
+  std::string name() const override { return kName; }
+  void bind(const Shape& weight, const Shape& input, const Shape* grad_output) override;
+  LoweredPass lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const override;
+  // fwd:        out[n,co,ho,wo]  = sum_{ci,kh,kw} W[co,ci,kh,kw] * A[n,ci,ho*S-P+kh*D, wo*S-P+kw*D]
+  // bwd-data:   out[n,ci,h,w]    = sum over the (co,ho,wo,kh,kw) that fwd maps onto (h, w) of W * E
+  // bwd-weight: out[co,ci,kh,kw] = sum_{n,ho,wo} E[n,co,ho,wo] * A[n,ci,ho*S-P+kh*D, wo*S-P+kw*D]
+  // Written from these textbook definitions, with no lowering and no chunks.
+  std::vector<double> reference(Pass pass, const TensorF& weight, const TensorF& input,
+                                const TensorF* grad_output) const override;
+
+  const ConvParams& params() const { return params_; }
+  // The geometry bind() fixed; throws mls::Error before bind().
+  const ConvGeometry& geometry() const;
+
+ private:
+  ConvParams params_;
+  std::optional<ConvGeometry> geo_;
+};
+
+}  // namespace mls

@@ -1,0 +1,87 @@
+#pragma once
+// Layer kinds: what a manifest's `kind` names (docs/reference.md#trace-format).
+// A kind knows, for one layer, its parameters (parsed from the layer's
+// manifest entry), the geometry its tensor shapes must have, how each training
+// pass lowers to the grouped product of ref/workload/lowering.h, and how to evaluate a
+// pass exactly in double. Everything downstream of the lowering (the golden
+// arithmetic, the array, the reports) is the same for every kind.
+//
+// Adding a kind: one class implementing LayerKind (ref/workload/conv2d.h is the
+// example) and one line in the registry, layer_kinds() in ref/workload/layer_kind.cpp;
+// docs/developing.md has the checklist.
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ref/core/config.h"
+#include "ref/workload/lowering.h"
+#include "ref/core/operand.h"
+#include "ref/quant/quantizer.h"
+#include "ref/core/tensor.h"
+
+namespace mls {
+
+// The three tensors of a training layer, named as in the manifest.
+
+// The usual roles of the operands in each pass (fwd: W x A, bwd-data: W x E,
+// bwd-weight: E x A); X is held per PE, Y broadcast along a row.
+Operand x_operand(Pass pass);
+Operand y_operand(Pass pass);
+
+class LayerKind {
+ public:
+  virtual ~LayerKind() = default;
+
+  // The manifest's `kind`, e.g. "conv2d".
+  virtual std::string name() const = 0;
+  // Checks the shapes against each other and against the parameters, and
+  // fixes the geometry lower() and reference() use. Throws mls::Error whose
+  // message names the operand at fault ("weight", "input", "grad_output").
+  virtual void bind(const Shape& weight, const Shape& input, const Shape* grad_output) = 0;
+  // Which operand plays X and Y in `pass`.
+  virtual Operand x_operand(Pass pass) const { return mls::x_operand(pass); }
+  virtual Operand y_operand(Pass pass) const { return mls::y_operand(pass); }
+  // The pass as a grouped product; the layouts are the quantized X and Y's.
+  virtual LoweredPass lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const = 0;
+  // The pass evaluated in double from unquantized tensors, in the result's
+  // natural layout (the shape lower() reports): the yardstick of the tests
+  // and of `run --accuracy`. grad_output may be null for fwd.
+  virtual std::vector<double> reference(Pass pass, const TensorF& weight, const TensorF& input,
+                                        const TensorF* grad_output) const = 0;
+
+ protected:
+  // Copyable only by the concrete kinds, so a LayerKind is never sliced.
+  LayerKind() = default;
+  LayerKind(const LayerKind&) = default;
+  LayerKind& operator=(const LayerKind&) = default;
+};
+
+// One registered kind: its name, the manifest keys it reads besides the
+// common ones (name, kind, weight, input, grad_output), and its factory,
+// which parses those keys; its errors start with `where`.
+struct LayerKindEntry {
+  std::string name;
+  std::vector<std::string> keys;
+  std::unique_ptr<LayerKind> (*from_manifest)(const nlohmann::json& entry, const std::string& where);
+};
+
+// The kind of a layer whose manifest entry has no `kind`.
+constexpr const char* kDefaultLayerKind = "conv2d";
+
+// The registry: one line per kind, in ref/workload/layer_kind.cpp.
+const std::vector<LayerKindEntry>& layer_kinds();
+// The entry of `name`; an unknown name is an mls::Error starting with `where`.
+const LayerKindEntry& find_layer_kind(const std::string& name, const std::string& where);
+
+// A manifest value that is an integer or an [h, w] pair, each in [lo, hi]
+// (0 <= lo <= hi);
+// {fallback, fallback} when `key` is absent. Errors start with `where`.
+std::pair<int, int> manifest_int_pair(const nlohmann::json& entry, const std::string& key, int fallback, int lo,
+                                      int hi, const std::string& where);
+
+// ||a - ref||_2 / ||ref||_2 (0 when both are zero): a result against reference().
+double relative_l2_error(const TensorF& a, const std::vector<double>& ref);
+
+}  // namespace mls

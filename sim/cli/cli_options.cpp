@@ -1,0 +1,101 @@
+#include "sim/cli/cli_options.h"
+
+#include <iostream>
+#include <sstream>
+
+#include "ref/core/error.h"
+#include "ref/io/file_io.h"
+
+namespace mls::cli {
+
+namespace {
+
+void add_param_options(po::options_description& desc, ConfigFlags& f, params::Group group) {
+  for (const params::Param& p : params::table()) {
+    if (p.group != group) continue;
+    const std::string name = params::flag(p).substr(2), help = params::help(p);
+    auto store = [&f, &p](const std::string& text) { f.text[p.name] = text; };
+    if (p.kind == params::Kind::boolean) {
+      desc.add_options()(name.c_str(), po::bool_switch()->notifier([store](bool on) { store(on ? "true" : "false"); }),
+                         help.c_str());
+      continue;
+    }
+    // Text, parsed by the table's setter, so a bad value gets the table's
+    // message rather than boost's.
+    po::typed_value<std::string>* value = po::value<std::string>()->notifier(store);
+    const std::string fallback = params::default_text(p);
+    if (!fallback.empty()) value->default_value(fallback);
+    desc.add_options()(name.c_str(), value, help.c_str());
+  }
+}
+
+}  // namespace
+
+void add_quant_options(po::options_description& desc, ConfigFlags& f) {
+  add_param_options(desc, f, params::Group::quant);
+}
+void add_array_options(po::options_description& desc, ConfigFlags& f) {
+  add_param_options(desc, f, params::Group::array);
+}
+void add_energy_options(po::options_description& desc, ConfigFlags& f) {
+  add_param_options(desc, f, params::Group::energy);
+}
+
+RunConfig to_run_config(const ConfigFlags& f) {
+  RunConfig c;
+  for (const params::Param& p : params::table()) {
+    const auto it = f.text.find(p.name);
+    if (it != f.text.end()) params::set(c, p, it->second);
+  }
+  params::validate(c);
+  return c;
+}
+
+MlsConfig to_config(const ConfigFlags& f) { return to_run_config(f).mls; }
+
+void check_threads(int threads) {
+  if (threads < 1 || threads > 256) throw Error("--threads must be in [1, 256], got " + std::to_string(threads));
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+namespace {
+
+// "missing TRACE_DIR" for a positional argument, boost's message otherwise.
+std::string missing_message(const po::required_option& e, const po::options_description& desc,
+                            const po::positional_options_description& positional) {
+  std::string name = e.get_option_name();
+  name.erase(0, name.find_first_not_of('-'));
+  for (unsigned i = 0; i < positional.max_total_count() && i < 8; ++i)
+    if (positional.name_for_position(i) == name)
+      return "missing " + desc.find(name, false).semantic()->name() + " (see --help)";
+  return std::string(e.what()) + " (see --help)";
+}
+
+}  // namespace
+
+bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& desc,
+           const po::positional_options_description& positional, po::variables_map& vm) {
+  desc.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n\n" << desc << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::required_option& e) {
+    throw Error(missing_message(e, desc, positional));
+  } catch (const po::error& e) {
+    throw Error(std::string(e.what()) + " (see --help)");
+  }
+  return true;
+}
+
+}  // namespace mls::cli

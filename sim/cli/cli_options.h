@@ -1,0 +1,43 @@
+#pragma once
+// Command-line options shared by the subcommands. The flags that fill the run's
+// configuration are made from the parameter table (sim/params/params.h): its name,
+// kind, default and help, so a parameter is declared there once.
+#include <boost/program_options.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ref/core/config.h"
+#include "sim/params/params.h"
+
+namespace mls::cli {
+
+namespace po = boost::program_options;
+
+// Parameter values as typed (or defaulted), by parameter name; to_run_config()
+// parses and validates them.
+struct ConfigFlags {
+  std::map<std::string, std::string> text;
+};
+
+// The flags of one group of the table: quantizer (quantize, conv, run), array
+// (conv, run), energy (run: --tech).
+void add_quant_options(po::options_description& desc, ConfigFlags& flags);
+void add_array_options(po::options_description& desc, ConfigFlags& flags);
+void add_energy_options(po::options_description& desc, ConfigFlags& flags);
+// Throws mls::Error naming the flag: "--acc-bits must be in [8, 62], got 7".
+RunConfig to_run_config(const ConfigFlags& flags);
+MlsConfig to_config(const ConfigFlags& flags);  // to_run_config(flags).mls
+
+// Worker threads: [1, 256].
+void check_threads(int threads);
+
+// "fwd,bwd-data" -> {"fwd", "bwd-data"}; empty items are dropped.
+std::vector<std::string> split_list(const std::string& text);
+
+// Parses args (subcommand arguments, program name excluded). Returns false when
+// --help was asked for (usage already printed). Throws mls::Error on bad flags.
+bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& desc,
+           const po::positional_options_description& positional, po::variables_map& vm);
+
+}  // namespace mls::cli

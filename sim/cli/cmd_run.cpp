@@ -1,0 +1,136 @@
+// mlssim run: simulate a trace on the SystemC MAC array.
+#include <iostream>
+#include <optional>
+
+#include "ref/io/file_io.h"
+#include "ref/core/error.h"
+#include "sim/cli/cli_options.h"
+#include "sim/cli/commands.h"
+#include "sim/energy/energy.h"
+#include "sim/run/report.h"
+#include "sim/run/run.h"
+
+namespace mls {
+
+namespace {
+
+int compare_with_expected(const std::string& path, const nlohmann::json& report) {
+  std::vector<std::string> diffs;
+  try {
+    diffs = compare_reports(read_json_file(path, "stored report"), report);
+  } catch (const Error& e) {
+    throw Error("--expect " + path + ": " + e.what());
+  }
+  if (diffs.empty()) {
+    std::cout << "expect: cycles and all event counts match " << path << "\n";
+    return 0;
+  }
+  std::cerr << "expect: " << diffs.size() << " difference(s) from " << path
+            << " (re-bless with --bless if the change is intended):\n";
+  for (const std::string& d : diffs) std::cerr << "  " << d << "\n";
+  return 5;
+}
+
+// Every file the run reads: the manifest, the tensors of the selected layers,
+// and a table file or stored report when given.
+std::vector<std::string> run_inputs(const Trace& trace, const std::string& tech, const std::string& expect,
+                                    bool bless) {
+  std::vector<std::string> inputs = {trace.dir + "/manifest.json"};
+  for (const LayerTensors& t : trace.layers) {
+    inputs.insert(inputs.end(), {t.weight_file, t.input_file});
+    if (t.grad_output) inputs.push_back(t.grad_output_file);
+  }
+  if (!tech.empty() && !is_builtin_energy_table(tech)) inputs.push_back(tech);
+  if (!expect.empty() && !bless) inputs.push_back(expect);
+  return inputs;
+}
+
+// SystemC names the waveform <base>.vcd; the target is that name.
+std::string vcd_target(std::string path) {
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".vcd") == 0) path.resize(path.size() - 4);
+  return path + ".vcd";
+}
+
+void check_outputs(const RunOptions& opt, const Trace& trace, const std::string& report, const std::string& expect,
+                   bool bless, const std::vector<std::string>& inputs) {
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"--report", report}, {"--expect", bless ? expect : ""}, {"--vcd", opt.vcd_path.empty() ? "" : vcd_target(opt.vcd_path)}};
+  for (const auto& [flag, path] : files) {
+    if (path.empty()) continue;
+    check_output_parent(flag, path);
+    check_output_not_input(flag, path, inputs);
+  }
+  if (opt.outputs_dir.empty()) return;
+  for (const LayerTensors& t : trace.layers)
+    for (Pass pass : opt.passes) check_output_not_input("--outputs", output_path(opt.outputs_dir, t.name, pass), inputs);
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& args) {
+  cli::ConfigFlags flags;
+  std::string trace_dir, passes = "fwd,bwd-data,bwd-weight", layers, report_path, expect;
+  RunOptions opt;
+  bool bless = false, no_progress = false;
+  cli::po::options_description desc("run options");
+  desc.add_options()
+      ("trace", cli::po::value(&trace_dir)->value_name("TRACE_DIR")->required(), "trace directory (manifest.json + .npy)")
+      ("passes", cli::po::value(&passes)->default_value(passes), "comma list of fwd, bwd-data, bwd-weight")
+      ("layers", cli::po::value(&layers), "comma list of layer names (default: all)")
+      ("check", cli::po::bool_switch(&opt.check), "compare every output bit for bit with the golden model")
+      ("vcd", cli::po::value(&opt.vcd_path), "write a waveform of the array's pipeline (GTKWave)")
+      ("outputs", cli::po::value(&opt.outputs_dir), "write each result as DIR/<layer>.<pass>.npy")
+      ("report", cli::po::value(&report_path), "write the JSON report")
+      ("expect", cli::po::value(&expect), "compare cycles and event counts with a stored report")
+      ("bless", cli::po::bool_switch(&bless), "with --expect: overwrite the stored report with this run")
+      ("accuracy", cli::po::bool_switch(&opt.accuracy),
+       "report the ARE of W, A, E and each pass's error against the fp32 conv of the unquantized tensors")
+      ("threads", cli::po::value(&opt.threads)->default_value(1), "quantizer threads, [1, 256]")
+      ("quiet", cli::po::bool_switch(&opt.quiet), "no per-layer table")
+      ("no-progress", cli::po::bool_switch(&no_progress), "no progress line");
+  cli::add_quant_options(desc, flags);
+  cli::add_array_options(desc, flags);
+  cli::add_energy_options(desc, flags);
+  cli::po::positional_options_description pos;
+  pos.add("trace", 1);
+  cli::po::variables_map vm;
+  if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
+    return 0;
+  const RunConfig config = cli::to_run_config(flags);
+  const std::string& tech = config.tech;
+  opt.cfg = config.mls;
+  opt.progress = !no_progress;
+  opt.passes.clear();
+  for (const std::string& p : cli::split_list(passes)) opt.passes.push_back(parse_pass(p));
+  if (opt.passes.empty()) throw Error("--passes lists no pass");
+  if (bless && expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
+
+  std::optional<EnergyTable> table;
+  if (!tech.empty()) table = load_energy_table(tech);  // a bad table fails before the run
+  cli::check_threads(opt.threads);
+  const Trace trace = load_trace(trace_dir, cli::split_list(layers));
+  check_outputs(opt, trace, report_path, expect, bless, run_inputs(trace, tech, expect, bless));
+
+  // Nothing is written until the whole run has succeeded (docs/testing.md).
+  OutputSet outputs;
+  if (!opt.outputs_dir.empty()) outputs.make_dir(opt.outputs_dir);
+  if (!opt.vcd_path.empty()) opt.vcd_path = outputs.stage_external(vcd_target(opt.vcd_path), ".vcd");
+  RunResult result = run_trace(trace, opt, outputs);
+  if (table) {
+    result.report = add_energy_to_report(result.report, *table);
+    if (!opt.quiet) std::cout << "\n" << format_energy_summary(result.report);
+  }
+  if (!report_path.empty()) outputs.stage(report_path, json_text(result.report));
+  int status = 0;
+  if (!expect.empty() && !bless) status = compare_with_expected(expect, result.report);
+  if (bless) outputs.stage(expect, json_text(result.report));
+  outputs.commit();
+  if (bless) std::cout << "bless: wrote " << expect << "\n";
+  if (opt.check && !result.all_bit_exact) {
+    std::cerr << "check: the array disagrees with the golden model\n";
+    return 4;
+  }
+  return status;
+}
+
+}  // namespace mls

@@ -1,0 +1,432 @@
+// mlssim sweep: run every point of a sweep file as its own `mlssim run` child
+// process (SystemC elaborates one simulation per process), up to -j at a time;
+// each finished point is saved at once, so an interrupted sweep resumes where it
+// stopped. See docs/sweep.md.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "ref/io/file_io.h"
+#include "ref/core/error.h"
+#include "sim/cli/cli_options.h"
+#include "sim/cli/commands.h"
+#include "sim/io/json_file.h"
+#include "sim/run/report.h"
+#include "sim/sweep/sweep.h"
+
+extern char** environ;
+
+namespace mls {
+
+namespace {
+
+namespace fs = std::filesystem;
+using sweep::ojson;
+using sweep::Point;
+using sweep::Sweep;
+using Clock = std::chrono::steady_clock;
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) { g_interrupted = 1; }
+
+// Without SA_RESTART, so a blocked waitpid returns (EINTR) and the sweep can
+// stop its children and tell the user how to resume.
+void catch_interrupts() {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string duration_str(double seconds) {
+  const long s = long(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+// The CPUs this process may use (a Slurm allocation or taskset, not the whole node).
+int available_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? int(n) : 1;
+}
+
+struct Shard {
+  int index = 1;  // 1-based
+  int count = 1;
+  bool whole() const { return count == 1; }
+  bool owns(size_t point_index) const { return int(point_index % size_t(count)) == index - 1; }
+};
+
+Shard parse_shard(const std::string& text) {
+  Shard s;
+  char slash = 0, extra = 0;
+  std::istringstream in(text);
+  if (!(in >> s.index >> slash >> s.count) || slash != '/' || (in >> extra) || s.count < 1 || s.index < 1 ||
+      s.index > s.count)
+    throw Error("--shard must be I/N with 1 <= I <= N (e.g. 2/8), got '" + text + "'");
+  return s;
+}
+
+fs::path point_path(const fs::path& dir, const Point& p) { return dir / "points" / (p.id + ".json"); }
+
+// A finished record of `p` in `dir`, if there is one. A file that does not
+// parse or belongs to other parameters is not finished: the point runs again.
+std::optional<ojson> read_record(const fs::path& dir, const Point& p) {
+  std::error_code ec;
+  if (!fs::exists(point_path(dir, p), ec)) return std::nullopt;
+  try {
+    ojson r = ojson::parse(read_input_file(point_path(dir, p).string(), "point record", kMaxTextFileBytes));
+    if (sweep::is_complete_record(r, p)) return r;
+  } catch (const nlohmann::json::exception&) {
+  } catch (const Error&) {
+  }
+  return std::nullopt;
+}
+
+void make_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(dir.string() + ": cannot create directory: " + ec.message());
+}
+
+// Last non-empty line of a child's stderr: the one-line error of `mlssim run`.
+std::string last_line(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last;
+}
+
+// ---------------------------------------------------------------------------
+// Child processes.
+
+// fork and exec rather than posix_spawn, because the child must ask for
+// PR_SET_PDEATHSIG before it runs: a sweep killed with SIGKILL then takes its
+// children with it instead of leaving them orphaned. Between fork and exec
+// the child calls only async-signal-safe functions.
+pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const fs::path& stderr_path) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(exe.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const std::string log = stderr_path.string();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(exe + ": cannot start `mlssim run`: " + std::strerror(errno));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);  // the sweep died before the prctl
+    const int in = ::open("/dev/null", O_RDONLY), out = ::open("/dev/null", O_WRONLY),
+              err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (in < 0 || out < 0 || err < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+    ::execve(exe.c_str(), argv.data(), environ);
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// One sweep at a time per shard of a results directory: a second one on the
+// same --out (and shard) would compute every point again. The lock is an
+// flock, so it goes with the process however it ends.
+class SweepLock {
+ public:
+  SweepLock(const fs::path& out, const Shard& shard) {
+    const fs::path path = out / (".sweep-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".lock");
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(path.string() + ": cannot create the sweep lock: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw Error(out.string() + ": another mlssim sweep is running" +
+                  (shard.whole() ? "" : " shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count)) +
+                  " in this results directory; wait for it or use another --out");
+    }
+  }
+  ~SweepLock() { ::close(fd_); }
+  SweepLock(const SweepLock&) = delete;
+  SweepLock& operator=(const SweepLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+std::string exit_str(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by signal ") + std::to_string(WTERMSIG(status));
+  return "ended abnormally";
+}
+
+struct Running {
+  const Point* point;
+  Clock::time_point start;
+  fs::path report, log;
+};
+
+class Runner {
+ public:
+  Runner(const Sweep& sweep, const fs::path& out, int jobs, size_t total, size_t skipped)
+      : sweep_(sweep), out_(out), jobs_(jobs), total_(total), done_(skipped), skipped_(skipped) {
+    exe_ = fs::read_symlink("/proc/self/exe").string();
+    // Reports go to a private temporary directory, never into RESULTS_DIR,
+    // which shards on other nodes may share.
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = (base && *base ? std::string(base) : std::string("/tmp")) + "/mlssim-sweep-XXXXXX";
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) throw Error(pattern + ": cannot create a temporary directory: " + std::strerror(errno));
+    tmp_ = buf.data();
+  }
+  ~Runner() {
+    stop_all();  // only does something when run() left by an exception
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+  }
+
+  // Runs `todo`; returns when all are done, one failed (the others that were
+  // running are finished first) or the user interrupted.
+  void run(const std::vector<const Point*>& todo) {
+    size_t next = 0;
+    while (!g_interrupted && (next < todo.size() || !running_.empty())) {
+      while (!g_interrupted && failure_.empty() && running_.size() < size_t(jobs_) && next < todo.size())
+        launch(*todo[next++]);
+      print_finished();  // after the launches, so "running" counts the replacements
+      if (running_.empty()) break;
+      int status = 0;
+      const pid_t pid = waitpid(-1, &status, 0);
+      if (pid < 0) {
+        if (errno == EINTR) continue;
+        throw Error(std::string("waitpid: ") + std::strerror(errno));
+      }
+      finish(pid, status);
+    }
+    print_finished();
+    if (g_interrupted) stop_all();
+  }
+
+  const std::string& failure() const { return failure_; }
+  size_t done() const { return done_; }
+
+ private:
+  void launch(const Point& p) {
+    Running r{&p, Clock::now(), tmp_ / (p.id + ".report.json"), tmp_ / (p.id + ".stderr")};
+    const pid_t pid = spawn(exe_, sweep::run_command(sweep_, p, r.report.string()), r.log);
+    running_[pid] = r;
+  }
+
+  void finish(pid_t pid, int status) {
+    const auto it = running_.find(pid);
+    if (it == running_.end()) return;
+    const Running r = it->second;
+    running_.erase(it);
+    const double wall = seconds_since(r.start);
+    if (g_interrupted) return;  // Ctrl-C reaches the children too: not their failure
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      const std::string why = last_line(r.log);
+      fail(*r.point, "`mlssim run` " + exit_str(status) + (why.empty() ? "" : ": " + why));
+      return;
+    }
+    try {
+      const ojson record = sweep::point_record(sweep_, *r.point, read_json_file(r.report.string()), wall);
+      write_file_atomic(point_path(out_, *r.point).string(), json_text(record));
+    } catch (const Error& e) {
+      fail(*r.point, e.what());
+      return;
+    }
+    ++done_;
+    ++ran_;
+    finished_.push_back({r.point, wall});
+    std::error_code ec;
+    fs::remove(r.report, ec);
+    fs::remove(r.log, ec);
+  }
+
+  void fail(const Point& p, const std::string& why) {
+    if (failure_.empty()) failure_ = sweep_.file + ": " + p.label() + " failed: " + why;
+  }
+
+  void stop_all() {
+    for (const auto& item : running_) kill(item.first, SIGTERM);
+    for (const auto& item : running_) waitpid(item.first, nullptr, 0);
+    running_.clear();
+  }
+
+  // One line per finished point, e.g. "sweep: 7/24 points (2 skipped), 2 running,
+  // 0:14 elapsed, ETA 0:31; point 9 (chunk=8) 2.3 s". The ETA assumes the
+  // points left take as long as the ones run so far (wall time, so -j counts).
+  void print_finished() {
+    const double elapsed = seconds_since(start_);
+    const size_t left = total_ - done_;
+    const std::string eta = left == 0 ? "done" : "ETA " + duration_str(elapsed / double(ran_) * double(left));
+    for (const auto& [point, wall] : finished_) {
+      std::fprintf(stderr, "sweep: %zu/%zu points", done_, total_);
+      if (skipped_) std::fprintf(stderr, " (%zu skipped)", skipped_);
+      std::fprintf(stderr, ", %zu running, %s elapsed, %s; %s %.1f s\n", running_.size(),
+                   duration_str(elapsed).c_str(), eta.c_str(), point->label().c_str(), wall);
+    }
+    finished_.clear();
+  }
+
+  const Sweep& sweep_;
+  fs::path out_, tmp_;
+  std::string exe_;
+  int jobs_;
+  size_t total_, done_, skipped_, ran_ = 0;
+  std::map<pid_t, Running> running_;
+  std::vector<std::pair<const Point*, double>> finished_;  // not yet printed: point, wall seconds
+  std::string failure_;
+  Clock::time_point start_ = Clock::now();
+};
+
+// ---------------------------------------------------------------------------
+// Results.
+
+void write_results(const Sweep& s, const fs::path& out, const std::vector<ojson>& records) {
+  write_file_atomic((out / "results.json").string(), json_text(sweep::results_json(s, records)));
+  write_file_atomic((out / "results.csv").string(), sweep::results_csv(s, records));
+  std::fprintf(stderr, "sweep: wrote %s and %s (%zu points)\n", (out / "results.csv").c_str(),
+               (out / "results.json").c_str(), records.size());
+}
+
+// Gathers the records of every point from `out` and then `from` (the first
+// found wins); a point without a record anywhere is an error, and nothing is written.
+int merge(const Sweep& s, const fs::path& out, const std::vector<std::string>& from) {
+  std::vector<fs::path> dirs = {out};
+  for (const std::string& d : from) dirs.push_back(d);
+  std::vector<ojson> records;
+  std::vector<size_t> copy;  // records found only in a --from directory
+  size_t missing = 0;
+  const Point* first_missing = nullptr;
+  for (const Point& p : s.points) {
+    std::optional<ojson> r;
+    for (size_t d = 0; d < dirs.size() && !r; ++d)
+      if ((r = read_record(dirs[d], p)) && d > 0) copy.push_back(records.size());
+    if (!r) {
+      if (!first_missing) first_missing = &p;
+      ++missing;
+      continue;
+    }
+    records.push_back(std::move(*r));
+  }
+  if (missing)
+    throw Error(out.string() + ": " + std::to_string(missing) + " of " + std::to_string(s.points.size()) +
+                " points have no finished record (first: " + first_missing->label() + ", id " + first_missing->id +
+                "); run the missing shards first");
+  make_dir(out / "points");
+  for (size_t i : copy)
+    write_file_atomic((out / "points" / (records[i]["id"].get<std::string>() + ".json")).string(),
+                      json_text(records[i]));
+  write_results(s, out, records);
+  return 0;
+}
+
+void list_points(const Sweep& s, const Shard& shard) {
+  for (const Point& p : s.points)
+    if (shard.owns(p.index)) std::printf("%s %s\n", p.id.c_str(), p.label().c_str());
+}
+
+int run_sweep(const Sweep& s, const fs::path& out, int jobs, const Shard& shard) {
+  std::vector<const Point*> owned, todo;
+  for (const Point& p : s.points)
+    if (shard.owns(p.index)) owned.push_back(&p);
+  auto unfinished = [&] {
+    todo.clear();
+    for (const Point* p : owned)
+      if (!read_record(out, *p)) todo.push_back(p);
+  };
+  unfinished();
+  if (!todo.empty()) sweep::validate_trace(s);  // a bad trace fails here, not in every child
+  make_dir(out / "points");
+  const SweepLock lock(out, shard);
+  unfinished();  // again under the lock: a sweep that just ended may have finished some
+  const size_t skipped = owned.size() - todo.size();
+
+  std::fprintf(stderr, "sweep: %s: %zu points", s.file.c_str(), owned.size());
+  if (!shard.whole()) std::fprintf(stderr, " (shard %d/%d of %zu)", shard.index, shard.count, s.points.size());
+  std::fprintf(stderr, ", -j %d, results in %s\n", jobs, out.c_str());
+  if (s.duplicates) std::fprintf(stderr, "sweep: %zu duplicate point(s) of the file run once\n", s.duplicates);
+  if (skipped)
+    std::fprintf(stderr, "sweep: skipped %zu finished point(s) found in %s\n", skipped, (out / "points").c_str());
+
+  catch_interrupts();
+  Runner runner(s, out, jobs, owned.size(), skipped);
+  runner.run(todo);
+  if (g_interrupted) {
+    std::fprintf(stderr, "sweep: interrupted; %zu/%zu points are saved in %s; run the same command to resume\n",
+                 runner.done(), owned.size(), (out / "points").c_str());
+    return 130;
+  }
+  if (!runner.failure().empty())
+    throw Error(runner.failure() + " (" + std::to_string(runner.done()) + "/" + std::to_string(owned.size()) +
+                " points are saved; fix and run the same command to resume)");
+  if (!shard.whole()) {
+    std::fprintf(stderr, "sweep: shard %d/%d complete; when every shard is, gather with: mlssim sweep %s --merge --out %s\n",
+                 shard.index, shard.count, s.file.c_str(), out.c_str());
+    return 0;
+  }
+  return merge(s, out, {});
+}
+
+}  // namespace
+
+int cmd_sweep(const std::vector<std::string>& args) {
+  std::string file, out, shard_text = "1/1";
+  std::vector<std::string> from;
+  int jobs = 0;
+  bool do_merge = false, list = false;
+  cli::po::options_description desc("sweep options");
+  desc.add_options()
+      ("sweep", cli::po::value(&file)->value_name("SWEEP_FILE")->required(), "sweep file (YAML or .json)")
+      ("out", cli::po::value(&out), "results directory: points/<id>.json, results.csv, results.json")
+      ("jobs,j", cli::po::value(&jobs), "points run in parallel (default: the CPUs available)")
+      ("shard", cli::po::value(&shard_text), "I/N: run points i with i % N == I-1 only (cluster job arrays)")
+      ("merge", cli::po::bool_switch(&do_merge), "gather finished points into results.csv and results.json")
+      ("from", cli::po::value(&from)->composing(), "with --merge: also read points from this results directory (repeatable)")
+      ("list", cli::po::bool_switch(&list), "print the points (id and parameters) and exit");
+  cli::po::positional_options_description pos;
+  pos.add("sweep", 1);
+  cli::po::variables_map vm;
+  if (!cli::parse(args, "usage: mlssim sweep SWEEP_FILE [-j N] [--shard I/N] --out RESULTS_DIR\n"
+                        "       mlssim sweep SWEEP_FILE --merge [--from DIR ...] --out RESULTS_DIR",
+                  desc, pos, vm))
+    return 0;
+  const Shard shard = parse_shard(shard_text);
+  if (vm.count("jobs") && jobs < 1) throw Error("-j must be at least 1, got " + std::to_string(jobs));
+  if (jobs == 0) jobs = available_cpus();
+  if (do_merge && vm.count("shard")) throw Error("--merge gathers every shard: drop --shard");
+  if (!from.empty() && !do_merge) throw Error("--from is for --merge");
+
+  const Sweep s = sweep::load_sweep(file);  // every point validated before anything runs
+  if (list) {
+    list_points(s, shard);
+    return 0;
+  }
+  if (out.empty()) throw Error("--out RESULTS_DIR is required");
+  if (do_merge) return merge(s, out, from);
+  return run_sweep(s, out, jobs, shard);
+}
+
+}  // namespace mls

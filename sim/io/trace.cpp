@@ -1,0 +1,156 @@
+#include "sim/io/trace.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "ref/core/error.h"
+#include "ref/io/file_io.h"
+#include "ref/workload/layer_kind.h"
+#include "ref/quant/quantizer.h"
+#include "ref/io/npy.h"
+#include "sim/io/json_file.h"
+
+namespace mls {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const std::set<std::string> kTopKeys = {"format", "model", "layers", "source", "notes"};
+// The keys of every layer; each kind adds its own (LayerKindEntry::keys).
+const std::set<std::string> kCommonLayerKeys = {"name", "kind", "weight", "input", "grad_output"};
+
+constexpr size_t kMaxLayerName = 200;
+
+// A key no kind reads is unknown, whatever the layer's kind; one that only
+// another kind reads is refused once the layer's kind is known.
+bool any_kind_reads(const std::string& key) {
+  for (const LayerKindEntry& kind : layer_kinds())
+    if (std::find(kind.keys.begin(), kind.keys.end(), key) != kind.keys.end()) return true;
+  return false;
+}
+
+void check_keys_of_kind(const json& layer, const LayerKindEntry& kind, const std::string& where) {
+  for (const auto& item : layer.items())
+    if (!kCommonLayerKeys.count(item.key()) &&
+        std::find(kind.keys.begin(), kind.keys.end(), item.key()) == kind.keys.end())
+      throw Error(where + ": key " + quoted_excerpt(item.key()) + " does not apply to kind " +
+                  quoted_excerpt(kind.name));
+}
+
+// Layer names become file names (--outputs DIR/<layer>.<pass>.npy), so they
+// are held to what a file name can safely be: letters, digits, '_', '.', '-',
+// not starting with '.' or '-' (PyTorch module names always fit).
+void check_layer_name(const std::string& name, const std::string& where) {
+  if (name.empty()) throw Error(where + ": 'name' is empty");
+  if (name.size() > kMaxLayerName)
+    throw Error(where + ": 'name' " + quoted_excerpt(name) + " is longer than " + std::to_string(kMaxLayerName) +
+                " characters");
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+      throw Error(where + ": layer name " + quoted_excerpt(name) +
+                  " may hold only letters, digits, '_', '.' and '-' (it names output files)");
+  if (name[0] == '.' || name[0] == '-')
+    throw Error(where + ": layer name " + quoted_excerpt(name) + " must not start with '.' or '-'");
+}
+
+// A string-valued key, or `fallback` when absent.
+std::string text_key(const json& object, const std::string& key, const std::string& fallback, const std::string& where) {
+  if (!object.contains(key)) return fallback;
+  if (!object[key].is_string()) throw Error(where + ": '" + key + "' must be a string, got " + object[key].type_name());
+  return object[key].get<std::string>();
+}
+
+std::string tensor_path(const fs::path& root, const json& layer, const std::string& key, const std::string& where) {
+  if (!layer[key].is_string()) throw Error(where + ": '" + key + "' must be a file name string");
+  const fs::path rel = layer[key].get<std::string>();
+  std::error_code ec_full, ec_base;
+  const fs::path full = fs::weakly_canonical(root / rel, ec_full);
+  const fs::path base = fs::weakly_canonical(root, ec_base);
+  if (rel.empty() || ec_full || ec_base)
+    throw Error(where + ": '" + key + "' path " + quoted_excerpt(rel.string()) + " is not a usable file name");
+  const auto mismatch = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
+  if (rel.is_absolute() || mismatch.first != base.end())
+    throw Error(where + ": '" + key + "' path " + quoted_excerpt(rel.string()) + " is outside the trace directory");
+  return (root / rel).string();
+}
+
+// read_npy's errors name the file; a trace's also name the layer. A NaN or
+// Inf is found here, before anything is simulated or written.
+TensorF read_tensor(const std::string& path, const std::string& tensor, const std::string& where) {
+  try {
+    TensorF t = read_npy(path);
+    check_finite(t, tensor);
+    return t;
+  } catch (const Error& e) {
+    throw Error(where + " (" + path + "): " + e.what());
+  }
+}
+
+// The layer's kind from the registry; the kind parses its own keys.
+std::unique_ptr<LayerKind> layer_kind(const json& layer, const std::string& where) {
+  const LayerKindEntry& kind = find_layer_kind(text_key(layer, "kind", kDefaultLayerKind, where), where);
+  check_keys_of_kind(layer, kind, where);
+  return kind.from_manifest(layer, where);
+}
+
+LayerTensors load_layer(const fs::path& root, const json& layer, const std::string& manifest, size_t index) {
+  std::string where = manifest + ": layer " + std::to_string(index);
+  if (!layer.is_object()) throw Error(where + " is not an object");
+  for (const auto& item : layer.items())
+    if (!kCommonLayerKeys.count(item.key()) && !any_kind_reads(item.key()))
+      throw Error(where + ": unknown key " + quoted_excerpt(item.key()));
+  for (const char* key : {"name", "weight", "input"})
+    if (!layer.contains(key)) throw Error(where + ": missing key '" + std::string(key) + "'");
+  LayerTensors t;
+  t.name = text_key(layer, "name", "", where);
+  check_layer_name(t.name, where);
+  where = manifest + ": layer '" + t.name + "'";
+  std::unique_ptr<LayerKind> kind = layer_kind(layer, where);
+  t.weight_file = tensor_path(root, layer, "weight", where);
+  t.input_file = tensor_path(root, layer, "input", where);
+  t.weight = read_tensor(t.weight_file, t.name + ".weight", where);
+  t.input = read_tensor(t.input_file, t.name + ".input", where);
+  if (layer.contains("grad_output") && !layer["grad_output"].is_null()) {
+    t.grad_output_file = tensor_path(root, layer, "grad_output", where);
+    t.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where);
+  }
+  bind_layer_kind(t, std::move(kind), where);
+  return t;
+}
+
+}  // namespace
+
+Trace load_trace(const std::string& dir, const std::vector<std::string>& only) {
+  const fs::path root(dir);
+  const std::string manifest = (root / "manifest.json").string();
+  const json m = read_json_file(manifest, "trace manifest");
+  if (!m.is_object()) throw Error(manifest + ": the manifest must be a JSON object");
+  for (const auto& item : m.items())
+    if (!kTopKeys.count(item.key())) throw Error(manifest + ": unknown key " + quoted_excerpt(item.key()));
+  if (text_key(m, "format", "", manifest) != "mls-trace/1")
+    throw Error(manifest + ": 'format' must be \"mls-trace/1\"");
+  if (!m.contains("layers") || !m["layers"].is_array() || m["layers"].empty())
+    throw Error(manifest + ": 'layers' must be a non-empty list");
+  Trace trace;
+  trace.dir = dir;
+  trace.model = text_key(m, "model", "", manifest);
+  std::set<std::string> wanted(only.begin(), only.end()), names;
+  for (size_t i = 0; i < m["layers"].size(); ++i) {
+    const json& layer = m["layers"][i];
+    const std::string name = layer.is_object() && layer.contains("name") && layer["name"].is_string()
+                                 ? layer["name"].get<std::string>() : "";
+    if (!name.empty() && !names.insert(name).second) throw Error(manifest + ": layer name '" + name + "' repeats");
+    if (!wanted.empty() && !wanted.count(name)) continue;
+    trace.layers.push_back(load_layer(root, layer, manifest, i));
+  }
+  for (const std::string& w : wanted)
+    if (!names.count(w)) throw Error(manifest + ": no layer named " + quoted_excerpt(w) + " (see --layers)");
+  return trace;
+}
+
+}  // namespace mls

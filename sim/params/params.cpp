@@ -1,0 +1,174 @@
+#include "sim/params/params.h"
+
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "ref/io/file_io.h"
+
+namespace mls::params {
+
+using json = nlohmann::json;
+using Text = std::string;
+
+namespace {
+
+// Any int, for an integer parameter without a fixed range (tree_stages, whose
+// bound depends on rows, is checked by MlsConfig::validate).
+constexpr Range kAnyInt{INT_MIN, INT_MAX};
+
+// The parameters of the first sweeps: in sweep files, in the report, and in
+// every point id (a parameter added later leaves kEveryId out, see params.h).
+constexpr unsigned kFirstSweeps = kSweep | kReport | kEveryId;
+
+// The plain quantizer flags set W, A and E alike; the report shows W's value,
+// which is everyone's until per-operand flags exist.
+template <class T>
+void set_all(RunConfig& c, T QuantConfig::*field, const T& value) {
+  c.mls.quant.for_each([&](QuantConfig& q) { q.*field = value; });
+}
+
+// Defaults are not written here: a parameter's default is its value in a
+// default-constructed RunConfig (ref/core/config.h, ref/format/format.h), read back through
+// the getter, so the model's structs and the command line cannot disagree.
+const std::vector<Param> kTable = {
+    {"rows", Group::array, Kind::integer, &ArrayConfig::kRows, "array rows R (chunks reduced per tree)",
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.rows = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.rows; }},
+    {"cols", Group::array, Kind::integer, &ArrayConfig::kCols, "array columns C (outputs side by side)",
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.cols = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.cols; }},
+    {"acc_bits", Group::array, Kind::integer, &ArrayConfig::kAccBits, "local accumulator width", kFirstSweeps,
+     [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.acc_bits = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.acc_bits; }},
+    {"acc_overflow", Group::array, Kind::text, nullptr, "saturate | wrap", kFirstSweeps,
+     [](RunConfig& c, const Param&, const Text& t) { c.mls.array.acc_overflow = parse_overflow(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.array.acc_overflow); }},
+    {"chunk", Group::array, Kind::integer, &ArrayConfig::kChunk, "products per local accumulation", kFirstSweeps,
+     [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.chunk = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.chunk; }},
+    {"tree_stages", Group::array, Kind::integer, nullptr,
+     "adder-tree pipeline stages (0: one per level), [0, max(1, ceil(log2 rows))]", kFirstSweeps,
+     [](RunConfig& c, const Param& p, const Text& t) { c.mls.array.tree_stages = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.array.tree_stages; },
+     // The report shows the stages in use, 0 resolved.
+     [](const RunConfig& c) -> json { return c.mls.array.effective_tree_stages(); }},
+    {"inject_fault", Group::array, Kind::text, nullptr,
+     "test only: break a block (mul-lsb | scaler-mantissa | tree-order) to prove --check", kReport,
+     [](RunConfig& c, const Param&, const Text& t) { c.mls.array.fault = parse_fault(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.array.fault); }},
+    {"elem", Group::quant, Kind::text, nullptr, "element format <E_x, M_x>, e.g. e2m4", kFirstSweeps,
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::elem, parse_elem_format(t)); },
+     [](const RunConfig& c) -> json { return c.mls.quant.weight.elem.name(); }},
+    {"scale", Group::quant, Kind::text, nullptr, "group-scale format <E_g, M_g>, M_g in {0,1}", kFirstSweeps,
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::scale, parse_scale_format(t)); },
+     [](const RunConfig& c) -> json { return c.mls.quant.weight.scale.name(); }},
+    {"group", Group::quant, Kind::text, nullptr, "grouping: nc | n | c | tensor", kFirstSweeps,
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::group, parse_grouping(t)); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.quant.weight.group); }},
+    {"rounding", Group::quant, Kind::text, nullptr, "nearest | stochastic", kFirstSweeps,
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::rounding, parse_rounding(t)); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.quant.weight.rounding); }},
+    {"seed", Group::quant, Kind::integer, nullptr, "seed of the stochastic-rounding draws, [0, 2^64 - 1]",
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { set_all(c, &QuantConfig::seed, seed(p, t)); },
+     [](const RunConfig& c) -> json { return c.mls.quant.weight.seed; }},
+    {"clip", Group::quant, Kind::boolean, nullptr, "clip the mantissa inside its binade (the paper's Alg. 1)",
+     kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { set_all(c, &QuantConfig::clip, boolean(p, t)); },
+     [](const RunConfig& c) -> json { return c.mls.quant.weight.clip; }},
+    // Checked where it is loaded (run, sweep): a table file is read relative to
+    // where it was named.
+    {"tech", Group::energy, Kind::text, nullptr,
+     "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | TABLE_FILE (docs/energy.md)", kSweep | kEveryId,
+     [](RunConfig& c, const Param&, const Text& t) { c.tech = t; },
+     [](const RunConfig& c) -> json { return c.tech; }},
+};
+
+}  // namespace
+
+bool is_short_integer(const std::string& t) {
+  const size_t sign = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  const size_t digits = t.size() - sign;
+  if (digits < 1 || digits > 18) return false;
+  for (size_t i = sign; i < t.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(t[i]))) return false;
+  return true;
+}
+
+const std::vector<Param>& table() { return kTable; }
+
+const Param* find(const std::string& name) {
+  for (const Param& p : kTable)
+    if (name == p.name) return &p;
+  return nullptr;
+}
+
+std::string known_names(unsigned use) {
+  std::string list;
+  for (const Param& p : kTable)
+    if (p.use & use) list += (list.empty() ? "" : ", ") + std::string(p.name);
+  return list;
+}
+
+std::string flag(const Param& p) {
+  std::string f = std::string("--") + p.name;
+  for (char& c : f)
+    if (c == '_') c = '-';
+  return f;
+}
+
+std::string help(const Param& p) { return p.range ? std::string(p.help) + ", " + p.range->text() : p.help; }
+
+std::string text(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  return value.dump();
+}
+
+json default_value(const Param& p) { return p.get(RunConfig{}); }
+
+std::string default_text(const Param& p) { return text(default_value(p)); }
+
+Error flag_error(const ConfigError& e) {
+  const Param* p = find(e.param);
+  return Error((p ? flag(*p) : e.param) + " " + e.requirement);
+}
+
+void set(RunConfig& cfg, const Param& p, const std::string& value) {
+  try {
+    p.set(cfg, p, value);
+  } catch (const ConfigError& e) {
+    throw flag_error(e);
+  }
+}
+
+void validate(const RunConfig& cfg) {
+  try {
+    cfg.mls.validate();
+  } catch (const ConfigError& e) {
+    throw flag_error(e);
+  }
+}
+
+int integer(const Param& p, const std::string& t) {
+  if (!is_short_integer(t)) throw ConfigError(p.name, "must be an integer, got " + quoted_excerpt(t));
+  const int64_t v = std::stoll(t);
+  check_range(p.name, v, p.range ? *p.range : kAnyInt);
+  return int(v);
+}
+
+bool boolean(const Param& p, const std::string& t) {
+  if (t == "true" || t == "false") return t == "true";
+  throw ConfigError(p.name, "must be true or false, got " + quoted_excerpt(t));
+}
+
+uint64_t seed(const Param& p, const std::string& t) {
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(t.c_str(), &end, 10);
+  if (t.empty() || !std::isdigit(static_cast<unsigned char>(t[0])) || *end != '\0' || errno == ERANGE)
+    throw ConfigError(p.name, "must be an integer in [0, 2^64 - 1], got " + quoted_excerpt(t));
+  return v;
+}
+
+}  // namespace mls::params

@@ -1,0 +1,50 @@
+#pragma once
+// A layer's tensors and its kind (ref/workload/layer_kind.h), quantized once and shared
+// by every pass (docs/reference.md#convolution-arithmetic).
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ref/core/config.h"
+#include "ref/workload/layer_kind.h"
+#include "ref/workload/lowering.h"
+#include "ref/quant/quantizer.h"
+#include "ref/core/tensor.h"
+
+namespace mls {
+
+struct LayerTensors {
+  std::string name;
+  // The layer's kind, bound to these tensors' shapes (bind_layer_kind).
+  std::shared_ptr<const LayerKind> kind;
+  TensorF weight, input;
+  std::optional<TensorF> grad_output;
+  // Where each tensor came from, for error messages.
+  std::string weight_file = "weight", input_file = "input", grad_output_file = "grad_output";
+};
+
+// Binds `kind` to t's tensor shapes and stores it in t. A geometry error is an
+// mls::Error "<where> (<files>): <what is wrong>".
+void bind_layer_kind(LayerTensors& t, std::unique_ptr<LayerKind> kind, const std::string& where);
+
+struct QuantLayer {
+  std::string name;
+  std::shared_ptr<const LayerKind> kind;
+  QuantTensor weight, input;
+  std::optional<QuantTensor> grad_output;
+
+  const QuantTensor& operand(Operand which) const;
+  // The X and Y operands of a pass, as the kind names them.
+  const QuantTensor& x(Pass pass) const { return operand(kind->x_operand(pass)); }
+  const QuantTensor& y(Pass pass) const { return operand(kind->y_operand(pass)); }
+  // True when the layer has both operands of the pass (no grad_output: fwd only).
+  bool has_pass(Pass pass) const;
+};
+
+// Quantizes W, A and E with tensor names "<layer>.weight", "<layer>.input",
+// "<layer>.grad_output". t.kind must be bound (bind_layer_kind).
+QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& cfg, int threads = 1);
+
+LoweredPass lower_layer(const QuantLayer& layer, Pass pass);
+
+}  // namespace mls

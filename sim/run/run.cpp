@@ -1,0 +1,231 @@
+#include "sim/run/run.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+#include "hw_model/array/mac_array.h"
+#include "hw_model/array/simulate_pass.h"
+#include "ref/core/error.h"
+#include "ref/golden/golden_conv.h"
+#include "ref/workload/layer_kind.h"
+#include "ref/io/npy.h"
+#include "sim/run/report.h"
+
+namespace mls {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Prints "layer 3/19 name pass 45%" to stderr at most twice a second.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled && ::isatty(2)) {}
+  void set_layer(const std::string& label) { label_ = label; }
+  void operator()(uint64_t done, uint64_t total) {
+    if (!enabled_ || seconds_since(last_) < 0.5) return;
+    last_ = Clock::now();
+    std::fprintf(stderr, "\r%-60s %5.1f%%", label_.c_str(), total ? 100.0 * double(done) / double(total) : 100.0);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) std::fprintf(stderr, "\r%-68s\r", "");
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::string label_;
+  Clock::time_point last_ = Clock::now();
+};
+
+std::string index_str(int64_t flat, const Shape& shape) {
+  std::vector<int64_t> idx(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    idx[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return shape_str(idx);
+}
+
+uint32_t bits_of(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+// Bitwise comparison; prints the first few mismatches.
+uint64_t count_mismatches(const TensorF& hw, const TensorF& golden, const std::string& label) {
+  uint64_t bad = 0;
+  for (int64_t i = 0; i < hw.size(); ++i) {
+    const float h = hw.data[size_t(i)], g = golden.data[size_t(i)];
+    if (bits_of(h) == bits_of(g)) continue;
+    if (++bad <= 5)
+      std::cerr << "  mismatch " << label << " at " << index_str(i, hw.shape) << ": array " << h << " (0x" << std::hex
+                << bits_of(h) << "), golden " << g << " (0x" << bits_of(g) << std::dec << ")\n";
+  }
+  return bad;
+}
+
+struct PassOutcome {
+  json entry;
+  bool bit_exact = true;
+  Stats stats;
+};
+
+// The report entry of a simulated pass: its lowered sizes, cycles and events.
+json pass_entry(const std::string& layer, Pass pass, const LoweredPass& lp, const hw::SimulatedPass& sim,
+                const ArrayConfig& array) {
+  return {{"name", layer}, {"pass", to_string(pass)},
+          {"m", lp.m}, {"p", lp.p}, {"g", lp.g}, {"k", lp.k}, {"macs", lp.macs()},
+          {"macs_useful", lp.useful_macs()},
+          {"cycles", sim.stats.cycles}, {"pipeline_depth", sim.stats.pipeline_depth},
+          {"stall_cycles", sim.stats.stall_cycles},
+          {"utilization", sim.stats.utilization(array.rows, array.cols)},
+          {"events", events_json(sim.stats, array)},
+          {"stats", stats_tree_json(sim.stats)},
+          {"sim_seconds", sim.seconds},
+          {"sim_macs_per_second", sim.seconds > 0 ? double(lp.macs()) / sim.seconds : 0.0},
+          {"bit_exact", nullptr}};
+}
+
+// --check: every output bit and the overflow count against the golden model.
+bool check_against_golden(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
+                          const hw::SimulatedPass& sim, const ArrayConfig& array, const std::string& label,
+                          json& entry) {
+  const auto g0 = Clock::now();
+  const GoldenResult golden = golden_pass(lp, x, y, array);
+  entry["golden_seconds"] = seconds_since(g0);
+  const uint64_t bad = count_mismatches(sim.out, golden.out, label);
+  if (golden.acc_overflow != sim.stats.acc_overflow)
+    std::cerr << "  " << label << ": acc_overflow " << sim.stats.acc_overflow << " differs from golden "
+              << golden.acc_overflow << "\n";
+  const bool exact = bad == 0 && golden.acc_overflow == sim.stats.acc_overflow;
+  entry["bit_exact"] = exact;
+  entry["mismatches"] = bad;
+  return exact;
+}
+
+// --accuracy: the pass's error against the double conv of the unquantized tensors.
+double error_against_fp32(const LayerTensors& t, const QuantLayer& layer, Pass pass, const TensorF& out) {
+  const std::vector<double> ref =
+      layer.kind->reference(pass, t.weight, t.input, t.grad_output ? &*t.grad_output : nullptr);
+  return relative_l2_error(out, ref);
+}
+
+// One layer-pass as steps: lower, simulate, check, measure, stage the result.
+PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass,
+                     const RunOptions& opt, ProgressLine& progress, OutputSet& outputs) {
+  const LoweredPass lp = lower_layer(layer, pass);
+  const QuantTensor& x = layer.x(pass);
+  const QuantTensor& y = layer.y(pass);
+  const hw::SimulatedPass simulated =
+      hw::simulate_pass(sim, lp, x, y, [&](uint64_t done, uint64_t total) { progress(done, total); });
+  PassOutcome o{pass_entry(layer.name, pass, lp, simulated, opt.cfg.array), true, simulated.stats};
+  progress.clear();
+  if (opt.check)
+    o.bit_exact = check_against_golden(lp, x, y, simulated, opt.cfg.array, layer.name + " " + to_string(pass), o.entry);
+  if (opt.accuracy) o.entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, simulated.out);
+  if (!opt.outputs_dir.empty())
+    outputs.stage(output_path(opt.outputs_dir, layer.name, pass), npy_bytes(simulated.out));
+  return o;
+}
+
+json layer_are(const LayerTensors& t, const QuantLayer& q) {
+  json are = {{"weight", average_relative_error(t.weight, dequantize(q.weight))},
+              {"input", average_relative_error(t.input, dequantize(q.input))}};
+  if (t.grad_output) are["grad_output"] = average_relative_error(*t.grad_output, dequantize(*q.grad_output));
+  return are;
+}
+
+// The layer column is as wide as the longest name, so long names keep the
+// columns aligned.
+int layer_column_width(const Trace& trace) {
+  size_t width = 22;
+  for (const LayerTensors& t : trace.layers) width = std::max(width, t.name.size());
+  return int(width);
+}
+
+void print_header(int width) {
+  std::printf("%-*s %-10s %12s %12s %11s %7s %9s  %s\n", width, "layer", "pass", "MACs", "useful MACs", "cycles",
+              "util", "overflow", "bit-exact");
+}
+
+void print_row(const json& e, int width) {
+  std::printf("%-*s %-10s %12lld %12lld %11llu %6.1f%% %9llu  %s\n", width, e["name"].get<std::string>().c_str(),
+              e["pass"].get<std::string>().c_str(), (long long)e["macs"].get<int64_t>(),
+              (long long)e["macs_useful"].get<int64_t>(),
+              (unsigned long long)e["cycles"].get<uint64_t>(), 100.0 * e["utilization"].get<double>(),
+              (unsigned long long)e["events"]["acc_overflow"].get<uint64_t>(),
+              e["bit_exact"].is_null() ? "-" : (e["bit_exact"].get<bool>() ? "yes" : "NO"));
+}
+
+}  // namespace
+
+std::string output_path(const std::string& dir, const std::string& layer, Pass pass) {
+  return dir + "/" + layer + "." + to_string(pass) + ".npy";
+}
+
+RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs) {
+  hw::ArraySim sim(opt.cfg, opt.vcd_path);
+  ProgressLine progress(opt.progress);
+  RunResult result;
+  json layers = json::array();
+  Stats total;
+  double sim_seconds = 0;
+  int64_t macs = 0, useful = 0;
+  const int width = layer_column_width(trace);
+  if (!opt.quiet) print_header(width);
+  for (size_t li = 0; li < trace.layers.size(); ++li) {
+    const LayerTensors& t = trace.layers[li];
+    const QuantLayer layer = quantize_layer(t, opt.cfg.quant, opt.threads);
+    for (Pass pass : opt.passes) {
+      if (!layer.has_pass(pass)) continue;  // no grad_output: forward only
+      std::ostringstream label;
+      label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
+      progress.set_layer(label.str());
+      PassOutcome o = run_pass(sim, t, layer, pass, opt, progress, outputs);
+      if (opt.accuracy) o.entry["are"] = layer_are(t, layer);
+      progress.clear();
+      result.all_bit_exact = result.all_bit_exact && o.bit_exact;
+      total += o.stats;
+      sim_seconds += o.entry["sim_seconds"].get<double>();
+      macs += o.entry["macs"].get<int64_t>();
+      useful += o.entry["macs_useful"].get<int64_t>();
+      if (!opt.quiet) print_row(o.entry, width);
+      layers.push_back(std::move(o.entry));
+    }
+  }
+  // The pipeline fills once per layer-pass, so the total's depth is the sum.
+  const double rate = sim_seconds > 0 ? double(macs) / sim_seconds : 0.0;
+  result.report = {{"config", config_json(opt.cfg)},
+                   {"stats_info", stats_info_json()},
+                   {"trace", {{"dir", trace.dir}, {"model", trace.model}}},
+                   {"layers", layers},
+                   {"total",
+                    {{"cycles", total.cycles}, {"macs", macs}, {"macs_useful", useful},
+                     {"events", events_json(total, opt.cfg.array)},
+                     {"stats", stats_tree_json(total)},
+                     {"utilization", total.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
+                     {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
+  if (opt.check) result.report["total"]["bit_exact"] = result.all_bit_exact;
+  if (!opt.quiet)
+    std::printf("total: %lld MACs (%lld useful: both operands tensor elements) in %llu cycles (utilization %.1f%%), "
+                "simulated at %.3g MACs/s%s\n",
+                (long long)macs, (long long)useful, (unsigned long long)total.cycles,
+                100.0 * total.utilization(opt.cfg.array.rows, opt.cfg.array.cols), rate,
+                opt.check ? (result.all_bit_exact ? ", all bit-exact" : ", MISMATCHES") : "");
+  return result;
+}
+
+}  // namespace mls

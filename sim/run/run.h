@@ -1,0 +1,39 @@
+#pragma once
+// Orchestration of `mlssim run`: quantize each layer once, run every requested
+// pass through the SystemC array, check it against the golden model, and
+// collect the report.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ref/core/config.h"
+#include "ref/io/file_io.h"
+#include "sim/io/trace.h"
+
+namespace mls {
+
+struct RunOptions {
+  MlsConfig cfg;
+  std::vector<Pass> passes{Pass::fwd, Pass::bwd_data, Pass::bwd_weight};
+  bool check = false;
+  std::string vcd_path;     // where the array writes its waveform; empty: none
+  std::string outputs_dir;  // empty: results not written
+  bool progress = true;
+  bool quiet = false;       // no per-layer summary
+  bool accuracy = false;    // ARE of W, A, E and error against the fp32 conv
+  int threads = 1;
+};
+
+struct RunResult {
+  nlohmann::json report;
+  bool all_bit_exact = true;
+};
+
+// Result tensors (--outputs) are staged in `outputs` as each pass finishes;
+// the caller commits them with the report once everything has succeeded.
+RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs);
+
+// --outputs DIR/<layer>.<pass>.npy
+std::string output_path(const std::string& dir, const std::string& layer, Pass pass);
+
+}  // namespace mls

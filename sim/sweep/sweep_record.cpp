@@ -1,0 +1,232 @@
+// Point records and result tables (docs/sweep.md#results): what a finished
+// point's run report becomes, and the CSV and JSON gathered from the records.
+#include <map>
+#include <set>
+
+#include "hw_model/stats/stats.h"
+#include "ref/core/error.h"
+#include "sim/params/params.h"
+#include "sim/sweep/sweep.h"
+
+namespace mls::sweep {
+
+// ---------------------------------------------------------------------------
+// Point records.
+
+namespace {
+
+const char* kPointFormat = "mlssim-sweep-point/1";
+const char* kResultsFormat = "mlssim-sweep-results/1";
+const std::vector<std::string> kPassOrder = {"fwd", "bwd-data", "bwd-weight"};
+
+std::string column_suffix(const std::string& pass) {
+  std::string s = pass;
+  for (char& c : s)
+    if (c == '-') c = '_';
+  return s;
+}
+
+ojson rate(double num, double den) { return den > 0 ? ojson(num / den) : ojson(nullptr); }
+
+ojson mean(const std::vector<double>& v) {
+  if (v.empty()) return nullptr;
+  double sum = 0;
+  for (double x : v) sum += x;
+  return sum / double(v.size());
+}
+
+uint64_t event(const nlohmann::json& entry, const char* key) {
+  return entry.at("events").value(key, uint64_t{0});
+}
+
+// CSV column names are unique: an event named like a parameter (`scale`, the
+// group-scaler operations, against `scale`, the scale format) gets "_events".
+std::string metric_name(const std::string& event) {
+  const params::Param* p = params::find(event);
+  return p && (p->use & params::kSweep) ? event + "_events" : event;
+}
+
+void add_event_metrics(ojson& m, const nlohmann::json& total) {
+  const nlohmann::json& events = total.at("events");
+  m["macs"] = total.value("macs", int64_t{0});
+  // The registry's counters in its order; any other counter in the report
+  // (one a later model adds) is appended after them.
+  for (const StatInfo& info : kStatTable) m[metric_name(info.key)] = events.value(info.key, uint64_t{0});
+  for (const auto& item : events.items())
+    if (item.key() != "utilization" && !m.contains(metric_name(item.key()))) m[metric_name(item.key())] = item.value();
+  m["utilization"] = total.value("utilization", 0.0);
+  m["acc_overflow_rate"] = rate(double(event(total, "acc_overflow")), double(event(total, "acc_add")));
+}
+
+// Per pass: cycles, utilization, overflow rate, and the mean over layers of the
+// error against the fp32 conv of the unquantized tensors.
+void add_pass_metrics(ojson& m, const nlohmann::json& layers, int rows, int cols) {
+  for (const std::string& pass : kPassOrder) {
+    uint64_t cycles = 0, mul = 0, acc_add = 0, overflow = 0;
+    std::vector<double> errors;
+    bool present = false;
+    for (const nlohmann::json& e : layers) {
+      if (e.value("pass", "") != pass) continue;
+      present = true;
+      cycles += e.value("cycles", uint64_t{0});
+      mul += event(e, "mul");
+      acc_add += event(e, "acc_add");
+      overflow += event(e, "acc_overflow");
+      if (e.contains("rel_error_fp32") && e["rel_error_fp32"].is_number())
+        errors.push_back(e["rel_error_fp32"].get<double>());
+    }
+    if (!present) continue;
+    const std::string sfx = column_suffix(pass);
+    m["cycles_" + sfx] = cycles;
+    m["utilization_" + sfx] = rate(double(mul), double(cycles) * rows * cols);
+    m["acc_overflow_rate_" + sfx] = rate(double(overflow), double(acc_add));
+    m["rel_error_" + sfx] = mean(errors);
+  }
+}
+
+// The mean over passes of the per-pass errors (one number for "output error"),
+// and the ARE of W, A and E averaged over layers (each layer counted once).
+void add_accuracy_metrics(ojson& m, const nlohmann::json& layers) {
+  std::vector<double> pass_errors;
+  for (const std::string& pass : kPassOrder) {
+    const std::string key = "rel_error_" + column_suffix(pass);
+    if (m.contains(key) && m[key].is_number()) pass_errors.push_back(m[key].get<double>());
+  }
+  m["rel_error_mean"] = mean(pass_errors);
+  std::map<std::string, std::vector<double>> are;
+  std::set<std::string> seen;
+  for (const nlohmann::json& e : layers) {
+    if (!e.contains("are") || !seen.insert(e.value("name", "")).second) continue;
+    for (const auto& item : e["are"].items())
+      if (item.value().is_number()) are[item.key()].push_back(item.value().get<double>());
+  }
+  for (const char* tensor : {"weight", "input", "grad_output"}) m[std::string("are_") + tensor] = mean(are[tensor]);
+}
+
+void add_energy_metrics(ojson& m, const nlohmann::json& total) {
+  const nlohmann::json& e = total["energy"];
+  m["energy_unit"] = e.value("unit", "");
+  for (const char* key : {"mls", "fp32", "fp8", "fp32_over_mls", "fp8_over_mls"})
+    m[std::string("energy_") + key] = e.contains(key) ? ojson(e[key]) : ojson(nullptr);
+  if (e.contains("by_block"))
+    for (const auto& item : e["by_block"].items()) m["energy_mls_" + item.key()] = item.value();
+  if (total.contains("memory_energy")) m["memory_energy"] = total["memory_energy"].value("total", 0.0);
+}
+
+ojson layer_details(const nlohmann::json& layers) {
+  ojson out = ojson::array();
+  for (const nlohmann::json& e : layers) {
+    ojson d = {{"name", e.value("name", "")},
+               {"pass", e.value("pass", "")},
+               {"cycles", e.value("cycles", uint64_t{0})},
+               {"utilization", e.value("utilization", 0.0)},
+               {"acc_add", event(e, "acc_add")},
+               {"acc_overflow", event(e, "acc_overflow")},
+               {"rel_error_fp32", e.contains("rel_error_fp32") ? ojson(e["rel_error_fp32"]) : ojson(nullptr)}};
+    if (e.contains("are")) d["are"] = e["are"];
+    if (e.contains("energy")) d["energy_mls"] = e["energy"].value("mls", 0.0);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+ojson sweep_context(const Sweep& s) { return {{"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}}; }
+
+}  // namespace
+
+ojson point_record(const Sweep& s, const Point& p, const nlohmann::json& report, double wall_seconds) {
+  if (!report.contains("total") || !report.contains("layers") || !report["layers"].is_array())
+    throw Error("the run report has no total or layers");
+  const nlohmann::json& total = report["total"];
+  const bool wants_energy = !p.params["tech"].get<std::string>().empty();
+  if (wants_energy && !total.contains("energy"))
+    throw Error("the run report has no energy although the point sets tech (does `mlssim run` take --tech?)");
+  ojson m = ojson::object();
+  add_event_metrics(m, total);
+  add_pass_metrics(m, report["layers"], p.params["rows"].get<int>(), p.params["cols"].get<int>());
+  add_accuracy_metrics(m, report["layers"]);
+  if (total.contains("energy")) add_energy_metrics(m, total);
+  return {{"format", kPointFormat},
+          {"id", p.id},
+          {"index", p.index},
+          {"sweep", sweep_context(s)},
+          {"params", p.params},
+          {"metrics", m},
+          {"layers", layer_details(report["layers"])},
+          {"config", report.value("config", nlohmann::json::object())},
+          {"wall_seconds", wall_seconds}};
+}
+
+namespace {
+
+// A record's value of a sweep parameter. A record written before the
+// parameter existed lacks it, and its point ran at the default.
+ojson recorded_param(const ojson& record, const params::Param& p) {
+  const ojson& recorded = record.at("params");
+  return recorded.contains(p.name) ? recorded.at(p.name) : ojson(params::default_value(p));
+}
+
+}  // namespace
+
+bool is_complete_record(const ojson& r, const Point& p) {
+  if (!r.is_object() || r.value("format", "") != kPointFormat || r.value("id", "") != p.id) return false;
+  if (!r.contains("params") || !r["params"].is_object() || !r.contains("metrics") || !r["metrics"].is_object())
+    return false;
+  for (const params::Param* param : sweep_params())
+    if (recorded_param(r, *param) != p.params.at(param->name)) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Result tables.
+
+namespace {
+
+// Metric names in first-seen order over the records in sweep order, so any
+// set of records for the same points gives the same columns.
+std::vector<std::string> metric_columns(const std::vector<ojson>& records) {
+  std::vector<std::string> cols;
+  std::set<std::string> seen;
+  for (const ojson& r : records)
+    for (const auto& item : r["metrics"].items())
+      if (seen.insert(item.key()).second) cols.push_back(item.key());
+  return cols;
+}
+
+std::string csv_cell(const ojson& v) {
+  if (v.is_null()) return "";
+  std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+}  // namespace
+
+std::string results_csv(const Sweep& s, const std::vector<ojson>& records) {
+  const std::vector<std::string> metrics = metric_columns(records);
+  std::string out = "index,id";
+  for (const std::string& p : s.varied) out += "," + p;
+  for (const std::string& m : metrics) out += "," + m;
+  out += "\n";
+  for (const ojson& r : records) {
+    out += csv_cell(r["index"]) + "," + csv_cell(r["id"]);
+    for (const std::string& p : s.varied) out += "," + csv_cell(recorded_param(r, *params::find(p)));
+    for (const std::string& m : metrics) out += "," + csv_cell(r["metrics"].contains(m) ? r["metrics"][m] : ojson());
+    out += "\n";
+  }
+  return out;
+}
+
+ojson results_json(const Sweep& s, const std::vector<ojson>& records) {
+  ojson sweep = sweep_context(s);
+  sweep["file"] = s.file;
+  sweep["varied"] = s.varied;
+  return {{"format", kResultsFormat},
+          {"sweep", sweep},
+          {"metrics", metric_columns(records)},
+          {"points", records}};
+}
+
+}  // namespace mls::sweep
