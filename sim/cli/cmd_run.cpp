@@ -65,24 +65,30 @@ void check_outputs(const RunOptions& opt, const Trace& trace, const std::string&
     for (Pass pass : opt.passes) check_output_not_input("--outputs", output_path(opt.outputs_dir, t.name, pass), inputs);
 }
 
-}  // namespace
-
-int cmd_run(const std::vector<std::string>& args) {
-  cli::ConfigFlags flags;
-  std::string trace_dir, passes = "fwd,bwd-data,bwd-weight", layers, report_path, expect;
+// `mlssim run`'s flags, as parsed.
+struct RunArgs {
   RunOptions opt;
-  bool bless = false, no_progress = false;
+  std::string trace_dir, layers, report_path, expect, tech;
+  bool bless = false;
+};
+
+// Returns false when --help was asked for.
+bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
+  cli::ConfigFlags flags;
+  std::string passes = "fwd,bwd-data,bwd-weight";
+  bool no_progress = false;
+  RunOptions& opt = a.opt;
   cli::po::options_description desc("run options");
   desc.add_options()
-      ("trace", cli::po::value(&trace_dir)->value_name("TRACE_DIR")->required(), "trace directory (manifest.json + .npy)")
+      ("trace", cli::po::value(&a.trace_dir)->value_name("TRACE_DIR")->required(), "trace directory (manifest.json + .npy)")
       ("passes", cli::po::value(&passes)->default_value(passes), "comma list of fwd, bwd-data, bwd-weight")
-      ("layers", cli::po::value(&layers), "comma list of layer names (default: all)")
+      ("layers", cli::po::value(&a.layers), "comma list of layer names (default: all)")
       ("check", cli::po::bool_switch(&opt.check), "compare every output bit for bit with the golden model")
       ("vcd", cli::po::value(&opt.vcd_path), "write a waveform of the array's pipeline (GTKWave)")
       ("outputs", cli::po::value(&opt.outputs_dir), "write each result as DIR/<layer>.<pass>.npy")
-      ("report", cli::po::value(&report_path), "write the JSON report")
-      ("expect", cli::po::value(&expect), "compare cycles and event counts with a stored report")
-      ("bless", cli::po::bool_switch(&bless), "with --expect: overwrite the stored report with this run")
+      ("report", cli::po::value(&a.report_path), "write the JSON report")
+      ("expect", cli::po::value(&a.expect), "compare cycles and event counts with a stored report")
+      ("bless", cli::po::bool_switch(&a.bless), "with --expect: overwrite the stored report with this run")
       ("accuracy", cli::po::bool_switch(&opt.accuracy),
        "report the ARE of W, A, E and each pass's error against the fp32 conv of the unquantized tensors")
       ("threads", cli::po::value(&opt.threads)->default_value(1), "quantizer threads, [1, 256]")
@@ -95,21 +101,29 @@ int cmd_run(const std::vector<std::string>& args) {
   pos.add("trace", 1);
   cli::po::variables_map vm;
   if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
-    return 0;
+    return false;
   const RunConfig config = cli::to_run_config(flags);
-  const std::string& tech = config.tech;
+  a.tech = config.tech;
   opt.cfg = config.mls;
   opt.progress = !no_progress;
   opt.passes.clear();
   for (const std::string& p : cli::split_list(passes)) opt.passes.push_back(parse_pass(p));
   if (opt.passes.empty()) throw Error("--passes lists no pass");
-  if (bless && expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
-
-  std::optional<EnergyTable> table;
-  if (!tech.empty()) table = load_energy_table(tech);  // a bad table fails before the run
+  if (a.bless && a.expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
   cli::check_threads(opt.threads);
-  const Trace trace = load_trace(trace_dir, cli::split_list(layers));
-  check_outputs(opt, trace, report_path, expect, bless, run_inputs(trace, tech, expect, bless));
+  return true;
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& args) {
+  RunArgs a;
+  if (!parse_run_args(args, a)) return 0;
+  RunOptions& opt = a.opt;
+  std::optional<EnergyTable> table;
+  if (!a.tech.empty()) table = load_energy_table(a.tech);  // a bad table fails before the run
+  const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers));
+  check_outputs(opt, trace, a.report_path, a.expect, a.bless, run_inputs(trace, a.tech, a.expect, a.bless));
 
   // Nothing is written until the whole run has succeeded (docs/testing.md).
   OutputSet outputs;
@@ -120,12 +134,11 @@ int cmd_run(const std::vector<std::string>& args) {
     result.report = add_energy_to_report(result.report, *table);
     if (!opt.quiet) std::cout << "\n" << format_energy_summary(result.report);
   }
-  if (!report_path.empty()) outputs.stage(report_path, json_text(result.report));
-  int status = 0;
-  if (!expect.empty() && !bless) status = compare_with_expected(expect, result.report);
-  if (bless) outputs.stage(expect, json_text(result.report));
+  if (!a.report_path.empty()) outputs.stage(a.report_path, json_text(result.report));
+  const int status = !a.expect.empty() && !a.bless ? compare_with_expected(a.expect, result.report) : 0;
+  if (a.bless) outputs.stage(a.expect, json_text(result.report));
   outputs.commit();
-  if (bless) std::cout << "bless: wrote " << expect << "\n";
+  if (a.bless) std::cout << "bless: wrote " << a.expect << "\n";
   if (opt.check && !result.all_bit_exact) {
     std::cerr << "check: the array disagrees with the golden model\n";
     return 4;
