@@ -2,10 +2,6 @@
 // process (SystemC elaborates one simulation per process), up to -j at a time;
 // each finished point is saved at once, so an interrupted sweep resumes where it
 // stopped. See docs/sweep.md.
-#include <fcntl.h>
-#include <sched.h>
-#include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,11 +21,11 @@
 #include "ref/core/error.h"
 #include "sim/cli/cli_options.h"
 #include "sim/cli/commands.h"
+#include "sim/exec/process.h"
 #include "sim/io/json_file.h"
 #include "sim/run/report.h"
 #include "sim/sweep/sweep.h"
 
-extern char** environ;
 
 namespace mls {
 
@@ -41,38 +37,7 @@ using sweep::Point;
 using sweep::Sweep;
 using Clock = std::chrono::steady_clock;
 
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_interrupt(int) { g_interrupted = 1; }
-
-// Without SA_RESTART, so a blocked waitpid returns (EINTR) and the sweep can
-// stop its children and tell the user how to resume.
-void catch_interrupts() {
-  struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string duration_str(double seconds) {
-  const long s = long(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
-  return buf;
-}
-
-// The CPUs this process may use (a Slurm allocation or taskset, not the whole node).
-int available_cpus() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  const long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? int(n) : 1;
-}
 
 struct Shard {
   int index = 1;  // 1-based
@@ -113,71 +78,18 @@ void make_dir(const fs::path& dir) {
   if (ec) throw Error(dir.string() + ": cannot create directory: " + ec.message());
 }
 
-// Last non-empty line of a child's stderr: the one-line error of `mlssim run`.
-std::string last_line(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (!line.empty()) last = line;
-  return last;
-}
-
 // ---------------------------------------------------------------------------
 // Child processes.
 
-// fork and exec rather than posix_spawn, because the child must ask for
-// PR_SET_PDEATHSIG before it runs: a sweep killed with SIGKILL then takes its
-// children with it instead of leaving them orphaned. Between fork and exec
-// the child calls only async-signal-safe functions.
-pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const fs::path& stderr_path) {
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(exe.c_str()));
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const std::string log = stderr_path.string();
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw Error(exe + ": cannot start `mlssim run`: " + std::strerror(errno));
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(127);  // the sweep died before the prctl
-    const int in = ::open("/dev/null", O_RDONLY), out = ::open("/dev/null", O_WRONLY),
-              err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (in < 0 || out < 0 || err < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
-    ::execve(exe.c_str(), argv.data(), environ);
-    ::_exit(127);
-  }
-  return pid;
-}
-
 // One sweep at a time per shard of a results directory: a second one on the
-// same --out (and shard) would compute every point again. The lock is an
-// flock, so it goes with the process however it ends.
-class SweepLock {
- public:
-  SweepLock(const fs::path& out, const Shard& shard) {
-    const fs::path path = out / (".sweep-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".lock");
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(path.string() + ": cannot create the sweep lock: " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      throw Error(out.string() + ": another mlssim sweep is running" +
-                  (shard.whole() ? "" : " shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count)) +
-                  " in this results directory; wait for it or use another --out");
-    }
-  }
-  ~SweepLock() { ::close(fd_); }
-  SweepLock(const SweepLock&) = delete;
-  SweepLock& operator=(const SweepLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
-std::string exit_str(int status) {
-  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("killed by signal ") + std::to_string(WTERMSIG(status));
-  return "ended abnormally";
+// same --out (and shard) would compute every point again.
+exec::FileLock lock_results(const fs::path& out, const Shard& shard) {
+  const std::string name = std::to_string(shard.index) + "-of-" + std::to_string(shard.count);
+  return exec::FileLock(out / (".sweep-" + name + ".lock"),
+                        out.string() + ": another mlssim sweep is running" +
+                            (shard.whole() ? "" : " shard " + std::to_string(shard.index) + "/" +
+                                                      std::to_string(shard.count)) +
+                            " in this results directory; wait for it or use another --out");
 }
 
 struct Running {
@@ -210,8 +122,8 @@ class Runner {
   // running are finished first) or the user interrupted.
   void run(const std::vector<const Point*>& todo) {
     size_t next = 0;
-    while (!g_interrupted && (next < todo.size() || !running_.empty())) {
-      while (!g_interrupted && failure_.empty() && running_.size() < size_t(jobs_) && next < todo.size())
+    while (!exec::interrupted() && (next < todo.size() || !running_.empty())) {
+      while (!exec::interrupted() && failure_.empty() && running_.size() < size_t(jobs_) && next < todo.size())
         launch(*todo[next++]);
       print_finished();  // after the launches, so "running" counts the replacements
       if (running_.empty()) break;
@@ -224,7 +136,7 @@ class Runner {
       finish(pid, status);
     }
     print_finished();
-    if (g_interrupted) stop_all();
+    if (exec::interrupted()) stop_all();
   }
 
   const std::string& failure() const { return failure_; }
@@ -233,7 +145,7 @@ class Runner {
  private:
   void launch(const Point& p) {
     Running r{&p, Clock::now(), tmp_ / (p.id + ".report.json"), tmp_ / (p.id + ".stderr")};
-    const pid_t pid = spawn(exe_, sweep::run_command(sweep_, p, r.report.string()), r.log);
+    const pid_t pid = exec::spawn(exe_, sweep::run_command(sweep_, p, r.report.string()), r.log);
     running_[pid] = r;
   }
 
@@ -243,10 +155,10 @@ class Runner {
     const Running r = it->second;
     running_.erase(it);
     const double wall = seconds_since(r.start);
-    if (g_interrupted) return;  // Ctrl-C reaches the children too: not their failure
+    if (exec::interrupted()) return;  // Ctrl-C reaches the children too: not their failure
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-      const std::string why = last_line(r.log);
-      fail(*r.point, "`mlssim run` " + exit_str(status) + (why.empty() ? "" : ": " + why));
+      const std::string why = exec::last_line(r.log);
+      fail(*r.point, "`mlssim run` " + exec::exit_str(status) + (why.empty() ? "" : ": " + why));
       return;
     }
     try {
@@ -280,12 +192,12 @@ class Runner {
   void print_finished() {
     const double elapsed = seconds_since(start_);
     const size_t left = total_ - done_;
-    const std::string eta = left == 0 ? "done" : "ETA " + duration_str(elapsed / double(ran_) * double(left));
+    const std::string eta = left == 0 ? "done" : "ETA " + exec::duration_str(elapsed / double(ran_) * double(left));
     for (const auto& [point, wall] : finished_) {
       std::fprintf(stderr, "sweep: %zu/%zu points", done_, total_);
       if (skipped_) std::fprintf(stderr, " (%zu skipped)", skipped_);
       std::fprintf(stderr, ", %zu running, %s elapsed, %s; %s %.1f s\n", running_.size(),
-                   duration_str(elapsed).c_str(), eta.c_str(), point->label().c_str(), wall);
+                   exec::duration_str(elapsed).c_str(), eta.c_str(), point->label().c_str(), wall);
     }
     finished_.clear();
   }
@@ -360,7 +272,7 @@ int run_sweep(const Sweep& s, const fs::path& out, int jobs, const Shard& shard)
   unfinished();
   if (!todo.empty()) sweep::validate_trace(s);  // a bad trace fails here, not in every child
   make_dir(out / "points");
-  const SweepLock lock(out, shard);
+  const exec::FileLock lock = lock_results(out, shard);
   unfinished();  // again under the lock: a sweep that just ended may have finished some
   const size_t skipped = owned.size() - todo.size();
 
@@ -371,10 +283,10 @@ int run_sweep(const Sweep& s, const fs::path& out, int jobs, const Shard& shard)
   if (skipped)
     std::fprintf(stderr, "sweep: skipped %zu finished point(s) found in %s\n", skipped, (out / "points").c_str());
 
-  catch_interrupts();
+  exec::catch_interrupts();
   Runner runner(s, out, jobs, owned.size(), skipped);
   runner.run(todo);
-  if (g_interrupted) {
+  if (exec::interrupted()) {
     std::fprintf(stderr, "sweep: interrupted; %zu/%zu points are saved in %s; run the same command to resume\n",
                  runner.done(), owned.size(), (out / "points").c_str());
     return 130;
@@ -415,7 +327,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
     return 0;
   const Shard shard = parse_shard(shard_text);
   if (vm.count("jobs") && jobs < 1) throw Error("-j must be at least 1, got " + std::to_string(jobs));
-  if (jobs == 0) jobs = available_cpus();
+  if (jobs == 0) jobs = exec::available_cpus();
   if (do_merge && vm.count("shard")) throw Error("--merge gathers every shard: drop --shard");
   if (!from.empty() && !do_merge) throw Error("--from is for --merge");
 
