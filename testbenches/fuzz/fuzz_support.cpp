@@ -1,6 +1,7 @@
 #include "fuzz_support.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -40,6 +41,21 @@ void remove_stale(const fs::path& root) {
 }
 
 std::string* g_dir = nullptr;
+
+// MLSSIM_FUZZ_STACK_KB=N lowers the stack limit of the process (the main thread,
+// where libFuzzer runs the input) to N KiB, so recursion whose depth grows with
+// the input overflows on inputs libFuzzer generates in minutes, not only on
+// inputs of hundreds of KB. A finding this way must be confirmed at the normal
+// 8 MiB with a larger input (docs/fuzzing.md).
+[[maybe_unused]] const bool g_stack_limited = [] {
+  const char* kb = std::getenv("MLSSIM_FUZZ_STACK_KB");
+  if (!kb || !*kb) return false;
+  rlimit limit{};
+  getrlimit(RLIMIT_STACK, &limit);
+  limit.rlim_cur = rlim_t(std::strtoul(kb, nullptr, 10)) * 1024;
+  if (setrlimit(RLIMIT_STACK, &limit) != 0) std::perror("MLSSIM_FUZZ_STACK_KB: setrlimit");
+  return true;
+}();
 
 bool verbose() {
   static const bool on = [] {

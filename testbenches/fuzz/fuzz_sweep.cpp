@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "fuzz_support.h"
+#include "json_mutator.h"
 #include "ref/core/error.h"
 #include "sim/sweep/sweep.h"
 
@@ -21,6 +22,18 @@ void write_tables() {
 }
 
 }  // namespace
+
+// JSON sweeps (and YAML ones written in JSON syntax) get structure-aware
+// mutations after the mode byte.
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned seed) {
+  static const std::vector<std::string> words = {
+      "trace", "passes", "layers", "grid", "points", "name", "description", "rows", "cols", "acc_bits",
+      "acc_overflow", "chunk", "tree_stages", "elem", "scale", "group", "rounding", "seed", "clip", "tech",
+      "fwd", "bwd-data", "bwd-weight", "fwd,bwd-data", "e2m4", "e0m1", "e4m12", "e8m1", "e8m0", "nc", "n", "c",
+      "tensor", "nearest", "stochastic", "saturate", "wrap", "paper-unit", "horowitz-45nm", "mac-65nm",
+      "table.yaml", "table.json", "sweep.yaml", "conv1"};
+  return mls::fuzz::mutate_json(data, size, max_size, seed, 1, words);
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool tables_written = (write_tables(), true);

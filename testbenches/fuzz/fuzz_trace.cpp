@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
+#include "json_mutator.h"
 #include "ref/core/error.h"
 #include "ref/io/npy.h"
 #include "sim/io/trace.h"
@@ -49,6 +50,14 @@ std::string make_trace_dir() {
 }
 
 }  // namespace
+
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned seed) {
+  static const std::vector<std::string> words = {
+      "format", "model", "layers", "source", "notes", "name", "kind", "stride", "padding", "dilation", "groups",
+      "weight", "input", "grad_output", "mls-trace/1", "conv2d", "a", "b", "w.npy", "w8.npy", "x.npy", "x2.npy",
+      "sub/x.npy", "g.npy", "g1.npy", "v.npy", "bad.npy", "manifest.json", "sub"};
+  return mls::fuzz::mutate_json(data, size, max_size, seed, 0, words);
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string dir = make_trace_dir();
