@@ -39,6 +39,13 @@ def ramp(n):
     return [i * 0.25 - 1.0 for i in range(n)]
 
 
+DEEP = 200  # nesting of the deep seeds: harmless at 8 MiB of stack, deep enough to grow
+
+
+def nested(depth):
+    return "[" * depth + "]" * depth
+
+
 def npy_seeds():
     s = {
         "v1_f4_2x3.npy": npy("<f4", [2, 3], ramp(6)),
@@ -62,6 +69,10 @@ def npy_seeds():
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1, x), }")),
         "bad_version.npy": b"\x93NUMPY\x04\x00" + npy("<f4", [1], [1.0])[8:],
         "bad_magic.npy": b"\x93NUMPZ" + npy("<f4", [1], [1.0])[6:],
+        # long header fields, for mutations to grow
+        "bad_long_descr.npy": npy("<f4", [1], [1.0], dict_text=(
+            "{'descr': '" + "<" * 1000 + "', 'fortran_order': False, 'shape': (1,), }")),
+        "v2_long_shape.npy": npy("<f4", [1] * 300, [1.0], version=2),
     }
     return s
 
@@ -110,6 +121,7 @@ def trace_seeds():
         "bad_format.json": b'{"format":"mls-trace/2","layers":[]}',
         "bad_name_number.json": manifest(layer(name=7)),
         "bad_model_number.json": b'{"format":"mls-trace/1","model":5,"layers":[{"name":"a","weight":"w.npy","input":"x.npy"}]}',
+        "bad_deep.json": manifest(layer(), source={"notes": json.loads(nested(DEEP))}),
     }
     return s
 
@@ -159,6 +171,13 @@ def energy_seeds():
             dict(relative, energy=dict(relative["energy"], buffer_read=1))).encode(),
         "bad_table_quoted.yaml": b"y" + YAML_TABLE.replace("0.192", '"0.192"').encode(),
         "bad_table_inf.yaml": b"y" + YAML_TABLE.replace("0.192", "inf").encode(),
+        # YAML in JSON syntax: the structure-aware mutator works on it
+        "table_json_syntax.yaml": b"y" + json.dumps(TABLE).encode(),
+        # aliases nested three deep (27 copies), for mutations to deepen
+        "bad_table_aliases.yaml": b"y" + (
+            "unit: relative\na: &a [1, 1, 1]\nb: &b [*a, *a, *a]\nc: &c [*b, *b, *b]\nenergy: *c\n").encode(),
+        "bad_table_utf8.yaml": b"y" + YAML_TABLE.replace("unit: pJ", "unit: \"p\xffJ\"").encode("latin-1"),
+        "bad_table_utf8_key.yaml": b"y" + YAML_TABLE.replace("fp8_mul", "fp8\xff").encode("latin-1"),
         "report_two_layers.json": b"r" + json.dumps(report, indent=1).encode(),
         "report_no_total.json": b"r" + json.dumps(no_total).encode(),
         "report_minimal.json": b"r" + json.dumps({"layers": [
@@ -168,6 +187,9 @@ def energy_seeds():
         "bad_report_negative.json": b"r" + json.dumps({"layers": [
             {"name": "a", "pass": "fwd", "events": {"mul": -1}}]}).encode(),
         "bad_report_layers.json": b'r{"layers": {"a": 1}}',
+        "bad_report_deep.json": b"r" + json.dumps({"layers": [{"name": "a", "pass": "fwd", "events": dict(
+            {k: 1 for k in ("mul", "acc_add", "scale", "tree_add", "out_acc", "final_mul", "read_x", "read_y",
+                            "write_out")}, extra=json.loads(nested(DEEP)))}]}).encode(),
     }
     return s
 
@@ -197,7 +219,17 @@ def sweep_seeds():
         "bad_duplicate_key.yaml": b"ytrace: t\ntrace: u\ngrid: {rows: 4}\n",
         "bad_tree_stages.json": b"j" + json.dumps({"trace": "t", "grid": {"rows": [2], "tree_stages": [5]}}).encode(),
         "bad_empty.yaml": b"y",
+        "grid_json_syntax.yaml": b"y" + json.dumps({"trace": "t", "grid": {"rows": [4, 8], "tech": ["table.yaml"]},
+                                                    "points": [{"clip": True, "seed": 7}]}).encode(),
+        "bad_aliases.yaml": b"y" + (
+            "trace: t\nname: &a [x, x, x]\ndescription: &b [*a, *a, *a]\ngrid:\n  rows: &c [4, 8]\n"
+            "  cols: *c\n").encode(),
+        "bad_utf8.yaml": b"ytrace: t\ngrid:\n  elem: [e2m4, \"e\xff\"]\n",
+        "bad_utf8_key.yaml": b"ytrace: t\ngrid:\n  r\xffws: [4]\n",
+        "bad_long_value.yaml": b"ytrace: t\ngrid:\n  seed: [" + b"9" * 1000 + b"]\n  elem: [e" + b"2" * 1000 + b"m4]\n",
         "bad_tech.yaml": b"ytrace: t\ngrid:\n  tech: [nonexistent.yaml]\n",
+        "bad_deep.json": b'j{"trace": "t", "grid": {"rows": [' + nested(DEEP).encode() + b']}}',
+        "bad_deep.yaml": b"ytrace: t\ngrid:\n  rows: [" + nested(DEEP).encode() + b"]\n",
     })
     return s
 
