@@ -31,6 +31,16 @@ for tool in clang clang++; do
     fail "'$tool' not found. The fuzz harnesses need clang and libFuzzer; on Debian 12: apt-get install clang libclang-rt-14-dev"
 done
 
+# Stacks name functions and lines only with llvm-symbolizer (Debian: package llvm,
+# or llvm-14's copy, which is not on PATH).
+if ! command -v llvm-symbolizer >/dev/null; then
+  for s in /usr/lib/llvm-*/bin/llvm-symbolizer; do
+    [ -x "$s" ] && export ASAN_SYMBOLIZER_PATH="$s" && break
+  done
+  [ -n "${ASAN_SYMBOLIZER_PATH:-}" ] ||
+    echo "fuzz smoke: warning: no llvm-symbolizer (package llvm): crash stacks will show addresses only" >&2
+fi
+
 start=$(date +%s)
 echo "fuzz smoke: configuring $build (clang, MLSSIM_FUZZ=ON)"
 mkdir -p "$build" || fail "cannot create $build"
