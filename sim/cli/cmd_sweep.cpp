@@ -64,7 +64,8 @@ std::optional<ojson> read_record(const fs::path& dir, const Point& p) {
   std::error_code ec;
   if (!fs::exists(point_path(dir, p), ec)) return std::nullopt;
   try {
-    ojson r = ojson::parse(read_input_file(point_path(dir, p).string(), "point record", kMaxTextFileBytes));
+    const std::string path = point_path(dir, p).string();
+    ojson r = parse_json_text<ojson>(read_input_file(path, "point record", kMaxTextFileBytes), path);
     if (sweep::is_complete_record(r, p)) return r;
   } catch (const nlohmann::json::exception&) {
   } catch (const Error&) {

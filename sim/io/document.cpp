@@ -119,13 +119,7 @@ class YamlConverter {
 template <class J>
 J read_any(const std::string& path, const std::string& what) {
   const std::string text = read_input_file(path, what, kMaxTextFileBytes);
-  if (std::filesystem::path(path).extension() == ".json") {
-    try {
-      return J::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(path + ": not valid JSON: " + one_line(e.what()));
-    }
-  }
+  if (std::filesystem::path(path).extension() == ".json") return parse_json_text<J>(text, path);
   try {
     return YamlConverter<J>(path).convert(YAML::Load(text));
   } catch (const YAML::Exception& e) {

@@ -6,6 +6,15 @@
 
 namespace mls {
 
+// JSON deeper than this is refused at parse time: copying or writing a value
+// recurses, and 100,000 levels overflow the stack. Reports nest 5 levels.
+constexpr int kMaxJsonDepth = 64;
+
+// Parses text as J (json or ordered_json); mls::Error "<path>: ..." when it is
+// not JSON or nests deeper than kMaxJsonDepth.
+template <class J>
+J parse_json_text(const std::string& text, const std::string& path);
+
 // `what` names the file's role in messages ("cannot open <what>: ...").
 nlohmann::json read_json_file(const std::string& path, const std::string& what = "JSON file");
 

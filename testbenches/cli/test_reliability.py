@@ -186,6 +186,19 @@ class StackDepth(Base):
         with open(table, "w") as f:
             f.write('{"unit": "pJ", "energy": ' + "[" * 100000 + "]" * 100000 + "}")
         self.assert_user_error(["energy", os.path.join(self.dir, "none.json"), "--tech", table], "deep.json")
+        # JSON sweeps and reports: values are copied and written recursively
+        deep = "[" * 100000 + "]" * 100000
+        sweep_json = os.path.join(self.dir, "deep-sweep.json")
+        with open(sweep_json, "w") as f:
+            f.write('{"trace": "x", "grid": {"rows": %s}}' % deep)
+        self.assert_user_error(["sweep", sweep_json, "--list"], "deep-sweep.json", "nested")
+        report = os.path.join(self.dir, "deep-report.json")
+        with open(report, "w") as f:
+            f.write('{"layers": [{"name": "conv1", "pass": "fwd", "events": {"x": %s}}], "total": {"events": {}}}'
+                    % deep)
+        self.assert_user_error(["energy", report, "--out", os.path.join(self.out, "e.json")], "deep-report.json")
+        self.assert_user_error(["run", SAMPLE, "--layers", "conv1", "--passes", "fwd", "--quiet", "--expect", report],
+                               "deep-report.json")
 
 
 class VcdPath(Base):
