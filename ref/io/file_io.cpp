@@ -176,6 +176,11 @@ void check_output_parent(const std::string& flag, const std::string& output) {
     throw Error(flag + " " + output + ": cannot write in " + dir.string() + ": " + errno_text());
 }
 
+void check_output_file(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs) {
+  check_output_parent(flag, output);
+  check_output_not_input(flag, output, inputs);
+}
+
 std::string quoted_excerpt(const std::string& text, size_t max) {
   std::string out;
   for (size_t i = 0; i < text.size() && i < max; ++i) {

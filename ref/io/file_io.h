@@ -66,6 +66,9 @@ void check_output_not_input(const std::string& flag, const std::string& output,
 // which names a directory. `flag` names the output in the message.
 void check_output_parent(const std::string& flag, const std::string& output);
 
+// Both checks above, for an output file named by `flag`.
+void check_output_file(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs);
+
 // A user-supplied value shortened for an error line: at most `max` characters,
 // control characters shown as '?'.
 std::string quoted_excerpt(const std::string& text, size_t max = 60);

@@ -40,8 +40,7 @@ int cmd_conv(const std::vector<std::string>& args) {
   if (pass != Pass::fwd && grad_output.empty()) throw Error("--pass " + pass_name + " needs --grad-output");
   std::vector<std::string> inputs = {weight, input};
   if (!grad_output.empty()) inputs.push_back(grad_output);
-  check_output_parent("--out", out);
-  check_output_not_input("--out", out, inputs);
+  check_output_file("--out", out, inputs);
   LayerTensors t;
   t.name = name;
   t.weight = read_npy(weight);

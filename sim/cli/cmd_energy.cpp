@@ -87,10 +87,9 @@ int run_energy(const std::vector<std::string>& args) {
   const EnergyArgs parsed = parse_args(args);
   if (parsed.help) return 0;
   if (!parsed.out.empty()) {
-    check_output_parent("--out", parsed.out);
     std::vector<std::string> inputs = {parsed.report};
     if (!is_builtin_energy_table(parsed.tech)) inputs.push_back(parsed.tech);
-    check_output_not_input("--out", parsed.out, inputs);
+    check_output_file("--out", parsed.out, inputs);
   }
   const EnergyTable table = load_energy_table(parsed.tech);
   const nlohmann::json report = add_energy_to_report(read_json_file(parsed.report), table, parsed.report);

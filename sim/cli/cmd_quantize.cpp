@@ -42,10 +42,7 @@ void stage_parts(OutputSet& out, const std::string& dir, const QuantTensor& q) {
 }
 
 void check_outputs(const std::string& dequant, const std::string& parts, const std::vector<std::string>& inputs) {
-  if (!dequant.empty()) {
-    check_output_parent("--dequant", dequant);
-    check_output_not_input("--dequant", dequant, inputs);
-  }
+  if (!dequant.empty()) check_output_file("--dequant", dequant, inputs);
   if (!parts.empty())
     for (const char* part : kPartNames) check_output_not_input("--parts", parts + "/" + part, inputs);
 }

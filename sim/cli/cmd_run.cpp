@@ -57,8 +57,7 @@ void check_outputs(const RunOptions& opt, const Trace& trace, const std::string&
       {"--report", report}, {"--expect", bless ? expect : ""}, {"--vcd", opt.vcd_path.empty() ? "" : vcd_target(opt.vcd_path)}};
   for (const auto& [flag, path] : files) {
     if (path.empty()) continue;
-    check_output_parent(flag, path);
-    check_output_not_input(flag, path, inputs);
+    check_output_file(flag, path, inputs);
   }
   if (opt.outputs_dir.empty()) return;
   for (const LayerTensors& t : trace.layers)
