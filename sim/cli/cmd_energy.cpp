@@ -46,10 +46,6 @@ EnergyArgs parse_args(const std::vector<std::string>& args) {
   return parsed;
 }
 
-std::string text_of(const nlohmann::json& entry, const char* key) {
-  return entry.contains(key) && entry[key].is_string() ? entry[key].get<std::string>() : "";
-}
-
 std::string number_cell(const nlohmann::json& value, const char* format) {
   if (!value.is_number()) return "-";
   char cell[32];
@@ -105,14 +101,14 @@ std::string format_energy_summary(const nlohmann::json& report) {
   const bool memory = report["total"].contains("memory_energy");
   std::vector<SummaryRow> rows;
   for (const nlohmann::json& entry : report["layers"])
-    rows.push_back(summary_row(text_of(entry, "name"), text_of(entry, "pass"), entry));
+    rows.push_back(summary_row(string_field(entry, "name"), string_field(entry, "pass"), entry));
   rows.push_back(summary_row("total", "", report["total"]));
   SummaryRow header{"layer", "pass", {"MLS", "fp32", "fp8", "fp32/MLS", "fp8/MLS"}};
   if (memory) header.cells.push_back("memory");
   size_t layer_width = header.layer.size();
   for (const SummaryRow& row : rows) layer_width = std::max(layer_width, row.layer.size());
 
-  std::string text = "energy in " + text_of(total_energy, "unit") + " (" + text_of(total_energy, "tech") + ")" +
+  std::string text = "energy in " + string_field(total_energy, "unit") + " (" + string_field(total_energy, "tech") + ")" +
                      (memory ? "; memory = MLS operand/output buffers, not included in MLS" : "") + "\n";
   text += format_row(header, layer_width);
   for (const SummaryRow& row : rows) text += format_row(row, layer_width);

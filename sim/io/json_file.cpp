@@ -35,6 +35,10 @@ std::string json_text(const nlohmann::ordered_json& j) {
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
+std::string string_field(const nlohmann::json& entry, const char* key, const std::string& fallback) {
+  return entry.is_object() && entry.contains(key) && entry[key].is_string() ? entry[key].get<std::string>() : fallback;
+}
+
 std::string one_line(std::string text) {
   for (char& c : text)
     if (c == '\n' || c == '\r') c = ' ';

@@ -23,6 +23,9 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what =
 std::string json_text(const nlohmann::json& j);
 std::string json_text(const nlohmann::ordered_json& j);
 
+// entry[key] when it is a string, else `fallback` (reports read from users).
+std::string string_field(const nlohmann::json& entry, const char* key, const std::string& fallback = "");
+
 // Library messages (nlohmann, yaml-cpp) may span lines; errors are one line.
 std::string one_line(std::string text);
 

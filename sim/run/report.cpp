@@ -41,10 +41,6 @@ namespace {
 
 std::string json_text_line(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-std::string text_or(const json& entry, const char* key) {
-  return entry.contains(key) && entry[key].is_string() ? entry[key].get<std::string>() : "?";
-}
-
 // Layer entries of a report by "name pass"; a stored report that is not a run
 // report is a user error naming the problem, never a JSON exception.
 std::map<std::string, const json*> entries_by_key(const json& report, const std::string& which) {
@@ -54,7 +50,7 @@ std::map<std::string, const json*> entries_by_key(const json& report, const std:
   for (const json& l : report["layers"]) {
     if (!l.is_object() || !l.contains("events") || !l["events"].is_object())
       throw Error(which + " is not a run report (a layer entry has no 'events' object)");
-    out[text_or(l, "name") + " " + text_or(l, "pass")] = &l;
+    out[string_field(l, "name", "?") + " " + string_field(l, "pass", "?")] = &l;
   }
   return out;
 }
