@@ -1,13 +1,14 @@
-// `mlssim energy REPORT.json [--tech NAME|FILE] [--out ENERGY.json]`: prices the
-// event counts of a run report and prints (and optionally writes) the energy.
+// `mlssim energy`: prices the event counts of a run report and prints (and
+// optionally writes) the energy; writes the energy per action of a design as
+// an Accelergy-style ERT.
 #include <boost/program_options.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 
-#include "ref/io/file_io.h"
 #include "ref/core/error.h"
+#include "ref/io/file_io.h"
 #include "sim/energy/energy.h"
 #include "sim/io/json_file.h"
 
@@ -17,13 +18,20 @@ namespace {
 
 namespace po = boost::program_options;
 
-constexpr const char* kUsage = "usage: mlssim energy REPORT.json [--tech paper-unit|horowitz-45nm|mac-65nm|TABLE_FILE] "
-                               "[--out ENERGY.json]";
+constexpr const char* kUsage =
+    "usage: mlssim energy REPORT.json [--tech paper-unit|horowitz-45nm|mac-65nm|TABLE_FILE] [--gating] "
+    "[--out ENERGY.json] [--export-ert ERT.yaml [--pass fwd|bwd-data|bwd-weight]]\n"
+    "       mlssim energy --export-ert ERT.yaml --tech TABLE [--elem e2m4] [--scale e8m1] [--acc-bits 16]";
 
 struct EnergyArgs {
   std::string report;
   std::string tech = "paper-unit";
   std::string out;
+  std::string ert;
+  std::string pass = "fwd";
+  std::string elem = ElemFormat{}.name(), scale = ScaleFormat{}.name();
+  int acc_bits = 16;
+  bool gating = false;
   bool help = false;
 };
 
@@ -32,8 +40,19 @@ EnergyArgs parse_args(const std::vector<std::string>& args) {
   po::options_description options("options");
   options.add_options()("help,h", "show this help")(
       "tech", po::value(&parsed.tech)->default_value(parsed.tech),
-      "energy table: paper-unit, horowitz-45nm, mac-65nm or a JSON/YAML table file")(
+      "energy table: paper-unit, horowitz-45nm, mac-65nm, or a JSON/YAML table or ERT file")(
+      "gating", po::bool_switch(&parsed.gating),
+      "price products with a zero operand (mul_zero) and their accumulator adds at the gated cost")(
       "out", po::value(&parsed.out), "write the report with energy added to this JSON file")(
+      "export-ert", po::value(&parsed.ert)->value_name("ERT.yaml"),
+      "write the energy per action of the design as an Accelergy-style ERT (YAML)")(
+      "pass", po::value(&parsed.pass)->default_value(parsed.pass),
+      "--export-ert with a report: the pass whose operand formats make the design")(
+      "elem", po::value(&parsed.elem)->default_value(parsed.elem), "--export-ert without a report: element format")(
+      "scale", po::value(&parsed.scale)->default_value(parsed.scale),
+      "--export-ert without a report: group-scale format")(
+      "acc-bits", po::value(&parsed.acc_bits)->default_value(parsed.acc_bits),
+      "--export-ert without a report: local accumulator width")(
       "report", po::value(&parsed.report)->value_name("REPORT.json"), "run report (mlssim run --report)");
   po::positional_options_description positional;
   positional.add("report", 1);
@@ -42,9 +61,15 @@ EnergyArgs parse_args(const std::vector<std::string>& args) {
   po::notify(vm);
   parsed.help = vm.count("help") != 0;
   if (parsed.help) std::cout << kUsage << "\n\n" << options << "\n";
-  else if (parsed.report.empty()) throw Error("missing REPORT.json (see --help)");
+  else if (parsed.report.empty() && parsed.ert.empty()) throw Error("missing REPORT.json (see --help)");
+  else if (!parsed.report.empty() && (!vm["elem"].defaulted() || !vm["scale"].defaulted() || !vm["acc-bits"].defaulted()))
+    throw Error("--elem, --scale and --acc-bits describe a design without a report; with REPORT.json the design is "
+                "the report's");
+  else if (!parsed.out.empty() && parsed.report.empty()) throw Error("--out needs REPORT.json");
   return parsed;
 }
+
+// --- the summary table -----------------------------------------------------
 
 std::string number_cell(const nlohmann::json& value, const char* format) {
   if (!value.is_number()) return "-";
@@ -60,10 +85,15 @@ struct SummaryRow {
 
 SummaryRow summary_row(const std::string& layer, const std::string& pass, const nlohmann::json& entry) {
   const nlohmann::json& e = entry["energy"];
-  SummaryRow row{layer, pass,
-                 {number_cell(e["mls"], "%.6g"), number_cell(e["fp32"], "%.6g"), number_cell(e["fp8"], "%.6g"),
-                  number_cell(e["fp32_over_mls"], "%.3f"), number_cell(e["fp8_over_mls"], "%.3f")}};
-  if (entry.contains("memory_energy")) row.cells.push_back(number_cell(entry["memory_energy"]["total"], "%.6g"));
+  SummaryRow row{layer, pass, {number_cell(e["mls"], "%.6g")}};
+  for (const char* baseline : kBaselines)
+    row.cells.push_back(number_cell(e[std::string(baseline) + "_over_mls"], "%.3f"));
+  if (e["memory"].is_object()) {
+    row.cells.push_back(number_cell(e["memory"]["mls"], "%.6g"));
+    row.cells.push_back(number_cell(e["total"]["mls"], "%.6g"));
+    for (const char* baseline : kBaselines)
+      row.cells.push_back(number_cell(e[std::string("total_") + baseline + "_over_mls"], "%.3f"));
+  }
   return row;
 }
 
@@ -79,18 +109,74 @@ std::string format_row(const SummaryRow& row, size_t layer_width) {
   return line + "\n";
 }
 
-int run_energy(const std::vector<std::string>& args) {
-  const EnergyArgs parsed = parse_args(args);
-  if (parsed.help) return 0;
-  if (!parsed.out.empty()) {
-    std::vector<std::string> inputs = {parsed.report};
-    if (!is_builtin_energy_table(parsed.tech)) inputs.push_back(parsed.tech);
-    check_output_file("--out", parsed.out, inputs);
+SummaryRow header_row(bool memory) {
+  SummaryRow header{"layer", "pass", {"MLS"}};
+  for (const char* baseline : kBaselines) header.cells.push_back(std::string(baseline) + "/MLS");
+  if (memory) {
+    header.cells.insert(header.cells.end(), {"MLS memory", "MLS total"});
+    for (const char* baseline : kBaselines) header.cells.push_back(std::string("tot ") + baseline + "/MLS");
   }
-  const EnergyTable table = load_energy_table(parsed.tech);
-  const nlohmann::json report = add_energy_to_report(read_json_file(parsed.report), table, parsed.report);
-  if (!parsed.out.empty()) write_file_atomic(parsed.out, json_text(report));
-  std::cout << format_energy_summary(report);
+  return header;
+}
+
+// --- the ERT's design ------------------------------------------------------
+
+struct Design {
+  PassWidths widths;
+  std::string note;
+};
+
+std::string widths_note(const PassWidths& w) {
+  return "X " + w.x_elem.name() + "/" + w.x_scale.name() + ", Y " + w.y_elem.name() + "/" + w.y_scale.name() +
+         ", " + std::to_string(w.acc_bits) + "-bit local accumulator";
+}
+
+Design design_from_report(const nlohmann::json& report, const std::string& path, const std::string& pass) {
+  if (!report.is_object() || !report.contains("layers") || !report["layers"].is_array())
+    throw Error(path + ": missing \"layers\"");
+  for (const nlohmann::json& entry : report["layers"]) {
+    if (!entry.is_object() || string_field(entry, "pass", "") != pass) continue;
+    const std::string where = path + ": " + string_field(entry, "name", "?") + " " + pass;
+    const std::optional<PassWidths> w = entry_widths(entry, report, where);
+    if (!w) throw Error(where + ": no operand formats (formats or config) to make the design from");
+    return {*w, "the " + pass + " pass of " + path + " (" + widths_note(*w) + ")"};
+  }
+  throw Error(path + ": no layer entry of pass " + pass + " (see --pass)");
+}
+
+Design design_from_flags(const EnergyArgs& a) {
+  PassWidths w;
+  w.x_elem = w.y_elem = parse_elem_format(a.elem);
+  w.x_scale = w.y_scale = parse_scale_format(a.scale);
+  if (a.acc_bits < 8 || a.acc_bits > 62) throw Error("--acc-bits must be in [8, 62], got " + std::to_string(a.acc_bits));
+  w.acc_bits = a.acc_bits;
+  return {w, widths_note(w)};
+}
+
+int run_energy(const std::vector<std::string>& args) {
+  const EnergyArgs a = parse_args(args);
+  if (a.help) return 0;
+  std::vector<std::string> inputs;
+  if (!a.report.empty()) inputs.push_back(a.report);
+  if (!is_builtin_energy_table(a.tech)) inputs.push_back(a.tech);
+  if (!a.out.empty()) check_output_file("--out", a.out, inputs);
+  if (!a.ert.empty()) check_output_file("--export-ert", a.ert, inputs);
+  if (!a.out.empty() && a.out == a.ert) throw Error("--out and --export-ert name the same file " + a.out);
+  const EnergyTable table = load_energy_table(a.tech);
+  const nlohmann::json report = a.report.empty() ? nlohmann::json() : read_json_file(a.report);
+  std::string ert_text;
+  if (!a.ert.empty()) {
+    const Design design = a.report.empty() ? design_from_flags(a) : design_from_report(report, a.report, a.pass);
+    ert_text = export_ert(table, design.widths, design.note);
+  }
+  nlohmann::json priced;
+  if (!a.report.empty()) priced = add_energy_to_report(report, table, a.report, EnergyOptions{a.gating});
+  OutputSet outputs;
+  if (!a.out.empty()) outputs.stage(a.out, json_text(priced));
+  if (!a.ert.empty()) outputs.stage(a.ert, ert_text);
+  outputs.commit();
+  if (!a.report.empty()) std::cout << format_energy_summary(priced);
+  if (!a.ert.empty()) std::cout << "wrote " << a.ert << "\n";
   return 0;
 }
 
@@ -98,18 +184,21 @@ int run_energy(const std::vector<std::string>& args) {
 
 std::string format_energy_summary(const nlohmann::json& report) {
   const nlohmann::json& total_energy = report["total"]["energy"];
-  const bool memory = report["total"].contains("memory_energy");
+  const bool memory = total_energy["memory"].is_object();
   std::vector<SummaryRow> rows;
   for (const nlohmann::json& entry : report["layers"])
     rows.push_back(summary_row(string_field(entry, "name"), string_field(entry, "pass"), entry));
   rows.push_back(summary_row("total", "", report["total"]));
-  SummaryRow header{"layer", "pass", {"MLS", "fp32", "fp8", "fp32/MLS", "fp8/MLS"}};
-  if (memory) header.cells.push_back("memory");
+  const SummaryRow header = header_row(memory);
   size_t layer_width = header.layer.size();
   for (const SummaryRow& row : rows) layer_width = std::max(layer_width, row.layer.size());
 
-  std::string text = "energy in " + string_field(total_energy, "unit") + " (" + string_field(total_energy, "tech") + ")" +
-                     (memory ? "; memory = MLS operand/output buffers, not included in MLS" : "") + "\n";
+  const bool gating = total_energy.value("gating", false);
+  std::string text = "energy in " + string_field(total_energy, "unit") + " (" + string_field(total_energy, "tech") +
+                     ")" + (gating ? ", zero-operand products gated" : "") +
+                     (memory ? "; ratios of arithmetic, then of totals (arithmetic + memory)"
+                             : "; arithmetic only (the table prices no memory)") +
+                     "\n";
   text += format_row(header, layer_width);
   for (const SummaryRow& row : rows) text += format_row(row, layer_width);
   return text;

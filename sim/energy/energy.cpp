@@ -1,11 +1,14 @@
-// The energy model: event counts of one layer-pass (or a total) times energy per
-// action, for the MLS array and for the same workload on fp32 and fp8 arrays.
+// Pricing: the event counts of one layer-pass times the energy per action at
+// that pass's widths, for the MLS array and the baselines, arithmetic and
+// memory (docs/energy.md#events-to-energy).
 #include "sim/energy/energy.h"
 
 #include <cmath>
 #include <limits>
 
 #include "ref/core/error.h"
+#include "ref/core/operand.h"
+#include "sim/io/json_file.h"
 
 namespace mls {
 
@@ -15,46 +18,115 @@ namespace {
 constexpr const char* kRequiredEvents[] = {"mul",      "acc_add", "scale",  "tree_add", "out_acc",
                                            "final_mul", "read_x", "read_y", "write_out"};
 
-double ratio(double baseline, double mls) {
-  return mls > 0 ? baseline / mls : std::numeric_limits<double>::quiet_NaN();
+// Word widths of the designs' memory traffic (docs/energy.md#memory): operand
+// element read, output element written, and whether the pass reads two fp32
+// tensor scales (designs with low-bit operands need them).
+struct DesignWords {
+  const char* design;
+  int operand_bits;  // 0: the MLS element width of the pass
+  int output_bits;
+  bool tensor_scales;
+};
+constexpr DesignWords kWords[] = {{"mls", 0, 32, true},
+                                  {"fp32", 32, 32, false},
+                                  {"fp8", 8, 32, true},
+                                  {"fp8-fp16acc", 8, 16, true},
+                                  {"bf16", 16, 32, false}};
+constexpr double kTensorScaleBits = 2 * 32;
+
+double ratio(std::optional<double> baseline, std::optional<double> mls) {
+  if (!baseline || !mls || *mls <= 0) return std::numeric_limits<double>::quiet_NaN();
+  return *baseline / *mls;
 }
 
-nlohmann::json ratio_json(double value) {
-  return std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
+nlohmann::json optional_json(std::optional<double> value) {
+  return value && !std::isnan(*value) ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
-BlockEnergy mls_blocks(const Stats& e, const EnergyTable& t) {
+std::optional<double> sum(std::optional<double> a, std::optional<double> b) {
+  if (!a || !b) return std::nullopt;
+  return *a + *b;
+}
+
+BlockEnergy mls_blocks(const Stats& e, const ActionPrices& p, uint64_t gated) {
   BlockEnergy b;
-  b.multiplier = double(e.mul) * t.at("lowbit_mul");
-  b.local_accumulator = double(e.acc_add) * t.at("int_acc_add");
-  b.group_scaler = double(e.scale) * t.at("shift_add_scale");
-  b.adder_tree = double(e.tree_add) * t.at("fp32_add");
-  b.output_accumulator = double(e.out_acc) * t.at("fp32_add");
-  b.final_scale = double(e.final_mul) * t.at("fp32_mul");
+  b.multiplier = double(e.mul - gated) * p.element_mul + (gated ? double(gated) * *p.element_mul_gated : 0.0);
+  b.local_accumulator = double(e.acc_add - gated) * p.acc_add + (gated ? double(gated) * *p.acc_add_gated : 0.0);
+  b.group_scaler = double(e.scale) * p.group_scale;
+  b.adder_tree = double(e.tree_add) * p.fp32_add;
+  b.output_accumulator = double(e.out_acc) * p.fp32_add;
+  b.final_scale = double(e.final_mul) * p.fp32_mul;
   return b;
 }
 
-// Every addition of the same reduction (local, tree, output) done in fp32.
-double fp32_additions(const Stats& e) { return double(e.acc_add) + double(e.tree_add) + double(e.out_acc); }
+// Every addition of the same reduction (local, tree, output) done by a baseline's accumulator.
+double reduction_adds(const Stats& e) { return double(e.acc_add) + double(e.tree_add) + double(e.out_acc); }
 
-// fp32 array: fp32 operands need neither group scales nor tensor scales.
-double fp32_baseline(const Stats& e, const EnergyTable& t) {
-  return double(e.mul) * t.at("fp32_mul") + fp32_additions(e) * t.at("fp32_add");
+// The baselines do the MLS array's products and reduction structure, in their formats.
+void price_baselines(const Stats& e, const ActionPrices& p, EnergyResult& r) {
+  const double mul = double(e.mul), adds = reduction_adds(e), final_mul = double(e.final_mul);
+  r.designs["fp32"].arithmetic = mul * p.fp32_mul + adds * p.fp32_add;
+  r.designs["fp8"].arithmetic = mul * *p.fp8_mul + adds * p.fp32_add + final_mul * p.fp32_mul;
+  if (p.fp16_add) r.designs["fp8-fp16acc"].arithmetic = mul * *p.fp8_mul + adds * *p.fp16_add + final_mul * p.fp32_mul;
+  if (p.bf16_mul) r.designs["bf16"].arithmetic = mul * *p.bf16_mul + adds * p.fp32_add;
 }
 
-// fp8 array: fp8 products accumulated in fp32; no group scales, but fp8 training
-// keeps one scale per tensor, so the final fp32 multiply per output stays.
-double fp8_baseline(const Stats& e, const EnergyTable& t) {
-  const double fp8_mul = t.prices("fp8_mul") ? t.at("fp8_mul") : t.at("lowbit_mul");
-  return double(e.mul) * fp8_mul + fp32_additions(e) * t.at("fp32_add") + double(e.final_mul) * t.at("fp32_mul");
+// Bits of one MLS element read: sign, exponent, mantissa, and its share of the
+// group scale that k elements of its group share.
+double mls_read_bits(const ElemFormat& elem, const ScaleFormat& scale, long long group_len) {
+  return double(elem.bits()) + double(scale.e + scale.m) / double(group_len);
 }
 
-MemoryEnergy memory_energy(const Stats& e, const EnergyTable& t) {
+MemoryEnergy mls_memory(const Stats& e, const ActionPrices& p, const PassWidths& w) {
   MemoryEnergy m;
-  m.read_x = double(e.read_x) * t.at("buffer_read");
-  m.read_y = double(e.read_y) * t.at("buffer_read");
-  m.write_out = double(e.write_out) * t.at("buffer_write");
+  m.read_x = double(e.read_x) * mls_read_bits(w.x_elem, w.x_scale, w.group_len) * *p.read_bit;
+  m.read_y = double(e.read_y) * mls_read_bits(w.y_elem, w.y_scale, w.group_len) * *p.read_bit;
+  m.write_out = double(e.write_out) * 32 * *p.write_bit;
+  m.tensor_scales = kTensorScaleBits * *p.read_bit;
   return m;
+}
+
+void price_memory(const Stats& e, const ActionPrices& p, const PassWidths& w, EnergyResult& r) {
+  r.memory = mls_memory(e, p, w);
+  for (const DesignWords& words : kWords) {
+    if (words.operand_bits == 0) {
+      r.designs[words.design].memory = r.memory->total();
+      continue;
+    }
+    const double reads = (double(e.read_x) + double(e.read_y)) * words.operand_bits;
+    const double scales = words.tensor_scales ? kTensorScaleBits : 0.0;
+    r.designs[words.design].memory =
+        (reads + scales) * *p.read_bit + double(e.write_out) * words.output_bits * *p.write_bit;
+  }
+}
+
+// A result with every design the table prices at zero: what sums start from.
+EnergyResult zero_result(const EnergyTable& table, const EnergyOptions& options) {
+  EnergyResult r;
+  r.tech = table.tech;
+  r.unit = table.unit;
+  r.gating = options.gating;
+  const ActionPrices p = table.prices_at(PassWidths{});
+  for (const char* design : kDesigns) r.designs[design] = {};
+  r.designs["mls"].arithmetic = r.designs["fp32"].arithmetic = r.designs["fp8"].arithmetic = 0.0;
+  if (p.fp16_add) r.designs["fp8-fp16acc"].arithmetic = 0.0;
+  if (p.bf16_mul) r.designs["bf16"].arithmetic = 0.0;
+  if (p.read_bit) {
+    r.memory = MemoryEnergy{};
+    for (const char* design : kDesigns) r.designs[design].memory = 0.0;
+  }
+  return r;
+}
+
+uint64_t gated_products(const Stats& e, const EnergyTable& table, const EnergyOptions& options) {
+  if (!options.gating) return 0;
+  if (!table.prices_gating())
+    throw Error("--gating: energy table " + table.name +
+                " prices no gated actions (a flat table needs gated_mul and gated_acc_add, a width-aware one "
+                "gated_fraction)");
+  if (e.mul_zero > e.mul || e.mul_zero > e.acc_add)
+    throw Error("events.mul_zero (" + std::to_string(e.mul_zero) + ") exceeds mul or acc_add");
+  return e.mul_zero;
 }
 
 uint64_t count_from_json(const nlohmann::json& value, const std::string& where) {
@@ -65,8 +137,11 @@ uint64_t count_from_json(const nlohmann::json& value, const std::string& where) 
 
 std::string entry_label(const nlohmann::json& entry, size_t index) {
   std::string label = "layers[" + std::to_string(index) + "]";
-  if (entry.contains("name") && entry["name"].is_string()) label += " " + entry["name"].get<std::string>();
-  if (entry.contains("pass") && entry["pass"].is_string()) label += " " + entry["pass"].get<std::string>();
+  if (!entry.is_object()) return label;
+  for (const char* key : {"name", "pass"}) {
+    const std::string text = string_field(entry, key, "");
+    if (!text.empty()) label += " " + text;
+  }
   return label;
 }
 
@@ -76,12 +151,6 @@ const nlohmann::json& entry_events(const nlohmann::json& entry, const std::strin
   return entry["events"];
 }
 
-void add_energy_to_entry(nlohmann::json& entry, const Stats& events, const EnergyTable& table) {
-  const EnergyResult result = compute_energy(events, table);
-  entry["energy"] = energy_to_json(result);
-  if (result.memory) entry["memory_energy"] = memory_energy_to_json(result);
-}
-
 const nlohmann::json& report_layers(const nlohmann::json& report, const std::string& source) {
   if (!report.is_object()) throw Error(source + ": a report must be a JSON object");
   if (!report.contains("layers")) throw Error(source + ": missing \"layers\"");
@@ -89,24 +158,115 @@ const nlohmann::json& report_layers(const nlohmann::json& report, const std::str
   return report["layers"];
 }
 
+void store_energy(nlohmann::json& entry, const EnergyResult& result) {
+  entry["energy"] = energy_to_json(result);
+  if (result.memory) entry["memory_energy"] = memory_energy_to_json(result);
+}
+
+// --- widths of a report entry -------------------------------------------
+
+const nlohmann::json* object_member(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_object() ? &j[key] : nullptr;
+}
+
+std::string format_text(const nlohmann::json& holder, const char* key, const std::string& where) {
+  if (!holder.contains(key) || !holder[key].is_string()) throw Error(where + "." + key + ": missing or not a string");
+  return holder[key].get<std::string>();
+}
+
+int acc_bits_of(const nlohmann::json& holder, const std::string& where) {
+  if (!holder.contains("acc_bits") || !holder["acc_bits"].is_number_integer())
+    throw Error(where + ".acc_bits: missing or not an integer");
+  const int64_t bits = holder["acc_bits"].get<int64_t>();
+  if (bits < 1 || bits > 64) throw Error(where + ".acc_bits: " + std::to_string(bits) + " is not in [1, 64]");
+  return int(bits);
+}
+
+void set_operand(const nlohmann::json& fmt, const std::string& where, ElemFormat& elem, ScaleFormat& scale) {
+  try {
+    elem = parse_elem_format(format_text(fmt, "elem", where));
+    scale = parse_scale_format(format_text(fmt, "scale", where));
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+}
+
+// The operand roles a pass had before the report named them: fwd W x A,
+// bwd-data W x E, bwd-weight E x A.
+const char* default_role(const std::string& pass, bool x) {
+  if (x) return pass == "bwd-weight" ? "grad_output" : "weight";
+  return pass == "bwd-data" ? "grad_output" : "input";
+}
+
+const nlohmann::json& config_operand(const nlohmann::json& config, const char* role) {
+  const nlohmann::json* operands = object_member(config, "operands");
+  const nlohmann::json* op = operands ? object_member(*operands, role) : nullptr;
+  return op ? *op : config;
+}
+
 }  // namespace
+
+// --- results ---------------------------------------------------------------
 
 double BlockEnergy::total() const {
   return multiplier + local_accumulator + group_scaler + adder_tree + output_accumulator + final_scale;
 }
 
-double EnergyResult::fp32_over_mls() const { return ratio(fp32, mls); }
-double EnergyResult::fp8_over_mls() const { return ratio(fp8, mls); }
+BlockEnergy& BlockEnergy::operator+=(const BlockEnergy& o) {
+  multiplier += o.multiplier;
+  local_accumulator += o.local_accumulator;
+  group_scaler += o.group_scaler;
+  adder_tree += o.adder_tree;
+  output_accumulator += o.output_accumulator;
+  final_scale += o.final_scale;
+  return *this;
+}
 
-EnergyResult compute_energy(const Stats& events, const EnergyTable& table) {
-  EnergyResult r;
-  r.tech = table.tech;
-  r.unit = table.unit;
-  r.by_block = mls_blocks(events, table);
-  r.mls = r.by_block.total();
-  r.fp32 = fp32_baseline(events, table);
-  r.fp8 = fp8_baseline(events, table);
-  if (table.prices_memory()) r.memory = memory_energy(events, table);
+MemoryEnergy& MemoryEnergy::operator+=(const MemoryEnergy& o) {
+  read_x += o.read_x;
+  read_y += o.read_y;
+  write_out += o.write_out;
+  tensor_scales += o.tensor_scales;
+  return *this;
+}
+
+std::optional<double> DesignEnergy::total() const { return sum(arithmetic, memory); }
+
+double EnergyResult::over_mls(const std::string& baseline) const {
+  return ratio(designs.at(baseline).arithmetic, designs.at("mls").arithmetic);
+}
+
+double EnergyResult::total_over_mls(const std::string& baseline) const {
+  return ratio(designs.at(baseline).total(), designs.at("mls").total());
+}
+
+EnergyResult& EnergyResult::operator+=(const EnergyResult& o) {
+  by_block += o.by_block;
+  if (memory && o.memory) *memory += *o.memory;
+  else memory.reset();
+  for (auto& [design, energy] : designs) {
+    const DesignEnergy& other = o.designs.at(design);
+    energy.arithmetic = sum(energy.arithmetic, other.arithmetic);
+    energy.memory = sum(energy.memory, other.memory);
+  }
+  actions.reset();
+  return *this;
+}
+
+EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const PassWidths* widths,
+                            const EnergyOptions& options) {
+  const bool needs_widths = table.model == EnergyTable::Model::width_aware || table.prices_memory();
+  if (needs_widths && !widths)
+    throw Error("no operand formats to price with (the entry has no \"formats\" and the report no \"config\")");
+  const PassWidths w = widths ? *widths : PassWidths{};
+  if (table.prices_memory() && w.group_len < 1) throw Error("no group length k to share the group scales over");
+  const ActionPrices prices = table.prices_at(w);
+  EnergyResult r = zero_result(table, options);
+  r.by_block = mls_blocks(events, prices, gated_products(events, table, options));
+  r.designs["mls"].arithmetic = r.by_block.total();
+  price_baselines(events, prices, r);
+  if (prices.read_bit) price_memory(events, prices, w, r);
+  r.actions = prices;
   return r;
 }
 
@@ -121,44 +281,115 @@ Stats events_from_json(const nlohmann::json& events, const std::string& where) {
   return stats;
 }
 
+// --- JSON ------------------------------------------------------------------
+
+namespace {
+
+nlohmann::json actions_json(const ActionPrices& p) {
+  return {{"element_mul", p.element_mul},
+          {"element_mul_gated", optional_json(p.element_mul_gated)},
+          {"acc_add", p.acc_add},
+          {"acc_add_gated", optional_json(p.acc_add_gated)},
+          {"group_scale", p.group_scale},
+          {"fp32_add", p.fp32_add},
+          {"fp32_mul", p.fp32_mul},
+          {"fp8_mul", optional_json(p.fp8_mul)},
+          {"fp16_add", optional_json(p.fp16_add)},
+          {"bf16_mul", optional_json(p.bf16_mul)},
+          {"read_bit", optional_json(p.read_bit)},
+          {"write_bit", optional_json(p.write_bit)}};
+}
+
+}  // namespace
+
 nlohmann::json energy_to_json(const EnergyResult& r) {
   const BlockEnergy& b = r.by_block;
-  return {{"tech", r.tech},
-          {"unit", r.unit},
-          {"mls", r.mls},
-          {"fp32", r.fp32},
-          {"fp8", r.fp8},
-          {"fp32_over_mls", ratio_json(r.fp32_over_mls())},
-          {"fp8_over_mls", ratio_json(r.fp8_over_mls())},
-          {"by_block",
-           {{"multiplier", b.multiplier},
-            {"local_accumulator", b.local_accumulator},
-            {"group_scaler", b.group_scaler},
-            {"adder_tree", b.adder_tree},
-            {"output_accumulator", b.output_accumulator},
-            {"final_scale", b.final_scale}}}};
+  nlohmann::json j = {{"tech", r.tech}, {"unit", r.unit}, {"gating", r.gating}};
+  for (const char* design : kDesigns) j[design] = optional_json(r.designs.at(design).arithmetic);
+  for (const char* baseline : kBaselines) j[std::string(baseline) + "_over_mls"] = optional_json(r.over_mls(baseline));
+  j["by_block"] = {{"multiplier", b.multiplier},
+                   {"local_accumulator", b.local_accumulator},
+                   {"group_scaler", b.group_scaler},
+                   {"adder_tree", b.adder_tree},
+                   {"output_accumulator", b.output_accumulator},
+                   {"final_scale", b.final_scale}};
+  nlohmann::json memory = nullptr, total = nullptr;
+  if (r.memory) {
+    memory = total = nlohmann::json::object();
+    for (const char* design : kDesigns) {
+      memory[design] = optional_json(r.designs.at(design).memory);
+      total[design] = optional_json(r.designs.at(design).total());
+    }
+  }
+  j["memory"] = memory;
+  j["total"] = total;
+  for (const char* baseline : kBaselines)
+    j[std::string("total_") + baseline + "_over_mls"] = optional_json(r.total_over_mls(baseline));
+  if (r.actions) j["actions"] = actions_json(*r.actions);
+  return j;
 }
 
 nlohmann::json memory_energy_to_json(const EnergyResult& r) {
   if (!r.memory) throw Error("memory energy requested from a table that does not price memory");
   const MemoryEnergy& m = *r.memory;
-  return {{"tech", r.tech},           {"unit", r.unit},   {"read_x", m.read_x},
-          {"read_y", m.read_y},       {"write_out", m.write_out}, {"total", m.total()}};
+  return {{"tech", r.tech},           {"unit", r.unit},           {"read_x", m.read_x},
+          {"read_y", m.read_y},       {"write_out", m.write_out}, {"tensor_scales", m.tensor_scales},
+          {"total", m.total()}};
 }
 
-nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& table, const std::string& source) {
+std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohmann::json& report,
+                                       const std::string& where) {
+  PassWidths w;
+  if (entry.contains("k")) {
+    if (!entry["k"].is_number_integer() || entry["k"].get<int64_t>() < 1)
+      throw Error(where + ": k must be a positive integer");
+    w.group_len = entry["k"].get<int64_t>();
+  } else {
+    w.group_len = 0;
+  }
+  if (const nlohmann::json* formats = object_member(entry, "formats")) {
+    const std::string at = where + ": formats";
+    const nlohmann::json* x = object_member(*formats, "x");
+    const nlohmann::json* y = object_member(*formats, "y");
+    if (!x || !y) throw Error(at + ": needs objects x and y");
+    set_operand(*x, at + ".x", w.x_elem, w.x_scale);
+    set_operand(*y, at + ".y", w.y_elem, w.y_scale);
+    w.acc_bits = acc_bits_of(*formats, at);
+    return w;
+  }
+  const nlohmann::json* config = object_member(report, "config");
+  if (!config) return std::nullopt;
+  const std::string pass = string_field(entry, "pass", "");
+  const std::string at = where + ": config";
+  set_operand(config_operand(*config, default_role(pass, true)), at, w.x_elem, w.x_scale);
+  set_operand(config_operand(*config, default_role(pass, false)), at, w.y_elem, w.y_scale);
+  w.acc_bits = acc_bits_of(*config, at);
+  return w;
+}
+
+nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& table, const std::string& source,
+                                    const EnergyOptions& options) {
   report_layers(report, source);  // validates before anything is added
   nlohmann::json& layers = report["layers"];
-  Stats sum;
+  Stats events_sum;
+  EnergyResult total = zero_result(table, options);
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string where = source + ": " + entry_label(layers[i], i);
     const Stats events = events_from_json(entry_events(layers[i], where), where);
-    add_energy_to_entry(layers[i], events, table);
-    sum += events;
+    const std::optional<PassWidths> widths = entry_widths(layers[i], report, where);
+    EnergyResult result;
+    try {
+      result = compute_energy(events, table, widths ? &*widths : nullptr, options);
+    } catch (const Error& e) {
+      throw Error(where + ": " + e.what());
+    }
+    store_energy(layers[i], result);
+    total += result;
+    events_sum += events;
   }
-  if (!report.contains("total")) report["total"] = {{"events", counters_json(sum)}};
-  const std::string where = source + ": total";
-  add_energy_to_entry(report["total"], events_from_json(entry_events(report["total"], where), where), table);
+  if (!report.contains("total")) report["total"] = {{"events", counters_json(events_sum)}};
+  if (!report["total"].is_object()) throw Error(source + ": total: must be an object");
+  store_energy(report["total"], total);
   report["energy_table"] = energy_table_to_json(table);
   return report;
 }

@@ -1,7 +1,16 @@
 #pragma once
-// Energy model (docs/reference.md#events): energy = sum over events of count x energy per hardware
-// action, read from a table the user can replace. Computed after the run from the
-// event counters, never inside the model. See docs/energy.md.
+// Energy (docs/energy.md): event counts of each layer-pass times the energy
+// per action of the block that does it, for the MLS array and for the same
+// workload on four baseline arrays, plus the memory traffic of each. Computed
+// after the run from the report, never inside the model.
+//
+// A table gives the energy per action in one of two ways:
+//   width-aware  technology coefficients ("coefficients": energy per adder
+//                bit, per partial-product bit, ...); the model of
+//                sim/energy/energy_model.h turns them into energy per action
+//                for each pass's formats and accumulator width;
+//   flat         one energy per action whatever the widths ("energy"), as the
+//                paper's unit costs and an exported ERT are.
 #include <map>
 #include <optional>
 #include <string>
@@ -10,19 +19,12 @@
 #include <nlohmann/json.hpp>
 
 #include "hw_model/stats/stats.h"
+#include "sim/energy/energy_model.h"
 
 namespace mls {
 
 // ---------------------------------------------------------------------------
-// Actions: what an energy table prices. Names are the keys of a table file.
-//   lowbit_mul       one <=8-bit float / MLS (M+1)-bit integer multiply   (required)
-//   fp32_mul         one fp32 multiply                                    (required)
-//   fp32_add         one fp32 add                                         (required)
-//   int_acc_add      one 16-bit integer local-accumulator add             (required)
-//   shift_add_scale  one group-scaler shift-add                           (required)
-//   fp8_mul          one fp8 multiply, fp8 baseline only; absent = lowbit_mul
-//   buffer_read      one operand-element buffer read   (memory; with buffer_write)
-//   buffer_write     one output-element buffer write   (memory; with buffer_read)
+// Flat tables: the actions they price (the keys of their "energy" object).
 struct EnergyAction {
   const char* name;
   bool required;
@@ -30,23 +32,35 @@ struct EnergyAction {
 };
 const std::vector<EnergyAction>& energy_actions();
 
+// The designs priced, in report order: the MLS array and the baselines.
+inline constexpr const char* kDesigns[] = {"mls", "fp32", "fp8", "fp8-fp16acc", "bf16"};
+inline constexpr const char* kBaselines[] = {"fp32", "fp8", "fp8-fp16acc", "bf16"};
+
 struct EnergyTable {
-  std::string name;                      // built-in name or the file it came from
-  std::string tech;                      // e.g. "45nm (Horowitz ISSCC 2014)"
-  std::string unit;                      // "relative" or "pJ"
-  std::map<std::string, double> energy;  // action -> energy per action
+  enum class Model { flat, width_aware };
+  std::string name;  // built-in name or the file it came from
+  std::string tech;  // e.g. "45 nm (Horowitz, ISSCC 2014)"
+  std::string unit;  // "relative" or "pJ"
+  Model model = Model::flat;
+  std::map<std::string, double> energy;  // flat: action -> energy per action
+  Coefficients coefficients;             // width-aware
 
   bool prices(const std::string& action) const { return energy.count(action) != 0; }
-  bool prices_memory() const { return prices("buffer_read"); }  // validated: both or neither
-  double at(const std::string& action) const;  // throws mls::Error if unpriced
+  double at(const std::string& action) const;  // flat; throws mls::Error if unpriced
+  bool prices_memory() const;
+  bool prices_gating() const;
+  // The energy of every action at one pass's widths.
+  ActionPrices prices_at(const PassWidths& widths) const;
 };
 
 std::vector<std::string> builtin_energy_table_names();  // paper-unit, horowitz-45nm, mac-65nm
 bool is_builtin_energy_table(const std::string& name);
 EnergyTable builtin_energy_table(const std::string& name);  // throws listing the names
 
-// Validates {"tech", "unit", "energy": {action: value}}; `source` names the file
-// in every error message.
+// Validates a table document: {"tech", "unit", "energy": {action: value}} or
+// {"tech", "unit", "coefficients": {name: value}}, or an Accelergy-style ERT
+// ({"ERT": {...}}, read as a flat table). `source` names the file in every
+// error message, with the key at fault.
 EnergyTable energy_table_from_json(const nlohmann::json& doc, const std::string& source);
 // .yaml/.yml files are read as YAML, anything else as JSON.
 EnergyTable load_energy_table_file(const std::string& path);
@@ -54,66 +68,102 @@ EnergyTable load_energy_table_file(const std::string& path);
 EnergyTable load_energy_table(const std::string& name_or_path);
 nlohmann::json energy_table_to_json(const EnergyTable& table);
 
+// The Accelergy-style ERT (YAML text) of the actions at `widths`; refuses a
+// table that is not in pJ (an ERT holds pJ).
+std::string export_ert(const EnergyTable& table, const PassWidths& widths, const std::string& design_note);
+// An ERT document as a flat table; errors name `source` and the key.
+EnergyTable energy_table_from_ert(const nlohmann::json& doc, const std::string& source);
+
 // ---------------------------------------------------------------------------
 // The model.
 
-// Energy of the MLS array's blocks (report keys of "by_block").
-struct BlockEnergy {
-  double multiplier = 0;          // mul x lowbit_mul
-  double local_accumulator = 0;   // acc_add x int_acc_add
-  double group_scaler = 0;        // scale x shift_add_scale
-  double adder_tree = 0;          // tree_add x fp32_add
-  double output_accumulator = 0;  // out_acc x fp32_add
-  double final_scale = 0;         // final_mul x fp32_mul
-  double total() const;
+struct EnergyOptions {
+  bool gating = false;  // price mul_zero products (and their accumulator adds) at the gated cost
 };
 
-// Operand and output buffer energy of the MLS array, when the table prices it.
+// Energy of the MLS array's blocks (report keys of "by_block").
+struct BlockEnergy {
+  double multiplier = 0;
+  double local_accumulator = 0;
+  double group_scaler = 0;
+  double adder_tree = 0;
+  double output_accumulator = 0;
+  double final_scale = 0;
+  double total() const;
+  BlockEnergy& operator+=(const BlockEnergy& o);
+};
+
+// The MLS array's buffer traffic energy (the report's "memory_energy").
 struct MemoryEnergy {
-  double read_x = 0;     // read_x x buffer_read
-  double read_y = 0;     // read_y x buffer_read
-  double write_out = 0;  // write_out x buffer_write
-  double total() const { return read_x + read_y + write_out; }
+  double read_x = 0;     // X element reads, with their share of the group scales
+  double read_y = 0;
+  double write_out = 0;  // fp32 outputs
+  double tensor_scales = 0;  // the two fp32 tensor scales of the pass
+  double total() const { return read_x + read_y + write_out + tensor_scales; }
+  MemoryEnergy& operator+=(const MemoryEnergy& o);
+};
+
+// Energy of one design; nullopt where the table does not price it.
+struct DesignEnergy {
+  std::optional<double> arithmetic;
+  std::optional<double> memory;
+  std::optional<double> total() const;  // arithmetic + memory when both are priced
 };
 
 struct EnergyResult {
-  std::string tech;
-  std::string unit;
-  BlockEnergy by_block;                // MLS array, arithmetic only
-  double mls = 0;                      // == by_block.total()
-  double fp32 = 0;                     // same workload on the fp32 baseline array
-  double fp8 = 0;                      // same workload on the fp8 baseline array
-  std::optional<MemoryEnergy> memory;  // set iff the table prices memory
-  double fp32_over_mls() const;        // NaN when mls == 0
-  double fp8_over_mls() const;
+  std::string tech, unit;
+  bool gating = false;
+  BlockEnergy by_block;                   // MLS array, arithmetic
+  std::optional<MemoryEnergy> memory;     // MLS array, when the table prices memory
+  std::map<std::string, DesignEnergy> designs;  // every name of kDesigns
+  std::optional<ActionPrices> actions;    // a layer-pass's prices (not kept in sums)
+
+  double mls() const { return by_block.total(); }
+  // baseline / mls of the arithmetic (or of the totals); NaN when either is
+  // unpriced or mls is 0.
+  double over_mls(const std::string& baseline) const;
+  double total_over_mls(const std::string& baseline) const;
+  EnergyResult& operator+=(const EnergyResult& o);
 };
 
-EnergyResult compute_energy(const Stats& events, const EnergyTable& table);
+// `widths` may be null for a flat table without memory (the widths are not
+// needed); otherwise it is an error.
+EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const PassWidths* widths,
+                            const EnergyOptions& options = {});
 
 // Reads an "events" object: every counter present must be a non-negative integer;
 // mul, acc_add, scale, tree_add, out_acc, final_mul, read_x, read_y, write_out are
 // required. Other keys (e.g. utilization) are ignored. `where` prefixes errors.
 Stats events_from_json(const nlohmann::json& events, const std::string& where);
 
-// {"tech", "unit", "mls", "fp32", "fp8", "fp32_over_mls", "fp8_over_mls", "by_block"};
-// ratios are null when mls == 0.
+// The report's "energy" object: {"tech", "unit", "gating", <design>...,
+// <baseline>_over_mls..., "by_block", "memory": {design: e}, "total": {design:
+// e}, total_<baseline>_over_mls..., "actions"}; unpriced values are null.
 nlohmann::json energy_to_json(const EnergyResult& result);
-// {"tech", "unit", "read_x", "read_y", "write_out", "total"}; requires result.memory.
+// {"tech", "unit", "read_x", "read_y", "write_out", "tensor_scales", "total"};
+// requires result.memory.
 nlohmann::json memory_energy_to_json(const EnergyResult& result);
 
+// A layer entry's widths: its "formats" object (written by `mlssim run`), else
+// the report's "config" with the default operand roles of its pass. nullopt
+// when the report says neither.
+std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohmann::json& report,
+                                       const std::string& where);
+
 // Adds "energy" (and "memory_energy" when priced) to every layer entry and to
-// "total", and "energy_table" (the table used) at the top. A missing "total" is
-// built from the sum of the layers' events. Throws mls::Error prefixed by `source`
-// on a malformed report.
+// "total" (the sum of the entries), and "energy_table" (the table used) at the
+// top. A missing "total" is built from the sum of the layers' events. Throws
+// mls::Error prefixed by `source` on a malformed report.
 nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& table,
-                                    const std::string& source = "report");
+                                    const std::string& source = "report", const EnergyOptions& options = {});
 
 // Human-readable table of a report with energy: one row per layer entry, then total.
 std::string format_energy_summary(const nlohmann::json& report_with_energy);
 
-// `mlssim energy REPORT.json [--tech NAME|FILE] [--out ENERGY.json]`; args exclude
-// the program and subcommand names. Returns the exit code; throws mls::Error on
-// bad input (main() prints it), like every subcommand (sim/cli/commands.h).
+// `mlssim energy REPORT.json [--tech NAME|FILE] [--gating] [--out ENERGY.json]
+// [--export-ert ERT.yaml [--pass P]]`; args exclude the program and subcommand
+// names. Returns the exit code; throws mls::Error on bad input (main() prints
+// it), like every subcommand (sim/cli/commands.h).
 int cmd_energy(const std::vector<std::string>& args);
 
 }  // namespace mls
