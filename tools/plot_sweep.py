@@ -7,8 +7,10 @@
 Reads RESULTS_DIR/results.json (or, when it is missing, RESULTS_DIR/results.csv)
 and writes, into --out (default RESULTS_DIR), each plot the sweep has the data for:
 
-- energy_vs_error.png   MLS energy against output error, Pareto front marked
+- energy_vs_error.png   MLS energy per MAC against output error, Pareto front marked
                         (points with energy: the sweep set `tech`)
+- energy_per_mac.png    MLS energy per MAC against element format, a line per
+                        acc_bits, with the fp32/fp8/bf16 baselines (`elem` varied)
 - cycles_vs_shape.png   cycles and utilization against array rows (or cols)
                         (rows or cols varied)
 - overflow_vs_acc_bits.png  accumulator overflow rate and output error against
@@ -573,14 +575,24 @@ def pareto_front(xy):
     return front
 
 
+def energy_metric(points):
+    """The energy the plots compare: per MAC, arithmetic + memory when the table prices
+    memory (energy_total_mls_per_mac), else arithmetic; energy_mls for older results."""
+    for name, what in (("energy_total_mls_per_mac", "arithmetic + memory, per MAC"),
+                       ("energy_mls_per_mac", "arithmetic, per MAC"), ("energy_mls", "arithmetic")):
+        if points and all(metric(p, name) is not None for p in points):
+            return name, what
+    return None, None
+
+
 def plot_energy_vs_error(results, out_dir, **_):
-    points = [p for p in results["points"]
-              if metric(p, "energy_mls") is not None and metric(p, "rel_error_mean") is not None]
-    if not points:
+    points = [p for p in results["points"] if metric(p, "rel_error_mean") is not None]
+    name, what = energy_metric(points)
+    if name is None:
         return None
-    if len({metric(p, "energy_mls") for p in points}) < 2:
-        print("energy_vs_error.png: skipped, every point has the same energy (the energy tables do not "
-              "depend on the parameters this sweep varies)")
+    if len({metric(p, name) for p in points}) < 2:
+        print("energy_vs_error.png: skipped, every point has the same energy (nothing this sweep varies "
+              "changes the energy)")
         return None
     params = [n for n in varied(results) if n != "tech"]
     color_by = params[0] if params else None
@@ -589,10 +601,10 @@ def plot_energy_vs_error(results, out_dir, **_):
     cmap = plt.get_cmap("viridis", max(len(groups), 2))
     for k, value in enumerate(groups):
         mine = [p for p in points if color_by is None or p["params"][color_by] == value]
-        ax.scatter([metric(p, "energy_mls") for p in mine], [metric(p, "rel_error_mean") for p in mine],
+        ax.scatter([metric(p, name) for p in mine], [metric(p, "rel_error_mean") for p in mine],
                    s=28, color=cmap(k), label=None if color_by is None else "%s=%s" % (color_by, fmt(value)),
                    zorder=3)
-    xy = [(metric(p, "energy_mls"), metric(p, "rel_error_mean")) for p in points]
+    xy = [(metric(p, name), metric(p, "rel_error_mean")) for p in points]
     front = pareto_front(xy)
     ax.step([xy[i][0] for i in front], [xy[i][1] for i in front], where="post", color="crimson", lw=1.2,
             zorder=2, label="Pareto front")
@@ -603,7 +615,7 @@ def plot_energy_vs_error(results, out_dir, **_):
                     textcoords="offset points")
     unit = points[0]["metrics"].get("energy_unit", "")
     tech = distinct(points, "tech")
-    ax.set_xlabel("MLS array energy, arithmetic (%s, %s)" % (unit, "/".join(fmt(t) for t in tech)))
+    ax.set_xlabel("MLS array energy, %s (%s, %s)" % (what, unit, "/".join(fmt(t) for t in tech)))
     ax.set_ylabel(output_error_label(results))
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
@@ -612,6 +624,66 @@ def plot_energy_vs_error(results, out_dir, **_):
         len(points), len(front), color_by or "none"), subtitle_width(fig))
     finish(fig, out_dir, "energy_vs_error.png", "Energy against output error", subtitle, handles, labels)
     return [(None, "rel_error_mean", (), [p["id"] for p in points], [e for e, _ in xy], [r for _, r in xy])]
+
+
+# -- energy per MAC against element format ------------------------------------------
+
+BASELINE_LINES = (("fp32", "black", "-"), ("fp8", "tab:red", "--"), ("fp8_fp16acc", "tab:orange", ":"),
+                  ("bf16", "tab:purple", "-."))
+
+
+def element_order(value):
+    """e0m1 < e0m2 < ... < e1m1 < ...: by exponent bits, then mantissa bits."""
+    text = str(value)
+    try:
+        e, m = text[1:].split("m")
+        return (int(e), int(m))
+    except ValueError:
+        return (99, 99)
+
+
+def plot_energy_per_mac(results, out_dir, **_):
+    """MLS energy per MAC against the element format, one line per accumulator width,
+    with the baselines as horizontal lines (they do not depend on the MLS widths)."""
+    if "elem" not in varied(results):
+        return None
+    points = [p for p in results["points"] if metric(p, "energy_mls_per_mac") is not None]
+    if not points:
+        return None
+    total = all(metric(p, "energy_total_mls_per_mac") is not None for p in points)
+    kinds = [("energy_mls_per_mac", "arithmetic")] + ([("energy_total_mls_per_mac", "arithmetic + memory")]
+                                                       if total else [])
+    formats = sorted(distinct(points, "elem"), key=element_order)
+    widths = sorted(distinct(points, "acc_bits"), key=value_order(points, "acc_bits")) \
+        if "acc_bits" in varied(results) else [None]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(6.5 * len(kinds), 4.8), squeeze=False)
+    cmap = plt.get_cmap("viridis", max(len(widths), 2))
+    data = []
+    for ax, (name, what) in zip(axes[0], kinds):
+        for k, width in enumerate(widths):
+            mine = {p["params"]["elem"]: p for p in points if width is None or p["params"]["acc_bits"] == width}
+            xs = [i for i, f in enumerate(formats) if f in mine]
+            ys = [metric(mine[formats[i]], name) for i in xs]
+            ax.plot(xs, ys, marker="o", ms=4, color=cmap(k),
+                    label="MLS, acc_bits=%s" % fmt(width) if width is not None else "MLS")
+            data.append((width, name, (), [mine[formats[i]]["id"] for i in xs], xs, ys))
+        for design, color, style in BASELINE_LINES:
+            col = name.replace("_mls_", "_%s_" % design)
+            values = [metric(p, col) for p in points if metric(p, col) is not None]
+            if values:
+                ax.axhline(sum(values) / len(values), color=color, ls=style, lw=1.2, label=design.replace("_", "-"))
+        ax.set_xticks(range(len(formats)))
+        ax.set_xticklabels([fmt(f) for f in formats], rotation=90, fontsize=7)
+        ax.set_yscale("log")
+        ax.set_xlabel("element format (all operands)")
+        unit = points[0]["metrics"].get("energy_unit", "")
+        ax.set_ylabel("energy per MAC, %s (%s)" % (what, unit))
+        ax.grid(True, which="both", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    subtitle = context_lines(results, points, "%d points; baselines: mean over the points" % len(points),
+                             subtitle_width(fig))
+    finish(fig, out_dir, "energy_per_mac.png", "Energy per MAC against element format", subtitle, handles, labels)
+    return data
 
 
 # -- cycles against array shape -----------------------------------------------------
@@ -738,7 +810,7 @@ def main(argv=None):
             ys = [y for item in args.y for y in item.split(",") if y]
             plot_custom(results, out_dir, args.x, ys, args.name, args.facet, args.max_lines, args.logx, args.logy)
             return
-        for plot in (plot_energy_vs_error, plot_cycles_vs_shape, plot_overflow_vs_acc_bits, plot_format_ablation):
+        for plot in (plot_energy_vs_error, plot_energy_per_mac, plot_cycles_vs_shape, plot_overflow_vs_acc_bits, plot_format_ablation):
             plot(results, out_dir, facet=args.facet, max_lines=args.max_lines)  # a --facet equal to x: auto
     except PlotError as e:
         fail(str(e))
