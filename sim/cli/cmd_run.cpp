@@ -69,6 +69,7 @@ struct RunArgs {
   RunOptions opt;
   std::string trace_dir, layers, report_path, expect, tech;
   bool bless = false;
+  bool gating = false;
 };
 
 // Returns false when --help was asked for.
@@ -103,6 +104,8 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
     return false;
   const RunConfig config = cli::to_run_config(flags);
   a.tech = config.tech;
+  a.gating = config.gating;
+  if (a.gating && a.tech.empty()) throw Error("--gating prices energy: it needs --tech");
   opt.cfg = config.mls;
   opt.progress = !no_progress;
   opt.passes.clear();
@@ -121,6 +124,8 @@ int cmd_run(const std::vector<std::string>& args) {
   RunOptions& opt = a.opt;
   std::optional<EnergyTable> table;
   if (!a.tech.empty()) table = load_energy_table(a.tech);  // a bad table fails before the run
+  if (a.gating && !table->prices_gating())
+    throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
   const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers));
   check_outputs(opt, trace, a.report_path, a.expect, a.bless, run_inputs(trace, a.tech, a.expect, a.bless));
 
@@ -130,7 +135,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!opt.vcd_path.empty()) opt.vcd_path = outputs.stage_external(vcd_target(opt.vcd_path), ".vcd");
   RunResult result = run_trace(trace, opt, outputs);
   if (table) {
-    result.report = add_energy_to_report(result.report, *table);
+    result.report = add_energy_to_report(result.report, *table, "report", EnergyOptions{a.gating});
     if (!opt.quiet) std::cout << "\n" << format_energy_summary(result.report);
   }
   if (!a.report_path.empty()) outputs.stage(a.report_path, json_text(result.report));

@@ -82,6 +82,10 @@ const std::vector<Param> kTable = {
      "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | TABLE_FILE (docs/energy.md)", kSweep | kEveryId,
      [](RunConfig& c, const Param&, const Text& t) { c.tech = t; },
      [](const RunConfig& c) -> json { return c.tech; }},
+    {"gating", Group::energy, Kind::boolean, nullptr,
+     "price products with a zero operand, and their accumulator adds, at the table's gated cost", kSweep,
+     [](RunConfig& c, const Param& p, const Text& t) { c.gating = boolean(p, t); },
+     [](const RunConfig& c) -> json { return c.gating; }},
 };
 
 }  // namespace

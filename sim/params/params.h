@@ -18,6 +18,7 @@ namespace mls {
 struct RunConfig {
   MlsConfig mls;
   std::string tech;  // a built-in table name or a table file, as given; empty: no energy
+  bool gating = false;  // price zero-operand products at the table's gated cost
 };
 
 namespace params {

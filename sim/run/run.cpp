@@ -99,6 +99,18 @@ json pass_entry(const std::string& layer, Pass pass, const LoweredPass& lp, cons
           {"bit_exact", nullptr}};
 }
 
+// The widths the pass ran at, which the energy model prices: X's and Y's
+// formats and the local accumulator.
+json pass_formats(const QuantLayer& layer, Pass pass, const ArrayConfig& array) {
+  const auto operand = [&](Operand which) {
+    const QuantTensor& q = layer.operand(which);
+    return json{{"tensor", to_string(which)}, {"elem", q.elem.name()}, {"scale", q.scale.name()}};
+  };
+  return {{"x", operand(layer.kind->x_operand(pass))},
+          {"y", operand(layer.kind->y_operand(pass))},
+          {"acc_bits", array.acc_bits}};
+}
+
 // --check: every output bit and the overflow count against the golden model.
 bool check_against_golden(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
                           const hw::SimulatedPass& sim, const ArrayConfig& array, const std::string& label,
@@ -132,6 +144,7 @@ PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer&
   const hw::SimulatedPass simulated =
       hw::simulate_pass(sim, lp, x, y, [&](uint64_t done, uint64_t total) { progress(done, total); });
   PassOutcome o{pass_entry(layer.name, pass, lp, simulated, opt.cfg.array), true, simulated.stats};
+  o.entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
   progress.clear();
   if (opt.check)
     o.bit_exact = check_against_golden(lp, x, y, simulated, opt.cfg.array, layer.name + " " + to_string(pass), o.entry);
