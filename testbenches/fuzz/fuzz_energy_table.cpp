@@ -34,6 +34,10 @@ void table(const std::string& path) {
   const mls::EnergyTable t = mls::load_energy_table(path);
   for (const auto& [action, value] : t.energy)
     if (!std::isfinite(value) || value < 0) std::abort();  // the validator must have refused it
+  const mls::PassWidths widths;
+  const mls::ActionPrices p = t.prices_at(widths);
+  for (double price : {p.element_mul, p.acc_add, p.group_scale, p.fp32_add, p.fp32_mul})
+    if (!std::isfinite(price) || price < 0) std::abort();  // nor a coefficient that prices below zero
   mls::fuzz::loaded("table " + t.tech + ", " + std::to_string(t.energy.size()) + " actions");
 }
 

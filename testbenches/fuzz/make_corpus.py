@@ -128,7 +128,34 @@ def trace_seeds():
 
 TABLE = {"tech": "45 nm fuzz", "unit": "pJ",
          "energy": {"lowbit_mul": 0.2, "fp32_mul": 3.7, "fp32_add": 0.9, "int_acc_add": 0.0533,
-                    "shift_add_scale": 0.0533, "buffer_read": 1.25, "buffer_write": 5.0}}
+                    "shift_add_scale": 0.0533, "buffer_read_bit": 0.156, "buffer_write_bit": 0.156}}
+
+COEFFICIENT_TABLE = {"tech": "45 nm width-aware fuzz", "unit": "pJ",
+                     "coefficients": {"int_add_op": 0.0067, "int_add_bit": 0.0029, "int_mul_op": 0.0067,
+                                      "int_mul_pp_bit": 0.003, "shift_mux_bit": 0.0015, "fp_add_bit": 0.0164,
+                                      "fp_add_align_bit": 0.0031, "fp_mul_bit": 0.0348, "fp_mul_pp_bit": 0.0045,
+                                      "sram_read_bit": 0.156, "sram_write_bit": 0.156, "gated_fraction": 0.1}}
+
+ERT_TABLE = """\
+ERT:
+  version: '0.3'
+  tables:
+  - name: mls_array.multiplier
+    actions:
+    - name: mul
+      arguments: null
+      energy: 0.15
+  - name: mls_array.local_accumulator
+    actions:
+    - {name: add, arguments: null, energy: 0.053}
+  - name: mls_array.group_scaler
+    actions:
+    - {name: scale, arguments: null, energy: 0.3}
+  - name: fp_units.fp32
+    actions:
+    - {name: add, arguments: null, energy: 0.9}
+    - {name: mul, arguments: null, energy: 3.7}
+"""
 
 YAML_TABLE = """\
 # energy table (docs/energy.md)
@@ -160,7 +187,12 @@ def energy_seeds():
         "table_relative.json": b"j" + json.dumps(relative).encode(),
         "table_mac65.yaml": b"y" + YAML_TABLE.encode(),
         "table_flow.yaml": b"y{unit: relative, energy: {lowbit_mul: 1, fp32_mul: 4, fp32_add: 1, "
-                           b"int_acc_add: .05, shift_add_scale: 5e-2, buffer_read: 1, buffer_write: 1}}\n",
+                           b"int_acc_add: .05, shift_add_scale: 5e-2, buffer_read_bit: 1, buffer_write_bit: 1}}\n",
+        "table_coefficients.json": b"j" + json.dumps(COEFFICIENT_TABLE).encode(),
+        "table_ert.yaml": b"y" + ERT_TABLE.encode(),
+        "bad_table_ert_action.yaml": b"y" + ERT_TABLE.replace("name: scale", "name: divide").encode(),
+        "bad_table_coefficient_missing.json": b"j" + json.dumps(
+            dict(COEFFICIENT_TABLE, coefficients={"int_add_op": 1})).encode(),
         "table_anchor.yaml": b"y" + (
             "unit: relative\nenergy:\n  lowbit_mul: &one 1\n  fp32_mul: 4\n  fp32_add: *one\n"
             "  int_acc_add: 0.05\n  shift_add_scale: 0.05\n").encode(),
@@ -168,7 +200,7 @@ def energy_seeds():
         "bad_table_negative.yaml": b"y" + YAML_TABLE.replace("0.192", "-1").encode(),
         "bad_table_unit.yaml": b"y" + YAML_TABLE.replace("unit: pJ", "unit: nJ").encode(),
         "bad_table_memory_half.json": b"j" + json.dumps(
-            dict(relative, energy=dict(relative["energy"], buffer_read=1))).encode(),
+            dict(relative, energy=dict(relative["energy"], buffer_read_bit=1))).encode(),
         "bad_table_quoted.yaml": b"y" + YAML_TABLE.replace("0.192", '"0.192"').encode(),
         "bad_table_inf.yaml": b"y" + YAML_TABLE.replace("0.192", "inf").encode(),
         # YAML in JSON syntax: the structure-aware mutator works on it
