@@ -208,6 +208,49 @@ class EveryKindEveryPass(unittest.TestCase):
                 np.testing.assert_array_equal(
                     np.load(out), np.load(os.path.join(d, "out", entry["name"] + ".bwd-weight.npy")))
 
+    def test_vcd_and_accuracy_on_blocked_passes(self):
+        d = os.path.join(self.tmp.name, "vcd")
+        os.makedirs(d)
+        vcd = os.path.join(d, "wave.vcd")
+        run("run", self.trace, "--layers", "conv_dw_s2,mm_heads", "--vcd", vcd, "--accuracy", "--check",
+            "--report", os.path.join(d, "r.json"), "--quiet", "--no-progress")
+        self.assertGreater(os.path.getsize(vcd), 0)
+        with open(os.path.join(d, "r.json")) as f:
+            report = json.load(f)
+        blocks = {(l["name"], l["pass"]): l.get("blocks", 1) for l in report["layers"]}
+        self.assertEqual(blocks[("conv_dw_s2", "fwd")], 5)   # one block per group
+        self.assertEqual(blocks[("mm_heads", "bwd-weight")], 4)  # one per batch element
+        for layer in report["layers"]:
+            self.assertLess(layer["rel_error_fp32"], 0.2)
+
+
+class UnsupportedLayers(unittest.TestCase):
+    def test_every_offending_layer_is_named_with_the_way_round(self):
+        with tempfile.TemporaryDirectory() as root:
+            rng = np.random.default_rng(3)
+            tensors = {"ok": ((4, 6), (3, 6)), "rnn": ((4, 6), (3, 6)), "conv_bad_groups": ((6, 2, 3, 3), (1, 4, 5, 5))}
+            layers = []
+            for name, (w, a) in tensors.items():
+                np.save(os.path.join(root, name + ".w.npy"), rng.standard_normal(w).astype("<f4"))
+                np.save(os.path.join(root, name + ".a.npy"), rng.standard_normal(a).astype("<f4"))
+                layers.append({"name": name, "weight": name + ".w.npy", "input": name + ".a.npy"})
+            layers[0]["kind"] = "linear"
+            layers[1]["kind"] = "lstm"
+            layers[2].update(kind="conv2d", groups=4)
+            with open(os.path.join(root, "manifest.json"), "w") as f:
+                json.dump({"format": "mls-trace/2", "layers": layers}, f)
+            out = os.path.join(root, "out")
+            proc = subprocess.run([MLSSIM, "run", root, "--outputs", out, "--no-progress"], capture_output=True,
+                                  text=True)
+            self.assertNotEqual(proc.returncode, 0)
+            err = proc.stderr.strip()
+            self.assertEqual(len(err.splitlines()), 1, err)
+            for piece in ("2 layers cannot be simulated", "'rnn'", "kind 'lstm' is not supported",
+                          "'conv_bad_groups'", "groups = 4", "manifest.json", "--layers ok"):
+                self.assertIn(piece, err)
+            self.assertFalse(os.path.exists(out))
+            run("run", root, "--layers", "ok", "--no-progress", "--quiet")
+
 
 if __name__ == "__main__":
     unittest.main()
