@@ -40,25 +40,31 @@ void check_padding(int pad, int dil, int64_t k, int64_t in, const char* side) {
 }
 
 void check_params(const ConvParams& prm) {
-  if (prm.stride_h < 1 || prm.stride_w < 1 || prm.pad_h < 0 || prm.pad_w < 0 || prm.dil_h < 1 || prm.dil_w < 1)
-    throw Error("stride and dilation must be >= 1 and padding >= 0");
-  if (std::max({prm.stride_h, prm.stride_w, prm.pad_h, prm.pad_w, prm.dil_h, prm.dil_w}) > kMaxConvParam)
-    throw Error("stride, padding and dilation must be at most " + std::to_string(kMaxConvParam));
+  if (prm.stride_h < 1 || prm.stride_w < 1 || prm.pad_h < 0 || prm.pad_w < 0 || prm.dil_h < 1 || prm.dil_w < 1 ||
+      prm.groups < 1)
+    throw Error("stride, dilation and groups must be >= 1 and padding >= 0");
+  if (std::max({prm.stride_h, prm.stride_w, prm.pad_h, prm.pad_w, prm.dil_h, prm.dil_w, prm.groups}) > kMaxConvParam)
+    throw Error("stride, padding, dilation and groups must be at most " + std::to_string(kMaxConvParam));
 }
 
 void check_dims(const Shape& weight, const Shape& input) {
-  if (weight.size() != 4) throw Error("weight must have rank 4 [Co, Ci, Kh, Kw], got " + shape_str(weight));
+  if (weight.size() != 4) throw Error("weight must have rank 4 [Co, Ci/groups, Kh, Kw], got " + shape_str(weight));
   if (input.size() != 4) throw Error("input must have rank 4 [N, Ci, H, W], got " + shape_str(input));
 }
 
 void check_sizes(const Shape& weight, const Shape& input, const ConvGeometry& g) {
-  if (input[1] != g.ci)
-    throw Error("input channels " + std::to_string(input[1]) + " of input " + shape_str(input) +
-                " differ from weight's Ci = " + std::to_string(g.ci) + " of " + shape_str(weight));
   for (int64_t d : weight)
     if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
   for (int64_t d : input)
     if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+  const int64_t groups = g.params.groups;
+  if (g.co % groups != 0)
+    throw Error("groups = " + std::to_string(groups) + " does not divide the weight's Co = " + std::to_string(g.co) +
+                " of " + shape_str(weight));
+  if (input[1] != weight[1] * groups)
+    throw Error("input channels " + std::to_string(input[1]) + " of input " + shape_str(input) +
+                " differ from weight's Ci/groups = " + std::to_string(weight[1]) + " times groups = " +
+                std::to_string(groups) + " (weight " + shape_str(weight) + ")");
 }
 
 }  // namespace
@@ -69,7 +75,7 @@ ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvPa
   check_params(prm);
   ConvGeometry g;
   g.params = prm;
-  g.co = weight[0], g.ci = weight[1], g.kh = weight[2], g.kw = weight[3];
+  g.co = weight[0], g.ci = input[1], g.kh = weight[2], g.kw = weight[3];
   g.n = input[0], g.h = input[2], g.w = input[3];
   check_sizes(weight, input, g);
   check_padding(prm.pad_h, prm.dil_h, g.kh, g.h, "height");
@@ -91,15 +97,20 @@ ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvPa
 
 std::vector<std::string> Conv2d::manifest_keys() { return {"stride", "padding", "dilation", "groups"}; }
 
-std::unique_ptr<LayerKind> Conv2d::from_manifest(const nlohmann::json& entry, const std::string& where) {
-  if (entry.contains("groups") && entry["groups"] != 1)
-    throw Error(where + ": groups = " + quoted_excerpt(entry["groups"].dump()) + " is not supported (only 1)");
+ConvParams conv_params_from_manifest(const nlohmann::json& entry, const std::string& where) {
   const auto stride = manifest_int_pair(entry, "stride", 1, 1, kMaxConvParam, where);
   const auto padding = manifest_int_pair(entry, "padding", 0, 0, kMaxConvParam, where);
   const auto dilation = manifest_int_pair(entry, "dilation", 1, 1, kMaxConvParam, where);
-  return std::make_unique<Conv2d>(
-      ConvParams{stride.first, stride.second, padding.first, padding.second, dilation.first, dilation.second});
+  const int groups = manifest_int(entry, "groups", 1, 1, kMaxConvParam, where);
+  return ConvParams{stride.first, stride.second, padding.first, padding.second, dilation.first, dilation.second,
+                    groups};
 }
+
+std::unique_ptr<LayerKind> Conv2d::from_manifest(const nlohmann::json& entry, const std::string& where) {
+  return std::make_unique<Conv2d>(conv_params_from_manifest(entry, where));
+}
+
+int64_t Conv2d::blocks(Pass) const { return geometry().groups(); }
 
 void Conv2d::bind(const Shape& weight, const Shape& input, const Shape* grad_output) {
   geo_ = conv_geometry(weight, input, params_, grad_output);
@@ -114,83 +125,103 @@ const ConvGeometry& Conv2d::geometry() const {
 
 namespace {
 
-// X = W[co = m, ci = g, (kh, kw) = k]; Y = A[n, ci = g, ho*S - P + kh*D, wo*S - P + kw*D], p = (n, ho, wo).
-void lower_fwd(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
+// Block j of a grouped conv: its first output and input channel.
+struct Block {
+  int64_t co0 = 0, ci0 = 0;
+};
+
+Block block_of(const ConvGeometry& c, int64_t j) { return {j * c.cog(), j * c.cig()}; }
+
+// X = W[co = co0 + m, ci' = g, (kh, kw) = k]; Y = A[n, ci0 + g, ho*S - P + kh*D, wo*S - P + kw*D], p = (n, ho, wo).
+void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
   const auto& q = c.params;
-  lp.m = c.co, lp.p = c.n * c.ho * c.wo, lp.g = c.ci, lp.k = c.kh * c.kw;
+  lp.m = c.cog(), lp.p = c.n * c.ho * c.wo, lp.g = c.cig(), lp.k = c.kh * c.kw;
   lp.out_shape = {c.n, c.co, c.ho, c.wo};
-  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(m, g); },
-               [&](int64_t m, int64_t g, int64_t k) { return (m * c.ci + g) * lp.k + k; }, lp.x_group, lp.x_index);
-  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.ho * c.wo), g); },
+  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + m, g); },
+               [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + m) * c.cig() + g) * lp.k + k; }, lp.x_group,
+               lp.x_index);
+  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.ho * c.wo), b.ci0 + g); },
                [&](int64_t p, int64_t g, int64_t k) -> int64_t {
                  const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
                  const int64_t h = tap(ho, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
                  const int64_t w = tap(wo, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
-                 return h < 0 || w < 0 ? -1 : ((n * c.ci + g) * c.h + h) * c.w + w;
+                 return h < 0 || w < 0 ? -1 : ((n * c.ci + b.ci0 + g) * c.h + h) * c.w + w;
                },
                lp.y_group, lp.y_index);
   for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((p / (c.ho * c.wo) * c.co + m) * c.ho * c.wo + p % (c.ho * c.wo));
+    for (int64_t p = 0; p < lp.p; ++p)
+      lp.out_index.push_back((p / (c.ho * c.wo) * c.co + b.co0 + m) * c.ho * c.wo + p % (c.ho * c.wo));
 }
 
-// X = W[co = g, ci = m, (kh, kw) = k]; Y = E[n, co = g, (h + P - kh*D) / S, (w + P - kw*D) / S]
+// X = W[co = co0 + g, ci' = m, (kh, kw) = k]; Y = E[n, co0 + g, (h + P - kh*D) / S, (w + P - kw*D) / S]
 // with p = (n, h, w), a zero tap where the division is not exact.
-void lower_bwd_data(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
+void lower_bwd_data(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
   const auto& q = c.params;
-  lp.m = c.ci, lp.p = c.n * c.h * c.w, lp.g = c.co, lp.k = c.kh * c.kw;
+  lp.m = c.cig(), lp.p = c.n * c.h * c.w, lp.g = c.cog(), lp.k = c.kh * c.kw;
   lp.out_shape = {c.n, c.ci, c.h, c.w};
-  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, m); },
-               [&](int64_t m, int64_t g, int64_t k) { return (g * c.ci + m) * lp.k + k; }, lp.x_group, lp.x_index);
-  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.h * c.w), g); },
+  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + g, m); },
+               [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + g) * c.cig() + m) * lp.k + k; }, lp.x_group,
+               lp.x_index);
+  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.h * c.w), b.co0 + g); },
                [&](int64_t p, int64_t g, int64_t k) -> int64_t {
                  const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
                  const int64_t ho = back_tap(h, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
                  const int64_t wo = back_tap(w, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
-                 return ho < 0 || wo < 0 ? -1 : ((n * c.co + g) * c.ho + ho) * c.wo + wo;
+                 return ho < 0 || wo < 0 ? -1 : ((n * c.co + b.co0 + g) * c.ho + ho) * c.wo + wo;
                },
                lp.y_group, lp.y_index);
   for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((p / (c.h * c.w) * c.ci + m) * c.h * c.w + p % (c.h * c.w));
+    for (int64_t p = 0; p < lp.p; ++p)
+      lp.out_index.push_back((p / (c.h * c.w) * c.ci + b.ci0 + m) * c.h * c.w + p % (c.h * c.w));
 }
 
-// X = E[n = g, co = m, (ho, wo) = k]; Y = A[n = g, ci, ho*S - P + kh*D, wo*S - P + kw*D], p = (ci, kh, kw).
-void lower_bwd_weight(const ConvGeometry& c, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
+// X = E[n = g, co0 + m, (ho, wo) = k]; Y = A[n = g, ci0 + ci', ho*S - P + kh*D, wo*S - P + kw*D],
+// p = (ci', kh, kw).
+void lower_bwd_weight(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl,
+                      LoweredPass& lp) {
   const auto& q = c.params;
-  lp.m = c.co, lp.p = c.ci * c.kh * c.kw, lp.g = c.n, lp.k = c.ho * c.wo;
-  lp.out_shape = {c.co, c.ci, c.kh, c.kw};
-  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, m); },
-               [&](int64_t m, int64_t g, int64_t k) { return (g * c.co + m) * lp.k + k; }, lp.x_group, lp.x_index);
-  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(g, p / (c.kh * c.kw)); },
+  lp.m = c.cog(), lp.p = c.cig() * c.kh * c.kw, lp.g = c.n, lp.k = c.ho * c.wo;
+  lp.out_shape = {c.co, c.cig(), c.kh, c.kw};
+  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, b.co0 + m); },
+               [&](int64_t m, int64_t g, int64_t k) { return (g * c.co + b.co0 + m) * lp.k + k; }, lp.x_group,
+               lp.x_index);
+  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(g, b.ci0 + p / (c.kh * c.kw)); },
                [&](int64_t p, int64_t g, int64_t k) -> int64_t {
-                 const int64_t ci = p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
+                 const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
                  const int64_t h = tap(k / c.wo, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
                  const int64_t w = tap(k % c.wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
                  return h < 0 || w < 0 ? -1 : ((g * c.ci + ci) * c.h + h) * c.w + w;
                },
                lp.y_group, lp.y_index);
   for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back(m * lp.p + p);
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((b.co0 + m) * lp.p + p);
 }
 
-// The sizes (m, p, g * k) of a pass, known before anything is allocated.
+// The sizes (m, p, g * k) of one block of a pass, known before anything is allocated.
 void check_table_sizes(Pass pass, const ConvGeometry& c) {
-  const int64_t gk = pass == Pass::bwd_weight ? c.n * c.ho * c.wo : (pass == Pass::fwd ? c.ci : c.co) * c.kh * c.kw;
-  const int64_t m = pass == Pass::bwd_data ? c.ci : c.co;
-  const int64_t p = pass == Pass::fwd ? c.n * c.ho * c.wo : pass == Pass::bwd_data ? c.n * c.h * c.w : c.ci * c.kh * c.kw;
+  const int64_t gk =
+      pass == Pass::bwd_weight ? c.n * c.ho * c.wo : (pass == Pass::fwd ? c.cig() : c.cog()) * c.kh * c.kw;
+  const int64_t m = pass == Pass::bwd_data ? c.cig() : c.cog();
+  const int64_t p = pass == Pass::fwd        ? c.n * c.ho * c.wo
+                    : pass == Pass::bwd_data ? c.n * c.h * c.w
+                                             : c.cig() * c.kh * c.kw;
   check_lowered_entries(pass, m, p, gk);
 }
 
 }  // namespace
 
-LoweredPass Conv2d::lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const {
+LoweredPass Conv2d::lower(Pass pass, int64_t block, const GroupLayout& x_layout, const GroupLayout& y_layout) const {
   const ConvGeometry& geo = geometry();
+  if (block < 0 || block >= geo.groups())
+    throw Error("conv2d: block " + std::to_string(block) + " of " + std::to_string(geo.groups()));
   check_table_sizes(pass, geo);
+  const Block b = block_of(geo, block);
   LoweredPass lp;
   lp.pass = pass;
   switch (pass) {
-    case Pass::fwd: lower_fwd(geo, x_layout, y_layout, lp); break;
-    case Pass::bwd_data: lower_bwd_data(geo, x_layout, y_layout, lp); break;
-    case Pass::bwd_weight: lower_bwd_weight(geo, x_layout, y_layout, lp); break;
+    case Pass::fwd: lower_fwd(geo, b, x_layout, y_layout, lp); break;
+    case Pass::bwd_data: lower_bwd_data(geo, b, x_layout, y_layout, lp); break;
+    case Pass::bwd_weight: lower_bwd_weight(geo, b, x_layout, y_layout, lp); break;
   }
   return lp;
 }
@@ -203,21 +234,22 @@ std::vector<double> Conv2d::reference(Pass pass, const TensorF& W, const TensorF
   if (pass != Pass::fwd && !E) throw Error(to_string(pass) + " reference needs grad_output");
   const size_t out_size = pass == Pass::fwd        ? size_t(c.n * c.co * c.ho * c.wo)
                           : pass == Pass::bwd_data ? size_t(c.n * c.ci * c.h * c.w)
-                                                   : size_t(c.co * c.ci * c.kh * c.kw);
+                                                   : size_t(c.co * c.cig() * c.kh * c.kw);
   std::vector<double> out(out_size, 0.0);
-  // Every (n, co, ho, wo, ci, kh, kw) tap of the forward conv contributes to
-  // exactly one element of each pass's result.
+  // Every (n, co, ho, wo, ci', kh, kw) tap of the forward conv contributes to
+  // exactly one element of each pass's result; ci' runs over co's group.
   for (int64_t n = 0; n < c.n; ++n)
     for (int64_t co = 0; co < c.co; ++co)
       for (int64_t ho = 0; ho < c.ho; ++ho)
         for (int64_t wo = 0; wo < c.wo; ++wo)
-          for (int64_t ci = 0; ci < c.ci; ++ci)
+          for (int64_t cl = 0; cl < c.cig(); ++cl)
             for (int64_t kh = 0; kh < c.kh; ++kh)
               for (int64_t kw = 0; kw < c.kw; ++kw) {
                 const int64_t h = ho * q.stride_h - q.pad_h + kh * q.dil_h;
                 const int64_t w = wo * q.stride_w - q.pad_w + kw * q.dil_w;
                 if (h < 0 || h >= c.h || w < 0 || w >= c.w) continue;
-                const double wv = W.data[size_t(((co * c.ci + ci) * c.kh + kh) * c.kw + kw)];
+                const int64_t ci = co / c.cog() * c.cig() + cl;
+                const double wv = W.data[size_t(((co * c.cig() + cl) * c.kh + kh) * c.kw + kw)];
                 const double av = A.data[size_t(((n * c.ci + ci) * c.h + h) * c.w + w)];
                 if (pass == Pass::fwd) {
                   out[size_t(((n * c.co + co) * c.ho + ho) * c.wo + wo)] += wv * av;
@@ -225,7 +257,7 @@ std::vector<double> Conv2d::reference(Pass pass, const TensorF& W, const TensorF
                 }
                 const double ev = E->data[size_t(((n * c.co + co) * c.ho + ho) * c.wo + wo)];
                 if (pass == Pass::bwd_data) out[size_t(((n * c.ci + ci) * c.h + h) * c.w + w)] += wv * ev;
-                else out[size_t(((co * c.ci + ci) * c.kh + kh) * c.kw + kw)] += ev * av;
+                else out[size_t(((co * c.cig() + cl) * c.kh + kh) * c.kw + kw)] += ev * av;
               }
   return out;
 }

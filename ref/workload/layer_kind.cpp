@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "ref/workload/conv2d.h"
+#include "ref/workload/conv_transpose2d.h"
+#include "ref/workload/linear.h"
+#include "ref/workload/matmul.h"
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
 
@@ -23,11 +26,21 @@ std::string to_string(Operand o) {
 Operand x_operand(Pass pass) { return pass == Pass::bwd_weight ? Operand::grad_output : Operand::weight; }
 Operand y_operand(Pass pass) { return pass == Pass::bwd_data ? Operand::grad_output : Operand::input; }
 
+LoweredPass LayerKind::lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const {
+  if (blocks(pass) != 1)
+    throw Error(name() + " " + to_string(pass) + ": the pass has " + std::to_string(blocks(pass)) +
+                " blocks; lower them one at a time");
+  return lower(pass, 0, x_layout, y_layout);
+}
+
 const std::vector<LayerKindEntry>& layer_kinds() {
   // The registry: one line per kind, no self-registration, so the list of
   // kinds is here to read.
   static const std::vector<LayerKindEntry> kinds = {
       {Conv2d::kName, Conv2d::manifest_keys(), &Conv2d::from_manifest},
+      {ConvTranspose2d::kName, ConvTranspose2d::manifest_keys(), &ConvTranspose2d::from_manifest},
+      {Linear::kName, Linear::manifest_keys(), &Linear::from_manifest},
+      {Matmul::kName, Matmul::manifest_keys(), &Matmul::from_manifest},
   };
   return kinds;
 }
@@ -65,6 +78,13 @@ std::pair<int, int> manifest_int_pair(const json& entry, const std::string& key,
   if (v.is_array()) throw Error(where + ": '" + key + "' must be an integer or [h, w]");
   const int both = bounded_int(v, key, lo, hi, where);
   return {both, both};
+}
+
+int manifest_int(const json& entry, const std::string& key, int fallback, int lo, int hi, const std::string& where) {
+  if (!entry.contains(key)) return fallback;
+  if (!entry[key].is_number_integer())
+    throw Error(where + ": '" + key + "' must be an integer, got " + entry[key].type_name());
+  return bounded_int(entry[key], key, lo, hi, where);
 }
 
 double relative_l2_error(const TensorF& a, const std::vector<double>& ref) {

@@ -43,8 +43,28 @@ class LayerKind {
   // Which operand plays X and Y in `pass`.
   virtual Operand x_operand(Pass pass) const { return mls::x_operand(pass); }
   virtual Operand y_operand(Pass pass) const { return mls::y_operand(pass); }
-  // The pass as a grouped product; the layouts are the quantized X and Y's.
-  virtual LoweredPass lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const = 0;
+  // How many independent grouped products a pass is: a grouped convolution's
+  // groups, a matmul's batch. Blocks share no operand element and no output,
+  // so each is lowered and run on its own, one after another
+  // (docs/layers.md#blocks).
+  virtual int64_t blocks(Pass pass) const {
+    (void)pass;
+    return 1;
+  }
+  // Block `block` of the pass as a grouped product; the layouts are the
+  // quantized X and Y's. Its out_index points into the pass's whole result.
+  virtual LoweredPass lower(Pass pass, int64_t block, const GroupLayout& x_layout,
+                            const GroupLayout& y_layout) const = 0;
+  // A pass of one block; throws mls::Error when the pass has more.
+  LoweredPass lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const;
+  // The shape an operand is quantized in: the grouping (nc, n, c) cuts dims 0
+  // and 1 of this shape. The same elements in the same order as `natural`
+  // (a reshape); conv kinds keep the natural shape, linear and matmul view a
+  // tensor as a matrix [rows, last dim] (docs/layers.md#grouping).
+  virtual Shape grouping_shape(Operand operand, const Shape& natural) const {
+    (void)operand;
+    return natural;
+  }
   // The pass evaluated in double from unquantized tensors, in the result's
   // natural layout (the shape lower() reports): the yardstick of the tests
   // and of `run --accuracy`. grad_output may be null for fwd.
@@ -80,6 +100,10 @@ const LayerKindEntry& find_layer_kind(const std::string& name, const std::string
 // {fallback, fallback} when `key` is absent. Errors start with `where`.
 std::pair<int, int> manifest_int_pair(const nlohmann::json& entry, const std::string& key, int fallback, int lo,
                                       int hi, const std::string& where);
+
+// A manifest value that is one integer in [lo, hi]; `fallback` when absent.
+int manifest_int(const nlohmann::json& entry, const std::string& key, int fallback, int lo, int hi,
+                 const std::string& where);
 
 // ||a - ref||_2 / ||ref||_2 (0 when both are zero): a result against reference().
 double relative_l2_error(const TensorF& a, const std::vector<double>& ref);

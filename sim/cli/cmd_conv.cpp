@@ -1,8 +1,10 @@
-// mlssim conv: the golden MLS convolution arithmetic alone, no SystemC.
+// mlssim conv: the golden MLS arithmetic of one layer-pass alone, no SystemC,
+// for any layer kind (--kind).
+#include <algorithm>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
-#include "ref/workload/conv2d.h"
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
 #include "ref/golden/golden_conv.h"
@@ -13,19 +15,53 @@
 
 namespace mls {
 
+namespace {
+
+struct KindFlags {
+  std::string kind = kDefaultLayerKind;
+  int stride = 1, padding = 0, dilation = 1, groups = 1, output_padding = 0;
+};
+
+// The kind from the registry, given the manifest entry the flags stand for; a
+// flag the kind does not read must keep its default.
+std::unique_ptr<LayerKind> kind_from_flags(const KindFlags& f, const std::string& where) {
+  const LayerKindEntry& entry = find_layer_kind(f.kind, "--kind");
+  const std::vector<std::pair<std::string, std::pair<int, int>>> flags = {
+      {"stride", {f.stride, 1}}, {"padding", {f.padding, 0}}, {"dilation", {f.dilation, 1}},
+      {"groups", {f.groups, 1}}, {"output_padding", {f.output_padding, 0}}};
+  nlohmann::json manifest = nlohmann::json::object();
+  for (const auto& [key, value] : flags) {
+    if (std::find(entry.keys.begin(), entry.keys.end(), key) != entry.keys.end()) manifest[key] = value.first;
+    else if (value.first != value.second) {
+      std::string flag = key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      throw Error("--" + flag + " does not apply to --kind " + f.kind);
+    }
+  }
+  return entry.from_manifest(manifest, where);
+}
+
+}  // namespace
+
 int cmd_conv(const std::vector<std::string>& args) {
   cli::ConfigFlags flags;
   std::string pass_name, weight, input, grad_output, out, name = "conv";
-  int stride = 1, padding = 0, dilation = 1;
+  KindFlags kf;
   cli::po::options_description desc("conv options");
   desc.add_options()
       ("pass", cli::po::value(&pass_name)->required(), "fwd | bwd-data | bwd-weight")
-      ("weight", cli::po::value(&weight)->required(), "weight [Co, Ci, Kh, Kw] (.npy)")
-      ("input", cli::po::value(&input)->required(), "input activations [N, Ci, H, W] (.npy)")
-      ("grad-output", cli::po::value(&grad_output), "output gradient [N, Co, Ho, Wo] (.npy), for backward passes")
-      ("stride", cli::po::value(&stride)->default_value(1), "stride")
-      ("padding", cli::po::value(&padding)->default_value(0), "zero padding")
-      ("dilation", cli::po::value(&dilation)->default_value(1), "dilation")
+      ("kind", cli::po::value(&kf.kind)->default_value(kf.kind),
+       "layer kind: conv2d | conv_transpose2d | linear | matmul (docs/layers.md)")
+      ("weight", cli::po::value(&weight)->required(),
+       "weight (.npy): conv2d [Co, Ci/groups, Kh, Kw], linear [out, in], matmul the second operand [..., K, N]")
+      ("input", cli::po::value(&input)->required(),
+       "input (.npy): conv [N, Ci, H, W], linear [..., in], matmul the first operand [..., M, K]")
+      ("grad-output", cli::po::value(&grad_output), "output gradient (.npy), for backward passes")
+      ("stride", cli::po::value(&kf.stride)->default_value(1), "stride (conv kinds)")
+      ("padding", cli::po::value(&kf.padding)->default_value(0), "zero padding (conv kinds)")
+      ("dilation", cli::po::value(&kf.dilation)->default_value(1), "dilation (conv kinds)")
+      ("groups", cli::po::value(&kf.groups)->default_value(1), "groups (conv kinds)")
+      ("output-padding", cli::po::value(&kf.output_padding)->default_value(0), "output padding (conv_transpose2d)")
       ("name", cli::po::value(&name)->default_value(name),
        "layer name: tensors are keyed <name>.weight etc. for stochastic rounding, as in a trace")
       ("out", cli::po::value(&out)->required(), "result tensor (float32 .npy)");
@@ -52,14 +88,25 @@ int cmd_conv(const std::vector<std::string>& args) {
     t.grad_output_file = grad_output;
   }
   // The flags apply to both axes; the kind checks them against the shapes.
-  bind_layer_kind(t, std::make_unique<Conv2d>(ConvParams{stride, stride, padding, padding, dilation, dilation}),
-                  "layer '" + name + "'");
+  const std::string where = "layer '" + name + "'";
+  bind_layer_kind(t, kind_from_flags(kf, where), where);
   const QuantLayer layer = quantize_layer(t, cfg.quant);
-  const LoweredPass lp = lower_layer(layer, pass);
-  const GoldenResult r = golden_pass(lp, layer.x(pass), layer.y(pass), cfg.array, Mapping::for_array(cfg.array));
-  write_npy(out, r.out);
-  std::cout << name << " " << pass_name << ": out " << shape_str(r.out.shape) << ", " << lp.macs()
-            << " MACs, acc_overflow = " << r.acc_overflow << "\n";
+  if (!layer.has_pass(pass)) throw Error("--pass " + pass_name + " needs --grad-output");
+  TensorF result;
+  int64_t macs = 0;
+  uint64_t overflow = 0;
+  for (int64_t b = 0; b < pass_blocks(layer, pass); ++b) {
+    const BlockPass block = lower_block(layer, pass, b);
+    if (b == 0) result = TensorF(block.natural_shape);
+    const GoldenResult r =
+        golden_pass(block.lp, layer.x(pass), layer.y(pass), cfg.array, Mapping::for_array(cfg.array));
+    scatter_block(r.out, block, result);
+    macs += block.lp.macs();
+    overflow += r.acc_overflow;
+  }
+  write_npy(out, result);
+  std::cout << name << " " << pass_name << ": out " << shape_str(result.shape) << ", " << macs
+            << " MACs, acc_overflow = " << overflow << "\n";
   return 0;
 }
 

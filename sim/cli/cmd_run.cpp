@@ -59,9 +59,14 @@ void check_outputs(const RunOptions& opt, const Trace& trace, const std::string&
     if (path.empty()) continue;
     check_output_file(flag, path, inputs);
   }
-  if (opt.outputs_dir.empty()) return;
   for (const LayerTensors& t : trace.layers)
-    for (Pass pass : opt.passes) check_output_not_input("--outputs", output_path(opt.outputs_dir, t.name, pass), inputs);
+    for (Pass pass : opt.passes) {
+      if (!opt.outputs_dir.empty())
+        check_output_not_input("--outputs", output_path(opt.outputs_dir, t.name, pass), inputs);
+      if (opt.operands_dir.empty()) continue;
+      for (Operand o : {Operand::weight, Operand::input, Operand::grad_output})
+        check_output_not_input("--operands", operand_path(opt.operands_dir, t.name, pass, o), inputs);
+    }
 }
 
 // `mlssim run`'s flags, as parsed.
@@ -86,6 +91,8 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
       ("check", cli::po::bool_switch(&opt.check), "compare every output bit for bit with the golden model")
       ("vcd", cli::po::value(&opt.vcd_path), "write a waveform of the array's pipeline (GTKWave)")
       ("outputs", cli::po::value(&opt.outputs_dir), "write each result as DIR/<layer>.<pass>.npy")
+      ("operands", cli::po::value(&opt.operands_dir),
+       "write the dequantized operands each pass consumed as DIR/<layer>.<pass>.<weight|input|grad_output>.npy")
       ("report", cli::po::value(&a.report_path), "write the JSON report")
       ("expect", cli::po::value(&a.expect), "compare cycles and event counts with a stored report")
       ("bless", cli::po::bool_switch(&a.bless), "with --expect: overwrite the stored report with this run")
@@ -132,6 +139,7 @@ int cmd_run(const std::vector<std::string>& args) {
   // Nothing is written until the whole run has succeeded (docs/testing.md).
   OutputSet outputs;
   if (!opt.outputs_dir.empty()) outputs.make_dir(opt.outputs_dir);
+  if (!opt.operands_dir.empty() && opt.operands_dir != opt.outputs_dir) outputs.make_dir(opt.operands_dir);
   if (!opt.vcd_path.empty()) opt.vcd_path = outputs.stage_external(vcd_target(opt.vcd_path), ".vcd");
   RunResult result = run_trace(trace, opt, outputs);
   if (table) {

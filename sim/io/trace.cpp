@@ -91,11 +91,33 @@ TensorF read_tensor(const std::string& path, const std::string& tensor, const st
   }
 }
 
+// A layer the simulator cannot run: an unsupported kind, parameters its kind
+// refuses, or shapes that do not fit them. The run is refused once every
+// layer has been read, naming all such layers at once.
+struct LayerRefused : Error {
+  using Error::Error;
+};
+
 // The layer's kind from the registry; the kind parses its own keys.
 std::unique_ptr<LayerKind> layer_kind(const json& layer, const std::string& where) {
-  const LayerKindEntry& kind = find_layer_kind(text_key(layer, "kind", kDefaultLayerKind, where), where);
-  check_keys_of_kind(layer, kind, where);
-  return kind.from_manifest(layer, where);
+  try {
+    const LayerKindEntry& kind = find_layer_kind(text_key(layer, "kind", kDefaultLayerKind, where), where);
+    check_keys_of_kind(layer, kind, where);
+    return kind.from_manifest(layer, where);
+  } catch (const Error& e) {
+    throw LayerRefused(e.what());
+  }
+}
+
+// The message for the refused layers: each one's reason, then the way round.
+std::string refusal_message(const std::vector<std::string>& reasons, const Trace& usable) {
+  std::string msg = std::to_string(reasons.size()) + (reasons.size() == 1 ? " layer" : " layers") +
+                    " cannot be simulated: ";
+  for (size_t i = 0; i < reasons.size(); ++i) msg += (i ? "; " : "") + reasons[i];
+  if (usable.layers.empty()) return msg + "; no other layer is left to run";
+  std::string names;
+  for (const LayerTensors& t : usable.layers) names += (names.empty() ? "" : ",") + t.name;
+  return msg + "; run the other layers with --layers " + names;
 }
 
 LayerTensors load_layer(const fs::path& root, const json& layer, const std::string& manifest, size_t index) {
@@ -119,7 +141,11 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
     t.grad_output_file = tensor_path(root, layer, "grad_output", where);
     t.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where);
   }
-  bind_layer_kind(t, std::move(kind), where);
+  try {
+    bind_layer_kind(t, std::move(kind), where);
+  } catch (const Error& e) {
+    throw LayerRefused(e.what());
+  }
   return t;
 }
 
@@ -132,24 +158,32 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only) {
   if (!m.is_object()) throw Error(manifest + ": the manifest must be a JSON object");
   for (const auto& item : m.items())
     if (!kTopKeys.count(item.key())) throw Error(manifest + ": unknown key " + quoted_excerpt(item.key()));
-  if (text_key(m, "format", "", manifest) != "mls-trace/1")
-    throw Error(manifest + ": 'format' must be \"mls-trace/1\"");
+  // mls-trace/2 adds layer kinds; a /1 manifest reads the same way.
+  const std::string format = text_key(m, "format", "", manifest);
+  if (format != "mls-trace/1" && format != "mls-trace/2")
+    throw Error(manifest + ": 'format' must be \"mls-trace/2\" (or \"mls-trace/1\")");
   if (!m.contains("layers") || !m["layers"].is_array() || m["layers"].empty())
     throw Error(manifest + ": 'layers' must be a non-empty list");
   Trace trace;
   trace.dir = dir;
   trace.model = text_key(m, "model", "", manifest);
   std::set<std::string> wanted(only.begin(), only.end()), names;
+  std::vector<std::string> refused;
   for (size_t i = 0; i < m["layers"].size(); ++i) {
     const json& layer = m["layers"][i];
     const std::string name = layer.is_object() && layer.contains("name") && layer["name"].is_string()
                                  ? layer["name"].get<std::string>() : "";
     if (!name.empty() && !names.insert(name).second) throw Error(manifest + ": layer name '" + name + "' repeats");
     if (!wanted.empty() && !wanted.count(name)) continue;
-    trace.layers.push_back(load_layer(root, layer, manifest, i));
+    try {
+      trace.layers.push_back(load_layer(root, layer, manifest, i));
+    } catch (const LayerRefused& e) {
+      refused.push_back(e.what());
+    }
   }
   for (const std::string& w : wanted)
     if (!names.count(w)) throw Error(manifest + ": no layer named " + quoted_excerpt(w) + " (see --layers)");
+  if (!refused.empty()) throw Error(refusal_message(refused, trace));
   return trace;
 }
 

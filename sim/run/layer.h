@@ -45,6 +45,24 @@ struct QuantLayer {
 // "<layer>.grad_output". t.kind must be bound (bind_layer_kind).
 QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& cfg, int threads = 1);
 
+// A pass of one block (LayerKind::lower); throws mls::Error for more.
 LoweredPass lower_layer(const QuantLayer& layer, Pass pass);
+
+// How many blocks the pass runs as (LayerKind::blocks).
+int64_t pass_blocks(const QuantLayer& layer, Pass pass);
+
+// One block of a pass with compact results: lp.out_shape is [m * p] and
+// lp.out_index counts up, so the golden model and the array write a result no
+// larger than the block; `natural` keeps where each result lands in the
+// pass's result of shape `natural_shape`.
+struct BlockPass {
+  LoweredPass lp;
+  std::vector<int64_t> natural;
+  Shape natural_shape;
+};
+BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block);
+
+// Copies a block's compact result into the pass's result.
+void scatter_block(const TensorF& compact, const BlockPass& block, TensorF& out);
 
 }  // namespace mls

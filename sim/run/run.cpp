@@ -77,26 +77,81 @@ uint64_t count_mismatches(const TensorF& hw, const TensorF& golden, const std::s
   return bad;
 }
 
+// --operands: the dequantized X and Y the pass consumed, in their natural shapes.
+void stage_operands(const QuantLayer& layer, Pass pass, const std::string& dir, OutputSet& outputs) {
+  for (Operand which : {layer.kind->x_operand(pass), layer.kind->y_operand(pass)})
+    outputs.stage(operand_path(dir, layer.name, pass, which), npy_bytes(dequantize(layer.operand(which))));
+}
+
 struct PassOutcome {
   json entry;
   bool bit_exact = true;
   Stats stats;
 };
 
-// The report entry of a simulated pass: its lowered sizes, cycles and events.
-json pass_entry(const std::string& layer, Pass pass, const LoweredPass& lp, const hw::SimulatedPass& sim,
-                const ArrayConfig& array) {
-  return {{"name", layer}, {"pass", to_string(pass)},
-          {"m", lp.m}, {"p", lp.p}, {"g", lp.g}, {"k", lp.k}, {"macs", lp.macs()},
-          {"macs_useful", lp.useful_macs()},
-          {"cycles", sim.stats.cycles}, {"pipeline_depth", sim.stats.pipeline_depth},
-          {"stall_cycles", sim.stats.stall_cycles},
-          {"utilization", sim.stats.utilization(array.rows, array.cols)},
-          {"events", events_json(sim.stats, array)},
-          {"stats", stats_tree_json(sim.stats)},
-          {"sim_seconds", sim.seconds},
-          {"sim_macs_per_second", sim.seconds > 0 ? double(lp.macs()) / sim.seconds : 0.0},
-          {"bit_exact", nullptr}};
+// A pass run block by block (LayerKind::blocks): the results scattered into
+// the pass's result, the events and times summed.
+struct BlockedRun {
+  TensorF out, golden;
+  Stats stats;
+  double seconds = 0, golden_seconds = 0;
+  int64_t blocks = 0, macs = 0, useful_macs = 0;
+  uint64_t golden_overflow = 0;
+  LoweredPass first;  // block 0's sizes, tables dropped
+};
+
+// The report entry of a simulated pass: its lowered sizes (one block's, when
+// the pass has several), cycles and events.
+json pass_entry(const std::string& layer, Pass pass, const BlockedRun& run, const ArrayConfig& array) {
+  const LoweredPass& lp = run.first;
+  json e = {{"name", layer}, {"pass", to_string(pass)},
+            {"m", lp.m}, {"p", lp.p}, {"g", lp.g}, {"k", lp.k}, {"macs", run.macs},
+            {"macs_useful", run.useful_macs},
+            {"cycles", run.stats.cycles}, {"pipeline_depth", run.stats.pipeline_depth},
+            {"stall_cycles", run.stats.stall_cycles},
+            {"utilization", run.stats.utilization(array.rows, array.cols)},
+            {"events", events_json(run.stats, array)},
+            {"stats", stats_tree_json(run.stats)},
+            {"sim_seconds", run.seconds},
+            {"sim_macs_per_second", run.seconds > 0 ? double(run.macs) / run.seconds : 0.0},
+            {"bit_exact", nullptr}};
+  if (run.blocks != 1) e["blocks"] = run.blocks;
+  return e;
+}
+
+// Every block of the pass through the array (and, with `check`, the golden
+// model), one after another; only one block's tables are alive at a time.
+BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, bool check, ProgressLine& progress) {
+  const QuantTensor& x = layer.x(pass);
+  const QuantTensor& y = layer.y(pass);
+  BlockedRun r;
+  r.blocks = pass_blocks(layer, pass);
+  for (int64_t b = 0; b < r.blocks; ++b) {
+    BlockPass block = lower_block(layer, pass, b);
+    if (b == 0) {
+      r.out = TensorF(block.natural_shape);
+      if (check) r.golden = TensorF(block.natural_shape);
+    }
+    const hw::SimulatedPass simulated =
+        hw::simulate_pass(sim, block.lp, x, y, [&](uint64_t done, uint64_t total) { progress(done, total); });
+    scatter_block(simulated.out, block, r.out);
+    r.stats += simulated.stats;
+    r.seconds += simulated.seconds;
+    r.macs += block.lp.macs();
+    r.useful_macs += block.lp.useful_macs();
+    if (check) {
+      const auto g0 = Clock::now();
+      const GoldenResult golden = golden_pass(block.lp, x, y, sim.config().array);
+      r.golden_seconds += seconds_since(g0);
+      scatter_block(golden.out, block, r.golden);
+      r.golden_overflow += golden.acc_overflow;
+    }
+    if (b == 0) {
+      r.first.pass = pass;
+      r.first.m = block.lp.m, r.first.p = block.lp.p, r.first.g = block.lp.g, r.first.k = block.lp.k;
+    }
+  }
+  return r;
 }
 
 // The widths the pass ran at, which the energy model prices: X's and Y's
@@ -112,17 +167,13 @@ json pass_formats(const QuantLayer& layer, Pass pass, const ArrayConfig& array) 
 }
 
 // --check: every output bit and the overflow count against the golden model.
-bool check_against_golden(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
-                          const hw::SimulatedPass& sim, const ArrayConfig& array, const std::string& label,
-                          json& entry) {
-  const auto g0 = Clock::now();
-  const GoldenResult golden = golden_pass(lp, x, y, array);
-  entry["golden_seconds"] = seconds_since(g0);
-  const uint64_t bad = count_mismatches(sim.out, golden.out, label);
-  if (golden.acc_overflow != sim.stats.acc_overflow)
-    std::cerr << "  " << label << ": acc_overflow " << sim.stats.acc_overflow << " differs from golden "
-              << golden.acc_overflow << "\n";
-  const bool exact = bad == 0 && golden.acc_overflow == sim.stats.acc_overflow;
+bool check_against_golden(const BlockedRun& run, const std::string& label, json& entry) {
+  entry["golden_seconds"] = run.golden_seconds;
+  const uint64_t bad = count_mismatches(run.out, run.golden, label);
+  if (run.golden_overflow != run.stats.acc_overflow)
+    std::cerr << "  " << label << ": acc_overflow " << run.stats.acc_overflow << " differs from golden "
+              << run.golden_overflow << "\n";
+  const bool exact = bad == 0 && run.golden_overflow == run.stats.acc_overflow;
   entry["bit_exact"] = exact;
   entry["mismatches"] = bad;
   return exact;
@@ -138,19 +189,14 @@ double error_against_fp32(const LayerTensors& t, const QuantLayer& layer, Pass p
 // One layer-pass as steps: lower, simulate, check, measure, stage the result.
 PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass,
                      const RunOptions& opt, ProgressLine& progress, OutputSet& outputs) {
-  const LoweredPass lp = lower_layer(layer, pass);
-  const QuantTensor& x = layer.x(pass);
-  const QuantTensor& y = layer.y(pass);
-  const hw::SimulatedPass simulated =
-      hw::simulate_pass(sim, lp, x, y, [&](uint64_t done, uint64_t total) { progress(done, total); });
-  PassOutcome o{pass_entry(layer.name, pass, lp, simulated, opt.cfg.array), true, simulated.stats};
+  const BlockedRun run = run_blocks(sim, layer, pass, opt.check, progress);
+  PassOutcome o{pass_entry(layer.name, pass, run, opt.cfg.array), true, run.stats};
   o.entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
   progress.clear();
-  if (opt.check)
-    o.bit_exact = check_against_golden(lp, x, y, simulated, opt.cfg.array, layer.name + " " + to_string(pass), o.entry);
-  if (opt.accuracy) o.entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, simulated.out);
-  if (!opt.outputs_dir.empty())
-    outputs.stage(output_path(opt.outputs_dir, layer.name, pass), npy_bytes(simulated.out));
+  if (opt.check) o.bit_exact = check_against_golden(run, layer.name + " " + to_string(pass), o.entry);
+  if (opt.accuracy) o.entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, run.out);
+  if (!opt.outputs_dir.empty()) outputs.stage(output_path(opt.outputs_dir, layer.name, pass), npy_bytes(run.out));
+  if (!opt.operands_dir.empty()) stage_operands(layer, pass, opt.operands_dir, outputs);
   return o;
 }
 
@@ -187,6 +233,10 @@ void print_row(const json& e, int width) {
 
 std::string output_path(const std::string& dir, const std::string& layer, Pass pass) {
   return dir + "/" + layer + "." + to_string(pass) + ".npy";
+}
+
+std::string operand_path(const std::string& dir, const std::string& layer, Pass pass, Operand which) {
+  return dir + "/" + layer + "." + to_string(pass) + "." + to_string(which) + ".npy";
 }
 
 RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ref/core/config.h"
+#include "ref/core/operand.h"
 #include "ref/io/file_io.h"
 #include "sim/io/trace.h"
 
@@ -18,6 +19,7 @@ struct RunOptions {
   bool check = false;
   std::string vcd_path;     // where the array writes its waveform; empty: none
   std::string outputs_dir;  // empty: results not written
+  std::string operands_dir; // empty: the passes' dequantized operands not written
   bool progress = true;
   bool quiet = false;       // no per-layer summary
   bool accuracy = false;    // ARE of W, A, E and error against the fp32 conv
@@ -35,5 +37,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
 
 // --outputs DIR/<layer>.<pass>.npy
 std::string output_path(const std::string& dir, const std::string& layer, Pass pass);
+// --operands DIR/<layer>.<pass>.<weight|input|grad_output>.npy
+std::string operand_path(const std::string& dir, const std::string& layer, Pass pass, Operand which);
 
 }  // namespace mls

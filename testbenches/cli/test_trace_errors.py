@@ -180,7 +180,7 @@ class MalformedManifests(TraceCase):
         self.assert_refused(d, [self.manifest_path(d), "layer_list"])
 
     def test_wrong_or_missing_format(self):
-        for fmt in ("mls-trace/2", "MLS-TRACE/1", None):
+        for fmt in ("mls-trace/3", "MLS-TRACE/1", None):
             with self.subTest(fmt):
                 def edit(m, d, fmt=fmt):
                     if fmt is None:
@@ -215,9 +215,9 @@ class MalformedManifests(TraceCase):
         self.assert_refused(d, [self.manifest_path(d), "convB", "groups"])
 
         def kind(m, d):
-            m["layers"][0]["kind"] = "linear"
+            m["layers"][0]["kind"] = "lstm"
         d = self.variant(kind)
-        self.assert_refused(d, [self.manifest_path(d), "convA", "linear"])
+        self.assert_refused(d, [self.manifest_path(d), "convA", "lstm", "--layers convB"])
 
     def test_bad_stride_values(self):
         for value in ([1, 2, 3], "2", [0, 0], 0):

@@ -34,8 +34,8 @@ TEST(ref_layer_kind, RegistryFindsConv2dAndNamesTheKnownKinds) {
   EXPECT_EQ(conv.name, "conv2d");
   EXPECT_EQ(conv.keys, (std::vector<std::string>{"stride", "padding", "dilation", "groups"}));
   EXPECT_EQ(std::string(mls::kDefaultLayerKind), "conv2d");
-  EXPECT_EQ(error_of([] { mls::find_layer_kind("linear", "m: layer 'a'"); }),
-            "m: layer 'a': kind 'linear' is not supported (only conv2d)");
+  EXPECT_EQ(error_of([] { mls::find_layer_kind("lstm", "m: layer 'a'"); }),
+            "m: layer 'a': kind 'lstm' is not supported (only conv2d, conv_transpose2d, linear, matmul)");
 }
 
 TEST(ref_layer_kind, Conv2dParsesItsManifestKeys) {
@@ -52,7 +52,8 @@ TEST(ref_layer_kind, Conv2dParsesItsManifestKeys) {
 
 TEST(ref_layer_kind, Conv2dManifestErrorsNameTheKey) {
   auto parse = [](const json& entry) { return error_of([&] { mls::Conv2d::from_manifest(entry, "w"); }); };
-  EXPECT_EQ(parse({{"groups", 2}}), "w: groups = '2' is not supported (only 1)");
+  EXPECT_EQ(parse({{"groups", 0}}), "w: 'groups' = '0' is out of range [1, 65536]");
+  EXPECT_EQ(parse({{"groups", {2, 2}}}), "w: 'groups' must be an integer, got array");
   EXPECT_EQ(parse({{"stride", 0}}), "w: 'stride' = '0' is out of range [1, 65536]");
   EXPECT_EQ(parse({{"padding", {0, 70000}}}), "w: 'padding' = '70000' is out of range [0, 65536]");
   EXPECT_EQ(parse({{"dilation", -1}}), "w: 'dilation' = '-1' is out of range [1, 65536]");
