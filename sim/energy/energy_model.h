@@ -49,7 +49,8 @@ struct FloatFormat {
 inline constexpr FloatFormat kFp32{"fp32", 8, 23};
 inline constexpr FloatFormat kFp16{"fp16", 5, 10};
 inline constexpr FloatFormat kBf16{"bf16", 8, 7};
-inline constexpr FloatFormat kFp8E4M3{"fp8_e4m3", 4, 3};
+inline constexpr FloatFormat kFp8E4M3{"fp8_e4m3", 4, 3};  // the fp8 baselines' multiply
+inline constexpr FloatFormat kFp8E5M2{"fp8_e5m2", 5, 2};
 
 // ---------------------------------------------------------------------------
 // The blocks. Each is documented, with its formula, in docs/energy.md.

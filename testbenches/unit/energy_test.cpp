@@ -131,6 +131,8 @@ TEST(Blocks, FloatUnits) {
   expect_close(fp_adder(c, kFp16), 0.1 * 16 + 0.01 * 11 * 4);  // 11, ceil(log2 11) = 4
   expect_close(fp_multiplier(c, kFp32), 0.2 * 32 + 0.02 * 24 * 24);
   expect_close(fp_multiplier(c, kFp8E4M3), 0.2 * 8 + 0.02 * 4 * 4);
+  expect_close(fp_multiplier(c, kFp8E5M2), 0.2 * 8 + 0.02 * 3 * 3);
+  expect_close(fp_adder(c, kFp8E5M2), 0.1 * 8 + 0.01 * 3 * 2);  // (m+1) = 3, ceil(log2 3) = 2
   expect_close(fp_multiplier(c, kBf16), 0.2 * 16 + 0.02 * 8 * 8);
 }
 
