@@ -666,7 +666,8 @@ def plot_energy_per_mac(results, out_dir, **_):
             ys = [metric(mine[formats[i]], name) for i in xs]
             ax.plot(xs, ys, marker="o", ms=4, color=cmap(k),
                     label="MLS, acc_bits=%s" % fmt(width) if width is not None else "MLS")
-            data.append((width, name, (), [mine[formats[i]]["id"] for i in xs], xs, ys))
+            setting = (("acc_bits", width),) if width is not None else ()
+            data.append((None, name, setting, [mine[formats[i]]["id"] for i in xs], xs, ys))
         for design, color, style in BASELINE_LINES:
             col = name.replace("_mls_", "_%s_" % design)
             values = [metric(p, col) for p in points if metric(p, col) is not None]

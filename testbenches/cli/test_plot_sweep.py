@@ -222,6 +222,33 @@ class DrawTest(unittest.TestCase):
         self.assert_every_point_drawn(drawn, results, ["cycles"])
         self.assertEqual(len({d[2] for d in drawn}), 6)  # (cols, chunk) settings
 
+    def test_energy_per_mac_by_format_and_energy_vs_error(self):
+        results = make_results({"acc_bits": [16, 24], "elem": ["e2m4", "e0m2", "e2m3", "e1m3"],
+                                "tech": ["horowitz-45nm"]})
+        for p in results["points"]:
+            width = {"e0m2": 0, "e1m3": 1, "e2m3": 2, "e2m4": 3}[p["params"]["elem"]]
+            m = p["metrics"]
+            m.update({"mul": 1000, "energy_unit": "pJ", "energy_mls": 100.0 + 10 * width + p["params"]["acc_bits"],
+                      "energy_fp32": 4000.0, "energy_fp8": 1300.0, "energy_bf16": 1800.0,
+                      "energy_total_mls": 600.0 + 10 * width, "energy_total_fp32": 9000.0})
+            for key in ("mls", "fp32", "fp8", "bf16", "total_mls", "total_fp32"):
+                m["energy_%s_per_mac" % key] = m["energy_" + key] / 1000
+        out = self.results_dir("energy_formats", results)
+        drawn = quiet(plot_sweep.plot_energy_per_mac, plot_sweep.load(out), out)
+        self.assert_png(os.path.join(out, "energy_per_mac.png"))
+        self.assert_every_point_drawn(drawn, results, ["energy_mls_per_mac", "energy_total_mls_per_mac"])
+        arithmetic = [d for d in drawn if d[1] == "energy_mls_per_mac"]
+        self.assertEqual([d[2] for d in arithmetic], [(("acc_bits", 16),), (("acc_bits", 24),)])
+        by_id = {p["id"]: p for p in results["points"]}
+        # x follows exponent bits, then mantissa bits: e0m2, e1m3, e2m3, e2m4
+        for d in arithmetic:
+            self.assertEqual([by_id[i]["params"]["elem"] for i in d[3]], ["e0m2", "e1m3", "e2m3", "e2m4"])
+            self.assertEqual(d[4], [0, 1, 2, 3])
+        drawn = quiet(plot_sweep.plot_energy_vs_error, plot_sweep.load(out), out)
+        self.assert_png(os.path.join(out, "energy_vs_error.png"))
+        _, _, _, point_ids, xs, _ = drawn[0]
+        self.assertEqual(xs, [by_id[i]["metrics"]["energy_total_mls_per_mac"] for i in point_ids])
+
     def run_script(self, *args):
         return subprocess.run([sys.executable, SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, timeout=120, env=dict(os.environ, MPLBACKEND="TkAgg"))
