@@ -18,20 +18,22 @@ namespace {
 constexpr const char* kRequiredEvents[] = {"mul",      "acc_add", "scale",  "tree_add", "out_acc",
                                            "final_mul", "read_x", "read_y", "write_out"};
 
-// Word widths of the designs' memory traffic (docs/energy.md#memory): operand
-// element read, output element written, and whether the pass reads two fp32
-// tensor scales (designs with low-bit operands need them).
+// Word widths of the designs' memory traffic (docs/energy.md#3-memory): operand
+// element, output element, whether operands carry MLS group scales, and
+// whether the pass reads two fp32 tensor scales (designs with low-bit operands
+// need them).
 struct DesignWords {
   const char* design;
   int operand_bits;  // 0: the MLS element width of the pass
   int output_bits;
+  bool group_scales;
   bool tensor_scales;
 };
-constexpr DesignWords kWords[] = {{"mls", 0, 32, true},
-                                  {"fp32", 32, 32, false},
-                                  {"fp8", 8, 32, true},
-                                  {"fp8-fp16acc", 8, 16, true},
-                                  {"bf16", 16, 32, false}};
+constexpr DesignWords kWords[] = {{"mls", 0, 32, true, true},
+                                  {"fp32", 32, 32, false, false},
+                                  {"fp8", 8, 32, false, true},
+                                  {"fp8-fp16acc", 8, 16, false, true},
+                                  {"bf16", 16, 32, false, false}};
 constexpr double kTensorScaleBits = 2 * 32;
 
 double ratio(std::optional<double> baseline, std::optional<double> mls) {
@@ -71,32 +73,63 @@ void price_baselines(const Stats& e, const ActionPrices& p, EnergyResult& r) {
   if (p.bf16_mul) r.designs["bf16"].arithmetic = mul * *p.bf16_mul + adds * p.fp32_add;
 }
 
-// Bits of one MLS element read: sign, exponent, mantissa, and its share of the
-// group scale that k elements of its group share.
-double mls_read_bits(const ElemFormat& elem, const ScaleFormat& scale, long long group_len) {
-  return double(elem.bits()) + double(scale.e + scale.m) / double(group_len);
+// Bits per stream at one level for one design's word widths.
+struct StreamBits {
+  double x = 0, y = 0, out = 0;
+  double total() const { return x + y + out; }
+};
+
+StreamBits stream_bits(const StreamCounts& c, const DesignWords& words, const PassWidths& w) {
+  const bool mls = words.operand_bits == 0;
+  const double wx = mls ? w.x_elem.bits() : words.operand_bits, wy = mls ? w.y_elem.bits() : words.operand_bits;
+  const double sx = words.group_scales ? w.x_scale.e + w.x_scale.m : 0.0;
+  const double sy = words.group_scales ? w.y_scale.e + w.y_scale.m : 0.0;
+  return {c.x * wx + c.x_scale * sx, c.y * wy + c.y_scale * sy, c.out * words.output_bits};
 }
 
-MemoryEnergy mls_memory(const Stats& e, const ActionPrices& p, const PassWidths& w) {
+// One design's memory energy: the array's buffer reads and output writes; with
+// DRAM traffic, the fills (DRAM read, buffer write) and drains (buffer read,
+// DRAM write) too.
+MemoryEnergy design_memory(const MemoryTraffic& t, const DesignWords& words, const PassWidths& w,
+                           const ActionPrices& p) {
+  const double rb = *p.read_bit, wb = *p.write_bit;
+  const StreamBits array = stream_bits(t.buffer, words, w);
   MemoryEnergy m;
-  m.read_x = double(e.read_x) * mls_read_bits(w.x_elem, w.x_scale, w.group_len) * *p.read_bit;
-  m.read_y = double(e.read_y) * mls_read_bits(w.y_elem, w.y_scale, w.group_len) * *p.read_bit;
-  m.write_out = double(e.write_out) * 32 * *p.write_bit;
-  m.tensor_scales = kTensorScaleBits * *p.read_bit;
+  m.read_x = array.x * rb;
+  m.read_y = array.y * rb;
+  m.write_out = array.out * wb;
+  m.tensor_scales = words.tensor_scales ? kTensorScaleBits * rb : 0.0;
+  if (t.dram) {
+    const StreamBits moved = stream_bits(*t.dram, words, w);
+    m.read_x += moved.x * wb;  // fills
+    m.read_y += moved.y * wb;
+    m.write_out += moved.out * rb;  // drains
+  }
+  m.buffer = m.read_x + m.read_y + m.write_out + m.tensor_scales;
+  if (t.dram && p.dram_read_bit) {
+    const StreamBits moved = stream_bits(*t.dram, words, w);
+    m.read_x += moved.x * *p.dram_read_bit;
+    m.read_y += moved.y * *p.dram_read_bit;
+    m.write_out += moved.out * *p.dram_write_bit;
+    m.dram = (moved.x + moved.y) * *p.dram_read_bit + moved.out * *p.dram_write_bit;
+  }
   return m;
 }
 
-void price_memory(const Stats& e, const ActionPrices& p, const PassWidths& w, EnergyResult& r) {
-  r.memory = mls_memory(e, p, w);
+// Without a traffic report: the SystemC model's buffer accesses, one per
+// read_x / read_y / write_out, each read with the 1/k share of its group scale.
+MemoryTraffic traffic_of_events(const Stats& e, const PassWidths& w) {
+  MemoryTraffic t;
+  const double k = double(w.group_len);
+  t.buffer = {double(e.read_x), double(e.read_x) / k, double(e.read_y), double(e.read_y) / k, double(e.write_out)};
+  return t;
+}
+
+void price_memory(const MemoryTraffic& t, const ActionPrices& p, const PassWidths& w, EnergyResult& r) {
   for (const DesignWords& words : kWords) {
-    if (words.operand_bits == 0) {
-      r.designs[words.design].memory = r.memory->total();
-      continue;
-    }
-    const double reads = (double(e.read_x) + double(e.read_y)) * words.operand_bits;
-    const double scales = words.tensor_scales ? kTensorScaleBits : 0.0;
-    r.designs[words.design].memory =
-        (reads + scales) * *p.read_bit + double(e.write_out) * words.output_bits * *p.write_bit;
+    const MemoryEnergy m = design_memory(t, words, w, p);
+    r.designs[words.design].memory = m.total();
+    if (words.operand_bits == 0) r.memory = m;
   }
 }
 
@@ -131,6 +164,7 @@ uint64_t gated_products(const Stats& e, const EnergyTable& table, const EnergyOp
 
 uint64_t count_from_json(const nlohmann::json& value, const std::string& where) {
   if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (value.is_number_integer() && value.get<int64_t>() >= 0) return uint64_t(value.get<int64_t>());
   if (value.is_number_integer()) throw Error(where + ": negative count " + value.dump());
   throw Error(where + ": count must be a non-negative integer, got " + value.dump());
 }
@@ -227,6 +261,8 @@ MemoryEnergy& MemoryEnergy::operator+=(const MemoryEnergy& o) {
   read_y += o.read_y;
   write_out += o.write_out;
   tensor_scales += o.tensor_scales;
+  buffer += o.buffer;
+  dram += o.dram;
   return *this;
 }
 
@@ -254,18 +290,19 @@ EnergyResult& EnergyResult::operator+=(const EnergyResult& o) {
 }
 
 EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const PassWidths* widths,
-                            const EnergyOptions& options) {
+                            const EnergyOptions& options, const MemoryTraffic* traffic) {
   const bool needs_widths = table.model == EnergyTable::Model::width_aware || table.prices_memory();
   if (needs_widths && !widths)
     throw Error("no operand formats to price with (the entry has no \"formats\" and the report no \"config\")");
   const PassWidths w = widths ? *widths : PassWidths{};
-  if (table.prices_memory() && w.group_len < 1) throw Error("no group length k to share the group scales over");
+  if (table.prices_memory() && !traffic && w.group_len < 1)
+    throw Error("no group length k to share the group scales over");
   const ActionPrices prices = table.prices_at(w);
   EnergyResult r = zero_result(table, options);
   r.by_block = mls_blocks(events, prices, gated_products(events, table, options));
   r.designs["mls"].arithmetic = r.by_block.total();
   price_baselines(events, prices, r);
-  if (prices.read_bit) price_memory(events, prices, w, r);
+  if (prices.read_bit) price_memory(traffic ? *traffic : traffic_of_events(events, w), prices, w, r);
   r.actions = prices;
   return r;
 }
@@ -297,7 +334,9 @@ nlohmann::json actions_json(const ActionPrices& p) {
           {"fp16_add", optional_json(p.fp16_add)},
           {"bf16_mul", optional_json(p.bf16_mul)},
           {"read_bit", optional_json(p.read_bit)},
-          {"write_bit", optional_json(p.write_bit)}};
+          {"write_bit", optional_json(p.write_bit)},
+          {"dram_read_bit", optional_json(p.dram_read_bit)},
+          {"dram_write_bit", optional_json(p.dram_write_bit)}};
 }
 
 }  // namespace
@@ -332,9 +371,9 @@ nlohmann::json energy_to_json(const EnergyResult& r) {
 nlohmann::json memory_energy_to_json(const EnergyResult& r) {
   if (!r.memory) throw Error("memory energy requested from a table that does not price memory");
   const MemoryEnergy& m = *r.memory;
-  return {{"tech", r.tech},           {"unit", r.unit},           {"read_x", m.read_x},
-          {"read_y", m.read_y},       {"write_out", m.write_out}, {"tensor_scales", m.tensor_scales},
-          {"total", m.total()}};
+  return {{"tech", r.tech},     {"unit", r.unit},         {"read_x", m.read_x},
+          {"read_y", m.read_y}, {"write_out", m.write_out}, {"tensor_scales", m.tensor_scales},
+          {"buffer", m.buffer}, {"dram", m.dram},           {"total", m.total()}};
 }
 
 std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohmann::json& report,
@@ -367,6 +406,34 @@ std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohma
   return w;
 }
 
+namespace {
+
+double traffic_count(const nlohmann::json& elements, const char* key, const std::string& where) {
+  if (!elements.contains(key)) throw Error(where + ": traffic.elements." + key + ": missing");
+  return double(count_from_json(elements[key], where + ": traffic.elements." + key));
+}
+
+}  // namespace
+
+std::optional<MemoryTraffic> entry_traffic(const nlohmann::json& entry, const std::string& where) {
+  if (!entry.is_object() || !entry.contains("traffic")) return std::nullopt;
+  const nlohmann::json& traffic = entry["traffic"];
+  if (!traffic.is_object() || !traffic.contains("elements") || !traffic["elements"].is_object())
+    throw Error(where + ": traffic: needs an \"elements\" object of element counts");
+  const nlohmann::json& elements = traffic["elements"];
+  // The stream names of the memory system: x_buffer_read, x_scale_dram_read, out_dram_write, ...
+  MemoryTraffic t;
+  t.buffer = {traffic_count(elements, "x_buffer_read", where), traffic_count(elements, "x_scale_buffer_read", where),
+              traffic_count(elements, "y_buffer_read", where), traffic_count(elements, "y_scale_buffer_read", where),
+              traffic_count(elements, "out_buffer_write", where)};
+  t.dram = StreamCounts{traffic_count(elements, "x_dram_read", where),
+                        traffic_count(elements, "x_scale_dram_read", where),
+                        traffic_count(elements, "y_dram_read", where),
+                        traffic_count(elements, "y_scale_dram_read", where),
+                        traffic_count(elements, "out_dram_write", where)};
+  return t;
+}
+
 nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& table, const std::string& source,
                                     const EnergyOptions& options) {
   report_layers(report, source);  // validates before anything is added
@@ -377,9 +444,10 @@ nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& ta
     const std::string where = source + ": " + entry_label(layers[i], i);
     const Stats events = events_from_json(entry_events(layers[i], where), where);
     const std::optional<PassWidths> widths = entry_widths(layers[i], report, where);
+    const std::optional<MemoryTraffic> traffic = entry_traffic(layers[i], where);
     EnergyResult result;
     try {
-      result = compute_energy(events, table, widths ? &*widths : nullptr, options);
+      result = compute_energy(events, table, widths ? &*widths : nullptr, options, traffic ? &*traffic : nullptr);
     } catch (const Error& e) {
       throw Error(where + ": " + e.what());
     }

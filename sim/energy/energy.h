@@ -93,13 +93,31 @@ struct BlockEnergy {
   BlockEnergy& operator+=(const BlockEnergy& o);
 };
 
-// The MLS array's buffer traffic energy (the report's "memory_energy").
+// Elements moved per stream at one memory level (group scales in their own
+// streams). Doubles: without a traffic report, each element read carries the
+// 1/k share of its group scale.
+struct StreamCounts {
+  double x = 0, x_scale = 0, y = 0, y_scale = 0, out = 0;
+};
+
+// A layer-pass's memory traffic: the array's buffer accesses and, when the
+// report has its memory system's traffic, the DRAM transfers that fill the
+// buffers and drain the outputs.
+struct MemoryTraffic {
+  StreamCounts buffer;
+  std::optional<StreamCounts> dram;
+};
+
+// The MLS array's memory energy (the report's "memory_energy"), by stream and
+// by level.
 struct MemoryEnergy {
-  double read_x = 0;     // X element reads, with their share of the group scales
+  double read_x = 0;         // the X stream (with its group scales): buffer reads, fills, DRAM reads
   double read_y = 0;
-  double write_out = 0;  // fp32 outputs
+  double write_out = 0;      // fp32 outputs: buffer writes, drains, DRAM writes
   double tensor_scales = 0;  // the two fp32 tensor scales of the pass
-  double total() const { return read_x + read_y + write_out + tensor_scales; }
+  double buffer = 0;         // the same energy by level: on-chip buffers
+  double dram = 0;           //   and DRAM (0 when the table or the report has none)
+  double total() const { return buffer + dram; }
   MemoryEnergy& operator+=(const MemoryEnergy& o);
 };
 
@@ -127,9 +145,15 @@ struct EnergyResult {
 };
 
 // `widths` may be null for a flat table without memory (the widths are not
-// needed); otherwise it is an error.
+// needed); otherwise it is an error. `traffic` null: the buffer accesses of
+// the events (read_x, read_y, write_out), each read with the 1/k share of its
+// group scale, and no DRAM.
 EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const PassWidths* widths,
-                            const EnergyOptions& options = {});
+                            const EnergyOptions& options = {}, const MemoryTraffic* traffic = nullptr);
+
+// The entry's "traffic" (element counts per stream and level, written by the
+// memory system) as a MemoryTraffic; nullopt when the entry has none.
+std::optional<MemoryTraffic> entry_traffic(const nlohmann::json& entry, const std::string& where);
 
 // Reads an "events" object: every counter present must be a non-negative integer;
 // mul, acc_add, scale, tree_add, out_acc, final_mul, read_x, read_y, write_out are
@@ -140,8 +164,8 @@ Stats events_from_json(const nlohmann::json& events, const std::string& where);
 // <baseline>_over_mls..., "by_block", "memory": {design: e}, "total": {design:
 // e}, total_<baseline>_over_mls..., "actions"}; unpriced values are null.
 nlohmann::json energy_to_json(const EnergyResult& result);
-// {"tech", "unit", "read_x", "read_y", "write_out", "tensor_scales", "total"};
-// requires result.memory.
+// {"tech", "unit", "read_x", "read_y", "write_out", "tensor_scales", "buffer",
+// "dram", "total"}; requires result.memory.
 nlohmann::json memory_energy_to_json(const EnergyResult& result);
 
 // A layer entry's widths: its "formats" object (written by `mlssim run`), else

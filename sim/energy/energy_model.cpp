@@ -34,6 +34,10 @@ const std::vector<CoefficientInfo>& coefficient_infos() {
        "on-chip buffer read, per bit (with sram_write_bit)"},
       {"sram_write_bit", false, nullptr, &Coefficients::sram_write_bit,
        "on-chip buffer write, per bit (with sram_read_bit)"},
+      {"dram_read_bit", false, nullptr, &Coefficients::dram_read_bit,
+       "DRAM read, per bit (with dram_write_bit; needs the sram pair)"},
+      {"dram_write_bit", false, nullptr, &Coefficients::dram_write_bit,
+       "DRAM write, per bit (with dram_read_bit; needs the sram pair)"},
       {"gated_fraction", false, nullptr, &Coefficients::gated_fraction,
        "energy of a gated multiply or accumulator add, as a fraction of the full one (--gating)"},
   };
@@ -97,6 +101,8 @@ ActionPrices width_aware_prices(const Coefficients& c, const PassWidths& w) {
   }
   p.read_bit = c.sram_read_bit;
   p.write_bit = c.sram_write_bit;
+  p.dram_read_bit = c.dram_read_bit;
+  p.dram_write_bit = c.dram_write_bit;
   return p;
 }
 

@@ -26,6 +26,7 @@ struct Coefficients {
   double fp_mul_bit = 0;      // floating-point multiplier: per bit of the format
   double fp_mul_pp_bit = 0;   //   + per mantissa partial-product bit
   std::optional<double> sram_read_bit, sram_write_bit;  // on-chip buffer, per bit moved
+  std::optional<double> dram_read_bit, dram_write_bit;  // off-chip memory, per bit moved
   std::optional<double> gated_fraction;  // energy of a gated action / the full action
 };
 
@@ -109,8 +110,9 @@ struct ActionPrices {
   std::optional<double> fp8_mul;   // e4m3 x e4m3
   std::optional<double> fp16_add;  // fp8-fp16acc accumulation
   std::optional<double> bf16_mul;
-  // Memory, per bit.
+  // Memory, per bit: the on-chip buffers and DRAM.
   std::optional<double> read_bit, write_bit;
+  std::optional<double> dram_read_bit, dram_write_bit;
 };
 
 // The prices of a width-aware table at `w`.

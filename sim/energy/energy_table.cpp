@@ -39,6 +39,7 @@ double pp_bits(const FloatFormat& f) { return double(f.m + 1) * (f.m + 1); }
 constexpr double kH_Int8Add = 0.03, kH_Int32Add = 0.1, kH_Int8Mul = 0.2, kH_Int32Mul = 3.1;
 constexpr double kH_Fp16Add = 0.4, kH_Fp16Mul = 1.1, kH_Fp32Add = 0.9, kH_Fp32Mul = 3.7;
 constexpr double kH_Sram8KbRead64 = 10.0;  // one 64-bit read of an 8 KB SRAM
+constexpr double kH_DramAccess64 = 1300.0;  // one 64-bit DRAM access: the low end of the quoted 1300-2600
 // Derived (assumptions, docs/energy.md): a 2:1 mux bit costs half an adder bit;
 // a gated action keeps 10% of its energy (zero detect, clock gate).
 constexpr double kMuxPerAdderBit = 0.5;
@@ -63,6 +64,8 @@ Coefficients horowitz_45nm() {
   c.fp_mul_pp_bit = fmul.b;
   c.sram_read_bit = kH_Sram8KbRead64 / 64;   // per bit of a 64-bit read
   c.sram_write_bit = kH_Sram8KbRead64 / 64;  // derived: write taken equal to read
+  c.dram_read_bit = kH_DramAccess64 / 64;
+  c.dram_write_bit = kH_DramAccess64 / 64;   // derived: write taken equal to read
   c.gated_fraction = kGatedFraction;         // derived
   return c;
 }
@@ -196,6 +199,9 @@ std::map<std::string, double> read_energies(const nlohmann::json& energy, const 
   for (const EnergyAction& a : energy_actions())
     if (a.required && !priced.count(a.name)) throw Error(source + ": energy." + a.name + ": missing required value");
   check_pair(priced, "buffer_read_bit", "buffer_write_bit", source + ": energy");
+  check_pair(priced, "dram_read_bit", "dram_write_bit", source + ": energy");
+  if (priced.count("dram_read_bit") && !priced.count("buffer_read_bit"))
+    throw Error(source + ": energy.dram_read_bit: DRAM is priced only with the buffers (buffer_read_bit, buffer_write_bit)");
   check_pair(priced, "gated_mul", "gated_acc_add", source + ": energy");
   return priced;
 }
@@ -218,6 +224,9 @@ Coefficients read_coefficients(const nlohmann::json& doc, const std::string& sou
     if (info.required && !given.count(info.name))
       throw Error(source + ": coefficients." + info.name + ": missing required value");
   check_pair(given, "sram_read_bit", "sram_write_bit", source + ": coefficients");
+  check_pair(given, "dram_read_bit", "dram_write_bit", source + ": coefficients");
+  if (given.count("dram_read_bit") && !given.count("sram_read_bit"))
+    throw Error(source + ": coefficients.dram_read_bit: DRAM is priced only with the buffers (sram_read_bit, sram_write_bit)");
   return c;
 }
 
@@ -241,6 +250,8 @@ ActionPrices flat_prices(const EnergyTable& t) {
   p.bf16_mul = optional_price(t, "bf16_mul");
   p.read_bit = optional_price(t, "buffer_read_bit");
   p.write_bit = optional_price(t, "buffer_write_bit");
+  p.dram_read_bit = optional_price(t, "dram_read_bit");
+  p.dram_write_bit = optional_price(t, "dram_write_bit");
   return p;
 }
 
@@ -260,6 +271,8 @@ const std::vector<EnergyAction>& energy_actions() {
       {"gated_acc_add", false, "local-accumulator add of a gated product (--gating; with gated_mul)"},
       {"buffer_read_bit", false, "on-chip buffer read, per bit (with buffer_write_bit)"},
       {"buffer_write_bit", false, "on-chip buffer write, per bit (with buffer_read_bit)"},
+      {"dram_read_bit", false, "DRAM read, per bit (with dram_write_bit and the buffer pair)"},
+      {"dram_write_bit", false, "DRAM write, per bit (with dram_read_bit and the buffer pair)"},
   };
   return actions;
 }

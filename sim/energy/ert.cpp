@@ -36,6 +36,8 @@ const std::vector<ErtAction>& ert_actions() {
       {"fp_units.bf16", "mul", "bf16_mul", &ActionPrices::bf16_mul, nullptr},
       {"memory.buffer", "read_bit", "buffer_read_bit", &ActionPrices::read_bit, nullptr},
       {"memory.buffer", "write_bit", "buffer_write_bit", &ActionPrices::write_bit, nullptr},
+      {"memory.dram", "read_bit", "dram_read_bit", &ActionPrices::dram_read_bit, nullptr},
+      {"memory.dram", "write_bit", "dram_write_bit", &ActionPrices::dram_write_bit, nullptr},
   };
   return actions;
 }

@@ -202,6 +202,7 @@ TEST(EnergyTables, HorowitzQuotedFigures) {
   expect_close(*h.sram_read_bit * 64, 10);  // 8 KB SRAM, 64-bit read
   expect_close(*h.sram_write_bit * 64, 10);
   expect_close(*h.gated_fraction, 0.1);
+  expect_close(*h.dram_read_bit * 64, 1300);  // the low end of the quoted 1300-2600 pJ
 }
 
 TEST(EnergyTables, Mac65nmQuotedFigures) {
@@ -310,6 +311,54 @@ TEST(EnergyTables, Horowitz45nmConvLayer) {
   expect_close(r.total_over_mls("fp32"),
                (729 * 3.7 + 810 * 0.9 + ((729 + 486) * 32 + 27 * 32) * bit) / *r.designs.at("mls").total());
   EXPECT_EQ(r.unit, "pJ");
+}
+
+// With the memory system's traffic: the array's buffer accesses, the fills
+// (DRAM read, buffer write) and drains (buffer read, DRAM write), at each
+// design's word widths; scales in their own streams.
+TEST(EnergyTables, Horowitz45nmPricesTrafficPerLevel) {
+  const PassWidths w = e2m4_widths();
+  MemoryTraffic t;
+  t.buffer = {729, 81, 486, 54, 27};
+  t.dram = StreamCounts{243, 27, 27, 3, 27};
+  const EnergyResult r = compute_energy(conv3x3_events(), builtin_energy_table("horowitz-45nm"), &w, {}, &t);
+  const double sram = 10.0 / 64, dram = 1300.0 / 64;  // 8 KB SRAM and DRAM, per bit of a 64-bit access
+  // MLS: 7-bit elements, 9-bit group scales, fp32 outputs, two fp32 tensor scales.
+  const double array_x = 729 * 7 + 81 * 9, array_y = 486 * 7 + 54 * 9, array_out = 27 * 32;
+  const double fill_x = 243 * 7 + 27 * 9, fill_y = 27 * 7 + 3 * 9, drain = 27 * 32;
+  const double buffer = (array_x + array_y + 64 + drain) * sram + (array_out + fill_x + fill_y) * sram;
+  const double dram_energy = (fill_x + fill_y + drain) * dram;
+  ASSERT_TRUE(r.memory.has_value());
+  expect_close(r.memory->buffer, buffer);
+  expect_close(r.memory->dram, dram_energy);
+  expect_close(r.memory->read_x, array_x * sram + fill_x * sram + fill_x * dram);
+  expect_close(*r.designs.at("mls").memory, buffer + dram_energy);
+  // fp32: 32-bit words everywhere, no scales.
+  const double fp32_buffer = ((729 + 486) * 32 + 27 * 32) * sram + (27 * 32 + (243 + 27) * 32) * sram;
+  const double fp32_dram = ((243 + 27) * 32 + 27 * 32) * dram;
+  expect_close(*r.designs.at("fp32").memory, fp32_buffer + fp32_dram);
+  // fp8-fp16acc: 8-bit operands, fp16 outputs, the tensor scales.
+  const double f16_buffer = ((729 + 486) * 8 + 64 + 27 * 16) * sram + (27 * 16 + (243 + 27) * 8) * sram;
+  const double f16_dram = ((243 + 27) * 8 + 27 * 16) * dram;
+  expect_close(*r.designs.at("fp8-fp16acc").memory, f16_buffer + f16_dram);
+}
+
+TEST(Report, TrafficFromEntry) {
+  json entry = {{"traffic", {{"dram_read_bytes", 0},
+                             {"elements", {{"x_buffer_read", 729}, {"x_scale_buffer_read", 81}, {"y_buffer_read", 486},
+                                           {"y_scale_buffer_read", 54}, {"out_buffer_write", 27}, {"x_dram_read", 243},
+                                           {"x_scale_dram_read", 27}, {"y_dram_read", 27}, {"y_scale_dram_read", 3},
+                                           {"out_dram_write", 27}}}}}};
+  const auto t = entry_traffic(entry, "r.json");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->buffer.y_scale, 54);
+  ASSERT_TRUE(t->dram.has_value());
+  EXPECT_EQ(t->dram->out, 27);
+  EXPECT_FALSE(entry_traffic(json{{"events", 1}}, "r.json").has_value());
+  entry["traffic"]["elements"].erase("y_dram_read");
+  expect_error([&] { entry_traffic(entry, "r.json"); }, {"r.json", "traffic.elements.y_dram_read", "missing"});
+  entry["traffic"]["elements"]["y_dram_read"] = -4;
+  expect_error([&] { entry_traffic(entry, "r.json"); }, {"r.json", "traffic.elements.y_dram_read", "negative"});
 }
 
 TEST(EnergyTables, GatingSavesGatedEventsTimesPriceDifference) {
@@ -436,6 +485,8 @@ TEST(UserTables, ValidationErrors) {
   expect_error(load("k.json", table_text("pJ", full + R"(, "buffer_read_bit": 1)")), {"k.json", "buffer_write_bit"});
   expect_error(load("l.json", table_text("pJ", full + R"(, "buffer_read": 1)")), {"l.json", "buffer_read_bit"});
   expect_error(load("m.json", table_text("pJ", full + R"(, "gated_mul": 0.01)")), {"m.json", "gated_acc_add"});
+  expect_error(load("m2.json", table_text("pJ", full + R"(, "dram_read_bit": 20, "dram_write_bit": 20)")),
+               {"m2.json", "dram_read_bit", "buffer"});
   // Width-aware tables: a missing, negative or unknown coefficient.
   expect_error(load("n.json", table_text("pJ", R"("int_add_op": 0.01)", "", "coefficients")),
                {"n.json", "coefficients.int_add_bit", "missing"});
