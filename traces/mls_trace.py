@@ -122,8 +122,10 @@ def _layer_params(module, kind):
 
 
 def unrecorded_modules(model, kinds):
-    """(name, type, share of the model's parameters, has products) of every
-    module holding parameters of its own that is not of a recorded kind."""
+    """(name, "type: its parameters", share of the model's parameters, has
+    products) of every module holding parameters of its own that is not of a
+    recorded kind. A module whose parameters are all vectors (a norm's scale
+    and shift) is taken to hold no products."""
     total = sum(p.numel() for p in model.parameters()) or 1
     found = []
     for name, module in model.named_modules():
@@ -133,7 +135,9 @@ def unrecorded_modules(model, kinds):
         if not own:
             continue
         share = sum(p.numel() for p in own) / total
-        found.append((name or "(model)", type(module).__name__, share, any(p.dim() >= 2 for p in own)))
+        params = ", ".join(n for n, _ in module.named_parameters(recurse=False))
+        found.append((name or "(model)", f"{type(module).__name__}: {params}", share,
+                      any(p.dim() >= 2 for p in own)))
     return found
 
 
@@ -146,7 +150,7 @@ def warn_unrecorded(found, stream=None, reason="no trace kind covers it"):
         print(f"mls_trace: warning: module '{name}' ({kind}, {100 * share:.1f}% of the model's parameters) "
               f"is not recorded: {reason}", file=stream)
     if vectors:
-        types = sorted({f[1] for f in vectors})
+        types = sorted({f[1].split(":")[0] for f in vectors})
         share = sum(f[2] for f in vectors)
         print(f"mls_trace: note: {len(vectors)} modules with only per-channel parameters "
               f"({', '.join(types)}; {100 * share:.1f}% of the model's parameters) hold no products "

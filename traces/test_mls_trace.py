@@ -359,8 +359,8 @@ class EveryKindTest(TraceBase):
         total = sum(p.numel() for p in model.parameters())
         lstm = sum(p.numel() for p in model.rnn.parameters())
         self.assertEqual(len(lines), 2, lines)
-        self.assertIn("warning: module 'rnn' (LSTM, %.1f%% of the model's parameters)" % (100 * lstm / total),
-                      lines[0])
+        self.assertIn("warning: module 'rnn' (LSTM: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, "
+                      "%.1f%% of the model's parameters)" % (100 * lstm / total), lines[0])
         self.assertIn("note: 1 modules with only per-channel parameters (BatchNorm1d", lines[1])
         self.assertEqual([n for n, _ in recorder._convs], ["fc"])
 
