@@ -223,6 +223,19 @@ class EveryKindEveryPass(unittest.TestCase):
         for layer in report["layers"]:
             self.assertLess(layer["rel_error_fp32"], 0.2)
 
+    def test_sweep_runs_every_kind(self):
+        d = os.path.join(self.tmp.name, "sweep")
+        os.makedirs(d)
+        sweep = os.path.join(d, "kinds.json")
+        with open(sweep, "w") as f:
+            json.dump({"trace": self.trace, "grid": {"group": ["nc", "tensor"], "rows": [4]}}, f)
+        run("sweep", sweep, "--out", os.path.join(d, "results"))
+        with open(os.path.join(d, "results", "results.json")) as f:
+            points = json.load(f)["points"]
+        self.assertEqual(len(points), 2)
+        with open(os.path.join(d, "results", "results.csv")) as f:
+            self.assertEqual(len(f.read().strip().splitlines()), 3)
+
 
 class UnsupportedLayers(unittest.TestCase):
     def test_every_offending_layer_is_named_with_the_way_round(self):
