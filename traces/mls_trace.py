@@ -121,21 +121,48 @@ def _layer_params(module, kind):
     return {}
 
 
+# Modules whose forward reads their children's weights directly instead of
+# calling the children (nn.MultiheadAttention calls F.multi_head_attention_forward
+# with out_proj.weight): hooks on those children never fire, so the module is
+# reported whole and nothing inside it is recorded.
+OPAQUE = (nn.MultiheadAttention,)
+
+
+def _opaque_prefixes(model):
+    return [name + "." for name, m in model.named_modules() if isinstance(m, OPAQUE)]
+
+
+def _inside(name, prefixes):
+    return any(name.startswith(p) for p in prefixes)
+
+
+def recordable_modules(model, kinds):
+    """(qualified name, module) of every module recorded as one of ``kinds``."""
+    opaque = _opaque_prefixes(model)
+    return [(name or "layer", m) for name, m in model.named_modules()
+            if _kind_of(m) in kinds and not _inside(name, opaque)]
+
+
 def unrecorded_modules(model, kinds):
     """(name, "type: its parameters", share of the model's parameters, has
     products) of every module holding parameters of its own that is not of a
-    recorded kind. A module whose parameters are all vectors (a norm's scale
-    and shift) is taken to hold no products."""
+    recorded kind; an opaque module (OPAQUE) counts with everything inside it.
+    A module whose parameters are all vectors (a norm's scale and shift) is
+    taken to hold no products."""
     total = sum(p.numel() for p in model.parameters()) or 1
+    opaque = _opaque_prefixes(model)
     found = []
     for name, module in model.named_modules():
-        if _kind_of(module) in kinds:
+        if _inside(name, opaque):
             continue
-        own = list(module.parameters(recurse=False))
+        whole = isinstance(module, OPAQUE)
+        if _kind_of(module) in kinds and not whole:
+            continue
+        own = list(module.parameters(recurse=whole))
         if not own:
             continue
         share = sum(p.numel() for p in own) / total
-        params = ", ".join(n for n, _ in module.named_parameters(recurse=False))
+        params = ", ".join(n for n, _ in module.named_parameters(recurse=whole))
         found.append((name or "(model)", f"{type(module).__name__}: {params}", share,
                       any(p.dim() >= 2 for p in own)))
     return found
@@ -177,8 +204,7 @@ class TraceRecorder:
     SKIPPED = "no trace kind covers it"
 
     def __init__(self, model, layers=None, stream=None):
-        convs = [(name or "layer", m) for name, m in model.named_modules()
-                 if _kind_of(m) in self.KINDS]
+        convs = recordable_modules(model, self.KINDS)
         if layers is not None:
             wanted = set(layers)
             unknown = wanted - {name for name, _ in convs}

@@ -364,6 +364,31 @@ class EveryKindTest(TraceBase):
         self.assertIn("note: 1 modules with only per-channel parameters (BatchNorm1d", lines[1])
         self.assertEqual([n for n, _ in recorder._convs], ["fc"])
 
+    def test_multihead_attention_is_reported_whole(self):
+        # nn.MultiheadAttention never calls its out_proj module, so neither it
+        # nor its out_proj can be recorded; the warning says so.
+        class WithMha(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Linear(3, 8)
+                self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+            def forward(self, x):
+                t = self.embed(x)
+                return self.mha(t, t, t)[0]
+
+        model = WithMha()
+        stream = io.StringIO()
+        recorder = TraceRecorder(model, stream=stream)
+        with recorder:
+            model(torch.randn(2, 4, 3)).sum().backward()
+        self.assertEqual([l["name"] for l in recorder.manifest_layers()], ["embed"])
+        lines = stream.getvalue().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        share = sum(p.numel() for p in model.mha.parameters()) / sum(p.numel() for p in model.parameters())
+        self.assertIn("module 'mha' (MultiheadAttention: in_proj_weight, in_proj_bias, out_proj.weight, "
+                      "out_proj.bias, %.1f%%" % (100 * share), lines[0])
+
     def test_broadcast_matmul_is_refused(self):
         class Broadcast(nn.Module):
             def __init__(self):
