@@ -1,29 +1,61 @@
-"""Record the Conv2d layers of one PyTorch training iteration as an mls-trace.
+"""Record the layers of one PyTorch training iteration as an mls-trace.
 
 The trace format is the contract in docs/reference.md (trace format): a directory with
 ``manifest.json`` and, per layer, float32 little-endian C-order ``.npy`` files
-for the weight, the conv's input and the gradient of the loss w.r.t. the conv's
-output. Works with any ``nn.Module``; only ``nn.Conv2d`` layers are recorded.
+for the weight, the layer's input and the gradient of the loss w.r.t. the
+layer's output. Works with any ``nn.Module``.
+
+``TraceRecorder`` records every ``nn.Conv2d`` (any groups), ``nn.ConvTranspose2d``,
+``nn.Linear`` and ``RecordedMatmul`` (kinds conv2d, conv_transpose2d, linear and
+matmul, format mls-trace/2). A matmul between two activations (attention's
+Q K^T and P V) is not a module in PyTorch, so it is recorded only where the
+model opts in by calling it through a ``RecordedMatmul`` module::
+
+    self.qk = RecordedMatmul()          # in __init__
+    scores = self.qk(q, k.transpose(-2, -1))   # in forward, instead of q @ k^T
+
+Every other module that holds parameters is named in one warning line on
+stderr with its type and its share of the model's parameters, so nothing is
+dropped silently (modules that hold only per-channel vectors, such as norms,
+are summed up in one note line: they hold no products). Biases are not part of
+the format and are not recorded.
 
 Typical use::
 
-    rec = ConvTraceRecorder(model)
+    rec = TraceRecorder(model)
     with rec:                       # hooks live only inside the block
         loss = loss_fn(model(x), y)
         loss.backward()
     rec.write("traces/my-model", model_name="my-model")
+
+``ConvTraceRecorder`` is the former conv-only recorder (format mls-trace/1),
+kept so that the bundled ResNet-20 trace regenerates byte for byte.
 """
 
 import json
 import os
 import shutil
+import sys
 import tempfile
 
 import numpy as np
 import torch
 from torch import nn
 
-FORMAT = "mls-trace/1"
+FORMAT = "mls-trace/2"
+
+
+class RecordedMatmul(nn.Module):
+    """``torch.matmul(a, b)`` as a module, so a recorder can see it.
+
+    ``a`` is [..., M, K] (the trace's ``input``), ``b`` is [..., K, N] (the
+    trace's ``weight``, the second operand); their leading batch dims must be
+    equal (the trace format does not broadcast). Without a recorder it is
+    exactly ``torch.matmul``.
+    """
+
+    def forward(self, a, b):
+        return torch.matmul(a, b)
 
 
 def _pair(value):
@@ -61,28 +93,128 @@ def _to_f32(tensor):
     return np.ascontiguousarray(array, dtype="<f4")
 
 
-class ConvTraceRecorder:
-    """Hooks every nn.Conv2d of ``model`` while used as a context manager.
+def _kind_of(module):
+    """The manifest kind a module records as, or None."""
+    if isinstance(module, nn.Conv2d):
+        return "conv2d"
+    if isinstance(module, nn.ConvTranspose2d):
+        return "conv_transpose2d"
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if isinstance(module, RecordedMatmul):
+        return "matmul"
+    return None
+
+
+def _layer_params(module, kind):
+    """The manifest keys of a layer besides name, kind and files."""
+    if kind == "conv2d":
+        return {"stride": _pair(module.stride), "padding": _explicit_padding(module),
+                "dilation": _pair(module.dilation), "groups": int(module.groups)}
+    if kind == "conv_transpose2d":
+        if module.padding_mode != "zeros":
+            raise ValueError(f"conv {module!r}: padding_mode {module.padding_mode!r} "
+                             "is not supported (only zero padding)")
+        return {"stride": _pair(module.stride), "padding": _pair(module.padding),
+                "dilation": _pair(module.dilation), "groups": int(module.groups),
+                "output_padding": _pair(module.output_padding)}
+    return {}
+
+
+# Modules whose forward reads their children's weights directly instead of
+# calling the children (nn.MultiheadAttention calls F.multi_head_attention_forward
+# with out_proj.weight): hooks on those children never fire, so the module is
+# reported whole and nothing inside it is recorded.
+OPAQUE = (nn.MultiheadAttention,)
+
+
+def _opaque_prefixes(model):
+    return [name + "." for name, m in model.named_modules() if isinstance(m, OPAQUE)]
+
+
+def _inside(name, prefixes):
+    return any(name.startswith(p) for p in prefixes)
+
+
+def recordable_modules(model, kinds):
+    """(qualified name, module) of every module recorded as one of ``kinds``."""
+    opaque = _opaque_prefixes(model)
+    return [(name or "layer", m) for name, m in model.named_modules()
+            if _kind_of(m) in kinds and not _inside(name, opaque)]
+
+
+def unrecorded_modules(model, kinds):
+    """(name, "type: its parameters", share of the model's parameters, has
+    products) of every module holding parameters of its own that is not of a
+    recorded kind; an opaque module (OPAQUE) counts with everything inside it.
+    A module whose parameters are all vectors (a norm's scale and shift) is
+    taken to hold no products."""
+    total = sum(p.numel() for p in model.parameters()) or 1
+    opaque = _opaque_prefixes(model)
+    found = []
+    for name, module in model.named_modules():
+        if _inside(name, opaque):
+            continue
+        whole = isinstance(module, OPAQUE)
+        if _kind_of(module) in kinds and not whole:
+            continue
+        own = list(module.parameters(recurse=whole))
+        if not own:
+            continue
+        share = sum(p.numel() for p in own) / total
+        params = ", ".join(n for n, _ in module.named_parameters(recurse=whole))
+        found.append((name or "(model)", f"{type(module).__name__}: {params}", share,
+                      any(p.dim() >= 2 for p in own)))
+    return found
+
+
+def warn_unrecorded(found, stream=None, reason="no trace kind covers it"):
+    """One warning line per module that holds products it cannot record, and
+    one note for the modules that hold only per-channel vectors."""
+    stream = stream or sys.stderr
+    vectors = [f for f in found if not f[3]]
+    for name, kind, share, _ in (f for f in found if f[3]):
+        print(f"mls_trace: warning: module '{name}' ({kind}, {100 * share:.1f}% of the model's parameters) "
+              f"is not recorded: {reason}", file=stream)
+    if vectors:
+        types = sorted({f[1].split(":")[0] for f in vectors})
+        share = sum(f[2] for f in vectors)
+        print(f"mls_trace: note: {len(vectors)} modules with only per-channel parameters "
+              f"({', '.join(types)}; {100 * share:.1f}% of the model's parameters) hold no products "
+              "and are not recorded", file=stream)
+
+
+class TraceRecorder:
+    """Hooks every recordable layer of ``model`` while used as a context manager.
 
     Inside the ``with`` block run exactly one iteration (forward and
-    backward). Each conv records its weight and input at forward time (copies,
-    so a later optimizer step or in-place op does not change them) and the
-    gradient w.r.t. its output when backward reaches it.
+    backward). Each layer records its weight (for a matmul: its second
+    operand) and input at forward time (copies, so a later optimizer step or
+    in-place op does not change them) and the gradient w.r.t. its output when
+    backward reaches it.
 
     ``layers`` optionally restricts recording to these qualified names.
+    Modules with parameters that are not recorded are reported on ``stream``
+    (stderr) when the recorder is made; ``unrecorded`` lists them.
     """
 
-    def __init__(self, model, layers=None):
-        convs = [(name or "conv", m) for name, m in model.named_modules()
-                 if isinstance(m, nn.Conv2d)]
+    KINDS = ("conv2d", "conv_transpose2d", "linear", "matmul")
+    FORMAT = FORMAT
+    WHAT = "layers (Conv2d, ConvTranspose2d, Linear, RecordedMatmul)"
+    SKIPPED = "no trace kind covers it"
+
+    def __init__(self, model, layers=None, stream=None):
+        convs = recordable_modules(model, self.KINDS)
         if layers is not None:
             wanted = set(layers)
             unknown = wanted - {name for name, _ in convs}
             if unknown:
-                raise ValueError(f"no Conv2d named {sorted(unknown)} in model")
+                raise ValueError(f"no recordable layer named {sorted(unknown)} in model")
             convs = [(n, m) for n, m in convs if n in wanted]
         if not convs:
-            raise ValueError("model has no Conv2d layers to record")
+            raise ValueError(f"model has no {self.WHAT} to record")
+        self.unrecorded = unrecorded_modules(model, self.KINDS)
+        warn_unrecorded(self.unrecorded, stream, self.SKIPPED)
         self._convs = convs
         self._handles = []
         self.records = {}
@@ -106,9 +238,17 @@ class ConvTraceRecorder:
             # A conv called twice (weight sharing, two forwards in the block)
             # has no single input/grad_output, which the format needs.
             if "input" in record:
-                raise RuntimeError(f"conv {name!r} ran twice while recording; "
+                raise RuntimeError(f"layer {name!r} ran twice while recording; "
                                    "record a single forward/backward")
-            record["weight"] = _to_f32(conv.weight)
+            if isinstance(conv, RecordedMatmul):
+                a, b = inputs
+                if a.dim() < 2 or a.shape[:-2] != b.shape[:-2]:
+                    raise ValueError(f"matmul {name!r}: operands {tuple(a.shape)} and {tuple(b.shape)} "
+                                     "must be [..., M, K] and [..., K, N] with equal batch dims "
+                                     "(expand them first: the trace format does not broadcast)")
+                record["weight"] = _to_f32(b)
+            else:
+                record["weight"] = _to_f32(conv.weight)
             record["input"] = _to_f32(inputs[0])
             # A tensor hook on the output (rather than a module backward hook)
             # also fires when the conv's input does not require grad, e.g. the
@@ -132,20 +272,13 @@ class ConvTraceRecorder:
         for name, conv in self._convs:
             record = self.records.get(name, {})
             if "input" not in record:
-                raise RuntimeError(f"conv {name!r} did not run while recording")
+                raise RuntimeError(f"layer {name!r} did not run while recording")
             if require_grad and "grad_output" not in record:
-                raise RuntimeError(f"conv {name!r} got no gradient: run "
+                raise RuntimeError(f"layer {name!r} got no gradient: run "
                                    "loss.backward() inside the recorder")
-            entry = {
-                "name": name,
-                "kind": "conv2d",
-                "stride": _pair(conv.stride),
-                "padding": _explicit_padding(conv),
-                "dilation": _pair(conv.dilation),
-                "groups": int(conv.groups),
-                "weight": f"{name}.weight.npy",
-                "input": f"{name}.input.npy",
-            }
+            kind = _kind_of(conv)
+            entry = {"name": name, "kind": kind, **_layer_params(conv, kind),
+                     "weight": f"{name}.weight.npy", "input": f"{name}.input.npy"}
             if "grad_output" in record:
                 entry["grad_output"] = f"{name}.grad_output.npy"
             entries.append(entry)
@@ -161,11 +294,21 @@ class ConvTraceRecorder:
             for key in ("weight", "input", "grad_output"):
                 if key in entry:
                     arrays[entry[key]] = record[key]
-        manifest = {"format": FORMAT, "model": model_name, "layers": layers}
+        manifest = {"format": self.FORMAT, "model": model_name, "layers": layers}
         if source is not None:
             manifest["source"] = source
         write_trace(out_dir, manifest, arrays, extra_files)
         return manifest
+
+
+class ConvTraceRecorder(TraceRecorder):
+    """The conv-only recorder: nn.Conv2d layers alone, format mls-trace/1
+    (kept so that traces dumped with it regenerate byte for byte)."""
+
+    KINDS = ("conv2d",)
+    FORMAT = "mls-trace/1"
+    WHAT = "Conv2d layers"
+    SKIPPED = "the conv-only recorder records Conv2d alone (TraceRecorder records more)"
 
 
 def write_trace(out_dir, manifest, arrays, extra_files=None):
@@ -234,9 +377,17 @@ def _replace_dir(new, target):
     shutil.rmtree(old)
 
 
-def record_conv_trace(model, run_iteration, out_dir, model_name, **write_args):
+def record_trace(model, run_iteration, out_dir, model_name, recorder_class=TraceRecorder, **write_args):
     """Run ``run_iteration()`` (one forward + backward) under a recorder and
     write the trace. Returns the manifest that was written."""
+    recorder = recorder_class(model)
+    with recorder:
+        run_iteration()
+    return recorder.write(out_dir, model_name, **write_args)
+
+
+def record_conv_trace(model, run_iteration, out_dir, model_name, **write_args):
+    """``record_trace`` with the conv-only recorder (mls-trace/1)."""
     recorder = ConvTraceRecorder(model)
     with recorder:
         run_iteration()

@@ -16,7 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mls_trace import ConvTraceRecorder, record_conv_trace  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
+
+from mls_trace import (ConvTraceRecorder, RecordedMatmul, TraceRecorder,  # noqa: E402
+                       record_conv_trace)
 
 torch.set_num_threads(1)
 
@@ -82,12 +86,16 @@ def reference(model, x, y):
     return inputs, {name: out.grad for name, out in outputs.items()}
 
 
-class TraceTest(unittest.TestCase):
+class TraceBase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.out = os.path.join(self.tmp.name, "tiny-trace")
+        # The recorders' warnings about unrecorded modules go to stderr.
+        self.quiet = contextlib.redirect_stderr(io.StringIO())
+        self.quiet.__enter__()
 
     def tearDown(self):
+        self.quiet.__exit__(None, None, None)
         self.tmp.cleanup()
 
     def load(self, file_name, out=None):
@@ -104,6 +112,8 @@ class TraceTest(unittest.TestCase):
         self.assertEqual(array.shape, shape)
         return array
 
+
+class TraceTest(TraceBase):
     def test_manifest_and_shapes(self):
         dump(self.out)
         with open(os.path.join(self.out, "manifest.json")) as f:
@@ -198,6 +208,211 @@ class TraceTest(unittest.TestCase):
             F.cross_entropy(model(x), y).backward()
         model(x)  # would raise "ran twice" if hooks were still attached
         self.assertEqual(len(model.stem._forward_hooks), 0)
+
+
+# ---- TraceRecorder: every kind --------------------------------------------
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention written with nn.Linear and RecordedMatmul."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.qk = RecordedMatmul()
+        self.pv = RecordedMatmul()
+        self.proj = nn.Linear(dim, dim)
+
+    def split(self, x):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        return q, k.transpose(-2, -1).contiguous(), v
+
+    def merge(self, o):
+        b, h, t, dh = o.shape
+        return self.proj(o.transpose(1, 2).reshape(b, t, h * dh))
+
+    def forward(self, x):
+        q, kt, v = self.split(x)
+        att = (self.qk(q, kt) * q.shape[-1] ** -0.5).softmax(-1)
+        return self.merge(self.pv(att, v))
+
+
+class Mixed(nn.Module):
+    """Conv2d, a depthwise conv, a grouped ConvTranspose2d, an attention block
+    over the pixels as tokens, and a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.dw = nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4)
+        self.up = nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.norm = nn.LayerNorm(4)
+        self.attn = Attention(4, 2)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        out = self.up(F.relu(self.dw(F.relu(self.stem(x)))))
+        tokens = self.norm(out.flatten(2).transpose(1, 2))
+        return self.head((tokens + self.attn(tokens)).mean(1))
+
+
+MIXED = {  # name -> (kind, weight, input, grad_output shapes)
+    "stem": ("conv2d", (4, 3, 3, 3), (2, 3, 6, 6), (2, 4, 6, 6)),
+    "dw": ("conv2d", (4, 1, 3, 3), (2, 4, 6, 6), (2, 4, 3, 3)),
+    "up": ("conv_transpose2d", (4, 2, 3, 3), (2, 4, 3, 3), (2, 4, 6, 6)),
+    "attn.qkv": ("linear", (12, 4), (2, 36, 4), (2, 36, 12)),
+    "attn.qk": ("matmul", (2, 2, 2, 36), (2, 2, 36, 2), (2, 2, 36, 36)),
+    "attn.pv": ("matmul", (2, 2, 36, 2), (2, 2, 36, 36), (2, 2, 36, 2)),
+    "attn.proj": ("linear", (4, 4), (2, 36, 4), (2, 36, 4)),
+    "head": ("linear", (3, 4), (2, 4), (2, 3)),
+}
+
+
+def mixed_reference(model, x, y):
+    """Each layer's operands and output gradient, by a hand-written forward
+    with retain_grad (no hooks)."""
+    ops = {}
+
+    def layer(name, fn, a, w):
+        out = fn(a, w)
+        out.retain_grad()
+        ops[name] = (w, a.detach().clone(), out)
+        return out
+
+    m = model
+    model.zero_grad()
+    out = layer("stem", lambda a, w: F.conv2d(a, w, padding=1), x, m.stem.weight)
+    out = layer("dw", lambda a, w: F.conv2d(a, w, m.dw.bias, stride=2, padding=1, groups=4), F.relu(out), m.dw.weight)
+    out = layer("up", lambda a, w: F.conv_transpose2d(a, w, m.up.bias, stride=2, padding=1, output_padding=1,
+                                                      groups=2), F.relu(out), m.up.weight)
+    tokens = m.norm(out.flatten(2).transpose(1, 2))
+    at = m.attn
+    qkv = layer("attn.qkv", lambda a, w: F.linear(a, w, at.qkv.bias), tokens, at.qkv.weight)
+    b, t, d = tokens.shape
+    q, k, v = qkv.reshape(b, t, 3, 2, d // 2).permute(2, 0, 3, 1, 4)
+    kt = k.transpose(-2, -1).contiguous()
+    scores = layer("attn.qk", lambda a, w: a @ w, q, kt)
+    att = (scores * q.shape[-1] ** -0.5).softmax(-1)
+    o = layer("attn.pv", lambda a, w: a @ w, att, v)
+    o = layer("attn.proj", lambda a, w: F.linear(a, w, at.proj.bias), o.transpose(1, 2).reshape(b, t, d),
+              at.proj.weight)
+    logits = layer("head", lambda a, w: F.linear(a, w, m.head.bias), (tokens + o).mean(1), m.head.weight)
+    F.cross_entropy(logits, y).backward()
+    return {name: (w.detach().clone(), a, out.grad) for name, (w, a, out) in ops.items()}
+
+
+class EveryKindTest(TraceBase):
+    def record(self, model, x, y, stream=None):
+        recorder = TraceRecorder(model, stream=stream or io.StringIO())
+        with recorder:
+            F.cross_entropy(model(x), y).backward()
+        return recorder.write(self.out, "mixed")
+
+    def test_every_layer_recorded_with_autograd_values(self):
+        torch.manual_seed(4)
+        model, x, y = Mixed(), torch.randn(2, 3, 6, 6), torch.tensor([0, 2])
+        manifest = self.record(model, x, y)
+        self.assertEqual(manifest["format"], "mls-trace/2")
+        self.assertEqual([l["name"] for l in manifest["layers"]], list(MIXED))
+        grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+        expected = mixed_reference(model, x, y)
+        for layer in manifest["layers"]:
+            name = layer["name"]
+            kind, w_shape, a_shape, e_shape = MIXED[name]
+            with self.subTest(layer=name):
+                self.assertEqual(layer["kind"], kind)
+                w, a, e = (self.load(layer[k]) for k in ("weight", "input", "grad_output"))
+                self.assertEqual((w.shape, a.shape, e.shape), (w_shape, a_shape, e_shape))
+                ref_w, ref_a, ref_e = expected[name]
+                np.testing.assert_allclose(w, ref_w.numpy(), rtol=1e-6, atol=1e-7)
+                np.testing.assert_allclose(a, ref_a.numpy(), rtol=1e-6, atol=1e-7)
+                np.testing.assert_allclose(e, ref_e.numpy(), rtol=1e-5, atol=1e-8)
+                if kind == "matmul":
+                    continue
+                # The weight gradient rebuilt from the dumped tensors equals
+                # autograd's: what the simulator's bwd-weight computes.
+                wt = torch.from_numpy(w).requires_grad_(True)
+                fn = expected_fn(layer)
+                fn(torch.from_numpy(a), wt).backward(torch.from_numpy(e))
+                np.testing.assert_allclose(wt.grad.numpy(), grads[name + ".weight"].numpy(), rtol=1e-4, atol=1e-6)
+        self.assertEqual(MIXED["up"][0], manifest["layers"][2]["kind"])
+        self.assertEqual(manifest["layers"][2]["output_padding"], [1, 1])
+        self.assertEqual(manifest["layers"][1]["groups"], 4)
+
+    def test_lstm_and_norms_are_reported_not_dropped(self):
+        class WithLstm(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(6, 8)
+                self.norm = nn.BatchNorm1d(5)
+                self.rnn = nn.LSTM(8, 4, batch_first=True)
+
+            def forward(self, x):
+                return self.rnn(self.norm(self.fc(x)))[0]
+
+        model = WithLstm()
+        stream = io.StringIO()
+        recorder = TraceRecorder(model, stream=stream)
+        lines = stream.getvalue().splitlines()
+        total = sum(p.numel() for p in model.parameters())
+        lstm = sum(p.numel() for p in model.rnn.parameters())
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn("warning: module 'rnn' (LSTM: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, "
+                      "%.1f%% of the model's parameters)" % (100 * lstm / total), lines[0])
+        self.assertIn("note: 1 modules with only per-channel parameters (BatchNorm1d", lines[1])
+        self.assertEqual([n for n, _ in recorder._convs], ["fc"])
+
+    def test_multihead_attention_is_reported_whole(self):
+        # nn.MultiheadAttention never calls its out_proj module, so neither it
+        # nor its out_proj can be recorded; the warning says so.
+        class WithMha(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Linear(3, 8)
+                self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+            def forward(self, x):
+                t = self.embed(x)
+                return self.mha(t, t, t)[0]
+
+        model = WithMha()
+        stream = io.StringIO()
+        recorder = TraceRecorder(model, stream=stream)
+        with recorder:
+            model(torch.randn(2, 4, 3)).sum().backward()
+        self.assertEqual([l["name"] for l in recorder.manifest_layers()], ["embed"])
+        lines = stream.getvalue().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        share = sum(p.numel() for p in model.mha.parameters()) / sum(p.numel() for p in model.parameters())
+        self.assertIn("module 'mha' (MultiheadAttention: in_proj_weight, in_proj_bias, out_proj.weight, "
+                      "out_proj.bias, %.1f%%" % (100 * share), lines[0])
+
+    def test_broadcast_matmul_is_refused(self):
+        class Broadcast(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.mm = RecordedMatmul()
+
+            def forward(self, a, b):
+                return self.mm(a, b)
+
+        model = Broadcast()
+        with self.assertRaisesRegex(ValueError, "equal batch dims"):
+            with TraceRecorder(model, stream=io.StringIO()):
+                model(torch.randn(2, 3, 4), torch.randn(4, 5))
+
+
+def expected_fn(layer):
+    """The layer's forward, from its manifest entry alone (bias left out)."""
+    kind = layer["kind"]
+    if kind == "linear":
+        return lambda a, w: F.linear(a, w)
+    args = dict(stride=layer["stride"], padding=layer["padding"], dilation=layer["dilation"], groups=layer["groups"])
+    if kind == "conv2d":
+        return lambda a, w: F.conv2d(a, w, **args)
+    return lambda a, w: F.conv_transpose2d(a, w, output_padding=layer["output_padding"], **args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
   scaler, the adder tree and the output accumulator);
 - `mul` in the report equals the analytic product count of the kind
   (docs/layers.md, "Product counts"), written here from the shapes alone;
+- the report's M, P, G K and blocks are docs/layers.md's, and its cycles are
+  docs/reference.md's cycle formula summed over the blocks;
 - `--check` finds the array bit-exact with the golden model;
 - `mlssim conv --kind` writes the same result as the run.
 
@@ -111,6 +113,41 @@ def analytic_mul(kind, prm, pass_name, w, a, e):
     return per_out[pass_name] * kh * kw
 
 
+def lowered_sizes(kind, prm, pass_name, group, w, a, e):
+    """(blocks, M, P, reduction length, K or None) of each block of a pass, from
+    docs/layers.md's tables; K is given where the grouping fixes it."""
+    if kind in ("conv2d", "conv_transpose2d"):
+        g = prm.get("groups", 1)
+        k2 = w[2] * w[3]
+        n, h, wi, ho, wo = a[0], a[2], a[3], e[2], e[3]
+        if kind == "conv2d":
+            cig, cog = a[1] // g, w[0] // g
+            return {"fwd": (g, cog, n * ho * wo, cig * k2, k2), "bwd-data": (g, cig, n * h * wi, cog * k2, k2),
+                    "bwd-weight": (g, cog, cig * k2, n * ho * wo, ho * wo)}[pass_name]
+        cig, cog = w[0] // g, w[1]
+        return {"fwd": (g, cog, n * ho * wo, cig * k2, k2), "bwd-data": (g, cig, n * h * wi, cog * k2, k2),
+                "bwd-weight": (g, cig, cog * k2, n * h * wi, h * wi)}[pass_name]
+    # Matrix kinds: nc gives every element its own scale (K = 1); n keeps a row
+    # whole where the reduction runs along both operands' rows of the [rows, last] view.
+    if kind == "linear":
+        t, out, inp = int(np.prod(a[:-1])), w[0], w[1]
+        sizes = {"fwd": (1, out, t, inp), "bwd-data": (1, inp, t, out), "bwd-weight": (1, out, inp, t)}
+        whole = {"n": "fwd"}
+    else:
+        b, m, k, n = int(np.prod(a[:-2])), a[-2], a[-1], w[-1]
+        sizes = {"fwd": (b, n, m, k), "bwd-data": (b, k, m, n), "bwd-weight": (b, n, k, m)}
+        whole = {"n": "bwd-data"}
+    blocks, mm, pp, red = sizes[pass_name]
+    return blocks, mm, pp, red, red if whole.get(group) == pass_name else 1
+
+
+def tile_cycles(g, k, chunk, rows):
+    """Chunks listed group-major, dealt `rows` at a time; a tile lasts as long
+    as its longest chunk."""
+    lengths = [min(chunk, k - c * chunk) for _ in range(g) for c in range(-(-k // chunk))]
+    return sum(max(lengths[i:i + rows]) for i in range(0, len(lengths), rows))
+
+
 def make_trace(root, rng):
     layers = []
     cases = [("conv2d", *c) for c in CONV] + [("conv_transpose2d", *c) for c in CONV_T] + \
@@ -180,9 +217,22 @@ class EveryKindEveryPass(unittest.TestCase):
                 rep = entries[(name, pass_name)]
                 self.assertEqual(rep["events"]["mul"], analytic_mul(kind, prm, pass_name, w_shape, a_shape, e_shape))
                 self.assertTrue(rep["bit_exact"])
+                self.check_sizes_and_cycles(rep, kind, prm, pass_name, w_shape, a_shape, e_shape)
+
+    def check_sizes_and_cycles(self, rep, kind, prm, pass_name, w, a, e):
+        """M, P, G K and the blocks as docs/layers.md tabulates them, and the
+        cycles of docs/reference.md's formula summed over the blocks."""
+        blocks, m, p, red, k = lowered_sizes(kind, prm, pass_name, self.group, w, a, e)
+        self.assertEqual((rep.get("blocks", 1), rep["m"], rep["p"], rep["g"] * rep["k"]), (blocks, m, p, red))
+        if k is not None:
+            self.assertEqual(rep["k"], k)
+        rows = cols = 4
+        per_block = -(-m // cols) * p * tile_cycles(rep["g"], rep["k"], 16, rows) + rep["events"]["pipeline_depth"] // blocks
+        self.assertEqual(rep["cycles"], blocks * per_block)
 
     def test_outputs_match_float64_of_operands_and_mul_is_analytic(self):
         for group in ("nc", "n"):
+            self.group = group
             d, report = self.run_grouping(group)
             entries = {(l["name"], l["pass"]): l for l in report["layers"]}
             self.assertEqual(len(entries), 3 * len(self.layers))
@@ -222,6 +272,19 @@ class EveryKindEveryPass(unittest.TestCase):
         self.assertEqual(blocks[("mm_heads", "bwd-weight")], 4)  # one per batch element
         for layer in report["layers"]:
             self.assertLess(layer["rel_error_fp32"], 0.2)
+
+    def test_sweep_runs_every_kind(self):
+        d = os.path.join(self.tmp.name, "sweep")
+        os.makedirs(d)
+        sweep = os.path.join(d, "kinds.json")
+        with open(sweep, "w") as f:
+            json.dump({"trace": self.trace, "grid": {"group": ["nc", "tensor"], "rows": [4]}}, f)
+        run("sweep", sweep, "--out", os.path.join(d, "results"))
+        with open(os.path.join(d, "results", "results.json")) as f:
+            points = json.load(f)["points"]
+        self.assertEqual(len(points), 2)
+        with open(os.path.join(d, "results", "results.csv")) as f:
+            self.assertEqual(len(f.read().strip().splitlines()), 3)
 
 
 class UnsupportedLayers(unittest.TestCase):

@@ -107,6 +107,9 @@ def trace_seeds():
         "valid_subdir.json": manifest(layer(inp="sub/x.npy")),
         "valid_two_layers.json": manifest(layer("a"), layer("b", padding=[1, 1], grad="g1.npy")),
         "valid_minimal.json": b'{"format":"mls-trace/1","layers":[{"name":"a","weight":"w.npy","input":"x.npy"}]}',
+        # mls-trace/2 kinds: x [1, 1, 4, 4] times itself as a batched matmul
+        "valid_matmul.json": b'{"format":"mls-trace/2","layers":[{"name":"a","kind":"matmul","weight":"x.npy",'
+                             b'"input":"x2.npy","grad_output":"sub/x.npy"}]}',
         # near misses
         "bad_outside.json": manifest(layer(inp="../trace/x.npy"), layer("b", inp="sub/../../x.npy")),
         "bad_absolute.json": manifest(layer(weight="/etc/hostname")),
