@@ -61,7 +61,9 @@ module mls_group_scaler #(
   logic signed [XW-1:0] e0, rs;
   logic [LW:0]          rs_right;   // right shift, clamped to W + 1
   logic [4:0]           rs_left;    // left shift, at most 23
-  logic [W-1:0]         kept;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [W-1:0]         kept;       // below 2^25 whenever it is used (rs > 0)
+  /* verilator lint_on UNUSEDSIGNAL */
   logic                 guard, sticky, round_up;
   logic [24:0]          r;          // rounded significand, up to 2^24
   logic [7:0]           exp_field;  // lsb + 149

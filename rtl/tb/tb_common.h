@@ -1,0 +1,76 @@
+#pragma once
+// Shared pieces of the RTL testbench: bit fields of Verilator's wide ports,
+// and a mismatch counter that prints the first few differences.
+#include <cstdint>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include <verilated.h>
+
+namespace mls::rtl_tb {
+
+// Bits [lsb, lsb + width) of a wide port (width <= 64).
+template <class Wide>
+uint64_t get_field(const Wide& w, int lsb, int width) {
+  uint64_t v = 0;
+  for (int i = 0; i < width; ++i) v |= uint64_t((w[(lsb + i) / 32] >> ((lsb + i) % 32)) & 1u) << i;
+  return v;
+}
+
+template <class Wide>
+void set_field(Wide& w, int lsb, int width, uint64_t v) {
+  for (int i = 0; i < width; ++i) {
+    const int bit = lsb + i;
+    const uint32_t mask = 1u << (bit % 32);
+    w[bit / 32] = ((v >> i) & 1u) ? (w[bit / 32] | mask) : (w[bit / 32] & ~mask);
+  }
+}
+
+// Sign-extends the low `width` bits of v.
+inline int64_t sign_extend(uint64_t v, int width) {
+  const uint64_t sign = uint64_t{1} << (width - 1);
+  v &= width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+  return int64_t(v ^ sign) - int64_t(sign);
+}
+
+inline uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+inline float float_of(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// Counts checks and mismatches of one test; prints the first `shown`.
+class Checker {
+ public:
+  explicit Checker(std::string test) : test_(std::move(test)) {}
+  template <class T>
+  void expect_eq(const T& got, const T& want, const std::string& where) {
+    ++checks_;
+    if (got == want) return;
+    if (++mismatches_ <= kShown)
+      std::cerr << test_ << ": mismatch at " << where << ": rtl " << got << ", golden " << want << "\n";
+  }
+  void fail(const std::string& what) {
+    ++mismatches_;
+    if (mismatches_ <= kShown) std::cerr << test_ << ": " << what << "\n";
+  }
+  // Prints the summary line; the return value is the exit status.
+  int finish() const {
+    std::cout << test_ << ": " << checks_ << " checks, " << mismatches_ << " mismatches\n";
+    return mismatches_ == 0 && checks_ > 0 ? 0 : 1;
+  }
+
+ private:
+  static constexpr uint64_t kShown = 10;
+  std::string test_;
+  uint64_t checks_ = 0, mismatches_ = 0;
+};
+
+}  // namespace mls::rtl_tb
