@@ -80,6 +80,22 @@ def synthesize(top, params):
     return cells, flops
 
 
+def expected_flip_flops(block, params):
+    """Registers the RTL declares, so a synthesis that optimised a block away
+    (or a block that lost its registers) is caught: the PE's accumulator and
+    overflow flag; per tree level the live slots (value + valid) and the tile's
+    valid bit and 2-bit tag; none in the combinational blocks."""
+    if block == "pe":
+        return params["ACC_BITS"] + 1
+    if block == "tree":
+        rows, levels, flops = params["ROWS"], 0, 0
+        while (1 << levels) < rows:
+            levels += 1
+            flops += -(-rows // (1 << levels)) * 33 + 3
+        return flops
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(RTL, "synth", "cell_counts.csv"))
@@ -91,6 +107,9 @@ def main():
         results = list(pool.map(lambda run: synthesize(run[1], run[2]), runs))
     rows = []
     for (block, top, params, fields), (cells, flops) in zip(runs, results):
+        if flops != expected_flip_flops(block, params) or cells <= flops:
+            raise RuntimeError(f"{block} {params}: {cells} cells, {flops} flip-flops; "
+                               f"expected {expected_flip_flops(block, params)} flip-flops and some logic")
         config = " ".join(f"{k}={v}" for k, v in params.items()) or "-"
         rows.append({"block": block, "config": config, "elem": "", "acc_bits": "", "scale": "", "rows": "",
                      **fields, "cells": cells, "logic_cells": cells - flops, "flip_flops": flops})
