@@ -23,7 +23,7 @@ module mls_column #(
   parameter int unsigned EGY      = 8,
   parameter int unsigned MGY      = 1,
   parameter int unsigned ACC_BITS = 16,
-  parameter bit          WRAP     = 1'b0,
+  parameter int unsigned WRAP     = 0,
   parameter int unsigned ROWS     = 16,
   // Derived scale-code widths.
   parameter int unsigned CWX = (EGX + MGX == 0) ? 1 : EGX + MGX,

@@ -10,7 +10,7 @@ module mls_pe #(
   parameter int unsigned EY       = 2,
   parameter int unsigned MY       = 4,
   parameter int unsigned ACC_BITS = 16,  // 8..62
-  parameter bit          WRAP     = 1'b0
+  parameter int unsigned WRAP     = 0    // 0: saturate, 1: wrap
 ) (
   input  logic                       clk_i,
   input  logic                       rst_ni,
@@ -42,7 +42,7 @@ module mls_pe #(
     sum = (first_i ? '0 : SUMW'(acc_q)) + SUMW'(prod);
     // In range iff every bit above the accumulator's sign bit equals it.
     ovf_d = (sum[SUMW-1:ACC_BITS-1] != '0) && (sum[SUMW-1:ACC_BITS-1] != '1);
-    if (!ovf_d || WRAP) begin
+    if (!ovf_d || WRAP != 0) begin
       acc_d = sum[ACC_BITS-1:0];
     end else if (sum[SUMW-1]) begin
       acc_d = {1'b1, {(ACC_BITS-1){1'b0}}};  // -2^(ACC_BITS-1)

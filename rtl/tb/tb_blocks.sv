@@ -60,11 +60,11 @@ module tb_blocks (
   mls_elem_mul #(.EX(2), .MX(4), .EY(3), .MY(2)) u_mul5 (.x_code_i(mul5_x_i), .y_code_i(mul5_y_i), .prod_o(mul5_p_o));
   mls_elem_mul #(.EX(1), .MX(0), .EY(2), .MY(1)) u_mul6 (.x_code_i(mul6_x_i), .y_code_i(mul6_y_i), .prod_o(mul6_p_o));
 
-  mls_pe #(.ACC_BITS(8), .WRAP(1'b0)) u_pe0 (
+  mls_pe #(.ACC_BITS(8), .WRAP(0)) u_pe0 (
     .clk_i, .rst_ni, .valid_i(pe_valid_i), .first_i(pe_first_i), .x_code_i(pe_x_i), .y_code_i(pe_y_i),
     .acc_o(pe0_acc_o), .ovf_o(pe0_ovf_o)
   );
-  mls_pe #(.ACC_BITS(8), .WRAP(1'b1)) u_pe1 (
+  mls_pe #(.ACC_BITS(8), .WRAP(1)) u_pe1 (
     .clk_i, .rst_ni, .valid_i(pe_valid_i), .first_i(pe_first_i), .x_code_i(pe_x_i), .y_code_i(pe_y_i),
     .acc_o(pe1_acc_o), .ovf_o(pe1_ovf_o)
   );

@@ -5,25 +5,39 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <type_traits>
 
 #include <verilated.h>
 
 namespace mls::rtl_tb {
 
-// Bits [lsb, lsb + width) of a wide port (width <= 64).
-template <class Wide>
-uint64_t get_field(const Wide& w, int lsb, int width) {
+// Bits [lsb, lsb + width) of a port (width <= 64): a plain integer for ports
+// of up to 64 bits, Verilator's array of 32-bit words above.
+template <class Port>
+uint64_t get_field(const Port& w, int lsb, int width) {
   uint64_t v = 0;
-  for (int i = 0; i < width; ++i) v |= uint64_t((w[(lsb + i) / 32] >> ((lsb + i) % 32)) & 1u) << i;
+  for (int i = 0; i < width; ++i) {
+    const int bit = lsb + i;
+    if constexpr (std::is_integral_v<Port>)
+      v |= uint64_t((uint64_t(w) >> bit) & 1u) << i;
+    else
+      v |= uint64_t((w[bit / 32] >> (bit % 32)) & 1u) << i;
+  }
   return v;
 }
 
-template <class Wide>
-void set_field(Wide& w, int lsb, int width, uint64_t v) {
+template <class Port>
+void set_field(Port& w, int lsb, int width, uint64_t v) {
   for (int i = 0; i < width; ++i) {
     const int bit = lsb + i;
-    const uint32_t mask = 1u << (bit % 32);
-    w[bit / 32] = ((v >> i) & 1u) ? (w[bit / 32] | mask) : (w[bit / 32] & ~mask);
+    const bool one = (v >> i) & 1u;
+    if constexpr (std::is_integral_v<Port>) {
+      const Port mask = Port(Port(1) << bit);
+      w = one ? Port(w | mask) : Port(w & ~mask);
+    } else {
+      const uint32_t mask = 1u << (bit % 32);
+      w[bit / 32] = one ? (w[bit / 32] | mask) : (w[bit / 32] & ~mask);
+    }
   }
 }
 
