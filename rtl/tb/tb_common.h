@@ -2,6 +2,7 @@
 // Shared pieces of the RTL testbench: bit fields of Verilator's wide ports,
 // and a mismatch counter that prints the first few differences.
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -60,16 +61,34 @@ inline float float_of(uint32_t u) {
   return f;
 }
 
-// Counts checks and mismatches of one test; prints the first `shown`.
+// An fp32 bit pattern, compared as bits and printed as 8 hex digits.
+struct Hex32 {
+  uint32_t v;
+  bool operator==(const Hex32& o) const { return v == o.v; }
+};
+inline std::ostream& operator<<(std::ostream& os, const Hex32& h) {
+  char buf[12];
+  std::snprintf(buf, sizeof buf, "%08x", h.v);
+  return os << buf;
+}
+
+// Counts checks and mismatches of one test; prints the first `shown`. `where`
+// is a string, or a callable that makes one (only called on a mismatch: the
+// block tests make millions of checks).
 class Checker {
  public:
   explicit Checker(std::string test) : test_(std::move(test)) {}
-  template <class T>
-  void expect_eq(const T& got, const T& want, const std::string& where) {
+  template <class T, class Where>
+  void expect_eq(const T& got, const T& want, const Where& where) {
     ++checks_;
     if (got == want) return;
-    if (++mismatches_ <= kShown)
-      std::cerr << test_ << ": mismatch at " << where << ": rtl " << got << ", golden " << want << "\n";
+    if (++mismatches_ > kShown) return;
+    std::cerr << test_ << ": mismatch at ";
+    if constexpr (std::is_invocable_v<Where>)
+      std::cerr << where();
+    else
+      std::cerr << where;
+    std::cerr << ": rtl " << got << ", golden " << want << "\n";
   }
   void fail(const std::string& what) {
     ++mismatches_;
