@@ -11,5 +11,6 @@ int cmd_conv(const std::vector<std::string>& args);
 int cmd_run(const std::vector<std::string>& args);
 int cmd_energy(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
+int cmd_vectors(const std::vector<std::string>& args);
 
 }  // namespace mls

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Plots the synthesized cell counts (cell_counts.csv) beside the width scaling
+of the energy model (docs/rtl.md#cell-counts-and-the-energy-model), and prints
+the comparison tables of docs/rtl.md.
+
+    /usr/bin/python3 rtl/synth/plot_cells.py [--csv CSV] [--out PNG]
+
+The energy model's per-action formulas are restated here from
+sim/energy/energy_model.cpp with its horowitz-45nm coefficients (the two-point
+fits of docs/energy.md), so the two growths can be set side by side; both are
+shown relative to the default widths (e2m4, 16-bit accumulator, e8m1).
+"""
+import argparse
+import csv
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def fit(u1, v1, y1, u2, v2, y2):
+    det = u1 * v2 - u2 * v1
+    return (y1 * v2 - y2 * v1) / det, (u1 * y2 - u2 * y1) / det
+
+
+# horowitz-45nm: int8/int32 add 0.03/0.1 pJ, int8/int32 multiply 0.2/3.1 pJ; a mux bit is half an adder bit.
+ADD_OP, ADD_BIT = fit(1, 8, 0.03, 1, 32, 0.1)
+MUL_OP, MUL_PP = fit(1, 64, 0.2, 1, 1024, 3.1)
+MUX_BIT = 0.5 * ADD_BIT
+
+
+def stages(n):
+    s = 0
+    while (1 << s) < n + 1:
+        s += 1
+    return s
+
+
+def parse_format(name):
+    e, m = name[1:].split("m")
+    return int(e), int(m)
+
+
+def model_mul(fmt):
+    e, m = parse_format(fmt)
+    a = m if e == 0 else m + 1
+    shift = 0 if e == 0 else (1 << e) - 2
+    return MUL_OP + MUL_PP * a * a + MUX_BIT * stages(2 * shift) * (2 * a + 2 * shift)
+
+
+def model_acc(bits):
+    return ADD_OP + ADD_BIT * bits
+
+
+def model_scaler(bits, scale):
+    e, m = parse_format(scale)
+    w = bits + 2 * m
+    return 2 * m * (ADD_OP + ADD_BIT * w) + (ADD_OP + ADD_BIT * (e + 1)) + MUX_BIT * stages(w - 1) * w
+
+
+def load(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def table(title, header, rows):
+    print(f"\n**{title}**\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        print("| " + " | ".join(str(x) for x in r) + " |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--csv", default=os.path.join(HERE, "cell_counts.csv"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "img", "rtl_cells.png"))
+    args = ap.parse_args()
+    rows = load(args.csv)
+    by = lambda block: [r for r in rows if r["block"] == block]  # noqa: E731
+
+    mul = {r["elem"]: int(r["cells"]) for r in by("mul")}
+    pe = {int(r["acc_bits"]): int(r["logic_cells"]) for r in by("pe")}
+    acc = {b: c - mul["e2m4"] for b, c in pe.items()}  # the PE less its multiplier
+    scaler = {(int(r["acc_bits"]), r["scale"]): int(r["cells"]) for r in by("scaler")}
+    tree = {int(r["rows"]): int(r["cells"]) for r in by("tree")}
+    add = int(by("fp32_add")[0]["cells"]) if by("fp32_add") else None
+
+    table("Element multiplier (X = Y format), relative to e2m4", ["format", "cells", "cells / e2m4",
+          "energy model / e2m4"],
+          [(f, mul[f], f"{mul[f] / mul['e2m4']:.2f}", f"{model_mul(f) / model_mul('e2m4'):.2f}") for f in mul])
+    table("Local accumulator (PE logic less the e2m4 multiplier), relative to 16 bits",
+          ["acc_bits", "cells", "cells / acc16", "energy model / acc16"],
+          [(b, acc[b], f"{acc[b] / acc[16]:.2f}", f"{model_acc(b) / model_acc(16):.2f}") for b in sorted(acc)])
+    table("Group scaler (E_g = 8), relative to acc 16 e8m1", ["acc_bits", "scale", "cells", "cells / ref",
+          "energy model / ref"],
+          [(b, s, c, f"{c / scaler[(16, 'e8m1')]:.2f}", f"{model_scaler(b, s) / model_scaler(16, 'e8m1'):.2f}")
+           for (b, s), c in sorted(scaler.items())])
+    if add:
+        table("Adder tree", ["rows", "cells", "cells / ((rows - 1) x fp32 adder)"],
+              [(r, c, f"{c / ((r - 1) * add):.2f}") for r, c in sorted(tree.items())])
+
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.6))
+    fmts = sorted(mul, key=model_mul)
+    ax[0].plot([model_mul(f) / model_mul("e2m4") for f in fmts], [mul[f] / mul["e2m4"] for f in fmts], "o")
+    for f in fmts:
+        ax[0].annotate(f, (model_mul(f) / model_mul("e2m4"), mul[f] / mul["e2m4"]), fontsize=7,
+                       xytext=(3, 3), textcoords="offset points")
+    lim = max(max(mul.values()) / mul["e2m4"], max(model_mul(f) for f in fmts) / model_mul("e2m4")) * 1.05
+    ax[0].plot([0, lim], [0, lim], ":", color="grey", label="equal growth")
+    ax[0].set_xlabel("energy model, element_mul / e2m4")
+    ax[0].set_ylabel("synthesized cells / e2m4")
+    ax[0].set_title("element multiplier (X = Y)")
+    ax[0].legend()
+
+    bits = sorted(acc)
+    ax[1].plot(bits, [acc[b] / acc[16] for b in bits], "o-", label="accumulator cells")
+    ax[1].plot(bits, [model_acc(b) / model_acc(16) for b in bits], "--", label="energy model acc_add")
+    for s, mark in (("e8m0", "s"), ("e8m1", "^")):
+        ax[1].plot(bits, [scaler[(b, s)] / scaler[(16, "e8m1")] for b in bits], mark + "-",
+                   label=f"scaler cells, {s}")
+        ax[1].plot(bits, [model_scaler(b, s) / model_scaler(16, "e8m1") for b in bits], ":",
+                   label=f"energy model scale, {s}")
+    ax[1].set_xlabel("acc_bits")
+    ax[1].set_ylabel("relative to acc 16 (scalers: acc 16 e8m1)")
+    ax[1].set_title("local accumulator and group scaler")
+    ax[1].legend(fontsize=7)
+
+    r = sorted(tree)
+    ax[2].plot(r, [tree[x] for x in r], "o-", label="tree cells")
+    if add:
+        ax[2].plot(r, [(x - 1) * add for x in r], "--", label="(rows - 1) x fp32 adder cells")
+    ax[2].set_xlabel("rows (tree inputs)")
+    ax[2].set_ylabel("cells")
+    ax[2].set_title("pipelined fp32 adder tree")
+    ax[2].legend()
+    fig.suptitle("Yosys cell counts (generic gates) against the energy model's width scaling (horowitz-45nm)")
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=110)
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""mlssim vectors end to end (docs/rtl.md#test-vectors).
+
+Good input: the vector set of conv1's forward pass of the bundled trace is read
+back and checked against expectations computed here, apart from the program's
+own walk: the element codes are decoded in NumPy from the format's definition
+(docs/reference.md#elements-e_x-m_x), every chunk sum is re-accumulated with a
+saturating 16-bit accumulator and compared with chunks.txt, and the final
+results equal `mlssim conv` on the same layer bit for bit.
+
+Bad inputs: each exits non-zero with one line on stderr naming what is wrong,
+and leaves no output directory behind.
+"""
+import os
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+
+MLSSIM = os.environ["MLSSIM"]
+TRACE = os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", "resnet20-digits")
+FILES = ["meta.txt", "x.txt", "y.txt", "chunks.txt", "tiles.txt", "outputs.txt"]
+
+
+def run(*args):
+    return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def decode(code, e, m):
+    """Signed q of an element code {sign, exp_code, man_code}."""
+    sign = (code >> (e + m)) & 1
+    exp_code = (code >> m) & ((1 << e) - 1)
+    man = code & ((1 << m) - 1)
+    q = man if exp_code == 0 else ((1 << m) + man) << (exp_code - 1)
+    return -q if sign else q
+
+
+def read_operand(path):
+    rows = [line.split() for line in lines(path)]
+    return [int(r[0], 16) for r in rows], [[int(c, 16) for c in r[1:]] for r in rows]
+
+
+class VectorsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = os.path.join(cls.tmp.name, "fwd")
+        r = run("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--out", cls.dir)
+        assert r.returncode == 0, r.stderr
+        cls.meta = dict(line.split() for line in lines(os.path.join(cls.dir, "meta.txt")))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_files_and_sizes(self):
+        self.assertEqual(sorted(os.listdir(self.dir)), sorted(FILES))
+        m, p, g, k = (int(self.meta[key]) for key in "mpgk")
+        self.assertEqual((m, p, g, k), (16, 2048, 3, 9))  # conv1: Co 16, 2 x 32 x 32 positions, Ci 3, 3 x 3
+        count = {f: len(lines(os.path.join(self.dir, f))) for f in FILES}
+        self.assertEqual(count["x.txt"], m * g)
+        self.assertEqual(count["y.txt"], p * g)
+        self.assertEqual(count["chunks.txt"], m * p * g)  # one 9-product chunk per group
+        self.assertEqual(count["outputs.txt"], m * p)
+
+    def test_chunk_sums_from_decoded_codes(self):
+        g, k = int(self.meta["g"]), int(self.meta["k"])
+        _, xc = read_operand(os.path.join(self.dir, "x.txt"))
+        _, yc = read_operand(os.path.join(self.dir, "y.txt"))
+        xq = np.array([[decode(c, 2, 4) for c in row] for row in xc], dtype=np.int64)
+        yq = np.array([[decode(c, 2, 4) for c in row] for row in yc], dtype=np.int64)
+        lo, hi = -(1 << 15), (1 << 15) - 1
+        checked = overflowed = 0
+        for line in lines(os.path.join(self.dir, "chunks.txt")):
+            m, p, j, total, ovf, _ = line.split()
+            m, p, j = int(m), int(p), int(j)
+            s = n_ovf = 0
+            for prod in xq[m * g + j] * yq[p * g + j]:  # chunk j is group j here (k <= chunk)
+                s += int(prod)
+                if s > hi or s < lo:
+                    n_ovf += 1
+                    s = hi if s > hi else lo
+            self.assertEqual((s, n_ovf), (int(total), int(ovf)), line)
+            checked += 1
+            overflowed += n_ovf > 0
+        self.assertEqual(checked, 16 * 2048 * 3)
+        self.assertGreater(overflowed, 0)  # the saturating path is exercised
+
+    def test_results_equal_mlssim_conv(self):
+        out = os.path.join(self.tmp.name, "conv.npy")
+        r = run("conv", "--pass", "fwd", "--name", "conv1", "--padding", 1,
+                "--weight", os.path.join(TRACE, "conv1.weight.npy"),
+                "--input", os.path.join(TRACE, "conv1.input.npy"), "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        conv = np.load(out)  # [N, Co, Ho, Wo]
+        n, co, ho, wo = conv.shape
+        bits = conv.view(np.uint32)
+        for line in lines(os.path.join(self.dir, "outputs.txt")):
+            m, p, _, result = line.split()
+            m, p = int(m), int(p)
+            self.assertEqual(int(result, 16), int(bits[p // (ho * wo), m, (p // wo) % ho, p % wo]), line)
+
+    def assert_refused(self, args, words):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "vec")
+            r = run("vectors", *args, "--out", out)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            for w in words:
+                self.assertIn(w, r.stderr)
+            self.assertFalse(os.path.exists(out))
+            self.assertEqual(os.listdir(tmp), [])
+
+    def test_bad_inputs(self):
+        self.assert_refused([TRACE, "--layers", "nosuch", "--passes", "fwd"], ["nosuch"])
+        self.assert_refused([TRACE, "--layers", "conv1,fc", "--passes", "fwd"], ["--layers", "conv1,fc"])
+        self.assert_refused([TRACE, "--layers", "conv1", "--passes", "fwd,bwd-data"], ["--passes"])
+        self.assert_refused([TRACE, "--layers", "conv1", "--passes", "sideways"], ["sideways"])
+        self.assert_refused([TRACE, "--layers", "conv1", "--passes", "fwd", "--elem", "e9m9"], ["e9m9"])
+        self.assert_refused(["/nonexistent/trace", "--layers", "conv1", "--passes", "fwd"], ["/nonexistent/trace"])
+
+
+if __name__ == "__main__":
+    unittest.main()
