@@ -10,7 +10,7 @@ namespace mls {
 namespace {
 
 // The dataflows, by name; a new one adds its name here and its cases below.
-constexpr const char* kDataflowNames[] = {"baseline"};
+constexpr const char* kDataflowNames[] = {"baseline", "weight-stationary", "output-stationary"};
 
 }  // namespace
 
@@ -35,7 +35,7 @@ Mapping::Mapping(Dataflow dataflow, int rows, int cols, int chunk)
                 std::to_string(cols) + ", " + std::to_string(chunk));
 }
 
-Mapping Mapping::for_array(const ArrayConfig& a) { return Mapping(Dataflow::baseline, a.rows, a.cols, a.chunk); }
+Mapping Mapping::for_array(const ArrayConfig& a) { return Mapping(a.dataflow, a.rows, a.cols, a.chunk); }
 
 LoopNest Mapping::loop_nest(int64_t m, int64_t p, const ChunkPlan& plan) const {
   LoopNest nest;
@@ -48,6 +48,26 @@ LoopNest Mapping::loop_nest(int64_t m, int64_t p, const ChunkPlan& plan) const {
 }
 
 bool Mapping::next_tile(TilePos& pos, const LoopNest& nest) const {
+  switch (dataflow_) {
+    case Dataflow::baseline: break;
+    case Dataflow::weight_stationary:  // m-tile, chunk tile, p
+      if (++pos.p < nest.p) return true;
+      pos.p = 0;
+      if (++pos.tile < nest.chunk_tiles) return true;
+      pos.tile = 0;
+      if (++pos.m_tile < nest.m_tiles) return true;
+      pos.m_tile = 0;
+      return false;
+    case Dataflow::output_stationary:  // p, m-tile, chunk tile
+      if (++pos.tile < nest.chunk_tiles) return true;
+      pos.tile = 0;
+      if (++pos.m_tile < nest.m_tiles) return true;
+      pos.m_tile = 0;
+      if (++pos.p < nest.p) return true;
+      pos.p = 0;
+      return false;
+  }
+  // baseline: m-tile, p, chunk tile
   if (++pos.tile < nest.chunk_tiles) return true;
   pos.tile = 0;
   if (++pos.p < nest.p) return true;
