@@ -113,16 +113,18 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
   const QuantTensor qw = quantize(w, "l.weight", cfg.quant.weight), qa = quantize(a, "l.input", cfg.quant.input),
                     qe = quantize(e, "l.grad_output", cfg.quant.grad_output);
   ArraySim sim(cfg);
-  const Mapping map = Mapping::for_array(cfg.array);
+  // Every dataflow through the same array: the job carries the mapping.
+  for (Dataflow dataflow : {Dataflow::baseline, Dataflow::weight_stationary, Dataflow::output_stationary})
   for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight}) {
+    const Mapping map(dataflow, c.rows, c.cols, c.chunk);
     const QuantTensor& x = pass == Pass::bwd_weight ? qe : qw;
     const QuantTensor& y = pass == Pass::bwd_data ? qe : qa;
     const LoweredPass lp = conv.lower(pass, x.layout, y.layout);
-    const SimulatedPass simulated = simulate_pass(sim, lp, x, y);
-    const TensorF& out = simulated.out;
-    const Stats& s = simulated.stats;
+    TensorF out(lp.out_shape);
+    const LayerJob job = make_layer_job(lp, x, y, map, out.data.data());
+    const Stats s = sim.run(job);
     const GoldenResult golden = golden_pass(lp, x, y, cfg.array, map);
-    SCOPED_TRACE(to_string(pass));
+    SCOPED_TRACE(to_string(pass) + " " + to_string(dataflow));
     int mismatches = 0;
     for (int64_t i = 0; i < out.size(); ++i)
       if (bits_of(out.data[size_t(i)]) != bits_of(golden.out.data[size_t(i)]) && ++mismatches <= 3)
@@ -137,8 +139,12 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
     EXPECT_EQ(s.stall_cycles, 0u);
     EXPECT_EQ(s.mul, macs) << "every product, padding zeros included";
     EXPECT_EQ(s.acc_add, macs);
-    EXPECT_EQ(s.read_x, macs);
-    EXPECT_EQ(s.read_y, uint64_t((lp.m + c.cols - 1) / c.cols) * uint64_t(lp.p * lp.g * lp.k));
+    // PE-level reuse: weight-stationary PEs read their X chunk once for all p;
+    // output-stationary rows keep their Y chunk across the m-tiles of one p
+    // when one chunk tile covers the reduction.
+    const uint64_t m_tiles = uint64_t((lp.m + c.cols - 1) / c.cols), y_stream = uint64_t(lp.p * lp.g * lp.k);
+    EXPECT_EQ(s.read_x, dataflow == Dataflow::weight_stationary ? uint64_t(lp.m * lp.g * lp.k) : macs);
+    EXPECT_EQ(s.read_y, dataflow == Dataflow::output_stationary && tiles == 1 ? y_stream : m_tiles * y_stream);
     EXPECT_EQ(s.scale, outputs * chunks);
     EXPECT_EQ(s.tree_add, outputs * (chunks - tiles)) << "one add fewer than chunks in each tile";
     EXPECT_EQ(s.out_acc, outputs * tiles);
