@@ -55,8 +55,8 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
       tree_reg("tree_reg"),
       out_acc_reg("out_acc_reg"),
       dram("dram", cfg.memory),
-      x_buffer("x_buffer", &dram),
-      y_buffer("y_buffer", &dram),
+      x_buffer("x_buffer", &dram, Dram::kX),
+      y_buffer("y_buffer", &dram, Dram::kY),
       out_buffer("out_buffer", &dram),
       controller("controller", cfg.array, stats, &x_buffer, &y_buffer, &out_buffer),
       operand_buffer("operand_buffer", cfg.array, stats, traffic),
@@ -86,7 +86,7 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
 void MacArray::load(const LayerJob& job, const MemoryPlan& plan) {
   job_ = &job;
   memory_ = !plan.ideal;
-  dram.reset(memory_);
+  dram.reset();
   x_buffer.load(memory_ ? &plan.x : nullptr);
   y_buffer.load(memory_ ? &plan.y : nullptr);
   out_buffer.load(plan.out_capacity_bytes, memory_);
@@ -97,7 +97,13 @@ void MacArray::load(const LayerJob& job, const MemoryPlan& plan) {
   final_scale.load(job);
 }
 
-void MacArray::start() { controller.start(*job_, memory_); }
+void MacArray::start() {
+  controller.start(*job_, memory_);
+  if (!memory_) return;
+  dram.start();
+  x_buffer.start();
+  y_buffer.start();
+}
 
 void MacArray::trace(sc_core::sc_trace_file* tf) {
   const int rows = rows_, cols = cols_;

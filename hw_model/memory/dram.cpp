@@ -1,6 +1,7 @@
 #include "hw_model/memory/dram.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace mls::hw {
 
@@ -11,25 +12,32 @@ Dram::Dram(sc_core::sc_module_name name, const MemoryConfig& cfg)
   dont_initialize();
 }
 
-void Dram::reset(bool active) {
+void Dram::reset() {
   queue_.clear();
   done_edge_.clear();
   last_done_ = 0;
   read_bytes_ = write_bytes_ = 0;
-  // An ideal memory never wakes the channel: no cost per edge.
-  if (active && !active_) wake_.notify(sc_core::SC_ZERO_TIME);
-  active_ = active;
+  active_ = false;  // an ideal memory never wakes the channel: no cost per edge
 }
 
-size_t Dram::request(uint64_t bytes, bool write) {
+void Dram::start() {
+  active_ = true;
+  wake_.notify(sc_core::SC_ZERO_TIME);
+}
+
+size_t Dram::request(uint64_t bytes, Source source) {
   const size_t id = done_edge_.size();
-  (write ? write_bytes_ : read_bytes_) += bytes;
+  (source == kOut ? write_bytes_ : read_bytes_) += bytes;
   if (bytes == 0) {
     done_edge_.push_back(0);
     return id;
   }
   done_edge_.push_back(kPending);
-  queue_.push_back({id, bytes, clock_edge()});
+  const Transfer t{id, bytes, clock_edge(), int(source)};
+  // Behind every transfer of an earlier edge or of a source first in order.
+  auto at = queue_.end();
+  while (at != queue_.begin() && std::prev(at)->queued_edge == t.queued_edge && std::prev(at)->source > t.source) --at;
+  queue_.insert(at, t);
   return id;
 }
 

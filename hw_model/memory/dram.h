@@ -25,11 +25,16 @@ class Dram : public sc_core::sc_module {
   SC_HAS_PROCESS(Dram);
   Dram(sc_core::sc_module_name name, const MemoryConfig& cfg);
 
-  // Before a pass: forget every transfer; the channel runs only when `active`.
-  void reset(bool active);
-  // Queues a transfer of `bytes` (a read unless `write`) and returns its id.
-  // A zero-byte transfer is complete at once.
-  size_t request(uint64_t bytes, bool write);
+  // Before a pass: forget every transfer and stop the channel.
+  void reset();
+  // With the array's start: the channel runs from the next edge on.
+  void start();
+  // Who asks: transfers queued at the same edge are served in this order, so
+  // the order never depends on which process ran first.
+  enum Source { kX = 0, kY = 1, kOut = 2 };
+  // Queues a transfer of `bytes` (a write for kOut, else a read) and returns
+  // its id. A zero-byte transfer is complete at once.
+  size_t request(uint64_t bytes, Source source);
   // The transfer's data is usable at this edge.
   bool done(size_t id) const { return done_edge_[id] != kPending && done_edge_[id] < clock_edge(); }
   // Every transfer is done; the edge the last one completed.
@@ -43,6 +48,7 @@ class Dram : public sc_core::sc_module {
   struct Transfer {
     size_t id;
     uint64_t remaining, queued_edge;
+    int source;
   };
   void on_clock();
 

@@ -25,7 +25,7 @@ bool OutputBuffer::reserve(uint64_t bytes) {
 void OutputBuffer::written(uint64_t count, uint64_t bytes) {
   elements_ += count;
   if (!active_) return;
-  pending_.push_back({dram_->request(bytes, true), bytes});
+  pending_.push_back({dram_->request(bytes, Dram::kOut), bytes});
 }
 
 bool OutputBuffer::drained() const {

@@ -4,7 +4,8 @@
 
 namespace mls::hw {
 
-TileBuffer::TileBuffer(sc_core::sc_module_name name, Dram* dram) : sc_module(name), dram_(dram) {
+TileBuffer::TileBuffer(sc_core::sc_module_name name, Dram* dram, Dram::Source source)
+    : sc_module(name), dram_(dram), source_(source) {
   SC_METHOD(on_clock);
   sensitive << clk.pos();
   dont_initialize();
@@ -17,9 +18,13 @@ void TileBuffer::load(const OperandPlan* plan) {
   next_fetch_ = 0;
   request_.clear();
   elements_ = scales_ = bytes_ = 0;
-  const bool active = plan != nullptr;
-  if (active && !active_) wake_.notify(sc_core::SC_ZERO_TIME);
-  active_ = active;
+  active_ = false;
+}
+
+void TileBuffer::start() {
+  if (!plan_) return;
+  active_ = true;
+  wake_.notify(sc_core::SC_ZERO_TIME);
 }
 
 bool TileBuffer::acquire(int64_t tile) {
@@ -49,7 +54,7 @@ void TileBuffer::on_clock() {
   const size_t slots = plan_->slots ? size_t(plan_->slots) : ~size_t{0};
   while (next_fetch_ < plan_->tile.size() && next_fetch_ - current < slots) {
     const size_t d = next_fetch_++;
-    request_.push_back(dram_->request(plan_->bytes[d], false));
+    request_.push_back(dram_->request(plan_->bytes[d], source_));
     elements_ += plan_->elements[d];
     scales_ += plan_->scales[d];
     bytes_ += plan_->bytes[d];

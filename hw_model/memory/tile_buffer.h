@@ -22,11 +22,13 @@ class TileBuffer : public sc_core::sc_module {
   sc_core::sc_in<bool> clk;
 
   SC_HAS_PROCESS(TileBuffer);
-  TileBuffer(sc_core::sc_module_name name, Dram* dram);
+  TileBuffer(sc_core::sc_module_name name, Dram* dram, Dram::Source source);
 
   // Before a pass: the plan to walk, or nullptr for the ideal memory (every
   // tile present, the refill process dormant).
   void load(const OperandPlan* plan);
+  // With the array's start: refills begin at the next edge (unless ideal).
+  void start();
   // Controller, at a block's first issue: is `tile` in the buffer? Tiles must
   // be asked for in the plan's demand order.
   bool acquire(int64_t tile);
@@ -39,6 +41,7 @@ class TileBuffer : public sc_core::sc_module {
   void on_clock();
 
   Dram* dram_;
+  const Dram::Source source_;
   const OperandPlan* plan_ = nullptr;
   sc_core::sc_event wake_;
   bool active_ = false;
