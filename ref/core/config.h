@@ -38,6 +38,10 @@ enum class Fault { none, mul_lsb, scaler_mantissa, tree_order };
 // The loop order of a layer-pass on the array (ref/mapping/mapping.h): names
 // and parsing live with the mapping.
 enum class Dataflow { baseline, weight_stationary, output_stationary };
+// How a strided conv's backward-data pass is lowered
+// (ref/workload/bwd_data_decompose.h): zero-inserted taps, or stride^2 dense
+// sub-convolutions.
+enum class BwdData { zero_insert, decompose };
 
 Grouping parse_grouping(const std::string& text);
 Rounding parse_rounding(const std::string& text);
@@ -72,6 +76,7 @@ struct ArrayConfig {
   int tree_stages = 0;        // adder-tree pipeline registers; 0 = one per level
   Fault fault = Fault::none;  // test-only fault injection
   Dataflow dataflow = Dataflow::baseline;  // loop order and PE-register reuse
+  BwdData bwd_data = BwdData::zero_insert;  // strided backward-data lowering
 
   int tree_levels() const;    // ceil(log2 rows)
   int effective_tree_stages() const;  // >= 1: the tree's output is registered

@@ -7,6 +7,7 @@
 
 #include "ref/io/file_io.h"
 #include "ref/mapping/mapping.h"
+#include "ref/workload/bwd_data_decompose.h"
 
 namespace mls::params {
 
@@ -93,6 +94,10 @@ const std::vector<Param> kTable = {
      "loop order and PE-register reuse: baseline | weight-stationary | output-stationary", kSweep | kReport,
      [](RunConfig& c, const Param&, const Text& t) { c.mls.array.dataflow = parse_dataflow(t); },
      [](const RunConfig& c) -> json { return to_string(c.mls.array.dataflow); }},
+    {"bwd_data", Group::array, Kind::text, nullptr,
+     "strided conv2d backward-data: zero-insert | decompose (stride^2 dense sub-convolutions, no zero taps)",
+     kSweep | kReport, [](RunConfig& c, const Param&, const Text& t) { c.mls.array.bwd_data = parse_bwd_data(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.array.bwd_data); }},
     {"x_buffer_kb", Group::array, Kind::integer, &MemoryConfig::kKb, "X buffer capacity in KiB (0: unlimited)",
      kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.memory.x_buffer_kb = integer(p, t); },
      [](const RunConfig& c) -> json { return c.mls.memory.x_buffer_kb; }},

@@ -129,9 +129,10 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
   const QuantTensor& x = layer.x(pass);
   const QuantTensor& y = layer.y(pass);
   BlockedRun r;
-  r.blocks = pass_blocks(layer, pass);
+  const BwdData bwd_data = sim.config().array.bwd_data;
+  r.blocks = pass_blocks(layer, pass, bwd_data);
   for (int64_t b = 0; b < r.blocks; ++b) {
-    BlockPass block = lower_block(layer, pass, b);
+    BlockPass block = lower_block(layer, pass, b, bwd_data);
     if (b == 0) {
       r.out = TensorF(block.natural_shape);
       if (check) r.golden = TensorF(block.natural_shape);
@@ -257,8 +258,8 @@ void check_buffers_fit(const Trace& trace, const RunOptions& opt) {
       if (!layer.has_pass(pass)) continue;
       const QuantTensor& x = layer.x(pass);
       const QuantTensor& y = layer.y(pass);
-      for (int64_t b = 0; b < pass_blocks(layer, pass); ++b) {
-        const LoweredPass lp = lower_block(layer, pass, b).lp;
+      for (int64_t b = 0; b < pass_blocks(layer, pass, opt.cfg.array.bwd_data); ++b) {
+        const LoweredPass lp = lower_block(layer, pass, b, opt.cfg.array.bwd_data).lp;
         try {
           hw::check_buffers(lp.m, lp.g, lp.k, opt.cfg.array.cols, x.elem, x.scale, y.elem, y.scale, mem);
         } catch (const ConfigError& e) {
