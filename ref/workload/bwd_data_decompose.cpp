@@ -59,7 +59,9 @@ LoweredPass lower_decomposed_bwd_data(const Conv2d& conv, int64_t block, const G
   if (block < 0 || block >= decomposed_blocks(conv))
     throw Error("conv2d: decomposed block " + std::to_string(block) + " of " + std::to_string(decomposed_blocks(conv)));
   const int64_t group = block / int64_t(ph_list.size());
-  const auto [ph, pw] = ph_list[size_t(block % int64_t(ph_list.size()))];
+  // Plain variables, not a structured binding: C++17 lambdas cannot capture one.
+  const int64_t ph = ph_list[size_t(block % int64_t(ph_list.size()))].first;
+  const int64_t pw = ph_list[size_t(block % int64_t(ph_list.size()))].second;
   const int64_t co0 = group * c.cog(), ci0 = group * c.cig();
   const std::vector<int64_t> th = phase_taps(c.kh, q.stride_h, q.pad_h, q.dil_h, ph);
   const std::vector<int64_t> tw = phase_taps(c.kw, q.stride_w, q.pad_w, q.dil_w, pw);
