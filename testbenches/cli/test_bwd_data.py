@@ -1,4 +1,4 @@
-"""`--bwd-data decompose` end to end on the bundled trace
+"""`--bwd-data decompose` end to end on the bundled traces
 (ref/workload/bwd_data_decompose.h): a stride-2 layer's backward-data makes
 exactly the forward pass's products (no zero-insertion taps), is bit-exact
 against the golden model, and agrees with the zero-insert result to fp32
@@ -15,12 +15,14 @@ import unittest
 import numpy as np
 
 MLSSIM = os.environ["MLSSIM"]
-TRACE = os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", "resnet20-digits")
+# The bundled traces with strided convs (the ViT's patch embedding where it is bundled).
+TRACES = [path for path in (os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", t)
+                            for t in ("resnet20-digits", "vit-digits")) if os.path.isdir(path)]
 
 
-def run(tmp, name, *flags):
+def run(tmp, trace, name, *flags):
     report, outputs = os.path.join(tmp, name + ".json"), os.path.join(tmp, name)
-    proc = subprocess.run([MLSSIM, "run", TRACE, "--passes", "fwd,bwd-data", "--quiet", "--no-progress", "--check",
+    proc = subprocess.run([MLSSIM, "run", trace, "--passes", "fwd,bwd-data", "--quiet", "--no-progress", "--check",
                            "--report", report, "--outputs", outputs, *flags], capture_output=True, text=True)
     if proc.returncode != 0:
         raise AssertionError(proc.stderr)
@@ -30,19 +32,26 @@ def run(tmp, name, *flags):
 
 class Decompose(unittest.TestCase):
     def test_stride_two_layers_make_the_forward_products(self):
-        with open(os.path.join(TRACE, "manifest.json")) as f:
-            strides = {l["name"]: l["stride"] for l in json.load(f)["layers"]}
-        strided = [name for name, s in strides.items() if max(s) > 1]
-        self.assertTrue(strided, "the trace has stride-2 layers")
-        layers = ",".join(strided + ["layer1.0.conv1"])
+        for trace in TRACES:
+            with self.subTest(os.path.basename(trace)):
+                self.check_trace(trace)
+
+    def check_trace(self, trace):
+        with open(os.path.join(trace, "manifest.json")) as f:
+            layers = json.load(f)["layers"]
+        strided = [l["name"] for l in layers if l["kind"] == "conv2d" and max(l["stride"]) > 1]
+        self.assertTrue(strided, "the trace has stride-2 conv2d layers")
+        self.assertTrue(all(max(l["stride"]) == 2 for l in layers if l["name"] in strided))
+        plain = [l["name"] for l in layers if l["name"] not in strided and l.get("grad_output")][:1]
+        names = strided + plain
         with tempfile.TemporaryDirectory() as tmp:
-            dec, dec_dir = run(tmp, "decompose", "--layers", layers, "--bwd-data", "decompose")
-            zero, zero_dir = run(tmp, "zero", "--layers", layers)
+            dec, dec_dir = run(tmp, trace, "decompose", "--layers", ",".join(names), "--bwd-data", "decompose")
+            zero, zero_dir = run(tmp, trace, "zero", "--layers", ",".join(names))
             self.assertEqual(dec["config"]["bwd_data"], "decompose")
             self.assertTrue(dec["total"]["bit_exact"])
             entries = {(l["name"], l["pass"]): l for l in dec["layers"]}
             zeros = {(l["name"], l["pass"]): l for l in zero["layers"]}
-            for name in strided + ["layer1.0.conv1"]:
+            for name in names:
                 with self.subTest(name):
                     fwd, bwd, old = entries[name, "fwd"], entries[name, "bwd-data"], zeros[name, "bwd-data"]
                     if name in strided:
