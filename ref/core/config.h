@@ -42,6 +42,10 @@ enum class Dataflow { baseline, weight_stationary, output_stationary };
 // (ref/workload/bwd_data_decompose.h): zero-inserted taps, or stride^2 dense
 // sub-convolutions.
 enum class BwdData { zero_insert, decompose };
+// The backward-weight pass's chunking (ref/mapping/mapping.h): chunks of
+// `chunk` products, or shorter ones that fill the rows when the batch (its
+// groups) leaves rows idle.
+enum class BwdWeight { by_batch, fill_rows };
 
 Grouping parse_grouping(const std::string& text);
 Rounding parse_rounding(const std::string& text);
@@ -77,6 +81,7 @@ struct ArrayConfig {
   Fault fault = Fault::none;  // test-only fault injection
   Dataflow dataflow = Dataflow::baseline;  // loop order and PE-register reuse
   BwdData bwd_data = BwdData::zero_insert;  // strided backward-data lowering
+  BwdWeight bwd_weight = BwdWeight::by_batch;  // backward-weight chunking
 
   int tree_levels() const;    // ceil(log2 rows)
   int effective_tree_stages() const;  // >= 1: the tree's output is registered

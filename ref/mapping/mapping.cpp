@@ -37,6 +37,17 @@ Mapping::Mapping(Dataflow dataflow, int rows, int cols, int chunk)
 
 Mapping Mapping::for_array(const ArrayConfig& a) { return Mapping(a.dataflow, a.rows, a.cols, a.chunk); }
 
+Mapping Mapping::for_pass(const ArrayConfig& a, Pass pass) {
+  const Mapping m = for_array(a);
+  return pass == Pass::bwd_weight && a.bwd_weight == BwdWeight::fill_rows ? m.fill_rows() : m;
+}
+
+int64_t Mapping::chunk_for(int64_t k, int64_t g) const {
+  if (!fill_rows_ || k < 1 || g < 1 || g * ((k + chunk_ - 1) / chunk_) >= rows_) return chunk_;
+  const int64_t per_group = std::max<int64_t>(1, rows_ / g);
+  return std::min<int64_t>(chunk_, (k + per_group - 1) / per_group);
+}
+
 LoopNest Mapping::loop_nest(int64_t m, int64_t p, const ChunkPlan& plan) const {
   LoopNest nest;
   nest.m = m;

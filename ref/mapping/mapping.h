@@ -67,13 +67,28 @@ class Mapping {
   Mapping(Dataflow dataflow, int rows, int cols, int chunk);
   // The mapping an array configuration runs (its dataflow, rows, cols, chunk).
   static Mapping for_array(const ArrayConfig& a);
+  // The mapping of one pass: for_array, with fill_rows() for backward-weight
+  // under BwdWeight::fill_rows.
+  static Mapping for_pass(const ArrayConfig& a, Pass pass);
+  // Row filling: when a pass's chunks (g groups of ceil(k / chunk)) leave rows
+  // idle in its one chunk tile, its chunks are shortened to
+  // min(chunk, ceil(k / max(1, floor(R / g)))), so that up to R chunks fill the
+  // rows and the tile is that much shorter (the backward-weight pass of a small
+  // batch: g = N). The golden model chunks by the same plan.
+  Mapping fill_rows() const {
+    Mapping m = *this;
+    m.fill_rows_ = true;
+    return m;
+  }
+  bool fills_rows() const { return fill_rows_; }
+  int64_t chunk_for(int64_t k, int64_t g) const;
 
   Dataflow dataflow() const { return dataflow_; }
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   int chunk() const { return chunk_; }
 
-  ChunkPlan chunk_plan(int64_t k, int64_t g) const { return ChunkPlan(k, chunk_, g); }
+  ChunkPlan chunk_plan(int64_t k, int64_t g) const { return ChunkPlan(k, chunk_for(k, g), g); }
   LoopNest loop_nest(int64_t m, int64_t p, const ChunkPlan& plan) const;
 
   // Loop order. Moves `pos` to the next block in the dataflow's order
@@ -115,6 +130,7 @@ class Mapping {
  private:
   Dataflow dataflow_;
   int rows_, cols_, chunk_;
+  bool fill_rows_ = false;
 };
 
 }  // namespace mls

@@ -99,7 +99,7 @@ int cmd_conv(const std::vector<std::string>& args) {
     const BlockPass block = lower_block(layer, pass, b, cfg.array.bwd_data);
     if (b == 0) result = TensorF(block.natural_shape);
     const GoldenResult r =
-        golden_pass(block.lp, layer.x(pass), layer.y(pass), cfg.array, Mapping::for_array(cfg.array));
+        golden_pass(block.lp, layer.x(pass), layer.y(pass), cfg.array, Mapping::for_pass(cfg.array, pass));
     scatter_block(r.out, block, result);
     macs += block.lp.macs();
     overflow += r.acc_overflow;

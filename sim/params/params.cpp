@@ -98,6 +98,17 @@ const std::vector<Param> kTable = {
      "strided conv2d backward-data: zero-insert | decompose (stride^2 dense sub-convolutions, no zero taps)",
      kSweep | kReport, [](RunConfig& c, const Param&, const Text& t) { c.mls.array.bwd_data = parse_bwd_data(t); },
      [](const RunConfig& c) -> json { return to_string(c.mls.array.bwd_data); }},
+    {"bwd_weight", Group::array, Kind::text, nullptr,
+     "backward-weight chunking: by-batch | fill-rows (shorter chunks when the batch leaves rows idle)",
+     kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) {
+       if (t != "by-batch" && t != "fill-rows")
+         throw Error("unknown bwd-weight mapping " + quoted_excerpt(t) + " (expected by-batch|fill-rows)");
+       c.mls.array.bwd_weight = t == "fill-rows" ? BwdWeight::fill_rows : BwdWeight::by_batch;
+     },
+     [](const RunConfig& c) -> json {
+       return c.mls.array.bwd_weight == BwdWeight::fill_rows ? "fill-rows" : "by-batch";
+     }},
     {"x_buffer_kb", Group::array, Kind::integer, &MemoryConfig::kKb, "X buffer capacity in KiB (0: unlimited)",
      kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.memory.x_buffer_kb = integer(p, t); },
      [](const RunConfig& c) -> json { return c.mls.memory.x_buffer_kb; }},

@@ -120,6 +120,8 @@ json pass_entry(const std::string& layer, Pass pass, const BlockedRun& run, cons
             {"sim_macs_per_second", run.seconds > 0 ? double(run.macs) / run.seconds : 0.0},
             {"bit_exact", nullptr}};
   if (run.blocks != 1) e["blocks"] = run.blocks;
+  // The chunk the pass ran with (shorter than --chunk when its rows were filled).
+  e["chunk"] = Mapping::for_pass(array, pass).chunk_for(lp.k, lp.g);
   return e;
 }
 

@@ -152,6 +152,27 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
     EXPECT_EQ(s.write_out, outputs);
     EXPECT_EQ(s.acc_overflow, golden.acc_overflow);
     EXPECT_NEAR(s.utilization(c.rows, c.cols), double(macs) / (double(s.cycles) * c.rows * c.cols), 1e-12);
+    if (pass == Pass::bwd_weight) {
+      // Row filling: the test's own chunk length from the docs' rule, and the
+      // cycles of the plain formula with it.
+      const int64_t per_group_chunks = (lp.k + c.chunk - 1) / c.chunk;
+      int64_t fill_chunk = c.chunk;
+      if (lp.g * per_group_chunks < c.rows)
+        fill_chunk = std::min<int64_t>(c.chunk, (lp.k + std::max<int64_t>(1, c.rows / lp.g) - 1) /
+                                                    std::max<int64_t>(1, c.rows / lp.g));
+      const Mapping filled = map.fill_rows();
+      ASSERT_EQ(filled.chunk_for(lp.k, lp.g), fill_chunk);
+      TensorF fill_out(lp.out_shape);
+      const LayerJob fill_job = make_layer_job(lp, x, y, filled, fill_out.data.data());
+      const Stats fs = sim.run(fill_job);
+      const GoldenResult fill_golden = golden_pass(lp, x, y, cfg.array, filled);
+      EXPECT_EQ(std::memcmp(fill_out.data.data(), fill_golden.out.data.data(), fill_out.data.size() * sizeof(float)), 0)
+          << "fill-rows bit-exact";
+      EXPECT_EQ(fs.acc_overflow, fill_golden.acc_overflow);
+      EXPECT_EQ(fs.mul, macs);
+      EXPECT_EQ(fs.cycles, spec_cycles(lp, Mapping(dataflow, c.rows, c.cols, int(fill_chunk)), cfg.array.pipeline_depth()));
+      EXPECT_LE(fs.cycles, s.cycles);
+    }
     uint64_t zero_products = 0;
     for (size_t i = 0; i < size_t(lp.m * lp.g * lp.k); ++i) {
       const int64_t gk = int64_t(i) % (lp.g * lp.k);
