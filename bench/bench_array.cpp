@@ -11,6 +11,7 @@
 #include "hw_model/array/mac_array.h"
 #include "ref/core/error.h"
 #include "ref/golden/golden_conv.h"
+#include "ref/mapping/mapping.h"
 #include "sim/cli/cli_options.h"
 #include "sim/run/layer.h"
 #include "sim/io/trace.h"
@@ -24,6 +25,7 @@ double seconds(Clock::time_point t0) { return std::chrono::duration<double>(Cloc
 struct Timing {
   double array = 0, golden = 0;
   int64_t macs = 0;
+  uint64_t cycles = 0, stalls = 0, dram_bytes = 0;
 };
 
 int run_bench(const std::vector<std::string>& args) {
@@ -63,17 +65,32 @@ int run_bench(const std::vector<std::string>& args) {
         const mls::GoldenResult g = mls::golden_pass(lp, x, y, cfg.array);
         t.golden += seconds(t0);
         t.macs += lp.macs();
+        t.cycles += simulated.stats.cycles;
+        t.stalls += simulated.stats.stall_cycles;
+        t.dram_bytes += simulated.traffic.dram_read_bytes + simulated.traffic.dram_write_bytes;
         if (g.out.data != simulated.out.data) throw mls::Error("array and golden disagree on " + lt.name);
       }
     }
     if (r == 0 || t.array < best.array) best.array = t.array;
     if (r == 0 || t.golden < best.golden) best.golden = t.golden;
     best.macs = t.macs;
+    best.cycles = t.cycles, best.stalls = t.stalls, best.dram_bytes = t.dram_bytes;
   }
   const double array_rate = double(best.macs) / best.array, golden_rate = double(best.macs) / best.golden;
   std::printf("trace %s, passes %s, %dx%d array, %s, chunk %d: %lld MACs per repetition (best of %d)\n",
               trace_dir.c_str(), passes.c_str(), cfg.array.rows, cfg.array.cols, cfg.quant.weight.elem.name().c_str(),
               cfg.array.chunk, (long long)best.macs, repeat);
+  const mls::MemoryConfig& m = cfg.memory;
+  if (m.ideal())
+    std::printf("memory: ideal (unlimited buffers and bandwidth), dataflow %s\n",
+                mls::to_string(cfg.array.dataflow).c_str());
+  else
+    std::printf("memory: buffers X %d, Y %d, out %d KiB (0: unlimited), DRAM %d B/cycle (0: unlimited), latency %d, "
+                "dataflow %s\n",
+                m.x_buffer_kb, m.y_buffer_kb, m.out_buffer_kb, m.dram_bw, m.dram_latency,
+                mls::to_string(cfg.array.dataflow).c_str());
+  std::printf("simulated: %llu cycles, %llu stall cycles, %llu DRAM bytes\n", (unsigned long long)best.cycles,
+              (unsigned long long)best.stalls, (unsigned long long)best.dram_bytes);
   std::printf("SystemC array : %8.3f s  %10.3g MACs/s\n", best.array, array_rate);
   std::printf("golden model  : %8.3f s  %10.3g MACs/s\n", best.golden, golden_rate);
   std::printf("array / golden: %.3f\n", array_rate / golden_rate);

@@ -4,15 +4,23 @@
 
 namespace mls::hw {
 
-Controller::Controller(sc_core::sc_module_name name, const ArrayConfig& cfg)
-    : sc_module(name), rows_(cfg.rows), cols_(cfg.cols) {
+Controller::Controller(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats, TileBuffer* x_buffer,
+                       TileBuffer* y_buffer, OutputBuffer* out_buffer)
+    : sc_module(name),
+      rows_(cfg.rows),
+      cols_(cfg.cols),
+      stats_(stats),
+      x_buffer_(x_buffer),
+      y_buffer_(y_buffer),
+      out_buffer_(out_buffer) {
   SC_METHOD(on_clock);
   sensitive << clk.pos();
   dont_initialize();
 }
 
-void Controller::start(const LayerJob& job) {
+void Controller::start(const LayerJob& job, bool memory) {
   check_job_fits(job, rows_, cols_);
+  memory_ = memory;
   mapping_ = job.mapping;
   nest_ = mapping_.loop_nest(job.m, job.p, job.plan);
   // The tile table: what each row does in each chunk tile, looked up once.
@@ -31,6 +39,7 @@ void Controller::start(const LayerJob& job) {
   pos_ = TilePos{};
   step_ = 0;
   issued_ = 0;
+  started_ = false;
   busy_ = total_issues_ > 0;
 }
 
@@ -40,7 +49,12 @@ void Controller::on_clock() {
     c.tag.valid = false;
     return;
   }
-  if (issued_ == 0) first_issue_ = sc_core::sc_time_stamp();
+  if (!started_) first_issue_ = sc_core::sc_time_stamp(), started_ = true;
+  if (memory_ && step_ == 0 && !operands_ready()) {
+    c.tag.valid = false;
+    ++stats_->stall_cycles;
+    return;
+  }
   fill(c);
   ++issued_;
   advance();
@@ -61,6 +75,16 @@ void Controller::fill(IssueCmd& c) const {
     c.row_k[size_t(r)] = row.k0 + int32_t(step_);
   }
   c.active_cols = mapping_.active_cols(nest_, pos_.m_tile);
+  c.step0 = step_ == 0;
+}
+
+// A block's first issue: its X tile (m-tile) and Y tile (p) in their
+// buffers, and room in the output buffer when the block finishes outputs.
+bool Controller::operands_ready() {
+  if (!x_buffer_->acquire(pos_.m_tile) || !y_buffer_->acquire(pos_.p)) return false;
+  if (pos_.tile != nest_.chunk_tiles - 1) return true;
+  const uint64_t bytes = uint64_t(mapping_.active_cols(nest_, pos_.m_tile)) * MemoryPlan::kOutBytes;
+  return out_buffer_->reserve(bytes);
 }
 
 void Controller::advance() {

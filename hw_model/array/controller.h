@@ -3,13 +3,19 @@
 // every cycle, which (g, k) each row reads. The mapping gives the loop order
 // over (m-tile, p, chunk tile), the chunk each row reduces and each tile's
 // length; inside a tile the controller steps through k, and the next tile
-// follows with no bubble.
+// follows with no bubble. With a memory system (hw_model/memory/), a block
+// starts only when its X and Y tiles are in their buffers and, for a block
+// that finishes outputs, the output buffer has room for them; until then the
+// controller issues nothing and counts the edge in stall_cycles.
 #include <systemc>
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
 #include "hw_model/array/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
+#include "hw_model/memory/output_buffer.h"
+#include "hw_model/memory/tile_buffer.h"
+#include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 #include "ref/mapping/mapping.h"
 
@@ -22,14 +28,18 @@ class Controller : public sc_core::sc_module {
   PipeOut<IssueCmd> cmd;
 
   SC_HAS_PROCESS(Controller);
-  Controller(sc_core::sc_module_name name, const ArrayConfig& cfg);
+  // The stats and buffers are needed only by start(job, true).
+  Controller(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats = nullptr,
+             TileBuffer* x_buffer = nullptr, TileBuffer* y_buffer = nullptr, OutputBuffer* out_buffer = nullptr);
 
-  // Host: begin issuing at the next edge. Throws mls::Error when the job's
-  // mapping is for another array size.
-  void start(const LayerJob& job);
+  // Host: begin issuing at the next edge; `memory`: ask the buffers before
+  // each block (false: the ideal memory, never a stall). Throws mls::Error
+  // when the job's mapping is for another array size.
+  void start(const LayerJob& job, bool memory = false);
   bool busy() const { return busy_; }
   uint64_t issued() const { return issued_; }
   uint64_t total_issues() const { return total_issues_; }
+  // The first edge the controller tried to issue (a stall or an issue).
   sc_core::sc_time first_issue_time() const { return first_issue_; }
 
  private:
@@ -40,8 +50,14 @@ class Controller : public sc_core::sc_module {
   void on_clock();
   void fill(IssueCmd& c) const;
   void advance();
+  bool operands_ready();
 
   const int rows_, cols_;
+  Stats* stats_;
+  TileBuffer* x_buffer_;
+  TileBuffer* y_buffer_;
+  OutputBuffer* out_buffer_;
+  bool memory_ = false;
   Mapping mapping_;
   LoopNest nest_;
   std::vector<std::vector<TileRow>> tiles_;  // [tile][row], from the mapping
@@ -50,6 +66,7 @@ class Controller : public sc_core::sc_module {
   int64_t step_ = 0;
   bool busy_ = false;
   uint64_t issued_ = 0, total_issues_ = 0;
+  bool started_ = false;
   sc_core::sc_time first_issue_;
 };
 

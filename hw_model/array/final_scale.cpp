@@ -4,8 +4,8 @@
 
 namespace mls::hw {
 
-FinalScale::FinalScale(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats)
-    : sc_module(name), cols_(cfg.cols), stats_(stats) {
+FinalScale::FinalScale(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats, OutputBuffer* out_buffer)
+    : sc_module(name), cols_(cfg.cols), stats_(stats), out_buffer_(out_buffer) {
   SC_METHOD(on_clock);
   sensitive << clk.pos();
   dont_initialize();
@@ -29,6 +29,7 @@ void FinalScale::on_clock() {
   stats_->final_mul += uint64_t(v.active_cols);
   stats_->write_out += uint64_t(v.active_cols);
   written_ += uint64_t(v.active_cols);
+  if (out_buffer_) out_buffer_->written(uint64_t(v.active_cols), uint64_t(v.active_cols) * 4);
   last_write_ = sc_core::sc_time_stamp();
   if (done()) sc_core::sc_pause();
 }

@@ -8,6 +8,7 @@
 #include "hw_model/channels/bundles.h"
 #include "hw_model/array/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
+#include "hw_model/memory/output_buffer.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
@@ -20,7 +21,8 @@ class FinalScale : public sc_core::sc_module {
   PipeIn<ColumnValues> in;
 
   SC_HAS_PROCESS(FinalScale);
-  FinalScale(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
+  // Finished outputs go to `out_buffer` (when given), which writes them back.
+  FinalScale(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats, OutputBuffer* out_buffer = nullptr);
   void load(const LayerJob& job);
   bool done() const { return written_ == expected_; }
   sc_core::sc_time last_write_time() const { return last_write_; }
@@ -30,6 +32,7 @@ class FinalScale : public sc_core::sc_module {
 
   const int cols_;
   Stats* stats_;
+  OutputBuffer* out_buffer_;
   const LayerJob* job_ = nullptr;
   float factor_ = 0.0f;
   uint64_t written_ = 0, expected_ = 0;

@@ -1,5 +1,6 @@
 #include "hw_model/array/mac_array.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace mls::hw {
@@ -42,7 +43,7 @@ struct MacArray::Probe : sc_core::sc_module {
   }
 };
 
-MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats)
+MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats, Traffic* traffic)
     : sc_module(name),
       rows_(cfg.array.rows),
       cols_(cfg.array.cols),
@@ -53,20 +54,25 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
       scaled_reg("scaled_reg"),
       tree_reg("tree_reg"),
       out_acc_reg("out_acc_reg"),
-      controller("controller", cfg.array),
-      operand_buffer("operand_buffer", cfg.array, stats),
+      dram("dram", cfg.memory),
+      x_buffer("x_buffer", &dram, Dram::kX),
+      y_buffer("y_buffer", &dram, Dram::kY),
+      out_buffer("out_buffer", &dram),
+      controller("controller", cfg.array, stats, &x_buffer, &y_buffer, &out_buffer),
+      operand_buffer("operand_buffer", cfg.array, stats, traffic),
       multiplier("multiplier", cfg, stats),
       local_accumulator("local_accumulator", cfg.array, stats),
       group_scaler("group_scaler", cfg.array, stats),
       adder_tree("adder_tree", cfg.array, stats),
       output_accumulator("output_accumulator", cfg.array, stats),
-      final_scale("final_scale", cfg.array, stats) {
+      final_scale("final_scale", cfg.array, stats, &out_buffer) {
   auto clock = [&](auto& block) {
     block.clk(clk);
     block.rst(rst);
   };
   clock(controller), clock(operand_buffer), clock(multiplier), clock(local_accumulator);
   clock(group_scaler), clock(adder_tree), clock(output_accumulator), clock(final_scale);
+  dram.clk(clk), x_buffer.clk(clk), y_buffer.clk(clk);
   controller.cmd(cmd_reg);
   operand_buffer.in(cmd_reg), operand_buffer.out(operand_reg);
   multiplier.in(operand_reg), multiplier.out(product_reg);
@@ -77,15 +83,27 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
   final_scale.in(out_acc_reg);
 }
 
-void MacArray::load(const LayerJob& job) {
+void MacArray::load(const LayerJob& job, const MemoryPlan& plan) {
   job_ = &job;
+  memory_ = !plan.ideal;
+  dram.reset();
+  x_buffer.load(memory_ ? &plan.x : nullptr);
+  y_buffer.load(memory_ ? &plan.y : nullptr);
+  out_buffer.load(plan.out_capacity_bytes, memory_);
+  output_accumulator.load(job);
   multiplier.set_formats(job.x_elem, job.y_elem);
   operand_buffer.load(job);
   group_scaler.load(job);
   final_scale.load(job);
 }
 
-void MacArray::start() { controller.start(*job_); }
+void MacArray::start() {
+  controller.start(*job_, memory_);
+  if (!memory_) return;
+  dram.start();
+  x_buffer.start();
+  y_buffer.start();
+}
 
 void MacArray::trace(sc_core::sc_trace_file* tf) {
   const int rows = rows_, cols = cols_;
@@ -115,7 +133,7 @@ void MacArray::trace(sc_core::sc_trace_file* tf) {
 }
 
 ArraySim::ArraySim(const MlsConfig& cfg, const std::string& vcd_path)
-    : cfg_(cfg), clk_("clk", 1, sc_core::SC_NS), rst_("rst"), array_("mac_array", cfg_, &stats_) {
+    : cfg_(cfg), clk_("clk", 1, sc_core::SC_NS), rst_("rst"), array_("mac_array", cfg_, &stats_, &traffic_) {
   array_.clk(clk_);
   array_.rst(rst_);
   if (!vcd_path.empty()) {
@@ -133,9 +151,11 @@ ArraySim::~ArraySim() {
   if (vcd_) sc_core::sc_close_vcd_trace_file(vcd_);
 }
 
-void ArraySim::begin(const LayerJob& job) {
+void ArraySim::begin(const LayerJob& job, const MemoryPlan& plan) {
   stats_ = Stats{};
-  array_.load(job);
+  traffic_ = Traffic{};
+  plan_ = &plan;
+  array_.load(job, plan);
   rst_.write(true);
   sc_core::sc_start(2, sc_core::SC_NS);  // two reset edges
   rst_.write(false);
@@ -144,13 +164,58 @@ void ArraySim::begin(const LayerJob& job) {
 
 bool ArraySim::step() {
   if (array_.done()) return false;
-  sc_core::sc_start(1 << 16, sc_core::SC_NS);  // returns early at sc_pause()
+  if (array_.final_scale.done())
+    sc_core::sc_start(1, sc_core::SC_NS);  // the last write-backs: edge by edge
+  else
+    sc_core::sc_start(1 << 16, sc_core::SC_NS);  // returns early at sc_pause()
   return !array_.done();
 }
 
 Stats ArraySim::finish() {
   const sc_core::sc_time span = array_.final_scale.last_write_time() - array_.controller.first_issue_time();
   stats_.cycles = uint64_t(span / clk_.period()) + 1;
+  const MemoryPlan& plan = *plan_;
+  if (!plan.ideal) {
+    // The pass ends when its last output is back in DRAM.
+    const uint64_t first = uint64_t(array_.controller.first_issue_time() / clk_.period());
+    if (array_.dram.last_done_edge() >= first)
+      stats_.cycles = std::max(stats_.cycles, array_.dram.last_done_edge() - first + 1);
+  }
+  // Traffic: what the buffers fetched and wrote back (an ideal memory fetches
+  // the plan's resident demands: each element once), and what the array read.
+  Traffic& t = traffic_;
+  const auto sum = [](const std::vector<uint32_t>& v) {
+    uint64_t s = 0;
+    for (uint32_t e : v) s += e;
+    return s;
+  };
+  const auto sum64 = [](const std::vector<uint64_t>& v) {
+    uint64_t s = 0;
+    for (uint64_t e : v) s += e;
+    return s;
+  };
+  if (plan.ideal) {
+    t.x_dram_read = sum(plan.x.elements), t.x_scale_dram_read = sum(plan.x.scales);
+    t.y_dram_read = sum(plan.y.elements), t.y_scale_dram_read = sum(plan.y.scales);
+    t.x_dram_read_bytes = sum64(plan.x.bytes), t.y_dram_read_bytes = sum64(plan.y.bytes);
+    t.out_dram_write = stats_.write_out;
+    t.dram_write_bytes = stats_.write_out * MemoryPlan::kOutBytes;
+  } else {
+    t.x_dram_read = array_.x_buffer.fetched_elements(), t.x_scale_dram_read = array_.x_buffer.fetched_scales();
+    t.y_dram_read = array_.y_buffer.fetched_elements(), t.y_scale_dram_read = array_.y_buffer.fetched_scales();
+    t.x_dram_read_bytes = array_.x_buffer.fetched_bytes(), t.y_dram_read_bytes = array_.y_buffer.fetched_bytes();
+    t.out_dram_write = array_.out_buffer.written_elements();
+    t.dram_write_bytes = array_.dram.write_bytes();
+  }
+  t.dram_read_bytes = t.x_dram_read_bytes + t.y_dram_read_bytes;
+  t.out_buffer_write = stats_.write_out;
+  t.out_buffer_write_bytes = stats_.write_out * MemoryPlan::kOutBytes;
+  if (const LayerJob* job = array_.job()) {
+    t.x_buffer_read_bytes = packed_bytes(t.x_buffer_read, job->x_elem.bits(), t.x_scale_buffer_read,
+                                         job->x_scale.e + job->x_scale.m);
+    t.y_buffer_read_bytes = packed_bytes(t.y_buffer_read, job->y_elem.bits(), t.y_scale_buffer_read,
+                                         job->y_scale.e + job->y_scale.m);
+  }
   // Measured, not taken from the config: the controller issues on consecutive
   // edges and no block stalls it (stall_cycles stays 0), so the edges of the
   // span without an issue are the drain of the last issue through the

@@ -17,7 +17,12 @@
 #include "hw_model/array/group_scaler.h"
 #include "hw_model/array/local_accumulator.h"
 #include "hw_model/array/multiplier.h"
+#include "hw_model/memory/dram.h"
+#include "hw_model/memory/memory_plan.h"
 #include "hw_model/memory/operand_buffer.h"
+#include "hw_model/memory/output_buffer.h"
+#include "hw_model/memory/tile_buffer.h"
+#include "hw_model/memory/traffic.h"
 #include "hw_model/array/output_accumulator.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/stats/stats.h"
@@ -30,11 +35,15 @@ class MacArray : public sc_core::sc_module {
   sc_core::sc_in<bool> clk;
   sc_core::sc_in<bool> rst;
 
-  MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats);
+  MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats, Traffic* traffic);
 
-  void load(const LayerJob& job);  // fill buffers and scale registers
+  // Fill buffers and scale registers; the memory plan drives the buffers'
+  // refills (an ideal plan: none).
+  void load(const LayerJob& job, const MemoryPlan& plan);
   void start();                    // begin issuing at the next edge
-  bool done() const { return final_scale.done(); }
+  // The last output is written and, with a memory system, written back.
+  bool done() const { return final_scale.done() && out_buffer.drained(); }
+  const LayerJob* job() const { return job_; }
   // Writes the array's pipeline ports to a VCD file (call before sc_start).
   void trace(sc_core::sc_trace_file* tf);
 
@@ -50,6 +59,11 @@ class MacArray : public sc_core::sc_module {
   PipeReg<ColumnValues> tree_reg;
   PipeReg<ColumnValues> out_acc_reg;
 
+  // Memory system (declared first: the array's blocks hold pointers to it).
+  Dram dram;
+  TileBuffer x_buffer, y_buffer;
+  OutputBuffer out_buffer;
+
   Controller controller;
   OperandBuffer operand_buffer;
   Multiplier multiplier;
@@ -62,6 +76,7 @@ class MacArray : public sc_core::sc_module {
  private:
   struct Probe;
   const LayerJob* job_ = nullptr;
+  bool memory_ = false;
   std::unique_ptr<Probe> probe_;
 };
 
@@ -75,19 +90,25 @@ class ArraySim {
   // Runs the job to its last output write; `progress(issued, total)` is called
   // now and then on long runs. Returns the events of this job alone.
   template <class Progress>
-  Stats run(const LayerJob& job, Progress&& progress);
-  Stats run(const LayerJob& job) {
-    return run(job, [](uint64_t, uint64_t) {});
+  Stats run(const LayerJob& job, const MemoryPlan& plan, Progress&& progress);
+  Stats run(const LayerJob& job, const MemoryPlan& plan) {
+    return run(job, plan, [](uint64_t, uint64_t) {});
   }
+  // The ideal memory (today's array: no plan, no stalls).
+  Stats run(const LayerJob& job) { return run(job, MemoryPlan{}); }
+  // The traffic of the last run.
+  const Traffic& traffic() const { return traffic_; }
   const MlsConfig& config() const { return cfg_; }
 
  private:
-  void begin(const LayerJob& job);
+  void begin(const LayerJob& job, const MemoryPlan& plan);
   bool step();  // simulates a slice; false when the job is done
   Stats finish();
 
   MlsConfig cfg_;
   Stats stats_;
+  Traffic traffic_;
+  const MemoryPlan* plan_ = nullptr;
   sc_core::sc_clock clk_;
   sc_core::sc_signal<bool> rst_;
   MacArray array_;
@@ -95,8 +116,8 @@ class ArraySim {
 };
 
 template <class Progress>
-Stats ArraySim::run(const LayerJob& job, Progress&& progress) {
-  begin(job);
+Stats ArraySim::run(const LayerJob& job, const MemoryPlan& plan, Progress&& progress) {
+  begin(job, plan);
   while (step()) progress(array_.controller.issued(), array_.controller.total_issues());
   return finish();
 }

@@ -11,6 +11,11 @@ OutputAccumulator::OutputAccumulator(sc_core::sc_module_name name, const ArrayCo
   dont_initialize();
 }
 
+void OutputAccumulator::load(const LayerJob& job) {
+  per_p_ = job.mapping.partial_sums_per_p();
+  acc_.assign(per_p_ ? size_t(job.p) * size_t(cols_) : size_t(cols_), 0.0f);
+}
+
 void OutputAccumulator::on_clock() {
   ColumnValues& o = out->next();
   const ColumnValues& t = in->read();
@@ -20,13 +25,14 @@ void OutputAccumulator::on_clock() {
     return;
   }
   if (!t.tag.valid) return;
-  for (int c = 0; c < t.active_cols; ++c) acc_[size_t(c)] = acc_[size_t(c)] + t.value[size_t(c)];
+  float* acc = &acc_[per_p_ ? size_t(t.tag.p) * size_t(cols_) : 0];
+  for (int c = 0; c < t.active_cols; ++c) acc[c] = acc[c] + t.value[size_t(c)];
   stats_->out_acc += uint64_t(t.active_cols);
   if (!t.tag.output_last) return;
   o.tag = t.tag;
   o.active_cols = t.active_cols;
-  o.value = acc_;
-  std::fill(acc_.begin(), acc_.end(), 0.0f);
+  o.value.assign(acc, acc + cols_);
+  std::fill(acc, acc + cols_, 0.0f);
 }
 
 }  // namespace mls::hw

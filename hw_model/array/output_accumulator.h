@@ -1,11 +1,14 @@
 #pragma once
 // The C column output accumulators: fp32 registers that add one tree result per
 // cycle (starting from +0.0) until the last chunk tile of an output, then hand
-// the finished sum to the final-scale unit.
+// the finished sum to the final-scale unit. When the mapping keeps several
+// outputs of a column open at once (weight-stationary: every p of the m-tile),
+// the accumulators keep one partial sum per (p, column).
 #include <systemc>
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
+#include "hw_model/array/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
@@ -21,13 +24,15 @@ class OutputAccumulator : public sc_core::sc_module {
 
   SC_HAS_PROCESS(OutputAccumulator);
   OutputAccumulator(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
+  void load(const LayerJob& job);
 
  private:
   void on_clock();
 
   const int cols_;
   Stats* stats_;
-  std::vector<float> acc_;  // [C]
+  bool per_p_ = false;
+  std::vector<float> acc_;  // [C], or [P][C] with partial sums per p
 };
 
 }  // namespace mls::hw

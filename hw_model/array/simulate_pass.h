@@ -14,6 +14,7 @@ namespace mls::hw {
 struct SimulatedPass {
   TensorF out;      // natural shape of the pass's result
   Stats stats;      // events of this pass alone
+  Traffic traffic;  // data moved between the memory levels
   double seconds;   // wall time of the simulation (job building excluded)
 };
 
@@ -31,17 +32,20 @@ inline SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const Q
 #include <chrono>
 
 #include "hw_model/array/layer_job.h"
+#include "hw_model/memory/memory_plan.h"
 
 namespace mls::hw {
 
 template <class Progress>
 SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
                             Progress&& progress) {
-  SimulatedPass r{TensorF(lp.out_shape), Stats{}, 0.0};
-  const LayerJob job = make_layer_job(lp, x, y, Mapping::for_array(sim.config().array), r.out.data.data());
+  SimulatedPass r{TensorF(lp.out_shape), Stats{}, Traffic{}, 0.0};
+  const LayerJob job = make_layer_job(lp, x, y, Mapping::for_pass(sim.config().array, lp.pass), r.out.data.data());
+  const MemoryPlan plan = make_memory_plan(lp, job, sim.config().memory);
   const auto t0 = std::chrono::steady_clock::now();
-  r.stats = sim.run(job, progress);
+  r.stats = sim.run(job, plan, progress);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.traffic = sim.traffic();
   return r;
 }
 

@@ -20,6 +20,7 @@ struct IssueCmd {
   std::vector<uint8_t> row_active;  // [R] row has a chunk with a product this step
   std::vector<int32_t> row_g, row_k;
   int active_cols = 0;              // columns 0..active_cols-1 hold a real m
+  bool step0 = false;               // first step of a chunk tile
 };
 
 // Operand buffers -> multipliers: element codes (sign | exp | mantissa).

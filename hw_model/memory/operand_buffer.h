@@ -2,12 +2,20 @@
 // Operand buffers: the X bank (one element per PE per cycle, by column) and the
 // Y bank (one element per row per cycle, broadcast along the row). Loaded with a
 // layer-pass's encoded elements before it runs; read once per cycle.
+// PE-level reuse (Mapping::holds_x / holds_y): under weight-stationary each PE
+// keeps its chunk of X in registers while p changes, under output-stationary
+// each row keeps its chunk of Y while the m-tile changes; a block then reads
+// that operand from the buffer only when the held chunk changes. The
+// registers hold the same codes the buffer would give, so the model takes the
+// values from the buffer arrays either way and counts reads only where a real
+// buffer read happens (read_x, read_y and the traffic's buffer reads).
 #include <systemc>
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
 #include "hw_model/array/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
+#include "hw_model/memory/traffic.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
@@ -21,7 +29,7 @@ class OperandBuffer : public sc_core::sc_module {
   PipeOut<Operands> out;
 
   SC_HAS_PROCESS(OperandBuffer);
-  OperandBuffer(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
+  OperandBuffer(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats, Traffic* traffic = nullptr);
   // Throws mls::Error when the job's mapping is for another array size.
   void load(const LayerJob& job);
 
@@ -30,7 +38,11 @@ class OperandBuffer : public sc_core::sc_module {
 
   const int rows_, cols_;
   Stats* stats_;
+  Traffic* traffic_;
   const LayerJob* job_ = nullptr;
+  bool holds_x_ = false, holds_y_ = false;
+  // The chunk tile the registers hold: (m-tile, tile) for X, (p, tile) for Y.
+  int64_t held_x_m_ = -1, held_x_tile_ = -1, held_y_p_ = -1, held_y_tile_ = -1;
 };
 
 }  // namespace mls::hw

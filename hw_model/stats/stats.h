@@ -54,9 +54,11 @@ inline constexpr StatInfo kStatTable[] = {
     {"cycles", &Stats::cycles, "mac_array", "cycles",
      "clock edges from the first issue to the last output write, inclusive"},
     {"pipeline_depth", &Stats::pipeline_depth, "mac_array", "cycles",
-     "edges of the span with no issue and no stall: the drain after the last issue (cycles - issues - stalls)"},
+     "edges of the span with no issue and no stall: the drain after the last issue, and with a memory system the "
+     "last write-back (cycles - issues - stalls)"},
     {"stall_cycles", &Stats::stall_cycles, "controller", "cycles",
-     "edges the controller could not issue; always 0, buffer capacity and bandwidth are not modelled"},
+     "edges the controller could not start a block: an X or Y tile not yet in its buffer, or no room in the output "
+     "buffer (0 with the ideal memory)"},
     {"mul", &Stats::mul, "multiplier", "products", "products made by active PEs, padding zeros included"},
     {"mul_zero", &Stats::mul_zero, "multiplier", "products", "products with a zero operand (could be gated)"},
     {"acc_add", &Stats::acc_add, "local_accumulator", "additions", "local-accumulator additions, one per product"},

@@ -66,6 +66,11 @@ void MlsConfig::validate() const {
   if (a.tree_stages < 0 || a.tree_stages > max_stages)
     throw ConfigError("tree_stages", "must be in [0, max(1, ceil(log2 rows))] = [0, " + std::to_string(max_stages) +
                                          "], got " + std::to_string(a.tree_stages));
+  check_range("x_buffer_kb", memory.x_buffer_kb, MemoryConfig::kKb);
+  check_range("y_buffer_kb", memory.y_buffer_kb, MemoryConfig::kKb);
+  check_range("out_buffer_kb", memory.out_buffer_kb, MemoryConfig::kKb);
+  check_range("dram_bw", memory.dram_bw, MemoryConfig::kBw);
+  check_range("dram_latency", memory.dram_latency, MemoryConfig::kLatency);
 }
 
 }  // namespace mls

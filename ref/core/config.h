@@ -35,6 +35,17 @@ enum class Overflow { saturate, wrap };
 enum class Pass { fwd, bwd_data, bwd_weight };
 // Deliberate hardware faults, to prove that --check catches a broken block.
 enum class Fault { none, mul_lsb, scaler_mantissa, tree_order };
+// The loop order of a layer-pass on the array (ref/mapping/mapping.h): names
+// and parsing live with the mapping.
+enum class Dataflow { baseline, weight_stationary, output_stationary };
+// How a strided conv's backward-data pass is lowered
+// (ref/workload/bwd_data_decompose.h): zero-inserted taps, or stride^2 dense
+// sub-convolutions.
+enum class BwdData { zero_insert, decompose };
+// The backward-weight pass's chunking (ref/mapping/mapping.h): chunks of
+// `chunk` products, or shorter ones that fill the rows when the batch (its
+// groups) leaves rows idle.
+enum class BwdWeight { by_batch, fill_rows };
 
 Grouping parse_grouping(const std::string& text);
 Rounding parse_rounding(const std::string& text);
@@ -68,6 +79,9 @@ struct ArrayConfig {
   int chunk = 16;             // products per local accumulation
   int tree_stages = 0;        // adder-tree pipeline registers; 0 = one per level
   Fault fault = Fault::none;  // test-only fault injection
+  Dataflow dataflow = Dataflow::baseline;  // loop order and PE-register reuse
+  BwdData bwd_data = BwdData::zero_insert;  // strided backward-data lowering
+  BwdWeight bwd_weight = BwdWeight::by_batch;  // backward-weight chunking
 
   int tree_levels() const;    // ceil(log2 rows)
   int effective_tree_stages() const;  // >= 1: the tree's output is registered
@@ -76,11 +90,27 @@ struct ArrayConfig {
   int pipeline_depth() const { return 6 + effective_tree_stages(); }
 };
 
+// The memory system around the array (hw_model/memory/): buffer capacities,
+// DRAM bandwidth and latency. All zero (the default) is the ideal memory:
+// operands are in the buffers when a pass starts and nothing stalls.
+struct MemoryConfig {
+  static constexpr Range kKb{0, 1 << 20}, kBw{0, 1 << 20}, kLatency{0, 1 << 20};
+  int x_buffer_kb = 0;    // X buffer capacity in KiB; 0 = unlimited
+  int y_buffer_kb = 0;    // Y buffer capacity in KiB; 0 = unlimited
+  int out_buffer_kb = 0;  // output buffer capacity in KiB; 0 = unlimited
+  int dram_bw = 0;        // DRAM bytes per cycle; 0 = unlimited
+  int dram_latency = 0;   // cycles from a transfer's last byte to its use
+  bool ideal() const {
+    return x_buffer_kb == 0 && y_buffer_kb == 0 && out_buffer_kb == 0 && dram_bw == 0 && dram_latency == 0;
+  }
+};
+
 struct MlsConfig {
   // Per operand (W, A, E): the plain flags set all three alike today; the
   // multiplier and the scaler take the two formats of each pass.
   PerOperand<QuantConfig> quant = PerOperand<QuantConfig>::all(QuantConfig{});
   ArrayConfig array;
+  MemoryConfig memory;
   void validate() const;      // throws ConfigError naming the bad parameter
 };
 

@@ -147,7 +147,7 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
 }
 
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a) {
-  return golden_pass(lp, x, y, a, Mapping::for_array(a));
+  return golden_pass(lp, x, y, a, Mapping::for_pass(a, lp.pass));
 }
 
 }  // namespace mls

@@ -50,7 +50,7 @@ struct GoldenResult {
 // in which chunks, tiles and outputs are reduced.
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
                          const Mapping& mapping);
-// The same with the array's own mapping, Mapping::for_array(array).
+// The same with the array's own mapping for the pass, Mapping::for_pass(array, lp.pass).
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array);
 
 }  // namespace mls

@@ -10,7 +10,7 @@ namespace mls {
 namespace {
 
 // The dataflows, by name; a new one adds its name here and its cases below.
-constexpr const char* kDataflowNames[] = {"baseline"};
+constexpr const char* kDataflowNames[] = {"baseline", "weight-stationary", "output-stationary"};
 
 }  // namespace
 
@@ -35,7 +35,18 @@ Mapping::Mapping(Dataflow dataflow, int rows, int cols, int chunk)
                 std::to_string(cols) + ", " + std::to_string(chunk));
 }
 
-Mapping Mapping::for_array(const ArrayConfig& a) { return Mapping(Dataflow::baseline, a.rows, a.cols, a.chunk); }
+Mapping Mapping::for_array(const ArrayConfig& a) { return Mapping(a.dataflow, a.rows, a.cols, a.chunk); }
+
+Mapping Mapping::for_pass(const ArrayConfig& a, Pass pass) {
+  const Mapping m = for_array(a);
+  return pass == Pass::bwd_weight && a.bwd_weight == BwdWeight::fill_rows ? m.fill_rows() : m;
+}
+
+int64_t Mapping::chunk_for(int64_t k, int64_t g) const {
+  if (!fill_rows_ || k < 1 || g < 1 || g * ((k + chunk_ - 1) / chunk_) >= rows_) return chunk_;
+  const int64_t per_group = std::max<int64_t>(1, rows_ / g);
+  return std::min<int64_t>(chunk_, (k + per_group - 1) / per_group);
+}
 
 LoopNest Mapping::loop_nest(int64_t m, int64_t p, const ChunkPlan& plan) const {
   LoopNest nest;
@@ -48,6 +59,26 @@ LoopNest Mapping::loop_nest(int64_t m, int64_t p, const ChunkPlan& plan) const {
 }
 
 bool Mapping::next_tile(TilePos& pos, const LoopNest& nest) const {
+  switch (dataflow_) {
+    case Dataflow::baseline: break;
+    case Dataflow::weight_stationary:  // m-tile, chunk tile, p
+      if (++pos.p < nest.p) return true;
+      pos.p = 0;
+      if (++pos.tile < nest.chunk_tiles) return true;
+      pos.tile = 0;
+      if (++pos.m_tile < nest.m_tiles) return true;
+      pos.m_tile = 0;
+      return false;
+    case Dataflow::output_stationary:  // p, m-tile, chunk tile
+      if (++pos.tile < nest.chunk_tiles) return true;
+      pos.tile = 0;
+      if (++pos.m_tile < nest.m_tiles) return true;
+      pos.m_tile = 0;
+      if (++pos.p < nest.p) return true;
+      pos.p = 0;
+      return false;
+  }
+  // baseline: m-tile, p, chunk tile
   if (++pos.tile < nest.chunk_tiles) return true;
   pos.tile = 0;
   if (++pos.p < nest.p) return true;

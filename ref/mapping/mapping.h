@@ -8,11 +8,17 @@
 // It holds no arithmetic, only orders and sizes, so the golden model and the
 // SystemC array can share it and still compute their numbers independently.
 //
-// The baseline dataflow (the only one today): column c of m-tile t computes
-// output m = t * C + c; chunks, listed group-major, are dealt R at a time to
-// the rows (chunk tile u, row r: chunk u * R + r); the loop nest is m-tile, p,
-// chunk tile; a tile lasts as long as its longest chunk; each output adds its
-// chunk tiles in ascending order, each tile reduced by a pairwise tree over R.
+// Every dataflow: column c of m-tile t computes output m = t * C + c; chunks,
+// listed group-major, are dealt R at a time to the rows (chunk tile u, row r:
+// chunk u * R + r); a tile lasts as long as its longest chunk; each output adds
+// its chunk tiles in ascending order, each tile reduced by a pairwise tree
+// over R. The dataflows differ in the loop order over the blocks (m-tile, p,
+// chunk tile) and in which operand the PEs hold in registers:
+//   baseline           m-tile, p, chunk tile   no PE registers (every product reads both buffers)
+//   weight-stationary  m-tile, chunk tile, p   each PE holds its X chunk across all p
+//   output-stationary  p, m-tile, chunk tile   each row holds its Y chunk across the m-tiles
+// The order of a single output's chunk tiles is ascending in all three, so
+// the golden reduction order (and every result bit) is the same.
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -21,7 +27,6 @@
 
 namespace mls {
 
-enum class Dataflow { baseline };
 // Throws mls::Error quoting an unknown name, listing the known ones.
 Dataflow parse_dataflow(const std::string& text);
 std::string to_string(Dataflow d);
@@ -60,19 +65,35 @@ class Mapping {
   Mapping() : Mapping(Dataflow::baseline, 16, 16, 16) {}
   // Throws mls::Error unless rows, cols and chunk are at least 1.
   Mapping(Dataflow dataflow, int rows, int cols, int chunk);
-  // The mapping an array configuration runs (baseline: the only dataflow).
+  // The mapping an array configuration runs (its dataflow, rows, cols, chunk).
   static Mapping for_array(const ArrayConfig& a);
+  // The mapping of one pass: for_array, with fill_rows() for backward-weight
+  // under BwdWeight::fill_rows.
+  static Mapping for_pass(const ArrayConfig& a, Pass pass);
+  // Row filling: when a pass's chunks (g groups of ceil(k / chunk)) leave rows
+  // idle in its one chunk tile, its chunks are shortened to
+  // min(chunk, ceil(k / max(1, floor(R / g)))), so that up to R chunks fill the
+  // rows and the tile is that much shorter (the backward-weight pass of a small
+  // batch: g = N). The golden model chunks by the same plan.
+  Mapping fill_rows() const {
+    Mapping m = *this;
+    m.fill_rows_ = true;
+    return m;
+  }
+  bool fills_rows() const { return fill_rows_; }
+  int64_t chunk_for(int64_t k, int64_t g) const;
 
   Dataflow dataflow() const { return dataflow_; }
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   int chunk() const { return chunk_; }
 
-  ChunkPlan chunk_plan(int64_t k, int64_t g) const { return ChunkPlan(k, chunk_, g); }
+  ChunkPlan chunk_plan(int64_t k, int64_t g) const { return ChunkPlan(k, chunk_for(k, g), g); }
   LoopNest loop_nest(int64_t m, int64_t p, const ChunkPlan& plan) const;
 
-  // Loop order. Moves `pos` to the next block (innermost chunk tile, then p,
-  // then m-tile); false after the last one. The first block is TilePos{}.
+  // Loop order. Moves `pos` to the next block in the dataflow's order
+  // (baseline: innermost chunk tile, then p, then m-tile); false after the
+  // last one. The first block is TilePos{}.
   bool next_tile(TilePos& pos, const LoopNest& nest) const;
   // Which chunk row `row` reduces in chunk tile `tile`, or -1 when it idles.
   int64_t chunk_at(const LoopNest& nest, int64_t tile, int row) const;
@@ -88,6 +109,16 @@ class Mapping {
   // slots, slot s holding chunk chunk_at(nest, tile, s) when that is >= 0.
   int tree_slots() const { return rows_; }
 
+  // PE-level reuse: whether the PEs hold X (each PE its chunk of X, across p)
+  // or the rows hold Y (each row its chunk of Y, across m-tiles) in registers,
+  // so that a block re-reads that operand from its buffer only when the held
+  // chunk changes.
+  bool holds_x() const { return dataflow_ == Dataflow::weight_stationary; }
+  bool holds_y() const { return dataflow_ == Dataflow::output_stationary; }
+  // Partial sums of several outputs are open at once (weight-stationary: all
+  // p of an m-tile), so the output accumulators keep one per (p, column).
+  bool partial_sums_per_p() const { return dataflow_ == Dataflow::weight_stationary; }
+
   // The analytic cycle formula (docs/reference.md#the-modelled-array):
   // issue_cycles = sum over (m-tile, p, chunk tile) of the tile's steps, and
   // cycles = issue_cycles + pipeline_depth (no stalls are modelled).
@@ -99,6 +130,7 @@ class Mapping {
  private:
   Dataflow dataflow_;
   int rows_, cols_, chunk_;
+  bool fill_rows_ = false;
 };
 
 }  // namespace mls

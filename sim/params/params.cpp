@@ -6,6 +6,8 @@
 #include <cstdlib>
 
 #include "ref/io/file_io.h"
+#include "ref/mapping/mapping.h"
+#include "ref/workload/bwd_data_decompose.h"
 
 namespace mls::params {
 
@@ -86,6 +88,44 @@ const std::vector<Param> kTable = {
      "price products with a zero operand, and their accumulator adds, at the table's gated cost", kSweep,
      [](RunConfig& c, const Param& p, const Text& t) { c.gating = boolean(p, t); },
      [](const RunConfig& c) -> json { return c.gating; }},
+    // The memory system and the dataflow (docs/architecture.md#the-memory-system):
+    // added after point ids, so hashed only into the ids of points that set them.
+    {"dataflow", Group::array, Kind::text, nullptr,
+     "loop order and PE-register reuse: baseline | weight-stationary | output-stationary", kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) { c.mls.array.dataflow = parse_dataflow(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.array.dataflow); }},
+    {"bwd_data", Group::array, Kind::text, nullptr,
+     "strided conv2d backward-data: zero-insert | decompose (stride^2 dense sub-convolutions, no zero taps)",
+     kSweep | kReport, [](RunConfig& c, const Param&, const Text& t) { c.mls.array.bwd_data = parse_bwd_data(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.array.bwd_data); }},
+    {"bwd_weight", Group::array, Kind::text, nullptr,
+     "backward-weight chunking: by-batch | fill-rows (shorter chunks when the batch leaves rows idle)",
+     kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) {
+       if (t != "by-batch" && t != "fill-rows")
+         throw Error("unknown bwd-weight mapping " + quoted_excerpt(t) + " (expected by-batch|fill-rows)");
+       c.mls.array.bwd_weight = t == "fill-rows" ? BwdWeight::fill_rows : BwdWeight::by_batch;
+     },
+     [](const RunConfig& c) -> json {
+       return c.mls.array.bwd_weight == BwdWeight::fill_rows ? "fill-rows" : "by-batch";
+     }},
+    {"x_buffer_kb", Group::array, Kind::integer, &MemoryConfig::kKb, "X buffer capacity in KiB (0: unlimited)",
+     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.memory.x_buffer_kb = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.memory.x_buffer_kb; }},
+    {"y_buffer_kb", Group::array, Kind::integer, &MemoryConfig::kKb, "Y buffer capacity in KiB (0: unlimited)",
+     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.memory.y_buffer_kb = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.memory.y_buffer_kb; }},
+    {"out_buffer_kb", Group::array, Kind::integer, &MemoryConfig::kKb,
+     "output buffer capacity in KiB (0: unlimited)", kSweep | kReport,
+     [](RunConfig& c, const Param& p, const Text& t) { c.mls.memory.out_buffer_kb = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.memory.out_buffer_kb; }},
+    {"dram_bw", Group::array, Kind::integer, &MemoryConfig::kBw, "DRAM bandwidth in bytes per cycle (0: unlimited)",
+     kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.memory.dram_bw = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.memory.dram_bw; }},
+    {"dram_latency", Group::array, Kind::integer, &MemoryConfig::kLatency,
+     "DRAM latency in cycles, from a transfer's last byte to its use", kSweep | kReport,
+     [](RunConfig& c, const Param& p, const Text& t) { c.mls.memory.dram_latency = integer(p, t); },
+     [](const RunConfig& c) -> json { return c.mls.memory.dram_latency; }},
 };
 
 }  // namespace

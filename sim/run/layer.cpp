@@ -1,6 +1,7 @@
 #include "sim/run/layer.h"
 
 #include "ref/core/error.h"
+#include "ref/workload/bwd_data_decompose.h"
 
 namespace mls {
 
@@ -65,11 +66,25 @@ LoweredPass lower_layer(const QuantLayer& layer, Pass pass) {
   return layer.kind->lower(pass, layer.x(pass).layout, layer.y(pass).layout);
 }
 
-int64_t pass_blocks(const QuantLayer& layer, Pass pass) { return layer.kind->blocks(pass); }
+namespace {
 
-BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block) {
+bool decomposed(const QuantLayer& layer, Pass pass, BwdData bwd_data) {
+  return bwd_data == BwdData::decompose && pass == Pass::bwd_data && decomposes(*layer.kind);
+}
+
+}  // namespace
+
+int64_t pass_blocks(const QuantLayer& layer, Pass pass, BwdData bwd_data) {
+  if (decomposed(layer, pass, bwd_data)) return decomposed_blocks(dynamic_cast<const Conv2d&>(*layer.kind));
+  return layer.kind->blocks(pass);
+}
+
+BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block, BwdData bwd_data) {
   BlockPass b;
-  b.lp = layer.kind->lower(pass, block, layer.x(pass).layout, layer.y(pass).layout);
+  b.lp = decomposed(layer, pass, bwd_data)
+             ? lower_decomposed_bwd_data(dynamic_cast<const Conv2d&>(*layer.kind), block, layer.x(pass).layout,
+                                         layer.y(pass).layout)
+             : layer.kind->lower(pass, block, layer.x(pass).layout, layer.y(pass).layout);
   b.natural = std::move(b.lp.out_index);
   b.natural_shape = b.lp.out_shape;
   b.lp.out_shape = {b.lp.m * b.lp.p};

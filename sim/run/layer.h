@@ -48,8 +48,9 @@ QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& 
 // A pass of one block (LayerKind::lower); throws mls::Error for more.
 LoweredPass lower_layer(const QuantLayer& layer, Pass pass);
 
-// How many blocks the pass runs as (LayerKind::blocks).
-int64_t pass_blocks(const QuantLayer& layer, Pass pass);
+// How many blocks the pass runs as (LayerKind::blocks; a strided conv2d's
+// backward-data under BwdData::decompose: groups x phases).
+int64_t pass_blocks(const QuantLayer& layer, Pass pass, BwdData bwd_data = BwdData::zero_insert);
 
 // One block of a pass with compact results: lp.out_shape is [m * p] and
 // lp.out_index counts up, so the golden model and the array write a result no
@@ -60,7 +61,7 @@ struct BlockPass {
   std::vector<int64_t> natural;
   Shape natural_shape;
 };
-BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block);
+BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block, BwdData bwd_data = BwdData::zero_insert);
 
 // Copies a block's compact result into the pass's result.
 void scatter_block(const TensorF& compact, const BlockPass& block, TensorF& out);

@@ -14,6 +14,7 @@
 #include "ref/golden/golden_conv.h"
 #include "ref/workload/layer_kind.h"
 #include "ref/io/npy.h"
+#include "sim/params/params.h"
 #include "sim/run/report.h"
 
 namespace mls {
@@ -87,6 +88,7 @@ struct PassOutcome {
   json entry;
   bool bit_exact = true;
   Stats stats;
+  hw::Traffic traffic;
 };
 
 // A pass run block by block (LayerKind::blocks): the results scattered into
@@ -94,6 +96,7 @@ struct PassOutcome {
 struct BlockedRun {
   TensorF out, golden;
   Stats stats;
+  hw::Traffic traffic;
   double seconds = 0, golden_seconds = 0;
   int64_t blocks = 0, macs = 0, useful_macs = 0;
   uint64_t golden_overflow = 0;
@@ -112,10 +115,13 @@ json pass_entry(const std::string& layer, Pass pass, const BlockedRun& run, cons
             {"utilization", run.stats.utilization(array.rows, array.cols)},
             {"events", events_json(run.stats, array)},
             {"stats", stats_tree_json(run.stats)},
+            {"traffic", hw::traffic_json(run.traffic)},
             {"sim_seconds", run.seconds},
             {"sim_macs_per_second", run.seconds > 0 ? double(run.macs) / run.seconds : 0.0},
             {"bit_exact", nullptr}};
   if (run.blocks != 1) e["blocks"] = run.blocks;
+  // The chunk the pass ran with (shorter than --chunk when its rows were filled).
+  e["chunk"] = Mapping::for_pass(array, pass).chunk_for(lp.k, lp.g);
   return e;
 }
 
@@ -125,9 +131,10 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
   const QuantTensor& x = layer.x(pass);
   const QuantTensor& y = layer.y(pass);
   BlockedRun r;
-  r.blocks = pass_blocks(layer, pass);
+  const BwdData bwd_data = sim.config().array.bwd_data;
+  r.blocks = pass_blocks(layer, pass, bwd_data);
   for (int64_t b = 0; b < r.blocks; ++b) {
-    BlockPass block = lower_block(layer, pass, b);
+    BlockPass block = lower_block(layer, pass, b, bwd_data);
     if (b == 0) {
       r.out = TensorF(block.natural_shape);
       if (check) r.golden = TensorF(block.natural_shape);
@@ -136,6 +143,7 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
         hw::simulate_pass(sim, block.lp, x, y, [&](uint64_t done, uint64_t total) { progress(done, total); });
     scatter_block(simulated.out, block, r.out);
     r.stats += simulated.stats;
+    r.traffic += simulated.traffic;
     r.seconds += simulated.seconds;
     r.macs += block.lp.macs();
     r.useful_macs += block.lp.useful_macs();
@@ -190,7 +198,7 @@ double error_against_fp32(const LayerTensors& t, const QuantLayer& layer, Pass p
 PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass,
                      const RunOptions& opt, ProgressLine& progress, OutputSet& outputs) {
   const BlockedRun run = run_blocks(sim, layer, pass, opt.check, progress);
-  PassOutcome o{pass_entry(layer.name, pass, run, opt.cfg.array), true, run.stats};
+  PassOutcome o{pass_entry(layer.name, pass, run, opt.cfg.array), true, run.stats, run.traffic};
   o.entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
   progress.clear();
   if (opt.check) o.bit_exact = check_against_golden(run, layer.name + " " + to_string(pass), o.entry);
@@ -239,12 +247,41 @@ std::string operand_path(const std::string& dir, const std::string& layer, Pass 
   return dir + "/" + layer + "." + to_string(pass) + "." + to_string(which) + ".npy";
 }
 
+namespace {
+
+// A limited buffer must hold one tile of every layer-pass: refused before
+// anything runs, naming the flag and the layer.
+void check_buffers_fit(const Trace& trace, const RunOptions& opt) {
+  const MemoryConfig& mem = opt.cfg.memory;
+  if (!mem.x_buffer_kb && !mem.y_buffer_kb && !mem.out_buffer_kb) return;
+  for (const LayerTensors& t : trace.layers) {
+    const QuantLayer layer = quantize_layer(t, opt.cfg.quant, opt.threads);
+    for (Pass pass : opt.passes) {
+      if (!layer.has_pass(pass)) continue;
+      const QuantTensor& x = layer.x(pass);
+      const QuantTensor& y = layer.y(pass);
+      for (int64_t b = 0; b < pass_blocks(layer, pass, opt.cfg.array.bwd_data); ++b) {
+        const LoweredPass lp = lower_block(layer, pass, b, opt.cfg.array.bwd_data).lp;
+        try {
+          hw::check_buffers(lp.m, lp.g, lp.k, opt.cfg.array.cols, x.elem, x.scale, y.elem, y.scale, mem);
+        } catch (const ConfigError& e) {
+          throw Error(params::flag_error(e).what() + std::string(" (layer '") + t.name + "' " + to_string(pass) + ")");
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs) {
+  check_buffers_fit(trace, opt);
   hw::ArraySim sim(opt.cfg, opt.vcd_path);
   ProgressLine progress(opt.progress);
   RunResult result;
   json layers = json::array();
   Stats total;
+  hw::Traffic total_traffic;
   double sim_seconds = 0;
   int64_t macs = 0, useful = 0;
   const int width = layer_column_width(trace);
@@ -262,6 +299,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
       progress.clear();
       result.all_bit_exact = result.all_bit_exact && o.bit_exact;
       total += o.stats;
+      total_traffic += o.traffic;
       sim_seconds += o.entry["sim_seconds"].get<double>();
       macs += o.entry["macs"].get<int64_t>();
       useful += o.entry["macs_useful"].get<int64_t>();
@@ -279,6 +317,8 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
                     {{"cycles", total.cycles}, {"macs", macs}, {"macs_useful", useful},
                      {"events", events_json(total, opt.cfg.array)},
                      {"stats", stats_tree_json(total)},
+                     {"stall_cycles", total.stall_cycles},
+                     {"traffic", hw::traffic_json(total_traffic)},
                      {"utilization", total.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
                      {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
   if (opt.check) result.report["total"]["bit_exact"] = result.all_bit_exact;

@@ -58,6 +58,18 @@ void add_event_metrics(ojson& m, const nlohmann::json& total) {
   m["acc_overflow_rate"] = rate(double(event(total, "acc_overflow")), double(event(total, "acc_add")));
 }
 
+// The run's traffic (hw_model/memory/traffic.h): the byte counts as they are,
+// DRAM reads and writes summed, and the element counts with "_elements".
+void add_traffic_metrics(ojson& m, const nlohmann::json& total) {
+  if (!total.contains("traffic") || !total["traffic"].is_object()) return;
+  const nlohmann::json& t = total["traffic"];
+  for (const auto& item : t.items())
+    if (item.key() != "elements") m[item.key()] = item.value();
+  m["dram_bytes"] = t.value("dram_read_bytes", uint64_t{0}) + t.value("dram_write_bytes", uint64_t{0});
+  if (t.contains("elements") && t["elements"].is_object())
+    for (const auto& item : t["elements"].items()) m[item.key() + "_elements"] = item.value();
+}
+
 // Per pass: cycles, utilization, overflow rate, and the mean over layers of the
 // error against the fp32 conv of the unquantized tensors.
 void add_pass_metrics(ojson& m, const nlohmann::json& layers, int rows, int cols) {
@@ -172,6 +184,7 @@ ojson point_record(const Sweep& s, const Point& p, const nlohmann::json& report,
   add_event_metrics(m, total);
   add_pass_metrics(m, report["layers"], p.params["rows"].get<int>(), p.params["cols"].get<int>());
   add_accuracy_metrics(m, report["layers"]);
+  add_traffic_metrics(m, total);
   if (total.contains("energy")) add_energy_metrics(m, total);
   return {{"format", kPointFormat},
           {"id", p.id},

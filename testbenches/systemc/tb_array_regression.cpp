@@ -113,16 +113,18 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
   const QuantTensor qw = quantize(w, "l.weight", cfg.quant.weight), qa = quantize(a, "l.input", cfg.quant.input),
                     qe = quantize(e, "l.grad_output", cfg.quant.grad_output);
   ArraySim sim(cfg);
-  const Mapping map = Mapping::for_array(cfg.array);
+  // Every dataflow through the same array: the job carries the mapping.
+  for (Dataflow dataflow : {Dataflow::baseline, Dataflow::weight_stationary, Dataflow::output_stationary})
   for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight}) {
+    const Mapping map(dataflow, c.rows, c.cols, c.chunk);
     const QuantTensor& x = pass == Pass::bwd_weight ? qe : qw;
     const QuantTensor& y = pass == Pass::bwd_data ? qe : qa;
     const LoweredPass lp = conv.lower(pass, x.layout, y.layout);
-    const SimulatedPass simulated = simulate_pass(sim, lp, x, y);
-    const TensorF& out = simulated.out;
-    const Stats& s = simulated.stats;
+    TensorF out(lp.out_shape);
+    const LayerJob job = make_layer_job(lp, x, y, map, out.data.data());
+    const Stats s = sim.run(job);
     const GoldenResult golden = golden_pass(lp, x, y, cfg.array, map);
-    SCOPED_TRACE(to_string(pass));
+    SCOPED_TRACE(to_string(pass) + " " + to_string(dataflow));
     int mismatches = 0;
     for (int64_t i = 0; i < out.size(); ++i)
       if (bits_of(out.data[size_t(i)]) != bits_of(golden.out.data[size_t(i)]) && ++mismatches <= 3)
@@ -137,8 +139,12 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
     EXPECT_EQ(s.stall_cycles, 0u);
     EXPECT_EQ(s.mul, macs) << "every product, padding zeros included";
     EXPECT_EQ(s.acc_add, macs);
-    EXPECT_EQ(s.read_x, macs);
-    EXPECT_EQ(s.read_y, uint64_t((lp.m + c.cols - 1) / c.cols) * uint64_t(lp.p * lp.g * lp.k));
+    // PE-level reuse: weight-stationary PEs read their X chunk once for all p;
+    // output-stationary rows keep their Y chunk across the m-tiles of one p
+    // when one chunk tile covers the reduction.
+    const uint64_t m_tiles = uint64_t((lp.m + c.cols - 1) / c.cols), y_stream = uint64_t(lp.p * lp.g * lp.k);
+    EXPECT_EQ(s.read_x, dataflow == Dataflow::weight_stationary ? uint64_t(lp.m * lp.g * lp.k) : macs);
+    EXPECT_EQ(s.read_y, dataflow == Dataflow::output_stationary && tiles == 1 ? y_stream : m_tiles * y_stream);
     EXPECT_EQ(s.scale, outputs * chunks);
     EXPECT_EQ(s.tree_add, outputs * (chunks - tiles)) << "one add fewer than chunks in each tile";
     EXPECT_EQ(s.out_acc, outputs * tiles);
@@ -146,6 +152,27 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
     EXPECT_EQ(s.write_out, outputs);
     EXPECT_EQ(s.acc_overflow, golden.acc_overflow);
     EXPECT_NEAR(s.utilization(c.rows, c.cols), double(macs) / (double(s.cycles) * c.rows * c.cols), 1e-12);
+    if (pass == Pass::bwd_weight) {
+      // Row filling: the test's own chunk length from the docs' rule, and the
+      // cycles of the plain formula with it.
+      const int64_t per_group_chunks = (lp.k + c.chunk - 1) / c.chunk;
+      int64_t fill_chunk = c.chunk;
+      if (lp.g * per_group_chunks < c.rows)
+        fill_chunk = std::min<int64_t>(c.chunk, (lp.k + std::max<int64_t>(1, c.rows / lp.g) - 1) /
+                                                    std::max<int64_t>(1, c.rows / lp.g));
+      const Mapping filled = map.fill_rows();
+      ASSERT_EQ(filled.chunk_for(lp.k, lp.g), fill_chunk);
+      TensorF fill_out(lp.out_shape);
+      const LayerJob fill_job = make_layer_job(lp, x, y, filled, fill_out.data.data());
+      const Stats fs = sim.run(fill_job);
+      const GoldenResult fill_golden = golden_pass(lp, x, y, cfg.array, filled);
+      EXPECT_EQ(std::memcmp(fill_out.data.data(), fill_golden.out.data.data(), fill_out.data.size() * sizeof(float)), 0)
+          << "fill-rows bit-exact";
+      EXPECT_EQ(fs.acc_overflow, fill_golden.acc_overflow);
+      EXPECT_EQ(fs.mul, macs);
+      EXPECT_EQ(fs.cycles, spec_cycles(lp, Mapping(dataflow, c.rows, c.cols, int(fill_chunk)), cfg.array.pipeline_depth()));
+      EXPECT_LE(fs.cycles, s.cycles);
+    }
     uint64_t zero_products = 0;
     for (size_t i = 0; i < size_t(lp.m * lp.g * lp.k); ++i) {
       const int64_t gk = int64_t(i) % (lp.g * lp.k);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <tuple>
 #include <vector>
 
@@ -80,9 +81,41 @@ TEST(ref_mapping, ArrayConfigAndNames) {
   EXPECT_EQ(map.chunk(), 9);
   EXPECT_EQ(mls::to_string(map.dataflow()), "baseline");
   EXPECT_EQ(mls::parse_dataflow("baseline"), Dataflow::baseline);
-  EXPECT_THROW(mls::parse_dataflow("weight-stationary"), mls::Error);
+  EXPECT_EQ(mls::parse_dataflow("weight-stationary"), Dataflow::weight_stationary);
+  EXPECT_EQ(mls::parse_dataflow("output-stationary"), Dataflow::output_stationary);
+  EXPECT_EQ(mls::to_string(Dataflow::weight_stationary), "weight-stationary");
+  EXPECT_THROW(mls::parse_dataflow("diagonal"), mls::Error);
+  a.dataflow = Dataflow::output_stationary;
+  EXPECT_EQ(Mapping::for_array(a).dataflow(), Dataflow::output_stationary);
   EXPECT_THROW(Mapping(Dataflow::baseline, 0, 4, 4), mls::Error);
   EXPECT_TRUE(map.loop_nest(0, 3, map.chunk_plan(9, 1)).empty());
+}
+
+// Each dataflow's loop nest, written out as nested loops: next_tile visits the
+// same blocks in that order, and the issue cycles do not depend on the order.
+TEST(ref_mapping, DataflowLoopOrders) {
+  for (Dataflow df : {Dataflow::baseline, Dataflow::weight_stationary, Dataflow::output_stationary}) {
+    const Mapping map(df, 2, 2, 3);
+    const mls::LoopNest nest = map.loop_nest(5, 4, map.chunk_plan(7, 3));  // 3 m-tiles, 4 p, 9 chunks: 5 tiles
+    std::vector<std::array<int64_t, 3>> want;
+    for (int64_t a = 0; a < 3; ++a)
+      for (int64_t b = 0; b < (df == Dataflow::output_stationary ? 3 : df == Dataflow::weight_stationary ? 5 : 4); ++b)
+        for (int64_t c = 0; c < (df == Dataflow::weight_stationary ? 4 : 5); ++c) {
+          if (df == Dataflow::baseline) want.push_back({a, b, c});           // m-tile, p, tile
+          if (df == Dataflow::weight_stationary) want.push_back({a, c, b});  // m-tile, tile, p
+        }
+    if (df == Dataflow::output_stationary) {
+      want.clear();
+      for (int64_t p = 0; p < 4; ++p)
+        for (int64_t mt = 0; mt < 3; ++mt)
+          for (int64_t t = 0; t < 5; ++t) want.push_back({mt, p, t});  // p, m-tile, tile
+    }
+    std::vector<std::array<int64_t, 3>> got;
+    mls::TilePos pos;
+    for (bool more = true; more; more = map.next_tile(pos, nest)) got.push_back({pos.m_tile, pos.p, pos.tile});
+    EXPECT_EQ(got, want) << mls::to_string(df);
+    EXPECT_EQ(map.issue_cycles(nest), Mapping(Dataflow::baseline, 2, 2, 3).issue_cycles(nest));
+  }
 }
 
 }  // namespace

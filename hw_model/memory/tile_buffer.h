@@ -1,0 +1,55 @@
+#pragma once
+// An operand buffer's capacity and its refill control (the X buffer and the Y
+// buffer are one instance each). It walks the pass's plan of tile demands
+// (memory_plan.h): while the buffer has a free slot it requests the next
+// demand's bytes from the DRAM (double buffering when it holds two tiles:
+// the next tile streams in while the array uses the current one). The
+// controller asks for a block's tile with acquire(): true when the tile is in
+// the buffer; moving to the next demand frees the previous tile's slot from
+// the next edge on. A buffer whose operand fits keeps every tile (resident).
+#include <systemc>
+#include <cstdint>
+#include <vector>
+
+#include "hw_model/memory/dram.h"
+#include "hw_model/memory/memory_plan.h"
+#include "hw_model/memory/traffic.h"
+
+namespace mls::hw {
+
+class TileBuffer : public sc_core::sc_module {
+ public:
+  sc_core::sc_in<bool> clk;
+
+  SC_HAS_PROCESS(TileBuffer);
+  TileBuffer(sc_core::sc_module_name name, Dram* dram, Dram::Source source);
+
+  // Before a pass: the plan to walk, or nullptr for the ideal memory (every
+  // tile present, the refill process dormant).
+  void load(const OperandPlan* plan);
+  // With the array's start: refills begin at the next edge (unless ideal).
+  void start();
+  // Controller, at a block's first issue: is `tile` in the buffer? Tiles must
+  // be asked for in the plan's demand order.
+  bool acquire(int64_t tile);
+  // What the buffer fetched so far in this pass.
+  uint64_t fetched_elements() const { return elements_; }
+  uint64_t fetched_scales() const { return scales_; }
+  uint64_t fetched_bytes() const { return bytes_; }
+
+ private:
+  void on_clock();
+
+  Dram* dram_;
+  const Dram::Source source_;
+  const OperandPlan* plan_ = nullptr;
+  sc_core::sc_event wake_;
+  bool active_ = false;
+  size_t current_ = 0;          // demand in use or awaited by the controller
+  uint64_t advanced_edge_ = 0;  // edge the controller moved to current_
+  size_t next_fetch_ = 0;       // next demand to request
+  std::vector<size_t> request_;  // per requested demand: its DRAM transfer
+  uint64_t elements_ = 0, scales_ = 0, bytes_ = 0;
+};
+
+}  // namespace mls::hw

@@ -1,0 +1,189 @@
+// The memory system (hw_model/memory/): traffic and stalls of a conv layer's
+// forward pass through the whole array, held against expectations derived
+// here from the layer's sizes and its lowering tables, never from the model:
+// compulsory traffic when the buffers hold everything, the streaming traffic
+// of a buffer that holds one tile, the bandwidth bound on cycles, double
+// buffering, and the refusal of a buffer smaller than one tile.
+#include <cstring>
+#include <random>
+#include <set>
+
+#include "hw_model/array/layer_job.h"
+#include "hw_model/array/mac_array.h"
+#include "hw_model/memory/memory_plan.h"
+#include "ref/golden/golden_conv.h"
+#include "ref/quant/quantizer.h"
+#include "ref/workload/conv2d.h"
+#include "testbenches/systemc/tb_main.h"
+
+namespace mls::hw {
+namespace {
+
+TensorF random_tensor(const Shape& shape, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  TensorF t(shape);
+  for (float& v : t.data) v = normal(gen);
+  return t;
+}
+
+// A 3x3, pad-1 conv: W [32, 8, 3, 3], A [2, 8, 16, 16]. Forward: M = 32 (two
+// m-tiles on 16 columns), P = 512, G = 8, K = 9; one chunk tile (8 chunks of 9).
+// At e2m4 / e8m1, W is 2016 bytes with its scales and A 3602: more than 1 KiB.
+struct Layer {
+  MlsConfig cfg;
+  TensorF w = random_tensor({32, 8, 3, 3}, 1), a = random_tensor({2, 8, 16, 16}, 2);
+  QuantTensor qw, qa;
+  LoweredPass lp;
+  explicit Layer(const MemoryConfig& mem) {
+    cfg.memory = mem;
+    cfg.validate();
+    Conv2d conv(ConvParams{1, 1, 1, 1, 1, 1});
+    conv.bind(w.shape, a.shape, nullptr);
+    qw = quantize(w, "l.weight", cfg.quant.weight);
+    qa = quantize(a, "l.input", cfg.quant.input);
+    lp = conv.lower(Pass::fwd, qw.layout, qa.layout);
+  }
+  // Bits of one element and one scale of each operand (e2m4, e8m1 by default).
+  int elem_bits() const { return 1 + cfg.quant.weight.elem.e + cfg.quant.weight.elem.m; }
+  int scale_bits() const { return cfg.quant.weight.scale.e + cfg.quant.weight.scale.m; }
+  uint64_t nonzero_y_taps() const {
+    uint64_t n = 0;
+    for (int32_t i : lp.y_index) n += i >= 0;
+    return n;
+  }
+};
+
+struct Outcome {
+  Stats stats;
+  Traffic traffic;
+  bool bit_exact = true;
+};
+
+Outcome run(ArraySim& sim, const Layer& l, Dataflow dataflow, const MemoryConfig& mem) {
+  const Mapping map(dataflow, 16, 16, 16);
+  TensorF out(l.lp.out_shape);
+  const LayerJob job = make_layer_job(l.lp, l.qw, l.qa, map, out.data.data());
+  const MemoryPlan plan = make_memory_plan(l.lp, job, mem);
+  Outcome o;
+  o.stats = sim.run(job, plan);
+  o.traffic = sim.traffic();
+  const GoldenResult golden = golden_pass(l.lp, l.qw, l.qa, l.cfg.array, map);
+  o.bit_exact = std::memcmp(out.data.data(), golden.out.data.data(), out.data.size() * sizeof(float)) == 0;
+  return o;
+}
+
+// Issue cycles of the forward pass: 2 m-tiles x 512 p x one tile of 9 steps.
+constexpr uint64_t kIssues = 2 * 512 * 9;
+
+TEST(Memory, CompulsoryTrafficWhenTheBuffersHoldEverything) {
+  MemoryConfig mem;
+  mem.x_buffer_kb = mem.y_buffer_kb = mem.out_buffer_kb = 64;  // everything fits
+  mem.dram_bw = 16;
+  mem.dram_latency = 30;
+  const Layer l(mem);
+  ArraySim sim(l.cfg);
+  for (Dataflow df : {Dataflow::baseline, Dataflow::weight_stationary, Dataflow::output_stationary}) {
+    SCOPED_TRACE(to_string(df));
+    const Outcome o = run(sim, l, df, mem);
+    EXPECT_TRUE(o.bit_exact);
+    // Each tensor element and group scale once (nc grouping: a scale per
+    // (co, ci) of W and per (n, c) of A); each output written once.
+    EXPECT_EQ(o.traffic.x_dram_read, uint64_t(l.w.size()));
+    EXPECT_EQ(o.traffic.x_scale_dram_read, 32u * 8u);
+    EXPECT_EQ(o.traffic.y_dram_read, uint64_t(l.a.size()));
+    EXPECT_EQ(o.traffic.y_scale_dram_read, 2u * 8u);
+    EXPECT_EQ(o.traffic.out_dram_write, 32u * 512u);
+    EXPECT_EQ(o.traffic.dram_write_bytes, 32u * 512u * 4u);
+    // Bytes: the elements' bits, rounded up once per fetched tile at most.
+    const uint64_t bits = uint64_t(l.w.size() + l.a.size()) * uint64_t(l.elem_bits()) + (256u + 16u) * uint64_t(l.scale_bits());
+    EXPECT_GE(o.traffic.dram_read_bytes, bits / 8);
+    EXPECT_LE(o.traffic.dram_read_bytes, bits / 8 + 2 + 512);
+    EXPECT_EQ(o.stats.cycles, kIssues + o.stats.stall_cycles + o.stats.pipeline_depth);
+    EXPECT_GT(o.stats.stall_cycles, 30u) << "the first tiles arrive after the latency";
+  }
+}
+
+TEST(Memory, AStreamingYBufferRefetchesEachColumnPerMTileUnlessTheDataflowKeepsIt) {
+  MemoryConfig mem;
+  mem.y_buffer_kb = 1;  // two Y tiles of 8 x 9 elements and 8 scales (72 bytes): streams
+  mem.dram_bw = 64;
+  const Layer l(mem);
+  ArraySim sim(l.cfg);
+  const Outcome base = run(sim, l, Dataflow::baseline, mem);
+  EXPECT_TRUE(base.bit_exact);
+  // Baseline (m-tile, p): every Y column fetched once per m-tile, padding excluded.
+  EXPECT_EQ(base.traffic.y_dram_read, 2 * l.nonzero_y_taps());
+  EXPECT_EQ(base.traffic.y_scale_dram_read, 2u * 512u * 8u);
+  EXPECT_GT(base.traffic.y_dram_read, uint64_t(l.a.size())) << "above the compulsory traffic";
+  // Output-stationary (p, m-tile): one fetch per column.
+  const Outcome os = run(sim, l, Dataflow::output_stationary, mem);
+  EXPECT_TRUE(os.bit_exact);
+  EXPECT_EQ(os.traffic.y_dram_read, l.nonzero_y_taps());
+  // Its rows hold their Y chunk across the two m-tiles: half the Y buffer reads.
+  EXPECT_EQ(os.traffic.y_buffer_read * 2, base.traffic.y_buffer_read);
+  // Weight-stationary PEs hold their X chunk across all 512 p.
+  const Outcome ws = run(sim, l, Dataflow::weight_stationary, mem);
+  EXPECT_TRUE(ws.bit_exact);
+  EXPECT_EQ(ws.traffic.x_buffer_read * 512, base.traffic.x_buffer_read);
+}
+
+TEST(Memory, BandwidthBoundCyclesFollowTheBytes) {
+  MemoryConfig mem;
+  mem.dram_bw = 1;  // far below what the array consumes
+  const Layer l(mem);
+  ArraySim sim(l.cfg);
+  const Outcome o = run(sim, l, Dataflow::baseline, mem);
+  EXPECT_TRUE(o.bit_exact);
+  const uint64_t bytes = o.traffic.dram_read_bytes + o.traffic.dram_write_bytes;
+  ASSERT_GT(bytes, 4 * kIssues) << "the case must be bandwidth bound";
+  // One channel at one byte per edge: never faster than its bytes, and (the
+  // channel never idles once the first tiles are queued) within 1% + 64 edges.
+  EXPECT_GE(o.stats.cycles, bytes);
+  EXPECT_LE(o.stats.cycles, bytes + bytes / 100 + 64);
+  EXPECT_EQ(o.stats.cycles, kIssues + o.stats.stall_cycles + o.stats.pipeline_depth);
+}
+
+TEST(Memory, DoubleBufferingHidesRefills) {
+  MemoryConfig mem;
+  mem.dram_bw = 32;  // a Y tile (<= 72 bytes) and a block's outputs (64 bytes) in 5 edges
+  const Layer l(mem);
+  ArraySim sim(l.cfg);
+  // A Y tile: 72 elements of 7 bits and 8 scales of 9 bits = 72 bytes; X resident.
+  MemoryConfig one = mem, two = mem;
+  one.y_buffer_kb = two.y_buffer_kb = 1;
+  TensorF out(l.lp.out_shape);
+  const Mapping map(Dataflow::baseline, 16, 16, 16);
+  const LayerJob job = make_layer_job(l.lp, l.qw, l.qa, map, out.data.data());
+  MemoryPlan single = make_memory_plan(l.lp, job, one), dual = make_memory_plan(l.lp, job, two);
+  EXPECT_EQ(dual.y.slots, 2);
+  single.y.slots = 1;  // the same buffer without double buffering
+  const Stats s1 = sim.run(job, single), s2 = sim.run(job, dual);
+  // Single: each of the 1024 Y refills (up to 72 / 32 = 3 edges, after the
+  // release is seen and the request served: 2 more) waits for the previous
+  // tile's release; double: the next tile streams in during the current
+  // block's 9 cycles, so only the first block waits: for the resident X (both
+  // tiles, queued first) and the first Y tile, plus the request's edge.
+  EXPECT_GT(s1.stall_cycles, s2.stall_cycles + 1024u * 2u);
+  EXPECT_LE(s2.stall_cycles, (dual.x.bytes[0] + dual.x.bytes[1] + dual.y.bytes[0] + 31) / 32 + 2);
+}
+
+TEST(Memory, ABufferSmallerThanOneTileIsRefused) {
+  MemoryConfig mem;
+  mem.x_buffer_kb = 1;  // one X tile: 16 x 8 x 9 elements of 7 bits + 128 scales of 9 bits = 1152 bytes
+  const Layer l(MemoryConfig{});
+  TensorF out(l.lp.out_shape);
+  const LayerJob job = make_layer_job(l.lp, l.qw, l.qa, Mapping(Dataflow::baseline, 16, 16, 16), out.data.data());
+  try {
+    make_memory_plan(l.lp, job, mem);
+    ADD_FAILURE() << "not refused";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.param, "x_buffer_kb");
+    EXPECT_NE(std::string(e.what()).find("1152 bytes"), std::string::npos) << e.what();
+  }
+  mem.x_buffer_kb = 2;
+  EXPECT_NO_THROW(make_memory_plan(l.lp, job, mem));
+}
+
+}  // namespace
+}  // namespace mls::hw
