@@ -39,6 +39,7 @@ int run_bench(const std::vector<std::string>& args) {
       ("passes", po::value(&passes)->default_value(passes), "comma list of passes")
       ("repeat", po::value(&repeat)->default_value(repeat), "timed repetitions (best is kept)");
   mls::cli::add_quant_options(desc, flags);
+  mls::cli::add_operand_options(desc, flags);
   mls::cli::add_array_options(desc, flags);
   po::positional_options_description pos;
   pos.add("trace", 1);

@@ -37,6 +37,9 @@ void add_quant_options(po::options_description& desc, ConfigFlags& f) {
 void add_array_options(po::options_description& desc, ConfigFlags& f) {
   add_param_options(desc, f, params::Group::array);
 }
+void add_operand_options(po::options_description& desc, ConfigFlags& f) {
+  add_param_options(desc, f, params::Group::operand);
+}
 void add_energy_options(po::options_description& desc, ConfigFlags& f) {
   add_param_options(desc, f, params::Group::energy);
 }

@@ -24,6 +24,8 @@ struct ConfigFlags {
 // (conv, run), energy (run: --tech).
 void add_quant_options(po::options_description& desc, ConfigFlags& flags);
 void add_array_options(po::options_description& desc, ConfigFlags& flags);
+// The per-operand formats (--elem-w ... --group-e): conv, run.
+void add_operand_options(po::options_description& desc, ConfigFlags& flags);
 void add_energy_options(po::options_description& desc, ConfigFlags& flags);
 // Throws mls::Error naming the flag: "--acc-bits must be in [8, 62], got 7".
 RunConfig to_run_config(const ConfigFlags& flags);

@@ -66,6 +66,7 @@ int cmd_conv(const std::vector<std::string>& args) {
        "layer name: tensors are keyed <name>.weight etc. for stochastic rounding, as in a trace")
       ("out", cli::po::value(&out)->required(), "result tensor (float32 .npy)");
   cli::add_quant_options(desc, flags);
+  cli::add_operand_options(desc, flags);
   cli::add_array_options(desc, flags);
   cli::po::variables_map vm;
   if (!cli::parse(args, "usage: mlssim conv --pass P --weight W.npy --input A.npy [--grad-output E.npy] --out OUT.npy",

@@ -102,6 +102,7 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
       ("quiet", cli::po::bool_switch(&opt.quiet), "no per-layer table")
       ("no-progress", cli::po::bool_switch(&no_progress), "no progress line");
   cli::add_quant_options(desc, flags);
+  cli::add_operand_options(desc, flags);
   cli::add_array_options(desc, flags);
   cli::add_energy_options(desc, flags);
   cli::po::positional_options_description pos;

@@ -24,12 +24,60 @@ constexpr Range kAnyInt{INT_MIN, INT_MAX};
 // every point id (a parameter added later leaves kEveryId out, see params.h).
 constexpr unsigned kFirstSweeps = kSweep | kReport | kEveryId;
 
-// The plain quantizer flags set W, A and E alike; the report shows W's value,
-// which is everyone's until per-operand flags exist.
+// The plain quantizer flags set W, A and E alike; the report shows W's value.
 template <class T>
 void set_all(RunConfig& c, T QuantConfig::*field, const T& value) {
   c.mls.quant.for_each([&](QuantConfig& q) { q.*field = value; });
 }
+
+// The plain format flags (--elem, --scale, --group) set every operand that no
+// per-operand flag (--elem-w, ...) set, so a per-operand flag overrides the
+// plain one whatever the order.
+template <class T>
+void set_plain(RunConfig& c, T QuantConfig::*field, PerOperand<bool> OperandFlags::*given, const T& value) {
+  c.plain.*field = value;
+  for (Operand o : {Operand::weight, Operand::input, Operand::grad_output})
+    if (!(c.given.*given)[o]) c.mls.quant[o].*field = value;
+}
+
+// A per-operand format parameter: unset ("") unless given, so that it is not
+// passed on, and not hashed into a sweep point id, when the plain flag rules;
+// the report shows the operand's format in use.
+template <Operand O>
+void set_elem_of(RunConfig& c, const Param&, const Text& t) {
+  c.mls.quant[O].elem = parse_elem_format(t);
+  c.given.elem[O] = true;
+}
+template <Operand O>
+void set_scale_of(RunConfig& c, const Param&, const Text& t) {
+  c.mls.quant[O].scale = parse_scale_format(t);
+  c.given.scale[O] = true;
+}
+template <Operand O>
+void set_group_of(RunConfig& c, const Param&, const Text& t) {
+  c.mls.quant[O].group = parse_grouping(t);
+  c.given.group[O] = true;
+}
+template <Operand O>
+json elem_of(const RunConfig& c) { return c.given.elem[O] ? c.mls.quant[O].elem.name() : ""; }
+template <Operand O>
+json scale_of(const RunConfig& c) { return c.given.scale[O] ? c.mls.quant[O].scale.name() : ""; }
+template <Operand O>
+json group_of(const RunConfig& c) { return c.given.group[O] ? to_string(c.mls.quant[O].group) : ""; }
+template <Operand O>
+json elem_in_use(const RunConfig& c) { return c.mls.quant[O].elem.name(); }
+template <Operand O>
+json scale_in_use(const RunConfig& c) { return c.mls.quant[O].scale.name(); }
+template <Operand O>
+json group_in_use(const RunConfig& c) { return to_string(c.mls.quant[O].group); }
+
+// Report only: the plain flag's report key shows W's format in use (the
+// report's config is made from the model's config, which has no plain value).
+json weight_elem(const RunConfig& c) { return c.mls.quant.weight.elem.name(); }
+json weight_scale(const RunConfig& c) { return c.mls.quant.weight.scale.name(); }
+json weight_group(const RunConfig& c) { return to_string(c.mls.quant.weight.group); }
+
+constexpr unsigned kOperandUse = kSweep | kReport;  // not kEveryId: existing point ids stay
 
 // Defaults are not written here: a parameter's default is its value in a
 // default-constructed RunConfig (ref/core/config.h, ref/format/format.h), read back through
@@ -61,14 +109,20 @@ const std::vector<Param> kTable = {
      [](RunConfig& c, const Param&, const Text& t) { c.mls.array.fault = parse_fault(t); },
      [](const RunConfig& c) -> json { return to_string(c.mls.array.fault); }},
     {"elem", Group::quant, Kind::text, nullptr, "element format <E_x, M_x>, e.g. e2m4", kFirstSweeps,
-     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::elem, parse_elem_format(t)); },
-     [](const RunConfig& c) -> json { return c.mls.quant.weight.elem.name(); }},
+     [](RunConfig& c, const Param&, const Text& t) {
+       set_plain(c, &QuantConfig::elem, &OperandFlags::elem, parse_elem_format(t));
+     },
+     [](const RunConfig& c) -> json { return c.plain.elem.name(); }, &weight_elem},
     {"scale", Group::quant, Kind::text, nullptr, "group-scale format <E_g, M_g>, M_g in {0,1}", kFirstSweeps,
-     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::scale, parse_scale_format(t)); },
-     [](const RunConfig& c) -> json { return c.mls.quant.weight.scale.name(); }},
+     [](RunConfig& c, const Param&, const Text& t) {
+       set_plain(c, &QuantConfig::scale, &OperandFlags::scale, parse_scale_format(t));
+     },
+     [](const RunConfig& c) -> json { return c.plain.scale.name(); }, &weight_scale},
     {"group", Group::quant, Kind::text, nullptr, "grouping: nc | n | c | tensor", kFirstSweeps,
-     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::group, parse_grouping(t)); },
-     [](const RunConfig& c) -> json { return to_string(c.mls.quant.weight.group); }},
+     [](RunConfig& c, const Param&, const Text& t) {
+       set_plain(c, &QuantConfig::group, &OperandFlags::group, parse_grouping(t));
+     },
+     [](const RunConfig& c) -> json { return to_string(c.plain.group); }, &weight_group},
     {"rounding", Group::quant, Kind::text, nullptr, "nearest | stochastic", kFirstSweeps,
      [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::rounding, parse_rounding(t)); },
      [](const RunConfig& c) -> json { return to_string(c.mls.quant.weight.rounding); }},
@@ -126,6 +180,26 @@ const std::vector<Param> kTable = {
      "DRAM latency in cycles, from a transfer's last byte to its use", kSweep | kReport,
      [](RunConfig& c, const Param& p, const Text& t) { c.mls.memory.dram_latency = integer(p, t); },
      [](const RunConfig& c) -> json { return c.mls.memory.dram_latency; }},
+    // Formats per operand (docs/formats.md): W the weight, A the input
+    // activation, E the output gradient. Each defaults to the plain flag.
+    {"elem_w", Group::operand, Kind::text, nullptr, "W's element format (default: --elem)", kOperandUse,
+     &set_elem_of<Operand::weight>, &elem_of<Operand::weight>, &elem_in_use<Operand::weight>},
+    {"elem_a", Group::operand, Kind::text, nullptr, "A's element format (default: --elem)", kOperandUse,
+     &set_elem_of<Operand::input>, &elem_of<Operand::input>, &elem_in_use<Operand::input>},
+    {"elem_e", Group::operand, Kind::text, nullptr, "E's element format (default: --elem)", kOperandUse,
+     &set_elem_of<Operand::grad_output>, &elem_of<Operand::grad_output>, &elem_in_use<Operand::grad_output>},
+    {"scale_w", Group::operand, Kind::text, nullptr, "W's group-scale format (default: --scale)", kOperandUse,
+     &set_scale_of<Operand::weight>, &scale_of<Operand::weight>, &scale_in_use<Operand::weight>},
+    {"scale_a", Group::operand, Kind::text, nullptr, "A's group-scale format (default: --scale)", kOperandUse,
+     &set_scale_of<Operand::input>, &scale_of<Operand::input>, &scale_in_use<Operand::input>},
+    {"scale_e", Group::operand, Kind::text, nullptr, "E's group-scale format (default: --scale)", kOperandUse,
+     &set_scale_of<Operand::grad_output>, &scale_of<Operand::grad_output>, &scale_in_use<Operand::grad_output>},
+    {"group_w", Group::operand, Kind::text, nullptr, "W's grouping (default: --group)", kOperandUse,
+     &set_group_of<Operand::weight>, &group_of<Operand::weight>, &group_in_use<Operand::weight>},
+    {"group_a", Group::operand, Kind::text, nullptr, "A's grouping (default: --group)", kOperandUse,
+     &set_group_of<Operand::input>, &group_of<Operand::input>, &group_in_use<Operand::input>},
+    {"group_e", Group::operand, Kind::text, nullptr, "E's grouping (default: --group)", kOperandUse,
+     &set_group_of<Operand::grad_output>, &group_of<Operand::grad_output>, &group_in_use<Operand::grad_output>},
 };
 
 }  // namespace

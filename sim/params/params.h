@@ -15,17 +15,27 @@ namespace mls {
 
 // Everything one run is configured by: the MlsConfig that ref/ and hw_model/
 // take, and the energy table, which prices the events after the run.
+// Which per-operand format flags (--elem-w, ...) were given: a given one
+// overrides the plain flag (--elem) for its operand, whatever the order.
+struct OperandFlags {
+  PerOperand<bool> elem{false, false, false}, scale{false, false, false}, group{false, false, false};
+};
+
 struct RunConfig {
   MlsConfig mls;
   std::string tech;  // a built-in table name or a table file, as given; empty: no energy
   bool gating = false;  // price zero-operand products at the table's gated cost
+  // The plain --elem, --scale and --group as given (elem, scale and group of
+  // this value): what the operands without a per-operand flag take.
+  QuantConfig plain;
+  OperandFlags given;  // the per-operand flags given
 };
 
 namespace params {
 
-// Which commands take a parameter: quant (quantize, conv, run), array (conv,
-// run), energy (run).
-enum class Group { quant, array, energy };
+// Which commands take a parameter: quant (quantize, conv, run), operand (the
+// per-operand formats: conv, run), array (conv, run), energy (run).
+enum class Group { quant, operand, array, energy };
 // How a value is spelled. A command line gives text; a sweep file gives an
 // integer as a JSON number; a boolean is a switch (--clip) or true/false.
 enum class Kind { integer, text, boolean };

@@ -20,7 +20,8 @@ json operand_formats_json(const PerOperand<QuantConfig>& quant) {
 }
 
 json config_json(const MlsConfig& c) {
-  const RunConfig run{c, ""};
+  RunConfig run;
+  run.mls = c;
   json out = json::object();
   for (const params::Param& p : params::table())
     if (p.use & params::kReport) out[p.name] = p.report ? p.report(run) : p.get(run);

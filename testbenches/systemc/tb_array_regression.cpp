@@ -205,6 +205,10 @@ std::vector<Case> all_cases() {
       for (int stride : {1, 2})
         cases.push_back({"e2m4xe3m2xe2m1", rows, cols, chunk, stride, "random", "e8m1xe8m0xe6m1"});
   for (int stride : {1, 2}) cases.push_back({"e0m4xe2m4xe4m3", 16, 16, 16, stride, "wide", "e8m0xe8m1xe8m1"});
+  // The mix of docs/formats.md (W e2m1, A e2m4, E e3m3), also with its
+  // accumulators driven over (saturating at stride 1, wrapping at 2).
+  for (int stride : {1, 2})
+    for (const char* data : {"random", "saturating"}) cases.push_back({"e2m1xe2m4xe3m3", 8, 16, 9, stride, data});
   return cases;
 }
 

@@ -1,0 +1,106 @@
+"""Formats per operand (docs/formats.md): the per-operand flags, their
+precedence over the plain flags, the report's config and each entry's
+"formats", and bit-exactness of mixed formats on every pass.
+
+The expectations are written from the documentation: W is the weight, A the
+input activation, E the output gradient; fwd multiplies X = W by Y = A,
+bwd-data X = W by Y = E, bwd-weight X = E by Y = A. Run by CTest with MLSSIM =
+the built binary and MLSSIM_SOURCE_DIR = the repo root.
+"""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+
+MLSSIM = os.environ["MLSSIM"]
+SOURCE = os.environ["MLSSIM_SOURCE_DIR"]
+TRACE = os.path.join(SOURCE, "traces", "resnet20-digits")
+LAYERS = "conv1,layer1.0.conv1,layer2.0.conv1"  # the stem, a 3x3 conv and a strided one
+
+ROLES = {"fwd": ("weight", "input"), "bwd-data": ("weight", "grad_output"), "bwd-weight": ("grad_output", "input")}
+
+
+def mlssim(*args, check=True):
+    proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mlssim {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr}")
+    return proc
+
+
+def run_report(tmp, *flags, layers=LAYERS):
+    path = os.path.join(tmp, "report.json")
+    mlssim("run", TRACE, "--layers", layers, "--quiet", "--no-progress", "--report", path, *flags)
+    with open(path) as f:
+        return json.load(f)
+
+
+class PerOperandFormats(unittest.TestCase):
+    def test_mixed_formats_bit_exact_on_every_pass(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = run_report(tmp, "--elem-w", "e2m1", "--elem-a", "e2m4", "--elem-e", "e3m3", "--check",
+                           "--acc-bits", "32")
+        want = {"weight": "e2m1", "input": "e2m4", "grad_output": "e3m3"}
+        self.assertEqual(len(r["layers"]), 9)
+        for entry in r["layers"]:
+            label = f"{entry['name']} {entry['pass']}"
+            self.assertTrue(entry["bit_exact"], label)
+            x_role, y_role = ROLES[entry["pass"]]
+            f = entry["formats"]
+            self.assertEqual((f["x"]["tensor"], f["y"]["tensor"]), (x_role, y_role), label)
+            self.assertEqual((f["x"]["elem"], f["y"]["elem"]), (want[x_role], want[y_role]), label)
+        c = r["config"]
+        self.assertEqual({o: c["operands"][o]["elem"] for o in want}, want)
+        self.assertEqual((c["elem_w"], c["elem_a"], c["elem_e"]), ("e2m1", "e2m4", "e3m3"))
+
+    def test_per_operand_flag_overrides_the_plain_one_in_any_order(self):
+        for flags in (["--elem", "e3m2", "--elem-e", "e4m3"], ["--elem-e", "e4m3", "--elem", "e3m2"]):
+            with tempfile.TemporaryDirectory() as tmp:
+                r = run_report(tmp, *flags, "--scale-a", "e6m0", "--group-w", "tensor", "--passes", "fwd",
+                               layers="conv1")
+            ops = r["config"]["operands"]
+            self.assertEqual((ops["weight"]["elem"], ops["input"]["elem"], ops["grad_output"]["elem"]),
+                             ("e3m2", "e3m2", "e4m3"), flags)
+            self.assertEqual((ops["weight"]["scale"], ops["input"]["scale"], ops["grad_output"]["scale"]),
+                             ("e8m1", "e6m0", "e8m1"))
+            self.assertEqual((ops["weight"]["group"], ops["input"]["group"], ops["grad_output"]["group"]),
+                             ("tensor", "nc", "nc"))
+            c = r["config"]
+            self.assertEqual((c["scale_w"], c["scale_a"], c["scale_e"]), ("e8m1", "e6m0", "e8m1"))
+            self.assertEqual((c["group_w"], c["group_a"], c["group_e"]), ("tensor", "nc", "nc"))
+
+    def test_defaults_follow_the_plain_flags(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = run_report(tmp, "--elem", "e1m3", "--passes", "fwd", layers="conv1")
+        c = r["config"]
+        self.assertEqual((c["elem"], c["elem_w"], c["elem_a"], c["elem_e"]), ("e1m3",) * 4)
+        self.assertEqual((c["scale_w"], c["group_e"]), ("e8m1", "nc"))
+
+    def test_bad_per_operand_value_names_the_flag(self):
+        p = mlssim("run", TRACE, "--layers", "conv1", "--elem-a", "e9m9", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("'e9m9'", p.stderr)
+
+    def test_quantize_takes_no_per_operand_flag(self):
+        p = mlssim("quantize", "--elem-w", "e2m1", check=False)
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_sweep_point_passes_per_operand_flags_and_keeps_ids(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "s.yaml")
+            with open(path, "w") as f:
+                f.write(f"trace: {TRACE}\npoints:\n  - {{elem: e2m1}}\n  - {{elem: e2m1, elem_e: e3m3}}\n"
+                        f"  - {{elem_e: e3m3, elem: e2m1}}\n")
+            out = mlssim("sweep", path, "--list").stdout
+        ids = re.findall(r"^([0-9a-f]{12}) point \d+", out, re.M)
+        # The order of the keys does not matter: the last point is the second
+        # one again, so the sweep lists it once.
+        self.assertEqual(len(ids), 2, out)
+        self.assertIn("elem_e=e3m3", out)
+        self.assertNotEqual(ids[0], ids[1], out)
+
+
+if __name__ == "__main__":
+    unittest.main()
