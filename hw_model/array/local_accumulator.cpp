@@ -14,7 +14,8 @@ LocalAccumulator::LocalAccumulator(sc_core::sc_module_name name, const ArrayConf
       policy_(cfg.acc_overflow),
       stats_(stats),
       acc_(size_t(cfg.rows) * size_t(cfg.cols), 0),
-      row_used_(size_t(cfg.rows), 0) {
+      row_used_(size_t(cfg.rows), 0),
+      exact_(size_t(cfg.rows) * size_t(cfg.cols), 0) {
   SC_METHOD(on_clock);
   sensitive << clk.pos();
   dont_initialize();
@@ -23,6 +24,17 @@ LocalAccumulator::LocalAccumulator(sc_core::sc_module_name name, const ArrayConf
 void LocalAccumulator::clear() {
   std::fill(acc_.begin(), acc_.end(), 0);
   std::fill(row_used_.begin(), row_used_.end(), 0);
+  std::fill(exact_.begin(), exact_.end(), 0);
+}
+
+int LocalAccumulator::width_needed() const {
+  // v >= 0 needs bit_length(v) + 1 bits, v < 0 needs bit_length(-v - 1) + 1.
+  const auto bit_length = [](uint64_t v) {
+    int n = 0;
+    for (; v; v >>= 1) ++n;
+    return n;
+  };
+  return 1 + std::max(bit_length(uint64_t(max_sum_)), min_sum_ < 0 ? bit_length(uint64_t(-(min_sum_ + 1))) : 0);
 }
 
 void LocalAccumulator::on_clock() {
@@ -40,10 +52,14 @@ void LocalAccumulator::on_clock() {
     row_used_[size_t(r)] = 1;
     int64_t* acc = &acc_[size_t(r) * size_t(cols_)];
     const int64_t* prod = &in_p.product[size_t(r) * size_t(cols_)];
+    int64_t* exact = &exact_[size_t(r) * size_t(cols_)];
     for (int c = 0; c < in_p.active_cols; ++c) {
       const AccumulateResult s = accumulate(acc[c], prod[c], acc_bits_, policy_);
       acc[c] = s.sum;
       overflows += s.overflow;
+      exact[c] += prod[c];
+      max_sum_ = std::max(max_sum_, exact[c]);
+      min_sum_ = std::min(min_sum_, exact[c]);
     }
     adds += uint64_t(in_p.active_cols);
   }
@@ -56,6 +72,7 @@ void LocalAccumulator::on_clock() {
   o.sum.swap(acc_);
   row_used_.assign(size_t(rows_), 0);
   acc_.assign(size_t(rows_) * size_t(cols_), 0);
+  std::fill(exact_.begin(), exact_.end(), 0);
 }
 
 }  // namespace mls::hw

@@ -22,6 +22,14 @@ class LocalAccumulator : public sc_core::sc_module {
   SC_HAS_PROCESS(LocalAccumulator);
   LocalAccumulator(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
 
+  // The narrowest two's-complement accumulator that would have held every
+  // partial sum since reset_width(): the exact sums of a wide accumulator
+  // (the same products in the same order, never saturated or wrapped), so a
+  // run at this acc_bits has no acc_overflow and one bit narrower has some.
+  // 1 when every partial sum was 0 or -1.
+  int width_needed() const;
+  void reset_width() { max_sum_ = 0, min_sum_ = 0; }
+
  private:
   void on_clock();
   void clear();
@@ -31,6 +39,8 @@ class LocalAccumulator : public sc_core::sc_module {
   Stats* stats_;
   std::vector<int64_t> acc_;        // [R][C]
   std::vector<uint8_t> row_used_;   // [R] row held a chunk in the current tile
+  std::vector<int64_t> exact_;      // [R][C] the same sums, never saturated or wrapped
+  int64_t max_sum_ = 0, min_sum_ = 0;  // extremes of exact_ since reset_width()
 };
 
 }  // namespace mls::hw

@@ -154,6 +154,7 @@ ArraySim::~ArraySim() {
 void ArraySim::begin(const LayerJob& job, const MemoryPlan& plan) {
   stats_ = Stats{};
   traffic_ = Traffic{};
+  array_.local_accumulator.reset_width();
   plan_ = &plan;
   array_.load(job, plan);
   rst_.write(true);

@@ -98,6 +98,9 @@ class ArraySim {
   Stats run(const LayerJob& job) { return run(job, MemoryPlan{}); }
   // The traffic of the last run.
   const Traffic& traffic() const { return traffic_; }
+  // The local accumulator width the last run needed to have no acc_overflow
+  // (LocalAccumulator::width_needed).
+  int acc_bits_needed() const { return array_.local_accumulator.width_needed(); }
   const MlsConfig& config() const { return cfg_; }
 
  private:

@@ -16,6 +16,7 @@ struct SimulatedPass {
   Stats stats;      // events of this pass alone
   Traffic traffic;  // data moved between the memory levels
   double seconds;   // wall time of the simulation (job building excluded)
+  int acc_bits_needed = 1;  // the local accumulator width with no acc_overflow
 };
 
 template <class Progress>
@@ -46,6 +47,7 @@ SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const QuantTen
   r.stats = sim.run(job, plan, progress);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.traffic = sim.traffic();
+  r.acc_bits_needed = sim.acc_bits_needed();
   return r;
 }
 

@@ -152,6 +152,8 @@ int cmd_run(const std::vector<std::string>& args) {
   if (a.bless) outputs.stage(a.expect, json_text(result.report));
   outputs.commit();
   if (a.bless) std::cout << "bless: wrote " << a.expect << "\n";
+  const std::string warning = acc_overflow_warning(result.report);
+  if (!warning.empty()) std::cerr << warning << "\n";
   if (opt.check && !result.all_bit_exact) {
     std::cerr << "check: the array disagrees with the golden model\n";
     return 4;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -100,6 +101,7 @@ struct BlockedRun {
   double seconds = 0, golden_seconds = 0;
   int64_t blocks = 0, macs = 0, useful_macs = 0;
   uint64_t golden_overflow = 0;
+  int acc_bits_needed = 1;  // the widest need of its blocks
   LoweredPass first;  // block 0's sizes, tables dropped
 };
 
@@ -115,6 +117,7 @@ json pass_entry(const std::string& layer, Pass pass, const BlockedRun& run, cons
             {"utilization", run.stats.utilization(array.rows, array.cols)},
             {"events", events_json(run.stats, array)},
             {"stats", stats_tree_json(run.stats)},
+            {"acc_bits_needed", run.acc_bits_needed},
             {"traffic", hw::traffic_json(run.traffic)},
             {"sim_seconds", run.seconds},
             {"sim_macs_per_second", run.seconds > 0 ? double(run.macs) / run.seconds : 0.0},
@@ -144,6 +147,7 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
     scatter_block(simulated.out, block, r.out);
     r.stats += simulated.stats;
     r.traffic += simulated.traffic;
+    r.acc_bits_needed = std::max(r.acc_bits_needed, simulated.acc_bits_needed);
     r.seconds += simulated.seconds;
     r.macs += block.lp.macs();
     r.useful_macs += block.lp.useful_macs();
@@ -274,6 +278,23 @@ void check_buffers_fit(const Trace& trace, const RunOptions& opt) {
 
 }  // namespace
 
+std::string acc_overflow_warning(const json& report) {
+  const json& total = report.at("total");
+  const json& ev = total.at("events");
+  const uint64_t overflow = ev.at("acc_overflow").get<uint64_t>(), adds = ev.at("acc_add").get<uint64_t>();
+  if (overflow == 0) return "";
+  const json& cfg = report.at("config");
+  const int needed = total.at("acc_bits_needed").get<int>();
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.2e", adds ? double(overflow) / double(adds) : 0.0);
+  return "warning: " + std::to_string(overflow) + " of " + std::to_string(adds) +
+         " local-accumulator additions left the " + std::to_string(cfg.at("acc_bits").get<int>()) +
+         "-bit range (rate " + rate + ", " + cfg.at("acc_overflow").get<std::string>() + "); " +
+         (needed <= ArrayConfig::kAccBits.hi
+              ? "--acc-bits " + std::to_string(needed) + " would have none"
+              : "no accumulator up to " + std::to_string(ArrayConfig::kAccBits.hi) + " bits would have none");
+}
+
 RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs) {
   check_buffers_fit(trace, opt);
   hw::ArraySim sim(opt.cfg, opt.vcd_path);
@@ -284,6 +305,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   hw::Traffic total_traffic;
   double sim_seconds = 0;
   int64_t macs = 0, useful = 0;
+  int acc_bits_needed = 1;
   const int width = layer_column_width(trace);
   if (!opt.quiet) print_header(width);
   for (size_t li = 0; li < trace.layers.size(); ++li) {
@@ -300,6 +322,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
       result.all_bit_exact = result.all_bit_exact && o.bit_exact;
       total += o.stats;
       total_traffic += o.traffic;
+      acc_bits_needed = std::max(acc_bits_needed, o.entry["acc_bits_needed"].get<int>());
       sim_seconds += o.entry["sim_seconds"].get<double>();
       macs += o.entry["macs"].get<int64_t>();
       useful += o.entry["macs_useful"].get<int64_t>();
@@ -317,6 +340,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
                     {{"cycles", total.cycles}, {"macs", macs}, {"macs_useful", useful},
                      {"events", events_json(total, opt.cfg.array)},
                      {"stats", stats_tree_json(total)},
+                     {"acc_bits_needed", acc_bits_needed},
                      {"stall_cycles", total.stall_cycles},
                      {"traffic", hw::traffic_json(total_traffic)},
                      {"utilization", total.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},

@@ -35,6 +35,12 @@ struct RunResult {
 // the caller commits them with the report once everything has succeeded.
 RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs);
 
+// The one summary line a run whose local accumulators overflowed prints on
+// stderr once it has succeeded: the overflow rate (acc_overflow / acc_add) and
+// the narrowest --acc-bits that would have none (total.acc_bits_needed); ""
+// when nothing overflowed.
+std::string acc_overflow_warning(const nlohmann::json& report);
+
 // --outputs DIR/<layer>.<pass>.npy
 std::string output_path(const std::string& dir, const std::string& layer, Pass pass);
 // --operands DIR/<layer>.<pass>.<weight|input|grad_output>.npy

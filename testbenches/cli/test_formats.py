@@ -102,5 +102,51 @@ class PerOperandFormats(unittest.TestCase):
         self.assertNotEqual(ids[0], ids[1], out)
 
 
+class AccumulatorOverflowWarning(unittest.TestCase):
+    """One warning line per run with overflow, whose width is the narrowest
+    that has none: checked by running at that width and one bit narrower,
+    with --check holding the overflow counts against the golden model."""
+
+    LAYERS = "conv1,layer1.0.conv1"
+
+    def run_at(self, tmp, bits):
+        path = os.path.join(tmp, f"r{bits}.json")
+        p = mlssim("run", TRACE, "--layers", self.LAYERS, "--elem", "e2m4", "--acc-bits", bits, "--check",
+                   "--quiet", "--no-progress", "--report", path)
+        with open(path) as f:
+            r = json.load(f)
+        self.assertTrue(r["total"]["bit_exact"])
+        warnings = [line for line in p.stderr.splitlines() if line.startswith("warning:")]
+        return r, warnings
+
+    def test_width_in_the_warning_is_the_narrowest_without_overflow(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            r, warnings = self.run_at(tmp, 16)
+            ev = r["total"]["events"]
+            self.assertGreater(ev["acc_overflow"], 0)
+            self.assertEqual(len(warnings), 1, warnings)
+            m = re.search(r"(\d+) of (\d+) .* 16-bit range \(rate ([0-9.e+-]+), saturate\); --acc-bits (\d+) would "
+                          r"have none", warnings[0])
+            self.assertIsNotNone(m, warnings[0])
+            self.assertEqual((int(m.group(1)), int(m.group(2))), (ev["acc_overflow"], ev["acc_add"]))
+            self.assertAlmostEqual(float(m.group(3)), ev["acc_overflow"] / ev["acc_add"], delta=1e-2 * float(m.group(3)))
+            width = int(m.group(4))
+            self.assertEqual(r["total"]["acc_bits_needed"], width)
+            self.assertEqual(max(e["acc_bits_needed"] for e in r["layers"]), width)
+            self.assertGreater(width, 16)
+
+            r, warnings = self.run_at(tmp, width)
+            self.assertEqual(r["total"]["events"]["acc_overflow"], 0)
+            self.assertEqual(warnings, [])
+            self.assertEqual(r["total"]["acc_bits_needed"], width)
+
+            r, warnings = self.run_at(tmp, width - 1)
+            self.assertGreater(r["total"]["events"]["acc_overflow"], 0)
+            self.assertEqual(len(warnings), 1, warnings)
+            # A layer-pass that overflowed needed more than the width it ran at, one that did not, no more.
+            for e in r["layers"]:
+                self.assertEqual(e["events"]["acc_overflow"] > 0, e["acc_bits_needed"] > width - 1, e["name"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -123,6 +123,11 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
     TensorF out(lp.out_shape);
     const LayerJob job = make_layer_job(lp, x, y, map, out.data.data());
     const Stats s = sim.run(job);
+    // The width the accumulator needed: over acc_bits exactly when it overflowed.
+    if (s.acc_overflow > 0)
+      EXPECT_GT(sim.acc_bits_needed(), cfg.array.acc_bits);
+    else
+      EXPECT_LE(sim.acc_bits_needed(), cfg.array.acc_bits);
     const GoldenResult golden = golden_pass(lp, x, y, cfg.array, map);
     SCOPED_TRACE(to_string(pass) + " " + to_string(dataflow));
     int mismatches = 0;

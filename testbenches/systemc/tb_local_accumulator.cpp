@@ -46,6 +46,22 @@ TEST(LocalAccumulator, SaturatesAtEightBitBounds) {
   EXPECT_EQ(stats.acc_add, 8u);
 }
 
+TEST(LocalAccumulator, WidthNeededIsThatOfTheUnsaturatedSums) {
+  const ArrayConfig cfg = config(8, Overflow::saturate);
+  Stats stats;
+  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
+  // The same stimulus as above. Unsaturated partial sums: row 0 100, 200,
+  // -100, -95; row 1 60, 120, 127, 127; then a tile whose row 0 reaches -300
+  // (-300 fits in 10 bits, [-512, 511]; 200 would fit in 9) and whose row 1
+  // reaches 255 (9 bits).
+  bench.stimulus = {step(100, 60, false), step(100, 60, false), step(-300, 7, false), step(5, 0, true),
+                    step(-200, 255, false), step(-100, 0, true)};
+  bench.run(2);
+  EXPECT_EQ(bench.dut->width_needed(), 10);
+  bench.dut->reset_width();
+  EXPECT_EQ(bench.dut->width_needed(), 1) << "no sum since reset_width: 0 fits in one bit";
+}
+
 TEST(LocalAccumulator, WrapsModuloTwoToTheWidth) {
   const ArrayConfig cfg = config(8, Overflow::wrap);
   Stats stats;
