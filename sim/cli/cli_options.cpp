@@ -1,5 +1,6 @@
 #include "sim/cli/cli_options.h"
 
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -42,6 +43,46 @@ void add_operand_options(po::options_description& desc, ConfigFlags& f) {
 }
 void add_energy_options(po::options_description& desc, ConfigFlags& f) {
   add_param_options(desc, f, params::Group::energy);
+}
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> kPresets = {
+      {"paper-cifar", "the paper's CIFAR-10 setting: e2m1 elements, e8m1 scales, nc groups, 16-bit accumulator, --clip",
+       {{"elem", "e2m1"}, {"scale", "e8m1"}, {"group", "nc"}, {"acc_bits", "16"}, {"clip", "true"}}},
+      {"paper-imagenet", "the paper's ImageNet setting (Table 2): e2m4 elements, e8m1 scales, nc groups, 32-bit accumulator",
+       {{"elem", "e2m4"}, {"scale", "e8m1"}, {"group", "nc"}, {"acc_bits", "32"}}},
+  };
+  return kPresets;
+}
+
+namespace {
+
+std::string preset_names() {
+  std::string names;
+  for (const Preset& p : presets()) names += (names.empty() ? "" : ", ") + std::string(p.name);
+  return names;
+}
+
+}  // namespace
+
+void add_preset_option(po::options_description& desc, ConfigFlags& f) {
+  const std::string help = "a documented bundle of flags, which explicit flags override: " + preset_names() +
+                           " (docs/formats.md#presets)";
+  desc.add_options()("preset", po::value(&f.preset)->value_name("NAME"), help.c_str());
+}
+
+void apply_preset(const po::variables_map& vm, ConfigFlags& f) {
+  if (f.preset.empty() && !vm.count("preset")) return;
+  const auto it = std::find_if(presets().begin(), presets().end(),
+                               [&](const Preset& p) { return f.preset == p.name; });
+  if (it == presets().end())
+    throw Error("--preset: unknown preset " + quoted_excerpt(f.preset) + " (known: " + preset_names() + ")");
+  for (const auto& [name, value] : it->values) {
+    const params::Param* p = params::find(name);
+    const std::string flag = params::flag(*p).substr(2);
+    if (vm.count(flag) && !vm[flag].defaulted()) continue;  // given: it wins
+    f.text[name] = value;
+  }
 }
 
 RunConfig to_run_config(const ConfigFlags& f) {

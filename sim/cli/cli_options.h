@@ -18,7 +18,23 @@ namespace po = boost::program_options;
 // parses and validates them.
 struct ConfigFlags {
   std::map<std::string, std::string> text;
+  std::string preset;  // --preset NAME, "" for none
 };
+
+// --preset NAME (docs/formats.md#presets): a documented bundle of parameter
+// values. A preset's parameter takes its value unless its flag was given.
+struct Preset {
+  const char* name;
+  const char* help;
+  std::vector<std::pair<const char*, const char*>> values;  // parameter name, value as a flag takes it
+};
+const std::vector<Preset>& presets();
+// The --preset option (run, conv).
+void add_preset_option(po::options_description& desc, ConfigFlags& flags);
+// After parse(): the preset's values into flags.text, except for the flags
+// given on the command line. Throws mls::Error for an unknown preset, naming
+// the known ones.
+void apply_preset(const po::variables_map& vm, ConfigFlags& flags);
 
 // The flags of one group of the table: quantizer (quantize, conv, run), array
 // (conv, run), energy (run: --tech).

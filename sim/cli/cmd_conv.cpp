@@ -67,11 +67,13 @@ int cmd_conv(const std::vector<std::string>& args) {
       ("out", cli::po::value(&out)->required(), "result tensor (float32 .npy)");
   cli::add_quant_options(desc, flags);
   cli::add_operand_options(desc, flags);
+  cli::add_preset_option(desc, flags);
   cli::add_array_options(desc, flags);
   cli::po::variables_map vm;
   if (!cli::parse(args, "usage: mlssim conv --pass P --weight W.npy --input A.npy [--grad-output E.npy] --out OUT.npy",
                   desc, {}, vm))
     return 0;
+  cli::apply_preset(vm, flags);
   const MlsConfig cfg = cli::to_config(flags);
   const Pass pass = parse_pass(pass_name);
   if (pass != Pass::fwd && grad_output.empty()) throw Error("--pass " + pass_name + " needs --grad-output");

@@ -103,6 +103,7 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
       ("no-progress", cli::po::bool_switch(&no_progress), "no progress line");
   cli::add_quant_options(desc, flags);
   cli::add_operand_options(desc, flags);
+  cli::add_preset_option(desc, flags);
   cli::add_array_options(desc, flags);
   cli::add_energy_options(desc, flags);
   cli::po::positional_options_description pos;
@@ -110,6 +111,7 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   cli::po::variables_map vm;
   if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
     return false;
+  cli::apply_preset(vm, flags);
   const RunConfig config = cli::to_run_config(flags);
   a.tech = config.tech;
   a.gating = config.gating;

@@ -148,5 +148,51 @@ class AccumulatorOverflowWarning(unittest.TestCase):
                 self.assertEqual(e["events"]["acc_overflow"] > 0, e["acc_bits_needed"] > width - 1, e["name"])
 
 
+class Presets(unittest.TestCase):
+    """--preset bundles, flag by flag as docs/formats.md lists them."""
+
+    def config(self, *flags):
+        with tempfile.TemporaryDirectory() as tmp:
+            return run_report(tmp, *flags, "--passes", "fwd", layers="conv1")["config"]
+
+    def test_paper_cifar(self):
+        c = self.config("--preset", "paper-cifar")
+        self.assertEqual((c["elem"], c["scale"], c["group"], c["acc_bits"], c["clip"]), ("e2m1", "e8m1", "nc", 16, True))
+        self.assertEqual({o["elem"] for o in c["operands"].values()}, {"e2m1"})
+
+    def test_paper_imagenet(self):
+        c = self.config("--preset", "paper-imagenet")
+        self.assertEqual((c["elem"], c["scale"], c["group"], c["acc_bits"], c["clip"]),
+                         ("e2m4", "e8m1", "nc", 32, False))
+
+    def test_explicit_flags_override_the_preset_in_any_order(self):
+        for flags in (["--preset", "paper-imagenet", "--acc-bits", "24", "--elem-e", "e3m3"],
+                      ["--acc-bits", "24", "--elem-e", "e3m3", "--preset", "paper-imagenet"]):
+            c = self.config(*flags)
+            self.assertEqual(c["acc_bits"], 24, flags)
+            self.assertEqual((c["elem_w"], c["elem_a"], c["elem_e"]), ("e2m4", "e2m4", "e3m3"), flags)
+        c = self.config("--elem", "e3m2", "--preset", "paper-cifar")
+        self.assertEqual((c["elem"], c["acc_bits"]), ("e3m2", 16))
+
+    def test_paper_imagenet_does_not_overflow_on_the_trace_layers(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "r.json")
+            p = mlssim("run", TRACE, "--layers", LAYERS, "--preset", "paper-imagenet", "--quiet", "--no-progress",
+                       "--report", path)
+            with open(path) as f:
+                r = json.load(f)
+        self.assertEqual(r["total"]["events"]["acc_overflow"], 0)
+        self.assertNotIn("warning:", p.stderr)
+
+    def test_unknown_preset_is_one_line_listing_the_known(self):
+        p = mlssim("run", TRACE, "--layers", "conv1", "--preset", "mxfp9", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        for name in ("--preset", "'mxfp9'", "paper-cifar", "paper-imagenet"):
+            self.assertIn(name, lines[0])
+        self.assertNotIn("mxfp8", lines[0])
+
+
 if __name__ == "__main__":
     unittest.main()
