@@ -72,7 +72,8 @@ void check_outputs(const RunOptions& opt, const Trace& trace, const std::string&
 // `mlssim run`'s flags, as parsed.
 struct RunArgs {
   RunOptions opt;
-  std::string trace_dir, layers, report_path, expect, tech;
+  std::string trace_dir, layers, report_path, expect, tech, layer_config;
+  RunConfig config;  // the command line's, which --layer-config's keys apply on top of
   bool bless = false;
   bool gating = false;
 };
@@ -94,6 +95,9 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
       ("operands", cli::po::value(&opt.operands_dir),
        "write the dequantized operands each pass consumed as DIR/<layer>.<pass>.<weight|input|grad_output>.npy")
       ("report", cli::po::value(&a.report_path), "write the JSON report")
+      ("layer-config", cli::po::value(&a.layer_config)->value_name("FILE"),
+       "per-layer formats, passes and unquantized layers: a YAML or JSON map from layer names or glob patterns "
+       "to settings (docs/formats.md#per-layer-settings)")
       ("expect", cli::po::value(&a.expect), "compare cycles and event counts with a stored report")
       ("bless", cli::po::bool_switch(&a.bless), "with --expect: overwrite the stored report with this run")
       ("accuracy", cli::po::bool_switch(&opt.accuracy),
@@ -113,6 +117,7 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
     return false;
   cli::apply_preset(vm, flags);
   const RunConfig config = cli::to_run_config(flags);
+  a.config = config;
   a.tech = config.tech;
   a.gating = config.gating;
   if (a.gating && a.tech.empty()) throw Error("--gating prices energy: it needs --tech");
@@ -137,6 +142,20 @@ int cmd_run(const std::vector<std::string>& args) {
   if (a.gating && !table->prices_gating())
     throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
   const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers));
+  if (!a.layer_config.empty()) {
+    std::vector<std::string> names;
+    for (const LayerTensors& t : trace.layers) names.push_back(t.name);
+    opt.layer_settings = load_layer_config(a.layer_config, names, a.config, opt.passes);
+    for (const auto& [name, s] : opt.layer_settings) {
+      if (!s.unquantized) continue;
+      if (table)
+        throw Error("--layer-config " + a.layer_config + ": layer " + name +
+                    " is unquantized, which --tech does not price yet (run without --tech)");
+      if (!a.expect.empty())
+        throw Error("--layer-config " + a.layer_config + ": layer " + name +
+                    " is unquantized, which --expect does not compare (run without --expect)");
+    }
+  }
   check_outputs(opt, trace, a.report_path, a.expect, a.bless, run_inputs(trace, a.tech, a.expect, a.bless));
 
   // Nothing is written until the whole run has succeeded (docs/testing.md).

@@ -306,13 +306,35 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   double sim_seconds = 0;
   int64_t macs = 0, useful = 0;
   int acc_bits_needed = 1;
+  int64_t unquantized_macs = 0;
   const int width = layer_column_width(trace);
   if (!opt.quiet) print_header(width);
   for (size_t li = 0; li < trace.layers.size(); ++li) {
     const LayerTensors& t = trace.layers[li];
-    const QuantLayer layer = quantize_layer(t, opt.cfg.quant, opt.threads);
-    for (Pass pass : opt.passes) {
+    const auto own = opt.layer_settings.find(t.name);
+    const LayerSettings* settings = own == opt.layer_settings.end() ? nullptr : &own->second;
+    const QuantLayer layer = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads);
+    for (Pass pass : settings ? settings->passes : opt.passes) {
       if (!layer.has_pass(pass)) continue;  // no grad_output: forward only
+      if (settings && settings->unquantized) {
+        // Not simulated: the entry says so and counts the pass's MACs, which
+        // are priced on the fp32 baseline (docs/formats.md#per-layer-settings).
+        json entry = {{"name", t.name}, {"pass", to_string(pass)}, {"unquantized", true}};
+        int64_t pass_macs = 0, pass_useful = 0;
+        const int64_t blocks = pass_blocks(layer, pass, opt.cfg.array.bwd_data);
+        for (int64_t b = 0; b < blocks; ++b) {
+          const BlockPass block = lower_block(layer, pass, b, opt.cfg.array.bwd_data);
+          pass_macs += block.lp.macs();
+          pass_useful += block.lp.useful_macs();
+        }
+        entry["macs"] = pass_macs;
+        entry["macs_useful"] = pass_useful;
+        unquantized_macs += pass_macs;
+        if (!opt.quiet) std::printf("%-*s %-10s unquantized: %lld MACs, not simulated\n", width, t.name.c_str(),
+                                    to_string(pass).c_str(), (long long)pass_macs);
+        layers.push_back(std::move(entry));
+        continue;
+      }
       std::ostringstream label;
       label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
       progress.set_layer(label.str());
@@ -346,6 +368,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
                      {"utilization", total.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
                      {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
   if (opt.check) result.report["total"]["bit_exact"] = result.all_bit_exact;
+  if (!opt.layer_settings.empty()) result.report["total"]["macs_unquantized"] = unquantized_macs;
   if (!opt.quiet)
     std::printf("total: %lld MACs (%lld useful: both operands tensor elements) in %llu cycles (utilization %.1f%%), "
                 "simulated at %.3g MACs/s%s\n",

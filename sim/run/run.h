@@ -10,6 +10,7 @@
 #include "ref/core/operand.h"
 #include "ref/io/file_io.h"
 #include "sim/io/trace.h"
+#include "sim/run/layer_config.h"
 
 namespace mls {
 
@@ -24,6 +25,9 @@ struct RunOptions {
   bool quiet = false;       // no per-layer summary
   bool accuracy = false;    // ARE of W, A, E and error against the fp32 conv
   int threads = 1;
+  // --layer-config: the layers with their own formats, passes or no
+  // quantization, by name; the others take cfg.quant and passes.
+  std::map<std::string, LayerSettings> layer_settings;
 };
 
 struct RunResult {

@@ -194,5 +194,92 @@ class Presets(unittest.TestCase):
         self.assertNotIn("mxfp8", lines[0])
 
 
+def npy_shape(path):
+    with open(path, "rb") as f:
+        head = f.read(512).decode("latin1")
+    return tuple(int(d) for d in re.search(r"'shape': \(([^)]*)\)", head).group(1).split(",") if d.strip())
+
+
+class LayerConfig(unittest.TestCase):
+    """--layer-config: per-layer formats and passes, unquantized layers, bad files."""
+
+    CONFIG = (
+        "conv1: {unquantized: true}\n"
+        "'layer1.*': {elem: e2m1, passes: [fwd]}\n"
+        "layer1.0.conv2: {elem_e: e3m3, passes: [fwd, bwd-data]}\n")
+
+    def run_with(self, tmp, text, name="layers.yaml", *flags):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path, run_report(tmp, "--layer-config", path, "--check", *flags,
+                                layers="conv1,layer1.0.conv1,layer1.0.conv2,layer2.0.conv1")
+
+    def test_per_layer_formats_passes_and_unquantized(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, r = self.run_with(tmp, self.CONFIG)
+        got = [(e["name"], e["pass"]) for e in r["layers"]]
+        self.assertEqual(got, [("conv1", "fwd"), ("conv1", "bwd-data"), ("conv1", "bwd-weight"),
+                               ("layer1.0.conv1", "fwd"), ("layer1.0.conv2", "fwd"), ("layer1.0.conv2", "bwd-data"),
+                               ("layer2.0.conv1", "fwd"), ("layer2.0.conv1", "bwd-data"),
+                               ("layer2.0.conv1", "bwd-weight")])
+        by = {(e["name"], e["pass"]): e for e in r["layers"]}
+        # conv1: 3x3, stride 1, padding 1: every pass makes N*Co*H*W*Ci*9 products, padding taps included.
+        n, ci, h, w = npy_shape(os.path.join(TRACE, "conv1.input.npy"))
+        co, _, kh, kw = npy_shape(os.path.join(TRACE, "conv1.weight.npy"))
+        for p in ("fwd", "bwd-data", "bwd-weight"):
+            e = by[("conv1", p)]
+            self.assertIs(e["unquantized"], True)
+            self.assertEqual(e["macs"], n * co * h * w * ci * kh * kw)
+            self.assertNotIn("events", e)
+        self.assertEqual(r["total"]["macs_unquantized"], 3 * n * co * h * w * ci * kh * kw)
+        self.assertEqual(r["total"]["macs"], sum(e["macs"] for e in r["layers"] if not e.get("unquantized")))
+        elems = lambda e: (e["formats"]["x"]["elem"], e["formats"]["y"]["elem"])
+        self.assertEqual(elems(by[("layer1.0.conv1", "fwd")]), ("e2m1", "e2m1"))
+        self.assertEqual(elems(by[("layer1.0.conv2", "bwd-data")]), ("e2m1", "e3m3"))
+        self.assertEqual(elems(by[("layer2.0.conv1", "bwd-weight")]), ("e2m4", "e2m4"))
+        self.assertTrue(all(e["bit_exact"] for e in r["layers"] if not e.get("unquantized")))
+        self.assertTrue(r["total"]["bit_exact"])
+
+    def test_json_file_and_command_line_per_operand_flag_wins(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, r = self.run_with(tmp, json.dumps({"layer2.*": {"elem": "e3m2"}}), "layers.json", "--elem-e", "e2m1")
+        by = {(e["name"], e["pass"]): e for e in r["layers"]}
+        f = by[("layer2.0.conv1", "bwd-weight")]["formats"]
+        self.assertEqual((f["x"]["elem"], f["y"]["elem"]), ("e2m1", "e3m2"))
+
+    def test_bad_files_are_one_line_naming_file_and_key(self):
+        cases = [('{"conv1": {"elem": "e9m1"}}', "conv1.elem"),
+                 ('{"conv1": {"acc_bits": 20}}', "conv1.acc_bits"),
+                 ('{"conv1": {"colour": 1}}', "conv1.colour"),
+                 ('{"conv1": {"passes": ["fwd", "sideways"]}}', "conv1.passes"),
+                 ('{"conv1": {"unquantized": "yes"}}', "conv1.unquantized"),
+                 ('{"conv1": 3}', "conv1"),
+                 ('[1, 2]', "expected a map")]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "bad.json")
+            for text, key in cases:
+                with open(path, "w") as f:
+                    f.write(text)
+                report = os.path.join(tmp, "r.json")
+                p = mlssim("run", TRACE, "--layers", "conv1", "--layer-config", path, "--report", report, check=False)
+                self.assertEqual(p.returncode, 1, text)
+                lines = p.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, p.stderr)
+                self.assertIn(path, lines[0])
+                self.assertIn(key, lines[0])
+                self.assertFalse(os.path.exists(report), "no partial output")
+
+    def test_unquantized_layers_are_refused_with_tech(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "l.yaml")
+            with open(path, "w") as f:
+                f.write("conv1: {unquantized: true}\n")
+            p = mlssim("run", TRACE, "--layers", "conv1", "--layer-config", path, "--tech", "paper-unit", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("--tech", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

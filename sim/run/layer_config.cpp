@@ -1,0 +1,131 @@
+#include "sim/run/layer_config.h"
+
+#include <fnmatch.h>
+
+#include "ref/core/error.h"
+#include "ref/io/file_io.h"
+#include "sim/io/document.h"
+
+namespace mls {
+
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+// A parameter an entry may set: the quantizer's (formats, rounding, seed,
+// clip) and the per-operand formats. Array parameters are the array's, which
+// is elaborated once per run.
+const params::Param* layer_param(const std::string& key) {
+  const params::Param* p = params::find(key);
+  return p && (p->group == params::Group::quant || p->group == params::Group::operand) ? p : nullptr;
+}
+
+std::string value_text(const params::Param& p, const ojson& v) {
+  if (p.kind == params::Kind::boolean) {
+    if (!v.is_boolean()) throw Error("expected true or false, got " + quoted_excerpt(v.dump()));
+    return v.get<bool>() ? "true" : "false";
+  }
+  if (p.kind == params::Kind::integer && v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (p.kind == params::Kind::integer && v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (!v.is_string()) throw Error("expected a string, got " + quoted_excerpt(v.dump()));
+  return v.get<std::string>();
+}
+
+std::vector<Pass> passes_of(const ojson& v) {
+  std::vector<std::string> names;
+  if (v.is_string()) {
+    std::string item;
+    for (char c : v.get<std::string>() + ",") {
+      if (c != ',') {
+        item += c;
+      } else if (!item.empty()) {
+        names.push_back(item);
+        item.clear();
+      }
+    }
+  } else if (v.is_array()) {
+    for (const ojson& item : v) {
+      if (!item.is_string()) throw Error("expected pass names, got " + quoted_excerpt(item.dump()));
+      names.push_back(item.get<std::string>());
+    }
+  } else {
+    throw Error("expected a list of passes, got " + quoted_excerpt(v.dump()));
+  }
+  std::vector<Pass> out;
+  for (const std::string& n : names) out.push_back(parse_pass(n));
+  if (out.empty()) throw Error("lists no pass");
+  return out;
+}
+
+}  // namespace
+
+std::string layer_config_keys() {
+  std::string keys;
+  for (const params::Param& p : params::table())
+    if (layer_param(p.name)) keys += std::string(p.name) + ", ";
+  return keys + "passes, unquantized";
+}
+
+std::map<std::string, LayerSettings> load_layer_config(const std::string& path, const std::vector<std::string>& layers,
+                                                       const RunConfig& base, const std::vector<Pass>& passes) {
+  const ojson doc = read_document(path, "layer config");
+  if (!doc.is_object())
+    throw Error(path + ": expected a map from layer names or patterns to settings");
+  // Each entry checked alone first, so the message names its pattern and key.
+  for (const auto& entry : doc.items()) {
+    const std::string where = path + ": " + entry.key();
+    if (entry.key().empty()) throw Error(path + ": an empty layer name or pattern");
+    if (!entry.value().is_object()) throw Error(where + ": expected a map of settings, got " +
+                                                quoted_excerpt(entry.value().dump()));
+    for (const auto& item : entry.value().items()) {
+      const std::string at = where + "." + item.key();
+      try {
+        if (item.key() == "passes") {
+          passes_of(item.value());
+        } else if (item.key() == "unquantized") {
+          if (!item.value().is_boolean())
+            throw Error("expected true or false, got " + quoted_excerpt(item.value().dump()));
+        } else if (const params::Param* p = layer_param(item.key())) {
+          RunConfig scratch = base;
+          params::set(scratch, *p, value_text(*p, item.value()));
+        } else if (params::find(item.key())) {
+          throw Error("not a per-layer key: it applies to the whole run (per-layer keys: " + layer_config_keys() + ")");
+        } else {
+          throw Error("unknown key (known: " + layer_config_keys() + ")");
+        }
+      } catch (const Error& e) {
+        throw Error(at + ": " + e.what());
+      }
+    }
+  }
+  std::map<std::string, LayerSettings> out;
+  for (const std::string& layer : layers) {
+    RunConfig cfg = base;
+    LayerSettings s;
+    s.passes = passes;
+    bool matched = false;
+    for (const auto& entry : doc.items()) {
+      if (fnmatch(entry.key().c_str(), layer.c_str(), 0) != 0) continue;
+      matched = true;
+      for (const auto& item : entry.value().items()) {
+        if (item.key() == "passes")
+          s.passes = passes_of(item.value());
+        else if (item.key() == "unquantized")
+          s.unquantized = item.value().get<bool>();
+        else
+          params::set(cfg, *layer_param(item.key()), value_text(*layer_param(item.key()), item.value()));
+      }
+    }
+    if (!matched) continue;
+    try {
+      params::validate(cfg);
+    } catch (const Error& e) {
+      throw Error(path + ": layer " + layer + ": " + e.what());
+    }
+    s.quant = cfg.mls.quant;
+    out[layer] = s;
+  }
+  return out;
+}
+
+}  // namespace mls
