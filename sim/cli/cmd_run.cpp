@@ -156,7 +156,9 @@ int cmd_run(const std::vector<std::string>& args) {
                     " is unquantized, which --expect does not compare (run without --expect)");
     }
   }
-  check_outputs(opt, trace, a.report_path, a.expect, a.bless, run_inputs(trace, a.tech, a.expect, a.bless));
+  std::vector<std::string> inputs = run_inputs(trace, a.tech, a.expect, a.bless);
+  if (!a.layer_config.empty()) inputs.push_back(a.layer_config);
+  check_outputs(opt, trace, a.report_path, a.expect, a.bless, inputs);
 
   // Nothing is written until the whole run has succeeded (docs/testing.md).
   OutputSet outputs;

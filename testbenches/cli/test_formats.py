@@ -270,6 +270,16 @@ class LayerConfig(unittest.TestCase):
                 self.assertIn(key, lines[0])
                 self.assertFalse(os.path.exists(report), "no partial output")
 
+    def test_report_may_not_overwrite_the_layer_config(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "l.json")
+            with open(path, "w") as f:
+                f.write('{"conv1": {"elem": "e2m1"}}')
+            p = mlssim("run", TRACE, "--layers", "conv1", "--layer-config", path, "--report", path, check=False)
+            self.assertEqual(p.returncode, 1)
+            with open(path) as f:
+                self.assertEqual(f.read(), '{"conv1": {"elem": "e2m1"}}')
+
     def test_unquantized_layers_are_refused_with_tech(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "l.yaml")
