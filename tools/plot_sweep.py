@@ -55,8 +55,12 @@ import matplotlib.ticker  # noqa: E402
 
 PASSES = [("fwd", "forward"), ("bwd_data", "backward-data"), ("bwd_weight", "backward-weight")]
 # The run parameters, in the order of docs/sweep.md (and of the CSV's parameter columns).
+# The sweep parameters in the order of mlssim's parameter table, the order of results.csv's
+# parameter columns (test_plot_sweep.py holds it against `mlssim sweep`'s list).
 PARAMETERS = ["rows", "cols", "acc_bits", "acc_overflow", "chunk", "tree_stages", "elem", "scale", "group",
-              "rounding", "seed", "clip", "tech"]
+              "rounding", "seed", "clip", "tech", "gating", "dataflow", "bwd_data", "bwd_weight", "x_buffer_kb",
+              "y_buffer_kb", "out_buffer_kb", "dram_bw", "dram_latency", "elem_w", "elem_a", "elem_e", "scale_w",
+              "scale_a", "scale_e", "group_w", "group_a", "group_e"]
 MAX_LINES = 8
 DPI = 100
 

@@ -249,6 +249,21 @@ class DrawTest(unittest.TestCase):
         _, _, _, point_ids, xs, _ = drawn[0]
         self.assertEqual(xs, [by_id[i]["metrics"]["energy_total_mls_per_mac"] for i in point_ids])
 
+    def test_parameters_are_mlssims_in_its_order(self):
+        # results.csv's parameter columns are told from its metrics by this order
+        mlssim = os.environ.get("MLSSIM")
+        if not mlssim:
+            self.skipTest("MLSSIM is not set (CTest sets it)")
+        with tempfile.TemporaryDirectory() as tmp:
+            sweep = os.path.join(tmp, "s.yaml")
+            with open(sweep, "w") as f:
+                f.write("trace: %s\ngrid:\n  no_such_parameter: [1]\n" % os.path.join(SOURCE_DIR, "traces", "resnet20-digits"))
+            proc = subprocess.run([mlssim, "sweep", sweep, "--list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  universal_newlines=True, timeout=60)
+        self.assertNotEqual(proc.returncode, 0)
+        known = proc.stderr.split("(known: ", 1)[1].split(")", 1)[0].split(", ")
+        self.assertEqual(plot_sweep.PARAMETERS, known)
+
     def run_script(self, *args):
         return subprocess.run([sys.executable, SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, timeout=120, env=dict(os.environ, MPLBACKEND="TkAgg"))
