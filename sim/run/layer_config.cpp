@@ -2,6 +2,9 @@
 
 #include <fnmatch.h>
 
+#include <iostream>
+#include <set>
+
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
 #include "sim/io/document.h"
@@ -99,6 +102,7 @@ std::map<std::string, LayerSettings> load_layer_config(const std::string& path, 
     }
   }
   std::map<std::string, LayerSettings> out;
+  std::set<std::string> used;  // patterns that matched a layer of this run
   for (const std::string& layer : layers) {
     RunConfig cfg = base;
     LayerSettings s;
@@ -107,6 +111,7 @@ std::map<std::string, LayerSettings> load_layer_config(const std::string& path, 
     for (const auto& entry : doc.items()) {
       if (fnmatch(entry.key().c_str(), layer.c_str(), 0) != 0) continue;
       matched = true;
+      used.insert(entry.key());
       for (const auto& item : entry.value().items()) {
         if (item.key() == "passes")
           s.passes = passes_of(item.value());
@@ -125,6 +130,12 @@ std::map<std::string, LayerSettings> load_layer_config(const std::string& path, 
     s.quant = cfg.mls.quant;
     out[layer] = s;
   }
+  // Not an error: one file may serve runs of different --layers. But a typo
+  // must not pass unseen.
+  for (const auto& entry : doc.items())
+    if (!used.count(entry.key()))
+      std::cerr << "warning: " << path << ": pattern " << quoted_excerpt(entry.key())
+                << " matches no layer of this run\n";
   return out;
 }
 

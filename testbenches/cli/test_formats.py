@@ -280,6 +280,18 @@ class LayerConfig(unittest.TestCase):
             with open(path) as f:
                 self.assertEqual(f.read(), '{"conv1": {"elem": "e2m1"}}')
 
+    def test_a_pattern_that_matches_no_layer_is_warned_about(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "l.yaml")
+            with open(path, "w") as f:
+                f.write("conv1: {elem: e2m1}\n'layer9.*': {elem: e3m3}\n")
+            p = mlssim("run", TRACE, "--layers", "conv1", "--passes", "fwd", "--layer-config", path, "--quiet",
+                       "--no-progress")
+        warnings = [line for line in p.stderr.splitlines() if "matches no layer" in line]
+        self.assertEqual(len(warnings), 1, p.stderr)
+        self.assertIn("layer9.*", warnings[0])
+        self.assertIn(path, warnings[0])
+
     def test_unquantized_layers_are_refused_with_tech(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "l.yaml")
