@@ -76,7 +76,6 @@ void price_baselines(const Stats& e, const ActionPrices& p, EnergyResult& r) {
 // Bits per stream at one level for one design's word widths.
 struct StreamBits {
   double x = 0, y = 0, out = 0;
-  double total() const { return x + y + out; }
 };
 
 StreamBits stream_bits(const StreamCounts& c, const DesignWords& words, const PassWidths& w) {
@@ -99,15 +98,16 @@ MemoryEnergy design_memory(const MemoryTraffic& t, const DesignWords& words, con
   m.read_y = array.y * rb;
   m.write_out = array.out * wb;
   m.tensor_scales = words.tensor_scales ? kTensorScaleBits * rb : 0.0;
-  if (t.dram) {
-    const StreamBits moved = stream_bits(*t.dram, words, w);
-    m.read_x += moved.x * wb;  // fills
-    m.read_y += moved.y * wb;
-    m.write_out += moved.out * rb;  // drains
+  if (!t.dram) {
+    m.buffer = m.read_x + m.read_y + m.write_out + m.tensor_scales;
+    return m;
   }
+  const StreamBits moved = stream_bits(*t.dram, words, w);
+  m.read_x += moved.x * wb;  // fills
+  m.read_y += moved.y * wb;
+  m.write_out += moved.out * rb;  // drains
   m.buffer = m.read_x + m.read_y + m.write_out + m.tensor_scales;
-  if (t.dram && p.dram_read_bit) {
-    const StreamBits moved = stream_bits(*t.dram, words, w);
+  if (p.dram_read_bit) {
     m.read_x += moved.x * *p.dram_read_bit;
     m.read_y += moved.y * *p.dram_read_bit;
     m.write_out += moved.out * *p.dram_write_bit;
