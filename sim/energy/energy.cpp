@@ -8,6 +8,7 @@
 
 #include "ref/core/error.h"
 #include "ref/core/operand.h"
+#include "ref/workload/layer_kind.h"
 #include "sim/io/json_file.h"
 
 namespace mls {
@@ -225,16 +226,9 @@ void set_operand(const nlohmann::json& fmt, const std::string& where, ElemFormat
   }
 }
 
-// The operand roles a pass had before the report named them: fwd W x A,
-// bwd-data W x E, bwd-weight E x A.
-const char* default_role(const std::string& pass, bool x) {
-  if (x) return pass == "bwd-weight" ? "grad_output" : "weight";
-  return pass == "bwd-data" ? "grad_output" : "input";
-}
-
-const nlohmann::json& config_operand(const nlohmann::json& config, const char* role) {
+const nlohmann::json& config_operand(const nlohmann::json& config, Operand role) {
   const nlohmann::json* operands = object_member(config, "operands");
-  const nlohmann::json* op = operands ? object_member(*operands, role) : nullptr;
+  const nlohmann::json* op = operands ? object_member(*operands, to_string(role).c_str()) : nullptr;
   return op ? *op : config;
 }
 
@@ -398,10 +392,17 @@ std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohma
   }
   const nlohmann::json* config = object_member(report, "config");
   if (!config) return std::nullopt;
-  const std::string pass = string_field(entry, "pass", "");
+  // The usual operand roles of the pass (a report from before entries named
+  // them); without a pass name there are no roles, so no widths.
+  Pass pass;
+  try {
+    pass = parse_pass(string_field(entry, "pass", ""));
+  } catch (const Error&) {
+    return std::nullopt;
+  }
   const std::string at = where + ": config";
-  set_operand(config_operand(*config, default_role(pass, true)), at, w.x_elem, w.x_scale);
-  set_operand(config_operand(*config, default_role(pass, false)), at, w.y_elem, w.y_scale);
+  set_operand(config_operand(*config, x_operand(pass)), at, w.x_elem, w.x_scale);
+  set_operand(config_operand(*config, y_operand(pass)), at, w.y_elem, w.y_scale);
   w.acc_bits = acc_bits_of(*config, at);
   return w;
 }

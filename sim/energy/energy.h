@@ -169,8 +169,9 @@ nlohmann::json energy_to_json(const EnergyResult& result);
 nlohmann::json memory_energy_to_json(const EnergyResult& result);
 
 // A layer entry's widths: its "formats" object (written by `mlssim run`), else
-// the report's "config" with the default operand roles of its pass. nullopt
-// when the report says neither.
+// the report's "config" with the usual operand roles of its pass
+// (x_operand / y_operand). nullopt when the report says neither, or the entry
+// names no known pass.
 std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohmann::json& report,
                                        const std::string& where);
 
