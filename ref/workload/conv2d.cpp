@@ -132,6 +132,13 @@ struct Block {
 
 Block block_of(const ConvGeometry& c, int64_t j) { return {j * c.cog(), j * c.cig()}; }
 
+// Out[m, p] with p = (n, spatial) lands in an [N, channels, plane] output at
+// channel c0 + m: the output layout of the forward and backward-data passes.
+void fill_nchw_out(LoweredPass& lp, int64_t channels, int64_t c0, int64_t plane) {
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((p / plane * channels + c0 + m) * plane + p % plane);
+}
+
 // X = W[co = co0 + m, ci' = g, (kh, kw) = k]; Y = A[n, ci0 + g, ho*S - P + kh*D, wo*S - P + kw*D], p = (n, ho, wo).
 void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
   const auto& q = c.params;
@@ -148,9 +155,7 @@ void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const Grou
                  return h < 0 || w < 0 ? -1 : ((n * c.ci + b.ci0 + g) * c.h + h) * c.w + w;
                },
                lp.y_group, lp.y_index);
-  for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t p = 0; p < lp.p; ++p)
-      lp.out_index.push_back((p / (c.ho * c.wo) * c.co + b.co0 + m) * c.ho * c.wo + p % (c.ho * c.wo));
+  fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
 }
 
 // X = W[co = co0 + g, ci' = m, (kh, kw) = k]; Y = E[n, co0 + g, (h + P - kh*D) / S, (w + P - kw*D) / S]
@@ -170,9 +175,7 @@ void lower_bwd_data(const ConvGeometry& c, Block b, const GroupLayout& xl, const
                  return ho < 0 || wo < 0 ? -1 : ((n * c.co + b.co0 + g) * c.ho + ho) * c.wo + wo;
                },
                lp.y_group, lp.y_index);
-  for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t p = 0; p < lp.p; ++p)
-      lp.out_index.push_back((p / (c.h * c.w) * c.ci + b.ci0 + m) * c.h * c.w + p % (c.h * c.w));
+  fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
 }
 
 // X = E[n = g, co0 + m, (ho, wo) = k]; Y = A[n = g, ci0 + ci', ho*S - P + kh*D, wo*S - P + kw*D],
