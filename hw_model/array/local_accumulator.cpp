@@ -29,12 +29,9 @@ void LocalAccumulator::clear() {
 
 int LocalAccumulator::width_needed() const {
   // v >= 0 needs bit_length(v) + 1 bits, v < 0 needs bit_length(-v - 1) + 1.
-  const auto bit_length = [](uint64_t v) {
-    int n = 0;
-    for (; v; v >>= 1) ++n;
-    return n;
-  };
-  return 1 + std::max(bit_length(uint64_t(max_sum_)), min_sum_ < 0 ? bit_length(uint64_t(-(min_sum_ + 1))) : 0);
+  int bit_length = 0;
+  for (uint64_t v = magnitudes_; v; v >>= 1) ++bit_length;
+  return 1 + bit_length;
 }
 
 void LocalAccumulator::on_clock() {
@@ -47,6 +44,9 @@ void LocalAccumulator::on_clock() {
   }
   if (!in_p.tag.valid) return;
   uint64_t adds = 0, overflows = 0;
+  // In a local: as a member it may alias the arrays below, and the compiler
+  // would load and store it on every product.
+  uint64_t magnitudes = magnitudes_;
   for (int r = 0; r < rows_; ++r) {
     if (!in_p.row_active[size_t(r)]) continue;
     row_used_[size_t(r)] = 1;
@@ -58,11 +58,11 @@ void LocalAccumulator::on_clock() {
       acc[c] = s.sum;
       overflows += s.overflow;
       exact[c] += prod[c];
-      max_sum_ = std::max(max_sum_, exact[c]);
-      min_sum_ = std::min(min_sum_, exact[c]);
+      magnitudes |= uint64_t(exact[c] ^ (exact[c] >> 63));
     }
     adds += uint64_t(in_p.active_cols);
   }
+  magnitudes_ = magnitudes;
   stats_->acc_add += adds;
   stats_->acc_overflow += overflows;
   if (!in_p.tag.tile_last) return;

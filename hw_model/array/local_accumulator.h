@@ -28,7 +28,7 @@ class LocalAccumulator : public sc_core::sc_module {
   // run at this acc_bits has no acc_overflow and one bit narrower has some.
   // 1 when every partial sum was 0 or -1.
   int width_needed() const;
-  void reset_width() { max_sum_ = 0, min_sum_ = 0; }
+  void reset_width() { magnitudes_ = 0; }
 
  private:
   void on_clock();
@@ -40,7 +40,9 @@ class LocalAccumulator : public sc_core::sc_module {
   std::vector<int64_t> acc_;        // [R][C]
   std::vector<uint8_t> row_used_;   // [R] row held a chunk in the current tile
   std::vector<int64_t> exact_;      // [R][C] the same sums, never saturated or wrapped
-  int64_t max_sum_ = 0, min_sum_ = 0;  // extremes of exact_ since reset_width()
+  // OR of v ^ (v >> 63) over the exact_ values since reset_width(): its bit
+  // length is the largest magnitude bit length (v for v >= 0, -v - 1 for v < 0).
+  uint64_t magnitudes_ = 0;
 };
 
 }  // namespace mls::hw
