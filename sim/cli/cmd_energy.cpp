@@ -187,7 +187,8 @@ std::string format_energy_summary(const nlohmann::json& report) {
   const bool memory = total_energy["memory"].is_object();
   std::vector<SummaryRow> rows;
   for (const nlohmann::json& entry : report["layers"])
-    rows.push_back(summary_row(string_field(entry, "name"), string_field(entry, "pass"), entry));
+    rows.push_back(summary_row(string_field(entry, "name") + (entry.value("unquantized", false) ? " (fp32)" : ""),
+                               string_field(entry, "pass"), entry));
   rows.push_back(summary_row("total", "", report["total"]));
   const SummaryRow header = header_row(memory);
   size_t layer_width = header.layer.size();

@@ -193,6 +193,24 @@ const nlohmann::json& report_layers(const nlohmann::json& report, const std::str
   return report["layers"];
 }
 
+bool is_unquantized(const nlohmann::json& entry, const std::string& where) {
+  if (!entry.is_object() || !entry.contains("unquantized")) return false;
+  if (!entry["unquantized"].is_boolean()) throw Error(where + ": unquantized must be true or false");
+  return entry["unquantized"].get<bool>();
+}
+
+uint64_t entry_macs(const nlohmann::json& entry, const std::string& where) {
+  if (!entry.contains("macs")) throw Error(where + ": an unquantized entry needs \"macs\"");
+  return count_from_json(entry["macs"], where + ": macs");
+}
+
+// Sums an unquantized entry into the total: its arithmetic only, since it has
+// no memory traffic (the total's memory covers the simulated layer-passes).
+void add_arithmetic(EnergyResult& total, const EnergyResult& r) {
+  total.by_block += r.by_block;
+  for (auto& [design, e] : total.designs) e.arithmetic = sum(e.arithmetic, r.designs.at(design).arithmetic);
+}
+
 void store_energy(nlohmann::json& entry, const EnergyResult& result) {
   entry["energy"] = energy_to_json(result);
   if (result.memory) entry["memory_energy"] = memory_energy_to_json(result);
@@ -237,7 +255,7 @@ const nlohmann::json& config_operand(const nlohmann::json& config, Operand role)
 // --- results ---------------------------------------------------------------
 
 double BlockEnergy::total() const {
-  return multiplier + local_accumulator + group_scaler + adder_tree + output_accumulator + final_scale;
+  return multiplier + local_accumulator + group_scaler + adder_tree + output_accumulator + final_scale + unquantized;
 }
 
 BlockEnergy& BlockEnergy::operator+=(const BlockEnergy& o) {
@@ -247,6 +265,7 @@ BlockEnergy& BlockEnergy::operator+=(const BlockEnergy& o) {
   adder_tree += o.adder_tree;
   output_accumulator += o.output_accumulator;
   final_scale += o.final_scale;
+  unquantized += o.unquantized;
   return *this;
 }
 
@@ -301,6 +320,19 @@ EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const
   return r;
 }
 
+EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options) {
+  EnergyResult r = zero_result(table, options);
+  const ActionPrices p = table.prices_at(PassWidths{});
+  const double energy = double(macs) * (p.fp32_mul + p.fp32_add);
+  r.by_block.unquantized = energy;
+  for (auto& [design, e] : r.designs) {
+    if (e.arithmetic) *e.arithmetic += energy;
+    e.memory.reset();
+  }
+  r.memory.reset();
+  return r;
+}
+
 Stats events_from_json(const nlohmann::json& events, const std::string& where) {
   if (!events.is_object()) throw Error(where + ": \"events\" must be an object");
   for (const char* key : kRequiredEvents)
@@ -346,6 +378,7 @@ nlohmann::json energy_to_json(const EnergyResult& r) {
                    {"adder_tree", b.adder_tree},
                    {"output_accumulator", b.output_accumulator},
                    {"final_scale", b.final_scale}};
+  if (b.unquantized > 0) j["by_block"]["unquantized"] = b.unquantized;
   nlohmann::json memory = nullptr, total = nullptr;
   if (r.memory) {
     memory = total = nlohmann::json::object();
@@ -443,6 +476,12 @@ nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& ta
   EnergyResult total = zero_result(table, options);
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string where = source + ": " + entry_label(layers[i], i);
+    if (is_unquantized(layers[i], where)) {
+      const EnergyResult result = unquantized_energy(entry_macs(layers[i], where), table, options);
+      store_energy(layers[i], result);
+      add_arithmetic(total, result);
+      continue;
+    }
     const Stats events = events_from_json(entry_events(layers[i], where), where);
     const std::optional<PassWidths> widths = entry_widths(layers[i], report, where);
     const std::optional<MemoryTraffic> traffic = entry_traffic(layers[i], where);

@@ -89,6 +89,10 @@ struct BlockEnergy {
   double adder_tree = 0;
   double output_accumulator = 0;
   double final_scale = 0;
+  // Layer-passes left unquantized (--layer-config, --unquantized): done in
+  // fp32 beside the array, one fp32 multiply and one fp32 add per MAC, the
+  // same in every design (docs/energy.md#unquantized-layers).
+  double unquantized = 0;
   double total() const;
   BlockEnergy& operator+=(const BlockEnergy& o);
 };
@@ -154,6 +158,11 @@ EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const
 // The entry's "traffic" (element counts per stream and level, written by the
 // memory system) as a MemoryTraffic; nullopt when the entry has none.
 std::optional<MemoryTraffic> entry_traffic(const nlohmann::json& entry, const std::string& where);
+
+// An unquantized layer-pass of `macs` MACs: one fp32 multiply and one fp32
+// add per MAC, in every design alike; no memory (it is not simulated, so it
+// has no traffic to price).
+EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options = {});
 
 // Reads an "events" object: every counter present must be a non-negative integer;
 // mul, acc_add, scale, tree_add, out_acc, final_mul, read_x, read_y, write_out are

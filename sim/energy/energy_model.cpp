@@ -79,9 +79,16 @@ double local_accumulator_add(const Coefficients& c, int acc_bits) { return int_a
 
 double group_scaler(const Coefficients& c, const ScaleFormat& x, const ScaleFormat& y, int acc_bits) {
   const int width = acc_bits + x.m + y.m;
-  const double shift_adds = double(x.m + y.m) * int_adder(c, width);
   const double exponent_add = int_adder(c, std::max(x.e, y.e) + 1);
   const double normalise = barrel_shifter(c, width, width - 1);
+  if (group_scaler_multiplies(x, y)) {
+    // The (M_g+1)-bit mantissas multiply first, then the chunk sum by their
+    // product: two array multipliers instead of M_g shift-adds each.
+    const int product_bits = (x.m + 1) + (y.m + 1);
+    return int_multiplier(c, x.m + 1, y.m + 1) + int_multiplier(c, acc_bits, product_bits) + exponent_add +
+           normalise;
+  }
+  const double shift_adds = double(x.m + y.m) * int_adder(c, width);
   return shift_adds + exponent_add + normalise;
 }
 

@@ -79,9 +79,15 @@ int element_max_shift(const ElemFormat& f);
 double element_multiplier(const Coefficients& c, const ElemFormat& x, const ElemFormat& y);
 // One add of the acc_bits-wide local accumulator.
 double local_accumulator_add(const Coefficients& c, int acc_bits);
-// One group-scaler operation: a shift-add per group-scale mantissa bit of X
-// and of Y on the (acc_bits + M_gx + M_gy)-bit sum, the exponent add, and the
-// normalisation of the sum into fp32.
+// Whether the group scaler of a pass is the multiplier form: a group-scale
+// mantissa of 2 bits or more on either operand (NVFP4's e4m3 scales) makes
+// shift-adds the wrong circuit; with M_g <= 1 on both it shifts and adds.
+inline bool group_scaler_multiplies(const ScaleFormat& x, const ScaleFormat& y) { return x.m >= 2 || y.m >= 2; }
+// One group-scaler operation. Shift-add form: a shift-add per group-scale
+// mantissa bit of X and of Y on the (acc_bits + M_gx + M_gy)-bit sum. Multiplier
+// form: an (M_gx+1) x (M_gy+1) mantissa multiply, then the acc_bits-wide chunk
+// sum times that product. Both: the exponent add, and the normalisation of
+// the sum into fp32.
 double group_scaler(const Coefficients& c, const ScaleFormat& x, const ScaleFormat& y, int acc_bits);
 
 // ---------------------------------------------------------------------------

@@ -158,6 +158,16 @@ TEST(Blocks, AccumulatorAndGroupScaler) {
   expect_close(group_scaler(c, {8, 1}, {8, 1}, 16), 2 * (1 + 0.5 * 18) + (1 + 0.5 * 9) + 0.125 * 5 * 18);
   // e8m0 x e5m1 on 12 bits: 1 shift-add of 13 bits, 9-bit exponent add, 4 stages of 13.
   expect_close(group_scaler(c, {8, 0}, {5, 1}, 12), 1 * (1 + 0.5 * 13) + (1 + 0.5 * 9) + 0.125 * 4 * 13);
+  // e4m3 x e4m3 on 16 bits (NVFP4's scales): the multiplier form, a 4 x 4
+  // mantissa multiply and a 16 x 8 multiply by its product, a 5-bit
+  // exponent add, a normaliser of 22 bits shifting 0..21 (5 stages).
+  expect_close(group_scaler(c, {4, 3}, {4, 3}, 16),
+               (2 + 0.25 * 16) + (2 + 0.25 * 128) + (1 + 0.5 * 5) + 0.125 * 5 * 22);
+  // One operand with M_g = 2 is enough: e4m2 x e8m0 on 12 bits, 3 x 1 then 12 x 4.
+  expect_close(group_scaler(c, {4, 2}, {8, 0}, 12),
+               (2 + 0.25 * 3) + (2 + 0.25 * 48) + (1 + 0.5 * 9) + 0.125 * 4 * 14);
+  EXPECT_FALSE(group_scaler_multiplies({8, 1}, {8, 1}));
+  EXPECT_TRUE(group_scaler_multiplies({8, 0}, {4, 2}));
 }
 
 // Each block strictly grows with every width it depends on.
@@ -650,6 +660,43 @@ TEST(Report, AddEnergyWithMemory) {
                out["total"]["energy"]["mls"].get<double>() + fwd + bwd);
   EXPECT_FALSE(out["total"]["energy"].contains("actions"));  // prices are per pass
   EXPECT_TRUE(out["layers"][0]["energy"].contains("actions"));
+}
+
+// An unquantized entry is priced at one fp32 multiply and one fp32 add per
+// MAC in every design; the total adds it to the arithmetic and leaves the
+// memory of the simulated entries alone.
+TEST(Report, UnquantizedEntriesArePricedInFp32) {
+  json report = small_report();
+  report["layers"].push_back({{"name", "fc"}, {"pass", "fwd"}, {"unquantized", true}, {"macs", 1000}});
+  const json out = add_energy_to_report(report, builtin_energy_table("paper-unit"), "r.json");
+  const double mls = 729 * (4.0 / 7) + 729 / 20.0 + 81 / 20.0 + 27 + 54 + 27 * 4;
+  const double fp32 = 729 * 4.0 + 810 * 1.0;
+  const double fp8 = 729 * (4.0 / 7) + 810 * 1.0 + 27 * 4.0;
+  const double fc = 1000 * (4.0 + 1.0);
+  const json& e = out["layers"][2]["energy"];
+  expect_close(e["mls"].get<double>(), fc);
+  expect_close(e["fp32"].get<double>(), fc);
+  expect_close(e["fp8"].get<double>(), fc);
+  expect_close(e["by_block"]["unquantized"].get<double>(), fc);
+  expect_close(e["by_block"]["multiplier"].get<double>(), 0.0);
+  const json& t = out["total"]["energy"];
+  expect_close(t["mls"].get<double>(), 3 * mls + fc);
+  expect_close(t["fp32_over_mls"].get<double>(), (3 * fp32 + fc) / (3 * mls + fc));
+  expect_close(t["fp8_over_mls"].get<double>(), (3 * fp8 + fc) / (3 * mls + fc));
+  expect_close(t["by_block"]["unquantized"].get<double>(), fc);
+  EXPECT_FALSE(out["layers"][0]["energy"]["by_block"].contains("unquantized"));
+
+  const json priced = add_energy_to_report(report, builtin_energy_table("horowitz-45nm"), "r.json");
+  const double h_fc = 1000 * (3.7 + 0.9);  // Horowitz's fp32 multiply and add
+  EXPECT_NEAR(priced["layers"][2]["energy"]["fp32"].get<double>(), h_fc, 1e-9 * h_fc);
+  EXPECT_TRUE(priced["layers"][2]["energy"]["memory"].is_null());
+  EXPECT_FALSE(priced["layers"][2].contains("memory_energy"));
+  const double memory = priced["layers"][0]["memory_energy"]["total"].get<double>() +
+                        priced["layers"][1]["memory_energy"]["total"].get<double>();
+  expect_close(priced["total"]["memory_energy"]["total"].get<double>(), memory);
+
+  report["layers"][2].erase("macs");
+  EXPECT_THROW(add_energy_to_report(report, builtin_energy_table("paper-unit"), "r.json"), Error);
 }
 
 TEST(Report, MissingTotalIsSummed) {
