@@ -47,8 +47,11 @@ void add_energy_options(po::options_description& desc, ConfigFlags& f) {
 
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> kPresets = {
-      {"paper-cifar", "the paper's CIFAR-10 setting: e2m1 elements, e8m1 scales, nc groups, 16-bit accumulator, --clip",
-       {{"elem", "e2m1"}, {"scale", "e8m1"}, {"group", "nc"}, {"acc_bits", "16"}, {"clip", "true"}}},
+      {"paper-cifar",
+       "the paper's CIFAR-10 setting: e2m1 elements, e8m1 scales, nc groups, 16-bit accumulator, --clip; run: the "
+       "first layer and the classifier unquantized (--unquantized first,classifier)",
+       {{"elem", "e2m1"}, {"scale", "e8m1"}, {"group", "nc"}, {"acc_bits", "16"}, {"clip", "true"}},
+       "first,classifier"},
       {"paper-imagenet", "the paper's ImageNet setting (Table 2): e2m4 elements, e8m1 scales, nc groups, 32-bit accumulator",
        {{"elem", "e2m4"}, {"scale", "e8m1"}, {"group", "nc"}, {"acc_bits", "32"}}},
   };
@@ -83,6 +86,12 @@ void apply_preset(const po::variables_map& vm, ConfigFlags& f) {
     if (vm.count(flag) && !vm[flag].defaulted()) continue;  // given: it wins
     f.text[name] = value;
   }
+}
+
+std::string preset_unquantized(const ConfigFlags& f) {
+  for (const Preset& p : presets())
+    if (f.preset == p.name) return p.unquantized;
+  return "";
 }
 
 RunConfig to_run_config(const ConfigFlags& f) {

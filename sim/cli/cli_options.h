@@ -27,6 +27,7 @@ struct Preset {
   const char* name;
   const char* help;
   std::vector<std::pair<const char*, const char*>> values;  // parameter name, value as a flag takes it
+  const char* unquantized = "";  // run's --unquantized LIST, unless given ("first,classifier")
 };
 const std::vector<Preset>& presets();
 // The --preset option (run, conv).
@@ -35,6 +36,8 @@ void add_preset_option(po::options_description& desc, ConfigFlags& flags);
 // given on the command line. Throws mls::Error for an unknown preset, naming
 // the known ones.
 void apply_preset(const po::variables_map& vm, ConfigFlags& flags);
+// The preset's --unquantized list ("" for none or no preset).
+std::string preset_unquantized(const ConfigFlags& flags);
 
 // The flags of one group of the table: quantizer (quantize, conv, run), array
 // (conv, run), energy (run: --tech).

@@ -72,7 +72,7 @@ void check_outputs(const RunOptions& opt, const Trace& trace, const std::string&
 // `mlssim run`'s flags, as parsed.
 struct RunArgs {
   RunOptions opt;
-  std::string trace_dir, layers, report_path, expect, tech, layer_config;
+  std::string trace_dir, layers, report_path, expect, tech, layer_config, unquantized;
   RunConfig config;  // the command line's, which --layer-config's keys apply on top of
   bool bless = false;
   bool gating = false;
@@ -98,6 +98,9 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
       ("layer-config", cli::po::value(&a.layer_config)->value_name("FILE"),
        "per-layer formats, passes and unquantized layers: a YAML or JSON map from layer names or glob patterns "
        "to settings (docs/formats.md#per-layer-settings)")
+      ("unquantized", cli::po::value(&a.unquantized)->value_name("LIST"),
+       "layers kept in fp32, not simulated, priced as fp32 MACs: comma list of layer names or patterns, first, "
+       "last, classifier (the last layer if it is linear), or none (docs/formats.md#unquantized-layers)")
       ("expect", cli::po::value(&a.expect), "compare cycles and event counts with a stored report")
       ("bless", cli::po::bool_switch(&a.bless), "with --expect: overwrite the stored report with this run")
       ("accuracy", cli::po::bool_switch(&opt.accuracy),
@@ -116,6 +119,7 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
     return false;
   cli::apply_preset(vm, flags);
+  if (!vm.count("unquantized")) a.unquantized = cli::preset_unquantized(flags);
   const RunConfig config = cli::to_run_config(flags);
   a.config = config;
   a.tech = config.tech;
@@ -142,20 +146,15 @@ int cmd_run(const std::vector<std::string>& args) {
   if (a.gating && !table->prices_gating())
     throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
   const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers));
-  if (!a.layer_config.empty()) {
-    std::vector<std::string> names;
-    for (const LayerTensors& t : trace.layers) names.push_back(t.name);
-    opt.layer_settings = load_layer_config(a.layer_config, names, a.config, opt.passes);
-    for (const auto& [name, s] : opt.layer_settings) {
-      if (!s.unquantized) continue;
-      if (table)
-        throw Error("--layer-config " + a.layer_config + ": layer " + name +
-                    " is unquantized, which --tech does not price yet (run without --tech)");
-      if (!a.expect.empty())
-        throw Error("--layer-config " + a.layer_config + ": layer " + name +
-                    " is unquantized, which --expect does not compare (run without --expect)");
-    }
-  }
+  std::vector<std::string> names;
+  for (const LayerTensors& t : trace.layers) names.push_back(t.name);
+  if (!a.layer_config.empty()) opt.layer_settings = load_layer_config(a.layer_config, names, a.config, opt.passes);
+  const std::string classifier =
+      !trace.layers.empty() && trace.layers.back().kind->name() == "linear" ? trace.layers.back().name : "";
+  mark_unquantized(a.unquantized, names, classifier, a.config, opt.passes, opt.layer_settings);
+  for (const auto& [name, s] : opt.layer_settings)
+    if (s.unquantized && !a.expect.empty())
+      throw Error("layer " + name + " is unquantized, which --expect does not compare (run without --expect)");
   std::vector<std::string> inputs = run_inputs(trace, a.tech, a.expect, a.bless);
   if (!a.layer_config.empty()) inputs.push_back(a.layer_config);
   check_outputs(opt, trace, a.report_path, a.expect, a.bless, inputs);

@@ -4,6 +4,7 @@
 
 #include <iostream>
 #include <set>
+#include <sstream>
 
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
@@ -137,6 +138,32 @@ std::map<std::string, LayerSettings> load_layer_config(const std::string& path, 
       std::cerr << "warning: " << path << ": pattern " << quoted_excerpt(entry.key())
                 << " matches no layer of this run\n";
   return out;
+}
+
+void mark_unquantized(const std::string& list, const std::vector<std::string>& layers, const std::string& classifier,
+                      const RunConfig& base, const std::vector<Pass>& passes,
+                      std::map<std::string, LayerSettings>& settings) {
+  std::stringstream items(list);
+  for (std::string item; std::getline(items, item, ',');) {
+    if (item.empty() || item == "none" || (item == "classifier" && classifier.empty())) continue;
+    std::vector<std::string> matched;
+    if (item == "classifier") matched.push_back(classifier);
+    if (item == "first" || item == "last") {
+      if (!layers.empty()) matched.push_back(item == "first" ? layers.front() : layers.back());
+    } else if (item != "classifier") {
+      for (const std::string& layer : layers)
+        if (fnmatch(item.c_str(), layer.c_str(), 0) == 0) matched.push_back(layer);
+    }
+    if (matched.empty()) throw Error("--unquantized: " + item + " matches no layer of the trace");
+    for (const std::string& layer : matched) {
+      auto [it, added] = settings.try_emplace(layer);
+      if (added) {
+        it->second.quant = base.mls.quant;
+        it->second.passes = passes;
+      }
+      it->second.unquantized = true;
+    }
+  }
 }
 
 }  // namespace mls

@@ -25,6 +25,17 @@ struct LayerSettings {
 std::map<std::string, LayerSettings> load_layer_config(const std::string& path, const std::vector<std::string>& layers,
                                                        const RunConfig& base, const std::vector<Pass>& passes);
 
+// --unquantized LIST (docs/formats.md#unquantized-layers): marks layers
+// unquantized in `settings`, adding an entry (the run's formats and passes)
+// for a layer that has none. LIST is comma-separated layer names or fnmatch
+// patterns, `first` and `last` (the first and last of `layers`, in trace
+// order), `classifier` (`classifier`: the last layer when it is a linear
+// layer, else none: a trace of the convolutions only has no classifier), or
+// `none`. A name, pattern, `first` or `last` matching no layer is an mls::Error.
+void mark_unquantized(const std::string& list, const std::vector<std::string>& layers, const std::string& classifier,
+                      const RunConfig& base, const std::vector<Pass>& passes,
+                      std::map<std::string, LayerSettings>& settings);
+
 // The keys an entry may have: the quantizer's and per-operand format
 // parameters, `passes` and `unquantized`.
 std::string layer_config_keys();

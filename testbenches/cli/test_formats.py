@@ -292,15 +292,51 @@ class LayerConfig(unittest.TestCase):
         self.assertIn("layer9.*", warnings[0])
         self.assertIn(path, warnings[0])
 
-    def test_unquantized_layers_are_refused_with_tech(self):
+    def test_unquantized_layers_are_priced_as_fp32_macs(self):
+        """paper-unit: an unquantized pass costs fp32 mul + add = 5 per MAC in every design; the
+        quantized pass keeps the closed form of docs/energy.md section 8 (Ci = 16: 10304/1544)."""
         with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "l.yaml")
-            with open(path, "w") as f:
-                f.write("conv1: {unquantized: true}\n")
-            p = mlssim("run", TRACE, "--layers", "conv1", "--layer-config", path, "--tech", "paper-unit", check=False)
-        self.assertEqual(p.returncode, 1)
-        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
-        self.assertIn("--tech", p.stderr)
+            r = run_report(tmp, "--unquantized", "first", "--passes", "fwd", "--tech", "paper-unit",
+                           layers="conv1,layer1.0.conv1")
+        conv1, conv = r["layers"]
+        self.assertIs(conv1["unquantized"], True)
+        for design in ("mls", "fp32", "fp8"):
+            self.assertAlmostEqual(conv1["energy"][design], 5.0 * conv1["macs"], delta=1e-6 * conv1["macs"])
+        self.assertAlmostEqual(conv["energy"]["fp32_over_mls"], 10304 / 1544, places=9)
+        total = r["total"]["energy"]
+        self.assertAlmostEqual(total["mls"], conv1["energy"]["mls"] + conv["energy"]["mls"], delta=1e-3)
+        self.assertAlmostEqual(total["fp32_over_mls"], (5.0 * conv1["macs"] + conv["energy"]["fp32"]) /
+                               (5.0 * conv1["macs"] + conv["energy"]["mls"]), places=9)
+        self.assertAlmostEqual(total["by_block"]["unquantized"], 5.0 * conv1["macs"], delta=1e-6 * conv1["macs"])
+
+    def test_unquantized_list_first_last_classifier_none(self):
+        def unquantized(*flags, trace=TRACE, layers=LAYERS):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "r.json")
+                mlssim("run", trace, "--layers", layers, "--passes", "fwd", "--quiet", "--no-progress", "--report",
+                       path, *flags)
+                with open(path) as f:
+                    return [e["name"] for e in json.load(f)["layers"] if e.get("unquantized")]
+        self.assertEqual(unquantized("--unquantized", "first,last"), ["conv1", "layer2.0.conv1"])
+        self.assertEqual(unquantized("--unquantized", "layer1.*"), ["layer1.0.conv1"])
+        # paper-cifar: the first layer and the classifier; this trace has convolutions only.
+        self.assertEqual(unquantized("--preset", "paper-cifar"), ["conv1"])
+        self.assertEqual(unquantized("--preset", "paper-cifar", "--unquantized", "none"), [])
+        vit = os.path.join(SOURCE, "traces", "vit-digits")
+        with open(os.path.join(vit, "manifest.json")) as f:
+            names = [layer["name"] for layer in json.load(f)["layers"]]
+        self.assertEqual(unquantized("--preset", "paper-cifar", trace=vit, layers=",".join(names)),
+                         [names[0], names[-1]])
+
+    def test_unquantized_name_matching_nothing_is_one_line(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            report = os.path.join(tmp, "r.json")
+            p = mlssim("run", TRACE, "--layers", "conv1", "--unquantized", "layer9.*", "--report", report,
+                       check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            self.assertIn("layer9.*", p.stderr)
+            self.assertFalse(os.path.exists(report))
 
 
 if __name__ == "__main__":
