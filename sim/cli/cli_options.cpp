@@ -54,6 +54,19 @@ const std::vector<Preset>& presets() {
        "first,classifier"},
       {"paper-imagenet", "the paper's ImageNet setting (Table 2): e2m4 elements, e8m1 scales, nc groups, 32-bit accumulator",
        {{"elem", "e2m4"}, {"scale", "e8m1"}, {"group", "nc"}, {"acc_bits", "32"}}},
+      // Block-scaled formats as the MLS datapath expresses them: blocks of B
+      // along the reduction index under the fp32 tensor scale; the
+      // accumulator is the narrowest that cannot overflow at chunk 16
+      // (16 x max_q^2: 41 bits for e4m3, 13 for e2m1, given 16 as the paper's).
+      {"mxfp8", "OCP MXFP8 (E4M3) as MLS: e4m3 elements, e8m0 scales per 32-element block (k32), 41-bit accumulator, "
+                "round to nearest",
+       {{"elem", "e4m3"}, {"scale", "e8m0"}, {"group", "k32"}, {"acc_bits", "41"}, {"rounding", "nearest"}}},
+      {"mxfp4", "OCP MXFP4 as MLS: e2m1 elements, e8m0 scales per 32-element block (k32), 16-bit accumulator, "
+                "round to nearest",
+       {{"elem", "e2m1"}, {"scale", "e8m0"}, {"group", "k32"}, {"acc_bits", "16"}, {"rounding", "nearest"}}},
+      {"nvfp4", "NVFP4 as MLS: e2m1 elements, e4m3 scales per 16-element block (k16), 16-bit accumulator, "
+                "round to nearest",
+       {{"elem", "e2m1"}, {"scale", "e4m3"}, {"group", "k16"}, {"acc_bits", "16"}, {"rounding", "nearest"}}},
   };
   return kPresets;
 }
@@ -74,6 +87,28 @@ void add_preset_option(po::options_description& desc, ConfigFlags& f) {
   desc.add_options()("preset", po::value(&f.preset)->value_name("NAME"), help.c_str());
 }
 
+namespace {
+
+bool is_block_grouping(const std::string& text) { return !text.empty() && text[0] == 'k'; }
+
+// A block-scaled preset is its block grouping: an explicit --group or
+// --group-w/-a/-e that is not a block grouping cannot apply with it (the
+// result would be neither that format nor the flags' own).
+void check_block_grouping_kept(const po::variables_map& vm, const Preset& preset) {
+  const auto group = std::find_if(preset.values.begin(), preset.values.end(),
+                                  [](const auto& v) { return std::string(v.first) == "group"; });
+  if (group == preset.values.end() || !is_block_grouping(group->second)) return;
+  for (const char* flag : {"group", "group-w", "group-a", "group-e"}) {
+    if (!vm.count(flag) || vm[flag].defaulted()) continue;
+    const std::string given = vm[flag].as<std::string>();
+    if (!is_block_grouping(given))
+      throw Error("--preset " + std::string(preset.name) + " is a block-scaled format (--group " + group->second +
+                  "): --" + flag + " " + given + " cannot apply with it; give the flags without the preset");
+  }
+}
+
+}  // namespace
+
 void apply_preset(const po::variables_map& vm, ConfigFlags& f) {
   if (f.preset.empty() && !vm.count("preset")) return;
   const auto it = std::find_if(presets().begin(), presets().end(),
@@ -86,6 +121,7 @@ void apply_preset(const po::variables_map& vm, ConfigFlags& f) {
     if (vm.count(flag) && !vm[flag].defaulted()) continue;  // given: it wins
     f.text[name] = value;
   }
+  check_block_grouping_kept(vm, *it);
 }
 
 std::string preset_unquantized(const ConfigFlags& f) {
