@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""Plots of the formats comparison sweep (sweeps/formats.yaml, docs/formats.md).
+
+    /usr/bin/python3 tools/plot_formats.py RESULTS_DIR [--out DIR]
+
+Reads RESULTS_DIR/results.json and writes into --out (default RESULTS_DIR):
+
+- formats_energy_vs_error.png  MLS energy per MAC (arithmetic, and arithmetic +
+                               memory) against the output error, one labelled
+                               marker per format, the Pareto front joined
+- formats_are.png              ARE of W, A and E and the output error per pass,
+                               one group of bars per format
+- formats.csv                  the figures drawn, one row per format
+
+A point is named after the preset whose flags it sets (docs/formats.md#presets),
+else after its formats. Needs only the Debian python3-matplotlib (Agg backend).
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+
+# The presets' flags (sim/cli/cli_options.cpp, docs/formats.md#presets) and the
+# defaults they leave alone: a point is named after the preset it equals.
+DEFAULTS = {"elem": "e2m4", "scale": "e8m1", "group": "nc", "acc_bits": 16, "clip": False,
+            "rounding": "stochastic"}
+PRESETS = {
+    "paper-cifar": {"elem": "e2m1", "scale": "e8m1", "group": "nc", "acc_bits": 16, "clip": True},
+    "paper-imagenet": {"elem": "e2m4", "scale": "e8m1", "group": "nc", "acc_bits": 32},
+    "mxfp8": {"elem": "e4m3", "scale": "e8m0", "group": "k32", "acc_bits": 41, "rounding": "nearest"},
+    "mxfp4": {"elem": "e2m1", "scale": "e8m0", "group": "k32", "acc_bits": 16, "rounding": "nearest"},
+    "nvfp4": {"elem": "e2m1", "scale": "e4m3", "group": "k16", "acc_bits": 16, "rounding": "nearest"},
+}
+OPERANDS = [("w", "W"), ("a", "A"), ("e", "E")]
+PASSES = [("fwd", "fwd"), ("bwd_data", "bwd-data"), ("bwd_weight", "bwd-weight")]
+
+
+def fail(message):
+    print(f"plot_formats: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def operand_value(params, key, operand):
+    """The value operand W, A or E takes: its own key, else the plain one."""
+    return params.get(f"{key}_{operand}", params.get(key, DEFAULTS.get(key)))
+
+
+def label(params):
+    plain = {key: operand_value(params, key, "w") for key in ("elem", "scale", "group")}
+    uniform = all(operand_value(params, key, o) == plain[key] for key in plain for o, _ in OPERANDS)
+    setting = dict(DEFAULTS)
+    setting.update({k: params[k] for k in ("acc_bits", "clip", "rounding") if k in params})
+    setting.update(plain)
+    if uniform:
+        for name, flags in PRESETS.items():
+            want = dict(DEFAULTS)
+            want.update(flags)
+            if all(setting[k] == want[k] for k in want):
+                return name
+    if uniform and setting == DEFAULTS:
+        return "defaults (e2m4, 16-bit acc)"
+    elems = "/".join(operand_value(params, "elem", o) for o, _ in OPERANDS)
+    elems = plain["elem"] if uniform else f"W/A/E {elems}"
+    return f"{elems}, {plain['scale']}, {plain['group']}, {setting['acc_bits']}-bit acc"
+
+
+def number(metrics, key):
+    value = metrics.get(key)
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def rows_of(results):
+    rows = []
+    for point in results["points"]:
+        m = point["metrics"]
+        if "energy_mls_per_mac" not in m:
+            fail("a point has no energy: the sweep must set tech")
+        rows.append({
+            "format": label(point["params"]),
+            "energy_per_mac": number(m, "energy_mls_per_mac"),
+            "energy_total_per_mac": number(m, "energy_total_mls_per_mac"),
+            "fp32_over_mls": number(m, "energy_fp32_over_mls"),
+            "fp8_over_mls": number(m, "energy_fp8_over_mls"),
+            "rel_error_mean": number(m, "rel_error_mean"),
+            **{f"rel_error_{p}": number(m, f"rel_error_{p}") for p, _ in PASSES},
+            "are_weight": number(m, "are_weight"),
+            "are_input": number(m, "are_input"),
+            "are_grad_output": number(m, "are_grad_output"),
+            "acc_overflow_rate": number(m, "acc_overflow_rate"),
+            "requant": number(m, "requant"),
+        })
+    return rows
+
+
+def pareto(points):
+    """Indices of the points no other point beats in both coordinates (lower is better)."""
+    front = []
+    for i, (x, y) in enumerate(points):
+        if not any((x2 <= x and y2 <= y) and (x2, y2) != (x, y) for x2, y2 in points):
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])
+
+
+def plot_energy_vs_error(rows, unit, path):
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    for ax, key, title in ((axes[0], "energy_per_mac", "arithmetic"),
+                           (axes[1], "energy_total_per_mac", "arithmetic + memory")):
+        pts = [(r["rel_error_mean"], r[key]) for r in rows]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], color="tab:blue", zorder=3)
+        for r, (x, y) in zip(rows, pts):
+            ax.annotate(r["format"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        front = pareto(pts)
+        ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], color="tab:red", lw=1,
+                label="Pareto front", zorder=2)
+        ax.set_xscale("log")
+        ax.set_xlabel("output error (mean relative L2 error against fp32, three passes)")
+        ax.set_ylabel(f"MLS-array energy per MAC ({unit})")
+        ax.set_title(f"{title}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Formats on the MLS array: energy against output error (sweeps/formats.yaml)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
+
+
+def plot_are(rows, path):
+    series = [("are_weight", "ARE W"), ("are_input", "ARE A"), ("are_grad_output", "ARE E")] + \
+             [(f"rel_error_{p}", f"output error {name}") for p, name in PASSES]
+    fig, ax = plt.subplots(figsize=(12, 5))
+    width = 0.8 / len(series)
+    for j, (key, name) in enumerate(series):
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(rows))]
+        ax.bar(xs, [r[key] for r in rows], width, label=name)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([r["format"] for r in rows], rotation=20, ha="right", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("error")
+    ax.set_title("Quantization error (ARE per operand) and output error per pass")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
+
+
+def write_atomically(path, write):
+    tmp = path + ".tmp"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results_dir")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    path = os.path.join(args.results_dir, "results.json")
+    try:
+        with open(path) as f:
+            results = json.load(f)
+        points = results["points"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        fail(f"{path}: not a sweep's results.json ({e})")
+    if not points:
+        fail(f"{path}: no points")
+    out = args.out or args.results_dir
+    os.makedirs(out, exist_ok=True)
+    rows = rows_of(results)
+    unit = points[0]["metrics"].get("energy_unit", "")
+
+    def save_plot(plot, name):
+        target = os.path.join(out, name)
+        write_atomically(target, lambda tmp: plot(tmp))
+        print(f"plot_formats: wrote {target}")
+
+    save_plot(lambda p: plot_energy_vs_error(rows, unit, p), "formats_energy_vs_error.png")
+    save_plot(lambda p: plot_are(rows, p), "formats_are.png")
+
+    def write_csv(tmp):
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    target = os.path.join(out, "formats.csv")
+    write_atomically(target, write_csv)
+    print(f"plot_formats: wrote {target}")
+
+
+if __name__ == "__main__":
+    main()
