@@ -110,7 +110,10 @@ EnergyTable paper_unit() {
   EnergyTable t{"paper-unit", "paper-unit (relative to one fp32 add)", "relative", EnergyTable::Model::flat, {}, {}};
   for (const PricedAction& p : {PricedAction{"lowbit_mul", 4.0 / 7.0}, PricedAction{"fp32_mul", 4.0},
                                 PricedAction{"fp32_add", 1.0}, PricedAction{"int_acc_add", 1.0 / 20.0},
-                                PricedAction{"shift_add_scale", 1.0 / 20.0}})
+                                PricedAction{"shift_add_scale", 1.0 / 20.0},
+                                // derived: the group scaler's multiplier form (M_g >= 2) as one
+                                // low-bit multiply, the paper's figure for a multiply of 8 bits or fewer
+                                PricedAction{"mul_scale", 4.0 / 7.0}})
     t.energy[p.action] = p.energy;
   return t;
 }
@@ -234,11 +237,14 @@ std::optional<double> optional_price(const EnergyTable& t, const char* action) {
   return t.prices(action) ? std::optional<double>(t.at(action)) : std::nullopt;
 }
 
-ActionPrices flat_prices(const EnergyTable& t) {
+ActionPrices flat_prices(const EnergyTable& t, const PassWidths& w) {
   ActionPrices p;
   p.element_mul = t.at("lowbit_mul");
   p.acc_add = t.at("int_acc_add");
-  p.group_scale = t.at("shift_add_scale");
+  // Without a figure of its own, the multiplier form of the scaler takes the
+  // table's one group-scaler figure.
+  const bool multiplies = group_scaler_multiplies(w.x_scale, w.y_scale) && t.prices("mul_scale");
+  p.group_scale = t.at(multiplies ? "mul_scale" : "shift_add_scale");
   p.fp32_add = t.at("fp32_add");
   p.fp32_mul = t.at("fp32_mul");
   p.element_mul_gated = optional_price(t, "gated_mul");
@@ -264,6 +270,9 @@ const std::vector<EnergyAction>& energy_actions() {
       {"fp32_add", true, "fp32 add"},
       {"int_acc_add", true, "local-accumulator integer add"},
       {"shift_add_scale", true, "group-scaler operation"},
+      {"mul_scale", false,
+       "group-scaler operation in its multiplier form (a group-scale mantissa of 2 bits or more); absent: "
+       "shift_add_scale"},
       {"fp8_mul", false, "fp8 (e4m3) multiply of the fp8 baselines; absent: lowbit_mul"},
       {"fp16_add", false, "fp16 add (fp8-fp16acc baseline; absent: that baseline is not priced)"},
       {"bf16_mul", false, "bf16 multiply (bf16 baseline; absent: that baseline is not priced)"},
@@ -292,7 +301,7 @@ bool EnergyTable::prices_gating() const {
 }
 
 ActionPrices EnergyTable::prices_at(const PassWidths& widths) const {
-  return model == Model::flat ? flat_prices(*this) : width_aware_prices(coefficients, widths);
+  return model == Model::flat ? flat_prices(*this, widths) : width_aware_prices(coefficients, widths);
 }
 
 std::vector<std::string> builtin_energy_table_names() {

@@ -189,9 +189,50 @@ class Presets(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         lines = p.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, p.stderr)
-        for name in ("--preset", "'mxfp9'", "paper-cifar", "paper-imagenet"):
+        for name in ("--preset", "'mxfp9'", "paper-cifar", "paper-imagenet", "mxfp8", "mxfp4", "nvfp4"):
             self.assertIn(name, lines[0])
-        self.assertNotIn("mxfp8", lines[0])
+
+    def test_block_scaled_presets(self):
+        """Flag by flag as docs/formats.md's presets table lists them."""
+        want = {"mxfp8": ("e4m3", "e8m0", "k32", 41, "nearest"),
+                "mxfp4": ("e2m1", "e8m0", "k32", 16, "nearest"),
+                "nvfp4": ("e2m1", "e4m3", "k16", 16, "nearest")}
+        for preset, (elem, scale, group, acc_bits, rounding) in want.items():
+            c = self.config("--preset", preset)
+            self.assertEqual((c["elem"], c["scale"], c["group"], c["acc_bits"], c["rounding"], c["clip"]),
+                             (elem, scale, group, acc_bits, rounding, False), preset)
+            self.assertEqual({(o["elem"], o["scale"], o["group"]) for o in c["operands"].values()},
+                             {(elem, scale, group)}, preset)
+
+    def test_block_scaled_presets_run_bit_exact_without_overflow(self):
+        """Every pass of a stem, a 3x3 conv and a strided conv, checked against the golden model;
+        the preset's accumulator (16 x max_q^2 at chunk 16) cannot overflow."""
+        for preset in ("mxfp8", "mxfp4", "nvfp4"):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "r.json")
+                p = mlssim("run", TRACE, "--layers", LAYERS, "--preset", preset, "--check", "--quiet",
+                           "--no-progress", "--report", path)
+                with open(path) as f:
+                    r = json.load(f)
+            self.assertTrue(r["total"]["bit_exact"], preset)
+            self.assertEqual(r["total"]["events"]["acc_overflow"], 0, preset)
+            self.assertNotIn("warning:", p.stderr)
+
+    def test_block_preset_refuses_a_grouping_that_cannot_apply(self):
+        for flags in (["--group", "nc"], ["--group-e", "n"]):
+            with tempfile.TemporaryDirectory() as tmp:
+                report = os.path.join(tmp, "r.json")
+                p = mlssim("run", TRACE, "--layers", "conv1", "--preset", "nvfp4", *flags, "--report", report,
+                           check=False)
+                self.assertEqual(p.returncode, 1, flags)
+                lines = p.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, p.stderr)
+                self.assertIn("--preset nvfp4", lines[0])
+                self.assertIn(f"--{flags[0][2:]} {flags[1]}", lines[0])
+                self.assertFalse(os.path.exists(report))
+        # Another block size applies: the flag wins.
+        c = self.config("--preset", "nvfp4", "--group", "k32")
+        self.assertEqual(c["group"], "k32")
 
 
 def npy_shape(path):

@@ -699,6 +699,19 @@ TEST(Report, UnquantizedEntriesArePricedInFp32) {
   EXPECT_THROW(add_energy_to_report(report, builtin_energy_table("paper-unit"), "r.json"), Error);
 }
 
+// A flat table prices the multiplier form of the group scaler (a scale
+// mantissa of 2+ bits on either operand) at mul_scale, else at shift_add_scale.
+TEST(EnergyTables, FlatTablePricesTheScalerForm) {
+  const EnergyTable paper = builtin_energy_table("paper-unit");
+  PassWidths w;
+  EXPECT_DOUBLE_EQ(paper.prices_at(w).group_scale, 1.0 / 20);
+  w.y_scale = ScaleFormat{4, 3};
+  EXPECT_DOUBLE_EQ(paper.prices_at(w).group_scale, 4.0 / 7);
+  EnergyTable without = paper;
+  without.energy.erase("mul_scale");
+  EXPECT_DOUBLE_EQ(without.prices_at(w).group_scale, 1.0 / 20);
+}
+
 TEST(Report, MissingTotalIsSummed) {
   json report = small_report();
   report.erase("total");
