@@ -26,13 +26,13 @@ struct Stats {
   uint64_t acc_add = 0;
   uint64_t acc_overflow = 0;
   uint64_t scale = 0;
-  uint64_t scale_mul = 0;
   uint64_t tree_add = 0;
   uint64_t out_acc = 0;
   uint64_t final_mul = 0;
   uint64_t read_x = 0;
   uint64_t read_y = 0;
   uint64_t write_out = 0;
+  uint64_t scale_mul = 0;
 
   Stats& operator+=(const Stats& o);
 
@@ -66,8 +66,6 @@ inline constexpr StatInfo kStatTable[] = {
     {"acc_overflow", &Stats::acc_overflow, "local_accumulator", "additions",
      "additions whose sum left the acc_bits range"},
     {"scale", &Stats::scale, "group_scaler", "operations", "group-scaler operations, one per chunk result"},
-    {"scale_mul", &Stats::scale_mul, "group_scaler", "operations",
-     "the group-scaler operations done by the multiplier form (a scale format with M_g >= 2); 0 when every M_g <= 1"},
     {"tree_add", &Stats::tree_add, "adder_tree", "fp32 additions", "fp32 additions in the adder trees"},
     {"out_acc", &Stats::out_acc, "output_accumulator", "fp32 additions",
      "fp32 additions in the column output accumulators"},
@@ -77,6 +75,8 @@ inline constexpr StatInfo kStatTable[] = {
     {"read_y", &Stats::read_y, "operand_buffer", "element reads",
      "Y buffer reads, one per active row per cycle (broadcast along the row)"},
     {"write_out", &Stats::write_out, "final_scale", "element writes", "output elements written"},
+    {"scale_mul", &Stats::scale_mul, "group_scaler", "operations",
+     "the group-scaler operations done by the multiplier form (a scale format with M_g >= 2); 0 when every M_g <= 1"},
 };
 
 // A member without a table row would be left out of +=, the report and the
