@@ -1,7 +1,7 @@
 // Group-scaler testbench: the four mantissa cases of <E_g, 1> scales (1, 1.5,
 // 1.5, 2.25 times a power of two), rounding of wide sums, gradual underflow;
 // the multiplier form of M_g >= 2 scales, every mantissa code pair, against
-// exact double and exact rational evaluation.
+// exact double and exact rational evaluation, and its mantissa fault.
 #include "hw_model/array/group_scaler.h"
 
 #include <algorithm>
@@ -23,21 +23,28 @@ struct ScalerCase {
   GroupScale x, y;
 };
 
-std::vector<float> run_cases(const std::vector<ScalerCase>& cases, int acc_bits, Stats& stats,
-                             std::vector<int>* edges = nullptr, ScaleFormat x_fmt = {8, 1}, ScaleFormat y_fmt = {8, 1},
-                             ScalerForm* form = nullptr) {
+// The accumulator width, the two scale formats and the fault of a bench.
+struct Setup {
+  int acc_bits = 16;
+  ScaleFormat x_fmt{8, 1}, y_fmt{8, 1};
+  Fault fault = Fault::none;
+};
+
+std::vector<float> run_cases(const std::vector<ScalerCase>& cases, const Setup& setup, Stats& stats,
+                             std::vector<int>* edges = nullptr, ScalerForm* form = nullptr) {
   ArrayConfig cfg;
   cfg.rows = 1;
   cfg.cols = 1;
-  cfg.acc_bits = acc_bits;
+  cfg.acc_bits = setup.acc_bits;
+  cfg.fault = setup.fault;
   // Case i is output (m = i, p = i) of a one-group job, so it picks its own
   // S_g^X[i] and S_g^Y[i] from the scale register files.
   LayerJob job;
   job.m = job.p = int64_t(cases.size());
   job.g = job.k = 1;
   job.plan = ChunkPlan(1, 1, 1);
-  job.x_scale = x_fmt;
-  job.y_scale = y_fmt;
+  job.x_scale = setup.x_fmt;
+  job.y_scale = setup.y_fmt;
   Bench bench("bench", [&] { return new GroupScaler("scaler", cfg, &stats); });
   for (size_t i = 0; i < cases.size(); ++i) {
     job.x_scales.push_back(cases[i].x);
@@ -72,7 +79,7 @@ TEST(GroupScaler, FourMantissaCasesAreExact) {
   Stats stats;
   std::vector<int> edges;
   ScalerForm form{};
-  const std::vector<float> got = run_cases(cases, 16, stats, &edges, {8, 1}, {8, 1}, &form);
+  const std::vector<float> got = run_cases(cases, {}, stats, &edges, &form);
   EXPECT_EQ(form, ScalerForm::shift_add) << "M_g <= 1 on both operands";
   ASSERT_EQ(got.size(), cases.size());
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -92,7 +99,7 @@ TEST(GroupScaler, WideSumsRoundToNearestEven) {
   for (int64_t sum : {(int64_t{1} << 40) + 1, (int64_t{1} << 40) + (int64_t{1} << 17) + 1, -(int64_t{1} << 60) - 12345})
     cases.push_back({sum, GroupScale{-2, 1}, GroupScale{-7, 1}});
   Stats stats;
-  const std::vector<float> got = run_cases(cases, 62, stats);
+  const std::vector<float> got = run_cases(cases, {62}, stats);
   for (size_t i = 0; i < cases.size(); ++i) {
     // sum * 9 fits in 53 bits here, so the double product is exact and its
     // conversion to float is the one correct rounding.
@@ -108,7 +115,7 @@ TEST(GroupScaler, GradualUnderflowBelowFp32Normals) {
     for (int64_t sum : {1, 3, 12345, -999})
       cases.push_back({sum, GroupScale{-70, 1}, GroupScale{ey, 1}});
   Stats stats;
-  const std::vector<float> got = run_cases(cases, 16, stats);
+  const std::vector<float> got = run_cases(cases, {}, stats);
   for (size_t i = 0; i < cases.size(); ++i) {
     const double exact = double(cases[i].sum) * scale_value(cases[i].x) * scale_value(cases[i].y);
     EXPECT_EQ(got[i], float(exact)) << "sum " << cases[i].sum << " ey " << cases[i].y.exp;
@@ -234,7 +241,7 @@ TEST(GroupScaler, MultiplierFormInTheModule) {
         cases.push_back({sum, GroupScale{int16_t(-3 - cx), cx}, GroupScale{int16_t(-15 + cy), cy}});
   Stats stats;
   ScalerForm form{};
-  const std::vector<float> got = run_cases(cases, 62, stats, nullptr, {8, 3}, {4, 2}, &form);
+  const std::vector<float> got = run_cases(cases, {62, {8, 3}, {4, 2}}, stats, nullptr, &form);
   EXPECT_EQ(form, ScalerForm::multiplier);
   ASSERT_EQ(got.size(), cases.size());
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -252,11 +259,30 @@ TEST(GroupScaler, OneWideOperandMakesItAMultiplier) {
   Stats stats;
   ScalerForm form{};
   const std::vector<float> got =
-      run_cases({{1001, GroupScale{-2, 0}, GroupScale{-4, 5}}}, 16, stats, nullptr, {8, 0}, {4, 3}, &form);
+      run_cases({{1001, GroupScale{-2, 0}, GroupScale{-4, 5}}}, {16, {8, 0}, {4, 3}}, stats, nullptr, &form);
   EXPECT_EQ(form, ScalerForm::multiplier);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], float(1001 * 0.25 * (13.0 / 8) / 16));
   EXPECT_EQ(stats.scale_mul, 1u);
+}
+
+TEST(GroupScaler, DeadMantissaFaultHitsTheMultiplierToo) {
+  // --inject-fault scaler-mantissa with e4m3 scales: X's mantissa code reads 0,
+  // so every c_X > 0 gives the c_X = 0 result, which the exact value is not.
+  std::vector<ScalerCase> cases;
+  for (uint8_t cx = 0; cx < 8; ++cx) cases.push_back({1000, GroupScale{-4, cx}, GroupScale{-2, 3}});
+  Stats stats;
+  ScalerForm form{};
+  const std::vector<float> got = run_cases(cases, {16, {4, 3}, {4, 3}, Fault::scaler_mantissa}, stats, nullptr, &form);
+  EXPECT_EQ(form, ScalerForm::multiplier);
+  ASSERT_EQ(got.size(), cases.size());
+  const double broken = 1000.0 * std::ldexp(1.0, -4) * std::ldexp(11.0 / 8, -2);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const double exact = 1000.0 * std::ldexp(1.0 + cases[i].x.man / 8.0, -4) * std::ldexp(11.0 / 8, -2);
+    EXPECT_EQ(got[i], float(broken)) << "c_x " << i;
+    if (i > 0) EXPECT_NE(got[i], float(exact)) << "c_x " << i << ": the fault must show";
+  }
+  EXPECT_EQ(stats.scale_mul, cases.size());
 }
 
 }  // namespace
