@@ -11,7 +11,10 @@ GroupScaler::GroupScaler(sc_core::sc_module_name name, const ArrayConfig& cfg, S
   dont_initialize();
 }
 
-void GroupScaler::load(const LayerJob& job) { job_ = &job; }
+void GroupScaler::load(const LayerJob& job) {
+  job_ = &job;
+  form_ = scaler_form(job.x_scale, job.y_scale);
+}
 
 void GroupScaler::on_clock() {
   ScaledSums& o = out->next();
@@ -33,10 +36,13 @@ void GroupScaler::on_clock() {
       const int64_t m = s.tag.m_tile * cols_ + c;
       const size_t i = size_t(r) * size_t(cols_) + size_t(c);
       GroupScale sx = j.x_scales[size_t(m * j.g + g)];
-      if (fault_ == Fault::scaler_mantissa) sx.man = 0;  // the 1.5x shift-add path is dead
-      o.value[i] = shift_add_scale(s.sum[i], sx, sy, j.x_scale.m, j.y_scale.m);
+      // The fault: X's mantissa code reads 0 (the 1.5x shift-add path is dead,
+      // or the multiplier's fraction inputs are stuck at 0).
+      if (fault_ == Fault::scaler_mantissa) sx.man = 0;
+      o.value[i] = group_scale(form_, s.sum[i], sx, sy, j.x_scale.m, j.y_scale.m);
     }
     stats_->scale += uint64_t(s.active_cols);
+    if (form_ == ScalerForm::multiplier) stats_->scale_mul += uint64_t(s.active_cols);
   }
 }
 

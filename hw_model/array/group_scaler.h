@@ -1,13 +1,16 @@
 #pragma once
 // The group scalers (one per PE): multiply each chunk sum by S_g^X[m,g] *
-// S_g^Y[p,g] with shifts and adds (mantissa product 1, 1.5 or 2.25) and round
-// the result once into the tree's fp32 format.
+// S_g^Y[p,g] and round the result once into the tree's fp32 format. Which form
+// of scaler does it follows the pass's two scale formats (ScalerForm,
+// hw_model/datapath): shifts and adds when both M_g <= 1 (mantissa product 1,
+// 1.5 or 2.25), a small integer multiplier when either M_g >= 2.
 #include <systemc>
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
 #include "hw_model/array/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
+#include "hw_model/datapath/datapath.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
@@ -22,7 +25,8 @@ class GroupScaler : public sc_core::sc_module {
 
   SC_HAS_PROCESS(GroupScaler);
   GroupScaler(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
-  void load(const LayerJob& job);  // the group-scale register files
+  void load(const LayerJob& job);  // the group-scale register files and the scaler form
+  ScalerForm form() const { return form_; }
 
  private:
   void on_clock();
@@ -31,6 +35,7 @@ class GroupScaler : public sc_core::sc_module {
   const Fault fault_;
   Stats* stats_;
   const LayerJob* job_ = nullptr;
+  ScalerForm form_ = ScalerForm::shift_add;
 };
 
 }  // namespace mls::hw

@@ -58,6 +58,20 @@ float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale
   return integer_to_fp32(negative, v, x.exp + y.exp - x_scale_m - y_scale_m);
 }
 
+float multiply_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
+  const bool negative = chunk_sum < 0;
+  // |P| < 2^63 (a 64-bit two's-complement sum), the mantissa product < 2^8:
+  // the product fits 71 bits, so 128 are exact.
+  const u128 magnitude = negative ? u128(-static_cast<__int128>(chunk_sum)) : u128(chunk_sum);
+  const uint32_t mx = (1u << x_scale_m) + x.man, my = (1u << y_scale_m) + y.man;
+  return integer_to_fp32(negative, magnitude * (mx * my), x.exp + y.exp - x_scale_m - y_scale_m);
+}
+
+float group_scale(ScalerForm form, int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
+  return form == ScalerForm::shift_add ? shift_add_scale(chunk_sum, x, y, x_scale_m, y_scale_m)
+                                       : multiply_scale(chunk_sum, x, y, x_scale_m, y_scale_m);
+}
+
 namespace {
 
 // A finite float32 as integer significand * 2^exp.

@@ -56,9 +56,27 @@ inline AccumulateResult accumulate(int64_t acc, int64_t product, int acc_bits, O
 // normalising the integer and assembling the IEEE bit pattern.
 float integer_to_fp32(bool negative, unsigned __int128 mag, int exp);
 
-// Group scaler: P * (1 + cx/2^Mg) * (1 + cy/2^Mg) * 2^(ex + ey) as shift-adds,
-// then one rounding to float32.
+// The two forms of group scaler. With both M_g <= 1 a scale mantissa is 1 or
+// 1.5 and shifts and adds do; with M_g >= 2 on either operand (a mantissa
+// 2^M_g + c of up to 4 bits) the scaler is a small integer multiplier.
+enum class ScalerForm { shift_add, multiplier };
+
+inline ScalerForm scaler_form(const ScaleFormat& x, const ScaleFormat& y) {
+  return x.m <= 1 && y.m <= 1 ? ScalerForm::shift_add : ScalerForm::multiplier;
+}
+
+// Group scaler, shift-add form (both M_g <= 1): P * (1 + cx/2^Mg) * (1 + cy/2^Mg)
+// * 2^(ex + ey) as shift-adds, then one rounding to float32.
 float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m);
+
+// Group scaler, multiplier form (any M_g in [0, 3]): the (M_g^X + 1) x
+// (M_g^Y + 1)-bit mantissa product (2^Mx + cx) * (2^My + cy), at most 8 bits,
+// times |P| (at most 62 bits) in exact integer arithmetic, then the same one
+// rounding to float32.
+float multiply_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m);
+
+// The scaler of `form`: shift_add_scale or multiply_scale.
+float group_scale(ScalerForm form, int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m);
 
 // RNE_fp32(a * b * 2^exp) for float32 a, b: the final-scale factor.
 float exact_product_to_fp32(float a, float b, int exp);

@@ -32,6 +32,7 @@ struct Stats {
   uint64_t read_x = 0;
   uint64_t read_y = 0;
   uint64_t write_out = 0;
+  uint64_t scale_mul = 0;
 
   Stats& operator+=(const Stats& o);
 
@@ -74,6 +75,8 @@ inline constexpr StatInfo kStatTable[] = {
     {"read_y", &Stats::read_y, "operand_buffer", "element reads",
      "Y buffer reads, one per active row per cycle (broadcast along the row)"},
     {"write_out", &Stats::write_out, "final_scale", "element writes", "output elements written"},
+    {"scale_mul", &Stats::scale_mul, "group_scaler", "operations",
+     "the group-scaler operations done by the multiplier form (a scale format with M_g >= 2); 0 when every M_g <= 1"},
 };
 
 // A member without a table row would be left out of +=, the report and the

@@ -43,9 +43,9 @@ ElemFormat parse_elem_format(const std::string& text) {
 
 ScaleFormat parse_scale_format(const std::string& text) {
   ScaleFormat f;
-  if (!parse_em(text, f.e, f.m) || f.e > 8 || f.m > 1)
+  if (!parse_em(text, f.e, f.m) || f.e > 8 || f.m > 3)
     throw Error("unknown group-scale format " + quoted_excerpt(text) +
-                " (expected eXmY with X in [0,8], Y in {0,1}, e.g. e8m1)");
+                " (expected eXmY with X in [0,8], Y in [0,3], e.g. e8m1 or e4m3)");
   return f;
 }
 

@@ -24,7 +24,7 @@ struct ElemFormat {
 
 struct ScaleFormat {
   int e = 8;  // E_g in [0, 8]
-  int m = 1;  // M_g in {0, 1}
+  int m = 1;  // M_g in [0, 3]: with M_g >= 2 the group scaler is a multiplier (hw_model/datapath)
 
   int min_exp() const { return 1 - (1 << e); }
   std::string name() const;

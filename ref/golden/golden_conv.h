@@ -26,7 +26,10 @@ namespace mls {
 // One addition of the local accumulator; counts an overflow into `overflows`.
 int64_t accumulate(int64_t acc, int64_t product, int acc_bits, Overflow policy, uint64_t& overflows);
 
-// fp32(P * S_gx * S_gy), round to nearest even with gradual underflow.
+// fp32(P * S_gx * S_gy), round to nearest even with gradual underflow, for any
+// M_g in [0, 3]: the exact integer P * (2^Mx + cx) * (2^My + cy), rounded to odd
+// at 53 bits, then the IEEE double-to-float conversion (not the hardware's
+// shift-add or multiplier and integer normalisation, so each checks the other).
 float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleFormat& x_fmt,
                   const ScaleFormat& y_fmt);
 inline float scale_chunk(int64_t chunk_sum, GroupScale x, GroupScale y, const ScaleFormat& fmt) {

@@ -190,6 +190,11 @@ int cmd_vectors(const std::vector<std::string>& args) {
                 " blocks; vectors supports single-block passes only");
   const LoweredPass lp = lower_layer(layer, pass);
   const QuantTensor &x = layer.x(pass), &y = layer.y(pass);
+  // The RTL scaler (rtl/src/mls_group_scaler.sv) is the shift-add form only.
+  for (const QuantTensor* t : {&x, &y})
+    if (t->scale.m > 1)
+      throw Error(where + ": " + t->name + " has group-scale format " + t->scale.name() +
+                  "; the RTL group scaler takes M_g <= 1 only (e.g. e8m1, e8m0)");
 
   GoldenLevels levels;
   golden_levels(lp, x, y, a.cfg.array, where, levels);

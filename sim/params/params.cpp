@@ -113,7 +113,7 @@ const std::vector<Param> kTable = {
        set_plain(c, &QuantConfig::elem, &OperandFlags::elem, parse_elem_format(t));
      },
      [](const RunConfig& c) -> json { return c.plain.elem.name(); }, &weight_elem},
-    {"scale", Group::quant, Kind::text, nullptr, "group-scale format <E_g, M_g>, M_g in {0,1}", kFirstSweeps,
+    {"scale", Group::quant, Kind::text, nullptr, "group-scale format <E_g, M_g>, M_g in [0,3]", kFirstSweeps,
      [](RunConfig& c, const Param&, const Text& t) {
        set_plain(c, &QuantConfig::scale, &OperandFlags::scale, parse_scale_format(t));
      },

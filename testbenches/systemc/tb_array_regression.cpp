@@ -151,6 +151,7 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
     EXPECT_EQ(s.read_x, dataflow == Dataflow::weight_stationary ? uint64_t(lp.m * lp.g * lp.k) : macs);
     EXPECT_EQ(s.read_y, dataflow == Dataflow::output_stationary && tiles == 1 ? y_stream : m_tiles * y_stream);
     EXPECT_EQ(s.scale, outputs * chunks);
+    EXPECT_EQ(s.scale_mul, x.scale.m > 1 || y.scale.m > 1 ? s.scale : 0) << "the scaler's multiplier form";
     EXPECT_EQ(s.tree_add, outputs * (chunks - tiles)) << "one add fewer than chunks in each tile";
     EXPECT_EQ(s.out_acc, outputs * tiles);
     EXPECT_EQ(s.final_mul, outputs);
@@ -210,6 +211,9 @@ std::vector<Case> all_cases() {
       for (int stride : {1, 2})
         cases.push_back({"e2m4xe3m2xe2m1", rows, cols, chunk, stride, "random", "e8m1xe8m0xe6m1"});
   for (int stride : {1, 2}) cases.push_back({"e0m4xe2m4xe4m3", 16, 16, 16, stride, "wide", "e8m0xe8m1xe8m1"});
+  // Wider scale mantissas (e4m3 as NVFP4 uses): the scaler's multiplier form, in every pass or (A only) all but bwd-data.
+  cases.push_back({"e2m1xe2m4xe3m3", 8, 16, 9, 1, "wide", "e4m3xe8m0xe5m2"});
+  cases.push_back({"e2m1xe2m4xe3m3", 8, 16, 9, 2, "wide", "e8m1xe4m3xe8m1"});
   // The mix of docs/formats.md (W e2m1, A e2m4, E e3m3), also with its
   // accumulators driven over (saturating at stride 1, wrapping at 2).
   for (int stride : {1, 2})
