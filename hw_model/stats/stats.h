@@ -32,6 +32,7 @@ struct Stats {
   uint64_t read_x = 0;
   uint64_t read_y = 0;
   uint64_t write_out = 0;
+  uint64_t requant = 0;
 
   Stats& operator+=(const Stats& o);
 
@@ -74,6 +75,10 @@ inline constexpr StatInfo kStatTable[] = {
     {"read_y", &Stats::read_y, "operand_buffer", "element reads",
      "Y buffer reads, one per active row per cycle (broadcast along the row)"},
     {"write_out", &Stats::write_out, "final_scale", "element writes", "output elements written"},
+    {"requant", &Stats::requant, "mac_array", "elements",
+     "operand elements quantized again for this pass because a block grouping (kB) blocks the operand along "
+     "another axis than its earlier passes (0 for the other groupings); counted by the run, the quantizer being "
+     "no block of the array (docs/formats.md#block-groupings)"},
 };
 
 // A member without a table row would be left out of +=, the report and the
