@@ -108,11 +108,12 @@ void check_block_groupings(const PerOperand<QuantConfig>& quant) {
   // block grouping on one operand needs the same kB on the other two.
   const Operand ops[] = {Operand::weight, Operand::input, Operand::grad_output};
   const char* names[] = {"group_w", "group_a", "group_e"};
+  const char* tensors[] = {"W", "A", "E"};
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j) {
       const Grouping a = quant[ops[i]].group, b = quant[ops[j]].group;
       if (i != j && a.is_block() && a != b)
-        throw ConfigError(names[j], "is " + to_string(b) + " but " + names[i] + " is " + to_string(a) +
+        throw ConfigError(names[j], "is " + to_string(b) + " but " + tensors[i] + "'s grouping is " + to_string(a) +
                                         ": a block grouping needs the same kB on W, A and E (the two operands of "
                                         "every pass share one block partition of its reduction)");
     }
