@@ -29,6 +29,7 @@ GroupLayout::GroupLayout(const Shape& s, Grouping g, BlockAxis block_axis) : gro
     throw Error("block segment " + std::to_string(segment) + " does not divide dim " + std::to_string(axis.dim) +
                 " of shape " + shape_str(s));
   seg_blocks = (segment + g.block_size - 1) / g.block_size;
+  nblocks = along / segment * seg_blocks;
 }
 
 int64_t GroupLayout::groups() const {

@@ -39,6 +39,7 @@ struct GroupLayout {
   BlockAxis axis;
   int64_t outer = 1, along = 1, after = 1;
   int64_t segment = 1, seg_blocks = 1;  // segment length, blocks per segment
+  int64_t nblocks = 1;                   // blocks along the axis: along / segment * seg_blocks
   Shape shape;
 
   GroupLayout() = default;
@@ -52,12 +53,12 @@ struct GroupLayout {
   int64_t group_of(int64_t flat) const {
     if (group.is_block()) {
       const int64_t i = flat / after % along;
-      return ((flat / (after * along)) * blocks_along() + i / segment * seg_blocks + i % segment / group.block_size) *
-                 after + flat % after;
+      return ((flat / (after * along)) * nblocks + i / segment * seg_blocks + i % segment / group.block_size) * after +
+             flat % after;
     }
     return group_of_pair(flat / (d1 * inner), (flat / inner) % d1);
   }
-  int64_t blocks_along() const { return along / segment * seg_blocks; }
+  int64_t blocks_along() const { return nblocks; }
 };
 
 struct QuantTensor {
