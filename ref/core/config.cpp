@@ -1,5 +1,7 @@
 #include "ref/core/config.h"
 
+#include <iterator>
+
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
 
@@ -39,12 +41,10 @@ int64_t block_size_of(const std::string& t) {
 Grouping parse_grouping(const std::string& t) {
   const int64_t b = block_size_of(t);
   if (b < 0) {
-    try {
-      return static_cast<Grouping::Kind>(static_cast<int>(parse_enum<Grouping::Kind>(t, "grouping", kGroupNames)));
-    } catch (const Error&) {
-      throw Error("unknown grouping " + quoted_excerpt(t) + " (expected nc|n|c|tensor|kB, B in " +
-                  Grouping::kBlock.text() + ")");
-    }
+    for (size_t i = 0; i < std::size(kGroupNames); ++i)
+      if (t == kGroupNames[i]) return static_cast<Grouping::Kind>(i);
+    throw Error("unknown grouping " + quoted_excerpt(t) + " (expected nc|n|c|tensor|kB, B in " +
+                Grouping::kBlock.text() + ")");
   }
   if (b < Grouping::kBlock.lo || b > Grouping::kBlock.hi)
     throw Error("grouping " + quoted_excerpt(t) + ": the block size B of kB must be in " + Grouping::kBlock.text() +

@@ -265,7 +265,9 @@ void lower_bwd_weight_blocked(const ConvGeometry& c, Block b, const GroupLayout&
 // A block grouping of B pads the blocked index (ci', co' or n) to whole blocks.
 void check_table_sizes(Pass pass, const ConvGeometry& c, int block_size) {
   const auto padded = [&](int64_t len) {
-    return block_size ? BlockedReduction(len, 1, block_size).nb * BlockedReduction(len, 1, block_size).kb : len;
+    if (!block_size) return len;
+    const BlockedReduction red(len, 1, block_size);
+    return red.nb * red.kb;
   };
   const int64_t gk = pass == Pass::bwd_weight ? padded(c.n) * c.ho * c.wo
                                               : padded(pass == Pass::fwd ? c.cig() : c.cog()) * c.kh * c.kw;

@@ -103,6 +103,20 @@ std::vector<Pass> canonical_order(const std::vector<Pass>& passes) {
   return out;
 }
 
+// Block groupings: each operand of `pass` that no quantization of q has
+// along the pass's axis is quantized once more, paid by this pass.
+void requantize_for(QuantLayer& q, const LayerTensors& t, const PerOperand<QuantConfig>& cfg, Pass pass,
+                    int threads) {
+  for (Operand which : {t.kind->x_operand(pass), t.kind->y_operand(pass)}) {
+    if (!cfg[which].group.is_block()) continue;
+    const BlockAxis axis = axis_in(*t.kind, which, pass);
+    bool have = q.operand(which).layout.axis == axis;
+    for (const QuantLayer::Requantized& r : q.requantized) have = have || (r.operand == which && r.q.layout.axis == axis);
+    if (!have)
+      q.requantized.push_back({which, quantize_operand(t, which, *tensor_of(t, which), cfg[which], axis, threads), pass});
+  }
+}
+
 }  // namespace
 
 QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& cfg, int threads,
@@ -125,19 +139,9 @@ QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& 
     else if (which == Operand::input) q.input = std::move(qt);
     else q.grad_output = std::move(qt);
   }
-  // Each further axis a run's pass needs: one more quantization, paid by the
-  // first pass that needs it.
-  for (Pass p : order) {
-    if (std::find(passes.begin(), passes.end(), p) == passes.end() || !q.has_pass(p)) continue;
-    for (Operand which : {t.kind->x_operand(p), t.kind->y_operand(p)}) {
-      if (!cfg[which].group.is_block()) continue;
-      const BlockAxis axis = axis_in(*t.kind, which, p);
-      bool have = q.operand(which).layout.axis == axis;
-      for (const QuantLayer::Requantized& r : q.requantized) have = have || (r.operand == which && r.q.layout.axis == axis);
-      if (!have)
-        q.requantized.push_back({which, quantize_operand(t, which, *tensor_of(t, which), cfg[which], axis, threads), p});
-    }
-  }
+  for (Pass p : order)
+    if (std::find(passes.begin(), passes.end(), p) != passes.end() && q.has_pass(p))
+      requantize_for(q, t, cfg, p, threads);
   return q;
 }
 
