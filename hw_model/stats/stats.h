@@ -33,6 +33,7 @@ struct Stats {
   uint64_t read_y = 0;
   uint64_t write_out = 0;
   uint64_t scale_mul = 0;
+  uint64_t requant = 0;
 
   Stats& operator+=(const Stats& o);
 
@@ -77,6 +78,10 @@ inline constexpr StatInfo kStatTable[] = {
     {"write_out", &Stats::write_out, "final_scale", "element writes", "output elements written"},
     {"scale_mul", &Stats::scale_mul, "group_scaler", "operations",
      "the group-scaler operations done by the multiplier form (a scale format with M_g >= 2); 0 when every M_g <= 1"},
+    {"requant", &Stats::requant, "mac_array", "elements",
+     "operand elements quantized again for this pass because a block grouping (kB) blocks the operand along "
+     "another axis than its earlier passes (0 for the other groupings); counted by the run, the quantizer being "
+     "no block of the array (docs/formats.md#block-groupings)"},
 };
 
 // A member without a table row would be left out of +=, the report and the

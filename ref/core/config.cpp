@@ -1,5 +1,7 @@
 #include "ref/core/config.h"
 
+#include <iterator>
+
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
 
@@ -24,13 +26,39 @@ constexpr const char* kFaultNames[] = {"none", "mul-lsb", "scaler-mantissa", "tr
 
 }  // namespace
 
-Grouping parse_grouping(const std::string& t) { return parse_enum<Grouping>(t, "grouping", kGroupNames); }
+namespace {
+
+// "k32" -> 32; -1 when the text is not k followed by 1 to 9 digits.
+int64_t block_size_of(const std::string& t) {
+  if (t.size() < 2 || t.size() > 10 || t[0] != 'k') return -1;
+  for (size_t i = 1; i < t.size(); ++i)
+    if (t[i] < '0' || t[i] > '9') return -1;
+  return std::stoll(t.substr(1));
+}
+
+}  // namespace
+
+Grouping parse_grouping(const std::string& t) {
+  const int64_t b = block_size_of(t);
+  if (b < 0) {
+    for (size_t i = 0; i < std::size(kGroupNames); ++i)
+      if (t == kGroupNames[i]) return static_cast<Grouping::Kind>(i);
+    throw Error("unknown grouping " + quoted_excerpt(t) + " (expected nc|n|c|tensor|kB, B in " +
+                Grouping::kBlock.text() + ")");
+  }
+  if (b < Grouping::kBlock.lo || b > Grouping::kBlock.hi)
+    throw Error("grouping " + quoted_excerpt(t) + ": the block size B of kB must be in " + Grouping::kBlock.text() +
+                " (k1 would give every element its own scale)");
+  return Grouping::blocks(int(b));
+}
 Rounding parse_rounding(const std::string& t) { return parse_enum<Rounding>(t, "rounding", kRoundingNames); }
 Overflow parse_overflow(const std::string& t) { return parse_enum<Overflow>(t, "overflow policy", kOverflowNames); }
 Pass parse_pass(const std::string& t) { return parse_enum<Pass>(t, "pass", kPassNames); }
 Fault parse_fault(const std::string& t) { return parse_enum<Fault>(t, "fault", kFaultNames); }
 std::string to_string(Fault f) { return kFaultNames[static_cast<int>(f)]; }
-std::string to_string(Grouping g) { return kGroupNames[static_cast<int>(g)]; }
+std::string to_string(Grouping g) {
+  return g.is_block() ? "k" + std::to_string(g.block_size) : kGroupNames[static_cast<int>(g.kind)];
+}
 std::string to_string(Rounding r) { return kRoundingNames[static_cast<int>(r)]; }
 std::string to_string(Overflow o) { return kOverflowNames[static_cast<int>(o)]; }
 std::string to_string(Pass p) { return kPassNames[static_cast<int>(p)]; }
@@ -71,6 +99,24 @@ void MlsConfig::validate() const {
   check_range("out_buffer_kb", memory.out_buffer_kb, MemoryConfig::kKb);
   check_range("dram_bw", memory.dram_bw, MemoryConfig::kBw);
   check_range("dram_latency", memory.dram_latency, MemoryConfig::kLatency);
+  check_block_groupings(quant);
+}
+
+void check_block_groupings(const PerOperand<QuantConfig>& quant) {
+  // Every pair of W, A and E meets in a pass, whose X and Y must share one
+  // partition of the reduction index (docs/formats.md#block-groupings): a
+  // block grouping on one operand needs the same kB on the other two.
+  const Operand ops[] = {Operand::weight, Operand::input, Operand::grad_output};
+  const char* names[] = {"group_w", "group_a", "group_e"};
+  const char* tensors[] = {"W", "A", "E"};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      const Grouping a = quant[ops[i]].group, b = quant[ops[j]].group;
+      if (i != j && a.is_block() && a != b)
+        throw ConfigError(names[j], "is " + to_string(b) + " but " + tensors[i] + "'s grouping is " + to_string(a) +
+                                        ": a block grouping needs the same kB on W, A and E (the two operands of "
+                                        "every pass share one block partition of its reduction)");
+    }
 }
 
 }  // namespace mls

@@ -29,7 +29,30 @@ struct Range {
 // Throws ConfigError(param, "must be in [lo, hi], got value") when value is outside r.
 void check_range(const std::string& param, int64_t value, Range r);
 
-enum class Grouping { nc, n, c, tensor };
+// How a tensor is cut into groups, each with one group scale S_g:
+//   nc, n, c, tensor  by dims 0 and/or 1 (docs/reference.md#the-reference-quantizer);
+//   block (kB)        B consecutive elements along one dim, the block axis,
+//                     at every index of the other dims (docs/formats.md#block-groupings).
+// Grouping::nc etc. name the kinds, so a kind converts to a Grouping.
+struct Grouping {
+  enum Kind { nc, n, c, tensor, block };
+  // B of kB: at least 2 (k1 would be one scale per element, no group at all)
+  // and at most 1024 (beyond, a block is a channel-sized group, which c/nc say).
+  static constexpr Range kBlock{2, 1024};
+
+  Kind kind = nc;
+  int block_size = 0;  // B, kind == block only
+
+  Grouping(Kind k = nc) : kind(k) {}  // NOLINT: a kind is a grouping
+  static Grouping blocks(int size) {
+    Grouping g(block);
+    g.block_size = size;
+    return g;
+  }
+  bool is_block() const { return kind == block; }
+  bool operator==(const Grouping& o) const { return kind == o.kind && block_size == o.block_size; }
+  bool operator!=(const Grouping& o) const { return !(*this == o); }
+};
 enum class Rounding { nearest, stochastic };
 enum class Overflow { saturate, wrap };
 enum class Pass { fwd, bwd_data, bwd_weight };
@@ -113,5 +136,9 @@ struct MlsConfig {
   MemoryConfig memory;
   void validate() const;      // throws ConfigError naming the bad parameter
 };
+
+// A block grouping (kB) on one operand needs the same kB on all three;
+// throws ConfigError naming the operand's group parameter (group_a).
+void check_block_groupings(const PerOperand<QuantConfig>& quant);
 
 }  // namespace mls

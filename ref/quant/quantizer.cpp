@@ -9,40 +9,64 @@
 
 namespace mls {
 
-GroupLayout::GroupLayout(const Shape& shape, Grouping g) : group(g) {
-  d0 = shape.empty() ? 1 : shape[0];
-  d1 = shape.size() >= 2 ? shape[1] : 1;
-  inner = (d0 * d1 == 0) ? 1 : numel(shape) / (d0 * d1);
+BlockAxis default_block_axis(const Shape& shape) { return {shape.size() >= 2 ? 1 : 0, 0}; }
+
+GroupLayout::GroupLayout(const Shape& s, Grouping g, BlockAxis block_axis) : group(g), shape(s) {
+  d0 = s.empty() ? 1 : s[0];
+  d1 = s.size() >= 2 ? s[1] : 1;
+  inner = (d0 * d1 == 0) ? 1 : numel(s) / (d0 * d1);
+  if (!g.is_block()) return;
+  axis = block_axis;
+  // A scalar is one block of one element.
+  if (s.empty()) return;
+  if (axis.dim < 0 || axis.dim >= int(s.size()))
+    throw Error("block axis " + std::to_string(axis.dim) + " is not a dim of shape " + shape_str(s));
+  along = s[size_t(axis.dim)];
+  for (int d = 0; d < axis.dim; ++d) outer *= s[size_t(d)];
+  for (size_t d = size_t(axis.dim) + 1; d < s.size(); ++d) after *= s[d];
+  segment = axis.segment > 0 ? axis.segment : std::max<int64_t>(along, 1);
+  if (along % segment != 0)
+    throw Error("block segment " + std::to_string(segment) + " does not divide dim " + std::to_string(axis.dim) +
+                " of shape " + shape_str(s));
+  seg_blocks = (segment + g.block_size - 1) / g.block_size;
+  nblocks = along / segment * seg_blocks;
 }
 
 int64_t GroupLayout::groups() const {
-  switch (group) {
+  if (group.is_block()) return outer * blocks_along() * after;
+  switch (group.kind) {
     case Grouping::nc: return d0 * d1;
     case Grouping::n: return d0;
     case Grouping::c: return d1;
     case Grouping::tensor: return 1;
+    case Grouping::block: break;
   }
   return 1;
 }
 
 Shape GroupLayout::group_shape() const {
-  switch (group) {
+  switch (group.kind) {
     case Grouping::nc: return {d0, d1};
     case Grouping::n: return {d0};
     case Grouping::c: return {d1};
     case Grouping::tensor: return {};
+    case Grouping::block: break;
   }
-  return {};
+  if (shape.empty()) return {};
+  Shape gs = shape;
+  gs[size_t(axis.dim)] = blocks_along();
+  return gs;
 }
 
 int64_t GroupLayout::group_of_pair(int64_t i0, int64_t i1) const {
-  switch (group) {
+  switch (group.kind) {
     case Grouping::nc: return i0 * d1 + i1;
     case Grouping::n: return i0;
     case Grouping::c: return i1;
     case Grouping::tensor: return 0;
+    case Grouping::block: break;
   }
-  return 0;
+  throw Error("group_of_pair: a block grouping's groups are not pairs of dims 0 and 1");
 }
 
 GroupScale group_scale_for_ratio(double s, const ScaleFormat& fmt) {
@@ -118,6 +142,11 @@ void parallel_for(int64_t n, int threads, F&& body) {
 
 QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg,
                      const TensorF* random, int threads) {
+  return quantize(x, name, cfg, default_block_axis(x.shape), random, threads);
+}
+
+QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg, const BlockAxis& axis,
+                     const TensorF* random, int threads) {
   check_finite(x, name);
   if (random) check_random(x, *random, name);
   QuantTensor q;
@@ -125,7 +154,7 @@ QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfi
   q.shape = x.shape;
   q.elem = cfg.elem;
   q.scale = cfg.scale;
-  q.layout = GroupLayout(x.shape, cfg.group);
+  q.layout = GroupLayout(x.shape, cfg.group, axis);
   q.sq.assign(x.data.size(), 0);
 
   std::vector<float> group_max(static_cast<size_t>(q.layout.groups()), 0.0f);

@@ -11,19 +11,54 @@
 
 namespace mls {
 
+// The dim a block grouping (kB) cuts into blocks of B, and the segments it
+// cuts first: blocks never straddle a segment boundary (a grouped conv's
+// channel groups), and each segment ends in a remainder block when B does not
+// divide it. segment 0 means the whole dim.
+struct BlockAxis {
+  int dim = 1;
+  int64_t segment = 0;
+  bool operator==(const BlockAxis& o) const { return dim == o.dim && segment == o.segment; }
+  bool operator!=(const BlockAxis& o) const { return !(*this == o); }
+};
+
+// The axis `mlssim quantize` blocks when given none: dim 1 (the forward
+// reduction dim of a conv's W and A, the last dim of a matrix), dim 0 for a
+// rank-1 tensor.
+BlockAxis default_block_axis(const Shape& shape);
+
 // Which groups a tensor is cut into: dims 0 and/or 1 by Grouping, a dimension
-// the tensor lacks being dropped.
+// the tensor lacks being dropped; or, for a block grouping, blocks along one
+// dim, every other index its own group (group_shape() puts the block index in
+// place of that dim).
 struct GroupLayout {
   Grouping group = Grouping::nc;
   int64_t d0 = 1, d1 = 1;  // sizes of dims 0 and 1 (1 when absent)
   int64_t inner = 1;       // elements per (i0, i1) pair
+  // Block groupings: the tensor as [outer, axis, after] around the block axis.
+  BlockAxis axis;
+  int64_t outer = 1, along = 1, after = 1;
+  int64_t segment = 1, seg_blocks = 1;  // segment length, blocks per segment
+  int64_t nblocks = 1;                   // blocks along the axis: along / segment * seg_blocks
+  Shape shape;
 
   GroupLayout() = default;
-  GroupLayout(const Shape& shape, Grouping g);
+  // Throws mls::Error when the block axis is not a dim of `shape` or its
+  // segment does not divide the dim.
+  GroupLayout(const Shape& shape, Grouping g, BlockAxis block_axis = {});
   int64_t groups() const;
   Shape group_shape() const;
+  // Non-block groupings only.
   int64_t group_of_pair(int64_t i0, int64_t i1) const;
-  int64_t group_of(int64_t flat) const { return group_of_pair(flat / (d1 * inner), (flat / inner) % d1); }
+  int64_t group_of(int64_t flat) const {
+    if (group.is_block()) {
+      const int64_t i = flat / after % along;
+      return ((flat / (after * along)) * nblocks + i / segment * seg_blocks + i % segment / group.block_size) * after +
+             flat % after;
+    }
+    return group_of_pair(flat / (d1 * inner), (flat / inner) % d1);
+  }
+  int64_t blocks_along() const { return nblocks; }
 };
 
 struct QuantTensor {
@@ -43,6 +78,10 @@ struct QuantTensor {
 // (same shape, values in [-0.5, 0.5)) instead of the counter-based generator.
 // Throws mls::Error naming `name` on NaN/Inf or a bad random tensor.
 QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg,
+                     const TensorF* random = nullptr, int threads = 1);
+// The same with the axis a block grouping cuts (ignored by the others);
+// the form above blocks default_block_axis(x.shape).
+QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg, const BlockAxis& axis,
                      const TensorF* random = nullptr, int threads = 1);
 
 // Throws mls::Error naming `name` and the first NaN or Inf element.

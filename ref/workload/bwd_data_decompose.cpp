@@ -31,6 +31,26 @@ std::vector<std::pair<int64_t, int64_t>> phases(const ConvGeometry& c) {
   return out;
 }
 
+// The zero-insert-free lowering of one phase: g = co', k = the phase's taps.
+template <class TapOf, class EAt>
+void fill_group_major(LoweredPass& lp, int64_t taps, TapOf tap_of, EAt e_at, const GroupLayout& xl,
+                      const GroupLayout& yl, const ConvGeometry& c, int64_t co0) {
+  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(co0 + g, m); },
+               [&](int64_t m, int64_t g, int64_t k) -> int64_t {
+                 if (!taps) return -1;
+                 const auto [kh, kw] = tap_of(k);
+                 return (((co0 + g) * c.cig() + m) * c.kh + kh) * c.kw + kw;
+               },
+               lp.x_group, lp.x_index);
+  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (lp.p / c.n), co0 + g); },
+               [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+                 if (!taps) return -1;
+                 const auto [kh, kw] = tap_of(k);
+                 return e_at(p, g, kh, kw);
+               },
+               lp.y_group, lp.y_index);
+}
+
 }  // namespace
 
 BwdData parse_bwd_data(const std::string& text) {
@@ -70,28 +90,39 @@ LoweredPass lower_decomposed_bwd_data(const Conv2d& conv, int64_t block, const G
   LoweredPass lp;
   lp.pass = Pass::bwd_data;
   lp.m = c.cig(), lp.p = c.n * hp * wp, lp.g = c.cog(), lp.k = taps ? taps : 1;
-  check_lowered_entries(Pass::bwd_data, lp.m, lp.p, lp.g * lp.k);
   lp.out_shape = {c.n, c.ci, c.h, c.w};
   const auto tap_of = [&](int64_t k) { return std::pair{th[size_t(k) / tw.size()], tw[size_t(k) % tw.size()]}; };
-  fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(co0 + g, m); },
-               [&](int64_t m, int64_t g, int64_t k) -> int64_t {
-                 if (!taps) return -1;
-                 const auto [kh, kw] = tap_of(k);
-                 return (((co0 + g) * c.cig() + m) * c.kh + kh) * c.kw + kw;
-               },
-               lp.x_group, lp.x_index);
-  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (hp * wp), co0 + g); },
-               [&](int64_t p, int64_t g, int64_t k) -> int64_t {
-                 if (!taps) return -1;
-                 const auto [kh, kw] = tap_of(k);
-                 const int64_t n = p / (hp * wp), h = ph + (p / wp % hp) * q.stride_h, w = pw + (p % wp) * q.stride_w;
-                 const int64_t ho = (h + q.pad_h - kh * q.dil_h) / q.stride_h;  // exact: the tap is in the phase
-                 const int64_t wo = (w + q.pad_w - kw * q.dil_w) / q.stride_w;
-                 if (h + q.pad_h - kh * q.dil_h < 0 || w + q.pad_w - kw * q.dil_w < 0 || ho >= c.ho || wo >= c.wo)
-                   return -1;
-                 return ((n * c.co + co0 + g) * c.ho + ho) * c.wo + wo;
-               },
-               lp.y_group, lp.y_index);
+  // E's flat index for tap (kh, kw) of output p and channel co (inside the group), -1 outside E.
+  const auto e_at = [&](int64_t p, int64_t co, int64_t kh, int64_t kw) -> int64_t {
+    const int64_t n = p / (hp * wp), h = ph + (p / wp % hp) * q.stride_h, w = pw + (p % wp) * q.stride_w;
+    const int64_t ho = (h + q.pad_h - kh * q.dil_h) / q.stride_h;  // exact: the tap is in the phase
+    const int64_t wo = (w + q.pad_w - kw * q.dil_w) / q.stride_w;
+    if (h + q.pad_h - kh * q.dil_h < 0 || w + q.pad_w - kw * q.dil_w < 0 || ho >= c.ho || wo >= c.wo) return -1;
+    return ((n * c.co + co0 + co) * c.ho + ho) * c.wo + wo;
+  };
+  if (blocked_pass(xl, yl, "conv2d bwd-data")) {
+    // g = (co' block, phase tap), k = co' inside the block (lowering.h).
+    const BlockedReduction red(c.cog(), taps ? taps : 1, xl.group.block_size);
+    lp.g = red.g(), lp.k = red.kb;
+    check_lowered_entries(Pass::bwd_data, lp.m, lp.p, lp.g * lp.k);
+    fill_blocked(lp.m, red, xl,
+                 [&](int64_t m, int64_t co, int64_t t) -> int64_t {
+                   if (!taps) return -1;
+                   const auto [kh, kw] = tap_of(t);
+                   return (((co0 + co) * c.cig() + m) * c.kh + kh) * c.kw + kw;
+                 },
+                 lp.x_group, lp.x_index);
+    fill_blocked(lp.p, red, yl,
+                 [&](int64_t p, int64_t co, int64_t t) -> int64_t {
+                   if (!taps) return -1;
+                   const auto [kh, kw] = tap_of(t);
+                   return e_at(p, co, kh, kw);
+                 },
+                 lp.y_group, lp.y_index);
+  } else {
+    check_lowered_entries(Pass::bwd_data, lp.m, lp.p, lp.g * lp.k);
+    fill_group_major(lp, taps, tap_of, e_at, xl, yl, c, co0);
+  }
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t p = 0; p < lp.p; ++p) {
       const int64_t n = p / (hp * wp), h = ph + (p / wp % hp) * q.stride_h, w = pw + (p % wp) * q.stride_w;

@@ -200,10 +200,77 @@ void lower_bwd_weight(const ConvGeometry& c, Block b, const GroupLayout& xl, con
     for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((b.co0 + m) * lp.p + p);
 }
 
+// Block groupings: the same three passes with the reduction's channel (fwd:
+// ci', bwd-data: co') or batch (bwd-weight: n) index cut into blocks of B,
+// g = (block, kernel tap or output position), k = the index inside its block.
+void lower_fwd_blocked(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl,
+                       LoweredPass& lp) {
+  const auto& q = c.params;
+  const BlockedReduction red(c.cig(), c.kh * c.kw, xl.group.block_size);
+  lp.m = c.cog(), lp.p = c.n * c.ho * c.wo, lp.g = red.g(), lp.k = red.kb;
+  lp.out_shape = {c.n, c.co, c.ho, c.wo};
+  fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t ci, int64_t t) { return ((b.co0 + m) * c.cig() + ci) * red.taps + t; },
+               lp.x_group, lp.x_index);
+  fill_blocked(lp.p, red, yl,
+               [&](int64_t p, int64_t ci, int64_t t) -> int64_t {
+                 const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
+                 const int64_t h = tap(ho, t / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
+                 const int64_t w = tap(wo, t % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+                 return h < 0 || w < 0 ? -1 : ((n * c.ci + b.ci0 + ci) * c.h + h) * c.w + w;
+               },
+               lp.y_group, lp.y_index);
+  fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
+}
+
+void lower_bwd_data_blocked(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl,
+                            LoweredPass& lp) {
+  const auto& q = c.params;
+  const BlockedReduction red(c.cog(), c.kh * c.kw, xl.group.block_size);
+  lp.m = c.cig(), lp.p = c.n * c.h * c.w, lp.g = red.g(), lp.k = red.kb;
+  lp.out_shape = {c.n, c.ci, c.h, c.w};
+  fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t co, int64_t t) { return ((b.co0 + co) * c.cig() + m) * red.taps + t; },
+               lp.x_group, lp.x_index);
+  fill_blocked(lp.p, red, yl,
+               [&](int64_t p, int64_t co, int64_t t) -> int64_t {
+                 const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
+                 const int64_t ho = back_tap(h, t / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
+                 const int64_t wo = back_tap(w, t % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
+                 return ho < 0 || wo < 0 ? -1 : ((n * c.co + b.co0 + co) * c.ho + ho) * c.wo + wo;
+               },
+               lp.y_group, lp.y_index);
+  fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
+}
+
+void lower_bwd_weight_blocked(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl,
+                              LoweredPass& lp) {
+  const auto& q = c.params;
+  const BlockedReduction red(c.n, c.ho * c.wo, xl.group.block_size);
+  lp.m = c.cog(), lp.p = c.cig() * c.kh * c.kw, lp.g = red.g(), lp.k = red.kb;
+  lp.out_shape = {c.co, c.cig(), c.kh, c.kw};
+  fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t n, int64_t t) { return (n * c.co + b.co0 + m) * red.taps + t; },
+               lp.x_group, lp.x_index);
+  fill_blocked(lp.p, red, yl,
+               [&](int64_t p, int64_t n, int64_t t) -> int64_t {
+                 const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
+                 const int64_t h = tap(t / c.wo, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
+                 const int64_t w = tap(t % c.wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+                 return h < 0 || w < 0 ? -1 : ((n * c.ci + ci) * c.h + h) * c.w + w;
+               },
+               lp.y_group, lp.y_index);
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((b.co0 + m) * lp.p + p);
+}
+
 // The sizes (m, p, g * k) of one block of a pass, known before anything is allocated.
-void check_table_sizes(Pass pass, const ConvGeometry& c) {
-  const int64_t gk =
-      pass == Pass::bwd_weight ? c.n * c.ho * c.wo : (pass == Pass::fwd ? c.cig() : c.cog()) * c.kh * c.kw;
+// A block grouping of B pads the blocked index (ci', co' or n) to whole blocks.
+void check_table_sizes(Pass pass, const ConvGeometry& c, int block_size) {
+  const auto padded = [&](int64_t len) {
+    if (!block_size) return len;
+    const BlockedReduction red(len, 1, block_size);
+    return red.nb * red.kb;
+  };
+  const int64_t gk = pass == Pass::bwd_weight ? padded(c.n) * c.ho * c.wo
+                                              : padded(pass == Pass::fwd ? c.cig() : c.cog()) * c.kh * c.kw;
   const int64_t m = pass == Pass::bwd_data ? c.cig() : c.cog();
   const int64_t p = pass == Pass::fwd        ? c.n * c.ho * c.wo
                     : pass == Pass::bwd_data ? c.n * c.h * c.w
@@ -217,16 +284,37 @@ LoweredPass Conv2d::lower(Pass pass, int64_t block, const GroupLayout& x_layout,
   const ConvGeometry& geo = geometry();
   if (block < 0 || block >= geo.groups())
     throw Error("conv2d: block " + std::to_string(block) + " of " + std::to_string(geo.groups()));
-  check_table_sizes(pass, geo);
+  const bool blocked = blocked_pass(x_layout, y_layout, "conv2d " + to_string(pass));
+  check_table_sizes(pass, geo, blocked ? x_layout.group.block_size : 0);
   const Block b = block_of(geo, block);
   LoweredPass lp;
   lp.pass = pass;
+  if (blocked) {
+    switch (pass) {
+      case Pass::fwd: lower_fwd_blocked(geo, b, x_layout, y_layout, lp); break;
+      case Pass::bwd_data: lower_bwd_data_blocked(geo, b, x_layout, y_layout, lp); break;
+      case Pass::bwd_weight: lower_bwd_weight_blocked(geo, b, x_layout, y_layout, lp); break;
+    }
+    return lp;
+  }
   switch (pass) {
     case Pass::fwd: lower_fwd(geo, b, x_layout, y_layout, lp); break;
     case Pass::bwd_data: lower_bwd_data(geo, b, x_layout, y_layout, lp); break;
     case Pass::bwd_weight: lower_bwd_weight(geo, b, x_layout, y_layout, lp); break;
   }
   return lp;
+}
+
+// X and Y of each pass are blocked along the reduction's channel or batch
+// dim, in segments of one channel group so no block straddles two groups.
+BlockAxis Conv2d::block_axis(Pass pass, bool x_side) const {
+  const ConvGeometry& c = geometry();
+  switch (pass) {
+    case Pass::fwd: return x_side ? BlockAxis{1, 0} : BlockAxis{1, c.cig()};  // W [Co, Ci', ..], A [N, Ci, ..]
+    case Pass::bwd_data: return x_side ? BlockAxis{0, c.cog()} : BlockAxis{1, c.cog()};  // W, E [N, Co, ..]
+    case Pass::bwd_weight: break;
+  }
+  return BlockAxis{0, 0};  // E [N, ..] and A [N, ..]: the batch
 }
 
 // ---- reference: the passes from their definitions, in double ---------------

@@ -62,6 +62,9 @@ class Conv2d final : public LayerKind {
   using LayerKind::lower;
   LoweredPass lower(Pass pass, int64_t block, const GroupLayout& x_layout,
                     const GroupLayout& y_layout) const override;
+  // fwd: W dim 1, A dim 1 (per channel group); bwd-data: W dim 0, E dim 1 (per
+  // channel group); bwd-weight: E dim 0, A dim 0 (the batch).
+  BlockAxis block_axis(Pass pass, bool x_side) const override;
   // With ci' = ci - j*Ci/G the weight's input-channel index inside co's group j:
   // fwd:        out[n,co,ho,wo]  = sum_{ci,kh,kw} W[co,ci',kh,kw] * A[n,ci,ho*S-P+kh*D, wo*S-P+kw*D]
   // bwd-data:   out[n,ci,h,w]    = sum over the (co,ho,wo,kh,kw) that fwd maps onto (h, w) of W * E

@@ -79,6 +79,10 @@ LoweredPass ConvTranspose2d::lower(Pass pass, int64_t block, const GroupLayout& 
   return lp;
 }
 
+BlockAxis ConvTranspose2d::block_axis(Pass pass, bool x_side) const {
+  return adjoint_.block_axis(adjoint_pass(pass), x_side);
+}
+
 std::vector<double> ConvTranspose2d::reference(Pass pass, const TensorF& W, const TensorF& A, const TensorF* E) const {
   if (output_.empty()) throw Error("conv_transpose2d: the layer's shapes are not bound yet (LayerKind::bind)");
   if (pass != Pass::fwd && !E) throw Error(to_string(pass) + " reference needs grad_output");

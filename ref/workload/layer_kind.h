@@ -65,6 +65,12 @@ class LayerKind {
     (void)operand;
     return natural;
   }
+  // Block groupings (docs/formats.md#block-groupings): the dim of the X
+  // (x_side) or Y operand's grouping shape that its blocks of B run along in
+  // `pass`, the part of the pass's reduction index that the blocks cut, and
+  // its segments (a grouped conv's channel groups). X and Y of a pass are
+  // cut alike, so they share one partition of the reduction. Needs bind().
+  virtual BlockAxis block_axis(Pass pass, bool x_side) const = 0;
   // The pass evaluated in double from unquantized tensors, in the result's
   // natural layout (the shape lower() reports): the yardstick of the tests
   // and of `run --accuracy`. grad_output may be null for fwd.

@@ -68,6 +68,15 @@ LoweredPass Linear::lower(Pass pass, int64_t block, const GroupLayout& xl, const
   return lower_matrix_product(mp, xl, yl);
 }
 
+BlockAxis Linear::block_axis(Pass pass, bool x_side) const {
+  switch (pass) {
+    case Pass::fwd: return {1, 0};
+    case Pass::bwd_data: return {x_side ? 0 : 1, 0};
+    case Pass::bwd_weight: break;
+  }
+  return {0, 0};
+}
+
 std::vector<double> Linear::reference(Pass pass, const TensorF& W, const TensorF& A, const TensorF* E) const {
   const LinearGeometry& c = geometry();
   if (pass != Pass::fwd && !E) throw Error(to_string(pass) + " reference needs grad_output");

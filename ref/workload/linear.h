@@ -32,6 +32,9 @@ class Linear final : public LayerKind {
   // bwd-weight: X = E^T [m = out, r = t], Y = A^T [p = in, r = t]
   LoweredPass lower(Pass pass, int64_t block, const GroupLayout& x_layout,
                     const GroupLayout& y_layout) const override;
+  // fwd: W and A along in (dim 1); bwd-data: W along out (dim 0), E along
+  // out (dim 1); bwd-weight: E and A along the tokens (dim 0).
+  BlockAxis block_axis(Pass pass, bool x_side) const override;
   Shape grouping_shape(Operand operand, const Shape& natural) const override;
   // fwd: out[t, o] = sum_i W[o, i] A[t, i]; bwd-data: out[t, i] = sum_o E[t, o] W[o, i];
   // bwd-weight: out[o, i] = sum_t E[t, o] A[t, i].

@@ -57,4 +57,50 @@ void fill_operand(int64_t rows, const LoweredPass& lp, GroupOf group_of, IndexOf
     }
 }
 
+// Block groupings (docs/formats.md#block-groupings). The pass's reduction
+// index is (c, t): c the index the blocks cut (a channel, the batch, a matrix
+// row), of length `len`, and t the rest (kernel taps, output positions), of
+// `taps` values. The shared partition: g = (c-block, t), k = c inside its block,
+// k = min(B, len), the last block of each t padded with zero taps.
+struct BlockedReduction {
+  int64_t len = 0, taps = 1, kb = 1, nb = 1;
+  BlockedReduction(int64_t length, int64_t tap_count, int block_size);
+  int64_t g() const { return nb * taps; }
+};
+
+// Throws mls::Error unless X and Y are both block-grouped with one B
+// (MlsConfig::validate refuses other mixes first); `what` names the pass.
+// Returns true when they are block-grouped, false when neither is.
+bool blocked_pass(const GroupLayout& x, const GroupLayout& y, const std::string& what);
+
+[[noreturn]] void throw_block_straddle(int64_t r, int64_t cb, int64_t t);
+
+// Fills one operand's tables of a blocked pass: at(r, c, t) is the flat index
+// of the element (c, t) of row r, -1 for a zero tap. A group's scale index is
+// that of its first real element (0 for a group of zero taps only, whose
+// products are all zero). Throws mls::Error if two real elements of one
+// (r, g) lie in different quantization groups: a kind whose block_axis()
+// does not match its lowering.
+template <class At>
+void fill_blocked(int64_t rows, const BlockedReduction& red, const GroupLayout& layout, At at,
+                  std::vector<int32_t>& groups, std::vector<int32_t>& indices) {
+  groups.reserve(size_t(rows * red.g()));
+  indices.reserve(size_t(rows * red.g() * red.kb));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t cb = 0; cb < red.nb; ++cb)
+      for (int64_t t = 0; t < red.taps; ++t) {
+        int64_t group = -1;
+        for (int64_t k = 0; k < red.kb; ++k) {
+          const int64_t c = cb * red.kb + k;
+          const int64_t idx = c < red.len ? at(r, c, t) : -1;
+          indices.push_back(int32_t(idx));
+          if (idx < 0) continue;
+          const int64_t gi = layout.group_of(idx);
+          if (group >= 0 && gi != group) throw_block_straddle(r, cb, t);
+          group = gi;
+        }
+        groups.push_back(int32_t(group < 0 ? 0 : group));
+      }
+}
+
 }  // namespace mls

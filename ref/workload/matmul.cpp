@@ -85,6 +85,16 @@ LoweredPass Matmul::lower(Pass pass, int64_t block, const GroupLayout& xl, const
   return lower_matrix_product(mp, xl, yl);
 }
 
+BlockAxis Matmul::block_axis(Pass pass, bool x_side) const {
+  const MatmulGeometry& c = geometry();
+  switch (pass) {
+    case Pass::fwd: return x_side ? BlockAxis{0, c.k} : BlockAxis{1, 0};  // B [b*K, N], A [b*M, K]
+    case Pass::bwd_data: return {1, 0};                                   // B [b*K, N], E [b*M, N]
+    case Pass::bwd_weight: break;
+  }
+  return {0, c.m};  // E [b*M, N], A [b*M, K]
+}
+
 std::vector<double> Matmul::reference(Pass pass, const TensorF& B, const TensorF& A, const TensorF* E) const {
   const MatmulGeometry& c = geometry();
   if (pass != Pass::fwd && !E) throw Error(to_string(pass) + " reference needs grad_output");

@@ -35,6 +35,10 @@ class Matmul final : public LayerKind {
   // bwd-weight: X = E^T [m = n, r = i], Y = A^T [p = k, r = i] -> dB[k, n]
   LoweredPass lower(Pass pass, int64_t block, const GroupLayout& x_layout,
                     const GroupLayout& y_layout) const override;
+  // The reduction dim of each pass in the [rows, last dim] views, the batch
+  // as segments of the row dim: fwd K (B dim 0, A dim 1), bwd-data N (B dim 1,
+  // E dim 1), bwd-weight M (E dim 0, A dim 0).
+  BlockAxis block_axis(Pass pass, bool x_side) const override;
   Shape grouping_shape(Operand operand, const Shape& natural) const override;
   std::vector<double> reference(Pass pass, const TensorF& weight, const TensorF& input,
                                 const TensorF* grad_output) const override;

@@ -18,7 +18,28 @@ int64_t group_run(const GroupLayout& layout, const MatrixView& view, int64_t row
   return run;
 }
 
+namespace {
+
+// Block groupings: g = the blocks of r, k = r inside its block (lowering.h).
+LoweredPass lower_blocked(const MatrixProduct& mp, const GroupLayout& xl, const GroupLayout& yl) {
+  const BlockedReduction red(mp.r, 1, xl.group.block_size);
+  check_lowered_entries(mp.pass, mp.m, mp.p, red.nb * red.kb);
+  LoweredPass lp;
+  lp.pass = mp.pass;
+  lp.m = mp.m, lp.p = mp.p, lp.g = red.g(), lp.k = red.kb;
+  lp.out_shape = mp.out_shape;
+  fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t r, int64_t) { return mp.x.at(m, r); }, lp.x_group, lp.x_index);
+  fill_blocked(lp.p, red, yl, [&](int64_t p, int64_t r, int64_t) { return mp.y.at(p, r); }, lp.y_group, lp.y_index);
+  lp.out_index.reserve(size_t(lp.m * lp.p));
+  for (int64_t m = 0; m < lp.m; ++m)
+    for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back(mp.out.at(m, p));
+  return lp;
+}
+
+}  // namespace
+
 LoweredPass lower_matrix_product(const MatrixProduct& mp, const GroupLayout& xl, const GroupLayout& yl) {
+  if (blocked_pass(xl, yl, to_string(mp.pass))) return lower_blocked(mp, xl, yl);
   check_lowered_entries(mp.pass, mp.m, mp.p, mp.r);
   LoweredPass lp;
   lp.pass = mp.pass;

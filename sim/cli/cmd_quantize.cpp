@@ -1,4 +1,5 @@
 // mlssim quantize: the reference quantizer on one .npy tensor.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
@@ -47,19 +48,32 @@ void check_outputs(const std::string& dequant, const std::string& parts, const s
     for (const char* part : kPartNames) check_output_not_input("--parts", parts + "/" + part, inputs);
 }
 
+// --block-axis: only with a block grouping, and a dim of the tensor.
+BlockAxis quantize_axis(const cli::po::variables_map& vm, int dim, const Shape& shape, const MlsConfig& cfg) {
+  if (!vm.count("block-axis")) return default_block_axis(shape);
+  if (!cfg.quant.weight.group.is_block())
+    throw Error("--block-axis applies to a block grouping (--group kB), not --group " +
+                to_string(cfg.quant.weight.group));
+  if (dim < 0 || dim >= int(std::max<size_t>(shape.size(), 1)))
+    throw Error("--block-axis " + std::to_string(dim) + " is not a dim of the tensor's shape " + shape_str(shape));
+  return {dim, 0};
+}
+
 }  // namespace
 
 int cmd_quantize(const std::vector<std::string>& args) {
   cli::ConfigFlags flags;
   std::string in, dequant, parts, random;
-  int threads = 1;
+  int threads = 1, block_axis = -1;
   cli::po::options_description desc("quantize options");
   desc.add_options()
       ("in", cli::po::value(&in)->value_name("IN.npy")->required(), "input tensor (.npy, float16/32/64)")
       ("dequant", cli::po::value(&dequant), "write the dequantized tensor (float32 .npy)")
       ("parts", cli::po::value(&parts), "write sign, q, S_g (and its codes) and S_t as .npy files in DIR")
       ("random", cli::po::value(&random), "stochastic-rounding draws in [-0.5, 0.5), same shape (overrides --seed)")
-      ("threads", cli::po::value(&threads)->default_value(1), "worker threads, [1, 256] (results do not depend on it)");
+      ("threads", cli::po::value(&threads)->default_value(1), "worker threads, [1, 256] (results do not depend on it)")
+      ("block-axis", cli::po::value(&block_axis)->value_name("D"),
+       "the dim a block grouping (--group kB) cuts into blocks of B (default 1; 0 for a rank-1 tensor)");
   cli::add_quant_options(desc, flags);
   cli::po::positional_options_description pos;
   pos.add("in", 1);
@@ -76,15 +90,17 @@ int cmd_quantize(const std::vector<std::string>& args) {
   TensorF r;
   if (!random.empty()) r = read_npy(random);
   const std::string name = std::filesystem::path(in).stem().string();
-  const QuantTensor q = quantize(x, name, cfg.quant.weight, random.empty() ? nullptr : &r, threads);
+  const QuantTensor q = quantize(x, name, cfg.quant.weight, quantize_axis(vm, block_axis, x.shape, cfg),
+                                 random.empty() ? nullptr : &r, threads);
   const TensorF xq = dequantize(q);
   OutputSet out;
   if (!parts.empty()) stage_parts(out, parts, q);
   if (!dequant.empty()) out.stage(dequant, npy_bytes(xq));
   out.commit();
   std::cout << name << ": shape " << shape_str(x.shape) << ", " << q.elem.name() << " with "
-            << q.scale.name() << " group scales (" << to_string(cfg.quant.weight.group) << ", " << q.sg.size()
-            << " groups), S_t = " << q.s_t << ", ARE = " << average_relative_error(x, xq) << "\n";
+            << q.scale.name() << " group scales (" << to_string(cfg.quant.weight.group)
+            << (q.layout.group.is_block() && !x.shape.empty() ? " along dim " + std::to_string(q.layout.axis.dim) : "")
+            << ", " << q.sg.size() << " groups), S_t = " << q.s_t << ", ARE = " << average_relative_error(x, xq) << "\n";
   return 0;
 }
 

@@ -53,9 +53,20 @@ void set_scale_of(RunConfig& c, const Param&, const Text& t) {
   c.mls.quant[O].scale = parse_scale_format(t);
   c.given.scale[O] = true;
 }
+// A grouping value; a bad one names its parameter (--group-w k1).
+Grouping grouping(const Param& p, const Text& t) {
+  try {
+    return parse_grouping(t);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ConfigError(p.name, e.what());
+  }
+}
+
 template <Operand O>
-void set_group_of(RunConfig& c, const Param&, const Text& t) {
-  c.mls.quant[O].group = parse_grouping(t);
+void set_group_of(RunConfig& c, const Param& p, const Text& t) {
+  c.mls.quant[O].group = grouping(p, t);
   c.given.group[O] = true;
 }
 template <Operand O>
@@ -118,9 +129,10 @@ const std::vector<Param> kTable = {
        set_plain(c, &QuantConfig::scale, &OperandFlags::scale, parse_scale_format(t));
      },
      [](const RunConfig& c) -> json { return c.plain.scale.name(); }, &weight_scale},
-    {"group", Group::quant, Kind::text, nullptr, "grouping: nc | n | c | tensor", kFirstSweeps,
-     [](RunConfig& c, const Param&, const Text& t) {
-       set_plain(c, &QuantConfig::group, &OperandFlags::group, parse_grouping(t));
+    {"group", Group::quant, Kind::text, nullptr,
+     "grouping: nc | n | c | tensor | kB (blocks of B along each pass's reduction, B in [2, 1024])", kFirstSweeps,
+     [](RunConfig& c, const Param& p, const Text& t) {
+       set_plain(c, &QuantConfig::group, &OperandFlags::group, grouping(p, t));
      },
      [](const RunConfig& c) -> json { return to_string(c.plain.group); }, &weight_group},
     {"rounding", Group::quant, Kind::text, nullptr, "nearest | stochastic", kFirstSweeps,

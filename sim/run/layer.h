@@ -30,20 +30,39 @@ void bind_layer_kind(LayerTensors& t, std::unique_ptr<LayerKind> kind, const std
 struct QuantLayer {
   std::string name;
   std::shared_ptr<const LayerKind> kind;
+  // Each operand's first quantization: for a block grouping, along the axis
+  // of the first pass (fwd, bwd-data, bwd-weight order) that uses it.
   QuantTensor weight, input;
   std::optional<QuantTensor> grad_output;
+  // Block groupings: an operand quantized once more for the passes that block
+  // it along another axis (docs/formats.md#block-groupings), charged to
+  // `first_pass`, the first of them.
+  struct Requantized {
+    Operand operand;
+    QuantTensor q;
+    Pass first_pass;
+  };
+  std::vector<Requantized> requantized;
 
+  // The first quantization of an operand.
   const QuantTensor& operand(Operand which) const;
+  // The quantization of `which` that `pass` multiplies.
+  const QuantTensor& operand(Operand which, Pass pass) const;
   // The X and Y operands of a pass, as the kind names them.
-  const QuantTensor& x(Pass pass) const { return operand(kind->x_operand(pass)); }
-  const QuantTensor& y(Pass pass) const { return operand(kind->y_operand(pass)); }
+  const QuantTensor& x(Pass pass) const { return operand(kind->x_operand(pass), pass); }
+  const QuantTensor& y(Pass pass) const { return operand(kind->y_operand(pass), pass); }
   // True when the layer has both operands of the pass (no grad_output: fwd only).
   bool has_pass(Pass pass) const;
+  // Elements re-quantized for `pass`: the report's requant event.
+  uint64_t requant(Pass pass) const;
 };
 
 // Quantizes W, A and E with tensor names "<layer>.weight", "<layer>.input",
-// "<layer>.grad_output". t.kind must be bound (bind_layer_kind).
-QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& cfg, int threads = 1);
+// "<layer>.grad_output". t.kind must be bound (bind_layer_kind). A block
+// grouping quantizes an operand along the block axis of each of `passes`
+// that uses it, once per distinct axis.
+QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& cfg, int threads = 1,
+                          const std::vector<Pass>& passes = {Pass::fwd, Pass::bwd_data, Pass::bwd_weight});
 
 // A pass of one block (LayerKind::lower); throws mls::Error for more.
 LoweredPass lower_layer(const QuantLayer& layer, Pass pass);

@@ -82,7 +82,7 @@ uint64_t count_mismatches(const TensorF& hw, const TensorF& golden, const std::s
 // --operands: the dequantized X and Y the pass consumed, in their natural shapes.
 void stage_operands(const QuantLayer& layer, Pass pass, const std::string& dir, OutputSet& outputs) {
   for (Operand which : {layer.kind->x_operand(pass), layer.kind->y_operand(pass)})
-    outputs.stage(operand_path(dir, layer.name, pass, which), npy_bytes(dequantize(layer.operand(which))));
+    outputs.stage(operand_path(dir, layer.name, pass, which), npy_bytes(dequantize(layer.operand(which, pass))));
 }
 
 struct PassOutcome {
@@ -163,6 +163,7 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
       r.first.m = block.lp.m, r.first.p = block.lp.p, r.first.g = block.lp.g, r.first.k = block.lp.k;
     }
   }
+  r.stats.requant += layer.requant(pass);  // block groupings: the operands quantized again for this pass
   return r;
 }
 
@@ -313,7 +314,8 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
     const LayerTensors& t = trace.layers[li];
     const auto own = opt.layer_settings.find(t.name);
     const LayerSettings* settings = own == opt.layer_settings.end() ? nullptr : &own->second;
-    const QuantLayer layer = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads);
+    const QuantLayer layer = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads,
+                                            settings ? settings->passes : opt.passes);
     for (Pass pass : settings ? settings->passes : opt.passes) {
       if (!layer.has_pass(pass)) continue;  // no grad_output: forward only
       if (settings && settings->unquantized) {

@@ -56,16 +56,39 @@ def counter_draws(seed, name, n):
     return out
 
 
-def spec_quantize(x, elem="e2m4", scale="e8m1", group="nc", rounding="stochastic", r=None, clip=False):
-    """Returns (dequantized float32, |q| int64, sign, S_g float64 per group, S_t)."""
+def block_max(a, block, axis):
+    """Block grouping kB: the max of each run of `block` elements along `axis`
+    (the last run shorter when block does not divide the dim), by zero padding
+    and a reshape. Returns (per-block max with the block index at `axis`,
+    a function spreading per-block values back over the elements)."""
+    moved = np.moveaxis(a, axis, -1)
+    length = moved.shape[-1]
+    blocks = -(-length // block)
+    padded = np.concatenate([moved, np.zeros(moved.shape[:-1] + (blocks * block - length,))], axis=-1)
+    per_block = padded.reshape(moved.shape[:-1] + (blocks, block)).max(axis=-1)
+
+    def spread(v):
+        full = np.repeat(np.moveaxis(v, axis, -1), block, axis=-1)[..., :length]
+        return np.moveaxis(full, -1, axis)
+    return np.moveaxis(per_block, -1, axis), spread
+
+
+def spec_quantize(x, elem="e2m4", scale="e8m1", group="nc", rounding="stochastic", r=None, clip=False, axis=None):
+    """Returns (dequantized float32, |q| int64, sign, S_g float64 per group, S_t).
+    group "kB" blocks `axis` (default 1, 0 for a rank-1 tensor)."""
     E, M = parse_fmt(elem)
     Eg, Mg = parse_fmt(scale)
     x = np.asarray(x, dtype=np.float32)
     a = np.abs(x).astype(np.float64)
-    kept = {"nc": (0, 1), "n": (0,), "c": (1,), "tensor": ()}[group]
-    kept = [d for d in kept if d < x.ndim]
-    red = tuple(d for d in range(x.ndim) if d not in kept)
-    s_r = a.max(axis=red, keepdims=True) if red else a.copy()
+    if group.startswith("k"):
+        axis = (1 if x.ndim >= 2 else 0) if axis is None else axis
+        s_r, spread = block_max(a, int(group[1:]), axis)
+    else:
+        kept = {"nc": (0, 1), "n": (0,), "c": (1,), "tensor": ()}[group]
+        kept = [d for d in kept if d < x.ndim]
+        red = tuple(d for d in range(x.ndim) if d not in kept)
+        s_r = a.max(axis=red, keepdims=True) if red else a.copy()
+        spread = lambda v: np.broadcast_to(v, x.shape)  # noqa: E731
     s_t = a.max()
     # Step 2: S_g = (1 + c / 2^Mg) 2^exp_g >= s.
     min_exp = 1 - 2 ** Eg
@@ -80,7 +103,7 @@ def spec_quantize(x, elem="e2m4", scale="e8m1", group="nc", rounding="stochastic
     e = np.clip(e, min_exp, 0)
     s_g = (1 + c / 2 ** Mg) * np.ldexp(1.0, e)
     s_g = np.where(s == 0, np.ldexp(1.0, min_exp), s_g)
-    s_g_full = np.broadcast_to(s_g, x.shape)
+    s_g_full = spread(s_g)
     # Steps 3-6.
     x_f = a / (s_t * s_g_full) if s_t > 0 else np.zeros_like(a)
     emin = 1 - 2 ** E

@@ -23,6 +23,7 @@ struct Case {
   int rows, cols, chunk, stride;
   std::string data;  // random | wide | sparse | saturating
   std::string scale = "e8m1";  // likewise
+  std::string group = "nc";    // every operand's grouping; kB quantizes each operand along each pass's block axis
 };
 
 // "a" -> {a, a, a}; "axbxc" -> {a, b, c}
@@ -38,6 +39,7 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   std::ostringstream s;
   s << c.elem << "_" << c.rows << "x" << c.cols << "_chunk" << c.chunk << "_stride" << c.stride << "_" << c.data;
   if (c.scale != "e8m1") s << "_" << c.scale;
+  if (c.group != "nc") s << "_" << c.group;
   return s.str();
 }
 
@@ -93,6 +95,7 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
     cfg.quant[operands[i]].elem = parse_elem_format(elems[size_t(i)]);
     cfg.quant[operands[i]].scale = parse_scale_format(scales[size_t(i)]);
     cfg.quant[operands[i]].rounding = Rounding::stochastic;
+    cfg.quant[operands[i]].group = parse_grouping(c.group);
   }
   cfg.array.rows = c.rows;
   cfg.array.cols = c.cols;
@@ -110,15 +113,19 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
   const TensorF e = make_tensor({2, 7, geo.ho, geo.wo}, c.data == "saturating" ? "random" : c.data, 3);
   Conv2d conv(prm);
   conv.bind(w.shape, a.shape, &e.shape);
-  const QuantTensor qw = quantize(w, "l.weight", cfg.quant.weight), qa = quantize(a, "l.input", cfg.quant.input),
-                    qe = quantize(e, "l.grad_output", cfg.quant.grad_output);
+  // Each pass's X and Y quantized along its block axes (a non-block grouping ignores them).
+  const auto quantized = [&](Pass pass, bool x_side) {
+    const bool e_operand = x_side ? pass == Pass::bwd_weight : pass == Pass::bwd_data;
+    if (e_operand) return quantize(e, "l.grad_output", cfg.quant.grad_output, conv.block_axis(pass, x_side));
+    return x_side ? quantize(w, "l.weight", cfg.quant.weight, conv.block_axis(pass, x_side))
+                  : quantize(a, "l.input", cfg.quant.input, conv.block_axis(pass, x_side));
+  };
   ArraySim sim(cfg);
   // Every dataflow through the same array: the job carries the mapping.
   for (Dataflow dataflow : {Dataflow::baseline, Dataflow::weight_stationary, Dataflow::output_stationary})
   for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight}) {
     const Mapping map(dataflow, c.rows, c.cols, c.chunk);
-    const QuantTensor& x = pass == Pass::bwd_weight ? qe : qw;
-    const QuantTensor& y = pass == Pass::bwd_data ? qe : qa;
+    const QuantTensor x = quantized(pass, true), y = quantized(pass, false);
     const LoweredPass lp = conv.lower(pass, x.layout, y.layout);
     TensorF out(lp.out_shape);
     const LayerJob job = make_layer_job(lp, x, y, map, out.data.data());
@@ -218,6 +225,13 @@ std::vector<Case> all_cases() {
   // accumulators driven over (saturating at stride 1, wrapping at 2).
   for (int stride : {1, 2})
     for (const char* data : {"random", "saturating"}) cases.push_back({"e2m1xe2m4xe3m3", 8, 16, 9, stride, data});
+  // Block groupings (docs/formats.md#block-groupings): Ci = 5, Co = 7 and N = 2
+  // leave remainder blocks; chunks shorter and longer than B.
+  for (const char* group : {"k2", "k4"})
+    for (auto [rows, cols] : {std::pair{4, 4}, std::pair{16, 16}})
+      for (int chunk : {3, 16})
+        for (int stride : {1, 2}) cases.push_back({"e2m4", rows, cols, chunk, stride, "random", "e8m1", group});
+  for (const char* data : {"wide", "saturating"}) cases.push_back({"e2m1xe2m4xe3m3", 8, 16, 9, 2, data, "e8m1", "k4"});
   return cases;
 }
 

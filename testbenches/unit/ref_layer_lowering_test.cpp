@@ -93,7 +93,7 @@ TEST(ref_layer_lowering, EveryKindPassAndBlockSumsToTheReference) {
   for (const Case& c : cases())
     for (Grouping grouping : {Grouping::nc, Grouping::n, Grouping::c, Grouping::tensor})
       for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight}) {
-        SCOPED_TRACE(c.label + " " + mls::to_string(pass) + " grouping " + std::to_string(int(grouping)));
+        SCOPED_TRACE(c.label + " " + mls::to_string(pass) + " grouping " + mls::to_string(grouping));
         const auto kind = make_kind(c);
         const TensorF w = random_tensor(c.weight, rng), a = random_tensor(c.input, rng),
                       e = random_tensor(c.grad_output, rng);
