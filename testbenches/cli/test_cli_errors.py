@@ -250,7 +250,7 @@ class QuantizeErrors(CliCase):
                                     [self.out, self.parts], [p])
 
     def test_unknown_names_are_refused_naming_the_value(self):
-        for flag, value in (("--elem", "e9m9"), ("--elem", "fp8"), ("--elem", "e0m0"), ("--scale", "e8m2"),
+        for flag, value in (("--elem", "e9m9"), ("--elem", "fp8"), ("--elem", "e0m0"), ("--scale", "e8m4"),
                             ("--scale", "e9m1"), ("--group", "channel"), ("--rounding", "up"),
                             ("--rounding", "Nearest")):
             with self.subTest(f"{flag} {value}"):
