@@ -1,12 +1,29 @@
 // mlssim run: simulate a trace on the SystemC MAC array.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <tuple>
 
 #include "ref/io/file_io.h"
 #include "ref/core/error.h"
 #include "sim/cli/cli_options.h"
 #include "sim/cli/commands.h"
+#include "ref/core/rng.h"
 #include "sim/energy/energy.h"
+#include "sim/exec/process.h"
 #include "sim/run/report.h"
 #include "sim/run/run.h"
 
@@ -76,7 +93,43 @@ struct RunArgs {
   RunConfig config;  // the command line's, which --layer-config's keys apply on top of
   bool bless = false;
   bool gating = false;
+  int jobs = 1;               // -j N: worker processes
+  std::string shard = "1/1";  // --shard I/N as typed
+  // -j: the command line a worker gets, less the flags the parent keeps (-j,
+  // --report, --expect, --bless, --tech, --gating, --quiet, --shard).
+  std::vector<std::string> worker_args;
 };
+
+// --shard I/N: 1 <= I <= N.
+std::pair<int, int> parse_shard(const std::string& text) {
+  int index = 0, count = 0;
+  char slash = 0, extra = 0;
+  std::istringstream in(text);
+  if (!(in >> index >> slash >> count) || slash != '/' || (in >> extra) || count < 1 || index < 1 || index > count)
+    throw Error("--shard must be I/N with 1 <= I <= N (e.g. 2/8), got '" + text + "'");
+  return {index, count};
+}
+
+// -j, --shard and --resume split or skip layer-passes; the flags whose files a
+// single process writes for the whole run are refused with them, and a shard's
+// partial report is priced and compared once merged.
+void check_split_flags(const RunArgs& a) {
+  const RunOptions& opt = a.opt;
+  const bool split = a.jobs > 1 || opt.shard_count > 1 || !opt.resume_dir.empty();
+  const char* how = a.jobs > 1 ? "-j" : opt.shard_count > 1 ? "--shard" : "--resume";
+  if (a.jobs > 1 && opt.shard_count > 1) throw Error("-j runs every shard itself: drop --shard, or -j");
+  const std::vector<std::pair<const char*, bool>> whole = {
+      {"--outputs", !opt.outputs_dir.empty()}, {"--operands", !opt.operands_dir.empty()}, {"--vcd", !opt.vcd_path.empty()}};
+  for (const auto& [flag, given] : whole)
+    if (split && given)
+      throw Error(std::string(flag) + " is written by a single whole run: run without " + how + " to write it");
+  const std::vector<std::pair<const char*, bool>> merged = {
+      {"--tech", !a.tech.empty()}, {"--expect", !a.expect.empty()}, {"--bless", a.bless}};
+  for (const auto& [flag, given] : merged)
+    if (opt.shard_count > 1 && given)
+      throw Error(std::string("--shard writes a partial report: give ") + flag +
+                  " to the merged one (mlssim energy, or run --expect on the whole run)");
+}
 
 // Returns false when --help was asked for.
 bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
@@ -104,7 +157,14 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
        "report the ARE of W, A, E and each pass's error against the fp32 conv of the unquantized tensors")
       ("threads", cli::po::value(&opt.threads)->default_value(1), "quantizer threads, [1, 256]")
       ("quiet", cli::po::bool_switch(&opt.quiet), "no per-layer table")
-      ("no-progress", cli::po::bool_switch(&no_progress), "no progress line");
+      ("no-progress", cli::po::bool_switch(&no_progress), "no progress lines")
+      ("jobs,j", cli::po::value(&a.jobs)->default_value(1)->value_name("N"),
+       "run the layer-passes in N worker processes, [1, 256] (docs/scale.md)")
+      ("shard", cli::po::value(&a.shard)->value_name("I/N"),
+       "run only the I-th of N slices of the layer-passes, balanced by products, and write a partial report for "
+       "mlssim merge")
+      ("resume", cli::po::value(&opt.resume_dir)->value_name("DIR"),
+       "keep each finished layer-pass in DIR and skip those already there");
   cli::add_quant_options(desc, flags);
   cli::add_operand_options(desc, flags);
   cli::add_preset_option(desc, flags);
@@ -116,6 +176,10 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
     return false;
   cli::apply_preset(vm, flags);
+  const std::set<std::string> parent_only = {"jobs", "report", "expect", "bless", "tech", "gating", "quiet", "shard"};
+  for (const auto& o : cli::po::command_line_parser(args).options(desc).positional(pos).run().options)
+    if (!parent_only.count(o.string_key))
+      a.worker_args.insert(a.worker_args.end(), o.original_tokens.begin(), o.original_tokens.end());
   const RunConfig config = cli::to_run_config(flags);
   a.config = config;
   a.tech = config.tech;
@@ -128,12 +192,128 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   if (opt.passes.empty()) throw Error("--passes lists no pass");
   if (a.bless && a.expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
   cli::check_threads(opt.threads);
+  if (a.jobs < 1 || a.jobs > 256) throw Error("-j must be in [1, 256], got " + std::to_string(a.jobs));
+  std::tie(opt.shard_index, opt.shard_count) = parse_shard(a.shard);
+  check_split_flags(a);
   return true;
+}
+
+// -j N: a temporary directory for the workers' partial reports and logs,
+// removed with everything in it however the run ends.
+class WorkDir {
+ public:
+  WorkDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mlssim-run-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw Error("-j: cannot create a temporary directory: " + std::string(std::strerror(errno)));
+    path_ = tmpl;
+  }
+  ~WorkDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A worker's stderr, forwarded line by line as it grows: its progress lines
+// become "run[I/N]: ...", so the parent's log shows every worker.
+class LogTail {
+ public:
+  LogTail(std::filesystem::path path, std::string tag) : path_(std::move(path)), tag_(std::move(tag)) {}
+  void forward() {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return;
+    in.seekg(std::streamoff(offset_));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (in.eof()) break;  // a line still being written: read it whole next time
+      offset_ += line.size() + 1;
+      if (line.rfind("run: ", 0) == 0)
+        std::fprintf(stderr, "run[%s]: %s\n", tag_.c_str(), line.c_str() + 5);
+      else
+        std::fprintf(stderr, "[%s] %s\n", tag_.c_str(), line.c_str());
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::string tag_;
+  uint64_t offset_ = 0;
+};
+
+struct Worker {
+  pid_t pid = -1;
+  std::string tag;
+  std::filesystem::path report, log;
+  bool done = false;
+};
+
+// Runs shard i/N of the run in worker i for i = 1..N, each its own process
+// and so its own SystemC elaboration, and merges their partial reports. A
+// worker that fails stops the others; its last stderr line is the error.
+nlohmann::json run_in_workers(const RunArgs& a, size_t planned) {
+  const int n = int(std::max<size_t>(1, std::min<size_t>(size_t(a.jobs), planned)));
+  const WorkDir dir;
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::vector<Worker> workers(static_cast<size_t>(n));
+  std::vector<LogTail> tails;
+  for (int i = 0; i < n; ++i) {
+    Worker& w = workers[size_t(i)];
+    w.tag = std::to_string(i + 1) + "/" + std::to_string(n);
+    w.report = dir.path() / ("part" + std::to_string(i + 1) + ".json");
+    w.log = dir.path() / ("worker" + std::to_string(i + 1) + ".log");
+    std::vector<std::string> args = {"run"};
+    args.insert(args.end(), a.worker_args.begin(), a.worker_args.end());
+    args.insert(args.end(), {"--shard", w.tag, "--report", w.report.string(), "--quiet"});
+    w.pid = exec::spawn(exe, args, w.log);
+    tails.emplace_back(w.log, w.tag);
+  }
+  const auto stop_all = [&] {
+    for (Worker& w : workers)
+      if (!w.done) ::kill(w.pid, SIGTERM);
+    for (Worker& w : workers)
+      if (!w.done) ::waitpid(w.pid, nullptr, 0);
+  };
+  for (int running = n; running > 0;) {
+    for (size_t i = 0; i < workers.size(); ++i) {
+      Worker& w = workers[i];
+      if (w.done) continue;
+      int status = 0;
+      const pid_t r = ::waitpid(w.pid, &status, WNOHANG);
+      if (r == 0) continue;
+      w.done = true;
+      --running;
+      tails[i].forward();
+      // Status 4: the worker's --check found a mismatch; its report is whole.
+      const bool ok = r == w.pid && WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 4);
+      if (!ok) {
+        stop_all();
+        const std::string last = exec::last_line(w.log);
+        throw Error("-j: worker " + w.tag + " failed (" + (r == w.pid ? exec::exit_str(status) : "lost") + ")" +
+                    (last.empty() ? "" : ": " + last));
+      }
+    }
+    for (LogTail& t : tails) t.forward();
+    if (running > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::vector<nlohmann::json> partials;
+  std::vector<std::string> names;
+  for (const Worker& w : workers) {
+    partials.push_back(read_json_file(w.report.string(), "worker report"));
+    names.push_back("worker " + w.tag);
+  }
+  return merge_partials(partials, names);
 }
 
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
+  // Line-buffered even into a pipe or a file, so a batch job's log shows each
+  // finished layer-pass as it happens (its progress line is on stderr).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   RunArgs a;
   if (!parse_run_args(args, a)) return 0;
   RunOptions& opt = a.opt;
@@ -143,6 +323,7 @@ int cmd_run(const std::vector<std::string>& args) {
     throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
   const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers));
   if (!a.layer_config.empty()) {
+    opt.layer_config_hash = fnv1a64(read_input_file(a.layer_config, "--layer-config", kMaxTextFileBytes));
     std::vector<std::string> names;
     for (const LayerTensors& t : trace.layers) names.push_back(t.name);
     opt.layer_settings = load_layer_config(a.layer_config, names, a.config, opt.passes);
@@ -165,7 +346,14 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!opt.outputs_dir.empty()) outputs.make_dir(opt.outputs_dir);
   if (!opt.operands_dir.empty() && opt.operands_dir != opt.outputs_dir) outputs.make_dir(opt.operands_dir);
   if (!opt.vcd_path.empty()) opt.vcd_path = outputs.stage_external(vcd_target(opt.vcd_path), ".vcd");
-  RunResult result = run_trace(trace, opt, outputs);
+  RunResult result;
+  if (a.jobs > 1) {
+    result.report = run_in_workers(a, plan_run(trace, opt).size());
+    result.all_bit_exact = !opt.check || result.report["total"]["bit_exact"].get<bool>();
+    if (!opt.quiet) print_report_table(result.report, layer_column_width(trace), opt.check);
+  } else {
+    result = run_trace(trace, opt, outputs);
+  }
   if (table) {
     result.report = add_energy_to_report(result.report, *table, "report", EnergyOptions{a.gating});
     if (!opt.quiet) std::cout << "\n" << format_energy_summary(result.report);
