@@ -142,7 +142,9 @@ class StagingDir {
 
 }  // namespace
 
-SynthSummary write_trace(const Topology& topo, const std::string& out_dir, const SynthOptions& opt) {
+SynthSummary write_trace(const Topology& topo, const std::string& out, const SynthOptions& opt) {
+  std::string out_dir = out;  // "dir/" names the directory dir
+  while (out_dir.size() > 1 && out_dir.back() == '/') out_dir.pop_back();
   std::error_code ec;
   if (fs::exists(out_dir, ec) || fs::is_symlink(out_dir, ec))
     throw Error("--out " + out_dir + " exists: synth writes a new trace directory");

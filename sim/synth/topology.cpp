@@ -38,7 +38,7 @@ std::string name_problem(const std::string& name) {
   if (name[0] == '.' || name[0] == '-') return "starts with '" + std::string(1, name[0]) + "'";
   for (char c : name)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
-      return "has '" + quoted_excerpt(std::string(1, c)) + "' (only letters, digits, _ . - are allowed)";
+      return "has " + quoted_excerpt(std::string(1, c)) + " (only letters, digits, _ . - are allowed)";
   return "";
 }
 
@@ -111,7 +111,7 @@ Topology read_csv(const std::string& path, const std::string& text) {
         const int col = c < f.size() ? f[c].col : int(line.size()) + 1;
         if (c >= f.size() || lower(f[c].text) != lower(kCsvColumns[c]))
           throw Error(at(path, line_no, col) + ": column " + std::to_string(c + 1) + " of a SCALE-Sim topology's header is '" +
-                      kCsvColumns[c] + "', got '" + (c < f.size() ? quoted_excerpt(f[c].text) : "") + "'");
+                      kCsvColumns[c] + "', got " + quoted_excerpt(c < f.size() ? f[c].text : ""));
       }
       header = true;
       continue;
@@ -124,14 +124,14 @@ Topology read_csv(const std::string& path, const std::string& text) {
     l.name = f[0].text;
     l.where = at(path, line_no, f[0].col);
     if (const std::string bad = name_problem(l.name); !bad.empty())
-      throw Error(l.where + ": Layer name '" + quoted_excerpt(l.name) + "' " + bad);
+      throw Error(l.where + ": Layer name " + quoted_excerpt(l.name) + " " + bad);
     if (!names.insert(l.name).second) throw Error(l.where + ": Layer name '" + l.name + "' is repeated");
     int64_t v[kCsvColumnCount] = {};
     for (size_t c = 1; c < kCsvColumnCount; ++c) {
       const int64_t hi = c == 5 || c == 6 ? kMaxDim : kMaxConvParam;
       if (!parse_int(f[c].text, 1, hi, v[c]))
         throw Error(at(path, line_no, f[c].col) + ": " + kCsvColumns[c] + " must be an integer in [1, " +
-                    std::to_string(hi) + "], got '" + quoted_excerpt(f[c].text) + "'");
+                    std::to_string(hi) + "], got " + quoted_excerpt(f[c].text));
     }
     for (size_t c : {3, 4})
       if (v[c] > v[c - 2])
@@ -166,7 +166,7 @@ int64_t integer(const std::string& path, const YAML::Node& n, const std::string&
   int64_t v = 0;
   if (!n.IsScalar() || !parse_int(n.Scalar(), lo, hi, v))
     throw Error(where_of(path, n) + ": " + what + " must be an integer in [" + std::to_string(lo) + ", " +
-                std::to_string(hi) + "]" + (n.IsScalar() ? ", got '" + quoted_excerpt(n.Scalar()) + "'" : ""));
+                std::to_string(hi) + "]" + (n.IsScalar() ? ", got " + quoted_excerpt(n.Scalar()) : ""));
   return v;
 }
 
@@ -204,7 +204,7 @@ std::map<std::string, YAML::Node> keys_of(const std::string& path, const YAML::N
     if (!known.count(key)) {
       std::string list;
       for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw Error(where_of(path, kv.first) + ": unknown key '" + quoted_excerpt(key) + "' in " + what + " (known: " +
+      throw Error(where_of(path, kv.first) + ": unknown key " + quoted_excerpt(key) + " in " + what + " (known: " +
                   list + ")");
     }
     if (!out.emplace(key, kv.second).second)
@@ -225,11 +225,11 @@ TopoLayer read_layer(const std::string& path, const YAML::Node& n, bool first) {
     if (!k.count(req)) throw Error(l.where + ": a layer needs '" + req + "'");
   l.name = scalar(path, k.at("name"), "name");
   if (const std::string bad = name_problem(l.name); !bad.empty())
-    throw Error(where_of(path, k.at("name")) + ": layer name '" + quoted_excerpt(l.name) + "' " + bad);
+    throw Error(where_of(path, k.at("name")) + ": layer name " + quoted_excerpt(l.name) + " " + bad);
   if (k.count("kind")) l.kind = scalar(path, k.at("kind"), "kind");
   const bool conv = l.kind == "conv2d";
   if (!conv && l.kind != "linear" && l.kind != "matmul")
-    throw Error(where_of(path, k.at("kind")) + ": kind '" + quoted_excerpt(l.kind) +
+    throw Error(where_of(path, k.at("kind")) + ": kind " + quoted_excerpt(l.kind) +
                 "' cannot be synthesized (conv2d, linear or matmul)");
   if (conv) {
     l.weight = shape_of(path, k.at("weight"), "weight", 4, 4);
@@ -253,14 +253,37 @@ TopoLayer read_layer(const std::string& path, const YAML::Node& n, bool first) {
   if (k.count("input_dist")) {
     const std::string d = scalar(path, k.at("input_dist"), "input_dist");
     if (d != "relu" && d != "normal")
-      throw Error(where_of(path, k.at("input_dist")) + ": input_dist must be 'relu' or 'normal', got '" +
-                  quoted_excerpt(d) + "'");
+      throw Error(where_of(path, k.at("input_dist")) + ": input_dist must be 'relu' or 'normal', got " +
+                  quoted_excerpt(d));
     l.input_dist = d == "relu" ? InputDist::relu : InputDist::normal;
   }
   return l;
 }
 
+// A .json file is first parsed as strict JSON (YAML would accept `{"a": }`);
+// the error's byte offset becomes its line and column.
+void check_json_syntax(const std::string& path, const std::string& text) {
+  try {
+    const nlohmann::json parsed = nlohmann::json::parse(text);
+    (void)parsed;
+  } catch (const nlohmann::json::parse_error& e) {
+    int line = 1, col = 1;
+    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    std::string what = e.what();
+    const size_t colon = what.rfind(": ");
+    throw Error(at(path, line, col) + ": not valid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
+  }
+}
+
 Topology read_document(const std::string& path, const std::string& text) {
+  if (path.size() >= 5 && lower(path.substr(path.size() - 5)) == ".json") check_json_syntax(path, text);
   YAML::Node root;
   try {
     root = YAML::Load(text);
