@@ -161,6 +161,39 @@ class Split(unittest.TestCase):
             self.assertFalse(os.path.exists(self.out("never.json")))
 
 
+class DocumentedSlurmScript(unittest.TestCase):
+    """docs/scale.md's job-array script, run as Slurm would run each task of
+    a 3-task array (plain bash: #SBATCH lines are comments), then merged."""
+
+    def test_array_tasks_then_merge_give_the_whole_run(self):
+        docs = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs",
+                            "scale.md")
+        with open(docs) as f:
+            text = f.read()
+        block = text.split("<!-- scale-slurm-script -->", 1)[1]
+        script = block.split("```bash\n", 1)[1].split("```", 1)[0]
+        self.assertIn("#SBATCH --array=", script)
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        trace, out = os.path.join(tmp.name, "trace"), os.path.join(tmp.name, "out")
+        os.mkdir(trace)
+        make_trace(trace)
+        env = dict(os.environ, TRACE=trace, OUT=out, SLURM_ARRAY_TASK_COUNT="3",
+                   PATH=os.path.dirname(os.path.abspath(MLSSIM)) + os.pathsep + os.environ["PATH"])
+        for task in (1, 2, 3):
+            env["SLURM_ARRAY_TASK_ID"] = str(task)
+            proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        parts = sorted(os.path.join(out, f) for f in os.listdir(out) if f.startswith("part-"))
+        self.assertEqual(len(parts), 3)
+        merged = os.path.join(tmp.name, "report.json")
+        whole = os.path.join(tmp.name, "whole.json")
+        subprocess.run([MLSSIM, "merge", *parts, "--report", merged], check=True, capture_output=True, timeout=60)
+        subprocess.run([MLSSIM, "run", trace, "--check", "--report", whole, "--no-progress"], check=True,
+                       capture_output=True, timeout=120)
+        self.assertEqual(untimed(load(merged)), untimed(load(whole)))
+
+
 class Resume(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
