@@ -267,6 +267,8 @@ nlohmann::json run_in_workers(const RunArgs& a, size_t planned) {
   const int n = int(std::max<size_t>(1, std::min<size_t>(size_t(a.jobs), planned)));
   const WorkDir dir;
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  // Ctrl-C or SIGTERM stops the workers and removes the temporary directory.
+  exec::catch_interrupts();
   std::vector<Worker> workers(static_cast<size_t>(n));
   std::vector<LogTail> tails;
   for (int i = 0; i < n; ++i) {
@@ -287,6 +289,10 @@ nlohmann::json run_in_workers(const RunArgs& a, size_t planned) {
       if (!w.done) ::waitpid(w.pid, nullptr, 0);
   };
   for (int running = n; running > 0;) {
+    if (exec::interrupted()) {
+      stop_all();
+      throw Error("-j: interrupted; the workers were stopped (with --resume DIR, run again to continue)");
+    }
     for (size_t i = 0; i < workers.size(); ++i) {
       Worker& w = workers[i];
       if (w.done) continue;
