@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -224,11 +225,34 @@ class WorkDir {
   std::filesystem::path path_;
 };
 
-// A worker's stderr, forwarded line by line as it grows: its progress lines
-// become "run[I/N]: ...", so the parent's log shows every worker.
+// A worker's progress line, "run: 3/10 layer pass: N MACs in S s[ (resumed)], ETA X":
+// the layer, pass, MACs, seconds and whether it was resumed.
+struct WorkerPass {
+  std::string key;
+  long long macs = 0;
+  double seconds = 0;
+  bool resumed = false;
+};
+
+bool parse_worker_line(const std::string& line, WorkerPass& out) {
+  std::istringstream in(line);
+  std::string run, count, layer, pass, macs_word, in_word, s_word;
+  if (!(in >> run >> count >> layer >> pass >> out.macs >> macs_word >> in_word >> out.seconds >> s_word)) return false;
+  if (run != "run:" || pass.size() < 2 || pass.back() != ':' || macs_word != "MACs" || in_word != "in") return false;
+  pass.pop_back();
+  out.key = layer + " " + pass;
+  out.resumed = line.find(" (resumed), ETA ") != std::string::npos;
+  return true;
+}
+
+// A worker's stderr, forwarded line by line as it grows. Its progress lines
+// go to the run's one PassLog, so their count and ETA are the whole run's,
+// tagged with the worker: "run[2/4]: 12/57 ...".
 class LogTail {
  public:
-  LogTail(std::filesystem::path path, std::string tag) : path_(std::move(path)), tag_(std::move(tag)) {}
+  LogTail(std::filesystem::path path, std::string tag, PassLog& log,
+          const std::map<std::string, PlannedPass>& plan)
+      : path_(std::move(path)), tag_(std::move(tag)), log_(&log), plan_(&plan) {}
   void forward() {
     std::ifstream in(path_, std::ios::binary);
     if (!in) return;
@@ -237,19 +261,23 @@ class LogTail {
     while (std::getline(in, line)) {
       if (in.eof()) break;  // a line still being written: read it whole next time
       offset_ += line.size() + 1;
-      if (line.rfind("run: ", 0) == 0)
-        std::fprintf(stderr, "run[%s]: %s\n", tag_.c_str(), line.c_str() + 5);
-      else if (line.rfind("warning: ", 0) == 0 || line.rfind("check: ", 0) == 0)
+      WorkerPass wp;
+      if (parse_worker_line(line, wp) && plan_->count(wp.key)) {
+        log_->finished(plan_->at(wp.key), wp.macs, wp.seconds, wp.resumed, "run[" + tag_ + "]");
+        continue;
+      }
+      if (line.rfind("warning: ", 0) == 0 || line.rfind("check: ", 0) == 0)
         continue;  // a shard's summary: the parent prints the whole run's
-      else
-        std::fprintf(stderr, "[%s] %s\n", tag_.c_str(), line.c_str());
+      std::fprintf(stderr, "[%s] %s\n", tag_.c_str(), line.c_str());
+      std::fflush(stderr);
     }
-    std::fflush(stderr);
   }
 
  private:
   std::filesystem::path path_;
   std::string tag_;
+  PassLog* log_;
+  const std::map<std::string, PlannedPass>* plan_;
   uint64_t offset_ = 0;
 };
 
@@ -263,8 +291,15 @@ struct Worker {
 // Runs shard i/N of the run in worker i for i = 1..N, each its own process
 // and so its own SystemC elaboration, and merges their partial reports. A
 // worker that fails stops the others; its last stderr line is the error.
-nlohmann::json run_in_workers(const RunArgs& a, size_t planned) {
-  const int n = int(std::max<size_t>(1, std::min<size_t>(size_t(a.jobs), planned)));
+nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& planned) {
+  const int n = int(std::max<size_t>(1, std::min<size_t>(size_t(a.jobs), planned.size())));
+  std::map<std::string, PlannedPass> plan;
+  int64_t est_total = 0;
+  for (const PlannedPass& pp : planned) {
+    plan[pp.key()] = pp;
+    est_total += pp.est_macs;
+  }
+  PassLog log(true, planned.size(), est_total);  // the workers print nothing with --no-progress
   const WorkDir dir;
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   // Ctrl-C or SIGTERM stops the workers and removes the temporary directory.
@@ -280,7 +315,7 @@ nlohmann::json run_in_workers(const RunArgs& a, size_t planned) {
     args.insert(args.end(), a.worker_args.begin(), a.worker_args.end());
     args.insert(args.end(), {"--shard", w.tag, "--report", w.report.string(), "--quiet"});
     w.pid = exec::spawn(exe, args, w.log);
-    tails.emplace_back(w.log, w.tag);
+    tails.emplace_back(w.log, w.tag, log, plan);
   }
   const auto stop_all = [&] {
     for (Worker& w : workers)
@@ -366,7 +401,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!opt.vcd_path.empty()) opt.vcd_path = outputs.stage_external(vcd_target(opt.vcd_path), ".vcd");
   RunResult result;
   if (a.jobs > 1) {
-    result.report = run_in_workers(a, plan_run(trace, opt).size());
+    result.report = run_in_workers(a, plan_run(trace, opt));
     result.all_bit_exact = !opt.check || result.report["total"]["bit_exact"].get<bool>();
     if (!opt.quiet) print_report_table(result.report, layer_column_width(trace), opt.check);
   } else {

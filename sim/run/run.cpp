@@ -58,38 +58,6 @@ class ProgressLine {
   Clock::time_point last_ = Clock::now();
 };
 
-// One stderr line per finished layer-pass, whether stderr is a terminal or a
-// batch job's log file, so a long run shows where it is:
-//   run: 3/57 layer1.0.conv1 bwd-data: 1179648 MACs in 0.42 s, ETA 0:12
-// The ETA is the time so far, scaled by the expected products still to make
-// over those made (PlannedPass::est_macs; resumed passes cost no time).
-class PassLog {
- public:
-  PassLog(bool enabled, size_t passes, int64_t est_total)
-      : enabled_(enabled), passes_(passes), est_total_(est_total) {}
-  void finished(const PlannedPass& pp, int64_t macs, double seconds, bool resumed) {
-    ++done_;
-    est_done_ += pp.est_macs;
-    if (!resumed) est_computed_ += pp.est_macs;
-    if (!enabled_) return;
-    const int64_t left = std::max<int64_t>(0, est_total_ - est_done_);
-    std::string eta = "-";
-    if (done_ == passes_ || left == 0)
-      eta = "0:00";
-    else if (est_computed_ > 0)
-      eta = exec::duration_str(seconds_since(start_) * double(left) / double(est_computed_));
-    std::fprintf(stderr, "run: %zu/%zu %s %s: %lld MACs in %.3g s%s, ETA %s\n", done_, passes_, pp.layer.c_str(),
-                 to_string(pp.pass).c_str(), (long long)macs, seconds, resumed ? " (resumed)" : "", eta.c_str());
-    std::fflush(stderr);
-  }
-
- private:
-  bool enabled_;
-  size_t passes_, done_ = 0;
-  int64_t est_total_, est_done_ = 0, est_computed_ = 0;
-  Clock::time_point start_ = Clock::now();
-};
-
 // --resume DIR: DIR/run.json holds the run's identity (run_identity), and
 // DIR/<layer>.<pass>.json each finished layer-pass's report entry, written
 // through a temporary file and renamed, so a run killed at any moment leaves
@@ -372,6 +340,26 @@ void print_report_table(const json& report, int layer_width, bool check) {
 }
 
 std::string PlannedPass::key() const { return layer + " " + to_string(pass); }
+
+PassLog::PassLog(bool enabled, size_t passes, int64_t est_total)
+    : enabled_(enabled), passes_(passes), est_total_(est_total), start_(std::chrono::steady_clock::now()) {}
+
+void PassLog::finished(const PlannedPass& pp, int64_t macs, double seconds, bool resumed, const std::string& tag) {
+  ++done_;
+  est_done_ += pp.est_macs;
+  if (!resumed) est_computed_ += pp.est_macs;
+  if (!enabled_) return;
+  const int64_t left = std::max<int64_t>(0, est_total_ - est_done_);
+  std::string eta = "-";
+  if (done_ == passes_ || left == 0)
+    eta = "0:00";
+  else if (est_computed_ > 0)
+    eta = exec::duration_str(seconds_since(start_) * double(left) / double(est_computed_));
+  std::fprintf(stderr, "%s: %zu/%zu %s %s: %lld MACs in %.3g s%s, ETA %s\n", tag.c_str(), done_, passes_,
+               pp.layer.c_str(), to_string(pp.pass).c_str(), (long long)macs, seconds, resumed ? " (resumed)" : "",
+               eta.c_str());
+  std::fflush(stderr);
+}
 
 std::vector<PlannedPass> plan_run(const Trace& trace, const RunOptions& opt) {
   std::vector<PlannedPass> plan;

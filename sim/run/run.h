@@ -2,6 +2,7 @@
 // Orchestration of `mlssim run`: quantize each layer once, run every requested
 // pass through the SystemC array, check it against the golden model, and
 // collect the report.
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -51,6 +52,25 @@ struct PlannedPass {
   Pass pass = Pass::fwd;
   int64_t est_macs = 0;
   std::string key() const;  // "layer pass", as compare_reports names entries
+};
+
+// One stderr line per finished layer-pass, whether stderr is a terminal or a
+// batch job's log file, so a long run shows where it is:
+//   run: 3/57 layer1.0.conv1 bwd-data: 1179648 MACs in 0.42 s, ETA 0:12
+// The ETA is the time since the log was made, scaled by the expected products
+// still to make over those made (PlannedPass::est_macs; resumed layer-passes
+// cost no time). `run -j` keeps one for the whole run and tags each line with
+// the worker that finished the layer-pass ("run[2/4]").
+class PassLog {
+ public:
+  PassLog(bool enabled, size_t passes, int64_t est_total);
+  void finished(const PlannedPass& pp, int64_t macs, double seconds, bool resumed, const std::string& tag = "run");
+
+ private:
+  bool enabled_;
+  size_t passes_, done_ = 0;
+  int64_t est_total_, est_done_ = 0, est_computed_ = 0;
+  std::chrono::steady_clock::time_point start_;
 };
 
 // Every layer-pass the run makes, in run order (the --passes of each layer,

@@ -16,7 +16,7 @@ import numpy as np
 
 MLSSIM = os.environ["MLSSIM"]
 LINE = re.compile(r"^run: (\d+)/(\d+) (\S+) (\S+): (\d+) MACs in ([0-9.e+-]+) s( \(resumed\))?, ETA (\S+)$")
-WORKER_LINE = re.compile(r"^run\[(\d+)/(\d+)\]: (\d+)/(\d+) (\S+) (\S+): (\d+) MACs in ")
+WORKER_LINE = re.compile(r"^run\[(\d+)/(\d+)\]: (\d+)/(\d+) (\S+) (\S+): (\d+) MACs in ([0-9.e+-]+) s, ETA (\S+)$")
 
 # name, Co, Ci, K, H, stride, padding, batch, with grad_output
 LAYERS = [("a", 6, 5, 3, 6, 1, 1, 2, True), ("b", 9, 6, 3, 7, 2, 1, 2, True), ("c", 4, 9, 1, 4, 1, 0, 2, False)]
@@ -115,6 +115,10 @@ class Progress(unittest.TestCase):
         self.assertTrue(all(lines), proc.stderr)
         self.assertEqual(sorted((m.group(5), m.group(6)) for m in lines),
                          sorted((e["name"], e["pass"]) for e in report["layers"]))
+        # the count and the ETA are the whole run's, whichever worker finished the layer-pass
+        self.assertEqual([(int(m.group(3)), int(m.group(4))) for m in lines], [(i, 7) for i in range(1, 8)])
+        self.assertEqual({m.group(1, 2) for m in lines}, {("1", "2"), ("2", "2")})
+        self.assertEqual(lines[-1].group(9), "0:00")
         for m in lines:
             self.assertEqual(int(m.group(7)), expected_macs(next(l for l in LAYERS if l[0] == m.group(5)), m.group(6)))
 
