@@ -132,13 +132,6 @@ void stage_operands(const QuantLayer& layer, Pass pass, const std::string& dir, 
     outputs.stage(operand_path(dir, layer.name, pass, which), npy_bytes(dequantize(layer.operand(which))));
 }
 
-struct PassOutcome {
-  json entry;
-  bool bit_exact = true;
-  Stats stats;
-  hw::Traffic traffic;
-};
-
 // A pass run block by block (LayerKind::blocks): the results scattered into
 // the pass's result, the events and times summed.
 struct BlockedRun {
@@ -246,17 +239,19 @@ double error_against_fp32(const LayerTensors& t, const QuantLayer& layer, Pass p
 }
 
 // One layer-pass as steps: lower, simulate, check, measure, stage the result.
-PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass,
-                     const RunOptions& opt, ProgressLine& progress, OutputSet& outputs) {
+// Returns its report entry; the report's total is summed from the entries
+// (assemble_report), so a kept or merged entry counts as a computed one.
+json run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass, const RunOptions& opt,
+              ProgressLine& progress, OutputSet& outputs) {
   const BlockedRun run = run_blocks(sim, layer, pass, opt.check, progress);
-  PassOutcome o{pass_entry(layer.name, pass, run, opt.cfg.array), true, run.stats, run.traffic};
-  o.entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
+  json entry = pass_entry(layer.name, pass, run, opt.cfg.array);
+  entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
   progress.clear();
-  if (opt.check) o.bit_exact = check_against_golden(run, layer.name + " " + to_string(pass), o.entry);
-  if (opt.accuracy) o.entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, run.out);
+  if (opt.check) check_against_golden(run, layer.name + " " + to_string(pass), entry);
+  if (opt.accuracy) entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, run.out);
   if (!opt.outputs_dir.empty()) outputs.stage(output_path(opt.outputs_dir, layer.name, pass), npy_bytes(run.out));
   if (!opt.operands_dir.empty()) stage_operands(layer, pass, opt.operands_dir, outputs);
-  return o;
+  return entry;
 }
 
 json layer_are(const LayerTensors& t, const QuantLayer& q) {
@@ -519,10 +514,9 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
         std::ostringstream label;
         label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
         progress.set_layer(label.str());
-        PassOutcome o = run_pass(sim, t, layer, pass, opt, progress, outputs);
-        if (opt.accuracy) o.entry["are"] = layer_are(t, layer);
+        entry = run_pass(sim, t, layer, pass, opt, progress, outputs);
+        if (opt.accuracy) entry["are"] = layer_are(t, layer);
         progress.clear();
-        entry = std::move(o.entry);
       }
       if (store) store->keep(entry);
       if (!opt.quiet) print_row(entry, width);
