@@ -18,7 +18,7 @@ int cmd_merge(const std::vector<std::string>& args) {
   desc.add_options()
       ("partials", cli::po::value(&files)->value_name("PARTIAL")->multitoken()->required(),
        "partial reports of run --shard I/N, one per shard")
-      ("report", cli::po::value(&report_path)->required(), "write the merged JSON report");
+      ("report", cli::po::value(&report_path)->value_name("REPORT.json")->required(), "write the merged JSON report");
   cli::po::positional_options_description pos;
   pos.add("partials", -1);
   cli::po::variables_map vm;

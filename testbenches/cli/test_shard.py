@@ -147,6 +147,12 @@ class Split(unittest.TestCase):
         with open(self.out("cut.json"), "w") as f:
             json.dump(cut, f)
         self.refused([self.parts[0], self.out("cut.json"), self.parts[2]], [f"{gone['name']} {gone['pass']}"])
+        # an entry without its counts
+        broken = load(self.parts[1])
+        del broken["layers"][0]["events"]
+        with open(self.out("broken.json"), "w") as f:
+            json.dump(broken, f)
+        self.refused([self.parts[0], self.out("broken.json"), self.parts[2]], ["not a run report", "events"])
 
     def test_split_flags_that_need_one_whole_run_are_refused(self):
         for args, words in ((["--shard", "1/2", "--tech", "paper-unit"], ["--shard", "--tech"]),
