@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -275,6 +276,24 @@ class ShippedTopologies(unittest.TestCase):
         vit = json.load(open(os.path.join(TOPOLOGIES, "vit_b16_block.json")))
         t, d = 197, 768
         self.assertEqual(products(vit), t * d * 3 * d + 2 * t * t * d + t * d * d + 2 * t * d * 4 * d)
+
+    def test_each_shipped_topology_synthesizes_and_runs(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        # ResNet-50 (189 MB at batch 1) only through the topology check, which
+        # synth makes before it looks at --out: an --out in a missing directory
+        # is then the only error
+        proc = run("synth", os.path.join(TOPOLOGIES, "resnet50.json"), "--out", os.path.join(tmp.name, "no", "t"))
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("--out", proc.stderr)
+        self.assertNotIn("resnet50.json", proc.stderr)
+        for name, layer in (("mobilenet_v2.json", "features.17.conv.1.0"), ("vit_b16_block.json", "blocks.0.attn.q_kt")):
+            out = os.path.join(tmp.name, name)
+            proc = run("synth", os.path.join(TOPOLOGIES, name), "--out", out)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            proc = run("run", out, "--layers", layer, "--passes", "fwd", "--check", "--quiet", "--no-progress")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            shutil.rmtree(out)
 
     def test_csv_resnet18_gives_the_json_shapes(self):
         tmp = tempfile.TemporaryDirectory()
