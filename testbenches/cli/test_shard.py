@@ -98,6 +98,12 @@ class Split(unittest.TestCase):
         self.mlssim("run", self.trace, "--check", "-j", 2, "--report", self.out("j2.json"))
         self.assertEqual(untimed(load(self.out("j2.json"))), untimed(load(self.whole)))
 
+    def test_a_workers_mismatch_fails_the_whole_run(self):
+        # a broken multiplier: every worker's --check fails (exit 4), and so does the run, with its report
+        self.mlssim("run", self.trace, "--check", "-j", 2, "--inject-fault", "mul-lsb", "--report", self.out("bad.json"),
+                    expect=4)
+        self.assertFalse(load(self.out("bad.json"))["total"]["bit_exact"])
+
     def test_shards_merge_into_the_whole_run(self):
         keys = [[(e["name"], e["pass"]) for e in load(p)["layers"]] for p in self.parts]
         flat = [k for part in keys for k in part]
