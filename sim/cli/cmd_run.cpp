@@ -1,12 +1,30 @@
 // mlssim run: simulate a trace on the SystemC MAC array.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <tuple>
 
 #include "ref/io/file_io.h"
 #include "ref/core/error.h"
 #include "sim/cli/cli_options.h"
 #include "sim/cli/commands.h"
+#include "ref/core/rng.h"
 #include "sim/energy/energy.h"
+#include "sim/exec/process.h"
 #include "sim/run/report.h"
 #include "sim/run/run.h"
 
@@ -14,13 +32,20 @@ namespace mls {
 
 namespace {
 
-int compare_with_expected(const std::string& path, const nlohmann::json& report) {
-  std::vector<std::string> diffs;
+// --expect's stored report, read and checked before the run, so a bad one is
+// refused before any work (and any progress line).
+nlohmann::json read_expected(const std::string& path) {
   try {
-    diffs = compare_reports(read_json_file(path, "stored report"), report);
+    nlohmann::json expected = read_json_file(path, "stored report");
+    (void)compare_reports(expected, expected);  // throws when it is not a run report
+    return expected;
   } catch (const Error& e) {
     throw Error("--expect " + path + ": " + e.what());
   }
+}
+
+int compare_with_expected(const std::string& path, const nlohmann::json& expected, const nlohmann::json& report) {
+  const std::vector<std::string> diffs = compare_reports(expected, report);
   if (diffs.empty()) {
     std::cout << "expect: cycles and all event counts match " << path << "\n";
     return 0;
@@ -76,7 +101,43 @@ struct RunArgs {
   RunConfig config;  // the command line's, which --layer-config's keys apply on top of
   bool bless = false;
   bool gating = false;
+  int jobs = 1;               // -j N: worker processes
+  std::string shard = "1/1";  // --shard I/N as typed
+  // -j: the command line a worker gets, less the flags the parent keeps (-j,
+  // --report, --expect, --bless, --tech, --gating, --quiet, --shard).
+  std::vector<std::string> worker_args;
 };
+
+// --shard I/N: 1 <= I <= N.
+std::pair<int, int> parse_shard(const std::string& text) {
+  int index = 0, count = 0;
+  char slash = 0, extra = 0;
+  std::istringstream in(text);
+  if (!(in >> index >> slash >> count) || slash != '/' || (in >> extra) || count < 1 || index < 1 || index > count)
+    throw Error("--shard must be I/N with 1 <= I <= N (e.g. 2/8), got '" + text + "'");
+  return {index, count};
+}
+
+// -j, --shard and --resume split or skip layer-passes; the flags whose files a
+// single process writes for the whole run are refused with them, and a shard's
+// partial report is priced and compared once merged.
+void check_split_flags(const RunArgs& a) {
+  const RunOptions& opt = a.opt;
+  const bool split = a.jobs > 1 || opt.shard_count > 1 || !opt.resume_dir.empty();
+  const char* how = a.jobs > 1 ? "-j" : opt.shard_count > 1 ? "--shard" : "--resume";
+  if (a.jobs > 1 && opt.shard_count > 1) throw Error("-j runs every shard itself: drop --shard, or -j");
+  const std::vector<std::pair<const char*, bool>> whole = {
+      {"--outputs", !opt.outputs_dir.empty()}, {"--operands", !opt.operands_dir.empty()}, {"--vcd", !opt.vcd_path.empty()}};
+  for (const auto& [flag, given] : whole)
+    if (split && given)
+      throw Error(std::string(flag) + " is written by a single whole run: run without " + how + " to write it");
+  const std::vector<std::pair<const char*, bool>> merged = {
+      {"--tech", !a.tech.empty()}, {"--expect", !a.expect.empty()}, {"--bless", a.bless}};
+  for (const auto& [flag, given] : merged)
+    if (opt.shard_count > 1 && given)
+      throw Error(std::string("--shard writes a partial report: give ") + flag +
+                  " to the merged one (mlssim energy, or run --expect on the whole run)");
+}
 
 // Returns false when --help was asked for.
 bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
@@ -107,7 +168,14 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
        "report the ARE of W, A, E and each pass's error against the fp32 conv of the unquantized tensors")
       ("threads", cli::po::value(&opt.threads)->default_value(1), "quantizer threads, [1, 256]")
       ("quiet", cli::po::bool_switch(&opt.quiet), "no per-layer table")
-      ("no-progress", cli::po::bool_switch(&no_progress), "no progress line");
+      ("no-progress", cli::po::bool_switch(&no_progress), "no progress lines")
+      ("jobs,j", cli::po::value(&a.jobs)->default_value(1)->value_name("N"),
+       "run the layer-passes in N worker processes, [1, 256] (docs/scale.md)")
+      ("shard", cli::po::value(&a.shard)->value_name("I/N"),
+       "run only the I-th of N slices of the layer-passes, balanced by products, and write a partial report for "
+       "mlssim merge")
+      ("resume", cli::po::value(&opt.resume_dir)->value_name("DIR"),
+       "keep each finished layer-pass in DIR and skip those already there");
   cli::add_quant_options(desc, flags);
   cli::add_operand_options(desc, flags);
   cli::add_preset_option(desc, flags);
@@ -120,6 +188,10 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
     return false;
   cli::apply_preset(vm, flags);
   if (!vm.count("unquantized")) a.unquantized = cli::preset_unquantized(flags);
+  const std::set<std::string> parent_only = {"jobs", "report", "expect", "bless", "tech", "gating", "quiet", "shard"};
+  for (const auto& o : cli::po::command_line_parser(args).options(desc).positional(pos).run().options)
+    if (!parent_only.count(o.string_key))
+      a.worker_args.insert(a.worker_args.end(), o.original_tokens.begin(), o.original_tokens.end());
   const RunConfig config = cli::to_run_config(flags);
   a.config = config;
   a.tech = config.tech;
@@ -132,12 +204,170 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   if (opt.passes.empty()) throw Error("--passes lists no pass");
   if (a.bless && a.expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
   cli::check_threads(opt.threads);
+  if (a.jobs < 1 || a.jobs > 256) throw Error("-j must be in [1, 256], got " + std::to_string(a.jobs));
+  std::tie(opt.shard_index, opt.shard_count) = parse_shard(a.shard);
+  check_split_flags(a);
   return true;
+}
+
+// -j N: a temporary directory for the workers' partial reports and logs,
+// removed with everything in it however the run ends.
+class WorkDir {
+ public:
+  WorkDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mlssim-run-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw Error("-j: cannot create a temporary directory: " + std::string(std::strerror(errno)));
+    path_ = tmpl;
+  }
+  ~WorkDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A worker's progress line, "run: 3/10 layer pass: N MACs in S s[ (resumed)], ETA X":
+// the layer, pass, MACs, seconds and whether it was resumed.
+struct WorkerPass {
+  std::string key;
+  long long macs = 0;
+  double seconds = 0;
+  bool resumed = false;
+};
+
+bool parse_worker_line(const std::string& line, WorkerPass& out) {
+  std::istringstream in(line);
+  std::string run, count, layer, pass, macs_word, in_word, s_word;
+  if (!(in >> run >> count >> layer >> pass >> out.macs >> macs_word >> in_word >> out.seconds >> s_word)) return false;
+  if (run != "run:" || pass.size() < 2 || pass.back() != ':' || macs_word != "MACs" || in_word != "in") return false;
+  pass.pop_back();
+  out.key = layer + " " + pass;
+  out.resumed = line.find(" (resumed), ETA ") != std::string::npos;
+  return true;
+}
+
+// A worker's stderr, forwarded line by line as it grows. Its progress lines
+// go to the run's one PassLog, so their count and ETA are the whole run's,
+// tagged with the worker: "run[2/4]: 12/57 ...".
+class LogTail {
+ public:
+  LogTail(std::filesystem::path path, std::string tag, PassLog& log,
+          const std::map<std::string, PlannedPass>& plan)
+      : path_(std::move(path)), tag_(std::move(tag)), log_(&log), plan_(&plan) {}
+  void forward() {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return;
+    in.seekg(std::streamoff(offset_));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (in.eof()) break;  // a line still being written: read it whole next time
+      offset_ += line.size() + 1;
+      WorkerPass wp;
+      if (parse_worker_line(line, wp) && plan_->count(wp.key)) {
+        log_->finished(plan_->at(wp.key), wp.macs, wp.seconds, wp.resumed, "run[" + tag_ + "]");
+        continue;
+      }
+      if (line.rfind("warning: ", 0) == 0 || line.rfind("check: ", 0) == 0)
+        continue;  // a shard's summary: the parent prints the whole run's
+      std::fprintf(stderr, "[%s] %s\n", tag_.c_str(), line.c_str());
+      std::fflush(stderr);
+    }
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::string tag_;
+  PassLog* log_;
+  const std::map<std::string, PlannedPass>* plan_;
+  uint64_t offset_ = 0;
+};
+
+struct Worker {
+  pid_t pid = -1;
+  std::string tag;
+  std::filesystem::path report, log;
+  bool done = false;
+};
+
+// Runs shard i/N of the run in worker i for i = 1..N, each its own process
+// and so its own SystemC elaboration, and merges their partial reports. A
+// worker that fails stops the others; its last stderr line is the error.
+nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& planned) {
+  const int n = int(std::max<size_t>(1, std::min<size_t>(size_t(a.jobs), planned.size())));
+  std::map<std::string, PlannedPass> plan;
+  int64_t est_total = 0;
+  for (const PlannedPass& pp : planned) {
+    plan[pp.key()] = pp;
+    est_total += pp.est_macs;
+  }
+  PassLog log(true, planned.size(), est_total);  // the workers print nothing with --no-progress
+  const WorkDir dir;
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  // Ctrl-C or SIGTERM stops the workers and removes the temporary directory.
+  exec::catch_interrupts();
+  std::vector<Worker> workers(static_cast<size_t>(n));
+  std::vector<LogTail> tails;
+  for (int i = 0; i < n; ++i) {
+    Worker& w = workers[size_t(i)];
+    w.tag = std::to_string(i + 1) + "/" + std::to_string(n);
+    w.report = dir.path() / ("part" + std::to_string(i + 1) + ".json");
+    w.log = dir.path() / ("worker" + std::to_string(i + 1) + ".log");
+    std::vector<std::string> args = {"run"};
+    args.insert(args.end(), a.worker_args.begin(), a.worker_args.end());
+    args.insert(args.end(), {"--shard", w.tag, "--report", w.report.string(), "--quiet"});
+    w.pid = exec::spawn(exe, args, w.log);
+    tails.emplace_back(w.log, w.tag, log, plan);
+  }
+  const auto stop_all = [&] {
+    for (Worker& w : workers)
+      if (!w.done) ::kill(w.pid, SIGTERM);
+    for (Worker& w : workers)
+      if (!w.done) ::waitpid(w.pid, nullptr, 0);
+  };
+  for (int running = n; running > 0;) {
+    if (exec::interrupted()) {
+      stop_all();
+      throw Error("-j: interrupted; the workers were stopped (with --resume DIR, run again to continue)");
+    }
+    for (size_t i = 0; i < workers.size(); ++i) {
+      Worker& w = workers[i];
+      if (w.done) continue;
+      int status = 0;
+      const pid_t r = ::waitpid(w.pid, &status, WNOHANG);
+      if (r == 0) continue;
+      w.done = true;
+      --running;
+      tails[i].forward();
+      // Status 4: the worker's --check found a mismatch; its report is whole.
+      const bool ok = r == w.pid && WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 4);
+      if (!ok) {
+        stop_all();
+        const std::string last = exec::last_line(w.log);
+        throw Error("-j: worker " + w.tag + " failed (" + (r == w.pid ? exec::exit_str(status) : "lost") + ")" +
+                    (last.empty() ? "" : ": " + last));
+      }
+    }
+    for (LogTail& t : tails) t.forward();
+    if (running > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::vector<nlohmann::json> partials;
+  std::vector<std::string> names;
+  for (const Worker& w : workers) {
+    partials.push_back(read_json_file(w.report.string(), "worker report"));
+    names.push_back("worker " + w.tag);
+  }
+  return merge_partials(partials, names);
 }
 
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
+  // Line-buffered even into a pipe or a file, so a batch job's log shows each
+  // finished layer-pass as it happens (its progress line is on stderr).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   RunArgs a;
   if (!parse_run_args(args, a)) return 0;
   RunOptions& opt = a.opt;
@@ -148,7 +378,10 @@ int cmd_run(const std::vector<std::string>& args) {
   const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers));
   std::vector<std::string> names;
   for (const LayerTensors& t : trace.layers) names.push_back(t.name);
-  if (!a.layer_config.empty()) opt.layer_settings = load_layer_config(a.layer_config, names, a.config, opt.passes);
+  if (!a.layer_config.empty()) {
+    opt.layer_config_hash = fnv1a64(read_input_file(a.layer_config, "--layer-config", kMaxTextFileBytes));
+    opt.layer_settings = load_layer_config(a.layer_config, names, a.config, opt.passes);
+  }
   const std::string classifier =
       !trace.layers.empty() && trace.layers.back().kind->name() == "linear" ? trace.layers.back().name : "";
   mark_unquantized(a.unquantized, names, classifier, a.config, opt.passes, opt.layer_settings);
@@ -159,18 +392,28 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!a.layer_config.empty()) inputs.push_back(a.layer_config);
   check_outputs(opt, trace, a.report_path, a.expect, a.bless, inputs);
 
+  std::optional<nlohmann::json> expected;
+  if (!a.expect.empty() && !a.bless) expected = read_expected(a.expect);
+
   // Nothing is written until the whole run has succeeded (docs/testing.md).
   OutputSet outputs;
   if (!opt.outputs_dir.empty()) outputs.make_dir(opt.outputs_dir);
   if (!opt.operands_dir.empty() && opt.operands_dir != opt.outputs_dir) outputs.make_dir(opt.operands_dir);
   if (!opt.vcd_path.empty()) opt.vcd_path = outputs.stage_external(vcd_target(opt.vcd_path), ".vcd");
-  RunResult result = run_trace(trace, opt, outputs);
+  RunResult result;
+  if (a.jobs > 1) {
+    result.report = run_in_workers(a, plan_run(trace, opt));
+    result.all_bit_exact = !opt.check || result.report["total"]["bit_exact"].get<bool>();
+    if (!opt.quiet) print_report_table(result.report, layer_column_width(trace), opt.check);
+  } else {
+    result = run_trace(trace, opt, outputs);
+  }
   if (table) {
     result.report = add_energy_to_report(result.report, *table, "report", EnergyOptions{a.gating});
     if (!opt.quiet) std::cout << "\n" << format_energy_summary(result.report);
   }
   if (!a.report_path.empty()) outputs.stage(a.report_path, json_text(result.report));
-  const int status = !a.expect.empty() && !a.bless ? compare_with_expected(a.expect, result.report) : 0;
+  const int status = expected ? compare_with_expected(a.expect, *expected, result.report) : 0;
   if (a.bless) outputs.stage(a.expect, json_text(result.report));
   outputs.commit();
   if (a.bless) std::cout << "bless: wrote " << a.expect << "\n";

@@ -12,5 +12,7 @@ int cmd_run(const std::vector<std::string>& args);
 int cmd_energy(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
 int cmd_vectors(const std::vector<std::string>& args);
+int cmd_merge(const std::vector<std::string>& args);
+int cmd_synth(const std::vector<std::string>& args);
 
 }  // namespace mls

@@ -21,7 +21,9 @@ const char* kUsage =
     "  run TRACE_DIR --report R.json       simulate a trace on the SystemC MAC array\n"
     "  energy REPORT.json                  energy of a report against fp32 and fp8 arrays\n"
     "  sweep SWEEP_FILE --out DIR          architecture exploration over a parameter grid\n"
-    "  vectors TRACE_DIR --out DIR         one layer-pass's codes and golden results for the RTL testbench\n";
+    "  vectors TRACE_DIR --out DIR         one layer-pass's codes and golden results for the RTL testbench\n"
+    "  merge PARTIAL... --report R.json    the report of a whole run from its shards' partial reports\n"
+    "  synth TOPOLOGY --out TRACE_DIR      a trace of synthetic tensors for a network given by its shapes\n";
 
 }  // namespace
 
@@ -32,7 +34,8 @@ int sc_main(int argc, char* argv[]) {
   }
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"quantize", mls::cmd_quantize}, {"conv", mls::cmd_conv}, {"run", mls::cmd_run},
-      {"energy", mls::cmd_energy},     {"sweep", mls::cmd_sweep},     {"vectors", mls::cmd_vectors}};
+      {"energy", mls::cmd_energy},     {"sweep", mls::cmd_sweep},     {"vectors", mls::cmd_vectors},
+      {"merge", mls::cmd_merge},       {"synth", mls::cmd_synth}};
   const auto it = commands.find(argv[1]);
   if (it == commands.end()) {
     std::cerr << "mlssim: unknown command '" << argv[1] << "'\n" << kUsage;

@@ -1,7 +1,9 @@
 #include "sim/run/report.h"
 
+#include <algorithm>
 #include <map>
 
+#include "hw_model/memory/traffic.h"
 #include "ref/core/error.h"
 #include "sim/params/params.h"
 
@@ -36,6 +38,144 @@ json events_json(const Stats& s, const ArrayConfig& a) {
   json e = counters_json(s);
   e["utilization"] = s.utilization(a.rows, a.cols);
   return e;
+}
+
+namespace {
+
+// An entry's counters back into the structs they were written from
+// (events_json, traffic_json), so the total is summed exactly as the
+// simulation's own structs add.
+Stats stats_of(const json& entry) {
+  Stats s;
+  const json& events = entry.at("events");
+  for (const StatInfo& info : kStatTable) s.*info.counter = events.at(info.key).get<uint64_t>();
+  return s;
+}
+
+hw::Traffic traffic_of(const json& entry) {
+  hw::Traffic t;
+  const json& traffic = entry.at("traffic");
+  for (const hw::TrafficInfo& info : hw::kTrafficTable)
+    t.*info.field = (info.bytes ? traffic : traffic.at("elements")).at(info.key).get<uint64_t>();
+  return t;
+}
+
+}  // namespace
+
+bool is_timing_field(const std::string& key) {
+  return key == "sim_seconds" || key == "sim_macs_per_second" || key == "golden_seconds";
+}
+
+json assemble_report(const json& config, const json& trace, json layers, bool check, bool layer_settings) {
+  ArrayConfig array;
+  array.rows = config.at("rows").get<int>();
+  array.cols = config.at("cols").get<int>();
+  Stats total;
+  hw::Traffic traffic;
+  double sim_seconds = 0;
+  int64_t macs = 0, useful = 0, unquantized_macs = 0;
+  int acc_bits_needed = 1;
+  bool all_bit_exact = true;
+  for (const json& e : layers) {
+    if (e.value("unquantized", false)) {
+      unquantized_macs += e.at("macs").get<int64_t>();
+      continue;
+    }
+    total += stats_of(e);
+    traffic += traffic_of(e);
+    acc_bits_needed = std::max(acc_bits_needed, e.at("acc_bits_needed").get<int>());
+    sim_seconds += e.at("sim_seconds").get<double>();
+    macs += e.at("macs").get<int64_t>();
+    useful += e.at("macs_useful").get<int64_t>();
+    if (e.contains("bit_exact") && e["bit_exact"].is_boolean()) all_bit_exact = all_bit_exact && e["bit_exact"].get<bool>();
+  }
+  const double rate = sim_seconds > 0 ? double(macs) / sim_seconds : 0.0;
+  json report = {{"config", config},
+                 {"stats_info", stats_info_json()},
+                 {"trace", trace},
+                 {"layers", std::move(layers)},
+                 {"total",
+                  {{"cycles", total.cycles}, {"macs", macs}, {"macs_useful", useful},
+                   {"events", events_json(total, array)},
+                   {"stats", stats_tree_json(total)},
+                   {"acc_bits_needed", acc_bits_needed},
+                   {"stall_cycles", total.stall_cycles},
+                   {"traffic", hw::traffic_json(traffic)},
+                   {"utilization", total.utilization(array.rows, array.cols)},
+                   {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
+  if (check) report["total"]["bit_exact"] = all_bit_exact;
+  if (layer_settings) report["total"]["macs_unquantized"] = unquantized_macs;
+  return report;
+}
+
+namespace {
+
+// The first key of a run identity in which two partials differ, said plainly.
+std::string identity_difference(const json& a, const json& b) {
+  const std::vector<std::pair<std::string, std::string>> keys = {
+      {"trace_fingerprint", "trace"},  {"config", "config"},       {"check", "--check"},
+      {"accuracy", "--accuracy"},      {"layer_config", "--layer-config"}, {"plan", "layers or passes"}};
+  for (const auto& [key, what] : keys)
+    if (!a.contains(key) || !b.contains(key) || a[key] != b[key]) return "another " + what;
+  return "another run";
+}
+
+const json& shard_of(const json& partial, const std::string& name) {
+  if (!partial.is_object() || !partial.contains("shard") || !partial["shard"].is_object() ||
+      !partial["shard"].contains("run") || !partial["shard"].contains("index") || !partial["shard"].contains("count") ||
+      !partial.contains("layers") || !partial["layers"].is_array())
+    throw Error(name + ": not a partial report of run --shard (no 'shard' and 'layers')");
+  return partial["shard"];
+}
+
+}  // namespace
+
+json merge_partials(const std::vector<json>& partials, const std::vector<std::string>& names) {
+  if (partials.empty()) throw Error("no partial report given");
+  const json& run = shard_of(partials[0], names[0]).at("run");
+  const int count = shard_of(partials[0], names[0]).at("count").get<int>();
+  std::map<int, std::string> index_file;
+  std::map<std::string, std::pair<const json*, std::string>> found;  // key -> entry, file
+  for (size_t i = 0; i < partials.size(); ++i) {
+    const json& shard = shard_of(partials[i], names[i]);
+    if (shard.at("run") != run)
+      throw Error(names[i] + ": from " + identity_difference(run, shard.at("run")) + " than " + names[0]);
+    const int index = shard.at("index").get<int>();
+    if (shard.at("count").get<int>() != count)
+      throw Error(names[i] + ": shard " + std::to_string(index) + "/" + std::to_string(shard.at("count").get<int>()) +
+                  " of another split than " + names[0] + " (of " + std::to_string(count) + ")");
+    if (!index_file.emplace(index, names[i]).second)
+      throw Error(names[i] + " and " + index_file[index] + " are both shard " + std::to_string(index) + "/" +
+                  std::to_string(count));
+    for (const json& e : partials[i]["layers"]) {
+      const std::string key = string_field(e, "name", "?") + " " + string_field(e, "pass", "?");
+      if (!found.emplace(key, std::make_pair(&e, names[i])).second)
+        throw Error(names[i] + ": layer-pass '" + key + "' is also in " + found[key].second);
+    }
+  }
+  json layers = json::array();
+  std::vector<std::string> missing;
+  for (const json& k : run.at("plan")) {
+    const auto it = found.find(k.get<std::string>());
+    if (it == found.end()) {
+      missing.push_back(k.get<std::string>());
+      continue;
+    }
+    layers.push_back(*it->second.first);
+    found.erase(it);
+  }
+  if (!found.empty())
+    throw Error(found.begin()->second.second + ": layer-pass '" + found.begin()->first + "' is not in the run's plan");
+  if (!missing.empty()) {
+    std::string shards;
+    for (int i = 1; i <= count; ++i)
+      if (!index_file.count(i)) shards += (shards.empty() ? "" : ", ") + std::to_string(i) + "/" + std::to_string(count);
+    throw Error(std::to_string(missing.size()) + " layer-pass(es) of the run are in no partial report (e.g. '" +
+                missing[0] + "')" + (shards.empty() ? "" : "; shards not given: " + shards));
+  }
+  const json& first = partials[0];
+  return assemble_report(first.at("config"), first.at("trace"), std::move(layers), run.at("check").get<bool>(),
+                         run.at("layer_config").get<std::string>() != "0000000000000000");
 }
 
 namespace {

@@ -14,6 +14,27 @@ nlohmann::json config_json(const MlsConfig& cfg);
 // All report event keys (docs/reference.md#events): the counters and utilization.
 nlohmann::json events_json(const Stats& s, const ArrayConfig& a);
 
+// A run report from its layer-pass entries: `config`, `stats_info`, `trace`
+// (`dir`, `model`), `layers` as given, and `total` computed from the entries
+// alone (counts summed, `acc_bits_needed` the largest, utilization and rate
+// from the sums; `bit_exact` with `check`, `macs_unquantized` with
+// `layer_settings`). `run`, `merge` and `run -j` all build their report here,
+// so a merged report equals a whole run's apart from the timing fields.
+// `config` is config_json's (its rows and cols give the utilization).
+nlohmann::json assemble_report(const nlohmann::json& config, const nlohmann::json& trace, nlohmann::json layers,
+                               bool check, bool layer_settings);
+
+// `mlssim merge` and `run -j`: the report of a whole run from the partial
+// reports of its shards (`run --shard I/N`, docs/scale.md). They must come from
+// one run (the same `shard.run` identity: config, trace fingerprint, flags,
+// plan) and hold every layer-pass of its plan exactly once; otherwise an
+// mls::Error naming the file(s) at fault. `names[i]` names partials[i].
+nlohmann::json merge_partials(const std::vector<nlohmann::json>& partials, const std::vector<std::string>& names);
+
+// The timing fields (not reproducible): sim_seconds, sim_macs_per_second and
+// golden_seconds, in the entries and the total.
+bool is_timing_field(const std::string& key);
+
 // Differences in cycles and event counts per (layer, pass) between a stored
 // report and a new one, one readable line each; empty when they agree.
 std::vector<std::string> compare_reports(const nlohmann::json& expected, const nlohmann::json& actual);

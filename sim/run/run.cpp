@@ -6,15 +6,22 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include "hw_model/array/mac_array.h"
 #include "hw_model/array/simulate_pass.h"
 #include "ref/core/error.h"
+#include "ref/core/rng.h"
 #include "ref/golden/golden_conv.h"
 #include "ref/workload/layer_kind.h"
 #include "ref/io/npy.h"
+#include "ref/io/file_io.h"
+#include "sim/exec/process.h"
+#include "sim/io/json_file.h"
 #include "sim/params/params.h"
 #include "sim/run/report.h"
 
@@ -51,6 +58,46 @@ class ProgressLine {
   Clock::time_point last_ = Clock::now();
 };
 
+// --resume DIR: DIR/run.json holds the run's identity (run_identity), and
+// DIR/<layer>.<pass>.json each finished layer-pass's report entry, written
+// through a temporary file and renamed, so a run killed at any moment leaves
+// only whole entries. A directory of another run is refused, never mixed.
+class ResumeStore {
+ public:
+  ResumeStore(const std::string& dir, const json& identity) : dir_(dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (!std::filesystem::is_directory(dir, ec)) throw Error("--resume " + dir + ": cannot create the directory");
+    const std::string id_path = dir + "/run.json";
+    if (std::filesystem::exists(id_path, ec)) {
+      if (read_json_file(id_path, "--resume run identity") != identity)
+        throw Error("--resume " + dir + " holds another run's layer-passes (other trace, config, flags or layers); "
+                    "use a new directory");
+    } else {
+      write_file_atomic(id_path, json_text(identity));
+    }
+  }
+  std::optional<json> find(const std::string& layer, Pass pass) const {
+    const std::string path = entry_path(layer, pass);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return std::nullopt;
+    json e = read_json_file(path, "--resume entry");
+    if (!e.is_object() || string_field(e, "name") != layer || string_field(e, "pass") != to_string(pass))
+      throw Error(path + ": not the --resume entry of " + layer + " " + to_string(pass));
+    return e;
+  }
+  void keep(const json& entry) const {
+    write_file_atomic(entry_path(entry.at("name").get<std::string>(), parse_pass(entry.at("pass").get<std::string>())),
+                      json_text(entry));
+  }
+
+ private:
+  std::string entry_path(const std::string& layer, Pass pass) const {
+    return dir_ + "/" + layer + "." + to_string(pass) + ".json";
+  }
+  std::string dir_;
+};
+
 std::string index_str(int64_t flat, const Shape& shape) {
   std::vector<int64_t> idx(shape.size());
   for (size_t d = shape.size(); d-- > 0;) {
@@ -84,13 +131,6 @@ void stage_operands(const QuantLayer& layer, Pass pass, const std::string& dir, 
   for (Operand which : {layer.kind->x_operand(pass), layer.kind->y_operand(pass)})
     outputs.stage(operand_path(dir, layer.name, pass, which), npy_bytes(dequantize(layer.operand(which, pass))));
 }
-
-struct PassOutcome {
-  json entry;
-  bool bit_exact = true;
-  Stats stats;
-  hw::Traffic traffic;
-};
 
 // A pass run block by block (LayerKind::blocks): the results scattered into
 // the pass's result, the events and times summed.
@@ -200,17 +240,19 @@ double error_against_fp32(const LayerTensors& t, const QuantLayer& layer, Pass p
 }
 
 // One layer-pass as steps: lower, simulate, check, measure, stage the result.
-PassOutcome run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass,
-                     const RunOptions& opt, ProgressLine& progress, OutputSet& outputs) {
+// Returns its report entry; the report's total is summed from the entries
+// (assemble_report), so a kept or merged entry counts as a computed one.
+json run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass, const RunOptions& opt,
+              ProgressLine& progress, OutputSet& outputs) {
   const BlockedRun run = run_blocks(sim, layer, pass, opt.check, progress);
-  PassOutcome o{pass_entry(layer.name, pass, run, opt.cfg.array), true, run.stats, run.traffic};
-  o.entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
+  json entry = pass_entry(layer.name, pass, run, opt.cfg.array);
+  entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
   progress.clear();
-  if (opt.check) o.bit_exact = check_against_golden(run, layer.name + " " + to_string(pass), o.entry);
-  if (opt.accuracy) o.entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, run.out);
+  if (opt.check) check_against_golden(run, layer.name + " " + to_string(pass), entry);
+  if (opt.accuracy) entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, run.out);
   if (!opt.outputs_dir.empty()) outputs.stage(output_path(opt.outputs_dir, layer.name, pass), npy_bytes(run.out));
   if (!opt.operands_dir.empty()) stage_operands(layer, pass, opt.operands_dir, outputs);
-  return o;
+  return entry;
 }
 
 json layer_are(const LayerTensors& t, const QuantLayer& q) {
@@ -220,20 +262,17 @@ json layer_are(const LayerTensors& t, const QuantLayer& q) {
   return are;
 }
 
-// The layer column is as wide as the longest name, so long names keep the
-// columns aligned.
-int layer_column_width(const Trace& trace) {
-  size_t width = 22;
-  for (const LayerTensors& t : trace.layers) width = std::max(width, t.name.size());
-  return int(width);
-}
-
 void print_header(int width) {
   std::printf("%-*s %-10s %12s %12s %11s %7s %9s  %s\n", width, "layer", "pass", "MACs", "useful MACs", "cycles",
               "util", "overflow", "bit-exact");
 }
 
 void print_row(const json& e, int width) {
+  if (e.value("unquantized", false)) {
+    std::printf("%-*s %-10s unquantized: %lld MACs, not simulated\n", width, e["name"].get<std::string>().c_str(),
+                e["pass"].get<std::string>().c_str(), (long long)e["macs"].get<int64_t>());
+    return;
+  }
   std::printf("%-*s %-10s %12lld %12lld %11llu %6.1f%% %9llu  %s\n", width, e["name"].get<std::string>().c_str(),
               e["pass"].get<std::string>().c_str(), (long long)e["macs"].get<int64_t>(),
               (long long)e["macs_useful"].get<int64_t>(),
@@ -242,7 +281,132 @@ void print_row(const json& e, int width) {
               e["bit_exact"].is_null() ? "-" : (e["bit_exact"].get<bool>() ? "yes" : "NO"));
 }
 
+void print_total(const json& report, bool check) {
+  const json& t = report.at("total");
+  std::printf("total: %lld MACs (%lld useful: both operands tensor elements) in %llu cycles (utilization %.1f%%), "
+              "simulated at %.3g MACs/s%s\n",
+              (long long)t.at("macs").get<int64_t>(), (long long)t.at("macs_useful").get<int64_t>(),
+              (unsigned long long)t.at("cycles").get<uint64_t>(), 100.0 * t.at("utilization").get<double>(),
+              t.at("sim_macs_per_second").get<double>(),
+              check ? (t.at("bit_exact").get<bool>() ? ", all bit-exact" : ", MISMATCHES") : "");
+}
+
+// The products of one pass of the layer, from its shapes alone (see
+// PlannedPass): every kind's three passes make the same useful products.
+int64_t layer_products(const LayerTensors& t) {
+  const Shape& w = t.weight.shape;
+  const Shape& a = t.input.shape;
+  const int64_t w_size = t.weight.size(), a_size = t.input.size();
+  const std::string kind = t.kind->name();
+  if (kind == "matmul") return a_size * w.back();                       // batch * M * K * N
+  if (kind == "linear") return w_size * (a_size / std::max<int64_t>(1, w[1]));  // rows * in * out
+  if (kind == "conv2d" && t.grad_output)                                 // N Ho Wo * Co Ci/g Kh Kw
+    return w_size * (t.grad_output->size() / std::max<int64_t>(1, w[0]));
+  // conv_transpose2d (N H W * Ci Co/g Kh Kw), and a forward-only conv2d as if
+  // its output were as large as its input.
+  return w_size * (a_size / std::max<int64_t>(1, a.size() > 1 ? a[1] : 1));
+}
+
+// Folds a tensor's shape and bits into a 64-bit fingerprint.
+uint64_t fingerprint(uint64_t h, const TensorF& t) {
+  for (int64_t d : t.shape) h = splitmix64_mix(h ^ uint64_t(d));
+  for (float f : t.data) h = splitmix64_mix(h ^ bits_of(f));
+  return h;
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)v);
+  return buf;
+}
+
 }  // namespace
+
+int layer_column_width(const Trace& trace) {
+  // As wide as the longest name, so long names keep the columns aligned.
+  size_t width = 22;
+  for (const LayerTensors& t : trace.layers) width = std::max(width, t.name.size());
+  return int(width);
+}
+
+void print_report_table(const json& report, int layer_width, bool check) {
+  print_header(layer_width);
+  for (const json& e : report.at("layers")) print_row(e, layer_width);
+  print_total(report, check);
+}
+
+std::string PlannedPass::key() const { return layer + " " + to_string(pass); }
+
+PassLog::PassLog(bool enabled, size_t passes, int64_t est_total)
+    : enabled_(enabled), passes_(passes), est_total_(est_total), start_(std::chrono::steady_clock::now()) {}
+
+void PassLog::finished(const PlannedPass& pp, int64_t macs, double seconds, bool resumed, const std::string& tag) {
+  ++done_;
+  est_done_ += pp.est_macs;
+  if (!resumed) est_computed_ += pp.est_macs;
+  if (!enabled_) return;
+  const int64_t left = std::max<int64_t>(0, est_total_ - est_done_);
+  std::string eta = "-";
+  if (done_ == passes_ || left == 0)
+    eta = "0:00";
+  else if (est_computed_ > 0)
+    eta = exec::duration_str(seconds_since(start_) * double(left) / double(est_computed_));
+  std::fprintf(stderr, "%s: %zu/%zu %s %s: %lld MACs in %.3g s%s, ETA %s\n", tag.c_str(), done_, passes_,
+               pp.layer.c_str(), to_string(pp.pass).c_str(), (long long)macs, seconds, resumed ? " (resumed)" : "",
+               eta.c_str());
+  std::fflush(stderr);
+}
+
+std::vector<PlannedPass> plan_run(const Trace& trace, const RunOptions& opt) {
+  std::vector<PlannedPass> plan;
+  for (const LayerTensors& t : trace.layers) {
+    const auto own = opt.layer_settings.find(t.name);
+    const std::vector<Pass>& passes = own == opt.layer_settings.end() ? opt.passes : own->second.passes;
+    for (Pass pass : passes) {
+      // QuantLayer::has_pass's rule: no grad_output, forward only.
+      const auto present = [&](Operand o) { return o != Operand::grad_output || t.grad_output.has_value(); };
+      if (!present(t.kind->x_operand(pass)) || !present(t.kind->y_operand(pass))) continue;
+      plan.push_back({t.name, pass, layer_products(t)});
+    }
+  }
+  return plan;
+}
+
+std::vector<PlannedPass> shard_plan(const std::vector<PlannedPass>& plan, int index, int count) {
+  std::vector<size_t> order(plan.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return plan[a].est_macs > plan[b].est_macs; });
+  std::vector<int64_t> load(size_t(std::max(count, 1)), 0);
+  std::vector<int> owner(plan.size());
+  for (size_t i : order) {
+    const size_t lightest = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+    owner[i] = int(lightest) + 1;
+    load[lightest] += plan[i].est_macs;
+  }
+  std::vector<PlannedPass> mine;
+  for (size_t i = 0; i < plan.size(); ++i)
+    if (owner[i] == index) mine.push_back(plan[i]);
+  return mine;
+}
+
+json run_identity(const Trace& trace, const RunOptions& opt) {
+  uint64_t h = fnv1a64(read_input_file(trace.dir + "/manifest.json", "manifest", kMaxTextFileBytes));
+  for (const LayerTensors& t : trace.layers) {
+    h = fnv1a64(t.name, h);
+    h = fingerprint(fingerprint(h, t.weight), t.input);
+    if (t.grad_output) h = fingerprint(h, *t.grad_output);
+  }
+  json plan = json::array();
+  for (const PlannedPass& pp : plan_run(trace, opt)) plan.push_back(pp.key());
+  // --unquantized (and a preset's) marks layers beside the layer-config file.
+  json unquantized = json::array();
+  for (const auto& [name, s] : opt.layer_settings)
+    if (s.unquantized) unquantized.push_back(name);
+  return {{"config", config_json(opt.cfg)}, {"trace_fingerprint", hex64(h)}, {"check", opt.check},
+          {"accuracy", opt.accuracy}, {"layer_config", hex64(opt.layer_config_hash)}, {"unquantized", unquantized},
+          {"plan", plan}};
+}
 
 std::string output_path(const std::string& dir, const std::string& layer, Pass pass) {
   return dir + "/" + layer + "." + to_string(pass) + ".npy";
@@ -298,30 +462,53 @@ std::string acc_overflow_warning(const json& report) {
 
 RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs) {
   check_buffers_fit(trace, opt);
+  const std::vector<PlannedPass> plan = plan_run(trace, opt);
+  const std::vector<PlannedPass> mine =
+      opt.shard_count > 1 ? shard_plan(plan, opt.shard_index, opt.shard_count) : plan;
+  std::map<std::string, const PlannedPass*> selected;
+  int64_t est_total = 0;
+  for (const PlannedPass& pp : mine) {
+    selected[pp.key()] = &pp;
+    est_total += pp.est_macs;
+  }
+  json identity;
+  if (opt.shard_count > 1 || !opt.resume_dir.empty()) identity = run_identity(trace, opt);
+  std::optional<ResumeStore> store;
+  if (!opt.resume_dir.empty()) store.emplace(opt.resume_dir, identity);
   hw::ArraySim sim(opt.cfg, opt.vcd_path);
   ProgressLine progress(opt.progress);
+  PassLog log(opt.progress, mine.size(), est_total);
   RunResult result;
   json layers = json::array();
-  Stats total;
-  hw::Traffic total_traffic;
-  double sim_seconds = 0;
-  int64_t macs = 0, useful = 0;
-  int acc_bits_needed = 1;
-  int64_t unquantized_macs = 0;
   const int width = layer_column_width(trace);
   if (!opt.quiet) print_header(width);
   for (size_t li = 0; li < trace.layers.size(); ++li) {
     const LayerTensors& t = trace.layers[li];
     const auto own = opt.layer_settings.find(t.name);
     const LayerSettings* settings = own == opt.layer_settings.end() ? nullptr : &own->second;
-    const QuantLayer layer = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads,
-                                            settings ? settings->passes : opt.passes);
+    std::optional<QuantLayer> quantized;  // once, when a pass of this process needs it
     for (Pass pass : settings ? settings->passes : opt.passes) {
-      if (!layer.has_pass(pass)) continue;  // no grad_output: forward only
+      const auto it = selected.find(t.name + " " + to_string(pass));
+      if (it == selected.end()) continue;  // another shard's, or no grad_output: forward only
+      const PlannedPass& pp = *it->second;
+      if (store) {
+        if (std::optional<json> kept = store->find(t.name, pass)) {
+          if (!opt.quiet) print_row(*kept, width);
+          log.finished(pp, kept->at("macs").get<int64_t>(), 0.0, true);
+          layers.push_back(std::move(*kept));
+          continue;
+        }
+      }
+      const auto t0 = Clock::now();
+      if (!quantized)
+        quantized = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads,
+                                   settings ? settings->passes : opt.passes);
+      const QuantLayer& layer = *quantized;
+      json entry;
       if (settings && settings->unquantized) {
         // Not simulated: the entry says so and counts the pass's MACs, which
         // are priced on the fp32 baseline (docs/formats.md#per-layer-settings).
-        json entry = {{"name", t.name}, {"pass", to_string(pass)}, {"unquantized", true}};
+        entry = {{"name", t.name}, {"pass", to_string(pass)}, {"unquantized", true}};
         int64_t pass_macs = 0, pass_useful = 0;
         const int64_t blocks = pass_blocks(layer, pass, opt.cfg.array.bwd_data);
         for (int64_t b = 0; b < blocks; ++b) {
@@ -331,52 +518,26 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
         }
         entry["macs"] = pass_macs;
         entry["macs_useful"] = pass_useful;
-        unquantized_macs += pass_macs;
-        if (!opt.quiet) std::printf("%-*s %-10s unquantized: %lld MACs, not simulated\n", width, t.name.c_str(),
-                                    to_string(pass).c_str(), (long long)pass_macs);
-        layers.push_back(std::move(entry));
-        continue;
+      } else {
+        std::ostringstream label;
+        label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
+        progress.set_layer(label.str());
+        entry = run_pass(sim, t, layer, pass, opt, progress, outputs);
+        if (opt.accuracy) entry["are"] = layer_are(t, layer);
+        progress.clear();
       }
-      std::ostringstream label;
-      label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
-      progress.set_layer(label.str());
-      PassOutcome o = run_pass(sim, t, layer, pass, opt, progress, outputs);
-      if (opt.accuracy) o.entry["are"] = layer_are(t, layer);
-      progress.clear();
-      result.all_bit_exact = result.all_bit_exact && o.bit_exact;
-      total += o.stats;
-      total_traffic += o.traffic;
-      acc_bits_needed = std::max(acc_bits_needed, o.entry["acc_bits_needed"].get<int>());
-      sim_seconds += o.entry["sim_seconds"].get<double>();
-      macs += o.entry["macs"].get<int64_t>();
-      useful += o.entry["macs_useful"].get<int64_t>();
-      if (!opt.quiet) print_row(o.entry, width);
-      layers.push_back(std::move(o.entry));
+      if (store) store->keep(entry);
+      if (!opt.quiet) print_row(entry, width);
+      log.finished(pp, entry.at("macs").get<int64_t>(), seconds_since(t0), false);
+      layers.push_back(std::move(entry));
     }
   }
-  // The pipeline fills once per layer-pass, so the total's depth is the sum.
-  const double rate = sim_seconds > 0 ? double(macs) / sim_seconds : 0.0;
-  result.report = {{"config", config_json(opt.cfg)},
-                   {"stats_info", stats_info_json()},
-                   {"trace", {{"dir", trace.dir}, {"model", trace.model}}},
-                   {"layers", layers},
-                   {"total",
-                    {{"cycles", total.cycles}, {"macs", macs}, {"macs_useful", useful},
-                     {"events", events_json(total, opt.cfg.array)},
-                     {"stats", stats_tree_json(total)},
-                     {"acc_bits_needed", acc_bits_needed},
-                     {"stall_cycles", total.stall_cycles},
-                     {"traffic", hw::traffic_json(total_traffic)},
-                     {"utilization", total.utilization(opt.cfg.array.rows, opt.cfg.array.cols)},
-                     {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
-  if (opt.check) result.report["total"]["bit_exact"] = result.all_bit_exact;
-  if (!opt.layer_settings.empty()) result.report["total"]["macs_unquantized"] = unquantized_macs;
-  if (!opt.quiet)
-    std::printf("total: %lld MACs (%lld useful: both operands tensor elements) in %llu cycles (utilization %.1f%%), "
-                "simulated at %.3g MACs/s%s\n",
-                (long long)macs, (long long)useful, (unsigned long long)total.cycles,
-                100.0 * total.utilization(opt.cfg.array.rows, opt.cfg.array.cols), rate,
-                opt.check ? (result.all_bit_exact ? ", all bit-exact" : ", MISMATCHES") : "");
+  result.report = assemble_report(config_json(opt.cfg), {{"dir", trace.dir}, {"model", trace.model}}, std::move(layers), opt.check,
+                                  !opt.layer_settings.empty());
+  result.all_bit_exact = !opt.check || result.report["total"]["bit_exact"].get<bool>();
+  if (opt.shard_count > 1)
+    result.report["shard"] = {{"index", opt.shard_index}, {"count", opt.shard_count}, {"run", identity}};
+  if (!opt.quiet) print_total(result.report, opt.check);
   return result;
 }
 

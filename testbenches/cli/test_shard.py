@@ -1,0 +1,255 @@
+"""Splitting a run (docs/scale.md): `run -j 2`, `run --shard I/3` + `mlssim
+merge`, and a run killed with SIGKILL then resumed with `--resume DIR` all
+give the report of one whole run apart from its timing fields; merge refuses
+partials that do not make one run exactly once."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import numpy as np
+
+MLSSIM = os.environ["MLSSIM"]
+TIMING = {"sim_seconds", "sim_macs_per_second", "golden_seconds"}
+
+# name, Co, Ci, K, H, stride, padding (batch 2); a linear layer too.
+CONVS = [("c1", 8, 3, 3, 10, 1, 1), ("c2", 12, 8, 3, 10, 2, 1), ("c3", 6, 12, 1, 5, 1, 0), ("c4", 16, 6, 3, 9, 1, 1)]
+
+
+# The resume test's trace: a layer-pass of about 0.1 s after the first three,
+# so the kill lands inside it.
+SLOW = CONVS[:1] + [("slow", 64, 32, 3, 16, 1, 1)] + CONVS[1:]
+
+
+def make_trace(root, seed=2, convs=CONVS):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for name, co, ci, k, h, s, p in convs:
+        ho = (h + 2 * p - k) // s + 1
+        entry = {"name": name, "kind": "conv2d", "stride": s, "padding": p}
+        tensors = {"weight": rng.standard_normal((co, ci, k, k)), "input": np.abs(rng.standard_normal((2, ci, h, h))),
+                   "grad_output": rng.standard_normal((2, co, ho, ho)) * 1e-3}
+        layers.append((entry, tensors))
+    layers.append(({"name": "fc", "kind": "linear"}, {"weight": rng.standard_normal((10, 24)),
+                                                       "input": rng.standard_normal((3, 24)),
+                                                       "grad_output": rng.standard_normal((3, 10))}))
+    manifest = []
+    for entry, tensors in layers:
+        for key, value in tensors.items():
+            np.save(os.path.join(root, f"{entry['name']}.{key}.npy"), value.astype("<f4"))
+            entry[key] = f"{entry['name']}.{key}.npy"
+        manifest.append(entry)
+    with open(os.path.join(root, "manifest.json"), "w") as f:
+        json.dump({"format": "mls-trace/2", "model": "tiny", "layers": manifest}, f)
+
+
+def untimed(value):
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items() if k not in TIMING}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+class Split(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.trace = os.path.join(cls.tmp.name, "trace")
+        os.mkdir(cls.trace)
+        make_trace(cls.trace)
+        cls.whole = os.path.join(cls.tmp.name, "whole.json")
+        cls.mlssim("run", cls.trace, "--check", "--report", cls.whole)
+        cls.parts = []
+        for i in (1, 2, 3):
+            cls.parts.append(os.path.join(cls.tmp.name, f"part{i}.json"))
+            cls.mlssim("run", cls.trace, "--check", "--shard", f"{i}/3", "--report", cls.parts[-1])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    @staticmethod
+    def mlssim(*args, expect=0):
+        proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=120)
+        if proc.returncode != expect:
+            raise AssertionError(f"mlssim {' '.join(map(str, args))}: exit {proc.returncode}: {proc.stderr}")
+        return proc
+
+    def out(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def test_whole_run_covers_every_layer_pass(self):
+        r = load(self.whole)
+        self.assertTrue(r["total"]["bit_exact"])
+        self.assertEqual([(e["name"], e["pass"]) for e in r["layers"]],
+                         [(n, p) for n in ["c1", "c2", "c3", "c4", "fc"] for p in ("fwd", "bwd-data", "bwd-weight")])
+
+    def test_jobs_2_equals_jobs_1(self):
+        self.mlssim("run", self.trace, "--check", "-j", 2, "--report", self.out("j2.json"))
+        self.assertEqual(untimed(load(self.out("j2.json"))), untimed(load(self.whole)))
+
+    def test_a_workers_mismatch_fails_the_whole_run(self):
+        # a broken multiplier: every worker's --check fails (exit 4), and so does the run, with its report
+        self.mlssim("run", self.trace, "--check", "-j", 2, "--inject-fault", "mul-lsb", "--report", self.out("bad.json"),
+                    expect=4)
+        self.assertFalse(load(self.out("bad.json"))["total"]["bit_exact"])
+
+    def test_shards_merge_into_the_whole_run(self):
+        keys = [[(e["name"], e["pass"]) for e in load(p)["layers"]] for p in self.parts]
+        flat = [k for part in keys for k in part]
+        self.assertEqual(len(flat), 15)
+        self.assertEqual(len(set(flat)), 15)  # each layer-pass in exactly one shard
+        self.assertTrue(all(keys))
+        # balanced by products: no shard has more than the largest layer-pass over an even share
+        macs = [load(p)["total"]["macs"] for p in self.parts]
+        self.assertLess(max(macs) - min(macs), max(e["macs"] for e in load(self.whole)["layers"]) * 1.5)
+        self.mlssim("merge", *reversed(self.parts), "--report", self.out("merged.json"))
+        self.assertEqual(untimed(load(self.out("merged.json"))), untimed(load(self.whole)))
+        # the totals are the sums of the whole run's entries
+        whole = load(self.whole)
+        self.assertEqual(load(self.out("merged.json"))["total"]["cycles"], sum(e["cycles"] for e in whole["layers"]))
+
+    def refused(self, args, words):
+        target = self.out("refused.json")
+        proc = self.mlssim("merge", *args, "--report", target, expect=1)
+        lines = proc.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, proc.stderr)
+        for w in words:
+            self.assertIn(w, lines[0])
+        self.assertFalse(os.path.exists(target))
+
+    def test_merge_refuses_incomplete_repeated_or_foreign_partials(self):
+        self.refused(self.parts[:2], ["in no partial report", "shards not given: 3/3"])
+        self.refused([self.parts[0], self.parts[0], self.parts[2]], ["both shard 1/3"])
+        self.refused([self.whole], [self.whole, "not a partial report"])
+        other_config = self.out("rows8.json")
+        self.mlssim("run", self.trace, "--check", "--rows", 8, "--shard", "2/3", "--report", other_config)
+        self.refused([self.parts[0], other_config, self.parts[2]], [other_config, "another config"])
+        other_split = self.out("of2.json")
+        self.mlssim("run", self.trace, "--check", "--shard", "2/2", "--report", other_split)
+        self.refused([self.parts[0], other_split, self.parts[2]], [other_split, "another"])
+        # the same names and shapes with one tensor changed: another trace
+        changed = os.path.join(self.tmp.name, "changed")
+        shutil.copytree(self.trace, changed)
+        w = np.load(os.path.join(changed, "c1.weight.npy"))
+        w[0, 0, 0, 0] += 1
+        np.save(os.path.join(changed, "c1.weight.npy"), w)
+        foreign = self.out("foreign.json")
+        self.mlssim("run", changed, "--check", "--shard", "3/3", "--report", foreign)
+        self.refused([self.parts[0], self.parts[1], foreign], [foreign, "another trace"])
+        # a partial whose entry was deleted: that layer-pass is missing
+        cut = load(self.parts[1])
+        gone = cut["layers"].pop()
+        with open(self.out("cut.json"), "w") as f:
+            json.dump(cut, f)
+        self.refused([self.parts[0], self.out("cut.json"), self.parts[2]], [f"{gone['name']} {gone['pass']}"])
+        # an entry without its counts
+        broken = load(self.parts[1])
+        del broken["layers"][0]["events"]
+        with open(self.out("broken.json"), "w") as f:
+            json.dump(broken, f)
+        self.refused([self.parts[0], self.out("broken.json"), self.parts[2]], ["not a run report", "events"])
+
+    def test_split_flags_that_need_one_whole_run_are_refused(self):
+        for args, words in ((["--shard", "1/2", "--tech", "paper-unit"], ["--shard", "--tech"]),
+                            (["-j", 2, "--outputs", self.out("o")], ["--outputs", "-j"]),
+                            (["--resume", self.out("rd"), "--vcd", self.out("w.vcd")], ["--vcd", "--resume"]),
+                            (["--shard", "4/3"], ["--shard must be I/N"]),
+                            (["-j", 0], ["-j must be in [1, 256]"])):
+            proc = self.mlssim("run", self.trace, *args, "--report", self.out("never.json"), expect=1)
+            self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
+            for w in words:
+                self.assertIn(w, proc.stderr)
+            self.assertFalse(os.path.exists(self.out("never.json")))
+
+
+class DocumentedSlurmScript(unittest.TestCase):
+    """docs/scale.md's job-array script, run as Slurm would run each task of
+    a 3-task array (plain bash: #SBATCH lines are comments), then merged."""
+
+    def test_array_tasks_then_merge_give_the_whole_run(self):
+        docs = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs",
+                            "scale.md")
+        with open(docs) as f:
+            text = f.read()
+        block = text.split("<!-- scale-slurm-script -->", 1)[1]
+        script = block.split("```bash\n", 1)[1].split("```", 1)[0]
+        self.assertIn("#SBATCH --array=", script)
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        trace, out = os.path.join(tmp.name, "trace"), os.path.join(tmp.name, "out")
+        os.mkdir(trace)
+        make_trace(trace)
+        env = dict(os.environ, TRACE=trace, OUT=out, SLURM_ARRAY_TASK_COUNT="3",
+                   PATH=os.path.dirname(os.path.abspath(MLSSIM)) + os.pathsep + os.environ["PATH"])
+        for task in (1, 2, 3):
+            env["SLURM_ARRAY_TASK_ID"] = str(task)
+            proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        parts = sorted(os.path.join(out, f) for f in os.listdir(out) if f.startswith("part-"))
+        self.assertEqual(len(parts), 3)
+        merged = os.path.join(tmp.name, "report.json")
+        whole = os.path.join(tmp.name, "whole.json")
+        subprocess.run([MLSSIM, "merge", *parts, "--report", merged], check=True, capture_output=True, timeout=60)
+        subprocess.run([MLSSIM, "run", trace, "--check", "--report", whole, "--no-progress"], check=True,
+                       capture_output=True, timeout=120)
+        self.assertEqual(untimed(load(merged)), untimed(load(whole)))
+
+
+class Resume(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.trace = os.path.join(self.tmp.name, "trace")
+        os.mkdir(self.trace)
+        make_trace(self.trace, seed=5, convs=SLOW)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_killed_then_resumed_run_gives_the_same_report(self):
+        whole = os.path.join(self.tmp.name, "whole.json")
+        subprocess.run([MLSSIM, "run", self.trace, "--check", "--report", whole, "--no-progress"], check=True,
+                       capture_output=True, timeout=120)
+        keep = os.path.join(self.tmp.name, "keep")
+        resumed = os.path.join(self.tmp.name, "resumed.json")
+        args = [MLSSIM, "run", self.trace, "--check", "--resume", keep, "--report", resumed]
+        # Killed right after its third layer-pass reports done: the kill lands
+        # before the run can finish (the process is stopped first, so it cannot
+        # race ahead while the line is read).
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        seen = 0
+        for line in proc.stderr:
+            if line.startswith("run: "):
+                seen += 1
+            if seen == 3:
+                proc.send_signal(signal.SIGSTOP)
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+        kept = [f for f in os.listdir(keep) if f != "run.json"]
+        self.assertGreaterEqual(len(kept), 3)
+        self.assertLess(len(kept), 18)
+        self.assertFalse(os.path.exists(resumed))
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stderr.count("(resumed)"), len(kept))
+        self.assertEqual(untimed(load(resumed)), untimed(load(whole)))
+        # and a run with another config refuses the directory
+        other = subprocess.run(args + ["--rows", "8"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(other.returncode, 1)
+        self.assertIn("another run", other.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
