@@ -175,7 +175,8 @@ json merge_partials(const std::vector<json>& partials, const std::vector<std::st
   }
   const json& first = partials[0];
   return assemble_report(first.at("config"), first.at("trace"), std::move(layers), run.at("check").get<bool>(),
-                         run.at("layer_config").get<std::string>() != "0000000000000000");
+                         run.at("layer_config").get<std::string>() != "0000000000000000" ||
+                             !run.value("unquantized", json::array()).empty());
 }
 
 namespace {

@@ -98,6 +98,21 @@ class Split(unittest.TestCase):
         self.mlssim("run", self.trace, "--check", "-j", 2, "--report", self.out("j2.json"))
         self.assertEqual(untimed(load(self.out("j2.json"))), untimed(load(self.whole)))
 
+    def test_jobs_2_with_unquantized_layers_and_energy_equals_jobs_1(self):
+        """paper-cifar keeps c1 (first) and fc (the classifier) in fp32; the parent prices the merged report."""
+        flags = ["--preset", "paper-cifar", "--tech", "paper-unit", "--check"]
+        self.mlssim("run", self.trace, *flags, "--report", self.out("pc1.json"))
+        self.mlssim("run", self.trace, *flags, "-j", 2, "--report", self.out("pc2.json"))
+        one, two = load(self.out("pc1.json")), load(self.out("pc2.json"))
+        self.assertEqual(untimed(two), untimed(one))
+        self.assertEqual(sorted({e["name"] for e in one["layers"] if e.get("unquantized")}), ["c1", "fc"])
+        self.assertIsNotNone(one["total"]["energy"]["fp32_over_mls"])
+
+    def test_merge_refuses_partials_with_other_unquantized_layers(self):
+        other = self.out("other_unquantized.json")
+        self.mlssim("run", self.trace, "--check", "--shard", "3/3", "--unquantized", "first", "--report", other)
+        self.refused([self.parts[0], self.parts[1], other], ["unquantized"])
+
     def test_a_workers_mismatch_fails_the_whole_run(self):
         # a broken multiplier: every worker's --check fails (exit 4), and so does the run, with its report
         self.mlssim("run", self.trace, "--check", "-j", 2, "--inject-fault", "mul-lsb", "--report", self.out("bad.json"),
