@@ -48,8 +48,9 @@ def fail(message):
 
 
 def operand_value(params, key, operand):
-    """The value operand W, A or E takes: its own key, else the plain one."""
-    return params.get(f"{key}_{operand}", params.get(key, DEFAULTS.get(key)))
+    """The value operand W, A or E takes: its own key when set (a sweep writes "" for unset), else the plain one."""
+    own = params.get(f"{key}_{operand}")
+    return own if own not in (None, "") else params.get(key, DEFAULTS.get(key))
 
 
 def label(params):

@@ -23,7 +23,7 @@ spec.loader.exec_module(plot_formats)
 
 BASE = {"rows": 16, "cols": 16, "acc_bits": 16, "acc_overflow": "saturate", "chunk": 16, "tree_stages": 0,
         "elem": "e2m4", "scale": "e8m1", "group": "nc", "rounding": "stochastic", "seed": 0, "clip": False,
-        "tech": "horowitz-45nm"}
+        "tech": "horowitz-45nm", **{f"{k}_{o}": "" for k in ("elem", "scale", "group") for o in "wae"}}
 # (params set, expected label, energy per MAC, output error)
 POINTS = [
     ({}, "defaults (e2m4, 16-bit acc)", 0.50, 0.061),
