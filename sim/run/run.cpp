@@ -507,7 +507,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
       json entry;
       if (settings && settings->unquantized) {
         // Not simulated: the entry says so and counts the pass's MACs, which
-        // are priced on the fp32 baseline (docs/formats.md#per-layer-settings).
+        // are priced on the fp32 baseline (docs/formats.md#unquantized-layers).
         entry = {{"name", t.name}, {"pass", to_string(pass)}, {"unquantized", true}};
         int64_t pass_macs = 0, pass_useful = 0;
         const int64_t blocks = pass_blocks(layer, pass, opt.cfg.array.bwd_data);
