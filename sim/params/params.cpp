@@ -144,6 +144,13 @@ const std::vector<Param> kTable = {
     {"clip", Group::quant, Kind::boolean, nullptr, "clip the mantissa inside its binade (the paper's Alg. 1)",
      kFirstSweeps, [](RunConfig& c, const Param& p, const Text& t) { set_all(c, &QuantConfig::clip, boolean(p, t)); },
      [](const RunConfig& c) -> json { return c.mls.quant.weight.clip; }},
+    // Added after point ids: hashed only into the ids of points that set it.
+    {"scale_rule", Group::quant, Kind::text, nullptr,
+     "group scale S_g: cover (smallest >= the group's max ratio, the paper's) | fit (smallest >= ratio / x_max, "
+     "so the group max lands at most on the element format's largest value)",
+     kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::scale_rule, parse_scale_rule(t)); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.quant.weight.scale_rule); }},
     // Checked where it is loaded (run, sweep): a table file is read relative to
     // where it was named.
     {"tech", Group::energy, Kind::text, nullptr,
