@@ -156,6 +156,22 @@ class Run(unittest.TestCase):
                 self.assertTrue(r["total"]["bit_exact"])
                 self.assertEqual(r["config"]["scale_rule"], "fit")
 
+    def test_vectors_carry_scales_above_one_and_the_rtl_column_agrees(self):
+        # Under fit, e8m1 scales reach 1.5: code {neg_exp 0, man 1} = 1, which
+        # cover never writes. The RTL column (when built) replays the pass.
+        out = os.path.join(self.dir, "vec")
+        proc = run("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--scale-rule", "fit", "--out", out)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(os.path.join(out, "y.txt")) as f:
+            codes = [line.split()[0] for line in f]
+        self.assertIn("1", codes)
+        tb = os.path.join(os.path.dirname(os.path.abspath(MLSSIM)), "..", "rtl", "mls_rtl_tb")
+        if not os.path.exists(tb):
+            self.skipTest("the RTL testbench is not built")
+        proc = subprocess.run([tb, "vectors", out], capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertRegex(proc.stdout + proc.stderr, r"[1-9][0-9]* checks, 0 mismatches")
+
     def test_default_report_says_cover(self):
         r = self.report("--passes", "fwd")
         self.assertEqual(r["config"]["scale_rule"], "cover")
