@@ -60,7 +60,7 @@ PASSES = [("fwd", "forward"), ("bwd_data", "backward-data"), ("bwd_weight", "bac
 PARAMETERS = ["rows", "cols", "acc_bits", "acc_overflow", "chunk", "tree_stages", "elem", "scale", "group",
               "rounding", "seed", "clip", "tech", "gating", "dataflow", "bwd_data", "bwd_weight", "x_buffer_kb",
               "y_buffer_kb", "out_buffer_kb", "dram_bw", "dram_latency", "elem_w", "elem_a", "elem_e", "scale_w",
-              "scale_a", "scale_e", "group_w", "group_a", "group_e"]
+              "scale_a", "scale_e", "group_w", "group_a", "group_e", "scale_rule"]
 MAX_LINES = 8
 DPI = 100
 

@@ -20,6 +20,7 @@ E parse_enum(const std::string& text, const char* what, const char* const (&name
 
 constexpr const char* kGroupNames[] = {"nc", "n", "c", "tensor"};
 constexpr const char* kRoundingNames[] = {"nearest", "stochastic"};
+constexpr const char* kScaleRuleNames[] = {"cover", "fit"};
 constexpr const char* kOverflowNames[] = {"saturate", "wrap"};
 constexpr const char* kPassNames[] = {"fwd", "bwd-data", "bwd-weight"};
 constexpr const char* kFaultNames[] = {"none", "mul-lsb", "scaler-mantissa", "tree-order"};
@@ -52,6 +53,9 @@ Grouping parse_grouping(const std::string& t) {
   return Grouping::blocks(int(b));
 }
 Rounding parse_rounding(const std::string& t) { return parse_enum<Rounding>(t, "rounding", kRoundingNames); }
+ScaleRule parse_scale_rule(const std::string& t) {
+  return parse_enum<ScaleRule>(t, "scale rule", kScaleRuleNames);
+}
 Overflow parse_overflow(const std::string& t) { return parse_enum<Overflow>(t, "overflow policy", kOverflowNames); }
 Pass parse_pass(const std::string& t) { return parse_enum<Pass>(t, "pass", kPassNames); }
 Fault parse_fault(const std::string& t) { return parse_enum<Fault>(t, "fault", kFaultNames); }
@@ -60,6 +64,7 @@ std::string to_string(Grouping g) {
   return g.is_block() ? "k" + std::to_string(g.block_size) : kGroupNames[static_cast<int>(g.kind)];
 }
 std::string to_string(Rounding r) { return kRoundingNames[static_cast<int>(r)]; }
+std::string to_string(ScaleRule r) { return kScaleRuleNames[static_cast<int>(r)]; }
 std::string to_string(Overflow o) { return kOverflowNames[static_cast<int>(o)]; }
 std::string to_string(Pass p) { return kPassNames[static_cast<int>(p)]; }
 

@@ -54,6 +54,11 @@ struct Grouping {
   bool operator!=(const Grouping& o) const { return !(*this == o); }
 };
 enum class Rounding { nearest, stochastic };
+// How a group's scale S_g is chosen from its ratio s to the tensor max
+// (docs/reference.md#the-reference-quantizer step 2): cover, the smallest
+// S_g >= s (the paper's Alg. 1); fit, the smallest S_g >= s / x_max, so that
+// the group max lands at most on the element format's largest value x_max.
+enum class ScaleRule { cover, fit };
 enum class Overflow { saturate, wrap };
 enum class Pass { fwd, bwd_data, bwd_weight };
 // Deliberate hardware faults, to prove that --check catches a broken block.
@@ -72,11 +77,13 @@ enum class BwdWeight { by_batch, fill_rows };
 
 Grouping parse_grouping(const std::string& text);
 Rounding parse_rounding(const std::string& text);
+ScaleRule parse_scale_rule(const std::string& text);
 Overflow parse_overflow(const std::string& text);
 Pass parse_pass(const std::string& text);
 Fault parse_fault(const std::string& text);
 std::string to_string(Grouping g);
 std::string to_string(Rounding r);
+std::string to_string(ScaleRule r);
 std::string to_string(Overflow o);
 std::string to_string(Pass p);
 std::string to_string(Fault f);
@@ -86,6 +93,7 @@ struct QuantConfig {
   ScaleFormat scale;          // e8m1
   Grouping group = Grouping::nc;
   Rounding rounding = Rounding::stochastic;
+  ScaleRule scale_rule = ScaleRule::cover;
   uint64_t seed = 0;
   bool clip = false;          // the paper's in-binade mantissa clipping
 };

@@ -87,6 +87,64 @@ GroupScale group_scale_for_ratio(double s, const ScaleFormat& fmt) {
   return g;
 }
 
+double elem_max_value(const ElemFormat& fmt) { return std::ldexp(double(fmt.max_q()), fmt.unit_exp()); }
+
+namespace {
+
+// Representable scales in increasing order, as (exp, man) steps.
+GroupScale next_scale_up(GroupScale g, const ScaleFormat& fmt) {
+  if (g.man + 1 < (1 << fmt.m)) {
+    ++g.man;
+  } else {
+    g.man = 0;
+    ++g.exp;
+  }
+  return g;
+}
+GroupScale next_scale_down(GroupScale g, const ScaleFormat& fmt) {
+  if (g.man > 0) {
+    --g.man;
+  } else {
+    g.man = static_cast<uint8_t>((1 << fmt.m) - 1);
+    --g.exp;
+  }
+  return g;
+}
+
+// The fit rule. t = s / x_max is rounded in double, so the candidate from t
+// is moved by exact comparisons of S_g * x_max (a product of small integers
+// and powers of two, exact in double) with s.
+GroupScale fit_scale(double s, const ScaleFormat& fmt, double x_max) {
+  const GroupScale lo{static_cast<int16_t>(fmt.min_exp()), 0};
+  const GroupScale hi{0, static_cast<uint8_t>((1 << fmt.m) - 1)};
+  const double t = s / x_max;
+  GroupScale g = lo;
+  if (t >= group_scale_value(fmt, hi)) {
+    g = hi;
+  } else if (t > group_scale_value(fmt, lo)) {
+    int ex = 0;
+    const double mant = std::frexp(t, &ex);  // t = (1 + f) * 2^(ex - 1)
+    int e = ex - 1;
+    double c = std::ceil(std::ldexp(2.0 * mant - 1.0, fmt.m));
+    if (c == std::ldexp(1.0, fmt.m)) {
+      c = 0;
+      e += 1;
+    }
+    g = {static_cast<int16_t>(e), static_cast<uint8_t>(c)};
+  }
+  const auto covers = [&](GroupScale c) { return group_scale_value(fmt, c) * x_max >= s; };
+  while (!covers(g) && (g.exp != hi.exp || g.man != hi.man)) g = next_scale_up(g, fmt);
+  while ((g.exp != lo.exp || g.man != lo.man) && covers(next_scale_down(g, fmt))) g = next_scale_down(g, fmt);
+  return g;
+}
+
+}  // namespace
+
+GroupScale group_scale_for_ratio(double s, const ScaleFormat& fmt, ScaleRule rule, const ElemFormat& elem) {
+  if (rule == ScaleRule::cover || s == 0.0) return group_scale_for_ratio(s, fmt);
+  return fit_scale(s, fmt, elem_max_value(elem));
+}
+
 int64_t quantize_magnitude(double x_f, const ElemFormat& fmt, Rounding rounding, float r, bool clip) {
   const bool fixed_step = fmt.e == 0 || x_f < std::ldexp(1.0, fmt.emin());
   const int step_exp = fixed_step ? fmt.unit_exp() : std::min(std::ilogb(x_f), -1) - fmt.m;
@@ -165,7 +223,8 @@ QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfi
   for (float gm : group_max) q.s_t = std::max(q.s_t, gm);
   q.sg.resize(group_max.size());
   for (size_t g = 0; g < group_max.size(); ++g)
-    q.sg[g] = group_scale_for_ratio(q.s_t == 0.0f ? 0.0 : double(group_max[g]) / double(q.s_t), cfg.scale);
+    q.sg[g] = group_scale_for_ratio(q.s_t == 0.0f ? 0.0 : double(group_max[g]) / double(q.s_t), cfg.scale,
+                                    cfg.scale_rule, cfg.elem);
   if (q.s_t == 0.0f) return q;
 
   const CounterRng rng(cfg.seed, name);

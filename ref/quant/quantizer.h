@@ -92,6 +92,13 @@ TensorF dequantize(const QuantTensor& q);
 
 // The S_g of a group whose ratio to the tensor max is s (docs/reference.md#the-reference-quantizer step 2).
 GroupScale group_scale_for_ratio(double s, const ScaleFormat& fmt);
+// The same under a scale rule: cover is the form above; fit is the smallest
+// representable S_g with S_g * x_max >= s (x_max = elem_max_value(elem),
+// compared exactly), at least 2^min_exp and at most the format's largest
+// scale 2 - 2^-M_g, where the group max still clips. s == 0 as cover.
+GroupScale group_scale_for_ratio(double s, const ScaleFormat& fmt, ScaleRule rule, const ElemFormat& elem);
+// The element format's largest value x_max = max_q * u (< 1: 0.75 for e2m1).
+double elem_max_value(const ElemFormat& fmt);
 
 // Magnitude q of one element, x_f = |x| / (S_t * S_g) in [0, 1] (docs/reference.md#the-reference-quantizer steps 4-6).
 int64_t quantize_magnitude(double x_f, const ElemFormat& fmt, Rounding rounding, float r, bool clip);

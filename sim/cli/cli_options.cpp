@@ -59,14 +59,17 @@ const std::vector<Preset>& presets() {
       // accumulator is the narrowest that cannot overflow at chunk 16
       // (16 x max_q^2: 41 bits for e4m3, 13 for e2m1, given 16 as the paper's).
       {"mxfp8", "OCP MXFP8 (E4M3) as MLS: e4m3 elements, e8m0 scales per 32-element block (k32), 41-bit accumulator, "
-                "round to nearest",
-       {{"elem", "e4m3"}, {"scale", "e8m0"}, {"group", "k32"}, {"acc_bits", "41"}, {"rounding", "nearest"}}},
+                "round to nearest, block max fitted to the largest element (--scale-rule fit)",
+       {{"elem", "e4m3"}, {"scale", "e8m0"}, {"group", "k32"}, {"acc_bits", "41"}, {"rounding", "nearest"},
+        {"scale_rule", "fit"}}},
       {"mxfp4", "OCP MXFP4 as MLS: e2m1 elements, e8m0 scales per 32-element block (k32), 16-bit accumulator, "
-                "round to nearest",
-       {{"elem", "e2m1"}, {"scale", "e8m0"}, {"group", "k32"}, {"acc_bits", "16"}, {"rounding", "nearest"}}},
+                "round to nearest, block max fitted to the largest element (--scale-rule fit)",
+       {{"elem", "e2m1"}, {"scale", "e8m0"}, {"group", "k32"}, {"acc_bits", "16"}, {"rounding", "nearest"},
+        {"scale_rule", "fit"}}},
       {"nvfp4", "NVFP4 as MLS: e2m1 elements, e4m3 scales per 16-element block (k16), 16-bit accumulator, "
-                "round to nearest",
-       {{"elem", "e2m1"}, {"scale", "e4m3"}, {"group", "k16"}, {"acc_bits", "16"}, {"rounding", "nearest"}}},
+                "round to nearest, block max fitted to the largest element (--scale-rule fit)",
+       {{"elem", "e2m1"}, {"scale", "e4m3"}, {"group", "k16"}, {"acc_bits", "16"}, {"rounding", "nearest"},
+        {"scale_rule", "fit"}}},
   };
   return kPresets;
 }

@@ -212,6 +212,15 @@ const std::vector<Param> kTable = {
      &set_group_of<Operand::input>, &group_of<Operand::input>, &group_in_use<Operand::input>},
     {"group_e", Group::operand, Kind::text, nullptr, "E's grouping (default: --group)", kOperandUse,
      &set_group_of<Operand::grad_output>, &group_of<Operand::grad_output>, &group_in_use<Operand::grad_output>},
+    // The quantizer's scale rule (docs/reference.md#steps, step 2), common to W,
+    // A and E like rounding; added after point ids, so last, and hashed only
+    // into the ids of points that set it.
+    {"scale_rule", Group::quant, Kind::text, nullptr,
+     "group scale S_g: cover (smallest >= the group's max ratio, the paper's) | fit (smallest >= ratio / x_max, "
+     "so the group max lands at most on the element format's largest value)",
+     kSweep | kReport,
+     [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::scale_rule, parse_scale_rule(t)); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.quant.weight.scale_rule); }},
 };
 
 }  // namespace

@@ -73,9 +73,12 @@ def block_max(a, block, axis):
     return np.moveaxis(per_block, -1, axis), spread
 
 
-def spec_quantize(x, elem="e2m4", scale="e8m1", group="nc", rounding="stochastic", r=None, clip=False, axis=None):
+def spec_quantize(x, elem="e2m4", scale="e8m1", group="nc", rounding="stochastic", r=None, clip=False, axis=None,
+                  scale_rule="cover"):
     """Returns (dequantized float32, |q| int64, sign, S_g float64 per group, S_t).
-    group "kB" blocks `axis` (default 1, 0 for a rank-1 tensor)."""
+    group "kB" blocks `axis` (default 1, 0 for a rank-1 tensor). scale_rule
+    "fit": S_g is the smallest representable scale with S_g * x_max >= s, x_max
+    the element format's largest value, capped at the largest scale."""
     E, M = parse_fmt(elem)
     Eg, Mg = parse_fmt(scale)
     x = np.asarray(x, dtype=np.float32)
@@ -102,6 +105,12 @@ def spec_quantize(x, elem="e2m4", scale="e8m1", group="nc", rounding="stochastic
     e = np.where(carry, e + 1, e)
     e = np.clip(e, min_exp, 0)
     s_g = (1 + c / 2 ** Mg) * np.ldexp(1.0, e)
+    if scale_rule == "fit":
+        # Every representable scale, ascending; S * x_max is exact in float64.
+        ladder = np.array([(1 + cc / 2 ** Mg) * 2.0 ** ee for ee in range(min_exp, 1) for cc in range(2 ** Mg)])
+        max_q = 2 ** M - 1 if E == 0 else (2 ** (M + 1) - 1) * 2 ** (2 ** E - 2)
+        x_max = max_q * 2.0 ** (1 - 2 ** E - M)
+        s_g = ladder[np.minimum(np.searchsorted(ladder * x_max, s, side="left"), len(ladder) - 1)]
     s_g = np.where(s == 0, np.ldexp(1.0, min_exp), s_g)
     s_g_full = spread(s_g)
     # Steps 3-6.
