@@ -30,15 +30,19 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 # The presets' flags (sim/cli/cli_options.cpp, docs/formats.md#presets) and the
 # defaults they leave alone: a point is named after the preset it equals.
 DEFAULTS = {"elem": "e2m4", "scale": "e8m1", "group": "nc", "acc_bits": 16, "clip": False,
-            "rounding": "stochastic"}
+            "rounding": "stochastic", "scale_rule": "cover"}
 PRESETS = {
     "paper-cifar": {"elem": "e2m1", "scale": "e8m1", "group": "nc", "acc_bits": 16, "clip": True},
     "paper-imagenet": {"elem": "e2m4", "scale": "e8m1", "group": "nc", "acc_bits": 32},
-    "mxfp8": {"elem": "e4m3", "scale": "e8m0", "group": "k32", "acc_bits": 41, "rounding": "nearest"},
-    "mxfp4": {"elem": "e2m1", "scale": "e8m0", "group": "k32", "acc_bits": 16, "rounding": "nearest"},
-    "nvfp4": {"elem": "e2m1", "scale": "e4m3", "group": "k16", "acc_bits": 16, "rounding": "nearest"},
+    "mxfp8": {"elem": "e4m3", "scale": "e8m0", "group": "k32", "acc_bits": 41, "rounding": "nearest",
+              "scale_rule": "fit"},
+    "mxfp4": {"elem": "e2m1", "scale": "e8m0", "group": "k32", "acc_bits": 16, "rounding": "nearest",
+              "scale_rule": "fit"},
+    "nvfp4": {"elem": "e2m1", "scale": "e4m3", "group": "k16", "acc_bits": 16, "rounding": "nearest",
+              "scale_rule": "fit"},
 }
 OPERANDS = [("w", "W"), ("a", "A"), ("e", "E")]
+COVER_SUFFIX = " (cover rule)"
 PASSES = [("fwd", "fwd"), ("bwd_data", "bwd-data"), ("bwd_weight", "bwd-weight")]
 
 
@@ -57,7 +61,7 @@ def label(params):
     plain = {key: operand_value(params, key, "w") for key in ("elem", "scale", "group")}
     uniform = all(operand_value(params, key, o) == plain[key] for key in plain for o, _ in OPERANDS)
     setting = dict(DEFAULTS)
-    setting.update({k: params[k] for k in ("acc_bits", "clip", "rounding") if k in params})
+    setting.update({k: params[k] for k in ("acc_bits", "clip", "rounding", "scale_rule") if k in params})
     setting.update(plain)
     if uniform:
         for name, flags in PRESETS.items():
@@ -65,6 +69,9 @@ def label(params):
             want.update(flags)
             if all(setting[k] == want[k] for k in want):
                 return name
+            # A block-scaled preset under the MLS scale rule: the rule's worth alone.
+            if flags.get("scale_rule") == "fit" and all(setting[k] == want[k] for k in want if k != "scale_rule"):
+                return name + COVER_SUFFIX
     if uniform and setting == DEFAULTS:
         return "defaults (e2m4, 16-bit acc)"
     elems = "/".join(operand_value(params, "elem", o) for o, _ in OPERANDS)
@@ -114,9 +121,20 @@ def plot_energy_vs_error(rows, unit, path):
     for ax, key, title in ((axes[0], "energy_per_mac", "arithmetic"),
                            (axes[1], "energy_total_per_mac", "arithmetic + memory")):
         pts = [(r["rel_error_mean"], r[key]) for r in rows]
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], color="tab:blue", zorder=3)
-        for r, (x, y) in zip(rows, pts):
-            ax.annotate(r["format"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        cover = [r["format"].endswith(COVER_SUFFIX) for r in rows]
+        ax.scatter([p[0] for p, c in zip(pts, cover) if not c], [p[1] for p, c in zip(pts, cover) if not c],
+                   color="tab:blue", zorder=3, label="format")
+        ax.scatter([p[0] for p, c in zip(pts, cover) if c], [p[1] for p, c in zip(pts, cover) if c],
+                   facecolors="none", edgecolors="tab:gray", zorder=3, label="block preset, MLS (cover) scale rule")
+        by_label = {r["format"]: p for r, p in zip(rows, pts)}
+        for r, (x, y), c in zip(rows, pts, cover):
+            # Under the other rule the same preset: below its marker, an arrow to the fit point.
+            ax.annotate(r["format"].replace(COVER_SUFFIX, " (cover)") if c else r["format"], (x, y),
+                        textcoords="offset points", xytext=(5, -11) if c else (5, 4), fontsize=8,
+                        color="tab:gray" if c else "black")
+            fit = by_label.get(r["format"][:-len(COVER_SUFFIX)]) if c else None
+            if fit:
+                ax.annotate("", fit, (x, y), arrowprops={"arrowstyle": "->", "color": "tab:gray", "lw": 0.8})
         front = pareto(pts)
         ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], color="tab:red", lw=1,
                 label="Pareto front", zorder=2)

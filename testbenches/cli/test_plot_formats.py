@@ -23,16 +23,18 @@ spec.loader.exec_module(plot_formats)
 
 BASE = {"rows": 16, "cols": 16, "acc_bits": 16, "acc_overflow": "saturate", "chunk": 16, "tree_stages": 0,
         "elem": "e2m4", "scale": "e8m1", "group": "nc", "rounding": "stochastic", "seed": 0, "clip": False,
-        "tech": "horowitz-45nm", **{f"{k}_{o}": "" for k in ("elem", "scale", "group") for o in "wae"}}
+        "scale_rule": "cover", "tech": "horowitz-45nm", **{f"{k}_{o}": "" for k in ("elem", "scale", "group") for o in "wae"}}
 # (params set, expected label, energy per MAC, output error)
 POINTS = [
     ({}, "defaults (e2m4, 16-bit acc)", 0.50, 0.061),
     ({"elem": "e2m1", "clip": True}, "paper-cifar", 0.40, 0.20),
     ({"acc_bits": 32}, "paper-imagenet", 0.55, 0.025),
     ({"elem_w": "e2m1", "elem_e": "e3m3", "acc_bits": 32}, "W/A/E e2m1/e2m4/e3m3, e8m1, nc, 32-bit acc", 0.52, 0.03),
-    ({"elem": "e4m3", "scale": "e8m0", "group": "k32", "acc_bits": 41, "rounding": "nearest"}, "mxfp8", 0.9, 0.01),
-    ({"elem": "e2m1", "scale": "e8m0", "group": "k32", "rounding": "nearest"}, "mxfp4", 0.45, 0.15),
-    ({"elem": "e2m1", "scale": "e4m3", "group": "k16", "rounding": "nearest"}, "nvfp4", 0.47, 0.12),
+    ({"elem": "e4m3", "scale": "e8m0", "group": "k32", "acc_bits": 41, "rounding": "nearest", "scale_rule": "fit"},
+     "mxfp8", 0.9, 0.01),
+    ({"elem": "e2m1", "scale": "e8m0", "group": "k32", "rounding": "nearest", "scale_rule": "fit"}, "mxfp4", 0.45, 0.15),
+    ({"elem": "e2m1", "scale": "e4m3", "group": "k16", "rounding": "nearest", "scale_rule": "fit"}, "nvfp4", 0.47, 0.12),
+    ({"elem": "e2m1", "scale": "e4m3", "group": "k16", "rounding": "nearest"}, "nvfp4 (cover rule)", 0.47, 0.27),
     ({"elem": "e2m1", "scale": "e4m3", "group": "k16"}, "e2m1, e4m3, k16, 16-bit acc", 0.47, 0.13),
 ]
 
