@@ -218,6 +218,24 @@ class Presets(unittest.TestCase):
             self.assertEqual(r["total"]["events"]["acc_overflow"], 0, preset)
             self.assertNotIn("warning:", p.stderr)
 
+    def test_conv_with_a_block_preset_equals_run(self):
+        """`conv` (golden arithmetic alone) and `run` (the array) give the same bits for every pass of a
+        strided layer under nvfp4 (k16 blocks, e4m3 scales, the fit rule), each quantizing per pass."""
+        import numpy as np
+        layer = "layer2.0.conv1"
+        with tempfile.TemporaryDirectory() as tmp:
+            outs = os.path.join(tmp, "outs")
+            mlssim("run", TRACE, "--layers", layer, "--preset", "nvfp4", "--check", "--quiet", "--no-progress",
+                   "--outputs", outs)
+            files = {t: os.path.join(TRACE, f"{layer}.{t}.npy") for t in ("weight", "input", "grad_output")}
+            for p in ("fwd", "bwd-data", "bwd-weight"):
+                out = os.path.join(tmp, f"conv.{p}.npy")
+                mlssim("conv", "--pass", p, "--name", layer, "--weight", files["weight"], "--input", files["input"],
+                       "--grad-output", files["grad_output"], "--stride", 2, "--padding", 1, "--preset", "nvfp4",
+                       "--out", out)
+                ran = np.load(os.path.join(outs, f"{layer}.{p}.npy"))
+                self.assertTrue(np.array_equal(np.load(out).view(np.uint32), ran.view(np.uint32)), p)
+
     def test_block_preset_refuses_a_grouping_that_cannot_apply(self):
         for flags in (["--group", "nc"], ["--group-e", "n"]):
             with tempfile.TemporaryDirectory() as tmp:
