@@ -124,8 +124,8 @@ float tile_value(Gathered& d, const Mapping& map, const LoopNest& nest, int64_t 
 
 }  // namespace
 
-GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
-                         const Mapping& map) {
+GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                                    const Mapping& map) {
   Gathered d(lp, x, y, a, map.tree_slots());
   const LoopNest nest = map.loop_nest(lp.m, lp.p, map.chunk_plan(lp.k, lp.g));
   // Walks the mapping's loop nest, so every output adds its tiles in the
@@ -138,6 +138,231 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
       float& sum = acc[size_t(m * lp.p + pos.p)];
       sum = sum + tile_value(d, map, nest, m, pos.p, pos.tile);
     }
+  GoldenResult res;
+  res.out = TensorF(lp.out_shape);
+  const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
+  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_index[i])] = acc[i] * f;
+  res.acc_overflow = d.acc_overflow;
+  return res;
+}
+
+namespace {
+
+// The fast walk. It follows the same loop nest, chunk dealing, tree and fp32
+// order as golden_pass_sequential; only the integer and scaling work differs,
+// and each shortcut is taken only where it is exact:
+//  - operands are gathered once per pass into [row][g][k] planes of int16
+//    (when every |sq| <= 2^15 - 1) or int32, so a chunk is a contiguous dot
+//    product the compiler vectorises;
+//  - when no partial sum of any chunk can leave the accumulator range
+//    (chunk * max|x| * max|y| <= 2^(acc_bits-1) - 1), the saturating or
+//    wrapping sum is the exact sum and no addition overflows; otherwise each
+//    chunk first sums its positive and its negative products apart (every
+//    partial sum lies between the two) and replays the sequential
+//    accumulate() walk only when one of them leaves the range;
+//  - fp32(P * S_gx * S_gy) is one double product and one conversion when the
+//    exact value needs at most 53 bits and stays a normal double: the same
+//    single RNE rounding scale_chunk makes; otherwise scale_chunk itself.
+
+// One slot of a chunk tile: its chunk's offset in a [g][k] row, length
+// (0: the slot idles) and group.
+struct SlotChunk {
+  int64_t off = 0;
+  int32_t len = 0, g = 0;
+};
+
+constexpr int64_t kFastScaleLimit = int64_t{1} << 44;  // |P| below this: |P * mx * my| < 2^52
+
+int64_t max_abs(const std::vector<int32_t>& v) {
+  int64_t m = 0;
+  for (int32_t e : v) m = std::max<int64_t>(m, e < 0 ? -int64_t(e) : int64_t(e));
+  return m;
+}
+
+template <class T>
+std::vector<T> gather_plane(const std::vector<int32_t>& index, const QuantTensor& t) {
+  std::vector<T> out(index.size());
+  for (size_t i = 0; i < index.size(); ++i) out[i] = index[i] < 0 ? T(0) : T(t.sq[size_t(index[i])]);
+  return out;
+}
+
+// (2^M + man) * 2^(exp - M) of every (row, g) of one operand, exact in double.
+std::vector<double> row_scales(const std::vector<int32_t>& groups, const QuantTensor& t) {
+  std::vector<double> out(groups.size());
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const GroupScale s = t.sg[size_t(groups[i])];
+    out[i] = std::ldexp(double((int64_t{1} << t.scale.m) + s.man), s.exp - t.scale.m);
+  }
+  return out;
+}
+
+// Whether every product of two row_scales and an integer |P| < 2^44 is a
+// normal double (so exact): the group exponents stay far from the double range.
+bool scales_in_double_range(const QuantTensor& x, const QuantTensor& y) {
+  auto within = [](const QuantTensor& t) {
+    for (const GroupScale& s : t.sg)
+      if (s.exp < -400 || s.exp > 400) return false;
+    return true;
+  };
+  return within(x) && within(y);
+}
+
+// The pairwise tree of tree_reduce over n busy slots, in place.
+inline float tree_full(float* v, int n) {
+  for (; n > 1; n = (n + 1) / 2) {
+    for (int i = 0; i < n / 2; ++i) v[i] = v[2 * i] + v[2 * i + 1];
+    if (n % 2) v[n / 2] = v[n - 1];
+  }
+  return v[0];
+}
+
+// Exact sum of a chunk no partial sum of which can leave the range.
+template <class T, class Sum>
+inline int64_t dot(const T* x, const T* y, int32_t len) {
+  Sum s = 0;
+  for (int32_t k = 0; k < len; ++k) s += Sum(x[k]) * Sum(y[k]);
+  return int64_t(s);
+}
+
+// sum |x_k| |y_k|: every partial sum of the chunk lies within +- this.
+// |x|, |y| <= 2^15 - 1 and the caller bounds the sum by 2^31 - 1.
+inline int32_t abs_dot(const int16_t* x, const int16_t* y, int32_t len) {
+  int32_t s = 0;
+  for (int32_t k = 0; k < len; ++k) {
+    const int16_t ax = x[k] < 0 ? int16_t(-x[k]) : x[k], ay = y[k] < 0 ? int16_t(-y[k]) : y[k];
+    s += int32_t(ax) * int32_t(ay);
+  }
+  return s;
+}
+
+struct FastPass {
+  const LoweredPass& lp;
+  const QuantTensor &x, &y;
+  const ArrayConfig& array;
+  const Mapping& map;
+  LoopNest nest;
+  std::vector<SlotChunk> slots;  // chunk_tiles x R
+  std::vector<uint8_t> full;     // per chunk tile: every slot busy
+  std::vector<double> fx, fy;    // row_scales
+  bool fast_scale = false;
+  uint64_t acc_overflow = 0;
+
+  FastPass(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, const Mapping& m)
+      : lp(l), x(qx), y(qy), array(a), map(m), nest(m.loop_nest(l.m, l.p, m.chunk_plan(l.k, l.g))),
+        fx(row_scales(l.x_group, qx)), fy(row_scales(l.y_group, qy)), fast_scale(scales_in_double_range(qx, qy)) {
+    const int rows = map.tree_slots();
+    slots.resize(size_t(nest.chunk_tiles * rows));
+    full.assign(size_t(nest.chunk_tiles), 1);
+    for (int64_t t = 0; t < nest.chunk_tiles; ++t)
+      for (int r = 0; r < rows; ++r) {
+        const int64_t j = map.chunk_at(nest, t, r);
+        SlotChunk& s = slots[size_t(t * rows + r)];
+        if (j < 0) {
+          full[size_t(t)] = 0;
+          continue;
+        }
+        const int64_t g = nest.plan.group_of(j);
+        s.off = g * lp.k + nest.plan.k_begin(j);
+        s.len = int32_t(nest.plan.length(j));
+        s.g = int32_t(g);
+      }
+  }
+
+  float scale(int64_t sum, int64_t m, int64_t p, int32_t g) const {
+    const size_t xi = size_t(m * lp.g + g), yi = size_t(p * lp.g + g);
+    if (fast_scale && sum < kFastScaleLimit && sum > -kFastScaleLimit)
+      return static_cast<float>(double(sum) * (fx[xi] * fy[yi]));
+    return scale_chunk(sum, x.sg[size_t(lp.x_group[xi])], y.sg[size_t(lp.y_group[yi])], x.scale, y.scale);
+  }
+
+  // Local accumulation of one chunk where partial sums may leave the range.
+  int64_t checked_sum(const int32_t* xv, const int32_t* yv, int32_t len, bool split) {
+    const int64_t hi = (int64_t{1} << (array.acc_bits - 1)) - 1, lo = -hi - 1;
+    if (split) {
+      int64_t pos = 0, neg = 0;
+      for (int32_t k = 0; k < len; ++k) {
+        const int64_t v = int64_t(xv[k]) * yv[k];
+        pos += v > 0 ? v : 0;
+        neg += v < 0 ? v : 0;
+      }
+      if (pos <= hi && neg >= lo) return pos + neg;
+    }
+    int64_t sum = 0;
+    for (int32_t k = 0; k < len; ++k)
+      sum = accumulate(sum, int64_t(xv[k]) * yv[k], array.acc_bits, array.acc_overflow, acc_overflow);
+    return sum;
+  }
+
+  int64_t checked_sum16(const int16_t* xv, const int16_t* yv, int32_t len) {
+    int64_t sum = 0;
+    for (int32_t k = 0; k < len; ++k)
+      sum = accumulate(sum, int64_t(xv[k]) * yv[k], array.acc_bits, array.acc_overflow, acc_overflow);
+    return sum;
+  }
+
+  // Mode: 0 no partial sum can overflow; 1 it may (split check first);
+  // 2 it may and the split sums could overflow int64 (sequential only);
+  // 3 int16 operands, chunk * max|x| * max|y| < 2^31: abs_dot decides per chunk.
+  template <class T, class Sum, int Mode>
+  void walk(const std::vector<T>& xs, const std::vector<T>& ys, std::vector<float>& acc) {
+    const int rows = map.tree_slots();
+    const int64_t gk = lp.g * lp.k;
+    const int64_t hi = (int64_t{1} << (array.acc_bits - 1)) - 1;
+    std::vector<float> val(static_cast<size_t>(rows));
+    std::unique_ptr<bool[]> ok(new bool[size_t(rows)]);
+    TilePos pos;
+    for (bool more = !nest.empty(); more; more = map.next_tile(pos, nest)) {
+      const SlotChunk* tile = &slots[size_t(pos.tile * rows)];
+      const bool all = full[size_t(pos.tile)];
+      const T* yr = &ys[size_t(pos.p * gk)];
+      for (int c = 0; c < map.active_cols(nest, pos.m_tile); ++c) {
+        const int64_t m = map.m_of(pos.m_tile, c);
+        const T* xr = &xs[size_t(m * gk)];
+        for (int s = 0; s < rows; ++s) {
+          const SlotChunk& ch = tile[s];
+          ok[size_t(s)] = ch.len > 0;
+          if (ch.len == 0) continue;
+          int64_t sum;
+          if constexpr (Mode == 0) {
+            sum = dot<T, Sum>(xr + ch.off, yr + ch.off, ch.len);
+          } else if constexpr (Mode == 3) {  // int16 operands, the bound checked per chunk
+            sum = abs_dot(xr + ch.off, yr + ch.off, ch.len) <= hi
+                      ? dot<T, Sum>(xr + ch.off, yr + ch.off, ch.len)
+                      : checked_sum16(xr + ch.off, yr + ch.off, ch.len);
+          } else
+            sum = checked_sum(xr + ch.off, yr + ch.off, ch.len, Mode == 1);
+          val[size_t(s)] = scale(sum, m, pos.p, ch.g);
+        }
+        uint64_t unused_adds = 0;
+        const float t = all ? tree_full(val.data(), rows) : tree_reduce(val.data(), ok.get(), rows, unused_adds);
+        float& out = acc[size_t(m * lp.p + pos.p)];
+        out = out + t;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const Mapping& map) {
+  FastPass d(lp, x, y, a, map);
+  const int64_t mx = max_abs(x.sq), my = max_abs(y.sq);
+  // The largest |partial sum| of any chunk, bounded; exact in __int128
+  // (chunk <= 2^16, |sq| < 2^31).
+  const __int128 bound = static_cast<__int128>(d.nest.plan.chunk) * mx * my;
+  const int64_t hi = (int64_t{1} << (a.acc_bits - 1)) - 1;
+  std::vector<float> acc(size_t(lp.m * lp.p), 0.0f);
+  if (bound <= hi && bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX)
+    d.walk<int16_t, int32_t, 0>(gather_plane<int16_t>(lp.x_index, x), gather_plane<int16_t>(lp.y_index, y), acc);
+  else if (bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX)
+    d.walk<int16_t, int32_t, 3>(gather_plane<int16_t>(lp.x_index, x), gather_plane<int16_t>(lp.y_index, y), acc);
+  else if (bound <= hi)
+    d.walk<int32_t, int64_t, 0>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
+  else if (bound <= (static_cast<__int128>(1) << 62))
+    d.walk<int32_t, int64_t, 1>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
+  else
+    d.walk<int32_t, int64_t, 2>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
   GoldenResult res;
   res.out = TensorF(lp.out_shape);
   const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);

@@ -53,6 +53,14 @@ struct GoldenResult {
 // in which chunks, tiles and outputs are reduced.
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
                          const Mapping& mapping);
+// golden_pass computes each chunk's sum with exact shortcuts (contiguous
+// dot products, no per-addition range check when no partial sum can leave
+// the accumulator range, one double product for the scaling when exact);
+// golden_pass_sequential is the plain walk, every addition through
+// accumulate() and every scaling through scale_chunk, kept as the reference
+// the shortcuts are tested against bit for bit (testbenches/unit/ref_golden_fast_test.cpp).
+GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
+                                    const ArrayConfig& array, const Mapping& mapping);
 // The same with the array's own mapping for the pass, Mapping::for_pass(array, lp.pass).
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array);
 
