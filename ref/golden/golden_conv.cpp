@@ -5,6 +5,10 @@
 #include <memory>
 #include <string>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "ref/core/error.h"
 
 namespace mls {
@@ -342,6 +346,193 @@ struct FastPass {
   }
 };
 
+
+#ifdef __SSE2__
+// int16 operands on x86-64 (SSE2 is part of its base ISA): kLanes rows of X
+// side by side, so one chunk of kLanes outputs (m .. m + kLanes - 1, one p) is
+// a few pmaddwd over k pairs with no horizontal sum, and the scaling and the
+// tree run across the lanes. Each output still reduces its own chunks, tiles
+// and tree in the documented order; only which outputs share a vector differs.
+constexpr int kLanes = 16;
+
+struct LanePass {
+  FastPass& d;
+  int64_t blocks = 0, pairs = 0;    // m-blocks of kLanes rows; k pairs per row
+  std::vector<int64_t> pair_off;    // per chunk: first pair in a row
+  std::vector<int16_t> xt, xa;      // [block][pair][lane][2]: x, |x|
+  std::vector<int32_t> yp, ya;      // [p][pair]: (y_lo, y_hi) packed, |y| likewise
+  std::vector<double> fxl;          // [block][g][lane]: X row scales (1 past m)
+
+  explicit LanePass(FastPass& fp) : d(fp) {
+    const LoweredPass& lp = d.lp;
+    const ChunkPlan& plan = d.nest.plan;
+    blocks = (lp.m + kLanes - 1) / kLanes;
+    pair_off.resize(size_t(plan.total));
+    for (int64_t j = 0; j < plan.total; ++j) {
+      pair_off[size_t(j)] = pairs;
+      pairs += (plan.length(j) + 1) / 2;
+    }
+    xt.assign(size_t(blocks * pairs * kLanes * 2), 0);
+    xa.assign(xt.size(), 0);
+    yp.assign(size_t(lp.p * pairs), 0);
+    ya.assign(yp.size(), 0);
+    fxl.assign(size_t(blocks * lp.g * kLanes), 1.0);
+    for (int64_t j = 0; j < plan.total; ++j) {
+      const int64_t g = plan.group_of(j), k0 = plan.k_begin(j), len = plan.length(j);
+      for (int64_t kk = 0; kk < len; ++kk) {
+        const int64_t q = pair_off[size_t(j)] + kk / 2, e = kk % 2;
+        for (int64_t m = 0; m < lp.m; ++m) {
+          const int32_t i = lp.x_index[size_t((m * lp.g + g) * lp.k + k0 + kk)];
+          const int16_t v = i < 0 ? int16_t(0) : int16_t(d.x.sq[size_t(i)]);
+          const size_t at = size_t((((m / kLanes) * pairs + q) * kLanes + m % kLanes) * 2 + e);
+          xt[at] = v;
+          xa[at] = v < 0 ? int16_t(-v) : v;
+        }
+        for (int64_t p = 0; p < lp.p; ++p) {
+          const int32_t i = lp.y_index[size_t((p * lp.g + g) * lp.k + k0 + kk)];
+          const int16_t v = i < 0 ? int16_t(0) : int16_t(d.y.sq[size_t(i)]);
+          const uint32_t shift = uint32_t(16 * e);
+          yp[size_t(p * pairs + q)] |= int32_t(uint32_t(uint16_t(v)) << shift);
+          ya[size_t(p * pairs + q)] |= int32_t(uint32_t(uint16_t(v < 0 ? -v : v)) << shift);
+        }
+      }
+    }
+    for (int64_t m = 0; m < lp.m; ++m)
+      for (int64_t g = 0; g < lp.g; ++g)
+        fxl[size_t(((m / kLanes) * lp.g + g) * kLanes + m % kLanes)] = d.fx[size_t(m * lp.g + g)];
+  }
+
+  int16_t x_at(int64_t b, int64_t q, int lane, int e) const {
+    return xt[size_t(((b * pairs + q) * kLanes + lane) * 2 + e)];
+  }
+
+  // The sequential walk of one lane's chunk, for a lane whose sum |x||y|
+  // leaves the range.
+  int64_t checked_lane(int64_t b, int lane, int64_t p, int64_t j) {
+    const int64_t q0 = pair_off[size_t(j)], len = d.nest.plan.length(j);
+    int64_t sum = 0;
+    for (int64_t kk = 0; kk < len; ++kk) {
+      const int32_t packed = yp[size_t(p * pairs + q0 + kk / 2)];
+      const int16_t yv = int16_t(uint16_t(uint32_t(packed) >> (16 * (kk % 2))));
+      sum = accumulate(sum, int64_t(x_at(b, q0 + kk / 2, lane, int(kk % 2))) * yv, d.array.acc_bits,
+                       d.array.acc_overflow, d.acc_overflow);
+    }
+    return sum;
+  }
+
+  // Sums (and, when Check, sums of |x||y|) of chunk j for the kLanes rows of
+  // block b against row p.
+  template <bool Check>
+  void chunk_sums(int64_t b, int64_t p, int64_t j, int64_t npairs, int32_t* sum, int32_t* abs_sum) const {
+    const int64_t q0 = pair_off[size_t(j)];
+    const __m128i* xv = reinterpret_cast<const __m128i*>(&xt[size_t((b * pairs + q0) * kLanes * 2)]);
+    const __m128i* av = reinterpret_cast<const __m128i*>(&xa[size_t((b * pairs + q0) * kLanes * 2)]);
+    const int32_t* yv = &yp[size_t(p * pairs + q0)];
+    const int32_t* yav = &ya[size_t(p * pairs + q0)];
+    __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0, a0 = s0, a1 = s0, a2 = s0, a3 = s0;
+    for (int64_t q = 0; q < npairs; ++q, xv += 4, av += 4) {
+      const __m128i y = _mm_set1_epi32(yv[q]);
+      s0 = _mm_add_epi32(s0, _mm_madd_epi16(_mm_loadu_si128(xv), y));
+      s1 = _mm_add_epi32(s1, _mm_madd_epi16(_mm_loadu_si128(xv + 1), y));
+      s2 = _mm_add_epi32(s2, _mm_madd_epi16(_mm_loadu_si128(xv + 2), y));
+      s3 = _mm_add_epi32(s3, _mm_madd_epi16(_mm_loadu_si128(xv + 3), y));
+      if constexpr (Check) {
+        const __m128i ay = _mm_set1_epi32(yav[q]);
+        a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128(av), ay));
+        a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128(av + 1), ay));
+        a2 = _mm_add_epi32(a2, _mm_madd_epi16(_mm_loadu_si128(av + 2), ay));
+        a3 = _mm_add_epi32(a3, _mm_madd_epi16(_mm_loadu_si128(av + 3), ay));
+      }
+    }
+    __m128i* out = reinterpret_cast<__m128i*>(sum);
+    _mm_storeu_si128(out, s0), _mm_storeu_si128(out + 1, s1), _mm_storeu_si128(out + 2, s2),
+        _mm_storeu_si128(out + 3, s3);
+    if constexpr (Check) {
+      __m128i* aout = reinterpret_cast<__m128i*>(abs_sum);
+      _mm_storeu_si128(aout, a0), _mm_storeu_si128(aout + 1, a1), _mm_storeu_si128(aout + 2, a2),
+          _mm_storeu_si128(aout + 3, a3);
+    }
+  }
+
+  // Check: some chunk may leave the range (per lane: sum |x||y| > hi).
+  template <bool Check>
+  void run(std::vector<float>& acc) {
+    const LoweredPass& lp = d.lp;
+    const int rows = d.map.tree_slots();
+    const int32_t hi = int32_t((int64_t{1} << (d.array.acc_bits - 1)) - 1);  // < 2^31 when Check
+    std::vector<float> val(size_t(rows) * kLanes, 0.0f);
+    std::vector<uint8_t> ok(static_cast<size_t>(rows));
+    alignas(16) int32_t sum[kLanes], abs_sum[kLanes];
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
+      for (int64_t p = 0; p < lp.p; ++p) {
+        float tot[kLanes] = {};
+        for (int64_t t = 0; t < d.nest.chunk_tiles; ++t) {
+          const SlotChunk* tile = &d.slots[size_t(t * rows)];
+          for (int s = 0; s < rows; ++s) {
+            ok[size_t(s)] = tile[s].len > 0;
+            if (tile[s].len == 0) continue;
+            const int64_t j = d.map.chunk_at(d.nest, t, s);
+            chunk_sums<Check>(b, p, j, (tile[s].len + 1) / 2, sum, abs_sum);
+            int64_t wide[kLanes];
+            for (int c = 0; c < kLanes; ++c) wide[c] = sum[c];
+            if constexpr (Check)
+              for (int c = 0; c < lanes; ++c)
+                if (abs_sum[c] > hi) wide[c] = checked_lane(b, c, p, j);
+            scale_lanes(b, p, tile[s].g, lanes, wide, &val[size_t(s) * kLanes]);
+          }
+          const float* root = d.full[size_t(t)] ? tree_lanes(val.data(), rows) : tree_lanes(val.data(), ok, rows);
+          for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + root[c];
+        }
+        for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
+      }
+    }
+  }
+
+  void scale_lanes(int64_t b, int64_t p, int32_t g, int lanes, const int64_t* sum, float* out) const {
+    if (d.fast_scale) {  // |sum| < 2^31 here, so double(sum) * fx * fy is exact
+      const double fy = d.fy[size_t(p * d.lp.g + g)];
+      const double* fx = &fxl[size_t((b * d.lp.g + g) * kLanes)];
+      for (int c = 0; c < kLanes; ++c) out[c] = static_cast<float>(double(sum[c]) * fx[c] * fy);
+      return;
+    }
+    for (int c = 0; c < lanes; ++c) out[c] = d.scale(sum[c], b * kLanes + c, p, g);
+  }
+
+  // tree_full across the lanes: each slot row of kLanes values, in place.
+  static const float* tree_lanes(float* v, int n) {
+    for (; n > 1; n = (n + 1) / 2) {
+      for (int i = 0; i < n / 2; ++i)
+        for (int c = 0; c < kLanes; ++c) v[i * kLanes + c] = v[2 * i * kLanes + c] + v[(2 * i + 1) * kLanes + c];
+      if (n % 2) std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
+    }
+    return v;
+  }
+
+  // tree_reduce across the lanes, idle slots passing their partner through.
+  static const float* tree_lanes(float* v, std::vector<uint8_t>& ok, int n) {
+    for (; n > 1; n = (n + 1) / 2) {
+      for (int i = 0; i < n / 2; ++i) {
+        const bool va = ok[size_t(2 * i)], vb = ok[size_t(2 * i + 1)];
+        float* dst = v + i * kLanes;
+        const float *a = v + 2 * i * kLanes, *bb = v + (2 * i + 1) * kLanes;
+        if (va && vb)
+          for (int c = 0; c < kLanes; ++c) dst[c] = a[c] + bb[c];
+        else
+          std::copy(va ? a : bb, (va ? a : bb) + kLanes, dst);
+        ok[size_t(i)] = va || vb;
+      }
+      if (n % 2) {
+        std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
+        ok[size_t(n / 2)] = ok[size_t(n - 1)];
+      }
+    }
+    if (!ok[0]) std::fill(v, v + kLanes, 0.0f);
+    return v;
+  }
+};
+#endif  // __SSE2__
+
 }  // namespace
 
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
@@ -353,6 +544,14 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
   const __int128 bound = static_cast<__int128>(d.nest.plan.chunk) * mx * my;
   const int64_t hi = (int64_t{1} << (a.acc_bits - 1)) - 1;
   std::vector<float> acc(size_t(lp.m * lp.p), 0.0f);
+  const bool int16_ops = bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX;
+#ifdef __SSE2__
+  if (int16_ops && bound <= hi)
+    LanePass(d).run<false>(acc);
+  else if (int16_ops)
+    LanePass(d).run<true>(acc);
+  else
+#endif
   if (bound <= hi && bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX)
     d.walk<int16_t, int32_t, 0>(gather_plane<int16_t>(lp.x_index, x), gather_plane<int16_t>(lp.y_index, y), acc);
   else if (bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX)
