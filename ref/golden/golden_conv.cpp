@@ -171,7 +171,7 @@ namespace {
 // One slot of a chunk tile: its chunk's offset in a [g][k] row, length
 // (0: the slot idles) and group.
 struct SlotChunk {
-  int64_t off = 0;
+  int64_t off = 0, j = -1;
   int32_t len = 0, g = 0;
 };
 
@@ -269,6 +269,7 @@ struct FastPass {
         s.off = g * lp.k + nest.plan.k_begin(j);
         s.len = int32_t(nest.plan.length(j));
         s.g = int32_t(g);
+        s.j = j;
       }
   }
 
@@ -377,26 +378,32 @@ struct LanePass {
     yp.assign(size_t(lp.p * pairs), 0);
     ya.assign(yp.size(), 0);
     fxl.assign(size_t(blocks * lp.g * kLanes), 1.0);
-    for (int64_t j = 0; j < plan.total; ++j) {
-      const int64_t g = plan.group_of(j), k0 = plan.k_begin(j), len = plan.length(j);
-      for (int64_t kk = 0; kk < len; ++kk) {
-        const int64_t q = pair_off[size_t(j)] + kk / 2, e = kk % 2;
-        for (int64_t m = 0; m < lp.m; ++m) {
-          const int32_t i = lp.x_index[size_t((m * lp.g + g) * lp.k + k0 + kk)];
-          const int16_t v = i < 0 ? int16_t(0) : int16_t(d.x.sq[size_t(i)]);
-          const size_t at = size_t((((m / kLanes) * pairs + q) * kLanes + m % kLanes) * 2 + e);
-          xt[at] = v;
-          xa[at] = v < 0 ? int16_t(-v) : v;
-        }
-        for (int64_t p = 0; p < lp.p; ++p) {
-          const int32_t i = lp.y_index[size_t((p * lp.g + g) * lp.k + k0 + kk)];
-          const int16_t v = i < 0 ? int16_t(0) : int16_t(d.y.sq[size_t(i)]);
-          const uint32_t shift = uint32_t(16 * e);
-          yp[size_t(p * pairs + q)] |= int32_t(uint32_t(uint16_t(v)) << shift);
-          ya[size_t(p * pairs + q)] |= int32_t(uint32_t(uint16_t(v < 0 ? -v : v)) << shift);
+    // Row by row, in the index tables' own order.
+    for (int64_t m = 0; m < lp.m; ++m) {
+      const int lane = int(m % kLanes);
+      int16_t* xrow = &xt[size_t((m / kLanes) * pairs * kLanes * 2)];
+      int16_t* arow = &xa[size_t((m / kLanes) * pairs * kLanes * 2)];
+      for (int64_t j = 0; j < plan.total; ++j) {
+        const int32_t* idx = &lp.x_index[size_t(plan.group_of(j) * lp.k + plan.k_begin(j) + m * lp.g * lp.k)];
+        for (int64_t kk = 0, len = plan.length(j); kk < len; ++kk) {
+          const int16_t v = idx[kk] < 0 ? int16_t(0) : int16_t(d.x.sq[size_t(idx[kk])]);
+          const size_t at = size_t(((pair_off[size_t(j)] + kk / 2) * kLanes + lane) * 2 + kk % 2);
+          xrow[at] = v;
+          arow[at] = v < 0 ? int16_t(-v) : v;
         }
       }
     }
+    for (int64_t p = 0; p < lp.p; ++p)
+      for (int64_t j = 0; j < plan.total; ++j) {
+        const int32_t* idx = &lp.y_index[size_t(plan.group_of(j) * lp.k + plan.k_begin(j) + p * lp.g * lp.k)];
+        for (int64_t kk = 0, len = plan.length(j); kk < len; ++kk) {
+          const int16_t v = idx[kk] < 0 ? int16_t(0) : int16_t(d.y.sq[size_t(idx[kk])]);
+          const uint32_t shift = uint32_t(16 * (kk % 2));
+          const size_t at = size_t(p * pairs + pair_off[size_t(j)] + kk / 2);
+          yp[at] |= int32_t(uint32_t(uint16_t(v)) << shift);
+          ya[at] |= int32_t(uint32_t(uint16_t(v < 0 ? -v : v)) << shift);
+        }
+      }
     for (int64_t m = 0; m < lp.m; ++m)
       for (int64_t g = 0; g < lp.g; ++g)
         fxl[size_t(((m / kLanes) * lp.g + g) * kLanes + m % kLanes)] = d.fx[size_t(m * lp.g + g)];
@@ -422,8 +429,9 @@ struct LanePass {
 
   // Sums (and, when Check, sums of |x||y|) of chunk j for the kLanes rows of
   // block b against row p.
+  // Returns, when Check, whether some lane's sum |x||y| passes hi.
   template <bool Check>
-  void chunk_sums(int64_t b, int64_t p, int64_t j, int64_t npairs, int32_t* sum, int32_t* abs_sum) const {
+  bool chunk_sums(int64_t b, int64_t p, int64_t j, int64_t npairs, int32_t hi, int32_t* sum, int32_t* abs_sum) const {
     const int64_t q0 = pair_off[size_t(j)];
     const __m128i* xv = reinterpret_cast<const __m128i*>(&xt[size_t((b * pairs + q0) * kLanes * 2)]);
     const __m128i* av = reinterpret_cast<const __m128i*>(&xa[size_t((b * pairs + q0) * kLanes * 2)]);
@@ -451,7 +459,12 @@ struct LanePass {
       __m128i* aout = reinterpret_cast<__m128i*>(abs_sum);
       _mm_storeu_si128(aout, a0), _mm_storeu_si128(aout + 1, a1), _mm_storeu_si128(aout + 2, a2),
           _mm_storeu_si128(aout + 3, a3);
+      const __m128i h = _mm_set1_epi32(hi);
+      const __m128i over = _mm_or_si128(_mm_or_si128(_mm_cmpgt_epi32(a0, h), _mm_cmpgt_epi32(a1, h)),
+                                        _mm_or_si128(_mm_cmpgt_epi32(a2, h), _mm_cmpgt_epi32(a3, h)));
+      return _mm_movemask_epi8(over) != 0;
     }
+    return false;
   }
 
   // Check: some chunk may leave the range (per lane: sum |x||y| > hi).
@@ -472,14 +485,11 @@ struct LanePass {
           for (int s = 0; s < rows; ++s) {
             ok[size_t(s)] = tile[s].len > 0;
             if (tile[s].len == 0) continue;
-            const int64_t j = d.map.chunk_at(d.nest, t, s);
-            chunk_sums<Check>(b, p, j, (tile[s].len + 1) / 2, sum, abs_sum);
-            int64_t wide[kLanes];
-            for (int c = 0; c < kLanes; ++c) wide[c] = sum[c];
-            if constexpr (Check)
-              for (int c = 0; c < lanes; ++c)
-                if (abs_sum[c] > hi) wide[c] = checked_lane(b, c, p, j);
-            scale_lanes(b, p, tile[s].g, lanes, wide, &val[size_t(s) * kLanes]);
+            const int64_t j = tile[s].j;
+            if (chunk_sums<Check>(b, p, j, (tile[s].len + 1) / 2, hi, sum, abs_sum))
+              for (int c = 0; c < lanes; ++c)  // acc_bits < 32 here: the sum fits int32
+                if (abs_sum[c] > hi) sum[c] = int32_t(checked_lane(b, c, p, j));
+            scale_lanes(b, p, tile[s].g, lanes, sum, &val[size_t(s) * kLanes]);
           }
           const float* root = d.full[size_t(t)] ? tree_lanes(val.data(), rows) : tree_lanes(val.data(), ok, rows);
           for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + root[c];
@@ -489,7 +499,7 @@ struct LanePass {
     }
   }
 
-  void scale_lanes(int64_t b, int64_t p, int32_t g, int lanes, const int64_t* sum, float* out) const {
+  void scale_lanes(int64_t b, int64_t p, int32_t g, int lanes, const int32_t* sum, float* out) const {
     if (d.fast_scale) {  // |sum| < 2^31 here, so double(sum) * fx * fy is exact
       const double fy = d.fy[size_t(p * d.lp.g + g)];
       const double* fx = &fxl[size_t((b * d.lp.g + g) * kLanes)];
