@@ -364,7 +364,16 @@ struct LanePass {
   std::vector<int32_t> yp, ya;      // [p][pair]: (y_lo, y_hi) packed, |y| likewise
   std::vector<double> fxl;          // [block][g][lane]: X row scales (1 past m)
 
-  explicit LanePass(FastPass& fp) : d(fp) {
+  static int16_t element(int32_t index, const QuantTensor& t) {
+    return index < 0 ? int16_t(0) : int16_t(t.sq[size_t(index)]);
+  }
+  // (lo, hi) as one int32, lo in the low half: pmaddwd's pair order.
+  static int32_t pack(int16_t lo, int16_t hi) {
+    return int32_t(uint32_t(uint16_t(lo)) | (uint32_t(uint16_t(hi)) << 16));
+  }
+
+  // with_abs: also the |x| and |y| planes the per-chunk range check needs.
+  LanePass(FastPass& fp, bool with_abs) : d(fp) {
     const LoweredPass& lp = d.lp;
     const ChunkPlan& plan = d.nest.plan;
     blocks = (lp.m + kLanes - 1) / kLanes;
@@ -374,36 +383,37 @@ struct LanePass {
       pairs += (plan.length(j) + 1) / 2;
     }
     xt.assign(size_t(blocks * pairs * kLanes * 2), 0);
-    xa.assign(xt.size(), 0);
     yp.assign(size_t(lp.p * pairs), 0);
-    ya.assign(yp.size(), 0);
+    if (with_abs) xa.assign(xt.size(), 0), ya.assign(yp.size(), 0);
     fxl.assign(size_t(blocks * lp.g * kLanes), 1.0);
     // Row by row, in the index tables' own order.
     for (int64_t m = 0; m < lp.m; ++m) {
-      const int lane = int(m % kLanes);
-      int16_t* xrow = &xt[size_t((m / kLanes) * pairs * kLanes * 2)];
-      int16_t* arow = &xa[size_t((m / kLanes) * pairs * kLanes * 2)];
+      const size_t row = size_t((m / kLanes) * pairs * kLanes * 2 + (m % kLanes) * 2);
       for (int64_t j = 0; j < plan.total; ++j) {
         const int32_t* idx = &lp.x_index[size_t(plan.group_of(j) * lp.k + plan.k_begin(j) + m * lp.g * lp.k)];
-        for (int64_t kk = 0, len = plan.length(j); kk < len; ++kk) {
-          const int16_t v = idx[kk] < 0 ? int16_t(0) : int16_t(d.x.sq[size_t(idx[kk])]);
-          const size_t at = size_t(((pair_off[size_t(j)] + kk / 2) * kLanes + lane) * 2 + kk % 2);
-          xrow[at] = v;
-          arow[at] = v < 0 ? int16_t(-v) : v;
+        const int64_t len = plan.length(j);
+        size_t at = row + size_t(pair_off[size_t(j)] * kLanes * 2);
+        for (int64_t kk = 0; kk < len; kk += 2, at += kLanes * 2) {
+          xt[at] = element(idx[kk], d.x);
+          if (kk + 1 < len) xt[at + 1] = element(idx[kk + 1], d.x);
         }
       }
     }
     for (int64_t p = 0; p < lp.p; ++p)
       for (int64_t j = 0; j < plan.total; ++j) {
         const int32_t* idx = &lp.y_index[size_t(plan.group_of(j) * lp.k + plan.k_begin(j) + p * lp.g * lp.k)];
-        for (int64_t kk = 0, len = plan.length(j); kk < len; ++kk) {
-          const int16_t v = idx[kk] < 0 ? int16_t(0) : int16_t(d.y.sq[size_t(idx[kk])]);
-          const uint32_t shift = uint32_t(16 * (kk % 2));
-          const size_t at = size_t(p * pairs + pair_off[size_t(j)] + kk / 2);
-          yp[at] |= int32_t(uint32_t(uint16_t(v)) << shift);
-          ya[at] |= int32_t(uint32_t(uint16_t(v < 0 ? -v : v)) << shift);
-        }
+        const int64_t len = plan.length(j);
+        int32_t* out = &yp[size_t(p * pairs + pair_off[size_t(j)])];
+        for (int64_t kk = 0; kk < len; kk += 2, ++out)
+          *out = pack(element(idx[kk], d.y), kk + 1 < len ? element(idx[kk + 1], d.y) : int16_t(0));
       }
+    if (with_abs) {
+      for (size_t i = 0; i < xt.size(); ++i) xa[i] = xt[i] < 0 ? int16_t(-xt[i]) : xt[i];
+      for (size_t i = 0; i < yp.size(); ++i) {
+        const int16_t lo = int16_t(uint16_t(uint32_t(yp[i]))), hi = int16_t(uint16_t(uint32_t(yp[i]) >> 16));
+        ya[i] = pack(lo < 0 ? int16_t(-lo) : lo, hi < 0 ? int16_t(-hi) : hi);
+      }
+    }
     for (int64_t m = 0; m < lp.m; ++m)
       for (int64_t g = 0; g < lp.g; ++g)
         fxl[size_t(((m / kLanes) * lp.g + g) * kLanes + m % kLanes)] = d.fx[size_t(m * lp.g + g)];
@@ -434,11 +444,11 @@ struct LanePass {
   bool chunk_sums(int64_t b, int64_t p, int64_t j, int64_t npairs, int32_t hi, int32_t* sum, int32_t* abs_sum) const {
     const int64_t q0 = pair_off[size_t(j)];
     const __m128i* xv = reinterpret_cast<const __m128i*>(&xt[size_t((b * pairs + q0) * kLanes * 2)]);
-    const __m128i* av = reinterpret_cast<const __m128i*>(&xa[size_t((b * pairs + q0) * kLanes * 2)]);
+    const __m128i* av = Check ? reinterpret_cast<const __m128i*>(xa.data() + (b * pairs + q0) * kLanes * 2) : nullptr;
     const int32_t* yv = &yp[size_t(p * pairs + q0)];
-    const int32_t* yav = &ya[size_t(p * pairs + q0)];
+    const int32_t* yav = Check ? ya.data() + p * pairs + q0 : nullptr;
     __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0, a0 = s0, a1 = s0, a2 = s0, a3 = s0;
-    for (int64_t q = 0; q < npairs; ++q, xv += 4, av += 4) {
+    for (int64_t q = 0; q < npairs; ++q, xv += 4) {
       const __m128i y = _mm_set1_epi32(yv[q]);
       s0 = _mm_add_epi32(s0, _mm_madd_epi16(_mm_loadu_si128(xv), y));
       s1 = _mm_add_epi32(s1, _mm_madd_epi16(_mm_loadu_si128(xv + 1), y));
@@ -450,6 +460,7 @@ struct LanePass {
         a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128(av + 1), ay));
         a2 = _mm_add_epi32(a2, _mm_madd_epi16(_mm_loadu_si128(av + 2), ay));
         a3 = _mm_add_epi32(a3, _mm_madd_epi16(_mm_loadu_si128(av + 3), ay));
+        av += 4;
       }
     }
     __m128i* out = reinterpret_cast<__m128i*>(sum);
@@ -557,9 +568,9 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
   const bool int16_ops = bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX;
 #ifdef __SSE2__
   if (int16_ops && bound <= hi)
-    LanePass(d).run<false>(acc);
+    LanePass(d, false).run<false>(acc);
   else if (int16_ops)
-    LanePass(d).run<true>(acc);
+    LanePass(d, true).run<true>(acc);
   else
 #endif
   if (bound <= hi && bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX)
