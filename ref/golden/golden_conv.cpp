@@ -152,18 +152,20 @@ GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x,
 
 namespace {
 
-// The fast walk. It follows the same loop nest, chunk dealing, tree and fp32
-// order as golden_pass_sequential; only the integer and scaling work differs,
-// and each shortcut is taken only where it is exact:
-//  - operands are gathered once per pass into [row][g][k] planes of int16
-//    (when every |sq| <= 2^15 - 1) or int32, so a chunk is a contiguous dot
-//    product the compiler vectorises;
+// The fast walk. Every output reduces the same chunks, tile by tile in
+// ascending order, with the same pairwise tree and fp32 additions as
+// golden_pass_sequential; only the integer and scaling work differs, and each
+// shortcut is taken only where it is exact:
+//  - operands are decoded once per pass into planes of sign * q: with every
+//    |q| <= 2^15 - 1 and chunk * max|x| * max|y| < 2^31, int16 lanes of 16 X
+//    rows (LanePass, SSE2); otherwise contiguous [row][g][k] int32 rows, one
+//    dot product per chunk (FastPass::walk);
 //  - when no partial sum of any chunk can leave the accumulator range
 //    (chunk * max|x| * max|y| <= 2^(acc_bits-1) - 1), the saturating or
 //    wrapping sum is the exact sum and no addition overflows; otherwise each
-//    chunk first sums its positive and its negative products apart (every
-//    partial sum lies between the two) and replays the sequential
-//    accumulate() walk only when one of them leaves the range;
+//    chunk first bounds its partial sums (sum |x||y| in the lanes; the
+//    positive and the negative products apart in the walk) and replays the
+//    sequential accumulate() walk only when the bound leaves the range;
 //  - fp32(P * S_gx * S_gy) is one double product and one conversion when the
 //    exact value needs at most 53 bits and stays a normal double: the same
 //    single RNE rounding scale_chunk makes; otherwise scale_chunk itself.
@@ -228,17 +230,6 @@ inline int64_t dot(const T* x, const T* y, int32_t len) {
   return int64_t(s);
 }
 
-// sum |x_k| |y_k|: every partial sum of the chunk lies within +- this.
-// |x|, |y| <= 2^15 - 1 and the caller bounds the sum by 2^31 - 1.
-inline int32_t abs_dot(const int16_t* x, const int16_t* y, int32_t len) {
-  int32_t s = 0;
-  for (int32_t k = 0; k < len; ++k) {
-    const int16_t ax = x[k] < 0 ? int16_t(-x[k]) : x[k], ay = y[k] < 0 ? int16_t(-y[k]) : y[k];
-    s += int32_t(ax) * int32_t(ay);
-  }
-  return s;
-}
-
 struct FastPass {
   const LoweredPass& lp;
   const QuantTensor &x, &y;
@@ -298,21 +289,12 @@ struct FastPass {
     return sum;
   }
 
-  int64_t checked_sum16(const int16_t* xv, const int16_t* yv, int32_t len) {
-    int64_t sum = 0;
-    for (int32_t k = 0; k < len; ++k)
-      sum = accumulate(sum, int64_t(xv[k]) * yv[k], array.acc_bits, array.acc_overflow, acc_overflow);
-    return sum;
-  }
-
   // Mode: 0 no partial sum can overflow; 1 it may (split check first);
-  // 2 it may and the split sums could overflow int64 (sequential only);
-  // 3 int16 operands, chunk * max|x| * max|y| < 2^31: abs_dot decides per chunk.
+  // 2 it may and the split sums could overflow int64 (sequential only).
   template <class T, class Sum, int Mode>
   void walk(const std::vector<T>& xs, const std::vector<T>& ys, std::vector<float>& acc) {
     const int rows = map.tree_slots();
     const int64_t gk = lp.g * lp.k;
-    const int64_t hi = (int64_t{1} << (array.acc_bits - 1)) - 1;
     std::vector<float> val(static_cast<size_t>(rows));
     std::unique_ptr<bool[]> ok(new bool[size_t(rows)]);
     TilePos pos;
@@ -330,12 +312,9 @@ struct FastPass {
           int64_t sum;
           if constexpr (Mode == 0) {
             sum = dot<T, Sum>(xr + ch.off, yr + ch.off, ch.len);
-          } else if constexpr (Mode == 3) {  // int16 operands, the bound checked per chunk
-            sum = abs_dot(xr + ch.off, yr + ch.off, ch.len) <= hi
-                      ? dot<T, Sum>(xr + ch.off, yr + ch.off, ch.len)
-                      : checked_sum16(xr + ch.off, yr + ch.off, ch.len);
-          } else
+          } else {
             sum = checked_sum(xr + ch.off, yr + ch.off, ch.len, Mode == 1);
+          }
           val[size_t(s)] = scale(sum, m, pos.p, ch.g);
         }
         uint64_t unused_adds = 0;
@@ -565,6 +544,8 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
   const __int128 bound = static_cast<__int128>(d.nest.plan.chunk) * mx * my;
   const int64_t hi = (int64_t{1} << (a.acc_bits - 1)) - 1;
   std::vector<float> acc(size_t(lp.m * lp.p), 0.0f);
+  // int16 lanes where SSE2 is (x86-64), else and for wider operands the
+  // per-chunk int32 walk; each with or without the range check.
   const bool int16_ops = bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX;
 #ifdef __SSE2__
   if (int16_ops && bound <= hi)
@@ -573,11 +554,7 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
     LanePass(d, true).run<true>(acc);
   else
 #endif
-  if (bound <= hi && bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX)
-    d.walk<int16_t, int32_t, 0>(gather_plane<int16_t>(lp.x_index, x), gather_plane<int16_t>(lp.y_index, y), acc);
-  else if (bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX)
-    d.walk<int16_t, int32_t, 3>(gather_plane<int16_t>(lp.x_index, x), gather_plane<int16_t>(lp.y_index, y), acc);
-  else if (bound <= hi)
+  if (bound <= hi)
     d.walk<int32_t, int64_t, 0>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
   else if (bound <= (static_cast<__int128>(1) << 62))
     d.walk<int32_t, int64_t, 1>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
