@@ -398,6 +398,13 @@ struct LanePass {
         fxl[size_t(((m / kLanes) * lp.g + g) * kLanes + m % kLanes)] = d.fx[size_t(m * lp.g + g)];
   }
 
+  // Whether a chunk with sum P and sum |x||y| A keeps every partial sum in
+  // [-hi - 1, hi]: its positive products add to (A + P) / 2, its negative
+  // ones to (P - A) / 2, and every partial sum lies between the two.
+  static bool within(int64_t sum, int64_t abs_sum, int64_t hi) {
+    return abs_sum + sum <= 2 * hi && sum - abs_sum >= -2 * hi - 2;
+  }
+
   int16_t x_at(int64_t b, int64_t q, int lane, int e) const {
     return xt[size_t(((b * pairs + q) * kLanes + lane) * 2 + e)];
   }
@@ -477,8 +484,9 @@ struct LanePass {
             if (tile[s].len == 0) continue;
             const int64_t j = tile[s].j;
             if (chunk_sums<Check>(b, p, j, (tile[s].len + 1) / 2, hi, sum, abs_sum))
-              for (int c = 0; c < lanes; ++c)  // acc_bits < 32 here: the sum fits int32
-                if (abs_sum[c] > hi) sum[c] = int32_t(checked_lane(b, c, p, j));
+              for (int c = 0; c < lanes; ++c)
+                if (abs_sum[c] > hi && !within(sum[c], abs_sum[c], hi))
+                  sum[c] = int32_t(checked_lane(b, c, p, j));  // acc_bits < 32 here: fits int32
             scale_lanes(b, p, tile[s].g, lanes, sum, &val[size_t(s) * kLanes]);
           }
           const float* root = d.full[size_t(t)] ? tree_lanes(val.data(), rows) : tree_lanes(val.data(), ok, rows);

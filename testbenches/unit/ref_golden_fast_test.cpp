@@ -146,4 +146,39 @@ TEST(GoldenFast, NarrowAccumulatorMixedChunks) {
   EXPECT_GT(overflows, 0u);
 }
 
+// The range check's edges: with an 8-bit accumulator ([-128, 127]) a chunk
+// whose positive products reach exactly 127 (or negative ones -128) has no
+// overflow, one more has one; both walks must count it, and give one result.
+// Mixed signs reach the lanes' test on the positive and negative sums.
+TEST(GoldenFast, RangeEdgesOfTheLocalAccumulator) {
+  struct Edge {
+    std::vector<int32_t> x;
+    uint64_t saturate, wrap;  // overflows by hand: the partial sums x0, x0 + x1
+  };
+  const Edge edges[] = {{{127, 0}, 0, 0}, {{127, 1}, 1, 1}, {{-128, 0}, 0, 0}, {{-128, -1}, 1, 1},
+                        {{100, 27}, 0, 0}, {{100, 28}, 1, 1}, {{-100, -28}, 0, 0}, {{-100, -29}, 1, 1},
+                        // mixed signs: sum |x| past the range, every partial sum inside or not
+                        {{127, -1}, 0, 0}, {{-128, 1}, 0, 0}, {{-1, 127}, 0, 0}, {{1, 127}, 1, 1},
+                        // -129 saturates to -128 (then -127), or wraps to 127 (then 128 wraps again)
+                        {{-129, 1}, 1, 2}, {{128, -1}, 1, 2}};
+  for (const Edge& e : edges)
+    for (Overflow policy : {Overflow::saturate, Overflow::wrap}) {
+      Case c;
+      c.lp.m = c.lp.p = c.lp.g = 1, c.lp.k = 2;
+      c.lp.out_shape = {1}, c.lp.out_index = {0};
+      c.lp.x_index = {0, 1}, c.lp.y_index = {0, 1}, c.lp.x_group = {0}, c.lp.y_group = {0};
+      c.x.sq = e.x, c.y.sq = {1, 1};
+      c.x.sg = c.y.sg = {GroupScale{}};
+      c.x.s_t = c.y.s_t = 1.0f;
+      c.array.acc_bits = 8, c.array.acc_overflow = policy;
+      c.map = Mapping(mls::Dataflow::baseline, 1, 1, 2);
+      const mls::GoldenResult fast = mls::golden_pass(c.lp, c.x, c.y, c.array, c.map);
+      const mls::GoldenResult seq = mls::golden_pass_sequential(c.lp, c.x, c.y, c.array, c.map);
+      const uint64_t expected = policy == Overflow::saturate ? e.saturate : e.wrap;
+      EXPECT_EQ(fast.acc_overflow, expected) << e.x[0] << ", " << e.x[1];
+      EXPECT_EQ(seq.acc_overflow, expected) << e.x[0] << ", " << e.x[1];
+      EXPECT_EQ(bits(fast.out.data[0]), bits(seq.out.data[0])) << e.x[0] << ", " << e.x[1];
+    }
+}
+
 }  // namespace
