@@ -327,13 +327,55 @@ struct FastPass {
 };
 
 
+// Outputs side by side: kLanes rows of X (m .. m + kLanes - 1) against one p,
+// so the scaling and the tree run across the lanes. Each output still
+// reduces its own chunks, tiles and tree in the documented order; only which
+// outputs share a vector differs.
+constexpr int kLanes = 16;
+
+// Whether a chunk with sum P and sum |x||y| A keeps every partial sum in
+// [-hi - 1, hi]: its positive products add to (A + P) / 2, its negative
+// ones to (P - A) / 2, and every partial sum lies between the two.
+inline bool within(int64_t sum, int64_t abs_sum, int64_t hi) {
+  return abs_sum + sum <= 2 * hi && sum - abs_sum >= -2 * hi - 2;
+}
+
+// tree_full across the lanes: each slot row of kLanes values, in place.
+const float* tree_lanes(float* v, int n) {
+  for (; n > 1; n = (n + 1) / 2) {
+    for (int i = 0; i < n / 2; ++i)
+      for (int c = 0; c < kLanes; ++c) v[i * kLanes + c] = v[2 * i * kLanes + c] + v[(2 * i + 1) * kLanes + c];
+    if (n % 2) std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
+  }
+  return v;
+}
+
+// tree_reduce across the lanes, idle slots passing their partner through.
+const float* tree_lanes(float* v, std::vector<uint8_t>& ok, int n) {
+  for (; n > 1; n = (n + 1) / 2) {
+    for (int i = 0; i < n / 2; ++i) {
+      const bool va = ok[size_t(2 * i)], vb = ok[size_t(2 * i + 1)];
+      float* dst = v + i * kLanes;
+      const float *a = v + 2 * i * kLanes, *bb = v + (2 * i + 1) * kLanes;
+      if (va && vb)
+        for (int c = 0; c < kLanes; ++c) dst[c] = a[c] + bb[c];
+      else
+        std::copy(va ? a : bb, (va ? a : bb) + kLanes, dst);
+      ok[size_t(i)] = va || vb;
+    }
+    if (n % 2) {
+      std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
+      ok[size_t(n / 2)] = ok[size_t(n - 1)];
+    }
+  }
+  if (!ok[0]) std::fill(v, v + kLanes, 0.0f);
+  return v;
+}
+
 #ifdef __SSE2__
 // int16 operands on x86-64 (SSE2 is part of its base ISA): kLanes rows of X
 // side by side, so one chunk of kLanes outputs (m .. m + kLanes - 1, one p) is
-// a few pmaddwd over k pairs with no horizontal sum, and the scaling and the
-// tree run across the lanes. Each output still reduces its own chunks, tiles
-// and tree in the documented order; only which outputs share a vector differs.
-constexpr int kLanes = 16;
+// a few pmaddwd over k pairs with no horizontal sum.
 
 struct LanePass {
   FastPass& d;
@@ -396,13 +438,6 @@ struct LanePass {
     for (int64_t m = 0; m < lp.m; ++m)
       for (int64_t g = 0; g < lp.g; ++g)
         fxl[size_t(((m / kLanes) * lp.g + g) * kLanes + m % kLanes)] = d.fx[size_t(m * lp.g + g)];
-  }
-
-  // Whether a chunk with sum P and sum |x||y| A keeps every partial sum in
-  // [-hi - 1, hi]: its positive products add to (A + P) / 2, its negative
-  // ones to (P - A) / 2, and every partial sum lies between the two.
-  static bool within(int64_t sum, int64_t abs_sum, int64_t hi) {
-    return abs_sum + sum <= 2 * hi && sum - abs_sum >= -2 * hi - 2;
   }
 
   int16_t x_at(int64_t b, int64_t q, int lane, int e) const {
@@ -507,39 +542,86 @@ struct LanePass {
     for (int c = 0; c < lanes; ++c) out[c] = d.scale(sum[c], b * kLanes + c, p, g);
   }
 
-  // tree_full across the lanes: each slot row of kLanes values, in place.
-  static const float* tree_lanes(float* v, int n) {
-    for (; n > 1; n = (n + 1) / 2) {
-      for (int i = 0; i < n / 2; ++i)
-        for (int c = 0; c < kLanes; ++c) v[i * kLanes + c] = v[2 * i * kLanes + c] + v[(2 * i + 1) * kLanes + c];
-      if (n % 2) std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
-    }
-    return v;
-  }
-
-  // tree_reduce across the lanes, idle slots passing their partner through.
-  static const float* tree_lanes(float* v, std::vector<uint8_t>& ok, int n) {
-    for (; n > 1; n = (n + 1) / 2) {
-      for (int i = 0; i < n / 2; ++i) {
-        const bool va = ok[size_t(2 * i)], vb = ok[size_t(2 * i + 1)];
-        float* dst = v + i * kLanes;
-        const float *a = v + 2 * i * kLanes, *bb = v + (2 * i + 1) * kLanes;
-        if (va && vb)
-          for (int c = 0; c < kLanes; ++c) dst[c] = a[c] + bb[c];
-        else
-          std::copy(va ? a : bb, (va ? a : bb) + kLanes, dst);
-        ok[size_t(i)] = va || vb;
-      }
-      if (n % 2) {
-        std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
-        ok[size_t(n / 2)] = ok[size_t(n - 1)];
-      }
-    }
-    if (!ok[0]) std::fill(v, v + kLanes, 0.0f);
-    return v;
-  }
 };
 #endif  // __SSE2__
+
+// Wider operands (|q| past int16, or chunk * max|x| * max|y| >= 2^31) while
+// chunk * max|x| * max|y| < 2^53: the lanes in double, where every product
+// and partial sum is an integer below 2^53, so exact in any lane; plain loops
+// the compiler vectorises. X is held transposed per block, [block][g k][lane]
+// int32; Y as its [p][g k] rows.
+struct WideLanes {
+  FastPass& d;
+  int64_t blocks = 0, gk = 0;
+  std::vector<int32_t> xt, ys;
+
+  explicit WideLanes(FastPass& fp)
+      : d(fp), blocks((fp.lp.m + kLanes - 1) / kLanes), gk(fp.lp.g * fp.lp.k),
+        ys(gather_plane<int32_t>(fp.lp.y_index, fp.y)) {
+    xt.assign(size_t(blocks * gk * kLanes), 0);
+    for (int64_t m = 0; m < d.lp.m; ++m) {
+      const int32_t* idx = &d.lp.x_index[size_t(m * gk)];
+      int32_t* out = &xt[size_t((m / kLanes) * gk * kLanes + m % kLanes)];
+      for (int64_t i = 0; i < gk; ++i) out[i * kLanes] = idx[i] < 0 ? 0 : d.x.sq[size_t(idx[i])];
+    }
+  }
+
+  // The sequential walk of one lane's chunk.
+  int64_t checked_lane(int64_t b, int lane, int64_t p, const SlotChunk& ch) {
+    const int32_t* x = &xt[size_t((b * gk + ch.off) * kLanes + lane)];
+    const int32_t* y = &ys[size_t(p * gk + ch.off)];
+    int64_t sum = 0;
+    for (int32_t k = 0; k < ch.len; ++k)
+      sum = accumulate(sum, int64_t(x[k * kLanes]) * y[k], d.array.acc_bits, d.array.acc_overflow, d.acc_overflow);
+    return sum;
+  }
+
+  template <bool Check>
+  void run(std::vector<float>& acc) {
+    const LoweredPass& lp = d.lp;
+    const int rows = d.map.tree_slots();
+    const int64_t hi = (int64_t{1} << (d.array.acc_bits - 1)) - 1;
+    std::vector<float> val(size_t(rows) * kLanes, 0.0f);
+    std::vector<uint8_t> ok(static_cast<size_t>(rows));
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
+      for (int64_t p = 0; p < lp.p; ++p) {
+        float tot[kLanes] = {};
+        for (int64_t t = 0; t < d.nest.chunk_tiles; ++t) {
+          const SlotChunk* tile = &d.slots[size_t(t * rows)];
+          for (int s = 0; s < rows; ++s) {
+            const SlotChunk& ch = tile[s];
+            ok[size_t(s)] = ch.len > 0;
+            if (ch.len == 0) continue;
+            double sum[kLanes] = {}, abs_sum[kLanes] = {};
+            const int32_t* x = &xt[size_t((b * gk + ch.off) * kLanes)];
+            const int32_t* y = &ys[size_t(p * gk + ch.off)];
+            for (int32_t k = 0; k < ch.len; ++k, x += kLanes) {
+              const double yv = y[k], ay = std::fabs(yv);
+              for (int c = 0; c < kLanes; ++c) {
+                const double xv = x[c];
+                sum[c] += xv * yv;
+                if constexpr (Check) abs_sum[c] += std::fabs(xv) * ay;
+              }
+            }
+            float* out = &val[size_t(s) * kLanes];
+            for (int c = 0; c < lanes; ++c) {
+              int64_t v = int64_t(sum[c]);
+              if constexpr (Check) {
+                const int64_t a = int64_t(abs_sum[c]);
+                if (a > hi && !within(v, a, hi)) v = checked_lane(b, c, p, ch);
+              }
+              out[c] = d.scale(v, b * kLanes + c, p, ch.g);
+            }
+          }
+          const float* root = d.full[size_t(t)] ? tree_lanes(val.data(), rows) : tree_lanes(val.data(), ok, rows);
+          for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + root[c];
+        }
+        for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
+      }
+    }
+  }
+};
 
 }  // namespace
 
@@ -562,7 +644,11 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
     LanePass(d, true).run<true>(acc);
   else
 #endif
-  if (bound <= hi)
+      if (bound < (int64_t{1} << 53) && bound <= hi)
+    WideLanes(d).run<false>(acc);
+  else if (bound < (int64_t{1} << 53))
+    WideLanes(d).run<true>(acc);
+  else if (bound <= hi)
     d.walk<int32_t, int64_t, 0>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
   else if (bound <= (static_cast<__int128>(1) << 62))
     d.walk<int32_t, int64_t, 1>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
