@@ -156,16 +156,18 @@ namespace {
 // ascending order, with the same pairwise tree and fp32 additions as
 // golden_pass_sequential; only the integer and scaling work differs, and each
 // shortcut is taken only where it is exact:
-//  - operands are decoded once per pass into planes of sign * q: with every
-//    |q| <= 2^15 - 1 and chunk * max|x| * max|y| < 2^31, int16 lanes of 16 X
-//    rows (LanePass, SSE2); otherwise contiguous [row][g][k] int32 rows, one
-//    dot product per chunk (FastPass::walk);
+//  - operands are decoded once per pass into planes of sign * q, 16 X rows
+//    side by side as lanes: with every |q| <= 2^15 - 1 and
+//    chunk * max|x| * max|y| < 2^31, int16 lanes (LanePass, SSE2); else while
+//    that bound is below 2^53, double lanes holding exact integers
+//    (WideLanes); otherwise contiguous [row][g][k] int32 rows, one dot
+//    product per chunk (FastPass::walk);
 //  - when no partial sum of any chunk can leave the accumulator range
 //    (chunk * max|x| * max|y| <= 2^(acc_bits-1) - 1), the saturating or
 //    wrapping sum is the exact sum and no addition overflows; otherwise each
-//    chunk first bounds its partial sums (sum |x||y| in the lanes; the
-//    positive and the negative products apart in the walk) and replays the
-//    sequential accumulate() walk only when the bound leaves the range;
+//    chunk first bounds its partial sums (its positive and its negative
+//    products apart: in the lanes from sum |x||y| and the sum) and replays
+//    the sequential accumulate() walk only when one of them leaves the range;
 //  - fp32(P * S_gx * S_gy) is one double product and one conversion when the
 //    exact value needs at most 53 bits and stays a normal double: the same
 //    single RNE rounding scale_chunk makes; otherwise scale_chunk itself.
