@@ -242,6 +242,11 @@ struct FastPass {
   std::vector<uint8_t> full;     // per chunk tile: every slot busy
   std::vector<double> fx, fy;    // row_scales
   bool fast_scale = false;
+  // The chunk tiles each output adds, in the order the mapping's loop nest
+  // adds them, and whether that order is the same for every output (the
+  // lanes compute 16 outputs at once, so they need one order for all).
+  std::vector<int64_t> tile_order;
+  bool one_tile_order = true;
   uint64_t acc_overflow = 0;
 
   FastPass(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, const Mapping& m)
@@ -264,6 +269,24 @@ struct FastPass {
         s.g = int32_t(g);
         s.j = j;
       }
+    record_tile_order();
+  }
+
+  // Walks the loop nest twice: the tiles of output block (m-tile 0, p 0),
+  // then every block against them.
+  void record_tile_order() {
+    TilePos pos;
+    for (bool more = !nest.empty(); more; more = map.next_tile(pos, nest))
+      if (pos.m_tile == 0 && pos.p == 0) tile_order.push_back(pos.tile);
+    std::vector<int64_t> done(size_t(nest.m_tiles * nest.p), 0);
+    pos = TilePos{};
+    for (bool more = !nest.empty(); more; more = map.next_tile(pos, nest)) {
+      int64_t& n = done[size_t(pos.m_tile * nest.p + pos.p)];
+      if (n >= int64_t(tile_order.size()) || tile_order[size_t(n)] != pos.tile) one_tile_order = false;
+      ++n;
+    }
+    for (int64_t n : done)
+      if (n != int64_t(tile_order.size())) one_tile_order = false;
   }
 
   float scale(int64_t sum, int64_t m, int64_t p, int32_t g) const {
@@ -514,7 +537,7 @@ struct LanePass {
       const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
       for (int64_t p = 0; p < lp.p; ++p) {
         float tot[kLanes] = {};
-        for (int64_t t = 0; t < d.nest.chunk_tiles; ++t) {
+        for (int64_t t : d.tile_order) {
           const SlotChunk* tile = &d.slots[size_t(t * rows)];
           for (int s = 0; s < rows; ++s) {
             ok[size_t(s)] = tile[s].len > 0;
@@ -589,7 +612,7 @@ struct WideLanes {
       const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
       for (int64_t p = 0; p < lp.p; ++p) {
         float tot[kLanes] = {};
-        for (int64_t t = 0; t < d.nest.chunk_tiles; ++t) {
+        for (int64_t t : d.tile_order) {
           const SlotChunk* tile = &d.slots[size_t(t * rows)];
           for (int s = 0; s < rows; ++s) {
             const SlotChunk& ch = tile[s];
@@ -639,16 +662,17 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
   // int16 lanes where SSE2 is (x86-64), else and for wider operands the
   // per-chunk int32 walk; each with or without the range check.
   const bool int16_ops = bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX;
+  const bool lanes = d.one_tile_order, wide = lanes && bound < (int64_t{1} << 53);
 #ifdef __SSE2__
-  if (int16_ops && bound <= hi)
+  if (lanes && int16_ops && bound <= hi)
     LanePass(d, false).run<false>(acc);
-  else if (int16_ops)
+  else if (lanes && int16_ops)
     LanePass(d, true).run<true>(acc);
   else
 #endif
-      if (bound < (int64_t{1} << 53) && bound <= hi)
+      if (wide && bound <= hi)
     WideLanes(d).run<false>(acc);
-  else if (bound < (int64_t{1} << 53))
+  else if (wide)
     WideLanes(d).run<true>(acc);
   else if (bound <= hi)
     d.walk<int32_t, int64_t, 0>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
