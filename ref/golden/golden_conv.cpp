@@ -524,7 +524,8 @@ struct LanePass {
     return false;
   }
 
-  // Check: some chunk may leave the range (per lane: sum |x||y| > hi).
+  // Check: some chunk may leave the range; a lane whose sum |x||y| passes hi
+  // and whose positive or negative sum leaves it (within) replays the sequential walk.
   template <bool Check>
   void run(std::vector<float>& acc) {
     const LoweredPass& lp = d.lp;
