@@ -53,6 +53,15 @@ struct GoldenResult {
 // in which chunks, tiles and outputs are reduced.
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
                          const Mapping& mapping);
+// golden_pass takes exact shortcuts in the same order (decoded operand planes,
+// 16 outputs side by side, the accumulator's range checked per chunk rather
+// than per addition, one double product for the scaling where exact: see
+// ref/golden/golden_conv.cpp and bench/README.md);
+// golden_pass_sequential is the plain walk, every addition through
+// accumulate() and every scaling through scale_chunk, kept as the reference
+// the shortcuts are tested against bit for bit (testbenches/unit/ref_golden_fast_test.cpp).
+GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
+                                    const ArrayConfig& array, const Mapping& mapping);
 // The same with the array's own mapping for the pass, Mapping::for_pass(array, lp.pass).
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array);
 
