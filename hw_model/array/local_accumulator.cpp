@@ -25,6 +25,7 @@ void LocalAccumulator::clear() {
   std::fill(acc_.begin(), acc_.end(), 0);
   std::fill(row_used_.begin(), row_used_.end(), 0);
   std::fill(exact_.begin(), exact_.end(), 0);
+  diverged_ = false;
 }
 
 int LocalAccumulator::width_needed() const {
@@ -50,9 +51,20 @@ void LocalAccumulator::on_clock() {
   for (int r = 0; r < rows_; ++r) {
     if (!in_p.row_active[size_t(r)]) continue;
     row_used_[size_t(r)] = 1;
-    int64_t* acc = &acc_[size_t(r) * size_t(cols_)];
-    const int64_t* prod = &in_p.product[size_t(r) * size_t(cols_)];
-    int64_t* exact = &exact_[size_t(r) * size_t(cols_)];
+    const size_t base = size_t(r) * size_t(cols_);
+    int64_t* acc = &acc_[base];
+    const int64_t* prod = &in_p.product[base];
+    adds += uint64_t(in_p.active_cols);
+    if (!diverged_) {
+      // Every accumulator still equals its exact sum: add, and only when a
+      // raw sum left the range, keep the exact sums apart from now on.
+      if (add_row_unchecked(acc, prod, in_p.active_cols, acc_bits_, magnitudes) == 0) continue;
+      exact_ = acc_;  // this row raw, rows before updated, rows after not yet: all exact
+      diverged_ = true;
+      overflows += saturate_or_wrap_row(acc, in_p.active_cols, acc_bits_, policy_);
+      continue;
+    }
+    int64_t* exact = &exact_[base];
     for (int c = 0; c < in_p.active_cols; ++c) {
       const AccumulateResult s = accumulate(acc[c], prod[c], acc_bits_, policy_);
       acc[c] = s.sum;
@@ -60,7 +72,6 @@ void LocalAccumulator::on_clock() {
       exact[c] += prod[c];
       magnitudes |= uint64_t(exact[c] ^ (exact[c] >> 63));
     }
-    adds += uint64_t(in_p.active_cols);
   }
   magnitudes_ = magnitudes;
   stats_->acc_add += adds;
@@ -72,7 +83,7 @@ void LocalAccumulator::on_clock() {
   o.sum.swap(acc_);
   row_used_.assign(size_t(rows_), 0);
   acc_.assign(size_t(rows_) * size_t(cols_), 0);
-  std::fill(exact_.begin(), exact_.end(), 0);
+  diverged_ = false;
 }
 
 }  // namespace mls::hw

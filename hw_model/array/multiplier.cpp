@@ -13,9 +13,9 @@ Multiplier::Multiplier(sc_core::sc_module_name name, const MlsConfig& cfg, Stats
 }
 
 void Multiplier::set_formats(const ElemFormat& x, const ElemFormat& y) {
-  for (auto [fmt, table] : {std::pair{&x, &decoded_x_}, std::pair{&y, &decoded_y_}}) {
+  for (auto [fmt, table] : {std::pair{&x, &value_x_}, std::pair{&y, &value_y_}}) {
     table->resize(size_t{1} << fmt->bits());
-    for (uint32_t code = 0; code < table->size(); ++code) (*table)[code] = decode_operand(*fmt, code);
+    for (uint32_t code = 0; code < table->size(); ++code) (*table)[code] = operand_value(decode_operand(*fmt, code));
   }
 }
 
@@ -33,19 +33,19 @@ void Multiplier::on_clock() {
   uint64_t products = 0, zero_products = 0;
   for (int r = 0; r < rows_; ++r) {
     if (!in_ops.row_active[size_t(r)]) continue;
-    const MulOperand y = decoded_y_[in_ops.y[size_t(r)]];
+    const int64_t y = value_y_[in_ops.y[size_t(r)]];
     const uint32_t* x = &in_ops.x[size_t(r) * size_t(cols_)];
     int64_t* prod = &o.product[size_t(r) * size_t(cols_)];
     products += uint64_t(in_ops.active_cols);
-    if (y.mantissa == 0) {  // a zero broadcast (padding, ReLU): every product of the row is 0
+    if (y == 0) {  // a zero broadcast (padding, ReLU): every product of the row is 0
       std::fill(prod, prod + in_ops.active_cols, 0);
       zero_products += uint64_t(in_ops.active_cols);
       continue;
     }
     for (int c = 0; c < in_ops.active_cols; ++c) {
-      const MulOperand xo = decoded_x_[x[c]];
-      prod[c] = multiply(xo, y);
-      zero_products += xo.mantissa == 0;
+      const int64_t xv = value_x_[x[c]];
+      prod[c] = multiply_values(xv, y);
+      zero_products += xv == 0;
     }
   }
   if (fault_ == Fault::mul_lsb && in_ops.row_active[0]) o.product[0] |= 1;  // PE (0,0) bit 0 stuck at 1

@@ -35,6 +35,15 @@ inline int64_t multiply(MulOperand x, MulOperand y) {
   return int64_t(uint64_t(int64_t(x.mantissa) * y.mantissa) << (x.shift + y.shift));
 }
 
+// The value sign * mantissa << shift of an operand, two's complement. The
+// product of two such values equals multiply() bit for bit: both are the same
+// integer modulo 2^64 (mx * 2^sx * my * 2^sy = mx * my * 2^(sx + sy)), and the
+// formats' limits (M <= 12, E <= 4) keep every product below 2^54 anyway.
+inline int64_t operand_value(MulOperand op) {
+  return int64_t(uint64_t(int64_t(op.mantissa)) << op.shift);
+}
+inline int64_t multiply_values(int64_t x, int64_t y) { return int64_t(uint64_t(x) * uint64_t(y)); }
+
 // Adds a product into an acc_bits-wide register. Saturation compares against
 // the bounds; wrap keeps the low acc_bits bits and sign-extends them.
 struct AccumulateResult {
@@ -52,9 +61,44 @@ inline AccumulateResult accumulate(int64_t acc, int64_t product, int acc_bits, O
   return {raw > 0 ? max : -max - 1, true};
 }
 
+// Adds prod[0..n) into acc[0..n) without any overflow handling (modulo 2^64;
+// |acc| < 2^61 and |product| < 2^54 never reach that) and ORs each raw sum's
+// magnitude (v ^ (v >> 63)) into `magnitudes`. Returns non-zero iff some raw
+// sum left the acc_bits range: raw + 2^(acc_bits-1) as unsigned is below
+// 2^acc_bits exactly when raw is in [-2^(acc_bits-1), 2^(acc_bits-1)). No
+// branches, so the loop vectorises; the rare rows with an overflow are then
+// repaired by saturate_or_wrap_row.
+inline uint64_t add_row_unchecked(int64_t* acc, const int64_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
+  const uint64_t half = uint64_t{1} << (acc_bits - 1);
+  uint64_t out_of_range = 0, mag = magnitudes;
+  for (int c = 0; c < n; ++c) {
+    const uint64_t raw = uint64_t(acc[c]) + uint64_t(prod[c]);
+    acc[c] = int64_t(raw);
+    out_of_range |= (raw + half) >> acc_bits;
+    mag |= raw ^ uint64_t(int64_t(raw) >> 63);
+  }
+  magnitudes = mag;
+  return out_of_range;
+}
+
+// Applies the overflow policy to raw sums acc[0..n) (what accumulate() does to
+// acc + product); returns how many overflowed.
+inline uint64_t saturate_or_wrap_row(int64_t* acc, int n, int acc_bits, Overflow policy) {
+  uint64_t overflows = 0;
+  for (int c = 0; c < n; ++c) {
+    const AccumulateResult s = accumulate(acc[c], 0, acc_bits, policy);
+    acc[c] = s.sum;
+    overflows += s.overflow;
+  }
+  return overflows;
+}
+
 // Rounds sign * mag * 2^exp to float32 (nearest even, gradual underflow) by
 // normalising the integer and assembling the IEEE bit pattern.
 float integer_to_fp32(bool negative, unsigned __int128 mag, int exp);
+// The same for a 64-bit magnitude, in 64-bit arithmetic (the scalers' common
+// case); it hands the rare far-underflow case to the 128-bit form.
+float integer_to_fp32_u64(bool negative, uint64_t mag, int exp);
 
 // The two forms of group scaler. With both M_g <= 1 a scale mantissa is 1 or
 // 1.5 and shifts and adds do; with M_g >= 2 on either operand (a mantissa
