@@ -85,6 +85,26 @@ float integer_to_fp32_u64(bool negative, uint64_t mag, int exp) {
 
 namespace {
 
+// |P| below this, P times a mantissa product (at most 15 * 15 < 2^8) is below
+// 2^53: a double holds it exactly, and times 2^exp (a normal double for exp in
+// [-1022, 960], so the product is exact and normal too) still exactly; the
+// conversion to float is then the one rounding, nearest even with gradual
+// underflow and overflow to infinity, as IEEE 754 defines it in the default
+// floating-point environment, which nothing in mlssim changes. No branch on
+// the data, unlike the integer forms below (tb_datapath checks all three).
+constexpr int64_t kDouble = int64_t{1} << 45;
+
+bool in_double_range(int64_t chunk_sum, int exp) {
+  return chunk_sum < kDouble && chunk_sum > -kDouble && exp >= -1022 && exp <= 960;
+}
+
+float scale_in_double(int64_t chunk_sum, uint32_t mantissa_product, int exp) {
+  const uint64_t pow2_bits = uint64_t(exp + 1023) << 52;
+  double pow2;
+  std::memcpy(&pow2, &pow2_bits, sizeof pow2);
+  return float(double(chunk_sum * int64_t(mantissa_product)) * pow2);
+}
+
 // |P| below this, the scaled magnitude (|P| times at most 2.25 * 4 or 15 * 15)
 // fits 64 bits and the 64-bit rounding serves.
 constexpr int64_t kFast = int64_t{1} << 55;
@@ -92,6 +112,11 @@ constexpr int64_t kFast = int64_t{1} << 55;
 }  // namespace
 
 float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
+  const int exp = x.exp + y.exp - x_scale_m - y_scale_m;
+  if (in_double_range(chunk_sum, exp)) {
+    const uint32_t mx = x_scale_m == 1 ? (x.man ? 3u : 2u) : 1u, my = y_scale_m == 1 ? (y.man ? 3u : 2u) : 1u;
+    return scale_in_double(chunk_sum, mx * my, exp);
+  }
   const bool negative = chunk_sum < 0;
   if (chunk_sum < kFast && chunk_sum > -kFast) {
     uint64_t w = uint64_t(negative ? -chunk_sum : chunk_sum);
@@ -108,6 +133,8 @@ float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale
 float multiply_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
   const bool negative = chunk_sum < 0;
   const uint32_t mx = (1u << x_scale_m) + x.man, my = (1u << y_scale_m) + y.man;
+  const int exp = x.exp + y.exp - x_scale_m - y_scale_m;
+  if (in_double_range(chunk_sum, exp)) return scale_in_double(chunk_sum, mx * my, exp);
   if (chunk_sum < kFast && chunk_sum > -kFast) {
     const uint64_t w = uint64_t(negative ? -chunk_sum : chunk_sum) * (mx * my);
     return integer_to_fp32_u64(negative, w, x.exp + y.exp - x_scale_m - y_scale_m);

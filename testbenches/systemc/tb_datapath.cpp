@@ -2,7 +2,7 @@
 // signed-value tables (every code pair of the small formats, against the
 // product computed from the format's definition), the branch-free row add and
 // its repair at the acc_bits boundaries, and the 64-bit rounding of the group
-// scalers (against round-to-odd to 64 bits then one rounding of an exact
+// scalers and their double form (against round-to-odd to 64 bits then one rounding of an exact
 // long double, which is correctly rounded), on both sides of the 64-bit limit.
 #include <gtest/gtest.h>
 
@@ -137,13 +137,14 @@ TEST(Datapath, SixtyFourBitRoundingIsCorrectlyRoundedEverywhere) {
   }
 }
 
-// The scalers on both sides of their 64-bit limit (|P| < 2^55) and near 2^63,
+// The scalers on both sides of their two fast limits (|P| < 2^45 in a double,
+// |P| < 2^55 in 64 bits; exponents beyond a double's for the first) and near 2^63,
 // every mantissa code of <E_g, 1> and <E_g, 3> scales, exponents that give
 // normal, subnormal, zero and infinite results.
 TEST(Datapath, ScalersAgreeWithExactScalingOnBothSidesOfTheFastLimit) {
   ASSERT_GE(std::numeric_limits<long double>::digits, 64);
   std::vector<int64_t> sums = {0, 1, -1, 3, -5, int64_t{1} << 40};
-  for (int k : {54, 55, 56, 62}) {
+  for (int k : {44, 45, 46, 54, 55, 56, 62}) {
     for (int64_t d : {-1, 0, 1}) {
       sums.push_back((int64_t{1} << k) + d);
       sums.push_back(-(int64_t{1} << k) - d);
@@ -159,13 +160,15 @@ TEST(Datapath, ScalersAgreeWithExactScalingOnBothSidesOfTheFastLimit) {
       for (uint32_t cx = 0; cx < (1u << sm); ++cx) {
         for (uint32_t cy = 0; cy < (1u << sm); ++cy) {
           for (int ex : {-200, -130, -60, -1, 0, 5, 70, 127}) {
-            const GroupScale x{int16_t(ex), uint8_t(cx)}, y{int16_t(-ex / 2 - 3), uint8_t(cy)};
+           for (int ey : {-ex / 2 - 3, 127, -149, -600, 600, -1000, 900}) {
+            const GroupScale x{int16_t(ex), uint8_t(cx)}, y{int16_t(ey), uint8_t(cy)};
             const unsigned __int128 scaled = mag * (((1u << sm) + cx) * ((1u << sm) + cy));
             const float want = expected_fp32(negative, scaled, x.exp + y.exp - 2 * sm);
             ASSERT_EQ(bits_of(multiply_scale(p, x, y, sm, sm)), bits_of(want)) << p << " M_g " << sm;
             if (sm <= 1) {
               ASSERT_EQ(bits_of(shift_add_scale(p, x, y, sm, sm)), bits_of(want)) << p;
             }
+           }
           }
         }
       }
