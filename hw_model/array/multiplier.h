@@ -34,7 +34,7 @@ class Multiplier : public sc_core::sc_module {
   // Each decoder as a table: code -> operand_value (sign * mantissa << shift),
   // so a PE's multiply-then-shift is one integer multiply here (the identity
   // is operand_value's, hw_model/datapath). A value is 0 iff its mantissa is.
-  std::vector<int64_t> value_x_, value_y_;
+  std::vector<int32_t> value_x_, value_y_;
 };
 
 }  // namespace mls::hw
