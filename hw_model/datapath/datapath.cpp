@@ -85,26 +85,6 @@ float integer_to_fp32_u64(bool negative, uint64_t mag, int exp) {
 
 namespace {
 
-// |P| below this, P times a mantissa product (at most 15 * 15 < 2^8) is below
-// 2^53: a double holds it exactly, and times 2^exp (a normal double for exp in
-// [-1022, 960], so the product is exact and normal too) still exactly; the
-// conversion to float is then the one rounding, nearest even with gradual
-// underflow and overflow to infinity, as IEEE 754 defines it in the default
-// floating-point environment, which nothing in mlssim changes. No branch on
-// the data, unlike the integer forms below (tb_datapath checks all three).
-constexpr int64_t kDouble = int64_t{1} << 45;
-
-bool in_double_range(int64_t chunk_sum, int exp) {
-  return chunk_sum < kDouble && chunk_sum > -kDouble && exp >= -1022 && exp <= 960;
-}
-
-float scale_in_double(int64_t chunk_sum, uint32_t mantissa_product, int exp) {
-  const uint64_t pow2_bits = uint64_t(exp + 1023) << 52;
-  double pow2;
-  std::memcpy(&pow2, &pow2_bits, sizeof pow2);
-  return float(double(chunk_sum * int64_t(mantissa_product)) * pow2);
-}
-
 // |P| below this, the scaled magnitude (|P| times at most 2.25 * 4 or 15 * 15)
 // fits 64 bits and the 64-bit rounding serves.
 constexpr int64_t kFast = int64_t{1} << 55;
@@ -114,8 +94,7 @@ constexpr int64_t kFast = int64_t{1} << 55;
 float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
   const int exp = x.exp + y.exp - x_scale_m - y_scale_m;
   if (in_double_range(chunk_sum, exp)) {
-    const uint32_t mx = x_scale_m == 1 ? (x.man ? 3u : 2u) : 1u, my = y_scale_m == 1 ? (y.man ? 3u : 2u) : 1u;
-    return scale_in_double(chunk_sum, mx * my, exp);
+    return scale_in_double(chunk_sum, shift_add_mantissa(x, x_scale_m) * shift_add_mantissa(y, y_scale_m), exp);
   }
   const bool negative = chunk_sum < 0;
   if (chunk_sum < kFast && chunk_sum > -kFast) {
@@ -143,11 +122,6 @@ float multiply_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_
   // the product fits 71 bits, so 128 are exact.
   const u128 magnitude = negative ? u128(-static_cast<__int128>(chunk_sum)) : u128(chunk_sum);
   return integer_to_fp32(negative, magnitude * (mx * my), x.exp + y.exp - x_scale_m - y_scale_m);
-}
-
-float group_scale(ScalerForm form, int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
-  return form == ScalerForm::shift_add ? shift_add_scale(chunk_sum, x, y, x_scale_m, y_scale_m)
-                                       : multiply_scale(chunk_sum, x, y, x_scale_m, y_scale_m);
 }
 
 namespace {

@@ -119,8 +119,44 @@ float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale
 // rounding to float32.
 float multiply_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m);
 
-// The scaler of `form`: shift_add_scale or multiply_scale.
-float group_scale(ScalerForm form, int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m);
+// |P| below this, P times a mantissa product (at most 15 * 15 < 2^8) is below
+// 2^53: a double holds it exactly, and times 2^exp (a normal double for exp in
+// [-1022, 960], so the product is exact and normal too) still exactly; the
+// conversion to float is then the one rounding, nearest even with gradual
+// underflow and overflow to infinity, as IEEE 754 defines it in the default
+// floating-point environment, which nothing in mlssim changes. No branch on
+// the data, unlike the integer forms (tb_datapath checks all three).
+inline constexpr int64_t kScaleInDouble = int64_t{1} << 45;
+
+inline bool in_double_range(int64_t chunk_sum, int exp) {
+  return chunk_sum < kScaleInDouble && chunk_sum > -kScaleInDouble && exp >= -1022 && exp <= 960;
+}
+
+inline float scale_in_double(int64_t chunk_sum, uint32_t mantissa_product, int exp) {
+  const uint64_t pow2_bits = uint64_t(exp + 1023) << 52;
+  double pow2;
+  std::memcpy(&pow2, &pow2_bits, sizeof pow2);
+  return float(double(chunk_sum * int64_t(mantissa_product)) * pow2);
+}
+
+// A scale's mantissa in the shift-add form, in halves when M_g = 1: 1 (M_g =
+// 0), 2 or 3 (1 or 1.5; any non-zero code is 1.5, as the adder's enable).
+inline uint32_t shift_add_mantissa(GroupScale s, int scale_m) { return scale_m == 1 ? (s.man ? 3u : 2u) : 1u; }
+
+// The scaler of `form`: shift_add_scale or multiply_scale, with their common
+// case (the double form) inline, as it runs once per PE per chunk tile.
+inline float group_scale(ScalerForm form, int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m,
+                         int y_scale_m) {
+  const int exp = x.exp + y.exp - x_scale_m - y_scale_m;
+  if (in_double_range(chunk_sum, exp)) {
+    const uint32_t mantissas = form == ScalerForm::shift_add
+                                   ? shift_add_mantissa(x, x_scale_m) * shift_add_mantissa(y, y_scale_m)
+                                   : ((1u << x_scale_m) + x.man) * ((1u << y_scale_m) + y.man);
+    return scale_in_double(chunk_sum, mantissas, exp);
+  }
+  return form == ScalerForm::shift_add ? shift_add_scale(chunk_sum, x, y, x_scale_m, y_scale_m)
+                                       : multiply_scale(chunk_sum, x, y, x_scale_m, y_scale_m);
+}
 
 // RNE_fp32(a * b * 2^exp) for float32 a, b: the final-scale factor.
 float exact_product_to_fp32(float a, float b, int exp);

@@ -165,8 +165,10 @@ TEST(Datapath, ScalersAgreeWithExactScalingOnBothSidesOfTheFastLimit) {
             const unsigned __int128 scaled = mag * (((1u << sm) + cx) * ((1u << sm) + cy));
             const float want = expected_fp32(negative, scaled, x.exp + y.exp - 2 * sm);
             ASSERT_EQ(bits_of(multiply_scale(p, x, y, sm, sm)), bits_of(want)) << p << " M_g " << sm;
+            ASSERT_EQ(bits_of(group_scale(ScalerForm::multiplier, p, x, y, sm, sm)), bits_of(want)) << p;
             if (sm <= 1) {
               ASSERT_EQ(bits_of(shift_add_scale(p, x, y, sm, sm)), bits_of(want)) << p;
+              ASSERT_EQ(bits_of(group_scale(ScalerForm::shift_add, p, x, y, sm, sm)), bits_of(want)) << p;
             }
            }
           }
