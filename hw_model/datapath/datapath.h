@@ -81,6 +81,18 @@ inline uint64_t add_row_unchecked(int64_t* acc, const int64_t* prod, int n, int 
   return out_of_range;
 }
 
+// exact[c] += prod[c] for a wide register that never overflows, ORing each
+// sum's magnitude into `magnitudes` (as add_row_unchecked does).
+inline void add_row_exact(int64_t* exact, const int64_t* prod, int n, uint64_t& magnitudes) {
+  uint64_t mag = magnitudes;
+  for (int c = 0; c < n; ++c) {
+    const uint64_t v = uint64_t(exact[c]) + uint64_t(prod[c]);
+    exact[c] = int64_t(v);
+    mag |= v ^ uint64_t(int64_t(v) >> 63);
+  }
+  magnitudes = mag;
+}
+
 // Applies the overflow policy to raw sums acc[0..n) (what accumulate() does to
 // acc + product); returns how many overflowed.
 inline uint64_t saturate_or_wrap_row(int64_t* acc, int n, int acc_bits, Overflow policy) {
