@@ -156,21 +156,23 @@ TEST(Datapath, ScalersAgreeWithExactScalingOnBothSidesOfTheFastLimit) {
   for (int64_t p : sums) {
     const bool negative = p < 0;
     const unsigned __int128 mag = negative ? (unsigned __int128)(-(__int128)(p)) : (unsigned __int128)(p);
-    for (int sm : {0, 1, 2, 3}) {
-      for (uint32_t cx = 0; cx < (1u << sm); ++cx) {
-        for (uint32_t cy = 0; cy < (1u << sm); ++cy) {
-          for (int ex : {-200, -130, -60, -1, 0, 5, 70, 127}) {
-           for (int ey : {-ex / 2 - 3, 127, -149, -600, 600, -1000, 900}) {
-            const GroupScale x{int16_t(ex), uint8_t(cx)}, y{int16_t(ey), uint8_t(cy)};
-            const unsigned __int128 scaled = mag * (((1u << sm) + cx) * ((1u << sm) + cy));
-            const float want = expected_fp32(negative, scaled, x.exp + y.exp - 2 * sm);
-            ASSERT_EQ(bits_of(multiply_scale(p, x, y, sm, sm)), bits_of(want)) << p << " M_g " << sm;
-            ASSERT_EQ(bits_of(group_scale(ScalerForm::multiplier, p, x, y, sm, sm)), bits_of(want)) << p;
-            if (sm <= 1) {
-              ASSERT_EQ(bits_of(shift_add_scale(p, x, y, sm, sm)), bits_of(want)) << p;
-              ASSERT_EQ(bits_of(group_scale(ScalerForm::shift_add, p, x, y, sm, sm)), bits_of(want)) << p;
+    for (int xm = 0; xm <= 3; ++xm) {
+      for (int ym = 0; ym <= 3; ++ym) {  // X's and Y's scale formats may differ
+        for (uint32_t cx = 0; cx < (1u << xm); ++cx) {
+          for (uint32_t cy = 0; cy < (1u << ym); ++cy) {
+            for (int ex : {-200, -130, -60, -1, 0, 5, 70, 127}) {
+              for (int ey : {-ex / 2 - 3, 127, -149, -600, 600, -1000, 900}) {
+                const GroupScale x{int16_t(ex), uint8_t(cx)}, y{int16_t(ey), uint8_t(cy)};
+                const unsigned __int128 scaled = mag * (((1u << xm) + cx) * ((1u << ym) + cy));
+                const float want = expected_fp32(negative, scaled, ex + ey - xm - ym);
+                ASSERT_EQ(bits_of(multiply_scale(p, x, y, xm, ym)), bits_of(want)) << p << " M_g " << xm << ym;
+                ASSERT_EQ(bits_of(group_scale(ScalerForm::multiplier, p, x, y, xm, ym)), bits_of(want)) << p;
+                if (xm <= 1 && ym <= 1) {
+                  ASSERT_EQ(bits_of(shift_add_scale(p, x, y, xm, ym)), bits_of(want)) << p;
+                  ASSERT_EQ(bits_of(group_scale(ScalerForm::shift_add, p, x, y, xm, ym)), bits_of(want)) << p;
+                }
+              }
             }
-           }
           }
         }
       }
