@@ -28,21 +28,28 @@ void GroupScaler::on_clock() {
   o.row_valid = s.row_valid;
   o.active_cols = s.active_cols;
   o.value.resize(size_t(rows_) * size_t(cols_));
+  // Locals, not loads through job_ and this on every element: the stores into
+  // o.value could alias them as far as the compiler knows.
+  const ScalerForm form = form_;
+  const bool mantissa_fault = fault_ == Fault::scaler_mantissa;
+  const int x_m = j.x_scale.m, y_m = j.y_scale.m, cols = s.active_cols;
+  const int64_t groups = j.g, m0 = s.tag.m_tile * cols_;
+  const GroupScale* x_scales = j.x_scales.data();
   for (int r = 0; r < rows_; ++r) {
     if (!s.row_valid[size_t(r)]) continue;
     const int64_t g = j.plan.group_of(s.tag.tile * rows_ + r);
-    const GroupScale sy = j.y_scales[size_t(s.tag.p * j.g + g)];
-    for (int c = 0; c < s.active_cols; ++c) {
-      const int64_t m = s.tag.m_tile * cols_ + c;
-      const size_t i = size_t(r) * size_t(cols_) + size_t(c);
-      GroupScale sx = j.x_scales[size_t(m * j.g + g)];
+    const GroupScale sy = j.y_scales[size_t(s.tag.p * groups + g)];
+    const int64_t* sum = &s.sum[size_t(r) * size_t(cols_)];
+    float* value = &o.value[size_t(r) * size_t(cols_)];
+    for (int c = 0; c < cols; ++c) {
+      GroupScale sx = x_scales[size_t((m0 + c) * groups + g)];
       // The fault: X's mantissa code reads 0 (the 1.5x shift-add path is dead,
       // or the multiplier's fraction inputs are stuck at 0).
-      if (fault_ == Fault::scaler_mantissa) sx.man = 0;
-      o.value[i] = group_scale(form_, s.sum[i], sx, sy, j.x_scale.m, j.y_scale.m);
+      if (mantissa_fault) sx.man = 0;
+      value[c] = group_scale(form, sum[c], sx, sy, x_m, y_m);
     }
-    stats_->scale += uint64_t(s.active_cols);
-    if (form_ == ScalerForm::multiplier) stats_->scale_mul += uint64_t(s.active_cols);
+    stats_->scale += uint64_t(cols);
+    if (form == ScalerForm::multiplier) stats_->scale_mul += uint64_t(cols);
   }
 }
 

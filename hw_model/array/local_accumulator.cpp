@@ -15,7 +15,8 @@ LocalAccumulator::LocalAccumulator(sc_core::sc_module_name name, const ArrayConf
       stats_(stats),
       acc_(size_t(cfg.rows) * size_t(cfg.cols), 0),
       row_used_(size_t(cfg.rows), 0),
-      exact_(size_t(cfg.rows) * size_t(cfg.cols), 0) {
+      exact_(size_t(cfg.rows) * size_t(cfg.cols), 0),
+      diverged_(size_t(cfg.rows), 0) {
   SC_METHOD(on_clock);
   sensitive << clk.pos();
   dont_initialize();
@@ -25,6 +26,7 @@ void LocalAccumulator::clear() {
   std::fill(acc_.begin(), acc_.end(), 0);
   std::fill(row_used_.begin(), row_used_.end(), 0);
   std::fill(exact_.begin(), exact_.end(), 0);
+  std::fill(diverged_.begin(), diverged_.end(), 0);
 }
 
 int LocalAccumulator::width_needed() const {
@@ -50,17 +52,24 @@ void LocalAccumulator::on_clock() {
   for (int r = 0; r < rows_; ++r) {
     if (!in_p.row_active[size_t(r)]) continue;
     row_used_[size_t(r)] = 1;
-    int64_t* acc = &acc_[size_t(r) * size_t(cols_)];
-    const int64_t* prod = &in_p.product[size_t(r) * size_t(cols_)];
-    int64_t* exact = &exact_[size_t(r) * size_t(cols_)];
-    for (int c = 0; c < in_p.active_cols; ++c) {
-      const AccumulateResult s = accumulate(acc[c], prod[c], acc_bits_, policy_);
-      acc[c] = s.sum;
-      overflows += s.overflow;
-      exact[c] += prod[c];
-      magnitudes |= uint64_t(exact[c] ^ (exact[c] >> 63));
-    }
+    const size_t base = size_t(r) * size_t(cols_);
+    int64_t* acc = &acc_[base];
+    const int64_t* prod = &in_p.product[base];
     adds += uint64_t(in_p.active_cols);
+    int64_t* exact = &exact_[base];
+    const int n = in_p.active_cols;
+    if (!diverged_[size_t(r)]) {
+      // The row's accumulators still equal their exact sums: add, and only
+      // when a raw sum left the range keep the exact sums apart from now on.
+      if (add_row_unchecked(acc, prod, n, acc_bits_, magnitudes) == 0) continue;
+      std::copy(acc, acc + cols_, exact);  // the raw sums: exact
+      diverged_[size_t(r)] = 1;
+    } else {
+      add_row_exact(exact, prod, n, magnitudes);
+      uint64_t raw_magnitudes = 0;  // of the saturated or wrapped sums: not wanted
+      if (add_row_unchecked(acc, prod, n, acc_bits_, raw_magnitudes) == 0) continue;
+    }
+    overflows += saturate_or_wrap_row(acc, n, acc_bits_, policy_);
   }
   magnitudes_ = magnitudes;
   stats_->acc_add += adds;
@@ -72,7 +81,7 @@ void LocalAccumulator::on_clock() {
   o.sum.swap(acc_);
   row_used_.assign(size_t(rows_), 0);
   acc_.assign(size_t(rows_) * size_t(cols_), 0);
-  std::fill(exact_.begin(), exact_.end(), 0);
+  std::fill(diverged_.begin(), diverged_.end(), 0);
 }
 
 }  // namespace mls::hw

@@ -39,7 +39,11 @@ class LocalAccumulator : public sc_core::sc_module {
   Stats* stats_;
   std::vector<int64_t> acc_;        // [R][C]
   std::vector<uint8_t> row_used_;   // [R] row held a chunk in the current tile
-  std::vector<int64_t> exact_;      // [R][C] the same sums, never saturated or wrapped
+  // [R][C] the same sums, never saturated or wrapped; a row's are kept only
+  // once one of its accumulators overflowed in the tile (diverged_): until
+  // then its acc_ is exact.
+  std::vector<int64_t> exact_;
+  std::vector<uint8_t> diverged_;  // [R]
   // OR of v ^ (v >> 63) over the exact_ values since reset_width(): its bit
   // length is the largest magnitude bit length (v for v >= 0, -v - 1 for v < 0).
   uint64_t magnitudes_ = 0;

@@ -31,7 +31,10 @@ class Multiplier : public sc_core::sc_module {
   const int rows_, cols_;
   const Fault fault_;
   Stats* stats_;
-  std::vector<MulOperand> decoded_x_, decoded_y_;  // code -> operand: each decoder as a table
+  // Each decoder as a table: code -> operand_value (sign * mantissa << shift),
+  // so a PE's multiply-then-shift is one integer multiply here (the identity
+  // is operand_value's, hw_model/datapath). A value is 0 iff its mantissa is.
+  std::vector<int32_t> value_x_, value_y_;
 };
 
 }  // namespace mls::hw

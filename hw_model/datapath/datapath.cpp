@@ -50,8 +50,59 @@ float integer_to_fp32(bool negative, unsigned __int128 mag, int exp) {
   return f;
 }
 
+float integer_to_fp32_u64(bool negative, uint64_t mag, int exp) {
+  if (mag == 0) return negative ? -0.0f : 0.0f;
+  const int length = 64 - __builtin_clzll(mag);
+  const int top = length - 1 + exp;  // exponent of the leading one
+  // Bits to drop: down to 24 for a normal result, down to units of 2^-149 for
+  // a subnormal one. Beyond 63 the 64-bit shifts below would be undefined.
+  const int drop = top >= -126 ? length - 24 : -149 - exp;
+  if (drop > 63) return integer_to_fp32(negative, u128(mag), exp);
+  uint64_t kept;
+  if (drop <= 0) {
+    kept = mag << -drop;
+  } else {  // round to nearest even
+    kept = mag >> drop;
+    const uint64_t rest = mag & ((uint64_t{1} << drop) - 1), half = uint64_t{1} << (drop - 1);
+    kept += (rest > half || (rest == half && (kept & 1))) ? 1 : 0;
+  }
+  uint32_t field;
+  if (top >= -126) {
+    int e = top;
+    if (kept >> 24) {  // rounding carried into a new binade
+      kept >>= 1;
+      ++e;
+    }
+    field = e > 127 ? 0x7f800000u : (uint32_t(e + 127) << 23) | (uint32_t(kept) & 0x7fffffu);
+  } else {
+    field = uint32_t(kept);  // a carry to 2^23 is the smallest normal
+  }
+  const uint32_t bits = (negative ? 0x80000000u : 0u) | field;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+namespace {
+
+// |P| below this, the scaled magnitude (|P| times at most 2.25 * 4 or 15 * 15)
+// fits 64 bits and the 64-bit rounding serves.
+constexpr int64_t kFast = int64_t{1} << 55;
+
+}  // namespace
+
 float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
+  const int exp = x.exp + y.exp - x_scale_m - y_scale_m;
+  if (in_double_range(chunk_sum, exp)) {
+    return scale_in_double(chunk_sum, shift_add_mantissa(x, x_scale_m) * shift_add_mantissa(y, y_scale_m), exp);
+  }
   const bool negative = chunk_sum < 0;
+  if (chunk_sum < kFast && chunk_sum > -kFast) {
+    uint64_t w = uint64_t(negative ? -chunk_sum : chunk_sum);
+    if (x_scale_m == 1) w = (w << 1) + (x.man ? w : 0);
+    if (y_scale_m == 1) w = (w << 1) + (y.man ? w : 0);
+    return integer_to_fp32_u64(negative, w, x.exp + y.exp - x_scale_m - y_scale_m);
+  }
   u128 v = negative ? u128(-static_cast<__int128>(chunk_sum)) : u128(chunk_sum);
   if (x_scale_m == 1) v = (v << 1) + (x.man ? v : 0);  // x (1 or 1.5) * 2
   if (y_scale_m == 1) v = (v << 1) + (y.man ? v : 0);  // y (1 or 1.5) * 2
@@ -60,16 +111,17 @@ float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale
 
 float multiply_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
   const bool negative = chunk_sum < 0;
+  const uint32_t mx = (1u << x_scale_m) + x.man, my = (1u << y_scale_m) + y.man;
+  const int exp = x.exp + y.exp - x_scale_m - y_scale_m;
+  if (in_double_range(chunk_sum, exp)) return scale_in_double(chunk_sum, mx * my, exp);
+  if (chunk_sum < kFast && chunk_sum > -kFast) {
+    const uint64_t w = uint64_t(negative ? -chunk_sum : chunk_sum) * (mx * my);
+    return integer_to_fp32_u64(negative, w, x.exp + y.exp - x_scale_m - y_scale_m);
+  }
   // |P| < 2^63 (a 64-bit two's-complement sum), the mantissa product < 2^8:
   // the product fits 71 bits, so 128 are exact.
   const u128 magnitude = negative ? u128(-static_cast<__int128>(chunk_sum)) : u128(chunk_sum);
-  const uint32_t mx = (1u << x_scale_m) + x.man, my = (1u << y_scale_m) + y.man;
   return integer_to_fp32(negative, magnitude * (mx * my), x.exp + y.exp - x_scale_m - y_scale_m);
-}
-
-float group_scale(ScalerForm form, int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
-  return form == ScalerForm::shift_add ? shift_add_scale(chunk_sum, x, y, x_scale_m, y_scale_m)
-                                       : multiply_scale(chunk_sum, x, y, x_scale_m, y_scale_m);
 }
 
 namespace {
@@ -93,7 +145,7 @@ float exact_product_to_fp32(float a, float b, int exp) {
   int ea, eb;
   split(a, na, sa, ea);
   split(b, nb, sb, eb);
-  return integer_to_fp32(na != nb, u128(sa) * sb, ea + eb + exp);
+  return integer_to_fp32_u64(na != nb, sa * sb, ea + eb + exp);  // 24 x 24 bits fit 64
 }
 
 }  // namespace mls::hw

@@ -35,6 +35,15 @@ inline int64_t multiply(MulOperand x, MulOperand y) {
   return int64_t(uint64_t(int64_t(x.mantissa) * y.mantissa) << (x.shift + y.shift));
 }
 
+// The value sign * mantissa << shift of an operand, two's complement. The
+// product of two such values equals multiply() bit for bit: both are the same
+// integer modulo 2^64 (mx * 2^sx * my * 2^sy = mx * my * 2^(sx + sy)), and the
+// formats' limits (M <= 12, E <= 4) keep every product below 2^54 anyway.
+inline int64_t operand_value(MulOperand op) {
+  return int64_t(uint64_t(int64_t(op.mantissa)) << op.shift);
+}
+inline int64_t multiply_values(int64_t x, int64_t y) { return int64_t(uint64_t(x) * uint64_t(y)); }
+
 // Adds a product into an acc_bits-wide register. Saturation compares against
 // the bounds; wrap keeps the low acc_bits bits and sign-extends them.
 struct AccumulateResult {
@@ -52,9 +61,56 @@ inline AccumulateResult accumulate(int64_t acc, int64_t product, int acc_bits, O
   return {raw > 0 ? max : -max - 1, true};
 }
 
+// Adds prod[0..n) into acc[0..n) without any overflow handling (modulo 2^64;
+// |acc| < 2^61 and |product| < 2^54 never reach that) and ORs each raw sum's
+// magnitude (v ^ (v >> 63)) into `magnitudes`. Returns non-zero iff some raw
+// sum left the acc_bits range: raw + 2^(acc_bits-1) as unsigned is below
+// 2^acc_bits exactly when raw is in [-2^(acc_bits-1), 2^(acc_bits-1)). No
+// branches, so the loop vectorises; the rare rows with an overflow are then
+// repaired by saturate_or_wrap_row.
+inline uint64_t add_row_unchecked(int64_t* acc, const int64_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
+  const uint64_t half = uint64_t{1} << (acc_bits - 1);
+  uint64_t out_of_range = 0, mag = magnitudes;
+  for (int c = 0; c < n; ++c) {
+    const uint64_t raw = uint64_t(acc[c]) + uint64_t(prod[c]);
+    acc[c] = int64_t(raw);
+    out_of_range |= (raw + half) >> acc_bits;
+    mag |= raw ^ uint64_t(int64_t(raw) >> 63);
+  }
+  magnitudes = mag;
+  return out_of_range;
+}
+
+// exact[c] += prod[c] for a wide register that never overflows, ORing each
+// sum's magnitude into `magnitudes` (as add_row_unchecked does).
+inline void add_row_exact(int64_t* exact, const int64_t* prod, int n, uint64_t& magnitudes) {
+  uint64_t mag = magnitudes;
+  for (int c = 0; c < n; ++c) {
+    const uint64_t v = uint64_t(exact[c]) + uint64_t(prod[c]);
+    exact[c] = int64_t(v);
+    mag |= v ^ uint64_t(int64_t(v) >> 63);
+  }
+  magnitudes = mag;
+}
+
+// Applies the overflow policy to raw sums acc[0..n) (what accumulate() does to
+// acc + product); returns how many overflowed.
+inline uint64_t saturate_or_wrap_row(int64_t* acc, int n, int acc_bits, Overflow policy) {
+  uint64_t overflows = 0;
+  for (int c = 0; c < n; ++c) {
+    const AccumulateResult s = accumulate(acc[c], 0, acc_bits, policy);
+    acc[c] = s.sum;
+    overflows += s.overflow;
+  }
+  return overflows;
+}
+
 // Rounds sign * mag * 2^exp to float32 (nearest even, gradual underflow) by
 // normalising the integer and assembling the IEEE bit pattern.
 float integer_to_fp32(bool negative, unsigned __int128 mag, int exp);
+// The same for a 64-bit magnitude, in 64-bit arithmetic (the scalers' common
+// case); it hands the rare far-underflow case to the 128-bit form.
+float integer_to_fp32_u64(bool negative, uint64_t mag, int exp);
 
 // The two forms of group scaler. With both M_g <= 1 a scale mantissa is 1 or
 // 1.5 and shifts and adds do; with M_g >= 2 on either operand (a mantissa
@@ -75,8 +131,44 @@ float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale
 // rounding to float32.
 float multiply_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m);
 
-// The scaler of `form`: shift_add_scale or multiply_scale.
-float group_scale(ScalerForm form, int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m);
+// |P| below this, P times a mantissa product (at most 15 * 15 < 2^8) is below
+// 2^53: a double holds it exactly, and times 2^exp (a normal double for exp in
+// [-1022, 960], so the product is exact and normal too) still exactly; the
+// conversion to float is then the one rounding, nearest even with gradual
+// underflow and overflow to infinity, as IEEE 754 defines it in the default
+// floating-point environment, which nothing in mlssim changes. No branch on
+// the data, unlike the integer forms (tb_datapath checks all three).
+inline constexpr int64_t kScaleInDouble = int64_t{1} << 45;
+
+inline bool in_double_range(int64_t chunk_sum, int exp) {
+  return chunk_sum < kScaleInDouble && chunk_sum > -kScaleInDouble && exp >= -1022 && exp <= 960;
+}
+
+inline float scale_in_double(int64_t chunk_sum, uint32_t mantissa_product, int exp) {
+  const uint64_t pow2_bits = uint64_t(exp + 1023) << 52;
+  double pow2;
+  std::memcpy(&pow2, &pow2_bits, sizeof pow2);
+  return float(double(chunk_sum * int64_t(mantissa_product)) * pow2);
+}
+
+// A scale's mantissa in the shift-add form, in halves when M_g = 1: 1 (M_g =
+// 0), 2 or 3 (1 or 1.5; any non-zero code is 1.5, as the adder's enable).
+inline uint32_t shift_add_mantissa(GroupScale s, int scale_m) { return scale_m == 1 ? (s.man ? 3u : 2u) : 1u; }
+
+// The scaler of `form`: shift_add_scale or multiply_scale, with their common
+// case (the double form) inline, as it runs once per PE per chunk tile.
+inline float group_scale(ScalerForm form, int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m,
+                         int y_scale_m) {
+  const int exp = x.exp + y.exp - x_scale_m - y_scale_m;
+  if (in_double_range(chunk_sum, exp)) {
+    const uint32_t mantissas = form == ScalerForm::shift_add
+                                   ? shift_add_mantissa(x, x_scale_m) * shift_add_mantissa(y, y_scale_m)
+                                   : ((1u << x_scale_m) + x.man) * ((1u << y_scale_m) + y.man);
+    return scale_in_double(chunk_sum, mantissas, exp);
+  }
+  return form == ScalerForm::shift_add ? shift_add_scale(chunk_sum, x, y, x_scale_m, y_scale_m)
+                                       : multiply_scale(chunk_sum, x, y, x_scale_m, y_scale_m);
+}
 
 // RNE_fp32(a * b * 2^exp) for float32 a, b: the final-scale factor.
 float exact_product_to_fp32(float a, float b, int exp);

@@ -2,6 +2,8 @@
 // hand-over at the end of a chunk tile with no bubble, short chunks.
 #include "hw_model/array/local_accumulator.h"
 
+#include <random>
+
 #include "testbenches/systemc/block_bench.h"
 #include "testbenches/systemc/tb_main.h"
 
@@ -103,6 +105,94 @@ TEST(LocalAccumulator, ShortChunkHoldsItsSumAndRowWithoutChunkIsInvalid) {
   EXPECT_FALSE(bench.seen[1].second.row_valid[1]);
   EXPECT_EQ(stats.acc_add, 4u);
 }
+
+// A wide reference accumulator for the randomised tests below: 128-bit sums,
+// the policy applied by its definition (clamp to the bounds, or reduce modulo
+// 2^acc_bits into the signed range), exact sums kept apart.
+struct WideModel {
+  int bits;
+  Overflow policy;
+  std::vector<__int128> acc, exact;
+  uint64_t overflows = 0;
+  int width = 1;  // narrowest two's-complement width holding every exact partial sum
+
+  void add(size_t i, int64_t p) {
+    const __int128 lo = -(__int128(1) << (bits - 1)), hi = (__int128(1) << (bits - 1)) - 1;
+    __int128 raw = acc[i] + p;
+    if (raw < lo || raw > hi) {
+      ++overflows;
+      if (policy == Overflow::saturate) {
+        raw = raw > hi ? hi : lo;
+      } else {
+        const __int128 span = __int128(1) << bits;
+        raw = ((raw - lo) % span + span) % span + lo;
+      }
+    }
+    acc[i] = raw;
+    exact[i] += p;
+    int w = 1;
+    while (!(exact[i] >= -(__int128(1) << (w - 1)) && exact[i] < (__int128(1) << (w - 1)))) ++w;
+    width = std::max(width, w);
+  }
+};
+
+// Random tiles on a 4 x 8 array with products near the register bounds, so
+// that rows overflow in the middle of a cycle (rows before it already added,
+// rows after it not yet), other tiles stay in range, rows and columns come and
+// go: the sums, the overflow count and width_needed() against WideModel.
+void random_tiles(int acc_bits, Overflow policy, uint32_t seed) {
+  ArrayConfig cfg;
+  cfg.rows = 4;
+  cfg.cols = 8;
+  cfg.acc_bits = acc_bits;
+  cfg.acc_overflow = policy;
+  Stats stats;
+  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
+  WideModel model{acc_bits, policy, std::vector<__int128>(32, 0), std::vector<__int128>(32, 0)};
+  std::vector<std::vector<int64_t>> expected;
+  std::mt19937_64 rng(seed);
+  const int p_bits = std::min(acc_bits - 2, 60);  // |product| < 2^p_bits
+  for (int tile = 0; tile < 40; ++tile) {
+    // Small products (tiles that stay in range) or large ones (overflows).
+    const int bits = tile % 3 == 0 ? p_bits : std::max(1, acc_bits - 8);
+    const int steps = 1 + int(rng() % 6);
+    for (int s = 0; s < steps; ++s) {
+      Products p;
+      p.tag.valid = true;
+      p.tag.tile_last = s == steps - 1;
+      p.active_cols = 1 + int(rng() % 8);
+      p.row_active.resize(4);
+      p.product.assign(32, 0);
+      for (int r = 0; r < 4; ++r) {
+        p.row_active[size_t(r)] = rng() % 4 != 0;
+        for (int c = 0; c < 8; ++c) {
+          const int64_t mag = int64_t(rng() >> (64 - bits));
+          p.product[size_t(r * 8 + c)] = rng() & 1 ? -mag : mag;
+          if (p.row_active[size_t(r)] && c < p.active_cols) model.add(size_t(r * 8 + c), p.product[size_t(r * 8 + c)]);
+        }
+      }
+      bench.stimulus.push_back(p);
+    }
+    std::vector<int64_t> sums(32);
+    for (size_t i = 0; i < 32; ++i) sums[i] = int64_t(model.acc[i]);
+    expected.push_back(sums);
+    std::fill(model.acc.begin(), model.acc.end(), 0);
+    std::fill(model.exact.begin(), model.exact.end(), 0);
+  }
+  bench.run(2);
+  ASSERT_EQ(bench.seen.size(), expected.size());
+  for (size_t t = 0; t < expected.size(); ++t) EXPECT_EQ(bench.seen[t].second.sum, expected[t]) << "tile " << t;
+  EXPECT_GT(model.overflows, 0u) << "the stimulus must overflow";
+  EXPECT_EQ(stats.acc_overflow, model.overflows);
+  EXPECT_EQ(bench.dut->width_needed(), model.width);
+}
+
+TEST(LocalAccumulator, RandomTilesSaturate8) { random_tiles(8, Overflow::saturate, 1); }
+TEST(LocalAccumulator, RandomTilesWrap8) { random_tiles(8, Overflow::wrap, 2); }
+TEST(LocalAccumulator, RandomTilesSaturate33) { random_tiles(33, Overflow::saturate, 3); }
+TEST(LocalAccumulator, RandomTilesWrap33) { random_tiles(33, Overflow::wrap, 4); }
+TEST(LocalAccumulator, RandomTilesSaturate62) { random_tiles(62, Overflow::saturate, 5); }
+TEST(LocalAccumulator, RandomTilesWrap62) { random_tiles(62, Overflow::wrap, 6); }
 
 }  // namespace
 }  // namespace mls::hw
