@@ -58,8 +58,8 @@ int run_bench(const std::vector<std::string>& args) {
       for (mls::Pass pass : pass_list) {
         if (!layer.has_pass(pass)) continue;
         const mls::LoweredPass lp = mls::lower_layer(layer, pass);
-        const mls::QuantTensor& x = layer.operand(mls::x_operand(pass));
-        const mls::QuantTensor& y = layer.operand(mls::y_operand(pass));
+        const mls::QuantTensor& x = layer.x(pass);  // the pass's own quantization (block groupings)
+        const mls::QuantTensor& y = layer.y(pass);
         const mls::hw::SimulatedPass simulated = mls::hw::simulate_pass(sim, lp, x, y);
         t.array += simulated.seconds;
         const auto t0 = Clock::now();
