@@ -232,6 +232,10 @@ inline int64_t dot(const T* x, const T* y, int32_t len) {
   return int64_t(s);
 }
 
+// Words of a Y plane slice (int32): the lanes fill Y a slice of p at a time,
+// so the golden model's planes stay bounded whatever p is (256 KiB).
+constexpr int64_t kSliceElements = int64_t{1} << 16;
+
 struct FastPass {
   const LoweredPass& lp;
   const QuantTensor &x, &y;
@@ -248,6 +252,7 @@ struct FastPass {
   std::vector<int64_t> tile_order;
   bool one_tile_order = true;
   uint64_t acc_overflow = 0;
+  int64_t slice_elements = kSliceElements;  // Y plane words per p slice of the lanes
 
   FastPass(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, const Mapping& m)
       : lp(l), x(qx), y(qy), array(a), map(m), nest(m.loop_nest(l.m, l.p, m.chunk_plan(l.k, l.g))),
@@ -407,8 +412,33 @@ struct LanePass {
   int64_t blocks = 0, pairs = 0;    // m-blocks of kLanes rows; k pairs per row
   std::vector<int64_t> pair_off;    // per chunk: first pair in a row
   std::vector<int16_t> xt, xa;      // [block][pair][lane][2]: x, |x|
-  std::vector<int32_t> yp, ya;      // [p][pair]: (y_lo, y_hi) packed, |y| likewise
+  std::vector<int32_t> yp, ya;      // [p - p0][pair] of the current p slice: (y_lo, y_hi) packed, |y| likewise
   std::vector<double> fxl;          // [block][g][lane]: X row scales (1 past m)
+  int64_t p0 = 0;                   // the first p of the slice in yp
+  bool with_abs_ = false;
+
+  // Y rows begin .. end - 1 into yp (and ya): a slice at a time, so the Y
+  // plane never holds much more than slice_elements, whatever p is.
+  void fill_y(int64_t begin, int64_t end) {
+    const LoweredPass& lp = d.lp;
+    const ChunkPlan& plan = d.nest.plan;
+    p0 = begin;
+    yp.assign(size_t((end - begin) * pairs), 0);
+    for (int64_t p = begin; p < end; ++p)
+      for (int64_t j = 0; j < plan.total; ++j) {
+        const int32_t* idx = &lp.y_index[size_t(plan.group_of(j) * lp.k + plan.k_begin(j) + p * lp.g * lp.k)];
+        const int64_t len = plan.length(j);
+        int32_t* out = &yp[size_t((p - begin) * pairs + pair_off[size_t(j)])];
+        for (int64_t kk = 0; kk < len; kk += 2, ++out)
+          *out = pack(element(idx[kk], d.y), kk + 1 < len ? element(idx[kk + 1], d.y) : int16_t(0));
+      }
+    if (!with_abs_) return;
+    ya.resize(yp.size());
+    for (size_t i = 0; i < yp.size(); ++i) {
+      const int16_t lo = int16_t(uint16_t(uint32_t(yp[i]))), hi = int16_t(uint16_t(uint32_t(yp[i]) >> 16));
+      ya[i] = pack(lo < 0 ? int16_t(-lo) : lo, hi < 0 ? int16_t(-hi) : hi);
+    }
+  }
 
   static int16_t element(int32_t index, const QuantTensor& t) {
     return index < 0 ? int16_t(0) : int16_t(t.sq[size_t(index)]);
@@ -419,7 +449,7 @@ struct LanePass {
   }
 
   // with_abs: also the |x| and |y| planes the per-chunk range check needs.
-  LanePass(FastPass& fp, bool with_abs) : d(fp) {
+  LanePass(FastPass& fp, bool with_abs) : d(fp), with_abs_(with_abs) {
     const LoweredPass& lp = d.lp;
     const ChunkPlan& plan = d.nest.plan;
     blocks = (lp.m + kLanes - 1) / kLanes;
@@ -429,8 +459,7 @@ struct LanePass {
       pairs += (plan.length(j) + 1) / 2;
     }
     xt.assign(size_t(blocks * pairs * kLanes * 2), 0);
-    yp.assign(size_t(lp.p * pairs), 0);
-    if (with_abs) xa.assign(xt.size(), 0), ya.assign(yp.size(), 0);
+    if (with_abs) xa.assign(xt.size(), 0);
     fxl.assign(size_t(blocks * lp.g * kLanes), 1.0);
     // Row by row, in the index tables' own order.
     for (int64_t m = 0; m < lp.m; ++m) {
@@ -445,21 +474,8 @@ struct LanePass {
         }
       }
     }
-    for (int64_t p = 0; p < lp.p; ++p)
-      for (int64_t j = 0; j < plan.total; ++j) {
-        const int32_t* idx = &lp.y_index[size_t(plan.group_of(j) * lp.k + plan.k_begin(j) + p * lp.g * lp.k)];
-        const int64_t len = plan.length(j);
-        int32_t* out = &yp[size_t(p * pairs + pair_off[size_t(j)])];
-        for (int64_t kk = 0; kk < len; kk += 2, ++out)
-          *out = pack(element(idx[kk], d.y), kk + 1 < len ? element(idx[kk + 1], d.y) : int16_t(0));
-      }
-    if (with_abs) {
+    if (with_abs)
       for (size_t i = 0; i < xt.size(); ++i) xa[i] = xt[i] < 0 ? int16_t(-xt[i]) : xt[i];
-      for (size_t i = 0; i < yp.size(); ++i) {
-        const int16_t lo = int16_t(uint16_t(uint32_t(yp[i]))), hi = int16_t(uint16_t(uint32_t(yp[i]) >> 16));
-        ya[i] = pack(lo < 0 ? int16_t(-lo) : lo, hi < 0 ? int16_t(-hi) : hi);
-      }
-    }
     for (int64_t m = 0; m < lp.m; ++m)
       for (int64_t g = 0; g < lp.g; ++g)
         fxl[size_t(((m / kLanes) * lp.g + g) * kLanes + m % kLanes)] = d.fx[size_t(m * lp.g + g)];
@@ -475,7 +491,7 @@ struct LanePass {
     const int64_t q0 = pair_off[size_t(j)], len = d.nest.plan.length(j);
     int64_t sum = 0;
     for (int64_t kk = 0; kk < len; ++kk) {
-      const int32_t packed = yp[size_t(p * pairs + q0 + kk / 2)];
+      const int32_t packed = yp[size_t((p - p0) * pairs + q0 + kk / 2)];
       const int16_t yv = int16_t(uint16_t(uint32_t(packed) >> (16 * (kk % 2))));
       sum = accumulate(sum, int64_t(x_at(b, q0 + kk / 2, lane, int(kk % 2))) * yv, d.array.acc_bits,
                        d.array.acc_overflow, d.acc_overflow);
@@ -491,8 +507,8 @@ struct LanePass {
     const int64_t q0 = pair_off[size_t(j)];
     const __m128i* xv = reinterpret_cast<const __m128i*>(&xt[size_t((b * pairs + q0) * kLanes * 2)]);
     const __m128i* av = Check ? reinterpret_cast<const __m128i*>(xa.data() + (b * pairs + q0) * kLanes * 2) : nullptr;
-    const int32_t* yv = &yp[size_t(p * pairs + q0)];
-    const int32_t* yav = Check ? ya.data() + p * pairs + q0 : nullptr;
+    const int32_t* yv = &yp[size_t((p - p0) * pairs + q0)];
+    const int32_t* yav = Check ? ya.data() + (p - p0) * pairs + q0 : nullptr;
     __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0, a0 = s0, a1 = s0, a2 = s0, a3 = s0;
     for (int64_t q = 0; q < npairs; ++q, xv += 4) {
       const __m128i y = _mm_set1_epi32(yv[q]);
@@ -534,9 +550,14 @@ struct LanePass {
     std::vector<float> val(size_t(rows) * kLanes, 0.0f);
     std::vector<uint8_t> ok(static_cast<size_t>(rows));
     alignas(16) int32_t sum[kLanes], abs_sum[kLanes];
+    // Outputs are independent, so p slices outside the m blocks change no bit.
+    const int64_t slice = std::max<int64_t>(1, d.slice_elements / std::max<int64_t>(1, pairs));
+    for (int64_t begin = 0; begin < lp.p; begin += slice) {
+    const int64_t end = std::min(lp.p, begin + slice);
+    fill_y(begin, end);
     for (int64_t b = 0; b < blocks; ++b) {
       const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
-      for (int64_t p = 0; p < lp.p; ++p) {
+      for (int64_t p = begin; p < end; ++p) {
         float tot[kLanes] = {};
         for (int64_t t : d.tile_order) {
           const SlotChunk* tile = &d.slots[size_t(t * rows)];
@@ -555,6 +576,7 @@ struct LanePass {
         }
         for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
       }
+    }
     }
   }
 
@@ -581,9 +603,20 @@ struct WideLanes {
   int64_t blocks = 0, gk = 0;
   std::vector<int32_t> xt, ys;
 
+  int64_t p0 = 0;  // the first p of the slice in ys
+
+  // Y rows begin .. end - 1 into ys, a slice at a time (see LanePass::fill_y).
+  void fill_y(int64_t begin, int64_t end) {
+    p0 = begin;
+    ys.resize(size_t((end - begin) * gk));
+    for (int64_t i = 0; i < (end - begin) * gk; ++i) {
+      const int32_t idx = d.lp.y_index[size_t(begin * gk + i)];
+      ys[size_t(i)] = idx < 0 ? 0 : d.y.sq[size_t(idx)];
+    }
+  }
+
   explicit WideLanes(FastPass& fp)
-      : d(fp), blocks((fp.lp.m + kLanes - 1) / kLanes), gk(fp.lp.g * fp.lp.k),
-        ys(gather_plane<int32_t>(fp.lp.y_index, fp.y)) {
+      : d(fp), blocks((fp.lp.m + kLanes - 1) / kLanes), gk(fp.lp.g * fp.lp.k) {
     xt.assign(size_t(blocks * gk * kLanes), 0);
     for (int64_t m = 0; m < d.lp.m; ++m) {
       const int32_t* idx = &d.lp.x_index[size_t(m * gk)];
@@ -595,7 +628,7 @@ struct WideLanes {
   // The sequential walk of one lane's chunk.
   int64_t checked_lane(int64_t b, int lane, int64_t p, const SlotChunk& ch) {
     const int32_t* x = &xt[size_t((b * gk + ch.off) * kLanes + lane)];
-    const int32_t* y = &ys[size_t(p * gk + ch.off)];
+    const int32_t* y = &ys[size_t((p - p0) * gk + ch.off)];
     int64_t sum = 0;
     for (int32_t k = 0; k < ch.len; ++k)
       sum = accumulate(sum, int64_t(x[k * kLanes]) * y[k], d.array.acc_bits, d.array.acc_overflow, d.acc_overflow);
@@ -609,9 +642,13 @@ struct WideLanes {
     const int64_t hi = (int64_t{1} << (d.array.acc_bits - 1)) - 1;
     std::vector<float> val(size_t(rows) * kLanes, 0.0f);
     std::vector<uint8_t> ok(static_cast<size_t>(rows));
+    const int64_t slice = std::max<int64_t>(1, d.slice_elements / std::max<int64_t>(1, gk));
+    for (int64_t begin = 0; begin < lp.p; begin += slice) {
+    const int64_t end = std::min(lp.p, begin + slice);
+    fill_y(begin, end);
     for (int64_t b = 0; b < blocks; ++b) {
       const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
-      for (int64_t p = 0; p < lp.p; ++p) {
+      for (int64_t p = begin; p < end; ++p) {
         float tot[kLanes] = {};
         for (int64_t t : d.tile_order) {
           const SlotChunk* tile = &d.slots[size_t(t * rows)];
@@ -621,7 +658,7 @@ struct WideLanes {
             if (ch.len == 0) continue;
             double sum[kLanes] = {}, abs_sum[kLanes] = {};
             const int32_t* x = &xt[size_t((b * gk + ch.off) * kLanes)];
-            const int32_t* y = &ys[size_t(p * gk + ch.off)];
+            const int32_t* y = &ys[size_t((p - p0) * gk + ch.off)];
             for (int32_t k = 0; k < ch.len; ++k, x += kLanes) {
               const double yv = y[k], ay = std::fabs(yv);
               for (int c = 0; c < kLanes; ++c) {
@@ -646,6 +683,7 @@ struct WideLanes {
         for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
       }
     }
+    }
   }
 };
 
@@ -653,7 +691,13 @@ struct WideLanes {
 
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
                          const Mapping& map) {
+  return golden_pass(lp, x, y, a, map, kSliceElements);
+}
+
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const Mapping& map, int64_t slice_elements) {
   FastPass d(lp, x, y, a, map);
+  d.slice_elements = std::max<int64_t>(1, slice_elements);
   const int64_t mx = max_abs(x.sq), my = max_abs(y.sq);
   // The largest |partial sum| of any chunk, bounded; exact in __int128
   // (chunk <= 2^16, |sq| < 2^31).

@@ -62,6 +62,11 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
 // the shortcuts are tested against bit for bit (testbenches/unit/ref_golden_fast_test.cpp).
 GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
                                     const ArrayConfig& array, const Mapping& mapping);
+// golden_pass with the lanes' Y planes filled `slice_elements` words of p at a
+// time (the default bounds them at 256 KiB); for the tests, which hold every
+// slicing to the same bits.
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
+                         const Mapping& mapping, int64_t slice_elements);
 // The same with the array's own mapping for the pass, Mapping::for_pass(array, lp.pass).
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array);
 

@@ -124,6 +124,26 @@ TEST(GoldenFast, BitIdenticalToSequentialOnRandomPasses) {
   EXPECT_GT(beyond, 300);
 }
 
+// The lanes fill their Y planes a slice of p at a time (bounded memory):
+// every slice size, down to one word (one p per slice), gives the same bits
+// and overflow count as the plain walk.
+TEST(GoldenFast, EverySliceOfPGivesTheSameBits) {
+  int multi_slice = 0;
+  for (uint64_t seed = 1; seed <= 600; ++seed) {
+    const Case c = make_case(seed);
+    const mls::GoldenResult seq = mls::golden_pass_sequential(c.lp, c.x, c.y, c.array, c.map);
+    const int64_t words = c.lp.g * c.lp.k;  // an upper bound on one p's Y plane words
+    for (int64_t slice : {int64_t{1}, words / 2 + 1, 2 * words + 1}) {
+      const mls::GoldenResult fast = mls::golden_pass(c.lp, c.x, c.y, c.array, c.map, slice);
+      ASSERT_EQ(fast.acc_overflow, seq.acc_overflow) << "seed " << seed << " slice " << slice;
+      for (size_t i = 0; i < seq.out.data.size(); ++i)
+        ASSERT_EQ(bits(fast.out.data[i]), bits(seq.out.data[i])) << "seed " << seed << " slice " << slice;
+      multi_slice += c.lp.p > 2 && slice < words;
+    }
+  }
+  EXPECT_GT(multi_slice, 300);
+}
+
 // The ResNet-like regime the fast path is for: 16-bit accumulator, e2m4
 // magnitudes (|q| <= 124), chunks of 9 and 16, where some chunks overflow and
 // most do not; both walks must still agree on every bit and count.
