@@ -92,7 +92,15 @@ void add_preset_option(po::options_description& desc, ConfigFlags& f) {
 
 namespace {
 
-bool is_block_grouping(const std::string& text) { return !text.empty() && text[0] == 'k'; }
+// By the grouping's own parser; a value it refuses is left to the
+// parameter's check, which names the flag.
+bool is_block_grouping(const std::string& text) {
+  try {
+    return parse_grouping(text).is_block();
+  } catch (const Error&) {
+    return true;
+  }
+}
 
 // A block-scaled preset is its block grouping: an explicit --group or
 // --group-w/-a/-e that is not a block grouping cannot apply with it (the
