@@ -21,7 +21,7 @@ import unittest
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_cli_errors import spec_quantize  # noqa: E402
+from test_cli_errors import differing_bits, spec_quantize  # noqa: E402
 from test_layer_kinds import output_shape, pass_result  # noqa: E402
 
 MLSSIM = os.environ["MLSSIM"]
@@ -39,9 +39,7 @@ def run(*args, ok=True):
 def same_bits(case, got, want, what):
     """Bit for bit, a zero's sign aside (docs/reference.md#the-reference-quantizer)."""
     case.assertEqual(got.shape, want.shape, what)
-    got = np.where(got == 0, np.float32(0), got).astype(np.float32)
-    want = np.where(want == 0, np.float32(0), want).astype(np.float32)
-    bad = np.flatnonzero(got.view(np.uint32) != want.view(np.uint32))
+    bad = differing_bits(got, want)
     case.assertEqual(bad.size, 0, f"{what}: {bad.size} elements differ, first at {bad[:5]}")
 
 

@@ -25,6 +25,15 @@ def run(*args):
     return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
+def differing_bits(got, want):
+    """Flat indices where got and want differ bit for bit as float32, except that a zero's sign is
+    not compared: a negative x that quantizes to q = 0 may give -0 or +0
+    (docs/reference.md#the-reference-quantizer leaves it open)."""
+    got = np.where(got == 0, np.float32(0), got).astype(np.float32)
+    want = np.where(want == 0, np.float32(0), want).astype(np.float32)
+    return np.flatnonzero(got.view(np.uint32) != want.view(np.uint32))
+
+
 # ---- the docs/reference.md#the-reference-quantizer quantizer in NumPy ---------------------------------------------
 
 def parse_fmt(name):
@@ -382,12 +391,8 @@ class QuantizeMatchesNumpyReference(CliCase):
         return deq, parts_dir
 
     def assert_same_bits(self, got, want, what):
-        """Bit for bit, except that a zero's sign is not compared: a negative x
-        that quantizes to q = 0 may give -0 or +0 (docs/reference.md#the-reference-quantizer leaves it open)."""
         self.assertEqual(got.shape, want.shape, what)
-        got = np.where(got == 0, np.float32(0), got).astype(np.float32)
-        want = np.where(want == 0, np.float32(0), want).astype(np.float32)
-        bad = np.flatnonzero(got.view(np.uint32) != want.view(np.uint32))
+        bad = differing_bits(got, want)
         self.assertEqual(bad.size, 0, f"{what}: {bad.size} elements differ, first {bad[:5]}: "
                                       f"{got.flat[bad[:5]]} vs {want.flat[bad[:5]]}")
 

@@ -13,7 +13,7 @@ import unittest
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_cli_errors import spec_quantize  # noqa: E402  (the NumPy model of the quantizer)
+from test_cli_errors import differing_bits, spec_quantize  # noqa: E402  (the NumPy model of the quantizer)
 
 MLSSIM = os.environ["MLSSIM"]
 SOURCE = os.environ.get("MLSSIM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -25,13 +25,6 @@ LAYERS = "conv1,layer1.0.conv2,layer2.0.conv1"
 
 def run(*args):
     return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=600)
-
-
-def same_bits(got, want):
-    """Indices where got and want differ bit for bit (a zero's sign aside, as in test_cli_errors)."""
-    got = np.where(got == 0, np.float32(0), got).astype(np.float32)
-    want = np.where(want == 0, np.float32(0), want).astype(np.float32)
-    return np.flatnonzero(got.view(np.uint32) != want.view(np.uint32))
 
 
 class Quantize(unittest.TestCase):
@@ -72,7 +65,7 @@ class Quantize(unittest.TestCase):
                         extra = ["--random", rp] if rounding == "stochastic" else []
                         deq, sg = self.quantize(x, "--elem", elem, "--scale", scale, "--rounding", rounding, *extra)
                         want, _, _, want_sg, s_t = spec_quantize(x, elem, scale, "nc", rounding, r=r)
-                        bad = same_bits(deq, want)
+                        bad = differing_bits(deq, want)
                         self.assertEqual(bad.size, 0, f"{bad.size} elements differ, first {bad[:5]}")
                         np.testing.assert_array_equal(sg, want_sg.reshape(sg.shape))
                         # Rounded up: S_g >= the group's ratio to the tensor max.

@@ -15,7 +15,7 @@ import unittest
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_cli_errors import spec_quantize  # noqa: E402  (the NumPy model of the quantizer)
+from test_cli_errors import differing_bits, spec_quantize  # noqa: E402  (the NumPy model of the quantizer)
 
 MLSSIM = os.environ["MLSSIM"]
 SOURCE = os.environ.get("MLSSIM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -31,12 +31,6 @@ CASES = (("e2m1", "e4m3", "k16", 0.75, 1.375), ("e2m1", "e8m0", "k32", 0.75, 1.0
 
 def run(*args):
     return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=600)
-
-
-def bits_differ(got, want):
-    got = np.where(got == 0, np.float32(0), got).astype(np.float32)
-    want = np.where(want == 0, np.float32(0), want).astype(np.float32)
-    return np.flatnonzero(got.view(np.uint32) != want.view(np.uint32))
 
 
 class Quantize(unittest.TestCase):
@@ -84,7 +78,7 @@ class Quantize(unittest.TestCase):
                         deq, sg = self.quantize(x, *flags, "--scale-rule", "fit")
                         want, _, _, want_sg, s_t = spec_quantize(x, elem, scale, group, rounding, r=r,
                                                                  scale_rule="fit")
-                        bad = bits_differ(deq, want)
+                        bad = differing_bits(deq, want)
                         self.assertEqual(bad.size, 0, f"{bad.size} elements differ, first {bad[:5]}")
                         np.testing.assert_array_equal(sg, want_sg.reshape(sg.shape))
                         self.assertEqual(sg.flat[0], top)
@@ -102,11 +96,11 @@ class Quantize(unittest.TestCase):
         x = self.tensor((8, 32))
         deq, sg = self.quantize(x, "--elem", "e2m1", "--scale", "e4m3", "--group", "k16", "--rounding", "nearest")
         want, _, _, want_sg, _ = spec_quantize(x, "e2m1", "e4m3", "k16", "nearest")
-        self.assertEqual(bits_differ(deq, want).size, 0)
+        self.assertEqual(differing_bits(deq, want).size, 0)
         np.testing.assert_array_equal(sg, want_sg.reshape(sg.shape))
         deq2, sg2 = self.quantize(x, "--elem", "e2m1", "--scale", "e4m3", "--group", "k16", "--rounding",
                                   "nearest", "--scale-rule", "cover")
-        self.assertEqual(bits_differ(deq2, deq).size, 0)
+        self.assertEqual(differing_bits(deq2, deq).size, 0)
 
     def test_bad_scale_rule_is_one_line(self):
         np.save(os.path.join(self.dir, "x.npy"), np.ones((2, 2), np.float32))
