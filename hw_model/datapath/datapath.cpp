@@ -24,34 +24,44 @@ uint64_t round_shift(unsigned __int128 mag, int drop) {
   return uint64_t(kept + (up ? 1 : 0));
 }
 
-}  // namespace
-
-float integer_to_fp32(bool negative, unsigned __int128 mag, int exp) {
-  uint32_t bits = negative ? 0x80000000u : 0u;
-  if (mag != 0) {
-    const int top = bit_length(mag) - 1 + exp;  // exponent of the leading one
-    uint32_t field;
-    if (top >= -126) {
-      uint64_t mant = round_shift(mag, bit_length(mag) - 24);
-      int e = top;
-      if (mant >> 24) {  // rounding carried into a new binade
-        mant >>= 1;
-        ++e;
-      }
-      field = e > 127 ? 0x7f800000u : (uint32_t(e + 127) << 23) | (uint32_t(mant) & 0x7fffffu);
-    } else {
-      // Subnormal: count in units of 2^-149; a carry to 2^23 is the smallest normal.
-      field = uint32_t(round_shift(mag, -149 - exp));
-    }
-    bits |= field;
+// The exponent and fraction of a normal result: `mant` the rounded 24-bit
+// significand (25 bits when rounding carried into the next binade), `e` the
+// exponent of its leading one; infinity past the largest binade.
+uint32_t normal_field(uint64_t mant, int e) {
+  if (mant >> 24) {  // rounding carried into a new binade
+    mant >>= 1;
+    ++e;
   }
+  return e > 127 ? 0x7f800000u : (uint32_t(e + 127) << 23) | (uint32_t(mant) & 0x7fffffu);
+}
+
+float fp32_of(bool negative, uint32_t field) {
+  const uint32_t bits = (negative ? 0x80000000u : 0u) | field;
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
 }
 
+// A scale mantissa of 1.5 as a shift and an add: v * 2 (+ v).
+template <class U>
+U shift_add_magnitude(U v, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
+  if (x_scale_m == 1) v = (v << 1) + (x.man ? v : 0);  // x (1 or 1.5) * 2
+  if (y_scale_m == 1) v = (v << 1) + (y.man ? v : 0);  // y (1 or 1.5) * 2
+  return v;
+}
+
+}  // namespace
+
+float integer_to_fp32(bool negative, unsigned __int128 mag, int exp) {
+  if (mag == 0) return fp32_of(negative, 0);
+  const int top = bit_length(mag) - 1 + exp;  // exponent of the leading one
+  if (top >= -126) return fp32_of(negative, normal_field(round_shift(mag, bit_length(mag) - 24), top));
+  // Subnormal: count in units of 2^-149; a carry to 2^23 is the smallest normal.
+  return fp32_of(negative, uint32_t(round_shift(mag, -149 - exp)));
+}
+
 float integer_to_fp32_u64(bool negative, uint64_t mag, int exp) {
-  if (mag == 0) return negative ? -0.0f : 0.0f;
+  if (mag == 0) return fp32_of(negative, 0);
   const int length = 64 - __builtin_clzll(mag);
   const int top = length - 1 + exp;  // exponent of the leading one
   // Bits to drop: down to 24 for a normal result, down to units of 2^-149 for
@@ -66,21 +76,8 @@ float integer_to_fp32_u64(bool negative, uint64_t mag, int exp) {
     const uint64_t rest = mag & ((uint64_t{1} << drop) - 1), half = uint64_t{1} << (drop - 1);
     kept += (rest > half || (rest == half && (kept & 1))) ? 1 : 0;
   }
-  uint32_t field;
-  if (top >= -126) {
-    int e = top;
-    if (kept >> 24) {  // rounding carried into a new binade
-      kept >>= 1;
-      ++e;
-    }
-    field = e > 127 ? 0x7f800000u : (uint32_t(e + 127) << 23) | (uint32_t(kept) & 0x7fffffu);
-  } else {
-    field = uint32_t(kept);  // a carry to 2^23 is the smallest normal
-  }
-  const uint32_t bits = (negative ? 0x80000000u : 0u) | field;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
+  // Subnormal: a carry to 2^23 is the smallest normal.
+  return fp32_of(negative, top >= -126 ? normal_field(kept, top) : uint32_t(kept));
 }
 
 namespace {
@@ -98,15 +95,11 @@ float shift_add_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale
   }
   const bool negative = chunk_sum < 0;
   if (chunk_sum < kFast && chunk_sum > -kFast) {
-    uint64_t w = uint64_t(negative ? -chunk_sum : chunk_sum);
-    if (x_scale_m == 1) w = (w << 1) + (x.man ? w : 0);
-    if (y_scale_m == 1) w = (w << 1) + (y.man ? w : 0);
-    return integer_to_fp32_u64(negative, w, x.exp + y.exp - x_scale_m - y_scale_m);
+    const uint64_t w = uint64_t(negative ? -chunk_sum : chunk_sum);
+    return integer_to_fp32_u64(negative, shift_add_magnitude(w, x, y, x_scale_m, y_scale_m), exp);
   }
-  u128 v = negative ? u128(-static_cast<__int128>(chunk_sum)) : u128(chunk_sum);
-  if (x_scale_m == 1) v = (v << 1) + (x.man ? v : 0);  // x (1 or 1.5) * 2
-  if (y_scale_m == 1) v = (v << 1) + (y.man ? v : 0);  // y (1 or 1.5) * 2
-  return integer_to_fp32(negative, v, x.exp + y.exp - x_scale_m - y_scale_m);
+  const u128 v = negative ? u128(-static_cast<__int128>(chunk_sum)) : u128(chunk_sum);
+  return integer_to_fp32(negative, shift_add_magnitude(v, x, y, x_scale_m, y_scale_m), exp);
 }
 
 float multiply_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m, int y_scale_m) {
@@ -116,12 +109,12 @@ float multiply_scale(int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_
   if (in_double_range(chunk_sum, exp)) return scale_in_double(chunk_sum, mx * my, exp);
   if (chunk_sum < kFast && chunk_sum > -kFast) {
     const uint64_t w = uint64_t(negative ? -chunk_sum : chunk_sum) * (mx * my);
-    return integer_to_fp32_u64(negative, w, x.exp + y.exp - x_scale_m - y_scale_m);
+    return integer_to_fp32_u64(negative, w, exp);
   }
   // |P| < 2^63 (a 64-bit two's-complement sum), the mantissa product < 2^8:
   // the product fits 71 bits, so 128 are exact.
   const u128 magnitude = negative ? u128(-static_cast<__int128>(chunk_sum)) : u128(chunk_sum);
-  return integer_to_fp32(negative, magnitude * (mx * my), x.exp + y.exp - x_scale_m - y_scale_m);
+  return integer_to_fp32(negative, magnitude * (mx * my), exp);
 }
 
 namespace {
