@@ -24,7 +24,7 @@ void FinalScale::on_clock() {
   const LayerJob& j = *job_;
   for (int c = 0; c < v.active_cols; ++c) {
     const int64_t m = v.tag.m_tile * cols_ + c;
-    j.out[j.out_index[size_t(m * j.p + v.tag.p)]] = v.value[size_t(c)] * factor_;
+    j.out[j.out_at(m * j.p + v.tag.p)] = v.value[size_t(c)] * factor_;
   }
   stats_->final_mul += uint64_t(v.active_cols);
   stats_->write_out += uint64_t(v.active_cols);

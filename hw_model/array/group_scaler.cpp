@@ -35,10 +35,11 @@ void GroupScaler::on_clock() {
   const int x_m = j.x_scale.m, y_m = j.y_scale.m, cols = s.active_cols;
   const int64_t groups = j.g, m0 = s.tag.m_tile * cols_;
   const GroupScale* x_scales = j.x_scales.data();
+  const GroupScale* y_scales = j.y.scales(s.tag.p);
   for (int r = 0; r < rows_; ++r) {
     if (!s.row_valid[size_t(r)]) continue;
     const int64_t g = j.plan.group_of(s.tag.tile * rows_ + r);
-    const GroupScale sy = j.y_scales[size_t(s.tag.p * groups + g)];
+    const GroupScale sy = y_scales[g];
     const int64_t* sum = &s.sum[size_t(r) * size_t(cols_)];
     float* value = &o.value[size_t(r) * size_t(cols_)];
     for (int c = 0; c < cols; ++c) {

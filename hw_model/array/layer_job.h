@@ -4,6 +4,7 @@
 // go. Built on the host from the lowering, the mapping and the quantized
 // tensors (the "DMA" step): it moves encoded elements, it does no arithmetic.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "ref/format/format.h"
@@ -13,6 +14,39 @@
 
 namespace mls::hw {
 
+// Y's rows as the buffers hand them out: the codes ([g][k]) and group scales
+// ([g]) of one p. Y is never held whole (ref/workload/lowering.h: an unrolled
+// input has a slot per product of its row), so a row is generated when first
+// asked for and kept in one of a few slots, chosen by p: the operand buffer
+// and the group scaler, a few pipeline stages apart, read neighbouring rows.
+// A pointer returned stays valid until the next call.
+class YRows {
+ public:
+  using Fill = std::function<void(int64_t p, uint32_t* codes, GroupScale* scales)>;
+  YRows() = default;
+  YRows(int64_t g, int64_t k, Fill fill);
+  // Rows given whole ([p][g][k] codes, [p][g] scales): testbenches' hand-built jobs.
+  static YRows stored(int64_t g, int64_t k, std::vector<uint32_t> codes, std::vector<GroupScale> scales);
+  const uint32_t* codes(int64_t p) const { return slot(p).codes.data(); }
+  const GroupScale* scales(int64_t p) const { return slot(p).scales.data(); }
+  // Rows generated so far (a row evicted and asked for again counts again).
+  uint64_t fills() const { return fills_; }
+
+ private:
+  struct Slot {
+    int64_t p = -1;
+    std::vector<uint32_t> codes;
+    std::vector<GroupScale> scales;
+  };
+  static constexpr int kSlots = 8;
+  const Slot& slot(int64_t p) const;
+
+  int64_t g_ = 0, k_ = 0;
+  Fill fill_;
+  mutable std::vector<Slot> slots_;
+  mutable uint64_t fills_ = 0;
+};
+
 struct LayerJob {
   int64_t m = 0, p = 0, g = 0, k = 0;
   Mapping mapping;                   // the dataflow; rows and cols are the array's
@@ -20,14 +54,17 @@ struct LayerJob {
   ElemFormat x_elem, y_elem;     // X's and Y's element formats (they may differ)
   ScaleFormat x_scale, y_scale;  // and group-scale formats
   std::vector<uint32_t> x_codes;     // [g][k][m]: a column-contiguous X buffer row
-  std::vector<uint32_t> y_codes;     // [p][g][k]
   std::vector<GroupScale> x_scales;  // [m][g]
-  std::vector<GroupScale> y_scales;  // [p][g]
+  YRows y;                           // Y's rows of p, [g][k] codes and [g] scales
   float s_t_x = 0, s_t_y = 0;
-  std::vector<int64_t> out_index;    // [m][p] -> flat output index
+  std::vector<int64_t> out_index;    // [m][p] -> flat output index; empty: m * p + p itself
   float* out = nullptr;              // result tensor, numel(out_shape) floats
+
+  int64_t out_at(int64_t i) const { return out_index.empty() ? i : out_index[size_t(i)]; }
 };
 
+// The job reads the lowering's Y rows and the tensors while it runs: lp, x and
+// y must outlive it.
 LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const Mapping& mapping,
                         float* out);
 

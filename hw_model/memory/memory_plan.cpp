@@ -1,6 +1,7 @@
 #include "hw_model/memory/memory_plan.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace mls::hw {
 
@@ -8,20 +9,21 @@ namespace {
 
 // One operand's tiles: which element and scale indices each tile touches.
 struct TileSource {
-  // Calls f(element_index) for every non-zero tap of tile t, and s(scale_index)
-  // for every (row, g) of the tile.
-  const std::vector<int32_t>* index;   // [rows][g][k]
-  const std::vector<int32_t>* groups;  // [rows][g]
   int64_t gk = 0, g = 0;
   int64_t rows_per_tile = 1, rows = 0;
+  // Points groups ([g]) and index ([g][k]) at row r's tables: X's stored
+  // ones, or Y's generated into scratch (valid until the next call).
+  std::function<void(int64_t r, const int32_t*& groups, const int32_t*& index)> row;
   int64_t first_row(int64_t t) const { return t * rows_per_tile; }
   int64_t end_row(int64_t t) const { return std::min(rows, (t + 1) * rows_per_tile); }
 };
 
-int64_t max_index(const std::vector<int32_t>& v) {
-  int64_t hi = -1;
-  for (int32_t i : v) hi = std::max<int64_t>(hi, i);
-  return hi;
+// Marks v[i] (growing v as needed); true when it was not marked before.
+bool first_touch(std::vector<uint8_t>& v, int32_t i) {
+  if (size_t(i) >= v.size()) v.resize(std::max(size_t(i) + 1, 2 * v.size()), 0);
+  if (v[size_t(i)]) return false;
+  v[size_t(i)] = 1;
+  return true;
 }
 
 int scale_bits(const ScaleFormat& s) { return s.e + s.m; }
@@ -42,33 +44,26 @@ OperandPlan plan_operand(const TileSource& src, const std::vector<int64_t>& dema
   p.capacity_bytes = uint64_t(capacity_kb) * 1024;
   p.slot_bytes = slot;
   const int64_t tiles = (src.rows + src.rows_per_tile - 1) / src.rows_per_tile;
-  // Whole tiles (streaming) and the distinct footprint (resident).
+  // Whole tiles (streaming) and the distinct footprint (resident), both in
+  // one walk of each tile's rows at its first demand: every tile is demanded.
   std::vector<uint32_t> tile_elems(size_t(tiles), 0), tile_scales(size_t(tiles), 0);
-  for (int64_t t = 0; t < tiles; ++t) {
-    uint32_t e = 0;
-    for (int64_t r = src.first_row(t); r < src.end_row(t); ++r)
-      for (int64_t i = 0; i < src.gk; ++i) e += (*src.index)[size_t(r * src.gk + i)] >= 0;
-    tile_elems[size_t(t)] = e;
-    tile_scales[size_t(t)] = uint32_t((src.end_row(t) - src.first_row(t)) * src.g);
-  }
-  // First touches in demand order: what a resident buffer fetches.
-  std::vector<uint8_t> seen_elem(size_t(max_index(*src.index) + 1), 0), seen_scale(size_t(max_index(*src.groups) + 1), 0);
-  std::vector<uint8_t> seen_tile(size_t(tiles), 0);
+  std::vector<uint8_t> seen_elem, seen_scale, seen_tile(size_t(tiles), 0);
   std::vector<uint32_t> first_elems(demand.size(), 0), first_scales(demand.size(), 0);
   uint64_t footprint_elems = 0, footprint_scales = 0;
   for (size_t d = 0; d < demand.size(); ++d) {
     const int64_t t = demand[d];
     if (seen_tile[size_t(t)]) continue;
     seen_tile[size_t(t)] = 1;
+    tile_scales[size_t(t)] = uint32_t((src.end_row(t) - src.first_row(t)) * src.g);
     for (int64_t r = src.first_row(t); r < src.end_row(t); ++r) {
+      const int32_t *groups = nullptr, *index = nullptr;
+      src.row(r, groups, index);
       for (int64_t i = 0; i < src.gk; ++i) {
-        const int32_t e = (*src.index)[size_t(r * src.gk + i)];
-        if (e >= 0 && !seen_elem[size_t(e)]) seen_elem[size_t(e)] = 1, ++first_elems[d];
+        if (index[i] < 0) continue;
+        ++tile_elems[size_t(t)];
+        first_elems[d] += first_touch(seen_elem, index[i]);
       }
-      for (int64_t g = 0; g < src.g; ++g) {
-        const int32_t s = (*src.groups)[size_t(r * src.g + g)];
-        if (s >= 0 && !seen_scale[size_t(s)]) seen_scale[size_t(s)] = 1, ++first_scales[d];
-      }
+      for (int64_t g = 0; g < src.g; ++g) first_scales[d] += groups[g] >= 0 && first_touch(seen_scale, groups[g]);
     }
     footprint_elems += first_elems[d];
     footprint_scales += first_scales[d];
@@ -112,8 +107,17 @@ MemoryPlan make_memory_plan(const LoweredPass& lp, const LayerJob& job, const Me
     if (x_demand.empty() || x_demand.back() != pos.m_tile) x_demand.push_back(pos.m_tile);
     if (y_demand.empty() || y_demand.back() != pos.p) y_demand.push_back(pos.p);
   }
-  const TileSource xs{&lp.x_index, &lp.x_group, lp.g * lp.k, lp.g, map.cols(), lp.m};
-  const TileSource ys{&lp.y_index, &lp.y_group, lp.g * lp.k, lp.g, 1, lp.p};
+  const int64_t gk = lp.g * lp.k;
+  const TileSource xs{gk, lp.g, map.cols(), lp.m, [&lp, gk](int64_t r, const int32_t*& groups, const int32_t*& index) {
+                        groups = &lp.x_group[size_t(r * lp.g)];
+                        index = &lp.x_index[size_t(r * gk)];
+                      }};
+  std::vector<int32_t> y_groups(static_cast<size_t>(lp.g)), y_index(static_cast<size_t>(gk));
+  const TileSource ys{gk, lp.g, 1, lp.p, [&](int64_t r, const int32_t*& groups, const int32_t*& index) {
+                        lp.y_row(r, y_groups.data(), y_index.data());
+                        groups = y_groups.data();
+                        index = y_index.data();
+                      }};
   plan.x = plan_operand(xs, x_demand, job.x_elem.bits(), scale_bits(job.x_scale), mem.x_buffer_kb,
                         slot_bytes(std::min<int64_t>(lp.m, map.cols()), lp.g, lp.k, job.x_elem, job.x_scale));
   plan.y = plan_operand(ys, y_demand, job.y_elem.bits(), scale_bits(job.y_scale), mem.y_buffer_kb,

@@ -37,10 +37,11 @@ void OperandBuffer::on_clock() {
   const bool x_held = holds_x_ && c.tag.m_tile == held_x_m_ && c.tag.tile == held_x_tile_;
   const bool y_held = holds_y_ && c.tag.p == held_y_p_ && c.tag.tile == held_y_tile_;
   uint64_t rows_read = 0;
+  const uint32_t* y_row = j.y.codes(c.tag.p);
   for (int r = 0; r < rows_; ++r) {
     if (!c.row_active[size_t(r)]) continue;
     const int64_t gk = int64_t(c.row_g[size_t(r)]) * j.k + c.row_k[size_t(r)];
-    o.y[size_t(r)] = j.y_codes[size_t(c.tag.p * j.g * j.k + gk)];
+    o.y[size_t(r)] = y_row[gk];
     const uint32_t* x_row = &j.x_codes[size_t(gk * j.m + first_m)];
     std::copy(x_row, x_row + c.active_cols, &o.x[size_t(r) * size_t(cols_)]);
     ++rows_read;

@@ -84,18 +84,20 @@ std::vector<int32_t> gather(const std::vector<int32_t>& index, const QuantTensor
 }
 
 // One layer-pass's operands, gathered once: signed magnitudes in the lowering's
-// [m][g][k] and [p][g][k] layouts, a zero for each padding tap.
+// [m][g][k] and [p][g][k] layouts, a zero for each padding tap. The plain walk
+// stores Y whole: it is the yardstick of small test passes.
 struct Gathered {
   const LoweredPass& lp;
   const QuantTensor &x, &y;
   const ArrayConfig& array;
+  RowTables yt;
   std::vector<int32_t> xs, ys;
   uint64_t acc_overflow = 0;
   std::vector<float> slot;              // the tree's inputs, one per slot
   std::unique_ptr<bool[]> slot_valid;   // tree_reduce takes a plain bool array
 
   Gathered(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, int slots)
-      : lp(l), x(qx), y(qy), array(a), xs(gather(l.x_index, qx)), ys(gather(l.y_index, qy)),
+      : lp(l), x(qx), y(qy), array(a), yt(y_tables(l)), xs(gather(l.x_index, qx)), ys(gather(yt.index, qy)),
         slot(size_t(slots), 0.0f), slot_valid(new bool[size_t(slots)]) {}
 };
 
@@ -110,7 +112,7 @@ float chunk_value(Gathered& d, const ChunkPlan& plan, int64_t m, int64_t p, int6
   for (int64_t k = 0; k < len; ++k)
     sum = accumulate(sum, int64_t(xv[k]) * yv[k], d.array.acc_bits, d.array.acc_overflow, d.acc_overflow);
   return scale_chunk(sum, d.x.sg[size_t(lp.x_group[size_t(m * lp.g + g)])],
-                     d.y.sg[size_t(lp.y_group[size_t(p * lp.g + g)])], d.x.scale, d.y.scale);
+                     d.y.sg[size_t(d.yt.groups[size_t(p * lp.g + g)])], d.x.scale, d.y.scale);
 }
 
 // The tree over one chunk tile of output (m, p), slot s holding the chunk the
@@ -145,7 +147,7 @@ GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x,
   GoldenResult res;
   res.out = TensorF(lp.out_shape);
   const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
-  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_index[i])] = acc[i] * f;
+  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
   res.acc_overflow = d.acc_overflow;
   return res;
 }
@@ -244,7 +246,11 @@ struct FastPass {
   LoopNest nest;
   std::vector<SlotChunk> slots;  // chunk_tiles x R
   std::vector<uint8_t> full;     // per chunk tile: every slot busy
-  std::vector<double> fx, fy;    // row_scales
+  std::vector<double> fx;        // row_scales of X
+  // Y's rows y0 .. y0 + rows - 1: the lanes take Y a slice of p at a time.
+  int64_t y0 = 0;
+  RowTables yt;
+  std::vector<double> fy;        // row_scales of the slice
   bool fast_scale = false;
   // The chunk tiles each output adds, in the order the mapping's loop nest
   // adds them, and whether that order is the same for every output (the
@@ -256,7 +262,7 @@ struct FastPass {
 
   FastPass(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, const Mapping& m)
       : lp(l), x(qx), y(qy), array(a), map(m), nest(m.loop_nest(l.m, l.p, m.chunk_plan(l.k, l.g))),
-        fx(row_scales(l.x_group, qx)), fy(row_scales(l.y_group, qy)), fast_scale(scales_in_double_range(qx, qy)) {
+        fx(row_scales(l.x_group, qx)), fast_scale(scales_in_double_range(qx, qy)) {
     const int rows = map.tree_slots();
     slots.resize(size_t(nest.chunk_tiles * rows));
     full.assign(size_t(nest.chunk_tiles), 1);
@@ -294,11 +300,18 @@ struct FastPass {
       if (n != int64_t(tile_order.size())) one_tile_order = false;
   }
 
+  // Generates Y's rows begin .. end - 1 (indices, group scales).
+  void load_y(int64_t begin, int64_t end) {
+    y0 = begin;
+    yt = y_tables(lp, begin, end);
+    fy = row_scales(yt.groups, y);
+  }
+
   float scale(int64_t sum, int64_t m, int64_t p, int32_t g) const {
-    const size_t xi = size_t(m * lp.g + g), yi = size_t(p * lp.g + g);
+    const size_t xi = size_t(m * lp.g + g), yi = size_t((p - y0) * lp.g + g);
     if (fast_scale && sum < kFastScaleLimit && sum > -kFastScaleLimit)
       return static_cast<float>(double(sum) * (fx[xi] * fy[yi]));
-    return scale_chunk(sum, x.sg[size_t(lp.x_group[xi])], y.sg[size_t(lp.y_group[yi])], x.scale, y.scale);
+    return scale_chunk(sum, x.sg[size_t(lp.x_group[xi])], y.sg[size_t(yt.groups[yi])], x.scale, y.scale);
   }
 
   // Local accumulation of one chunk where partial sums may leave the range.
@@ -423,10 +436,12 @@ struct LanePass {
     const LoweredPass& lp = d.lp;
     const ChunkPlan& plan = d.nest.plan;
     p0 = begin;
+    d.load_y(begin, end);
     yp.assign(size_t((end - begin) * pairs), 0);
     for (int64_t p = begin; p < end; ++p)
       for (int64_t j = 0; j < plan.total; ++j) {
-        const int32_t* idx = &lp.y_index[size_t(plan.group_of(j) * lp.k + plan.k_begin(j) + p * lp.g * lp.k)];
+        const int32_t* idx =
+            &d.yt.index[size_t(plan.group_of(j) * lp.k + plan.k_begin(j) + (p - begin) * lp.g * lp.k)];
         const int64_t len = plan.length(j);
         int32_t* out = &yp[size_t((p - begin) * pairs + pair_off[size_t(j)])];
         for (int64_t kk = 0; kk < len; kk += 2, ++out)
@@ -582,7 +597,7 @@ struct LanePass {
 
   void scale_lanes(int64_t b, int64_t p, int32_t g, int lanes, const int32_t* sum, float* out) const {
     if (d.fast_scale) {  // |sum| < 2^31 here, so double(sum) * fx * fy is exact
-      const double fy = d.fy[size_t(p * d.lp.g + g)];
+      const double fy = d.fy[size_t((p - p0) * d.lp.g + g)];
       const double* fx = &fxl[size_t((b * d.lp.g + g) * kLanes)];
       for (int c = 0; c < kLanes; ++c) out[c] = static_cast<float>(double(sum[c]) * fx[c] * fy);
       return;
@@ -608,9 +623,10 @@ struct WideLanes {
   // Y rows begin .. end - 1 into ys, a slice at a time (see LanePass::fill_y).
   void fill_y(int64_t begin, int64_t end) {
     p0 = begin;
+    d.load_y(begin, end);
     ys.resize(size_t((end - begin) * gk));
     for (int64_t i = 0; i < (end - begin) * gk; ++i) {
-      const int32_t idx = d.lp.y_index[size_t(begin * gk + i)];
+      const int32_t idx = d.yt.index[size_t(i)];
       ys[size_t(i)] = idx < 0 ? 0 : d.y.sq[size_t(idx)];
     }
   }
@@ -687,6 +703,20 @@ struct WideLanes {
   }
 };
 
+// The per-chunk int32 walk in the loop nest's own order, which visits every
+// p for each m-tile: it takes Y whole. Only operands too wide for the lanes
+// (chunk * max|x| * max|y| >= 2^53) come here.
+void walk_whole(FastPass& d, __int128 bound, int64_t hi, std::vector<float>& acc) {
+  d.load_y(0, d.lp.p);
+  const std::vector<int32_t> xs = gather_plane<int32_t>(d.lp.x_index, d.x), ys = gather_plane<int32_t>(d.yt.index, d.y);
+  if (bound <= hi)
+    d.walk<int32_t, int64_t, 0>(xs, ys, acc);
+  else if (bound <= (static_cast<__int128>(1) << 62))
+    d.walk<int32_t, int64_t, 1>(xs, ys, acc);
+  else
+    d.walk<int32_t, int64_t, 2>(xs, ys, acc);
+}
+
 }  // namespace
 
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
@@ -719,16 +749,12 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
     WideLanes(d).run<false>(acc);
   else if (wide)
     WideLanes(d).run<true>(acc);
-  else if (bound <= hi)
-    d.walk<int32_t, int64_t, 0>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
-  else if (bound <= (static_cast<__int128>(1) << 62))
-    d.walk<int32_t, int64_t, 1>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
   else
-    d.walk<int32_t, int64_t, 2>(gather_plane<int32_t>(lp.x_index, x), gather_plane<int32_t>(lp.y_index, y), acc);
+    walk_whole(d, bound, hi, acc);
   GoldenResult res;
   res.out = TensorF(lp.out_shape);
   const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
-  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_index[i])] = acc[i] * f;
+  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
   res.acc_overflow = d.acc_overflow;
   return res;
 }

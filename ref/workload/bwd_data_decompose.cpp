@@ -42,13 +42,13 @@ void fill_group_major(LoweredPass& lp, int64_t taps, TapOf tap_of, EAt e_at, con
                  return (((co0 + g) * c.cig() + m) * c.kh + kh) * c.kw + kw;
                },
                lp.x_group, lp.x_index);
-  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (lp.p / c.n), co0 + g); },
-               [&](int64_t p, int64_t g, int64_t k) -> int64_t {
-                 if (!taps) return -1;
-                 const auto [kh, kw] = tap_of(k);
-                 return e_at(p, g, kh, kw);
-               },
-               lp.y_group, lp.y_index);
+  const int64_t per_sample = lp.p / c.n;
+  lp.y_row = operand_rows(lp.g, lp.k, [=](int64_t p, int64_t g) { return yl.group_of_pair(p / per_sample, co0 + g); },
+                          [=](int64_t p, int64_t g, int64_t k) -> int64_t {
+                            if (!taps) return -1;
+                            const auto [kh, kw] = tap_of(k);
+                            return e_at(p, g, kh, kw);
+                          });
 }
 
 }  // namespace
@@ -91,9 +91,10 @@ LoweredPass lower_decomposed_bwd_data(const Conv2d& conv, int64_t block, const G
   lp.pass = Pass::bwd_data;
   lp.m = c.cig(), lp.p = c.n * hp * wp, lp.g = c.cog(), lp.k = taps ? taps : 1;
   lp.out_shape = {c.n, c.ci, c.h, c.w};
-  const auto tap_of = [&](int64_t k) { return std::pair{th[size_t(k) / tw.size()], tw[size_t(k) % tw.size()]}; };
+  // Both capture by value: the Y rows keep copies of them.
+  const auto tap_of = [th, tw](int64_t k) { return std::pair{th[size_t(k) / tw.size()], tw[size_t(k) % tw.size()]}; };
   // E's flat index for tap (kh, kw) of output p and channel co (inside the group), -1 outside E.
-  const auto e_at = [&](int64_t p, int64_t co, int64_t kh, int64_t kw) -> int64_t {
+  const auto e_at = [=](int64_t p, int64_t co, int64_t kh, int64_t kw) -> int64_t {
     const int64_t n = p / (hp * wp), h = ph + (p / wp % hp) * q.stride_h, w = pw + (p % wp) * q.stride_w;
     const int64_t ho = (h + q.pad_h - kh * q.dil_h) / q.stride_h;  // exact: the tap is in the phase
     const int64_t wo = (w + q.pad_w - kw * q.dil_w) / q.stride_w;
@@ -112,13 +113,11 @@ LoweredPass lower_decomposed_bwd_data(const Conv2d& conv, int64_t block, const G
                    return (((co0 + co) * c.cig() + m) * c.kh + kh) * c.kw + kw;
                  },
                  lp.x_group, lp.x_index);
-    fill_blocked(lp.p, red, yl,
-                 [&](int64_t p, int64_t co, int64_t t) -> int64_t {
-                   if (!taps) return -1;
-                   const auto [kh, kw] = tap_of(t);
-                   return e_at(p, co, kh, kw);
-                 },
-                 lp.y_group, lp.y_index);
+    lp.y_row = blocked_rows(red, yl, [=](int64_t p, int64_t co, int64_t t) -> int64_t {
+      if (!taps) return -1;
+      const auto [kh, kw] = tap_of(t);
+      return e_at(p, co, kh, kw);
+    });
   } else {
     check_lowered_entries(Pass::bwd_data, lp.m, lp.p, lp.g * lp.k);
     fill_group_major(lp, taps, tap_of, e_at, xl, yl, c, co0);

@@ -147,14 +147,13 @@ void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const Grou
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + m, g); },
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + m) * c.cig() + g) * lp.k + k; }, lp.x_group,
                lp.x_index);
-  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.ho * c.wo), b.ci0 + g); },
-               [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+  lp.y_row = operand_rows(lp.g, lp.k, [=](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.ho * c.wo), b.ci0 + g); },
+               [=](int64_t p, int64_t g, int64_t k) -> int64_t {
                  const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
                  const int64_t h = tap(ho, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
                  const int64_t w = tap(wo, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
                  return h < 0 || w < 0 ? -1 : ((n * c.ci + b.ci0 + g) * c.h + h) * c.w + w;
-               },
-               lp.y_group, lp.y_index);
+               });
   fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
 }
 
@@ -167,14 +166,13 @@ void lower_bwd_data(const ConvGeometry& c, Block b, const GroupLayout& xl, const
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + g, m); },
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + g) * c.cig() + m) * lp.k + k; }, lp.x_group,
                lp.x_index);
-  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.h * c.w), b.co0 + g); },
-               [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+  lp.y_row = operand_rows(lp.g, lp.k, [=](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.h * c.w), b.co0 + g); },
+               [=](int64_t p, int64_t g, int64_t k) -> int64_t {
                  const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
                  const int64_t ho = back_tap(h, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
                  const int64_t wo = back_tap(w, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
                  return ho < 0 || wo < 0 ? -1 : ((n * c.co + b.co0 + g) * c.ho + ho) * c.wo + wo;
-               },
-               lp.y_group, lp.y_index);
+               });
   fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
 }
 
@@ -188,14 +186,13 @@ void lower_bwd_weight(const ConvGeometry& c, Block b, const GroupLayout& xl, con
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, b.co0 + m); },
                [&](int64_t m, int64_t g, int64_t k) { return (g * c.co + b.co0 + m) * lp.k + k; }, lp.x_group,
                lp.x_index);
-  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of_pair(g, b.ci0 + p / (c.kh * c.kw)); },
-               [&](int64_t p, int64_t g, int64_t k) -> int64_t {
+  lp.y_row = operand_rows(lp.g, lp.k, [=](int64_t p, int64_t g) { return yl.group_of_pair(g, b.ci0 + p / (c.kh * c.kw)); },
+               [=](int64_t p, int64_t g, int64_t k) -> int64_t {
                  const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
                  const int64_t h = tap(k / c.wo, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
                  const int64_t w = tap(k % c.wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
                  return h < 0 || w < 0 ? -1 : ((g * c.ci + ci) * c.h + h) * c.w + w;
-               },
-               lp.y_group, lp.y_index);
+               });
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((b.co0 + m) * lp.p + p);
 }
@@ -211,14 +208,13 @@ void lower_fwd_blocked(const ConvGeometry& c, Block b, const GroupLayout& xl, co
   lp.out_shape = {c.n, c.co, c.ho, c.wo};
   fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t ci, int64_t t) { return ((b.co0 + m) * c.cig() + ci) * red.taps + t; },
                lp.x_group, lp.x_index);
-  fill_blocked(lp.p, red, yl,
-               [&](int64_t p, int64_t ci, int64_t t) -> int64_t {
+  lp.y_row = blocked_rows(red, yl,
+               [=](int64_t p, int64_t ci, int64_t t) -> int64_t {
                  const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
                  const int64_t h = tap(ho, t / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
                  const int64_t w = tap(wo, t % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
                  return h < 0 || w < 0 ? -1 : ((n * c.ci + b.ci0 + ci) * c.h + h) * c.w + w;
-               },
-               lp.y_group, lp.y_index);
+               });
   fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
 }
 
@@ -230,14 +226,13 @@ void lower_bwd_data_blocked(const ConvGeometry& c, Block b, const GroupLayout& x
   lp.out_shape = {c.n, c.ci, c.h, c.w};
   fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t co, int64_t t) { return ((b.co0 + co) * c.cig() + m) * red.taps + t; },
                lp.x_group, lp.x_index);
-  fill_blocked(lp.p, red, yl,
-               [&](int64_t p, int64_t co, int64_t t) -> int64_t {
+  lp.y_row = blocked_rows(red, yl,
+               [=](int64_t p, int64_t co, int64_t t) -> int64_t {
                  const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
                  const int64_t ho = back_tap(h, t / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
                  const int64_t wo = back_tap(w, t % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
                  return ho < 0 || wo < 0 ? -1 : ((n * c.co + b.co0 + co) * c.ho + ho) * c.wo + wo;
-               },
-               lp.y_group, lp.y_index);
+               });
   fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
 }
 
@@ -249,14 +244,13 @@ void lower_bwd_weight_blocked(const ConvGeometry& c, Block b, const GroupLayout&
   lp.out_shape = {c.co, c.cig(), c.kh, c.kw};
   fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t n, int64_t t) { return (n * c.co + b.co0 + m) * red.taps + t; },
                lp.x_group, lp.x_index);
-  fill_blocked(lp.p, red, yl,
-               [&](int64_t p, int64_t n, int64_t t) -> int64_t {
+  lp.y_row = blocked_rows(red, yl,
+               [=](int64_t p, int64_t n, int64_t t) -> int64_t {
                  const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
                  const int64_t h = tap(t / c.wo, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
                  const int64_t w = tap(t % c.wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
                  return h < 0 || w < 0 ? -1 : ((n * c.ci + ci) * c.h + h) * c.w + w;
-               },
-               lp.y_group, lp.y_index);
+               });
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((b.co0 + m) * lp.p + p);
 }

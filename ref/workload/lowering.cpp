@@ -1,13 +1,14 @@
 #include "ref/workload/lowering.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "ref/core/error.h"
 
 namespace mls {
 
 void check_lowered_entries(Pass pass, int64_t m, int64_t p, int64_t gk) {
-  const int64_t entries = std::max({m * gk, p * gk, m * p});
+  const int64_t entries = std::max(m * gk, m * p);
   if (entries > kMaxLoweredEntries)
     throw Error(to_string(pass) + " pass: " + std::to_string(entries) + " operand slots in one table, over the limit of " +
                 std::to_string(kMaxLoweredEntries) + " (tensors too large for one layer-pass)");
@@ -32,13 +33,43 @@ void throw_block_straddle(int64_t r, int64_t cb, int64_t t) {
               std::to_string(t) + ") spans two quantization blocks");
 }
 
+void fill_rows(int64_t rows, int64_t g, int64_t k, const RowFill& fill, std::vector<int32_t>& groups,
+               std::vector<int32_t>& indices) {
+  groups.resize(size_t(rows * g));
+  indices.resize(size_t(rows * g * k));
+  for (int64_t r = 0; r < rows; ++r) fill(r, &groups[size_t(r * g)], &indices[size_t(r * g * k)]);
+}
+
+RowTables y_tables(const LoweredPass& lp, int64_t begin, int64_t end) {
+  if (end < 0) end = lp.p;
+  RowTables t;
+  t.groups.resize(size_t((end - begin) * lp.g));
+  t.index.resize(size_t((end - begin) * lp.g * lp.k));
+  for (int64_t r = begin; r < end; ++r)
+    lp.y_row(r, &t.groups[size_t((r - begin) * lp.g)], &t.index[size_t((r - begin) * lp.g * lp.k)]);
+  return t;
+}
+
+RowFill table_rows(RowTables tables, int64_t g, int64_t k) {
+  auto shared = std::make_shared<const RowTables>(std::move(tables));
+  return [shared, g, k](int64_t r, int32_t* groups, int32_t* indices) {
+    std::copy_n(&shared->groups[size_t(r * g)], g, groups);
+    std::copy_n(&shared->index[size_t(r * g * k)], g * k, indices);
+  };
+}
+
 int64_t LoweredPass::useful_macs() const {
   // X's real slots at (g, k) pair with Y's real slots at (g, k), whatever m and p.
-  std::vector<int64_t> x_real(size_t(g * k), 0), y_real(size_t(g * k), 0);
-  for (size_t i = 0; i < x_index.size(); ++i) x_real[i % size_t(g * k)] += x_index[i] >= 0;
-  for (size_t i = 0; i < y_index.size(); ++i) y_real[i % size_t(g * k)] += y_index[i] >= 0;
+  const int64_t gk = g * k;
+  std::vector<int64_t> x_real(size_t(gk), 0), y_real(size_t(gk), 0);
+  for (size_t i = 0; i < x_index.size(); ++i) x_real[i % size_t(gk)] += x_index[i] >= 0;
+  std::vector<int32_t> groups(static_cast<size_t>(g)), row(static_cast<size_t>(gk));
+  for (int64_t r = 0; r < p; ++r) {
+    y_row(r, groups.data(), row.data());
+    for (int64_t i = 0; i < gk; ++i) y_real[size_t(i)] += row[size_t(i)] >= 0;
+  }
   int64_t useful = 0;
-  for (size_t gk = 0; gk < x_real.size(); ++gk) useful += x_real[gk] * y_real[gk];
+  for (size_t i = 0; i < x_real.size(); ++i) useful += x_real[i] * y_real[i];
   return useful;
 }
 

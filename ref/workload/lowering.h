@@ -7,6 +7,7 @@
 // disagree on the numbers. Each kind (ref/workload/layer_kind.h) builds its passes with
 // the helpers below; tests check them against the kind's direct evaluation.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,45 +17,79 @@
 
 namespace mls {
 
-// Entries of one lowering table (int32 indices) at most: 2^31 - 1.
+// Entries of one stored lowering table (int32 indices) at most: 2^31 - 1.
 constexpr int64_t kMaxLoweredEntries = (int64_t{1} << 31) - 1;
+
+// One operand's side of the product, produced a row at a time: for row r, the
+// group-scale index of each of its g groups into groups[0, g), and the element
+// index of each of its g x k slots ([g][k], -1 for a zero tap) into
+// indices[0, g k). It holds copies of the kind's geometry, never references,
+// so it outlives the lower() call that made it and two threads may call it at
+// once (the golden model beside the array).
+using RowFill = std::function<void(int64_t r, int32_t* groups, int32_t* indices)>;
 
 struct LoweredPass {
   Pass pass = Pass::fwd;
   int64_t m = 0, p = 0, g = 0, k = 0;  // sizes of the grouped product
   Shape out_shape;
-  // Flat index of the X (Y) element of each product, -1 for a zero (padding or
-  // zero insertion) tap. Layout [m][g][k] and [p][g][k].
-  std::vector<int32_t> x_index, y_index;
-  // Group-scale index of X[m, g, *] and Y[p, g, *] in their tensors' layouts.
-  std::vector<int32_t> x_group, y_group;
-  // Flat index in the output tensor of Out[m, p].
+  // X is stored: the flat index of the X element of each (m, g, k) slot, -1
+  // for a zero tap, layout [m][g][k], and the group-scale index of each
+  // X[m, g, *], [m][g]. These are as large as X itself (X is a weight or an
+  // error tensor, never an unrolled input).
+  std::vector<int32_t> x_index, x_group;
+  // Y is never stored whole: an unrolled input (im2col) has a slot per
+  // product of its row, p x g x k in all, which grows with the MACs, not with
+  // the tensors. Its rows are generated when a consumer needs them.
+  RowFill y_row;
+  // Flat index in the output tensor of Out[m, p], [m][p]; empty when it is
+  // m * p + p itself (a compact result, BlockPass).
   std::vector<int64_t> out_index;
 
   int64_t macs() const { return m * p * g * k; }
   // Products whose two operands are both tensor elements: macs() less the
-  // padding and zero-insertion taps.
+  // padding and zero-insertion taps. Generates every Y row once.
   int64_t useful_macs() const;
+  int64_t out_at(int64_t i) const { return out_index.empty() ? i : out_index[size_t(i)]; }
 };
 
-// The lowering stores one index per operand slot: a pass whose tables (m x gk,
-// p x gk or m x p entries) would not fit is refused with its sizes, before
-// anything is allocated.
+// Rows [begin, end) of one operand's tables, [row][g] and [row][g][k].
+struct RowTables {
+  std::vector<int32_t> groups, index;
+};
+// Y's rows [begin, end) (end < 0: to p) as stored tables: for tests, `vectors`
+// and the plain reference walk, whose passes are small.
+RowTables y_tables(const LoweredPass& lp, int64_t begin = 0, int64_t end = -1);
+// A RowFill reading stored tables of g groups of k slots per row: for passes
+// built by hand (tests).
+RowFill table_rows(RowTables tables, int64_t g, int64_t k);
+
+// The lowering stores one index per X slot and per output: a pass whose
+// stored tables (m x gk or m x p entries) would not fit is refused with its
+// sizes, before anything is allocated. Y's p x gk rows are generated, so they
+// have no such limit.
 void check_lowered_entries(Pass pass, int64_t m, int64_t p, int64_t gk);
 
-// Fills one operand's tables: for each row r (m for X, p for Y) and group g,
-// group_of(r, g), the group-scale index, then index_of(r, g, k), the element
-// index of each k (-1: a zero tap). lp.g and lp.k must be set.
+// One operand's rows for row r and group g: group_of(r, g), the group-scale
+// index, then index_of(r, g, k), the element index of each k (-1: a zero
+// tap). Both are copied into the RowFill: capture by value.
+template <class GroupOf, class IndexOf>
+RowFill operand_rows(int64_t g_count, int64_t k_count, GroupOf group_of, IndexOf index_of) {
+  return [=](int64_t r, int32_t* groups, int32_t* indices) {
+    for (int64_t g = 0; g < g_count; ++g) {
+      groups[g] = int32_t(group_of(r, g));
+      for (int64_t k = 0; k < k_count; ++k) *indices++ = int32_t(index_of(r, g, k));
+    }
+  };
+}
+
+// Stores `rows` rows of an operand (X): tables [rows][g] and [rows][g][k].
+void fill_rows(int64_t rows, int64_t g, int64_t k, const RowFill& fill, std::vector<int32_t>& groups,
+               std::vector<int32_t>& indices);
+
 template <class GroupOf, class IndexOf>
 void fill_operand(int64_t rows, const LoweredPass& lp, GroupOf group_of, IndexOf index_of,
                   std::vector<int32_t>& groups, std::vector<int32_t>& indices) {
-  groups.reserve(size_t(rows * lp.g));
-  indices.reserve(size_t(rows * lp.g * lp.k));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t g = 0; g < lp.g; ++g) {
-      groups.push_back(int32_t(group_of(r, g)));
-      for (int64_t k = 0; k < lp.k; ++k) indices.push_back(int32_t(index_of(r, g, k)));
-    }
+  fill_rows(rows, lp.g, lp.k, operand_rows(lp.g, lp.k, group_of, index_of), groups, indices);
 }
 
 // Block groupings (docs/formats.md#block-groupings). The pass's reduction
@@ -75,32 +110,36 @@ bool blocked_pass(const GroupLayout& x, const GroupLayout& y, const std::string&
 
 [[noreturn]] void throw_block_straddle(int64_t r, int64_t cb, int64_t t);
 
-// Fills one operand's tables of a blocked pass: at(r, c, t) is the flat index
-// of the element (c, t) of row r, -1 for a zero tap. A group's scale index is
-// that of its first real element (0 for a group of zero taps only, whose
-// products are all zero). Throws mls::Error if two real elements of one
-// (r, g) lie in different quantization groups: a kind whose block_axis()
-// does not match its lowering.
+// One operand's rows of a blocked pass: at(r, c, t) is the flat index of the
+// element (c, t) of row r, -1 for a zero tap (copied: capture by value). A
+// group's scale index is that of its first real element (0 for a group of
+// zero taps only, whose products are all zero). Throws mls::Error if two real
+// elements of one (r, g) lie in different quantization groups: a kind whose
+// block_axis() does not match its lowering.
 template <class At>
-void fill_blocked(int64_t rows, const BlockedReduction& red, const GroupLayout& layout, At at,
-                  std::vector<int32_t>& groups, std::vector<int32_t>& indices) {
-  groups.reserve(size_t(rows * red.g()));
-  indices.reserve(size_t(rows * red.g() * red.kb));
-  for (int64_t r = 0; r < rows; ++r)
+RowFill blocked_rows(const BlockedReduction& red, const GroupLayout& layout, At at) {
+  return [=](int64_t r, int32_t* groups, int32_t* indices) {
     for (int64_t cb = 0; cb < red.nb; ++cb)
       for (int64_t t = 0; t < red.taps; ++t) {
         int64_t group = -1;
         for (int64_t k = 0; k < red.kb; ++k) {
           const int64_t c = cb * red.kb + k;
           const int64_t idx = c < red.len ? at(r, c, t) : -1;
-          indices.push_back(int32_t(idx));
+          *indices++ = int32_t(idx);
           if (idx < 0) continue;
           const int64_t gi = layout.group_of(idx);
           if (group >= 0 && gi != group) throw_block_straddle(r, cb, t);
           group = gi;
         }
-        groups.push_back(int32_t(group < 0 ? 0 : group));
+        *groups++ = int32_t(group < 0 ? 0 : group);
       }
+  };
+}
+
+template <class At>
+void fill_blocked(int64_t rows, const BlockedReduction& red, const GroupLayout& layout, At at,
+                  std::vector<int32_t>& groups, std::vector<int32_t>& indices) {
+  fill_rows(rows, red.g(), red.kb, blocked_rows(red, layout, at), groups, indices);
 }
 
 }  // namespace mls

@@ -29,7 +29,8 @@ LoweredPass lower_blocked(const MatrixProduct& mp, const GroupLayout& xl, const 
   lp.m = mp.m, lp.p = mp.p, lp.g = red.g(), lp.k = red.kb;
   lp.out_shape = mp.out_shape;
   fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t r, int64_t) { return mp.x.at(m, r); }, lp.x_group, lp.x_index);
-  fill_blocked(lp.p, red, yl, [&](int64_t p, int64_t r, int64_t) { return mp.y.at(p, r); }, lp.y_group, lp.y_index);
+  const MatrixView y = mp.y;
+  lp.y_row = blocked_rows(red, yl, [y](int64_t p, int64_t r, int64_t) { return y.at(p, r); });
   lp.out_index.reserve(size_t(lp.m * lp.p));
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back(mp.out.at(m, p));
@@ -50,8 +51,10 @@ LoweredPass lower_matrix_product(const MatrixProduct& mp, const GroupLayout& xl,
   // The first element of each (row, g) run carries the run's group scale.
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of(mp.x.at(m, g * lp.k)); },
                [&](int64_t m, int64_t g, int64_t k) { return mp.x.at(m, g * lp.k + k); }, lp.x_group, lp.x_index);
-  fill_operand(lp.p, lp, [&](int64_t p, int64_t g) { return yl.group_of(mp.y.at(p, g * lp.k)); },
-               [&](int64_t p, int64_t g, int64_t k) { return mp.y.at(p, g * lp.k + k); }, lp.y_group, lp.y_index);
+  const MatrixView y = mp.y;
+  const int64_t run = lp.k;
+  lp.y_row = operand_rows(lp.g, lp.k, [yl, y, run](int64_t p, int64_t g) { return yl.group_of(y.at(p, g * run)); },
+                          [y, run](int64_t p, int64_t g, int64_t k) { return y.at(p, g * run + k); });
   lp.out_index.reserve(size_t(lp.m * lp.p));
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back(mp.out.at(m, p));

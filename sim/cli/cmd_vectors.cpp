@@ -80,6 +80,7 @@ void golden_levels(const LoweredPass& lp, const QuantTensor& x, const QuantTenso
   const Mapping map = Mapping::for_array(array);
   const LoopNest nest = map.loop_nest(lp.m, lp.p, map.chunk_plan(lp.k, lp.g));
   const GoldenResult reference = golden_pass(lp, x, y, array, map);
+  const RowTables yt = y_tables(lp);  // a vector set's pass is small: Y stored whole
   const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
   const int slots = map.tree_slots();
   std::vector<float> slot(size_t(slots), 0.0f);
@@ -97,12 +98,12 @@ void golden_levels(const LoweredPass& lp, const QuantTensor& x, const QuantTenso
           uint64_t ovf = 0;
           for (int64_t k = k0; k < k0 + nest.plan.length(j); ++k) {
             const int32_t xi = lp.x_index[size_t((m * lp.g + g) * lp.k + k)];
-            const int32_t yi = lp.y_index[size_t((p * lp.g + g) * lp.k + k)];
+            const int32_t yi = yt.index[size_t((p * lp.g + g) * lp.k + k)];
             const int64_t prod = xi < 0 || yi < 0 ? 0 : int64_t(x.sq[size_t(xi)]) * y.sq[size_t(yi)];
             sum = accumulate(sum, prod, array.acc_bits, array.acc_overflow, ovf);
           }
           slot[size_t(s)] = scale_chunk(sum, x.sg[size_t(lp.x_group[size_t(m * lp.g + g)])],
-                                        y.sg[size_t(lp.y_group[size_t(p * lp.g + g)])], x.scale, y.scale);
+                                        y.sg[size_t(yt.groups[size_t(p * lp.g + g)])], x.scale, y.scale);
           out.overflows += ovf;
           out.chunks << m << ' ' << p << ' ' << j << ' ' << sum << ' ' << ovf << ' '
                      << hex(float_bits(slot[size_t(s)]), 8) << '\n';
@@ -113,7 +114,7 @@ void golden_levels(const LoweredPass& lp, const QuantTensor& x, const QuantTenso
         acc = acc + t;
       }
       const float result = acc * f;
-      const float expected = reference.out.data[size_t(lp.out_index[size_t(m * lp.p + p)])];
+      const float expected = reference.out.data[size_t(lp.out_at(m * lp.p + p))];
       if (float_bits(result) != float_bits(expected))
         throw Error(where + ": internal: the level-by-level walk disagrees with golden_pass at m = " +
                     std::to_string(m) + ", p = " + std::to_string(p));
@@ -204,7 +205,8 @@ int cmd_vectors(const std::vector<std::string>& args) {
   outputs.make_dir(a.out_dir);
   outputs.stage(a.out_dir + "/meta.txt", meta_file(layer_name, pass, lp, x, y, a.cfg.array));
   outputs.stage(a.out_dir + "/x.txt", operand_file(x, lp.x_index, lp.x_group, lp.m, lp));
-  outputs.stage(a.out_dir + "/y.txt", operand_file(y, lp.y_index, lp.y_group, lp.p, lp));
+  const RowTables yt = y_tables(lp);
+  outputs.stage(a.out_dir + "/y.txt", operand_file(y, yt.index, yt.groups, lp.p, lp));
   outputs.stage(a.out_dir + "/chunks.txt", levels.chunks.str());
   outputs.stage(a.out_dir + "/tiles.txt", levels.tiles.str());
   outputs.stage(a.out_dir + "/outputs.txt", levels.outputs.str());

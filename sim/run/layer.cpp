@@ -170,9 +170,7 @@ BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block, BwdData
              : layer.kind->lower(pass, block, layer.x(pass).layout, layer.y(pass).layout);
   b.natural = std::move(b.lp.out_index);
   b.natural_shape = b.lp.out_shape;
-  b.lp.out_shape = {b.lp.m * b.lp.p};
-  b.lp.out_index.resize(b.natural.size());
-  for (size_t i = 0; i < b.natural.size(); ++i) b.lp.out_index[i] = int64_t(i);
+  b.lp.out_shape = {b.lp.m * b.lp.p};  // out_index empty: Out[m, p] at m * p + p
   return b;
 }
 

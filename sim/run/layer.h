@@ -72,7 +72,7 @@ LoweredPass lower_layer(const QuantLayer& layer, Pass pass);
 int64_t pass_blocks(const QuantLayer& layer, Pass pass, BwdData bwd_data = BwdData::zero_insert);
 
 // One block of a pass with compact results: lp.out_shape is [m * p] and
-// lp.out_index counts up, so the golden model and the array write a result no
+// lp.out_index is empty (it counts up), so the golden model and the array write a result no
 // larger than the block; `natural` keeps where each result lands in the
 // pass's result of shape `natural_shape`.
 struct BlockPass {

@@ -187,11 +187,12 @@ TEST_P(ArrayRegression, BitExactWithSpecCyclesAndCounts) {
       EXPECT_LE(fs.cycles, s.cycles);
     }
     uint64_t zero_products = 0;
+    const mls::RowTables yt = mls::y_tables(lp);
     for (size_t i = 0; i < size_t(lp.m * lp.g * lp.k); ++i) {
       const int64_t gk = int64_t(i) % (lp.g * lp.k);
       const bool x_zero = lp.x_index[i] < 0 || x.sq[size_t(lp.x_index[i])] == 0;
       for (int64_t p = 0; p < lp.p; ++p) {
-        const int32_t yi = lp.y_index[size_t(p * lp.g * lp.k + gk)];
+        const int32_t yi = yt.index[size_t(p * lp.g * lp.k + gk)];
         zero_products += x_zero || yi < 0 || y.sq[size_t(yi)] == 0;
       }
     }

@@ -46,9 +46,10 @@ std::vector<float> run_cases(const std::vector<ScalerCase>& cases, const Setup& 
   job.x_scale = setup.x_fmt;
   job.y_scale = setup.y_fmt;
   Bench bench("bench", [&] { return new GroupScaler("scaler", cfg, &stats); });
+  std::vector<GroupScale> y_scales;
   for (size_t i = 0; i < cases.size(); ++i) {
     job.x_scales.push_back(cases[i].x);
-    job.y_scales.push_back(cases[i].y);
+    y_scales.push_back(cases[i].y);
     ChunkSums s;
     s.tag.valid = s.tag.tile_last = true;
     s.tag.m_tile = s.tag.p = int64_t(i);
@@ -57,6 +58,7 @@ std::vector<float> run_cases(const std::vector<ScalerCase>& cases, const Setup& 
     s.sum = {cases[i].sum};
     bench.stimulus.push_back(s);
   }
+  job.y = mls::hw::YRows::stored(1, 1, std::vector<uint32_t>(cases.size(), 0), y_scales);
   bench.dut->load(job);
   if (form) *form = bench.dut->form();
   bench.run(2);

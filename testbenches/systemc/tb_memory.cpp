@@ -49,7 +49,7 @@ struct Layer {
   int scale_bits() const { return cfg.quant.weight.scale.e + cfg.quant.weight.scale.m; }
   uint64_t nonzero_y_taps() const {
     uint64_t n = 0;
-    for (int32_t i : lp.y_index) n += i >= 0;
+    for (int32_t i : mls::y_tables(lp).index) n += i >= 0;
     return n;
   }
 };

@@ -21,9 +21,11 @@ TEST(OperandBuffer, ReadsTheAddressedElements) {
   for (int m = 0; m < 5; ++m)
     for (int g = 0; g < 2; ++g)
       for (int k = 0; k < 3; ++k) job.x_codes[size_t((g * 3 + k) * 5 + m)] = uint32_t(100 * m + 10 * g + k);
+  std::vector<uint32_t> y_codes;
   for (int p = 0; p < 2; ++p)
     for (int g = 0; g < 2; ++g)
-      for (int k = 0; k < 3; ++k) job.y_codes.push_back(uint32_t(100 * p + 10 * g + k));
+      for (int k = 0; k < 3; ++k) y_codes.push_back(uint32_t(100 * p + 10 * g + k));
+  job.y = mls::hw::YRows::stored(2, 3, y_codes, std::vector<mls::GroupScale>(4));
   Stats stats;
   tb::BlockBench<IssueCmd, Operands, OperandBuffer> bench("bench",
                                                          [&] { return new OperandBuffer("buf", cfg, &stats); });

@@ -163,20 +163,21 @@ void expect_one_group_per_slice(const std::vector<int32_t>& index, const std::ve
 void check_block(const mls::LoweredPass& lp, const QuantTensor& xq, const QuantTensor& yq, const TensorF& xd,
                  const TensorF& yd, int b, std::vector<double>& got) {
   ASSERT_LE(lp.k, b);
+  const mls::RowTables yt = mls::y_tables(lp);
   expect_one_group_per_slice(lp.x_index, lp.x_group, xq.layout, lp.k, "X");
-  expect_one_group_per_slice(lp.y_index, lp.y_group, yq.layout, lp.k, "Y");
+  expect_one_group_per_slice(yt.index, yt.groups, yq.layout, lp.k, "Y");
   mls::ArrayConfig array;
   array.rows = 4, array.cols = 3, array.chunk = 5, array.acc_bits = 40;
   mls::LoweredPass compact = lp;
   compact.out_shape = {lp.m * lp.p};
-  for (size_t i = 0; i < compact.out_index.size(); ++i) compact.out_index[i] = int64_t(i);
+  compact.out_index.clear();  // Out[m, p] at m * p + p
   const mls::GoldenResult golden = mls::golden_pass(compact, xq, yq, array);
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t p = 0; p < lp.p; ++p) {
       double sum = 0, abs_sum = 0;
       for (int64_t gk = 0; gk < lp.g * lp.k; ++gk) {
         const int32_t xi = lp.x_index[size_t(m * lp.g * lp.k + gk)];
-        const int32_t yi = lp.y_index[size_t(p * lp.g * lp.k + gk)];
+        const int32_t yi = yt.index[size_t(p * lp.g * lp.k + gk)];
         if (xi < 0 || yi < 0) continue;
         const double t = double(xd.data[size_t(xi)]) * yd.data[size_t(yi)];
         sum += t;

@@ -25,18 +25,19 @@ using Product = std::tuple<int32_t, int32_t, int32_t, int32_t>;  // x element, y
 
 // output flat index -> its non-zero products.
 void collect(const LoweredPass& lp, std::map<int64_t, std::vector<Product>>& out, uint64_t& zero_taps) {
+  const mls::RowTables yt = mls::y_tables(lp);
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t p = 0; p < lp.p; ++p) {
       std::vector<Product>& v = out[lp.out_index[size_t(m * lp.p + p)]];
       for (int64_t g = 0; g < lp.g; ++g)
         for (int64_t k = 0; k < lp.k; ++k) {
           const int32_t xi = lp.x_index[size_t((m * lp.g + g) * lp.k + k)];
-          const int32_t yi = lp.y_index[size_t((p * lp.g + g) * lp.k + k)];
+          const int32_t yi = yt.index[size_t((p * lp.g + g) * lp.k + k)];
           if (xi < 0 || yi < 0) {
             ++zero_taps;
             continue;
           }
-          v.push_back({xi, yi, lp.x_group[size_t(m * lp.g + g)], lp.y_group[size_t(p * lp.g + g)]});
+          v.push_back({xi, yi, lp.x_group[size_t(m * lp.g + g)], yt.groups[size_t(p * lp.g + g)]});
         }
     }
 }

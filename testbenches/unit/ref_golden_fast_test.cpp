@@ -81,7 +81,9 @@ Case make_case(uint64_t seed) {
   c.x = make_operand(gen, 1 + int64_t(gen() % 200), 1 + int64_t(gen() % 6), ranges[gen() % 6], far);
   c.y = make_operand(gen, 1 + int64_t(gen() % 200), 1 + int64_t(gen() % 6), ranges[gen() % 6], far);
   fill_tables(gen, lp.m, lp, c.x, lp.x_index, lp.x_group);
-  fill_tables(gen, lp.p, lp, c.y, lp.y_index, lp.y_group);
+  mls::RowTables yt;
+  fill_tables(gen, lp.p, lp, c.y, yt.index, yt.groups);
+  lp.y_row = mls::table_rows(std::move(yt), lp.g, lp.k);
   const int acc_bits[] = {8, 12, 16, 20, 24, 31, 32, 40, 48, 62};
   c.array.acc_bits = acc_bits[gen() % 10];
   c.array.acc_overflow = gen() % 2 ? Overflow::saturate : Overflow::wrap;
@@ -186,7 +188,8 @@ TEST(GoldenFast, RangeEdgesOfTheLocalAccumulator) {
       Case c;
       c.lp.m = c.lp.p = c.lp.g = 1, c.lp.k = 2;
       c.lp.out_shape = {1}, c.lp.out_index = {0};
-      c.lp.x_index = {0, 1}, c.lp.y_index = {0, 1}, c.lp.x_group = {0}, c.lp.y_group = {0};
+      c.lp.x_index = {0, 1}, c.lp.x_group = {0};
+      c.lp.y_row = mls::table_rows({{0}, {0, 1}}, 1, 2);
       c.x.sq = e.x, c.y.sq = {1, 1};
       c.x.sg = c.y.sg = {GroupScale{}};
       c.x.s_t = c.y.s_t = 1.0f;

@@ -108,14 +108,15 @@ TEST(ref_layer_lowering, EveryKindPassAndBlockSumsToTheReference) {
           const mls::LoweredPass lp = kind->lower(pass, b, xl, yl);
           ASSERT_EQ(mls::numel(lp.out_shape), int64_t(ref.size()));
           macs += lp.macs();
+          const mls::RowTables yt = mls::y_tables(lp);
           expect_one_group_per_slice(lp.x_index, lp.x_group, xl, lp.g * lp.k, lp.k, "X");
-          expect_one_group_per_slice(lp.y_index, lp.y_group, yl, lp.g * lp.k, lp.k, "Y");
+          expect_one_group_per_slice(yt.index, yt.groups, yl, lp.g * lp.k, lp.k, "Y");
           for (int64_t m = 0; m < lp.m; ++m)
             for (int64_t p = 0; p < lp.p; ++p) {
               double sum = 0;
               for (int64_t gk = 0; gk < lp.g * lp.k; ++gk) {
                 const int32_t xi = lp.x_index[size_t(m * lp.g * lp.k + gk)];
-                const int32_t yi = lp.y_index[size_t(p * lp.g * lp.k + gk)];
+                const int32_t yi = yt.index[size_t(p * lp.g * lp.k + gk)];
                 if (xi >= 0 && yi >= 0) sum += double(x.data[size_t(xi)]) * y.data[size_t(yi)];
               }
               const size_t at = size_t(lp.out_index[size_t(m * lp.p + p)]);
