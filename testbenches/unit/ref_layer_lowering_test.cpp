@@ -176,3 +176,33 @@ TEST(ref_layer_lowering, GeometryErrorsNameTheOperand) {
 }
 
 }  // namespace
+
+// Y's rows are generated, never stored: a forward conv whose unrolled input
+// has more slots than any int32-indexed table (p x g x k = 4.2 M x 64 x 9 =
+// 2.4 G) lowers at once, storing only X (576 indices) and the outputs, and
+// its first and last rows hold the taps the convolution's definition names,
+// written out here: row p = (n, ho, wo), slot (g = ci, k = (kh, kw)) reads
+// A[n, ci, ho - 1 + kh, wo - 1 + kw] (padding 1), -1 off the input.
+TEST(ref_layer_lowering, YRowsPastAnyStoredTableAreGeneratedOnDemand) {
+  const int64_t n = 16, c = 64, h = 512, w = 512;
+  std::unique_ptr<mls::LayerKind> kind =
+      mls::find_layer_kind("conv2d", "test").from_manifest(json{{"padding", 1}}, "test");
+  const Shape weight{1, c, 3, 3}, input{n, c, h, w};
+  kind->bind(weight, input, nullptr);
+  const mls::LoweredPass lp = kind->lower(Pass::fwd, 0, mls::GroupLayout(weight, Grouping::nc),
+                                          mls::GroupLayout(input, Grouping::nc));
+  ASSERT_EQ(lp.p, n * h * w);
+  ASSERT_GT(lp.p * lp.g * lp.k, mls::kMaxLoweredEntries);
+  EXPECT_EQ(int64_t(lp.x_index.size()), c * 9);
+  for (int64_t row : {int64_t{0}, lp.p - 1}) {
+    const mls::RowTables t = mls::y_tables(lp, row, row + 1);
+    const int64_t img = row / (h * w), ho = row / w % h, wo = row % w;
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t kh = 0; kh < 3; ++kh)
+        for (int64_t kw = 0; kw < 3; ++kw) {
+          const int64_t y = ho - 1 + kh, x = wo - 1 + kw;
+          const int64_t want = y < 0 || y >= h || x < 0 || x >= w ? -1 : ((img * c + ci) * h + y) * w + x;
+          ASSERT_EQ(t.index[size_t(ci * 9 + kh * 3 + kw)], want) << "row " << row << " ci " << ci;
+        }
+  }
+}

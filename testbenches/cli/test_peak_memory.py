@@ -1,0 +1,91 @@
+"""Peak memory grows with the tensors, not with the products
+(docs/scale.md#memory). An unrolled input (im2col, zero insertion) has one
+slot per product of its row; the lowering generates those rows when a
+consumer needs them instead of storing them. Each case below has small
+tensors but a stored Y table several times their size: the bound is set from
+the tensor sizes, well under what storing the table alone would take, and the
+child's peak resident set (getrusage of the waited-for child) must stay under
+it. The forward result is also checked against numpy's convolution in double."""
+import json
+import os
+import resource
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+
+MLSSIM = os.environ["MLSSIM"]
+MB = 1 << 20
+
+
+def run_measured(*args):
+    """Runs mlssim in a child of its own (so RUSAGE_CHILDREN is its peak alone)
+    and returns (completed process, peak RSS in bytes)."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "sys.stdout.write(p.stdout); sys.stderr.write(p.stderr)\n"
+        "print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(p.returncode)\n"
+    )
+    p = subprocess.run(["/usr/bin/python3", "-c", probe, MLSSIM, *map(str, args)], capture_output=True, text=True,
+                       timeout=300)
+    peak = [line for line in p.stderr.splitlines() if line.startswith("PEAK ")]
+    return p, int(peak[-1].split()[1]) * 1024  # ru_maxrss is in KiB on Linux
+
+
+class PeakMemory(unittest.TestCase):
+    def test_forward_conv_keeps_no_unrolled_input(self):
+        # 16 x 64 x 3 x 3 over a 64 x 256 x 256 input, padding 1: 604 M products.
+        # Its unrolled input would be p x g x k = 65536 x 64 x 9 int32 = 151 MB;
+        # the tensors (float, quantized, result) about 40 MB.
+        rng = np.random.default_rng(7)
+        w = (rng.standard_normal((16, 64, 3, 3)) * 0.05).astype(np.float32)
+        a = np.abs(rng.standard_normal((1, 64, 256, 256))).astype(np.float32)
+        with tempfile.TemporaryDirectory() as d:
+            np.save(os.path.join(d, "w.npy"), w)
+            np.save(os.path.join(d, "a.npy"), a)
+            out = os.path.join(d, "o.npy")
+            p, peak = run_measured("conv", "--pass", "fwd", "--weight", os.path.join(d, "w.npy"), "--input",
+                                   os.path.join(d, "a.npy"), "--padding", 1, "--out", out)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertLess(peak, 110 * MB, f"peak RSS {peak / MB:.0f} MB")
+            got = np.load(out).astype(np.float64)
+        windows = np.lib.stride_tricks.sliding_window_view(np.pad(a, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3),
+                                                           axis=(2, 3))
+        ref = np.tensordot(windows.astype(np.float64), w.astype(np.float64), axes=([1, 4, 5], [1, 2, 3]))
+        ref = ref.transpose(0, 3, 1, 2)
+        self.assertEqual(got.shape, ref.shape)
+        rel = np.linalg.norm(got - ref) / np.linalg.norm(ref)
+        self.assertLess(rel, 0.05, "the quantized convolution is far from the exact one")
+
+    def test_zero_insertion_backward_data_keeps_no_unrolled_error(self):
+        # A 7 x 7 stride-2 stem: its zero-insert backward-data pass streams
+        # 16384 x 16 x 49 error slots (51 MB as a table, held twice over
+        # before: the lowering's indices and the array's codes); the tensors
+        # are under 4 MB.
+        topo = {"model": "stem", "layers": [{"name": "stem", "kind": "conv2d", "weight": [16, 16, 7, 7],
+                                             "input": [16, 128, 128], "stride": 2, "padding": 3}]}
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "topo.json")
+            with open(path, "w") as f:
+                json.dump(topo, f)
+            trace = os.path.join(d, "trace")
+            s = subprocess.run([MLSSIM, "synth", path, "--out", trace], capture_output=True, text=True, timeout=120)
+            self.assertEqual(s.returncode, 0, s.stderr)
+            p, peak = run_measured("run", trace, "--check", "--report", os.path.join(d, "r.json"))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("all bit-exact", p.stdout)
+            self.assertLess(peak, 60 * MB, f"peak RSS {peak / MB:.0f} MB")
+            with open(os.path.join(d, "r.json")) as f:
+                report = json.load(f)
+        # Every pass ran: 16 x 16 x 49 taps over 64 x 64 outputs (fwd and
+        # bwd-weight) and over 128 x 128 inputs (bwd-data, zero insertion).
+        macs = {e["pass"]: e["macs"] for e in report["layers"]}
+        self.assertEqual(macs, {"fwd": 16 * 16 * 49 * 64 * 64, "bwd-weight": 16 * 16 * 49 * 64 * 64,
+                                "bwd-data": 16 * 16 * 49 * 128 * 128})
+
+
+if __name__ == "__main__":
+    unittest.main()
