@@ -299,6 +299,16 @@ LoweredPass Conv2d::lower(Pass pass, int64_t block, const GroupLayout& x_layout,
   return lp;
 }
 
+LayerKind::ProductSize Conv2d::product_size(Pass pass) const {
+  const ConvGeometry& c = geometry();
+  switch (pass) {
+    case Pass::fwd: return {c.cog(), c.n * c.ho * c.wo, c.cig() * c.kh * c.kw};
+    case Pass::bwd_data: return {c.cig(), c.n * c.h * c.w, c.cog() * c.kh * c.kw};
+    case Pass::bwd_weight: break;
+  }
+  return {c.cog(), c.cig() * c.kh * c.kw, c.n * c.ho * c.wo};
+}
+
 // X and Y of each pass are blocked along the reduction's channel or batch
 // dim, in segments of one channel group so no block straddles two groups.
 BlockAxis Conv2d::block_axis(Pass pass, bool x_side) const {

@@ -64,6 +64,7 @@ class Conv2d final : public LayerKind {
                     const GroupLayout& y_layout) const override;
   // fwd: W dim 1, A dim 1 (per channel group); bwd-data: W dim 0, E dim 1 (per
   // channel group); bwd-weight: E dim 0, A dim 0 (the batch).
+  ProductSize product_size(Pass pass) const override;
   BlockAxis block_axis(Pass pass, bool x_side) const override;
   // With ci' = ci - j*Ci/G the weight's input-channel index inside co's group j:
   // fwd:        out[n,co,ho,wo]  = sum_{ci,kh,kw} W[co,ci',kh,kw] * A[n,ci,ho*S-P+kh*D, wo*S-P+kw*D]

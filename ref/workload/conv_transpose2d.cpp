@@ -79,6 +79,10 @@ LoweredPass ConvTranspose2d::lower(Pass pass, int64_t block, const GroupLayout& 
   return lp;
 }
 
+LayerKind::ProductSize ConvTranspose2d::product_size(Pass pass) const {
+  return adjoint_.product_size(adjoint_pass(pass));
+}
+
 BlockAxis ConvTranspose2d::block_axis(Pass pass, bool x_side) const {
   return adjoint_.block_axis(adjoint_pass(pass), x_side);
 }

@@ -40,6 +40,7 @@ class ConvTranspose2d final : public LayerKind {
   LoweredPass lower(Pass pass, int64_t block, const GroupLayout& x_layout,
                     const GroupLayout& y_layout) const override;
   // The adjoint conv's axes for the adjoint pass.
+  ProductSize product_size(Pass pass) const override;
   BlockAxis block_axis(Pass pass, bool x_side) const override;
   // From the definition: each (n, ci, h, w, co', kh, kw) tap adds A[n,ci,h,w] * W[ci,co',kh,kw]
   // to out[n, co, h*S - P + kh*D, w*S - P + kw*D], co = group(ci)*Co/G + co'.

@@ -55,6 +55,14 @@ class LayerKind {
   // quantized X and Y's. Its out_index points into the pass's whole result.
   virtual LoweredPass lower(Pass pass, int64_t block, const GroupLayout& x_layout,
                             const GroupLayout& y_layout) const = 0;
+  // The sizes of one block of `pass` as a grouped product, from the bound
+  // shapes alone (no lowering): m, p and the reduction length r (g * k under
+  // a non-block grouping, zero taps included). Every block of a pass has
+  // these sizes; `run` plans with them (cost estimates for -j, shards and ETA).
+  struct ProductSize {
+    int64_t m = 0, p = 0, r = 0;
+  };
+  virtual ProductSize product_size(Pass pass) const = 0;
   // A pass of one block; throws mls::Error when the pass has more.
   LoweredPass lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const;
   // The shape an operand is quantized in: the grouping (nc, n, c) cuts dims 0

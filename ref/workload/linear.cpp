@@ -40,6 +40,16 @@ const LinearGeometry& Linear::geometry() const {
 
 Shape Linear::grouping_shape(Operand, const Shape& natural) const { return matrix_shape(natural); }
 
+LayerKind::ProductSize Linear::product_size(Pass pass) const {
+  const LinearGeometry& c = geometry();
+  switch (pass) {
+    case Pass::fwd: return {c.out, c.tokens, c.in};
+    case Pass::bwd_data: return {c.in, c.tokens, c.out};
+    case Pass::bwd_weight: break;
+  }
+  return {c.out, c.in, c.tokens};
+}
+
 LoweredPass Linear::lower(Pass pass, int64_t block, const GroupLayout& xl, const GroupLayout& yl) const {
   const LinearGeometry& c = geometry();
   if (block != 0) throw Error("linear: block " + std::to_string(block) + " of 1");

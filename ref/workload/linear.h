@@ -34,6 +34,7 @@ class Linear final : public LayerKind {
                     const GroupLayout& y_layout) const override;
   // fwd: W and A along in (dim 1); bwd-data: W along out (dim 0), E along
   // out (dim 1); bwd-weight: E and A along the tokens (dim 0).
+  ProductSize product_size(Pass pass) const override;
   BlockAxis block_axis(Pass pass, bool x_side) const override;
   Shape grouping_shape(Operand operand, const Shape& natural) const override;
   // fwd: out[t, o] = sum_i W[o, i] A[t, i]; bwd-data: out[t, i] = sum_o E[t, o] W[o, i];

@@ -58,6 +58,16 @@ int64_t Matmul::blocks(Pass) const { return geometry().batch; }
 
 Shape Matmul::grouping_shape(Operand, const Shape& natural) const { return matrix_shape(natural); }
 
+LayerKind::ProductSize Matmul::product_size(Pass pass) const {
+  const MatmulGeometry& c = geometry();
+  switch (pass) {
+    case Pass::fwd: return {c.n, c.m, c.k};
+    case Pass::bwd_data: return {c.k, c.m, c.n};
+    case Pass::bwd_weight: break;
+  }
+  return {c.n, c.k, c.m};
+}
+
 LoweredPass Matmul::lower(Pass pass, int64_t block, const GroupLayout& xl, const GroupLayout& yl) const {
   const MatmulGeometry& c = geometry();
   if (block < 0 || block >= c.batch)

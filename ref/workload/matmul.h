@@ -38,6 +38,7 @@ class Matmul final : public LayerKind {
   // The reduction dim of each pass in the [rows, last dim] views, the batch
   // as segments of the row dim: fwd K (B dim 0, A dim 1), bwd-data N (B dim 1,
   // E dim 1), bwd-weight M (E dim 0, A dim 0).
+  ProductSize product_size(Pass pass) const override;
   BlockAxis block_axis(Pass pass, bool x_side) const override;
   Shape grouping_shape(Operand operand, const Shape& natural) const override;
   std::vector<double> reference(Pass pass, const TensorF& weight, const TensorF& input,

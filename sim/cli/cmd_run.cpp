@@ -301,7 +301,7 @@ nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& 
   int64_t est_total = 0;
   for (const PlannedPass& pp : planned) {
     plan[pp.key()] = pp;
-    est_total += pp.est_macs;
+    est_total += pp.est_cost();
   }
   PassLog log(true, planned.size(), est_total);  // the workers print nothing with --no-progress
   const WorkDir dir;

@@ -18,6 +18,7 @@
 #include "ref/core/error.h"
 #include "ref/core/rng.h"
 #include "ref/golden/golden_conv.h"
+#include "ref/workload/bwd_data_decompose.h"
 #include "ref/workload/layer_kind.h"
 #include "ref/io/npy.h"
 #include "ref/io/file_io.h"
@@ -300,20 +301,22 @@ void print_total(const json& report, bool check) {
               check ? (t.at("bit_exact").get<bool>() ? ", all bit-exact" : ", MISMATCHES") : "");
 }
 
-// The products of one pass of the layer, from its shapes alone (see
-// PlannedPass): every kind's three passes make the same useful products.
-int64_t layer_products(const LayerTensors& t) {
-  const Shape& w = t.weight.shape;
-  const Shape& a = t.input.shape;
-  const int64_t w_size = t.weight.size(), a_size = t.input.size();
-  const std::string kind = t.kind->name();
-  if (kind == "matmul") return a_size * w.back();                       // batch * M * K * N
-  if (kind == "linear") return w_size * (a_size / std::max<int64_t>(1, w[1]));  // rows * in * out
-  if (kind == "conv2d" && t.grad_output)                                 // N Ho Wo * Co Ci/g Kh Kw
-    return w_size * (t.grad_output->size() / std::max<int64_t>(1, w[0]));
-  // conv_transpose2d (N H W * Ci Co/g Kh Kw), and a forward-only conv2d as if
-  // its output were as large as its input.
-  return w_size * (a_size / std::max<int64_t>(1, a.size() > 1 ? a[1] : 1));
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The planning estimates of one layer-pass (see PlannedPass). A decomposed
+// backward-data pass (--bwd-data decompose) skips the zero-insertion taps:
+// about one tap in stride_h x stride_w remains.
+PlannedPass planned_pass(const LayerTensors& t, Pass pass, const ArrayConfig& array) {
+  const LayerKind::ProductSize size = t.kind->product_size(pass);
+  int64_t r = size.r;
+  if (array.bwd_data == BwdData::decompose && pass == Pass::bwd_data && decomposes(*t.kind)) {
+    const ConvParams& q = dynamic_cast<const Conv2d&>(*t.kind).params();
+    r = std::max<int64_t>(1, r / (int64_t(q.stride_h) * q.stride_w));
+  }
+  const int64_t blocks = t.kind->blocks(pass);
+  PlannedPass pp{t.name, pass, blocks * size.m * size.p * r, 0};
+  pp.est_cycles = blocks * ceil_div(size.m, array.cols) * size.p * ceil_div(r, array.rows);
+  return pp;
 }
 
 // Folds a tensor's shape and bits into a 64-bit fingerprint.
@@ -351,8 +354,8 @@ PassLog::PassLog(bool enabled, size_t passes, int64_t est_total)
 
 void PassLog::finished(const PlannedPass& pp, int64_t macs, double seconds, bool resumed, const std::string& tag) {
   ++done_;
-  est_done_ += pp.est_macs;
-  if (!resumed) est_computed_ += pp.est_macs;
+  est_done_ += pp.est_cost();
+  if (!resumed) est_computed_ += pp.est_cost();
   if (!enabled_) return;
   const int64_t left = std::max<int64_t>(0, est_total_ - est_done_);
   std::string eta = "-";
@@ -375,7 +378,7 @@ std::vector<PlannedPass> plan_run(const Trace& trace, const RunOptions& opt) {
       // QuantLayer::has_pass's rule: no grad_output, forward only.
       const auto present = [&](Operand o) { return o != Operand::grad_output || t.grad_output.has_value(); };
       if (!present(t.kind->x_operand(pass)) || !present(t.kind->y_operand(pass))) continue;
-      plan.push_back({t.name, pass, layer_products(t)});
+      plan.push_back(planned_pass(t, pass, opt.cfg.array));
     }
   }
   return plan;
@@ -385,13 +388,13 @@ std::vector<PlannedPass> shard_plan(const std::vector<PlannedPass>& plan, int in
   std::vector<size_t> order(plan.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return plan[a].est_macs > plan[b].est_macs; });
+                   [&](size_t a, size_t b) { return plan[a].est_cost() > plan[b].est_cost(); });
   std::vector<int64_t> load(size_t(std::max(count, 1)), 0);
   std::vector<int> owner(plan.size());
   for (size_t i : order) {
     const size_t lightest = size_t(std::min_element(load.begin(), load.end()) - load.begin());
     owner[i] = int(lightest) + 1;
-    load[lightest] += plan[i].est_macs;
+    load[lightest] += plan[i].est_cost();
   }
   std::vector<PlannedPass> mine;
   for (size_t i = 0; i < plan.size(); ++i)
@@ -478,7 +481,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   int64_t est_total = 0;
   for (const PlannedPass& pp : mine) {
     selected[pp.key()] = &pp;
-    est_total += pp.est_macs;
+    est_total += pp.est_cost();
   }
   json identity;
   if (opt.shard_count > 1 || !opt.resume_dir.empty()) identity = run_identity(trace, opt);

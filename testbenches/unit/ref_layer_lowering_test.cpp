@@ -108,6 +108,10 @@ TEST(ref_layer_lowering, EveryKindPassAndBlockSumsToTheReference) {
           const mls::LoweredPass lp = kind->lower(pass, b, xl, yl);
           ASSERT_EQ(mls::numel(lp.out_shape), int64_t(ref.size()));
           macs += lp.macs();
+          const mls::LayerKind::ProductSize size = kind->product_size(pass);  // the planning sizes
+          EXPECT_EQ(size.m, lp.m);
+          EXPECT_EQ(size.p, lp.p);
+          EXPECT_EQ(size.r, lp.g * lp.k);
           const mls::RowTables yt = mls::y_tables(lp);
           expect_one_group_per_slice(lp.x_index, lp.x_group, xl, lp.g * lp.k, lp.k, "X");
           expect_one_group_per_slice(yt.index, yt.groups, yl, lp.g * lp.k, lp.k, "Y");
