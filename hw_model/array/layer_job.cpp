@@ -10,11 +10,37 @@ namespace mls::hw {
 
 namespace {
 
-uint32_t code_of(const QuantTensor& t, int32_t index) {
-  if (index < 0) return 0;  // a padding tap: +0
-  const int32_t sq = t.sq[size_t(index)];
-  return pack(t.elem, encode_q(t.elem, sq < 0 ? -int64_t(sq) : sq, sq < 0));
-}
+// An operand's element codes by signed magnitude: Y's rows are encoded each
+// time they are generated, so the encoding is a table lookup over every
+// sign * q of the format when there are few (an e2m4 element has 249),
+// else encode_q itself.
+class CodeBook {
+ public:
+  explicit CodeBook(const QuantTensor& t) : t_(t), max_q_(t.elem.max_q()) {
+    if (max_q_ > kMaxTable) return;
+    table_.assign(size_t(2 * max_q_ + 1), kUnset);
+    for (int64_t q = 0; q <= max_q_; ++q) {
+      if (!is_representable(t.elem, q)) continue;
+      table_[size_t(max_q_ + q)] = pack(t.elem, encode_q(t.elem, q, false));
+      if (q) table_[size_t(max_q_ - q)] = pack(t.elem, encode_q(t.elem, q, true));
+    }
+  }
+  // The code of element `index` of the tensor, +0 for a zero tap (-1).
+  uint32_t operator()(int32_t index) const {
+    if (index < 0) return 0;
+    const int32_t sq = t_.sq[size_t(index)];
+    if (!table_.empty() && sq >= -max_q_ && sq <= max_q_ && table_[size_t(max_q_ + sq)] != kUnset)
+      return table_[size_t(max_q_ + sq)];
+    return pack(t_.elem, encode_q(t_.elem, sq < 0 ? -int64_t(sq) : sq, sq < 0));  // throws if unrepresentable
+  }
+
+ private:
+  static constexpr int64_t kMaxTable = 1 << 16;
+  static constexpr uint32_t kUnset = ~uint32_t{0};
+  const QuantTensor& t_;
+  int64_t max_q_;
+  std::vector<uint32_t> table_;
+};
 
 }  // namespace
 
@@ -50,18 +76,20 @@ LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const Quant
   job.y_elem = y.elem;
   job.x_scale = x.scale;
   job.y_scale = y.scale;
+  const CodeBook x_code(x);
   job.x_codes.resize(lp.x_index.size());
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t gk = 0; gk < lp.g * lp.k; ++gk)
-      job.x_codes[size_t(gk * lp.m + m)] = code_of(x, lp.x_index[size_t(m * lp.g * lp.k + gk)]);
+      job.x_codes[size_t(gk * lp.m + m)] = x_code(lp.x_index[size_t(m * lp.g * lp.k + gk)]);
   for (int32_t gi : lp.x_group) job.x_scales.push_back(x.sg[size_t(gi)]);
   // Y's indices are generated into the codes' own words, then encoded in place.
   auto groups = std::make_shared<std::vector<int32_t>>(size_t(lp.g));
   const int64_t gk = lp.g * lp.k;
-  job.y = YRows(lp.g, lp.k, [&lp, &y, groups, gk](int64_t p, uint32_t* codes, GroupScale* scales) {
+  auto y_code = std::make_shared<const CodeBook>(y);
+  job.y = YRows(lp.g, lp.k, [&lp, &y, groups, gk, y_code](int64_t p, uint32_t* codes, GroupScale* scales) {
     int32_t* index = reinterpret_cast<int32_t*>(codes);
     lp.y_row(p, groups->data(), index);
-    for (int64_t i = 0; i < gk; ++i) codes[i] = code_of(y, index[i]);
+    for (int64_t i = 0; i < gk; ++i) codes[i] = (*y_code)(index[i]);
     for (size_t g = 0; g < groups->size(); ++g) scales[g] = y.sg[size_t((*groups)[g])];
   });
   job.s_t_x = x.s_t;

@@ -197,12 +197,17 @@ std::vector<T> gather_plane(const std::vector<int32_t>& index, const QuantTensor
 }
 
 // (2^M + man) * 2^(exp - M) of every (row, g) of one operand, exact in double.
-std::vector<double> row_scales(const std::vector<int32_t>& groups, const QuantTensor& t) {
-  std::vector<double> out(groups.size());
+void row_scales(const std::vector<int32_t>& groups, const QuantTensor& t, std::vector<double>& out) {
+  out.resize(groups.size());
   for (size_t i = 0; i < groups.size(); ++i) {
     const GroupScale s = t.sg[size_t(groups[i])];
     out[i] = std::ldexp(double((int64_t{1} << t.scale.m) + s.man), s.exp - t.scale.m);
   }
+}
+
+std::vector<double> row_scales(const std::vector<int32_t>& groups, const QuantTensor& t) {
+  std::vector<double> out;
+  row_scales(groups, t, out);
   return out;
 }
 
@@ -303,8 +308,8 @@ struct FastPass {
   // Generates Y's rows begin .. end - 1 (indices, group scales).
   void load_y(int64_t begin, int64_t end) {
     y0 = begin;
-    yt = y_tables(lp, begin, end);
-    fy = row_scales(yt.groups, y);
+    fill_y_tables(lp, begin, end, yt);
+    row_scales(yt.groups, y, fy);
   }
 
   float scale(int64_t sum, int64_t m, int64_t p, int32_t g) const {

@@ -42,13 +42,23 @@ void fill_group_major(LoweredPass& lp, int64_t taps, TapOf tap_of, EAt e_at, con
                  return (((co0 + g) * c.cig() + m) * c.kh + kh) * c.kw + kw;
                },
                lp.x_group, lp.x_index);
-  const int64_t per_sample = lp.p / c.n;
-  lp.y_row = operand_rows(lp.g, lp.k, [=](int64_t p, int64_t g) { return yl.group_of_pair(p / per_sample, co0 + g); },
-                          [=](int64_t p, int64_t g, int64_t k) -> int64_t {
-                            if (!taps) return -1;
-                            const auto [kh, kw] = tap_of(k);
-                            return e_at(p, g, kh, kw);
-                          });
+  // e_at(p, g, ...) is e_at(p, 0, ...) + g planes of E, or -1 for every g.
+  const int64_t per_sample = lp.p / c.n, k_count = lp.k, plane = c.ho * c.wo;
+  lp.y_row = separable_rows(
+      lp.g, lp.k,
+      [=](int64_t p, int32_t* offsets) {
+        const int64_t base = ((p / per_sample) * c.co + co0) * plane;
+        for (int64_t k = 0; k < k_count; ++k) {
+          int64_t at = -1;
+          if (taps) {
+            const auto [kh, kw] = tap_of(k);
+            at = e_at(p, 0, kh, kw);
+          }
+          offsets[k] = at < 0 ? -1 : int32_t(at - base);
+        }
+        return RowBase{base, plane};
+      },
+      [=](int64_t p, int64_t g) { return yl.group_of_pair(p / per_sample, co0 + g); });
 }
 
 }  // namespace

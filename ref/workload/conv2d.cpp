@@ -147,13 +147,19 @@ void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const Grou
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + m, g); },
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + m) * c.cig() + g) * lp.k + k; }, lp.x_group,
                lp.x_index);
-  lp.y_row = operand_rows(lp.g, lp.k, [=](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.ho * c.wo), b.ci0 + g); },
-               [=](int64_t p, int64_t g, int64_t k) -> int64_t {
-                 const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
-                 const int64_t h = tap(ho, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
-                 const int64_t w = tap(wo, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
-                 return h < 0 || w < 0 ? -1 : ((n * c.ci + b.ci0 + g) * c.h + h) * c.w + w;
-               });
+  // Slot (g, k) of row p = (n, ho, wo): channel plane (n, ci0 + g), tap (h, w) of k.
+  lp.y_row = separable_rows(
+      lp.g, lp.k,
+      [=](int64_t p, int32_t* offsets) {
+        const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
+        for (int64_t k = 0; k < c.kh * c.kw; ++k) {
+          const int64_t h = tap(ho, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
+          const int64_t w = tap(wo, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+          offsets[k] = h < 0 || w < 0 ? -1 : int32_t(h * c.w + w);
+        }
+        return RowBase{(n * c.ci + b.ci0) * c.h * c.w, c.h * c.w};
+      },
+      [=](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.ho * c.wo), b.ci0 + g); });
   fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
 }
 
@@ -166,13 +172,19 @@ void lower_bwd_data(const ConvGeometry& c, Block b, const GroupLayout& xl, const
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + g, m); },
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + g) * c.cig() + m) * lp.k + k; }, lp.x_group,
                lp.x_index);
-  lp.y_row = operand_rows(lp.g, lp.k, [=](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.h * c.w), b.co0 + g); },
-               [=](int64_t p, int64_t g, int64_t k) -> int64_t {
-                 const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
-                 const int64_t ho = back_tap(h, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
-                 const int64_t wo = back_tap(w, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
-                 return ho < 0 || wo < 0 ? -1 : ((n * c.co + b.co0 + g) * c.ho + ho) * c.wo + wo;
-               });
+  // Slot (g, k) of row p = (n, h, w): error plane (n, co0 + g), the output (ho, wo) tap k reads.
+  lp.y_row = separable_rows(
+      lp.g, lp.k,
+      [=](int64_t p, int32_t* offsets) {
+        const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
+        for (int64_t k = 0; k < c.kh * c.kw; ++k) {
+          const int64_t ho = back_tap(h, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
+          const int64_t wo = back_tap(w, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
+          offsets[k] = ho < 0 || wo < 0 ? -1 : int32_t(ho * c.wo + wo);
+        }
+        return RowBase{(n * c.co + b.co0) * c.ho * c.wo, c.ho * c.wo};
+      },
+      [=](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.h * c.w), b.co0 + g); });
   fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
 }
 
@@ -186,13 +198,21 @@ void lower_bwd_weight(const ConvGeometry& c, Block b, const GroupLayout& xl, con
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, b.co0 + m); },
                [&](int64_t m, int64_t g, int64_t k) { return (g * c.co + b.co0 + m) * lp.k + k; }, lp.x_group,
                lp.x_index);
-  lp.y_row = operand_rows(lp.g, lp.k, [=](int64_t p, int64_t g) { return yl.group_of_pair(g, b.ci0 + p / (c.kh * c.kw)); },
-               [=](int64_t p, int64_t g, int64_t k) -> int64_t {
-                 const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
-                 const int64_t h = tap(k / c.wo, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
-                 const int64_t w = tap(k % c.wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
-                 return h < 0 || w < 0 ? -1 : ((g * c.ci + ci) * c.h + h) * c.w + w;
-               });
+  // Slot (g = n, k = (ho, wo)) of row p = (ci', kh, kw): input plane (n, ci0 + ci'), tap (h, w).
+  lp.y_row = separable_rows(
+      lp.g, lp.k,
+      [=](int64_t p, int32_t* offsets) {
+        const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
+        for (int64_t ho = 0; ho < c.ho; ++ho) {
+          const int64_t h = tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
+          for (int64_t wo = 0; wo < c.wo; ++wo) {
+            const int64_t w = tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+            offsets[ho * c.wo + wo] = h < 0 || w < 0 ? -1 : int32_t(h * c.w + w);
+          }
+        }
+        return RowBase{ci * c.h * c.w, c.ci * c.h * c.w};
+      },
+      [=](int64_t p, int64_t g) { return yl.group_of_pair(g, b.ci0 + p / (c.kh * c.kw)); });
   for (int64_t m = 0; m < lp.m; ++m)
     for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((b.co0 + m) * lp.p + p);
 }

@@ -40,13 +40,16 @@ void fill_rows(int64_t rows, int64_t g, int64_t k, const RowFill& fill, std::vec
   for (int64_t r = 0; r < rows; ++r) fill(r, &groups[size_t(r * g)], &indices[size_t(r * g * k)]);
 }
 
-RowTables y_tables(const LoweredPass& lp, int64_t begin, int64_t end) {
-  if (end < 0) end = lp.p;
-  RowTables t;
+void fill_y_tables(const LoweredPass& lp, int64_t begin, int64_t end, RowTables& t) {
   t.groups.resize(size_t((end - begin) * lp.g));
   t.index.resize(size_t((end - begin) * lp.g * lp.k));
   for (int64_t r = begin; r < end; ++r)
     lp.y_row(r, &t.groups[size_t((r - begin) * lp.g)], &t.index[size_t((r - begin) * lp.g * lp.k)]);
+}
+
+RowTables y_tables(const LoweredPass& lp, int64_t begin, int64_t end) {
+  RowTables t;
+  fill_y_tables(lp, begin, end < 0 ? lp.p : end, t);
   return t;
 }
 

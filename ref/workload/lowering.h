@@ -59,6 +59,8 @@ struct RowTables {
 // Y's rows [begin, end) (end < 0: to p) as stored tables: for tests, `vectors`
 // and the plain reference walk, whose passes are small.
 RowTables y_tables(const LoweredPass& lp, int64_t begin = 0, int64_t end = -1);
+// The same into `out`, reusing its storage (the golden model's slices).
+void fill_y_tables(const LoweredPass& lp, int64_t begin, int64_t end, RowTables& out);
 // A RowFill reading stored tables of g groups of k slots per row: for passes
 // built by hand (tests).
 RowFill table_rows(RowTables tables, int64_t g, int64_t k);
@@ -78,6 +80,30 @@ RowFill operand_rows(int64_t g_count, int64_t k_count, GroupOf group_of, IndexOf
     for (int64_t g = 0; g < g_count; ++g) {
       groups[g] = int32_t(group_of(r, g));
       for (int64_t k = 0; k < k_count; ++k) *indices++ = int32_t(index_of(r, g, k));
+    }
+  };
+}
+
+// The rows of a conv kind's Y, whose element index separates into a part of
+// (r, g), base + g * step, and a part of (r, k), the tap's offset in its plane
+// (negative: a zero tap). setup(r, offsets) writes row r's k offsets and
+// returns its base and step; group_of(r, g) is group g's scale index. A row
+// then costs k tap computations and g x k additions, not g x k index
+// computations with their divisions (generating Y is on every consumer's
+// path). Both are copied: capture by value.
+struct RowBase {
+  int64_t base = 0, step = 0;
+};
+template <class Setup, class GroupOf>
+RowFill separable_rows(int64_t g_count, int64_t k_count, Setup setup, GroupOf group_of) {
+  return [=](int64_t r, int32_t* groups, int32_t* indices) {
+    // The offsets go into group 0's slots, which are rewritten last.
+    const RowBase row = setup(r, indices);
+    for (int64_t g = g_count - 1; g >= 0; --g) {
+      groups[g] = int32_t(group_of(r, g));
+      const int64_t base = row.base + g * row.step;
+      int32_t* out = indices + g * k_count;
+      for (int64_t k = 0; k < k_count; ++k) out[k] = indices[k] < 0 ? -1 : int32_t(base + indices[k]);
     }
   };
 }
