@@ -139,6 +139,33 @@ void fill_nchw_out(LoweredPass& lp, int64_t channels, int64_t c0, int64_t plane)
     for (int64_t p = 0; p < lp.p; ++p) lp.out_index.push_back((p / plane * channels + c0 + m) * plane + p % plane);
 }
 
+// The Y rows of the forward and backward-data passes: row p = (n, y, x) on a
+// grid of `rows` x `cols` positions, slot (g, k = (kh, kw)) the element of
+// channel c0 + g of an [N, channels, h, w] tensor at (tap_h(y, kh), tap_w(x, kw)),
+// a zero tap where either is -1; group g's scale is that of (n, c0 + g).
+struct Grid {
+  int64_t rows, cols;
+};
+struct Planes {
+  int64_t channels, c0, h, w;
+};
+template <class TapH, class TapW>
+RowFill grid_rows(const ConvGeometry& c, int64_t groups, Grid grid, Planes t, const GroupLayout& layout, TapH tap_h,
+                  TapW tap_w) {
+  const int64_t kh = c.kh, kw = c.kw, per_sample = grid.rows * grid.cols;
+  return separable_rows(
+      groups, kh * kw,
+      [=](int64_t p, int32_t* offsets) {
+        const int64_t n = p / per_sample, y = p / grid.cols % grid.rows, x = p % grid.cols;
+        for (int64_t k = 0; k < kh * kw; ++k) {
+          const int64_t i = tap_h(y, k / kw), j = tap_w(x, k % kw);
+          offsets[k] = i < 0 || j < 0 ? -1 : int32_t(i * t.w + j);
+        }
+        return RowBase{(n * t.channels + t.c0) * t.h * t.w, t.h * t.w};
+      },
+      [=](int64_t p, int64_t g) { return layout.group_of_pair(p / per_sample, t.c0 + g); });
+}
+
 // X = W[co = co0 + m, ci' = g, (kh, kw) = k]; Y = A[n, ci0 + g, ho*S - P + kh*D, wo*S - P + kw*D], p = (n, ho, wo).
 void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
   const auto& q = c.params;
@@ -147,19 +174,10 @@ void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const Grou
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + m, g); },
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + m) * c.cig() + g) * lp.k + k; }, lp.x_group,
                lp.x_index);
-  // Slot (g, k) of row p = (n, ho, wo): channel plane (n, ci0 + g), tap (h, w) of k.
-  lp.y_row = separable_rows(
-      lp.g, lp.k,
-      [=](int64_t p, int32_t* offsets) {
-        const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
-        for (int64_t k = 0; k < c.kh * c.kw; ++k) {
-          const int64_t h = tap(ho, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
-          const int64_t w = tap(wo, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
-          offsets[k] = h < 0 || w < 0 ? -1 : int32_t(h * c.w + w);
-        }
-        return RowBase{(n * c.ci + b.ci0) * c.h * c.w, c.h * c.w};
-      },
-      [=](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.ho * c.wo), b.ci0 + g); });
+  // Row p = (n, ho, wo) on the output grid reads input channel ci0 + g at tap (h, w).
+  lp.y_row = grid_rows(c, lp.g, {c.ho, c.wo}, {c.ci, b.ci0, c.h, c.w}, yl,
+                       [q, c](int64_t ho, int64_t kh) { return tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h); },
+                       [q, c](int64_t wo, int64_t kw) { return tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w); });
   fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
 }
 
@@ -172,19 +190,10 @@ void lower_bwd_data(const ConvGeometry& c, Block b, const GroupLayout& xl, const
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + g, m); },
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + g) * c.cig() + m) * lp.k + k; }, lp.x_group,
                lp.x_index);
-  // Slot (g, k) of row p = (n, h, w): error plane (n, co0 + g), the output (ho, wo) tap k reads.
-  lp.y_row = separable_rows(
-      lp.g, lp.k,
-      [=](int64_t p, int32_t* offsets) {
-        const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
-        for (int64_t k = 0; k < c.kh * c.kw; ++k) {
-          const int64_t ho = back_tap(h, k / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
-          const int64_t wo = back_tap(w, k % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
-          offsets[k] = ho < 0 || wo < 0 ? -1 : int32_t(ho * c.wo + wo);
-        }
-        return RowBase{(n * c.co + b.co0) * c.ho * c.wo, c.ho * c.wo};
-      },
-      [=](int64_t p, int64_t g) { return yl.group_of_pair(p / (c.h * c.w), b.co0 + g); });
+  // Row p = (n, h, w) on the input grid reads error channel co0 + g at the output (ho, wo) tap k reaches.
+  lp.y_row = grid_rows(c, lp.g, {c.h, c.w}, {c.co, b.co0, c.ho, c.wo}, yl,
+                       [q, c](int64_t h, int64_t kh) { return back_tap(h, kh, q.stride_h, q.pad_h, q.dil_h, c.ho); },
+                       [q, c](int64_t w, int64_t kw) { return back_tap(w, kw, q.stride_w, q.pad_w, q.dil_w, c.wo); });
   fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
 }
 
