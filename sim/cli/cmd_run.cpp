@@ -375,7 +375,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!a.tech.empty()) table = load_energy_table(a.tech);  // a bad table fails before the run
   if (a.gating && !table->prices_gating())
     throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
-  const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers));
+  const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers), TensorData::dropped);
   std::vector<std::string> names;
   for (const LayerTensors& t : trace.layers) names.push_back(t.name);
   if (!a.layer_config.empty()) {

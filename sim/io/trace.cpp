@@ -146,12 +146,16 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
   } catch (const Error& e) {
     throw LayerRefused(e.what());
   }
+  t.fingerprint = tensors_fingerprint(t);
   return t;
 }
 
+// Frees a tensor's data, keeping its shape.
+void drop_data(TensorF& t) { std::vector<float>().swap(t.data); }
+
 }  // namespace
 
-Trace load_trace(const std::string& dir, const std::vector<std::string>& only) {
+Trace load_trace(const std::string& dir, const std::vector<std::string>& only, TensorData data) {
   const fs::path root(dir);
   const std::string manifest = (root / "manifest.json").string();
   const json m = read_json_file(manifest, "trace manifest");
@@ -177,6 +181,12 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only) {
     if (!wanted.empty() && !wanted.count(name)) continue;
     try {
       trace.layers.push_back(load_layer(root, layer, manifest, i));
+      if (data == TensorData::dropped) {
+        LayerTensors& t = trace.layers.back();
+        drop_data(t.weight), drop_data(t.input);
+        if (t.grad_output) drop_data(*t.grad_output);
+        t.resident = false;
+      }
     } catch (const LayerRefused& e) {
       refused.push_back(e.what());
     }
@@ -185,6 +195,22 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only) {
     if (!names.count(w)) throw Error(manifest + ": no layer named " + quoted_excerpt(w) + " (see --layers)");
   if (!refused.empty()) throw Error(refusal_message(refused, trace));
   return trace;
+}
+
+LayerTensors load_tensors(const LayerTensors& t) {
+  if (t.resident) return t;
+  LayerTensors full = t;
+  const std::string where = "layer '" + t.name + "'";
+  full.weight = read_tensor(t.weight_file, t.name + ".weight", where);
+  full.input = read_tensor(t.input_file, t.name + ".input", where);
+  if (t.grad_output) full.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where);
+  if (tensors_fingerprint(full) != t.fingerprint) {
+    std::string files = t.weight_file + ", " + t.input_file;
+    if (t.grad_output) files += ", " + t.grad_output_file;
+    throw Error(where + " (" + files + "): the tensors changed since the trace was loaded");
+  }
+  full.resident = true;
+  return full;
 }
 
 }  // namespace mls

@@ -15,7 +15,19 @@ struct Trace {
   std::vector<LayerTensors> layers;
 };
 
+// Whether a loaded trace keeps its tensors' data. `run` drops it: every tensor
+// is still read and checked (finite, shapes) before anything runs, and its
+// fingerprint kept, but a run then holds one layer's tensors at a time
+// (load_tensors), not the whole trace (644 MB for ResNet-18 at batch 32).
+enum class TensorData { kept, dropped };
+
 // Loads the layers named in `only` (all when empty; an unknown name is an error).
-Trace load_trace(const std::string& dir, const std::vector<std::string>& only = {});
+Trace load_trace(const std::string& dir, const std::vector<std::string>& only = {},
+                 TensorData data = TensorData::kept);
+
+// The layer with its tensors' data, read again from its files when dropped;
+// an mls::Error naming the file if a tensor no longer matches the fingerprint
+// it had when the trace was loaded (the file changed during the run).
+LayerTensors load_tensors(const LayerTensors& t);
 
 }  // namespace mls

@@ -21,7 +21,16 @@ struct LayerTensors {
   std::optional<TensorF> grad_output;
   // Where each tensor came from, for error messages.
   std::string weight_file = "weight", input_file = "input", grad_output_file = "grad_output";
+  // A hash of the tensors' shapes and bits, taken when they were read
+  // (tensors_fingerprint), so a run's identity needs no tensor in memory.
+  uint64_t fingerprint = 0;
+  // False when the trace was loaded with its tensors' data dropped (their
+  // shapes kept): load_tensors (sim/io/trace.h) reads them again.
+  bool resident = true;
 };
+
+// Folds the layer's tensors' shapes and bits into a 64-bit hash.
+uint64_t tensors_fingerprint(const LayerTensors& t);
 
 // Binds `kind` to t's tensor shapes and stores it in t. A geometry error is an
 // mls::Error "<where> (<files>): <what is wrong>".

@@ -319,13 +319,6 @@ PlannedPass planned_pass(const LayerTensors& t, Pass pass, const ArrayConfig& ar
   return pp;
 }
 
-// Folds a tensor's shape and bits into a 64-bit fingerprint.
-uint64_t fingerprint(uint64_t h, const TensorF& t) {
-  for (int64_t d : t.shape) h = splitmix64_mix(h ^ uint64_t(d));
-  for (float f : t.data) h = splitmix64_mix(h ^ bits_of(f));
-  return h;
-}
-
 std::string hex64(uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)v);
@@ -405,9 +398,7 @@ std::vector<PlannedPass> shard_plan(const std::vector<PlannedPass>& plan, int in
 json run_identity(const Trace& trace, const RunOptions& opt) {
   uint64_t h = fnv1a64(read_input_file(trace.dir + "/manifest.json", "manifest", kMaxTextFileBytes));
   for (const LayerTensors& t : trace.layers) {
-    h = fnv1a64(t.name, h);
-    h = fingerprint(fingerprint(h, t.weight), t.input);
-    if (t.grad_output) h = fingerprint(h, *t.grad_output);
+    h = splitmix64_mix(fnv1a64(t.name, h) ^ t.fingerprint);
   }
   json plan = json::array();
   for (const PlannedPass& pp : plan_run(trace, opt)) plan.push_back(pp.key());
@@ -435,7 +426,8 @@ namespace {
 void check_buffers_fit(const Trace& trace, const RunOptions& opt) {
   const MemoryConfig& mem = opt.cfg.memory;
   if (!mem.x_buffer_kb && !mem.y_buffer_kb && !mem.out_buffer_kb) return;
-  for (const LayerTensors& t : trace.layers) {
+  for (const LayerTensors& listed : trace.layers) {
+    const LayerTensors t = load_tensors(listed);
     const QuantLayer layer = quantize_layer(t, opt.cfg.quant, opt.threads);
     for (Pass pass : opt.passes) {
       if (!layer.has_pass(pass)) continue;
@@ -495,16 +487,19 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   const int width = layer_column_width(trace);
   if (!opt.quiet) print_header(width);
   for (size_t li = 0; li < trace.layers.size(); ++li) {
-    const LayerTensors& t = trace.layers[li];
-    const auto own = opt.layer_settings.find(t.name);
+    const LayerTensors& listed = trace.layers[li];
+    const auto own = opt.layer_settings.find(listed.name);
     const LayerSettings* settings = own == opt.layer_settings.end() ? nullptr : &own->second;
-    std::optional<QuantLayer> quantized;  // once, when a pass of this process needs it
+    // Once, when a pass of this process needs them: the layer's tensors
+    // (read again when the trace dropped them) and their quantization.
+    std::optional<LayerTensors> tensors;
+    std::optional<QuantLayer> quantized;
     for (Pass pass : settings ? settings->passes : opt.passes) {
-      const auto it = selected.find(t.name + " " + to_string(pass));
+      const auto it = selected.find(listed.name + " " + to_string(pass));
       if (it == selected.end()) continue;  // another shard's, or no grad_output: forward only
       const PlannedPass& pp = *it->second;
       if (store) {
-        if (std::optional<json> kept = store->find(t.name, pass)) {
+        if (std::optional<json> kept = store->find(listed.name, pass)) {
           if (!opt.quiet) print_row(*kept, width);
           log.finished(pp, kept->at("macs").get<int64_t>(), 0.0, true);
           layers.push_back(std::move(*kept));
@@ -512,6 +507,8 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
         }
       }
       const auto t0 = Clock::now();
+      if (!tensors) tensors = load_tensors(listed);
+      const LayerTensors& t = *tensors;
       if (!quantized)
         quantized = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads,
                                    settings ? settings->passes : opt.passes);

@@ -5,7 +5,10 @@ consumer needs them instead of storing them. Each case below has small
 tensors but a stored Y table several times their size: the bound is set from
 the tensor sizes, well under what storing the table alone would take, and the
 child's peak resident set (getrusage of the waited-for child) must stay under
-it. The forward result is also checked against numpy's convolution in double."""
+it. The forward result is also checked against numpy's convolution in double.
+A run also holds one layer's tensors at a time, not the whole trace: every
+tensor is read and checked when the trace is loaded, then read again when its
+layer runs, and refused if it changed in between."""
 import json
 import os
 import resource
@@ -85,6 +88,50 @@ class PeakMemory(unittest.TestCase):
         macs = {e["pass"]: e["macs"] for e in report["layers"]}
         self.assertEqual(macs, {"fwd": 16 * 16 * 49 * 64 * 64, "bwd-weight": 16 * 16 * 49 * 64 * 64,
                                 "bwd-data": 16 * 16 * 49 * 128 * 128})
+
+
+def synth(d, layers):
+    path = os.path.join(d, "topo.json")
+    with open(path, "w") as f:
+        json.dump({"model": "t", "layers": layers}, f)
+    trace = os.path.join(d, "trace")
+    s = subprocess.run([MLSSIM, "synth", path, "--out", trace], capture_output=True, text=True, timeout=120)
+    if s.returncode:
+        raise AssertionError(s.stderr)
+    return trace
+
+
+# Eight 1 x 1 layers, each with a 4 MiB input: 40 MiB of tensors in all.
+EIGHT = [{"name": f"l{i}", "kind": "conv2d", "weight": [16, 64, 1, 1], "input": [64, 128, 128]} for i in range(8)]
+
+
+class OneLayerAtATime(unittest.TestCase):
+    def test_the_trace_is_not_held_whole(self):
+        with tempfile.TemporaryDirectory() as d:
+            trace = synth(d, EIGHT)
+            p, peak = run_measured("run", trace, "--passes", "fwd", "--check", "--quiet", "--no-progress")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            # Holding all eight layers took 93 MB; one at a time about 31 MB.
+            self.assertLess(peak, 60 * MB, f"peak RSS {peak / MB:.0f} MB")
+
+    def test_a_tensor_changed_during_the_run_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            trace = synth(d, EIGHT)
+            report = os.path.join(d, "r.json")
+            proc = subprocess.Popen([MLSSIM, "run", trace, "--passes", "fwd", "--report", report], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True)
+            # The first finished layer-pass: the trace was loaded and checked,
+            # and the last layer's tensors will be read again when it runs.
+            lines = [proc.stderr.readline()]
+            self.assertTrue(lines[0].startswith("run: 1/8 l0 fwd"), lines[0])
+            target = os.path.join(trace, "l7.input.npy")
+            a = np.load(target)
+            np.save(target, a * 2.0)
+            rest = proc.stderr.read()
+            self.assertNotEqual(proc.wait(timeout=300), 0)
+            self.assertIn("l7.input.npy", rest)
+            self.assertIn("changed since the trace was loaded", rest)
+            self.assertFalse(os.path.exists(report))
 
 
 if __name__ == "__main__":
