@@ -427,7 +427,9 @@ void check_buffers_fit(const Trace& trace, const RunOptions& opt) {
   const MemoryConfig& mem = opt.cfg.memory;
   if (!mem.x_buffer_kb && !mem.y_buffer_kb && !mem.out_buffer_kb) return;
   for (const LayerTensors& listed : trace.layers) {
-    const LayerTensors t = load_tensors(listed);
+    std::optional<LayerTensors> read;
+    if (!listed.resident) read = load_tensors(listed);
+    const LayerTensors& t = listed.resident ? listed : *read;
     const QuantLayer layer = quantize_layer(t, opt.cfg.quant, opt.threads);
     for (Pass pass : opt.passes) {
       if (!layer.has_pass(pass)) continue;
@@ -491,7 +493,7 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
     const auto own = opt.layer_settings.find(listed.name);
     const LayerSettings* settings = own == opt.layer_settings.end() ? nullptr : &own->second;
     // Once, when a pass of this process needs them: the layer's tensors
-    // (read again when the trace dropped them) and their quantization.
+    // (read again when the trace dropped their data) and their quantization.
     std::optional<LayerTensors> tensors;
     std::optional<QuantLayer> quantized;
     for (Pass pass : settings ? settings->passes : opt.passes) {
@@ -507,8 +509,8 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
         }
       }
       const auto t0 = Clock::now();
-      if (!tensors) tensors = load_tensors(listed);
-      const LayerTensors& t = *tensors;
+      if (!listed.resident && !tensors) tensors = load_tensors(listed);
+      const LayerTensors& t = listed.resident ? listed : *tensors;
       if (!quantized)
         quantized = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads,
                                    settings ? settings->passes : opt.passes);
