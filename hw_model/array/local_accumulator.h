@@ -33,6 +33,12 @@ class LocalAccumulator : public sc_core::sc_module {
  private:
   void on_clock();
   void clear();
+  // Adds a cycle's products row by row (some rows idle or diverged, or some
+  // columns idle); returns the overflows.
+  uint64_t add_rows(const Products& in_p, uint64_t& magnitudes);
+  // After a whole-array add found raw sums out of range: sets those rows
+  // apart (diverged_) and applies the overflow policy; returns the overflows.
+  uint64_t diverge_rows();
 
   const int rows_, cols_, acc_bits_;
   const Overflow policy_;
@@ -44,6 +50,7 @@ class LocalAccumulator : public sc_core::sc_module {
   // then its acc_ is exact.
   std::vector<int64_t> exact_;
   std::vector<uint8_t> diverged_;  // [R]
+  bool any_diverged_ = false;      // some diverged_ row in the current tile
   // OR of v ^ (v >> 63) over the exact_ values since reset_width(): its bit
   // length is the largest magnitude bit length (v for v >= 0, -v - 1 for v < 0).
   uint64_t magnitudes_ = 0;
