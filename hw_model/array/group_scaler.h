@@ -30,12 +30,22 @@ class GroupScaler : public sc_core::sc_module {
 
  private:
   void on_clock();
+  // An X scale as the register file holds it: with the scaler_mantissa fault
+  // its mantissa code reads 0 (the 1.5x shift-add path is dead, or the
+  // multiplier's fraction inputs are stuck at 0).
+  GroupScale x_register(GroupScale sx) const {
+    if (fault_ == Fault::scaler_mantissa) sx.man = 0;
+    return sx;
+  }
 
   const int rows_, cols_;
   const Fault fault_;
   Stats* stats_;
   const LayerJob* job_ = nullptr;
   ScalerForm form_ = ScalerForm::shift_add;
+  // X's scales decoded once per job for group_scale's double form, [g][m]:
+  // exponent minus M_g, and the mantissa factor of the pass's scaler form.
+  std::vector<int32_t> x_exp_, x_mantissa_;
 };
 
 }  // namespace mls::hw

@@ -14,6 +14,7 @@ LocalAccumulator::LocalAccumulator(sc_core::sc_module_name name, const ArrayConf
       policy_(cfg.acc_overflow),
       stats_(stats),
       acc_(size_t(cfg.rows) * size_t(cfg.cols), 0),
+      acc32_(size_t(cfg.rows) * size_t(cfg.cols), 0),
       row_used_(size_t(cfg.rows), 0),
       exact_(size_t(cfg.rows) * size_t(cfg.cols), 0),
       diverged_(size_t(cfg.rows), 0) {
@@ -24,6 +25,8 @@ LocalAccumulator::LocalAccumulator(sc_core::sc_module_name name, const ArrayConf
 
 void LocalAccumulator::clear() {
   std::fill(acc_.begin(), acc_.end(), 0);
+  std::fill(acc32_.begin(), acc32_.end(), 0);
+  any_diverged_ = false;
   std::fill(row_used_.begin(), row_used_.end(), 0);
   std::fill(exact_.begin(), exact_.end(), 0);
   std::fill(diverged_.begin(), diverged_.end(), 0);
@@ -38,16 +41,26 @@ int LocalAccumulator::width_needed() const {
 
 namespace {
 
-// add_row_unchecked and add_row_exact compiled for AVX2 too (four 64-bit lanes
-// per instruction) and for the baseline; the loader picks one for the CPU.
-// Integer arithmetic, so both give the same bits.
+// add_row_unchecked and add_row_exact, in 64- and 32-bit lanes, compiled for
+// AVX2 too (four or eight lanes per instruction) and for the baseline; the
+// loader picks one for the CPU. Integer arithmetic, so both give the same bits.
 __attribute__((target_clones("avx2", "default")))
 uint64_t add_unchecked(int64_t* acc, const int64_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
   return add_row_unchecked(acc, prod, n, acc_bits, magnitudes);
 }
 
 __attribute__((target_clones("avx2", "default")))
+uint64_t add_unchecked(int32_t* acc, const int32_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
+  return add_row_unchecked(acc, prod, n, acc_bits, magnitudes);
+}
+
+__attribute__((target_clones("avx2", "default")))
 void add_exact(int64_t* exact, const int64_t* prod, int n, uint64_t& magnitudes) {
+  add_row_exact(exact, prod, n, magnitudes);
+}
+
+__attribute__((target_clones("avx2", "default")))
+void add_exact(int64_t* exact, const int32_t* prod, int n, uint64_t& magnitudes) {
   add_row_exact(exact, prod, n, magnitudes);
 }
 
@@ -59,7 +72,6 @@ void LocalAccumulator::on_clock() {
   o.tag.valid = false;
   if (rst.read()) {
     clear();
-    any_diverged_ = false;
     return;
   }
   if (!in_p.tag.valid) return;
@@ -70,41 +82,72 @@ void LocalAccumulator::on_clock() {
     row_used_[size_t(r)] |= active;
     active_rows += active;
   }
+  const bool all_active = n == cols_ && active_rows == uint64_t(rows_);
   // In a local: as a member it may alias the arrays below, and the compiler
   // would load and store it on every product.
   uint64_t magnitudes = magnitudes_;
-  uint64_t overflows = 0;
-  if (!any_diverged_ && n == cols_ && active_rows == uint64_t(rows_)) {
-    // Every PE adds and every accumulator still equals its exact sum: the
-    // whole array in one loop; rows whose raw sums left the range (rare) are
-    // then set apart as add_rows does.
-    if (add_unchecked(acc_.data(), in_p.product.data(), rows_ * cols_, acc_bits_, magnitudes) != 0)
-      overflows = diverge_rows();
+  uint64_t overflows;
+  if (in_p.narrow && acc_bits_ <= Products::kNarrowAccBits) {
+    use_narrow(true);
+    overflows = add_products(acc32_, in_p.product32, in_p.row_active, all_active, n, magnitudes);
+  } else if (in_p.narrow) {  // not produced by Multiplier: widen
+    use_narrow(false);
+    wide_.assign(in_p.product32.begin(), in_p.product32.end());
+    overflows = add_products(acc_, wide_, in_p.row_active, all_active, n, magnitudes);
   } else {
-    overflows = add_rows(in_p, magnitudes);
+    use_narrow(false);
+    overflows = add_products(acc_, in_p.product, in_p.row_active, all_active, n, magnitudes);
   }
   magnitudes_ = magnitudes;
   stats_->acc_add += active_rows * uint64_t(n);
   stats_->acc_overflow += overflows;
-  if (!in_p.tag.tile_last) return;
+  if (in_p.tag.tile_last) hand_over(o, in_p);
+}
+
+void LocalAccumulator::hand_over(ChunkSums& o, const Products& in_p) {
   o.tag = in_p.tag;
   o.active_cols = in_p.active_cols;
   o.row_valid.swap(row_used_);
-  o.sum.swap(acc_);
   row_used_.assign(size_t(rows_), 0);
-  acc_.assign(size_t(rows_) * size_t(cols_), 0);
+  if (narrow_) {
+    o.sum.assign(acc32_.begin(), acc32_.end());
+    std::fill(acc32_.begin(), acc32_.end(), 0);
+  } else {
+    o.sum.swap(acc_);
+    acc_.assign(size_t(rows_) * size_t(cols_), 0);
+  }
   std::fill(diverged_.begin(), diverged_.end(), 0);
   any_diverged_ = false;
 }
 
-uint64_t LocalAccumulator::add_rows(const Products& in_p, uint64_t& magnitudes) {
+void LocalAccumulator::use_narrow(bool narrow) {
+  // The registers' values move between the two widths (exactly: a 31-bit
+  // register's value fits either); only a change of job changes the width.
+  if (narrow == narrow_) return;
+  if (narrow)
+    std::copy(acc_.begin(), acc_.end(), acc32_.begin());
+  else
+    std::copy(acc32_.begin(), acc32_.end(), acc_.begin());
+  narrow_ = narrow;
+}
+
+template <class T>
+uint64_t LocalAccumulator::add_products(std::vector<T>& acc_regs, const std::vector<T>& products,
+                                        const std::vector<uint8_t>& row_active, bool all_active, int n,
+                                        uint64_t& magnitudes) {
+  if (!any_diverged_ && all_active) {
+    // Every PE adds and every accumulator still equals its exact sum: the
+    // whole array in one loop; rows whose raw sums left the range (rare) are
+    // then set apart as the row walk below does.
+    if (add_unchecked(acc_regs.data(), products.data(), rows_ * cols_, acc_bits_, magnitudes) == 0) return 0;
+    return diverge_rows(acc_regs);
+  }
   uint64_t overflows = 0;
-  const int n = in_p.active_cols;
   for (int r = 0; r < rows_; ++r) {
-    if (!in_p.row_active[size_t(r)]) continue;
+    if (!row_active[size_t(r)]) continue;
     const size_t base = size_t(r) * size_t(cols_);
-    int64_t* acc = &acc_[base];
-    const int64_t* prod = &in_p.product[base];
+    T* acc = &acc_regs[base];
+    const T* prod = &products[base];
     int64_t* exact = &exact_[base];
     if (!diverged_[size_t(r)]) {
       // The row's accumulators still equal their exact sums: add, and only
@@ -123,15 +166,16 @@ uint64_t LocalAccumulator::add_rows(const Products& in_p, uint64_t& magnitudes) 
   return overflows;
 }
 
-uint64_t LocalAccumulator::diverge_rows() {
+template <class T>
+uint64_t LocalAccumulator::diverge_rows(std::vector<T>& acc_regs) {
   // The raw sums were exact (no row had diverged): a row with one out of the
   // range keeps them as its exact sums and takes the overflow policy.
   uint64_t overflows = 0;
   const uint64_t half = uint64_t{1} << (acc_bits_ - 1);
   for (int r = 0; r < rows_; ++r) {
-    int64_t* acc = &acc_[size_t(r) * size_t(cols_)];
+    T* acc = &acc_regs[size_t(r) * size_t(cols_)];
     uint64_t out_of_range = 0;
-    for (int c = 0; c < cols_; ++c) out_of_range |= (uint64_t(acc[c]) + half) >> acc_bits_;
+    for (int c = 0; c < cols_; ++c) out_of_range |= (uint64_t(int64_t(acc[c])) + half) >> acc_bits_;
     if (!out_of_range) continue;
     std::copy(acc, acc + cols_, &exact_[size_t(r) * size_t(cols_)]);
     diverged_[size_t(r)] = 1;

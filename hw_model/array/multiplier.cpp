@@ -1,6 +1,7 @@
 #include "hw_model/array/multiplier.h"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace mls::hw {
 
@@ -9,24 +10,47 @@ namespace {
 // One row of products: x codes through the decoder table, times the row's
 // broadcast value; returns how many x values were 0. Values are below 2^27
 // (M <= 12, E <= 4), so the products (below 2^54) are exact in int64 and
-// equal multiply_values'. Compiled for AVX2 (gathers and 32 x 32 -> 64-bit
-// multiplies, four PEs per instruction) and for the baseline; the loader
-// picks one for the CPU; integer arithmetic, so both give the same bits.
-__attribute__((target_clones("avx2", "default")))
-uint64_t multiply_row(int64_t* prod, const uint32_t* x, const int32_t* value_x, int32_t y, int n) {
-  uint64_t zeros = 0;
+// equal multiply_values'; in int32 (T) only when the formats keep them below
+// 2^30 (Products::narrow). Compiled for AVX2 (gathers and multiplies, four
+// or eight PEs per instruction) and for the baseline; the loader picks one
+// for the CPU; integer arithmetic, so both give the same bits.
+template <class T>
+__attribute__((always_inline)) inline uint64_t multiply_row_body(T* prod, const uint32_t* x, const int32_t* value_x,
+                                                                int32_t y, int n) {
+  std::make_unsigned_t<T> zeros = 0;  // in T's lanes: mixed widths would not vectorise
   for (int c = 0; c < n; ++c) {
-    const int32_t v = value_x[x[c]];
-    prod[c] = int64_t(v) * y;
+    const int32_t v = value_x[int32_t(x[c])];  // codes are below 2^17: a signed index lets AVX2 gather
+    prod[c] = T(v) * y;
     zeros += v == 0;
   }
   return zeros;
 }
 
+__attribute__((target_clones("avx2", "default")))
+uint64_t multiply_row(int64_t* prod, const uint32_t* x, const int32_t* value_x, int32_t y, int n) {
+  return multiply_row_body(prod, x, value_x, y, n);
+}
+
+__attribute__((target_clones("avx2", "default")))
+uint64_t multiply_row(int32_t* prod, const uint32_t* x, const int32_t* value_x, int32_t y, int n) {
+  return multiply_row_body(prod, x, value_x, y, n);
+}
+
+int64_t largest_magnitude(const std::vector<int32_t>& table) {
+  int64_t m = 0;
+  for (int32_t v : table) m = std::max(m, v < 0 ? -int64_t(v) : int64_t(v));
+  return m;
+}
+
 }  // namespace
 
 Multiplier::Multiplier(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats)
-    : sc_module(name), rows_(cfg.array.rows), cols_(cfg.array.cols), fault_(cfg.array.fault), stats_(stats) {
+    : sc_module(name),
+      rows_(cfg.array.rows),
+      cols_(cfg.array.cols),
+      acc_bits_(cfg.array.acc_bits),
+      fault_(cfg.array.fault),
+      stats_(stats) {
   set_formats(cfg.quant.weight.elem, cfg.quant.input.elem);  // forward's X and Y until a job says otherwise
   SC_METHOD(on_clock);
   sensitive << clk.pos();
@@ -39,6 +63,29 @@ void Multiplier::set_formats(const ElemFormat& x, const ElemFormat& y) {
     for (uint32_t code = 0; code < table->size(); ++code)
       (*table)[code] = int32_t(operand_value(decode_operand(*fmt, code)));  // below 2^27: see multiply_row
   }
+  // Both below 2^27, so their product is exact in int64.
+  narrow_ = largest_magnitude(value_x_) * largest_magnitude(value_y_) < Products::kNarrowBound &&
+            acc_bits_ <= Products::kNarrowAccBits;
+}
+
+template <class T>
+uint64_t Multiplier::multiply_rows(const Operands& in_ops, std::vector<T>& product) {
+  product.resize(size_t(rows_) * size_t(cols_));
+  uint64_t zero_products = 0;
+  for (int r = 0; r < rows_; ++r) {
+    if (!in_ops.row_active[size_t(r)]) continue;
+    const int32_t y = value_y_[in_ops.y[size_t(r)]];
+    const uint32_t* x = &in_ops.x[size_t(r) * size_t(cols_)];
+    T* prod = &product[size_t(r) * size_t(cols_)];
+    if (y == 0) {  // a zero broadcast (padding, ReLU): every product of the row is 0
+      std::fill(prod, prod + in_ops.active_cols, T(0));
+      zero_products += uint64_t(in_ops.active_cols);
+      continue;
+    }
+    zero_products += multiply_row(prod, x, value_x_.data(), y, in_ops.active_cols);
+  }
+  if (fault_ == Fault::mul_lsb && in_ops.row_active[0]) product[0] |= 1;  // PE (0,0) bit 0 stuck at 1
+  return zero_products;
 }
 
 void Multiplier::on_clock() {
@@ -51,24 +98,11 @@ void Multiplier::on_clock() {
   }
   o.row_active = in_ops.row_active;
   o.active_cols = in_ops.active_cols;
-  o.product.resize(size_t(rows_) * size_t(cols_));
-  uint64_t products = 0, zero_products = 0;
-  for (int r = 0; r < rows_; ++r) {
-    if (!in_ops.row_active[size_t(r)]) continue;
-    const int32_t y = value_y_[in_ops.y[size_t(r)]];
-    const uint32_t* x = &in_ops.x[size_t(r) * size_t(cols_)];
-    int64_t* prod = &o.product[size_t(r) * size_t(cols_)];
-    products += uint64_t(in_ops.active_cols);
-    if (y == 0) {  // a zero broadcast (padding, ReLU): every product of the row is 0
-      std::fill(prod, prod + in_ops.active_cols, 0);
-      zero_products += uint64_t(in_ops.active_cols);
-      continue;
-    }
-    zero_products += multiply_row(prod, x, value_x_.data(), y, in_ops.active_cols);
-  }
-  if (fault_ == Fault::mul_lsb && in_ops.row_active[0]) o.product[0] |= 1;  // PE (0,0) bit 0 stuck at 1
-  stats_->mul += products;
-  stats_->mul_zero += zero_products;
+  o.narrow = narrow_;
+  uint64_t active_rows = 0;
+  for (int r = 0; r < rows_; ++r) active_rows += in_ops.row_active[size_t(r)] != 0;
+  stats_->mul += active_rows * uint64_t(in_ops.active_cols);
+  stats_->mul_zero += narrow_ ? multiply_rows(in_ops, o.product32) : multiply_rows(in_ops, o.product);
 }
 
 }  // namespace mls::hw
