@@ -63,11 +63,13 @@ bool scale_row_in_double(float* __restrict value, const int64_t* __restrict sum,
 }  // namespace
 
 void GroupScaler::on_clock() {
+  if (!clk.posedge()) return;  // woken between edges (ClockGate): run from the next one
   ScaledSums& o = out->next();
   const ChunkSums& s = in->read();
   o.tag = s.tag;
   if (rst.read() || !s.tag.valid) {
     o.tag.valid = false;
+    if (!rst.read()) gate_.sleep();
     return;
   }
   const LayerJob& j = *job_;

@@ -26,14 +26,38 @@ __attribute__((always_inline)) inline uint64_t multiply_row_body(T* prod, const 
   return zeros;
 }
 
-__attribute__((target_clones("avx2", "default")))
-uint64_t multiply_row(int64_t* prod, const uint32_t* x, const int32_t* value_x, int32_t y, int n) {
-  return multiply_row_body(prod, x, value_x, y, n);
+// Every active row of the array: one call per cycle, not one per row (a
+// target_clones function is called through the loader's indirection).
+// Returns how many products were 0.
+template <class T>
+__attribute__((always_inline)) inline uint64_t multiply_array_body(T* prod, const Operands& in, const int32_t* value_x,
+                                                                  const int32_t* value_y, int rows, int cols) {
+  const int n = in.active_cols;
+  uint64_t zeros = 0;
+  for (int r = 0; r < rows; ++r) {
+    if (!in.row_active[size_t(r)]) continue;
+    const int32_t y = value_y[in.y[size_t(r)]];
+    T* row = prod + size_t(r) * size_t(cols);
+    if (y == 0) {  // a zero broadcast (padding, ReLU): every product of the row is 0
+      std::fill(row, row + n, T(0));
+      zeros += uint64_t(n);
+      continue;
+    }
+    zeros += multiply_row_body(row, &in.x[size_t(r) * size_t(cols)], value_x, y, n);
+  }
+  return zeros;
 }
 
 __attribute__((target_clones("avx2", "default")))
-uint64_t multiply_row(int32_t* prod, const uint32_t* x, const int32_t* value_x, int32_t y, int n) {
-  return multiply_row_body(prod, x, value_x, y, n);
+uint64_t multiply_array(int64_t* prod, const Operands& in, const int32_t* value_x, const int32_t* value_y, int rows,
+                        int cols) {
+  return multiply_array_body(prod, in, value_x, value_y, rows, cols);
+}
+
+__attribute__((target_clones("avx2", "default")))
+uint64_t multiply_array(int32_t* prod, const Operands& in, const int32_t* value_x, const int32_t* value_y, int rows,
+                        int cols) {
+  return multiply_array_body(prod, in, value_x, value_y, rows, cols);
 }
 
 int64_t largest_magnitude(const std::vector<int32_t>& table) {
@@ -71,19 +95,8 @@ void Multiplier::set_formats(const ElemFormat& x, const ElemFormat& y) {
 template <class T>
 uint64_t Multiplier::multiply_rows(const Operands& in_ops, std::vector<T>& product) {
   product.resize(size_t(rows_) * size_t(cols_));
-  uint64_t zero_products = 0;
-  for (int r = 0; r < rows_; ++r) {
-    if (!in_ops.row_active[size_t(r)]) continue;
-    const int32_t y = value_y_[in_ops.y[size_t(r)]];
-    const uint32_t* x = &in_ops.x[size_t(r) * size_t(cols_)];
-    T* prod = &product[size_t(r) * size_t(cols_)];
-    if (y == 0) {  // a zero broadcast (padding, ReLU): every product of the row is 0
-      std::fill(prod, prod + in_ops.active_cols, T(0));
-      zero_products += uint64_t(in_ops.active_cols);
-      continue;
-    }
-    zero_products += multiply_row(prod, x, value_x_.data(), y, in_ops.active_cols);
-  }
+  const uint64_t zero_products =
+      multiply_array(product.data(), in_ops, value_x_.data(), value_y_.data(), rows_, cols_);
   if (fault_ == Fault::mul_lsb && in_ops.row_active[0]) product[0] |= 1;  // PE (0,0) bit 0 stuck at 1
   return zero_products;
 }
