@@ -54,10 +54,33 @@ uint64_t multiply_array(int64_t* prod, const Operands& in, const int32_t* value_
   return multiply_array_body(prod, in, value_x, value_y, rows, cols);
 }
 
+// The narrow array (products below 2^30): the X codes decoded in the loop
+// (decode_value) rather than looked up, since the table lookups do not
+// vectorise (GCC emits no gathers for generic x86-64) and the decode does.
 __attribute__((target_clones("avx2", "default")))
-uint64_t multiply_array(int32_t* prod, const Operands& in, const int32_t* value_x, const int32_t* value_y, int rows,
+uint64_t multiply_array(int32_t* prod, const Operands& in, const CodeFields x_fields, const int32_t* value_y, int rows,
                         int cols) {
-  return multiply_array_body(prod, in, value_x, value_y, rows, cols);
+  const int n = in.active_cols;
+  uint64_t zeros = 0;
+  for (int r = 0; r < rows; ++r) {
+    if (!in.row_active[size_t(r)]) continue;
+    const int32_t y = value_y[in.y[size_t(r)]];
+    int32_t* row = prod + size_t(r) * size_t(cols);
+    if (y == 0) {  // a zero broadcast (padding, ReLU): every product of the row is 0
+      std::fill(row, row + n, 0);
+      zeros += uint64_t(n);
+      continue;
+    }
+    const uint32_t* x = &in.x[size_t(r) * size_t(cols)];
+    uint32_t row_zeros = 0;  // 32-bit lanes throughout
+    for (int c = 0; c < n; ++c) {
+      const int32_t v = decode_value(x_fields, x[c]);
+      row[c] = v * y;
+      row_zeros += v == 0;
+    }
+    zeros += row_zeros;
+  }
+  return zeros;
 }
 
 int64_t largest_magnitude(const std::vector<int32_t>& table) {
@@ -87,6 +110,7 @@ void Multiplier::set_formats(const ElemFormat& x, const ElemFormat& y) {
     for (uint32_t code = 0; code < table->size(); ++code)
       (*table)[code] = int32_t(operand_value(decode_operand(*fmt, code)));  // below 2^27: see multiply_row
   }
+  x_fields_ = code_fields(x);
   // Both below 2^27, so their product is exact in int64.
   narrow_ = largest_magnitude(value_x_) * largest_magnitude(value_y_) < Products::kNarrowBound &&
             acc_bits_ <= Products::kNarrowAccBits;
@@ -95,8 +119,11 @@ void Multiplier::set_formats(const ElemFormat& x, const ElemFormat& y) {
 template <class T>
 uint64_t Multiplier::multiply_rows(const Operands& in_ops, std::vector<T>& product) {
   product.resize(size_t(rows_) * size_t(cols_));
-  const uint64_t zero_products =
-      multiply_array(product.data(), in_ops, value_x_.data(), value_y_.data(), rows_, cols_);
+  uint64_t zero_products;
+  if constexpr (std::is_same_v<T, int32_t>)
+    zero_products = multiply_array(product.data(), in_ops, x_fields_, value_y_.data(), rows_, cols_);
+  else
+    zero_products = multiply_array(product.data(), in_ops, value_x_.data(), value_y_.data(), rows_, cols_);
   if (fault_ == Fault::mul_lsb && in_ops.row_active[0]) product[0] |= 1;  // PE (0,0) bit 0 stuck at 1
   return zero_products;
 }

@@ -40,6 +40,7 @@ class Multiplier : public sc_core::sc_module {
   // so a PE's multiply-then-shift is one integer multiply here (the identity
   // is operand_value's, hw_model/datapath). A value is 0 iff its mantissa is.
   std::vector<int32_t> value_x_, value_y_;
+  CodeFields x_fields_;  // X's decoder without a table, for narrow products
   bool narrow_ = false;
 };
 

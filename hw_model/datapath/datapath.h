@@ -44,6 +44,26 @@ inline int64_t operand_value(MulOperand op) {
 }
 inline int64_t multiply_values(int64_t x, int64_t y) { return int64_t(uint64_t(x) * uint64_t(y)); }
 
+// An element format's fields for decoding codes to operand values without a
+// table: operand_value(decode_operand(fmt, code)) in integer operations and no
+// branch, so a row of codes decodes in SIMD lanes (AVX2 shifts each lane by
+// its own count). The values are below 2^27 (M <= 12, E <= 4).
+struct CodeFields {
+  uint32_t man_mask = 0, exp_mask = 0, m = 0, sign_shift = 0;
+};
+
+inline CodeFields code_fields(const ElemFormat& fmt) {
+  return {(1u << fmt.m) - 1, fmt.e ? (1u << fmt.e) - 1 : 0u, uint32_t(fmt.m), uint32_t(fmt.e + fmt.m)};
+}
+
+inline int32_t decode_value(const CodeFields& f, uint32_t bits) {
+  const uint32_t man = bits & f.man_mask, exp = (bits >> f.m) & f.exp_mask;
+  const uint32_t normal = exp != 0;                         // hidden bit, and a shift of exp - 1
+  const uint32_t mag = (man | (normal << f.m)) << (exp - normal);
+  const uint32_t neg = 0u - ((bits >> f.sign_shift) & 1u);  // all ones when negative
+  return int32_t((mag ^ neg) - neg);
+}
+
 // Adds a product into an acc_bits-wide register. Saturation compares against
 // the bounds; wrap keeps the low acc_bits bits and sign-extends them.
 struct AccumulateResult {

@@ -27,6 +27,22 @@ __int128 defined_value(const ElemFormat& f, uint32_t code) {
   return (code >> (f.e + f.m)) & 1 ? -v : v;
 }
 
+// The table-free decode (the narrow multipliers' X operands) for every code of
+// every element format, against the definition.
+TEST(Datapath, TableFreeDecodeEqualsTheDefinedValueForEveryCodeOfEveryFormat) {
+  int formats = 0;
+  for (int e = 0; e <= 4; ++e)
+    for (int m = 0; m <= 12; ++m) {
+      if (e + m < 1) continue;
+      const ElemFormat f{e, m};
+      const CodeFields fields = code_fields(f);
+      for (uint32_t code = 0; code < (1u << f.bits()); ++code)
+        ASSERT_EQ(__int128(decode_value(fields, code)), defined_value(f, code)) << "e" << e << "m" << m << " code " << code;
+      ++formats;
+    }
+  EXPECT_EQ(formats, 64);
+}
+
 TEST(Datapath, SignedValueProductsEqualTheDefinedProductForEveryCodePair) {
   for (int e = 0; e <= 4; ++e) {
     for (int m = 0; m <= 12; ++m) {
