@@ -54,31 +54,36 @@ uint64_t multiply_array(int64_t* prod, const Operands& in, const int32_t* value_
   return multiply_array_body(prod, in, value_x, value_y, rows, cols);
 }
 
-// The narrow array (products below 2^30): the X codes decoded in the loop
-// (decode_value) rather than looked up, since the table lookups do not
-// vectorise (GCC emits no gathers for generic x86-64) and the decode does.
+// The narrow products (below 2^30) of n codes times a row's Y value:
+// decode_value (masks and shifts, no table) rather than lookups, since the
+// lookups do not vectorise (GCC emits no gathers for generic x86-64) and the
+// decode does. A product is 0 exactly when X's or Y's value is (no product
+// overflows), so counting the zero products counts mul_zero; no branch on a
+// zero Y (padding, ReLU), which follows the data and would mispredict.
+inline uint32_t multiply_decoded(int32_t* __restrict prod, const uint32_t* __restrict x, int32_t y, const CodeFields f,
+                                 int n) {
+  uint32_t zeros = 0;  // 32-bit lanes throughout
+  for (int i = 0; i < n; ++i) {
+    const int32_t p = decode_value(f, x[i]) * y;
+    prod[i] = p;
+    zeros += p == 0;
+  }
+  return zeros;
+}
+
+// The narrow array, row by row.
 __attribute__((target_clones("avx2", "default")))
 uint64_t multiply_array(int32_t* prod, const Operands& in, const CodeFields x_fields, const int32_t* value_y, int rows,
                         int cols) {
   const int n = in.active_cols;
+  const uint8_t* active = in.row_active.data();
+  const uint32_t* y_codes = in.y.data();
+  const uint32_t* x = in.x.data();
   uint64_t zeros = 0;
   for (int r = 0; r < rows; ++r) {
-    if (!in.row_active[size_t(r)]) continue;
-    const int32_t y = value_y[in.y[size_t(r)]];
-    int32_t* row = prod + size_t(r) * size_t(cols);
-    if (y == 0) {  // a zero broadcast (padding, ReLU): every product of the row is 0
-      std::fill(row, row + n, 0);
-      zeros += uint64_t(n);
-      continue;
-    }
-    const uint32_t* x = &in.x[size_t(r) * size_t(cols)];
-    uint32_t row_zeros = 0;  // 32-bit lanes throughout
-    for (int c = 0; c < n; ++c) {
-      const int32_t v = decode_value(x_fields, x[c]);
-      row[c] = v * y;
-      row_zeros += v == 0;
-    }
-    zeros += row_zeros;
+    if (!active[r]) continue;
+    const size_t base = size_t(r) * size_t(cols);
+    zeros += multiply_decoded(prod + base, x + base, value_y[y_codes[r]], x_fields, n);
   }
   return zeros;
 }
