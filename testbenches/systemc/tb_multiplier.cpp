@@ -22,7 +22,9 @@ int64_t spec_signed_q(int e, int m, uint32_t bits) {
 // forward pass, which may be quantized to different formats). The products
 // travel as int32 exactly when every |qx * qy| is below 2^30 and the
 // accumulator has at most 31 bits (docs/architecture.md), else as int64.
-void check_all_pairs(const char* x_format, const char* y_format, int acc_bits = 16) {
+// `idle_cols`: the last columns idle (active_cols not a multiple of 8, so the
+// narrow rows take the portable loop rather than the AVX2 one).
+void check_all_pairs(const char* x_format, const char* y_format, int acc_bits = 16, int idle_cols = 0) {
   MlsConfig cfg;
   cfg.array.acc_bits = acc_bits;
   cfg.quant.weight.elem = parse_elem_format(x_format);
@@ -38,7 +40,7 @@ void check_all_pairs(const char* x_format, const char* y_format, int acc_bits = 
     op.tag.valid = true;
     op.tag.p = y;
     op.row_active = {1};
-    op.active_cols = x_codes;
+    op.active_cols = x_codes - idle_cols;
     op.y = {uint32_t(y)};
     for (int x = 0; x < x_codes; ++x) op.x.push_back(uint32_t(x));
     bench.stimulus.push_back(op);
@@ -55,14 +57,14 @@ void check_all_pairs(const char* x_format, const char* y_format, int acc_bits = 
     ASSERT_EQ(narrow ? out.product32.size() : out.product.size(), size_t(x_codes));
     const int y = int(out.tag.p);
     EXPECT_EQ(edge, y + 2) << "one register stage";
-    for (int x = 0; x < x_codes; ++x) {
+    for (int x = 0; x < x_codes - idle_cols; ++x) {
       const int64_t qx = spec_signed_q(fx.e, fx.m, uint32_t(x));
       const int64_t qy = spec_signed_q(fy.e, fy.m, uint32_t(y));
       ASSERT_EQ(out.at(size_t(x)), qx * qy) << x_format << " x code " << x << ", " << y_format << " y code " << y;
       zero_products += qx == 0 || qy == 0;
     }
   }
-  EXPECT_EQ(stats.mul, uint64_t(x_codes) * uint64_t(y_codes));
+  EXPECT_EQ(stats.mul, uint64_t(x_codes - idle_cols) * uint64_t(y_codes));
   EXPECT_EQ(stats.mul_zero, zero_products);
 }
 
@@ -76,6 +78,8 @@ TEST(Multiplier, AllPairsE4M3TimesE0M5) { check_all_pairs("e4m3", "e0m5"); }
 // raw sum in 32 bits, and e4m3 x e4m3 reaches 245,760^2 > 2^30.
 TEST(Multiplier, AllPairsE2M4WideAccumulator) { check_all_pairs("e2m4", "e2m4", 32); }
 TEST(Multiplier, AllPairsE4M3) { check_all_pairs("e4m3", "e4m3"); }
+TEST(Multiplier, AllPairsE2M4ThreeIdleColumns) { check_all_pairs("e2m4", "e2m4", 16, 3); }
+TEST(Multiplier, AllPairsE3M3FiveIdleColumns) { check_all_pairs("e3m3", "e3m3", 16, 5); }
 
 TEST(Multiplier, LargestE2M4ProductIs15376ShiftedBy4) {
   // docs/reference.md#the-mls-number-format: e2m4's largest magnitude is q = 31 << 2, so the largest product is
