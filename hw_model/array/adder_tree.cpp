@@ -60,13 +60,13 @@ void AdderTree::load_input(Stage& dst, const ScaledSums& in_s) const {
 }
 
 void AdderTree::on_clock() {
+  if (!clk.posedge()) return;  // woken between edges (ClockGate): run from the next one
   ColumnValues& o = out->next();
   const ScaledSums& in_s = in->read();
   const int n_stages = stages();
   // The stage feeding the output register: the last internal one, or the input.
-  Stage head;
-  if (n_stages == 1) load_input(head, in_s);
-  Stage& last_in = n_stages > 1 ? regs_.back() : head;
+  if (n_stages == 1) load_input(head_, in_s);
+  Stage& last_in = n_stages > 1 ? regs_.back() : head_;
   uint64_t adds = reduce_levels(last_in, levels_per_stage_.back());
   o.tag = rst.read() ? Tag{} : last_in.tag;
   o.active_cols = last_in.active_cols;
@@ -82,7 +82,12 @@ void AdderTree::on_clock() {
     load_input(regs_[0], in_s);
     adds += reduce_levels(regs_[0], levels_per_stage_[0]);
   }
-  if (!rst.read()) stats_->tree_add += adds;
+  if (rst.read()) return;
+  stats_->tree_add += adds;
+  // Nothing in flight and the output written invalid: asleep until an input.
+  bool busy = o.tag.valid;
+  for (const Stage& reg : regs_) busy = busy || reg.tag.valid;
+  if (!busy) gate_.sleep();
 }
 
 }  // namespace mls::hw

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
+#include "hw_model/channels/clock_gate.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
@@ -35,6 +36,7 @@ class AdderTree : public sc_core::sc_module {
     std::vector<float> value;         // [slots][C]
   };
   void on_clock();
+  void end_of_elaboration() override { gate_.arm(in, rst); }
   void reduce_level(Stage& s) const;
   uint64_t reduce_levels(Stage& s, int levels) const;
   void load_input(Stage& dst, const ScaledSums& in_s) const;
@@ -44,6 +46,8 @@ class AdderTree : public sc_core::sc_module {
   Stats* stats_;
   std::vector<int> levels_per_stage_;
   std::vector<Stage> regs_;  // stage registers before the output register
+  Stage head_;               // the input, when the output register is the only stage
+  ClockGate gate_;           // asleep while every stage is empty
   mutable uint64_t adds_ = 0;
 };
 

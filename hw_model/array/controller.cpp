@@ -68,11 +68,17 @@ void Controller::fill(IssueCmd& c) const {
   c.row_active.resize(size_t(rows_));
   c.row_g.resize(size_t(rows_));
   c.row_k.resize(size_t(rows_));
+  // Plain pointers: through the vectors the compiler would reload each
+  // vector's data pointer after every store (they might alias).
+  uint8_t* active = c.row_active.data();
+  int32_t* g = c.row_g.data();
+  int32_t* k = c.row_k.data();
+  const TileRow* row = rows.data();
+  const int32_t step = int32_t(step_);
   for (int r = 0; r < rows_; ++r) {
-    const TileRow& row = rows[size_t(r)];
-    c.row_active[size_t(r)] = row.used && step_ < row.len;
-    c.row_g[size_t(r)] = row.g;
-    c.row_k[size_t(r)] = row.k0 + int32_t(step_);
+    active[r] = row[r].used && step < row[r].len;
+    g[r] = row[r].g;
+    k[r] = row[r].k0 + step;
   }
   c.active_cols = mapping_.active_cols(nest_, pos_.m_tile);
   c.step0 = step_ == 0;

@@ -19,8 +19,13 @@ void FinalScale::load(const LayerJob& job) {
 }
 
 void FinalScale::on_clock() {
+  if (!clk.posedge()) return;  // woken between edges (ClockGate): run from the next one
   const ColumnValues& v = in->read();
-  if (rst.read() || !v.tag.valid) return;
+  if (rst.read()) return;
+  if (!v.tag.valid) {
+    gate_.sleep();
+    return;
+  }
   const LayerJob& j = *job_;
   for (int c = 0; c < v.active_cols; ++c) {
     const int64_t m = v.tag.m_tile * cols_ + c;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
+#include "hw_model/channels/clock_gate.h"
 #include "hw_model/array/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/memory/output_buffer.h"
@@ -29,6 +30,7 @@ class FinalScale : public sc_core::sc_module {
 
  private:
   void on_clock();
+  void end_of_elaboration() override { gate_.arm(in, rst); }
 
   const int cols_;
   Stats* stats_;
@@ -37,6 +39,7 @@ class FinalScale : public sc_core::sc_module {
   float factor_ = 0.0f;
   uint64_t written_ = 0, expected_ = 0;
   sc_core::sc_time last_write_;
+  ClockGate gate_;  // asleep while no output is finished
 };
 
 }  // namespace mls::hw

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
+#include "hw_model/channels/clock_gate.h"
 #include "hw_model/array/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/datapath/datapath.h"
@@ -30,12 +31,24 @@ class GroupScaler : public sc_core::sc_module {
 
  private:
   void on_clock();
+  void end_of_elaboration() override { gate_.arm(in, rst); }
+  // An X scale as the register file holds it: with the scaler_mantissa fault
+  // its mantissa code reads 0 (the 1.5x shift-add path is dead, or the
+  // multiplier's fraction inputs are stuck at 0).
+  GroupScale x_register(GroupScale sx) const {
+    if (fault_ == Fault::scaler_mantissa) sx.man = 0;
+    return sx;
+  }
 
   const int rows_, cols_;
   const Fault fault_;
   Stats* stats_;
   const LayerJob* job_ = nullptr;
   ScalerForm form_ = ScalerForm::shift_add;
+  // X's scales decoded once per job for group_scale's double form, [g][m]:
+  // exponent minus M_g, and the mantissa factor of the pass's scaler form.
+  std::vector<int32_t> x_exp_, x_mantissa_;
+  ClockGate gate_;  // asleep between chunk tiles
 };
 
 }  // namespace mls::hw

@@ -33,17 +33,35 @@ class LocalAccumulator : public sc_core::sc_module {
  private:
   void on_clock();
   void clear();
+  // Adds a cycle's products into the registers of their width: the whole
+  // array in one loop when every PE is active and no row diverged, else row
+  // by row; returns the overflows.
+  template <class T>
+  uint64_t add_products(std::vector<T>& acc_regs, const std::vector<T>& products,
+                        const std::vector<uint8_t>& row_active, bool all_active, int n, uint64_t& magnitudes);
+  // After a whole-array add found raw sums out of range: sets those rows
+  // apart (diverged_) and applies the overflow policy; returns the overflows.
+  template <class T>
+  uint64_t diverge_rows(std::vector<T>& acc_regs);
+  void use_narrow(bool narrow);  // the registers' width of this cycle's products
+  void hand_over(ChunkSums& o, const Products& in_p);
 
   const int rows_, cols_, acc_bits_;
   const Overflow policy_;
   Stats* stats_;
   std::vector<int64_t> acc_;        // [R][C]
+  // The same registers in 32 bits, holding the sums while the products are
+  // narrow (Products::narrow); narrow_ says which of the two holds them.
+  std::vector<int32_t> acc32_;
+  bool narrow_ = false;
+  std::vector<int64_t> wide_;       // narrow products widened (acc_bits > 31)
   std::vector<uint8_t> row_used_;   // [R] row held a chunk in the current tile
   // [R][C] the same sums, never saturated or wrapped; a row's are kept only
   // once one of its accumulators overflowed in the tile (diverged_): until
   // then its acc_ is exact.
   std::vector<int64_t> exact_;
   std::vector<uint8_t> diverged_;  // [R]
+  bool any_diverged_ = false;      // some diverged_ row in the current tile
   // OR of v ^ (v >> 63) over the exact_ values since reset_width(): its bit
   // length is the largest magnitude bit length (v for v >= 0, -v - 1 for v < 0).
   uint64_t magnitudes_ = 0;

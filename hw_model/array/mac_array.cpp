@@ -133,10 +133,14 @@ void MacArray::trace(sc_core::sc_trace_file* tf) {
 }
 
 ArraySim::ArraySim(const MlsConfig& cfg, const std::string& vcd_path)
-    : cfg_(cfg), clk_("clk", 1, sc_core::SC_NS), rst_("rst"), array_("mac_array", cfg_, &stats_, &traffic_) {
-  array_.clk(clk_);
+    : cfg_(cfg), rst_("rst"), array_("mac_array", cfg_, &stats_, &traffic_) {
   array_.rst(rst_);
-  if (!vcd_path.empty()) {
+  if (vcd_path.empty()) {
+    edge_clk_ = std::make_unique<EdgeClock>("clk", period_);
+    array_.clk(*edge_clk_);
+  } else {
+    traced_clk_ = std::make_unique<sc_core::sc_clock>("clk", period_);
+    array_.clk(*traced_clk_);
     std::string base = vcd_path;
     if (base.size() > 4 && base.compare(base.size() - 4, 4, ".vcd") == 0) base.resize(base.size() - 4);
     // The kernel reports its default VCD timescale as an info message; it would
@@ -174,11 +178,11 @@ bool ArraySim::step() {
 
 Stats ArraySim::finish() {
   const sc_core::sc_time span = array_.final_scale.last_write_time() - array_.controller.first_issue_time();
-  stats_.cycles = uint64_t(span / clk_.period()) + 1;
+  stats_.cycles = uint64_t(span / period_) + 1;
   const MemoryPlan& plan = *plan_;
   if (!plan.ideal) {
     // The pass ends when its last output is back in DRAM.
-    const uint64_t first = uint64_t(array_.controller.first_issue_time() / clk_.period());
+    const uint64_t first = uint64_t(array_.controller.first_issue_time() / period_);
     if (array_.dram.last_done_edge() >= first)
       stats_.cycles = std::max(stats_.cycles, array_.dram.last_done_edge() - first + 1);
   }

@@ -24,6 +24,7 @@
 #include "hw_model/memory/tile_buffer.h"
 #include "hw_model/memory/traffic.h"
 #include "hw_model/array/output_accumulator.h"
+#include "hw_model/channels/edge_clock.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
@@ -112,7 +113,11 @@ class ArraySim {
   Stats stats_;
   Traffic traffic_;
   const MemoryPlan* plan_ = nullptr;
-  sc_core::sc_clock clk_;
+  const sc_core::sc_time period_{1, sc_core::SC_NS};
+  // The clock: an EdgeClock (rising edges only, the fast one), or with a VCD
+  // file an sc_clock, whose falling edges the probe samples at.
+  std::unique_ptr<EdgeClock> edge_clk_;
+  std::unique_ptr<sc_core::sc_clock> traced_clk_;
   sc_core::sc_signal<bool> rst_;
   MacArray array_;
   sc_core::sc_trace_file* vcd_ = nullptr;

@@ -24,17 +24,24 @@ class Multiplier : public sc_core::sc_module {
   // The element formats of X and Y of the next job (they differ when W, A and
   // E are quantized differently); the decoders are rebuilt for them.
   void set_formats(const ElemFormat& x, const ElemFormat& y);
+  // The products of these formats travel as int32 (Products::narrow).
+  bool narrow() const { return narrow_; }
 
  private:
   void on_clock();
 
-  const int rows_, cols_;
+  template <class T>
+  uint64_t multiply_rows(const Operands& in_ops, std::vector<T>& product);
+
+  const int rows_, cols_, acc_bits_;
   const Fault fault_;
   Stats* stats_;
   // Each decoder as a table: code -> operand_value (sign * mantissa << shift),
   // so a PE's multiply-then-shift is one integer multiply here (the identity
   // is operand_value's, hw_model/datapath). A value is 0 iff its mantissa is.
   std::vector<int32_t> value_x_, value_y_;
+  CodeFields x_fields_;  // X's decoder without a table, for narrow products
+  bool narrow_ = false;
 };
 
 }  // namespace mls::hw

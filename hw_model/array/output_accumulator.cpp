@@ -17,6 +17,7 @@ void OutputAccumulator::load(const LayerJob& job) {
 }
 
 void OutputAccumulator::on_clock() {
+  if (!clk.posedge()) return;  // woken between edges (ClockGate): run from the next one
   ColumnValues& o = out->next();
   const ColumnValues& t = in->read();
   o.tag.valid = false;
@@ -24,7 +25,10 @@ void OutputAccumulator::on_clock() {
     std::fill(acc_.begin(), acc_.end(), 0.0f);
     return;
   }
-  if (!t.tag.valid) return;
+  if (!t.tag.valid) {
+    gate_.sleep();
+    return;
+  }
   float* acc = &acc_[per_p_ ? size_t(t.tag.p) * size_t(cols_) : 0];
   for (int c = 0; c < t.active_cols; ++c) acc[c] = acc[c] + t.value[size_t(c)];
   stats_->out_acc += uint64_t(t.active_cols);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
+#include "hw_model/channels/clock_gate.h"
 #include "hw_model/array/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/stats/stats.h"
@@ -28,11 +29,13 @@ class OutputAccumulator : public sc_core::sc_module {
 
  private:
   void on_clock();
+  void end_of_elaboration() override { gate_.arm(in, rst); }
 
   const int cols_;
   Stats* stats_;
   bool per_p_ = false;
   std::vector<float> acc_;  // [C], or [P][C] with partial sums per p
+  ClockGate gate_;          // asleep between chunk tiles
 };
 
 }  // namespace mls::hw

@@ -12,6 +12,10 @@ namespace mls::hw {
 template <class T>
 struct PipeInIf : virtual sc_core::sc_interface {
   virtual const T& read() const = 0;
+  // Notified one delta cycle after every update that makes the register
+  // valid (tag.valid), once some reader has asked for this event: a block
+  // that sleeps while its input is idle wakes on it (GatedBlock).
+  virtual const sc_core::sc_event& valid_event() const = 0;
 };
 
 template <class T>
@@ -29,10 +33,19 @@ class PipeReg : public sc_core::sc_prim_channel, public PipeInIf<T>, public Pipe
     request_update();
     return next_;
   }
+  const sc_core::sc_event& valid_event() const override {
+    notify_valid_ = true;
+    return valid_event_;
+  }
 
  private:
-  void update() override { std::swap(current_, next_); }
+  void update() override {
+    std::swap(current_, next_);
+    if (notify_valid_ && current_.tag.valid) valid_event_.notify(sc_core::SC_ZERO_TIME);
+  }
   T current_, next_;
+  mutable bool notify_valid_ = false;
+  sc_core::sc_event valid_event_;
 };
 
 template <class T>

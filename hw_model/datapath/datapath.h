@@ -44,6 +44,26 @@ inline int64_t operand_value(MulOperand op) {
 }
 inline int64_t multiply_values(int64_t x, int64_t y) { return int64_t(uint64_t(x) * uint64_t(y)); }
 
+// An element format's fields for decoding codes to operand values without a
+// table: operand_value(decode_operand(fmt, code)) in integer operations and no
+// branch, so a row of codes decodes in SIMD lanes (AVX2 shifts each lane by
+// its own count). The values are below 2^27 (M <= 12, E <= 4).
+struct CodeFields {
+  uint32_t man_mask = 0, exp_mask = 0, m = 0, sign_shift = 0;
+};
+
+inline CodeFields code_fields(const ElemFormat& fmt) {
+  return {(1u << fmt.m) - 1, fmt.e ? (1u << fmt.e) - 1 : 0u, uint32_t(fmt.m), uint32_t(fmt.e + fmt.m)};
+}
+
+inline int32_t decode_value(const CodeFields& f, uint32_t bits) {
+  const uint32_t man = bits & f.man_mask, exp = (bits >> f.m) & f.exp_mask;
+  const uint32_t normal = exp != 0;                         // hidden bit, and a shift of exp - 1
+  const uint32_t mag = (man | (normal << f.m)) << (exp - normal);
+  const uint32_t neg = 0u - ((bits >> f.sign_shift) & 1u);  // all ones when negative
+  return int32_t((mag ^ neg) - neg);
+}
+
 // Adds a product into an acc_bits-wide register. Saturation compares against
 // the bounds; wrap keeps the low acc_bits bits and sign-extends them.
 struct AccumulateResult {
@@ -93,6 +113,33 @@ inline void add_row_exact(int64_t* exact, const int64_t* prod, int n, uint64_t& 
   magnitudes = mag;
 }
 
+// add_row_unchecked in 32-bit lanes, for narrow products (Products::narrow):
+// with acc_bits <= 31 and |product| < 2^30, |acc + product| < 2^31, so the
+// 32-bit raw sums are the exact ones and their magnitudes the same numbers.
+inline uint64_t add_row_unchecked(int32_t* acc, const int32_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
+  const uint32_t half = uint32_t{1} << (acc_bits - 1);
+  uint32_t out_of_range = 0, mag = 0;
+  for (int c = 0; c < n; ++c) {
+    const uint32_t raw = uint32_t(acc[c]) + uint32_t(prod[c]);
+    acc[c] = int32_t(raw);
+    out_of_range |= (raw + half) >> acc_bits;
+    mag |= raw ^ uint32_t(int32_t(raw) >> 31);
+  }
+  magnitudes |= mag;
+  return out_of_range;
+}
+
+// add_row_exact for narrow products.
+inline void add_row_exact(int64_t* exact, const int32_t* prod, int n, uint64_t& magnitudes) {
+  uint64_t mag = magnitudes;
+  for (int c = 0; c < n; ++c) {
+    const uint64_t v = uint64_t(exact[c]) + uint64_t(int64_t(prod[c]));
+    exact[c] = int64_t(v);
+    mag |= v ^ uint64_t(int64_t(v) >> 63);
+  }
+  magnitudes = mag;
+}
+
 // Applies the overflow policy to raw sums acc[0..n) (what accumulate() does to
 // acc + product); returns how many overflowed.
 inline uint64_t saturate_or_wrap_row(int64_t* acc, int n, int acc_bits, Overflow policy) {
@@ -100,6 +147,18 @@ inline uint64_t saturate_or_wrap_row(int64_t* acc, int n, int acc_bits, Overflow
   for (int c = 0; c < n; ++c) {
     const AccumulateResult s = accumulate(acc[c], 0, acc_bits, policy);
     acc[c] = s.sum;
+    overflows += s.overflow;
+  }
+  return overflows;
+}
+
+// saturate_or_wrap_row for 32-bit registers (acc_bits <= 31, raw sums below
+// 2^31: add_row_unchecked's narrow form).
+inline uint64_t saturate_or_wrap_row(int32_t* acc, int n, int acc_bits, Overflow policy) {
+  uint64_t overflows = 0;
+  for (int c = 0; c < n; ++c) {
+    const AccumulateResult s = accumulate(acc[c], 0, acc_bits, policy);
+    acc[c] = int32_t(s.sum);
     overflows += s.overflow;
   }
   return overflows;
@@ -155,15 +214,21 @@ inline float scale_in_double(int64_t chunk_sum, uint32_t mantissa_product, int e
 // 0), 2 or 3 (1 or 1.5; any non-zero code is 1.5, as the adder's enable).
 inline uint32_t shift_add_mantissa(GroupScale s, int scale_m) { return scale_m == 1 ? (s.man ? 3u : 2u) : 1u; }
 
+// A scale's mantissa factor in the scaler of `form` (the product of X's and
+// Y's is the mantissa product group_scale uses): in halves when M_g = 1 in
+// the shift-add form, the M_g-bit mantissa with its leading 1 in the
+// multiplier form.
+inline uint32_t scale_mantissa(ScalerForm form, GroupScale s, int scale_m) {
+  return form == ScalerForm::shift_add ? shift_add_mantissa(s, scale_m) : (1u << scale_m) + s.man;
+}
+
 // The scaler of `form`: shift_add_scale or multiply_scale, with their common
 // case (the double form) inline, as it runs once per PE per chunk tile.
 inline float group_scale(ScalerForm form, int64_t chunk_sum, GroupScale x, GroupScale y, int x_scale_m,
                          int y_scale_m) {
   const int exp = x.exp + y.exp - x_scale_m - y_scale_m;
   if (in_double_range(chunk_sum, exp)) {
-    const uint32_t mantissas = form == ScalerForm::shift_add
-                                   ? shift_add_mantissa(x, x_scale_m) * shift_add_mantissa(y, y_scale_m)
-                                   : ((1u << x_scale_m) + x.man) * ((1u << y_scale_m) + y.man);
+    const uint32_t mantissas = scale_mantissa(form, x, x_scale_m) * scale_mantissa(form, y, y_scale_m);
     return scale_in_double(chunk_sum, mantissas, exp);
   }
   return form == ScalerForm::shift_add ? shift_add_scale(chunk_sum, x, y, x_scale_m, y_scale_m)

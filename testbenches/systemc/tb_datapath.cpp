@@ -27,6 +27,22 @@ __int128 defined_value(const ElemFormat& f, uint32_t code) {
   return (code >> (f.e + f.m)) & 1 ? -v : v;
 }
 
+// The table-free decode (the narrow multipliers' X operands) for every code of
+// every element format, against the definition.
+TEST(Datapath, TableFreeDecodeEqualsTheDefinedValueForEveryCodeOfEveryFormat) {
+  int formats = 0;
+  for (int e = 0; e <= 4; ++e)
+    for (int m = 0; m <= 12; ++m) {
+      if (e + m < 1) continue;
+      const ElemFormat f{e, m};
+      const CodeFields fields = code_fields(f);
+      for (uint32_t code = 0; code < (1u << f.bits()); ++code)
+        ASSERT_EQ(__int128(decode_value(fields, code)), defined_value(f, code)) << "e" << e << "m" << m << " code " << code;
+      ++formats;
+    }
+  EXPECT_EQ(formats, 64);
+}
+
 TEST(Datapath, SignedValueProductsEqualTheDefinedProductForEveryCodePair) {
   for (int e = 0; e <= 4; ++e) {
     for (int m = 0; m <= 12; ++m) {
@@ -58,7 +74,8 @@ TEST(Datapath, SignedValueProductsEqualTheDefinedProductForEveryCodePair) {
 // far beyond, against the definition (clamp, or reduce modulo 2^acc_bits).
 TEST(Datapath, RowAddFlagsExactlyTheSumsOutsideTheRangeAndRepairsThem) {
   std::mt19937_64 rng(7);
-  for (int bits : {8, 9, 16, 31, 32, 33, 47, 53, 60, 61, 62}) {
+  int narrow_rows = 0;
+  for (int bits : {8, 9, 16, 29, 30, 31, 32, 33, 47, 53, 60, 61, 62}) {
     const int64_t hi = (int64_t{1} << (bits - 1)) - 1, lo = -hi - 1;
     for (Overflow policy : {Overflow::saturate, Overflow::wrap}) {
       for (int trial = 0; trial < 200; ++trial) {
@@ -86,6 +103,19 @@ TEST(Datapath, RowAddFlagsExactlyTheSumsOutsideTheRangeAndRepairsThem) {
           }
           expected[size_t(c)] = int64_t(v);
         }
+        // The 32-bit form (narrow products: acc_bits <= 31, |product| < 2^30).
+        bool narrow_ok = bits <= 31;
+        for (int64_t p : prod) narrow_ok = narrow_ok && p < (int64_t{1} << 30) && p > -(int64_t{1} << 30);
+        if (narrow_ok) {
+          std::vector<int32_t> acc32(acc.begin(), acc.end()), prod32(prod.begin(), prod.end());
+          uint64_t magnitudes32 = 0;
+          const uint64_t flagged32 = add_row_unchecked(acc32.data(), prod32.data(), n, bits, magnitudes32);
+          EXPECT_EQ(flagged32 != 0, expected_overflows != 0) << bits;
+          EXPECT_EQ(magnitudes32, expected_mag) << bits;
+          EXPECT_EQ(saturate_or_wrap_row(acc32.data(), n, bits, policy), expected_overflows) << bits;
+          EXPECT_EQ(std::vector<int64_t>(acc32.begin(), acc32.end()), expected) << bits;
+          ++narrow_rows;
+        }
         const uint64_t flagged = add_row_unchecked(acc.data(), prod.data(), n, bits, magnitudes);
         EXPECT_EQ(flagged != 0, expected_overflows != 0) << bits;
         EXPECT_EQ(magnitudes, expected_mag) << bits;
@@ -94,6 +124,7 @@ TEST(Datapath, RowAddFlagsExactlyTheSumsOutsideTheRangeAndRepairsThem) {
       }
     }
   }
+  EXPECT_GT(narrow_rows, 1000) << "the 32-bit form must be exercised";
 }
 
 // RNE_fp32(sign * mag * 2^exp) for any 128-bit mag: round to odd at 64 bits

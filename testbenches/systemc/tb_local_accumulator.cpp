@@ -140,7 +140,10 @@ struct WideModel {
 // that rows overflow in the middle of a cycle (rows before it already added,
 // rows after it not yet), other tiles stay in range, rows and columns come and
 // go: the sums, the overflow count and width_needed() against WideModel.
-void random_tiles(int acc_bits, Overflow policy, uint32_t seed) {
+// `narrow`: the products come as int32 (Products::narrow; the accumulator
+// widens them itself when acc_bits > 31). `dense`: every row active and
+// usually every column, so that most cycles take the whole-array add.
+void random_tiles(int acc_bits, Overflow policy, uint32_t seed, bool narrow = false, bool dense = false) {
   ArrayConfig cfg;
   cfg.rows = 4;
   cfg.cols = 8;
@@ -160,16 +163,21 @@ void random_tiles(int acc_bits, Overflow policy, uint32_t seed) {
       Products p;
       p.tag.valid = true;
       p.tag.tile_last = s == steps - 1;
-      p.active_cols = 1 + int(rng() % 8);
+      p.active_cols = dense && rng() % 4 != 0 ? 8 : 1 + int(rng() % 8);
       p.row_active.resize(4);
       p.product.assign(32, 0);
       for (int r = 0; r < 4; ++r) {
-        p.row_active[size_t(r)] = rng() % 4 != 0;
+        p.row_active[size_t(r)] = dense || rng() % 4 != 0;
         for (int c = 0; c < 8; ++c) {
           const int64_t mag = int64_t(rng() >> (64 - bits));
           p.product[size_t(r * 8 + c)] = rng() & 1 ? -mag : mag;
           if (p.row_active[size_t(r)] && c < p.active_cols) model.add(size_t(r * 8 + c), p.product[size_t(r * 8 + c)]);
         }
+      }
+      if (narrow) {
+        p.narrow = true;
+        p.product32.assign(p.product.begin(), p.product.end());  // |product| < 2^31
+        p.product.clear();
       }
       bench.stimulus.push_back(p);
     }
@@ -193,6 +201,15 @@ TEST(LocalAccumulator, RandomTilesSaturate33) { random_tiles(33, Overflow::satur
 TEST(LocalAccumulator, RandomTilesWrap33) { random_tiles(33, Overflow::wrap, 4); }
 TEST(LocalAccumulator, RandomTilesSaturate62) { random_tiles(62, Overflow::saturate, 5); }
 TEST(LocalAccumulator, RandomTilesWrap62) { random_tiles(62, Overflow::wrap, 6); }
+TEST(LocalAccumulator, RandomTilesSaturate8Narrow) { random_tiles(8, Overflow::saturate, 7, true); }
+TEST(LocalAccumulator, RandomTilesWrap8Narrow) { random_tiles(8, Overflow::wrap, 8, true); }
+TEST(LocalAccumulator, RandomTilesSaturate31Narrow) { random_tiles(31, Overflow::saturate, 9, true); }
+TEST(LocalAccumulator, RandomTilesWrap31Narrow) { random_tiles(31, Overflow::wrap, 10, true); }
+TEST(LocalAccumulator, RandomTilesSaturate33NarrowWidened) { random_tiles(33, Overflow::saturate, 11, true); }
+TEST(LocalAccumulator, RandomTilesSaturate8Dense) { random_tiles(8, Overflow::saturate, 12, false, true); }
+TEST(LocalAccumulator, RandomTilesWrap33Dense) { random_tiles(33, Overflow::wrap, 13, false, true); }
+TEST(LocalAccumulator, RandomTilesSaturate8NarrowDense) { random_tiles(8, Overflow::saturate, 14, true, true); }
+TEST(LocalAccumulator, RandomTilesWrap31NarrowDense) { random_tiles(31, Overflow::wrap, 15, true, true); }
 
 }  // namespace
 }  // namespace mls::hw

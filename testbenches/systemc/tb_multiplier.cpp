@@ -2,6 +2,9 @@
 // against the product of the magnitudes defined in docs/reference.md#the-mls-number-format, one pipeline stage.
 #include "hw_model/array/multiplier.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "testbenches/systemc/block_bench.h"
 #include "testbenches/systemc/tb_main.h"
 
@@ -16,9 +19,14 @@ int64_t spec_signed_q(int e, int m, uint32_t bits) {
 }
 
 // Every X code of x_format against every Y code of y_format (W and A of a
-// forward pass, which may be quantized to different formats).
-void check_all_pairs(const char* x_format, const char* y_format) {
+// forward pass, which may be quantized to different formats). The products
+// travel as int32 exactly when every |qx * qy| is below 2^30 and the
+// accumulator has at most 31 bits (docs/architecture.md), else as int64.
+// `idle_cols`: the last columns idle (active_cols not a multiple of 8, so the
+// narrow rows take the portable loop rather than the AVX2 one).
+void check_all_pairs(const char* x_format, const char* y_format, int acc_bits = 16, int idle_cols = 0) {
   MlsConfig cfg;
+  cfg.array.acc_bits = acc_bits;
   cfg.quant.weight.elem = parse_elem_format(x_format);
   cfg.quant.input.elem = parse_elem_format(y_format);
   const ElemFormat fx = cfg.quant.weight.elem, fy = cfg.quant.input.elem;
@@ -32,7 +40,7 @@ void check_all_pairs(const char* x_format, const char* y_format) {
     op.tag.valid = true;
     op.tag.p = y;
     op.row_active = {1};
-    op.active_cols = x_codes;
+    op.active_cols = x_codes - idle_cols;
     op.y = {uint32_t(y)};
     for (int x = 0; x < x_codes; ++x) op.x.push_back(uint32_t(x));
     bench.stimulus.push_back(op);
@@ -40,17 +48,23 @@ void check_all_pairs(const char* x_format, const char* y_format) {
   bench.run(2);
   ASSERT_EQ(bench.seen.size(), size_t(y_codes));
   uint64_t zero_products = 0;
+  int64_t largest_x = 0, largest_y = 0;
+  for (int x = 0; x < x_codes; ++x) largest_x = std::max(largest_x, std::abs(spec_signed_q(fx.e, fx.m, uint32_t(x))));
+  for (int y = 0; y < y_codes; ++y) largest_y = std::max(largest_y, std::abs(spec_signed_q(fy.e, fy.m, uint32_t(y))));
+  const bool narrow = largest_x * largest_y < (int64_t{1} << 30) && acc_bits <= 31;
   for (const auto& [edge, out] : bench.seen) {
+    ASSERT_EQ(out.narrow, narrow) << x_format << " x " << y_format << ", acc_bits " << acc_bits;
+    ASSERT_EQ(narrow ? out.product32.size() : out.product.size(), size_t(x_codes));
     const int y = int(out.tag.p);
     EXPECT_EQ(edge, y + 2) << "one register stage";
-    for (int x = 0; x < x_codes; ++x) {
+    for (int x = 0; x < x_codes - idle_cols; ++x) {
       const int64_t qx = spec_signed_q(fx.e, fx.m, uint32_t(x));
       const int64_t qy = spec_signed_q(fy.e, fy.m, uint32_t(y));
-      ASSERT_EQ(out.product[size_t(x)], qx * qy) << x_format << " x code " << x << ", " << y_format << " y code " << y;
+      ASSERT_EQ(out.at(size_t(x)), qx * qy) << x_format << " x code " << x << ", " << y_format << " y code " << y;
       zero_products += qx == 0 || qy == 0;
     }
   }
-  EXPECT_EQ(stats.mul, uint64_t(x_codes) * uint64_t(y_codes));
+  EXPECT_EQ(stats.mul, uint64_t(x_codes - idle_cols) * uint64_t(y_codes));
   EXPECT_EQ(stats.mul_zero, zero_products);
 }
 
@@ -60,6 +74,12 @@ TEST(Multiplier, AllPairsE0M4) { check_all_pairs("e0m4", "e0m4"); }
 TEST(Multiplier, AllPairsE3M3) { check_all_pairs("e3m3", "e3m3"); }
 TEST(Multiplier, AllPairsE2M1TimesE3M2) { check_all_pairs("e2m1", "e3m2"); }
 TEST(Multiplier, AllPairsE4M3TimesE0M5) { check_all_pairs("e4m3", "e0m5"); }
+// The same products in int64 lanes: a 32-bit accumulator could not hold a
+// raw sum in 32 bits, and e4m3 x e4m3 reaches 245,760^2 > 2^30.
+TEST(Multiplier, AllPairsE2M4WideAccumulator) { check_all_pairs("e2m4", "e2m4", 32); }
+TEST(Multiplier, AllPairsE4M3) { check_all_pairs("e4m3", "e4m3"); }
+TEST(Multiplier, AllPairsE2M4ThreeIdleColumns) { check_all_pairs("e2m4", "e2m4", 16, 3); }
+TEST(Multiplier, AllPairsE3M3FiveIdleColumns) { check_all_pairs("e3m3", "e3m3", 16, 5); }
 
 TEST(Multiplier, LargestE2M4ProductIs15376ShiftedBy4) {
   // docs/reference.md#the-mls-number-format: e2m4's largest magnitude is q = 31 << 2, so the largest product is

@@ -42,5 +42,34 @@ TEST(OutputAccumulator, SumsTilesInOrderAndRestartsPerOutput) {
   EXPECT_EQ(stats.out_acc, 8u);
 }
 
+// Between tiles the block sleeps (ClockGate): a partial sum held across a long
+// idle stretch must still meet the next tile at the right edge, and a reset
+// during the stretch must still clear it.
+TEST(OutputAccumulator, SleepingBetweenTilesKeepsPartialSumsAndStillSeesReset) {
+  ArrayConfig cfg;
+  cfg.rows = 4;
+  cfg.cols = 2;
+  Stats stats;
+  tb::BlockBench<ColumnValues, ColumnValues, OutputAccumulator> bench(
+      "bench", [&] { return new OutputAccumulator("out_acc", cfg, &stats); });
+  const auto idle_until = [&](size_t edge) { bench.stimulus.resize(edge, ColumnValues{}); };
+  bench.stimulus = {tree_result(5.0f, 6.0f, false)};
+  idle_until(12);
+  bench.stimulus.push_back(tree_result(1.0f, 2.0f, true));  // edge 12: completes 5 + 1, 6 + 2
+  bench.stimulus.push_back(tree_result(3.0f, 4.0f, false));  // edge 13: a partial sum, then reset
+  idle_until(30);
+  sc_core::sc_start(20, sc_core::SC_NS);  // edges 0..19
+  bench.rst.write(true);
+  sc_core::sc_start(2, sc_core::SC_NS);  // edges 20, 21 in reset
+  bench.rst.write(false);
+  bench.stimulus.push_back(tree_result(7.0f, 8.0f, true));  // edge 30
+  sc_core::sc_start(13, sc_core::SC_NS);
+  ASSERT_EQ(bench.seen.size(), 2u);
+  EXPECT_EQ(bench.seen[0].first, 12 + 2);
+  EXPECT_EQ(bench.seen[0].second.value, (std::vector<float>{6.0f, 8.0f}));
+  EXPECT_EQ(bench.seen[1].first, 30 + 2);
+  EXPECT_EQ(bench.seen[1].second.value, (std::vector<float>{7.0f, 8.0f})) << "reset cleared 3, 4";
+}
+
 }  // namespace
 }  // namespace mls::hw
