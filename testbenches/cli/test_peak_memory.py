@@ -20,6 +20,9 @@ import numpy as np
 
 MLSSIM = os.environ["MLSSIM"]
 MB = 1 << 20
+# Under AddressSanitizer (.ci/sanitize) resident memory is mostly shadow and
+# quarantine: the runs and their results are still checked, their peaks not.
+SANITIZED = os.environ.get("MLSSIM_SANITIZED") == "1"
 
 
 def run_measured(*args):
@@ -38,7 +41,13 @@ def run_measured(*args):
     return p, int(peak[-1].split()[1]) * 1024  # ru_maxrss is in KiB on Linux
 
 
-class PeakMemory(unittest.TestCase):
+class MemoryTest(unittest.TestCase):
+    def assertLessIfMeasured(self, peak, bound, msg):
+        if not SANITIZED:
+            self.assertLess(peak, bound, msg)
+
+
+class PeakMemory(MemoryTest):
     def test_forward_conv_keeps_no_unrolled_input(self):
         # 16 x 64 x 3 x 3 over a 64 x 256 x 256 input, padding 1: 604 M products.
         # Its unrolled input would be p x g x k = 65536 x 64 x 9 int32 = 151 MB;
@@ -53,7 +62,7 @@ class PeakMemory(unittest.TestCase):
             p, peak = run_measured("conv", "--pass", "fwd", "--weight", os.path.join(d, "w.npy"), "--input",
                                    os.path.join(d, "a.npy"), "--padding", 1, "--out", out)
             self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertLess(peak, 110 * MB, f"peak RSS {peak / MB:.0f} MB")
+            self.assertLessIfMeasured(peak, 110 * MB, f"peak RSS {peak / MB:.0f} MB")
             got = np.load(out).astype(np.float64)
         windows = np.lib.stride_tricks.sliding_window_view(np.pad(a, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3),
                                                            axis=(2, 3))
@@ -80,7 +89,7 @@ class PeakMemory(unittest.TestCase):
             p, peak = run_measured("run", trace, "--check", "--report", os.path.join(d, "r.json"))
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("all bit-exact", p.stdout)
-            self.assertLess(peak, 60 * MB, f"peak RSS {peak / MB:.0f} MB")
+            self.assertLessIfMeasured(peak, 60 * MB, f"peak RSS {peak / MB:.0f} MB")
             with open(os.path.join(d, "r.json")) as f:
                 report = json.load(f)
         # Every pass ran: 16 x 16 x 49 taps over 64 x 64 outputs (fwd and
@@ -105,14 +114,14 @@ def synth(d, layers):
 EIGHT = [{"name": f"l{i}", "kind": "conv2d", "weight": [16, 64, 1, 1], "input": [64, 128, 128]} for i in range(8)]
 
 
-class OneLayerAtATime(unittest.TestCase):
+class OneLayerAtATime(MemoryTest):
     def test_the_trace_is_not_held_whole(self):
         with tempfile.TemporaryDirectory() as d:
             trace = synth(d, EIGHT)
             p, peak = run_measured("run", trace, "--passes", "fwd", "--check", "--quiet", "--no-progress")
             self.assertEqual(p.returncode, 0, p.stderr)
             # Holding all eight layers took 93 MB; one at a time about 31 MB.
-            self.assertLess(peak, 60 * MB, f"peak RSS {peak / MB:.0f} MB")
+            self.assertLessIfMeasured(peak, 60 * MB, f"peak RSS {peak / MB:.0f} MB")
 
     def test_a_tensor_changed_during_the_run_is_refused(self):
         with tempfile.TemporaryDirectory() as d:
@@ -128,6 +137,7 @@ class OneLayerAtATime(unittest.TestCase):
             a = np.load(target)
             np.save(target, a * 2.0)
             rest = proc.stderr.read()
+            proc.stderr.close()
             self.assertNotEqual(proc.wait(timeout=300), 0)
             self.assertIn("l7.input.npy", rest)
             self.assertIn("changed since the trace was loaded", rest)
