@@ -166,6 +166,20 @@ RowFill grid_rows(const ConvGeometry& c, int64_t groups, Grid grid, Planes t, co
       [=](int64_t p, int64_t g) { return layout.group_of_pair(p / per_sample, t.c0 + g); });
 }
 
+// The same rows under a block grouping (lowering.h): slot (g = (channel
+// block, tap), k = channel in the block) reads channel c0 + c of the tensor at
+// tap t's (tap_h(y, kh), tap_w(x, kw)).
+template <class TapH, class TapW>
+RowFill grid_blocked_rows(const ConvGeometry& c, const BlockedReduction& red, Grid grid, Planes t,
+                          const GroupLayout& layout, TapH tap_h, TapW tap_w) {
+  const int64_t kw = c.kw, per_sample = grid.rows * grid.cols;
+  return blocked_rows(red, layout, [=](int64_t p, int64_t ch, int64_t tap) -> int64_t {
+    const int64_t n = p / per_sample, y = p / grid.cols % grid.rows, x = p % grid.cols;
+    const int64_t i = tap_h(y, tap / kw), j = tap_w(x, tap % kw);
+    return i < 0 || j < 0 ? -1 : ((n * t.channels + t.c0 + ch) * t.h + i) * t.w + j;
+  });
+}
+
 // X = W[co = co0 + m, ci' = g, (kh, kw) = k]; Y = A[n, ci0 + g, ho*S - P + kh*D, wo*S - P + kw*D], p = (n, ho, wo).
 void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
   const auto& q = c.params;
@@ -237,13 +251,10 @@ void lower_fwd_blocked(const ConvGeometry& c, Block b, const GroupLayout& xl, co
   lp.out_shape = {c.n, c.co, c.ho, c.wo};
   fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t ci, int64_t t) { return ((b.co0 + m) * c.cig() + ci) * red.taps + t; },
                lp.x_group, lp.x_index);
-  lp.y_row = blocked_rows(red, yl,
-               [=](int64_t p, int64_t ci, int64_t t) -> int64_t {
-                 const int64_t n = p / (c.ho * c.wo), ho = p / c.wo % c.ho, wo = p % c.wo;
-                 const int64_t h = tap(ho, t / c.kw, q.stride_h, q.pad_h, q.dil_h, c.h);
-                 const int64_t w = tap(wo, t % c.kw, q.stride_w, q.pad_w, q.dil_w, c.w);
-                 return h < 0 || w < 0 ? -1 : ((n * c.ci + b.ci0 + ci) * c.h + h) * c.w + w;
-               });
+  lp.y_row = grid_blocked_rows(
+      c, red, {c.ho, c.wo}, {c.ci, b.ci0, c.h, c.w}, yl,
+      [q, c](int64_t ho, int64_t kh) { return tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h); },
+      [q, c](int64_t wo, int64_t kw) { return tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w); });
   fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
 }
 
@@ -255,13 +266,10 @@ void lower_bwd_data_blocked(const ConvGeometry& c, Block b, const GroupLayout& x
   lp.out_shape = {c.n, c.ci, c.h, c.w};
   fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t co, int64_t t) { return ((b.co0 + co) * c.cig() + m) * red.taps + t; },
                lp.x_group, lp.x_index);
-  lp.y_row = blocked_rows(red, yl,
-               [=](int64_t p, int64_t co, int64_t t) -> int64_t {
-                 const int64_t n = p / (c.h * c.w), h = p / c.w % c.h, w = p % c.w;
-                 const int64_t ho = back_tap(h, t / c.kw, q.stride_h, q.pad_h, q.dil_h, c.ho);
-                 const int64_t wo = back_tap(w, t % c.kw, q.stride_w, q.pad_w, q.dil_w, c.wo);
-                 return ho < 0 || wo < 0 ? -1 : ((n * c.co + b.co0 + co) * c.ho + ho) * c.wo + wo;
-               });
+  lp.y_row = grid_blocked_rows(
+      c, red, {c.h, c.w}, {c.co, b.co0, c.ho, c.wo}, yl,
+      [q, c](int64_t h, int64_t kh) { return back_tap(h, kh, q.stride_h, q.pad_h, q.dil_h, c.ho); },
+      [q, c](int64_t w, int64_t kw) { return back_tap(w, kw, q.stride_w, q.pad_w, q.dil_w, c.wo); });
   fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
 }
 
