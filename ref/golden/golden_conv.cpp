@@ -433,6 +433,40 @@ const float* tree_lanes(float* v, std::vector<uint8_t>& ok, int n) {
   return v;
 }
 
+// The loop nest both lane kinds share (LanePass, WideLanes): Y a slice of p
+// at a time (fill_y(begin, end); outputs are independent, so slicing p outside
+// the m blocks changes no bit), then for each block b of kLanes X rows and each
+// p of the slice, the chunk tiles in the one order every output adds them.
+// chunk(b, p, slot, lanes, out) writes the kLanes scaled values of a busy
+// slot's chunk; the tree runs across the lanes and each output sums its tiles.
+template <class FillY, class Chunk>
+void lane_nest(FastPass& d, int64_t blocks, int64_t slice, FillY fill_y, Chunk chunk, std::vector<float>& acc) {
+  const LoweredPass& lp = d.lp;
+  const int rows = d.map.tree_slots();
+  std::vector<float> val(size_t(rows) * kLanes, 0.0f);
+  std::vector<uint8_t> ok(static_cast<size_t>(rows));
+  for (int64_t begin = 0; begin < lp.p; begin += slice) {
+    const int64_t end = std::min(lp.p, begin + slice);
+    fill_y(begin, end);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
+      for (int64_t p = begin; p < end; ++p) {
+        float tot[kLanes] = {};
+        for (int64_t t : d.tile_order) {
+          const SlotChunk* tile = &d.slots[size_t(t * rows)];
+          for (int s = 0; s < rows; ++s) {
+            ok[size_t(s)] = tile[s].len > 0;
+            if (tile[s].len > 0) chunk(b, p, tile[s], lanes, &val[size_t(s) * kLanes]);
+          }
+          const float* root = d.full[size_t(t)] ? tree_lanes(val.data(), rows) : tree_lanes(val.data(), ok, rows);
+          for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + root[c];
+        }
+        for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
+      }
+    }
+  }
+}
+
 #ifdef __SSE2__
 // int16 operands on x86-64 (SSE2 is part of its base ISA): kLanes rows of X
 // side by side, so one chunk of kLanes outputs (m .. m + kLanes - 1, one p) is
@@ -577,40 +611,17 @@ struct LanePass {
   // and whose positive or negative sum leaves it (within) replays the sequential walk.
   template <bool Check>
   void run(std::vector<float>& acc) {
-    const LoweredPass& lp = d.lp;
-    const int rows = d.map.tree_slots();
     const int32_t hi = int32_t((int64_t{1} << (d.array.acc_bits - 1)) - 1);  // < 2^31 when Check
-    std::vector<float> val(size_t(rows) * kLanes, 0.0f);
-    std::vector<uint8_t> ok(static_cast<size_t>(rows));
     alignas(16) int32_t sum[kLanes], abs_sum[kLanes];
-    // Outputs are independent, so p slices outside the m blocks change no bit.
     const int64_t slice = std::max<int64_t>(1, d.slice_elements / std::max<int64_t>(1, pairs));
-    for (int64_t begin = 0; begin < lp.p; begin += slice) {
-    const int64_t end = std::min(lp.p, begin + slice);
-    fill_y(begin, end);
-    for (int64_t b = 0; b < blocks; ++b) {
-      const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
-      for (int64_t p = begin; p < end; ++p) {
-        float tot[kLanes] = {};
-        for (int64_t t : d.tile_order) {
-          const SlotChunk* tile = &d.slots[size_t(t * rows)];
-          for (int s = 0; s < rows; ++s) {
-            ok[size_t(s)] = tile[s].len > 0;
-            if (tile[s].len == 0) continue;
-            const int64_t j = tile[s].j;
-            if (chunk_sums<Check>(b, p, j, (tile[s].len + 1) / 2, hi, sum, abs_sum))
-              for (int c = 0; c < lanes; ++c)
-                if (abs_sum[c] > hi && !within(sum[c], abs_sum[c], hi))
-                  sum[c] = int32_t(checked_lane(b, c, p, j));  // acc_bits < 32 here: fits int32
-            scale_lanes(b, p, tile[s].g, lanes, sum, &val[size_t(s) * kLanes]);
-          }
-          const float* root = d.full[size_t(t)] ? tree_lanes(val.data(), rows) : tree_lanes(val.data(), ok, rows);
-          for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + root[c];
-        }
-        for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
-      }
-    }
-    }
+    const auto chunk = [&](int64_t b, int64_t p, const SlotChunk& ch, int lanes, float* out) {
+      if (chunk_sums<Check>(b, p, ch.j, (ch.len + 1) / 2, hi, sum, abs_sum))
+        for (int c = 0; c < lanes; ++c)
+          if (abs_sum[c] > hi && !within(sum[c], abs_sum[c], hi))
+            sum[c] = int32_t(checked_lane(b, c, p, ch.j));  // acc_bits < 32 here: fits int32
+      scale_lanes(b, p, ch.g, lanes, sum, out);
+    };
+    lane_nest(d, blocks, slice, [this](int64_t begin, int64_t end) { fill_y(begin, end); }, chunk, acc);
   }
 
   void scale_lanes(int64_t b, int64_t p, int32_t g, int lanes, const int32_t* sum, float* out) const {
@@ -671,53 +682,30 @@ struct WideLanes {
 
   template <bool Check>
   void run(std::vector<float>& acc) {
-    const LoweredPass& lp = d.lp;
-    const int rows = d.map.tree_slots();
     const int64_t hi = (int64_t{1} << (d.array.acc_bits - 1)) - 1;
-    std::vector<float> val(size_t(rows) * kLanes, 0.0f);
-    std::vector<uint8_t> ok(static_cast<size_t>(rows));
     const int64_t slice = std::max<int64_t>(1, d.slice_elements / std::max<int64_t>(1, gk));
-    for (int64_t begin = 0; begin < lp.p; begin += slice) {
-    const int64_t end = std::min(lp.p, begin + slice);
-    fill_y(begin, end);
-    for (int64_t b = 0; b < blocks; ++b) {
-      const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
-      for (int64_t p = begin; p < end; ++p) {
-        float tot[kLanes] = {};
-        for (int64_t t : d.tile_order) {
-          const SlotChunk* tile = &d.slots[size_t(t * rows)];
-          for (int s = 0; s < rows; ++s) {
-            const SlotChunk& ch = tile[s];
-            ok[size_t(s)] = ch.len > 0;
-            if (ch.len == 0) continue;
-            double sum[kLanes] = {}, abs_sum[kLanes] = {};
-            const int32_t* x = &xt[size_t((b * gk + ch.off) * kLanes)];
-            const int32_t* y = &ys[size_t((p - p0) * gk + ch.off)];
-            for (int32_t k = 0; k < ch.len; ++k, x += kLanes) {
-              const double yv = y[k], ay = std::fabs(yv);
-              for (int c = 0; c < kLanes; ++c) {
-                const double xv = x[c];
-                sum[c] += xv * yv;
-                if constexpr (Check) abs_sum[c] += std::fabs(xv) * ay;
-              }
-            }
-            float* out = &val[size_t(s) * kLanes];
-            for (int c = 0; c < lanes; ++c) {
-              int64_t v = int64_t(sum[c]);
-              if constexpr (Check) {
-                const int64_t a = int64_t(abs_sum[c]);
-                if (a > hi && !within(v, a, hi)) v = checked_lane(b, c, p, ch);
-              }
-              out[c] = d.scale(v, b * kLanes + c, p, ch.g);
-            }
-          }
-          const float* root = d.full[size_t(t)] ? tree_lanes(val.data(), rows) : tree_lanes(val.data(), ok, rows);
-          for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + root[c];
+    const auto chunk = [&](int64_t b, int64_t p, const SlotChunk& ch, int lanes, float* out) {
+      double sum[kLanes] = {}, abs_sum[kLanes] = {};
+      const int32_t* x = &xt[size_t((b * gk + ch.off) * kLanes)];
+      const int32_t* y = &ys[size_t((p - p0) * gk + ch.off)];
+      for (int32_t k = 0; k < ch.len; ++k, x += kLanes) {
+        const double yv = y[k], ay = std::fabs(yv);
+        for (int c = 0; c < kLanes; ++c) {
+          const double xv = x[c];
+          sum[c] += xv * yv;
+          if constexpr (Check) abs_sum[c] += std::fabs(xv) * ay;
         }
-        for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
       }
-    }
-    }
+      for (int c = 0; c < lanes; ++c) {
+        int64_t v = int64_t(sum[c]);
+        if constexpr (Check) {
+          const int64_t a = int64_t(abs_sum[c]);
+          if (a > hi && !within(v, a, hi)) v = checked_lane(b, c, p, ch);
+        }
+        out[c] = d.scale(v, b * kLanes + c, p, ch.g);
+      }
+    };
+    lane_nest(d, blocks, slice, [this](int64_t begin, int64_t end) { fill_y(begin, end); }, chunk, acc);
   }
 };
 
