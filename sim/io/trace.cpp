@@ -146,7 +146,6 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
   } catch (const Error& e) {
     throw LayerRefused(e.what());
   }
-  t.fingerprint = tensors_fingerprint(t);
   return t;
 }
 
@@ -183,6 +182,7 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
       trace.layers.push_back(load_layer(root, layer, manifest, i));
       if (data == TensorData::dropped) {
         LayerTensors& t = trace.layers.back();
+        t.fingerprint = tensors_fingerprint(t);
         drop_data(t.weight), drop_data(t.input);
         if (t.grad_output) drop_data(*t.grad_output);
         t.resident = false;

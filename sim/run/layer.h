@@ -21,8 +21,9 @@ struct LayerTensors {
   std::optional<TensorF> grad_output;
   // Where each tensor came from, for error messages.
   std::string weight_file = "weight", input_file = "input", grad_output_file = "grad_output";
-  // A hash of the tensors' shapes and bits, taken when they were read
-  // (tensors_fingerprint), so a run's identity needs no tensor in memory.
+  // A hash of the tensors' shapes and bits (tensors_fingerprint), taken when
+  // their data was dropped (resident false), so a run's identity and the
+  // check of a layer read again need no tensor in memory; unset otherwise.
   uint64_t fingerprint = 0;
   // False when the trace was loaded with its tensors' data dropped (their
   // shapes kept): load_tensors (sim/io/trace.h) reads them again.

@@ -398,7 +398,7 @@ std::vector<PlannedPass> shard_plan(const std::vector<PlannedPass>& plan, int in
 json run_identity(const Trace& trace, const RunOptions& opt) {
   uint64_t h = fnv1a64(read_input_file(trace.dir + "/manifest.json", "manifest", kMaxTextFileBytes));
   for (const LayerTensors& t : trace.layers) {
-    h = splitmix64_mix(fnv1a64(t.name, h) ^ t.fingerprint);
+    h = splitmix64_mix(fnv1a64(t.name, h) ^ (t.resident ? tensors_fingerprint(t) : t.fingerprint));
   }
   json plan = json::array();
   for (const PlannedPass& pp : plan_run(trace, opt)) plan.push_back(pp.key());
