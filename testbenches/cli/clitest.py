@@ -1,0 +1,78 @@
+"""What every CLI test needs: the binary, the source tree, running mlssim, writing a trace.
+
+CTest sets MLSSIM (the binary) and MLSSIM_SOURCE_DIR (the repository root). A test
+imports what it uses from here instead of defining its own `run()` or `make_trace()`:
+
+    from clitest import MLSSIM, ROOT, mlssim, conv_layer, linear_layer, write_trace
+"""
+import json
+import os
+import subprocess
+
+import numpy as np
+
+MLSSIM = os.environ["MLSSIM"]
+ROOT = os.environ.get("MLSSIM_SOURCE_DIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TRACES = os.path.join(ROOT, "traces")
+
+
+def mlssim(*args, ok=True, timeout=600, cwd=None, env=None):
+    """Runs `mlssim ARGS` and returns the CompletedProcess (text stdout and stderr).
+
+    ok=True: a non-zero exit raises AssertionError with the command and its stderr.
+    ok=False: a zero exit raises (the test expects a failure).
+    ok=None: the exit status is not judged here."""
+    proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env=env, stdin=subprocess.DEVNULL)
+    command = "mlssim " + " ".join(map(str, args))
+    if ok is True and proc.returncode != 0:
+        raise AssertionError(f"{command} failed ({proc.returncode}): {proc.stderr}")
+    if ok is False and proc.returncode == 0:
+        raise AssertionError(f"{command} succeeded but should have failed: {proc.stdout}")
+    return proc
+
+
+def conv_layer(rng, name, co, ci, h, k=3, stride=1, padding=1, batch=2, groups=1, error_scale=1e-3):
+    """A conv2d manifest entry and its tensors (ReLU-like input, small errors)."""
+    ho = (h + 2 * padding - k) // stride + 1
+    entry = {"name": name, "kind": "conv2d", "stride": [stride, stride], "padding": [padding, padding],
+             "dilation": [1, 1], "groups": groups}
+    tensors = {"weight": rng.standard_normal((co, ci // groups, k, k)),
+               "input": np.abs(rng.standard_normal((batch, ci, h, h))),
+               "grad_output": rng.standard_normal((batch, co, ho, ho)) * error_scale}
+    return entry, tensors
+
+
+def linear_layer(rng, name, out_features, in_features, rows=3, error_scale=1e-3):
+    """A linear manifest entry (y = x W^T) and its tensors."""
+    tensors = {"weight": rng.standard_normal((out_features, in_features)),
+               "input": rng.standard_normal((rows, in_features)),
+               "grad_output": rng.standard_normal((rows, out_features)) * error_scale}
+    return {"name": name, "kind": "linear"}, tensors
+
+
+def write_trace(root, layers, model="tiny", fmt="mls-trace/2"):
+    """Writes `layers` (pairs of manifest entry and {role: array}) as a trace under root:
+    one little-endian float32 .npy per tensor, named <layer>.<role>.npy, and manifest.json.
+    A role whose array is None is left out of the entry. Returns the manifest."""
+    os.makedirs(root, exist_ok=True)
+    entries = []
+    for entry, tensors in layers:
+        entry = dict(entry)
+        for role, value in tensors.items():
+            if value is None:
+                continue
+            fname = f"{entry['name']}.{role}.npy"
+            np.save(os.path.join(root, fname), np.asarray(value).astype("<f4"))
+            entry[role] = fname
+        entries.append(entry)
+    manifest = {"format": fmt, "model": model, "layers": entries}
+    with open(os.path.join(root, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    return manifest
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
