@@ -2,17 +2,21 @@
 // (docs/rtl.md#baselines). Operands are OCP FP8 E4M3: bias 7, subnormals
 // (exponent field 0: m/8 * 2^-6), no infinities, S.1111.111 is NaN, largest
 // magnitude 448. The product is exact and leaves as an fp32 bit pattern (OUT =
-// 32 bits): two 4-bit significands give at most 8 significant bits and the
-// product's magnitude lies in [2^-18, 448^2], inside fp32's normal range, so
-// no rounding is needed or done; the fp8 designs add these products in fp32
-// (or fp16) adders. Combinational: one 4 x 4-bit multiply, a leading-one
-// detector and a left shift of the 8-bit product into the fp32 mantissa.
-// A zero operand gives a zero with the sign of the product; a NaN in gives
-// the canonical fp32 quiet NaN 0x7fc00000.
-module fp8_e4m3_mul (
-  input  logic [7:0]  a_i,
-  input  logic [7:0]  b_i,
-  output logic [31:0] y_o
+// 32, the default): two 4-bit significands give at most 8 significant bits and
+// the product's magnitude lies in [2^-18, 448^2], inside fp32's normal range,
+// so no rounding is needed or done; the fp8 designs add these products in fp32
+// (or fp16) adders. OUT = 16 gives the same exact product as bfloat16 (fp32's
+// upper half: 7 mantissa bits suffice); any other OUT is an elaboration error.
+// Combinational: one 4 x 4-bit multiply, a leading-one detector and a left
+// shift of the 8-bit product into the mantissa. A zero operand gives a zero
+// with the sign of the product; a NaN in gives the canonical quiet NaN
+// (0x7fc00000; as bfloat16 0x7fc0).
+module fp8_e4m3_mul #(
+  parameter int unsigned OUT = 32
+) (
+  input  logic [7:0]     a_i,
+  input  logic [7:0]     b_i,
+  output logic [OUT-1:0] y_o
 );
   localparam int unsigned BIAS = 7;
   localparam int unsigned MW   = 3;
@@ -24,6 +28,7 @@ module fp8_e4m3_mul (
   logic [2:0] msb;
   logic [7:0] exp_f;    // fp32 exponent field of the product
   logic [22:0] man;
+  logic [31:0] y32;     // the product as fp32
 
   always_comb begin
     a_nan = (a_i[6:0] == 7'h7f);
@@ -48,11 +53,21 @@ module fp8_e4m3_mul (
     man   = {p[6:0], 16'b0} << (3'd7 - msb);
 
     if (a_nan || b_nan) begin
-      y_o = 32'h7fc0_0000;
+      y32 = 32'h7fc0_0000;
     end else if (p == '0) begin
-      y_o = {sign, 31'b0};
+      y32 = {sign, 31'b0};
     end else begin
-      y_o = {sign, exp_f, man};
+      y32 = {sign, exp_f, man};
     end
+  end
+
+  if (OUT == 32) begin : g_fp32
+    assign y_o = y32;
+  end else if (OUT == 16) begin : g_bf16
+    logic unused_low;  // always zero: the product has at most 7 mantissa bits
+    assign unused_low = ^y32[15:0];
+    assign y_o = y32[31:16];
+  end else begin : g_bad_out
+    $error("fp8_e4m3_mul: OUT must be 32 (fp32) or 16 (bfloat16)");
   end
 endmodule

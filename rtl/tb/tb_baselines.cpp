@@ -12,6 +12,7 @@
 //                       against the exact double result rounded by
 //                       round_to_format (fp16 also against _Float16)
 //   fp8_e4m3_mul        all 65,536 code pairs against the exact product as fp32
+//   fp8_e4m3_mul_bf16   the same with OUT = 16: the exact product as bfloat16
 //   reference           round_to_format against the compiler's conversions
 // Exit 0: no mismatch; 1: mismatches (first 10 shown); 2: bad usage.
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include "Vfp32_add.h"
 #include "Vfp32_mul.h"
 #include "Vfp8_e4m3_mul.h"
+#include "Vfp8_e4m3_mul_bf16.h"
 #include "tb_common.h"
 #include "tb_ieee.h"
 
@@ -196,23 +198,28 @@ void fp16_against_float16(uint32_t a, uint32_t b, uint32_t want, Checker& refere
   expect_ieee(reference, kFp16, bits, want, a, b, "+");
 }
 
-int test_e4m3() {
-  Vfp8_e4m3_mul top;
-  Checker check("fp8_e4m3_mul"), exact("fp8_e4m3_mul exactness");
+// Every e4m3 code pair through a multiplier built with OUT = 32 (Model's y_o
+// the fp32 product) or 16 (bfloat16: the fp32 product's upper half, which
+// must lose nothing).
+template <class Model>
+int test_e4m3(const std::string& name, int out_bits) {
+  Model top;
+  Checker check(name), exact(name + " exactness");
   Coverage cov;
+  const IeeeFormat& f = out_bits == 32 ? kFp32 : kBf16;
   for (uint32_t a = 0; a < 256; ++a)
     for (uint32_t b = 0; b < 256; ++b) {
       top.a_i = a;
       top.b_i = b;
       top.eval();
       const double p = e4m3_value(a) * e4m3_value(b);
-      const float pf = float(p);
-      exact.expect_eq(std::isnan(p) || double(pf) == p, true, [&] { return "product of " + hex(a) + ", " + hex(b); });
-      const uint32_t want = bits_of(pf);
-      cov.add(kFp32, want, false);
-      expect_ieee(check, kFp32, top.y_o, want, a, b, "*");
+      const uint32_t p32 = bits_of(float(p)), want = p32 >> (32 - out_bits);
+      exact.expect_eq(std::isnan(p) || ieee_value(f, want) == p, true,
+                      [&] { return "product of " + hex(a) + ", " + hex(b); });
+      cov.add(f, want, false);
+      expect_ieee(check, f, top.y_o, want, a, b, "*");
     }
-  cov.print("fp8_e4m3_mul");
+  cov.print(name);
   return std::max(exact.finish(), check.finish());
 }
 
@@ -271,8 +278,10 @@ int main(int argc, char** argv) {
   if (mode == "fp16_add")
     return test_16bit<Vfp16_add>("fp16_add", "+", kFp16, [](double x, double y) { return x + y; },
                                  fp16_against_float16);
-  if (mode == "fp8_e4m3_mul") return test_e4m3();
+  if (mode == "fp8_e4m3_mul") return test_e4m3<Vfp8_e4m3_mul>("fp8_e4m3_mul", 32);
+  if (mode == "fp8_e4m3_mul_bf16") return test_e4m3<Vfp8_e4m3_mul_bf16>("fp8_e4m3_mul OUT=16", 16);
   if (mode == "reference") return test_reference();
-  std::cerr << "usage: mls_rtl_tb_baselines fp32_mul|fp32_add|bf16_mul|fp8_e4m3_mul|fp16_add|reference\n";
+  std::cerr << "usage: mls_rtl_tb_baselines "
+               "fp32_mul|fp32_add|bf16_mul|fp8_e4m3_mul|fp8_e4m3_mul_bf16|fp16_add|reference\n";
   return 2;
 }
