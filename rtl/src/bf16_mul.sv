@@ -12,8 +12,8 @@ module bf16_mul (
   input  logic [15:0] b_i,
   output logic [15:0] y_o
 );
-  localparam int unsigned EW = 8;                    // exponent field
-  localparam int unsigned MW = 7;                    // mantissa field
+  localparam int unsigned EW   = 8;                  // exponent field
+  localparam int unsigned MW   = 7;                  // mantissa field
   localparam int unsigned W    = 1 + EW + MW;
   localparam int unsigned SW   = MW + 1;             // significand with the hidden bit
   localparam int unsigned PW   = 2 * SW;             // significand product
@@ -73,7 +73,8 @@ module bf16_mul (
 
     // x = p * 2^SW, shifted right by sh + MW = sh + SW - 1: bit 0 of y is
     // the guard bit, bits SW..1 the kept significand. The bits below the
-    // guard are nonzero (sticky) when more than tz of them are shifted out.
+    // guard, p[sh-2:0], are nonzero (sticky) when p's lowest one is among
+    // them: tz < sh - 1.
     x      = {p, SW'(0)};
     v      = sh + DW'(MW);
     y      = (v > $signed(DW'(XW))) ? '0 : (SW+1)'(x >> v[VW-1:0]);

@@ -12,8 +12,8 @@ module fp16_add (
   input  logic [15:0] b_i,
   output logic [15:0] y_o
 );
-  localparam int unsigned EW = 5;                // exponent field
-  localparam int unsigned MW = 10;               // mantissa field
+  localparam int unsigned EW = 5;               // exponent field
+  localparam int unsigned MW = 10;              // mantissa field
   localparam int unsigned W  = 1 + EW + MW;
   localparam int unsigned SW = MW + 1;          // significand with the hidden bit
   localparam int unsigned XW = SW + 3;          // plus guard, round and sticky bits

@@ -12,8 +12,8 @@ module fp32_add (
   input  logic [31:0] b_i,
   output logic [31:0] y_o
 );
-  localparam int unsigned EW = 8;                // exponent field
-  localparam int unsigned MW = 23;               // mantissa field
+  localparam int unsigned EW = 8;               // exponent field
+  localparam int unsigned MW = 23;              // mantissa field
   localparam int unsigned W  = 1 + EW + MW;
   localparam int unsigned SW = MW + 1;          // significand with the hidden bit
   localparam int unsigned XW = SW + 3;          // plus guard, round and sticky bits
