@@ -76,7 +76,7 @@ def plan(mlssim, tmp, quick):
     if not quick:
         v = vectors(mlssim, "e2m4", "e8m1", 16, tmp)
         fixed = [B.adder_tree(v, G.OUTPUTS), B.output_accumulator(v, G.OUTPUTS)] + \
-            fp_units.blocks(v, G.OUTPUTS, G.PRODUCTS)
+            fp_units.blocks(v, G.OUTPUTS, G.PRODUCTS, TRACE, LAYER)
         runs += [({"block": b.name, "role": "fit"}, [b]) for b in fixed]
     return runs
 

@@ -34,8 +34,9 @@ from gates import steps  # noqa: E402
 from gates.vectors import PassVectors, VectorError  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FLOW_FILES = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "gates", f)
-              for f in ("steps.py", "blocks.py")]
+# Bump when the pin-energy parse or the combination of energies changes: it
+# invalidates cached results the netlist key does not cover.
+FLOW_VERSION = 1
 # Actions simulated per block (a sample of the pass, docs/energy.md#energy-from-gates).
 PRODUCTS, CHUNKS, OUTPUTS = 3000, 1500, 120
 # Formats and widths the RTL and the flow support.
@@ -96,8 +97,9 @@ def digest(*parts):
 
 
 def netlist_key(block):
-    sources = b"".join(open(f, "rb").read() for f in block.source_files() + FLOW_FILES)
-    return digest(block.key(), sources)
+    """What the netlist depends on: the block, its harness, its RTL, the Yosys script."""
+    sources = b"".join(open(f, "rb").read() for f in block.source_files())
+    return digest(block.name, block.wrapper(), sources, steps.synthesis_script(block), FLOW_VERSION)
 
 
 def measure(block, cache, clock_mhz):
@@ -149,11 +151,11 @@ def words_digest(words):
     return hashlib.sha256("\n".join(map(str, words)).encode()).digest()
 
 
-def build_blocks(v, elem, scale, acc_bits, wrap):
+def build_blocks(v, elem, scale, acc_bits, wrap, trace, layer):
     blocks = [B.multiplier(v, elem, PRODUCTS), B.processing_element(v, elem, acc_bits, wrap, PRODUCTS),
               B.group_scaler(v, scale, acc_bits, CHUNKS), B.adder_tree(v, OUTPUTS),
               B.output_accumulator(v, OUTPUTS)]
-    return blocks + fp_units.blocks(v, OUTPUTS, PRODUCTS)
+    return blocks + fp_units.blocks(v, OUTPUTS, PRODUCTS, trace, layer)
 
 
 def derive(results):
@@ -236,7 +238,7 @@ def run_flow(args):
     with tempfile.TemporaryDirectory() as tmp:
         write_vectors(args, mlssim, os.path.join(tmp, "v"))
         v = PassVectors(os.path.join(tmp, "v"))
-    todo = build_blocks(v, elem, scale, args.acc_bits, int(args.acc_overflow == "wrap"))
+    todo = build_blocks(v, elem, scale, args.acc_bits, int(args.acc_overflow == "wrap"), args.trace, args.layers)
     os.makedirs(args.cache, exist_ok=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         measured = list(pool.map(lambda b: measure(b, args.cache, args.clock_mhz), todo))

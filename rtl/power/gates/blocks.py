@@ -43,6 +43,7 @@ class Block:
         self.inputs, self.output, self.clocked = inputs, output, clocked
         self.ties = ties or {}
         self.sources = sources or MLS_SOURCES
+        self.keep_hierarchy = False
         self.stimulus, self.actions = [], 0
 
     def input_width(self):
@@ -82,11 +83,6 @@ class Block:
             words.append(word)
         return words
 
-    def key(self):
-        """What identifies the netlist (not the stimulus)."""
-        return {"name": self.name, "module": self.module, "params": self.params, "inputs": self.inputs,
-                "output": self.output, "ties": self.ties, "sources": self.sources}
-
 
 def element_ports(elem):
     e, m = elem
@@ -113,6 +109,7 @@ def processing_element(v, elem, acc_bits, wrap, products):
     b = Block("pe", "mls_pe", {"EX": e, "MX": m, "EY": e, "MY": m, "ACC_BITS": acc_bits, "WRAP": wrap},
               [("x_code_i", code_w), ("y_code_i", code_w), ("first_i", 1)], ("acc_o", acc_bits),
               clocked=True, ties={"valid_i": "1'b1", "ovf_o": ""})
+    b.keep_hierarchy = True
     for key, j in v.sample_chunks(products):
         for i, (x, y) in enumerate(v.chunk_products(key, j)):
             b.stimulus.append((x, y, 1 if i == 0 else 0))

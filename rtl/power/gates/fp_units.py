@@ -1,19 +1,23 @@
 """The floating-point units of the array (final scale) and of the baselines
 (fp32, bf16, fp8 e4m3 multipliers; fp32 and fp16 adders), each a
-combinational module `a_i, b_i -> y_o` in rtl/src, fed with the pass's own
-values: the final scale multiplies each output accumulator by the pass's
-tensor scale F; a baseline multiplier takes the pass's operand pairs as its
-format holds them (the MLS element times its group scale, rounded to the
-format); a baseline adder accumulates those products in its format, chunk
-by chunk. A unit whose RTL is absent is left out (and so is its ERT entry).
+combinational module `a_i, b_i -> y_o` in rtl/src. The final scale multiplies
+the pass's output accumulators by its tensor scale F. The baselines take the
+layer's own forward float32 tensors (gates/tensors.py) as their format holds
+them: fp32 as they are, bf16 rounded, fp8 e4m3 scaled per tensor to 448 and
+rounded; the adders accumulate each output's products in their format (fp32;
+fp16 of the e4m3 products, the fp8-fp16acc array). A unit whose RTL is
+absent is left out (and so is its ERT entry).
 """
 import os
 import struct
 
+from gates import tensors
 from gates.blocks import RTL_SRC, Block
 
-# (block, ERT component, ERT action) in the order of `mlssim energy --export-ert`.
-ERT_ORDER = [("final_scale", "fp_units.fp32", "mul"), ("fp16_add", "fp_units.fp16", "add"),
+# (block, ERT component, ERT action) in the order of `mlssim energy --export-ert`. The
+# fp32 multiply is priced from the fp32 baseline's multiplies (one per MAC), the
+# array's final scale (one per output) is in the JSON as final_scale.
+ERT_ORDER = [("fp32_mul", "fp_units.fp32", "mul"), ("fp16_add", "fp_units.fp16", "add"),
              ("fp8_e4m3_mul", "fp_units.fp8_e4m3", "mul"), ("bf16_mul", "fp_units.bf16", "mul")]
 WIDTH = {"fp32_mul": 32, "fp32_add": 32, "bf16_mul": 16, "fp8_e4m3_mul": 8, "fp16_add": 16}
 
@@ -63,22 +67,6 @@ def e4m3_bits(x):
     return best[1] | (0x80 if x < 0 else 0)
 
 
-def element_value(code, fmt):
-    e, m = fmt
-    sign = (code >> (e + m)) & 1
-    exp = (code >> m) & ((1 << e) - 1) if e else 0
-    man = code & ((1 << m) - 1)
-    sig = ((1 if exp else 0) << m | man) if e else man
-    shift = exp - 1 if exp else 0
-    return (-1.0) ** sign * sig * 2.0 ** (shift - m)
-
-
-def scale_value(code, fmt):
-    e, m = fmt
-    neg_exp, man = code >> m, code & ((1 << m) - 1)
-    return (1 + man / 2.0 ** m) * 2.0 ** -neg_exp
-
-
 OUT_WIDTH = {"fp8_e4m3_mul": 32}  # the e4m3 product is exact in fp32
 
 
@@ -87,36 +75,40 @@ def _unit(name, module, width):
     return Block(name, module, {}, [("a_i", width), ("b_i", width)], ("y_o", out), sources=[module])
 
 
-def operand_pairs(v, products):
-    """(x, y) real values of the pass's products, chunk by chunk; None between chunks."""
-    ef, sf = v.formats()
-    for key, j in v.sample_chunks(products):
-        sx, sy = v.chunk_scales(key, j)
-        gx, gy = scale_value(sx, sf), scale_value(sy, sf)
-        for x, y in v.chunk_products(key, j):
-            yield element_value(x, ef) * gx, element_value(y, ef) * gy
-        yield None
+def e4m3_value(code):
+    e, m = (code >> 3) & 15, code & 7
+    mag = (m / 8.0) * 2.0 ** -6 if e == 0 else (1 + m / 8.0) * 2.0 ** (e - 7)
+    return -mag if code & 0x80 else mag
 
 
-def multiplier_unit(v, module, to_bits, products):
+def fp8_pairs(pairs):
+    """The pairs as an fp8 array holds them: each operand stream scaled so that
+    its largest magnitude is e4m3's 448 (a per-tensor scale), then rounded."""
+    live = [p for p in pairs if p]
+    sx = 448.0 / max(1e-30, max(abs(x) for x, _ in live))
+    sy = 448.0 / max(1e-30, max(abs(y) for _, y in live))
+    return [(e4m3_bits(p[0] * sx), e4m3_bits(p[1] * sy)) if p else None for p in pairs]
+
+
+def multiplier_unit(module, pairs, to_bits):
     b = _unit(module, module, WIDTH[module])
-    b.stimulus = [(to_bits(x), to_bits(y)) for pair in operand_pairs(v, products) if pair for x, y in [pair]]
+    b.stimulus = [(to_bits(p[0]), to_bits(p[1])) for p in pairs if p]
     b.actions = len(b.stimulus)
     return b
 
 
-def adder_unit(v, module, rounding, to_bits, products):
-    """`rounding` rounds a Python float to the adder's format (RNE)."""
+def adder_unit(module, products, rounding, to_bits):
+    """An accumulator in the adder's format over each output's products;
+    `rounding` rounds a Python float to that format (RNE)."""
     b = _unit(module, module, WIDTH[module])
-    dtype = rounding
-    acc = dtype(0)
-    for pair in operand_pairs(v, products):
-        if pair is None:
-            acc = dtype(0)
+    acc = 0.0
+    for product in products:
+        if product is None:
+            acc = 0.0
             continue
-        product = dtype(pair[0] * pair[1])
+        product = rounding(product)
         b.stimulus.append((to_bits(acc), to_bits(product)))
-        acc = dtype(acc + product)
+        acc = rounding(acc + product)
     b.actions = len(b.stimulus)
     return b
 
@@ -128,17 +120,24 @@ def final_scale(v, outputs):
     return b
 
 
-def blocks(v, outputs, products):
+def blocks(v, outputs, products, trace, layer):
+    """The fp units whose RTL is present: the final scale on the pass's output
+    accumulators, the baselines on the layer's forward float32 tensors."""
     units = []
+    pairs = list(tensors.forward_products(trace, layer, products))
+    fp8 = fp8_pairs(pairs)
     if available("fp32_mul"):
-        units.append(final_scale(v, outputs))
-        units.append(multiplier_unit(v, "fp32_mul", f32_bits, products))
+        units += [final_scale(v, outputs), multiplier_unit("fp32_mul", pairs, f32_bits)]
     if available("bf16_mul"):
-        units.append(multiplier_unit(v, "bf16_mul", bf16_bits, products))
+        units.append(multiplier_unit("bf16_mul", pairs, bf16_bits))
     if available("fp8_e4m3_mul"):
-        units.append(multiplier_unit(v, "fp8_e4m3_mul", e4m3_bits, products))
+        b = _unit("fp8_e4m3_mul", "fp8_e4m3_mul", 8)
+        b.stimulus = [p for p in fp8 if p]
+        b.actions = len(b.stimulus)
+        units.append(b)
     if available("fp32_add"):
-        units.append(adder_unit(v, "fp32_add", as_f32, f32_bits, products))
+        units.append(adder_unit("fp32_add", [as_f32(p[0] * p[1]) if p else None for p in pairs], as_f32, f32_bits))
     if available("fp16_add"):
-        units.append(adder_unit(v, "fp16_add", as_f16, f16_bits, products))
+        products = [e4m3_value(p[0]) * e4m3_value(p[1]) if p else None for p in fp8]
+        units.append(adder_unit("fp16_add", products, as_f16, f16_bits))
     return units

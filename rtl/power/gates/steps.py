@@ -39,15 +39,26 @@ def run(cmd, cwd, what):
     return r.stdout
 
 
+def synthesis_script(block):
+    """The Yosys script. A block with keep_hierarchy (the PE) is mapped module by
+    module and flattened after mapping, so its multiplier is the very netlist the
+    multiplier block has and their difference is the accumulator alone."""
+    files = " ".join(block.source_files() + ["pw_top.sv"])
+    if block.keep_hierarchy:
+        synth = (f"synth -top pw_top; dfflibmap -liberty {LIBERTY}; abc -liberty {LIBERTY}; "
+                 f"flatten; opt_clean;")
+    else:
+        synth = f"synth -flatten -top pw_top; dfflibmap -liberty {LIBERTY}; abc -liberty {LIBERTY}; opt_clean;"
+    return (f"read_verilog -sv {files}; hierarchy -top pw_top; {synth} splitnets; "
+            f"rename -hide w:*; rename -enumerate; opt_clean; write_verilog -noattr -noexpr sim.v; "
+            f"splitnets -ports; opt_clean; write_verilog -noattr -noexpr sta.v; "
+            f"tee -q -o stat.json stat -json -liberty {LIBERTY}")
+
+
 def synthesize(block, work):
     with open(os.path.join(work, "pw_top.sv"), "w") as f:
         f.write(block.wrapper())
-    files = " ".join(block.source_files() + ["pw_top.sv"])
-    script = (f"read_verilog -sv {files}; hierarchy -top pw_top; synth -flatten -top pw_top; "
-              f"dfflibmap -liberty {LIBERTY}; abc -liberty {LIBERTY}; opt_clean; splitnets; "
-              f"rename -hide w:*; rename -enumerate; opt_clean; write_verilog -noattr -noexpr sim.v; "
-              f"splitnets -ports; opt_clean; write_verilog -noattr -noexpr sta.v; "
-              f"tee -q -o stat.json stat -json -liberty {LIBERTY}")
+    script = synthesis_script(block)
     run(["yosys", "-q", "-p", script], work, f"yosys ({block.name})")
     with open(os.path.join(work, "stat.json")) as f:
         design = json.load(f)["modules"]["\\pw_top"]
