@@ -86,7 +86,7 @@ def write_vectors(args, mlssim, out):
            "--scale", args.scale, "--acc-bits", str(args.acc_bits), "--out", out] + args.vector_flags
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise FlowError("mlssim vectors: " + (r.stderr.strip().splitlines() or ["failed"])[-1])
+        raise FlowError((r.stderr.strip().splitlines() or ["mlssim vectors failed"])[-1])
 
 
 def digest(*parts):
