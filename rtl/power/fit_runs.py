@@ -75,7 +75,7 @@ def plan(mlssim, tmp, quick):
                      [B.group_scaler(v, B.parse_format(scale, "scale"), acc, G.CHUNKS)]))
     if not quick:
         v = vectors(mlssim, "e2m4", "e8m1", 16, tmp)
-        fixed = [B.adder_tree(v, G.OUTPUTS), B.output_accumulator(v, G.OUTPUTS)] + \
+        fixed = [B.adder_tree(v, G.TREE_OUTPUTS), B.output_accumulator(v, G.OUTPUTS)] + \
             fp_units.blocks(v, G.OUTPUTS, G.PRODUCTS, TRACE, LAYER)
         runs += [({"block": b.name, "role": "fit"}, [b]) for b in fixed]
     return runs

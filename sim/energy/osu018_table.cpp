@@ -118,7 +118,7 @@ std::vector<GateRow> parse_gate_rows(const std::string& text, const std::string&
   const std::vector<std::string> header = split(line);
   std::map<std::string, size_t> col;
   for (size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
-  for (const char* key : {"block", "role", "elem", "scale", "acc_bits", "energy_pj"})
+  for (const char* key : {"block", "role", "elem", "scale", "acc_bits", "energy_pj", "leakage_pj"})
     if (!col.count(key)) throw Error(source + ": header lacks the column " + key);
   std::vector<GateRow> rows;
   for (int n = 2; std::getline(in, line); ++n) {
@@ -127,10 +127,11 @@ std::vector<GateRow> parse_gate_rows(const std::string& text, const std::string&
     if (f.size() != header.size()) throw Error(source + ":" + std::to_string(n) + ": wrong number of fields");
     try {
       GateRow r{f[col["block"]], f[col["role"]], f[col["elem"]], f[col["scale"]],
-                f[col["acc_bits"]].empty() ? 0 : std::stoi(f[col["acc_bits"]]), std::stod(f[col["energy_pj"]])};
+                f[col["acc_bits"]].empty() ? 0 : std::stoi(f[col["acc_bits"]]), std::stod(f[col["energy_pj"]]),
+                std::stod(f[col["leakage_pj"]])};
       rows.push_back(r);
     } catch (const std::exception&) {
-      throw Error(source + ":" + std::to_string(n) + ": acc_bits or energy_pj is not a number");
+      throw Error(source + ":" + std::to_string(n) + ": acc_bits, energy_pj or leakage_pj is not a number");
     }
   }
   return rows;
@@ -180,6 +181,9 @@ Osu018Model fit_osu018(const std::vector<GateRow>& rows) {
   m.fp8_mul = measured(rows, "fp8_e4m3_mul");
   m.fp16_add = measured(rows, "fp16_add");
   m.bf16_mul = measured(rows, "bf16_mul");
+  for (const GateRow& r : rows)
+    if (r.block == "multiplier" && r.elem == "e2m4") m.gated_fraction = r.leakage_pj / r.energy_pj;
+  if (m.gated_fraction <= 0) throw Error("osu018: rtl/power/osu018_gates.csv has no e2m4 multiplier row");
   return m;
 }
 
@@ -200,6 +204,8 @@ ActionPrices osu018_prices(const Osu018Model& model, const PassWidths& w) {
   p.fp8_mul = model.fp8_mul;
   p.fp16_add = model.fp16_add;
   p.bf16_mul = model.bf16_mul;
+  p.element_mul_gated = model.gated_fraction * p.element_mul;
+  p.acc_add_gated = model.gated_fraction * p.acc_add;
   return p;
 }
 
@@ -207,11 +213,13 @@ EnergyTable osu018_table() {
   static const Osu018Model model = fit_osu018(osu018_gate_rows());
   EnergyTable t{"osu018", "OSU 0.18 um cells, gate-level power of the project's RTL (rtl/power)", "pJ",
                 EnergyTable::Model::width_aware, {}, {}, {}, {}};
+  t.coefficients.gated_fraction = model.gated_fraction;  // prices_gating()
   t.custom_prices = [](const PassWidths& w) { return osu018_prices(model, w); };
   t.fitted = {{"multiplier", model.multiplier}, {"local_accumulator", model.accumulator},
               {"group_scaler", model.scaler},   {"fp32_add", model.fp32_add},
               {"fp32_mul", model.fp32_mul},     {"fp8_mul", model.fp8_mul},
-              {"fp16_add", model.fp16_add},     {"bf16_mul", model.bf16_mul}};
+              {"fp16_add", model.fp16_add},     {"bf16_mul", model.bf16_mul},
+              {"gated_fraction", model.gated_fraction}};
   return t;
 }
 

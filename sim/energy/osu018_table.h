@@ -18,6 +18,7 @@ struct GateRow {
   std::string elem, scale;
   int acc_bits = 0;
   double energy_pj = 0;
+  double leakage_pj = 0;  // of energy_pj
 };
 
 // Parses CSV text (header first); throws mls::Error naming `source` and the line.
@@ -30,6 +31,8 @@ const std::vector<GateRow>& osu018_gate_rows();
 struct Osu018Model {
   std::vector<double> multiplier, accumulator, scaler;
   double fp32_add = 0, fp32_mul = 0, fp8_mul = 0, fp16_add = 0, bf16_mul = 0;
+  // A gated product keeps only leakage: the e2m4 multiplier's leakage share.
+  double gated_fraction = 0;
 };
 Osu018Model fit_osu018(const std::vector<GateRow>& rows);
 
