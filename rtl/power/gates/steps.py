@@ -213,7 +213,8 @@ def check_against_sta(work, energies):
         toggles = 2.0 if net == "clk_i" else 1.0
         total += (e["arcs_sum"] + e["switching"]) * toggles / period
     sta_total = energies["sta_total_w"][3]
-    if abs(total - sta_total) > 0.01 * sta_total:
+    # The debug output prints three significant digits per arc: allow 2%.
+    if abs(total - sta_total) > 0.02 * sta_total:
         raise StepError(f"{work}: per-pin energies give {total:.4g} W, OpenSTA's report_power {sta_total:.4g} W")
 
 
