@@ -169,8 +169,9 @@ def test_table():
 def test_full():
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "quick.csv")
+        cache = os.path.join(tmp, "cache")  # a fresh cache: every step runs
         subprocess.run(["/usr/bin/python3", os.path.join(HERE, "fit_runs.py"), "--quick", "--out", out,
-                        "--mlssim", MLSSIM], check=True)
+                        "--mlssim", MLSSIM, "--cache", cache], check=True)
         with open(out) as f:
             for r in csv.DictReader(f):
                 config = {k: r[k] for k in ("elem", "scale", "acc_bits") if r[k]}
@@ -179,7 +180,7 @@ def test_full():
                 assert close(float(r["energy_pj"]), want, 0.005)
         g = os.path.join(tmp, "g.ert.yaml")
         r = gate_energy("--elem", "e3m2", "--scale", "e8m1", "--acc-bits", "20", "--trace", TRACE, "--layers", LAYER,
-                        "--passes", "fwd", "--out", g, "--mlssim", MLSSIM, cwd=tmp)
+                        "--passes", "fwd", "--out", g, "--mlssim", MLSSIM, "--cache", cache, cwd=tmp)
         assert r.returncode == 0, r.stderr
         gates, model = read_ert(g), model_ert("e3m2", "e8m1", 20, tmp)
         for key, e in gates.items():
