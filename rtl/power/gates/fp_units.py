@@ -83,11 +83,12 @@ def e4m3_value(code):
 
 def fp8_pairs(pairs):
     """The pairs as an fp8 array holds them: each operand stream scaled so that
-    its largest magnitude is e4m3's 448 (a per-tensor scale), then rounded."""
+    its largest magnitude is e4m3's 448 (a per-tensor scale), then rounded.
+    Returns the codes and the two scales."""
     live = [p for p in pairs if p]
     sx = 448.0 / max(1e-30, max(abs(x) for x, _ in live))
     sy = 448.0 / max(1e-30, max(abs(y) for _, y in live))
-    return [(e4m3_bits(p[0] * sx), e4m3_bits(p[1] * sy)) if p else None for p in pairs]
+    return [(e4m3_bits(p[0] * sx), e4m3_bits(p[1] * sy)) if p else None for p in pairs], sx, sy
 
 
 def multiplier_unit(module, pairs, to_bits):
@@ -125,7 +126,7 @@ def blocks(v, outputs, products, trace, layer):
     accumulators, the baselines on the layer's forward float32 tensors."""
     units = []
     pairs = list(tensors.forward_products(trace, layer, products))
-    fp8 = fp8_pairs(pairs)
+    fp8, sx, sy = fp8_pairs(pairs)
     if available("fp32_mul"):
         units += [final_scale(v, outputs), multiplier_unit("fp32_mul", pairs, f32_bits)]
     if available("bf16_mul"):
@@ -138,6 +139,8 @@ def blocks(v, outputs, products, trace, layer):
     if available("fp32_add"):
         units.append(adder_unit("fp32_add", [as_f32(p[0] * p[1]) if p else None for p in pairs], as_f32, f32_bits))
     if available("fp16_add"):
-        products = [e4m3_value(p[0]) * e4m3_value(p[1]) if p else None for p in fp8]
+        # The e4m3 products with the tensor scales taken out (in the tensors' own
+        # range, as the fp16 accumulator must hold them: scaled, they overflow it).
+        products = [e4m3_value(p[0]) * e4m3_value(p[1]) / (sx * sy) if p else None for p in fp8]
         units.append(adder_unit("fp16_add", products, as_f16, f16_bits))
     return units
