@@ -19,7 +19,7 @@ namespace {
 namespace po = boost::program_options;
 
 constexpr const char* kUsage =
-    "usage: mlssim energy REPORT.json [--tech paper-unit|horowitz-45nm|mac-65nm|TABLE_FILE] [--gating] "
+    "usage: mlssim energy REPORT.json [--tech paper-unit|horowitz-45nm|mac-65nm|osu018|TABLE_FILE] [--gating] "
     "[--out ENERGY.json] [--export-ert ERT.yaml [--pass fwd|bwd-data|bwd-weight]]\n"
     "       mlssim energy --export-ert ERT.yaml --tech TABLE [--elem e2m4] [--scale e8m1] [--acc-bits 16]";
 
@@ -40,7 +40,7 @@ EnergyArgs parse_args(const std::vector<std::string>& args) {
   po::options_description options("options");
   options.add_options()("help,h", "show this help")(
       "tech", po::value(&parsed.tech)->default_value(parsed.tech),
-      "energy table: paper-unit, horowitz-45nm, mac-65nm, or a JSON/YAML table or ERT file")(
+      "energy table: paper-unit, horowitz-45nm, mac-65nm, osu018, or a JSON/YAML table or ERT file")(
       "gating", po::bool_switch(&parsed.gating),
       "price products with a zero operand (mul_zero) and their accumulator adds at the gated cost")(
       "out", po::value(&parsed.out), "write the report with energy added to this JSON file")(

@@ -11,6 +11,7 @@
 //                for each pass's formats and accumulator width;
 //   flat         one energy per action whatever the widths ("energy"), as the
 //                paper's unit costs and an exported ERT are.
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -44,6 +45,10 @@ struct EnergyTable {
   Model model = Model::flat;
   std::map<std::string, double> energy;  // flat: action -> energy per action
   Coefficients coefficients;             // width-aware
+  // A width-aware table with block functions of its own (osu018_table.h):
+  // its prices, and its fitted coefficients for energy_table_to_json.
+  std::function<ActionPrices(const PassWidths&)> custom_prices;
+  nlohmann::json fitted;
 
   bool prices(const std::string& action) const { return energy.count(action) != 0; }
   double at(const std::string& action) const;  // flat; throws mls::Error if unpriced
@@ -53,7 +58,7 @@ struct EnergyTable {
   ActionPrices prices_at(const PassWidths& widths) const;
 };
 
-std::vector<std::string> builtin_energy_table_names();  // paper-unit, horowitz-45nm, mac-65nm
+std::vector<std::string> builtin_energy_table_names();  // paper-unit, horowitz-45nm, mac-65nm, osu018
 bool is_builtin_energy_table(const std::string& name);
 EnergyTable builtin_energy_table(const std::string& name);  // throws listing the names
 

@@ -10,6 +10,7 @@
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
 #include "sim/energy/energy.h"
+#include "sim/energy/osu018_table.h"
 #include "sim/io/document.h"
 #include "sim/io/json_file.h"
 
@@ -107,7 +108,8 @@ struct PricedAction {
 };
 
 EnergyTable paper_unit() {
-  EnergyTable t{"paper-unit", "paper-unit (relative to one fp32 add)", "relative", EnergyTable::Model::flat, {}, {}};
+  EnergyTable t{"paper-unit", "paper-unit (relative to one fp32 add)", "relative", EnergyTable::Model::flat, {}, {},
+                {}, {}};
   for (const PricedAction& p : {PricedAction{"lowbit_mul", 4.0 / 7.0}, PricedAction{"fp32_mul", 4.0},
                                 PricedAction{"fp32_add", 1.0}, PricedAction{"int_acc_add", 1.0 / 20.0},
                                 PricedAction{"shift_add_scale", 1.0 / 20.0},
@@ -119,13 +121,13 @@ EnergyTable paper_unit() {
 }
 
 EnergyTable width_aware(const char* name, const char* tech, const Coefficients& c) {
-  EnergyTable t{name, tech, "pJ", EnergyTable::Model::width_aware, {}, c};
+  EnergyTable t{name, tech, "pJ", EnergyTable::Model::width_aware, {}, c, {}, {}};
   return t;
 }
 
 std::vector<EnergyTable> builtin_tables() {
   return {paper_unit(), width_aware("horowitz-45nm", "45 nm (Horowitz, ISSCC 2014)", horowitz_45nm()),
-          width_aware("mac-65nm", "65 nm synthesized MAC units, 100 MHz", mac_65nm())};
+          width_aware("mac-65nm", "65 nm synthesized MAC units, 100 MHz", mac_65nm()), osu018_table()};
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -301,6 +303,7 @@ bool EnergyTable::prices_gating() const {
 }
 
 ActionPrices EnergyTable::prices_at(const PassWidths& widths) const {
+  if (custom_prices) return custom_prices(widths);
   return model == Model::flat ? flat_prices(*this, widths) : width_aware_prices(coefficients, widths);
 }
 
@@ -360,6 +363,10 @@ nlohmann::json energy_table_to_json(const EnergyTable& table) {
     nlohmann::json energy = nlohmann::json::object();
     for (const auto& [action, value] : table.energy) energy[action] = value;
     out["energy"] = energy;
+    return out;
+  }
+  if (!table.fitted.is_null()) {
+    out["coefficients"] = table.fitted;
     return out;
   }
   nlohmann::json coefficients = nlohmann::json::object();

@@ -147,7 +147,7 @@ const std::vector<Param> kTable = {
     // Checked where it is loaded (run, sweep): a table file is read relative to
     // where it was named.
     {"tech", Group::energy, Kind::text, nullptr,
-     "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | TABLE_FILE (docs/energy.md)", kSweep | kEveryId,
+     "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | osu018 | TABLE_FILE (docs/energy.md)", kSweep | kEveryId,
      [](RunConfig& c, const Param&, const Text& t) { c.tech = t; },
      [](const RunConfig& c) -> json { return c.tech; }},
     {"gating", Group::energy, Kind::boolean, nullptr,

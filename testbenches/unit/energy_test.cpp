@@ -190,7 +190,8 @@ TEST(Blocks, MonotoneInWidths) {
 // Built-in tables: each gives its quoted figures back at the quoted widths.
 
 TEST(EnergyTables, BuiltinNames) {
-  EXPECT_EQ(builtin_energy_table_names(), (std::vector<std::string>{"paper-unit", "horowitz-45nm", "mac-65nm"}));
+  EXPECT_EQ(builtin_energy_table_names(),
+            (std::vector<std::string>{"paper-unit", "horowitz-45nm", "mac-65nm", "osu018"}));
   EXPECT_EQ(builtin_energy_table("paper-unit").unit, "relative");
   EXPECT_EQ(builtin_energy_table("horowitz-45nm").unit, "pJ");
   EXPECT_EQ(builtin_energy_table("mac-65nm").unit, "pJ");
