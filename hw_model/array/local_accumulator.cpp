@@ -35,7 +35,7 @@ void LocalAccumulator::clear() {
 int LocalAccumulator::width_needed() const {
   // v >= 0 needs bit_length(v) + 1 bits, v < 0 needs bit_length(-v - 1) + 1.
   int bit_length = 0;
-  for (uint64_t v = magnitudes_; v; v >>= 1) ++bit_length;
+  for (unsigned __int128 v = magnitudes_ | exact_magnitudes_; v; v >>= 1) ++bit_length;
   return 1 + bit_length;
 }
 
@@ -54,13 +54,13 @@ uint64_t add_unchecked(int32_t* acc, const int32_t* prod, int n, int acc_bits, u
   return add_row_unchecked(acc, prod, n, acc_bits, magnitudes);
 }
 
-__attribute__((target_clones("avx2", "default")))
-void add_exact(int64_t* exact, const int64_t* prod, int n, uint64_t& magnitudes) {
+// The exact sums of the rows that overflowed, in 128 bits: rare (a row
+// diverges only once a sum left the range), so no clones.
+void add_exact(__int128* exact, const int64_t* prod, int n, unsigned __int128& magnitudes) {
   add_row_exact(exact, prod, n, magnitudes);
 }
 
-__attribute__((target_clones("avx2", "default")))
-void add_exact(int64_t* exact, const int32_t* prod, int n, uint64_t& magnitudes) {
+void add_exact(__int128* exact, const int32_t* prod, int n, unsigned __int128& magnitudes) {
   add_row_exact(exact, prod, n, magnitudes);
 }
 
@@ -148,7 +148,7 @@ uint64_t LocalAccumulator::add_products(std::vector<T>& acc_regs, const std::vec
     const size_t base = size_t(r) * size_t(cols_);
     T* acc = &acc_regs[base];
     const T* prod = &products[base];
-    int64_t* exact = &exact_[base];
+    __int128* exact = &exact_[base];
     if (!diverged_[size_t(r)]) {
       // The row's accumulators still equal their exact sums: add, and only
       // when a raw sum left the range keep the exact sums apart from now on.
@@ -157,7 +157,7 @@ uint64_t LocalAccumulator::add_products(std::vector<T>& acc_regs, const std::vec
       diverged_[size_t(r)] = 1;
       any_diverged_ = true;
     } else {
-      add_exact(exact, prod, n, magnitudes);
+      add_exact(exact, prod, n, exact_magnitudes_);
       uint64_t raw_magnitudes = 0;  // of the saturated or wrapped sums: not wanted
       if (add_unchecked(acc, prod, n, acc_bits_, raw_magnitudes) == 0) continue;
     }
