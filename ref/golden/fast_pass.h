@@ -135,9 +135,10 @@ struct FastPass {
   uint64_t acc_overflow = 0;
   int64_t slice_elements = kSliceElements;  // Y plane words per p slice of the lanes
 
-  FastPass(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, const Mapping& m)
+  FastPass(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, const Mapping& m,
+           bool scales_in_range)
       : lp(l), x(qx), y(qy), array(a), map(m), nest(m.loop_nest(l.m, l.p, m.chunk_plan(l.k, l.g))),
-        fx(row_scales(l.x_group, qx)), fast_scale(scales_in_double_range(qx, qy)) {
+        fx(row_scales(l.x_group, qx)), fast_scale(scales_in_range) {
     const int rows = map.tree_slots();
     slots.resize(size_t(nest.chunk_tiles * rows));
     full.assign(size_t(nest.chunk_tiles), 1);

@@ -168,18 +168,12 @@ void walk_whole(FastPass& d, __int128 bound, int64_t hi, std::vector<float>& acc
     d.walk<int32_t, int64_t, 2>(xs, ys, acc);
 }
 
-}  // namespace
-
-GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
-                         const Mapping& map) {
-  return golden_pass(lp, x, y, a, map, kSliceElements);
-}
-
-GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
-                         const Mapping& map, int64_t slice_elements) {
-  FastPass d(lp, x, y, a, map);
+// The fast walk of one block, with the tensors' bounds.
+GoldenResult golden_fast(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const Mapping& map, int64_t slice_elements, const OperandBounds& bounds) {
+  FastPass d(lp, x, y, a, map, bounds.scales_in_double_range);
   d.slice_elements = std::max<int64_t>(1, slice_elements);
-  const int64_t mx = max_abs(x.sq), my = max_abs(y.sq);
+  const int64_t mx = bounds.max_abs_x, my = bounds.max_abs_y;
   // The largest |partial sum| of any chunk, bounded; exact in __int128
   // (chunk <= 2^16, |sq| < 2^31).
   const __int128 bound = static_cast<__int128>(d.nest.plan.chunk) * mx * my;
@@ -206,8 +200,29 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
   return res;
 }
 
+}  // namespace
+
+OperandBounds operand_bounds(const QuantTensor& x, const QuantTensor& y) {
+  return {max_abs(x.sq), max_abs(y.sq), scales_in_double_range(x, y)};
+}
+
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const Mapping& map) {
+  return golden_fast(lp, x, y, a, map, kSliceElements, operand_bounds(x, y));
+}
+
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const Mapping& map, int64_t slice_elements) {
+  return golden_fast(lp, x, y, a, map, slice_elements, operand_bounds(x, y));
+}
+
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a) {
   return golden_pass(lp, x, y, a, Mapping::for_pass(a, lp.pass));
+}
+
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const OperandBounds& bounds) {
+  return golden_fast(lp, x, y, a, Mapping::for_pass(a, lp.pass), kSliceElements, bounds);
 }
 
 }  // namespace mls

@@ -98,11 +98,11 @@ int cmd_conv(const std::vector<std::string>& args) {
   TensorF result;
   int64_t macs = 0;
   uint64_t overflow = 0;
+  const OperandBounds bounds = operand_bounds(layer.x(pass), layer.y(pass));  // once, not per block
   for (int64_t b = 0; b < pass_blocks(layer, pass, cfg.array.bwd_data); ++b) {
     const BlockPass block = lower_block(layer, pass, b, cfg.array.bwd_data);
     if (b == 0) result = TensorF(block.natural_shape);
-    const GoldenResult r =
-        golden_pass(block.lp, layer.x(pass), layer.y(pass), cfg.array, Mapping::for_pass(cfg.array, pass));
+    const GoldenResult r = golden_pass(block.lp, layer.x(pass), layer.y(pass), cfg.array, bounds);
     scatter_block(r.out, block, result);
     macs += block.lp.macs();
     overflow += r.acc_overflow;

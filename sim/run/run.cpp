@@ -112,6 +112,8 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
   BlockedRun r;
   const BwdData bwd_data = sim.config().array.bwd_data;
   r.blocks = pass_blocks(layer, pass, bwd_data);
+  // Once per pass: each block's golden walk then costs what the block does.
+  const OperandBounds bounds = check ? operand_bounds(x, y) : OperandBounds{};
   for (int64_t b = 0; b < r.blocks; ++b) {
     BlockPass block = lower_block(layer, pass, b, bwd_data);
     if (b == 0) {
@@ -122,9 +124,9 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
     // only reads the lowering and the operands, and SystemC stays on this one.
     std::future<std::pair<GoldenResult, double>> golden;
     if (check)
-      golden = std::async(std::launch::async, [&block, &x, &y, &sim] {
+      golden = std::async(std::launch::async, [&block, &x, &y, &sim, &bounds] {
         const auto g0 = Clock::now();
-        GoldenResult result = golden_pass(block.lp, x, y, sim.config().array);
+        GoldenResult result = golden_pass(block.lp, x, y, sim.config().array, bounds);
         return std::make_pair(std::move(result), seconds_since(g0));
       });
     const hw::SimulatedPass simulated =
