@@ -170,25 +170,13 @@ LoweredPass lower_layer(const QuantLayer& layer, Pass pass) {
   return layer.kind->lower(pass, layer.x(pass).layout, layer.y(pass).layout);
 }
 
-namespace {
-
-bool decomposed(const QuantLayer& layer, Pass pass, BwdData bwd_data) {
-  return bwd_data == BwdData::decompose && pass == Pass::bwd_data && decomposes(*layer.kind);
-}
-
-}  // namespace
-
 int64_t pass_blocks(const QuantLayer& layer, Pass pass, BwdData bwd_data) {
-  if (decomposed(layer, pass, bwd_data)) return decomposed_blocks(dynamic_cast<const Conv2d&>(*layer.kind));
-  return layer.kind->blocks(pass);
+  return layer.kind->blocks_with(pass, bwd_data);
 }
 
 BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block, BwdData bwd_data) {
   BlockPass b;
-  b.lp = decomposed(layer, pass, bwd_data)
-             ? lower_decomposed_bwd_data(dynamic_cast<const Conv2d&>(*layer.kind), block, layer.x(pass).layout,
-                                         layer.y(pass).layout)
-             : layer.kind->lower(pass, block, layer.x(pass).layout, layer.y(pass).layout);
+  b.lp = layer.kind->lower_with(pass, bwd_data, block, layer.x(pass).layout, layer.y(pass).layout);
   b.natural = std::move(b.lp.out_index);
   b.natural_shape = b.lp.out_shape;
   b.lp.out_shape = {b.lp.m * b.lp.p};  // out_index empty: Out[m, p] at m * p + p
