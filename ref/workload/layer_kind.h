@@ -81,6 +81,9 @@ class LayerKind {
     (void)bwd_data;
     return product_size(pass);
   }
+  // Whether the model's last layer of this kind is its classifier, which
+  // `--unquantized classifier` keeps in fp32 (a final fully connected layer).
+  virtual bool classifies_when_last() const { return false; }
   // A pass of one block; throws mls::Error when the pass has more.
   LoweredPass lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const;
   // The shape an operand is quantized in: the grouping (nc, n, c) cuts dims 0
