@@ -25,6 +25,7 @@
 #include "sim/exec/process.h"
 #include "sim/io/json_file.h"
 #include "sim/params/params.h"
+#include "sim/run/layer.h"
 #include "sim/run/report.h"
 #include "sim/run/resume_store.h"
 
