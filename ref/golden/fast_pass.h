@@ -324,8 +324,8 @@ void lane_nest(FastPass& d, int64_t blocks, int64_t slice, FillY fill_y, Chunk c
   }
 }
 
-// The lanes over int16 operands (SSE2; golden_lanes_int16.cpp) and over
-// exact integers in double (golden_lanes_wide.cpp); `check`: some chunk's
+// The lanes over int16 operands (SSE2; kernels/lanes_int16.cpp) and over
+// exact integers in double (kernels/lanes_wide.cpp); `check`: some chunk's
 // partial sums may leave the accumulator range.
 #ifdef __SSE2__
 void run_int16_lanes(FastPass& d, bool check, std::vector<float>& acc);
