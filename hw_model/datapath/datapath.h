@@ -103,8 +103,10 @@ inline uint64_t add_row_unchecked(int64_t* acc, const int64_t* prod, int n, int 
 
 // exact[c] += prod[c] in a 128-bit register that never overflows (a chunk of
 // at most 2^16 products below 2^54 sums below 2^70), ORing each sum's
-// magnitude (v ^ (v >> 127)) into `magnitudes`.
-inline void add_row_exact(__int128* exact, const int64_t* prod, int n, unsigned __int128& magnitudes) {
+// magnitude (v ^ (v >> 127)) into `magnitudes`. Products in int64 or, when
+// narrow, int32.
+template <class Product>
+inline void add_row_exact(__int128* exact, const Product* prod, int n, unsigned __int128& magnitudes) {
   unsigned __int128 mag = magnitudes;
   for (int c = 0; c < n; ++c) {
     const __int128 v = exact[c] + prod[c];
@@ -128,17 +130,6 @@ inline uint64_t add_row_unchecked(int32_t* acc, const int32_t* prod, int n, int 
   }
   magnitudes |= mag;
   return out_of_range;
-}
-
-// add_row_exact for narrow products.
-inline void add_row_exact(__int128* exact, const int32_t* prod, int n, unsigned __int128& magnitudes) {
-  unsigned __int128 mag = magnitudes;
-  for (int c = 0; c < n; ++c) {
-    const __int128 v = exact[c] + prod[c];
-    exact[c] = v;
-    mag |= static_cast<unsigned __int128>(v ^ (v >> 127));
-  }
-  magnitudes = mag;
 }
 
 // Applies the overflow policy to raw sums acc[0..n) (what accumulate() does to

@@ -126,6 +126,17 @@ float tile_value(Gathered& d, const Mapping& map, const LoopNest& nest, int64_t 
   return tree_reduce(d.slot.data(), d.slot_valid.get(), slots, unused_adds);
 }
 
+// Out[m, p] = acc * F, written where the lowering puts each output.
+GoldenResult finish(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const std::vector<float>& acc,
+                    uint64_t acc_overflow) {
+  GoldenResult res;
+  res.out = TensorF(lp.out_shape);
+  const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
+  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
+  res.acc_overflow = acc_overflow;
+  return res;
+}
+
 }  // namespace
 
 GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
@@ -142,12 +153,7 @@ GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x,
       float& sum = acc[size_t(m * lp.p + pos.p)];
       sum = sum + tile_value(d, map, nest, m, pos.p, pos.tile);
     }
-  GoldenResult res;
-  res.out = TensorF(lp.out_shape);
-  const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
-  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
-  res.acc_overflow = d.acc_overflow;
-  return res;
+  return finish(lp, x, y, acc, d.acc_overflow);
 }
 
 namespace {
@@ -192,12 +198,7 @@ GoldenResult golden_fast(const LoweredPass& lp, const QuantTensor& x, const Quan
     run_wide_lanes(d, bound > hi, acc);
   else
     walk_whole(d, bound, hi, acc);
-  GoldenResult res;
-  res.out = TensorF(lp.out_shape);
-  const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
-  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
-  res.acc_overflow = d.acc_overflow;
-  return res;
+  return finish(lp, x, y, acc, d.acc_overflow);
 }
 
 }  // namespace
