@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
-#include "hw_model/array/layer_job.h"
+#include "hw_model/job/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/memory/output_buffer.h"
 #include "hw_model/memory/tile_buffer.h"

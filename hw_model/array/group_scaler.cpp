@@ -1,8 +1,8 @@
 #include "hw_model/array/group_scaler.h"
 
 #include "hw_model/datapath/datapath.h"
+#include "hw_model/kernels/array_kernels.h"
 
-#include <cstring>
 
 namespace mls::hw {
 
@@ -28,39 +28,6 @@ void GroupScaler::load(const LayerJob& job) {
       x_mantissa_[size_t(g * job.m + m)] = int32_t(scale_mantissa(form_, sx, x_m));
     }
 }
-
-namespace {
-
-// One row of group_scale's double form: value[c] = fp32(sum[c] * mantissa[c]
-// * 2^(exp[c])) with mantissa[c] = x_mantissa[c] * y_mantissa and exp[c] =
-// x_exp[c] + y_exp, one rounding (scale_in_double's arithmetic: the sum
-// converted exactly, |sum| < 2^45, times a mantissa product below 2^8 is
-// below 2^53, so exact, and times a normal power of two exact too). The sum
-// goes to double by the exponent-bias trick (1.5 * 2^52 + sum, exact for
-// |sum| < 2^51) so that the loop vectorises without AVX-512's int64-to-double
-// conversion. Returns false when some element is outside in_double_range:
-// then the row is scaled element by element instead.
-__attribute__((target_clones("avx2", "default")))
-bool scale_row_in_double(float* __restrict value, const int64_t* __restrict sum, const int32_t* __restrict x_exp,
-                         const int32_t* __restrict x_mantissa, int32_t y_exp, int32_t y_mantissa, int n) {
-  constexpr uint64_t kBias = 0x4338000000000000;  // 1.5 * 2^52
-  constexpr double kBiasValue = 6755399441055744.0;
-  uint64_t outside = 0;
-  for (int c = 0; c < n; ++c) {
-    const int64_t s = sum[c];
-    const int64_t e = int64_t(x_exp[c]) + y_exp;
-    outside |= uint64_t(s + (kScaleInDouble - 1)) > uint64_t(2 * kScaleInDouble - 2);
-    outside |= uint64_t(e + 1022) > uint64_t(1022 + 960);
-    double d, pow2;
-    const uint64_t s_bits = uint64_t(s) + kBias, pow2_bits = uint64_t(e + 1023) << 52;
-    std::memcpy(&d, &s_bits, sizeof d);
-    std::memcpy(&pow2, &pow2_bits, sizeof pow2);
-    value[c] = float((d - kBiasValue) * double(x_mantissa[c] * y_mantissa) * pow2);
-  }
-  return outside == 0;
-}
-
-}  // namespace
 
 void GroupScaler::on_clock() {
   if (!clk.posedge()) return;  // woken between edges (ClockGate): run from the next one
@@ -89,7 +56,7 @@ void GroupScaler::on_clock() {
     float* value = &o.value[size_t(r) * size_t(cols_)];
     const size_t x0 = size_t(g * j.m + m0);
     scaled += uint64_t(cols);
-    if (scale_row_in_double(value, sum, &x_exp_[x0], &x_mantissa_[x0], int32_t(sy.exp) - y_m,
+    if (kernels::scale_row(value, sum, &x_exp_[x0], &x_mantissa_[x0], int32_t(sy.exp) - y_m,
                             int32_t(scale_mantissa(form, sy, y_m)), cols))
       continue;
     // Some sum or exponent is beyond the double form: the integer scalers.

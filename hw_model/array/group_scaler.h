@@ -9,7 +9,7 @@
 
 #include "hw_model/channels/bundles.h"
 #include "hw_model/channels/clock_gate.h"
-#include "hw_model/array/layer_job.h"
+#include "hw_model/job/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/datapath/datapath.h"
 #include "hw_model/stats/stats.h"

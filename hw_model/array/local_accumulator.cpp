@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "hw_model/datapath/datapath.h"
+#include "hw_model/kernels/array_kernels.h"
 
 namespace mls::hw {
 
@@ -35,36 +36,9 @@ void LocalAccumulator::clear() {
 int LocalAccumulator::width_needed() const {
   // v >= 0 needs bit_length(v) + 1 bits, v < 0 needs bit_length(-v - 1) + 1.
   int bit_length = 0;
-  for (uint64_t v = magnitudes_; v; v >>= 1) ++bit_length;
+  for (unsigned __int128 v = magnitudes_ | exact_magnitudes_; v; v >>= 1) ++bit_length;
   return 1 + bit_length;
 }
-
-namespace {
-
-// add_row_unchecked and add_row_exact, in 64- and 32-bit lanes, compiled for
-// AVX2 too (four or eight lanes per instruction) and for the baseline; the
-// loader picks one for the CPU. Integer arithmetic, so both give the same bits.
-__attribute__((target_clones("avx2", "default")))
-uint64_t add_unchecked(int64_t* acc, const int64_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
-  return add_row_unchecked(acc, prod, n, acc_bits, magnitudes);
-}
-
-__attribute__((target_clones("avx2", "default")))
-uint64_t add_unchecked(int32_t* acc, const int32_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
-  return add_row_unchecked(acc, prod, n, acc_bits, magnitudes);
-}
-
-__attribute__((target_clones("avx2", "default")))
-void add_exact(int64_t* exact, const int64_t* prod, int n, uint64_t& magnitudes) {
-  add_row_exact(exact, prod, n, magnitudes);
-}
-
-__attribute__((target_clones("avx2", "default")))
-void add_exact(int64_t* exact, const int32_t* prod, int n, uint64_t& magnitudes) {
-  add_row_exact(exact, prod, n, magnitudes);
-}
-
-}  // namespace
 
 void LocalAccumulator::on_clock() {
   ChunkSums& o = out->next();
@@ -139,7 +113,7 @@ uint64_t LocalAccumulator::add_products(std::vector<T>& acc_regs, const std::vec
     // Every PE adds and every accumulator still equals its exact sum: the
     // whole array in one loop; rows whose raw sums left the range (rare) are
     // then set apart as the row walk below does.
-    if (add_unchecked(acc_regs.data(), products.data(), rows_ * cols_, acc_bits_, magnitudes) == 0) return 0;
+    if (kernels::add_rows(acc_regs.data(), products.data(), rows_ * cols_, acc_bits_, magnitudes) == 0) return 0;
     return diverge_rows(acc_regs);
   }
   uint64_t overflows = 0;
@@ -148,18 +122,18 @@ uint64_t LocalAccumulator::add_products(std::vector<T>& acc_regs, const std::vec
     const size_t base = size_t(r) * size_t(cols_);
     T* acc = &acc_regs[base];
     const T* prod = &products[base];
-    int64_t* exact = &exact_[base];
+    __int128* exact = &exact_[base];
     if (!diverged_[size_t(r)]) {
       // The row's accumulators still equal their exact sums: add, and only
       // when a raw sum left the range keep the exact sums apart from now on.
-      if (add_unchecked(acc, prod, n, acc_bits_, magnitudes) == 0) continue;
+      if (kernels::add_rows(acc, prod, n, acc_bits_, magnitudes) == 0) continue;
       std::copy(acc, acc + cols_, exact);  // the raw sums: exact
       diverged_[size_t(r)] = 1;
       any_diverged_ = true;
     } else {
-      add_exact(exact, prod, n, magnitudes);
+      add_row_exact(exact, prod, n, exact_magnitudes_);  // rare (a diverged row): no clones
       uint64_t raw_magnitudes = 0;  // of the saturated or wrapped sums: not wanted
-      if (add_unchecked(acc, prod, n, acc_bits_, raw_magnitudes) == 0) continue;
+      if (kernels::add_rows(acc, prod, n, acc_bits_, raw_magnitudes) == 0) continue;
     }
     overflows += saturate_or_wrap_row(acc, n, acc_bits_, policy_);
   }

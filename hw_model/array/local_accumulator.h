@@ -28,7 +28,7 @@ class LocalAccumulator : public sc_core::sc_module {
   // run at this acc_bits has no acc_overflow and one bit narrower has some.
   // 1 when every partial sum was 0 or -1.
   int width_needed() const;
-  void reset_width() { magnitudes_ = 0; }
+  void reset_width() { magnitudes_ = 0, exact_magnitudes_ = 0; }
 
  private:
   void on_clock();
@@ -59,12 +59,16 @@ class LocalAccumulator : public sc_core::sc_module {
   // [R][C] the same sums, never saturated or wrapped; a row's are kept only
   // once one of its accumulators overflowed in the tile (diverged_): until
   // then its acc_ is exact.
-  std::vector<int64_t> exact_;
+  std::vector<__int128> exact_;
   std::vector<uint8_t> diverged_;  // [R]
   bool any_diverged_ = false;      // some diverged_ row in the current tile
-  // OR of v ^ (v >> 63) over the exact_ values since reset_width(): its bit
-  // length is the largest magnitude bit length (v for v >= 0, -v - 1 for v < 0).
+  // OR of v ^ (v >> 63) over the raw sums of rows that had not diverged since
+  // reset_width(): its bit length is the largest magnitude bit length (v for
+  // v >= 0, -v - 1 for v < 0).
   uint64_t magnitudes_ = 0;
+  // The same OR over the exact_ sums of diverged rows, which may pass 2^63
+  // (width_needed up to 71 bits: 2^16 products below 2^54).
+  unsigned __int128 exact_magnitudes_ = 0;
 };
 
 }  // namespace mls::hw

@@ -32,7 +32,7 @@ inline SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const Q
 
 #include <chrono>
 
-#include "hw_model/array/layer_job.h"
+#include "hw_model/job/layer_job.h"
 #include "hw_model/memory/memory_plan.h"
 
 namespace mls::hw {

@@ -2,6 +2,7 @@
 // What travels between the array's blocks on each clock: data plus the control
 // tag that marks tile and output boundaries (control travels with the data, so
 // no block needs to know the pipeline depth of another).
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -101,14 +101,17 @@ inline uint64_t add_row_unchecked(int64_t* acc, const int64_t* prod, int n, int 
   return out_of_range;
 }
 
-// exact[c] += prod[c] for a wide register that never overflows, ORing each
-// sum's magnitude into `magnitudes` (as add_row_unchecked does).
-inline void add_row_exact(int64_t* exact, const int64_t* prod, int n, uint64_t& magnitudes) {
-  uint64_t mag = magnitudes;
+// exact[c] += prod[c] in a 128-bit register that never overflows (a chunk of
+// at most 2^16 products below 2^54 sums below 2^70), ORing each sum's
+// magnitude (v ^ (v >> 127)) into `magnitudes`. Products in int64 or, when
+// narrow, int32.
+template <class Product>
+inline void add_row_exact(__int128* exact, const Product* prod, int n, unsigned __int128& magnitudes) {
+  unsigned __int128 mag = magnitudes;
   for (int c = 0; c < n; ++c) {
-    const uint64_t v = uint64_t(exact[c]) + uint64_t(prod[c]);
-    exact[c] = int64_t(v);
-    mag |= v ^ uint64_t(int64_t(v) >> 63);
+    const __int128 v = exact[c] + prod[c];
+    exact[c] = v;
+    mag |= static_cast<unsigned __int128>(v ^ (v >> 127));
   }
   magnitudes = mag;
 }
@@ -127,17 +130,6 @@ inline uint64_t add_row_unchecked(int32_t* acc, const int32_t* prod, int n, int 
   }
   magnitudes |= mag;
   return out_of_range;
-}
-
-// add_row_exact for narrow products.
-inline void add_row_exact(int64_t* exact, const int32_t* prod, int n, uint64_t& magnitudes) {
-  uint64_t mag = magnitudes;
-  for (int c = 0; c < n; ++c) {
-    const uint64_t v = uint64_t(exact[c]) + uint64_t(int64_t(prod[c]));
-    exact[c] = int64_t(v);
-    mag |= v ^ uint64_t(int64_t(v) >> 63);
-  }
-  magnitudes = mag;
 }
 
 // Applies the overflow policy to raw sums acc[0..n) (what accumulate() does to

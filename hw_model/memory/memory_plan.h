@@ -3,7 +3,7 @@
 // the X and Y buffers, the sequence of tiles the array's blocks use (in the
 // mapping's loop order, consecutive blocks on the same tile merged into one
 // demand) and what each demand fetches from DRAM; built before the pass runs,
-// like the job (hw_model/array/layer_job.h). It moves no data and does no
+// like the job (hw_model/job/layer_job.h). It moves no data and does no
 // timing: the buffers and the DRAM (tile_buffer.h, dram.h) do, clock by clock.
 //
 // Tiles: X tile t is the X slab of m-tile t (its columns' elements for every
@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "hw_model/array/layer_job.h"
+#include "hw_model/job/layer_job.h"
 #include "ref/core/config.h"
 #include "ref/workload/lowering.h"
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
-#include "hw_model/array/layer_job.h"
+#include "hw_model/job/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
 #include "hw_model/memory/traffic.h"
 #include "hw_model/stats/stats.h"

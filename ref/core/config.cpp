@@ -3,7 +3,7 @@
 #include <iterator>
 
 #include "ref/core/error.h"
-#include "ref/io/file_io.h"
+#include "ref/core/excerpt.h"
 
 namespace mls {
 

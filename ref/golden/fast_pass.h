@@ -135,9 +135,10 @@ struct FastPass {
   uint64_t acc_overflow = 0;
   int64_t slice_elements = kSliceElements;  // Y plane words per p slice of the lanes
 
-  FastPass(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, const Mapping& m)
+  FastPass(const LoweredPass& l, const QuantTensor& qx, const QuantTensor& qy, const ArrayConfig& a, const Mapping& m,
+           bool scales_in_range)
       : lp(l), x(qx), y(qy), array(a), map(m), nest(m.loop_nest(l.m, l.p, m.chunk_plan(l.k, l.g))),
-        fx(row_scales(l.x_group, qx)), fast_scale(scales_in_double_range(qx, qy)) {
+        fx(row_scales(l.x_group, qx)), fast_scale(scales_in_range) {
     const int rows = map.tree_slots();
     slots.resize(size_t(nest.chunk_tiles * rows));
     full.assign(size_t(nest.chunk_tiles), 1);
@@ -323,8 +324,8 @@ void lane_nest(FastPass& d, int64_t blocks, int64_t slice, FillY fill_y, Chunk c
   }
 }
 
-// The lanes over int16 operands (SSE2; golden_lanes_int16.cpp) and over
-// exact integers in double (golden_lanes_wide.cpp); `check`: some chunk's
+// The lanes over int16 operands (SSE2; kernels/lanes_int16.cpp) and over
+// exact integers in double (kernels/lanes_wide.cpp); `check`: some chunk's
 // partial sums may leave the accumulator range.
 #ifdef __SSE2__
 void run_int16_lanes(FastPass& d, bool check, std::vector<float>& acc);

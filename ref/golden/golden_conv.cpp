@@ -126,6 +126,17 @@ float tile_value(Gathered& d, const Mapping& map, const LoopNest& nest, int64_t 
   return tree_reduce(d.slot.data(), d.slot_valid.get(), slots, unused_adds);
 }
 
+// Out[m, p] = acc * F, written where the lowering puts each output.
+GoldenResult finish(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const std::vector<float>& acc,
+                    uint64_t acc_overflow) {
+  GoldenResult res;
+  res.out = TensorF(lp.out_shape);
+  const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
+  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
+  res.acc_overflow = acc_overflow;
+  return res;
+}
+
 }  // namespace
 
 GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
@@ -142,12 +153,7 @@ GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x,
       float& sum = acc[size_t(m * lp.p + pos.p)];
       sum = sum + tile_value(d, map, nest, m, pos.p, pos.tile);
     }
-  GoldenResult res;
-  res.out = TensorF(lp.out_shape);
-  const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
-  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
-  res.acc_overflow = d.acc_overflow;
-  return res;
+  return finish(lp, x, y, acc, d.acc_overflow);
 }
 
 namespace {
@@ -168,18 +174,12 @@ void walk_whole(FastPass& d, __int128 bound, int64_t hi, std::vector<float>& acc
     d.walk<int32_t, int64_t, 2>(xs, ys, acc);
 }
 
-}  // namespace
-
-GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
-                         const Mapping& map) {
-  return golden_pass(lp, x, y, a, map, kSliceElements);
-}
-
-GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
-                         const Mapping& map, int64_t slice_elements) {
-  FastPass d(lp, x, y, a, map);
+// The fast walk of one block, with the tensors' bounds.
+GoldenResult golden_fast(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const Mapping& map, int64_t slice_elements, const OperandBounds& bounds) {
+  FastPass d(lp, x, y, a, map, bounds.scales_in_double_range);
   d.slice_elements = std::max<int64_t>(1, slice_elements);
-  const int64_t mx = max_abs(x.sq), my = max_abs(y.sq);
+  const int64_t mx = bounds.max_abs_x, my = bounds.max_abs_y;
   // The largest |partial sum| of any chunk, bounded; exact in __int128
   // (chunk <= 2^16, |sq| < 2^31).
   const __int128 bound = static_cast<__int128>(d.nest.plan.chunk) * mx * my;
@@ -198,16 +198,32 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
     run_wide_lanes(d, bound > hi, acc);
   else
     walk_whole(d, bound, hi, acc);
-  GoldenResult res;
-  res.out = TensorF(lp.out_shape);
-  const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
-  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
-  res.acc_overflow = d.acc_overflow;
-  return res;
+  return finish(lp, x, y, acc, d.acc_overflow);
+}
+
+}  // namespace
+
+OperandBounds operand_bounds(const QuantTensor& x, const QuantTensor& y) {
+  return {max_abs(x.sq), max_abs(y.sq), scales_in_double_range(x, y)};
+}
+
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const Mapping& map) {
+  return golden_fast(lp, x, y, a, map, kSliceElements, operand_bounds(x, y));
+}
+
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const Mapping& map, int64_t slice_elements) {
+  return golden_fast(lp, x, y, a, map, slice_elements, operand_bounds(x, y));
 }
 
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a) {
   return golden_pass(lp, x, y, a, Mapping::for_pass(a, lp.pass));
+}
+
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
+                         const OperandBounds& bounds) {
+  return golden_fast(lp, x, y, a, Mapping::for_pass(a, lp.pass), kSliceElements, bounds);
 }
 
 }  // namespace mls

@@ -49,6 +49,17 @@ struct GoldenResult {
   uint64_t acc_overflow = 0;   // additions whose sum left the accumulator range
 };
 
+// What golden_pass picks its exact shortcuts by: the largest |q| of each
+// operand tensor and whether every group scale of both stays far from the
+// double range. A tensor scan: a pass of many blocks (conv groups, a matmul's
+// batch) computes them once and hands them to each block's golden_pass, so
+// that a block's work follows the block, not the tensor.
+struct OperandBounds {
+  int64_t max_abs_x = 0, max_abs_y = 0;
+  bool scales_in_double_range = false;
+};
+OperandBounds operand_bounds(const QuantTensor& x, const QuantTensor& y);
+
 // `array` gives the accumulator (acc_bits, acc_overflow); `mapping` the order
 // in which chunks, tiles and outputs are reduced.
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
@@ -69,5 +80,8 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
                          const Mapping& mapping, int64_t slice_elements);
 // The same with the array's own mapping for the pass, Mapping::for_pass(array, lp.pass).
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array);
+// The same with the tensors' bounds computed once by the caller (operand_bounds).
+GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
+                         const OperandBounds& bounds);
 
 }  // namespace mls

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "ref/core/excerpt.h"  // quoted_excerpt, for the files that quote input
+
 namespace mls {
 
 // Size limits of inputs, checked before a byte is read.
@@ -68,9 +70,5 @@ void check_output_parent(const std::string& flag, const std::string& output);
 
 // Both checks above, for an output file named by `flag`.
 void check_output_file(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs);
-
-// A user-supplied value shortened for an error line: at most `max` characters,
-// control characters shown as '?'.
-std::string quoted_excerpt(const std::string& text, size_t max = 60);
 
 }  // namespace mls

@@ -1,7 +1,7 @@
 #pragma once
 // The mapping of a grouped product onto the R x C array: the dataflow. One
 // value, shared by the four places that must agree on it:
-//   - the job builder (hw_model/array/layer_job.cpp): the chunk plan it loads;
+//   - the job builder (hw_model/job/layer_job.cpp): the chunk plan it loads;
 //   - the controller (hw_model/array/controller.cpp): the loop nest it issues;
 //   - the golden model (ref/golden/golden_conv.cpp): the reduction order it follows;
 //   - the analytic cycle formula (docs/reference.md#the-modelled-array).

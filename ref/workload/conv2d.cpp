@@ -1,5 +1,7 @@
 #include "ref/workload/conv2d.h"
 
+#include "ref/workload/bwd_data_decompose.h"
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -392,6 +394,35 @@ std::vector<double> Conv2d::reference(Pass pass, const TensorF& W, const TensorF
                 else out[size_t(((co * c.cig() + cl) * c.kh + kh) * c.kw + kw)] += ev * av;
               }
   return out;
+}
+
+}  // namespace mls
+
+namespace mls {
+
+namespace {
+
+bool decomposed(const Conv2d& conv, Pass pass, BwdData bwd_data) {
+  return bwd_data == BwdData::decompose && pass == Pass::bwd_data && decomposes(conv);
+}
+
+}  // namespace
+
+int64_t Conv2d::blocks_with(Pass pass, BwdData bwd_data) const {
+  return decomposed(*this, pass, bwd_data) ? decomposed_blocks(*this) : blocks(pass);
+}
+
+LoweredPass Conv2d::lower_with(Pass pass, BwdData bwd_data, int64_t block, const GroupLayout& x_layout,
+                               const GroupLayout& y_layout) const {
+  if (decomposed(*this, pass, bwd_data)) return lower_decomposed_bwd_data(*this, block, x_layout, y_layout);
+  return lower(pass, block, x_layout, y_layout);
+}
+
+LayerKind::ProductSize Conv2d::planned_size(Pass pass, BwdData bwd_data) const {
+  ProductSize size = product_size(pass);
+  if (decomposed(*this, pass, bwd_data))
+    size.r = std::max<int64_t>(1, size.r / (int64_t(params_.stride_h) * params_.stride_w));
+  return size;
 }
 
 }  // namespace mls

@@ -65,6 +65,13 @@ class Conv2d final : public LayerKind {
   // fwd: W dim 1, A dim 1 (per channel group); bwd-data: W dim 0, E dim 1 (per
   // channel group); bwd-weight: E dim 0, A dim 0 (the batch).
   ProductSize product_size(Pass pass) const override;
+  // --bwd-data decompose with a stride above 1: the backward-data pass as
+  // groups x phases dense sub-convolutions (ref/workload/bwd_data_decompose.h);
+  // planned with about one tap in stride_h x stride_w of zero insertion's.
+  int64_t blocks_with(Pass pass, BwdData bwd_data) const override;
+  LoweredPass lower_with(Pass pass, BwdData bwd_data, int64_t block, const GroupLayout& x_layout,
+                         const GroupLayout& y_layout) const override;
+  ProductSize planned_size(Pass pass, BwdData bwd_data) const override;
   BlockAxis block_axis(Pass pass, bool x_side) const override;
   // With ci' = ci - j*Ci/G the weight's input-channel index inside co's group j:
   // fwd:        out[n,co,ho,wo]  = sum_{ci,kh,kw} W[co,ci',kh,kw] * A[n,ci,ho*S-P+kh*D, wo*S-P+kw*D]

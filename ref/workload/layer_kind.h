@@ -63,6 +63,27 @@ class LayerKind {
     int64_t m = 0, p = 0, r = 0;
   };
   virtual ProductSize product_size(Pass pass) const = 0;
+  // The same three under a backward-data strategy (--bwd-data): a kind that
+  // lowers a pass otherwise under it (a strided conv2d's backward-data,
+  // phase by phase: ref/workload/bwd_data_decompose.h) overrides them; the
+  // others are the pass's own. planned_size: the product size `run` plans
+  // with (cost estimates), blocks_with(pass) blocks of it.
+  virtual int64_t blocks_with(Pass pass, BwdData bwd_data) const {
+    (void)bwd_data;
+    return blocks(pass);
+  }
+  virtual LoweredPass lower_with(Pass pass, BwdData bwd_data, int64_t block, const GroupLayout& x_layout,
+                                 const GroupLayout& y_layout) const {
+    (void)bwd_data;
+    return lower(pass, block, x_layout, y_layout);
+  }
+  virtual ProductSize planned_size(Pass pass, BwdData bwd_data) const {
+    (void)bwd_data;
+    return product_size(pass);
+  }
+  // Whether the model's last layer of this kind is its classifier, which
+  // `--unquantized classifier` keeps in fp32 (a final fully connected layer).
+  virtual bool classifies_when_last() const { return false; }
   // A pass of one block; throws mls::Error when the pass has more.
   LoweredPass lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const;
   // The shape an operand is quantized in: the grouping (nc, n, c) cuts dims 0

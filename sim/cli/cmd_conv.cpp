@@ -41,6 +41,43 @@ std::unique_ptr<LayerKind> kind_from_flags(const KindFlags& f, const std::string
   return entry.from_manifest(manifest, where);
 }
 
+// The layer's tensors as --weight, --input and --grad-output name them.
+LayerTensors read_layer_tensors(const std::string& name, const std::string& weight, const std::string& input,
+                                const std::string& grad_output) {
+  LayerTensors t;
+  t.name = name;
+  t.weight = read_npy(weight);
+  t.input = read_npy(input);
+  t.weight_file = weight;
+  t.input_file = input;
+  if (!grad_output.empty()) {
+    t.grad_output = read_npy(grad_output);
+    t.grad_output_file = grad_output;
+  }
+  return t;
+}
+
+// The pass through the golden model, block by block, into its natural result.
+struct GoldenConv {
+  TensorF result;
+  int64_t macs = 0;
+  uint64_t overflow = 0;
+};
+
+GoldenConv golden_conv(const QuantLayer& layer, Pass pass, const ArrayConfig& array) {
+  GoldenConv g;
+  const OperandBounds bounds = operand_bounds(layer.x(pass), layer.y(pass));  // once, not per block
+  for (int64_t b = 0; b < pass_blocks(layer, pass, array.bwd_data); ++b) {
+    const BlockPass block = lower_block(layer, pass, b, array.bwd_data);
+    if (b == 0) g.result = TensorF(block.natural_shape);
+    const GoldenResult r = golden_pass(block.lp, layer.x(pass), layer.y(pass), array, bounds);
+    scatter_block(r.out, block, g.result);
+    g.macs += block.lp.macs();
+    g.overflow += r.acc_overflow;
+  }
+  return g;
+}
+
 }  // namespace
 
 int cmd_conv(const std::vector<std::string>& args) {
@@ -80,33 +117,16 @@ int cmd_conv(const std::vector<std::string>& args) {
   std::vector<std::string> inputs = {weight, input};
   if (!grad_output.empty()) inputs.push_back(grad_output);
   check_output_file("--out", out, inputs);
-  LayerTensors t;
-  t.name = name;
-  t.weight = read_npy(weight);
-  t.input = read_npy(input);
-  t.weight_file = weight;
-  t.input_file = input;
-  if (!grad_output.empty()) {
-    t.grad_output = read_npy(grad_output);
-    t.grad_output_file = grad_output;
-  }
+  LayerTensors t = read_layer_tensors(name, weight, input, grad_output);
   // The flags apply to both axes; the kind checks them against the shapes.
   const std::string where = "layer '" + name + "'";
   bind_layer_kind(t, kind_from_flags(kf, where), where);
   const QuantLayer layer = quantize_layer(t, cfg.quant);
   if (!layer.has_pass(pass)) throw Error("--pass " + pass_name + " needs --grad-output");
-  TensorF result;
-  int64_t macs = 0;
-  uint64_t overflow = 0;
-  for (int64_t b = 0; b < pass_blocks(layer, pass, cfg.array.bwd_data); ++b) {
-    const BlockPass block = lower_block(layer, pass, b, cfg.array.bwd_data);
-    if (b == 0) result = TensorF(block.natural_shape);
-    const GoldenResult r =
-        golden_pass(block.lp, layer.x(pass), layer.y(pass), cfg.array, Mapping::for_pass(cfg.array, pass));
-    scatter_block(r.out, block, result);
-    macs += block.lp.macs();
-    overflow += r.acc_overflow;
-  }
+  const GoldenConv r = golden_conv(layer, pass, cfg.array);
+  const TensorF& result = r.result;
+  const int64_t macs = r.macs;
+  const uint64_t overflow = r.overflow;
   write_npy(out, result);
   std::cout << name << " " << pass_name << ": out " << shape_str(result.shape) << ", " << macs
             << " MACs, acc_overflow = " << overflow << "\n";

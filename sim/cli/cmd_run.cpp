@@ -140,13 +140,9 @@ void check_split_flags(const RunArgs& a) {
                   " to the merged one (mlssim energy, or run --expect on the whole run)");
 }
 
-// Returns false when --help was asked for.
-bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
-  cli::ConfigFlags flags;
-  std::string passes = "fwd,bwd-data,bwd-weight";
-  bool no_progress = false;
+// The flags `mlssim run` declares itself (the parameter table's come from cli_options).
+void add_run_flags(cli::po::options_description& desc, RunArgs& a, std::string& passes, bool& no_progress) {
   RunOptions& opt = a.opt;
-  cli::po::options_description desc("run options");
   desc.add_options()
       ("trace", cli::po::value(&a.trace_dir)->value_name("TRACE_DIR")->required(), "trace directory (manifest.json + .npy)")
       ("passes", cli::po::value(&passes)->default_value(passes), "comma list of fwd, bwd-data, bwd-weight")
@@ -177,6 +173,16 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
        "mlssim merge")
       ("resume", cli::po::value(&opt.resume_dir)->value_name("DIR"),
        "keep each finished layer-pass in DIR and skip those already there");
+}
+
+// Returns false when --help was asked for.
+bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
+  cli::ConfigFlags flags;
+  std::string passes = "fwd,bwd-data,bwd-weight";
+  bool no_progress = false;
+  RunOptions& opt = a.opt;
+  cli::po::options_description desc("run options");
+  add_run_flags(desc, a, passes, no_progress);
   cli::add_quant_options(desc, flags);
   cli::add_operand_options(desc, flags);
   cli::add_preset_option(desc, flags);
@@ -209,6 +215,24 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   std::tie(opt.shard_index, opt.shard_count) = parse_shard(a.shard);
   check_split_flags(a);
   return true;
+}
+
+// --layer-config and --unquantized (a preset's too) on the trace's layers;
+// the last layer is the classifier when its kind says so.
+void apply_layer_settings(const Trace& trace, RunArgs& a) {
+  RunOptions& opt = a.opt;
+  std::vector<std::string> names;
+  for (const LayerTensors& t : trace.layers) names.push_back(t.name);
+  if (!a.layer_config.empty()) {
+    opt.layer_config_hash = fnv1a64(read_input_file(a.layer_config, "--layer-config", kMaxTextFileBytes));
+    opt.layer_settings = load_layer_config(a.layer_config, names, a.config, opt.passes);
+  }
+  const std::string classifier =
+      !trace.layers.empty() && trace.layers.back().kind->classifies_when_last() ? trace.layers.back().name : "";
+  mark_unquantized(a.unquantized, names, classifier, a.config, opt.passes, opt.layer_settings);
+  for (const auto& [name, s] : opt.layer_settings)
+    if (s.unquantized && !a.expect.empty())
+      throw Error("layer " + name + " is unquantized, which --expect does not compare (run without --expect)");
 }
 
 // A worker's progress line, "run: 3/10 layer pass: N MACs in S s[ (resumed)], ETA X":
@@ -324,18 +348,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (a.gating && !table->prices_gating())
     throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
   const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers), TensorData::dropped);
-  std::vector<std::string> names;
-  for (const LayerTensors& t : trace.layers) names.push_back(t.name);
-  if (!a.layer_config.empty()) {
-    opt.layer_config_hash = fnv1a64(read_input_file(a.layer_config, "--layer-config", kMaxTextFileBytes));
-    opt.layer_settings = load_layer_config(a.layer_config, names, a.config, opt.passes);
-  }
-  const std::string classifier =
-      !trace.layers.empty() && trace.layers.back().kind->name() == "linear" ? trace.layers.back().name : "";
-  mark_unquantized(a.unquantized, names, classifier, a.config, opt.passes, opt.layer_settings);
-  for (const auto& [name, s] : opt.layer_settings)
-    if (s.unquantized && !a.expect.empty())
-      throw Error("layer " + name + " is unquantized, which --expect does not compare (run without --expect)");
+  apply_layer_settings(trace, a);
   std::vector<std::string> inputs = run_inputs(trace, a.tech, a.expect, a.bless);
   if (!a.layer_config.empty()) inputs.push_back(a.layer_config);
   check_outputs(opt, trace, a.report_path, a.expect, a.bless, inputs);

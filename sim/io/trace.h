@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/run/layer.h"
+#include "sim/io/layer_tensors.h"
 
 namespace mls {
 

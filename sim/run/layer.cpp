@@ -9,36 +9,6 @@
 
 namespace mls {
 
-namespace {
-
-uint64_t fold(uint64_t h, const TensorF& t) {
-  for (int64_t d : t.shape) h = splitmix64_mix(h ^ uint64_t(d));
-  for (float f : t.data) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, sizeof bits);
-    h = splitmix64_mix(h ^ bits);
-  }
-  return h;
-}
-
-}  // namespace
-
-uint64_t tensors_fingerprint(const LayerTensors& t) {
-  uint64_t h = fold(fold(kFnv1aOffsetBasis, t.weight), t.input);
-  return t.grad_output ? fold(h, *t.grad_output) : h;
-}
-
-void bind_layer_kind(LayerTensors& t, std::unique_ptr<LayerKind> kind, const std::string& where) {
-  try {
-    kind->bind(t.weight.shape, t.input.shape, t.grad_output ? &t.grad_output->shape : nullptr);
-  } catch (const Error& e) {
-    std::string files = t.weight_file + ", " + t.input_file;
-    if (t.grad_output) files += ", " + t.grad_output_file;
-    throw Error(where + " (" + files + "): " + e.what());
-  }
-  t.kind = std::move(kind);
-}
-
 const QuantTensor& QuantLayer::operand(Operand which) const {
   switch (which) {
     case Operand::weight: return weight;
@@ -170,25 +140,13 @@ LoweredPass lower_layer(const QuantLayer& layer, Pass pass) {
   return layer.kind->lower(pass, layer.x(pass).layout, layer.y(pass).layout);
 }
 
-namespace {
-
-bool decomposed(const QuantLayer& layer, Pass pass, BwdData bwd_data) {
-  return bwd_data == BwdData::decompose && pass == Pass::bwd_data && decomposes(*layer.kind);
-}
-
-}  // namespace
-
 int64_t pass_blocks(const QuantLayer& layer, Pass pass, BwdData bwd_data) {
-  if (decomposed(layer, pass, bwd_data)) return decomposed_blocks(dynamic_cast<const Conv2d&>(*layer.kind));
-  return layer.kind->blocks(pass);
+  return layer.kind->blocks_with(pass, bwd_data);
 }
 
 BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block, BwdData bwd_data) {
   BlockPass b;
-  b.lp = decomposed(layer, pass, bwd_data)
-             ? lower_decomposed_bwd_data(dynamic_cast<const Conv2d&>(*layer.kind), block, layer.x(pass).layout,
-                                         layer.y(pass).layout)
-             : layer.kind->lower(pass, block, layer.x(pass).layout, layer.y(pass).layout);
+  b.lp = layer.kind->lower_with(pass, bwd_data, block, layer.x(pass).layout, layer.y(pass).layout);
   b.natural = std::move(b.lp.out_index);
   b.natural_shape = b.lp.out_shape;
   b.lp.out_shape = {b.lp.m * b.lp.p};  // out_index empty: Out[m, p] at m * p + p

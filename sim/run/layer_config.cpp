@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -70,12 +71,10 @@ std::string layer_config_keys() {
   return keys + "passes, unquantized";
 }
 
-std::map<std::string, LayerSettings> load_layer_config(const std::string& path, const std::vector<std::string>& layers,
-                                                       const RunConfig& base, const std::vector<Pass>& passes) {
-  const ojson doc = read_document(path, "layer config");
-  if (!doc.is_object())
-    throw Error(path + ": expected a map from layer names or patterns to settings");
-  // Each entry checked alone first, so the message names its pattern and key.
+namespace {
+
+// Each entry checked alone first, so the message names its pattern and key.
+void check_entries(const std::string& path, const ojson& doc, const RunConfig& base) {
   for (const auto& entry : doc.items()) {
     const std::string where = path + ": " + entry.key();
     if (entry.key().empty()) throw Error(path + ": an empty layer name or pattern");
@@ -102,35 +101,52 @@ std::map<std::string, LayerSettings> load_layer_config(const std::string& path, 
       }
     }
   }
+}
+
+// The settings of `layer`: every matching entry applied in the file's order
+// on top of the command line's; nullopt when none matches.
+std::optional<LayerSettings> settings_of(const std::string& path, const ojson& doc, const std::string& layer,
+                                         const RunConfig& base, const std::vector<Pass>& passes,
+                                         std::set<std::string>& used) {
+  RunConfig cfg = base;
+  LayerSettings s;
+  s.passes = passes;
+  bool matched = false;
+  for (const auto& entry : doc.items()) {
+    if (fnmatch(entry.key().c_str(), layer.c_str(), 0) != 0) continue;
+    matched = true;
+    used.insert(entry.key());
+    for (const auto& item : entry.value().items()) {
+      if (item.key() == "passes")
+        s.passes = passes_of(item.value());
+      else if (item.key() == "unquantized")
+        s.unquantized = item.value().get<bool>();
+      else
+        params::set(cfg, *layer_param(item.key()), value_text(*layer_param(item.key()), item.value()));
+    }
+  }
+  if (!matched) return std::nullopt;
+  try {
+    params::validate(cfg);
+  } catch (const Error& e) {
+    throw Error(path + ": layer " + layer + ": " + e.what());
+  }
+  s.quant = cfg.mls.quant;
+  return s;
+}
+
+}  // namespace
+
+std::map<std::string, LayerSettings> load_layer_config(const std::string& path, const std::vector<std::string>& layers,
+                                                       const RunConfig& base, const std::vector<Pass>& passes) {
+  const ojson doc = read_document(path, "layer config");
+  if (!doc.is_object())
+    throw Error(path + ": expected a map from layer names or patterns to settings");
+  check_entries(path, doc, base);
   std::map<std::string, LayerSettings> out;
   std::set<std::string> used;  // patterns that matched a layer of this run
-  for (const std::string& layer : layers) {
-    RunConfig cfg = base;
-    LayerSettings s;
-    s.passes = passes;
-    bool matched = false;
-    for (const auto& entry : doc.items()) {
-      if (fnmatch(entry.key().c_str(), layer.c_str(), 0) != 0) continue;
-      matched = true;
-      used.insert(entry.key());
-      for (const auto& item : entry.value().items()) {
-        if (item.key() == "passes")
-          s.passes = passes_of(item.value());
-        else if (item.key() == "unquantized")
-          s.unquantized = item.value().get<bool>();
-        else
-          params::set(cfg, *layer_param(item.key()), value_text(*layer_param(item.key()), item.value()));
-      }
-    }
-    if (!matched) continue;
-    try {
-      params::validate(cfg);
-    } catch (const Error& e) {
-      throw Error(path + ": layer " + layer + ": " + e.what());
-    }
-    s.quant = cfg.mls.quant;
-    out[layer] = s;
-  }
+  for (const std::string& layer : layers)
+    if (std::optional<LayerSettings> s = settings_of(path, doc, layer, base, passes, used)) out[layer] = *s;
   // Not an error: one file may serve runs of different --layers. But a typo
   // must not pass unseen.
   for (const auto& entry : doc.items())

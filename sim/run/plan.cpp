@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "ref/workload/bwd_data_decompose.h"
 #include "ref/workload/layer_kind.h"
 
 namespace mls {
@@ -11,16 +10,11 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// The planning estimates of one layer-pass (see PlannedPass). A decomposed
-// backward-data pass (--bwd-data decompose) skips the zero-insertion taps:
-// about one tap in stride_h x stride_w remains.
+// The planning estimates of one layer-pass (see PlannedPass), from the
+// kind's planned size under the run's --bwd-data (LayerKind::planned_size).
 PlannedPass planned_pass(const LayerTensors& t, Pass pass, const ArrayConfig& array) {
-  const LayerKind::ProductSize size = t.kind->product_size(pass);
-  int64_t r = size.r;
-  if (array.bwd_data == BwdData::decompose && pass == Pass::bwd_data && decomposes(*t.kind)) {
-    const ConvParams& q = dynamic_cast<const Conv2d&>(*t.kind).params();
-    r = std::max<int64_t>(1, r / (int64_t(q.stride_h) * q.stride_w));
-  }
+  const LayerKind::ProductSize size = t.kind->planned_size(pass, array.bwd_data);
+  const int64_t r = size.r;
   const int64_t blocks = t.kind->blocks(pass);
   PlannedPass pp{t.name, pass, blocks * size.m * size.p * r, 0};
   pp.est_cycles = blocks * ceil_div(size.m, array.cols) * size.p * ceil_div(r, array.rows);

@@ -25,6 +25,7 @@
 #include "sim/exec/process.h"
 #include "sim/io/json_file.h"
 #include "sim/params/params.h"
+#include "sim/run/layer.h"
 #include "sim/run/report.h"
 #include "sim/run/resume_store.h"
 
@@ -112,6 +113,8 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
   BlockedRun r;
   const BwdData bwd_data = sim.config().array.bwd_data;
   r.blocks = pass_blocks(layer, pass, bwd_data);
+  // Once per pass: each block's golden walk then costs what the block does.
+  const OperandBounds bounds = check ? operand_bounds(x, y) : OperandBounds{};
   for (int64_t b = 0; b < r.blocks; ++b) {
     BlockPass block = lower_block(layer, pass, b, bwd_data);
     if (b == 0) {
@@ -122,9 +125,9 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
     // only reads the lowering and the operands, and SystemC stays on this one.
     std::future<std::pair<GoldenResult, double>> golden;
     if (check)
-      golden = std::async(std::launch::async, [&block, &x, &y, &sim] {
+      golden = std::async(std::launch::async, [&block, &x, &y, &sim, &bounds] {
         const auto g0 = Clock::now();
-        GoldenResult result = golden_pass(block.lp, x, y, sim.config().array);
+        GoldenResult result = golden_pass(block.lp, x, y, sim.config().array, bounds);
         return std::make_pair(std::move(result), seconds_since(g0));
       });
     const hw::SimulatedPass simulated =
@@ -262,85 +265,104 @@ std::string acc_overflow_warning(const json& report) {
               : "no accumulator up to " + std::to_string(ArrayConfig::kAccBits.hi) + " bits would have none");
 }
 
+namespace {
+
+// Not simulated: the entry says so and counts the pass's MACs, which are
+// priced on the fp32 baseline (docs/formats.md#unquantized-layers).
+json unquantized_entry(const QuantLayer& layer, Pass pass, BwdData bwd_data) {
+  json entry = {{"name", layer.name}, {"pass", to_string(pass)}, {"unquantized", true}};
+  int64_t pass_macs = 0, pass_useful = 0;
+  const int64_t blocks = pass_blocks(layer, pass, bwd_data);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const BlockPass block = lower_block(layer, pass, b, bwd_data);
+    pass_macs += block.lp.macs();
+    pass_useful += block.lp.useful_macs();
+  }
+  entry["macs"] = pass_macs;
+  entry["macs_useful"] = pass_useful;
+  return entry;
+}
+
+// What a process's run carries from one layer-pass to the next: the array,
+// the progress line and log, the resume store and the entries so far.
+struct RunState {
+  const RunOptions& opt;
+  OutputSet& outputs;
+  std::map<std::string, const PlannedPass*> selected;  // this process's layer-passes by key
+  std::optional<ResumeStore> store;
+  hw::ArraySim sim;
+  ProgressLine progress;
+  PassLog log;
+  json layers = json::array();
+  int width;
+};
+
+// The passes of layer `li` this process runs: each taken from the resume
+// store, or computed (tensors read and quantized once, when first needed).
+void run_layer(RunState& st, const Trace& trace, size_t li) {
+  const RunOptions& opt = st.opt;
+  const LayerTensors& listed = trace.layers[li];
+  const auto own = opt.layer_settings.find(listed.name);
+  const LayerSettings* settings = own == opt.layer_settings.end() ? nullptr : &own->second;
+  std::optional<LayerTensors> tensors;
+  std::optional<QuantLayer> quantized;
+  for (Pass pass : settings ? settings->passes : opt.passes) {
+    const auto it = st.selected.find(listed.name + " " + to_string(pass));
+    if (it == st.selected.end()) continue;  // another shard's, or no grad_output: forward only
+    const PlannedPass& pp = *it->second;
+    if (st.store) {
+      if (std::optional<json> kept = st.store->find(listed.name, pass)) {
+        if (!opt.quiet) print_row(*kept, st.width);
+        st.log.finished(pp, kept->at("macs").get<int64_t>(), 0.0, true);
+        st.layers.push_back(std::move(*kept));
+        continue;
+      }
+    }
+    const auto t0 = Clock::now();
+    if (!listed.resident && !tensors) tensors = load_tensors(listed);
+    const LayerTensors& t = listed.resident ? listed : *tensors;
+    if (!quantized)
+      quantized = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads,
+                                 settings ? settings->passes : opt.passes);
+    json entry;
+    if (settings && settings->unquantized) {
+      entry = unquantized_entry(*quantized, pass, opt.cfg.array.bwd_data);
+    } else {
+      std::ostringstream label;
+      label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
+      st.progress.set_layer(label.str());
+      entry = run_pass(st.sim, t, *quantized, pass, opt, st.progress, st.outputs);
+      if (opt.accuracy) entry["are"] = layer_are(t, *quantized);
+      st.progress.clear();
+    }
+    if (st.store) st.store->keep(entry);
+    if (!opt.quiet) print_row(entry, st.width);
+    st.log.finished(pp, entry.at("macs").get<int64_t>(), seconds_since(t0), false);
+    st.layers.push_back(std::move(entry));
+  }
+}
+
+}  // namespace
+
 RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs) {
   check_buffers_fit(trace, opt);
   const std::vector<PlannedPass> plan = plan_run(trace, opt);
   const std::vector<PlannedPass> mine =
       opt.shard_count > 1 ? shard_plan(plan, opt.shard_index, opt.shard_count) : plan;
-  std::map<std::string, const PlannedPass*> selected;
   int64_t est_total = 0;
-  for (const PlannedPass& pp : mine) {
-    selected[pp.key()] = &pp;
-    est_total += pp.est_cost();
-  }
+  for (const PlannedPass& pp : mine) est_total += pp.est_cost();
   json identity;
   if (opt.shard_count > 1 || !opt.resume_dir.empty()) identity = run_identity(trace, opt);
-  std::optional<ResumeStore> store;
+  std::optional<ResumeStore> store;  // refuses another run's directory before the array is built
   if (!opt.resume_dir.empty()) store.emplace(opt.resume_dir, identity);
-  hw::ArraySim sim(opt.cfg, opt.vcd_path);
-  ProgressLine progress(opt.progress);
-  PassLog log(opt.progress, mine.size(), est_total);
+  RunState st{opt, outputs, {}, std::move(store), hw::ArraySim(opt.cfg, opt.vcd_path), ProgressLine(opt.progress),
+              PassLog(opt.progress, mine.size(), est_total), json::array(), layer_column_width(trace)};
+  for (const PlannedPass& pp : mine) st.selected[pp.key()] = &pp;
+  if (!opt.quiet) print_header(st.width);
+  for (size_t li = 0; li < trace.layers.size(); ++li) run_layer(st, trace, li);
   RunResult result;
-  json layers = json::array();
-  const int width = layer_column_width(trace);
-  if (!opt.quiet) print_header(width);
-  for (size_t li = 0; li < trace.layers.size(); ++li) {
-    const LayerTensors& listed = trace.layers[li];
-    const auto own = opt.layer_settings.find(listed.name);
-    const LayerSettings* settings = own == opt.layer_settings.end() ? nullptr : &own->second;
-    // Once, when a pass of this process needs them: the layer's tensors
-    // (read again when the trace dropped their data) and their quantization.
-    std::optional<LayerTensors> tensors;
-    std::optional<QuantLayer> quantized;
-    for (Pass pass : settings ? settings->passes : opt.passes) {
-      const auto it = selected.find(listed.name + " " + to_string(pass));
-      if (it == selected.end()) continue;  // another shard's, or no grad_output: forward only
-      const PlannedPass& pp = *it->second;
-      if (store) {
-        if (std::optional<json> kept = store->find(listed.name, pass)) {
-          if (!opt.quiet) print_row(*kept, width);
-          log.finished(pp, kept->at("macs").get<int64_t>(), 0.0, true);
-          layers.push_back(std::move(*kept));
-          continue;
-        }
-      }
-      const auto t0 = Clock::now();
-      if (!listed.resident && !tensors) tensors = load_tensors(listed);
-      const LayerTensors& t = listed.resident ? listed : *tensors;
-      if (!quantized)
-        quantized = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads,
-                                   settings ? settings->passes : opt.passes);
-      const QuantLayer& layer = *quantized;
-      json entry;
-      if (settings && settings->unquantized) {
-        // Not simulated: the entry says so and counts the pass's MACs, which
-        // are priced on the fp32 baseline (docs/formats.md#unquantized-layers).
-        entry = {{"name", t.name}, {"pass", to_string(pass)}, {"unquantized", true}};
-        int64_t pass_macs = 0, pass_useful = 0;
-        const int64_t blocks = pass_blocks(layer, pass, opt.cfg.array.bwd_data);
-        for (int64_t b = 0; b < blocks; ++b) {
-          const BlockPass block = lower_block(layer, pass, b, opt.cfg.array.bwd_data);
-          pass_macs += block.lp.macs();
-          pass_useful += block.lp.useful_macs();
-        }
-        entry["macs"] = pass_macs;
-        entry["macs_useful"] = pass_useful;
-      } else {
-        std::ostringstream label;
-        label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
-        progress.set_layer(label.str());
-        entry = run_pass(sim, t, layer, pass, opt, progress, outputs);
-        if (opt.accuracy) entry["are"] = layer_are(t, layer);
-        progress.clear();
-      }
-      if (store) store->keep(entry);
-      if (!opt.quiet) print_row(entry, width);
-      log.finished(pp, entry.at("macs").get<int64_t>(), seconds_since(t0), false);
-      layers.push_back(std::move(entry));
-    }
-  }
-  result.report = assemble_report(config_json(opt.cfg), {{"dir", trace.dir}, {"model", trace.model}}, std::move(layers), opt.check,
-                                  !opt.layer_settings.empty());
+  result.report = assemble_report(config_json(opt.cfg), {{"dir", trace.dir}, {"model", trace.model}},
+                                  std::move(st.layers), opt.check, !opt.layer_settings.empty());
   result.all_bit_exact = !opt.check || result.report["total"]["bit_exact"].get<bool>();
   if (opt.shard_count > 1)
     result.report["shard"] = {{"index", opt.shard_index}, {"count", opt.shard_count}, {"run", identity}};

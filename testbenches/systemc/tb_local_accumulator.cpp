@@ -106,6 +106,36 @@ TEST(LocalAccumulator, ShortChunkHoldsItsSumAndRowWithoutChunkIsInvalid) {
   EXPECT_EQ(stats.acc_add, 4u);
 }
 
+// The narrowest two's-complement width holding v, by exact 128-bit
+// arithmetic: the least w with -2^(w-1) <= v < 2^(w-1).
+int width_of(__int128 v) {
+  int w = 1;
+  while (!(v >= -(__int128(1) << (w - 1)) && v < (__int128(1) << (w - 1)))) ++w;
+  return w;
+}
+
+// The widest chunk sums e4m12 allows, past 64 bits: k products of its largest
+// magnitude, q = (2^13 - 1) * 2^14 (docs/reference.md: M = 12, exponent field
+// 2^4 - 1 = 15, so 14 shifts), in one tile; row 0 adds +q^2, row 1 -q^2.
+void widest_e4m12_chunk(int64_t k, int expected) {
+  const int64_t q = int64_t{8191} << 14;
+  ASSERT_EQ((ElemFormat{4, 12}.max_q()), q);
+  ASSERT_EQ(width_of(__int128(k) * q * q), expected);
+  ASSERT_EQ(width_of(-__int128(k) * q * q), expected);
+  const ArrayConfig cfg = config(62, Overflow::saturate);
+  Stats stats;
+  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
+  for (int64_t i = 0; i < k; ++i) bench.stimulus.push_back(step(q * q, -q * q, i == k - 1));
+  bench.run(2);
+  ASSERT_EQ(bench.seen.size(), 1u);
+  EXPECT_EQ(bench.seen[0].second.sum[0], (int64_t{1} << 61) - 1) << "saturated at the 62-bit bound";
+  EXPECT_EQ(bench.dut->width_needed(), expected);
+}
+
+// 1024 * (2^54 - 2^42 + 2^28) < 2^64: 65 bits; 65536 times it < 2^70: 71.
+TEST(LocalAccumulator, WidthNeededPastSixtyFourBitsAtK1024) { widest_e4m12_chunk(1024, 65); }
+TEST(LocalAccumulator, WidthNeededPastSixtyFourBitsAtK65536) { widest_e4m12_chunk(65536, 71); }
+
 // A wide reference accumulator for the randomised tests below: 128-bit sums,
 // the policy applied by its definition (clamp to the bounds, or reduce modulo
 // 2^acc_bits into the signed range), exact sums kept apart.

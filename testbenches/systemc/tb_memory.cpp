@@ -8,7 +8,7 @@
 #include <random>
 #include <set>
 
-#include "hw_model/array/layer_job.h"
+#include "hw_model/job/layer_job.h"
 #include "hw_model/array/mac_array.h"
 #include "hw_model/memory/memory_plan.h"
 #include "ref/golden/golden_conv.h"

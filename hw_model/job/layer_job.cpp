@@ -1,4 +1,4 @@
-#include "hw_model/array/layer_job.h"
+#include "hw_model/job/layer_job.h"
 
 #include <algorithm>
 #include <memory>
