@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -84,13 +85,18 @@ void check_outputs(const RunOptions& opt, const Trace& trace, const std::string&
     if (path.empty()) continue;
     check_output_file(flag, path, inputs);
   }
+  // Each file of --outputs and --operands, before any work: an input, a
+  // directory or a socket on one of its names fails the run now, not at commit.
+  const auto check_in_dir = [&](const char* flag, const std::string& path) {
+    check_output_target(flag, path);
+    check_output_not_input(flag, path, inputs);
+  };
   for (const LayerTensors& t : trace.layers)
     for (Pass pass : opt.passes) {
-      if (!opt.outputs_dir.empty())
-        check_output_not_input("--outputs", output_path(opt.outputs_dir, t.name, pass), inputs);
+      if (!opt.outputs_dir.empty()) check_in_dir("--outputs", output_path(opt.outputs_dir, t.name, pass));
       if (opt.operands_dir.empty()) continue;
       for (Operand o : {Operand::weight, Operand::input, Operand::grad_output})
-        check_output_not_input("--operands", operand_path(opt.operands_dir, t.name, pass, o), inputs);
+        check_in_dir("--operands", operand_path(opt.operands_dir, t.name, pass, o));
     }
 }
 
@@ -187,6 +193,9 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
     return false;
   cli::apply_preset(vm, flags);
+  for (const char* flag : {"report", "outputs", "vcd", "operands", "expect", "resume"})
+    if (vm.count(flag) && vm[flag].as<std::string>().empty())
+      throw Error(std::string("--") + flag + ": the path is empty; give a file or directory name");
   if (!vm.count("unquantized")) a.unquantized = cli::preset_unquantized(flags);
   const std::set<std::string> parent_only = {"jobs", "report", "expect", "bless", "tech", "gating", "quiet", "shard"};
   for (const auto& o : cli::po::command_line_parser(args).options(desc).positional(pos).run().options)
@@ -200,7 +209,10 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   opt.cfg = config.mls;
   opt.progress = !no_progress;
   opt.passes.clear();
-  for (const std::string& p : cli::split_list(passes)) opt.passes.push_back(parse_pass(p));
+  // A pass listed twice runs once, as a layer listed twice does (--layers c,c).
+  for (const std::string& p : cli::split_list(passes))
+    if (std::find(opt.passes.begin(), opt.passes.end(), parse_pass(p)) == opt.passes.end())
+      opt.passes.push_back(parse_pass(p));
   if (opt.passes.empty()) throw Error("--passes lists no pass");
   if (a.bless && a.expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
   cli::check_threads(opt.threads);
@@ -412,6 +424,7 @@ int cmd_run(const std::vector<std::string>& args) {
     result.report = add_energy_to_report(result.report, *table, "report", EnergyOptions{a.gating});
     if (!opt.quiet) std::cout << "\n" << format_energy_summary(result.report);
   }
+  if (opt.shard_count > 1) seal_partial(result.report);  // merge checks its layers against it
   if (!a.report_path.empty()) outputs.stage(a.report_path, json_text(result.report));
   const int status = expected ? compare_with_expected(a.expect, *expected, result.report) : 0;
   if (a.bless) outputs.stage(a.expect, json_text(result.report));
