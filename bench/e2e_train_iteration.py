@@ -127,7 +127,7 @@ def main():
             total = json.load(f)["total"]
         if not total["bit_exact"]:
             sys.exit(f"e2e: -j {j}: the array and the golden model disagree ({report})")
-        rows.append({"jobs": j, "wall_seconds": round(wall, 1), "peak_rss_tree_bytes": tree,
+        rows.append({"jobs": j, "wall_seconds": round(wall, 4), "peak_rss_tree_bytes": tree,
                      "peak_rss_process_bytes": proc, "macs": total["macs"], "cycles": total["cycles"],
                      "bit_exact": total["bit_exact"], "macs_per_wall_second": total["macs"] / wall})
         print(f"e2e: -j {j}: {wall:.1f} s, peak RSS {tree / 2**20:.0f} MiB (largest process "

@@ -141,7 +141,7 @@ const json& shard_of(const json& partial, const std::string& name) {
 // A shard's index or count as written: a positive integer, shown as it is.
 uint64_t shard_number(const json& shard, const char* key, const std::string& name) {
   const json& v = shard[key];
-  if (!v.is_number_unsigned() || v.get<uint64_t>() < 1)
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 1) || v.get<uint64_t>() < 1)
     throw Error(name + ": shard " + key + " " + v.dump() + " is not a positive integer");
   return v.get<uint64_t>();
 }

@@ -41,7 +41,7 @@ uint64_t count_of(const json& holder, const std::string& key, const std::string&
   const json& v = holder[key];
   if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0)
     throw Error(where + ": '" + key + "' is negative (" + v.dump() + ")");
-  if (!v.is_number_unsigned()) throw Error(where + ": '" + key + "' is not a count (" + v.dump() + ")");
+  if (!v.is_number_integer()) throw Error(where + ": '" + key + "' is not a count (" + v.dump() + ")");
   if (v.get<uint64_t>() > max) throw Error(where + ": '" + key + "' " + v.dump() + " is out of range");
   return v.get<uint64_t>();
 }
