@@ -78,20 +78,17 @@ int create_temp(const std::string& target, const std::string& suffix, std::strin
   const int fd = ::mkstemps(pattern.data(), int(suffix.size()));
   if (fd < 0) throw Error(target + ": cannot write: " + errno_text());
   ::fchmod(fd, file_mode());
-  temp = pattern;
+  temp = std::move(pattern);  // no allocation between creating the file and naming it to the caller
   return fd;
 }
 
-std::string write_temp(const std::string& target, const std::string& bytes) {
-  std::string temp;
+// Stages bytes in a new temporary file beside `target`, named in `temp` as
+// soon as it exists (so its owner removes it whatever fails next).
+void write_temp(const std::string& target, const std::string& bytes, std::string& temp) {
   const int fd = create_temp(target, "", temp);
   const bool ok = write_all(fd, bytes);
-  const std::string why = errno_text();
-  if (::close(fd) != 0 || !ok) {
-    ::unlink(temp.c_str());
-    throw Error(target + ": cannot write: " + why);
-  }
-  return temp;
+  const int error = errno;
+  if (::close(fd) != 0 || !ok) throw Error(target + ": cannot write: " + std::strerror(ok ? errno : error));
 }
 
 }  // namespace
@@ -192,12 +189,15 @@ void OutputSet::make_dir(const std::string& dir) {
   if (!fs::is_directory(dir, ec)) throw Error(dir + ": is not a directory");
 }
 
+// Each staged entry is recorded before its temporary file is made, so that
+// a failure at any point (an allocation too) leaves it to the destructor.
 void OutputSet::stage(const std::string& path, const std::string& bytes) {
   if (check_output_target("", path) == OutputTarget::stream) {
     staged_.push_back({"", path, OutputTarget::stream, bytes, ""});
     return;
   }
-  staged_.push_back({write_temp(path, bytes), path, OutputTarget::file, "", ""});
+  staged_.push_back({"", path, OutputTarget::file, "", ""});
+  write_temp(path, bytes, staged_.back().temp);
 }
 
 std::string OutputSet::stage_external(const std::string& path, const std::string& suffix) {
@@ -206,10 +206,9 @@ std::string OutputSet::stage_external(const std::string& path, const std::string
   // /dev/stdout); its content is copied into the stream at commit().
   const std::string beside =
       kind == OutputTarget::file ? path : (fs::temp_directory_path() / "mlssim-stream").string();
-  std::string temp;
-  ::close(create_temp(beside, suffix, temp));
-  staged_.push_back({temp, path, kind, "", ""});
-  return temp;
+  staged_.push_back({"", path, kind, "", ""});
+  ::close(create_temp(beside, suffix, staged_.back().temp));
+  return staged_.back().temp;
 }
 
 // A hard link to the file a commit is about to replace, so that roll_back()
@@ -217,11 +216,12 @@ std::string OutputSet::stage_external(const std::string& path, const std::string
 void OutputSet::back_up(Staged& s) {
   struct stat st {};
   if (s.kind != OutputTarget::file || ::lstat(s.target.c_str(), &st) != 0) return;
-  std::string name;
-  ::close(create_temp(s.target, ".old", name));
-  ::unlink(name.c_str());
-  if (::link(s.target.c_str(), name.c_str()) != 0) throw Error(s.target + ": cannot write: " + errno_text());
-  s.backup = name;
+  ::close(create_temp(s.target, ".old", s.backup));
+  ::unlink(s.backup.c_str());
+  if (::link(s.target.c_str(), s.backup.c_str()) != 0) {
+    s.backup.clear();
+    throw Error(s.target + ": cannot write: " + errno_text());
+  }
 }
 
 // Undoes the first `renamed` renames of a failed commit.
@@ -254,7 +254,7 @@ void OutputSet::commit() {
     }
     for (const Staged& s : staged_)
       if (s.kind == OutputTarget::stream) write_stream(s.target, s.bytes, s.temp);
-  } catch (const Error&) {
+  } catch (...) {  // an mls::Error, or std::bad_alloc on the way: put back what was done
     roll_back(renamed);
     for (const Staged& s : staged_)
       if (!s.backup.empty()) ::unlink(s.backup.c_str());
