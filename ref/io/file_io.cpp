@@ -159,9 +159,11 @@ OutputTarget check_output_target(const std::string& flag, const std::string& pat
   const std::string name = flag.empty() ? path : flag + " " + path;
   if (path.empty()) throw Error(flag + ": the path is empty; give a file name");
   if (names_descriptor(path)) return OutputTarget::stream;
+  // lstat: a symbolic link is replaced, as a file is, never written through
+  // (only the descriptor names above are followed).
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return OutputTarget::file;  // missing: created
-  if (S_ISREG(st.st_mode)) return OutputTarget::file;
+  if (::lstat(path.c_str(), &st) != 0) return OutputTarget::file;  // missing: created
+  if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) return OutputTarget::file;
   if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return OutputTarget::stream;
   if (S_ISDIR(st.st_mode)) throw Error(name + ": is a directory; give a file name");
   throw Error(name + ": is " + (S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ? "a block device" : "not a file") +

@@ -9,7 +9,8 @@
 // - an output target that is not a regular file is never replaced: a FIFO, a
 //   character device or an open descriptor (/dev/stdout, /dev/fd/N) is written
 //   into directly, because that is what naming it asks for; a directory, a
-//   socket or a block device is refused before any work;
+//   socket or a block device is refused before any work; a symbolic link is
+//   replaced like a file, never written through;
 // - a set of outputs is staged and committed together, so a failed command
 //   leaves nothing new behind, not even a directory it created: a commit that
 //   fails part-way renames back what it had already replaced;

@@ -62,7 +62,12 @@ OwnedTempDir::OwnedTempDir(const std::string& prefix) {
   std::string pattern = (base / (prefix + "-" + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (!::mkdtemp(pattern.data()))
     throw Error(pattern + ": cannot create a temporary directory: " + std::strerror(errno));
-  path_ = pattern;
+  try {
+    path_ = pattern;
+  } catch (...) {  // std::bad_alloc: the folder must not outlive this
+    ::rmdir(pattern.c_str());
+    throw;
+  }
 }
 
 OwnedTempDir::~OwnedTempDir() {

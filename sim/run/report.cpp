@@ -174,7 +174,9 @@ std::string shard_str(uint64_t index, uint64_t count) { return std::to_string(in
 
 void seal_partial(json& partial) { partial["shard"]["checksum"] = content_checksum(partial.at("layers")); }
 
-json merge_partials(const std::vector<json>& partials, const std::vector<std::string>& names) {
+namespace {
+
+json merge_checked(const std::vector<json>& partials, const std::vector<std::string>& names) {
   if (partials.empty()) throw Error("no partial report given");
   for (size_t i = 0; i < partials.size(); ++i) check_partial_shard(partials[i], names[i]);
   const json& run = shard_of(partials[0], names[0]).at("run");
@@ -226,6 +228,16 @@ json merge_partials(const std::vector<json>& partials, const std::vector<std::st
   return assemble_report(first.at("config"), first.at("trace"), std::move(layers), run.at("check").get<bool>(),
                          run.at("layer_config").get<std::string>() != "0000000000000000" ||
                              !run.value("unquantized", json::array()).empty());
+}
+
+}  // namespace
+
+json merge_partials(const std::vector<json>& partials, const std::vector<std::string>& names) {
+  try {
+    return merge_checked(partials, names);
+  } catch (const json::exception& e) {  // a key of the wrong type: still a user's file
+    throw Error("a partial report is not a run report (" + one_line(e.what()) + ")");
+  }
 }
 
 namespace {

@@ -165,6 +165,16 @@ class OutputTargets(unittest.TestCase):
         self.assertFalse(os.path.exists(dequant))
         self.assertEqual(os.listdir(parts), ["st.npy"])
 
+    def test_a_sweep_checks_its_result_files_before_any_point_runs(self):
+        sweep = os.path.join(self.dir, "s.yaml")
+        with open(sweep, "w") as f:
+            f.write("trace: %s\npasses: [fwd]\ngrid:\n  elem: [e2m4]\n" % self.trace)
+        res = self.path("res")
+        os.makedirs(os.path.join(res, "results.csv"))
+        p = mlssim("sweep", sweep, "-j", "1", "--out", res, ok=False)
+        self.assert_one_error_line(p, "results.csv", "directory")
+        self.assertEqual(os.listdir(res), ["results.csv"])
+
 
 if __name__ == "__main__":
     unittest.main()
