@@ -8,7 +8,9 @@ counts compare designs, not technologies. Flip-flops are counted apart.
 
     /usr/bin/python3 rtl/synth/cell_counts.py [--out CSV] [--jobs N] [--quick]
 
---quick synthesizes one configuration per block (a smoke test of the flow).
+--quick synthesizes one configuration per block of the MLS array (a smoke test
+of the flow); --baselines only the baseline designs' units (fp32_mul, fp32_add,
+bf16_mul, fp8_e4m3_mul, fp16_add), each read from its own file alone.
 """
 import argparse
 import concurrent.futures
@@ -30,6 +32,8 @@ ELEM_FORMATS = ["e0m1", "e0m2", "e0m3", "e0m4", "e0m6", "e1m1", "e1m2", "e1m4", 
 ACC_BITS = [12, 16, 20, 24, 28, 32]
 SCALE_FORMATS = ["e8m0", "e8m1"]
 TREE_ROWS = [2, 4, 8, 16]
+# The baseline designs' arithmetic units (docs/rtl.md#baselines): self-contained files.
+BASELINES = ["fp32_mul", "fp32_add", "bf16_mul", "fp8_e4m3_mul", "fp16_add"]
 
 
 def parse_format(name):
@@ -37,8 +41,11 @@ def parse_format(name):
     return int(e), int(m)
 
 
-def configs(quick):
+def configs(quick, baselines_only=False):
     """(block, top module, parameters, table fields) of every synthesis run."""
+    baselines = [("baseline", b, {}, {"config": b}) for b in BASELINES]
+    if baselines_only:
+        return baselines
     runs = []
     for f in ELEM_FORMATS[11:12] if quick else ELEM_FORMATS:
         e, m = parse_format(f)
@@ -55,12 +62,13 @@ def configs(quick):
         runs.append(("fp32_add", "mls_fp32_add", {}, {}))
     for r in TREE_ROWS[:1] if quick else TREE_ROWS:
         runs.append(("tree", "mls_adder_tree", {"ROWS": r}, {"rows": r}))
-    return runs
+    return runs if quick else runs + baselines
 
 
 def synthesize(top, params):
-    """Cell counts of one run: (all cells, flip-flops)."""
-    files = " ".join(os.path.join(RTL, "src", s + ".sv") for s in SOURCES)
+    """Cell counts of one run: (all cells, flip-flops). A baseline unit is read
+    from its own file alone (the power flow reads it so)."""
+    files = " ".join(os.path.join(RTL, "src", s + ".sv") for s in ([top] if top in BASELINES else SOURCES))
     chparams = "".join(f" -chparam {k} {v}" for k, v in params.items())
     with tempfile.TemporaryDirectory() as tmp:
         stat = os.path.join(tmp, "stat.json")
@@ -101,8 +109,9 @@ def main():
     ap.add_argument("--out", default=os.path.join(RTL, "synth", "cell_counts.csv"))
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--baselines", action="store_true")
     args = ap.parse_args()
-    runs = configs(args.quick)
+    runs = configs(args.quick, args.baselines)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(lambda run: synthesize(run[1], run[2]), runs))
     rows = []

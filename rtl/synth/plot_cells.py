@@ -64,6 +64,22 @@ def model_scaler(bits, scale):
     return 2 * m * (ADD_OP + ADD_BIT * w) + (ADD_OP + ADD_BIT * (e + 1)) + MUX_BIT * stages(w - 1) * w
 
 
+# horowitz-45nm's floating-point units (energy_model.cpp fp_multiplier, fp_adder):
+# fitted to fp16/fp32 multiply 1.1/3.7 pJ and add 0.4/0.9 pJ.
+FP_MUL_BIT, FP_MUL_PP = fit(16, 11 * 11, 1.1, 32, 24 * 24, 3.7)
+FP_ADD_BIT, FP_ADD_ALIGN = fit(16, 11 * stages(10), 0.4, 32, 24 * stages(23), 0.9)
+# The baseline units' formats (exponent, mantissa bits); e4m3 is priced as an fp multiplier of its format.
+BASELINE_FORMATS = {"fp32_mul": (8, 23), "fp32_add": (8, 23), "bf16_mul": (8, 7), "fp8_e4m3_mul": (4, 3),
+                    "fp16_add": (5, 10)}
+
+
+def model_baseline(unit):
+    e, m = BASELINE_FORMATS[unit]
+    if unit.endswith("_mul"):
+        return FP_MUL_BIT * (1 + e + m) + FP_MUL_PP * (m + 1) ** 2
+    return FP_ADD_BIT * (1 + e + m) + FP_ADD_ALIGN * (m + 1) * stages(m)
+
+
 def load(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -91,6 +107,7 @@ def main():
     scaler = {(int(r["acc_bits"]), r["scale"]): int(r["cells"]) for r in by("scaler")}
     tree = {int(r["rows"]): int(r["cells"]) for r in by("tree")}
     add = int(by("fp32_add")[0]["cells"]) if by("fp32_add") else None
+    baseline = {r["config"]: int(r["cells"]) for r in by("baseline")}
 
     table("Element multiplier (X = Y format), relative to e2m4", ["format", "cells", "cells / e2m4",
           "energy model / e2m4"],
@@ -102,6 +119,11 @@ def main():
           "energy model / ref"],
           [(b, s, c, f"{c / scaler[(16, 'e8m1')]:.2f}", f"{model_scaler(b, s) / model_scaler(16, 'e8m1'):.2f}")
            for (b, s), c in sorted(scaler.items())])
+    if baseline:
+        table("Baseline units, relative to the e2m4 element multiplier", ["unit", "cells", "cells / e2m4 mul",
+              "horowitz-45nm / e2m4 mul"],
+              [(u, c, f"{c / mul['e2m4']:.2f}", f"{model_baseline(u) / model_mul('e2m4'):.2f}")
+               for u, c in baseline.items()])
     if add:
         table("Adder tree", ["rows", "cells", "cells / ((rows - 1) x fp32 adder)"],
               [(r, c, f"{c / ((r - 1) * add):.2f}") for r, c in sorted(tree.items())])

@@ -26,6 +26,7 @@
 #include "ref/core/rng.h"
 #include "sim/energy/energy.h"
 #include "sim/exec/process.h"
+#include "sim/exec/worker_pool.h"
 #include "sim/run/report.h"
 #include "sim/run/run.h"
 
@@ -222,25 +223,6 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   return true;
 }
 
-// -j N: a temporary directory for the workers' partial reports and logs,
-// removed with everything in it however the run ends.
-class WorkDir {
- public:
-  WorkDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mlssim-run-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw Error("-j: cannot create a temporary directory: " + std::string(std::strerror(errno)));
-    path_ = tmpl;
-  }
-  ~WorkDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 // A worker's progress line, "run: 3/10 layer pass: N MACs in S s[ (resumed)], ETA X":
 // the layer, pass, MACs, seconds and whether it was resumed.
 struct WorkerPass {
@@ -261,48 +243,29 @@ bool parse_worker_line(const std::string& line, WorkerPass& out) {
   return true;
 }
 
-// A worker's stderr, forwarded line by line as it grows. Its progress lines
-// go to the run's one PassLog, so their count and ETA are the whole run's,
-// tagged with the worker: "run[2/4]: 12/57 ...".
-class LogTail {
- public:
-  LogTail(std::filesystem::path path, std::string tag, PassLog& log,
-          const std::map<std::string, PlannedPass>& plan)
-      : path_(std::move(path)), tag_(std::move(tag)), log_(&log), plan_(&plan) {}
-  void forward() {
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) return;
-    in.seekg(std::streamoff(offset_));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (in.eof()) break;  // a line still being written: read it whole next time
-      offset_ += line.size() + 1;
-      WorkerPass wp;
-      if (parse_worker_line(line, wp) && plan_->count(wp.key)) {
-        log_->finished(plan_->at(wp.key), wp.macs, wp.seconds, wp.resumed, "run[" + tag_ + "]");
-        continue;
-      }
-      if (line.rfind("warning: ", 0) == 0 || line.rfind("check: ", 0) == 0)
-        continue;  // a shard's summary: the parent prints the whole run's
-      std::fprintf(stderr, "[%s] %s\n", tag_.c_str(), line.c_str());
-      std::fflush(stderr);
-    }
-  }
-
- private:
-  std::filesystem::path path_;
-  std::string tag_;
-  PassLog* log_;
-  const std::map<std::string, PlannedPass>* plan_;
-  uint64_t offset_ = 0;
-};
-
 struct Worker {
   pid_t pid = -1;
   std::string tag;
   std::filesystem::path report, log;
-  bool done = false;
+  exec::LogTail tail;
 };
+
+// A worker's stderr, forwarded line by line as it grows. Its progress lines
+// go to the run's one PassLog, so their count and ETA are the whole run's,
+// tagged with the worker: "run[2/4]: 12/57 ...".
+void forward_log(Worker& w, PassLog& log, const std::map<std::string, PlannedPass>& plan) {
+  w.tail.forward([&](const std::string& line) {
+    WorkerPass wp;
+    if (parse_worker_line(line, wp) && plan.count(wp.key)) {
+      log.finished(plan.at(wp.key), wp.macs, wp.seconds, wp.resumed, "run[" + w.tag + "]");
+      return;
+    }
+    if (line.rfind("warning: ", 0) == 0 || line.rfind("check: ", 0) == 0)
+      return;  // a shard's summary: the parent prints the whole run's
+    std::fprintf(stderr, "[%s] %s\n", w.tag.c_str(), line.c_str());
+    std::fflush(stderr);
+  });
+}
 
 // Runs shard i/N of the run in worker i for i = 1..N, each its own process
 // and so its own SystemC elaboration, and merges their partial reports. A
@@ -316,54 +279,39 @@ nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& 
     est_total += pp.est_cost();
   }
   PassLog log(true, planned.size(), est_total);  // the workers print nothing with --no-progress
-  const WorkDir dir;
-  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  const exec::TempDir dir("mlssim-run", "-j");
   // Ctrl-C or SIGTERM stops the workers and removes the temporary directory.
   exec::catch_interrupts();
-  std::vector<Worker> workers(static_cast<size_t>(n));
-  std::vector<LogTail> tails;
+  exec::WorkerPool pool;
+  std::vector<Worker> workers;
   for (int i = 0; i < n; ++i) {
-    Worker& w = workers[size_t(i)];
-    w.tag = std::to_string(i + 1) + "/" + std::to_string(n);
-    w.report = dir.path() / ("part" + std::to_string(i + 1) + ".json");
-    w.log = dir.path() / ("worker" + std::to_string(i + 1) + ".log");
+    const std::string tag = std::to_string(i + 1) + "/" + std::to_string(n);
+    const std::filesystem::path log_path = dir.path() / ("worker" + std::to_string(i + 1) + ".log");
+    workers.push_back({-1, tag, dir.path() / ("part" + std::to_string(i + 1) + ".json"), log_path,
+                       exec::LogTail(log_path)});
     std::vector<std::string> args = {"run"};
     args.insert(args.end(), a.worker_args.begin(), a.worker_args.end());
-    args.insert(args.end(), {"--shard", w.tag, "--report", w.report.string(), "--quiet"});
-    w.pid = exec::spawn(exe, args, w.log);
-    tails.emplace_back(w.log, w.tag, log, plan);
+    args.insert(args.end(), {"--shard", tag, "--report", workers.back().report.string(), "--quiet"});
+    workers.back().pid = pool.start(args, log_path);
   }
-  const auto stop_all = [&] {
-    for (Worker& w : workers)
-      if (!w.done) ::kill(w.pid, SIGTERM);
-    for (Worker& w : workers)
-      if (!w.done) ::waitpid(w.pid, nullptr, 0);
-  };
-  for (int running = n; running > 0;) {
+  while (pool.running() > 0) {
     if (exec::interrupted()) {
-      stop_all();
+      pool.stop_all();
       throw Error("-j: interrupted; the workers were stopped (with --resume DIR, run again to continue)");
     }
-    for (size_t i = 0; i < workers.size(); ++i) {
-      Worker& w = workers[i];
-      if (w.done) continue;
-      int status = 0;
-      const pid_t r = ::waitpid(w.pid, &status, WNOHANG);
-      if (r == 0) continue;
-      w.done = true;
-      --running;
-      tails[i].forward();
+    if (const std::optional<exec::WorkerPool::Ended> ended = pool.wait_one(std::chrono::milliseconds(100))) {
+      Worker& w = *std::find_if(workers.begin(), workers.end(), [&](const Worker& x) { return x.pid == ended->pid; });
+      forward_log(w, log, plan);
       // Status 4: the worker's --check found a mismatch; its report is whole.
-      const bool ok = r == w.pid && WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 4);
-      if (!ok) {
-        stop_all();
+      const int status = ended->status;
+      if (ended->lost || !WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 4)) {
+        pool.stop_all();
         const std::string last = exec::last_line(w.log);
-        throw Error("-j: worker " + w.tag + " failed (" + (r == w.pid ? exec::exit_str(status) : "lost") + ")" +
+        throw Error("-j: worker " + w.tag + " failed (" + (ended->lost ? "lost" : exec::exit_str(status)) + ")" +
                     (last.empty() ? "" : ": " + last));
       }
     }
-    for (LogTail& t : tails) t.forward();
-    if (running > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (Worker& w : workers) forward_log(w, log, plan);
   }
   std::vector<nlohmann::json> partials;
   std::vector<std::string> names;

@@ -22,6 +22,7 @@
 #include "sim/cli/cli_options.h"
 #include "sim/cli/commands.h"
 #include "sim/exec/process.h"
+#include "sim/exec/worker_pool.h"
 #include "sim/io/json_file.h"
 #include "sim/run/report.h"
 #include "sim/sweep/sweep.h"
@@ -115,43 +116,25 @@ struct Running {
 
 class Runner {
  public:
+  // Reports go to a private temporary directory, never into RESULTS_DIR,
+  // which shards on other nodes may share.
   Runner(const Sweep& sweep, const fs::path& out, int jobs, size_t total, size_t skipped)
-      : sweep_(sweep), out_(out), jobs_(jobs), total_(total), done_(skipped), skipped_(skipped) {
-    exe_ = fs::read_symlink("/proc/self/exe").string();
-    // Reports go to a private temporary directory, never into RESULTS_DIR,
-    // which shards on other nodes may share.
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = (base && *base ? std::string(base) : std::string("/tmp")) + "/mlssim-sweep-XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    if (!mkdtemp(buf.data())) throw Error(pattern + ": cannot create a temporary directory: " + std::strerror(errno));
-    tmp_ = buf.data();
-  }
-  ~Runner() {
-    stop_all();  // only does something when run() left by an exception
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
-  }
+      : sweep_(sweep), out_(out), tmp_("mlssim-sweep", "sweep"), jobs_(jobs), total_(total), done_(skipped),
+        skipped_(skipped) {}
 
   // Runs `todo`; returns when all are done, one failed (the others that were
   // running are finished first) or the user interrupted.
   void run(const std::vector<const Point*>& todo) {
     size_t next = 0;
-    while (!exec::interrupted() && (next < todo.size() || !running_.empty())) {
-      while (!exec::interrupted() && failure_.empty() && running_.size() < size_t(jobs_) && next < todo.size())
+    while (!exec::interrupted() && (next < todo.size() || pool_.running() > 0)) {
+      while (!exec::interrupted() && failure_.empty() && pool_.running() < size_t(jobs_) && next < todo.size())
         launch(*todo[next++]);
       print_finished();  // after the launches, so "running" counts the replacements
-      if (running_.empty()) break;
-      int status = 0;
-      const pid_t pid = waitpid(-1, &status, 0);
-      if (pid < 0) {
-        if (errno == EINTR) continue;
-        throw Error(std::string("waitpid: ") + std::strerror(errno));
-      }
-      finish(pid, status);
+      if (pool_.running() == 0) break;
+      if (const std::optional<exec::WorkerPool::Ended> ended = pool_.wait_one()) finish(ended->pid, ended->status);
     }
     print_finished();
-    if (exec::interrupted()) stop_all();
+    if (exec::interrupted()) pool_.stop_all();
   }
 
   const std::string& failure() const { return failure_; }
@@ -159,9 +142,8 @@ class Runner {
 
  private:
   void launch(const Point& p) {
-    Running r{&p, Clock::now(), tmp_ / (p.id + ".report.json"), tmp_ / (p.id + ".stderr")};
-    const pid_t pid = exec::spawn(exe_, sweep::run_command(sweep_, p, r.report.string()), r.log);
-    running_[pid] = r;
+    Running r{&p, Clock::now(), tmp_.path() / (p.id + ".report.json"), tmp_.path() / (p.id + ".stderr")};
+    running_[pool_.start(sweep::run_command(sweep_, p, r.report.string()), r.log)] = r;
   }
 
   void finish(pid_t pid, int status) {
@@ -195,12 +177,6 @@ class Runner {
     if (failure_.empty()) failure_ = sweep_.file + ": " + p.label() + " failed: " + why;
   }
 
-  void stop_all() {
-    for (const auto& item : running_) kill(item.first, SIGTERM);
-    for (const auto& item : running_) waitpid(item.first, nullptr, 0);
-    running_.clear();
-  }
-
   // One line per finished point, e.g. "sweep: 7/24 points (2 skipped), 2 running,
   // 0:14 elapsed, ETA 0:31; point 9 (chunk=8) 2.3 s". The ETA assumes the
   // points left take as long as the ones run so far (wall time, so -j counts).
@@ -211,18 +187,19 @@ class Runner {
     for (const auto& [point, wall] : finished_) {
       std::fprintf(stderr, "sweep: %zu/%zu points", done_, total_);
       if (skipped_) std::fprintf(stderr, " (%zu skipped)", skipped_);
-      std::fprintf(stderr, ", %zu running, %s elapsed, %s; %s %.1f s\n", running_.size(),
+      std::fprintf(stderr, ", %zu running, %s elapsed, %s; %s %.1f s\n", pool_.running(),
                    exec::duration_str(elapsed).c_str(), eta.c_str(), point->label().c_str(), wall);
     }
     finished_.clear();
   }
 
   const Sweep& sweep_;
-  fs::path out_, tmp_;
-  std::string exe_;
+  fs::path out_;
+  exec::TempDir tmp_;
   int jobs_;
   size_t total_, done_, skipped_, ran_ = 0;
-  std::map<pid_t, Running> running_;
+  std::map<pid_t, Running> running_;  // the pool's workers: the point each runs
+  exec::WorkerPool pool_;  // after tmp_: its workers are stopped before the directory goes
   std::vector<std::pair<const Point*, double>> finished_;  // not yet printed: point, wall seconds
   std::string failure_;
   Clock::time_point start_ = Clock::now();

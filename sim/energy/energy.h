@@ -159,6 +159,13 @@ EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const
 // memory system) as a MemoryTraffic; nullopt when the entry has none.
 std::optional<MemoryTraffic> entry_traffic(const nlohmann::json& entry, const std::string& where);
 
+// Sums an unquantized entry into the total: its arithmetic only, since it has
+// no memory traffic (the total's memory covers the simulated layer-passes).
+void add_arithmetic(EnergyResult& total, const EnergyResult& r);
+
+// A result with every design the table prices at zero: what sums start from.
+EnergyResult zero_result(const EnergyTable& table, const EnergyOptions& options);
+
 // An unquantized layer-pass of `macs` MACs: one fp32 multiply and one fp32
 // add per MAC, in every design alike; no memory (it is not simulated, so it
 // has no traffic to price).
