@@ -146,6 +146,22 @@ void check_split_flags(const RunArgs& a) {
                   " to the merged one (mlssim energy, or run --expect on the whole run)");
 }
 
+// A path flag given as '' would silently write nothing: refused.
+void check_paths_given(const cli::po::variables_map& vm) {
+  for (const char* flag : {"report", "outputs", "vcd", "operands", "expect", "resume"})
+    if (vm.count(flag) && vm[flag].as<std::string>().empty())
+      throw Error(std::string("--") + flag + ": the path is empty; give a file or directory name");
+}
+
+// --passes: a pass listed twice runs once, as a layer listed twice does (--layers c,c).
+std::vector<Pass> parse_passes(const std::string& text) {
+  std::vector<Pass> passes;
+  for (const std::string& p : cli::split_list(text))
+    if (std::find(passes.begin(), passes.end(), parse_pass(p)) == passes.end()) passes.push_back(parse_pass(p));
+  if (passes.empty()) throw Error("--passes lists no pass");
+  return passes;
+}
+
 // Returns false when --help was asked for.
 bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   cli::ConfigFlags flags;
@@ -194,9 +210,7 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
     return false;
   cli::apply_preset(vm, flags);
-  for (const char* flag : {"report", "outputs", "vcd", "operands", "expect", "resume"})
-    if (vm.count(flag) && vm[flag].as<std::string>().empty())
-      throw Error(std::string("--") + flag + ": the path is empty; give a file or directory name");
+  check_paths_given(vm);
   if (!vm.count("unquantized")) a.unquantized = cli::preset_unquantized(flags);
   const std::set<std::string> parent_only = {"jobs", "report", "expect", "bless", "tech", "gating", "quiet", "shard"};
   for (const auto& o : cli::po::command_line_parser(args).options(desc).positional(pos).run().options)
@@ -209,12 +223,7 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   if (a.gating && a.tech.empty()) throw Error("--gating prices energy: it needs --tech");
   opt.cfg = config.mls;
   opt.progress = !no_progress;
-  opt.passes.clear();
-  // A pass listed twice runs once, as a layer listed twice does (--layers c,c).
-  for (const std::string& p : cli::split_list(passes))
-    if (std::find(opt.passes.begin(), opt.passes.end(), parse_pass(p)) == opt.passes.end())
-      opt.passes.push_back(parse_pass(p));
-  if (opt.passes.empty()) throw Error("--passes lists no pass");
+  opt.passes = parse_passes(passes);
   if (a.bless && a.expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
   cli::check_threads(opt.threads);
   if (a.jobs < 1 || a.jobs > 256) throw Error("-j must be in [1, 256], got " + std::to_string(a.jobs));
@@ -297,7 +306,7 @@ nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& 
   while (pool.running() > 0) {
     if (exec::interrupted()) {
       pool.stop_all();
-      throw Error("-j: interrupted; the workers were stopped (with --resume DIR, run again to continue)");
+      throw exec::Interrupted("-j: interrupted; the workers were stopped (with --resume DIR, run again to continue)");
     }
     if (const std::optional<exec::WorkerPool::Ended> ended = pool.wait_one(std::chrono::milliseconds(100))) {
       Worker& w = *std::find_if(workers.begin(), workers.end(), [&](const Worker& x) { return x.pid == ended->pid; });
@@ -322,17 +331,15 @@ nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& 
   return merge_partials(partials, names);
 }
 
-}  // namespace
-
-int cmd_run(const std::vector<std::string>& args) {
+int run_command(const std::vector<std::string>& args) {
   // Line-buffered even into a pipe or a file, so a batch job's log shows each
   // finished layer-pass as it happens (its progress line is on stderr).
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   RunArgs a;
   if (!parse_run_args(args, a)) return 0;
   RunOptions& opt = a.opt;
-  std::optional<EnergyTable> table;
-  if (!a.tech.empty()) table = load_energy_table(a.tech);  // a bad table fails before the run
+  const std::optional<EnergyTable> table =  // a bad table fails before the run
+      a.tech.empty() ? std::nullopt : std::optional(load_energy_table(a.tech));
   if (a.gating && !table->prices_gating())
     throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
   const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers), TensorData::dropped);
@@ -352,8 +359,8 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!a.layer_config.empty()) inputs.push_back(a.layer_config);
   check_outputs(opt, trace, a.report_path, a.expect, a.bless, inputs);
 
-  std::optional<nlohmann::json> expected;
-  if (!a.expect.empty() && !a.bless) expected = read_expected(a.expect);
+  const std::optional<nlohmann::json> expected =
+      !a.expect.empty() && !a.bless ? std::optional(read_expected(a.expect)) : std::nullopt;
 
   // Nothing is written until the whole run has succeeded (docs/testing.md).
   OutputSet outputs;
@@ -385,6 +392,18 @@ int cmd_run(const std::vector<std::string>& args) {
     return 4;
   }
   return status;
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& args) {
+  try {
+    return run_command(args);
+  } catch (const exec::Interrupted& e) {
+    // Everything the run made is gone by now; end as an uninterrupted process would.
+    std::cerr << "mlssim run: " << e.what() << "\n";
+    exec::end_like_the_interrupt();
+  }
 }
 
 }  // namespace mls

@@ -16,11 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_base() {
-  const char* base = std::getenv("TMPDIR");
-  return base && *base ? fs::path(base) : fs::path("/tmp");
-}
-
 // The owner pid in "<prefix>-<pid>-XXXXXX", or 0 when the name is not one.
 pid_t owner_of(const std::string& name, const std::string& prefix) {
   if (name.rfind(prefix + "-", 0) != 0) return 0;
@@ -54,25 +49,6 @@ int reap_stale_temp_dirs(const fs::path& base, const std::string& prefix) {
     removed += !rm;
   }
   return removed;
-}
-
-OwnedTempDir::OwnedTempDir(const std::string& prefix) {
-  const fs::path base = temp_base();
-  reap_stale_temp_dirs(base, prefix);
-  std::string pattern = (base / (prefix + "-" + std::to_string(::getpid()) + "-XXXXXX")).string();
-  if (!::mkdtemp(pattern.data()))
-    throw Error(pattern + ": cannot create a temporary directory: " + std::strerror(errno));
-  try {
-    path_ = pattern;
-  } catch (...) {  // std::bad_alloc: the folder must not outlive this
-    ::rmdir(pattern.c_str());
-    throw;
-  }
-}
-
-OwnedTempDir::~OwnedTempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
 }
 
 }  // namespace mls::exec

@@ -17,8 +17,9 @@ std::string resume_entry_text(const nlohmann::json& entry);
 
 // The entry a resume file's `text` holds, when it parses, names `layer` and
 // `pass`, matches its checksum and passes check_entry_counts against `config`
-// (the run's config_json), and, when `expected_macs` >= 0, its macs equal it
-// (the product count the layer's shapes give). Otherwise std::nullopt, and
+// (the run's config_json), and, when `expected_macs` >= 0, its macs are at
+// least that (the product count the layer's shapes give; a block grouping
+// pads the reduction to whole groups, so the lowered count may be more). Otherwise std::nullopt, and
 // `why` says what is wrong in a few words.
 std::optional<nlohmann::json> parse_resume_entry(const std::string& text, const std::string& layer, Pass pass,
                                                  const nlohmann::json& config, int64_t expected_macs,

@@ -297,7 +297,10 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
       if (it == selected.end()) continue;  // another shard's, or no grad_output: forward only
       const PlannedPass& pp = *it->second;
       if (store) {
-        if (std::optional<json> kept = store->find(listed.name, pass)) {
+        // The shapes' product count bounds the kept macs from below; a decomposed
+        // backward-data pass's is only an estimate here.
+        const bool exact = !(opt.cfg.array.bwd_data == BwdData::decompose && pass == Pass::bwd_data);
+        if (std::optional<json> kept = store->find(listed.name, pass, exact ? pp.est_macs : -1)) {
           if (!opt.quiet) print_row(*kept, width);
           log.finished(pp, kept->at("macs").get<int64_t>(), 0.0, true);
           layers.push_back(std::move(*kept));

@@ -4,7 +4,8 @@
 - --passes fwd,fwd runs the pass once, as --layers c,c runs the layer once;
 - an mls-trace/1 manifest holds conv2d layers only: linear, matmul and
   conv_transpose2d layers need mls-trace/2;
-- an interrupted `run -j` exits 130 (SIGINT) or 143 (SIGTERM), like one process;
+- an interrupted `run -j` ends by the signal, like one process (a shell's $? is 130
+  for SIGINT and 143 for SIGTERM; Python's returncode is -2 and -15);
 - SIGKILL of `run -j` or `sweep` leaves its mlssim-run-*/mlssim-sweep-* folder,
   which the next run or sweep removes (its owner's PID, in the name, is dead).
 """
@@ -124,7 +125,7 @@ class Interrupts(Base):
         super().setUp()
         rng = np.random.default_rng(4)
         self.big = self.p("big")
-        write_trace(self.big, [conv_layer(rng, "b%d" % i, co=16, ci=16, h=16, batch=2) for i in range(4)])
+        write_trace(self.big, [conv_layer(rng, "b%d" % i, co=32, ci=32, h=16, batch=2) for i in range(6)])
         self.tmpdir = self.p("tmp")
         os.mkdir(self.tmpdir)
         self.env = dict(os.environ, TMPDIR=self.tmpdir)
@@ -136,21 +137,30 @@ class Interrupts(Base):
     def leftovers(self, prefix):
         return [n for n in os.listdir(self.tmpdir) if n.startswith(prefix)]
 
-    def interrupted_j_run_exits_like_one_process(self, sig, status):
+    def interrupted_j_run_exits_like_one_process(self, sig):
         proc = self.start("run", self.big, "-j", "2", "--quiet", "--report", self.p("r.json"))
         wait_for(lambda: len(children_of(proc.pid)) == 2)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
-        self.assertEqual(proc.returncode, status, err)
+        self.assertEqual(proc.returncode, -sig, err)  # a shell shows 128 + sig
         self.assertIn("interrupted", err.decode())
         self.assertFalse(os.path.exists(self.p("r.json")))
         self.assertEqual(self.leftovers("mlssim-run-"), [])
 
-    def test_sigint_exits_130(self):
-        self.interrupted_j_run_exits_like_one_process(signal.SIGINT, 130)
+    def test_sigint_ends_the_run_like_one_process(self):
+        self.interrupted_j_run_exits_like_one_process(signal.SIGINT)
 
-    def test_sigterm_exits_143(self):
-        self.interrupted_j_run_exits_like_one_process(signal.SIGTERM, 143)
+    def test_sigterm_ends_the_run_like_one_process(self):
+        self.interrupted_j_run_exits_like_one_process(signal.SIGTERM)
+
+    def test_a_shell_sees_130_and_143(self):
+        for sig, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            script = ('"$0" run "$1" -j 2 --quiet --report "$2" & pid=$!; '
+                      'while [ "$(pgrep -c -P $pid)" != 2 ]; do sleep 0.01; done; kill -%d $pid; wait $pid; echo $?'
+                      % int(sig))
+            proc = subprocess.run(["bash", "-c", script, MLSSIM, self.big, self.p("r.json")], capture_output=True,
+                                  text=True, timeout=120, env=self.env)
+            self.assertEqual(proc.stdout.strip(), str(status), proc.stderr)
 
     def test_a_killed_j_run_leaves_a_folder_the_next_run_removes(self):
         proc = self.start("run", self.big, "-j", "2", "--quiet", "--report", self.p("r.json"))

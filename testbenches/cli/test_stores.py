@@ -170,12 +170,14 @@ class ResumeStore(Base):
             edit(entry)
             save(path, stored)
         resumed = self.p("resumed.json")
-        self.run_resume(store, resumed)
+        proc = self.run_resume(store, resumed)
         self.assertEqual(self.counts(resumed), self.counts(clean))
-        # the store holds whole entries again
-        again = self.p("again.json")
-        self.run_resume(store, again)
-        self.assertEqual(self.counts(again), self.counts(clean))
+        self.assertEqual(proc.stderr.count("computed again"), len(edits), proc.stderr)
+        for name in names[:len(edits)]:
+            self.assertIn(name, proc.stderr)
+        again = mlssim("run", self.trace, "--quiet", "--resume", store, "--report", self.p("r2.json"))
+        self.assertEqual(again.stderr.count("(resumed)"), len(names), again.stderr)
+        self.assertEqual(self.counts(self.p("r2.json")), self.counts(clean))
 
 
 class SweepRecords(Base):
