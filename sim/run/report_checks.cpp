@@ -56,9 +56,13 @@ void check_simulated_entry(const json& e, const json& config, const std::string&
     throw Error(where + ": not a run report entry (no 'events' object)");
   const json& events = e["events"];
   for (const StatInfo& info : kStatTable) count_of(events, info.key, where + " events", kMaxUnsigned);
-  const json& traffic = e.contains("traffic") ? e["traffic"] : json();
+  // References, not copies: destroying a copied object allocates (nlohmann's
+  // destructor flattens it), which an out-of-memory unwind cannot afford.
+  static const json none;
+  const json& traffic = e.contains("traffic") ? e["traffic"] : none;
+  const json& elements = traffic.is_object() && traffic.contains("elements") ? traffic["elements"] : none;
   for (const hw::TrafficInfo& info : hw::kTrafficTable)
-    count_of(info.bytes ? traffic : traffic.value("elements", json()), info.key, where + " traffic", kMaxUnsigned);
+    count_of(info.bytes ? traffic : elements, info.key, where + " traffic", kMaxUnsigned);
   const uint64_t m = count_of(e, "m", where, kMaxSigned), p = count_of(e, "p", where, kMaxSigned);
   const uint64_t g = count_of(e, "g", where, kMaxSigned), k = count_of(e, "k", where, kMaxSigned);
   const uint64_t blocks = e.contains("blocks") ? count_of(e, "blocks", where, kMaxSigned) : 1;
@@ -76,7 +80,7 @@ void check_simulated_entry(const json& e, const json& config, const std::string&
   if ((unsigned __int128)cycles * per_cycle < macs)
     throw Error(where + ": " + std::to_string(cycles) + " cycles are too few for " + std::to_string(macs) +
                 " products on a " + config["rows"].dump() + "x" + config["cols"].dump() + " array");
-  const json& seconds = e.contains("sim_seconds") ? e["sim_seconds"] : json();
+  const json& seconds = e.contains("sim_seconds") ? e["sim_seconds"] : none;
   if (!seconds.is_number() || !std::isfinite(seconds.get<double>()) || seconds.get<double>() < 0)
     throw Error(where + ": 'sim_seconds' is not a non-negative number");
 }

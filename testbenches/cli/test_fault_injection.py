@@ -28,6 +28,7 @@ from clitest import mlssim, conv_layer, linear_layer, write_trace, load_json
 
 EXHAUSTIVE = os.environ.get("MLSSIM_FAULT_EXHAUSTIVE") == "1"
 SANITIZED = os.environ.get("MLSSIM_SANITIZED") == "1"  # ASan keeps its own allocator: alloc:N is inert
+TERMINATED = "terminate called after throwing an instance of 'std::bad_alloc'"
 TIMING = {"sim_seconds", "sim_macs_per_second", "golden_seconds", "wall_seconds"}
 
 
@@ -98,17 +99,29 @@ class FaultInjection(unittest.TestCase):
         self.assertEqual(os.listdir(self.tmpdir), [], fault)
 
     def loop(self, command, outputs, kind, ns, allowed=()):
-        """Runs command under kind:N for each N until one succeeds; returns the failures seen."""
-        failures = 0
+        """Runs command under kind:N for each N until one succeeds; returns the failures seen.
+
+        Known limit: nlohmann::json 3.11's destructor allocates (it flattens a nested value
+        onto a heap stack), so an allocation failing inside it ends the program through
+        std::terminate, which nothing can report or clean up after. Such N are counted,
+        must be rare, and their leftovers are cleared before the next N."""
+        failures = terminated = 0
         for n in ns:
             fault = "%s:%d" % (kind, n)
             proc = mlssim(*command, ok=None, env=self.env(fault))
             if proc.returncode == 0:
                 for o in outputs:
                     self.assertTrue(os.path.exists(o), fault)
-                return failures
-            self.assert_clean_failure(proc, fault, allowed)
+                break
             failures += 1
+            if kind == "alloc" and proc.returncode == -6 and TERMINATED in proc.stderr:
+                terminated += 1
+                self.clear_work(keep=allowed)
+                for name in os.listdir(self.tmpdir):
+                    shutil.rmtree(os.path.join(self.tmpdir, name))
+                continue
+            self.assert_clean_failure(proc, fault, allowed)
+        self.assertLessEqual(terminated * 10, failures, "too many N ended in std::terminate")
         return failures
 
     def clear_work(self, keep=()):
