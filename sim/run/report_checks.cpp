@@ -98,6 +98,8 @@ void check_entry_counts(const json& e, const json& config, const std::string& wh
   const uint64_t macs = count_of(e, "macs", where, kMaxSigned);
   if (count_of(e, "macs_useful", where, kMaxSigned) > macs)
     throw Error(where + ": 'macs_useful' is more than 'macs'");
+  if (e.contains("unquantized") && !e["unquantized"].is_boolean())
+    throw Error(where + ": 'unquantized' is not true or false");
   if (!e.value("unquantized", false)) check_simulated_entry(e, config, where);
 }
 

@@ -15,7 +15,7 @@ const char* kEntryFormat = "mlssim-resume-entry/1";
 // What is wrong with a parsed resume file ("" when it holds a whole entry).
 std::string entry_problem(const json& file, const std::string& layer, Pass pass, const json& config,
                           int64_t expected_macs) {
-  if (!file.is_object() || file.value("format", "") != kEntryFormat || !file.contains("entry") ||
+  if (!file.is_object() || !file.contains("format") || file["format"] != kEntryFormat || !file.contains("entry") ||
       !file.contains("checksum"))
     return std::string("not an ") + kEntryFormat + " file";
   const json& e = file["entry"];
@@ -49,7 +49,11 @@ std::optional<json> parse_resume_entry(const std::string& text, const std::strin
     why = bad.what();
     return std::nullopt;
   }
-  why = entry_problem(file, layer, pass, config, expected_macs);
+  try {
+    why = entry_problem(file, layer, pass, config, expected_macs);
+  } catch (const json::exception&) {  // a value of an unexpected type somewhere: not an entry
+    why = "not a run report entry";
+  }
   if (!why.empty()) return std::nullopt;
   return file["entry"];
 }

@@ -249,8 +249,10 @@ std::string metrics_problem(const ojson& r) {
 }  // namespace
 
 std::string record_problem(const ojson& r, const Point& p) {
-  if (!r.is_object() || r.value("format", "") != kPointFormat) return "not a " + std::string(kPointFormat) + " record";
-  if (r.value("id", "") != p.id) return "the record of another point";
+  // Comparisons, not value(): a key of another type must not throw.
+  if (!r.is_object() || !r.contains("format") || r["format"] != kPointFormat)
+    return "not a " + std::string(kPointFormat) + " record";
+  if (!r.contains("id") || r["id"] != p.id) return "the record of another point";
   if (!r.contains("params") || !r["params"].is_object() || !r.contains("metrics") || !r["metrics"].is_object())
     return "no params or metrics";
   for (const params::Param* param : sweep_params())
