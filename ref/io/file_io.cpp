@@ -166,7 +166,8 @@ OutputTarget check_output_target(const std::string& flag, const std::string& pat
   if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) return OutputTarget::file;
   if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return OutputTarget::stream;
   if (S_ISDIR(st.st_mode)) throw Error(name + ": is a directory; give a file name");
-  throw Error(name + ": is " + (S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ? "a block device" : "not a file") +
+  const char* kind = S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ? "a block device" : "not a file";
+  throw Error(name + ": is " + kind +
               ", which mlssim never writes into or replaces; give a file, a FIFO or a character device");
 }
 

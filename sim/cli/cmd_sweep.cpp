@@ -341,7 +341,8 @@ int cmd_sweep(const std::vector<std::string>& args) {
   }
   if (out.empty()) throw Error("--out RESULTS_DIR is required");
   // The result files, before any point runs: a directory or socket on one of them fails now.
-  for (const char* name : {"results.json", "results.csv"}) check_output_target("--out", (fs::path(out) / name).string());
+  for (const char* name : {"results.json", "results.csv"})
+    check_output_target("--out", (fs::path(out) / name).string());
   if (do_merge) return merge(s, out, from);
   return run_sweep(s, out, jobs, shard);
 }

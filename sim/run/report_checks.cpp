@@ -76,7 +76,8 @@ void check_simulated_entry(const json& e, const json& config, const std::string&
   if (events["mul"].get<uint64_t>() != macs || events["cycles"].get<uint64_t>() != cycles)
     throw Error(where + ": events 'mul' and 'cycles' differ from the entry's 'macs' and 'cycles'");
   // At most rows x cols products a cycle: fewer cycles than that is no run of the array.
-  const uint64_t per_cycle = count_of(config, "rows", "config", 1u << 20) * count_of(config, "cols", "config", 1u << 20);
+  const uint64_t per_cycle =
+      count_of(config, "rows", "config", 1u << 20) * count_of(config, "cols", "config", 1u << 20);
   if ((unsigned __int128)cycles * per_cycle < macs)
     throw Error(where + ": " + std::to_string(cycles) + " cycles are too few for " + std::to_string(macs) +
                 " products on a " + config["rows"].dump() + "x" + config["cols"].dump() + " array");
@@ -105,7 +106,8 @@ void check_entry_counts(const json& e, const json& config, const std::string& wh
 
 std::string content_checksum(const json& content) {
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv1a64(content.dump(-1, ' ', false, json::error_handler_t::replace)));
+  const std::string text = content.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv1a64(text));
   return buf;
 }
 

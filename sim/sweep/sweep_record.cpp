@@ -176,7 +176,8 @@ ojson sweep_context(const Sweep& s) { return {{"trace", s.trace}, {"passes", s.p
 std::string record_checksum(ojson record) {
   record.erase("checksum");
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv1a64(record.dump(-1, ' ', false, ojson::error_handler_t::replace)));
+  const std::string text = record.dump(-1, ' ', false, ojson::error_handler_t::replace);
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv1a64(text));
   return buf;
 }
 
@@ -227,7 +228,8 @@ std::string metrics_problem(const ojson& r) {
   const ojson& m = r["metrics"];
   for (const auto& item : m.items()) {
     const ojson& v = item.value();
-    if (!v.is_null() && !v.is_number() && !v.is_string() && !v.is_boolean()) return "metric " + item.key() + " is not a value";
+    if (!v.is_null() && !v.is_number() && !v.is_string() && !v.is_boolean())
+      return "metric " + item.key() + " is not a value";
     if (v.is_number_integer() && !v.is_number_unsigned()) return "metric " + item.key() + " is negative";
     if (v.is_number_float() && !(std::isfinite(v.get<double>()) && v.get<double>() >= 0))
       return "metric " + item.key() + " is negative or not finite";
