@@ -1,6 +1,8 @@
 #include "hw_model/array/mac_array.h"
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 #include <vector>
 
 namespace mls::hw {
@@ -155,6 +157,22 @@ ArraySim::~ArraySim() {
   if (vcd_) sc_core::sc_close_vcd_trace_file(vcd_);
 }
 
+namespace {
+
+// sc_start, but an allocation that fails in a SystemC process (which the
+// kernel reports as E549 "uncaught exception: std::bad_alloc") is a
+// std::bad_alloc again, for the program's out-of-memory message.
+void run_kernel(double ns) {
+  try {
+    sc_core::sc_start(ns, sc_core::SC_NS);
+  } catch (const sc_core::sc_report& r) {
+    if (std::strstr(r.what(), "std::bad_alloc")) throw std::bad_alloc();
+    throw;
+  }
+}
+
+}  // namespace
+
 void ArraySim::begin(const LayerJob& job, const MemoryPlan& plan) {
   stats_ = Stats{};
   traffic_ = Traffic{};
@@ -162,7 +180,7 @@ void ArraySim::begin(const LayerJob& job, const MemoryPlan& plan) {
   plan_ = &plan;
   array_.load(job, plan);
   rst_.write(true);
-  sc_core::sc_start(2, sc_core::SC_NS);  // two reset edges
+  run_kernel(2);  // two reset edges
   rst_.write(false);
   array_.start();
 }
@@ -170,9 +188,9 @@ void ArraySim::begin(const LayerJob& job, const MemoryPlan& plan) {
 bool ArraySim::step() {
   if (array_.done()) return false;
   if (array_.final_scale.done())
-    sc_core::sc_start(1, sc_core::SC_NS);  // the last write-backs: edge by edge
+    run_kernel(1);  // the last write-backs: edge by edge
   else
-    sc_core::sc_start(1 << 16, sc_core::SC_NS);  // returns early at sc_pause()
+    run_kernel(1 << 16);  // returns early at sc_pause()
   return !array_.done();
 }
 

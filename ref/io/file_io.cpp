@@ -1,6 +1,7 @@
 #include "ref/io/file_io.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <filesystem>
 
 #include "ref/core/error.h"
+#include "ref/io/fault.h"
 
 namespace mls {
 
@@ -39,16 +41,22 @@ void check_regular(const std::string& path, const std::string& what, const struc
                 size_text(max_bytes) + " limit");
 }
 
-bool write_all(int fd, const std::string& bytes) {
+bool write_all(int fd, const char* data, size_t size) {
+  if (fault::fail_write()) {
+    errno = ENOSPC;  // MLSSIM_FAULT=write:N (ref/io/fault.h)
+    return false;
+  }
   size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+  while (done < size) {
+    const ssize_t n = ::write(fd, data + done, size - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     done += size_t(n);
   }
   return true;
 }
+
+bool write_all(int fd, const std::string& bytes) { return write_all(fd, bytes.data(), bytes.size()); }
 
 // New files get the usual permissions (0666 less the umask), not mkstemp's 0600.
 mode_t file_mode() {
@@ -70,20 +78,17 @@ int create_temp(const std::string& target, const std::string& suffix, std::strin
   const int fd = ::mkstemps(pattern.data(), int(suffix.size()));
   if (fd < 0) throw Error(target + ": cannot write: " + errno_text());
   ::fchmod(fd, file_mode());
-  temp = pattern;
+  temp = std::move(pattern);  // no allocation between creating the file and naming it to the caller
   return fd;
 }
 
-std::string write_temp(const std::string& target, const std::string& bytes) {
-  std::string temp;
+// Stages bytes in a new temporary file beside `target`, named in `temp` as
+// soon as it exists (so its owner removes it whatever fails next).
+void write_temp(const std::string& target, const std::string& bytes, std::string& temp) {
   const int fd = create_temp(target, "", temp);
   const bool ok = write_all(fd, bytes);
-  const std::string why = errno_text();
-  if (::close(fd) != 0 || !ok) {
-    ::unlink(temp.c_str());
-    throw Error(target + ": cannot write: " + why);
-  }
-  return temp;
+  const int error = errno;
+  if (::close(fd) != 0 || !ok) throw Error(target + ": cannot write: " + std::strerror(ok ? errno : error));
 }
 
 }  // namespace
@@ -116,9 +121,60 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   out.commit();
 }
 
+namespace {
+
+// A path that names an open descriptor of this process (the shell's
+// redirection): written into, whatever the descriptor is.
+bool names_descriptor(const std::string& path) {
+  return path == "/dev/stdout" || path == "/dev/stderr" || path.rfind("/dev/fd/", 0) == 0 ||
+         path.rfind("/proc/self/fd/", 0) == 0;
+}
+
+// Writes `bytes`, or the file `from`'s content, into an existing FIFO or
+// device. SIGPIPE is ignored meanwhile, so a reader that went away is an
+// error line (EPIPE), not a silent death.
+void write_stream(const std::string& target, const std::string& bytes, const std::string& from) {
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &old);
+  FdGuard out{::open(target.c_str(), O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC)};
+  bool ok = out.fd >= 0;
+  if (ok && from.empty()) ok = write_all(out.fd, bytes);
+  if (ok && !from.empty()) {
+    FdGuard in{::open(from.c_str(), O_RDONLY | O_CLOEXEC)};
+    char buf[1 << 16];
+    ssize_t n = 0;
+    ok = in.fd >= 0;
+    while (ok && (n = ::read(in.fd, buf, sizeof buf)) > 0) ok = write_all(out.fd, buf, size_t(n));
+    ok = ok && n == 0;
+  }
+  const std::string why = errno_text();
+  ::sigaction(SIGPIPE, &old, nullptr);
+  if (!ok) throw Error(target + ": cannot write: " + why);
+}
+
+}  // namespace
+
+OutputTarget check_output_target(const std::string& flag, const std::string& path) {
+  const std::string name = flag.empty() ? path : flag + " " + path;
+  if (path.empty()) throw Error(flag + ": the path is empty; give a file name");
+  if (names_descriptor(path)) return OutputTarget::stream;
+  // lstat: a symbolic link is replaced, as a file is, never written through
+  // (only the descriptor names above are followed).
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return OutputTarget::file;  // missing: created
+  if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) return OutputTarget::file;
+  if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return OutputTarget::stream;
+  if (S_ISDIR(st.st_mode)) throw Error(name + ": is a directory; give a file name");
+  const char* kind = S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ? "a block device" : "not a file";
+  throw Error(name + ": is " + kind +
+              ", which mlssim never writes into or replaces; give a file, a FIFO or a character device");
+}
+
 OutputSet::~OutputSet() {
   if (committed_) return;
-  for (const Staged& s : staged_) ::unlink(s.temp.c_str());
+  for (const Staged& s : staged_)
+    if (!s.temp.empty()) ::unlink(s.temp.c_str());
   for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) ::rmdir(it->c_str());
 }
 
@@ -136,20 +192,81 @@ void OutputSet::make_dir(const std::string& dir) {
   if (!fs::is_directory(dir, ec)) throw Error(dir + ": is not a directory");
 }
 
+// Each staged entry is recorded before its temporary file is made, so that
+// a failure at any point (an allocation too) leaves it to the destructor.
 void OutputSet::stage(const std::string& path, const std::string& bytes) {
-  staged_.push_back({write_temp(path, bytes), path});
+  if (check_output_target("", path) == OutputTarget::stream) {
+    staged_.push_back({"", path, OutputTarget::stream, bytes, ""});
+    return;
+  }
+  staged_.push_back({"", path, OutputTarget::file, "", ""});
+  write_temp(path, bytes, staged_.back().temp);
 }
 
 std::string OutputSet::stage_external(const std::string& path, const std::string& suffix) {
-  std::string temp;
-  ::close(create_temp(path, suffix, temp));
-  staged_.push_back({temp, path});
-  return temp;
+  const OutputTarget kind = check_output_target("", path);
+  // A stream's temporary file lives in the temporary directory (not beside
+  // /dev/stdout); its content is copied into the stream at commit().
+  const std::string beside =
+      kind == OutputTarget::file ? path : (fs::temp_directory_path() / "mlssim-stream").string();
+  staged_.push_back({"", path, kind, "", ""});
+  ::close(create_temp(beside, suffix, staged_.back().temp));
+  return staged_.back().temp;
 }
 
+// A hard link to the file a commit is about to replace, so that roll_back()
+// can put it back.
+void OutputSet::back_up(Staged& s) {
+  struct stat st {};
+  if (s.kind != OutputTarget::file || ::lstat(s.target.c_str(), &st) != 0) return;
+  ::close(create_temp(s.target, ".old", s.backup));
+  ::unlink(s.backup.c_str());
+  if (::link(s.target.c_str(), s.backup.c_str()) != 0) {
+    s.backup.clear();
+    throw Error(s.target + ": cannot write: " + errno_text());
+  }
+}
+
+// Undoes the first `renamed` renames of a failed commit.
+void OutputSet::roll_back(size_t renamed) {
+  for (size_t i = 0; i < renamed; ++i) {
+    Staged& s = staged_[i];
+    if (s.kind != OutputTarget::file) continue;
+    if (s.backup.empty())
+      ::unlink(s.target.c_str());
+    else if (::rename(s.backup.c_str(), s.target.c_str()) == 0)
+      s.backup.clear();
+  }
+}
+
+// Every target checked again, every file replaced kept aside, every file
+// renamed into place, then every stream written; a failure at any step puts
+// back what the earlier steps changed, so the set is all or nothing (for the
+// files: a stream cannot take back what it was sent).
 void OutputSet::commit() {
-  for (const Staged& s : staged_)
-    if (std::rename(s.temp.c_str(), s.target.c_str()) != 0) throw Error(s.target + ": cannot write: " + errno_text());
+  size_t renamed = 0;
+  try {
+    for (Staged& s : staged_)
+      if (check_output_target("", s.target) != s.kind) throw Error(s.target + ": changed type while the command ran");
+    for (Staged& s : staged_) back_up(s);
+    for (; renamed < staged_.size(); ++renamed) {
+      Staged& s = staged_[renamed];
+      if (s.kind == OutputTarget::file && std::rename(s.temp.c_str(), s.target.c_str()) != 0)
+        throw Error(s.target + ": cannot write: " + errno_text());
+      if (s.kind == OutputTarget::file) s.temp.clear();
+    }
+    for (const Staged& s : staged_)
+      if (s.kind == OutputTarget::stream) write_stream(s.target, s.bytes, s.temp);
+  } catch (...) {  // an mls::Error, or std::bad_alloc on the way: put back what was done
+    roll_back(renamed);
+    for (const Staged& s : staged_)
+      if (!s.backup.empty()) ::unlink(s.backup.c_str());
+    throw;
+  }
+  for (const Staged& s : staged_) {
+    if (!s.backup.empty()) ::unlink(s.backup.c_str());
+    if (!s.temp.empty()) ::unlink(s.temp.c_str());
+  }
   committed_ = true;
 }
 
@@ -166,6 +283,7 @@ void check_output_not_input(const std::string& flag, const std::string& output,
 }
 
 void check_output_parent(const std::string& flag, const std::string& output) {
+  if (check_output_target(flag, output) == OutputTarget::stream) return;  // written into, not beside
   std::error_code ec;
   const fs::path p(output);
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");

@@ -6,8 +6,14 @@
 // - an output is written to a temporary file created exclusively beside its
 //   target and renamed into place, so a failure never leaves a partial file and
 //   a planted symlink never redirects the write;
+// - an output target that is not a regular file is never replaced: a FIFO, a
+//   character device or an open descriptor (/dev/stdout, /dev/fd/N) is written
+//   into directly, because that is what naming it asks for; a directory, a
+//   socket or a block device is refused before any work; a symbolic link is
+//   replaced like a file, never written through;
 // - a set of outputs is staged and committed together, so a failed command
-//   leaves nothing new behind, not even a directory it created;
+//   leaves nothing new behind, not even a directory it created: a commit that
+//   fails part-way renames back what it had already replaced;
 // - an output that is one of the command's inputs is refused before any work.
 #include <cstdint>
 #include <string>
@@ -26,8 +32,17 @@ constexpr uint64_t kMaxTensorFileBytes = uint64_t{16} << 30;  // .npy tensors
 // messages ("energy table", "sweep file").
 std::string read_input_file(const std::string& path, const std::string& what, uint64_t max_bytes);
 
-// Writes bytes to path through an exclusively created temporary file.
+// Writes bytes to path through an exclusively created temporary file (or
+// directly into a FIFO or device, see above).
 void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// How an output target is written: renamed into place (a regular file or a
+// missing one) or written into (a FIFO, a character device, /dev/stdout).
+enum class OutputTarget { file, stream };
+
+// The target's kind; mls::Error "<flag> <path>: ..." for a directory, a
+// socket, a block device or an empty path.
+OutputTarget check_output_target(const std::string& flag, const std::string& path);
 
 // A set of outputs written together. Files are staged (written to their
 // temporary names) as the command goes, so memory stays bounded by one file;
@@ -53,7 +68,12 @@ class OutputSet {
  private:
   struct Staged {
     std::string temp, target;
+    OutputTarget kind = OutputTarget::file;
+    std::string bytes;   // a stream target's, when staged from memory
+    std::string backup;  // during commit(): a link to the file it replaces
   };
+  void back_up(Staged& s);
+  void roll_back(size_t renamed);
   std::vector<Staged> staged_;
   std::vector<std::string> created_dirs_;
   bool committed_ = false;

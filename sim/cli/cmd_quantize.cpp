@@ -45,7 +45,10 @@ void stage_parts(OutputSet& out, const std::string& dir, const QuantTensor& q) {
 void check_outputs(const std::string& dequant, const std::string& parts, const std::vector<std::string>& inputs) {
   if (!dequant.empty()) check_output_file("--dequant", dequant, inputs);
   if (!parts.empty())
-    for (const char* part : kPartNames) check_output_not_input("--parts", parts + "/" + part, inputs);
+    for (const char* part : kPartNames) {
+      check_output_target("--parts", parts + "/" + part);
+      check_output_not_input("--parts", parts + "/" + part, inputs);
+    }
 }
 
 // --block-axis: only with a block grouping, and a dim of the tensor.

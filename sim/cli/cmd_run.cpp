@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -85,13 +86,18 @@ void check_outputs(const RunOptions& opt, const Trace& trace, const std::string&
     if (path.empty()) continue;
     check_output_file(flag, path, inputs);
   }
+  // Each file of --outputs and --operands, before any work: an input, a
+  // directory or a socket on one of its names fails the run now, not at commit.
+  const auto check_in_dir = [&](const char* flag, const std::string& path) {
+    check_output_target(flag, path);
+    check_output_not_input(flag, path, inputs);
+  };
   for (const LayerTensors& t : trace.layers)
     for (Pass pass : opt.passes) {
-      if (!opt.outputs_dir.empty())
-        check_output_not_input("--outputs", output_path(opt.outputs_dir, t.name, pass), inputs);
+      if (!opt.outputs_dir.empty()) check_in_dir("--outputs", output_path(opt.outputs_dir, t.name, pass));
       if (opt.operands_dir.empty()) continue;
       for (Operand o : {Operand::weight, Operand::input, Operand::grad_output})
-        check_output_not_input("--operands", operand_path(opt.operands_dir, t.name, pass, o), inputs);
+        check_in_dir("--operands", operand_path(opt.operands_dir, t.name, pass, o));
     }
 }
 
@@ -138,6 +144,22 @@ void check_split_flags(const RunArgs& a) {
     if (opt.shard_count > 1 && given)
       throw Error(std::string("--shard writes a partial report: give ") + flag +
                   " to the merged one (mlssim energy, or run --expect on the whole run)");
+}
+
+// A path flag given as '' would silently write nothing: refused.
+void check_paths_given(const cli::po::variables_map& vm) {
+  for (const char* flag : {"report", "outputs", "vcd", "operands", "expect", "resume"})
+    if (vm.count(flag) && vm[flag].as<std::string>().empty())
+      throw Error(std::string("--") + flag + ": the path is empty; give a file or directory name");
+}
+
+// --passes: a pass listed twice runs once, as a layer listed twice does (--layers c,c).
+std::vector<Pass> parse_passes(const std::string& text) {
+  std::vector<Pass> passes;
+  for (const std::string& p : cli::split_list(text))
+    if (std::find(passes.begin(), passes.end(), parse_pass(p)) == passes.end()) passes.push_back(parse_pass(p));
+  if (passes.empty()) throw Error("--passes lists no pass");
+  return passes;
 }
 
 // The flags `mlssim run` declares itself (the parameter table's come from cli_options).
@@ -194,6 +216,7 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
     return false;
   cli::apply_preset(vm, flags);
+  check_paths_given(vm);
   if (!vm.count("unquantized")) a.unquantized = cli::preset_unquantized(flags);
   const std::set<std::string> parent_only = {"jobs", "report", "expect", "bless", "tech", "gating", "quiet", "shard"};
   for (const auto& o : cli::po::command_line_parser(args).options(desc).positional(pos).run().options)
@@ -206,9 +229,7 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   if (a.gating && a.tech.empty()) throw Error("--gating prices energy: it needs --tech");
   opt.cfg = config.mls;
   opt.progress = !no_progress;
-  opt.passes.clear();
-  for (const std::string& p : cli::split_list(passes)) opt.passes.push_back(parse_pass(p));
-  if (opt.passes.empty()) throw Error("--passes lists no pass");
+  opt.passes = parse_passes(passes);
   if (a.bless && a.expect.empty()) throw Error("--bless needs --expect GOLDEN.json (the report to rewrite)");
   cli::check_threads(opt.threads);
   if (a.jobs < 1 || a.jobs > 256) throw Error("-j must be in [1, 256], got " + std::to_string(a.jobs));
@@ -309,7 +330,7 @@ nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& 
   while (pool.running() > 0) {
     if (exec::interrupted()) {
       pool.stop_all();
-      throw Error("-j: interrupted; the workers were stopped (with --resume DIR, run again to continue)");
+      throw exec::Interrupted("-j: interrupted; the workers were stopped (with --resume DIR, run again to continue)");
     }
     if (const std::optional<exec::WorkerPool::Ended> ended = pool.wait_one(std::chrono::milliseconds(100))) {
       Worker& w = *std::find_if(workers.begin(), workers.end(), [&](const Worker& x) { return x.pid == ended->pid; });
@@ -334,17 +355,15 @@ nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& 
   return merge_partials(partials, names);
 }
 
-}  // namespace
-
-int cmd_run(const std::vector<std::string>& args) {
+int run_command(const std::vector<std::string>& args) {
   // Line-buffered even into a pipe or a file, so a batch job's log shows each
   // finished layer-pass as it happens (its progress line is on stderr).
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   RunArgs a;
   if (!parse_run_args(args, a)) return 0;
   RunOptions& opt = a.opt;
-  std::optional<EnergyTable> table;
-  if (!a.tech.empty()) table = load_energy_table(a.tech);  // a bad table fails before the run
+  const std::optional<EnergyTable> table =  // a bad table fails before the run
+      a.tech.empty() ? std::nullopt : std::optional(load_energy_table(a.tech));
   if (a.gating && !table->prices_gating())
     throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
   const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers), TensorData::dropped);
@@ -353,8 +372,8 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!a.layer_config.empty()) inputs.push_back(a.layer_config);
   check_outputs(opt, trace, a.report_path, a.expect, a.bless, inputs);
 
-  std::optional<nlohmann::json> expected;
-  if (!a.expect.empty() && !a.bless) expected = read_expected(a.expect);
+  const std::optional<nlohmann::json> expected =
+      !a.expect.empty() && !a.bless ? std::optional(read_expected(a.expect)) : std::nullopt;
 
   // Nothing is written until the whole run has succeeded (docs/testing.md).
   OutputSet outputs;
@@ -373,6 +392,7 @@ int cmd_run(const std::vector<std::string>& args) {
     result.report = add_energy_to_report(result.report, *table, "report", EnergyOptions{a.gating});
     if (!opt.quiet) std::cout << "\n" << format_energy_summary(result.report);
   }
+  if (opt.shard_count > 1) seal_partial(result.report);  // merge checks its layers against it
   if (!a.report_path.empty()) outputs.stage(a.report_path, json_text(result.report));
   const int status = expected ? compare_with_expected(a.expect, *expected, result.report) : 0;
   if (a.bless) outputs.stage(a.expect, json_text(result.report));
@@ -385,6 +405,18 @@ int cmd_run(const std::vector<std::string>& args) {
     return 4;
   }
   return status;
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& args) {
+  try {
+    return run_command(args);
+  } catch (const exec::Interrupted& e) {
+    // Everything the run made is gone by now; end as an uninterrupted process would.
+    std::cerr << "mlssim run: " << e.what() << "\n";
+    exec::end_like_the_interrupt();
+  }
 }
 
 }  // namespace mls

@@ -59,19 +59,33 @@ Shard parse_shard(const std::string& text) {
 
 fs::path point_path(const fs::path& dir, const Point& p) { return dir / "points" / (p.id + ".json"); }
 
-// A finished record of `p` in `dir`, if there is one. A file that does not
-// parse or belongs to other parameters is not finished: the point runs again.
-std::optional<ojson> read_record(const fs::path& dir, const Point& p) {
+// A point's record in `dir`: its content when it is a finished record of `p`;
+// otherwise why not (empty when there is no file at all).
+struct Found {
+  std::optional<ojson> record;
+  std::string path, problem;
+};
+
+Found read_record(const fs::path& dir, const Point& p) {
+  Found f;
+  f.path = point_path(dir, p).string();
   std::error_code ec;
-  if (!fs::exists(point_path(dir, p), ec)) return std::nullopt;
+  if (!fs::exists(f.path, ec)) return f;
+  std::string text;
   try {
-    const std::string path = point_path(dir, p).string();
-    ojson r = parse_json_text<ojson>(read_input_file(path, "point record", kMaxTextFileBytes), path);
-    if (sweep::is_complete_record(r, p)) return r;
-  } catch (const nlohmann::json::exception&) {
-  } catch (const Error&) {
+    text = read_input_file(f.path, "point record", kMaxTextFileBytes);
+  } catch (const Error& e) {
+    f.problem = e.what();
+    return f;
   }
-  return std::nullopt;
+  try {
+    ojson r = parse_json_text<ojson>(text, f.path);
+    f.problem = sweep::record_problem(r, p);
+    if (f.problem.empty()) f.record = std::move(r);
+  } catch (const std::exception&) {
+    f.problem = "not a JSON point record";  // the parser's message would echo the file's bytes
+  }
+  return f;
 }
 
 void make_dir(const fs::path& dir) {
@@ -194,15 +208,11 @@ class Runner {
 // ---------------------------------------------------------------------------
 // Results.
 
-void write_results(const Sweep& s, const fs::path& out, const std::vector<ojson>& records) {
-  write_file_atomic((out / "results.json").string(), json_text(sweep::results_json(s, records)));
-  write_file_atomic((out / "results.csv").string(), sweep::results_csv(s, records));
-  std::fprintf(stderr, "sweep: wrote %s and %s (%zu points)\n", (out / "results.csv").c_str(),
-               (out / "results.json").c_str(), records.size());
-}
-
 // Gathers the records of every point from `out` and then `from` (the first
-// found wins); a point without a record anywhere is an error, and nothing is written.
+// found wins); a point without a record anywhere is an error, a record that
+// fails its checks (sweep::record_problem) is refused naming its file, and
+// nothing is written then. The copies from --from, results.json and
+// results.csv are committed together.
 int merge(const Sweep& s, const fs::path& out, const std::vector<std::string>& from) {
   std::vector<fs::path> dirs = {out};
   for (const std::string& d : from) dirs.push_back(d);
@@ -212,8 +222,12 @@ int merge(const Sweep& s, const fs::path& out, const std::vector<std::string>& f
   const Point* first_missing = nullptr;
   for (const Point& p : s.points) {
     std::optional<ojson> r;
-    for (size_t d = 0; d < dirs.size() && !r; ++d)
-      if ((r = read_record(dirs[d], p)) && d > 0) copy.push_back(records.size());
+    for (size_t d = 0; d < dirs.size() && !r; ++d) {
+      Found f = read_record(dirs[d], p);
+      if (!f.problem.empty())
+        throw Error(f.path + ": " + f.problem + " (" + p.label() + "); run the sweep again to recompute it");
+      if ((r = std::move(f.record)) && d > 0) copy.push_back(records.size());
+    }
     if (!r) {
       if (!first_missing) first_missing = &p;
       ++missing;
@@ -225,11 +239,15 @@ int merge(const Sweep& s, const fs::path& out, const std::vector<std::string>& f
     throw Error(out.string() + ": " + std::to_string(missing) + " of " + std::to_string(s.points.size()) +
                 " points have no finished record (first: " + first_missing->label() + ", id " + first_missing->id +
                 "); run the missing shards first");
-  make_dir(out / "points");
+  OutputSet outputs;
+  outputs.make_dir((out / "points").string());
   for (size_t i : copy)
-    write_file_atomic((out / "points" / (records[i]["id"].get<std::string>() + ".json")).string(),
-                      json_text(records[i]));
-  write_results(s, out, records);
+    outputs.stage((out / "points" / (records[i]["id"].get<std::string>() + ".json")).string(), json_text(records[i]));
+  outputs.stage((out / "results.json").string(), json_text(sweep::results_json(s, records)));
+  outputs.stage((out / "results.csv").string(), sweep::results_csv(s, records));
+  outputs.commit();
+  std::fprintf(stderr, "sweep: wrote %s and %s (%zu points)\n", (out / "results.csv").c_str(),
+               (out / "results.json").c_str(), records.size());
   return 0;
 }
 
@@ -242,16 +260,23 @@ int run_sweep(const Sweep& s, const fs::path& out, int jobs, const Shard& shard)
   std::vector<const Point*> owned, todo;
   for (const Point& p : s.points)
     if (shard.owns(p.index)) owned.push_back(&p);
-  auto unfinished = [&] {
+  // A record that fails its checks is recomputed, and said so (once, under the lock).
+  auto unfinished = [&](bool tell) {
     todo.clear();
-    for (const Point* p : owned)
-      if (!read_record(out, *p)) todo.push_back(p);
+    for (const Point* p : owned) {
+      const Found f = read_record(out, *p);
+      if (f.record) continue;
+      todo.push_back(p);
+      if (tell && !f.problem.empty())
+        std::fprintf(stderr, "sweep: %s: %s; %s is computed again\n", f.path.c_str(), f.problem.c_str(),
+                     p->label().c_str());
+    }
   };
-  unfinished();
+  unfinished(false);
   if (!todo.empty()) sweep::validate_trace(s);  // a bad trace fails here, not in every child
   make_dir(out / "points");
   const exec::FileLock lock = lock_results(out, shard);
-  unfinished();  // again under the lock: a sweep that just ended may have finished some
+  unfinished(true);  // again under the lock: a sweep that just ended may have finished some
   const size_t skipped = owned.size() - todo.size();
 
   std::fprintf(stderr, "sweep: %s: %zu points", s.file.c_str(), owned.size());
@@ -315,6 +340,9 @@ int cmd_sweep(const std::vector<std::string>& args) {
     return 0;
   }
   if (out.empty()) throw Error("--out RESULTS_DIR is required");
+  // The result files, before any point runs: a directory or socket on one of them fails now.
+  for (const char* name : {"results.json", "results.csv"})
+    check_output_target("--out", (fs::path(out) / name).string());
   if (do_merge) return merge(s, out, from);
   return run_sweep(s, out, jobs, shard);
 }

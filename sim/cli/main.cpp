@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ref/core/error.h"
+#include "ref/io/fault.h"
 #include "sim/cli/commands.h"
 
 namespace {
@@ -41,6 +42,7 @@ int sc_main(int argc, char* argv[]) {
     std::cerr << "mlssim: unknown command '" << argv[1] << "'\n" << kUsage;
     return 2;
   }
+  mls::fault::arm();  // MLSSIM_FAULT counts from the command's start (ref/io/fault.h)
   try {
     return it->second(std::vector<std::string>(argv + 2, argv + argc));
   } catch (const mls::Error& e) {

@@ -22,7 +22,7 @@ namespace mls::exec {
 namespace {
 
 volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_interrupt(int) { g_interrupted = 1; }
+extern "C" void on_interrupt(int sig) { g_interrupted = sig; }
 
 }  // namespace
 
@@ -73,6 +73,14 @@ void catch_interrupts() {
 }
 
 bool interrupted() { return g_interrupted != 0; }
+
+void end_like_the_interrupt() {
+  const int sig = g_interrupted ? int(g_interrupted) : SIGTERM;
+  std::fflush(nullptr);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+  std::_Exit(128 + sig);
+}
 
 int available_cpus() {
   cpu_set_t set;

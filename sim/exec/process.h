@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ref/core/error.h"
+
 namespace mls::exec {
 
 // Starts `exe args...` with stdin and stdout on /dev/null and stderr in
@@ -26,6 +28,18 @@ std::string last_line(const std::filesystem::path& path);
 // children and say how to resume.
 void catch_interrupts();
 bool interrupted();
+
+// What a command throws once it has stopped its children after an interrupt;
+// the command catches it when everything it made is cleaned up, says so, and
+// calls end_like_the_interrupt().
+struct Interrupted : Error {
+  using Error::Error;
+};
+
+// Ends the process by the signal that interrupted it (default action, so the
+// exit status is 130 for SIGINT and 143 for SIGTERM in a shell), as a process
+// that caught nothing would have ended.
+[[noreturn]] void end_like_the_interrupt();
 
 // The CPUs this process may use (a Slurm allocation or taskset, not the whole node).
 int available_cpus();

@@ -11,14 +11,22 @@
 
 #include "ref/core/error.h"
 #include "sim/exec/process.h"
+#include "sim/exec/temp_dir.h"
 
 namespace mls::exec {
 
 TempDir::TempDir(const std::string& prefix, const std::string& who) {
-  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  const std::filesystem::path base = std::filesystem::temp_directory_path();
+  reap_stale_temp_dirs(base, prefix);
+  std::string pattern = (base / (prefix + "-" + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (!::mkdtemp(pattern.data()))
     throw Error(who + ": cannot create a temporary directory " + pattern + ": " + std::strerror(errno));
-  path_ = pattern;
+  try {
+    path_ = pattern;
+  } catch (...) {  // std::bad_alloc: the folder must not outlive this
+    ::rmdir(pattern.c_str());
+    throw;
+  }
 }
 
 TempDir::~TempDir() {

@@ -14,9 +14,11 @@
 
 namespace mls::exec {
 
-// $TMPDIR/<prefix>-XXXXXX (default /tmp), private to this process and removed
-// with everything in it however the command ends (short of SIGKILL). `who`
-// names the command in the error when it cannot be made.
+// $TMPDIR/<prefix>-<pid>-XXXXXX (default /tmp), private to this process and
+// removed with everything in it however the command ends; one a SIGKILL left
+// behind (its <pid> no live process) is removed by the next one made with the
+// same prefix (reap_stale_temp_dirs). `who` names the command in the error
+// when it cannot be made.
 class TempDir {
  public:
   TempDir(const std::string& prefix, const std::string& who);

@@ -109,6 +109,21 @@ std::unique_ptr<LayerKind> layer_kind(const json& layer, const std::string& wher
   }
 }
 
+// An mls-trace/1 manifest predates the other layer kinds: a layer of a known
+// kind other than conv2d needs mls-trace/2 (an unknown kind is refused as such).
+void check_v1_kind(const json& layer, const std::string& where) {
+  if (!layer.is_object() || !layer.contains("kind") || !layer["kind"].is_string()) return;
+  const std::string kind = layer["kind"].get<std::string>();
+  if (kind == kDefaultLayerKind) return;
+  try {
+    find_layer_kind(kind, where);
+  } catch (const Error&) {
+    return;
+  }
+  throw LayerRefused(where + " of kind '" + kind +
+                     "' needs \"format\": \"mls-trace/2\" (an mls-trace/1 trace holds conv2d layers only)");
+}
+
 // The message for the refused layers: each one's reason, then the way round.
 std::string refusal_message(const std::vector<std::string>& reasons, const Trace& usable) {
   std::string msg = std::to_string(reasons.size()) + (reasons.size() == 1 ? " layer" : " layers") +
@@ -179,6 +194,7 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
     if (!name.empty() && !names.insert(name).second) throw Error(manifest + ": layer name '" + name + "' repeats");
     if (!wanted.empty() && !wanted.count(name)) continue;
     try {
+      if (format == "mls-trace/1") check_v1_kind(layer, manifest + ": layer " + quoted_excerpt(name));
       trace.layers.push_back(load_layer(root, layer, manifest, i));
       if (data == TensorData::dropped) {
         LayerTensors& t = trace.layers.back();

@@ -60,6 +60,16 @@ hw::Traffic traffic_of(const json& entry) {
   return t;
 }
 
+// Adds an entry's events and traffic to the totals, each sum checked.
+void add_counts(Stats& total, hw::Traffic& traffic, const json& entry, const std::string& of) {
+  const Stats s = stats_of(entry);
+  for (const StatInfo& info : kStatTable)
+    total.*info.counter = checked_add(total.*info.counter, s.*info.counter, std::string(info.key) + of);
+  const hw::Traffic t = traffic_of(entry);
+  for (const hw::TrafficInfo& info : hw::kTrafficTable)
+    traffic.*info.field = checked_add(traffic.*info.field, t.*info.field, std::string(info.key) + of);
+}
+
 }  // namespace
 
 bool is_timing_field(const std::string& key) {
@@ -77,16 +87,16 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
   int acc_bits_needed = 1;
   bool all_bit_exact = true;
   for (const json& e : layers) {
+    const std::string of = " (adding " + string_field(e, "name", "?") + " " + string_field(e, "pass", "?") + ")";
     if (e.value("unquantized", false)) {
-      unquantized_macs += e.at("macs").get<int64_t>();
+      unquantized_macs = checked_add(unquantized_macs, e.at("macs").get<int64_t>(), "macs_unquantized" + of);
       continue;
     }
-    total += stats_of(e);
-    traffic += traffic_of(e);
+    add_counts(total, traffic, e, of);
     acc_bits_needed = std::max(acc_bits_needed, e.at("acc_bits_needed").get<int>());
     sim_seconds += e.at("sim_seconds").get<double>();
-    macs += e.at("macs").get<int64_t>();
-    useful += e.at("macs_useful").get<int64_t>();
+    macs = checked_add(macs, e.at("macs").get<int64_t>(), "macs" + of);
+    useful = checked_add(useful, e.at("macs_useful").get<int64_t>(), "macs_useful" + of);
     if (e.contains("bit_exact") && e["bit_exact"].is_boolean()) all_bit_exact = all_bit_exact && e["bit_exact"].get<bool>();
   }
   const double rate = sim_seconds > 0 ? double(macs) / sim_seconds : 0.0;
@@ -128,25 +138,61 @@ const json& shard_of(const json& partial, const std::string& name) {
   return partial["shard"];
 }
 
+// A shard's index or count as written: a positive integer, shown as it is.
+uint64_t shard_number(const json& shard, const char* key, const std::string& name) {
+  const json& v = shard[key];
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 1) || v.get<uint64_t>() < 1)
+    throw Error(name + ": shard " + key + " " + v.dump() + " is not a positive integer");
+  return v.get<uint64_t>();
+}
+
+// A partial report's shard index in [1, count].
+void check_partial_shard(const json& partial, const std::string& name) {
+  const json& shard = shard_of(partial, name);
+  const uint64_t index = shard_number(shard, "index", name), count = shard_number(shard, "count", name);
+  if (index > count)
+    throw Error(name + ": shard " + std::to_string(index) + "/" + std::to_string(count) + " is past its count");
+}
+
+// A partial report as `run --shard` wrote it: its checksum matching its
+// layers, every entry's counts whole and consistent.
+void check_partial_content(const json& partial, const std::string& name) {
+  if (!partial.contains("config") || !partial["config"].is_object())
+    throw Error(name + ": not a run report (no 'config')");
+  for (const json& e : partial["layers"])
+    check_entry_counts(e, partial["config"],
+                       name + ": layer-pass '" + string_field(e, "name", "?") + " " + string_field(e, "pass", "?") + "'");
+  const json& shard = partial["shard"];
+  if (!shard.contains("checksum") || shard["checksum"] != content_checksum(partial["layers"]))
+    throw Error(name + ": its layers do not match the checksum run --shard wrote (edited or damaged?); "
+                "run the shard again");
+}
+
+std::string shard_str(uint64_t index, uint64_t count) { return std::to_string(index) + "/" + std::to_string(count); }
+
 }  // namespace
 
-json merge_partials(const std::vector<json>& partials, const std::vector<std::string>& names) {
+void seal_partial(json& partial) { partial["shard"]["checksum"] = content_checksum(partial.at("layers")); }
+
+namespace {
+
+json merge_checked(const std::vector<json>& partials, const std::vector<std::string>& names) {
   if (partials.empty()) throw Error("no partial report given");
+  for (size_t i = 0; i < partials.size(); ++i) check_partial_shard(partials[i], names[i]);
   const json& run = shard_of(partials[0], names[0]).at("run");
-  const int count = shard_of(partials[0], names[0]).at("count").get<int>();
-  std::map<int, std::string> index_file;
+  const uint64_t count = partials[0]["shard"]["count"].get<uint64_t>();
+  std::map<uint64_t, std::string> index_file;
   std::map<std::string, std::pair<const json*, std::string>> found;  // key -> entry, file
   for (size_t i = 0; i < partials.size(); ++i) {
     const json& shard = shard_of(partials[i], names[i]);
     if (shard.at("run") != run)
       throw Error(names[i] + ": from " + identity_difference(run, shard.at("run")) + " than " + names[0]);
-    const int index = shard.at("index").get<int>();
-    if (shard.at("count").get<int>() != count)
-      throw Error(names[i] + ": shard " + std::to_string(index) + "/" + std::to_string(shard.at("count").get<int>()) +
-                  " of another split than " + names[0] + " (of " + std::to_string(count) + ")");
+    const uint64_t index = shard["index"].get<uint64_t>(), own_count = shard["count"].get<uint64_t>();
+    if (own_count != count)
+      throw Error(names[i] + ": shard " + shard_str(index, own_count) + " of another split than " + names[0] +
+                  " (of " + std::to_string(count) + ")");
     if (!index_file.emplace(index, names[i]).second)
-      throw Error(names[i] + " and " + index_file[index] + " are both shard " + std::to_string(index) + "/" +
-                  std::to_string(count));
+      throw Error(names[i] + " and " + index_file[index] + " are both shard " + shard_str(index, count));
     for (const json& e : partials[i]["layers"]) {
       const std::string key = string_field(e, "name", "?") + " " + string_field(e, "pass", "?");
       if (!found.emplace(key, std::make_pair(&e, names[i])).second)
@@ -168,15 +214,30 @@ json merge_partials(const std::vector<json>& partials, const std::vector<std::st
     throw Error(found.begin()->second.second + ": layer-pass '" + found.begin()->first + "' is not in the run's plan");
   if (!missing.empty()) {
     std::string shards;
-    for (int i = 1; i <= count; ++i)
-      if (!index_file.count(i)) shards += (shards.empty() ? "" : ", ") + std::to_string(i) + "/" + std::to_string(count);
+    // The first few shards not given (a count can be huge).
+    size_t listed = 0;
+    for (uint64_t i = 1; i <= count && listed < 8; ++i)
+      if (!index_file.count(i)) shards += (listed++ ? ", " : "") + shard_str(i, count);
+    if (count - index_file.size() > listed) shards += ", ...";
     throw Error(std::to_string(missing.size()) + " layer-pass(es) of the run are in no partial report (e.g. '" +
                 missing[0] + "')" + (shards.empty() ? "" : "; shards not given: " + shards));
   }
+  // Which layer-passes the parts hold is checked above; now what they say.
+  for (size_t i = 0; i < partials.size(); ++i) check_partial_content(partials[i], names[i]);
   const json& first = partials[0];
   return assemble_report(first.at("config"), first.at("trace"), std::move(layers), run.at("check").get<bool>(),
                          run.at("layer_config").get<std::string>() != "0000000000000000" ||
                              !run.value("unquantized", json::array()).empty());
+}
+
+}  // namespace
+
+json merge_partials(const std::vector<json>& partials, const std::vector<std::string>& names) {
+  try {
+    return merge_checked(partials, names);
+  } catch (const json::exception& e) {  // a key of the wrong type: still a user's file
+    throw Error("a partial report is not a run report (" + one_line(e.what()) + ")");
+  }
 }
 
 namespace {

@@ -31,6 +31,29 @@ nlohmann::json assemble_report(const nlohmann::json& config, const nlohmann::jso
 // mls::Error naming the file(s) at fault. `names[i]` names partials[i].
 nlohmann::json merge_partials(const std::vector<nlohmann::json>& partials, const std::vector<std::string>& names);
 
+// a + b, or mls::Error "the total <what> overflows ..." when the sum leaves
+// the type: every total of counts is summed through these.
+uint64_t checked_add(uint64_t a, uint64_t b, const std::string& what);
+int64_t checked_add(int64_t a, int64_t b, const std::string& what);
+
+// A layer-pass entry read back from a file (a --resume entry, a shard's
+// partial report): mls::Error "<where>: ..." unless every count is a
+// non-negative integer in range and the counts agree with each other and the
+// entry's shape: macs = m x p x g x k (a single block), events.mul = macs,
+// events.cycles = cycles, cycles x rows x cols >= macs (`config` gives rows
+// and cols), macs_useful <= macs.
+void check_entry_counts(const nlohmann::json& entry, const nlohmann::json& config, const std::string& where);
+
+// 16 hex digits of a 64-bit FNV-1a hash of `content`'s JSON text: the checksum
+// stored beside an entry, a partial report's layers or a sweep point record,
+// so a hand edit that keeps the file well-formed is still found.
+std::string content_checksum(const nlohmann::json& content);
+
+// Stores the checksum of a partial report's layers in its "shard" object
+// (run --shard, before writing it); merge_partials refuses a partial whose
+// layers no longer match it.
+void seal_partial(nlohmann::json& partial);
+
 // The timing fields (not reproducible): sim_seconds, sim_macs_per_second and
 // golden_seconds, in the entries and the total.
 bool is_timing_field(const std::string& key);

@@ -1,16 +1,18 @@
 #include "sim/run/resume_store.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
 #include "sim/io/json_file.h"
+#include "sim/run/resume_entry.h"
 
 namespace mls {
 
 using nlohmann::json;
 
-ResumeStore::ResumeStore(const std::string& dir, const json& identity) : dir_(dir) {
+ResumeStore::ResumeStore(const std::string& dir, const json& identity) : dir_(dir), config_(identity.at("config")) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (!std::filesystem::is_directory(dir, ec)) throw Error("--resume " + dir + ": cannot create the directory");
@@ -24,19 +26,25 @@ ResumeStore::ResumeStore(const std::string& dir, const json& identity) : dir_(di
   }
 }
 
-std::optional<json> ResumeStore::find(const std::string& layer, Pass pass) const {
+std::optional<json> ResumeStore::find(const std::string& layer, Pass pass, int64_t expected_macs) const {
   const std::string path = entry_path(layer, pass);
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::nullopt;
-  json e = read_json_file(path, "--resume entry");
-  if (!e.is_object() || string_field(e, "name") != layer || string_field(e, "pass") != to_string(pass))
-    throw Error(path + ": not the --resume entry of " + layer + " " + to_string(pass));
+  std::string why;
+  std::optional<json> e;
+  try {
+    e = parse_resume_entry(read_input_file(path, "--resume entry", kMaxTextFileBytes), layer, pass, config_,
+                           expected_macs, why);
+  } catch (const Error& bad) {
+    why = bad.what();
+  }
+  if (!e) std::fprintf(stderr, "run: --resume entry %s: %s; computed again\n", path.c_str(), why.c_str());
   return e;
 }
 
 void ResumeStore::keep(const json& entry) const {
   write_file_atomic(entry_path(entry.at("name").get<std::string>(), parse_pass(entry.at("pass").get<std::string>())),
-                    json_text(entry));
+                    resume_entry_text(entry));
 }
 
 std::string ResumeStore::entry_path(const std::string& layer, Pass pass) const {

@@ -311,7 +311,10 @@ void run_layer(RunState& st, const Trace& trace, size_t li) {
     if (it == st.selected.end()) continue;  // another shard's, or no grad_output: forward only
     const PlannedPass& pp = *it->second;
     if (st.store) {
-      if (std::optional<json> kept = st.store->find(listed.name, pass)) {
+      // The shapes' product count bounds the kept macs from below; a decomposed
+      // backward-data pass's is only an estimate here.
+      const bool exact = !(opt.cfg.array.bwd_data == BwdData::decompose && pass == Pass::bwd_data);
+      if (std::optional<json> kept = st.store->find(listed.name, pass, exact ? pp.est_macs : -1)) {
         if (!opt.quiet) print_row(*kept, st.width);
         st.log.finished(pp, kept->at("macs").get<int64_t>(), 0.0, true);
         st.layers.push_back(std::move(*kept));

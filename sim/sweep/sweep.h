@@ -63,7 +63,11 @@ std::vector<std::string> run_command(const Sweep& sweep, const Point& point, con
 // (e.g. energy when the point has a tech).
 ojson point_record(const Sweep& sweep, const Point& point, const nlohmann::json& report, double wall_seconds);
 
-// True when `record` is a finished record of `point` (a resumed sweep skips it).
+// Why `record` is not a finished record of `point` ("" when it is; a resumed
+// sweep skips it): another point's or parameters', a checksum that does not
+// match its content, a negative or non-finite metric, metrics mul and macs
+// that differ, or fewer cycles than rows x cols products a cycle allow.
+std::string record_problem(const ojson& record, const Point& point);
 bool is_complete_record(const ojson& record, const Point& point);
 
 // The tables of docs/reference.md#commands, from the records of every point in sweep order: one CSV

@@ -1,10 +1,13 @@
 // Point records and result tables (docs/sweep.md#results): what a finished
 // point's run report becomes, and the CSV and JSON gathered from the records.
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
 #include "hw_model/stats/stats.h"
 #include "ref/core/error.h"
+#include "ref/core/rng.h"
 #include "sim/energy/energy.h"
 #include "sim/params/params.h"
 #include "sim/sweep/sweep.h"
@@ -169,6 +172,15 @@ ojson layer_details(const nlohmann::json& layers) {
 
 ojson sweep_context(const Sweep& s) { return {{"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}}; }
 
+// 16 hex digits of FNV-1a over the record's JSON text without its checksum.
+std::string record_checksum(ojson record) {
+  record.erase("checksum");
+  char buf[17];
+  const std::string text = record.dump(-1, ' ', false, ojson::error_handler_t::replace);
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv1a64(text));
+  return buf;
+}
+
 }  // namespace
 
 ojson point_record(const Sweep& s, const Point& p, const nlohmann::json& report, double wall_seconds) {
@@ -184,15 +196,17 @@ ojson point_record(const Sweep& s, const Point& p, const nlohmann::json& report,
   add_accuracy_metrics(m, report["layers"]);
   add_traffic_metrics(m, total);
   if (total.contains("energy")) add_energy_metrics(m, total);
-  return {{"format", kPointFormat},
-          {"id", p.id},
-          {"index", p.index},
-          {"sweep", sweep_context(s)},
-          {"params", p.params},
-          {"metrics", m},
-          {"layers", layer_details(report["layers"])},
-          {"config", report.value("config", nlohmann::json::object())},
-          {"wall_seconds", wall_seconds}};
+  ojson record = {{"format", kPointFormat},
+                  {"id", p.id},
+                  {"index", p.index},
+                  {"sweep", sweep_context(s)},
+                  {"params", p.params},
+                  {"metrics", m},
+                  {"layers", layer_details(report["layers"])},
+                  {"config", report.value("config", nlohmann::json::object())},
+                  {"wall_seconds", wall_seconds}};
+  record["checksum"] = record_checksum(record);
+  return record;
 }
 
 namespace {
@@ -206,14 +220,51 @@ ojson recorded_param(const ojson& record, const params::Param& p) {
 
 }  // namespace
 
-bool is_complete_record(const ojson& r, const Point& p) {
-  if (!r.is_object() || r.value("format", "") != kPointFormat || r.value("id", "") != p.id) return false;
-  if (!r.contains("params") || !r["params"].is_object() || !r.contains("metrics") || !r["metrics"].is_object())
-    return false;
-  for (const params::Param* param : sweep_params())
-    if (recorded_param(r, *param) != p.params.at(param->name)) return false;
-  return true;
+namespace {
+
+// What is wrong with a record's metrics: a negative or non-finite number, or
+// counts that contradict each other ("" when none is).
+std::string metrics_problem(const ojson& r) {
+  const ojson& m = r["metrics"];
+  for (const auto& item : m.items()) {
+    const ojson& v = item.value();
+    if (!v.is_null() && !v.is_number() && !v.is_string() && !v.is_boolean())
+      return "metric " + item.key() + " is not a value";
+    if (v.is_number_integer() && !v.is_number_unsigned()) return "metric " + item.key() + " is negative";
+    if (v.is_number_float() && !(std::isfinite(v.get<double>()) && v.get<double>() >= 0))
+      return "metric " + item.key() + " is negative or not finite";
+  }
+  for (const char* key : {"macs", "mul", "cycles"})
+    if (!m.contains(key) || !m[key].is_number_unsigned()) return std::string("metric ") + key + " is missing";
+  if (m["macs"] != m["mul"]) return "metrics macs and mul differ";
+  // At most rows x cols products a cycle.
+  const ojson& params = r["params"];
+  if (!params.contains("rows") || !params.contains("cols") || !params["rows"].is_number_unsigned() ||
+      !params["cols"].is_number_unsigned())
+    return "no rows and cols";
+  const unsigned __int128 capacity =
+      (unsigned __int128)m["cycles"].get<uint64_t>() * params["rows"].get<uint64_t>() * params["cols"].get<uint64_t>();
+  if (capacity < m["mul"].get<uint64_t>()) return "fewer cycles than its products need";
+  return "";
 }
+
+}  // namespace
+
+std::string record_problem(const ojson& r, const Point& p) {
+  // Comparisons, not value(): a key of another type must not throw.
+  if (!r.is_object() || !r.contains("format") || r["format"] != kPointFormat)
+    return "not a " + std::string(kPointFormat) + " record";
+  if (!r.contains("id") || r["id"] != p.id) return "the record of another point";
+  if (!r.contains("params") || !r["params"].is_object() || !r.contains("metrics") || !r["metrics"].is_object())
+    return "no params or metrics";
+  for (const params::Param* param : sweep_params())
+    if (recorded_param(r, *param) != p.params.at(param->name)) return "the record of other parameters";
+  if (!r.contains("checksum") || r["checksum"] != record_checksum(r))
+    return "its content does not match its checksum (edited or damaged)";
+  return metrics_problem(r);
+}
+
+bool is_complete_record(const ojson& r, const Point& p) { return record_problem(r, p).empty(); }
 
 // ---------------------------------------------------------------------------
 // Result tables.
@@ -261,10 +312,17 @@ ojson results_json(const Sweep& s, const std::vector<ojson>& records) {
   ojson sweep = sweep_context(s);
   sweep["file"] = s.file;
   sweep["varied"] = s.varied;
+  // The records as gathered, without their checksums: those guard the stored
+  // point files, and results.json is made again from them at every merge.
+  ojson points = ojson::array();
+  for (const ojson& r : records) {
+    points.push_back(r);
+    points.back().erase("checksum");
+  }
   return {{"format", kResultsFormat},
           {"sweep", sweep},
           {"metrics", metric_columns(records)},
-          {"points", records}};
+          {"points", std::move(points)}};
 }
 
 }  // namespace mls::sweep

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -117,6 +118,49 @@ TEST_F(FileIo, OutputParentsAreCheckedUpFront) {
   EXPECT_THROW(mls::check_output_parent("--report", path("no/such/r.json")), mls::Error);
   EXPECT_THROW(mls::check_output_parent("--report", dir_.string()), mls::Error);
   EXPECT_NO_THROW(mls::check_output_parent("--report", path("r.json")));
+}
+
+// A directory that appears on one target between staging and commit: the
+// commit renames nothing in (issue 29, finding 2).
+TEST_F(FileIo, ADirectoryOnOneTargetRenamesNothingIn) {
+  put(path("a"), "old a");
+  mls::OutputSet out;
+  out.stage(path("a"), "new a");
+  out.stage(path("b"), "new b");
+  fs::create_directory(path("b"));
+  EXPECT_THROW(out.commit(), mls::Error);
+  EXPECT_EQ(slurp(path("a")), "old a");
+  EXPECT_TRUE(fs::is_directory(path("b")));
+}
+
+TEST_F(FileIo, SocketsDirectoriesAndEmptyPathsAreRefusedTargets) {
+  EXPECT_THROW(mls::check_output_target("--report", ""), mls::Error);
+  EXPECT_THROW(mls::check_output_target("--report", dir_.string()), mls::Error);
+  EXPECT_EQ(mls::check_output_target("--report", path("new.json")), mls::OutputTarget::file);
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
+  EXPECT_EQ(mls::check_output_target("--report", path("fifo")), mls::OutputTarget::stream);
+  EXPECT_EQ(mls::check_output_target("--report", "/dev/stdout"), mls::OutputTarget::stream);
+}
+
+// Character devices made here (root only): 1,3 behaves as /dev/null, 1,7 as
+// /dev/full. Neither is ever replaced by a file; a full one fails the commit,
+// which puts back the file it had already replaced (issue 29, finding 1).
+TEST_F(FileIo, DevicesAreWrittenIntoAndAFailedStreamRollsTheFilesBack) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mknod needs root";
+  ASSERT_EQ(::mknod(path("null").c_str(), S_IFCHR | 0666, ::makedev(1, 3)), 0);
+  ASSERT_EQ(::mknod(path("full").c_str(), S_IFCHR | 0666, ::makedev(1, 7)), 0);
+  mls::write_file_atomic(path("null"), "into the void");
+  EXPECT_TRUE(fs::is_character_file(path("null")));
+  put(path("kept"), "old");
+  mls::OutputSet out;
+  out.stage(path("kept"), "new");
+  out.stage(path("fresh"), "new");
+  out.stage(path("full"), "report");
+  EXPECT_THROW(out.commit(), mls::Error);
+  EXPECT_TRUE(fs::is_character_file(path("full")));
+  EXPECT_EQ(slurp(path("kept")), "old");
+  EXPECT_FALSE(fs::exists(path("fresh")));
+  EXPECT_EQ(entries(), 3u);  // null, full, kept: no temporary file or backup left
 }
 
 TEST(QuotedExcerpt, ShortensAndHidesControlCharacters) {
