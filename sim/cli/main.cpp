@@ -4,9 +4,11 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <new>
 #include <string>
 #include <vector>
 
+#include "ref/core/activity.h"
 #include "ref/core/error.h"
 #include "sim/cli/commands.h"
 
@@ -43,6 +45,12 @@ int sc_main(int argc, char* argv[]) {
   }
   try {
     return it->second(std::vector<std::string>(argv + 2, argv + argc));
+  } catch (const std::bad_alloc&) {
+    // A user error (an input too large for this machine), not a crash: one line, exit 1.
+    const std::string fallback = std::string("running '") + argv[1] + "'";
+    std::cerr << "mlssim " << argv[1] << ": error: out of memory while " << mls::Doing::current(fallback)
+              << " (free memory or raise the limit, e.g. ulimit -v)\n";
+    return 1;
   } catch (const mls::Error& e) {
     std::cerr << "mlssim " << argv[1] << ": error: " << e.what() << "\n";
     return 1;
