@@ -143,6 +143,27 @@ class OutOfMemory(unittest.TestCase):
             self.assertEqual(os.listdir(d), ["huge.json"])
 
 
+    @unittest.skipIf(SANITIZED, "ASan reserves more address space than any limit here")
+    def test_run_under_any_address_limit_ends_cleanly(self):
+        # From too little address space to start to enough: each run succeeds or
+        # says "out of memory" on one line with exit 1 (a thread whose stack
+        # cannot be mapped was exit 3, "internal error: Resource temporarily
+        # unavailable"); never exit 3, never a signal. With too little space the
+        # dynamic loader or the libraries' static initializers fail before main
+        # runs, which no code of the program can catch: the range starts at the
+        # first limit where `mlssim --help` (which starts the SystemC kernel) runs.
+        start = next(mib for mib in range(8, 64) if run_measured("--help", address_space=mib * MB)[0] == 0)
+        outcomes = set()
+        for mib in range(start, start + 30, 2):
+            rc, _, stderr, _ = run_measured("run", TRACE, "--layers", "conv1", "--check", "--quiet", "--no-progress",
+                                            address_space=mib * MB, timeout=120)
+            self.assertIn(rc, (0, 1), f"RLIMIT_AS {mib} MiB: exit {rc}: {stderr}")
+            if rc == 1:
+                one_line_error(self, stderr, "mlssim run: error: out of memory while")
+            outcomes.add(rc)
+        self.assertEqual(outcomes, {0, 1})
+
+
 class SweepPoints(unittest.TestCase):
     def write_sweep(self, d, grid, points):
         path = os.path.join(d, "s.json")
