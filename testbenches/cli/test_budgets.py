@@ -164,6 +164,18 @@ class OutOfMemory(unittest.TestCase):
         self.assertEqual(outcomes, {0, 1})
 
 
+class ArgumentPlaceholders(unittest.TestCase):
+    def test_a_value_holding_a_message_placeholder(self):
+        # Found by fuzz_cli_values: boost's message substitutes %value% again in
+        # the text it just inserted, so `-j 'a%value%'` hung forever.
+        for args, needle in [(["-j", "a%value%"], "the argument ('a%value%') for option '--jobs' is invalid"),
+                             (["--threads", "%value%%option%"], "('%value%%option%') for option '--threads'"),
+                             (["--bo%canonical_option%"], "unrecognised option '--bo%canonical_option%'")]:
+            p = mlssim("run", TRACE, *args, ok=None, timeout=20)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            one_line_error(self, p.stderr, needle)
+
+
 class SweepPoints(unittest.TestCase):
     def write_sweep(self, d, grid, points):
         path = os.path.join(d, "s.json")
