@@ -19,6 +19,7 @@ src=$(cd "$1" && pwd)
 build=$2
 seconds=${3:-5}
 targets=(fuzz_npy fuzz_trace fuzz_energy_table fuzz_sweep)
+targets+=(fuzz_topology fuzz_layer_config fuzz_cli_values)
 here="$src/testbenches/fuzz"
 
 fail() {
