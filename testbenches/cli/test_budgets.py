@@ -38,12 +38,14 @@ NAMED_IN_MESSAGE = 5
 # process holds numpy. The probe (python -S, ~8 MB) sets RLIMIT_AS, waits for
 # mlssim with wait4 and prints its exit status and peak on its last line.
 PROBE = """
-import os, resource, subprocess, sys
-limit = int(sys.argv[1])
+import os, resource, signal, subprocess, sys
+limit, timeout = int(sys.argv[1]), int(sys.argv[2])
 def preexec():
     if limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, preexec_fn=preexec)
+child = subprocess.Popen(sys.argv[3:], stdin=subprocess.DEVNULL, preexec_fn=preexec)
+signal.signal(signal.SIGALRM, lambda *_: child.kill())  # a hung child is killed, never left behind
+signal.alarm(timeout)
 _, status, usage = os.wait4(child.pid, 0)
 print("PROBE", os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024, file=sys.stderr)
 """
@@ -52,8 +54,8 @@ print("PROBE", os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024, file=s
 def run_measured(*args, address_space=None, timeout=300):
     """Runs mlssim and returns (exit status, stdout, stderr, peak RSS in bytes of
     the finished mlssim). address_space: RLIMIT_AS in bytes, set before exec."""
-    p = subprocess.run(["/usr/bin/python3", "-S", "-c", PROBE, str(address_space or 0), MLSSIM, *map(str, args)],
-                       capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    p = subprocess.run(["/usr/bin/python3", "-S", "-c", PROBE, str(address_space or 0), str(timeout), MLSSIM,
+                        *map(str, args)], capture_output=True, text=True, timeout=timeout + 60, stdin=subprocess.DEVNULL)
     lines = p.stderr.splitlines()
     assert lines and lines[-1].startswith("PROBE "), p.stderr
     _, status, peak = lines[-1].split()
