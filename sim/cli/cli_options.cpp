@@ -178,6 +178,36 @@ std::string missing_message(const po::required_option& e, const po::options_desc
   return std::string(e.what()) + " (see --help)";
 }
 
+// boost's what() substitutes %value%, %option%, ... by searching the message
+// again after every replacement, so a value holding its own placeholder
+// (`-j 'x%value%'`) never finishes. This is the same substitution in one pass
+// over the template: inserted text is never searched again.
+class BoostMessage : public po::error_with_option_name {
+ public:
+  explicit BoostMessage(const po::error_with_option_name& e) : po::error_with_option_name(e) {}
+  std::string text() const {
+    std::map<std::string, std::string> values(m_substitutions);
+    values["canonical_option"] = get_canonical_option_name();
+    values["prefix"] = get_canonical_option_prefix();
+    std::string form = m_error_template;
+    for (const auto& [name, fallback] : m_substitution_defaults)  // boost's own constant texts
+      for (size_t at; values[name].empty() && (at = form.find(fallback.first)) != std::string::npos;)
+        form.replace(at, fallback.first.size(), fallback.second);
+    std::string out;
+    for (size_t i = 0; i < form.size();) {
+      const size_t end = form[i] == '%' ? form.find('%', i + 1) : std::string::npos;
+      const auto it = end == std::string::npos ? values.end() : values.find(form.substr(i + 1, end - i - 1));
+      if (it == values.end()) {
+        out += form[i++];
+        continue;
+      }
+      out += it->second;
+      i = end + 1;
+    }
+    return out;
+  }
+};
+
 }  // namespace
 
 bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& desc,
@@ -192,6 +222,8 @@ bool parse(const std::vector<std::string>& args, const std::string& usage, po::o
     po::notify(vm);
   } catch (const po::required_option& e) {
     throw Error(missing_message(e, desc, positional));
+  } catch (const po::error_with_option_name& e) {
+    throw Error(BoostMessage(e).text() + " (see --help)");
   } catch (const po::error& e) {
     throw Error(std::string(e.what()) + " (see --help)");
   }

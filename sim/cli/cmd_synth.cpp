@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "ref/core/activity.h"
 #include "ref/core/error.h"
 #include "sim/cli/cli_options.h"
 #include "sim/cli/commands.h"
@@ -49,7 +50,9 @@ int cmd_synth(const std::vector<std::string>& args) {
   opt.seed = parse_seed(seed);
   opt.source = "mlssim synth " + std::filesystem::path(topology).filename().string() + " --batch " +
                std::to_string(batch) + " --seed " + seed;
+  const Doing reading("reading the topology " + topology);
   const synth::Topology topo = synth::read_topology(topology);
+  const Doing writing("drawing and writing the tensors of " + topology + " to " + out);
   const synth::SynthSummary s = synth::write_trace(topo, out, opt);
   std::printf("synth: %zu layers, %zu tensors, %.1f MB (float32) -> %s\n", s.layers, s.tensors, double(s.bytes) / 1e6,
               out.c_str());

@@ -3,18 +3,22 @@
 // chunks, tree outputs, output accumulators), as plain text files for the
 // Verilator testbench (docs/rtl.md#test-vectors).
 //
-// The golden numbers come from ref/golden's own functions (accumulate,
-// scale_chunk, tree_reduce) walked in the Mapping's order; the walk is held
-// against golden_pass() bit for bit before anything is written.
-#include <cmath>
+// The golden numbers come from ref/golden's level walk (golden_levels.h:
+// accumulate, scale_chunk, tree_reduce in the Mapping's order, held against
+// golden_pass() bit for bit). The files are streamed, never held whole: a
+// ResNet-18 layer's vectors are hundreds of MB.
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <memory>
 #include <sstream>
+#include <vector>
 
+#include "ref/core/activity.h"
 #include "ref/core/error.h"
 #include "ref/golden/golden_conv.h"
+#include "ref/golden/golden_levels.h"
 #include "ref/io/file_io.h"
 #include "ref/mapping/mapping.h"
 #include "sim/cli/cli_options.h"
@@ -50,80 +54,85 @@ uint32_t elem_code(const ElemFormat& fmt, int32_t sq) {
   return pack(fmt, encode_q(fmt, sq < 0 ? -int64_t(sq) : sq, sq < 0));
 }
 
-// One line per (row, group): the group-scale code, then the K element codes
-// (a zero tap is code 0). `index` and `groups` are the lowering's tables.
-std::string operand_file(const QuantTensor& t, const std::vector<int32_t>& index, const std::vector<int32_t>& groups,
-                         int64_t rows, const LoweredPass& lp) {
-  std::ostringstream os;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t g = 0; g < lp.g; ++g) {
-      os << hex(scale_code(t.scale, t.sg[size_t(groups[size_t(r * lp.g + g)])]));
-      for (int64_t k = 0; k < lp.k; ++k) {
-        const int32_t i = index[size_t((r * lp.g + g) * lp.k + k)];
-        os << ' ' << hex(i < 0 ? 0 : elem_code(t.elem, t.sq[size_t(i)]));
-      }
-      os << '\n';
-    }
-  return os.str();
-}
+// A vector file written as it is made, through a stdio buffer, to a temporary
+// file of the output set (renamed into place at commit): memory stays bounded
+// whatever the file's size.
+class VectorFile {
+ public:
+  VectorFile(OutputSet& set, const std::string& path) : path_(path) {
+    const std::string temp = set.stage_external(path);
+    f_ = std::fopen(temp.c_str(), "w");
+    if (!f_) throw Error(path + ": cannot write: " + std::strerror(errno));
+  }
+  ~VectorFile() {
+    if (f_) std::fclose(f_);
+  }
+  VectorFile(const VectorFile&) = delete;
+  VectorFile& operator=(const VectorFile&) = delete;
 
-// The golden model's intermediate results, in the order of its reduction.
-struct GoldenLevels {
-  std::ostringstream chunks, tiles, outputs;
-  uint64_t overflows = 0;
+  std::FILE* get() { return f_; }
+  // Stops at the first failed write (a full disk), not after the whole pass.
+  void check() {
+    if (std::ferror(f_)) throw Error(path_ + ": cannot write: " + std::strerror(errno));
+  }
+  void close() {
+    check();
+    const int rc = std::fclose(f_);
+    f_ = nullptr;
+    if (rc != 0) throw Error(path_ + ": cannot write: " + std::strerror(errno));
+  }
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
 };
 
-// Walks outputs m-major (each output's tiles in ascending order, as every
-// column of the array does) and checks each final result against golden_pass.
-void golden_levels(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
-                   const std::string& where, GoldenLevels& out) {
-  const Mapping map = Mapping::for_array(array);
-  const LoopNest nest = map.loop_nest(lp.m, lp.p, map.chunk_plan(lp.k, lp.g));
-  const GoldenResult reference = golden_pass(lp, x, y, array, map);
-  const RowTables yt = y_tables(lp);  // a vector set's pass is small: Y stored whole
-  const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
-  const int slots = map.tree_slots();
-  std::vector<float> slot(size_t(slots), 0.0f);
-  std::unique_ptr<bool[]> slot_valid(new bool[size_t(slots)]);
-  for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t p = 0; p < lp.p; ++p) {
-      float acc = 0.0f;
-      for (int64_t tile = 0; tile < nest.chunk_tiles; ++tile) {
-        for (int s = 0; s < slots; ++s) {
-          const int64_t j = map.chunk_at(nest, tile, s);
-          slot_valid[size_t(s)] = j >= 0;
-          if (j < 0) continue;
-          const int64_t g = nest.plan.group_of(j), k0 = nest.plan.k_begin(j);
-          int64_t sum = 0;
-          uint64_t ovf = 0;
-          for (int64_t k = k0; k < k0 + nest.plan.length(j); ++k) {
-            const int32_t xi = lp.x_index[size_t((m * lp.g + g) * lp.k + k)];
-            const int32_t yi = yt.index[size_t((p * lp.g + g) * lp.k + k)];
-            const int64_t prod = xi < 0 || yi < 0 ? 0 : int64_t(x.sq[size_t(xi)]) * y.sq[size_t(yi)];
-            sum = accumulate(sum, prod, array.acc_bits, array.acc_overflow, ovf);
-          }
-          slot[size_t(s)] = scale_chunk(sum, x.sg[size_t(lp.x_group[size_t(m * lp.g + g)])],
-                                        y.sg[size_t(yt.groups[size_t(p * lp.g + g)])], x.scale, y.scale);
-          out.overflows += ovf;
-          out.chunks << m << ' ' << p << ' ' << j << ' ' << sum << ' ' << ovf << ' '
-                     << hex(float_bits(slot[size_t(s)]), 8) << '\n';
-        }
-        uint64_t adds = 0;
-        const float t = tree_reduce(slot.data(), slot_valid.get(), slots, adds);
-        out.tiles << m << ' ' << p << ' ' << tile << ' ' << hex(float_bits(t), 8) << '\n';
-        acc = acc + t;
+// One line per (row, group): the group-scale code, then the K element codes
+// (a zero tap is code 0). `row` fills one row's groups and indices.
+void write_operand_file(VectorFile& file, const QuantTensor& t, const RowFill& row, int64_t rows,
+                        const LoweredPass& lp) {
+  std::vector<int32_t> groups(size_t(lp.g)), index(size_t(lp.g * lp.k));
+  for (int64_t r = 0; r < rows; ++r) {
+    row(r, groups.data(), index.data());
+    for (int64_t g = 0; g < lp.g; ++g) {
+      std::fprintf(file.get(), "%x", scale_code(t.scale, t.sg[size_t(groups[size_t(g)])]));
+      for (int64_t k = 0; k < lp.k; ++k) {
+        const int32_t i = index[size_t(g * lp.k + k)];
+        std::fprintf(file.get(), " %x", i < 0 ? 0u : elem_code(t.elem, t.sq[size_t(i)]));
       }
-      const float result = acc * f;
-      const float expected = reference.out.data[size_t(lp.out_at(m * lp.p + p))];
-      if (float_bits(result) != float_bits(expected))
-        throw Error(where + ": internal: the level-by-level walk disagrees with golden_pass at m = " +
-                    std::to_string(m) + ", p = " + std::to_string(p));
-      out.outputs << m << ' ' << p << ' ' << hex(float_bits(acc), 8) << ' ' << hex(float_bits(result), 8) << '\n';
+      std::fputc('\n', file.get());
     }
-  if (out.overflows != reference.acc_overflow)
-    throw Error(where + ": internal: the walk counts " + std::to_string(out.overflows) +
-                " accumulator overflows, golden_pass " + std::to_string(reference.acc_overflow));
+    file.check();
+  }
 }
+
+// The golden model's levels (ref/golden/golden_levels.h) as three text files.
+class LevelFiles : public GoldenLevelSink {
+ public:
+  LevelFiles(OutputSet& set, const std::string& dir)
+      : chunks(set, dir + "/chunks.txt"), tiles(set, dir + "/tiles.txt"), outputs(set, dir + "/outputs.txt") {}
+
+  void chunk(int64_t m, int64_t p, int64_t j, int64_t sum, uint64_t overflows, float scaled) override {
+    std::fprintf(chunks.get(), "%lld %lld %lld %lld %llu %08x\n", ll(m), ll(p), ll(j), ll(sum),
+                 static_cast<unsigned long long>(overflows), float_bits(scaled));
+  }
+  void tile(int64_t m, int64_t p, int64_t tile, float value) override {
+    std::fprintf(tiles.get(), "%lld %lld %lld %08x\n", ll(m), ll(p), ll(tile), float_bits(value));
+  }
+  void output(int64_t m, int64_t p, float accumulator, float result) override {
+    std::fprintf(outputs.get(), "%lld %lld %08x %08x\n", ll(m), ll(p), float_bits(accumulator), float_bits(result));
+    chunks.check();
+  }
+  void close() {
+    chunks.close();
+    tiles.close();
+    outputs.close();
+  }
+
+ private:
+  static long long ll(int64_t v) { return static_cast<long long>(v); }
+  VectorFile chunks, tiles, outputs;
+};
 
 std::string meta_file(const std::string& layer, Pass pass, const LoweredPass& lp, const QuantTensor& x,
                       const QuantTensor& y, const ArrayConfig& a) {
@@ -197,22 +206,28 @@ int cmd_vectors(const std::vector<std::string>& args) {
       throw Error(where + ": " + t->name + " has group-scale format " + t->scale.name() +
                   "; the RTL group scaler takes M_g <= 1 only (e.g. e8m1, e8m0)");
 
-  GoldenLevels levels;
-  golden_levels(lp, x, y, a.cfg.array, where, levels);
-
-  // Nothing is written until every file is ready.
+  // Nothing is renamed into place until every file is complete and the walk
+  // has matched golden_pass; the files are written as the walk goes.
+  const Doing doing("writing the vectors of " + where + " to " + a.out_dir);
   OutputSet outputs;
   outputs.make_dir(a.out_dir);
   outputs.stage(a.out_dir + "/meta.txt", meta_file(layer_name, pass, lp, x, y, a.cfg.array));
-  outputs.stage(a.out_dir + "/x.txt", operand_file(x, lp.x_index, lp.x_group, lp.m, lp));
-  const RowTables yt = y_tables(lp);
-  outputs.stage(a.out_dir + "/y.txt", operand_file(y, yt.index, yt.groups, lp.p, lp));
-  outputs.stage(a.out_dir + "/chunks.txt", levels.chunks.str());
-  outputs.stage(a.out_dir + "/tiles.txt", levels.tiles.str());
-  outputs.stage(a.out_dir + "/outputs.txt", levels.outputs.str());
+  VectorFile x_file(outputs, a.out_dir + "/x.txt"), y_file(outputs, a.out_dir + "/y.txt");
+  const RowFill x_row = [&lp](int64_t r, int32_t* groups, int32_t* index) {  // X's stored tables
+    std::copy_n(lp.x_group.begin() + r * lp.g, lp.g, groups);
+    std::copy_n(lp.x_index.begin() + r * lp.g * lp.k, lp.g * lp.k, index);
+  };
+  write_operand_file(x_file, x, x_row, lp.m, lp);
+  write_operand_file(y_file, y, lp.y_row, lp.p, lp);
+  x_file.close();
+  y_file.close();
+  LevelFiles levels(outputs, a.out_dir);
+  const uint64_t overflows =
+      walk_golden_levels(lp, x, y, a.cfg.array, Mapping::for_array(a.cfg.array), levels, where);
+  levels.close();
   outputs.commit();
   std::cout << where << ": m " << lp.m << ", p " << lp.p << ", g " << lp.g << ", k " << lp.k << ", "
-            << levels.overflows << " accumulator overflows; vectors in " << a.out_dir << "\n";
+            << overflows << " accumulator overflows; vectors in " << a.out_dir << "\n";
   return 0;
 }
 

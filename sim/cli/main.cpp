@@ -4,9 +4,12 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <new>
 #include <string>
+#include <system_error>
 #include <vector>
 
+#include "ref/core/activity.h"
 #include "ref/core/error.h"
 #include "ref/io/fault.h"
 #include "sim/cli/commands.h"
@@ -25,6 +28,14 @@ const char* kUsage =
     "  vectors TRACE_DIR --out DIR         one layer-pass's codes and golden results for the RTL testbench\n"
     "  merge PARTIAL... --report R.json    the report of a whole run from its shards' partial reports\n"
     "  synth TOPOLOGY --out TRACE_DIR      a trace of synthetic tensors for a network given by its shapes\n";
+
+// The one line for memory running out; `detail` says how it showed.
+int out_of_memory(const char* command, const std::string& detail) {
+  const std::string fallback = std::string("running '") + command + "'";
+  std::cerr << "mlssim " << command << ": error: out of memory while " << mls::Doing::current(fallback) << detail
+            << " (free memory or raise the limit, e.g. ulimit -v)\n";
+  return 1;
+}
 
 }  // namespace
 
@@ -45,6 +56,15 @@ int sc_main(int argc, char* argv[]) {
   mls::fault::arm();  // MLSSIM_FAULT counts from the command's start (ref/io/fault.h)
   try {
     return it->second(std::vector<std::string>(argv + 2, argv + argc));
+  } catch (const std::bad_alloc&) {
+    // A user error (an input too large for this machine), not a crash: one line, exit 1.
+    return out_of_memory(argv[1], "");
+  } catch (const std::system_error& e) {
+    // A thread whose stack cannot be mapped (EAGAIN under a memory limit) is out of memory too.
+    if (e.code() == std::errc::resource_unavailable_try_again || e.code() == std::errc::not_enough_memory)
+      return out_of_memory(argv[1], std::string(" (") + e.what() + ")");
+    std::cerr << "mlssim " << argv[1] << ": internal error: " << e.what() << "\n";
+    return 3;
   } catch (const mls::Error& e) {
     std::cerr << "mlssim " << argv[1] << ": error: " << e.what() << "\n";
     return 1;
@@ -59,5 +79,9 @@ int sc_main(int argc, char* argv[]) {
 // over to the kernel as usual.
 int main(int argc, char* argv[]) {
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
-  return sc_core::sc_elab_and_sim(argc, argv);
+  try {
+    return sc_core::sc_elab_and_sim(argc, argv);
+  } catch (const std::bad_alloc&) {  // the kernel's own start-up, before sc_main
+    return out_of_memory(argc > 1 ? argv[1] : "", " starting the SystemC kernel");
+  }
 }

@@ -25,6 +25,10 @@
 namespace mls {
 
 // ---------------------------------------------------------------------------
+// The largest energy per action or coefficient a table may give: with it
+// every total of every report stays finite (energy_table.cpp says why).
+constexpr double kMaxEnergyValue = 1e250;
+
 // Flat tables: the actions they price (the keys of their "energy" object).
 struct EnergyAction {
   const char* name;

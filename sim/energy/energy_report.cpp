@@ -61,6 +61,16 @@ uint64_t entry_macs(const nlohmann::json& entry, const std::string& where) {
   return count_from_json(entry["macs"], where + ": macs");
 }
 
+// The table's limit (kMaxEnergyValue) keeps every energy finite; a sum that
+// still overflowed would be refused here, never printed as inf or JSON null.
+void check_finite(const EnergyResult& r, const std::string& where, const EnergyTable& table) {
+  bool finite = std::isfinite(r.by_block.total());
+  for (const auto& [design, e] : r.designs)
+    finite = finite && std::isfinite(e.arithmetic.value_or(0.0)) && std::isfinite(e.memory.value_or(0.0));
+  if (r.memory) finite = finite && std::isfinite(r.memory->total() + r.memory->read_x + r.memory->read_y);
+  if (!finite) throw Error(where + ": energy overflows a double with table " + table.name);
+}
+
 void store_energy(nlohmann::json& entry, const EnergyResult& result) {
   entry["energy"] = energy_to_json(result);
   if (result.memory) entry["memory_energy"] = memory_energy_to_json(result);
@@ -260,12 +270,14 @@ nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& ta
     } catch (const Error& e) {
       throw Error(where + ": " + e.what());
     }
+    check_finite(result, where, table);
     store_energy(layers[i], result);
     total += result;
     events_sum += events;
   }
   if (!report.contains("total")) report["total"] = {{"events", counters_json(events_sum)}};
   if (!report["total"].is_object()) throw Error(source + ": total: must be an object");
+  check_finite(total, source + ": total", table);
   store_energy(report["total"], total);
   report["energy_table"] = energy_table_to_json(table);
   return report;

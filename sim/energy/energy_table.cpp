@@ -5,6 +5,7 @@
 // that is not a fit to quoted figures is marked "derived" and explained in
 // docs/energy.md.
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "ref/core/error.h"
@@ -166,11 +167,21 @@ std::string text_field(const nlohmann::json& doc, const char* key, const std::st
   return value.get<std::string>();
 }
 
-double energy_value(const nlohmann::json& value, const std::string& key) {
+// A price or coefficient at most kMaxEnergyValue keeps every total finite: a
+// price is a few coefficients times width factors under 10^4, a count under
+// 2^64 (bits: 2^70), a report under 10^6 entries of ~30 terms, so a total stays
+// under 10^(250+4+22+6+2), far below a double's 1.8e308. `limit` is lower for a fraction.
+double energy_value(const nlohmann::json& value, const std::string& key, double limit = kMaxEnergyValue) {
   if (!value.is_number()) throw Error(key + ": value must be a number, got " + quoted_excerpt(value.dump()));
   const double energy = value.get<double>();
   if (!std::isfinite(energy)) throw Error(key + ": value must be finite");
   if (energy < 0) throw Error(key + ": value must be non-negative, got " + quoted_excerpt(value.dump()));
+  if (energy > limit) {
+    char max[32];
+    std::snprintf(max, sizeof max, "%g", limit);
+    throw Error(key + ": value " + quoted_excerpt(value.dump()) + " is over " + max +
+                (limit < 1 + 1e-9 ? " (a fraction)" : ", the most a table may give (energy totals would overflow)"));
+  }
   return energy;
 }
 
@@ -220,7 +231,8 @@ Coefficients read_coefficients(const nlohmann::json& doc, const std::string& sou
     if (!info)
       throw Error(source + ": coefficients." + quoted_excerpt(item.key()) + ": unknown coefficient (known: " +
                   coefficient_names() + ")");
-    const double value = energy_value(item.value(), source + ": coefficients." + item.key());
+    const double value = energy_value(item.value(), source + ": coefficients." + item.key(),
+                                      item.key() == "gated_fraction" ? 1.0 : kMaxEnergyValue);
     given[item.key()] = value;
     if (info->required) c.*(info->member) = value;
     else c.*(info->optional) = value;

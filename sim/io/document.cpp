@@ -119,7 +119,11 @@ class YamlConverter {
 template <class J>
 J read_any(const std::string& path, const std::string& what) {
   const std::string text = read_input_file(path, what, kMaxTextFileBytes);
-  if (std::filesystem::path(path).extension() == ".json") return parse_json_text<J>(text, path);
+  if (std::filesystem::path(path).extension() == ".json") {
+    JsonBudget budget;
+    budget.max_values = kMaxDocumentNodes;  // as YAML's, counted before the document is built
+    return parse_json_text<J>(text, path, budget);
+  }
   try {
     return YamlConverter<J>(path).convert(YAML::Load(text));
   } catch (const YAML::Exception& e) {

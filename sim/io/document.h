@@ -8,7 +8,7 @@
 // Refused with "<file>:<line>: ..." errors: duplicate keys, invalid UTF-8,
 // numbers out of range, nesting deeper than kMaxDocumentDepth, and documents
 // of more than kMaxDocumentNodes values once aliases are expanded (a YAML
-// "billion laughs" file). The file itself is limited to kMaxTextFileBytes.
+// "billion laughs" file; a JSON file's values are counted before it is built). The file itself is limited to kMaxTextFileBytes.
 #include <nlohmann/json.hpp>
 #include <string>
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "ref/core/activity.h"
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
 #include "ref/workload/layer_kind.h"
@@ -124,15 +125,34 @@ void check_v1_kind(const json& layer, const std::string& where) {
                      "' needs \"format\": \"mls-trace/2\" (an mls-trace/1 trace holds conv2d layers only)");
 }
 
-// The message for the refused layers: each one's reason, then the way round.
+// At most this many items are named in a message that lists them; the rest are counted.
+constexpr size_t kNamedInMessage = 5;
+
+// The message for the refused layers: the first few reasons, the count of the
+// rest, then the way round.
 std::string refusal_message(const std::vector<std::string>& reasons, const Trace& usable) {
   std::string msg = std::to_string(reasons.size()) + (reasons.size() == 1 ? " layer" : " layers") +
                     " cannot be simulated: ";
-  for (size_t i = 0; i < reasons.size(); ++i) msg += (i ? "; " : "") + reasons[i];
+  for (size_t i = 0; i < reasons.size() && i < kNamedInMessage; ++i) msg += (i ? "; " : "") + reasons[i];
+  if (reasons.size() > kNamedInMessage) msg += "; and " + std::to_string(reasons.size() - kNamedInMessage) + " more";
   if (usable.layers.empty()) return msg + "; no other layer is left to run";
   std::string names;
-  for (const LayerTensors& t : usable.layers) names += (names.empty() ? "" : ",") + t.name;
-  return msg + "; run the other layers with --layers " + names;
+  for (size_t i = 0; i < usable.layers.size() && i < kNamedInMessage; ++i)
+    names += (names.empty() ? "" : ",") + usable.layers[i].name;
+  if (usable.layers.size() <= kNamedInMessage) return msg + "; run the other layers with --layers " + names;
+  return msg + "; run the other " + std::to_string(usable.layers.size()) + " layers by naming them in --layers (" +
+         names + ",... and " + std::to_string(usable.layers.size() - kNamedInMessage) + " more)";
+}
+
+// Layer-passes of the manifest's layers: 3 with grad_output, 1 without.
+void check_layer_passes(const json& layers, const std::string& manifest) {
+  size_t passes = 0;
+  for (const json& layer : layers)
+    passes += layer.is_object() && layer.contains("grad_output") && !layer["grad_output"].is_null() ? 3 : 1;
+  if (passes > kMaxTraceLayerPasses)
+    throw Error(manifest + ": " + std::to_string(layers.size()) + " layers make " + std::to_string(passes) +
+                " layer-passes; a trace may have at most " + std::to_string(kMaxTraceLayerPasses) +
+                " (split the trace)");
 }
 
 LayerTensors load_layer(const fs::path& root, const json& layer, const std::string& manifest, size_t index) {
@@ -172,7 +192,13 @@ void drop_data(TensorF& t) { std::vector<float>().swap(t.data); }
 Trace load_trace(const std::string& dir, const std::vector<std::string>& only, TensorData data) {
   const fs::path root(dir);
   const std::string manifest = (root / "manifest.json").string();
-  const json m = read_json_file(manifest, "trace manifest");
+  const Doing doing("reading the trace " + dir);
+  // The layers are counted before the document is built: 300,000 tiny layers are refused at once.
+  JsonBudget budget;
+  budget.items_key = "layers";
+  budget.max_items = kMaxTraceLayers;
+  budget.items_note = "; a trace may have at most " + std::to_string(kMaxTraceLayers) + " layers (split the trace)";
+  const json m = parse_json_text<json>(read_input_file(manifest, "trace manifest", kMaxTextFileBytes), manifest, budget);
   if (!m.is_object()) throw Error(manifest + ": the manifest must be a JSON object");
   for (const auto& item : m.items())
     if (!kTopKeys.count(item.key())) throw Error(manifest + ": unknown key " + quoted_excerpt(item.key()));
@@ -182,6 +208,7 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
     throw Error(manifest + ": 'format' must be \"mls-trace/2\" (or \"mls-trace/1\")");
   if (!m.contains("layers") || !m["layers"].is_array() || m["layers"].empty())
     throw Error(manifest + ": 'layers' must be a non-empty list");
+  check_layer_passes(m["layers"], manifest);
   Trace trace;
   trace.dir = dir;
   trace.model = text_key(m, "model", "", manifest);

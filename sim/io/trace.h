@@ -9,6 +9,13 @@
 
 namespace mls {
 
+// Budgets of a manifest (docs/reference.md#size-budgets), checked before any
+// tensor is read: layers are counted while the manifest is parsed, so a huge
+// one is refused before its document is built; layer-passes count 3 for a
+// layer with grad_output, 1 for a forward-only layer.
+constexpr size_t kMaxTraceLayers = 10000;
+constexpr size_t kMaxTraceLayerPasses = 20000;
+
 struct Trace {
   std::string dir;
   std::string model;

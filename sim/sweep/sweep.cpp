@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "ref/core/config.h"
+#include "ref/core/activity.h"
 #include "ref/core/error.h"
 #include "ref/core/rng.h"
 #include "ref/io/file_io.h"
@@ -159,16 +160,36 @@ std::vector<Axis> read_grid(const ojson& grid, const std::string& file, const fs
 
 using Assignment = std::vector<std::pair<const Param*, ojson>>;
 
-// The cross product, first grid key slowest (nested loops in file order).
-std::vector<Assignment> expand_grid(const std::vector<Axis>& axes, const std::string& file) {
+// The grid's point count, capped: a count over `cap` is returned as cap + 1
+// (the product of many axes would overflow).
+size_t grid_count(const std::vector<Axis>& axes, size_t cap) {
+  if (axes.empty()) return 0;
   size_t count = 1;
   for (const Axis& a : axes) {
     count *= a.values.size();
-    if (count > kMaxPoints)
-      throw Error(file + ": the grid has more than " + std::to_string(kMaxPoints) + " points; split the sweep");
+    if (count > cap) return cap + 1;
   }
+  return count;
+}
+
+// The sweep's points, grid and explicit points together, held to kMaxPoints
+// before either is expanded into memory.
+void check_point_budget(const std::vector<Axis>& axes, const ojson& doc, const std::string& file) {
+  const size_t grid = grid_count(axes, kMaxPoints);
+  const size_t listed = doc.contains("points") && doc["points"].is_array() ? doc["points"].size() : 0;
+  if (grid + listed <= kMaxPoints) return;
+  const std::string over = "more than " + std::to_string(kMaxPoints);
+  throw Error(file + ": the sweep has " + (grid > kMaxPoints ? over : std::to_string(grid + listed)) +
+              " points (grid " + (grid > kMaxPoints ? over : std::to_string(grid)) + " + points " +
+              std::to_string(listed) + "); a sweep may have at most " + std::to_string(kMaxPoints) +
+              ": split the sweep");
+}
+
+// The cross product, first grid key slowest (nested loops in file order).
+std::vector<Assignment> expand_grid(const std::vector<Axis>& axes) {
+  const size_t count = grid_count(axes, kMaxPoints);
   std::vector<Assignment> out;
-  if (axes.empty()) return out;
+  out.reserve(count);
   for (size_t n = 0; n < count; ++n) {
     Assignment a;
     size_t rest = n;
@@ -312,8 +333,10 @@ Sweep load_sweep(const std::string& path) {
   const fs::path trace(s.trace);
   s.trace_dir = (trace.is_absolute() ? trace : dir / trace).lexically_normal().string();
 
-  std::vector<Assignment> assignments;
-  if (doc.contains("grid")) assignments = expand_grid(read_grid(doc["grid"], path, dir), path);
+  const Doing doing("expanding the sweep file " + path);
+  const std::vector<Axis> axes = doc.contains("grid") ? read_grid(doc["grid"], path, dir) : std::vector<Axis>{};
+  check_point_budget(axes, doc, path);
+  std::vector<Assignment> assignments = expand_grid(axes);
   if (doc.contains("points")) {
     const std::vector<Assignment> extra = read_points(doc["points"], path, dir);
     assignments.insert(assignments.end(), extra.begin(), extra.end());

@@ -20,6 +20,7 @@ build=$2
 seconds=${3:-5}
 targets=(fuzz_npy fuzz_trace fuzz_energy_table fuzz_sweep)
 targets+=(fuzz_merge fuzz_resume fuzz_point_record)  # the stores of issue 29
+targets+=(fuzz_topology fuzz_layer_config fuzz_cli_values)  # budgets and parsers of issue 29
 here="$src/testbenches/fuzz"
 
 fail() {
