@@ -18,7 +18,7 @@ import unittest
 
 import numpy as np
 
-MLSSIM = os.environ.get("MLSSIM", "mlssim")
+from clitest import MLSSIM, mlssim
 
 # 6 points: a 2 x 2 grid plus two explicit points, one of them repeating a grid
 # point with its defaults spelled out (run once), one new.
@@ -82,12 +82,7 @@ class SweepTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def run_sweep(self, *args, sweep=None, check=True):
-        proc = subprocess.run([MLSSIM, "sweep", sweep or self.sweep, *args],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, timeout=120)
-        if check and proc.returncode != 0:
-            raise AssertionError("mlssim sweep %s failed (%d): %s" % (args, proc.returncode, proc.stderr))
-        return proc
+        return mlssim("sweep", sweep or self.sweep, *args, ok=True if check else None, timeout=120)
 
     def read(self, path):
         with open(path) as f:
