@@ -33,7 +33,8 @@ Parameters and metrics are separate name spaces: the parameter columns are
 those of results.json's sweep.varied (results.csv: the columns between `id`
 and the first metric), and a metric column whose name is also a parameter name
 (`acc_overflow`; `scale` in results written before it became `scale_events`)
-is read as <name>_events.
+is read as <name>_events. The parameter names and their order come from
+`mlssim describe --json` (--mlssim PATH, else $MLSSIM, build/sim/mlssim, PATH).
 
 Needs only the Debian python3-matplotlib (Agg backend, no display).
 """
