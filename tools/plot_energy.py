@@ -15,7 +15,8 @@ Usage:
 --out DIR writes DIR/energy_by_block.png and DIR/energy_vs_baselines.png. If --out
 ends in .png or .svg, the format follows the extension and the two files are
 written beside it as <stem>_by_block.<ext> and <stem>_vs_baselines.<ext>.
-Needs only Debian's python3-matplotlib.
+The blocks are read from `mlssim describe --json` (--mlssim PATH, else $MLSSIM,
+build/sim/mlssim, PATH). Needs only Debian's python3-matplotlib.
 """
 import argparse
 import json
@@ -27,14 +28,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
-BLOCKS = [
-    ("multiplier", "multiplier"),
-    ("local_accumulator", "local accumulator"),
-    ("group_scaler", "group scaler"),
-    ("adder_tree", "adder tree"),
-    ("output_accumulator", "output accumulator"),
-    ("final_scale", "final scale"),
-]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlssim_registry  # noqa: E402  (the tools' folder, put on the path above)
+
 ARRAYS = [("mls", "MLS", "#1b9e77"), ("fp32", "fp32", "#d95f02"), ("fp8", "fp8", "#7570b3")]
 
 
@@ -91,7 +87,8 @@ def finish_axis(ax, labels):
 def plot_by_block(entries, labels, path):
     fig, ax = figure_for(len(entries))
     bottoms = [0.0] * len(entries)
-    for key, legend in BLOCKS:
+    for key in mlssim_registry.blocks():
+        legend = key.replace("_", " ")
         values = [float(e["energy"]["by_block"].get(key, 0.0)) for e in entries]
         ax.bar(range(len(entries)), values, bottom=bottoms, label=legend, width=0.7)
         bottoms = [b + v for b, v in zip(bottoms, values)]
@@ -150,14 +147,17 @@ def main(argv):
     parser.add_argument("--out", required=True, help="output directory, or a .png/.svg path prefix")
     parser.add_argument("--pass", dest="pass_name", help="only this pass (fwd, bwd-data, bwd-weight)")
     parser.add_argument("--format", choices=("png", "svg"), default="png", help="format when --out is a directory")
+    parser.add_argument("--mlssim", help="the mlssim binary to read the block list from (default: $MLSSIM, "
+                        "build/sim/mlssim, PATH)")
     args = parser.parse_args(argv)
+    mlssim_registry.use(args.mlssim)
     try:
         entries, total = load_entries(args.energy_json, args.pass_name)
         labels = [entry_label(e, args.pass_name is not None) for e in entries]
         by_block, vs_baselines = output_paths(args.out, args.format)
         plot_by_block(entries, labels, by_block)
         plot_vs_baselines(entries, labels, None if args.pass_name else total, vs_baselines)
-    except (InputError, KeyError, TypeError, ValueError, OSError) as e:
+    except (InputError, mlssim_registry.RegistryError, KeyError, TypeError, ValueError, OSError) as e:
         print(f"plot_energy: {e}", file=sys.stderr)
         return 1
     print(by_block)

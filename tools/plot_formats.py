@@ -13,7 +13,8 @@ Reads RESULTS_DIR/results.json and writes into --out (default RESULTS_DIR):
 - formats.csv                  the figures drawn, one row per format
 
 A point is named after the preset whose flags it sets (docs/formats.md#presets),
-else after its formats. Needs only the Debian python3-matplotlib (Agg backend).
+else after its formats; the presets and defaults are read from `mlssim describe
+--json` (--mlssim PATH, else $MLSSIM, build/sim/mlssim, PATH). Needs only the Debian python3-matplotlib (Agg backend).
 """
 
 import argparse
@@ -27,20 +28,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
-# The presets' flags (sim/cli/cli_options.cpp, docs/formats.md#presets) and the
-# defaults they leave alone: a point is named after the preset it equals.
-DEFAULTS = {"elem": "e2m4", "scale": "e8m1", "group": "nc", "acc_bits": 16, "clip": False,
-            "rounding": "stochastic", "scale_rule": "cover"}
-PRESETS = {
-    "paper-cifar": {"elem": "e2m1", "scale": "e8m1", "group": "nc", "acc_bits": 16, "clip": True},
-    "paper-imagenet": {"elem": "e2m4", "scale": "e8m1", "group": "nc", "acc_bits": 32},
-    "mxfp8": {"elem": "e4m3", "scale": "e8m0", "group": "k32", "acc_bits": 41, "rounding": "nearest",
-              "scale_rule": "fit"},
-    "mxfp4": {"elem": "e2m1", "scale": "e8m0", "group": "k32", "acc_bits": 16, "rounding": "nearest",
-              "scale_rule": "fit"},
-    "nvfp4": {"elem": "e2m1", "scale": "e4m3", "group": "k16", "acc_bits": 16, "rounding": "nearest",
-              "scale_rule": "fit"},
-}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlssim_registry  # noqa: E402  (the tools' folder, put on the path above)
+
+# The parameters a point is named by; their defaults and the presets come from
+# `mlssim describe --json` (the parameter table and --preset's table).
+NAMED_BY = ("elem", "scale", "group", "acc_bits", "clip", "rounding", "scale_rule")
+
+
+def defaults():
+    every = mlssim_registry.defaults()
+    return {key: every[key] for key in NAMED_BY}
+
+
 OPERANDS = [("w", "W"), ("a", "A"), ("e", "E")]
 COVER_SUFFIX = " (cover rule)"
 PASSES = [("fwd", "fwd"), ("bwd_data", "bwd-data"), ("bwd_weight", "bwd-weight")]
@@ -54,25 +54,25 @@ def fail(message):
 def operand_value(params, key, operand):
     """The value operand W, A or E takes: its own key when set (a sweep writes "" for unset), else the plain one."""
     own = params.get(f"{key}_{operand}")
-    return own if own not in (None, "") else params.get(key, DEFAULTS.get(key))
+    return own if own not in (None, "") else params.get(key, defaults().get(key))
 
 
 def label(params):
     plain = {key: operand_value(params, key, "w") for key in ("elem", "scale", "group")}
     uniform = all(operand_value(params, key, o) == plain[key] for key in plain for o, _ in OPERANDS)
-    setting = dict(DEFAULTS)
+    setting = defaults()
     setting.update({k: params[k] for k in ("acc_bits", "clip", "rounding", "scale_rule") if k in params})
     setting.update(plain)
     if uniform:
-        for name, flags in PRESETS.items():
-            want = dict(DEFAULTS)
+        for name, flags in mlssim_registry.presets().items():
+            want = defaults()
             want.update(flags)
             if all(setting[k] == want[k] for k in want):
                 return name
             # A block-scaled preset under the MLS scale rule: the rule's worth alone.
             if flags.get("scale_rule") == "fit" and all(setting[k] == want[k] for k in want if k != "scale_rule"):
                 return name + COVER_SUFFIX
-    if uniform and setting == DEFAULTS:
+    if uniform and setting == defaults():
         return "defaults (e2m4, 16-bit acc)"
     elems = "/".join(operand_value(params, "elem", o) for o, _ in OPERANDS)
     elems = plain["elem"] if uniform else f"W/A/E {elems}"
@@ -180,7 +180,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results_dir")
     parser.add_argument("--out")
+    parser.add_argument("--mlssim", help="the mlssim binary to read the presets from (default: $MLSSIM, "
+                        "build/sim/mlssim, PATH)")
     args = parser.parse_args()
+    mlssim_registry.use(args.mlssim)
+    try:
+        mlssim_registry.describe()
+    except mlssim_registry.RegistryError as e:
+        fail(str(e))
     path = os.path.join(args.results_dir, "results.json")
     try:
         with open(path) as f:

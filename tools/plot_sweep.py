@@ -33,7 +33,8 @@ Parameters and metrics are separate name spaces: the parameter columns are
 those of results.json's sweep.varied (results.csv: the columns between `id`
 and the first metric), and a metric column whose name is also a parameter name
 (`acc_overflow`; `scale` in results written before it became `scale_events`)
-is read as <name>_events.
+is read as <name>_events. The parameter names and their order come from
+`mlssim describe --json` (--mlssim PATH, else $MLSSIM, build/sim/mlssim, PATH).
 
 Needs only the Debian python3-matplotlib (Agg backend, no display).
 """
@@ -53,14 +54,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 import matplotlib.ticker  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlssim_registry  # noqa: E402  (the tools' folder, put on the path above)
+
 PASSES = [("fwd", "forward"), ("bwd_data", "backward-data"), ("bwd_weight", "backward-weight")]
-# The run parameters, in the order of docs/sweep.md (and of the CSV's parameter columns).
-# The sweep parameters in the order of mlssim's parameter table, the order of results.csv's
-# parameter columns (test_plot_sweep.py holds it against `mlssim sweep`'s list).
-PARAMETERS = ["rows", "cols", "acc_bits", "acc_overflow", "chunk", "tree_stages", "elem", "scale", "group",
-              "rounding", "seed", "clip", "tech", "gating", "dataflow", "bwd_data", "bwd_weight", "x_buffer_kb",
-              "y_buffer_kb", "out_buffer_kb", "dram_bw", "dram_latency", "elem_w", "elem_a", "elem_e", "scale_w",
-              "scale_a", "scale_e", "group_w", "group_a", "group_e", "scale_rule"]
+
+
+def parameters():
+    """The sweep parameters in the order of mlssim's parameter table, the order of results.csv's parameter
+    columns, read from `mlssim describe --json` (test_plot_sweep.py holds it against `mlssim sweep`'s list)."""
+    return mlssim_registry.sweep_parameters()
+
+
 MAX_LINES = 8
 DPI = 100
 
@@ -116,13 +121,13 @@ def csv_cell(text, numeric):
 
 def split_csv_header(header):
     """(parameter columns, metric columns) of a results.csv header, by position: `index`, `id`, the
-    parameters in PARAMETERS order, then the metrics, which start at the first column that is not the
+    parameters in parameters() order, then the metrics, which start at the first column that is not the
     next parameter in that order (a metric named like a parameter, after the metrics began, stays a metric)."""
     if header[:2] != ["index", "id"]:
         raise PlotError("the header does not start with index,id")
     end, last = 2, -1
-    while end < len(header) and header[end] in PARAMETERS and PARAMETERS.index(header[end]) > last:
-        last = PARAMETERS.index(header[end])
+    while end < len(header) and header[end] in parameters() and parameters().index(header[end]) > last:
+        last = parameters().index(header[end])
         end += 1
     return header[2:end], header[end:]
 
@@ -168,7 +173,7 @@ def collision_free(results):
     """Renames each metric whose name is a parameter name to <name>_events, so that no metric is ever
     read by a parameter's name (`scale`, the group-scaler operation count, is `scale_events` in newer
     results; `acc_overflow`, the overflow count, collides with the overflow-mode parameter)."""
-    params = set(PARAMETERS) | set(parameter_names(results))
+    params = set(parameters()) | set(parameter_names(results))
     renamed = {m: events_name(m) for m in results["metrics"] if m in params}
     if not renamed:
         return results
@@ -754,7 +759,7 @@ def plot_format_ablation(results, out_dir, facet="auto", max_lines=MAX_LINES):
 
 def check_metric(results, name):
     """Refuses a y name that is a parameter's (never read a metric by it) or no metric at all."""
-    params = set(PARAMETERS) | set(parameter_names(results))
+    params = set(parameters()) | set(parameter_names(results))
     if name in params:
         hint = ""
         if events_name(name) in results["metrics"]:
@@ -800,11 +805,18 @@ def main(argv=None):
     parser.add_argument("--logx", action="store_true", help="log x axis for --x (powers of two: automatic)")
     parser.add_argument("--logy", action="store_true", help="log y axis for --y (default: log when the values "
                         "span 100x or more)")
+    parser.add_argument("--mlssim", help="the mlssim binary to read the parameter table from (default: $MLSSIM, "
+                        "build/sim/mlssim, PATH)")
     args = parser.parse_args(argv)
+    mlssim_registry.use(args.mlssim)
     if (args.x is None) != (args.y is None):
         parser.error("--x and --y go together")
     if args.max_lines < 1:
         parser.error("--max-lines must be at least 1")
+    try:
+        mlssim_registry.describe()
+    except mlssim_registry.RegistryError as e:
+        fail(str(e))
     results = load(args.results)
     out_dir = args.out or args.results
     os.makedirs(out_dir, exist_ok=True)

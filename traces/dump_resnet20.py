@@ -8,22 +8,14 @@ training, one forward + backward of ``--dump-batch`` test images is recorded
 with mls_trace as an mls-trace/1 directory (docs/reference.md#trace-format).
 """
 
-import argparse
-import math
-import os
-import shlex
 import sys
-import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 from torch import nn
 
+import dump_common
 from mls_trace import ConvTraceRecorder
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class BasicBlock(nn.Module):
@@ -80,53 +72,14 @@ class ResNet20(nn.Module):
         return self.fc(out)
 
 
-def load_data(seed, test_fraction=0.2):
-    """Digits as [N,3,32,32] float tensors, standardized with train stats,
-    split by a seeded permutation so the split is reproducible."""
-    digits = load_digits()
-    x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    y = torch.tensor(digits.target, dtype=torch.long)
-    x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
-    x = x.repeat(1, 3, 1, 1)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    n_test = int(len(x) * test_fraction)
-    test, train = perm[:n_test], perm[n_test:]
-    mean, std = x[train].mean(), x[train].std()
-    x = (x - mean) / std
-    return x[train], y[train], x[test], y[test]
+def upsample(x):
+    """8x8 digits to the CIFAR input: 32x32 bilinear, repeated to 3 channels."""
+    return F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
 
 
-@torch.no_grad()
-def accuracy(model, x, y, batch=256):
-    model.eval()
-    correct = sum((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum().item()
-                  for i in range(0, len(x), batch))
-    model.train()
-    return correct / len(x)
-
-
-def train(model, x, y, x_test, y_test, args):
-    """SGD with momentum and a cosine learning-rate decay over --steps, which
-    gives a stable final accuracy for a short run."""
-    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9,
-                          weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / args.steps)))
-    gen = torch.Generator().manual_seed(args.seed)
-    model.train()
-    start, loss = time.time(), float("nan")
-    for step in range(1, args.steps + 1):
-        idx = torch.randint(len(x), (args.batch_size,), generator=gen)
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % args.log_every == 0 or step == args.steps:
-            print(f"step {step:4d}  loss {loss.item():.4f}  "
-                  f"test acc {accuracy(model, x_test, y_test):.4f}  "
-                  f"({time.time() - start:.0f} s)", flush=True)
-    return loss.item()
+def sgd(model, args):
+    """SGD with momentum (and the shared cosine decay), which gives a stable final accuracy for a short run."""
+    return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
 
 
 def readme_text(source):
@@ -153,48 +106,12 @@ command above; see ../README.md.
 """
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--dump-batch", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--out", default=os.path.join(HERE, "resnet20-digits"))
-    return p.parse_args(argv)
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-
-    x, y, x_test, y_test = load_data(args.seed)
-    model = ResNet20()
-    train(model, x, y, x_test, y_test, args)
-    acc = accuracy(model, x_test, y_test)
-
-    # The dumped iteration: the first test images, a plain training step's
-    # forward and backward (no optimizer step is needed for the trace).
-    xb, yb = x_test[:args.dump_batch], y_test[:args.dump_batch]
-    recorder = ConvTraceRecorder(model)
-    with recorder:
-        loss = F.cross_entropy(model(xb), yb)
-        loss.backward()
-
-    source = {
-        "command": shlex.join(["/usr/bin/python3", "traces/dump_resnet20.py"]
-                              + argv),
-        "seed": args.seed, "step": args.steps, "batch_size": args.batch_size,
-        "lr": args.lr, "dump_batch": args.dump_batch,
-        "accuracy": round(acc, 4), "test_images": len(x_test),
-        "dump_loss": round(loss.item(), 4), "dump_labels": yb.tolist(),
-        "torch": torch.__version__, "numpy": np.__version__,
-    }
+    args = dump_common.parse_args(argv, __doc__.splitlines()[0], steps=300, batch_size=32, dump_batch=2, lr=0.1,
+                                  log_every=50, out="resnet20-digits")
+    recorder, source, acc, loss = dump_common.dump(argv, "traces/dump_resnet20.py", args, ResNet20,
+                                                   ConvTraceRecorder, sgd, transform=upsample, accuracy_batch=256)
     recorder.write(args.out, "resnet20", source=source,
                    extra_files={"README.md": readme_text(source)})
     print(f"final test acc {acc:.4f}  dump loss {loss.item():.4f}  "

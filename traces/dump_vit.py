@@ -10,22 +10,14 @@ linear layer and the attention matmuls Q K^T and P V (through RecordedMatmul).
 Deterministic with ``--threads 1``: the files come out byte-identical.
 """
 
-import argparse
-import math
-import os
-import shlex
 import sys
-import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 from torch import nn
 
+import dump_common
 from mls_trace import RecordedMatmul, TraceRecorder
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Attention(nn.Module):
@@ -75,44 +67,9 @@ class ViT(nn.Module):
         return self.head(self.norm(self.blocks(tokens)).mean(1))
 
 
-def load_data(seed, test_fraction=0.2):
-    """Digits as [N, 1, 8, 8], standardized with the train statistics, split
-    by a seeded permutation."""
-    digits = load_digits()
-    x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    y = torch.tensor(digits.target, dtype=torch.long)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    n_test = int(len(x) * test_fraction)
-    test, train = perm[:n_test], perm[n_test:]
-    mean, std = x[train].mean(), x[train].std()
-    x = (x - mean) / std
-    return x[train], y[train], x[test], y[test]
-
-
-@torch.no_grad()
-def accuracy(model, x, y):
-    model.eval()
-    correct = (model(x).argmax(1) == y).sum().item()
-    model.train()
-    return correct / len(x)
-
-
-def train(model, x, y, x_test, y_test, args):
-    """AdamW with a cosine decay over --steps."""
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / args.steps)))
-    gen = torch.Generator().manual_seed(args.seed)
-    start = time.time()
-    for step in range(1, args.steps + 1):
-        idx = torch.randint(len(x), (args.batch_size,), generator=gen)
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % args.log_every == 0 or step == args.steps:
-            print(f"step {step:4d}  loss {loss.item():.4f}  test acc {accuracy(model, x_test, y_test):.4f}  "
-                  f"({time.time() - start:.0f} s)", flush=True)
+def adamw(model, args):
+    """AdamW (and the shared cosine decay)."""
+    return torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
 
 
 def readme_text(source, layers):
@@ -150,45 +107,11 @@ with the command above; see ../README.md.
 """
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=400)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--dump-batch", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--log-every", type=int, default=100)
-    p.add_argument("--out", default=os.path.join(HERE, "vit-digits"))
-    return p.parse_args(argv)
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-
-    x, y, x_test, y_test = load_data(args.seed)
-    model = ViT()
-    train(model, x, y, x_test, y_test, args)
-    acc = accuracy(model, x_test, y_test)
-
-    xb, yb = x_test[:args.dump_batch], y_test[:args.dump_batch]
-    recorder = TraceRecorder(model)
-    with recorder:
-        loss = F.cross_entropy(model(xb), yb)
-        loss.backward()
-
-    source = {
-        "command": shlex.join(["/usr/bin/python3", "traces/dump_vit.py"] + argv),
-        "seed": args.seed, "step": args.steps, "batch_size": args.batch_size,
-        "lr": args.lr, "dump_batch": args.dump_batch,
-        "accuracy": round(acc, 4), "test_images": len(x_test),
-        "dump_loss": round(loss.item(), 4), "dump_labels": yb.tolist(),
-        "torch": torch.__version__, "numpy": np.__version__,
-    }
+    args = dump_common.parse_args(argv, __doc__.splitlines()[0], steps=400, batch_size=64, dump_batch=4, lr=3e-3,
+                                  log_every=100, out="vit-digits")
+    recorder, source, acc, loss = dump_common.dump(argv, "traces/dump_vit.py", args, ViT, TraceRecorder, adamw)
     layers = recorder.manifest_layers()
     recorder.write(args.out, "vit", source=source, extra_files={"README.md": readme_text(source, layers)})
     print(f"final test acc {acc:.4f}  dump loss {loss.item():.4f}  wrote {len(layers)} layers to {args.out}")

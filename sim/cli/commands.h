@@ -14,5 +14,6 @@ int cmd_sweep(const std::vector<std::string>& args);
 int cmd_vectors(const std::vector<std::string>& args);
 int cmd_merge(const std::vector<std::string>& args);
 int cmd_synth(const std::vector<std::string>& args);
+int cmd_describe(const std::vector<std::string>& args);
 
 }  // namespace mls

@@ -27,7 +27,8 @@ const char* kUsage =
     "  sweep SWEEP_FILE --out DIR          architecture exploration over a parameter grid\n"
     "  vectors TRACE_DIR --out DIR         one layer-pass's codes and golden results for the RTL testbench\n"
     "  merge PARTIAL... --report R.json    the report of a whole run from its shards' partial reports\n"
-    "  synth TOPOLOGY --out TRACE_DIR      a trace of synthetic tensors for a network given by its shapes\n";
+    "  synth TOPOLOGY --out TRACE_DIR      a trace of synthetic tensors for a network given by its shapes\n"
+    "  describe --json                     the parameters, presets and energy blocks, for outside tools\n";
 
 // The one line for memory running out; `detail` says how it showed.
 int out_of_memory(const char* command, const std::string& detail) {
@@ -47,7 +48,7 @@ int sc_main(int argc, char* argv[]) {
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"quantize", mls::cmd_quantize}, {"conv", mls::cmd_conv}, {"run", mls::cmd_run},
       {"energy", mls::cmd_energy},     {"sweep", mls::cmd_sweep},     {"vectors", mls::cmd_vectors},
-      {"merge", mls::cmd_merge},       {"synth", mls::cmd_synth}};
+      {"merge", mls::cmd_merge},       {"synth", mls::cmd_synth},     {"describe", mls::cmd_describe}};
   const auto it = commands.find(argv[1]);
   if (it == commands.end()) {
     std::cerr << "mlssim: unknown command '" << argv[1] << "'\n" << kUsage;

@@ -106,6 +106,14 @@ struct BlockEnergy {
   BlockEnergy& operator+=(const BlockEnergy& o);
 };
 
+// The array blocks of "by_block", in report order (unquantized, reported only
+// when non-zero, is not an array block). `mlssim describe --json` lists them.
+struct BlockField {
+  const char* name;  // report key: "local_accumulator"
+  double BlockEnergy::*value;
+};
+const std::vector<BlockField>& block_fields();
+
 // Elements moved per stream at one memory level (group scales in their own
 // streams). Doubles: without a traffic report, each element read carries the
 // 1/k share of its group scale.

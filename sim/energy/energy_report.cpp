@@ -146,17 +146,23 @@ nlohmann::json actions_json(const ActionPrices& p) {
 
 }  // namespace
 
+const std::vector<BlockField>& block_fields() {
+  static const std::vector<BlockField> kFields = {{"multiplier", &BlockEnergy::multiplier},
+                                                  {"local_accumulator", &BlockEnergy::local_accumulator},
+                                                  {"group_scaler", &BlockEnergy::group_scaler},
+                                                  {"adder_tree", &BlockEnergy::adder_tree},
+                                                  {"output_accumulator", &BlockEnergy::output_accumulator},
+                                                  {"final_scale", &BlockEnergy::final_scale}};
+  return kFields;
+}
+
 nlohmann::json energy_to_json(const EnergyResult& r) {
   const BlockEnergy& b = r.by_block;
   nlohmann::json j = {{"tech", r.tech}, {"unit", r.unit}, {"gating", r.gating}};
   for (const char* design : kDesigns) j[design] = optional_json(r.designs.at(design).arithmetic);
   for (const char* baseline : kBaselines) j[std::string(baseline) + "_over_mls"] = optional_json(r.over_mls(baseline));
-  j["by_block"] = {{"multiplier", b.multiplier},
-                   {"local_accumulator", b.local_accumulator},
-                   {"group_scaler", b.group_scaler},
-                   {"adder_tree", b.adder_tree},
-                   {"output_accumulator", b.output_accumulator},
-                   {"final_scale", b.final_scale}};
+  j["by_block"] = nlohmann::json::object();
+  for (const BlockField& f : block_fields()) j["by_block"][f.name] = b.*f.value;
   if (b.unquantized > 0) j["by_block"]["unquantized"] = b.unquantized;
   nlohmann::json memory = nullptr, total = nullptr;
   if (r.memory) {

@@ -9,9 +9,8 @@ import subprocess
 import tempfile
 import unittest
 
-MLSSIM = os.environ["MLSSIM"]
-ROOT = os.environ.get("MLSSIM_SOURCE_DIR") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from clitest import MLSSIM, ROOT
+
 BENCH = os.path.join(ROOT, "bench", "e2e_train_iteration.py")
 
 TOPOLOGY = {"model": "tiny", "layers": [

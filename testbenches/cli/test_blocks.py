@@ -13,7 +13,6 @@
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -24,16 +23,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_cli_errors import differing_bits, spec_quantize  # noqa: E402
 from test_layer_kinds import output_shape, pass_result  # noqa: E402
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import mlssim
+
 TRACE = os.path.join(os.environ.get("MLSSIM_SOURCE_DIR", "."), "traces", "resnet20-digits")
 PASSES = ("fwd", "bwd-data", "bwd-weight")
-
-
-def run(*args, ok=True):
-    proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True)
-    if ok and proc.returncode != 0:
-        raise AssertionError(f"mlssim {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr}")
-    return proc
 
 
 def same_bits(case, got, want, what):
@@ -56,7 +49,7 @@ class QuantizeBlocks(unittest.TestCase):
         np.save(src, x)
         deq = os.path.join(self.tmp.name, "deq.npy")
         parts = os.path.join(self.tmp.name, "parts")
-        proc = run("quantize", src, *flags, "--dequant", deq, "--parts", parts)
+        proc = mlssim("quantize", src, *flags, "--dequant", deq, "--parts", parts)
         load = lambda name: np.load(os.path.join(parts, name))  # noqa: E731
         return np.load(deq), load("q.npy"), load("sg.npy"), proc.stdout
 
@@ -100,7 +93,7 @@ class QuantizeBlocks(unittest.TestCase):
                  (["--group", "nc", "--block-axis", "0"], "--block-axis")]
         for flags, named in cases:
             with self.subTest(flags=flags):
-                proc = run("quantize", src, *flags, "--dequant", out, ok=False)
+                proc = mlssim("quantize", src, *flags, "--dequant", out, ok=None)
                 self.assertNotEqual(proc.returncode, 0)
                 lines = proc.stderr.strip().splitlines()
                 self.assertEqual(len(lines), 1, proc.stderr)
@@ -194,10 +187,10 @@ class RunEveryKind(unittest.TestCase):
             json.dump({"format": "mls-trace/2", "model": "blocks", "layers": entries}, f)
         cls.out = os.path.join(cls.tmp.name, "run")
         os.mkdir(cls.out)
-        run("run", cls.trace, "--group", f"k{B}", "--rounding", "nearest", "--acc-bits", 32, "--rows", 4,
-            "--cols", 4, "--chunk", 3, "--check", "--outputs", os.path.join(cls.out, "out"),
-            "--operands", os.path.join(cls.out, "ops"), "--report", os.path.join(cls.out, "r.json"), "--quiet",
-            "--no-progress")
+        mlssim("run", cls.trace, "--group", f"k{B}", "--rounding", "nearest", "--acc-bits", 32, "--rows", 4,
+               "--cols", 4, "--chunk", 3, "--check", "--outputs", os.path.join(cls.out, "out"),
+               "--operands", os.path.join(cls.out, "ops"), "--report", os.path.join(cls.out, "r.json"), "--quiet",
+               "--no-progress")
         with open(os.path.join(cls.out, "r.json")) as f:
             cls.report = json.load(f)
 
@@ -253,8 +246,8 @@ class RunEveryKind(unittest.TestCase):
     def test_only_the_passes_run_pay(self):
         # bwd-weight alone: A and E are first quantized along the batch, W not used: nothing to pay.
         r = os.path.join(self.out, "bw.json")
-        run("run", self.trace, "--group", f"k{B}", "--passes", "bwd-weight", "--layers", "conv_p1", "--report", r,
-            "--quiet", "--no-progress", "--check")
+        mlssim("run", self.trace, "--group", f"k{B}", "--passes", "bwd-weight", "--layers", "conv_p1", "--report", r,
+               "--quiet", "--no-progress", "--check")
         with open(r) as f:
             rep = json.load(f)
         self.assertEqual(rep["total"]["events"]["requant"], 0)
@@ -269,8 +262,8 @@ class RunErrors(unittest.TestCase):
                                  (["--group", "k16", "--group-e", "nc"], "--group-e"),
                                  (["--group", "k1"], "--group"), (["--group-w", "k4096"], "--group-w")):
                 with self.subTest(flags=flags):
-                    proc = run("run", TRACE, "--layers", "conv1", *flags, "--report", report, "--no-progress",
-                               ok=False)
+                    proc = mlssim("run", TRACE, "--layers", "conv1", *flags, "--report", report, "--no-progress",
+                                  ok=None)
                     self.assertNotEqual(proc.returncode, 0)
                     lines = proc.stderr.strip().splitlines()
                     self.assertEqual(len(lines), 1, proc.stderr)
@@ -282,8 +275,8 @@ class RunErrors(unittest.TestCase):
             cfg = os.path.join(tmp, "layers.json")
             with open(cfg, "w") as f:
                 json.dump({"conv1": {"group_a": "k16"}}, f)
-            proc = run("run", TRACE, "--layers", "conv1", "--group", "k32", "--layer-config", cfg, "--quiet",
-                       "--no-progress", ok=False)
+            proc = mlssim("run", TRACE, "--layers", "conv1", "--group", "k32", "--layer-config", cfg, "--quiet",
+                          "--no-progress", ok=None)
             self.assertNotEqual(proc.returncode, 0)
             line = proc.stderr.strip().splitlines()[-1]
             self.assertIn("layers.json", line)
@@ -295,8 +288,8 @@ class SampleTrace(unittest.TestCase):
         layers = "conv1,layer2.0.conv1"  # the stem and a strided conv
         with tempfile.TemporaryDirectory() as tmp:
             r = os.path.join(tmp, "r.json")
-            run("run", TRACE, "--layers", layers, "--group", "k32", "--check", "--bwd-data", "decompose",
-                "--report", r, "--quiet", "--no-progress")
+            mlssim("run", TRACE, "--layers", layers, "--group", "k32", "--check", "--bwd-data", "decompose",
+                   "--report", r, "--quiet", "--no-progress")
             with open(r) as f:
                 rep = json.load(f)
         self.assertTrue(rep["total"]["bit_exact"])
@@ -315,7 +308,7 @@ class SampleTrace(unittest.TestCase):
         # A non-block grouping re-quantizes nothing.
         with tempfile.TemporaryDirectory() as tmp:
             r = os.path.join(tmp, "r.json")
-            run("run", TRACE, "--layers", "conv1", "--report", r, "--quiet", "--no-progress")
+            mlssim("run", TRACE, "--layers", "conv1", "--report", r, "--quiet", "--no-progress")
             with open(r) as f:
                 self.assertEqual(json.load(f)["total"]["events"]["requant"], 0)
 

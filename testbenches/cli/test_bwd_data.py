@@ -8,24 +8,22 @@ Run by CTest with MLSSIM = the built binary and MLSSIM_SOURCE_DIR = the repo roo
 """
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import TRACES as TRACE_DIR, mlssim
+
 # The bundled traces with strided convs (the ViT's patch embedding where it is bundled).
-TRACES = [path for path in (os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", t)
+TRACES = [path for path in (os.path.join(TRACE_DIR, t)
                             for t in ("resnet20-digits", "vit-digits")) if os.path.isdir(path)]
 
 
 def run(tmp, trace, name, *flags):
     report, outputs = os.path.join(tmp, name + ".json"), os.path.join(tmp, name)
-    proc = subprocess.run([MLSSIM, "run", trace, "--passes", "fwd,bwd-data", "--quiet", "--no-progress", "--check",
-                           "--report", report, "--outputs", outputs, *flags], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise AssertionError(proc.stderr)
+    mlssim("run", trace, "--passes", "fwd,bwd-data", "--quiet", "--no-progress", "--check", "--report", report,
+           "--outputs", outputs, *flags)
     with open(report) as f:
         return json.load(f), outputs
 

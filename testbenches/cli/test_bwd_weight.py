@@ -9,14 +9,14 @@ Run by CTest with MLSSIM = the built binary and MLSSIM_SOURCE_DIR = the repo roo
 import json
 import math
 import os
-import subprocess
 import tempfile
 import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
-TRACE = os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", "resnet20-digits")
+from clitest import TRACES, mlssim
+
+TRACE = os.path.join(TRACES, "resnet20-digits")
 ROWS = COLS = CHUNK = 16
 DEPTH = 10
 
@@ -41,10 +41,8 @@ class FillRows(unittest.TestCase):
                 with self.subTest(fill=fill):
                     path = os.path.join(tmp, "r.json")
                     flags = ["--bwd-weight", "fill-rows"] if fill else []
-                    proc = subprocess.run([MLSSIM, "run", TRACE, "--layers", ",".join(layers), "--passes",
-                                           "bwd-weight", "--check", "--quiet", "--no-progress", "--report", path,
-                                           *flags], capture_output=True, text=True)
-                    self.assertEqual(proc.returncode, 0, proc.stderr)
+                    mlssim("run", TRACE, "--layers", ",".join(layers), "--passes", "bwd-weight", "--check", "--quiet",
+                           "--no-progress", "--report", path, *flags)
                     with open(path) as f:
                         r = json.load(f)
                     self.assertTrue(r["total"]["bit_exact"])

@@ -11,18 +11,14 @@ reproduces the quantizer exactly" proof.
 """
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import mlssim
+
 MASK64 = (1 << 64) - 1
-
-
-def run(*args):
-    return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 def differing_bits(got, want):
@@ -215,7 +211,7 @@ class CliCase(unittest.TestCase):
 
     def assert_refused(self, args, outputs, needles, code=None):
         """Non-zero exit, one stderr line containing every needle, no outputs."""
-        proc = run(*args)
+        proc = mlssim(*args, ok=None)
         self.assertNotEqual(proc.returncode, 0, f"accepted: {args}\n{proc.stdout}")
         if code is not None:
             self.assertEqual(proc.returncode, code, proc.stderr)
@@ -326,7 +322,7 @@ class ConvErrors(CliCase):
 
     def test_good_case_runs(self):
         for p in ("fwd", "bwd-data", "bwd-weight"):
-            proc = run(*self.conv(p=p, e=self.ep))
+            proc = mlssim(*self.conv(p=p, e=self.ep), ok=None)
             self.assertEqual(proc.returncode, 0, proc.stderr)
             self.assertTrue(os.path.exists(self.out))
             os.remove(self.out)
@@ -383,7 +379,7 @@ class QuantizeMatchesNumpyReference(CliCase):
         out = self.path("deq.npy")
         parts_dir = self.path("parts")
         args = ["quantize", x_path, *flags, "--dequant", out] + (["--parts", parts_dir] if parts else [])
-        proc = run(*args)
+        proc = mlssim(*args, ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         deq = np.load(out)
         self.assertEqual(deq.dtype, np.float32)
@@ -501,8 +497,9 @@ class ConvMatchesNumpyReference(CliCase):
             for p, shape in (("fwd", (2, 5, ho, ho)), ("bwd-data", a.shape), ("bwd-weight", w.shape)):
                 with self.subTest(f"{p} stride {stride} pad {pad} k {k}"):
                     out = self.path("out.npy")
-                    proc = run("conv", "--pass", p, "--weight", wp, "--input", ap, "--grad-output", ep,
-                               "--stride", stride, "--padding", pad, "--name", "lay", "--acc-bits", 40, "--out", out)
+                    proc = mlssim("conv", "--pass", p, "--weight", wp, "--input", ap, "--grad-output", ep,
+                                  "--stride", stride, "--padding", pad, "--name", "lay", "--acc-bits", 40, "--out", out,
+                                  ok=None)
                     self.assertEqual(proc.returncode, 0, proc.stderr)
                     got = np.load(out)
                     self.assertEqual(got.dtype, np.float32)

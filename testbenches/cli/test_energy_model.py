@@ -11,28 +11,21 @@ Run by CTest with MLSSIM = the built binary and MLSSIM_SOURCE_DIR = the repo roo
 """
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import mlssim
+
 TRACE = os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", "resnet20-digits")
 _reports = {}
-
-
-def run(*args, check=True):
-    proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError("mlssim %s failed: %s" % (" ".join(map(str, args)), proc.stderr))
-    return proc
 
 
 def forward_report(tmp, elem="e2m4", acc_bits=16, tech="horowitz-45nm", *extra):
     key = (elem, acc_bits, tech, extra)
     if key not in _reports:
         path = os.path.join(tmp, "r_%d.json" % len(_reports))
-        run("run", TRACE, "--passes", "fwd", "--elem", elem, "--acc-bits", acc_bits, "--tech", tech,
-            "--quiet", "--no-progress", "--report", path, *extra)
+        mlssim("run", TRACE, "--passes", "fwd", "--elem", elem, "--acc-bits", acc_bits, "--tech", tech,
+               "--quiet", "--no-progress", "--report", path, *extra)
         with open(path) as f:
             _reports[key] = json.load(f)
     return _reports[key]
@@ -42,7 +35,7 @@ def priced(tmp, report, tech, *flags):
     src, out = os.path.join(tmp, "in.json"), os.path.join(tmp, "out.json")
     with open(src, "w") as f:
         json.dump(report, f)
-    run("energy", src, "--tech", tech, "--out", out, *flags)
+    mlssim("energy", src, "--tech", tech, "--out", out, *flags)
     with open(out) as f:
         return json.load(f)
 
@@ -159,7 +152,7 @@ class WidthsMoveTheEnergy(unittest.TestCase):
         self.assertAlmostEqual(report["total"]["energy"]["memory"]["fp32"] / fp32_memory, 1.0, places=12)
 
     def test_run_summary_prints_both_ratios(self):
-        proc = run("run", TRACE, "--layers", "conv1", "--passes", "fwd", "--tech", "horowitz-45nm", "--no-progress")
+        proc = mlssim("run", TRACE, "--layers", "conv1", "--passes", "fwd", "--tech", "horowitz-45nm", "--no-progress")
         header = [line for line in proc.stdout.splitlines() if "fp32/MLS" in line]
         self.assertEqual(len(header), 1, proc.stdout)
         self.assertIn("tot fp32/MLS", header[0])
@@ -179,7 +172,7 @@ class BadTables(unittest.TestCase):
             for args in (["energy", os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "testbenches", "golden",
                                                  "resnet20-digits.report.json"), "--tech", table, "--out", out],
                          ["run", TRACE, "--layers", "conv1", "--passes", "fwd", "--tech", table, "--report", report]):
-                proc = run(*args, check=False)
+                proc = mlssim(*args, ok=None)
                 with self.subTest(name, command=args[0]):
                     self.assertNotEqual(proc.returncode, 0)
                     lines = proc.stderr.strip().splitlines()
@@ -218,7 +211,7 @@ class ErtRoundTrip(unittest.TestCase):
             with open(src, "w") as f:
                 json.dump(report, f)
             ert = os.path.join(tmp, "design.yaml")
-            run("energy", src, "--tech", "horowitz-45nm", "--export-ert", ert)
+            mlssim("energy", src, "--tech", "horowitz-45nm", "--export-ert", ert)
             with open(ert) as f:
                 text = f.read()
             self.assertIn("ERT:", text)

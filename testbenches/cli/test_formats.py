@@ -10,23 +10,15 @@ the built binary and MLSSIM_SOURCE_DIR = the repo root.
 import json
 import os
 import re
-import subprocess
 import tempfile
 import unittest
 
-MLSSIM = os.environ["MLSSIM"]
-SOURCE = os.environ["MLSSIM_SOURCE_DIR"]
-TRACE = os.path.join(SOURCE, "traces", "resnet20-digits")
+from clitest import ROOT, mlssim
+
+TRACE = os.path.join(ROOT, "traces", "resnet20-digits")
 LAYERS = "conv1,layer1.0.conv1,layer2.0.conv1"  # the stem, a 3x3 conv and a strided one
 
 ROLES = {"fwd": ("weight", "input"), "bwd-data": ("weight", "grad_output"), "bwd-weight": ("grad_output", "input")}
-
-
-def mlssim(*args, check=True):
-    proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"mlssim {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr}")
-    return proc
 
 
 def run_report(tmp, *flags, layers=LAYERS):
@@ -78,13 +70,13 @@ class PerOperandFormats(unittest.TestCase):
         self.assertEqual((c["scale_w"], c["group_e"]), ("e8m1", "nc"))
 
     def test_bad_per_operand_value_names_the_flag(self):
-        p = mlssim("run", TRACE, "--layers", "conv1", "--elem-a", "e9m9", check=False)
+        p = mlssim("run", TRACE, "--layers", "conv1", "--elem-a", "e9m9", ok=None)
         self.assertNotEqual(p.returncode, 0)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertIn("'e9m9'", p.stderr)
 
     def test_quantize_takes_no_per_operand_flag(self):
-        p = mlssim("quantize", "--elem-w", "e2m1", check=False)
+        p = mlssim("quantize", "--elem-w", "e2m1", ok=None)
         self.assertNotEqual(p.returncode, 0)
 
     def test_sweep_point_passes_per_operand_flags_and_keeps_ids(self):
@@ -185,7 +177,7 @@ class Presets(unittest.TestCase):
         self.assertNotIn("warning:", p.stderr)
 
     def test_unknown_preset_is_one_line_listing_the_known(self):
-        p = mlssim("run", TRACE, "--layers", "conv1", "--preset", "mxfp9", check=False)
+        p = mlssim("run", TRACE, "--layers", "conv1", "--preset", "mxfp9", ok=None)
         self.assertNotEqual(p.returncode, 0)
         lines = p.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, p.stderr)
@@ -241,7 +233,7 @@ class Presets(unittest.TestCase):
             with tempfile.TemporaryDirectory() as tmp:
                 report = os.path.join(tmp, "r.json")
                 p = mlssim("run", TRACE, "--layers", "conv1", "--preset", "nvfp4", *flags, "--report", report,
-                           check=False)
+                           ok=None)
                 self.assertEqual(p.returncode, 1, flags)
                 lines = p.stderr.strip().splitlines()
                 self.assertEqual(len(lines), 1, p.stderr)
@@ -321,7 +313,7 @@ class LayerConfig(unittest.TestCase):
                 with open(path, "w") as f:
                     f.write(text)
                 report = os.path.join(tmp, "r.json")
-                p = mlssim("run", TRACE, "--layers", "conv1", "--layer-config", path, "--report", report, check=False)
+                p = mlssim("run", TRACE, "--layers", "conv1", "--layer-config", path, "--report", report, ok=None)
                 self.assertEqual(p.returncode, 1, text)
                 lines = p.stderr.strip().splitlines()
                 self.assertEqual(len(lines), 1, p.stderr)
@@ -334,7 +326,7 @@ class LayerConfig(unittest.TestCase):
             path = os.path.join(tmp, "l.json")
             with open(path, "w") as f:
                 f.write('{"conv1": {"elem": "e2m1"}}')
-            p = mlssim("run", TRACE, "--layers", "conv1", "--layer-config", path, "--report", path, check=False)
+            p = mlssim("run", TRACE, "--layers", "conv1", "--layer-config", path, "--report", path, ok=None)
             self.assertEqual(p.returncode, 1)
             with open(path) as f:
                 self.assertEqual(f.read(), '{"conv1": {"elem": "e2m1"}}')
@@ -381,7 +373,7 @@ class LayerConfig(unittest.TestCase):
         # paper-cifar: the first layer and the classifier; this trace has convolutions only.
         self.assertEqual(unquantized("--preset", "paper-cifar"), ["conv1"])
         self.assertEqual(unquantized("--preset", "paper-cifar", "--unquantized", "none"), [])
-        vit = os.path.join(SOURCE, "traces", "vit-digits")
+        vit = os.path.join(ROOT, "traces", "vit-digits")
         with open(os.path.join(vit, "manifest.json")) as f:
             names = [layer["name"] for layer in json.load(f)["layers"]]
         self.assertEqual(unquantized("--preset", "paper-cifar", trace=vit, layers=",".join(names)),
@@ -391,7 +383,7 @@ class LayerConfig(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             report = os.path.join(tmp, "r.json")
             p = mlssim("run", TRACE, "--layers", "conv1", "--unquantized", "layer9.*", "--report", report,
-                       check=False)
+                       ok=None)
             self.assertEqual(p.returncode, 1)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
             self.assertIn("layer9.*", p.stderr)

@@ -16,7 +16,6 @@ included), tokens of any rank and batched matmuls, under groupings that cut
 the reduction into one-element groups (nc) and into whole rows (n)."""
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
@@ -24,15 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import mlssim, write_trace
+
 PASSES = ("fwd", "bwd-data", "bwd-weight")
-
-
-def run(*args):
-    proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise AssertionError(f"mlssim {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr}")
-    return proc
 
 
 # ---- the layers: (name, kind, params, weight, input shapes) -----------------
@@ -154,14 +147,11 @@ def make_trace(root, rng):
             [("linear", n, {}, w, a) for n, w, a in LINEAR] + [("matmul", n, {}, w, a) for n, w, a in MATMUL]
     for kind, name, prm, w_shape, a_shape in cases:
         e_shape = output_shape(kind, prm, w_shape, a_shape)
-        entry = {"name": name, "kind": kind, **prm}
-        for key, shape in (("weight", w_shape), ("input", a_shape), ("grad_output", e_shape)):
-            np.save(os.path.join(root, f"{name}.{key}.npy"), rng.standard_normal(shape).astype("<f4"))
-            entry[key] = f"{name}.{key}.npy"
-        layers.append((entry, kind, prm, w_shape, a_shape, e_shape))
-    with open(os.path.join(root, "manifest.json"), "w") as f:
-        json.dump({"format": "mls-trace/2", "model": "kinds", "layers": [l[0] for l in layers]}, f)
-    return layers
+        tensors = {key: rng.standard_normal(shape)
+                   for key, shape in (("weight", w_shape), ("input", a_shape), ("grad_output", e_shape))}
+        layers.append((({"name": name, "kind": kind, **prm}, tensors), (kind, prm, w_shape, a_shape, e_shape)))
+    entries = write_trace(root, [pair for pair, _ in layers], model="kinds")["layers"]
+    return [(entry, *shapes) for entry, (_, shapes) in zip(entries, layers)]
 
 
 class EveryKindEveryPass(unittest.TestCase):
@@ -180,9 +170,9 @@ class EveryKindEveryPass(unittest.TestCase):
         d = os.path.join(self.tmp.name, group)
         os.makedirs(d, exist_ok=True)
         report = os.path.join(d, "report.json")
-        run("run", self.trace, "--acc-bits", 32, "--rounding", "nearest", "--group", group, "--rows", 4, "--cols", 4,
-            "--check", "--outputs", os.path.join(d, "out"), "--operands", os.path.join(d, "ops"),
-            "--report", report, "--quiet", "--no-progress")
+        mlssim("run", self.trace, "--acc-bits", 32, "--rounding", "nearest", "--group", group, "--rows", 4, "--cols", 4,
+               "--check", "--outputs", os.path.join(d, "out"), "--operands", os.path.join(d, "ops"),
+               "--report", report, "--quiet", "--no-progress")
         with open(report) as f:
             return d, json.load(f)
 
@@ -252,9 +242,9 @@ class EveryKindEveryPass(unittest.TestCase):
                     flags += ["--" + key.replace("_", "-"), value]
                 out = os.path.join(d, entry["name"] + ".conv.npy")
                 t = lambda key: os.path.join(self.trace, entry[key])
-                run("conv", "--kind", kind, "--pass", "bwd-weight", "--weight", t("weight"), "--input", t("input"),
-                    "--grad-output", t("grad_output"), "--name", entry["name"], "--acc-bits", 32,
-                    "--rounding", "nearest", "--group", "c", "--rows", 4, "--cols", 4, *flags, "--out", out)
+                mlssim("conv", "--kind", kind, "--pass", "bwd-weight", "--weight", t("weight"), "--input", t("input"),
+                       "--grad-output", t("grad_output"), "--name", entry["name"], "--acc-bits", 32,
+                       "--rounding", "nearest", "--group", "c", "--rows", 4, "--cols", 4, *flags, "--out", out)
                 np.testing.assert_array_equal(
                     np.load(out), np.load(os.path.join(d, "out", entry["name"] + ".bwd-weight.npy")))
 
@@ -262,8 +252,8 @@ class EveryKindEveryPass(unittest.TestCase):
         d = os.path.join(self.tmp.name, "vcd")
         os.makedirs(d)
         vcd = os.path.join(d, "wave.vcd")
-        run("run", self.trace, "--layers", "conv_dw_s2,mm_heads", "--vcd", vcd, "--accuracy", "--check",
-            "--report", os.path.join(d, "r.json"), "--quiet", "--no-progress")
+        mlssim("run", self.trace, "--layers", "conv_dw_s2,mm_heads", "--vcd", vcd, "--accuracy", "--check",
+               "--report", os.path.join(d, "r.json"), "--quiet", "--no-progress")
         self.assertGreater(os.path.getsize(vcd), 0)
         with open(os.path.join(d, "r.json")) as f:
             report = json.load(f)
@@ -279,7 +269,7 @@ class EveryKindEveryPass(unittest.TestCase):
         sweep = os.path.join(d, "kinds.json")
         with open(sweep, "w") as f:
             json.dump({"trace": self.trace, "grid": {"group": ["nc", "tensor"], "rows": [4]}}, f)
-        run("sweep", sweep, "--out", os.path.join(d, "results"))
+        mlssim("sweep", sweep, "--out", os.path.join(d, "results"))
         with open(os.path.join(d, "results", "results.json")) as f:
             points = json.load(f)["points"]
         self.assertEqual(len(points), 2)
@@ -303,16 +293,14 @@ class UnsupportedLayers(unittest.TestCase):
             with open(os.path.join(root, "manifest.json"), "w") as f:
                 json.dump({"format": "mls-trace/2", "layers": layers}, f)
             out = os.path.join(root, "out")
-            proc = subprocess.run([MLSSIM, "run", root, "--outputs", out, "--no-progress"], capture_output=True,
-                                  text=True)
-            self.assertNotEqual(proc.returncode, 0)
+            proc = mlssim("run", root, "--outputs", out, "--no-progress", ok=False)
             err = proc.stderr.strip()
             self.assertEqual(len(err.splitlines()), 1, err)
             for piece in ("2 layers cannot be simulated", "'rnn'", "kind 'lstm' is not supported",
                           "'conv_bad_groups'", "groups = 4", "manifest.json", "--layers ok"):
                 self.assertIn(piece, err)
             self.assertFalse(os.path.exists(out))
-            run("run", root, "--layers", "ok", "--no-progress", "--quiet")
+            mlssim("run", root, "--layers", "ok", "--no-progress", "--quiet")
 
 
 if __name__ == "__main__":

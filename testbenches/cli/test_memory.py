@@ -8,14 +8,14 @@ Run by CTest with MLSSIM = the built binary and MLSSIM_SOURCE_DIR = the repo roo
 import json
 import math
 import os
-import subprocess
 import tempfile
 import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
-TRACE = os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", "resnet20-digits")
+from clitest import TRACES, mlssim
+
+TRACE = os.path.join(TRACES, "resnet20-digits")
 LAYER = "layer1.0.conv1"  # 3x3, stride 1, pad 1: every input element is read
 BYTE_KEYS = ["dram_read_bytes", "dram_write_bytes", "x_buffer_read_bytes", "y_buffer_read_bytes",
              "out_buffer_write_bytes", "x_dram_read_bytes", "y_dram_read_bytes"]
@@ -31,10 +31,8 @@ def run(tmp, *flags, check=True, layers=LAYER):
     path = os.path.join(tmp, "r.json")
     if os.path.exists(path):
         os.remove(path)
-    proc = subprocess.run([MLSSIM, "run", TRACE, "--layers", layers, "--quiet", "--no-progress", "--report", path,
-                           *map(str, flags)], capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(proc.stderr)
+    proc = mlssim("run", TRACE, "--layers", layers, "--quiet", "--no-progress", "--report", path, *flags,
+                  ok=True if check else None)
     if proc.returncode != 0:
         return proc, None
     with open(path) as f:

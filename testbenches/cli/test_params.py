@@ -11,13 +11,12 @@ MLSSIM_SOURCE_DIR = the repo root.
 import json
 import os
 import re
-import subprocess
 import tempfile
 import unittest
 
-MLSSIM = os.environ["MLSSIM"]
-SOURCE = os.environ["MLSSIM_SOURCE_DIR"]
-TRACE = os.path.join(SOURCE, "traces", "resnet20-digits")
+from clitest import ROOT, mlssim
+
+TRACE = os.path.join(ROOT, "traces", "resnet20-digits")
 
 IDS = {
     "accumulator.yaml": [
@@ -69,13 +68,6 @@ FLAGS_CONFIG = {"rows": 8, "cols": 4, "acc_bits": 20, "acc_overflow": "wrap", "c
                 "seed": 18446744073709551615, "clip": True, "inject_fault": "mul-lsb"}
 
 
-def mlssim(*args, check=True):
-    proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"mlssim {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr}")
-    return proc
-
-
 def listed_ids(sweep_file):
     out = mlssim("sweep", sweep_file, "--list").stdout
     return [m.group(1) for m in re.finditer(r"^([0-9a-f]{12}) point (\d+)", out, re.M)]
@@ -85,7 +77,7 @@ class PointIds(unittest.TestCase):
     def test_example_sweeps_keep_their_ids(self):
         for name, ids in IDS.items():
             with self.subTest(name):
-                self.assertEqual(listed_ids(os.path.join(SOURCE, "sweeps", name)), ids)
+                self.assertEqual(listed_ids(os.path.join(ROOT, "sweeps", name)), ids)
 
     def test_every_parameter_keeps_its_id(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +151,7 @@ class Flags(unittest.TestCase):
         for flag, value, message in cases:
             with self.subTest(f"{flag} {value}"):
                 proc = mlssim("run", TRACE, "--layers", "conv1", "--passes", "fwd", "--quiet", "--no-progress",
-                              flag, value, check=False)
+                              flag, value, ok=None)
                 self.assertEqual(proc.returncode, 1)
                 self.assertEqual(proc.stderr, f"mlssim run: error: {message}\n")
 

@@ -18,7 +18,8 @@ import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import MLSSIM, mlssim
+
 MB = 1 << 20
 # Under AddressSanitizer (.ci/sanitize) resident memory is mostly shadow and
 # quarantine: the runs and their results are still checked, their peaks not.
@@ -84,8 +85,7 @@ class PeakMemory(MemoryTest):
             with open(path, "w") as f:
                 json.dump(topo, f)
             trace = os.path.join(d, "trace")
-            s = subprocess.run([MLSSIM, "synth", path, "--out", trace], capture_output=True, text=True, timeout=120)
-            self.assertEqual(s.returncode, 0, s.stderr)
+            mlssim("synth", path, "--out", trace, timeout=120)
             p, peak = run_measured("run", trace, "--check", "--report", os.path.join(d, "r.json"))
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("all bit-exact", p.stdout)
@@ -104,9 +104,7 @@ def synth(d, layers):
     with open(path, "w") as f:
         json.dump({"model": "t", "layers": layers}, f)
     trace = os.path.join(d, "trace")
-    s = subprocess.run([MLSSIM, "synth", path, "--out", trace], capture_output=True, text=True, timeout=120)
-    if s.returncode:
-        raise AssertionError(s.stderr)
+    mlssim("synth", path, "--out", trace, timeout=120)
     return trace
 
 

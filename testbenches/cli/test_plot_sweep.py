@@ -50,7 +50,7 @@ def make_results(grid, old_scale_metric=False):
         points.append({"id": "%012x" % (0xabc000 + index), "index": index, "params": params, "metrics": metrics})
     return {"format": "mlssim-sweep-results/1",
             "sweep": {"trace": "../traces/tiny", "passes": ["fwd", "bwd-data", "bwd-weight"], "layers": [],
-                      "file": "synthetic.yaml", "varied": [n for n in plot_sweep.PARAMETERS if n in grid]},
+                      "file": "synthetic.yaml", "varied": [n for n in plot_sweep.parameters() if n in grid]},
             "metrics": list(points[0]["metrics"]), "points": points}
 
 
@@ -262,7 +262,7 @@ class DrawTest(unittest.TestCase):
                                   universal_newlines=True, timeout=60)
         self.assertNotEqual(proc.returncode, 0)
         known = proc.stderr.split("(known: ", 1)[1].split(")", 1)[0].split(", ")
-        self.assertEqual(plot_sweep.PARAMETERS, known)
+        self.assertEqual(plot_sweep.parameters(), known)
 
     def run_script(self, *args):
         return subprocess.run([sys.executable, SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

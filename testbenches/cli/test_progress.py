@@ -14,7 +14,8 @@ import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import MLSSIM, mlssim, write_trace
+
 LINE = re.compile(r"^run: (\d+)/(\d+) (\S+) (\S+): (\d+) MACs in ([0-9.e+-]+) s( \(resumed\))?, ETA (\S+)$")
 WORKER_LINE = re.compile(r"^run\[(\d+)/(\d+)\]: (\d+)/(\d+) (\S+) (\S+): (\d+) MACs in ([0-9.e+-]+) s, ETA (\S+)$")
 
@@ -40,12 +41,8 @@ def make_trace(root):
         tensors = {"weight": rng.standard_normal((co, ci, k, k)), "input": rng.standard_normal((n, ci, h, h))}
         if with_e:
             tensors["grad_output"] = rng.standard_normal((n, co, ho, ho))
-        for key, value in tensors.items():
-            np.save(os.path.join(root, f"{name}.{key}.npy"), value.astype("<f4"))
-            entry[key] = f"{name}.{key}.npy"
-        layers.append(entry)
-    with open(os.path.join(root, "manifest.json"), "w") as f:
-        json.dump({"format": "mls-trace/2", "model": "tiny", "layers": layers}, f)
+        layers.append((entry, tensors))
+    write_trace(root, layers)
 
 
 class Progress(unittest.TestCase):
@@ -61,10 +58,7 @@ class Progress(unittest.TestCase):
 
     def run_mlssim(self, *args, **kw):
         # --acc-bits 24: no overflow warning joins the progress lines
-        proc = subprocess.run([MLSSIM, "run", self.trace, "--report", self.report, "--acc-bits", "24",
-                               *map(str, args)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120, **kw)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = mlssim("run", self.trace, "--report", self.report, "--acc-bits", "24", *args, timeout=120, **kw)
         with open(self.report) as f:
             return proc, json.load(f)
 

@@ -2,23 +2,16 @@
 (the golden model through its own command), --vcd, --tech, and the summary."""
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import mlssim, write_trace
+
 EVENT_KEYS = ["cycles", "pipeline_depth", "stall_cycles", "mul", "mul_zero", "acc_add", "acc_overflow",
               "scale", "tree_add", "out_acc", "final_mul", "read_x", "read_y", "write_out", "utilization"]
 ENERGY_KEYS = ["tech", "unit", "mls", "fp32", "fp8", "fp32_over_mls", "fp8_over_mls", "by_block"]
-
-
-def run(*args, check=True):
-    proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"mlssim {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr}")
-    return proc
 
 
 def make_trace(root):
@@ -32,13 +25,8 @@ def make_trace(root):
                    "grad_output": rng.standard_normal((2, co, ho, ho)) * 1e-3}
         entry = {"name": name, "kind": "conv2d", "stride": [stride, stride], "padding": [1, 1],
                  "dilation": [1, 1], "groups": 1}
-        for key, value in tensors.items():
-            np.save(os.path.join(root, f"{name}.{key}.npy"), value.astype("<f4"))
-            entry[key] = f"{name}.{key}.npy"
-        layers.append(entry)
-    with open(os.path.join(root, "manifest.json"), "w") as f:
-        json.dump({"format": "mls-trace/1", "model": "tiny", "layers": layers}, f)
-    return layers
+        layers.append((entry, tensors))
+    return write_trace(root, layers, fmt="mls-trace/1")["layers"]
 
 
 class RunOutputs(unittest.TestCase):
@@ -54,8 +42,8 @@ class RunOutputs(unittest.TestCase):
 
     def test_report_has_every_spec_key_and_consistent_counts(self):
         report = os.path.join(self.dir, "r.json")
-        out = run("run", self.trace, "--rows", 4, "--cols", 8, "--check", "--tech", "mac-65nm",
-                  "--report", report, "--no-progress").stdout
+        out = mlssim("run", self.trace, "--rows", 4, "--cols", 8, "--check", "--tech", "mac-65nm",
+                     "--report", report, "--no-progress").stdout
         self.assertIn("all bit-exact", out)
         self.assertIn("fp32/MLS", out)
         r = json.load(open(report))
@@ -76,16 +64,16 @@ class RunOutputs(unittest.TestCase):
 
     def test_outputs_equal_the_golden_conv_command_bit_for_bit(self):
         outputs = os.path.join(self.dir, "out")
-        run("run", self.trace, "--rows", 8, "--cols", 4, "--chunk", 4, "--elem", "e3m3", "--outputs", outputs,
-            "--quiet", "--no-progress")
+        mlssim("run", self.trace, "--rows", 8, "--cols", 4, "--chunk", 4, "--elem", "e3m3", "--outputs", outputs,
+               "--quiet", "--no-progress")
         for layer in self.layers:
             files = {k: os.path.join(self.trace, layer[k]) for k in ("weight", "input", "grad_output")}
             for pass_name in ("fwd", "bwd-data", "bwd-weight"):
                 golden = os.path.join(self.dir, f"{layer['name']}.{pass_name}.golden.npy")
-                run("conv", "--pass", pass_name, "--name", layer["name"], "--weight", files["weight"],
-                    "--input", files["input"], "--grad-output", files["grad_output"],
-                    "--stride", layer["stride"][0], "--padding", 1, "--rows", 8, "--chunk", 4, "--elem", "e3m3",
-                    "--out", golden)
+                mlssim("conv", "--pass", pass_name, "--name", layer["name"], "--weight", files["weight"],
+                       "--input", files["input"], "--grad-output", files["grad_output"],
+                       "--stride", layer["stride"][0], "--padding", 1, "--rows", 8, "--chunk", 4, "--elem", "e3m3",
+                       "--out", golden)
                 array = np.load(os.path.join(outputs, f"{layer['name']}.{pass_name}.npy"))
                 expect = np.load(golden)
                 self.assertEqual(array.dtype, np.float32)
@@ -95,8 +83,8 @@ class RunOutputs(unittest.TestCase):
 
     def test_vcd_waveform_is_written(self):
         vcd = os.path.join(self.dir, "wave.vcd")
-        run("run", self.trace, "--layers", "b", "--passes", "fwd", "--rows", 4, "--cols", 4, "--vcd", vcd,
-            "--quiet", "--no-progress")
+        mlssim("run", self.trace, "--layers", "b", "--passes", "fwd", "--rows", 4, "--cols", 4, "--vcd", vcd,
+               "--quiet", "--no-progress")
         text = open(vcd).read()
         self.assertIn("$enddefinitions", text)
         for signal in ("issue_valid", "chunk_tile", "y_0", "x_3_3", "out_0"):

@@ -5,7 +5,6 @@ bit-exact under --check with the multiplier form of the group scaler counted as
 scale_mul, a broken scaler caught, and the RTL vectors refused."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -15,16 +14,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_cli_errors import differing_bits, spec_quantize  # noqa: E402  (the NumPy model of the quantizer)
 
-MLSSIM = os.environ["MLSSIM"]
-SOURCE = os.environ.get("MLSSIM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-TRACE = os.path.join(SOURCE, "traces", "resnet20-digits")
+from clitest import ROOT, mlssim
+
+TRACE = os.path.join(ROOT, "traces", "resnet20-digits")
 # A few layers of the bundled trace: the stride-1 stem, a block conv and the
 # stride-2 conv of stage 2 (zero insertion in bwd-data), all three passes.
 LAYERS = "conv1,layer1.0.conv2,layer2.0.conv1"
-
-
-def run(*args):
-    return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
 class Quantize(unittest.TestCase):
@@ -46,7 +41,7 @@ class Quantize(unittest.TestCase):
     def quantize(self, x, *flags):
         xp, out, parts = (os.path.join(self.dir, n) for n in ("x.npy", "deq.npy", "parts"))
         np.save(xp, x)
-        proc = run("quantize", xp, "--dequant", out, "--parts", parts, *flags)
+        proc = mlssim("quantize", xp, "--dequant", out, "--parts", parts, *flags, ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         sg = (1 + np.load(os.path.join(parts, "sg_man.npy")).astype(np.float64) / 2.0 ** int(flags[flags.index(
             "--scale") + 1][-1])) * np.ldexp(1.0, np.load(os.path.join(parts, "sg_exp.npy")).astype(np.int64))
@@ -88,12 +83,12 @@ class Quantize(unittest.TestCase):
     def test_scale_format_range(self):
         np.save(os.path.join(self.dir, "x.npy"), np.ones((2, 2), np.float32))
         for good in ("e8m2", "e4m3", "e0m3", "e8m0"):
-            proc = run("quantize", os.path.join(self.dir, "x.npy"), "--scale", good,
-                       "--dequant", os.path.join(self.dir, "ok.npy"))
+            proc = mlssim("quantize", os.path.join(self.dir, "x.npy"), "--scale", good,
+                          "--dequant", os.path.join(self.dir, "ok.npy"), ok=None)
             self.assertEqual(proc.returncode, 0, f"{good}: {proc.stderr}")
         for bad in ("e4m4", "e9m3", "e8m12"):
-            proc = run("quantize", os.path.join(self.dir, "x.npy"), "--scale", bad,
-                       "--dequant", os.path.join(self.dir, "bad.npy"))
+            proc = mlssim("quantize", os.path.join(self.dir, "x.npy"), "--scale", bad,
+                          "--dequant", os.path.join(self.dir, "bad.npy"), ok=None)
             self.assertNotEqual(proc.returncode, 0, bad)
             lines = proc.stderr.strip().splitlines()
             self.assertEqual(len(lines), 1, proc.stderr)
@@ -112,7 +107,8 @@ class Run(unittest.TestCase):
 
     def report(self, *flags, expect_rc=0):
         path = os.path.join(self.dir, "r.json")
-        proc = run("run", TRACE, "--layers", LAYERS, "--check", "--quiet", "--no-progress", "--report", path, *flags)
+        proc = mlssim("run", TRACE, "--layers", LAYERS, "--check", "--quiet", "--no-progress", "--report", path, *flags,
+                      ok=None)
         self.assertEqual(proc.returncode, expect_rc, proc.stderr)
         with open(path) as f:
             report = json.load(f)
@@ -166,7 +162,8 @@ class Run(unittest.TestCase):
     def test_vectors_refuse_wide_scales(self):
         out = os.path.join(self.dir, "vec")
         for scale, passes in (("e4m3", "fwd"), ("e5m2", "bwd-weight"), ("e8m2", "bwd-data")):
-            proc = run("vectors", TRACE, "--layers", "conv1", "--passes", passes, "--out", out, "--scale", scale)
+            proc = mlssim("vectors", TRACE, "--layers", "conv1", "--passes", passes, "--out", out, "--scale", scale,
+                          ok=None)
             self.assertNotEqual(proc.returncode, 0)
             lines = proc.stderr.strip().splitlines()
             self.assertEqual(len(lines), 1, proc.stderr)
@@ -174,7 +171,8 @@ class Run(unittest.TestCase):
             self.assertIn("M_g <= 1", lines[0])
             self.assertFalse(os.path.exists(out))
         # M_g <= 1 is still written.
-        proc = run("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--out", out, "--scale", "e4m1")
+        proc = mlssim("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--out", out, "--scale", "e4m1",
+                      ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertTrue(os.path.exists(os.path.join(out, "chunks.txt")))
 

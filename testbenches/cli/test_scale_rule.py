@@ -17,9 +17,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_cli_errors import differing_bits, spec_quantize  # noqa: E402  (the NumPy model of the quantizer)
 
-MLSSIM = os.environ["MLSSIM"]
-SOURCE = os.environ.get("MLSSIM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-TRACE = os.path.join(SOURCE, "traces", "resnet20-digits")
+from clitest import MLSSIM, ROOT, mlssim
+
+TRACE = os.path.join(ROOT, "traces", "resnet20-digits")
 LAYERS = "conv1,layer1.0.conv2,layer2.0.conv1"
 # (elem, scale, group, x_max, S_g of the group holding the tensor max (s = 1), worked by hand):
 #   e2m1 under e4m3: 1/0.75 = 1.33.. -> 1.375 (1.25 * 0.75 < 1);
@@ -27,10 +27,6 @@ LAYERS = "conv1,layer1.0.conv2,layer2.0.conv1"
 #   e2m4 under e8m1: 1/0.96875 = 1.03.. -> 1.5, so the max lands below x_max.
 CASES = (("e2m1", "e4m3", "k16", 0.75, 1.375), ("e2m1", "e8m0", "k32", 0.75, 1.0),
          ("e4m3", "e8m0", "k32", 0.9375, 1.0), ("e2m4", "e8m1", "nc", 0.96875, 1.5))
-
-
-def run(*args):
-    return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
 class Quantize(unittest.TestCase):
@@ -60,7 +56,7 @@ class Quantize(unittest.TestCase):
     def quantize(self, x, *flags):
         xp, out, parts = (os.path.join(self.dir, n) for n in ("x.npy", "deq.npy", "parts"))
         np.save(xp, x)
-        proc = run("quantize", xp, "--dequant", out, "--parts", parts, *flags)
+        proc = mlssim("quantize", xp, "--dequant", out, "--parts", parts, *flags, ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return np.load(out), np.load(os.path.join(parts, "sg.npy"))
 
@@ -105,7 +101,7 @@ class Quantize(unittest.TestCase):
     def test_bad_scale_rule_is_one_line(self):
         np.save(os.path.join(self.dir, "x.npy"), np.ones((2, 2), np.float32))
         out = os.path.join(self.dir, "bad.npy")
-        proc = run("quantize", os.path.join(self.dir, "x.npy"), "--scale-rule", "amax", "--dequant", out)
+        proc = mlssim("quantize", os.path.join(self.dir, "x.npy"), "--scale-rule", "amax", "--dequant", out, ok=None)
         self.assertNotEqual(proc.returncode, 0)
         lines = proc.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, proc.stderr)
@@ -124,8 +120,8 @@ class Run(unittest.TestCase):
 
     def report(self, *flags, layers=LAYERS):
         path = os.path.join(self.dir, "r.json")
-        proc = run("run", TRACE, "--layers", layers, "--check", "--accuracy", "--quiet", "--no-progress",
-                   "--report", path, *flags)
+        proc = mlssim("run", TRACE, "--layers", layers, "--check", "--accuracy", "--quiet", "--no-progress",
+                      "--report", path, *flags, ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         with open(path) as f:
             report = json.load(f)
@@ -154,7 +150,8 @@ class Run(unittest.TestCase):
         # Under fit, e8m1 scales reach 1.5: code {neg_exp 0, man 1} = 1, which
         # cover never writes. The RTL column (when built) replays the pass.
         out = os.path.join(self.dir, "vec")
-        proc = run("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--scale-rule", "fit", "--out", out)
+        proc = mlssim("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--scale-rule", "fit", "--out", out,
+                      ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         with open(os.path.join(out, "y.txt")) as f:
             codes = [line.split()[0] for line in f]
@@ -175,7 +172,7 @@ class Run(unittest.TestCase):
         with open(path, "w") as f:
             f.write(f"trace: {TRACE}\npoints:\n  - {{elem: e2m1}}\n  - {{elem: e2m1, scale_rule: cover}}\n"
                     f"  - {{elem: e2m1, scale_rule: fit}}\n")
-        proc = run("sweep", path, "--list")
+        proc = mlssim("sweep", path, "--list", ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         ids = re.findall(r"^([0-9a-f]{12}) point \d+", proc.stdout, re.M)
         # Added after point ids: at its default (cover) the key leaves the id as

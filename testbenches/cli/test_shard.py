@@ -13,7 +13,8 @@ import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import MLSSIM, mlssim, write_trace
+
 TIMING = {"sim_seconds", "sim_macs_per_second", "golden_seconds"}
 
 # name, Co, Ci, K, H, stride, padding (batch 2); a linear layer too.
@@ -37,14 +38,7 @@ def make_trace(root, seed=2, convs=CONVS):
     layers.append(({"name": "fc", "kind": "linear"}, {"weight": rng.standard_normal((10, 24)),
                                                        "input": rng.standard_normal((3, 24)),
                                                        "grad_output": rng.standard_normal((3, 10))}))
-    manifest = []
-    for entry, tensors in layers:
-        for key, value in tensors.items():
-            np.save(os.path.join(root, f"{entry['name']}.{key}.npy"), value.astype("<f4"))
-            entry[key] = f"{entry['name']}.{key}.npy"
-        manifest.append(entry)
-    with open(os.path.join(root, "manifest.json"), "w") as f:
-        json.dump({"format": "mls-trace/2", "model": "tiny", "layers": manifest}, f)
+    write_trace(root, layers)
 
 
 def untimed(value):
@@ -215,9 +209,8 @@ class DocumentedSlurmScript(unittest.TestCase):
         self.assertEqual(len(parts), 3)
         merged = os.path.join(tmp.name, "report.json")
         whole = os.path.join(tmp.name, "whole.json")
-        subprocess.run([MLSSIM, "merge", *parts, "--report", merged], check=True, capture_output=True, timeout=60)
-        subprocess.run([MLSSIM, "run", trace, "--check", "--report", whole, "--no-progress"], check=True,
-                       capture_output=True, timeout=120)
+        mlssim("merge", *parts, "--report", merged, timeout=60)
+        mlssim("run", trace, "--check", "--report", whole, "--no-progress", timeout=120)
         self.assertEqual(untimed(load(merged)), untimed(load(whole)))
 
 
@@ -233,8 +226,7 @@ class Resume(unittest.TestCase):
 
     def test_killed_then_resumed_run_gives_the_same_report(self):
         whole = os.path.join(self.tmp.name, "whole.json")
-        subprocess.run([MLSSIM, "run", self.trace, "--check", "--report", whole, "--no-progress"], check=True,
-                       capture_output=True, timeout=120)
+        mlssim("run", self.trace, "--check", "--report", whole, "--no-progress", timeout=120)
         keep = os.path.join(self.tmp.name, "keep")
         resumed = os.path.join(self.tmp.name, "resumed.json")
         args = [MLSSIM, "run", self.trace, "--check", "--resume", keep, "--report", resumed]

@@ -6,20 +6,17 @@ Run by CTest with MLSSIM = the built binary and MLSSIM_SOURCE_DIR = the repo roo
 """
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
-MLSSIM = os.environ["MLSSIM"]
-TRACE = os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", "resnet20-digits")
+from clitest import TRACES, mlssim
+
+TRACE = os.path.join(TRACES, "resnet20-digits")
 
 
 def report(tmp, *flags):
     path = os.path.join(tmp, "r.json")
-    proc = subprocess.run([MLSSIM, "run", TRACE, "--layers", "conv1,layer1.0.conv1", "--quiet", "--no-progress",
-                           "--report", path, *map(str, flags)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise AssertionError(proc.stderr)
+    mlssim("run", TRACE, "--layers", "conv1,layer1.0.conv1", "--quiet", "--no-progress", "--report", path, *flags)
     with open(path) as f:
         return json.load(f)
 

@@ -18,7 +18,7 @@ import unittest
 
 import numpy as np
 
-MLSSIM = os.environ.get("MLSSIM", "mlssim")
+from clitest import MLSSIM, mlssim, write_trace
 
 # 6 points: a 2 x 2 grid plus two explicit points, one of them repeating a grid
 # point with its defaults spelled out (run once), one new.
@@ -36,10 +36,6 @@ points:
 POINTS = 6
 
 
-def write_npy(path, shape, rng, scale=1.0):
-    np.save(path, (rng.standard_normal(shape) * scale).astype(np.float32))
-
-
 def make_trace(root):
     """Two small conv layers (one with stride 2), inputs, weights and errors."""
     os.makedirs(root)
@@ -47,17 +43,13 @@ def make_trace(root):
     # big enough (~0.15 s a point) that a killed -j 1 sweep is caught half-way
     layers = [("a", [16, 8, 3, 3], [2, 8, 20, 20], [2, 16, 20, 20], 1),
               ("b", [16, 16, 3, 3], [2, 16, 20, 20], [2, 16, 10, 10], 2)]
-    manifest = {"format": "mls-trace/1", "model": "tiny", "layers": []}
+    pairs = []
     for name, w, a, e, stride in layers:
-        write_npy(os.path.join(root, name + ".weight.npy"), w, rng, 0.2)
-        write_npy(os.path.join(root, name + ".input.npy"), a, rng)
-        write_npy(os.path.join(root, name + ".grad_output.npy"), e, rng, 1e-3)
-        manifest["layers"].append({
-            "name": name, "kind": "conv2d", "stride": [stride, stride], "padding": [1, 1],
-            "dilation": [1, 1], "groups": 1, "weight": name + ".weight.npy",
-            "input": name + ".input.npy", "grad_output": name + ".grad_output.npy"})
-    with open(os.path.join(root, "manifest.json"), "w") as f:
-        json.dump(manifest, f)
+        tensors = {"weight": rng.standard_normal(w) * 0.2, "input": rng.standard_normal(a),
+                   "grad_output": rng.standard_normal(e) * 1e-3}
+        pairs.append(({"name": name, "kind": "conv2d", "stride": [stride, stride], "padding": [1, 1],
+                       "dilation": [1, 1], "groups": 1}, tensors))
+    write_trace(root, pairs, fmt="mls-trace/1")
 
 
 def without_wall_time(results):
@@ -82,12 +74,7 @@ class SweepTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def run_sweep(self, *args, sweep=None, check=True):
-        proc = subprocess.run([MLSSIM, "sweep", sweep or self.sweep, *args],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, timeout=120)
-        if check and proc.returncode != 0:
-            raise AssertionError("mlssim sweep %s failed (%d): %s" % (args, proc.returncode, proc.stderr))
-        return proc
+        return mlssim("sweep", sweep or self.sweep, *args, ok=True if check else None, timeout=120)
 
     def read(self, path):
         with open(path) as f:

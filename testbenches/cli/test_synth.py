@@ -11,20 +11,15 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from clitest import ROOT, mlssim
+
 TOPOLOGIES = os.path.join(ROOT, "topologies")
-
-
-def run(*args):
-    return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
 # A small network with every form the JSON takes: padding, stride, groups
@@ -80,7 +75,7 @@ class Synth(unittest.TestCase):
         self.tmp.cleanup()
 
     def synth(self, topo, out, *extra):
-        proc = run("synth", topo, "--out", out, *extra)
+        proc = mlssim("synth", topo, "--out", out, *extra, ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return out
 
@@ -99,7 +94,7 @@ class Synth(unittest.TestCase):
                 self.assertNotIn("grad_output", entry)
             self.assertEqual(np.load(os.path.join(trace, entry["weight"])).dtype, np.float32)
         report = os.path.join(self.dir, "r.json")
-        proc = run("run", trace, "--check", "--report", report, "--no-progress", "--quiet")
+        proc = mlssim("run", trace, "--check", "--report", report, "--no-progress", "--quiet", ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         r = json.load(open(report))
         self.assertTrue(r["total"]["bit_exact"])
@@ -158,7 +153,7 @@ class Synth(unittest.TestCase):
         self.assertEqual(shapes["Conv1"], [[8, 3, 3, 3], [2, 3, 11, 9], [2, 8, 5, 4]])
         self.assertEqual(shapes["Conv2"], [[6, 8, 3, 1], [2, 8, 5, 4], [2, 6, 3, 4]])
         self.assertEqual(m["layers"][0]["padding"], [0, 0])
-        proc = run("run", trace, "--check", "--no-progress", "--quiet")
+        proc = mlssim("run", trace, "--check", "--no-progress", "--quiet", ok=None)
         self.assertEqual(proc.returncode, 0, proc.stderr)
 
     def assert_refused(self, name, text, where, words):
@@ -166,7 +161,7 @@ class Synth(unittest.TestCase):
         with open(path, "w") as f:
             f.write(text)
         out = os.path.join(self.dir, "never")
-        proc = run("synth", path, "--out", out)
+        proc = mlssim("synth", path, "--out", out, ok=None)
         self.assertEqual(proc.returncode, 1, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, proc.stderr)
@@ -228,11 +223,11 @@ class Synth(unittest.TestCase):
     def test_existing_out_is_refused_and_nothing_is_left_on_error(self):
         out = os.path.join(self.dir, "t")
         os.mkdir(out)
-        proc = run("synth", self.topo, "--out", out)
+        proc = mlssim("synth", self.topo, "--out", out, ok=None)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("exists", proc.stderr)
         self.assertEqual(os.listdir(out), [])
-        proc = run("synth", self.topo, "--out", os.path.join(self.dir, "x"), "--batch", 0)
+        proc = mlssim("synth", self.topo, "--out", os.path.join(self.dir, "x"), "--batch", 0, ok=None)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("--batch", proc.stderr)
 
@@ -283,15 +278,17 @@ class ShippedTopologies(unittest.TestCase):
         # ResNet-50 (189 MB at batch 1) only through the topology check, which
         # synth makes before it looks at --out: an --out in a missing directory
         # is then the only error
-        proc = run("synth", os.path.join(TOPOLOGIES, "resnet50.json"), "--out", os.path.join(tmp.name, "no", "t"))
+        proc = mlssim("synth", os.path.join(TOPOLOGIES, "resnet50.json"), "--out", os.path.join(tmp.name, "no", "t"),
+                      ok=None)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("--out", proc.stderr)
         self.assertNotIn("resnet50.json", proc.stderr)
         for name, layer in (("mobilenet_v2.json", "features.17.conv.1.0"), ("vit_b16_block.json", "blocks.0.attn.q_kt")):
             out = os.path.join(tmp.name, name)
-            proc = run("synth", os.path.join(TOPOLOGIES, name), "--out", out)
+            proc = mlssim("synth", os.path.join(TOPOLOGIES, name), "--out", out, ok=None)
             self.assertEqual(proc.returncode, 0, proc.stderr)
-            proc = run("run", out, "--layers", layer, "--passes", "fwd", "--check", "--quiet", "--no-progress")
+            proc = mlssim("run", out, "--layers", layer, "--passes", "fwd", "--check", "--quiet", "--no-progress",
+                          ok=None)
             self.assertEqual(proc.returncode, 0, proc.stderr)
             shutil.rmtree(out)
 
@@ -302,7 +299,7 @@ class ShippedTopologies(unittest.TestCase):
         traces = {}
         for name in ("resnet18.csv", "resnet18.json"):
             out = os.path.join(tmp.name, name)
-            proc = run("synth", os.path.join(TOPOLOGIES, name), "--out", out)
+            proc = mlssim("synth", os.path.join(TOPOLOGIES, name), "--out", out, ok=None)
             self.assertEqual(proc.returncode, 0, proc.stderr)
             m = json.load(open(os.path.join(out, "manifest.json")))
             traces[name] = {l["name"]: (np.load(os.path.join(out, l["weight"]), mmap_mode="r").size,

@@ -10,17 +10,12 @@ import copy
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
-
-
-def run(*args):
-    return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=300)
+from clitest import mlssim
 
 
 LAYERS = [
@@ -84,7 +79,7 @@ class TraceCase(unittest.TestCase):
         return d
 
     def run_trace(self, trace, *extra):
-        return run("run", trace, "--check", "--report", self.report, "--no-progress", "--quiet", *extra)
+        return mlssim("run", trace, "--check", "--report", self.report, "--no-progress", "--quiet", *extra, ok=None)
 
     def assert_ok(self, trace, *extra):
         proc = self.run_trace(trace, *extra)

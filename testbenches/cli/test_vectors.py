@@ -11,19 +11,15 @@ Bad inputs: each exits non-zero with one line on stderr naming what is wrong,
 and leaves no output directory behind.
 """
 import os
-import subprocess
 import tempfile
 import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
+from clitest import mlssim
+
 TRACE = os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", "resnet20-digits")
 FILES = ["meta.txt", "x.txt", "y.txt", "chunks.txt", "tiles.txt", "outputs.txt"]
-
-
-def run(*args):
-    return subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 def lines(path):
@@ -50,7 +46,7 @@ class VectorsTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.dir = os.path.join(cls.tmp.name, "fwd")
-        r = run("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--out", cls.dir)
+        r = mlssim("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--out", cls.dir, ok=None)
         assert r.returncode == 0, r.stderr
         cls.meta = dict(line.split() for line in lines(os.path.join(cls.dir, "meta.txt")))
 
@@ -93,9 +89,9 @@ class VectorsTest(unittest.TestCase):
 
     def test_results_equal_mlssim_conv(self):
         out = os.path.join(self.tmp.name, "conv.npy")
-        r = run("conv", "--pass", "fwd", "--name", "conv1", "--padding", 1,
-                "--weight", os.path.join(TRACE, "conv1.weight.npy"),
-                "--input", os.path.join(TRACE, "conv1.input.npy"), "--out", out)
+        r = mlssim("conv", "--pass", "fwd", "--name", "conv1", "--padding", 1,
+                   "--weight", os.path.join(TRACE, "conv1.weight.npy"),
+                   "--input", os.path.join(TRACE, "conv1.input.npy"), "--out", out, ok=None)
         self.assertEqual(r.returncode, 0, r.stderr)
         conv = np.load(out)  # [N, Co, Ho, Wo]
         n, co, ho, wo = conv.shape
@@ -108,7 +104,7 @@ class VectorsTest(unittest.TestCase):
     def assert_refused(self, args, words):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "vec")
-            r = run("vectors", *args, "--out", out)
+            r = mlssim("vectors", *args, "--out", out, ok=None)
             self.assertNotEqual(r.returncode, 0)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
             for w in words:

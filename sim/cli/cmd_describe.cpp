@@ -1,0 +1,96 @@
+// mlssim describe --json: the registries outside tools read instead of copying
+// them: the parameter table (sim/params), the presets (--preset) and the
+// energy model's array blocks (the keys of a report's "by_block").
+#include <iostream>
+
+#include "ref/core/error.h"
+#include "sim/cli/cli_options.h"
+#include "sim/cli/commands.h"
+#include "sim/energy/energy.h"
+#include "sim/params/params.h"
+
+namespace mls {
+namespace {
+
+const char* group_name(params::Group g) {
+  switch (g) {
+    case params::Group::quant: return "quant";
+    case params::Group::operand: return "operand";
+    case params::Group::array: return "array";
+    case params::Group::energy: return "energy";
+  }
+  return "?";
+}
+
+const char* kind_name(params::Kind k) {
+  switch (k) {
+    case params::Kind::integer: return "integer";
+    case params::Kind::text: return "text";
+    case params::Kind::boolean: return "boolean";
+  }
+  return "?";
+}
+
+// Every parameter in table (sweep) order, with its flag, default and where it appears.
+nlohmann::json params_json() {
+  nlohmann::json list = nlohmann::json::array();
+  for (const params::Param& p : params::table()) {
+    nlohmann::json entry = {{"name", p.name},
+                            {"flag", params::flag(p)},
+                            {"group", group_name(p.group)},
+                            {"kind", kind_name(p.kind)},
+                            {"help", p.help},
+                            {"default", params::default_value(p)},
+                            {"sweep", (p.use & params::kSweep) != 0},
+                            {"report", (p.use & params::kReport) != 0}};
+    entry["range"] = p.range ? nlohmann::json::array({p.range->lo, p.range->hi}) : nlohmann::json(nullptr);
+    list.push_back(entry);
+  }
+  return list;
+}
+
+// The presets' values as a sweep file and a report's params spell them
+// (acc_bits 16, clip true), parsed by the parameter table.
+nlohmann::json presets_json() {
+  nlohmann::json list = nlohmann::json::array();
+  for (const cli::Preset& preset : cli::presets()) {
+    RunConfig cfg;
+    nlohmann::json values = nlohmann::json::object();
+    for (const auto& [name, text] : preset.values) {
+      const params::Param* p = params::find(name);
+      if (!p) throw Error(std::string("preset ") + preset.name + " sets unknown parameter " + name);
+      params::set(cfg, *p, text);
+      values[name] = p->get(cfg);
+    }
+    list.push_back({{"name", preset.name}, {"help", preset.help}, {"values", values},
+                    {"unquantized", preset.unquantized}});
+  }
+  return list;
+}
+
+nlohmann::json blocks_json() {
+  nlohmann::json list = nlohmann::json::array();
+  for (const BlockField& f : block_fields()) list.push_back(f.name);
+  return list;
+}
+
+}  // namespace
+
+int cmd_describe(const std::vector<std::string>& args) {
+  bool json = false;
+  cli::po::options_description desc("describe options");
+  desc.add_options()("json", cli::po::bool_switch(&json),
+                     "print the parameters, presets and energy blocks as one JSON object (the only form)");
+  cli::po::positional_options_description pos;
+  cli::po::variables_map vm;
+  if (!cli::parse(args, "usage: mlssim describe --json", desc, pos, vm)) return 0;
+  if (!json) throw Error("give --json (the registries are printed as JSON only)");
+  const nlohmann::json out = {{"format", "mlssim-describe/1"},
+                              {"params", params_json()},
+                              {"presets", presets_json()},
+                              {"blocks", blocks_json()}};
+  std::cout << out.dump(1) << "\n";
+  return 0;
+}
+
+}  // namespace mls
