@@ -112,10 +112,8 @@ std::unique_ptr<LayerKind> Conv2d::from_manifest(const nlohmann::json& entry, co
   return std::make_unique<Conv2d>(conv_params_from_manifest(entry, where));
 }
 
-namespace {
-
 // The output [N, Co, Ho, Wo] of a synthesized conv2d layer.
-Shape synth_output_shape(const Shape& weight, const Shape& input, const nlohmann::json& entry,
+static Shape synth_output_shape(const Shape& weight, const Shape& input, const nlohmann::json& entry,
                          const std::string& where) {
   const ConvParams p = conv_params_from_manifest(entry, where);
   const int stride[2] = {p.stride_h, p.stride_w}, padding[2] = {p.pad_h, p.pad_w}, dilation[2] = {p.dil_h, p.dil_w};
@@ -130,8 +128,6 @@ Shape synth_output_shape(const Shape& weight, const Shape& input, const nlohmann
   }
   return out;
 }
-
-}  // namespace
 
 const SynthRules Conv2d::kSynth = {4, 4, "weight", 3, 3, "input (without the batch)",
                                    true, true, false, true, &synth_output_shape};
