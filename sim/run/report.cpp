@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <map>
 
-#include "hw_model/memory/traffic.h"
+#include "hw_model/stats/gauges.h"
+#include "hw_model/stats/traffic.h"
 #include "ref/core/error.h"
 #include "sim/params/params.h"
 
@@ -74,7 +75,7 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
   hw::Traffic traffic;
   double sim_seconds = 0;
   int64_t macs = 0, useful = 0, unquantized_macs = 0;
-  int acc_bits_needed = 1;
+  Gauges gauges;
   bool all_bit_exact = true;
   for (const json& e : layers) {
     if (e.value("unquantized", false)) {
@@ -83,7 +84,7 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
     }
     total += stats_of(e);
     traffic += traffic_of(e);
-    acc_bits_needed = std::max(acc_bits_needed, e.at("acc_bits_needed").get<int>());
+    gauges.merge(gauges_of(e));
     sim_seconds += e.at("sim_seconds").get<double>();
     macs += e.at("macs").get<int64_t>();
     useful += e.at("macs_useful").get<int64_t>();
@@ -98,11 +99,11 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
                   {{"cycles", total.cycles}, {"macs", macs}, {"macs_useful", useful},
                    {"events", events_json(total, array)},
                    {"stats", stats_tree_json(total)},
-                   {"acc_bits_needed", acc_bits_needed},
                    {"stall_cycles", total.stall_cycles},
                    {"traffic", hw::traffic_json(traffic)},
                    {"utilization", total.utilization(array.rows, array.cols)},
                    {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
+  add_gauges_json(report["total"], gauges);
   if (check) report["total"]["bit_exact"] = all_bit_exact;
   if (layer_settings) report["total"]["macs_unquantized"] = unquantized_macs;
   return report;
