@@ -22,10 +22,11 @@
 #include "hw_model/memory/operand_buffer.h"
 #include "hw_model/memory/output_buffer.h"
 #include "hw_model/memory/tile_buffer.h"
-#include "hw_model/memory/traffic.h"
+#include "hw_model/stats/traffic.h"
 #include "hw_model/array/output_accumulator.h"
 #include "hw_model/channels/edge_clock.h"
 #include "hw_model/channels/pipe_reg.h"
+#include "hw_model/stats/gauges.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
@@ -102,6 +103,12 @@ class ArraySim {
   // The local accumulator width the last run needed to have no acc_overflow
   // (LocalAccumulator::width_needed).
   int acc_bits_needed() const { return array_.local_accumulator.width_needed(); }
+  // The gauges of the last run (hw_model/stats/gauges.h).
+  Gauges gauges() const {
+    Gauges g;
+    g.acc_bits_needed = uint64_t(acc_bits_needed());
+    return g;
+  }
   const MlsConfig& config() const { return cfg_; }
 
  private:

@@ -16,7 +16,7 @@ struct SimulatedPass {
   Stats stats;      // events of this pass alone
   Traffic traffic;  // data moved between the memory levels
   double seconds;   // wall time of the simulation (job building excluded)
-  int acc_bits_needed = 1;  // the local accumulator width with no acc_overflow
+  Gauges gauges;    // levels of this pass: the accumulator width it needed
 };
 
 template <class Progress>
@@ -40,14 +40,14 @@ namespace mls::hw {
 template <class Progress>
 SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
                             Progress&& progress) {
-  SimulatedPass r{TensorF(lp.out_shape), Stats{}, Traffic{}, 0.0};
+  SimulatedPass r{TensorF(lp.out_shape), Stats{}, Traffic{}, 0.0, Gauges{}};
   const LayerJob job = make_layer_job(lp, x, y, Mapping::for_pass(sim.config().array, lp.pass), r.out.data.data());
   const MemoryPlan plan = make_memory_plan(lp, job, sim.config().memory);
   const auto t0 = std::chrono::steady_clock::now();
   r.stats = sim.run(job, plan, progress);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.traffic = sim.traffic();
-  r.acc_bits_needed = sim.acc_bits_needed();
+  r.gauges = sim.gauges();
   return r;
 }
 

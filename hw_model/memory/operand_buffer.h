@@ -15,7 +15,7 @@
 #include "hw_model/channels/bundles.h"
 #include "hw_model/job/layer_job.h"
 #include "hw_model/channels/pipe_reg.h"
-#include "hw_model/memory/traffic.h"
+#include "hw_model/stats/traffic.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 

@@ -13,7 +13,7 @@
 
 #include "hw_model/memory/dram.h"
 #include "hw_model/memory/memory_plan.h"
-#include "hw_model/memory/traffic.h"
+#include "hw_model/stats/traffic.h"
 
 namespace mls::hw {
 

@@ -112,6 +112,26 @@ std::unique_ptr<LayerKind> Conv2d::from_manifest(const nlohmann::json& entry, co
   return std::make_unique<Conv2d>(conv_params_from_manifest(entry, where));
 }
 
+// The output [N, Co, Ho, Wo] of a synthesized conv2d layer.
+static Shape synth_output_shape(const Shape& weight, const Shape& input, const nlohmann::json& entry,
+                         const std::string& where) {
+  const ConvParams p = conv_params_from_manifest(entry, where);
+  const int stride[2] = {p.stride_h, p.stride_w}, padding[2] = {p.pad_h, p.pad_w}, dilation[2] = {p.dil_h, p.dil_w};
+  Shape out = {input[0], weight[0]};
+  for (int d = 0; d < 2; ++d) {
+    const int64_t span = int64_t(dilation[d]) * (weight[2 + d] - 1) + 1;
+    const int64_t padded = input[2 + d] + 2 * int64_t(padding[d]);
+    if (padded < span)
+      throw Error(where + ": the " + (d ? "width" : "height") + " with padding, " + std::to_string(padded) +
+                  ", is smaller than the kernel's span " + std::to_string(span));
+    out.push_back((padded - span) / stride[d] + 1);
+  }
+  return out;
+}
+
+const SynthRules Conv2d::kSynth = {4, 4, "weight", 3, 3, "input (without the batch)",
+                                   true, true, false, true, &synth_output_shape};
+
 int64_t Conv2d::blocks(Pass) const { return geometry().groups(); }
 
 void Conv2d::bind(const Shape& weight, const Shape& input, const Shape* grad_output) {

@@ -51,6 +51,8 @@ class Conv2d final : public LayerKind {
   // stride, padding, dilation (an integer or [h, w]) and groups.
   static std::vector<std::string> manifest_keys();
   static std::unique_ptr<LayerKind> from_manifest(const nlohmann::json& entry, const std::string& where);
+  // How `mlssim synth` makes up a layer of this kind.
+  static const SynthRules kSynth;
 
   explicit Conv2d(const ConvParams& params = {}) : params_(params) {}
 

@@ -37,10 +37,10 @@ const std::vector<LayerKindEntry>& layer_kinds() {
   // The registry: one line per kind, no self-registration, so the list of
   // kinds is here to read.
   static const std::vector<LayerKindEntry> kinds = {
-      {Conv2d::kName, Conv2d::manifest_keys(), &Conv2d::from_manifest},
+      {Conv2d::kName, Conv2d::manifest_keys(), &Conv2d::from_manifest, &Conv2d::kSynth},
       {ConvTranspose2d::kName, ConvTranspose2d::manifest_keys(), &ConvTranspose2d::from_manifest},
-      {Linear::kName, Linear::manifest_keys(), &Linear::from_manifest},
-      {Matmul::kName, Matmul::manifest_keys(), &Matmul::from_manifest},
+      {Linear::kName, Linear::manifest_keys(), &Linear::from_manifest, &Linear::kSynth},
+      {Matmul::kName, Matmul::manifest_keys(), &Matmul::from_manifest, &Matmul::kSynth},
   };
   return kinds;
 }

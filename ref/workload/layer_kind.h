@@ -113,6 +113,27 @@ class LayerKind {
   LayerKind& operator=(const LayerKind&) = default;
 };
 
+// How `mlssim synth` (sim/synth, docs/scale.md#synthetic-traces) makes up a
+// layer of a kind from its shapes alone. A kind without these rules cannot be
+// synthesized.
+struct SynthRules {
+  // The topology's weight and input shapes (the input without the batch): the
+  // ranks they may have and what an error calls them.
+  size_t weight_min_rank = 0, weight_max_rank = 0;
+  const char* weight_what = "weight";
+  size_t input_min_rank = 0, input_max_rank = 0;
+  const char* input_what = "input (without the batch)";
+  bool channels_first = false;    // a tensor's channels at dim 1 ([N, C, ...]), else its last dim
+  bool weight_is_parameter = true;  // He-scaled by its fan-in (its dims after the first); else drawn as an activation
+  bool weight_batched = false;    // the weight carries the batch dimension too (a matmul's second operand)
+  bool relu_after_first = false;  // inputs after the first layer default to ReLU outputs
+  // The output's shape from the weight's and the input's (as the trace holds
+  // them, with the batch) and the layer's parameters (its manifest entry);
+  // errors start with `where`.
+  Shape (*output_shape)(const Shape& weight, const Shape& input, const nlohmann::json& entry,
+                        const std::string& where) = nullptr;
+};
+
 // One registered kind: its name, the manifest keys it reads besides the
 // common ones (name, kind, weight, input, grad_output), and its factory,
 // which parses those keys; its errors start with `where`.
@@ -120,6 +141,7 @@ struct LayerKindEntry {
   std::string name;
   std::vector<std::string> keys;
   std::unique_ptr<LayerKind> (*from_manifest)(const nlohmann::json& entry, const std::string& where);
+  const SynthRules* synth = nullptr;  // null: `mlssim synth` cannot make this kind
 };
 
 // The kind of a layer whose manifest entry has no `kind`.

@@ -7,6 +7,20 @@
 
 namespace mls {
 
+namespace {
+
+// The output [..., out] of a synthesized linear layer.
+Shape synth_output_shape(const Shape& weight, const Shape& input, const nlohmann::json&, const std::string&) {
+  Shape out = input;
+  out.back() = weight[0];
+  return out;
+}
+
+}  // namespace
+
+const SynthRules Linear::kSynth = {2, 2, "weight", 1, 6, "input (without the batch)",
+                                   false, true, false, false, &synth_output_shape};
+
 std::unique_ptr<LayerKind> Linear::from_manifest(const nlohmann::json&, const std::string&) {
   return std::make_unique<Linear>();
 }

@@ -18,6 +18,23 @@ Shape with_matrix(const Shape& batch, int64_t rows, int64_t cols) {
 
 }  // namespace
 
+namespace {
+
+// The output [..., M, N] of a synthesized matmul A [..., M, K] x B [..., K, N].
+Shape synth_output_shape(const Shape& weight, const Shape& input, const nlohmann::json&, const std::string& where) {
+  if (weight.size() != input.size())
+    throw Error(where + ": weight and input must have the same number of batch dimensions (matmul)");
+  Shape out = input;
+  out.back() = weight.back();
+  return out;
+}
+
+}  // namespace
+
+const SynthRules Matmul::kSynth = {2, 6, "weight (the second operand, without the batch)",
+                                   2, 6, "input (the first operand, without the batch)",
+                                   false, false, true, false, &synth_output_shape};
+
 std::unique_ptr<LayerKind> Matmul::from_manifest(const nlohmann::json&, const std::string&) {
   return std::make_unique<Matmul>();
 }

@@ -24,6 +24,8 @@ class Matmul final : public LayerKind {
   static constexpr const char* kName = "matmul";
   static std::vector<std::string> manifest_keys() { return {}; }
   static std::unique_ptr<LayerKind> from_manifest(const nlohmann::json& entry, const std::string& where);
+  // How `mlssim synth` makes up a layer of this kind.
+  static const SynthRules kSynth;
 
   std::string name() const override { return kName; }
   void bind(const Shape& weight, const Shape& input, const Shape* grad_output) override;

@@ -11,6 +11,7 @@
 #include "ref/io/file_io.h"
 #include "sim/energy/energy.h"
 #include "sim/io/json_file.h"
+#include "sim/params/params.h"
 
 namespace mls {
 
@@ -18,49 +19,70 @@ namespace {
 
 namespace po = boost::program_options;
 
-constexpr const char* kUsage =
-    "usage: mlssim energy REPORT.json [--tech paper-unit|horowitz-45nm|mac-65nm|osu018|TABLE_FILE] [--gating] "
-    "[--out ENERGY.json] [--export-ert ERT.yaml [--pass fwd|bwd-data|bwd-weight]]\n"
-    "       mlssim energy --export-ert ERT.yaml --tech TABLE [--elem e2m4] [--scale e8m1] [--acc-bits 16]";
+// The built-in energy table names, from the energy table registry, joined by `sep`.
+std::string table_names(const char* sep) {
+  std::string names;
+  for (const std::string& name : builtin_energy_table_names()) names += (names.empty() ? "" : sep) + name;
+  return names;
+}
+
+// A design flag's entry in the parameter table (sim/params): its default, help
+// and range are declared there once, for `run` and `energy` alike.
+const params::Param& param(const char* name) { return *params::find(name); }
+
+std::string usage() {
+  return "usage: mlssim energy REPORT.json [--tech " + table_names("|") + "|TABLE_FILE] [--gating] "
+         "[--out ENERGY.json] [--export-ert ERT.yaml [--pass fwd|bwd-data|bwd-weight]]\n"
+         "       mlssim energy --export-ert ERT.yaml --tech TABLE [--elem " + params::default_text(param("elem")) +
+         "] [--scale " + params::default_text(param("scale")) + "] [--acc-bits " +
+         params::default_text(param("acc_bits")) + "]";
+}
 
 struct EnergyArgs {
   std::string report;
-  std::string tech = "paper-unit";
+  std::string tech = builtin_energy_table_names().front();  // the first built-in table, paper-unit
   std::string out;
   std::string ert;
   std::string pass = "fwd";
-  std::string elem = ElemFormat{}.name(), scale = ScaleFormat{}.name();
-  int acc_bits = 16;
+  std::string elem = params::default_text(param("elem")), scale = params::default_text(param("scale"));
+  std::string acc_bits = params::default_text(param("acc_bits"));
   bool gating = false;
   bool help = false;
 };
 
+// The design flags, --elem, --scale and --acc-bits, as the parameter table has them.
+void add_design_options(po::options_description& options, EnergyArgs& parsed) {
+  const std::string when = "--export-ert without a report: ";
+  options.add_options()("elem", po::value(&parsed.elem)->default_value(parsed.elem),
+                        (when + params::help(param("elem"))).c_str())(
+      "scale", po::value(&parsed.scale)->default_value(parsed.scale), (when + params::help(param("scale"))).c_str())(
+      "acc-bits", po::value(&parsed.acc_bits)->default_value(parsed.acc_bits),
+      (when + params::help(param("acc_bits"))).c_str());
+}
+
 EnergyArgs parse_args(const std::vector<std::string>& args) {
   EnergyArgs parsed;
   po::options_description options("options");
+  const std::string tech_help = "energy table: " + table_names(", ") + ", or a JSON/YAML table or ERT file";
   options.add_options()("help,h", "show this help")(
-      "tech", po::value(&parsed.tech)->default_value(parsed.tech),
-      "energy table: paper-unit, horowitz-45nm, mac-65nm, osu018, or a JSON/YAML table or ERT file")(
+      "tech", po::value(&parsed.tech)->default_value(parsed.tech), tech_help.c_str())(
       "gating", po::bool_switch(&parsed.gating),
       "price products with a zero operand (mul_zero) and their accumulator adds at the gated cost")(
       "out", po::value(&parsed.out), "write the report with energy added to this JSON file")(
       "export-ert", po::value(&parsed.ert)->value_name("ERT.yaml"),
       "write the energy per action of the design as an Accelergy-style ERT (YAML)")(
       "pass", po::value(&parsed.pass)->default_value(parsed.pass),
-      "--export-ert with a report: the pass whose operand formats make the design")(
-      "elem", po::value(&parsed.elem)->default_value(parsed.elem), "--export-ert without a report: element format")(
-      "scale", po::value(&parsed.scale)->default_value(parsed.scale),
-      "--export-ert without a report: group-scale format")(
-      "acc-bits", po::value(&parsed.acc_bits)->default_value(parsed.acc_bits),
-      "--export-ert without a report: local accumulator width")(
-      "report", po::value(&parsed.report)->value_name("REPORT.json"), "run report (mlssim run --report)");
+      "--export-ert with a report: the pass whose operand formats make the design");
+  add_design_options(options, parsed);
+  options.add_options()("report", po::value(&parsed.report)->value_name("REPORT.json"),
+                        "run report (mlssim run --report)");
   po::positional_options_description positional;
   positional.add("report", 1);
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
   po::notify(vm);
   parsed.help = vm.count("help") != 0;
-  if (parsed.help) std::cout << kUsage << "\n\n" << options << "\n";
+  if (parsed.help) std::cout << usage() << "\n\n" << options << "\n";
   else if (parsed.report.empty() && parsed.ert.empty()) throw Error("missing REPORT.json (see --help)");
   else if (!parsed.report.empty() && (!vm["elem"].defaulted() || !vm["scale"].defaulted() || !vm["acc-bits"].defaulted()))
     throw Error("--elem, --scale and --acc-bits describe a design without a report; with REPORT.json the design is "
@@ -145,11 +167,14 @@ Design design_from_report(const nlohmann::json& report, const std::string& path,
 }
 
 Design design_from_flags(const EnergyArgs& a) {
+  RunConfig cfg;  // the flags set as `run` sets them, range checks and errors included
+  params::set(cfg, param("elem"), a.elem);
+  params::set(cfg, param("scale"), a.scale);
+  params::set(cfg, param("acc_bits"), a.acc_bits);
   PassWidths w;
-  w.x_elem = w.y_elem = parse_elem_format(a.elem);
-  w.x_scale = w.y_scale = parse_scale_format(a.scale);
-  if (a.acc_bits < 8 || a.acc_bits > 62) throw Error("--acc-bits must be in [8, 62], got " + std::to_string(a.acc_bits));
-  w.acc_bits = a.acc_bits;
+  w.x_elem = w.y_elem = cfg.mls.quant.weight.elem;
+  w.x_scale = w.y_scale = cfg.mls.quant.weight.scale;
+  w.acc_bits = cfg.mls.array.acc_bits;
   return {w, widths_note(w)};
 }
 

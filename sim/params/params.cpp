@@ -8,6 +8,7 @@
 #include "ref/io/file_io.h"
 #include "ref/mapping/mapping.h"
 #include "ref/workload/bwd_data_decompose.h"
+#include "sim/energy/energy.h"
 
 namespace mls::params {
 
@@ -88,6 +89,14 @@ json weight_elem(const RunConfig& c) { return c.mls.quant.weight.elem.name(); }
 json weight_scale(const RunConfig& c) { return c.mls.quant.weight.scale.name(); }
 json weight_group(const RunConfig& c) { return to_string(c.mls.quant.weight.group); }
 
+// The tech help, the built-in tables as the energy table registry names them
+// (made when asked, not during static initialization).
+std::string tech_help() {
+  std::string names;
+  for (const std::string& name : builtin_energy_table_names()) names += name + " | ";
+  return "add energy to the report: " + names + "TABLE_FILE (docs/energy.md)";
+}
+
 constexpr unsigned kOperandUse = kSweep | kReport;  // not kEveryId: existing point ids stay
 
 // Defaults are not written here: a parameter's default is its value in a
@@ -146,10 +155,9 @@ const std::vector<Param> kTable = {
      [](const RunConfig& c) -> json { return c.mls.quant.weight.clip; }},
     // Checked where it is loaded (run, sweep): a table file is read relative to
     // where it was named.
-    {"tech", Group::energy, Kind::text, nullptr,
-     "add energy to the report: paper-unit | horowitz-45nm | mac-65nm | osu018 | TABLE_FILE (docs/energy.md)", kSweep | kEveryId,
+    {"tech", Group::energy, Kind::text, nullptr, "", kSweep | kEveryId,
      [](RunConfig& c, const Param&, const Text& t) { c.tech = t; },
-     [](const RunConfig& c) -> json { return c.tech; }},
+     [](const RunConfig& c) -> json { return c.tech; }, nullptr, &tech_help},
     {"gating", Group::energy, Kind::boolean, nullptr,
      "price products with a zero operand, and their accumulator adds, at the table's gated cost", kSweep,
      [](RunConfig& c, const Param& p, const Text& t) { c.gating = boolean(p, t); },
@@ -256,7 +264,10 @@ std::string flag(const Param& p) {
   return f;
 }
 
-std::string help(const Param& p) { return p.range ? std::string(p.help) + ", " + p.range->text() : p.help; }
+std::string help(const Param& p) {
+  const std::string text = p.help_of ? p.help_of() : p.help;
+  return p.range ? text + ", " + p.range->text() : text;
+}
 
 std::string text(const json& value) {
   if (value.is_string()) return value.get<std::string>();

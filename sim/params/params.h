@@ -65,6 +65,8 @@ struct Param {
   // `report` is set, the report's "config".
   Getter get;
   Getter report = nullptr;  // the report's value when it differs from get's
+  // The help made from a registry (tech: the energy tables), in place of help.
+  std::string (*help_of)() = nullptr;
 };
 
 // Every parameter, in sweep order: array shape, accumulator, formats,

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <map>
 
-#include "hw_model/memory/traffic.h"
+#include "hw_model/stats/gauges.h"
+#include "hw_model/stats/traffic.h"
 #include "ref/core/error.h"
 #include "sim/params/params.h"
 
@@ -84,7 +85,7 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
   hw::Traffic traffic;
   double sim_seconds = 0;
   int64_t macs = 0, useful = 0, unquantized_macs = 0;
-  int acc_bits_needed = 1;
+  Gauges gauges;
   bool all_bit_exact = true;
   for (const json& e : layers) {
     const std::string of = " (adding " + string_field(e, "name", "?") + " " + string_field(e, "pass", "?") + ")";
@@ -93,7 +94,7 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
       continue;
     }
     add_counts(total, traffic, e, of);
-    acc_bits_needed = std::max(acc_bits_needed, e.at("acc_bits_needed").get<int>());
+    gauges.merge(gauges_of(e));
     sim_seconds += e.at("sim_seconds").get<double>();
     macs = checked_add(macs, e.at("macs").get<int64_t>(), "macs" + of);
     useful = checked_add(useful, e.at("macs_useful").get<int64_t>(), "macs_useful" + of);
@@ -108,11 +109,11 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
                   {{"cycles", total.cycles}, {"macs", macs}, {"macs_useful", useful},
                    {"events", events_json(total, array)},
                    {"stats", stats_tree_json(total)},
-                   {"acc_bits_needed", acc_bits_needed},
                    {"stall_cycles", total.stall_cycles},
                    {"traffic", hw::traffic_json(traffic)},
                    {"utilization", total.utilization(array.rows, array.cols)},
                    {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
+  add_gauges_json(report["total"], gauges);
   if (check) report["total"]["bit_exact"] = all_bit_exact;
   if (layer_settings) report["total"]["macs_unquantized"] = unquantized_macs;
   return report;

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "hw_model/memory/traffic.h"
+#include "hw_model/stats/traffic.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/error.h"
 #include "ref/core/rng.h"

@@ -78,7 +78,7 @@ struct BlockedRun {
   double seconds = 0, golden_seconds = 0;
   int64_t blocks = 0, macs = 0, useful_macs = 0;
   uint64_t golden_overflow = 0;
-  int acc_bits_needed = 1;  // the widest need of its blocks
+  Gauges gauges;  // the largest of its blocks'
   LoweredPass first;  // block 0's sizes, tables dropped
 };
 
@@ -94,11 +94,11 @@ json pass_entry(const std::string& layer, Pass pass, const BlockedRun& run, cons
             {"utilization", run.stats.utilization(array.rows, array.cols)},
             {"events", events_json(run.stats, array)},
             {"stats", stats_tree_json(run.stats)},
-            {"acc_bits_needed", run.acc_bits_needed},
             {"traffic", hw::traffic_json(run.traffic)},
             {"sim_seconds", run.seconds},
             {"sim_macs_per_second", run.seconds > 0 ? double(run.macs) / run.seconds : 0.0},
             {"bit_exact", nullptr}};
+  add_gauges_json(e, run.gauges);
   if (run.blocks != 1) e["blocks"] = run.blocks;
   // The chunk the pass ran with (shorter than --chunk when its rows were filled).
   e["chunk"] = Mapping::for_pass(array, pass).chunk_for(lp.k, lp.g);
@@ -135,7 +135,7 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
     scatter_block(simulated.out, block, r.out);
     r.stats += simulated.stats;
     r.traffic += simulated.traffic;
-    r.acc_bits_needed = std::max(r.acc_bits_needed, simulated.acc_bits_needed);
+    r.gauges.merge(simulated.gauges);
     r.seconds += simulated.seconds;
     r.macs += block.lp.macs();
     r.useful_macs += block.lp.useful_macs();

@@ -62,7 +62,7 @@ void add_event_metrics(ojson& m, const nlohmann::json& total) {
   m["acc_overflow_rate"] = rate(double(event(total, "acc_overflow")), double(event(total, "acc_add")));
 }
 
-// The run's traffic (hw_model/memory/traffic.h): the byte counts as they are,
+// The run's traffic (hw_model/stats/traffic.h): the byte counts as they are,
 // DRAM reads and writes summed, and the element counts with "_elements".
 void add_traffic_metrics(ojson& m, const nlohmann::json& total) {
   if (!total.contains("traffic") || !total["traffic"].is_object()) return;

@@ -78,6 +78,13 @@ TensorF he_weight(const Shape& shape, int64_t fan_in, uint64_t seed, const std::
   return t;
 }
 
+// The products each output of a weight [out, ...] sums: its dims after the first.
+int64_t fan_in(const Shape& weight) {
+  int64_t n = 1;
+  for (size_t d = 1; d < weight.size(); ++d) n *= weight[d];
+  return n;
+}
+
 // Activations: c_ch * z, rectified (ReLU: half the values 0, the others
 // half-normal) unless `signed_values`.
 TensorF activation(const Shape& shape, bool conv, bool relu, uint64_t seed, const std::string& name) {
@@ -159,16 +166,16 @@ SynthSummary write_trace(const Topology& topo, const std::string& out, const Syn
   };
   for (const TopoLayer& l : topo.layers) {
     const LayerShapes s = layer_shapes(l, opt.batch);
-    const bool conv = l.kind == "conv2d";
+    const SynthRules& rules = *synth_rules_of(l.kind);
+    const bool conv = rules.channels_first;
     nlohmann::json entry = {{"name", l.name}, {"kind", l.kind}};
-    if (conv)
-      entry.update({{"stride", l.stride}, {"padding", l.padding}, {"dilation", l.dilation}, {"groups", l.groups}});
+    entry.update(manifest_params(l));
     // One tensor alive at a time: each is written before the next is drawn.
     const std::string w = l.name + ".weight";
-    if (l.kind == "matmul")
-      write(w + ".npy", activation(s.weight, false, false, opt.seed, w));
+    if (rules.weight_is_parameter)
+      write(w + ".npy", he_weight(s.weight, fan_in(s.weight), opt.seed, w));
     else
-      write(w + ".npy", he_weight(s.weight, conv ? s.weight[1] * s.weight[2] * s.weight[3] : s.weight[1], opt.seed, w));
+      write(w + ".npy", activation(s.weight, conv, false, opt.seed, w));
     const std::string a = l.name + ".input";
     write(a + ".npy", activation(s.input, conv, l.input_dist == InputDist::relu, opt.seed, a));
     entry["weight"] = w + ".npy";

@@ -213,6 +213,17 @@ std::map<std::string, YAML::Node> keys_of(const std::string& path, const YAML::N
   return out;
 }
 
+// The kinds synth can make, as an error lists them: "a, b or c".
+std::string synthesizable_kinds() {
+  std::vector<std::string> names;
+  for (const LayerKindEntry& e : layer_kinds())
+    if (e.synth) names.push_back(e.name);
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i)
+    list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return list;
+}
+
 TopoLayer read_layer(const std::string& path, const YAML::Node& n, bool first) {
   if (!n.IsMap()) throw Error(where_of(path, n) + ": a layer must be an object");
   const auto k = keys_of(path, n,
@@ -227,29 +238,22 @@ TopoLayer read_layer(const std::string& path, const YAML::Node& n, bool first) {
   if (const std::string bad = name_problem(l.name); !bad.empty())
     throw Error(where_of(path, k.at("name")) + ": layer name " + quoted_excerpt(l.name) + " " + bad);
   if (k.count("kind")) l.kind = scalar(path, k.at("kind"), "kind");
-  const bool conv = l.kind == "conv2d";
-  if (!conv && l.kind != "linear" && l.kind != "matmul")
-    throw Error(where_of(path, k.at("kind")) + ": kind " + quoted_excerpt(l.kind) +
-                "' cannot be synthesized (conv2d, linear or matmul)");
-  if (conv) {
-    l.weight = shape_of(path, k.at("weight"), "weight", 4, 4);
-    l.input = shape_of(path, k.at("input"), "input (without the batch)", 3, 3);
-  } else if (l.kind == "linear") {
-    l.weight = shape_of(path, k.at("weight"), "weight", 2, 2);
-    l.input = shape_of(path, k.at("input"), "input (without the batch)", 1, 6);
-  } else {
-    l.weight = shape_of(path, k.at("weight"), "weight (the second operand, without the batch)", 2, 6);
-    l.input = shape_of(path, k.at("input"), "input (the first operand, without the batch)", 2, 6);
-  }
+  const SynthRules* rules = synth_rules_of(l.kind);
+  if (!rules)
+    throw Error(where_of(path, k.at("kind")) + ": kind " + quoted_excerpt(l.kind) + "' cannot be synthesized (" +
+                synthesizable_kinds() + ")");
+  l.weight = shape_of(path, k.at("weight"), rules->weight_what, rules->weight_min_rank, rules->weight_max_rank);
+  l.input = shape_of(path, k.at("input"), rules->input_what, rules->input_min_rank, rules->input_max_rank);
+  const std::vector<std::string>& own_keys = find_layer_kind(l.kind, l.where).keys;
   for (const char* key : {"stride", "padding", "dilation", "groups"})
-    if (!conv && k.count(key))
+    if (k.count(key) && std::find(own_keys.begin(), own_keys.end(), key) == own_keys.end())
       throw Error(where_of(path, k.at(key)) + ": '" + key + "' is a conv2d key; a " + l.kind + " layer takes none");
   if (k.count("stride")) l.stride = int_pair(path, k.at("stride"), "stride", 1);
   if (k.count("padding")) l.padding = int_pair(path, k.at("padding"), "padding", 0);
   if (k.count("dilation")) l.dilation = int_pair(path, k.at("dilation"), "dilation", 1);
   if (k.count("groups")) l.groups = int(integer(path, k.at("groups"), "groups", 1, kMaxDim));
   if (k.count("grad_output")) l.grad_output = boolean(path, k.at("grad_output"), "grad_output");
-  l.input_dist = conv && !first ? InputDist::relu : InputDist::normal;
+  l.input_dist = rules->relu_after_first && !first ? InputDist::relu : InputDist::normal;
   if (k.count("input_dist")) {
     const std::string d = scalar(path, k.at("input_dist"), "input_dist");
     if (d != "relu" && d != "normal")
@@ -387,35 +391,33 @@ Topology read_topology(const std::string& path) {
   return topo;
 }
 
+const SynthRules* synth_rules_of(const std::string& kind) {
+  for (const LayerKindEntry& e : layer_kinds())
+    if (e.name == kind) return e.synth;
+  return nullptr;
+}
+
+nlohmann::json manifest_params(const TopoLayer& l) {
+  nlohmann::json entry = nlohmann::json::object();
+  for (const std::string& key : find_layer_kind(l.kind, l.where).keys) {
+    if (key == "stride") entry[key] = l.stride;
+    if (key == "padding") entry[key] = l.padding;
+    if (key == "dilation") entry[key] = l.dilation;
+    if (key == "groups") entry[key] = l.groups;
+  }
+  return entry;
+}
+
 LayerShapes layer_shapes(const TopoLayer& l, int64_t batch) {
+  const SynthRules& rules = *synth_rules_of(l.kind);
   LayerShapes s;
   s.weight = l.weight;
   s.input = l.input;
   s.input.insert(s.input.begin(), batch);
-  nlohmann::json entry = nlohmann::json::object();
+  if (rules.weight_batched) s.weight.insert(s.weight.begin(), batch);
+  const nlohmann::json entry = manifest_params(l);
   const std::string where = l.where + ": layer '" + l.name + "'";
-  if (l.kind == "conv2d") {
-    Shape out = {batch, l.weight[0]};
-    for (int d = 0; d < 2; ++d) {
-      const int64_t span = int64_t(l.dilation[d]) * (l.weight[2 + d] - 1) + 1;
-      const int64_t padded = l.input[1 + d] + 2 * int64_t(l.padding[d]);
-      if (padded < span)
-        throw Error(where + ": the " + (d ? "width" : "height") + " with padding, " + std::to_string(padded) +
-                    ", is smaller than the kernel's span " + std::to_string(span));
-      out.push_back((padded - span) / l.stride[d] + 1);
-    }
-    s.grad_output = out;
-    entry = {{"stride", l.stride}, {"padding", l.padding}, {"dilation", l.dilation}, {"groups", l.groups}};
-  } else if (l.kind == "linear") {
-    s.grad_output = s.input;
-    s.grad_output.back() = l.weight[0];
-  } else {
-    s.weight.insert(s.weight.begin(), batch);
-    if (s.weight.size() != s.input.size())
-      throw Error(where + ": weight and input must have the same number of batch dimensions (matmul)");
-    s.grad_output = s.input;
-    s.grad_output.back() = s.weight.back();
-  }
+  s.grad_output = rules.output_shape(s.weight, s.input, entry, where);
   for (const Shape* t : {&s.weight, &s.input, &s.grad_output}) {
     int64_t n = 1;
     for (int64_t d : *t) {

@@ -7,10 +7,12 @@
 //     trace-manifest entries with shapes in place of file names.
 // Reading is strict: every error is one line "<file>:<line>:<column>: ...".
 #include <array>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "ref/core/tensor.h"
+#include "ref/workload/layer_kind.h"
 
 namespace mls::synth {
 
@@ -19,7 +21,7 @@ enum class InputDist { relu, normal };
 
 struct TopoLayer {
   std::string name;
-  std::string kind = "conv2d";  // conv2d, linear or matmul
+  std::string kind = kDefaultLayerKind;  // a kind with SynthRules (ref/workload/layer_kind.h)
   Shape weight;                 // as the trace holds it; matmul: without the batch
   Shape input;                  // without the batch dimension
   std::array<int, 2> stride{1, 1}, padding{0, 0}, dilation{1, 1};
@@ -33,6 +35,13 @@ struct Topology {
   std::string model;
   std::vector<TopoLayer> layers;
 };
+
+// The synth rules of a registered kind; null when it has none or is unknown.
+const SynthRules* synth_rules_of(const std::string& kind);
+
+// The layer's parameters as its manifest entry holds them: the keys its kind
+// reads (ref/workload/layer_kind.h), none for a kind without parameters.
+nlohmann::json manifest_params(const TopoLayer& layer);
 
 // Reads and checks a topology; mls::Error on any fault.
 Topology read_topology(const std::string& path);

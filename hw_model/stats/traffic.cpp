@@ -1,4 +1,4 @@
-#include "hw_model/memory/traffic.h"
+#include "hw_model/stats/traffic.h"
 
 #include <nlohmann/json.hpp>
 
