@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Energy per action of the MLS array's blocks from gate-level power analysis
-(docs/energy.md#energy-from-gates, SPEC section 15).
+(docs/energy.md#11-energy-from-gates, where the command line and the output layout are stated).
 
     /usr/bin/python3 rtl/power/gate_energy.py --elem E --scale S --acc-bits N --trace DIR
         --layers NAME --passes P [--clock-mhz F] --out FILE.ert.yaml [--json FILE.json]
