@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 import mlssim
 
-__all__ = ["Conv2d", "Linear", "matmul", "convert", "mls_stats", "MlsConfig"]
+__all__ = ["Conv2d", "Linear", "Matmul", "matmul", "convert", "mls_stats", "MlsConfig"]
 
 _SEED_STEP = 0x9E3779B97F4A7C15
 _MASK64 = (1 << 64) - 1
@@ -154,6 +154,23 @@ class _Matmul(_MlsLayer):
         return {}
 
 
+class Matmul(torch.nn.Module, _MlsLayer):
+    """A module computing a @ b with MLS products; convert() puts one in place of
+    each recorded matmul (a module named RecordedMatmul, as traces/mls_trace.py has)."""
+
+    mls_kind = "matmul"
+
+    def __init__(self, name="matmul", preset=None, threads=0, **config):
+        super().__init__()
+        self.mls_setup(name, MlsConfig(preset, threads, **config))
+
+    def mls_keys(self):
+        return {}
+
+    def forward(self, a, b):
+        return _Product.apply(a, b.contiguous(), self)
+
+
 _matmuls = {}
 
 
@@ -235,6 +252,8 @@ def _unquantized(names, classifier, listed):
 
 
 def _replacement(name, module, preset, threads, config):
+    if type(module).__name__ == "RecordedMatmul":
+        return Matmul(name=name, preset=preset, threads=threads, **config)
     if isinstance(module, torch.nn.Conv2d):
         new = Conv2d(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
                      padding=module.padding, dilation=module.dilation, groups=module.groups,
@@ -246,15 +265,17 @@ def _replacement(name, module, preset, threads, config):
     return new.to(module.weight.device)
 
 
-def convert(model, preset=None, layer_config=None, unquantized=None, threads=0, **config):
+def convert(model, preset=None, layer_config=None, unquantized=None, threads=0, functional=False, **config):
     """Replaces every torch.nn.Conv2d and Linear of `model` (in place; returned)
     by an MLS layer named by its qualified name. `preset` sets a bundle of
     parameters and its unquantized layers (paper-cifar: the first layer and the
     classifier stay fp32) unless `unquantized` ("first,classifier", names,
     patterns or "none") is given; `layer_config` (a file or a dict, as run's
-    --layer-config) overrides parameters per layer or marks layers unquantized."""
+    --layer-config) overrides parameters per layer or marks layers unquantized.
+    functional=True also runs the forward's functional products (torch.matmul, @,
+    bmm, F.linear: attention, tied output layers) through MLS."""
     layers = [(n, m) for n, m in model.named_modules()
-              if type(m) in (torch.nn.Conv2d, torch.nn.Linear)]
+              if type(m) in (torch.nn.Conv2d, torch.nn.Linear) or type(m).__name__ == "RecordedMatmul"]
     names = [n for n, _ in layers]
     classifier = names[-1] if layers and isinstance(layers[-1][1], torch.nn.Linear) else ""
     if unquantized is None:
@@ -269,9 +290,57 @@ def convert(model, preset=None, layer_config=None, unquantized=None, threads=0, 
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, _replacement(name, module, preset, threads, settings))
+    if functional:
+        _FunctionalProducts(model, preset, threads, config).attach()
     return model
+
+
+class _FunctionalProducts(torch.overrides.TorchFunctionMode):
+    """The model's functional products (torch.matmul, @, bmm, F.linear) through MLS
+    during its forward: the i-th product of a forward is layer "<kind>.<i>" (its counts
+    in model.mls_functional)."""
+
+    def __init__(self, model, preset, threads, config):
+        super().__init__()
+        self.model, self.preset, self.threads, self.config = model, preset, threads, config
+        self.layers, self.index = {}, 0
+        model.mls_functional = self.layers
+
+    def attach(self):
+        def enter(module, args):
+            self.index = 0
+            self.__enter__()
+
+        def leave(module, args, out):
+            self.__exit__(None, None, None)
+
+        self.model.register_forward_pre_hook(enter)
+        self.model.register_forward_hook(leave)
+
+    def layer(self, kind):
+        name = f"{kind}.{self.index}"
+        self.index += 1
+        if name not in self.layers:
+            layer = Matmul(name=name, preset=self.preset, threads=self.threads, **self.config)
+            layer.mls_kind = kind
+            self.layers[name] = layer
+        return self.layers[name]
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (torch.matmul, torch.Tensor.__matmul__, torch.bmm) and not kwargs and args[0].dim() >= 2 \
+                and args[1].dim() >= 2 and args[0].shape[:-2] == args[1].shape[:-2]:
+            return _Product.apply(args[0].contiguous(), args[1].contiguous(), self.layer("matmul"))
+        if func is F.linear and len(args) >= 2:
+            bias = args[2] if len(args) > 2 else kwargs.get("bias")
+            out = _Product.apply(args[0].contiguous(), args[1], self.layer("linear"))
+            return out if bias is None else out + bias
+        return func(*args, **kwargs)
 
 
 def mls_stats(model):
     """Every MLS layer's counts, by name: {name: {pass: {event: count}, "calls": n}}."""
-    return {m.mls_name: m.mls_stats for m in model.modules() if isinstance(m, _MlsLayer)}
+    stats = {m.mls_name: m.mls_stats for m in model.modules() if isinstance(m, _MlsLayer)}
+    for name, layer in getattr(model, "mls_functional", {}).items():
+        stats[name] = layer.mls_stats
+    return stats
