@@ -295,6 +295,10 @@ def convert(model, preset=None, layer_config=None, unquantized=None, threads=0, 
     return model
 
 
+# What `a @ b`, a.matmul(b), torch.matmul and bmm reach a torch function mode as.
+_MATMULS = (torch.matmul, torch.bmm, torch.Tensor.__matmul__, torch.Tensor.matmul, torch.Tensor.bmm)
+
+
 class _FunctionalProducts(torch.overrides.TorchFunctionMode):
     """The model's functional products (torch.matmul, @, bmm, F.linear) through MLS
     during its forward: the i-th product of a forward is layer "<kind>.<i>" (its counts
@@ -328,7 +332,7 @@ class _FunctionalProducts(torch.overrides.TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in (torch.matmul, torch.Tensor.__matmul__, torch.bmm) and not kwargs and args[0].dim() >= 2 \
+        if func in _MATMULS and not kwargs and args[0].dim() >= 2 \
                 and args[1].dim() >= 2 and args[0].shape[:-2] == args[1].shape[:-2]:
             return _Product.apply(args[0].contiguous(), args[1].contiguous(), self.layer("matmul"))
         if func is F.linear and len(args) >= 2:
