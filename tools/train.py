@@ -4,7 +4,7 @@
     PYTHONPATH=build/python /usr/bin/python3 tools/train.py --model resnet20 --preset paper-cifar \\
         --steps 200 --seed 0 --out runs/r20-cifar
 
-Models: resnet20 and vit (traces/dump_resnet20.py, traces/dump_vit.py) on sklearn's
+Models: resnet20, vit and cnn (a four-product CNN for the accuracy table) (traces/dump_resnet20.py, traces/dump_vit.py) on sklearn's
 digits with their split and optimizers (traces/dump_common.py), gpt
 (traces/gpt_model.py: next-character prediction on a text Debian ships). Every
 Conv2d and Linear (and the ViT's recorded matmuls, the GPT's functional products)
@@ -34,9 +34,31 @@ import mlssim  # noqa: E402
 import mlssim.torch as mt  # noqa: E402
 
 
+class SmallCNN(torch.nn.Module):
+    """Four products on the 8x8 digits (conv 1-16, conv 16-32, 2x2 max pool, conv 32-32, linear 512-10):
+    a network the accuracy table (docs/accuracy.md) can train many times over."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 16, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(16, 32, 3, padding=1)
+        self.conv3 = torch.nn.Conv2d(32, 32, 3, padding=1)
+        self.fc = torch.nn.Linear(32 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        return self.fc(F.relu(self.conv3(x)).flatten(1))
+
+
+def adam(model, args):
+    return torch.optim.Adam(model.parameters(), lr=args.lr)
+
+
 def digits_task(kind):
     """(model, optimizer maker, data, loss, accuracy) of a digits model, as its dump script trains it."""
     import dump_common
+    if kind == "cnn":
+        return SmallCNN(), adam, dump_common.load_data, None, 3e-3, 64
     if kind == "resnet20":
         import dump_resnet20 as d
         return d.ResNet20(), d.sgd, dump_common.load_data, d.upsample, 0.1, 32
@@ -52,15 +74,24 @@ def load_task(args):
         except ImportError:
             sys.exit("train.py: --model gpt needs traces/gpt_model.py (the transformers work)")
         x, y, xt, yt, vocab, _ = gpt_model.load_text()
-        model = gpt_model.GPT(len(vocab))
+        model = convert(gpt_model.GPT(len(vocab)), args)
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr or 3e-3, weight_decay=0.01)
         return model, opt, (x, y, xt, yt), gpt_model.lm_loss, gpt_model.next_char_accuracy, 32
     model, make_opt, load, transform, lr, batch = digits_task(args.model)
     args.lr = args.lr or lr
     import dump_common
     data = load(args.seed, transform)
+    convert(model, args)
     return (model, make_opt(model, args), data, F.cross_entropy,
             lambda m, xs, ys: dump_common.accuracy(m, xs, ys, 64), batch)
+
+
+def convert(model, args):
+    """The model with MLS products (unless --fp32), before its optimizer is made."""
+    if not args.fp32:
+        mt.convert(model, preset=args.preset, layer_config=args.layer_config, unquantized=args.unquantized,
+                   threads=args.threads, functional=args.model == "gpt", **mls_config(args))
+    return model
 
 
 def run_flags(parser):
@@ -76,7 +107,8 @@ def run_flags(parser):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", choices=("resnet20", "vit", "gpt"), required=True)
+    p.add_argument("--model", choices=("resnet20", "vit", "gpt", "cnn"), required=True,
+                   help="cnn: the small digits CNN of the accuracy table")
     p.add_argument("--preset", help="a preset (mlssim run --preset), its unquantized layers included")
     p.add_argument("--unquantized", help="layers left in fp32 (first, classifier, names, patterns, none)")
     p.add_argument("--layer-config", help="per-layer settings, as mlssim run --layer-config")
@@ -109,9 +141,6 @@ def train(args):
     torch.manual_seed(args.seed)
     model, opt, data, loss_fn, accuracy, batch = load_task(args)
     batch = args.batch_size or batch
-    if not args.fp32:
-        mt.convert(model, preset=args.preset, layer_config=args.layer_config, unquantized=args.unquantized,
-                   threads=args.threads, functional=args.model == "gpt", **mls_config(args))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / args.steps)))
     gen = torch.Generator().manual_seed(args.seed)
     every = args.eval_every or max(1, args.steps // 10)
@@ -153,6 +182,7 @@ def write_outputs(args, model, rows):
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     plot(args, rows)
+    return summary
 
 
 def plot(args, rows):
@@ -177,13 +207,15 @@ def plot(args, rows):
 
 
 def main(argv=None):
+    """Trains as the flags say and writes the outputs; returns the summary."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         model, rows = train(args)
     except ValueError as e:
         sys.exit(f"train.py: error: {e}")
-    write_outputs(args, model, rows)
+    summary = write_outputs(args, model, rows)
     print(f"wrote {os.path.join(args.out, 'curve.csv')}, curve.png, summary.json")
+    return summary
 
 
 if __name__ == "__main__":

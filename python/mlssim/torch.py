@@ -261,13 +261,15 @@ def _replacement(name, module, preset, threads, config):
     else:
         new = Linear(module.in_features, module.out_features, bias=module.bias is not None, name=name,
                      preset=preset, threads=threads, **config)
-    new.load_state_dict(module.state_dict())
-    return new.to(module.weight.device)
+    # The same Parameter objects: an optimizer made before convert() keeps training them.
+    new.weight = module.weight
+    new.bias = module.bias
+    return new
 
 
 def convert(model, preset=None, layer_config=None, unquantized=None, threads=0, functional=False, **config):
     """Replaces every torch.nn.Conv2d and Linear of `model` (in place; returned)
-    by an MLS layer named by its qualified name. `preset` sets a bundle of
+    by an MLS layer named by its qualified name, holding the same parameters. `preset` sets a bundle of
     parameters and its unquantized layers (paper-cifar: the first layer and the
     classifier stay fp32) unless `unquantized` ("first,classifier", names,
     patterns or "none") is given; `layer_config` (a file or a dict, as run's

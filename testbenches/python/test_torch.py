@@ -159,6 +159,17 @@ class ConvertTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, r"^--acc-bits must be in \[8, 62\], got 70$"):
             mt.convert(self.model(), acc_bits=70)
 
+    def test_parameters_are_kept(self):
+        m = self.model()
+        before = list(m.parameters())
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        mt.convert(m)
+        self.assertEqual([id(p) for p in m.parameters()], [id(p) for p in before])
+        w0 = m[2].weight.detach().clone()
+        m(torch.randn(2, 1, 8, 8)).sum().backward()
+        opt.step()
+        self.assertFalse(torch.equal(w0, m[2].weight.detach()))
+
     def test_stats_accumulate(self):
         m = mt.convert(self.model())
         for _ in range(2):
