@@ -12,7 +12,8 @@ runs its forward, backward-data and backward-weight products through mlssim;
 --fp32 trains the same network in plain torch. Any run parameter is a flag
 (--elem e2m1, --acc-bits 32, ...), as on `mlssim run`.
 
-Writes DIR/curve.csv (step, loss, train and held-out accuracy, seconds),
+Writes DIR/curve.csv (every step: step, batch loss, train and held-out accuracy at the
+evaluated steps, blank at the others, seconds),
 DIR/curve.png and DIR/summary.json (the final figures, the configuration and every
 layer's event counts).
 """
@@ -153,10 +154,12 @@ def train(args):
         loss.backward()
         opt.step()
         sched.step()
+        row = {"step": step, "loss": round(loss.item(), 6), "train_accuracy": "", "test_accuracy": ""}
         if step % every == 0 or step == args.steps:
             train_acc, test_acc = evaluate(model, accuracy, data, args.eval_images)
-            rows.append({"step": step, "loss": round(loss.item(), 6), "train_accuracy": round(train_acc, 6),
-                         "test_accuracy": round(test_acc, 6), "seconds": round(time.time() - start, 2)})
+            row.update(train_accuracy=round(train_acc, 6), test_accuracy=round(test_acc, 6))
+        rows.append(dict(row, seconds=round(time.time() - start, 2)))
+        if row["test_accuracy"] != "":
             print(" ".join(f"{k} {v}" for k, v in rows[-1].items()), flush=True)
     return model, rows
 
@@ -173,7 +176,7 @@ def write_outputs(args, model, rows):
         for p in mlssim.PASSES:
             for k, v in layer[p].items():
                 totals[p][k] = totals[p].get(k, 0) + v
-    last = rows[-1]
+    last = rows[-1]  # the last step is always evaluated
     summary = {"model": args.model, "preset": args.preset, "fp32": args.fp32, "steps": args.steps,
                "seed": args.seed, "config": {} if args.fp32 else mls_config(args),
                "train_loss": last["loss"], "train_accuracy": last["train_accuracy"],
@@ -189,13 +192,15 @@ def plot(args, rows):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    steps = [r["step"] for r in rows]
+    evaluated = [r for r in rows if r["test_accuracy"] != ""]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
-    a.plot(steps, [r["loss"] for r in rows], marker="o")
+    a.plot([r["step"] for r in rows], [r["loss"] for r in rows], lw=0.8)
     a.set_xlabel("step")
     a.set_ylabel("training loss (batch)")
-    b.plot(steps, [r["train_accuracy"] for r in rows], marker="o", label="train")
-    b.plot(steps, [r["test_accuracy"] for r in rows], marker="s", label="held-out")
+    a.set_yscale("log")
+    steps = [r["step"] for r in evaluated]
+    b.plot(steps, [r["train_accuracy"] for r in evaluated], marker="o", label="train")
+    b.plot(steps, [r["test_accuracy"] for r in evaluated], marker="s", label="held-out")
     b.set_xlabel("step")
     b.set_ylabel("accuracy")
     b.set_ylim(0, 1)

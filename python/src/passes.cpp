@@ -71,19 +71,41 @@ void add_block_counts(const LoweredPass& lp, const ArrayConfig& array, PassStats
   s["write_out"] += outputs;
 }
 
+// Blocks [first, blocks) stepping by `stride`, each on one thread: the blocks
+// of a pass write disjoint parts of the result.
+PassStats run_blocks(const QuantLayer& layer, Pass pass, const ArrayConfig& array, const OperandBounds& bounds,
+                     int64_t first, int64_t stride, int threads, TensorF& result) {
+  PassStats s;
+  for (int64_t b = first; b < pass_blocks(layer, pass, array.bwd_data); b += stride) {
+    const BlockPass block = lower_block(layer, pass, b, array.bwd_data);
+    TensorF compact;
+    s["acc_overflow"] += golden_block(block.lp, layer.x(pass), layer.y(pass), array, bounds, threads, compact);
+    scatter_block(compact, block, result);
+    add_block_counts(block.lp, array, s);
+  }
+  return s;
+}
+
 PassOutput run_pass(const QuantLayer& layer, Pass pass, const ArrayConfig& array, int threads) {
   PassOutput out;
   out.stats = {{"mul", 0}, {"acc_add", 0}, {"acc_overflow", 0}, {"scale", 0}, {"tree_add", 0},
                {"out_acc", 0}, {"final_mul", 0}, {"write_out", 0}, {"requant", layer.requant(pass)}};
   const OperandBounds bounds = operand_bounds(layer.x(pass), layer.y(pass));  // once, not per block
-  for (int64_t b = 0; b < pass_blocks(layer, pass, array.bwd_data); ++b) {
-    const BlockPass block = lower_block(layer, pass, b, array.bwd_data);
-    if (b == 0) out.result = TensorF(block.natural_shape);
-    TensorF compact;
-    out.stats["acc_overflow"] += golden_block(block.lp, layer.x(pass), layer.y(pass), array, bounds, threads, compact);
-    scatter_block(compact, block, out.result);
-    add_block_counts(block.lp, array, out.stats);
-  }
+  out.result = TensorF(lower_block(layer, pass, 0, array.bwd_data).natural_shape);
+  // Many blocks (a matmul's batch, conv groups): a share of the blocks per
+  // thread; few: each block's outputs split over the threads.
+  const int64_t blocks = pass_blocks(layer, pass, array.bwd_data);
+  const int workers = blocks >= threads ? threads : 1;
+  std::vector<PassStats> parts(static_cast<size_t>(workers));
+  auto work = [&](int i) {
+    parts[size_t(i)] = run_blocks(layer, pass, array, bounds, i, workers, workers > 1 ? 1 : threads, out.result);
+  };
+  std::vector<std::thread> pool;
+  for (int i = 1; i < workers; ++i) pool.emplace_back(work, i);
+  work(0);
+  for (std::thread& t : pool) t.join();
+  for (const PassStats& part : parts)
+    for (const auto& [key, value] : part) out.stats[key] += value;
   return out;
 }
 
