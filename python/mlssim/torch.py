@@ -253,7 +253,9 @@ def _unquantized(names, classifier, listed):
 
 def _replacement(name, module, preset, threads, config):
     if type(module).__name__ == "RecordedMatmul":
-        return Matmul(name=name, preset=preset, threads=threads, **config)
+        # Still an instance of the recorded class, so a trace recorder finds it.
+        cls = type("Mls" + type(module).__name__, (Matmul, type(module)), {})
+        return cls(name=name, preset=preset, threads=threads, **config)
     if isinstance(module, torch.nn.Conv2d):
         new = Conv2d(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
                      padding=module.padding, dilation=module.dilation, groups=module.groups,
