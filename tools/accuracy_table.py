@@ -23,41 +23,49 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402
 
-# (label, what the paper's tables compare it with, train.py flags)
+# (train.py flags, what the paper's tables compare the configuration with). The flags
+# are the row's label; the defaults are e2m4 elements, e8m1 scales, nc groups and a
+# 16-bit saturating accumulator.
 CONFIGS = [
-    ("fp32", "baseline", ["--fp32"]),
-    ("paper-cifar", "e2m1, e8m1, nc, 16-bit, --clip, conv1 and fc in fp32", ["--preset", "paper-cifar"]),
-    ("e2m1 / e8m1 / nc / 16", "element width (Tab. 3)", ["--elem", "e2m1"]),
-    ("e2m4 / e8m1 / nc / 16", "element width; the defaults", []),
-    ("e2m4 / e8m1 / nc / 32", "accumulator width", ["--acc-bits", "32"]),
-    ("e2m1 / e8m0 / nc / 16", "M_g = 0 against e2m1's M_g = 1", ["--elem", "e2m1", "--scale", "e8m0"]),
-    ("e2m1 / e8m1 / c / 16", "grouping", ["--elem", "e2m1", "--group", "c"]),
-    ("e2m1 / e8m1 / n / 16", "grouping", ["--elem", "e2m1", "--group", "n"]),
-    ("e2m1 / e8m1 / tensor / 16", "grouping", ["--elem", "e2m1", "--group", "tensor"]),
-    ("e3m1 / tensor / 16", "tensor-wide e3 against grouped e2", ["--elem", "e3m1", "--group", "tensor"]),
-    ("mxfp4", "block-scaled (k32, e8m0, nearest)", ["--preset", "mxfp4"]),
-    ("nvfp4", "block-scaled (k16, e4m3, nearest)", ["--preset", "nvfp4"]),
+    ("--fp32", "baseline"),
+    ("--preset paper-cifar", "e2m1, e8m1, nc, 16-bit, --clip, conv1 and fc in fp32"),
+    ("--elem e2m1", "element width (Tab. 3)"),
+    ("", "element width; the defaults"),
+    ("--acc-bits 32", "accumulator width"),
+    ("--elem e2m1 --scale e8m0", "M_g = 0 against e2m1's M_g = 1"),
+    ("--elem e2m1 --group c", "grouping"),
+    ("--elem e2m1 --group n", "grouping"),
+    ("--elem e2m1 --group tensor", "grouping"),
+    ("--elem e3m1 --group tensor", "tensor-wide e3 against grouped e2"),
+    ("--preset mxfp4", "block-scaled (k32, e8m0, nearest)"),
+    ("--preset nvfp4", "block-scaled (k16, e4m3, nearest)"),
 ]
+
+
+def label_of(flags):
+    return flags or "(defaults)"
+
 
 BEGIN, END = "<!-- train-table begin -->", "<!-- train-table end -->"
 
 
-def run_dir(args, label, seed):
-    return os.path.join(args.work, label.replace(" / ", "_").replace(" ", ""), f"seed{seed}")
+def run_dir(args, flags, seed):
+    return os.path.join(args.work, flags.replace("--", "").replace(" ", "_") or "defaults", f"seed{seed}")
 
 
 def run_all(args):
     """Every configuration and seed: trained, or (--from-work) read back from summary.json."""
     results = {}
-    for label, _, flags in CONFIGS:
+    for flags, _ in CONFIGS:
+        label = label_of(flags)
         for seed in args.seeds:
-            out = run_dir(args, label, seed)
+            out = run_dir(args, flags, seed)
             if args.from_work:
                 with open(os.path.join(out, "summary.json")) as f:
                     results.setdefault(label, []).append(json.load(f))
                 continue
             argv = ["--model", "cnn", "--steps", str(args.steps), "--seed", str(seed), "--eval-every",
-                    str(args.steps), "--eval-images", "2000", "--out", out, *flags]
+                    str(args.steps), "--eval-images", "2000", "--out", out, *flags.split()]
             results.setdefault(label, []).append(train.main(argv))
     return results
 
@@ -86,8 +94,8 @@ def iteration_figures(trace, flags, mlssim_bin, work):
     and the one-iteration error proxy, rel_error_fp32 averaged over the quantized layer-passes
     (0 for fp32)."""
     report = os.path.join(work, "energy.json")
-    design = "fp32" if flags == ["--fp32"] else "mls"
-    run_flags = [] if design == "fp32" else flags
+    design = "fp32" if flags == "--fp32" else "mls"
+    run_flags = [] if design == "fp32" else flags.split()
     subprocess.run([mlssim_bin, "run", trace, *run_flags, "--tech", "horowitz-45nm", "--accuracy", "--quiet",
                     "--no-progress", "--report", report], check=True, capture_output=True)
     with open(report) as f:
@@ -119,10 +127,11 @@ def table(results, figures, args, seconds):
              f"same CNN (batch 64, fp32 tensors) on `mlssim run --tech horowitz-45nm`, arithmetic + memory; "
              f"proxy: that run's `rel_error_fp32` (`--accuracy`) averaged over its quantized layer-passes. "
              f"Training took {seconds / 60:.0f} min.", "",
-             "| configuration | compares | held-out accuracy | final training loss | acc_overflow / acc_add | "
+             "| train.py flags | compares | held-out accuracy | final training loss | acc_overflow / acc_add | "
              "one-iteration proxy | pJ / MAC |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for label, compares, _ in CONFIGS:
+    for flags, compares in CONFIGS:
+        label = label_of(flags)
         runs = results[label]
         rate = statistics.mean(overflow_rate(s) for s in runs)
         lines.append(f"| {label} | {compares} | {spread([s['test_accuracy'] for s in runs], '{:.4f}')} | "
@@ -145,9 +154,9 @@ def plot(results, energies, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     points = [(energies[label], statistics.mean(s["test_accuracy"] for s in results[label]), label)
-              for label, _, _ in CONFIGS]
+              for label in map(label_of, (c[0] for c in CONFIGS))]
     fig, ax = plt.subplots(figsize=(8, 5))
-    for label, _, _ in CONFIGS:
+    for label in map(label_of, (c[0] for c in CONFIGS)):
         accs = [s["test_accuracy"] for s in results[label]]
         ax.errorbar(energies[label], statistics.mean(accs), yerr=[[statistics.mean(accs) - min(accs)],
                     [max(accs) - statistics.mean(accs)]], fmt="o", capsize=3)
@@ -188,7 +197,7 @@ def main():
     results = run_all(args)
     seconds = time.time() - start if not args.from_work else args.from_work * 60
     trace = record_trace(args.work)
-    figures = {label: iteration_figures(trace, flags, args.mlssim, args.work) for label, _, flags in CONFIGS}
+    figures = {label_of(flags): iteration_figures(trace, flags, args.mlssim, args.work) for flags, _ in CONFIGS}
     energies = {label: f[0] for label, f in figures.items()}
     text = table(results, figures, args, seconds)
     print(text)
