@@ -127,7 +127,7 @@ def table(results, figures, args, seconds):
              f"same CNN (batch 64, fp32 tensors) on `mlssim run --tech horowitz-45nm`, arithmetic + memory; "
              f"proxy: that run's `rel_error_fp32` (`--accuracy`) averaged over its quantized layer-passes. "
              f"Training took {seconds / 60:.0f} min.", "",
-             "| train.py flags | compares | held-out accuracy | final training loss | acc_overflow / acc_add | "
+             "| train.py flags | compares | held-out accuracy | loss of the last batch | acc_overflow / acc_add | "
              "one-iteration proxy | pJ / MAC |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for flags, compares in CONFIGS:
