@@ -29,7 +29,7 @@ import train  # noqa: E402
 CONFIGS = [
     ("--fp32", "baseline"),
     ("--preset paper-cifar", "e2m1, e8m1, nc, 16-bit, --clip, conv1 and fc in fp32"),
-    ("--elem e2m1", "element width (Tab. 3)"),
+    ("--elem e2m1", "element width"),
     ("", "element width; the defaults"),
     ("--acc-bits 32", "accumulator width"),
     ("--elem e2m1 --scale e8m0", "M_g = 0 against e2m1's M_g = 1"),
