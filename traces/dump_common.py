@@ -29,7 +29,21 @@ def parse_args(argv, description, steps, batch_size, dump_batch, lr, log_every, 
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--log-every", type=int, default=log_every)
     p.add_argument("--out", default=os.path.join(HERE, out))
+    p.add_argument("--mls", nargs="?", const="default", metavar="PRESET",
+                   help="train (and record) with the MLS arithmetic in the loop (mlssim.torch, needs "
+                        "PYTHONPATH=build/python): the defaults, or a preset (paper-cifar, ...); --steps is N")
     return p.parse_args(argv)
+
+
+def mls_convert(model, args):
+    """The model with its products through the golden MLS arithmetic (docs/python.md), when --mls asks."""
+    if not args.mls:
+        return model
+    try:
+        import mlssim.torch as mt
+    except ImportError:
+        raise SystemExit("--mls needs the mlssim module: build it and set PYTHONPATH=build/python")
+    return mt.convert(model, preset=None if args.mls == "default" else args.mls, seed=args.seed)
 
 
 def load_data(seed, transform=None, test_fraction=0.2):
@@ -89,7 +103,7 @@ def dump(argv, script, args, make_model, recorder_class, optimizer, transform=No
     torch.use_deterministic_algorithms(True)
 
     data = load_data(args.seed, transform)
-    model = make_model()
+    model = mls_convert(make_model(), args)
     train(model, data, args, optimizer, accuracy_batch)
     x_test, y_test = data[2], data[3]
     acc = accuracy(model, x_test, y_test, accuracy_batch)
@@ -108,4 +122,10 @@ def dump(argv, script, args, make_model, recorder_class, optimizer, transform=No
         "dump_loss": round(loss.item(), 4), "dump_labels": yb.tolist(),
         "torch": torch.__version__, "numpy": np.__version__,
     }
+    if args.mls:
+        import mlssim.torch as mt
+        stats = mt.mls_stats(model)
+        source["mls"] = {"preset": args.mls, "acc_overflow": sum(s[p]["acc_overflow"] for s in stats.values()
+                                                                 for p in ("fwd", "bwd-data", "bwd-weight")),
+                         "acc_add": sum(s[p]["acc_add"] for s in stats.values() for p in ("fwd", "bwd-data", "bwd-weight"))}
     return recorder, source, acc, loss
