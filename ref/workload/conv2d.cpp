@@ -55,10 +55,7 @@ void check_dims(const Shape& weight, const Shape& input) {
 }
 
 void check_sizes(const Shape& weight, const Shape& input, const ConvGeometry& g) {
-  for (int64_t d : weight)
-    if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
-  for (int64_t d : input)
-    if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+  check_no_empty_dim(weight, input);
   const int64_t groups = g.params.groups;
   if (g.co % groups != 0)
     throw Error("groups = " + std::to_string(groups) + " does not divide the weight's Co = " + std::to_string(g.co) +
@@ -86,12 +83,8 @@ ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvPa
   g.wo = out_size(g.w, g.kw, prm.pad_w, prm.stride_w, prm.dil_w);
   if (g.ho < 1 || g.wo < 1)
     throw Error("kernel " + shape_str(weight) + " does not fit input " + shape_str(input) + " with this padding");
-  if (grad_output && *grad_output != Shape{g.n, g.co, g.ho, g.wo})
-    throw Error("grad_output shape " + shape_str(*grad_output) + " should be " + shape_str({g.n, g.co, g.ho, g.wo}) +
-                " for weight " + shape_str(weight) + " and input " + shape_str(input));
-  if (numel(input) >= (int64_t{1} << 31) || numel(weight) >= (int64_t{1} << 31) ||
-      g.n * g.co * g.ho * g.wo >= (int64_t{1} << 31))
-    throw Error("tensors of 2^31 or more elements are not supported");
+  check_grad_output_shape(grad_output, {g.n, g.co, g.ho, g.wo}, weight, input);
+  check_element_limit({numel(input), numel(weight), g.n * g.co * g.ho * g.wo});
   return g;
 }
 
@@ -135,12 +128,7 @@ const SynthRules Conv2d::kSynth = {4, 4, "weight", 3, 3, "input (without the bat
 int64_t Conv2d::blocks(Pass) const { return geometry().groups(); }
 
 void Conv2d::bind(const Shape& weight, const Shape& input, const Shape* grad_output) {
-  geo_ = conv_geometry(weight, input, params_, grad_output);
-}
-
-const ConvGeometry& Conv2d::geometry() const {
-  if (!geo_) throw Error("conv2d: the layer's shapes are not bound yet (LayerKind::bind)");
-  return *geo_;
+  geo_.set(conv_geometry(weight, input, params_, grad_output));
 }
 
 // ---- lowering: the docs/reference.md#lowering-to-a-grouped-product table ----
