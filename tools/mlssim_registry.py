@@ -77,3 +77,9 @@ def presets():
 def blocks():
     """The MLS array's blocks, the keys of a report's energy "by_block", in report order."""
     return list(describe()["blocks"])
+
+
+def stats():
+    """The report's statistics by registry: {"events": [...], "traffic": [...], "gauges": [...]}, each row
+    with key, unit, description (events: block too)."""
+    return describe()["stats"]
