@@ -1,8 +1,9 @@
 """The registries of mlssim (parameters, presets, energy blocks), read from the binary.
 
 The plotting tools ask `mlssim describe --json` for them instead of carrying copies of
-the C++ tables. The binary is found like rtl/power/gate_energy.py finds it: --mlssim
-PATH (use()), $MLSSIM, build/sim/mlssim under the repository, then PATH.
+the C++ tables. find_mlssim() is the one search for the binary (rtl/power/gate_energy.py
+uses it too): --mlssim PATH (use(), or its argument), $MLSSIM, build/sim/mlssim under the
+repository, then PATH.
 """
 
 import functools
@@ -25,8 +26,9 @@ def use(path):
     describe.cache_clear()
 
 
-def find_mlssim():
-    for candidate in (_chosen["path"], os.environ.get("MLSSIM"), os.path.join(ROOT, "build", "sim", "mlssim")):
+def find_mlssim(path=None):
+    """The binary: `path` (a tool's --mlssim), else the one use() chose, else the usual search."""
+    for candidate in (path or _chosen["path"], os.environ.get("MLSSIM"), os.path.join(ROOT, "build", "sim", "mlssim")):
         if candidate and os.path.exists(candidate):
             return candidate
     found = shutil.which("mlssim")
@@ -75,3 +77,9 @@ def presets():
 def blocks():
     """The MLS array's blocks, the keys of a report's energy "by_block", in report order."""
     return list(describe()["blocks"])
+
+
+def stats():
+    """The report's statistics by registry: {"events": [...], "traffic": [...], "gauges": [...]}, each row
+    with key, unit, description (events: block too)."""
+    return describe()["stats"]

@@ -31,6 +31,24 @@ int64_t back_tap(int64_t x, int64_t k, int stride, int pad, int dil, int64_t out
   return o < out ? o : -1;
 }
 
+// tap() over both spatial axes of a layer: the input row (column) that output
+// row (column) o reads at kernel row (column) k.
+struct FwdTaps {
+  ConvParams q;
+  int64_t h, w;
+  int64_t row(int64_t o, int64_t k) const { return tap(o, k, q.stride_h, q.pad_h, q.dil_h, h); }
+  int64_t col(int64_t o, int64_t k) const { return tap(o, k, q.stride_w, q.pad_w, q.dil_w, w); }
+};
+
+// back_tap() over both axes: the output row (column) whose kernel row (column)
+// k reaches input row (column) i.
+struct BackTaps {
+  ConvParams q;
+  int64_t ho, wo;
+  int64_t row(int64_t i, int64_t k) const { return back_tap(i, k, q.stride_h, q.pad_h, q.dil_h, ho); }
+  int64_t col(int64_t i, int64_t k) const { return back_tap(i, k, q.stride_w, q.pad_w, q.dil_w, wo); }
+};
+
 // Padding beyond both the input's extent and the dilated kernel's reach only
 // adds outputs that see no input element; refusing it keeps a lowered pass
 // within a small multiple of the tensor sizes.
@@ -55,10 +73,7 @@ void check_dims(const Shape& weight, const Shape& input) {
 }
 
 void check_sizes(const Shape& weight, const Shape& input, const ConvGeometry& g) {
-  for (int64_t d : weight)
-    if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
-  for (int64_t d : input)
-    if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+  check_no_empty_dim(weight, input);
   const int64_t groups = g.params.groups;
   if (g.co % groups != 0)
     throw Error("groups = " + std::to_string(groups) + " does not divide the weight's Co = " + std::to_string(g.co) +
@@ -86,12 +101,8 @@ ConvGeometry conv_geometry(const Shape& weight, const Shape& input, const ConvPa
   g.wo = out_size(g.w, g.kw, prm.pad_w, prm.stride_w, prm.dil_w);
   if (g.ho < 1 || g.wo < 1)
     throw Error("kernel " + shape_str(weight) + " does not fit input " + shape_str(input) + " with this padding");
-  if (grad_output && *grad_output != Shape{g.n, g.co, g.ho, g.wo})
-    throw Error("grad_output shape " + shape_str(*grad_output) + " should be " + shape_str({g.n, g.co, g.ho, g.wo}) +
-                " for weight " + shape_str(weight) + " and input " + shape_str(input));
-  if (numel(input) >= (int64_t{1} << 31) || numel(weight) >= (int64_t{1} << 31) ||
-      g.n * g.co * g.ho * g.wo >= (int64_t{1} << 31))
-    throw Error("tensors of 2^31 or more elements are not supported");
+  check_grad_output_shape(grad_output, {g.n, g.co, g.ho, g.wo}, weight, input);
+  check_element_limit({numel(input), numel(weight), g.n * g.co * g.ho * g.wo});
   return g;
 }
 
@@ -135,12 +146,7 @@ const SynthRules Conv2d::kSynth = {4, 4, "weight", 3, 3, "input (without the bat
 int64_t Conv2d::blocks(Pass) const { return geometry().groups(); }
 
 void Conv2d::bind(const Shape& weight, const Shape& input, const Shape* grad_output) {
-  geo_ = conv_geometry(weight, input, params_, grad_output);
-}
-
-const ConvGeometry& Conv2d::geometry() const {
-  if (!geo_) throw Error("conv2d: the layer's shapes are not bound yet (LayerKind::bind)");
-  return *geo_;
+  geo_.set(conv_geometry(weight, input, params_, grad_output));
 }
 
 // ---- lowering: the docs/reference.md#lowering-to-a-grouped-product table ----
@@ -171,16 +177,15 @@ struct Grid {
 struct Planes {
   int64_t channels, c0, h, w;
 };
-template <class TapH, class TapW>
-RowFill grid_rows(const ConvGeometry& c, int64_t groups, Grid grid, Planes t, const GroupLayout& layout, TapH tap_h,
-                  TapW tap_w) {
+template <class Taps>
+RowFill grid_rows(const ConvGeometry& c, int64_t groups, Grid grid, Planes t, const GroupLayout& layout, Taps taps) {
   const int64_t kh = c.kh, kw = c.kw, per_sample = grid.rows * grid.cols;
   return separable_rows(
       groups, kh * kw,
       [=](int64_t p, int32_t* offsets) {
         const int64_t n = p / per_sample, y = p / grid.cols % grid.rows, x = p % grid.cols;
         for (int64_t k = 0; k < kh * kw; ++k) {
-          const int64_t i = tap_h(y, k / kw), j = tap_w(x, k % kw);
+          const int64_t i = taps.row(y, k / kw), j = taps.col(x, k % kw);
           offsets[k] = i < 0 || j < 0 ? -1 : int32_t(i * t.w + j);
         }
         return RowBase{(n * t.channels + t.c0) * t.h * t.w, t.h * t.w};
@@ -191,45 +196,39 @@ RowFill grid_rows(const ConvGeometry& c, int64_t groups, Grid grid, Planes t, co
 // The same rows under a block grouping (lowering.h): slot (g = (channel
 // block, tap), k = channel in the block) reads channel c0 + c of the tensor at
 // tap t's (tap_h(y, kh), tap_w(x, kw)).
-template <class TapH, class TapW>
+template <class Taps>
 RowFill grid_blocked_rows(const ConvGeometry& c, const BlockedReduction& red, Grid grid, Planes t,
-                          const GroupLayout& layout, TapH tap_h, TapW tap_w) {
+                          const GroupLayout& layout, Taps taps) {
   const int64_t kw = c.kw, per_sample = grid.rows * grid.cols;
   return blocked_rows(red, layout, [=](int64_t p, int64_t ch, int64_t tap) -> int64_t {
     const int64_t n = p / per_sample, y = p / grid.cols % grid.rows, x = p % grid.cols;
-    const int64_t i = tap_h(y, tap / kw), j = tap_w(x, tap % kw);
+    const int64_t i = taps.row(y, tap / kw), j = taps.col(x, tap % kw);
     return i < 0 || j < 0 ? -1 : ((n * t.channels + t.c0 + ch) * t.h + i) * t.w + j;
   });
 }
 
 // X = W[co = co0 + m, ci' = g, (kh, kw) = k]; Y = A[n, ci0 + g, ho*S - P + kh*D, wo*S - P + kw*D], p = (n, ho, wo).
 void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
-  const auto& q = c.params;
   lp.m = c.cog(), lp.p = c.n * c.ho * c.wo, lp.g = c.cig(), lp.k = c.kh * c.kw;
   lp.out_shape = {c.n, c.co, c.ho, c.wo};
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + m, g); },
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + m) * c.cig() + g) * lp.k + k; }, lp.x_group,
                lp.x_index);
   // Row p = (n, ho, wo) on the output grid reads input channel ci0 + g at tap (h, w).
-  lp.y_row = grid_rows(c, lp.g, {c.ho, c.wo}, {c.ci, b.ci0, c.h, c.w}, yl,
-                       [q, c](int64_t ho, int64_t kh) { return tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h); },
-                       [q, c](int64_t wo, int64_t kw) { return tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w); });
+  lp.y_row = grid_rows(c, lp.g, {c.ho, c.wo}, {c.ci, b.ci0, c.h, c.w}, yl, FwdTaps{c.params, c.h, c.w});
   fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
 }
 
 // X = W[co = co0 + g, ci' = m, (kh, kw) = k]; Y = E[n, co0 + g, (h + P - kh*D) / S, (w + P - kw*D) / S]
 // with p = (n, h, w), a zero tap where the division is not exact.
 void lower_bwd_data(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl, LoweredPass& lp) {
-  const auto& q = c.params;
   lp.m = c.cig(), lp.p = c.n * c.h * c.w, lp.g = c.cog(), lp.k = c.kh * c.kw;
   lp.out_shape = {c.n, c.ci, c.h, c.w};
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(b.co0 + g, m); },
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + g) * c.cig() + m) * lp.k + k; }, lp.x_group,
                lp.x_index);
   // Row p = (n, h, w) on the input grid reads error channel co0 + g at the output (ho, wo) tap k reaches.
-  lp.y_row = grid_rows(c, lp.g, {c.h, c.w}, {c.co, b.co0, c.ho, c.wo}, yl,
-                       [q, c](int64_t h, int64_t kh) { return back_tap(h, kh, q.stride_h, q.pad_h, q.dil_h, c.ho); },
-                       [q, c](int64_t w, int64_t kw) { return back_tap(w, kw, q.stride_w, q.pad_w, q.dil_w, c.wo); });
+  lp.y_row = grid_rows(c, lp.g, {c.h, c.w}, {c.co, b.co0, c.ho, c.wo}, yl, BackTaps{c.params, c.ho, c.wo});
   fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
 }
 
@@ -237,7 +236,7 @@ void lower_bwd_data(const ConvGeometry& c, Block b, const GroupLayout& xl, const
 // p = (ci', kh, kw).
 void lower_bwd_weight(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl,
                       LoweredPass& lp) {
-  const auto& q = c.params;
+  const FwdTaps taps{c.params, c.h, c.w};
   lp.m = c.cog(), lp.p = c.cig() * c.kh * c.kw, lp.g = c.n, lp.k = c.ho * c.wo;
   lp.out_shape = {c.co, c.cig(), c.kh, c.kw};
   fill_operand(lp.m, lp, [&](int64_t m, int64_t g) { return xl.group_of_pair(g, b.co0 + m); },
@@ -249,9 +248,9 @@ void lower_bwd_weight(const ConvGeometry& c, Block b, const GroupLayout& xl, con
       [=](int64_t p, int32_t* offsets) {
         const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
         for (int64_t ho = 0; ho < c.ho; ++ho) {
-          const int64_t h = tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
+          const int64_t h = taps.row(ho, kh);
           for (int64_t wo = 0; wo < c.wo; ++wo) {
-            const int64_t w = tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+            const int64_t w = taps.col(wo, kw);
             offsets[ho * c.wo + wo] = h < 0 || w < 0 ? -1 : int32_t(h * c.w + w);
           }
         }
@@ -267,37 +266,29 @@ void lower_bwd_weight(const ConvGeometry& c, Block b, const GroupLayout& xl, con
 // g = (block, kernel tap or output position), k = the index inside its block.
 void lower_fwd_blocked(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl,
                        LoweredPass& lp) {
-  const auto& q = c.params;
   const BlockedReduction red(c.cig(), c.kh * c.kw, xl.group.block_size);
   lp.m = c.cog(), lp.p = c.n * c.ho * c.wo, lp.g = red.g(), lp.k = red.kb;
   lp.out_shape = {c.n, c.co, c.ho, c.wo};
   fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t ci, int64_t t) { return ((b.co0 + m) * c.cig() + ci) * red.taps + t; },
                lp.x_group, lp.x_index);
-  lp.y_row = grid_blocked_rows(
-      c, red, {c.ho, c.wo}, {c.ci, b.ci0, c.h, c.w}, yl,
-      [q, c](int64_t ho, int64_t kh) { return tap(ho, kh, q.stride_h, q.pad_h, q.dil_h, c.h); },
-      [q, c](int64_t wo, int64_t kw) { return tap(wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w); });
+  lp.y_row = grid_blocked_rows(c, red, {c.ho, c.wo}, {c.ci, b.ci0, c.h, c.w}, yl, FwdTaps{c.params, c.h, c.w});
   fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
 }
 
 void lower_bwd_data_blocked(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl,
                             LoweredPass& lp) {
-  const auto& q = c.params;
   const BlockedReduction red(c.cog(), c.kh * c.kw, xl.group.block_size);
   lp.m = c.cig(), lp.p = c.n * c.h * c.w, lp.g = red.g(), lp.k = red.kb;
   lp.out_shape = {c.n, c.ci, c.h, c.w};
   fill_blocked(lp.m, red, xl, [&](int64_t m, int64_t co, int64_t t) { return ((b.co0 + co) * c.cig() + m) * red.taps + t; },
                lp.x_group, lp.x_index);
-  lp.y_row = grid_blocked_rows(
-      c, red, {c.h, c.w}, {c.co, b.co0, c.ho, c.wo}, yl,
-      [q, c](int64_t h, int64_t kh) { return back_tap(h, kh, q.stride_h, q.pad_h, q.dil_h, c.ho); },
-      [q, c](int64_t w, int64_t kw) { return back_tap(w, kw, q.stride_w, q.pad_w, q.dil_w, c.wo); });
+  lp.y_row = grid_blocked_rows(c, red, {c.h, c.w}, {c.co, b.co0, c.ho, c.wo}, yl, BackTaps{c.params, c.ho, c.wo});
   fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
 }
 
 void lower_bwd_weight_blocked(const ConvGeometry& c, Block b, const GroupLayout& xl, const GroupLayout& yl,
                               LoweredPass& lp) {
-  const auto& q = c.params;
+  const FwdTaps taps{c.params, c.h, c.w};
   const BlockedReduction red(c.n, c.ho * c.wo, xl.group.block_size);
   lp.m = c.cog(), lp.p = c.cig() * c.kh * c.kw, lp.g = red.g(), lp.k = red.kb;
   lp.out_shape = {c.co, c.cig(), c.kh, c.kw};
@@ -306,8 +297,7 @@ void lower_bwd_weight_blocked(const ConvGeometry& c, Block b, const GroupLayout&
   lp.y_row = blocked_rows(red, yl,
                [=](int64_t p, int64_t n, int64_t t) -> int64_t {
                  const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
-                 const int64_t h = tap(t / c.wo, kh, q.stride_h, q.pad_h, q.dil_h, c.h);
-                 const int64_t w = tap(t % c.wo, kw, q.stride_w, q.pad_w, q.dil_w, c.w);
+                 const int64_t h = taps.row(t / c.wo, kh), w = taps.col(t % c.wo, kw);
                  return h < 0 || w < 0 ? -1 : ((n * c.ci + ci) * c.h + h) * c.w + w;
                });
   for (int64_t m = 0; m < lp.m; ++m)

@@ -6,7 +6,6 @@
 // table of docs/reference.md#lowering-to-a-grouped-product, one block per
 // group (docs/layers.md).
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,11 +84,11 @@ class Conv2d final : public LayerKind {
 
   const ConvParams& params() const { return params_; }
   // The geometry bind() fixed; throws mls::Error before bind().
-  const ConvGeometry& geometry() const;
+  const ConvGeometry& geometry() const { return geo_.get(kName); }
 
  private:
   ConvParams params_;
-  std::optional<ConvGeometry> geo_;
+  BoundGeometry<ConvGeometry> geo_;
 };
 
 }  // namespace mls

@@ -41,10 +41,7 @@ std::unique_ptr<LayerKind> ConvTranspose2d::from_manifest(const nlohmann::json& 
 void ConvTranspose2d::bind(const Shape& weight, const Shape& input, const Shape* grad_output) {
   if (weight.size() != 4) throw Error("weight must have rank 4 [Ci, Co/groups, Kh, Kw], got " + shape_str(weight));
   if (input.size() != 4) throw Error("input must have rank 4 [N, Ci, H, W], got " + shape_str(input));
-  for (int64_t d : weight)
-    if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
-  for (int64_t d : input)
-    if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+  check_no_empty_dim(weight, input);
   if (input[1] != weight[0])
     throw Error("input channels " + std::to_string(input[1]) + " of input " + shape_str(input) +
                 " differ from weight's Ci = " + std::to_string(weight[0]) + " of " + shape_str(weight));
@@ -56,9 +53,7 @@ void ConvTranspose2d::bind(const Shape& weight, const Shape& input, const Shape*
   if (ho < 1 || wo < 1)
     throw Error("padding leaves no output for weight " + shape_str(weight) + " and input " + shape_str(input));
   const Shape out{input[0], weight[1] * params_.groups, ho, wo};
-  if (grad_output && *grad_output != out)
-    throw Error("grad_output shape " + shape_str(*grad_output) + " should be " + shape_str(out) + " for weight " +
-                shape_str(weight) + " and input " + shape_str(input));
+  check_grad_output_shape(grad_output, out, weight, input);
   // C' runs from the output space back to the input space.
   adjoint_.bind(weight, out, &input);
   input_ = input;

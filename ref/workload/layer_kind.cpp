@@ -87,6 +87,24 @@ int manifest_int(const json& entry, const std::string& key, int fallback, int lo
   return bounded_int(entry[key], key, lo, hi, where);
 }
 
+void check_no_empty_dim(const Shape& weight, const Shape& input) {
+  for (int64_t d : weight)
+    if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
+  for (int64_t d : input)
+    if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+}
+
+void check_grad_output_shape(const Shape* grad_output, const Shape& want, const Shape& weight, const Shape& input) {
+  if (grad_output && *grad_output != want)
+    throw Error("grad_output shape " + shape_str(*grad_output) + " should be " + shape_str(want) + " for weight " +
+                shape_str(weight) + " and input " + shape_str(input));
+}
+
+void check_element_limit(std::initializer_list<int64_t> numels) {
+  for (int64_t n : numels)
+    if (n >= (int64_t{1} << 31)) throw Error("tensors of 2^31 or more elements are not supported");
+}
+
 double relative_l2_error(const TensorF& a, const std::vector<double>& ref) {
   double err = 0, norm = 0;
   for (size_t i = 0; i < ref.size(); ++i) {

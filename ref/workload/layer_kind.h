@@ -9,13 +9,16 @@
 // Adding a kind: one class implementing LayerKind (ref/workload/conv2d.h is the
 // example) and one line in the registry, layer_kinds() in ref/workload/layer_kind.cpp;
 // docs/developing.md has the checklist.
+#include <initializer_list>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "ref/core/config.h"
+#include "ref/core/error.h"
 #include "ref/workload/lowering.h"
 #include "ref/core/operand.h"
 #include "ref/quant/quantizer.h"
@@ -161,6 +164,29 @@ std::pair<int, int> manifest_int_pair(const nlohmann::json& entry, const std::st
 // A manifest value that is one integer in [lo, hi]; `fallback` when absent.
 int manifest_int(const nlohmann::json& entry, const std::string& key, int fallback, int lo, int hi,
                  const std::string& where);
+
+// Checks every kind's bind() makes, with the messages the trace loader shows:
+// no dimension of weight or input below 1; grad_output (when given) of the
+// shape `want`; no tensor (numels: each tensor's element count) of 2^31 or
+// more elements.
+void check_no_empty_dim(const Shape& weight, const Shape& input);
+void check_grad_output_shape(const Shape* grad_output, const Shape& want, const Shape& weight, const Shape& input);
+void check_element_limit(std::initializer_list<int64_t> numels);
+
+// The geometry a kind's bind() fixes: get() before set() is an mls::Error
+// naming the kind.
+template <class Geometry>
+class BoundGeometry {
+ public:
+  void set(const Geometry& g) { g_ = g; }
+  const Geometry& get(const char* kind) const {
+    if (!g_) throw Error(std::string(kind) + ": the layer's shapes are not bound yet (LayerKind::bind)");
+    return *g_;
+  }
+
+ private:
+  std::optional<Geometry> g_;
+};
 
 // ||a - ref||_2 / ||ref||_2 (0 when both are zero): a result against reference().
 double relative_l2_error(const TensorF& a, const std::vector<double>& ref);

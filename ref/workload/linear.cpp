@@ -28,28 +28,16 @@ std::unique_ptr<LayerKind> Linear::from_manifest(const nlohmann::json&, const st
 void Linear::bind(const Shape& weight, const Shape& input, const Shape* grad_output) {
   if (weight.size() != 2) throw Error("weight must have rank 2 [out, in], got " + shape_str(weight));
   if (input.empty()) throw Error("input must have rank >= 1 [..., in], got " + shape_str(input));
-  for (int64_t d : weight)
-    if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
-  for (int64_t d : input)
-    if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+  check_no_empty_dim(weight, input);
   if (input.back() != weight[1])
     throw Error("input's last dim " + std::to_string(input.back()) + " of input " + shape_str(input) +
                 " differs from weight's in = " + std::to_string(weight[1]) + " of " + shape_str(weight));
   LinearGeometry g{weight[0], weight[1], numel(input) / weight[1], input};
   Shape out_shape = input;
   out_shape.back() = g.out;
-  if (grad_output && *grad_output != out_shape)
-    throw Error("grad_output shape " + shape_str(*grad_output) + " should be " + shape_str(out_shape) +
-                " for weight " + shape_str(weight) + " and input " + shape_str(input));
-  if (numel(input) >= (int64_t{1} << 31) || numel(weight) >= (int64_t{1} << 31) ||
-      g.tokens * g.out >= (int64_t{1} << 31))
-    throw Error("tensors of 2^31 or more elements are not supported");
-  geo_ = g;
-}
-
-const LinearGeometry& Linear::geometry() const {
-  if (!geo_) throw Error("linear: the layer's shapes are not bound yet (LayerKind::bind)");
-  return *geo_;
+  check_grad_output_shape(grad_output, out_shape, weight, input);
+  check_element_limit({numel(input), numel(weight), g.tokens * g.out});
+  geo_.set(g);
 }
 
 Shape Linear::grouping_shape(Operand, const Shape& natural) const { return matrix_shape(natural); }

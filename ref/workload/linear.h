@@ -5,7 +5,6 @@
 // (T = the product of the leading dims); docs/layers.md has its M, P, G, K.
 // Tensors are grouped as matrices [rows, last dim] (matrix_shape).
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,10 +45,10 @@ class Linear final : public LayerKind {
   std::vector<double> reference(Pass pass, const TensorF& weight, const TensorF& input,
                                 const TensorF* grad_output) const override;
 
-  const LinearGeometry& geometry() const;
+  const LinearGeometry& geometry() const { return geo_.get(kName); }
 
  private:
-  std::optional<LinearGeometry> geo_;
+  BoundGeometry<LinearGeometry> geo_;
 };
 
 }  // namespace mls

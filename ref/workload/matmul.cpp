@@ -16,10 +16,6 @@ Shape with_matrix(const Shape& batch, int64_t rows, int64_t cols) {
   return s;
 }
 
-}  // namespace
-
-namespace {
-
 // The output [..., M, N] of a synthesized matmul A [..., M, K] x B [..., K, N].
 Shape synth_output_shape(const Shape& weight, const Shape& input, const nlohmann::json&, const std::string& where) {
   if (weight.size() != input.size())
@@ -44,10 +40,7 @@ void Matmul::bind(const Shape& weight, const Shape& input, const Shape* grad_out
   if (weight.size() != input.size())
     throw Error("weight (second operand) " + shape_str(weight) + " must have the rank of input " + shape_str(input) +
                 " [..., K, N] (batch dims must match)");
-  for (int64_t d : weight)
-    if (d < 1) throw Error("weight shape " + shape_str(weight) + " has an empty dimension");
-  for (int64_t d : input)
-    if (d < 1) throw Error("input shape " + shape_str(input) + " has an empty dimension");
+  check_no_empty_dim(weight, input);
   MatmulGeometry g;
   g.batch_dims.assign(input.begin(), input.end() - 2);
   if (!std::equal(g.batch_dims.begin(), g.batch_dims.end(), weight.begin()))
@@ -58,17 +51,9 @@ void Matmul::bind(const Shape& weight, const Shape& input, const Shape* grad_out
     throw Error("weight " + shape_str(weight) + " must be [..., K, N] with K = " + std::to_string(g.k) +
                 ", input's last dim (" + shape_str(input) + ")");
   const Shape out = with_matrix(g.batch_dims, g.m, g.n);
-  if (grad_output && *grad_output != out)
-    throw Error("grad_output shape " + shape_str(*grad_output) + " should be " + shape_str(out) + " for weight " +
-                shape_str(weight) + " and input " + shape_str(input));
-  if (numel(input) >= (int64_t{1} << 31) || numel(weight) >= (int64_t{1} << 31) || numel(out) >= (int64_t{1} << 31))
-    throw Error("tensors of 2^31 or more elements are not supported");
-  geo_ = g;
-}
-
-const MatmulGeometry& Matmul::geometry() const {
-  if (!geo_) throw Error("matmul: the layer's shapes are not bound yet (LayerKind::bind)");
-  return *geo_;
+  check_grad_output_shape(grad_output, out, weight, input);
+  check_element_limit({numel(input), numel(weight), numel(out)});
+  geo_.set(g);
 }
 
 int64_t Matmul::blocks(Pass) const { return geometry().batch; }

@@ -6,7 +6,6 @@
 // the gradient of B. One block per batch element; docs/layers.md has the
 // M, P, G, K of each pass. Tensors are grouped as matrices [rows, last dim].
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,10 +45,10 @@ class Matmul final : public LayerKind {
   std::vector<double> reference(Pass pass, const TensorF& weight, const TensorF& input,
                                 const TensorF* grad_output) const override;
 
-  const MatmulGeometry& geometry() const;
+  const MatmulGeometry& geometry() const { return geo_.get(kName); }
 
  private:
-  std::optional<MatmulGeometry> geo_;
+  BoundGeometry<MatmulGeometry> geo_;
 };
 
 }  // namespace mls

@@ -123,6 +123,6 @@ def main():
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (G.FlowError, G.steps.StepError) as e:
+    except (G.FlowError, G.RegistryError, G.steps.StepError) as e:
         print(f"fit_runs: {e}", file=sys.stderr)
         sys.exit(1)

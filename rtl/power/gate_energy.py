@@ -34,6 +34,9 @@ from gates import steps  # noqa: E402
 from gates.vectors import PassVectors, VectorError  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+# The binary: --mlssim PATH, $MLSSIM, build/sim/mlssim, then PATH (RegistryError when none).
+from mlssim_registry import RegistryError, find_mlssim  # noqa: E402,F401
 # Bump when the pin-energy parse or the combination of energies changes: it
 # invalidates cached results the netlist key does not cover.
 FLOW_VERSION = 1
@@ -57,16 +60,6 @@ def check_tools():
     for path in (steps.LIBERTY, steps.CELLS_V):
         if not os.path.exists(path):
             raise FlowError(f"{path} not found: install the Debian package qflow-tech-osu018 (.ci/install-deps)")
-
-
-def find_mlssim(arg):
-    for candidate in (arg, os.environ.get("MLSSIM"), os.path.join(ROOT, "build", "sim", "mlssim")):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    found = shutil.which("mlssim")
-    if not found:
-        raise FlowError("mlssim not found (give --mlssim PATH, set MLSSIM, or build build/sim/mlssim)")
-    return found
 
 
 def check_config(args):
@@ -101,6 +94,7 @@ def digest(*parts):
 def netlist_key(block):
     """What the netlist depends on: the block, its harness, its RTL, the Yosys script."""
     sources = b"".join(open(f, "rb").read() for f in block.source_files())
+    sources += "".join(block.texts[name] for name in sorted(block.texts)).encode()
     return digest(block.name, block.wrapper(), sources, steps.synthesis_script(block), FLOW_VERSION)
 
 
@@ -259,7 +253,7 @@ def main(argv):
     args = parse_args(argv)
     try:
         results, ert = run_flow(args)
-    except (FlowError, VectorError, steps.StepError, OSError) as e:
+    except (FlowError, RegistryError, VectorError, steps.StepError, OSError) as e:
         print(f"gate_energy: {e}", file=sys.stderr)
         return 1
     write_atomically(args.out, ert)

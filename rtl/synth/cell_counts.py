@@ -10,7 +10,9 @@ counts compare designs, not technologies. Flip-flops are counted apart.
 
 --quick synthesizes one configuration per block of the MLS array (a smoke test
 of the flow); --baselines only the baseline designs' units (fp32_mul, fp32_add,
-bf16_mul, fp8_e4m3_mul, fp16_add), each read from its own file alone.
+bf16_mul, fp8_e4m3_mul, fp16_add), each read alone as its module specialized
+to the unit (rtl/baselines.py: the adders are fp_add, the multipliers fp_mul,
+at the format's widths).
 """
 import argparse
 import concurrent.futures
@@ -22,6 +24,8 @@ import sys
 import tempfile
 
 RTL = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, RTL)
+import baselines  # noqa: E402
 SOURCES = ["mls_elem_decode", "mls_elem_mul", "mls_pe", "mls_group_scaler", "mls_fp32_add",
            "mls_adder_tree", "mls_out_acc"]
 GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
@@ -32,8 +36,6 @@ ELEM_FORMATS = ["e0m1", "e0m2", "e0m3", "e0m4", "e0m6", "e1m1", "e1m2", "e1m4", 
 ACC_BITS = [12, 16, 20, 24, 28, 32]
 SCALE_FORMATS = ["e8m0", "e8m1"]
 TREE_ROWS = [2, 4, 8, 16]
-# The baseline designs' arithmetic units (docs/rtl.md#baselines): self-contained files.
-BASELINES = ["fp32_mul", "fp32_add", "bf16_mul", "fp8_e4m3_mul", "fp16_add"]
 
 
 def parse_format(name):
@@ -43,9 +45,9 @@ def parse_format(name):
 
 def configs(quick, baselines_only=False):
     """(block, top module, parameters, table fields) of every synthesis run."""
-    baselines = [("baseline", b, {}, {"config": b}) for b in BASELINES]
+    units = [("baseline", b, {}, {"config": b}) for b in baselines.UNITS]
     if baselines_only:
-        return baselines
+        return units
     runs = []
     for f in ELEM_FORMATS[11:12] if quick else ELEM_FORMATS:
         e, m = parse_format(f)
@@ -62,15 +64,18 @@ def configs(quick, baselines_only=False):
         runs.append(("fp32_add", "mls_fp32_add", {}, {}))
     for r in TREE_ROWS[:1] if quick else TREE_ROWS:
         runs.append(("tree", "mls_adder_tree", {"ROWS": r}, {"rows": r}))
-    return runs if quick else runs + baselines
+    return runs if quick else runs + units
 
 
 def synthesize(top, params):
     """Cell counts of one run: (all cells, flip-flops). A baseline unit is read
-    from its own file alone (the power flow reads it so)."""
-    files = " ".join(os.path.join(RTL, "src", s + ".sv") for s in ([top] if top in BASELINES else SOURCES))
+    alone, as its module specialized to the unit (the power flow reads it so)."""
     chparams = "".join(f" -chparam {k} {v}" for k, v in params.items())
     with tempfile.TemporaryDirectory() as tmp:
+        if top in baselines.UNITS:
+            files = baselines.write_specialized(top, tmp)
+        else:
+            files = " ".join(os.path.join(RTL, "src", s + ".sv") for s in SOURCES)
         stat = os.path.join(tmp, "stat.json")
         script = (f"read_verilog -sv {files}; hierarchy -top {top}{chparams}; synth -flatten -top {top}; "
                   f"abc -g {GATES}; opt_clean; tee -q -o {stat} stat -json")

@@ -93,22 +93,21 @@ def table(title, header, rows):
         print("| " + " | ".join(str(x) for x in r) + " |")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--csv", default=os.path.join(HERE, "cell_counts.csv"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "img", "rtl_cells.png"))
-    args = ap.parse_args()
-    rows = load(args.csv)
+def counts(rows):
+    """The cell counts by block, from the CSV's rows."""
     by = lambda block: [r for r in rows if r["block"] == block]  # noqa: E731
+    c = {"mul": {r["elem"]: int(r["cells"]) for r in by("mul")},
+         "pe": {int(r["acc_bits"]): int(r["logic_cells"]) for r in by("pe")},
+         "scaler": {(int(r["acc_bits"]), r["scale"]): int(r["cells"]) for r in by("scaler")},
+         "tree": {int(r["rows"]): int(r["cells"]) for r in by("tree")},
+         "add": int(by("fp32_add")[0]["cells"]) if by("fp32_add") else None,
+         "baseline": {r["config"]: int(r["cells"]) for r in by("baseline")}}
+    c["acc"] = {b: n - c["mul"]["e2m4"] for b, n in c["pe"].items()}  # the PE less its multiplier
+    return c
 
-    mul = {r["elem"]: int(r["cells"]) for r in by("mul")}
-    pe = {int(r["acc_bits"]): int(r["logic_cells"]) for r in by("pe")}
-    acc = {b: c - mul["e2m4"] for b, c in pe.items()}  # the PE less its multiplier
-    scaler = {(int(r["acc_bits"]), r["scale"]): int(r["cells"]) for r in by("scaler")}
-    tree = {int(r["rows"]): int(r["cells"]) for r in by("tree")}
-    add = int(by("fp32_add")[0]["cells"]) if by("fp32_add") else None
-    baseline = {r["config"]: int(r["cells"]) for r in by("baseline")}
 
+def tables(c):
+    mul, acc, scaler, tree, add, baseline = c["mul"], c["acc"], c["scaler"], c["tree"], c["add"], c["baseline"]
     table("Element multiplier (X = Y format), relative to e2m4", ["format", "cells", "cells / e2m4",
           "energy model / e2m4"],
           [(f, mul[f], f"{mul[f] / mul['e2m4']:.2f}", f"{model_mul(f) / model_mul('e2m4'):.2f}") for f in mul])
@@ -117,51 +116,69 @@ def main():
           [(b, acc[b], f"{acc[b] / acc[16]:.2f}", f"{model_acc(b) / model_acc(16):.2f}") for b in sorted(acc)])
     table("Group scaler (E_g = 8), relative to acc 16 e8m1", ["acc_bits", "scale", "cells", "cells / ref",
           "energy model / ref"],
-          [(b, s, c, f"{c / scaler[(16, 'e8m1')]:.2f}", f"{model_scaler(b, s) / model_scaler(16, 'e8m1'):.2f}")
-           for (b, s), c in sorted(scaler.items())])
+          [(b, s, n, f"{n / scaler[(16, 'e8m1')]:.2f}", f"{model_scaler(b, s) / model_scaler(16, 'e8m1'):.2f}")
+           for (b, s), n in sorted(scaler.items())])
     if baseline:
         table("Baseline units, relative to the e2m4 element multiplier", ["unit", "cells", "cells / e2m4 mul",
               "horowitz-45nm / e2m4 mul"],
-              [(u, c, f"{c / mul['e2m4']:.2f}", f"{model_baseline(u) / model_mul('e2m4'):.2f}")
-               for u, c in baseline.items()])
+              [(u, n, f"{n / mul['e2m4']:.2f}", f"{model_baseline(u) / model_mul('e2m4'):.2f}")
+               for u, n in baseline.items()])
     if add:
         table("Adder tree", ["rows", "cells", "cells / ((rows - 1) x fp32 adder)"],
-              [(r, c, f"{c / ((r - 1) * add):.2f}") for r, c in sorted(tree.items())])
+              [(r, n, f"{n / ((r - 1) * add):.2f}") for r, n in sorted(tree.items())])
 
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.6))
+
+def plot_multiplier(ax, mul):
     fmts = sorted(mul, key=model_mul)
-    ax[0].plot([model_mul(f) / model_mul("e2m4") for f in fmts], [mul[f] / mul["e2m4"] for f in fmts], "o")
+    ax.plot([model_mul(f) / model_mul("e2m4") for f in fmts], [mul[f] / mul["e2m4"] for f in fmts], "o")
     for f in fmts:
-        ax[0].annotate(f, (model_mul(f) / model_mul("e2m4"), mul[f] / mul["e2m4"]), fontsize=7,
-                       xytext=(3, 3), textcoords="offset points")
+        ax.annotate(f, (model_mul(f) / model_mul("e2m4"), mul[f] / mul["e2m4"]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
     lim = max(max(mul.values()) / mul["e2m4"], max(model_mul(f) for f in fmts) / model_mul("e2m4")) * 1.05
-    ax[0].plot([0, lim], [0, lim], ":", color="grey", label="equal growth")
-    ax[0].set_xlabel("energy model, element_mul / e2m4")
-    ax[0].set_ylabel("synthesized cells / e2m4")
-    ax[0].set_title("element multiplier (X = Y)")
-    ax[0].legend()
+    ax.plot([0, lim], [0, lim], ":", color="grey", label="equal growth")
+    ax.set_xlabel("energy model, element_mul / e2m4")
+    ax.set_ylabel("synthesized cells / e2m4")
+    ax.set_title("element multiplier (X = Y)")
+    ax.legend()
 
+
+def plot_accumulators(ax, acc, scaler):
     bits = sorted(acc)
-    ax[1].plot(bits, [acc[b] / acc[16] for b in bits], "o-", label="accumulator cells")
-    ax[1].plot(bits, [model_acc(b) / model_acc(16) for b in bits], "--", label="energy model acc_add")
+    ax.plot(bits, [acc[b] / acc[16] for b in bits], "o-", label="accumulator cells")
+    ax.plot(bits, [model_acc(b) / model_acc(16) for b in bits], "--", label="energy model acc_add")
     for s, mark in (("e8m0", "s"), ("e8m1", "^")):
-        ax[1].plot(bits, [scaler[(b, s)] / scaler[(16, "e8m1")] for b in bits], mark + "-",
-                   label=f"scaler cells, {s}")
-        ax[1].plot(bits, [model_scaler(b, s) / model_scaler(16, "e8m1") for b in bits], ":",
-                   label=f"energy model scale, {s}")
-    ax[1].set_xlabel("acc_bits")
-    ax[1].set_ylabel("relative to acc 16 (scalers: acc 16 e8m1)")
-    ax[1].set_title("local accumulator and group scaler")
-    ax[1].legend(fontsize=7)
+        ax.plot(bits, [scaler[(b, s)] / scaler[(16, "e8m1")] for b in bits], mark + "-",
+                label=f"scaler cells, {s}")
+        ax.plot(bits, [model_scaler(b, s) / model_scaler(16, "e8m1") for b in bits], ":",
+                label=f"energy model scale, {s}")
+    ax.set_xlabel("acc_bits")
+    ax.set_ylabel("relative to acc 16 (scalers: acc 16 e8m1)")
+    ax.set_title("local accumulator and group scaler")
+    ax.legend(fontsize=7)
 
+
+def plot_tree(ax, tree, add):
     r = sorted(tree)
-    ax[2].plot(r, [tree[x] for x in r], "o-", label="tree cells")
+    ax.plot(r, [tree[x] for x in r], "o-", label="tree cells")
     if add:
-        ax[2].plot(r, [(x - 1) * add for x in r], "--", label="(rows - 1) x fp32 adder cells")
-    ax[2].set_xlabel("rows (tree inputs)")
-    ax[2].set_ylabel("cells")
-    ax[2].set_title("pipelined fp32 adder tree")
-    ax[2].legend()
+        ax.plot(r, [(x - 1) * add for x in r], "--", label="(rows - 1) x fp32 adder cells")
+    ax.set_xlabel("rows (tree inputs)")
+    ax.set_ylabel("cells")
+    ax.set_title("pipelined fp32 adder tree")
+    ax.legend()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--csv", default=os.path.join(HERE, "cell_counts.csv"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "img", "rtl_cells.png"))
+    args = ap.parse_args()
+    c = counts(load(args.csv))
+    tables(c)
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.6))
+    plot_multiplier(ax[0], c["mul"])
+    plot_accumulators(ax[1], c["acc"], c["scaler"])
+    plot_tree(ax[2], c["tree"], c["add"])
     fig.suptitle("Yosys cell counts (generic gates) against the energy model's width scaling (horowitz-45nm)")
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)

@@ -1,5 +1,6 @@
 // mls_rtl_tb_baselines: the baseline designs' arithmetic units (rtl/src/
-// fp32_mul.sv, fp32_add.sv, bf16_mul.sv, fp8_e4m3_mul.sv, fp16_add.sv), each a
+// fp_mul.sv and fp_add.sv at each format's widths, fp8_e4m3_mul.sv; the units
+// are named in rtl/CMakeLists.txt's MLS_BASELINE_UNITS), each a
 // Verilator model of its own, against IEEE results computed on the host
 // (tb_ieee.h). Any NaN matches any NaN; every other result matches bit for bit.
 //   fp32_mul, fp32_add  edge-code pairs, then 4 M random pairs in classes
@@ -119,6 +120,27 @@ std::pair<uint32_t, uint32_t> add_pair(int i, std::mt19937_64& rng) {
   }
 }
 
+// One unit under test: its model, the checker of its results, a second
+// checker (of the host's reference, or of exactness) and the result coverage.
+template <class Model>
+struct UnitBench {
+  UnitBench(const std::string& name, const std::string& second) : name(name), check(name), other(name + second) {}
+  uint32_t eval(uint32_t a, uint32_t b) {
+    top.a_i = a;
+    top.b_i = b;
+    top.eval();
+    return top.y_o;
+  }
+  int finish(bool with_other = true) {
+    cov.print(name.c_str());
+    return with_other ? std::max(other.finish(), check.finish()) : check.finish();
+  }
+  std::string name;
+  Model top;
+  Checker check, other;
+  Coverage cov;
+};
+
 // The fp32 tests: the host's float result, held against the double result
 // rounded by round_to_format (a * b is exact in a double; a + b is exact
 // whenever a tie is possible, and rounding a rounded double sum again gives the
@@ -126,21 +148,17 @@ std::pair<uint32_t, uint32_t> add_pair(int i, std::mt19937_64& rng) {
 template <class Model>
 int test_fp32(const char* name, const char* op, bool mul,
               const std::function<std::pair<uint32_t, uint32_t>(int, std::mt19937_64&)>& pair) {
-  Model top;
-  Checker check(name), reference(std::string(name) + " reference");
-  Coverage cov;
+  UnitBench<Model> u(name, " reference");
   const auto run = [&](uint32_t a, uint32_t b) {
-    top.a_i = a;
-    top.b_i = b;
-    top.eval();
+    const uint32_t got = u.eval(a, b);
     volatile float fa = float_of(a), fb = float_of(b);
     const uint32_t want = bits_of(mul ? fa * fb : fa + fb);
     const double exact = mul ? double(fa) * double(fb) : double(fa) + double(fb);
     bool tie = false;
     const uint32_t rounded = round_to_format(kFp32, exact, &tie);
-    expect_ieee(reference, kFp32, rounded, want, a, b, op);
-    cov.add(kFp32, want, tie);
-    expect_ieee(check, kFp32, top.y_o, want, a, b, op);
+    expect_ieee(u.other, kFp32, rounded, want, a, b, op);
+    u.cov.add(kFp32, want, tie);
+    expect_ieee(u.check, kFp32, got, want, a, b, op);
   };
   const std::vector<uint32_t> edges = edge_codes(kFp32);
   for (uint32_t a : edges)
@@ -150,8 +168,7 @@ int test_fp32(const char* name, const char* op, bool mul,
     const auto [a, b] = pair(i, rng);
     run(a, b);
   }
-  cov.print(name);
-  return std::max(reference.finish(), check.finish());
+  return u.finish();
 }
 
 // The 16-bit tests: every code against every edge code in both orders, then
@@ -161,18 +178,14 @@ int test_fp32(const char* name, const char* op, bool mul,
 template <class Model>
 int test_16bit(const char* name, const char* op, const IeeeFormat& f, const std::function<double(double, double)>& exact,
                const std::function<void(uint32_t, uint32_t, uint32_t, Checker&)>& extra) {
-  Model top;
-  Checker check(name), reference(std::string(name) + " reference");
-  Coverage cov;
+  UnitBench<Model> u(name, " reference");
   const auto run = [&](uint32_t a, uint32_t b) {
-    top.a_i = a;
-    top.b_i = b;
-    top.eval();
+    const uint32_t got = u.eval(a, b);
     bool tie = false;
     const uint32_t want = round_to_format(f, exact(ieee_value(f, a), ieee_value(f, b)), &tie);
-    cov.add(f, want, tie);
-    if (extra) extra(a, b, want, reference);
-    expect_ieee(check, f, top.y_o, want, a, b, op);
+    u.cov.add(f, want, tie);
+    if (extra) extra(a, b, want, u.other);
+    expect_ieee(u.check, f, got, want, a, b, op);
   };
   for (uint32_t e : edge_codes(f))
     for (uint32_t c = 0; c < 0x10000; ++c) run(c, e), run(e, c);
@@ -182,8 +195,7 @@ int test_16bit(const char* name, const char* op, const IeeeFormat& f, const std:
     const uint32_t a = uint32_t(rng() & 0xffff), b = uint32_t(rng() & 0xffff);
     run(a, adder && i % 2 ? (a ^ f.sign_bit() ^ (b & 0x3f)) : b);
   }
-  cov.print(name);
-  return extra ? std::max(reference.finish(), check.finish()) : check.finish();
+  return u.finish(bool(extra));
 }
 
 // The fp16 sum again through the compiler's _Float16 (GCC rounds it correctly).
@@ -203,24 +215,19 @@ void fp16_against_float16(uint32_t a, uint32_t b, uint32_t want, Checker& refere
 // must lose nothing).
 template <class Model>
 int test_e4m3(const std::string& name, int out_bits) {
-  Model top;
-  Checker check(name), exact(name + " exactness");
-  Coverage cov;
+  UnitBench<Model> u(name, " exactness");
   const IeeeFormat& f = out_bits == 32 ? kFp32 : kBf16;
   for (uint32_t a = 0; a < 256; ++a)
     for (uint32_t b = 0; b < 256; ++b) {
-      top.a_i = a;
-      top.b_i = b;
-      top.eval();
+      const uint32_t got = u.eval(a, b);
       const double p = e4m3_value(a) * e4m3_value(b);
       const uint32_t p32 = bits_of(float(p)), want = p32 >> (32 - out_bits);
-      exact.expect_eq(std::isnan(p) || ieee_value(f, want) == p, true,
-                      [&] { return "product of " + hex(a) + ", " + hex(b); });
-      cov.add(f, want, false);
-      expect_ieee(check, f, top.y_o, want, a, b, "*");
+      u.other.expect_eq(std::isnan(p) || ieee_value(f, want) == p, true,
+                        [&] { return "product of " + hex(a) + ", " + hex(b); });
+      u.cov.add(f, want, false);
+      expect_ieee(u.check, f, got, want, a, b, "*");
     }
-  cov.print(name);
-  return std::max(exact.finish(), check.finish());
+  return u.finish();
 }
 
 // A double to round to f, by class (i % 3): any value over f's range and

@@ -9,6 +9,7 @@
 #include "ref/io/file_io.h"
 #include "ref/golden/golden_conv.h"
 #include "ref/io/npy.h"
+#include "ref/workload/layer_kind.h"
 #include "sim/cli/cli_options.h"
 #include "sim/cli/commands.h"
 #include "sim/run/layer.h"
@@ -78,6 +79,17 @@ GoldenConv golden_conv(const QuantLayer& layer, Pass pass, const ArrayConfig& ar
   return g;
 }
 
+// "layer kind: conv2d | ... (docs/layers.md)", from the registry, so a new kind
+// needs no line here.
+const std::string& kind_help() {
+  static const std::string help = [] {
+    std::string names;
+    for (const LayerKindEntry& k : layer_kinds()) names += (names.empty() ? "" : " | ") + k.name;
+    return "layer kind: " + names + " (docs/layers.md)";
+  }();
+  return help;
+}
+
 }  // namespace
 
 int cmd_conv(const std::vector<std::string>& args) {
@@ -87,8 +99,7 @@ int cmd_conv(const std::vector<std::string>& args) {
   cli::po::options_description desc("conv options");
   desc.add_options()
       ("pass", cli::po::value(&pass_name)->required(), "fwd | bwd-data | bwd-weight")
-      ("kind", cli::po::value(&kf.kind)->default_value(kf.kind),
-       "layer kind: conv2d | conv_transpose2d | linear | matmul (docs/layers.md)")
+      ("kind", cli::po::value(&kf.kind)->default_value(kf.kind), kind_help().c_str())
       ("weight", cli::po::value(&weight)->required(),
        "weight (.npy): conv2d [Co, Ci/groups, Kh, Kw], linear [out, in], matmul the second operand [..., K, N]")
       ("input", cli::po::value(&input)->required(),

@@ -1,8 +1,14 @@
 // mlssim describe --json: the registries outside tools read instead of copying
-// them: the parameter table (sim/params), the presets (--preset) and the
-// energy model's array blocks (the keys of a report's "by_block").
+// them: the parameter table (sim/params), the presets (--preset), the energy
+// model's array blocks (the keys of a report's "by_block") and the report's
+// statistics with their units and descriptions (hw_model/stats: the event
+// counters, the memory traffic, the gauges; docs/reference.md's tables of
+// them are generated from this by tools/doc_tables.py).
 #include <iostream>
 
+#include "hw_model/stats/gauges.h"
+#include "hw_model/stats/stats.h"
+#include "hw_model/stats/traffic.h"
 #include "ref/core/error.h"
 #include "sim/cli/cli_options.h"
 #include "sim/cli/commands.h"
@@ -74,13 +80,29 @@ nlohmann::json blocks_json() {
   return list;
 }
 
+// Each registry row as {key, unit, description}; events add the block that
+// counts them, traffic keys are as a report nests them ("elements.x_dram_read").
+nlohmann::json stats_json() {
+  nlohmann::json events = nlohmann::json::array(), traffic = nlohmann::json::array();
+  nlohmann::json gauges = nlohmann::json::array();
+  for (const StatInfo& s : kStatTable)
+    events.push_back({{"key", s.key}, {"block", s.block}, {"unit", s.unit}, {"description", s.description}});
+  for (const hw::TrafficInfo& t : hw::kTrafficTable)
+    traffic.push_back({{"key", std::string(t.bytes ? "" : "elements.") + t.key},
+                       {"unit", t.unit},
+                       {"description", t.description}});
+  for (const GaugeInfo& g : kGaugeTable)
+    gauges.push_back({{"key", g.key}, {"unit", g.unit}, {"description", g.description}});
+  return {{"events", events}, {"traffic", traffic}, {"gauges", gauges}};
+}
+
 }  // namespace
 
 int cmd_describe(const std::vector<std::string>& args) {
   bool json = false;
   cli::po::options_description desc("describe options");
   desc.add_options()("json", cli::po::bool_switch(&json),
-                     "print the parameters, presets and energy blocks as one JSON object (the only form)");
+                     "print the parameters, presets, energy blocks and statistics as one JSON object (the only form)");
   cli::po::positional_options_description pos;
   cli::po::variables_map vm;
   if (!cli::parse(args, "usage: mlssim describe --json", desc, pos, vm)) return 0;
@@ -88,7 +110,8 @@ int cmd_describe(const std::vector<std::string>& args) {
   const nlohmann::json out = {{"format", "mlssim-describe/1"},
                               {"params", params_json()},
                               {"presets", presets_json()},
-                              {"blocks", blocks_json()}};
+                              {"blocks", blocks_json()},
+                              {"stats", stats_json()}};
   std::cout << out.dump(1) << "\n";
   return 0;
 }

@@ -159,17 +159,15 @@ EnergyResult zero_result(const EnergyTable& table, const EnergyOptions& options)
 
 // --- results ---------------------------------------------------------------
 
+// Over block_fields() in report order, then unquantized: the order of the sum.
 double BlockEnergy::total() const {
-  return multiplier + local_accumulator + group_scaler + adder_tree + output_accumulator + final_scale + unquantized;
+  double sum = 0;
+  for (const BlockField& f : block_fields()) sum += this->*f.value;
+  return sum + unquantized;
 }
 
 BlockEnergy& BlockEnergy::operator+=(const BlockEnergy& o) {
-  multiplier += o.multiplier;
-  local_accumulator += o.local_accumulator;
-  group_scaler += o.group_scaler;
-  adder_tree += o.adder_tree;
-  output_accumulator += o.output_accumulator;
-  final_scale += o.final_scale;
+  for (const BlockField& f : block_fields()) this->*f.value += o.*f.value;
   unquantized += o.unquantized;
   return *this;
 }

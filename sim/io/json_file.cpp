@@ -2,62 +2,43 @@
 
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
+#include "sim/io/json_sax.h"
 
 namespace mls {
 
 namespace {
 
-// The SAX pass of parse_json_text: depth, values and the items of one
-// top-level array, counted without building anything.
-class BudgetCheck : public nlohmann::json_sax<nlohmann::json> {
+// The SAX pass of parse_json_text: values and the items of one top-level
+// array, counted without building anything.
+class BudgetCheck : public JsonSaxWalk {
  public:
   explicit BudgetCheck(const JsonBudget& budget) : budget_(budget) {}
-  bool null() override { return value(); }
-  bool boolean(bool) override { return value(); }
-  bool number_integer(number_integer_t) override { return value(); }
-  bool number_unsigned(number_unsigned_t) override { return value(); }
-  bool number_float(number_float_t, const string_t&) override { return value(); }
-  bool string(string_t&) override { return value(); }
-  bool binary(binary_t&) override { return value(); }
-  bool start_object(std::size_t) override { return value() && open(); }
-  bool key(string_t& k) override {
-    if (depth_ == 1) in_items_ = !budget_.items_key.empty() && k == budget_.items_key;
-    return true;
-  }
-  bool end_object() override { return close(); }
-  bool start_array(std::size_t) override { return value() && open(); }
-  bool end_array() override { return close(); }
   bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception& e) override {
     problem = "not valid JSON: " + one_line(e.what());
     return false;
   }
-  std::string problem;  // why the pass stopped
+  std::string problem;  // why the pass stopped, unless too_deep()
 
  private:
-  bool value() {
+  bool on_value() override {
     if (++values_ > budget_.max_values)
       return stop("more than " + std::to_string(budget_.max_values) + " values");
-    if (depth_ == 2 && in_items_ && ++items_ > budget_.max_items)
+    if (in_items() && ++items_ > budget_.max_items)
       return stop("more than " + std::to_string(budget_.max_items) + " entries in '" + budget_.items_key + "'" +
                   budget_.items_note);
     return true;
   }
-  bool open() {
-    if (++depth_ > kMaxJsonDepth) return stop("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    return true;
-  }
-  bool close() {
-    --depth_;
-    return true;
+  // An entry of the top-level object's `items_key`.
+  bool in_items() const {
+    const auto& f = frames();
+    return f.size() == 2 && !f[0].array && !budget_.items_key.empty() && f[0].key == budget_.items_key;
   }
   bool stop(const std::string& why) {
     problem = why;
     return false;
   }
   const JsonBudget& budget_;
-  int depth_ = 0;
   size_t values_ = 0, items_ = 0;
-  bool in_items_ = false;
 };
 
 }  // namespace
@@ -65,7 +46,9 @@ class BudgetCheck : public nlohmann::json_sax<nlohmann::json> {
 template <class J>
 J parse_json_text(const std::string& text, const std::string& path, const JsonBudget& budget) {
   BudgetCheck check(budget);
-  if (!nlohmann::json::sax_parse(text, &check)) throw Error(path + ": " + check.problem);
+  if (!nlohmann::json::sax_parse(text, &check))
+    throw Error(path + ": " + (check.too_deep() ? "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"
+                                                : check.problem));
   try {
     return J::parse(text);  // iterative, and within the limits just checked
   } catch (const nlohmann::json::exception& e) {

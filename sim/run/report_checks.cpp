@@ -17,21 +17,21 @@ namespace mls {
 
 using nlohmann::json;
 
-uint64_t checked_add(uint64_t a, uint64_t b, const std::string& what) {
-  uint64_t sum = 0;
+namespace {
+
+template <class Int>
+Int add_or_throw(Int a, Int b, const std::string& what) {
+  Int sum = 0;
   if (__builtin_add_overflow(a, b, &sum))
     throw Error("the total " + what + " overflows a 64-bit count (" + std::to_string(a) + " + " + std::to_string(b) +
                 "): the counts summed cannot all be right");
   return sum;
 }
 
-int64_t checked_add(int64_t a, int64_t b, const std::string& what) {
-  int64_t sum = 0;
-  if (__builtin_add_overflow(a, b, &sum))
-    throw Error("the total " + what + " overflows a 64-bit count (" + std::to_string(a) + " + " + std::to_string(b) +
-                "): the counts summed cannot all be right");
-  return sum;
-}
+}  // namespace
+
+uint64_t checked_add(uint64_t a, uint64_t b, const std::string& what) { return add_or_throw(a, b, what); }
+int64_t checked_add(int64_t a, int64_t b, const std::string& what) { return add_or_throw(a, b, what); }
 
 namespace {
 

@@ -13,6 +13,7 @@
 #include "ref/core/error.h"
 #include "ref/io/file_io.h"
 #include "ref/workload/layer_kind.h"
+#include "sim/io/json_sax.h"
 
 namespace mls::synth {
 
@@ -267,23 +268,8 @@ TopoLayer read_layer(const std::string& path, const YAML::Node& n, bool first) {
 // The key path of the value a JSON parse stopped at ("layers[2].weight[1]"),
 // kept by a SAX handler so that a number out of range (1e400, which nlohmann
 // refuses with an out_of_range, not a parse_error) names its key and place.
-class JsonSyntaxCheck : public nlohmann::json_sax<nlohmann::json> {
+class JsonSyntaxCheck : public JsonSaxWalk {
  public:
-  bool null() override { return value(); }
-  bool boolean(bool) override { return value(); }
-  bool number_integer(number_integer_t) override { return value(); }
-  bool number_unsigned(number_unsigned_t) override { return value(); }
-  bool number_float(number_float_t, const string_t&) override { return value(); }
-  bool string(string_t&) override { return value(); }
-  bool binary(binary_t&) override { return value(); }
-  bool start_object(std::size_t) override { return open(false); }
-  bool key(string_t& k) override {
-    frames_.back().key = k;
-    return true;
-  }
-  bool end_object() override { return close(); }
-  bool start_array(std::size_t) override { return open(true); }
-  bool end_array() override { return close(); }
   bool parse_error(std::size_t offset, const std::string& token, const nlohmann::json::exception& e) override {
     // A syntax error knows its byte (1-based); a number out of range ends at `offset`.
     const auto* syntax = dynamic_cast<const nlohmann::json::parse_error*>(&e);
@@ -293,37 +279,9 @@ class JsonSyntaxCheck : public nlohmann::json_sax<nlohmann::json> {
     what_ = e.what();
     return false;
   }
-
-  std::string path() const {
-    std::string p;
-    for (const Frame& f : frames_)
-      p += f.array ? "[" + std::to_string(f.index) + "]" : (p.empty() ? "" : ".") + f.key;
-    return p;
-  }
   size_t offset_ = 0;
   std::string token_, what_;
   bool number_out_of_range_ = false;
-
- private:
-  struct Frame {
-    bool array;
-    std::string key;
-    size_t index = 0;
-  };
-  bool value() {
-    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
-    return true;
-  }
-  bool open(bool array) {
-    if (frames_.size() >= 64) return false;  // deeper than any topology; YAML's parser refuses it too
-    frames_.push_back({array, "", 0});
-    return true;
-  }
-  bool close() {
-    frames_.pop_back();
-    return value();
-  }
-  std::vector<Frame> frames_;
 };
 
 // "<path>:<line>:<column>" of a byte offset in text.
@@ -345,8 +303,7 @@ std::string at_offset(const std::string& path, const std::string& text, size_t o
 void check_json_syntax(const std::string& path, const std::string& text) {
   JsonSyntaxCheck check;
   if (nlohmann::json::sax_parse(text, &check, nlohmann::json::input_format_t::json, true)) return;
-  if (check.what_.empty())
-    throw Error(at(path, 1, 1) + ": nested deeper than 64 levels");
+  if (check.too_deep()) throw Error(at(path, 1, 1) + ": nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   const std::string where = at_offset(path, text, check.offset_);
   const std::string key = check.path().empty() ? "" : " " + check.path() + ":";
   if (check.number_out_of_range_)

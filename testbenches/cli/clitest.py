@@ -4,10 +4,16 @@ CTest sets MLSSIM (the binary) and MLSSIM_SOURCE_DIR (the repository root). A te
 imports what it uses from here instead of defining its own `run()` or `make_trace()`:
 
     from clitest import MLSSIM, ROOT, mlssim, conv_layer, linear_layer, write_trace
+
+TempDirCase gives a test a fresh folder and a seeded generator; quantize_npy and
+rounding_noise run `mlssim quantize` on an array.
 """
 import json
 import os
 import subprocess
+import tempfile
+import time
+import unittest
 
 import numpy as np
 
@@ -76,3 +82,69 @@ def write_trace(root, layers, model="tiny", fmt="mls-trace/2"):
 def load_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+# Processes, for the tests that kill a run or a sweep and watch its workers.
+def children_of(pid):
+    """The live (not zombie) child processes of pid, from /proc."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                kids.append(int(entry))
+    return kids
+
+
+def running(pid):
+    """True while pid is a live process (a zombie has ended; PID 1 may be slow to reap it)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(condition, timeout=60, poll=0.01):
+    """Polls condition() until it holds; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(poll)
+
+
+class TempDirCase(unittest.TestCase):
+    """A test case with a fresh temporary folder per test (self.dir) and a NumPy
+    generator seeded with the class's SEED (self.rng)."""
+    SEED = 0
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.rng = np.random.default_rng(self.SEED)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+
+def quantize_npy(folder, x, *flags):
+    """`mlssim quantize` of array x (saved as folder/x.npy) with --dequant and --parts:
+    (the dequantized array, the parts folder). A failure raises with its stderr."""
+    xp, out, parts = (os.path.join(folder, n) for n in ("x.npy", "deq.npy", "parts"))
+    np.save(xp, x)
+    mlssim("quantize", xp, "--dequant", out, "--parts", parts, *flags)
+    return np.load(out), parts
+
+
+def rounding_noise(rng, shape, folder):
+    """Stochastic rounding's offsets, uniform in [-0.5, 0.5), as folder/r.npy for
+    `--random`: (the array, its path)."""
+    r = np.minimum(rng.uniform(-0.5, 0.5, size=shape), 0.4999).astype(np.float32)
+    path = os.path.join(folder, "r.npy")
+    np.save(path, r)
+    return r, path

@@ -159,7 +159,6 @@ class EveryKindEveryPass(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.trace = os.path.join(cls.tmp.name, "trace")
-        os.mkdir(cls.trace)
         cls.layers = make_trace(cls.trace, np.random.default_rng(12))
 
     @classmethod

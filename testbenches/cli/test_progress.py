@@ -49,7 +49,6 @@ class Progress(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.trace = os.path.join(self.tmp.name, "trace")
-        os.mkdir(self.trace)
         make_trace(self.trace)
         self.report = os.path.join(self.tmp.name, "r.json")
 

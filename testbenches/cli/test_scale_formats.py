@@ -6,7 +6,6 @@ scale_mul, a broken scaler caught, and the RTL vectors refused."""
 import json
 import os
 import sys
-import tempfile
 import unittest
 
 import numpy as np
@@ -14,7 +13,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_cli_errors import differing_bits, spec_quantize  # noqa: E402  (the NumPy model of the quantizer)
 
-from clitest import ROOT, mlssim
+from clitest import ROOT, TempDirCase, mlssim, quantize_npy, rounding_noise
 
 TRACE = os.path.join(ROOT, "traces", "resnet20-digits")
 # A few layers of the bundled trace: the stride-1 stem, a block conv and the
@@ -22,14 +21,8 @@ TRACE = os.path.join(ROOT, "traces", "resnet20-digits")
 LAYERS = "conv1,layer1.0.conv2,layer2.0.conv1"
 
 
-class Quantize(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.dir = self.tmp.name
-        self.rng = np.random.default_rng(2024)
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class Quantize(TempDirCase):
+    SEED = 2024
 
     def tensor(self, shape):
         # Groups spread over 2^0 .. 2^-23, so that ratios fall below e4m3's
@@ -39,19 +32,14 @@ class Quantize(unittest.TestCase):
         return x.astype(np.float32)
 
     def quantize(self, x, *flags):
-        xp, out, parts = (os.path.join(self.dir, n) for n in ("x.npy", "deq.npy", "parts"))
-        np.save(xp, x)
-        proc = mlssim("quantize", xp, "--dequant", out, "--parts", parts, *flags, ok=None)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
+        deq, parts = quantize_npy(self.dir, x, *flags)
         sg = (1 + np.load(os.path.join(parts, "sg_man.npy")).astype(np.float64) / 2.0 ** int(flags[flags.index(
             "--scale") + 1][-1])) * np.ldexp(1.0, np.load(os.path.join(parts, "sg_exp.npy")).astype(np.int64))
-        return np.load(out), sg
+        return deq, sg
 
     def test_wide_mantissa_scales_match_the_numpy_model(self):
         x = self.tensor((6, 7, 3, 3))
-        r = np.minimum(self.rng.uniform(-0.5, 0.5, size=x.shape), 0.4999).astype(np.float32)
-        rp = os.path.join(self.dir, "r.npy")
-        np.save(rp, r)
+        r, rp = rounding_noise(self.rng, x.shape, self.dir)
         clamped = 0
         for scale in ("e4m3", "e5m2", "e8m3", "e8m2", "e2m3", "e0m3"):
             for elem in ("e2m1", "e2m4"):
@@ -97,13 +85,7 @@ class Quantize(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(self.dir, "bad.npy")))
 
 
-class Run(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.dir = self.tmp.name
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class Run(TempDirCase):
 
     def report(self, *flags, expect_rc=0):
         path = os.path.join(self.dir, "r.json")

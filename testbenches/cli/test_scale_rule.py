@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_cli_errors import differing_bits, spec_quantize  # noqa: E402  (the NumPy model of the quantizer)
 
-from clitest import MLSSIM, ROOT, mlssim
+from clitest import MLSSIM, ROOT, TempDirCase, mlssim, quantize_npy, rounding_noise
 
 TRACE = os.path.join(ROOT, "traces", "resnet20-digits")
 LAYERS = "conv1,layer1.0.conv2,layer2.0.conv1"
@@ -29,14 +28,8 @@ CASES = (("e2m1", "e4m3", "k16", 0.75, 1.375), ("e2m1", "e8m0", "k32", 0.75, 1.0
          ("e4m3", "e8m0", "k32", 0.9375, 1.0), ("e2m4", "e8m1", "nc", 0.96875, 1.5))
 
 
-class Quantize(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.dir = self.tmp.name
-        self.rng = np.random.default_rng(11)
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class Quantize(TempDirCase):
+    SEED = 11
 
     def tensor(self, shape):
         # Rows spread over 2^0 .. 2^-20 (some below e4m3's smallest scale 2^-15),
@@ -54,18 +47,13 @@ class Quantize(unittest.TestCase):
         return x
 
     def quantize(self, x, *flags):
-        xp, out, parts = (os.path.join(self.dir, n) for n in ("x.npy", "deq.npy", "parts"))
-        np.save(xp, x)
-        proc = mlssim("quantize", xp, "--dequant", out, "--parts", parts, *flags, ok=None)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        return np.load(out), np.load(os.path.join(parts, "sg.npy"))
+        deq, parts = quantize_npy(self.dir, x, *flags)
+        return deq, np.load(os.path.join(parts, "sg.npy"))
 
     def test_fit_matches_the_numpy_model(self):
         for shape in ((12, 64), (4, 32, 3, 3)):
             x = self.tensor(shape)
-            r = np.minimum(self.rng.uniform(-0.5, 0.5, size=shape), 0.4999).astype(np.float32)
-            rp = os.path.join(self.dir, "r.npy")
-            np.save(rp, r)
+            r, rp = rounding_noise(self.rng, shape, self.dir)
             for elem, scale, group, x_max, top in CASES:
                 for rounding in ("nearest", "stochastic"):
                     with self.subTest(shape=shape, elem=elem, scale=scale, group=group, rounding=rounding):
@@ -110,13 +98,7 @@ class Quantize(unittest.TestCase):
         self.assertFalse(os.path.exists(out))
 
 
-class Run(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.dir = self.tmp.name
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class Run(TempDirCase):
 
     def report(self, *flags, layers=LAYERS):
         path = os.path.join(self.dir, "r.json")

@@ -13,7 +13,7 @@ import unittest
 
 import numpy as np
 
-from clitest import MLSSIM, mlssim, write_trace
+from clitest import MLSSIM, load_json, mlssim, write_trace
 
 TIMING = {"sim_seconds", "sim_macs_per_second", "golden_seconds"}
 
@@ -49,17 +49,11 @@ def untimed(value):
     return value
 
 
-def load(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 class Split(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.trace = os.path.join(cls.tmp.name, "trace")
-        os.mkdir(cls.trace)
         make_trace(cls.trace)
         cls.whole = os.path.join(cls.tmp.name, "whole.json")
         cls.mlssim("run", cls.trace, "--check", "--report", cls.whole)
@@ -83,21 +77,21 @@ class Split(unittest.TestCase):
         return os.path.join(self.tmp.name, name)
 
     def test_whole_run_covers_every_layer_pass(self):
-        r = load(self.whole)
+        r = load_json(self.whole)
         self.assertTrue(r["total"]["bit_exact"])
         self.assertEqual([(e["name"], e["pass"]) for e in r["layers"]],
                          [(n, p) for n in ["c1", "c2", "c3", "c4", "fc"] for p in ("fwd", "bwd-data", "bwd-weight")])
 
     def test_jobs_2_equals_jobs_1(self):
         self.mlssim("run", self.trace, "--check", "-j", 2, "--report", self.out("j2.json"))
-        self.assertEqual(untimed(load(self.out("j2.json"))), untimed(load(self.whole)))
+        self.assertEqual(untimed(load_json(self.out("j2.json"))), untimed(load_json(self.whole)))
 
     def test_jobs_2_with_unquantized_layers_and_energy_equals_jobs_1(self):
         """paper-cifar keeps c1 (first) and fc (the classifier) in fp32; the parent prices the merged report."""
         flags = ["--preset", "paper-cifar", "--tech", "paper-unit", "--check"]
         self.mlssim("run", self.trace, *flags, "--report", self.out("pc1.json"))
         self.mlssim("run", self.trace, *flags, "-j", 2, "--report", self.out("pc2.json"))
-        one, two = load(self.out("pc1.json")), load(self.out("pc2.json"))
+        one, two = load_json(self.out("pc1.json")), load_json(self.out("pc2.json"))
         self.assertEqual(untimed(two), untimed(one))
         self.assertEqual(sorted({e["name"] for e in one["layers"] if e.get("unquantized")}), ["c1", "fc"])
         self.assertIsNotNone(one["total"]["energy"]["fp32_over_mls"])
@@ -111,22 +105,22 @@ class Split(unittest.TestCase):
         # a broken multiplier: every worker's --check fails (exit 4), and so does the run, with its report
         self.mlssim("run", self.trace, "--check", "-j", 2, "--inject-fault", "mul-lsb", "--report", self.out("bad.json"),
                     expect=4)
-        self.assertFalse(load(self.out("bad.json"))["total"]["bit_exact"])
+        self.assertFalse(load_json(self.out("bad.json"))["total"]["bit_exact"])
 
     def test_shards_merge_into_the_whole_run(self):
-        keys = [[(e["name"], e["pass"]) for e in load(p)["layers"]] for p in self.parts]
+        keys = [[(e["name"], e["pass"]) for e in load_json(p)["layers"]] for p in self.parts]
         flat = [k for part in keys for k in part]
         self.assertEqual(len(flat), 15)
         self.assertEqual(len(set(flat)), 15)  # each layer-pass in exactly one shard
         self.assertTrue(all(keys))
         # balanced by products: no shard has more than the largest layer-pass over an even share
-        macs = [load(p)["total"]["macs"] for p in self.parts]
-        self.assertLess(max(macs) - min(macs), max(e["macs"] for e in load(self.whole)["layers"]) * 1.5)
+        macs = [load_json(p)["total"]["macs"] for p in self.parts]
+        self.assertLess(max(macs) - min(macs), max(e["macs"] for e in load_json(self.whole)["layers"]) * 1.5)
         self.mlssim("merge", *reversed(self.parts), "--report", self.out("merged.json"))
-        self.assertEqual(untimed(load(self.out("merged.json"))), untimed(load(self.whole)))
+        self.assertEqual(untimed(load_json(self.out("merged.json"))), untimed(load_json(self.whole)))
         # the totals are the sums of the whole run's entries
-        whole = load(self.whole)
-        self.assertEqual(load(self.out("merged.json"))["total"]["cycles"], sum(e["cycles"] for e in whole["layers"]))
+        whole = load_json(self.whole)
+        self.assertEqual(load_json(self.out("merged.json"))["total"]["cycles"], sum(e["cycles"] for e in whole["layers"]))
 
     def refused(self, args, words):
         target = self.out("refused.json")
@@ -157,13 +151,13 @@ class Split(unittest.TestCase):
         self.mlssim("run", changed, "--check", "--shard", "3/3", "--report", foreign)
         self.refused([self.parts[0], self.parts[1], foreign], [foreign, "another trace"])
         # a partial whose entry was deleted: that layer-pass is missing
-        cut = load(self.parts[1])
+        cut = load_json(self.parts[1])
         gone = cut["layers"].pop()
         with open(self.out("cut.json"), "w") as f:
             json.dump(cut, f)
         self.refused([self.parts[0], self.out("cut.json"), self.parts[2]], [f"{gone['name']} {gone['pass']}"])
         # an entry without its counts
-        broken = load(self.parts[1])
+        broken = load_json(self.parts[1])
         del broken["layers"][0]["events"]
         with open(self.out("broken.json"), "w") as f:
             json.dump(broken, f)
@@ -197,7 +191,6 @@ class DocumentedSlurmScript(unittest.TestCase):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
         trace, out = os.path.join(tmp.name, "trace"), os.path.join(tmp.name, "out")
-        os.mkdir(trace)
         make_trace(trace)
         env = dict(os.environ, TRACE=trace, OUT=out, SLURM_ARRAY_TASK_COUNT="3",
                    PATH=os.path.dirname(os.path.abspath(MLSSIM)) + os.pathsep + os.environ["PATH"])
@@ -211,14 +204,13 @@ class DocumentedSlurmScript(unittest.TestCase):
         whole = os.path.join(tmp.name, "whole.json")
         mlssim("merge", *parts, "--report", merged, timeout=60)
         mlssim("run", trace, "--check", "--report", whole, "--no-progress", timeout=120)
-        self.assertEqual(untimed(load(merged)), untimed(load(whole)))
+        self.assertEqual(untimed(load_json(merged)), untimed(load_json(whole)))
 
 
 class Resume(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.trace = os.path.join(self.tmp.name, "trace")
-        os.mkdir(self.trace)
         make_trace(self.trace, seed=5, convs=SLOW)
 
     def tearDown(self):
@@ -251,7 +243,7 @@ class Resume(unittest.TestCase):
         done = subprocess.run(args, capture_output=True, text=True, timeout=120)
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertEqual(done.stderr.count("(resumed)"), len(kept))
-        self.assertEqual(untimed(load(resumed)), untimed(load(whole)))
+        self.assertEqual(untimed(load_json(resumed)), untimed(load_json(whole)))
         # and a run with another config refuses the directory
         other = subprocess.run(args + ["--rows", "8"], capture_output=True, text=True, timeout=120)
         self.assertEqual(other.returncode, 1)

@@ -14,35 +14,11 @@ import os
 import signal
 import subprocess
 import tempfile
-import time
 import unittest
 
 import numpy as np
 
-from clitest import MLSSIM, mlssim, conv_layer, linear_layer, write_trace, load_json
-
-
-def children_of(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                kids.append(int(entry))
-    return kids
-
-
-def wait_for(condition, timeout=60):
-    """Polls condition() until it holds; the waits below are for events that always come."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.01)
+from clitest import MLSSIM, mlssim, conv_layer, linear_layer, write_trace, load_json, children_of, wait_for
 
 
 class Base(unittest.TestCase):

@@ -18,7 +18,7 @@ import unittest
 
 import numpy as np
 
-from clitest import MLSSIM, mlssim, write_trace
+from clitest import MLSSIM, children_of, mlssim, running, wait_for, write_trace
 
 # 6 points: a 2 x 2 grid plus two explicit points, one of them repeating a grid
 # point with its defaults spelled out (run once), one new.
@@ -162,42 +162,19 @@ class SweepTest(unittest.TestCase):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                 env=dict(os.environ, TMPDIR=self.tmp))
 
-    def children_of(self, pid):
-        kids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open("/proc/%s/stat" % entry) as f:
-                        fields = f.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[1]) == pid and fields[0] != "Z":
-                    kids.append(int(entry))
-        return kids
-
-    @staticmethod
-    def running(pid):
-        """True while pid is a live process (a zombie has ended; PID 1 may be slow to reap it)."""
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except OSError:
-            return False
-
     def test_sigkilled_sweep_takes_its_children(self):
         out = os.path.join(self.tmp, "orphans")
         proc = self.start_sweep(out)
-        deadline = time.time() + 60
-        while not self.children_of(proc.pid) and time.time() < deadline:
-            time.sleep(0.005)
-        kids = self.children_of(proc.pid)
+        wait_for(lambda: children_of(proc.pid), poll=0.005)
+        kids = children_of(proc.pid)
         self.assertTrue(kids, "the sweep started no child")
         os.kill(proc.pid, signal.SIGKILL)  # the sweep alone, not its process group
         proc.wait()
-        deadline = time.time() + 10
-        while any(map(self.running, kids)) and time.time() < deadline:
-            time.sleep(0.02)
-        alive = [k for k in kids if self.running(k)]
+        try:
+            wait_for(lambda: not any(map(running, kids)), timeout=10, poll=0.02)
+        except AssertionError:
+            pass  # the assertion below names them
+        alive = [k for k in kids if running(k)]
         for k in alive:
             os.kill(k, signal.SIGKILL)
         self.assertEqual(alive, [], "children outlived the killed sweep")
@@ -206,9 +183,7 @@ class SweepTest(unittest.TestCase):
         out = os.path.join(self.tmp, "locked")
         first = self.start_sweep(out)
         try:
-            deadline = time.time() + 60
-            while not self.children_of(first.pid) and time.time() < deadline:
-                time.sleep(0.005)
+            wait_for(lambda: children_of(first.pid), poll=0.005)
             second = self.run_sweep("-j", "1", "--out", out, check=False)
             self.assertEqual(second.returncode, 1, second.stderr)
             self.assertIn("another mlssim sweep is running", second.stderr)

@@ -6,13 +6,9 @@ named for what it is. Standard library only. Rerun after changing the formats:
     /usr/bin/python3 testbenches/fuzz/make_corpus.py
 """
 import json
-import pathlib
-import shutil
 import struct
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-CORPUS = HERE / "corpus"
+from corpus_writer import ROOT, write_corpora
 
 
 def npy(descr, shape, values, version=1, fortran=False, dict_text=None, pad=True):
@@ -272,13 +268,7 @@ def sweep_seeds():
 def main():
     targets = {"fuzz_npy": npy_seeds(), "fuzz_trace": trace_seeds(),
                "fuzz_energy_table": energy_seeds(), "fuzz_sweep": sweep_seeds()}
-    for target, seeds in targets.items():
-        out = CORPUS / target
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        for name, data in seeds.items():
-            (out / name).write_bytes(data)
-        print(f"{out.relative_to(ROOT)}: {len(seeds)} seeds")
+    write_corpora(targets)
 
 
 if __name__ == "__main__":

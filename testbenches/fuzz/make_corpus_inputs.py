@@ -9,12 +9,8 @@ named for what it is. Standard library only. Rerun after changing the formats:
 (make_corpus.py writes the corpora of the file readers npy, trace, energy table, sweep.)
 """
 import json
-import pathlib
-import shutil
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-CORPUS = HERE / "corpus"
+from corpus_writer import write_corpora
 
 CSV_HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
 
@@ -117,13 +113,7 @@ def cli_seeds():
 def main():
     targets = {"fuzz_topology": topology_seeds(), "fuzz_layer_config": layer_config_seeds(),
                "fuzz_cli_values": cli_seeds()}
-    for target, seeds in targets.items():
-        out = CORPUS / target
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        for name, data in seeds.items():
-            (out / name).write_bytes(data)
-        print(f"{out.relative_to(ROOT)}: {len(seeds)} seeds")
+    write_corpora(targets)
 
 
 if __name__ == "__main__":

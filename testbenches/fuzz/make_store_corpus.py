@@ -12,7 +12,6 @@ import copy
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ sys.path.insert(0, str(HERE.parent / "cli"))
 os.environ.setdefault("MLSSIM", "mlssim")
 import numpy as np  # noqa: E402
 from clitest import conv_layer, linear_layer, write_trace  # noqa: E402
+from corpus_writer import write_corpora  # noqa: E402
 
 FNV_BASIS, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
 
@@ -127,13 +127,7 @@ def main():
                        cwd=tmp)
         corpora = {"fuzz_merge": merge_seeds(parts), "fuzz_resume": resume_seeds(tmp / "store"),
                    "fuzz_point_record": record_seeds(tmp / "res" / "points")}
-    for target, seeds in corpora.items():
-        out = HERE / "corpus" / target
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        for name, data in seeds.items():
-            (out / name).write_bytes(data)
-        print(f"{out.relative_to(HERE.parent.parent)}: {len(seeds)} seeds")
+    write_corpora(corpora)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,23 @@ ColumnValues tree_result(float c0, float c1, bool output_last) {
   return v;
 }
 
-TEST(OutputAccumulator, SumsTilesInOrderAndRestartsPerOutput) {
-  ArrayConfig cfg;
-  cfg.rows = 4;
-  cfg.cols = 2;
+// The block of a 4 x 2 array on its bench, with the counters it adds to.
+struct OutAccBench {
+  static ArrayConfig four_by_two() {
+    ArrayConfig cfg;
+    cfg.rows = 4;
+    cfg.cols = 2;
+    return cfg;
+  }
+  ArrayConfig cfg = four_by_two();
   Stats stats;
-  tb::BlockBench<ColumnValues, ColumnValues, OutputAccumulator> bench(
-      "bench", [&] { return new OutputAccumulator("out_acc", cfg, &stats); });
+  tb::BlockBench<ColumnValues, ColumnValues, OutputAccumulator> bench{
+      "bench", [this] { return new OutputAccumulator("out_acc", cfg, &stats); }};
+};
+
+TEST(OutputAccumulator, SumsTilesInOrderAndRestartsPerOutput) {
+  OutAccBench b;
+  auto& bench = b.bench;
   // Output A: three tiles where fp32 order matters (1e8 + 1 + 1 = 1e8, not 1e8 + 2);
   // output B starts on the next cycle; -0.0 alone ends as +0.0 (+0 + -0).
   bench.stimulus = {tree_result(1e8f, 1.5f, false), tree_result(1.0f, 2.0f, false), tree_result(1.0f, -3.5f, true),
@@ -39,19 +49,15 @@ TEST(OutputAccumulator, SumsTilesInOrderAndRestartsPerOutput) {
   EXPECT_FALSE(std::signbit(bench.seen[1].second.value[0])) << "the accumulator starts at +0.0";
   EXPECT_EQ(bench.seen[1].second.value[1], 7.0f);
   EXPECT_EQ(bench.seen[1].first, 3 + 2) << "no bubble between outputs";
-  EXPECT_EQ(stats.out_acc, 8u);
+  EXPECT_EQ(b.stats.out_acc, 8u);
 }
 
 // Between tiles the block sleeps (ClockGate): a partial sum held across a long
 // idle stretch must still meet the next tile at the right edge, and a reset
 // during the stretch must still clear it.
 TEST(OutputAccumulator, SleepingBetweenTilesKeepsPartialSumsAndStillSeesReset) {
-  ArrayConfig cfg;
-  cfg.rows = 4;
-  cfg.cols = 2;
-  Stats stats;
-  tb::BlockBench<ColumnValues, ColumnValues, OutputAccumulator> bench(
-      "bench", [&] { return new OutputAccumulator("out_acc", cfg, &stats); });
+  OutAccBench b;
+  auto& bench = b.bench;
   const auto idle_until = [&](size_t edge) { bench.stimulus.resize(edge, ColumnValues{}); };
   bench.stimulus = {tree_result(5.0f, 6.0f, false)};
   idle_until(12);

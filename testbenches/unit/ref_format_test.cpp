@@ -14,8 +14,13 @@
 #include "ref/core/error.h"
 #include "ref/format/format.h"
 #include "ref/quant/quantizer.h"
+#include "testbenches/unit/test_formats.h"
 
 namespace {
+
+using mls::test::efmt;
+using mls::test::sfmt;
+
 
 using mls::ElemCode;
 using mls::ElemFormat;
@@ -287,12 +292,6 @@ TEST(ref_format, ClipKeepsTheBinadeWhileTheDefaultCrossesIntoTheNext) {
 
 // ---- group scales -----------------------------------------------------------
 
-ScaleFormat sfmt(int e, int m) {
-  ScaleFormat f;
-  f.e = e;
-  f.m = m;
-  return f;
-}
 
 double sg_value(const ScaleFormat& f, GroupScale g) { return mls::group_scale_value(f, g); }
 

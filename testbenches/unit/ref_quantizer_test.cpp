@@ -13,8 +13,13 @@
 #include "ref/core/error.h"
 #include "ref/quant/quantizer.h"
 #include "ref/core/rng.h"
+#include "testbenches/unit/test_formats.h"
 
 namespace {
+
+using mls::test::efmt;
+using mls::test::sfmt;
+
 
 using mls::ElemFormat;
 using mls::Grouping;
@@ -25,18 +30,6 @@ using mls::ScaleFormat;
 using mls::Shape;
 using mls::TensorF;
 
-ElemFormat efmt(int e, int m) {
-  ElemFormat f;
-  f.e = e;
-  f.m = m;
-  return f;
-}
-ScaleFormat sfmt(int e, int m) {
-  ScaleFormat f;
-  f.e = e;
-  f.m = m;
-  return f;
-}
 
 QuantConfig config(ElemFormat elem, ScaleFormat scale, Grouping g, Rounding r, uint64_t seed = 0, bool clip = false) {
   QuantConfig c;

@@ -10,26 +10,19 @@
 #include "ref/core/config.h"
 #include "ref/format/format.h"
 #include "ref/quant/quantizer.h"
+#include "testbenches/unit/test_formats.h"
 
 namespace {
+
+using mls::test::efmt;
+using mls::test::sfmt;
+
 
 using mls::ElemFormat;
 using mls::GroupScale;
 using mls::ScaleFormat;
 using mls::ScaleRule;
 
-ScaleFormat sfmt(int e, int m) {
-  ScaleFormat f;
-  f.e = e;
-  f.m = m;
-  return f;
-}
-ElemFormat efmt(int e, int m) {
-  ElemFormat f;
-  f.e = e;
-  f.m = m;
-  return f;
-}
 
 TEST(ref_scale_rule, ElementMaxByHand) {
   EXPECT_EQ(mls::elem_max_value(efmt(2, 1)), 0.75);     // e2m1: 1.5 * 2^1 / 4

@@ -35,14 +35,17 @@ class Block:
     inputs: [(port, width)] packed into the harness register, first at bit 0;
     ties: {port: constant text}; clocked: the module has clk_i / rst_ni;
     output: (port, width); stimulus: list of tuples, one per cycle, in input
-    order; actions: how many actions the stimulus holds.
+    order; actions: how many actions the stimulus holds. sources: modules of
+    rtl/src read as they are; texts: {file name: SystemVerilog} written into
+    the work folder and read too (a baseline unit, rtl/baselines.py).
     """
 
-    def __init__(self, name, module, params, inputs, output, clocked=False, ties=None, sources=None):
+    def __init__(self, name, module, params, inputs, output, clocked=False, ties=None, sources=None, texts=None):
         self.name, self.module, self.params = name, module, dict(params)
         self.inputs, self.output, self.clocked = inputs, output, clocked
         self.ties = ties or {}
-        self.sources = sources or MLS_SOURCES
+        self.sources = MLS_SOURCES if sources is None else sources
+        self.texts = dict(texts or {})
         self.keep_hierarchy = False
         self.stimulus, self.actions = [], 0
 

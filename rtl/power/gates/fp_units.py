@@ -5,14 +5,19 @@ the pass's output accumulators by its tensor scale F. The baselines take the
 layer's own forward float32 tensors (gates/tensors.py) as their format holds
 them: fp32 as they are, bf16 rounded, fp8 e4m3 scaled per tensor to 448 and
 rounded; the adders accumulate each output's products in their format (fp32;
-fp16 of the e4m3 products, the fp8-fp16acc array). A unit whose RTL is
+fp16 of the e4m3 products, the fp8-fp16acc array). Which module at which
+parameters makes each unit is rtl/baselines.py's table. A unit whose RTL is
 absent is left out (and so is its ERT entry).
 """
 import os
 import struct
+import sys
 
 from gates import tensors
 from gates.blocks import RTL_SRC, Block
+
+sys.path.insert(0, os.path.dirname(RTL_SRC))
+import baselines  # noqa: E402
 
 # (block, ERT component, ERT action) in the order of `mlssim energy --export-ert`. The
 # fp32 multiply is priced from the fp32 baseline's multiplies (one per MAC), the
@@ -22,8 +27,8 @@ ERT_ORDER = [("fp32_mul", "fp_units.fp32", "mul"), ("fp16_add", "fp_units.fp16",
 WIDTH = {"fp32_mul": 32, "fp32_add": 32, "bf16_mul": 16, "fp8_e4m3_mul": 8, "fp16_add": 16}
 
 
-def available(module):
-    return os.path.exists(os.path.join(RTL_SRC, module + ".sv"))
+def available(unit):
+    return os.path.exists(baselines.source(unit))
 
 
 def f32_bits(x):
@@ -70,9 +75,11 @@ def e4m3_bits(x):
 OUT_WIDTH = {"fp8_e4m3_mul": 32}  # the e4m3 product is exact in fp32
 
 
-def _unit(name, module, width):
-    out = OUT_WIDTH.get(module, width)
-    return Block(name, module, {}, [("a_i", width), ("b_i", width)], ("y_o", out), sources=[module])
+def _unit(name, unit, width):
+    """The unit as the module of its own name that rtl/baselines.py specializes."""
+    out = OUT_WIDTH.get(unit, width)
+    return Block(name, unit, {}, [("a_i", width), ("b_i", width)], ("y_o", out), sources=[],
+                 texts={unit + ".sv": baselines.specialized(unit)})
 
 
 def e4m3_value(code):
@@ -91,17 +98,17 @@ def fp8_pairs(pairs):
     return [(e4m3_bits(p[0] * sx), e4m3_bits(p[1] * sy)) if p else None for p in pairs], sx, sy
 
 
-def multiplier_unit(module, pairs, to_bits):
-    b = _unit(module, module, WIDTH[module])
+def multiplier_unit(unit, pairs, to_bits):
+    b = _unit(unit, unit, WIDTH[unit])
     b.stimulus = [(to_bits(p[0]), to_bits(p[1])) for p in pairs if p]
     b.actions = len(b.stimulus)
     return b
 
 
-def adder_unit(module, products, rounding, to_bits):
+def adder_unit(unit, products, rounding, to_bits):
     """An accumulator in the adder's format over each output's products;
     `rounding` rounds a Python float to that format (RNE)."""
-    b = _unit(module, module, WIDTH[module])
+    b = _unit(unit, unit, WIDTH[unit])
     acc = 0.0
     for product in products:
         if product is None:

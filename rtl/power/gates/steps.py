@@ -43,7 +43,7 @@ def synthesis_script(block):
     """The Yosys script. A block with keep_hierarchy (the PE) is mapped module by
     module and flattened after mapping, so its multiplier is the very netlist the
     multiplier block has and their difference is the accumulator alone."""
-    files = " ".join(block.source_files() + ["pw_top.sv"])
+    files = " ".join(block.source_files() + list(block.texts) + ["pw_top.sv"])
     if block.keep_hierarchy:
         synth = (f"synth -top pw_top; dfflibmap -liberty {LIBERTY}; abc -liberty {LIBERTY}; "
                  f"flatten; opt_clean;")
@@ -56,8 +56,9 @@ def synthesis_script(block):
 
 
 def synthesize(block, work):
-    with open(os.path.join(work, "pw_top.sv"), "w") as f:
-        f.write(block.wrapper())
+    for name, text in list(block.texts.items()) + [("pw_top.sv", block.wrapper())]:
+        with open(os.path.join(work, name), "w") as f:
+            f.write(text)
     script = synthesis_script(block)
     run(["yosys", "-q", "-p", script], work, f"yosys ({block.name})")
     with open(os.path.join(work, "stat.json")) as f:

@@ -1,19 +1,22 @@
-// bf16_mul: the bf16 multiplier of the baseline designs (docs/rtl.md#baselines),
-// bfloat16 (IEEE 754 rules with an 8-bit exponent and a 7-bit mantissa), round
-// to nearest even, subnormal inputs and outputs (no flush to zero).
-// Combinational: one 8 x 8-bit significand product, leading- and trailing-one
+// fp_mul: the IEEE 754 multiplier of the baseline designs (docs/rtl.md#baselines),
+// any binary format by its exponent and mantissa widths (EW = 8, MW = 23:
+// fp32_mul, binary32; EW = 8, MW = 7: bf16_mul, bfloat16), round to nearest
+// even, subnormal inputs and outputs (no flush to zero). Combinational: one
+// (MW+1) x (MW+1)-bit significand product, leading- and trailing-one
 // detection, one right shift that normalises and, for results below the
-// smallest normal, denormalises, with one rounding. The twin of fp32_mul.
+// smallest normal, denormalises, with one rounding.
 // A zero operand gives a zero with the sign of the product; overflow gives
 // infinity; infinity times a nonzero number gives infinity; a NaN in, or
-// infinity times zero, gives the canonical quiet NaN 0x7fc0.
-module bf16_mul (
-  input  logic [15:0] a_i,
-  input  logic [15:0] b_i,
-  output logic [15:0] y_o
+// infinity times zero, gives the canonical quiet NaN (0x7fc00000 in binary32,
+// 0x7fc0 in bfloat16).
+module fp_mul #(
+  parameter int unsigned EW = 8,                // exponent field
+  parameter int unsigned MW = 23                // mantissa field
+) (
+  input  logic [EW+MW:0] a_i,
+  input  logic [EW+MW:0] b_i,
+  output logic [EW+MW:0] y_o
 );
-  localparam int unsigned EW   = 8;                  // exponent field
-  localparam int unsigned MW   = 7;                  // mantissa field
   localparam int unsigned W    = 1 + EW + MW;
   localparam int unsigned SW   = MW + 1;             // significand with the hidden bit
   localparam int unsigned PW   = 2 * SW;             // significand product

@@ -1,19 +1,21 @@
-// fp32_add: the fp32 adder of the baseline designs (docs/rtl.md#baselines),
-// IEEE 754 binary32, round to nearest even, subnormal inputs and outputs (no
-// flush to zero). Combinational. The twin of mls_fp32_add (the MLS array's
-// adder) with the format's widths as localparams: the same alignment,
+// fp_add: the IEEE 754 adder of the baseline designs (docs/rtl.md#baselines),
+// any binary format by its exponent and mantissa widths (EW = 8, MW = 23:
+// fp32_add, binary32; EW = 5, MW = 10: fp16_add, binary16), round to nearest
+// even, subnormal inputs and outputs (no flush to zero). Combinational. The
+// twin of mls_fp32_add (the MLS array's adder): the same alignment,
 // normalisation and rounding, so a baseline add and an MLS tree add are the
-// same circuit (fp32_add synthesizes to as many cells as mls_fp32_add).
-// x + (-x) is +0; -0 + -0 is -0. Overflow gives infinity; an infinity in gives
-// infinity; a NaN in, or the sum of opposite infinities, gives the canonical
-// quiet NaN 0x7fc00000.
-module fp32_add (
-  input  logic [31:0] a_i,
-  input  logic [31:0] b_i,
-  output logic [31:0] y_o
+// same circuit (at EW = 8, MW = 23 it synthesizes to as many cells as
+// mls_fp32_add). x + (-x) is +0; -0 + -0 is -0. Overflow gives infinity; an
+// infinity in gives infinity; a NaN in, or the sum of opposite infinities,
+// gives the canonical quiet NaN (0x7fc00000 in binary32, 0x7e00 in binary16).
+module fp_add #(
+  parameter int unsigned EW = 8,                // exponent field
+  parameter int unsigned MW = 23                // mantissa field
+) (
+  input  logic [EW+MW:0] a_i,
+  input  logic [EW+MW:0] b_i,
+  output logic [EW+MW:0] y_o
 );
-  localparam int unsigned EW = 8;               // exponent field
-  localparam int unsigned MW = 23;              // mantissa field
   localparam int unsigned W  = 1 + EW + MW;
   localparam int unsigned SW = MW + 1;          // significand with the hidden bit
   localparam int unsigned XW = SW + 3;          // plus guard, round and sticky bits
