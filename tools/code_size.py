@@ -2,10 +2,10 @@
 """The project's size rules (docs/developing.md#size-rules): no library source file
 over 450 lines, no function over 60 lines.
 
-    /usr/bin/python3 tools/code_size.py [--root DIR] [--exempt FOLDER ...] [--list]
+    /usr/bin/python3 tools/code_size.py [--root DIR] [--exempt FOLDER ...]
 
-Library sources are the C++ files (.h, .cpp) under ref/, hw_model/ and sim/ and
-the Python modules under tools/, rtl/ and traces/ (tests, testbenches and
+Library sources are the C++ files (.h, .cpp) under ref/, hw_model/, sim/ and python/
+and the Python modules under tools/, rtl/, traces/, python/ and bench/ (tests, testbenches and
 generated files are not libraries). A C++ function is a brace-matched body
 whose header (the text since the last `;`, `{` or `}`) holds a parameter list
 and is no namespace, class, control statement or initializer; its length runs
@@ -22,8 +22,8 @@ import sys
 
 MAX_FILE_LINES = 450
 MAX_FUNCTION_LINES = 60
-CPP_FOLDERS = ("ref", "hw_model", "sim")
-PY_FOLDERS = ("tools", "rtl", "traces")
+CPP_FOLDERS = ("ref", "hw_model", "sim", "python")
+PY_FOLDERS = ("tools", "rtl", "traces", "python", "bench")
 # Headers of braces that open no function body (control statements only occur
 # inside functions, whose inner braces are not looked at).
 NOT_A_FUNCTION = re.compile(r"^\s*(?:template\s*<[^{]*>\s*)?(?:namespace|class|struct|enum|union|extern)\b")
