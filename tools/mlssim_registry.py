@@ -2,7 +2,8 @@
 
 The plotting tools ask `mlssim describe --json` for them instead of carrying copies of
 the C++ tables. The binary is found like rtl/power/gate_energy.py finds it: --mlssim
-PATH (use()), $MLSSIM, build/sim/mlssim under the repository, then PATH.
+PATH (use()), $MLSSIM, the mlssim installed with the tools (`cmake --install` writes
+mlssim_installed.py beside them), build/sim/mlssim under the repository, then PATH.
 """
 
 import functools
@@ -25,8 +26,18 @@ def use(path):
     describe.cache_clear()
 
 
+def installed_mlssim():
+    """The mlssim installed beside these tools (docs/install.md), None in the source tree."""
+    try:
+        import mlssim_installed  # only in an installed copy: written by cmake --install
+    except ImportError:
+        return None
+    return mlssim_installed.MLSSIM
+
+
 def find_mlssim():
-    for candidate in (_chosen["path"], os.environ.get("MLSSIM"), os.path.join(ROOT, "build", "sim", "mlssim")):
+    for candidate in (_chosen["path"], os.environ.get("MLSSIM"), installed_mlssim(),
+                      os.path.join(ROOT, "build", "sim", "mlssim")):
         if candidate and os.path.exists(candidate):
             return candidate
     found = shutil.which("mlssim")
