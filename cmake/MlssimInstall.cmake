@@ -5,7 +5,7 @@
 #   P/bin/mlssim-dump-<model>           traces/dump_<model>.py (train a model, record a trace)
 #   P/<MLSSIM_INSTALL_PYTHONDIR>/       PYTHONPATH for `import mls_trace` (the recorder)
 #     mls_trace.py, dump_*.py           traces/ as it is
-#     mlssim_tools/                     the plotting tools and mlssim_registry.py, a package
+#     mlssim_tools/                     the plotting tools and what they share (mlssim_*.py), a package
 #   P/share/mlssim/topologies/          the shipped topologies (mlssim synth)
 # The commands find their Python files relative to themselves and the tools
 # find P/bin/mlssim beside them, so only PATH=P/bin is needed to run them.
@@ -36,6 +36,7 @@ install(FILES ${MLS_RECORDER} DESTINATION ${MLS_PYDIR})
 # the Python module of the array's arithmetic, which installs into the same
 # directory), with the path from the package to P/bin/mlssim.
 file(GLOB MLS_PLOT_TOOLS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tools/plot_*.py)
+file(GLOB MLS_TOOL_MODULES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tools/mlssim_*.py)  # what the tools share
 mls_install_relative(MLS_TOOLS_TO_BIN ${MLS_PYDIR}/mlssim_tools ${CMAKE_INSTALL_BINDIR}/mlssim)
 file(WRITE ${MLS_COMMANDS_DIR}/__init__.py
      "\"\"\"mlssim's plotting tools (tools/plot_*.py), installed; each is also a command, mlssim-plot-<name>.\"\"\"\n")
@@ -43,7 +44,7 @@ file(WRITE ${MLS_COMMANDS_DIR}/mlssim_installed.py
      "\"\"\"Written by cmake --install: where the mlssim installed with these tools is.\"\"\"\n"
      "import os\n\nMLSSIM = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "
      "\"${MLS_TOOLS_TO_BIN}\"))\n")
-install(FILES ${MLS_PLOT_TOOLS} ${PROJECT_SOURCE_DIR}/tools/mlssim_registry.py ${MLS_COMMANDS_DIR}/__init__.py
+install(FILES ${MLS_PLOT_TOOLS} ${MLS_TOOL_MODULES} ${MLS_COMMANDS_DIR}/__init__.py
               ${MLS_COMMANDS_DIR}/mlssim_installed.py
         DESTINATION ${MLS_PYDIR}/mlssim_tools)
 
