@@ -2,7 +2,7 @@
 PATH finds mlssim, the plotting tools and the recorder, and they work there.
 
 Each installed command runs under `env -i` (HOME, PATH=P/bin:/usr/bin:/bin and nothing
-else; PYTHONPATH=P/lib/mlssim/python only for `import mls_trace`), in a directory away
+else; PYTHONPATH=P/<the site directory> only for `import mls_trace`), in a directory away
 from the source tree, on real inputs made by the installed mlssim: a run report, a
 sweep. `mlssim --version` names the version in CMakeLists.txt's project()."""
 import os
@@ -34,6 +34,12 @@ grid:
 RUN_FOR_REAL = {"mlssim", "mlssim-plot-energy", "mlssim-plot-layers", "mlssim-plot-sweep", "mlssim-plot-formats"}
 
 
+def site_directory():
+    """MLSSIM_PYTHON_INSTALL_DIR of the build: where the Python packages go under the prefix."""
+    with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as f:
+        return re.search(r"^MLSSIM_PYTHON_INSTALL_DIR:\w+=(.*)$", f.read(), re.M).group(1)
+
+
 def project_version():
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
         return re.search(r"project\(mlssim VERSION ([0-9.]+)", f.read()).group(1)
@@ -61,7 +67,7 @@ class Installed(unittest.TestCase):
         """argv in a clean environment, in the work directory."""
         env = ["HOME=" + self.home, "PATH=" + (path or os.path.join(self.prefix, "bin") + ":/usr/bin:/bin")]
         if pythonpath:
-            env.append("PYTHONPATH=" + os.path.join(self.prefix, "lib", "mlssim", "python"))
+            env.append("PYTHONPATH=" + os.path.join(self.prefix, site_directory()))
         proc = subprocess.run(["env", "-i", *env, *argv], cwd=self.work, capture_output=True, text=True,
                               timeout=timeout)
         if ok:
@@ -132,7 +138,7 @@ class Installed(unittest.TestCase):
         proc = self.run_clean("python3", "-c", "import mls_trace, mlssim_tools.plot_sweep as p; "
                               "print(mls_trace.__file__); print(p.__file__)", pythonpath=True)
         for line in proc.stdout.split():
-            self.assertTrue(line.startswith(self.prefix + "/lib/mlssim/python/"), line)
+            self.assertTrue(line.startswith(os.path.join(self.prefix, site_directory()) + "/"), line)
         self.assertTrue(os.path.exists(os.path.join(self.prefix, "share", "mlssim", "topologies", "resnet18.json")))
 
 
