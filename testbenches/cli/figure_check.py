@@ -7,9 +7,11 @@ figure, or with bbox_inches="tight" the tight box savefig will use). Boxes are
 get_window_extent(renderer) in display pixels; a rotated text's box is the upright box
 around it, so the tools rotate crowded tick labels by 90 degrees, where that box is exact.
 
+log_axis_problems(fig): a log axis that labels fewer than two ticks.
+
 checking_savefig() is a context manager that checks every figure saved inside it (the
-tools' own savefig calls) and collects the problems per file name, so a test runs a
-tool's main() unchanged and asserts nothing was found.
+tools' own savefig calls) and collects the problems and the text per file name, so a
+test runs a tool's main() unchanged and asserts nothing was found.
 """
 import contextlib
 import os
@@ -111,19 +113,48 @@ def text_problems(fig, bbox_inches=None):
     return problems
 
 
+def log_axis_problems(fig):
+    """A log axis (not symlog) that labels fewer than two of its ticks cannot be read."""
+    problems = []
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible() or not ax.axison:
+            continue
+        for axis, letter in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+            if axis.get_scale() != "log":
+                continue
+            labels = [t.label1.get_text() for t in drawn_ticks(axis) if visible(t.label1)]
+            if len(labels) < 2:
+                problems.append("axes %d: its log %s axis labels %d tick(s) %s" % (i, letter, len(labels), labels))
+    return problems
+
+
+def all_text(fig):
+    """Every visible text of the figure, one string."""
+    return "\n".join(t.get_text() for _, t in named_texts(fig))
+
+
 def fmt(box):
     return "[%.0f, %.0f]x[%.0f, %.0f]" % (box.x0, box.x1, box.y0, box.y1)
 
 
+class Saved:
+    """What checking_savefig saw: per file name, the problems and the figure's text."""
+
+    def __init__(self):
+        self.problems, self.texts = {}, {}
+
+
 @contextlib.contextmanager
 def checking_savefig():
-    """Yields {file name: [problems]} filled by every Figure.savefig called inside."""
-    found = {}
+    """Yields a Saved filled by every Figure.savefig called inside: text_problems and
+    log_axis_problems of the figure, and all its text."""
+    found = Saved()
     original = matplotlib.figure.Figure.savefig
 
     def savefig(fig, fname, *args, **kwargs):
         name = os.path.basename(str(fname)).replace(".tmp.png", "").replace(".tmp", "")
-        found[name] = text_problems(fig, kwargs.get("bbox_inches"))
+        found.problems[name] = text_problems(fig, kwargs.get("bbox_inches")) + log_axis_problems(fig)
+        found.texts[name] = all_text(fig)
         return original(fig, fname, *args, **kwargs)
 
     matplotlib.figure.Figure.savefig = savefig
