@@ -10,6 +10,7 @@ import os
 import textwrap
 
 import matplotlib.ticker
+import matplotlib.transforms
 
 
 def sweep_source(results):
@@ -174,14 +175,18 @@ LABEL_OFFSETS = [(5, 3, "left", "bottom"), (5, -3, "left", "top"), (-5, 3, "righ
                  (0, -22, "center", "top")]
 
 
-def place_labels(ax, points, texts, **style):
+def place_labels(ax, points, texts, markers=(), **style):
     """Annotates each point (data coordinates) with its text at the first offset where the text lies
-    inside the axes and touches no text placed or drawn before; call it once the figure's layout is
-    final. Returns the texts that found no room (the caller says how many were left out)."""
+    inside the axes and touches no text placed or drawn before, nor a marker (`markers`: data
+    coordinates of every plotted point); call it once the figure's layout is final. Returns the texts
+    that found no room (the caller says how many were left out)."""
     fig = ax.figure
     renderer = _renderer(fig)
     area = ax.get_window_extent(renderer)
     taken = [t.get_window_extent(renderer) for t in fig.texts + ax.texts if t.get_visible() and t.get_text()]
+    for x, y in markers:
+        px, py = ax.transData.transform((x, y))
+        taken.append(matplotlib.transforms.Bbox.from_extents(px - 4, py - 4, px + 4, py + 4))
     left_out = []
     for (x, y), text in zip(points, texts):
         for dx, dy, ha, va in LABEL_OFFSETS:

@@ -152,10 +152,11 @@ def plot_energy_vs_error(rows, unit, source, path):
     for ax, pts, cover in named:  # the layout is final: each label where it touches nothing
         texts = [r["format"].replace(COVER_SUFFIX, " (cover)") for r in rows]
         left_out += len(mlssim_figures.place_labels(ax, [p for p, c in zip(pts, cover) if not c],
-                                                    [t for t, c in zip(texts, cover) if not c], fontsize=8))
+                                                    [t for t, c in zip(texts, cover) if not c], markers=pts,
+                                                    fontsize=8))
         left_out += len(mlssim_figures.place_labels(ax, [p for p, c in zip(pts, cover) if c],
-                                                    [t for t, c in zip(texts, cover) if c], fontsize=8,
-                                                    color="tab:gray"))
+                                                    [t for t, c in zip(texts, cover) if c], markers=pts,
+                                                    fontsize=8, color="tab:gray"))
     if left_out:
         fig.text(0.995, 0.005, "%d point labels left out (no room)" % left_out, ha="right", va="bottom",
                  fontsize=7, color="0.4")

@@ -676,7 +676,7 @@ def plot_energy_vs_error(results, out_dir, **_):
     def name_points(fig):
         left_out.extend(mlssim_figures.place_labels(ax, [xy[i] for i in named],
                                                     [label(points[i], params[1:] or params) for i in named],
-                                                    fontsize=7))
+                                                    markers=xy, fontsize=7))
         if left_out:
             fig.text(0.995, 0.005, "%d of %d Pareto labels left out (no room)" % (len(left_out), len(named)),
                      ha="right", va="bottom", fontsize=7, color="0.4")
