@@ -2,7 +2,8 @@
 
 The plotting tools ask `mlssim describe --json` for them instead of carrying copies of
 the C++ tables. find_mlssim() is the one search for the binary (rtl/power/gate_energy.py
-uses it too): --mlssim PATH (use(), or its argument), $MLSSIM, build/sim/mlssim under the
+uses it too): --mlssim PATH (use(), or its argument), $MLSSIM, the mlssim installed with the
+tools (`cmake --install` writes mlssim_installed.py beside them), build/sim/mlssim under the
 repository, then PATH.
 """
 
@@ -26,9 +27,19 @@ def use(path):
     describe.cache_clear()
 
 
+def installed_mlssim():
+    """The mlssim installed beside these tools (docs/install.md), None in the source tree."""
+    try:
+        import mlssim_installed  # only in an installed copy: written by cmake --install
+    except ImportError:
+        return None
+    return mlssim_installed.MLSSIM
+
+
 def find_mlssim(path=None):
     """The binary: `path` (a tool's --mlssim), else the one use() chose, else the usual search."""
-    for candidate in (path or _chosen["path"], os.environ.get("MLSSIM"), os.path.join(ROOT, "build", "sim", "mlssim")):
+    for candidate in (path or _chosen["path"], os.environ.get("MLSSIM"), installed_mlssim(),
+                      os.path.join(ROOT, "build", "sim", "mlssim")):
         if candidate and os.path.exists(candidate):
             return candidate
     found = shutil.which("mlssim")

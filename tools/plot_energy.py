@@ -29,7 +29,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mlssim_registry  # noqa: E402  (the tools' folder, put on the path above)
+import mlssim_figures  # noqa: E402  (the tools' folder, put on the path above)
+import mlssim_registry  # noqa: E402
 
 ARRAYS = [("mls", "MLS", "#1b9e77"), ("fp32", "fp32", "#d95f02"), ("fp8", "fp8", "#7570b3")]
 
@@ -57,7 +58,7 @@ def load_entries(path, pass_name):
     if not entries:
         raise InputError(f"{path}: no layer entries" + (f" for pass {pass_name}" if pass_name else ""))
     total = report.get("total", {}).get("energy")
-    return entries, total
+    return entries, total, report
 
 
 def entry_label(entry, one_pass):
@@ -78,13 +79,13 @@ def unit_label(energy):
 
 def finish_axis(ax, labels):
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, rotation=60 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center", rotation_mode="anchor",
-                       fontsize=8)
+    # Vertical when crowded (never slanted: a slanted label's box covers its neighbours').
+    ax.set_xticklabels(labels, rotation=90 if len(labels) > 4 else 0, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
 
 
-def plot_by_block(entries, labels, path):
+def plot_by_block(entries, labels, source, path):
     fig, ax = figure_for(len(entries))
     bottoms = [0.0] * len(entries)
     for key in mlssim_registry.blocks():
@@ -94,7 +95,7 @@ def plot_by_block(entries, labels, path):
         bottoms = [b + v for b, v in zip(bottoms, values)]
     first = entries[0]["energy"]
     ax.set_ylabel(unit_label(first))
-    ax.set_title(f"MLS array energy by block ({first.get('tech', '')})")
+    ax.set_title(f"MLS array energy by block ({first.get('tech', '')})\n{source}", fontsize=10)
     finish_axis(ax, labels)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.savefig(path, bbox_inches="tight", dpi=120)
@@ -105,7 +106,7 @@ def ratio_text(value):
     return "n/a" if value is None else f"{value:.1f}x"
 
 
-def plot_vs_baselines(entries, labels, total, path):
+def plot_vs_baselines(entries, labels, total, source, path):
     fig, ax = figure_for(len(entries) * 1.6)
     width = 0.27
     tops = [max(float(e["energy"][k]) for k, _, _ in ARRAYS) for e in entries]
@@ -125,6 +126,7 @@ def plot_vs_baselines(entries, labels, total, path):
     if total:
         title += (f"\ntotal: fp32/MLS = {ratio_text(total.get('fp32_over_mls'))},"
                   f" fp8/MLS = {ratio_text(total.get('fp8_over_mls'))} (labels: baseline / MLS)")
+    title += "\n" + source
     ax.set_title(title, fontsize=10)
     ax.set_ylim(0, max(tops) * 1.15)
     finish_axis(ax, labels)
@@ -152,11 +154,12 @@ def main(argv):
     args = parser.parse_args(argv)
     mlssim_registry.use(args.mlssim)
     try:
-        entries, total = load_entries(args.energy_json, args.pass_name)
+        entries, total, report = load_entries(args.energy_json, args.pass_name)
         labels = [entry_label(e, args.pass_name is not None) for e in entries]
         by_block, vs_baselines = output_paths(args.out, args.format)
-        plot_by_block(entries, labels, by_block)
-        plot_vs_baselines(entries, labels, None if args.pass_name else total, vs_baselines)
+        source = mlssim_figures.report_source(report, args.energy_json)
+        plot_by_block(entries, labels, source, by_block)
+        plot_vs_baselines(entries, labels, None if args.pass_name else total, source, vs_baselines)
     except (InputError, mlssim_registry.RegistryError, KeyError, TypeError, ValueError, OSError) as e:
         print(f"plot_energy: {e}", file=sys.stderr)
         return 1

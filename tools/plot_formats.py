@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Plots of the formats comparison sweep (sweeps/formats.yaml, docs/formats.md).
+"""Plots of a formats comparison sweep (sweeps/formats.yaml, docs/formats.md).
 
     /usr/bin/python3 tools/plot_formats.py RESULTS_DIR [--out DIR]
 
@@ -22,6 +22,7 @@ import csv
 import json
 import os
 import sys
+import textwrap
 
 import matplotlib
 
@@ -29,7 +30,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mlssim_registry  # noqa: E402  (the tools' folder, put on the path above)
+import mlssim_figures  # noqa: E402  (the tools' folder, put on the path above)
+import mlssim_registry  # noqa: E402
 
 # The parameters a point is named by; their defaults and the presets come from
 # `mlssim describe --json` (the parameter table and --preset's table).
@@ -116,8 +118,9 @@ def pareto(points):
     return sorted(front, key=lambda i: points[i][0])
 
 
-def plot_energy_vs_error(rows, unit, path):
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+def plot_energy_vs_error(rows, unit, source, path):
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6.5))
+    named = []
     for ax, key, title in ((axes[0], "energy_per_mac", "arithmetic"),
                            (axes[1], "energy_total_per_mac", "arithmetic + memory")):
         pts = [(r["rel_error_mean"], r[key]) for r in rows]
@@ -128,42 +131,56 @@ def plot_energy_vs_error(rows, unit, path):
                    facecolors="none", edgecolors="tab:gray", zorder=3, label="block preset, MLS (cover) scale rule")
         by_label = {r["format"]: p for r, p in zip(rows, pts)}
         for r, (x, y), c in zip(rows, pts, cover):
-            # Under the other rule the same preset: below its marker, an arrow to the fit point.
-            ax.annotate(r["format"].replace(COVER_SUFFIX, " (cover)") if c else r["format"], (x, y),
-                        textcoords="offset points", xytext=(5, -11) if c else (5, 4), fontsize=8,
-                        color="tab:gray" if c else "black")
+            # Under the other rule the same preset: an arrow from it to the fit point.
             fit = by_label.get(r["format"][:-len(COVER_SUFFIX)]) if c else None
             if fit:
                 ax.annotate("", fit, (x, y), arrowprops={"arrowstyle": "->", "color": "tab:gray", "lw": 0.8})
+        named.append((ax, pts, cover))
         front = pareto(pts)
         ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], color="tab:red", lw=1,
                 label="Pareto front", zorder=2)
         ax.set_xscale("log")
-        ax.set_xlabel("output error (mean relative L2 error against fp32, three passes)")
+        ax.set_xlabel("output error (mean relative L2 error\nagainst fp32, three passes)")
         ax.set_ylabel(f"MLS-array energy per MAC ({unit})")
         ax.set_title(f"{title}")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("Formats on the MLS array: energy against output error (sweeps/formats.yaml)")
+        ax.legend(fontsize=8, loc="lower left")
+        mlssim_figures.readable_log_axis(ax, "x")
+    fig.suptitle("Formats on the MLS array: energy against output error\n" + mlssim_figures.wrap(fig, source, 12))
     fig.tight_layout()
+    left_out = 0
+    for ax, pts, cover in named:  # the layout is final: each label where it touches nothing
+        texts = [r["format"].replace(COVER_SUFFIX, " (cover)") for r in rows]
+        left_out += len(mlssim_figures.place_labels(ax, [p for p, c in zip(pts, cover) if not c],
+                                                    [t for t, c in zip(texts, cover) if not c], markers=pts,
+                                                    fontsize=8))
+        left_out += len(mlssim_figures.place_labels(ax, [p for p, c in zip(pts, cover) if c],
+                                                    [t for t, c in zip(texts, cover) if c], markers=pts,
+                                                    fontsize=8, color="tab:gray"))
+    if left_out:
+        fig.text(0.995, 0.005, "%d point labels left out (no room)" % left_out, ha="right", va="bottom",
+                 fontsize=7, color="0.4")
+    mlssim_figures.declutter_ticks(fig)
     fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
 
 
-def plot_are(rows, path):
+def plot_are(rows, source, path):
     series = [("are_weight", "ARE W"), ("are_input", "ARE A"), ("are_grad_output", "ARE E")] + \
              [(f"rel_error_{p}", f"output error {name}") for p, name in PASSES]
-    fig, ax = plt.subplots(figsize=(12, 5))
+    fig, ax = plt.subplots(figsize=(12, 6.5))
     width = 0.8 / len(series)
     for j, (key, name) in enumerate(series):
         xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(rows))]
         ax.bar(xs, [r[key] for r in rows], width, label=name)
     ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([r["format"] for r in rows], rotation=20, ha="right", fontsize=8)
+    ax.set_xticklabels(["\n".join(textwrap.wrap(r["format"], 22)) for r in rows], rotation=90, fontsize=8)
     ax.set_yscale("log")
+    mlssim_figures.readable_log_axis(ax, "y")
     ax.set_ylabel("error")
-    ax.set_title("Quantization error (ARE per operand) and output error per pass")
-    ax.legend(fontsize=8, ncol=2)
+    fig.suptitle("Quantization error (ARE per operand) and output error per pass\n"
+                 + mlssim_figures.wrap(fig, source, 12))
+    ax.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(True, axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120, format="png")
@@ -207,8 +224,9 @@ def main():
         write_atomically(target, lambda tmp: plot(tmp))
         print(f"plot_formats: wrote {target}")
 
-    save_plot(lambda p: plot_energy_vs_error(rows, unit, p), "formats_energy_vs_error.png")
-    save_plot(lambda p: plot_are(rows, p), "formats_are.png")
+    source = mlssim_figures.sweep_source(results)
+    save_plot(lambda p: plot_energy_vs_error(rows, unit, source, p), "formats_energy_vs_error.png")
+    save_plot(lambda p: plot_are(rows, source, p), "formats_are.png")
 
     def write_csv(tmp):
         with open(tmp, "w", newline="") as f:

@@ -45,6 +45,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matplotlib  # noqa: E402,F401  (sweep_figures chooses the Agg backend)
 import mlssim_registry  # noqa: E402
+import mlssim_figures  # noqa: E402
 from sweep_figures import (Panel, context_lines, finish, label, plot_bars, plot_lines,  # noqa: E402
                            subtitle_width)
 from sweep_figures import plt  # noqa: E402
@@ -108,9 +109,8 @@ def plot_energy_vs_error(results, out_dir, **_):
             zorder=2, label="Pareto front")
     ax.scatter([xy[i][0] for i in front], [xy[i][1] for i in front], s=90, facecolors="none",
                edgecolors="crimson", zorder=4)
-    for i in front[:8]:
-        ax.annotate(label(points[i], params[1:] or params), xy[i], fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
+    named = front[:8]  # the front's first eight points are labelled, where there is room
+    left_out = []
     unit = points[0]["metrics"].get("energy_unit", "")
     tech = distinct(points, "tech")
     ax.set_xlabel("MLS array energy, %s (%s, %s)" % (what, unit, "/".join(fmt(t) for t in tech)))
@@ -120,7 +120,17 @@ def plot_energy_vs_error(results, out_dir, **_):
     handles, labels = ax.get_legend_handles_labels()
     subtitle = context_lines(results, points, "%d points, %d on the Pareto front; colour: %s" % (
         len(points), len(front), color_by or "none"), subtitle_width(fig))
-    finish(fig, out_dir, "energy_vs_error.png", "Energy against output error", subtitle, handles, labels)
+
+    def name_points(fig):
+        left_out.extend(mlssim_figures.place_labels(ax, [xy[i] for i in named],
+                                                    [label(points[i], params[1:] or params) for i in named],
+                                                    markers=xy, fontsize=7))
+        if left_out:
+            fig.text(0.995, 0.005, "%d of %d Pareto labels left out (no room)" % (len(left_out), len(named)),
+                     ha="right", va="bottom", fontsize=7, color="0.4")
+
+    finish(fig, out_dir, "energy_vs_error.png", "Energy against output error", subtitle, handles, labels,
+           after_layout=name_points)
     return [(None, "rel_error_mean", (), [p["id"] for p in points], [e for e, _ in xy], [r for _, r in xy])]
 
 

@@ -13,6 +13,7 @@ import matplotlib.ticker  # noqa: E402
 
 from sweep_results import (DPI, MAX_LINES, distinct, fixed_params, fmt, is_number, metric, plan,  # noqa: E402
                            setting_label, settings, value_order, varied)
+import mlssim_figures  # noqa: E402  (the tools' folder: sweep_results put it on the path)
 
 # -- drawing ---------------------------------------------------------------------------
 
@@ -27,7 +28,8 @@ class Panel:
 
 
 def label(point, params):
-    return ", ".join("%s=%s" % (name, fmt(point["params"][name])) for name in params)
+    return ", ".join("%s=%s" % (name, fmt(point["params"][name])) for name in params
+                     if mlssim_figures.has_value(point["params"].get(name)))
 
 
 def colors(all_settings):
@@ -52,18 +54,16 @@ def layout_note(points, others, facet, mark="line"):
 
 
 def context_lines(results, points, what, width):
-    """The subtitle: `what` (the lines and subplots), then every parameter held fixed with its value."""
+    """The subtitle: the sweep and trace the figure shows, `what` (the lines and subplots), then every
+    parameter held fixed with its value."""
     fixed = fixed_params(results, points)
     sweep = results["sweep"]
     if sweep.get("from_csv"):
         held = "held fixed: every parameter the sweep does not vary, at its mlssim run default (read from results.csv)"
     else:
         held = "held fixed: " + (", ".join("%s=%s" % (n, fmt(v)) for n, v in fixed) or "nothing")
-    if sweep.get("trace"):
-        held += "; trace %s, passes %s" % (sweep["trace"], ", ".join(sweep.get("passes") or ["all"]))
-        if sweep.get("layers"):
-            held += ", layers %s" % ", ".join(sweep["layers"])
-    return textwrap.wrap(what, width, break_on_hyphens=False) + textwrap.wrap(held, width, break_on_hyphens=False)
+    return [line for text in (mlssim_figures.sweep_source(results), what, held)
+            for line in textwrap.wrap(text, width, break_on_hyphens=False)]
 
 
 def axes_grid(n_facets, n_panels, ncols, panel_size=(4.6, 3.4)):
@@ -90,8 +90,8 @@ def axes_grid(n_facets, n_panels, ncols, panel_size=(4.6, 3.4)):
 
 
 def subtitle_width(fig):
-    """Characters of 8.5-point text that fit across the figure."""
-    return int(fig.get_figwidth() * 72 / 5.0)
+    """Characters of 8.5-point text that fit across the figure (an average glyph: 0.55 em)."""
+    return int(fig.get_figwidth() * 72 / (0.55 * 8.5)) - 4
 
 
 def share_y(cells):
@@ -105,23 +105,55 @@ def share_y(cells):
                 ax.set_ylim(low, high)
 
 
-def finish(fig, out_dir, name, title, subtitle, handles=(), labels=(), legend_title=None):
-    """Title and subtitle above the panels, the legend to their right, then save."""
+def legend_columns(fig, handles, labels, style):
+    """None when the legend fits right of the panels in a third of the width; else the columns of a
+    legend below them (as many as fit across the figure), the figure made taller by its height."""
     renderer = fig.canvas.get_renderer()
+    trial = fig.legend(handles, labels, **style)
+    width = trial.get_window_extent(renderer).width
+    trial.remove()
+    if width <= fig.bbox.width / 3:
+        return None
+    for ncol in range(len(labels), 0, -1):
+        trial = fig.legend(handles, labels, ncol=ncol, **style)
+        box = trial.get_window_extent(renderer)
+        trial.remove()
+        if box.width <= 0.96 * fig.bbox.width or ncol == 1:
+            fig.set_figheight(fig.get_figheight() + (box.height + 8) / fig.dpi)
+            return ncol
+
+
+def finish(fig, out_dir, name, title, subtitle, handles=(), labels=(), legend_title=None, after_layout=None):
+    """Title and subtitle above the panels, the legend beside them (below them when it would take more
+    than a third of the width), log axes with readable ticks, no two texts overlapping (figure_check.py
+    in the tests holds every figure to that), then save. `after_layout(fig)` runs once the layout is
+    final (to place labels among the points)."""
+    renderer = fig.canvas.get_renderer()
+    style = dict(fontsize=8, title=legend_title, title_fontsize=8, frameon=False)
+    ncol = legend_columns(fig, handles, labels, style) if handles else None
     height = fig.bbox.height
-    title = "\n".join(textwrap.wrap(title, int(fig.get_figwidth() * 72 / 7.0)))
+    title = mlssim_figures.wrap(fig, title, 11 * 1.2)
     head = fig.text(0.5, 1 - 6 / height, title, ha="center", va="top", fontsize=11, weight="bold")
     top = 1 - (6 + head.get_window_extent(renderer).height + 2) / height
     if subtitle:
         sub = fig.text(0.5, top, "\n".join(subtitle), ha="center", va="top", fontsize=8.5, color="0.25",
                        linespacing=1.3)
         top -= (sub.get_window_extent(renderer).height + 8) / height
-    right = 1.0
-    if handles:
-        legend = fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(1.0, top), fontsize=8,
-                            title=legend_title, title_fontsize=8, frameon=False)
+    right, bottom = 1.0, 0.0
+    if handles and ncol is None:
+        legend = fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(1.0, top), **style)
         right = 1 - (legend.get_window_extent(renderer).width + 6) / fig.bbox.width
-    fig.tight_layout(rect=(0, 0, right, top))
+    elif handles:
+        legend = fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, **style)
+        bottom = (legend.get_window_extent(renderer).height + 8) / height
+    for ax in fig.axes:
+        mlssim_figures.readable_log_axis(ax, "x")
+        mlssim_figures.readable_log_axis(ax, "y")
+    mlssim_figures.fit_axes_titles(fig)
+    fig.tight_layout(rect=(0, bottom, right, top))
+    mlssim_figures.declutter_ticks(fig)
+    if after_layout:
+        after_layout(fig)
     save(fig, out_dir, name)
 
 
@@ -156,7 +188,7 @@ def set_x_axis(ax, points, x, categorical, logx=False):
     values = sorted(distinct(points, x), key=value_order(points, x))
     if categorical:
         ax.set_xticks(range(len(values)))
-        ax.set_xticklabels([fmt(v) for v in values], rotation=60 if len(values) > 6 else 0, fontsize=8)
+        ax.set_xticklabels([fmt(v) for v in values], rotation=category_rotation(values), fontsize=8)
         return
     powers_of_two = all(v > 0 and int(v) == v and (int(v) & (int(v) - 1)) == 0 for v in values)
     if logx or (powers_of_two and max(values) / min(values) >= 4):
@@ -165,6 +197,12 @@ def set_x_axis(ax, points, x, categorical, logx=False):
         ax.set_xticks(values)
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.get_xaxis().set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def category_rotation(values):
+    """Upright category labels while they are few and short, else vertical (90 degrees, never a slant:
+    a slanted label's box covers its neighbours')."""
+    return 90 if len(values) > 6 or sum(len(fmt(v)) + 2 for v in values) > 36 else 0
 
 
 def x_coordinates(points, x):
@@ -250,7 +288,7 @@ def plot_bars(results, out_dir, x, panels, name, title, facet="auto", max_lines=
             handles.setdefault(line.setting, bars)
         auto_yscale(ax, values, panel)
         ax.set_xticks(range(len(categories)))
-        ax.set_xticklabels([fmt(c) for c in categories], rotation=60 if len(categories) > 6 else 0, fontsize=8)
+        ax.set_xticklabels([fmt(c) for c in categories], rotation=category_rotation(categories), fontsize=8)
         ax.set_xlabel(x)
         head = panel.title if chosen is None else "%s=%s: %s" % (chosen, fmt(facet_value), panel.title)
         ax.set_title(head, fontsize=10)

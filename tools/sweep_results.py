@@ -10,6 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlssim_registry  # noqa: E402  (the tools' folder, put on the path above)
+import mlssim_figures  # noqa: E402
 
 PASSES = [("fwd", "forward"), ("bwd_data", "backward-data"), ("bwd_weight", "backward-weight")]
 
@@ -170,10 +171,12 @@ def varied(results):
 
 
 def fixed_params(results, points=None):
-    """(name, value) of every parameter with one value over the points, in parameter order. Read from the
-    records' params, so it includes the mlssim run defaults the sweep file does not set."""
+    """(name, value) of every parameter with one set value over the points, in parameter order. Read from
+    the records' params, so it includes the mlssim run defaults the sweep file does not set; a key no point
+    sets (a per-operand format left to the plain one: "") is left out."""
     points = results["points"] if points is None else points
-    return [(name, distinct(points, name)[0]) for name in parameter_names(results) if len(distinct(points, name)) == 1]
+    return [(name, distinct(points, name)[0]) for name in parameter_names(results)
+            if len(distinct(points, name)) == 1 and mlssim_figures.has_value(distinct(points, name)[0])]
 
 
 def is_number(value):
@@ -195,9 +198,11 @@ def fmt(value):
 
 
 def setting_label(setting, describe=None):
-    """"chunk=16, elem=e2m4" for a setting ((name, value), ...)."""
+    """"chunk=16, elem=e2m4" for a setting ((name, value), ...); unset values ("") are left out."""
     parts = []
     for name, value in setting:
+        if not mlssim_figures.has_value(value):
+            continue
         text = "%s=%s" % (name, fmt(value))
         if describe and (name, value) in describe:
             text += " (%s)" % describe[(name, value)]

@@ -8,6 +8,7 @@
 #include "sim/cli/commands.h"
 #include "sim/io/json_file.h"
 #include "sim/run/report.h"
+#include "sim/run/run.h"
 
 namespace mls {
 
@@ -37,6 +38,10 @@ int cmd_merge(const std::vector<std::string>& args) {
   std::cout << "merge: " << files.size() << " partial report(s), " << report["layers"].size() << " layer-passes, "
             << total["macs"].get<int64_t>() << " MACs in " << total["cycles"].get<uint64_t>() << " cycles -> "
             << report_path << "\n";
+  // The whole run's overflow summary, as a one-process run prints it: the
+  // total counts and the widest acc_bits_needed of any shard's layer-passes.
+  const std::string warning = acc_overflow_warning(report);
+  if (!warning.empty()) std::cerr << warning << "\n";
   if (total.contains("bit_exact") && !total["bit_exact"].get<bool>()) {
     std::cerr << "check: the array disagrees with the golden model\n";
     return 4;

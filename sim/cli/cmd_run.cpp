@@ -306,12 +306,8 @@ void forward_log(Worker& w, PassLog& log, const std::map<std::string, PlannedPas
 nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& planned) {
   const int n = int(std::max<size_t>(1, std::min<size_t>(size_t(a.jobs), planned.size())));
   std::map<std::string, PlannedPass> plan;
-  int64_t est_total = 0;
-  for (const PlannedPass& pp : planned) {
-    plan[pp.key()] = pp;
-    est_total += pp.est_cost();
-  }
-  PassLog log(true, planned.size(), est_total);  // the workers print nothing with --no-progress
+  for (const PlannedPass& pp : planned) plan[pp.key()] = pp;
+  PassLog log(true, eta_items(planned, n));  // the workers print nothing with --no-progress
   const exec::TempDir dir("mlssim-run", "-j");
   // Ctrl-C or SIGTERM stops the workers and removes the temporary directory.
   exec::catch_interrupts();

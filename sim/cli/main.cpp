@@ -13,11 +13,12 @@
 #include "ref/core/error.h"
 #include "ref/io/fault.h"
 #include "sim/cli/commands.h"
+#include "sim/cli/version.h"  // generated (cmake/mlssim_version.cmake)
 
 namespace {
 
 const char* kUsage =
-    "usage: mlssim <command> [options]   (mlssim <command> --help for its options)\n"
+    "usage: mlssim <command> [options]   (mlssim <command> --help for its options; mlssim --version)\n"
     "\n"
     "commands:\n"
     "  quantize IN.npy --dequant OUT.npy   quantize a tensor with the reference MLS quantizer\n"
@@ -44,6 +45,11 @@ int sc_main(int argc, char* argv[]) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
+  }
+  if (std::string(argv[1]) == "--version") {
+    const std::string describe = MLSSIM_GIT_DESCRIBE;
+    std::cout << "mlssim " << MLSSIM_VERSION << (describe.empty() ? "" : " (git " + describe + ")") << "\n";
+    return 0;
   }
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"quantize", mls::cmd_quantize}, {"conv", mls::cmd_conv}, {"run", mls::cmd_run},

@@ -16,7 +16,7 @@ PlannedPass planned_pass(const LayerTensors& t, Pass pass, const ArrayConfig& ar
   const LayerKind::ProductSize size = t.kind->planned_size(pass, array.bwd_data);
   const int64_t r = size.r;
   const int64_t blocks = t.kind->blocks(pass);
-  PlannedPass pp{t.name, pass, blocks * size.m * size.p * r, 0};
+  PlannedPass pp{t.name, pass, t.kind->name(), blocks * size.m * size.p * r, 0};
   pp.est_cycles = blocks * ceil_div(size.m, array.cols) * size.p * ceil_div(r, array.rows);
   return pp;
 }

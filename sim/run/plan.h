@@ -25,6 +25,7 @@ struct PlannedPass {
   static constexpr int64_t kCycleCost = 2000;
   std::string layer;
   Pass pass = Pass::fwd;
+  std::string kind;  // the layer's kind ("conv2d", ...): the ETA fits a rate per kind and pass
   int64_t est_macs = 0, est_cycles = 0;
   int64_t est_cost() const { return est_macs + kCycleCost * est_cycles; }
   std::string key() const;  // "layer pass", as compare_reports names entries

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
+#include "sim/run/eta.h"
 #include "sim/run/plan.h"
 
 namespace mls {
@@ -45,20 +47,24 @@ class ProgressLine {
 // One stderr line per finished layer-pass, whether stderr is a terminal or a
 // batch job's log file, so a long run shows where it is:
 //   run: 3/57 layer1.0.conv1 bwd-data: 1179648 MACs in 0.42 s, ETA 0:12
-// The ETA is the time since the log was made, scaled by the expected products
-// still to make over those made (PlannedPass::est_cost; resumed layer-passes
-// cost no time). `run -j` keeps one for the whole run and tags each line with
-// the worker that finished the layer-pass ("run[2/4]").
+// The ETA comes from the rates measured so far per layer kind and pass
+// (EtaModel, sim/run/eta.h); resumed layer-passes cost no time. `run -j` keeps
+// one for the whole run, one lane per worker, and tags each line with the
+// worker that finished the layer-pass ("run[2/4]").
 class PassLog {
  public:
-  PassLog(bool enabled, size_t passes, int64_t est_total);
+  PassLog(bool enabled, std::vector<EtaModel::Item> items);
   void finished(const PlannedPass& pp, int64_t macs, double seconds, bool resumed, const std::string& tag = "run");
 
  private:
   bool enabled_;
   size_t passes_, done_ = 0;
-  int64_t est_total_, est_done_ = 0, est_computed_ = 0;
+  EtaModel eta_;
   std::chrono::steady_clock::time_point start_;
 };
+
+// The ETA's items of a run's layer-passes: all in one lane, or (`lanes` > 1,
+// run -j) each in the lane of the shard that runs it (shard_plan).
+std::vector<EtaModel::Item> eta_items(const std::vector<PlannedPass>& plan, int lanes = 1);
 
 }  // namespace mls

@@ -352,14 +352,12 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   const std::vector<PlannedPass> plan = plan_run(trace, opt);
   const std::vector<PlannedPass> mine =
       opt.shard_count > 1 ? shard_plan(plan, opt.shard_index, opt.shard_count) : plan;
-  int64_t est_total = 0;
-  for (const PlannedPass& pp : mine) est_total += pp.est_cost();
   json identity;
   if (opt.shard_count > 1 || !opt.resume_dir.empty()) identity = run_identity(trace, opt);
   std::optional<ResumeStore> store;  // refuses another run's directory before the array is built
   if (!opt.resume_dir.empty()) store.emplace(opt.resume_dir, identity);
   RunState st{opt, outputs, {}, std::move(store), hw::ArraySim(opt.cfg, opt.vcd_path), ProgressLine(opt.progress),
-              PassLog(opt.progress, mine.size(), est_total), json::array(), layer_column_width(trace)};
+              PassLog(opt.progress, eta_items(mine)), json::array(), layer_column_width(trace)};
   for (const PlannedPass& pp : mine) st.selected[pp.key()] = &pp;
   if (!opt.quiet) print_header(st.width);
   for (size_t li = 0; li < trace.layers.size(); ++li) run_layer(st, trace, li);
