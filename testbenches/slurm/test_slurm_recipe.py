@@ -1,6 +1,6 @@
 """docs/scale.md's Slurm recipe on a real single-node Slurm (Debian's slurm-wlm and munge).
 
-Run by `ctest --test-dir build -C slurm -L slurm` (not in the default suite). It
+Run by `ctest --test-dir build -L slurm` (not in the default suite). It
 installs slurm-wlm and munge when they are missing, installs mlssim into a temporary
 prefix (cmake --install), writes a single-node slurm.conf for this host under a
 temporary directory (no cgroups, no accounting, no systemd), starts munged, slurmctld
