@@ -45,7 +45,8 @@ install(FILES ${MLS_DUMPS} DESTINATION ${MLS_DUMPDIR})
 # the Python module of the array's arithmetic, which installs into the same
 # directory), with the path from the package to P/bin/mlssim.
 file(GLOB MLS_PLOT_TOOLS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tools/plot_*.py)
-file(GLOB MLS_TOOL_MODULES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tools/mlssim_*.py)  # what the tools share
+# what the tools share: mlssim_*.py, and plot_sweep.py's halves (sweep_*.py)
+file(GLOB MLS_TOOL_MODULES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tools/mlssim_*.py ${PROJECT_SOURCE_DIR}/tools/sweep_*.py)
 mls_install_relative(MLS_TOOLS_TO_BIN ${MLS_PYDIR}/mlssim_tools ${CMAKE_INSTALL_BINDIR}/mlssim)
 file(WRITE ${MLS_COMMANDS_DIR}/__init__.py
      "\"\"\"mlssim's plotting tools (tools/plot_*.py), installed; each is also a command, mlssim-plot-<name>.\"\"\"\n")
