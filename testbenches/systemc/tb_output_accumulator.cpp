@@ -25,7 +25,7 @@ TEST(OutputAccumulator, SumsTilesInOrderAndRestartsPerOutput) {
   cfg.cols = 2;
   Stats stats;
   tb::BlockBench<ColumnValues, ColumnValues, OutputAccumulator> bench(
-      "bench", [&] { return new OutputAccumulator("out_acc", cfg, &stats); });
+      "bench", [&] { return new OutputAccumulator(cfg, &stats); });
   // Output A: three tiles where fp32 order matters (1e8 + 1 + 1 = 1e8, not 1e8 + 2);
   // output B starts on the next cycle; -0.0 alone ends as +0.0 (+0 + -0).
   bench.stimulus = {tree_result(1e8f, 1.5f, false), tree_result(1.0f, 2.0f, false), tree_result(1.0f, -3.5f, true),
@@ -42,16 +42,16 @@ TEST(OutputAccumulator, SumsTilesInOrderAndRestartsPerOutput) {
   EXPECT_EQ(stats.out_acc, 8u);
 }
 
-// Between tiles the block sleeps (ClockGate): a partial sum held across a long
-// idle stretch must still meet the next tile at the right edge, and a reset
-// during the stretch must still clear it.
+// Between tiles the block sees only idle edges: a partial sum held across a
+// long idle stretch must still meet the next tile at the right edge, and a
+// reset during the stretch must still clear it.
 TEST(OutputAccumulator, SleepingBetweenTilesKeepsPartialSumsAndStillSeesReset) {
   ArrayConfig cfg;
   cfg.rows = 4;
   cfg.cols = 2;
   Stats stats;
   tb::BlockBench<ColumnValues, ColumnValues, OutputAccumulator> bench(
-      "bench", [&] { return new OutputAccumulator("out_acc", cfg, &stats); });
+      "bench", [&] { return new OutputAccumulator(cfg, &stats); });
   const auto idle_until = [&](size_t edge) { bench.stimulus.resize(edge, ColumnValues{}); };
   bench.stimulus = {tree_result(5.0f, 6.0f, false)};
   idle_until(12);
