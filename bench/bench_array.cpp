@@ -103,6 +103,7 @@ struct BenchArgs {
   mls::MlsConfig cfg;
   std::string trace_dir = std::string(MLSSIM_SOURCE_DIR) + "/traces/resnet20-digits", passes = "fwd";
   int repeat = 3;
+  int64_t dot_vectors = int64_t{1} << 15;  // 1.2e9 MACs per repetition of the dot loop
 };
 
 // False when --help was asked for.
@@ -113,7 +114,9 @@ bool parse_bench_args(const std::vector<std::string>& args, BenchArgs& a) {
   desc.add_options()
       ("trace", po::value(&a.trace_dir)->default_value(a.trace_dir), "trace directory")
       ("passes", po::value(&a.passes)->default_value(a.passes), "comma list of passes")
-      ("repeat", po::value(&a.repeat)->default_value(a.repeat), "timed repetitions (best is kept)");
+      ("repeat", po::value(&a.repeat)->default_value(a.repeat), "timed repetitions (best is kept)")
+      ("dot-vectors", po::value(&a.dot_vectors)->default_value(a.dot_vectors),
+       "Y vectors of the int16 dot loop per repetition (36,864 MACs each; 0: no dot loop, e.g. under callgrind)");
   mls::cli::add_quant_options(desc, flags);
   mls::cli::add_operand_options(desc, flags);
   mls::cli::add_array_options(desc, flags);
@@ -205,8 +208,8 @@ int run_bench(const std::vector<std::string>& args) {
     best.macs = t.macs, best.cycles = t.cycles, best.stalls = t.stalls, best.dram_bytes = t.dram_bytes;
   }
   DotRate dot;
-  for (int r = 0; r < a.repeat; ++r) {
-    const DotRate d = dot_loop_rate(int64_t{1} << 15);  // 1.2e9 MACs
+  for (int r = 0; r < a.repeat && a.dot_vectors > 0; ++r) {
+    const DotRate d = dot_loop_rate(a.dot_vectors);
     if (d.cpu_rate > dot.cpu_rate) dot = d;
   }
   print_rates(a, best, dot);

@@ -47,15 +47,22 @@ int AccRegisterFile<Lane>::width_needed() const {
 
 template <class Lane>
 uint64_t AccRegisterFile<Lane>::add(const Products& p) {
+  static_assert(kUsed == 1 && kDiverged == 2, "the flags' bits are used directly below");
   const int n = p.active_cols;
-  bool by_product = false;
+  // Plain pointers: through the vectors the compiler would reload each
+  // vector's data pointer after every store (they might alias).
+  const uint8_t* active = p.row_active.data();
+  uint8_t* row = row_.data();
+  uint8_t* fused = fused_.data();
+  uint8_t slow_rows = 0;
   for (int r = 0; r < rows_; ++r) {
-    const bool active = p.row_active[size_t(r)] != 0;
-    row_[size_t(r)] |= active ? kUsed : 0;
-    const bool slow = active && ((row_[size_t(r)] & kDiverged) || (p.lsb_fault && r == 0));
-    fused_[size_t(r)] = active && !slow;
-    by_product |= slow;
+    const uint8_t on = active[r] != 0;
+    row[r] |= on;  // kUsed
+    const uint8_t slow = on & ((row[r] >> 1) | uint8_t(p.lsb_fault && r == 0));  // kDiverged, or the fault's row
+    fused[r] = on & uint8_t(slow ^ 1);
+    slow_rows |= slow;
   }
+  const bool by_product = slow_rows != 0;
   // The rows that had not diverged hold exact sums: so are the raw sums.
   const uint64_t mag = kernels::mac_rows(regs_.data(), p.x_rows.data(), p.y.data(), fused_.data(), rows_, cols_, n);
   magnitudes_ |= mag;

@@ -37,16 +37,16 @@ void Multiplier::load(const LayerJob& job) {
 void Multiplier::decode_x(const LayerJob& job) {
   const int64_t gk = job.g * job.k, m = job.m;
   m_tiles_ = (m + cols_ - 1) / cols_;
+  gk_ = gk;
   x_values_.resize(job.x_codes.size());
   x_zeros_.assign(size_t(gk * m_tiles_), 0);
   const int32_t* table = value_x_.data();
   for (int64_t row = 0; row < gk; ++row) {
     const uint32_t* codes = &job.x_codes[size_t(row * m)];
     int32_t* values = &x_values_[size_t(row * m)];
-    uint32_t* zeros = &x_zeros_[size_t(row * m_tiles_)];
     for (int64_t i = 0; i < m; ++i) {
       values[i] = table[codes[i]];
-      zeros[i / cols_] += values[i] == 0;
+      x_zeros_[size_t((i / cols_) * gk + row)] += values[i] == 0;
     }
   }
 }
@@ -64,16 +64,29 @@ void Multiplier::edge(const Operands& in, Products& o, bool rst) {
   o.lsb_fault = fault_ == Fault::mul_lsb && in.row_active[0];  // PE (0,0) bit 0 stuck at 1
   o.x_rows.resize(size_t(rows_));
   o.y.resize(size_t(rows_));
-  const int64_t m_tile = in.first_m / cols_;
+  // Plain pointers: through the vectors the compiler would reload each
+  // vector's data pointer after every store (they might alias).
+  const uint8_t* active = in.row_active.data();
+  const int64_t* row_gk = in.row_gk.data();
+  const uint32_t* y_codes = in.y.data();
+  const int32_t* value_y = value_y_.data();
+  const int32_t* x_plane = x_values_.data() + in.first_m;
+  const uint32_t* zeros_of = &x_zeros_[size_t(in.tag.m_tile * gk_)];  // this m-tile's, by X buffer row
+  const int32_t** x_rows = o.x_rows.data();
+  int32_t* y_out = o.y.data();
+  const int64_t stride = in.x_stride;
   uint64_t active_rows = 0, zeros = 0;
   for (int r = 0; r < rows_; ++r) {
-    if (!in.row_active[size_t(r)]) continue;
-    const int64_t row = in.row_gk[size_t(r)];
-    const int32_t y = value_y_[in.y[size_t(r)]];
-    o.x_rows[size_t(r)] = &x_values_[size_t(row * in.x_stride + in.first_m)];
-    o.y[size_t(r)] = y;
+    if (!active[r]) continue;
+    const int64_t row = row_gk[r];
+    const int32_t y = value_y[y_codes[r]];
+    x_rows[r] = x_plane + row * stride;
+    y_out[r] = y;
     ++active_rows;
-    zeros += y == 0 ? uint64_t(n) : x_zeros_[size_t(row * m_tiles_ + m_tile)];
+    // All n products are 0 when Y's value is, else X's zeros: in arithmetic,
+    // as Y is 0 as the data has it (ReLU, padding) and a branch mispredicts.
+    const uint64_t x_zeros = zeros_of[row];
+    zeros += x_zeros + uint64_t(y == 0) * (uint64_t(n) - x_zeros);
   }
   stats_->mul += active_rows * uint64_t(n);
   stats_->mul_zero += zeros;

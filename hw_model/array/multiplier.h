@@ -43,12 +43,12 @@ class Multiplier {
   // A value is 0 iff its mantissa is.
   std::vector<int32_t> value_x_, value_y_;
   bool narrow_ = false;
-  // The X buffer decoded: [g][k][m] operand values, and per X buffer row and
-  // m-tile how many of the tile's values are 0 (mul_zero without a per-edge
+  // The X buffer decoded: [g][k][m] operand values, and per m-tile and X
+  // buffer row how many of the tile's values are 0 (mul_zero without a per-edge
   // scan: a product is 0 iff one of its operands is).
   std::vector<int32_t> x_values_;
-  std::vector<uint32_t> x_zeros_;  // [g k][m-tile]
-  int64_t m_tiles_ = 0;
+  std::vector<uint32_t> x_zeros_;  // [m-tile][g k]
+  int64_t m_tiles_ = 0, gk_ = 0;
 };
 
 }  // namespace mls::hw

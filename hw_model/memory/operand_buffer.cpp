@@ -31,12 +31,20 @@ void OperandBuffer::edge(const IssueCmd& c, Operands& o, bool rst) {
   o.x_codes = j.x_codes.data();
   o.x_stride = j.m;
   const uint32_t* y_row = j.y.codes(c.tag.p);
+  // Plain pointers: through the vectors the compiler would reload each
+  // vector's data pointer after every store (they might alias).
+  const uint8_t* active = c.row_active.data();
+  const int32_t* g = c.row_g.data();
+  const int32_t* k = c.row_k.data();
+  int64_t* row_gk = o.row_gk.data();
+  uint32_t* y = o.y.data();
+  const int64_t K = j.k;
   uint64_t rows_read = 0;
   for (int r = 0; r < rows_; ++r) {
-    const int64_t gk = int64_t(c.row_g[size_t(r)]) * j.k + c.row_k[size_t(r)];
-    o.row_gk[size_t(r)] = gk;
-    if (!c.row_active[size_t(r)]) continue;
-    o.y[size_t(r)] = y_row[gk];
+    const int64_t gk = int64_t(g[r]) * K + k[r];
+    row_gk[r] = gk;
+    if (!active[r]) continue;
+    y[r] = y_row[gk];
     ++rows_read;
   }
   count_reads(c, rows_read);
