@@ -26,6 +26,7 @@ AccRegisterFile<Lane>::AccRegisterFile(const AccRegisterFile<From>& from)
   std::copy(from.regs_.begin(), from.regs_.end(), regs_.begin());
   exact_ = from.exact_;
   row_ = from.row_;
+  diverged_rows_ = from.diverged_rows_;
   magnitudes_ = from.magnitudes_;
   exact_magnitudes_ = from.exact_magnitudes_;
 }
@@ -35,6 +36,7 @@ void AccRegisterFile<Lane>::clear() {
   std::fill(regs_.begin(), regs_.end(), Lane(0));
   std::fill(exact_.begin(), exact_.end(), 0);
   std::fill(row_.begin(), row_.end(), uint8_t(0));
+  diverged_rows_ = 0;
 }
 
 template <class Lane>
@@ -53,40 +55,48 @@ uint64_t AccRegisterFile<Lane>::add(const Products& p) {
   // vector's data pointer after every store (they might alias).
   const uint8_t* active = p.row_active.data();
   uint8_t* row = row_.data();
-  uint8_t* fused = fused_.data();
-  uint8_t slow_rows = 0;
-  for (int r = 0; r < rows_; ++r) {
-    const uint8_t on = active[r] != 0;
-    row[r] |= on;  // kUsed
-    const uint8_t slow = on & ((row[r] >> 1) | uint8_t(p.lsb_fault && r == 0));  // kDiverged, or the fault's row
-    fused[r] = on & uint8_t(slow ^ 1);
-    slow_rows |= slow;
+  for (int r = 0; r < rows_; ++r) row[r] |= uint8_t(active[r] != 0);  // kUsed
+  // Every active row adds in the fused kernel unless some row diverged in
+  // this tile or the fault's row is active (then the per-row split below).
+  const uint8_t* fused = active;
+  bool by_product = false;
+  if (diverged_rows_ || p.lsb_fault) {
+    uint8_t* split = fused_.data();
+    uint8_t slow_rows = 0;
+    for (int r = 0; r < rows_; ++r) {
+      const uint8_t on = active[r] != 0;
+      const uint8_t slow = on & ((row[r] >> 1) | uint8_t(p.lsb_fault && r == 0));  // kDiverged, or the fault's row
+      split[r] = on & uint8_t(slow ^ 1);
+      slow_rows |= slow;
+    }
+    fused = split;
+    by_product = slow_rows != 0;
   }
-  const bool by_product = slow_rows != 0;
   // The rows that had not diverged hold exact sums: so are the raw sums.
-  const uint64_t mag = kernels::mac_rows(regs_.data(), p.x_rows.data(), p.y.data(), fused_.data(), rows_, cols_, n);
+  const uint64_t mag = kernels::mac_rows(regs_.data(), p.x_rows.data(), p.y.data(), fused, rows_, cols_, n);
   magnitudes_ |= mag;
-  uint64_t overflows = exceeds_range(mag, acc_bits_) ? diverge_rows(n) : 0;
+  uint64_t overflows = exceeds_range(mag, acc_bits_) ? diverge_rows(fused, n) : 0;
   if (by_product)
     for (int r = 0; r < rows_; ++r)
-      if (p.row_active[size_t(r)] && !fused_[size_t(r)]) overflows += add_row_by_product(p, r);
+      if (active[r] && !fused[r]) overflows += add_row_by_product(p, r);
   return overflows;
 }
 
 template <class Lane>
-uint64_t AccRegisterFile<Lane>::diverge_rows(int n) {
+uint64_t AccRegisterFile<Lane>::diverge_rows(const uint8_t* fused, int n) {
   // A fused row with a raw sum out of the range keeps its raw sums (exact)
   // as its exact sums and takes the overflow policy.
   uint64_t overflows = 0;
   const uint64_t half = uint64_t{1} << (acc_bits_ - 1);
   for (int r = 0; r < rows_; ++r) {
-    if (!fused_[size_t(r)]) continue;
+    if (!fused[r]) continue;
     Lane* acc = &regs_[size_t(r) * size_t(cols_)];
     uint64_t out_of_range = 0;
     for (int c = 0; c < n; ++c) out_of_range |= (uint64_t(int64_t(acc[c])) + half) >> acc_bits_;
     if (!out_of_range) continue;
     std::copy(acc, acc + cols_, &exact_[size_t(r) * size_t(cols_)]);
     row_[size_t(r)] |= kDiverged;
+    ++diverged_rows_;
     overflows += saturate_or_wrap_row(acc, n, acc_bits_, policy_);
   }
   return overflows;
@@ -112,6 +122,7 @@ uint64_t AccRegisterFile<Lane>::add_row_by_product(const Products& p, int r) {
   if (!out_of_range) return 0;
   std::copy(acc, acc + cols_, exact);
   row_[size_t(r)] |= kDiverged;
+  ++diverged_rows_;
   return saturate_or_wrap_row(acc, n, acc_bits_, policy_);
 }
 
@@ -122,6 +133,7 @@ void AccRegisterFile<Lane>::hand_over(ChunkSums& out) {
   out.sum.assign(regs_.begin(), regs_.end());
   std::fill(regs_.begin(), regs_.end(), Lane(0));
   std::fill(row_.begin(), row_.end(), uint8_t(0));
+  diverged_rows_ = 0;
 }
 
 template class AccRegisterFile<int32_t>;

@@ -49,7 +49,7 @@ class AccRegisterFile {
   friend class AccRegisterFile;
   enum RowFlag : uint8_t { kUsed = 1, kDiverged = 2 };
 
-  uint64_t diverge_rows(int n);
+  uint64_t diverge_rows(const uint8_t* fused, int n);
   uint64_t add_row_by_product(const Products& p, int r);
 
   int rows_, cols_, acc_bits_;
@@ -57,9 +57,11 @@ class AccRegisterFile {
   std::vector<Lane> regs_;        // [R][C]
   std::vector<__int128> exact_;   // [R][C] exact sums, of diverged rows only
   std::vector<uint8_t> row_;      // [R] RowFlag bits
+  int diverged_rows_ = 0;         // rows with kDiverged in the current tile
   uint64_t magnitudes_ = 0;                // OR of v ^ (v >> 63) over the exact sums in regs_
   unsigned __int128 exact_magnitudes_ = 0; // the same over exact_ (past 2^63: up to 71 bits)
-  // Scratch of one cycle: the rows the fused kernel adds, a row's products.
+  // Scratch of one cycle: the rows the fused kernel adds when some row must
+  // not (a diverged one, the fault's), a row's products.
   std::vector<uint8_t> fused_;
   std::vector<Lane> products_;
 };
