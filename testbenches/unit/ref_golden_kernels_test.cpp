@@ -46,7 +46,7 @@ Chunk random_chunk(std::mt19937_64& rng, int64_t pairs, int bits) {
 }
 
 void expect_same(ChunkSumsFn f, const Chunk& c, int32_t hi, const char* what) {
-  int32_t sum[kLanes], abs_sum[kLanes], twin[kLanes], twin_abs[kLanes];
+  int32_t sum[kLanes] = {}, abs_sum[kLanes] = {}, twin[kLanes] = {}, twin_abs[kLanes] = {};
   const bool over = f(c.x.data(), c.xa.data(), c.y.data(), c.ya.data(), c.pairs, hi, sum, abs_sum);
   const bool twin_over =
       portable::chunk_sums(c.x.data(), c.xa.data(), c.y.data(), c.ya.data(), c.pairs, hi, twin, twin_abs);
@@ -55,7 +55,7 @@ void expect_same(ChunkSumsFn f, const Chunk& c, int32_t hi, const char* what) {
     EXPECT_EQ(sum[l], twin[l]) << what << " lane " << l;
     EXPECT_EQ(abs_sum[l], twin_abs[l]) << what << " lane " << l;
   }
-  int32_t unchecked[kLanes];
+  int32_t unchecked[kLanes] = {};
   EXPECT_FALSE(f(c.x.data(), nullptr, c.y.data(), nullptr, c.pairs, hi, unchecked, nullptr)) << what;
   for (int l = 0; l < kLanes; ++l) EXPECT_EQ(unchecked[l], twin[l]) << what << " unchecked lane " << l;
 }

@@ -11,7 +11,7 @@ namespace portable {
 // The definition, lane by lane, in plain integers.
 bool chunk_sums(const int16_t* x, const int16_t* xa, const int32_t* y, const int32_t* ya, int64_t npairs, int32_t hi,
                 int32_t* sum, int32_t* abs_sum) {
-  const bool check = xa && ya;
+  const bool check = abs_sum != nullptr;
   bool over = false;
   for (int c = 0; c < kLanes; ++c) {
     int32_t s = 0, a = 0;
@@ -47,7 +47,7 @@ bool chunk_sums_sse2(const int16_t* x, const int16_t* xa, const int32_t* y, cons
     for (int i = 0; i < 4; ++i) s[i] = _mm_add_epi32(s[i], _mm_madd_epi16(_mm_loadu_si128(xv + i), yq));
   }
   for (int i = 0; i < 4; ++i) _mm_storeu_si128(reinterpret_cast<__m128i*>(sum) + i, s[i]);
-  if (!xa || !ya) return false;
+  if (!abs_sum) return false;
   const __m128i* av = reinterpret_cast<const __m128i*>(xa);
   __m128i a[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
   for (int64_t q = 0; q < npairs; ++q, av += 4) {
@@ -76,7 +76,7 @@ __attribute__((target("avx2"))) bool chunk_sums_avx2(const int16_t* x, const int
   }
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(sum), s0);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(sum) + 1, s1);
-  if (!xa || !ya) return false;
+  if (!abs_sum) return false;
   const __m256i* av = reinterpret_cast<const __m256i*>(xa);
   __m256i a0 = _mm256_setzero_si256(), a1 = a0;
   for (int64_t q = 0; q < npairs; ++q, av += 2) {

@@ -16,8 +16,8 @@ namespace mls::golden_detail::kernels {
 
 constexpr int kLanes = 16;
 
-// Writes sum[0..16) (and abs_sum[0..16) when xa and ya are given); returns,
-// with the check, whether some abs_sum exceeds hi.
+// Writes sum[0..16), and with the range check (abs_sum given; then xa and ya
+// too) abs_sum[0..16); returns, with the check, whether some abs_sum exceeds hi.
 using ChunkSumsFn = bool (*)(const int16_t* x, const int16_t* xa, const int32_t* y, const int32_t* ya,
                              int64_t npairs, int32_t hi, int32_t* sum, int32_t* abs_sum);
 

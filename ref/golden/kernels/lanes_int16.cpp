@@ -111,7 +111,8 @@ struct LanePass {
   bool chunk_sums(int64_t b, int64_t p, int64_t j, int64_t npairs, int32_t hi, int32_t* sum, int32_t* abs_sum) const {
     const int64_t q0 = pair_off[size_t(j)];
     const size_t x0 = size_t((b * pairs + q0) * kLanes * 2), y0 = size_t((p - p0) * pairs + q0);
-    return sums_(&xt[x0], Check ? &xa[x0] : nullptr, &yp[y0], Check ? &ya[y0] : nullptr, npairs, hi, sum, abs_sum);
+    return sums_(&xt[x0], Check ? &xa[x0] : nullptr, &yp[y0], Check ? &ya[y0] : nullptr, npairs, hi, sum,
+                 Check ? abs_sum : nullptr);
   }
 
   // Check: some chunk may leave the range; a lane whose sum |x||y| passes hi
