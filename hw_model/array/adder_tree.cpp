@@ -4,14 +4,11 @@
 
 namespace mls::hw {
 
-AdderTree::AdderTree(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats)
-    : sc_module(name), rows_(cfg.rows), cols_(cfg.cols), fault_(cfg.fault), stats_(stats) {
+AdderTree::AdderTree(const ArrayConfig& cfg, Stats* stats)
+    : rows_(cfg.rows), cols_(cfg.cols), fault_(cfg.fault), stats_(stats) {
   const int levels = cfg.tree_levels(), stages = cfg.effective_tree_stages();
   for (int s = 0; s < stages; ++s) levels_per_stage_.push_back((s + 1) * levels / stages - s * levels / stages);
   regs_.resize(size_t(stages - 1));
-  SC_METHOD(on_clock);
-  sensitive << clk.pos();
-  dont_initialize();
 }
 
 void AdderTree::reduce_level(Stage& s) const {
@@ -50,8 +47,8 @@ uint64_t AdderTree::reduce_levels(Stage& s, int levels) const {
   return adds_;
 }
 
-void AdderTree::load_input(Stage& dst, const ScaledSums& in_s) const {
-  dst.tag = rst.read() ? Tag{} : in_s.tag;
+void AdderTree::load_input(Stage& dst, const ScaledSums& in_s, bool rst) const {
+  dst.tag = rst ? Tag{} : in_s.tag;
   if (!dst.tag.valid) return;
   dst.active_cols = in_s.active_cols;
   dst.slots = rows_;
@@ -59,35 +56,33 @@ void AdderTree::load_input(Stage& dst, const ScaledSums& in_s) const {
   dst.value = in_s.value;
 }
 
-void AdderTree::on_clock() {
-  if (!clk.posedge()) return;  // woken between edges (ClockGate): run from the next one
-  ColumnValues& o = out->next();
-  const ScaledSums& in_s = in->read();
+void AdderTree::edge(const ScaledSums& in_s, ColumnValues& o, bool rst) {
+  if (!busy_ && !in_s.tag.valid && !rst) {
+    o.tag.valid = false;  // nothing in flight: every stage would pass invalid values on
+    return;
+  }
   const int n_stages = stages();
   // The stage feeding the output register: the last internal one, or the input.
-  if (n_stages == 1) load_input(head_, in_s);
+  if (n_stages == 1) load_input(head_, in_s, rst);
   Stage& last_in = n_stages > 1 ? regs_.back() : head_;
   uint64_t adds = reduce_levels(last_in, levels_per_stage_.back());
-  o.tag = rst.read() ? Tag{} : last_in.tag;
+  o.tag = rst ? Tag{} : last_in.tag;
   o.active_cols = last_in.active_cols;
   o.value.resize(size_t(cols_));
   if (o.tag.valid) std::copy(last_in.value.begin(), last_in.value.begin() + last_in.active_cols, o.value.begin());
   // Move the internal registers up one stage (the last one was just consumed).
   for (int s = n_stages - 2; s >= 1; --s) {
     std::swap(regs_[size_t(s)], regs_[size_t(s - 1)]);
-    if (rst.read()) regs_[size_t(s)].tag.valid = false;
+    if (rst) regs_[size_t(s)].tag.valid = false;
     adds += reduce_levels(regs_[size_t(s)], levels_per_stage_[size_t(s)]);
   }
   if (n_stages > 1) {
-    load_input(regs_[0], in_s);
+    load_input(regs_[0], in_s, rst);
     adds += reduce_levels(regs_[0], levels_per_stage_[0]);
   }
-  if (rst.read()) return;
-  stats_->tree_add += adds;
-  // Nothing in flight and the output written invalid: asleep until an input.
-  bool busy = o.tag.valid;
-  for (const Stage& reg : regs_) busy = busy || reg.tag.valid;
-  if (!busy) gate_.sleep();
+  busy_ = o.tag.valid;
+  for (const Stage& reg : regs_) busy_ = busy_ || reg.tag.valid;
+  if (!rst) stats_->tree_add += adds;
 }
 
 }  // namespace mls::hw

@@ -4,27 +4,24 @@
 // partner through, an odd last slot moves up unchanged). The ceil(log2 R) levels
 // are spread over `tree_stages` pipeline registers, the last one being the
 // tree's output register.
-#include <systemc>
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
-#include "hw_model/channels/clock_gate.h"
-#include "hw_model/channels/pipe_reg.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
 namespace mls::hw {
 
-class AdderTree : public sc_core::sc_module {
+// A plain block (hw_model/channels/clocked.h): edge() is one clock edge.
+class AdderTree {
  public:
-  sc_core::sc_in<bool> clk;
-  sc_core::sc_in<bool> rst;
-  PipeIn<ScaledSums> in;
-  PipeOut<ColumnValues> out;
+  static constexpr const char* kName = "adder_tree";  // in the stats registry and the VCD file
+  using In = ScaledSums;
+  using Out = ColumnValues;
 
-  SC_HAS_PROCESS(AdderTree);
-  AdderTree(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
+  AdderTree(const ArrayConfig& cfg, Stats* stats);
   int stages() const { return int(levels_per_stage_.size()); }
+  void edge(const ScaledSums& in, ColumnValues& out, bool rst);
 
  private:
   // The values between two pipeline stages: `slots` partial sums per column.
@@ -35,11 +32,9 @@ class AdderTree : public sc_core::sc_module {
     std::vector<uint8_t> slot_valid;  // [slots]
     std::vector<float> value;         // [slots][C]
   };
-  void on_clock();
-  void end_of_elaboration() override { gate_.arm(in, rst); }
   void reduce_level(Stage& s) const;
   uint64_t reduce_levels(Stage& s, int levels) const;
-  void load_input(Stage& dst, const ScaledSums& in_s) const;
+  void load_input(Stage& dst, const ScaledSums& in_s, bool rst) const;
 
   const int rows_, cols_;
   const Fault fault_;
@@ -47,7 +42,7 @@ class AdderTree : public sc_core::sc_module {
   std::vector<int> levels_per_stage_;
   std::vector<Stage> regs_;  // stage registers before the output register
   Stage head_;               // the input, when the output register is the only stage
-  ClockGate gate_;           // asleep while every stage is empty
+  bool busy_ = false;        // some stage or the output holds a valid value
   mutable uint64_t adds_ = 0;
 };
 

@@ -4,19 +4,14 @@
 
 namespace mls::hw {
 
-Controller::Controller(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats, TileBuffer* x_buffer,
-                       TileBuffer* y_buffer, OutputBuffer* out_buffer)
-    : sc_module(name),
-      rows_(cfg.rows),
+Controller::Controller(const ArrayConfig& cfg, Stats* stats, TileBuffer* x_buffer, TileBuffer* y_buffer,
+                       OutputBuffer* out_buffer)
+    : rows_(cfg.rows),
       cols_(cfg.cols),
       stats_(stats),
       x_buffer_(x_buffer),
       y_buffer_(y_buffer),
-      out_buffer_(out_buffer) {
-  SC_METHOD(on_clock);
-  sensitive << clk.pos();
-  dont_initialize();
-}
+      out_buffer_(out_buffer) {}
 
 void Controller::start(const LayerJob& job, bool memory) {
   check_job_fits(job, rows_, cols_);
@@ -43,9 +38,8 @@ void Controller::start(const LayerJob& job, bool memory) {
   busy_ = total_issues_ > 0;
 }
 
-void Controller::on_clock() {
-  IssueCmd& c = cmd->next();
-  if (rst.read() || !busy_) {
+void Controller::edge(IssueCmd& c, bool rst) {
+  if (rst || !busy_) {
     c.tag.valid = false;
     return;
   }

@@ -12,7 +12,6 @@
 
 #include "hw_model/channels/bundles.h"
 #include "hw_model/job/layer_job.h"
-#include "hw_model/channels/pipe_reg.h"
 #include "hw_model/memory/output_buffer.h"
 #include "hw_model/memory/tile_buffer.h"
 #include "hw_model/stats/stats.h"
@@ -21,16 +20,17 @@
 
 namespace mls::hw {
 
-class Controller : public sc_core::sc_module {
+// A plain block (hw_model/channels/clocked.h): edge() is one clock edge.
+class Controller {
  public:
-  sc_core::sc_in<bool> clk;
-  sc_core::sc_in<bool> rst;
-  PipeOut<IssueCmd> cmd;
+  static constexpr const char* kName = "controller";  // in the stats registry and the VCD file
+  using Out = IssueCmd;
 
-  SC_HAS_PROCESS(Controller);
   // The stats and buffers are needed only by start(job, true).
-  Controller(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats = nullptr,
-             TileBuffer* x_buffer = nullptr, TileBuffer* y_buffer = nullptr, OutputBuffer* out_buffer = nullptr);
+  explicit Controller(const ArrayConfig& cfg, Stats* stats = nullptr, TileBuffer* x_buffer = nullptr,
+                      TileBuffer* y_buffer = nullptr, OutputBuffer* out_buffer = nullptr);
+  // One edge: the next issue command (invalid while idle, stalled or in reset).
+  void edge(IssueCmd& cmd, bool rst);
 
   // Host: begin issuing at the next edge; `memory`: ask the buffers before
   // each block (false: the ideal memory, never a stall). Throws mls::Error
@@ -47,7 +47,6 @@ class Controller : public sc_core::sc_module {
     bool used = false;
     int32_t g = 0, k0 = 0, len = 0;
   };
-  void on_clock();
   void fill(IssueCmd& c) const;
   void advance();
   bool operands_ready();

@@ -4,12 +4,8 @@
 
 namespace mls::hw {
 
-FinalScale::FinalScale(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats, OutputBuffer* out_buffer)
-    : sc_module(name), cols_(cfg.cols), stats_(stats), out_buffer_(out_buffer) {
-  SC_METHOD(on_clock);
-  sensitive << clk.pos();
-  dont_initialize();
-}
+FinalScale::FinalScale(const ArrayConfig& cfg, Stats* stats, OutputBuffer* out_buffer)
+    : cols_(cfg.cols), stats_(stats), out_buffer_(out_buffer) {}
 
 void FinalScale::load(const LayerJob& job) {
   job_ = &job;
@@ -18,14 +14,8 @@ void FinalScale::load(const LayerJob& job) {
   expected_ = uint64_t(job.m) * uint64_t(job.p);
 }
 
-void FinalScale::on_clock() {
-  if (!clk.posedge()) return;  // woken between edges (ClockGate): run from the next one
-  const ColumnValues& v = in->read();
-  if (rst.read()) return;
-  if (!v.tag.valid) {
-    gate_.sleep();
-    return;
-  }
+void FinalScale::edge(const ColumnValues& v, bool rst) {
+  if (rst || !v.tag.valid) return;
   const LayerJob& j = *job_;
   for (int c = 0; c < v.active_cols; ++c) {
     const int64_t m = v.tag.m_tile * cols_ + c;

@@ -6,31 +6,28 @@
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
-#include "hw_model/channels/clock_gate.h"
 #include "hw_model/job/layer_job.h"
-#include "hw_model/channels/pipe_reg.h"
 #include "hw_model/memory/output_buffer.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
 namespace mls::hw {
 
-class FinalScale : public sc_core::sc_module {
+// A plain block (hw_model/channels/clocked.h): edge() is one clock edge.
+class FinalScale {
  public:
-  sc_core::sc_in<bool> clk;
-  sc_core::sc_in<bool> rst;
-  PipeIn<ColumnValues> in;
+  static constexpr const char* kName = "final_scale";  // in the stats registry and the VCD file
+  using In = ColumnValues;
 
-  SC_HAS_PROCESS(FinalScale);
   // Finished outputs go to `out_buffer` (when given), which writes them back.
-  FinalScale(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats, OutputBuffer* out_buffer = nullptr);
+  FinalScale(const ArrayConfig& cfg, Stats* stats, OutputBuffer* out_buffer = nullptr);
   void load(const LayerJob& job);
+  // One edge; the last write of the job pauses the simulation (sc_pause).
+  void edge(const ColumnValues& in, bool rst);
   bool done() const { return written_ == expected_; }
   sc_core::sc_time last_write_time() const { return last_write_; }
 
  private:
-  void on_clock();
-  void end_of_elaboration() override { gate_.arm(in, rst); }
 
   const int cols_;
   Stats* stats_;
@@ -39,7 +36,6 @@ class FinalScale : public sc_core::sc_module {
   float factor_ = 0.0f;
   uint64_t written_ = 0, expected_ = 0;
   sc_core::sc_time last_write_;
-  ClockGate gate_;  // asleep while no output is finished
 };
 
 }  // namespace mls::hw

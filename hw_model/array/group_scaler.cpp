@@ -3,15 +3,10 @@
 #include "hw_model/datapath/datapath.h"
 #include "hw_model/kernels/array_kernels.h"
 
-
 namespace mls::hw {
 
-GroupScaler::GroupScaler(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats)
-    : sc_module(name), rows_(cfg.rows), cols_(cfg.cols), fault_(cfg.fault), stats_(stats) {
-  SC_METHOD(on_clock);
-  sensitive << clk.pos();
-  dont_initialize();
-}
+GroupScaler::GroupScaler(const ArrayConfig& cfg, Stats* stats)
+    : rows_(cfg.rows), cols_(cfg.cols), fault_(cfg.fault), stats_(stats) {}
 
 void GroupScaler::load(const LayerJob& job) {
   job_ = &job;
@@ -29,14 +24,10 @@ void GroupScaler::load(const LayerJob& job) {
     }
 }
 
-void GroupScaler::on_clock() {
-  if (!clk.posedge()) return;  // woken between edges (ClockGate): run from the next one
-  ScaledSums& o = out->next();
-  const ChunkSums& s = in->read();
+void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
   o.tag = s.tag;
-  if (rst.read() || !s.tag.valid) {
+  if (rst || !s.tag.valid) {
     o.tag.valid = false;
-    if (!rst.read()) gate_.sleep();
     return;
   }
   const LayerJob& j = *job_;

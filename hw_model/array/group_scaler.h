@@ -4,34 +4,29 @@
 // of scaler does it follows the pass's two scale formats (ScalerForm,
 // hw_model/datapath): shifts and adds when both M_g <= 1 (mantissa product 1,
 // 1.5 or 2.25), a small integer multiplier when either M_g >= 2.
-#include <systemc>
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
-#include "hw_model/channels/clock_gate.h"
 #include "hw_model/job/layer_job.h"
-#include "hw_model/channels/pipe_reg.h"
 #include "hw_model/datapath/datapath.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
 namespace mls::hw {
 
-class GroupScaler : public sc_core::sc_module {
+// A plain block (hw_model/channels/clocked.h): edge() is one clock edge.
+class GroupScaler {
  public:
-  sc_core::sc_in<bool> clk;
-  sc_core::sc_in<bool> rst;
-  PipeIn<ChunkSums> in;
-  PipeOut<ScaledSums> out;
+  static constexpr const char* kName = "group_scaler";  // in the stats registry and the VCD file
+  using In = ChunkSums;
+  using Out = ScaledSums;
 
-  SC_HAS_PROCESS(GroupScaler);
-  GroupScaler(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
+  GroupScaler(const ArrayConfig& cfg, Stats* stats);
   void load(const LayerJob& job);  // the group-scale register files and the scaler form
   ScalerForm form() const { return form_; }
+  void edge(const ChunkSums& in, ScaledSums& out, bool rst);
 
  private:
-  void on_clock();
-  void end_of_elaboration() override { gate_.arm(in, rst); }
   // An X scale as the register file holds it: with the scaler_mantissa fault
   // its mantissa code reads 0 (the 1.5x shift-add path is dead, or the
   // multiplier's fraction inputs are stuck at 0).
@@ -48,7 +43,6 @@ class GroupScaler : public sc_core::sc_module {
   // X's scales decoded once per job for group_scale's double form, [g][m]:
   // exponent minus M_g, and the mantissa factor of the pass's scaler form.
   std::vector<int32_t> x_exp_, x_mantissa_;
-  ClockGate gate_;  // asleep between chunk tiles
 };
 
 }  // namespace mls::hw

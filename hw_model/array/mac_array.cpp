@@ -8,7 +8,9 @@
 namespace mls::hw {
 
 // Scalar copies of the pipeline ports for the VCD file: sc_trace needs stable
-// addresses, and the pipeline registers swap their buffers every edge.
+// addresses, and the pipeline registers swap their buffers every edge. A PE's
+// operand codes are those its multiplier sees; an idle row or column holds
+// its last ones.
 struct MacArray::Probe : sc_core::sc_module {
   sc_core::sc_in<bool> clk;
   const MacArray& a;
@@ -31,9 +33,11 @@ struct MacArray::Probe : sc_core::sc_module {
     issue_valid = c.tag.valid, tile_last = c.tag.tile_last, output_last = c.tag.output_last;
     m_tile = c.tag.m_tile, p = c.tag.p, tile = c.tag.tile;
     const Operands& o = a.operand_reg.read();
-    if (o.tag.valid) {
-      std::copy(o.y.begin(), o.y.end(), y.begin());
-      std::copy(o.x.begin(), o.x.end(), x.begin());
+    const int cols = a.cols_;
+    for (int r = 0; o.tag.valid && r < a.rows_; ++r) {
+      if (!o.row_active[size_t(r)]) continue;
+      y[size_t(r)] = o.y[size_t(r)];
+      for (int c = 0; c < o.active_cols; ++c) x[size_t(r * cols + c)] = o.x(r, c);
     }
     chunk_valid = a.chunk_reg.read().tag.valid;
     const ColumnValues& t = a.tree_reg.read();
@@ -49,40 +53,38 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
     : sc_module(name),
       rows_(cfg.array.rows),
       cols_(cfg.array.cols),
-      cmd_reg("cmd_reg"),
-      operand_reg("operand_reg"),
-      product_reg("product_reg"),
-      chunk_reg("chunk_reg"),
-      scaled_reg("scaled_reg"),
-      tree_reg("tree_reg"),
-      out_acc_reg("out_acc_reg"),
       dram("dram", cfg.memory),
       x_buffer("x_buffer", &dram, Dram::kX),
       y_buffer("y_buffer", &dram, Dram::kY),
       out_buffer("out_buffer", &dram),
-      controller("controller", cfg.array, stats, &x_buffer, &y_buffer, &out_buffer),
-      operand_buffer("operand_buffer", cfg.array, stats, traffic),
-      multiplier("multiplier", cfg, stats),
-      local_accumulator("local_accumulator", cfg.array, stats),
-      group_scaler("group_scaler", cfg.array, stats),
-      adder_tree("adder_tree", cfg.array, stats),
-      output_accumulator("output_accumulator", cfg.array, stats),
-      final_scale("final_scale", cfg.array, stats, &out_buffer) {
-  auto clock = [&](auto& block) {
-    block.clk(clk);
-    block.rst(rst);
-  };
-  clock(controller), clock(operand_buffer), clock(multiplier), clock(local_accumulator);
-  clock(group_scaler), clock(adder_tree), clock(output_accumulator), clock(final_scale);
+      controller(cfg.array, stats, &x_buffer, &y_buffer, &out_buffer),
+      operand_buffer(cfg.array, stats, traffic),
+      multiplier(cfg, stats),
+      local_accumulator(cfg.array, stats),
+      group_scaler(cfg.array, stats),
+      adder_tree(cfg.array, stats),
+      output_accumulator(cfg.array, stats),
+      final_scale(cfg.array, stats, &out_buffer) {
   dram.clk(clk), x_buffer.clk(clk), y_buffer.clk(clk);
-  controller.cmd(cmd_reg);
-  operand_buffer.in(cmd_reg), operand_buffer.out(operand_reg);
-  multiplier.in(operand_reg), multiplier.out(product_reg);
-  local_accumulator.in(product_reg), local_accumulator.out(chunk_reg);
-  group_scaler.in(chunk_reg), group_scaler.out(scaled_reg);
-  adder_tree.in(scaled_reg), adder_tree.out(tree_reg);
-  output_accumulator.in(tree_reg), output_accumulator.out(out_acc_reg);
-  final_scale.in(out_acc_reg);
+  SC_METHOD(on_clock);
+  sensitive << clk.pos();
+  dont_initialize();
+}
+
+void MacArray::on_clock() {
+  // Each block reads its input register's current state and writes its
+  // output register's next one, so the order of the calls does not matter.
+  const bool r = rst.read();
+  controller.edge(cmd_reg.next(), r);
+  operand_buffer.edge(cmd_reg.read(), operand_reg.next(), r);
+  multiplier.edge(operand_reg.read(), product_reg.next(), r);
+  local_accumulator.edge(product_reg.read(), chunk_reg.next(), r);
+  group_scaler.edge(chunk_reg.read(), scaled_reg.next(), r);
+  adder_tree.edge(scaled_reg.read(), tree_reg.next(), r);
+  output_accumulator.edge(tree_reg.read(), out_acc_reg.next(), r);
+  final_scale.edge(out_acc_reg.read(), r);
+  cmd_reg.swap(), operand_reg.swap(), product_reg.swap(), chunk_reg.swap();
+  scaled_reg.swap(), tree_reg.swap(), out_acc_reg.swap();
 }
 
 void MacArray::load(const LayerJob& job, const MemoryPlan& plan) {
@@ -93,7 +95,7 @@ void MacArray::load(const LayerJob& job, const MemoryPlan& plan) {
   y_buffer.load(memory_ ? &plan.y : nullptr);
   out_buffer.load(plan.out_capacity_bytes, memory_);
   output_accumulator.load(job);
-  multiplier.set_formats(job.x_elem, job.y_elem);
+  multiplier.load(job);
   operand_buffer.load(job);
   group_scaler.load(job);
   final_scale.load(job);
@@ -107,6 +109,11 @@ void MacArray::start() {
   y_buffer.start();
 }
 
+std::vector<std::string> MacArray::block_names() {
+  return {Controller::kName, OperandBuffer::kName, Multiplier::kName,  LocalAccumulator::kName,
+          GroupScaler::kName, AdderTree::kName,     OutputAccumulator::kName, FinalScale::kName};
+}
+
 void MacArray::trace(sc_core::sc_trace_file* tf) {
   const int rows = rows_, cols = cols_;
   probe_ = std::make_unique<Probe>("probe", *this, rows, cols);
@@ -114,23 +121,25 @@ void MacArray::trace(sc_core::sc_trace_file* tf) {
   Probe& p = *probe_;
   sc_core::sc_trace(tf, clk, "clk");
   sc_core::sc_trace(tf, rst, "rst");
-  sc_core::sc_trace(tf, p.issue_valid, "controller.issue_valid");
-  sc_core::sc_trace(tf, p.tile_last, "controller.tile_last");
-  sc_core::sc_trace(tf, p.output_last, "controller.output_last");
-  sc_core::sc_trace(tf, p.m_tile, "controller.m_tile");
-  sc_core::sc_trace(tf, p.p, "controller.p");
-  sc_core::sc_trace(tf, p.tile, "controller.chunk_tile");
+  const std::string ctl = std::string(Controller::kName) + ".", buf = std::string(OperandBuffer::kName) + ".";
+  const std::string tree = std::string(AdderTree::kName) + ".", out = std::string(OutputAccumulator::kName) + ".";
+  sc_core::sc_trace(tf, p.issue_valid, ctl + "issue_valid");
+  sc_core::sc_trace(tf, p.tile_last, ctl + "tile_last");
+  sc_core::sc_trace(tf, p.output_last, ctl + "output_last");
+  sc_core::sc_trace(tf, p.m_tile, ctl + "m_tile");
+  sc_core::sc_trace(tf, p.p, ctl + "p");
+  sc_core::sc_trace(tf, p.tile, ctl + "chunk_tile");
   for (int r = 0; r < rows; ++r) {
-    sc_core::sc_trace(tf, p.y[size_t(r)], "operand_buffer.y_" + std::to_string(r));
+    sc_core::sc_trace(tf, p.y[size_t(r)], buf + "y_" + std::to_string(r));
     for (int c = 0; c < cols; ++c)
-      sc_core::sc_trace(tf, p.x[size_t(r * cols + c)], "operand_buffer.x_" + std::to_string(r) + "_" + std::to_string(c));
+      sc_core::sc_trace(tf, p.x[size_t(r * cols + c)], buf + "x_" + std::to_string(r) + "_" + std::to_string(c));
   }
-  sc_core::sc_trace(tf, p.chunk_valid, "local_accumulator.handover");
-  sc_core::sc_trace(tf, p.tree_valid, "adder_tree.out_valid");
-  sc_core::sc_trace(tf, p.out_valid, "output_accumulator.out_valid");
+  sc_core::sc_trace(tf, p.chunk_valid, std::string(LocalAccumulator::kName) + ".handover");
+  sc_core::sc_trace(tf, p.tree_valid, tree + "out_valid");
+  sc_core::sc_trace(tf, p.out_valid, out + "out_valid");
   for (int c = 0; c < cols; ++c) {
-    sc_core::sc_trace(tf, p.tree_out[size_t(c)], "adder_tree.out_" + std::to_string(c));
-    sc_core::sc_trace(tf, p.out_sum[size_t(c)], "output_accumulator.out_" + std::to_string(c));
+    sc_core::sc_trace(tf, p.tree_out[size_t(c)], tree + "out_" + std::to_string(c));
+    sc_core::sc_trace(tf, p.out_sum[size_t(c)], out + "out_" + std::to_string(c));
   }
 }
 

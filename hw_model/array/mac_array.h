@@ -1,14 +1,19 @@
 #pragma once
 // The R x C MLS MAC array: controller, operand buffers, multipliers, local
 // accumulators, group scalers, adder trees, output accumulators and final-scale
-// units, connected stage to stage by pipeline registers. Each block module
-// models all of its instances, so a clock edge wakes eight processes, not one
-// per PE.
+// units, connected stage to stage by pipeline registers. Each block is a plain
+// C++ class that models all of its instances and does one clock edge's work
+// in edge() (hw_model/channels/clocked.h runs one alone under SystemC); the
+// array's one clocked process calls every block's edge() and then swaps the
+// pipeline registers (DoubleBuffer), so the SystemC kernel is paid once per
+// edge, not once per block. The memory system's DRAM channel and tile
+// buffers keep processes of their own, dormant under the ideal memory.
 //
 //   Controller -> OperandBuffer -> Multiplier -> LocalAccumulator -> GroupScaler
 //     -> AdderTree (tree_stages) -> OutputAccumulator -> FinalScale -> memory
 #include <memory>
 #include <string>
+#include <vector>
 #include <systemc>
 
 #include "hw_model/array/adder_tree.h"
@@ -37,6 +42,7 @@ class MacArray : public sc_core::sc_module {
   sc_core::sc_in<bool> clk;
   sc_core::sc_in<bool> rst;
 
+  SC_HAS_PROCESS(MacArray);
   MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats, Traffic* traffic);
 
   // Fill buffers and scale registers; the memory plan drives the buffers'
@@ -48,18 +54,21 @@ class MacArray : public sc_core::sc_module {
   const LayerJob* job() const { return job_; }
   // Writes the array's pipeline ports to a VCD file (call before sc_start).
   void trace(sc_core::sc_trace_file* tf);
+  // The blocks' names (each block class's kName), as the stats registry
+  // (hw_model/stats/stats.h) groups the counters by them.
+  static std::vector<std::string> block_names();
 
  private:
   const int rows_, cols_;
 
  public:
-  PipeReg<IssueCmd> cmd_reg;
-  PipeReg<Operands> operand_reg;
-  PipeReg<Products> product_reg;
-  PipeReg<ChunkSums> chunk_reg;
-  PipeReg<ScaledSums> scaled_reg;
-  PipeReg<ColumnValues> tree_reg;
-  PipeReg<ColumnValues> out_acc_reg;
+  DoubleBuffer<IssueCmd> cmd_reg;
+  DoubleBuffer<Operands> operand_reg;
+  DoubleBuffer<Products> product_reg;
+  DoubleBuffer<ChunkSums> chunk_reg;
+  DoubleBuffer<ScaledSums> scaled_reg;
+  DoubleBuffer<ColumnValues> tree_reg;
+  DoubleBuffer<ColumnValues> out_acc_reg;
 
   // Memory system (declared first: the array's blocks hold pointers to it).
   Dram dram;
@@ -77,6 +86,7 @@ class MacArray : public sc_core::sc_module {
 
  private:
   struct Probe;
+  void on_clock();  // the one process: every block's edge, then the registers swap
   const LayerJob* job_ = nullptr;
   bool memory_ = false;
   std::unique_ptr<Probe> probe_;

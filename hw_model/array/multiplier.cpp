@@ -1,9 +1,6 @@
 #include "hw_model/array/multiplier.h"
 
 #include <algorithm>
-#include <type_traits>
-
-#include "hw_model/kernels/array_kernels.h"
 
 namespace mls::hw {
 
@@ -17,58 +14,82 @@ int64_t largest_magnitude(const std::vector<int32_t>& table) {
 
 }  // namespace
 
-Multiplier::Multiplier(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats)
-    : sc_module(name),
-      rows_(cfg.array.rows),
-      cols_(cfg.array.cols),
-      acc_bits_(cfg.array.acc_bits),
-      fault_(cfg.array.fault),
-      stats_(stats) {
+Multiplier::Multiplier(const MlsConfig& cfg, Stats* stats)
+    : rows_(cfg.array.rows), cols_(cfg.array.cols), fault_(cfg.array.fault), stats_(stats) {
   set_formats(cfg.quant.weight.elem, cfg.quant.input.elem);  // forward's X and Y until a job says otherwise
-  SC_METHOD(on_clock);
-  sensitive << clk.pos();
-  dont_initialize();
 }
 
 void Multiplier::set_formats(const ElemFormat& x, const ElemFormat& y) {
   for (auto [fmt, table] : {std::pair{&x, &value_x_}, std::pair{&y, &value_y_}}) {
     table->resize(size_t{1} << fmt->bits());
     for (uint32_t code = 0; code < table->size(); ++code)
-      (*table)[code] = int32_t(operand_value(decode_operand(*fmt, code)));  // below 2^27: see multiply_row
+      (*table)[code] = int32_t(operand_value(decode_operand(*fmt, code)));  // below 2^27 (M <= 12, E <= 4)
   }
-  x_fields_ = code_fields(x);
   // Both below 2^27, so their product is exact in int64.
-  narrow_ = largest_magnitude(value_x_) * largest_magnitude(value_y_) < Products::kNarrowBound &&
-            acc_bits_ <= Products::kNarrowAccBits;
+  narrow_ = largest_magnitude(value_x_) * largest_magnitude(value_y_) < Products::kNarrowBound;
 }
 
-template <class T>
-uint64_t Multiplier::multiply_rows(const Operands& in_ops, std::vector<T>& product) {
-  product.resize(size_t(rows_) * size_t(cols_));
-  uint64_t zero_products;
-  if constexpr (std::is_same_v<T, int32_t>)
-    zero_products = kernels::multiply_rows(product.data(), in_ops, x_fields_, value_y_.data(), rows_, cols_);
-  else
-    zero_products = kernels::multiply_rows(product.data(), in_ops, value_x_.data(), value_y_.data(), rows_, cols_);
-  if (fault_ == Fault::mul_lsb && in_ops.row_active[0]) product[0] |= 1;  // PE (0,0) bit 0 stuck at 1
-  return zero_products;
+void Multiplier::load(const LayerJob& job) {
+  set_formats(job.x_elem, job.y_elem);
+  decode_x(job);
 }
 
-void Multiplier::on_clock() {
-  Products& o = out->next();
-  const Operands& in_ops = in->read();
-  o.tag = in_ops.tag;
-  if (rst.read() || !in_ops.tag.valid) {
+void Multiplier::decode_x(const LayerJob& job) {
+  const int64_t gk = job.g * job.k, m = job.m;
+  m_tiles_ = (m + cols_ - 1) / cols_;
+  gk_ = gk;
+  x_values_.resize(job.x_codes.size());
+  x_zeros_.assign(size_t(gk * m_tiles_), 0);
+  const int32_t* table = value_x_.data();
+  for (int64_t row = 0; row < gk; ++row) {
+    const uint32_t* codes = &job.x_codes[size_t(row * m)];
+    int32_t* values = &x_values_[size_t(row * m)];
+    for (int64_t i = 0; i < m; ++i) {
+      values[i] = table[codes[i]];
+      x_zeros_[size_t((i / cols_) * gk + row)] += values[i] == 0;
+    }
+  }
+}
+
+void Multiplier::edge(const Operands& in, Products& o, bool rst) {
+  o.tag = in.tag;
+  if (rst || !in.tag.valid) {
     o.tag.valid = false;
     return;
   }
-  o.row_active = in_ops.row_active;
-  o.active_cols = in_ops.active_cols;
+  const int n = in.active_cols;
+  o.row_active.assign(in.row_active.begin(), in.row_active.end());
+  o.active_cols = n;
   o.narrow = narrow_;
-  uint64_t active_rows = 0;
-  for (int r = 0; r < rows_; ++r) active_rows += in_ops.row_active[size_t(r)] != 0;
-  stats_->mul += active_rows * uint64_t(in_ops.active_cols);
-  stats_->mul_zero += narrow_ ? multiply_rows(in_ops, o.product32) : multiply_rows(in_ops, o.product);
+  o.lsb_fault = fault_ == Fault::mul_lsb && in.row_active[0];  // PE (0,0) bit 0 stuck at 1
+  o.x_rows.resize(size_t(rows_));
+  o.y.resize(size_t(rows_));
+  // Plain pointers: through the vectors the compiler would reload each
+  // vector's data pointer after every store (they might alias).
+  const uint8_t* active = in.row_active.data();
+  const int64_t* row_gk = in.row_gk.data();
+  const uint32_t* y_codes = in.y.data();
+  const int32_t* value_y = value_y_.data();
+  const int32_t* x_plane = x_values_.data() + in.first_m;
+  const uint32_t* zeros_of = &x_zeros_[size_t(in.tag.m_tile * gk_)];  // this m-tile's, by X buffer row
+  const int32_t** x_rows = o.x_rows.data();
+  int32_t* y_out = o.y.data();
+  const int64_t stride = in.x_stride;
+  uint64_t active_rows = 0, zeros = 0;
+  for (int r = 0; r < rows_; ++r) {
+    if (!active[r]) continue;
+    const int64_t row = row_gk[r];
+    const int32_t y = value_y[y_codes[r]];
+    x_rows[r] = x_plane + row * stride;
+    y_out[r] = y;
+    ++active_rows;
+    // All n products are 0 when Y's value is, else X's zeros: in arithmetic,
+    // as Y is 0 as the data has it (ReLU, padding) and a branch mispredicts.
+    const uint64_t x_zeros = zeros_of[row];
+    zeros += x_zeros + uint64_t(y == 0) * (uint64_t(n) - x_zeros);
+  }
+  stats_->mul += active_rows * uint64_t(n);
+  stats_->mul_zero += zeros;
 }
 
 }  // namespace mls::hw

@@ -1,47 +1,54 @@
 #pragma once
 // The R x C FP-MUL-less multipliers: each decodes its two <E_x, M_x> elements
 // into an (M+1)-bit mantissa and a shift, multiplies the mantissas and shifts.
-#include <systemc>
+// The decoders are applied once per job to the whole X buffer (a plane of
+// operand values, sign * mantissa << shift, in the buffer's [g][k][m] order)
+// and once per row and cycle to the broadcast Y code; the products travel as
+// those decoded operands (Products), multiplied where they are added
+// (LocalAccumulator's fused row kernel): the value identity is
+// operand_value's (hw_model/datapath/datapath.h).
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
 #include "hw_model/datapath/datapath.h"
-#include "hw_model/channels/pipe_reg.h"
+#include "hw_model/job/layer_job.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
 namespace mls::hw {
 
-class Multiplier : public sc_core::sc_module {
+// A plain block (hw_model/channels/clocked.h): edge() is one clock edge.
+class Multiplier {
  public:
-  sc_core::sc_in<bool> clk;
-  sc_core::sc_in<bool> rst;
-  PipeIn<Operands> in;
-  PipeOut<Products> out;
+  static constexpr const char* kName = "multiplier";  // in the stats registry and the VCD file
+  using In = Operands;
+  using Out = Products;
 
-  SC_HAS_PROCESS(Multiplier);
-  Multiplier(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* stats);
-  // The element formats of X and Y of the next job (they differ when W, A and
-  // E are quantized differently); the decoders are rebuilt for them.
-  void set_formats(const ElemFormat& x, const ElemFormat& y);
-  // The products of these formats travel as int32 (Products::narrow).
+  Multiplier(const MlsConfig& cfg, Stats* stats);
+  // The job's element formats (X's and Y's differ when W, A and E are
+  // quantized differently) and its X buffer, decoded once.
+  void load(const LayerJob& job);
+  // The products of these formats fit 32 bits (Products::narrow).
   bool narrow() const { return narrow_; }
+  void edge(const Operands& in, Products& out, bool rst);
 
  private:
-  void on_clock();
+  void set_formats(const ElemFormat& x, const ElemFormat& y);
+  void decode_x(const LayerJob& job);
 
-  template <class T>
-  uint64_t multiply_rows(const Operands& in_ops, std::vector<T>& product);
-
-  const int rows_, cols_, acc_bits_;
+  const int rows_, cols_;
   const Fault fault_;
   Stats* stats_;
-  // Each decoder as a table: code -> operand_value (sign * mantissa << shift),
-  // so a PE's multiply-then-shift is one integer multiply here (the identity
-  // is operand_value's, hw_model/datapath). A value is 0 iff its mantissa is.
+  // Each decoder as a table: code -> operand_value (sign * mantissa << shift).
+  // A value is 0 iff its mantissa is.
   std::vector<int32_t> value_x_, value_y_;
-  CodeFields x_fields_;  // X's decoder without a table, for narrow products
   bool narrow_ = false;
+  // The X buffer decoded: [g][k][m] operand values, and per m-tile and X
+  // buffer row how many of the tile's values are 0 (mul_zero without a per-edge
+  // scan: a product is 0 iff one of its operands is).
+  std::vector<int32_t> x_values_;
+  std::vector<uint32_t> x_zeros_;  // [m-tile][g k]
+  int64_t m_tiles_ = 0, gk_ = 0;
 };
 
 }  // namespace mls::hw

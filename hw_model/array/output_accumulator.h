@@ -4,38 +4,32 @@
 // the finished sum to the final-scale unit. When the mapping keeps several
 // outputs of a column open at once (weight-stationary: every p of the m-tile),
 // the accumulators keep one partial sum per (p, column).
-#include <systemc>
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
-#include "hw_model/channels/clock_gate.h"
 #include "hw_model/job/layer_job.h"
-#include "hw_model/channels/pipe_reg.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
 namespace mls::hw {
 
-class OutputAccumulator : public sc_core::sc_module {
+// A plain block (hw_model/channels/clocked.h): edge() is one clock edge.
+class OutputAccumulator {
  public:
-  sc_core::sc_in<bool> clk;
-  sc_core::sc_in<bool> rst;
-  PipeIn<ColumnValues> in;
-  PipeOut<ColumnValues> out;
+  static constexpr const char* kName = "output_accumulator";  // in the stats registry and the VCD file
+  using In = ColumnValues;
+  using Out = ColumnValues;
 
-  SC_HAS_PROCESS(OutputAccumulator);
-  OutputAccumulator(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats);
+  OutputAccumulator(const ArrayConfig& cfg, Stats* stats);
   void load(const LayerJob& job);
+  void edge(const ColumnValues& in, ColumnValues& out, bool rst);
 
  private:
-  void on_clock();
-  void end_of_elaboration() override { gate_.arm(in, rst); }
 
   const int cols_;
   Stats* stats_;
   bool per_p_ = false;
   std::vector<float> acc_;  // [C], or [P][C] with partial sums per p
-  ClockGate gate_;          // asleep between chunk tiles
 };
 
 }  // namespace mls::hw

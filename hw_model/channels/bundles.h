@@ -24,31 +24,50 @@ struct IssueCmd {
   bool step0 = false;               // first step of a chunk tile
 };
 
-// Operand buffers -> multipliers: element codes (sign | exp | mantissa).
+// Operand buffers -> multipliers: the element codes each PE's multiplier sees
+// this cycle. X's as an address into the X buffer rather than a copy (a
+// 16 x 16 array would otherwise copy 256 codes per edge): row r reads X buffer
+// row row_gk[r] ([g][k][m], `x_stride` codes per row) from column first_m on.
+// Y's, one per row and broadcast along it, as codes (the Y rows are generated
+// into a few slots that a later p may take over: LayerJob's YRows).
 struct Operands {
   Tag tag;
   std::vector<uint8_t> row_active;  // [R]
   int active_cols = 0;
-  std::vector<uint32_t> x;          // [R][C]
-  std::vector<uint32_t> y;          // [R] broadcast along the row
+  std::vector<int64_t> row_gk;      // [R] g * K + k of the row's element
+  int64_t first_m = 0;              // the m of column 0
+  const uint32_t* x_codes = nullptr;  // the X buffer, [g][k][m]
+  int64_t x_stride = 0;               // M: codes per X buffer row
+  std::vector<uint32_t> y;            // [R] the row's Y code
+
+  uint32_t x(int r, int c) const { return x_codes[size_t(row_gk[size_t(r)] * x_stride + first_m + c)]; }
 };
 
-// Multipliers -> local accumulators. The products travel as int32 (narrow)
-// when the job's element formats keep every |product| below 2^30 and the
-// accumulator is at most 31 bits wide, so that a raw sum (register + product)
-// is below 2^31 too (every e2m4 and e3m3 preset): the accumulators then add
-// eight PEs per AVX2 instruction instead of four. Otherwise int64.
+// Multipliers -> local accumulators: the products of a cycle, held as their
+// decoded operands: row r's products are x_rows[r][c] * y[r] (operand values
+// sign * mantissa << shift, below 2^27: hw_model/datapath/datapath.h), so the
+// local accumulators multiply and add whole rows in one pass (a fused
+// multiply-accumulate over rows decoded once per job) and no [R][C] product
+// array is written and read back at every edge. product() forms one product
+// as the multiplier's datapath does (multiply_values), with its fault.
+// `narrow`: every product of the job is below 2^30 in magnitude (every e2m4
+// and e3m3 preset), so the accumulators may add in 32-bit lanes when their
+// width allows (AccRegisterFile).
 struct Products {
   static constexpr int64_t kNarrowBound = int64_t{1} << 30;  // |product| below this
-  static constexpr int kNarrowAccBits = 31;                   // acc_bits at most this
 
   Tag tag;
-  std::vector<uint8_t> row_active;
+  std::vector<uint8_t> row_active;     // [R]
   int active_cols = 0;
   bool narrow = false;
-  std::vector<int64_t> product;     // [R][C] unless narrow
-  std::vector<int32_t> product32;   // [R][C] when narrow
-  int64_t at(size_t i) const { return narrow ? product32[i] : product[i]; }
+  bool lsb_fault = false;              // PE (0,0)'s product bit 0 stuck at 1 (Fault::mul_lsb)
+  std::vector<const int32_t*> x_rows;  // [R] the row's C decoded X values
+  std::vector<int32_t> y;              // [R] the row's decoded Y value
+
+  int64_t product(int r, int c) const {
+    const int64_t v = int64_t(uint64_t(int64_t(x_rows[size_t(r)][c])) * uint64_t(int64_t(y[size_t(r)])));
+    return lsb_fault && r == 0 && c == 0 ? v | 1 : v;
+  }
 };
 
 // Local accumulators -> group scalers, once per chunk tile.

@@ -5,12 +5,13 @@
 // step with no process to run; and sc_clock's rising edge takes two delta
 // cycles (its own edge process writes the clock signal, whose update then
 // wakes the blocks). Here one method per period notifies the rising edge
-// immediately, so the blocks run in the same evaluation phase as the edge:
-// one timed step and one delta cycle per period instead of two and four.
+// immediately, so the array's process runs in the same evaluation phase as
+// the edge: one timed step and one delta cycle per period instead of two and
+// four.
 //
-// The blocks see the same thing at an edge as with an sc_clock: every block
-// of an edge runs before the update phase that swaps the pipeline registers
-// (PipeReg), and signals written outside the simulation (reset) are updated
+// The array sees the same thing at an edge as with an sc_clock: its process
+// calls every block and then swaps the pipeline registers (DoubleBuffer),
+// and signals written outside the simulation (reset) are updated
 // before the first edge, which comes in the first delta cycle after
 // initialisation, as sc_clock's does.
 //

@@ -1,51 +1,56 @@
 #pragma once
-// A pipeline register between two blocks: the writer fills the next state at a
-// clock edge, the reader sees the current state; the swap happens in the update
-// phase, so every block reads what its predecessor wrote on the previous edge
-// (the semantics of sc_signal, without copying or comparing whole arrays).
-// A writer must write its register at every edge (with valid = false when idle).
+// Pipeline registers. DoubleBuffer is the register itself, plain C++: the
+// writer fills the next state at a clock edge, the reader sees the current
+// state, and swap() at the end of the edge makes the next state current, so
+// every block reads what its predecessor wrote on the previous edge whatever
+// order the blocks run in (the semantics of sc_signal, without copying or
+// comparing whole bundles). A writer writes its register at every edge (with
+// valid = false when idle): after a swap the next state holds the bundle of
+// two edges ago. The array (MacArray) holds its registers as DoubleBuffers
+// and swaps them at the end of its one process per edge.
+//
+// PipeReg is the same register as a SystemC channel, swapped in the update
+// phase, for a block run on its own under a thin module (clocked.h): the
+// block testbenches.
 #include <systemc>
 #include <utility>
 
 namespace mls::hw {
 
 template <class T>
+class DoubleBuffer {
+ public:
+  const T& read() const { return current_; }
+  T& next() { return next_; }  // the state to appear after this edge
+  void swap() { std::swap(current_, next_); }
+
+ private:
+  T current_, next_;
+};
+
+template <class T>
 struct PipeInIf : virtual sc_core::sc_interface {
   virtual const T& read() const = 0;
-  // Notified one delta cycle after every update that makes the register
-  // valid (tag.valid), once some reader has asked for this event: a block
-  // that sleeps while its input is idle wakes on it (GatedBlock).
-  virtual const sc_core::sc_event& valid_event() const = 0;
 };
 
 template <class T>
 struct PipeOutIf : virtual sc_core::sc_interface {
-  virtual T& next() = 0;  // the state to appear after this edge
+  virtual T& next() = 0;
 };
 
 template <class T>
 class PipeReg : public sc_core::sc_prim_channel, public PipeInIf<T>, public PipeOutIf<T> {
  public:
   explicit PipeReg(const char* name) : sc_core::sc_prim_channel(name) {}
-  void init(const T& value) { current_ = next_ = value; }
-  const T& read() const override { return current_; }
+  const T& read() const override { return reg_.read(); }
   T& next() override {
     request_update();
-    return next_;
-  }
-  const sc_core::sc_event& valid_event() const override {
-    notify_valid_ = true;
-    return valid_event_;
+    return reg_.next();
   }
 
  private:
-  void update() override {
-    std::swap(current_, next_);
-    if (notify_valid_ && current_.tag.valid) valid_event_.notify(sc_core::SC_ZERO_TIME);
-  }
-  T current_, next_;
-  mutable bool notify_valid_ = false;
-  sc_core::sc_event valid_event_;
+  void update() override { reg_.swap(); }
+  DoubleBuffer<T> reg_;
 };
 
 template <class T>

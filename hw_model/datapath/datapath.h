@@ -4,6 +4,7 @@
 // the golden model in ref/: the two must be able to disagree.
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "ref/core/config.h"
 #include "ref/format/format.h"
@@ -44,26 +45,6 @@ inline int64_t operand_value(MulOperand op) {
 }
 inline int64_t multiply_values(int64_t x, int64_t y) { return int64_t(uint64_t(x) * uint64_t(y)); }
 
-// An element format's fields for decoding codes to operand values without a
-// table: operand_value(decode_operand(fmt, code)) in integer operations and no
-// branch, so a row of codes decodes in SIMD lanes (AVX2 shifts each lane by
-// its own count). The values are below 2^27 (M <= 12, E <= 4).
-struct CodeFields {
-  uint32_t man_mask = 0, exp_mask = 0, m = 0, sign_shift = 0;
-};
-
-inline CodeFields code_fields(const ElemFormat& fmt) {
-  return {(1u << fmt.m) - 1, fmt.e ? (1u << fmt.e) - 1 : 0u, uint32_t(fmt.m), uint32_t(fmt.e + fmt.m)};
-}
-
-inline int32_t decode_value(const CodeFields& f, uint32_t bits) {
-  const uint32_t man = bits & f.man_mask, exp = (bits >> f.m) & f.exp_mask;
-  const uint32_t normal = exp != 0;                         // hidden bit, and a shift of exp - 1
-  const uint32_t mag = (man | (normal << f.m)) << (exp - normal);
-  const uint32_t neg = 0u - ((bits >> f.sign_shift) & 1u);  // all ones when negative
-  return int32_t((mag ^ neg) - neg);
-}
-
 // Adds a product into an acc_bits-wide register. Saturation compares against
 // the bounds; wrap keeps the low acc_bits bits and sign-extends them.
 struct AccumulateResult {
@@ -100,6 +81,30 @@ inline uint64_t add_row_unchecked(int64_t* acc, const int64_t* prod, int n, int 
   magnitudes = mag;
   return out_of_range;
 }
+
+// One cycle of a PE row with multiply and local accumulation fused, on
+// decoded operands (operand_value): acc[c] += x[c] * y for c < n, with no
+// overflow handling, and the OR of the raw sums' magnitudes (v ^ (v >> 63):
+// v for v >= 0, -v - 1 below) returned. Some raw sum left the acc_bits range
+// exactly when that OR reaches bit acc_bits - 1 (exceeds_range): a sum is in
+// [-2^(a-1), 2^(a-1)) iff its magnitude is below 2^(a-1). int64 lanes:
+// |acc| < 2^61 and |x y| < 2^54 never wrap them. int32 lanes only for narrow
+// products (|x y| < 2^30, Products::narrow) and acc_bits <= 31, so that
+// |acc + x y| < 2^31: the 32-bit raw sums and magnitudes are the exact ones.
+// No branch, so the loop vectorises.
+template <class Lane>
+inline uint64_t mac_row_unchecked(Lane* acc, const int32_t* x, int32_t y, int n) {
+  using U = std::make_unsigned_t<Lane>;
+  U mag = 0;
+  for (int c = 0; c < n; ++c) {
+    const U raw = U(acc[c]) + U(Lane(x[c]) * Lane(y));
+    acc[c] = Lane(raw);
+    mag |= raw ^ U(Lane(raw) >> (8 * sizeof(Lane) - 1));
+  }
+  return mag;
+}
+
+inline bool exceeds_range(uint64_t magnitudes, int acc_bits) { return (magnitudes >> (acc_bits - 1)) != 0; }
 
 // exact[c] += prod[c] in a 128-bit register that never overflows (a chunk of
 // at most 2^16 products below 2^54 sums below 2^70), ORing each sum's

@@ -44,19 +44,24 @@ class CodeBook {
 
 }  // namespace
 
-YRows::YRows(int64_t g, int64_t k, Fill fill) : g_(g), k_(k), fill_(std::move(fill)), slots_(kSlots) {}
+YRows::YRows(int64_t g, int64_t k, Fill fill, int64_t rows)
+    : g_(g),
+      k_(k),
+      fill_(std::move(fill)),
+      slots_(rows > kSlots && rows * g * k * int64_t(sizeof(uint32_t)) <= kWholeBytes ? size_t(rows) : size_t(kSlots)) {}
 
 YRows YRows::stored(int64_t g, int64_t k, std::vector<uint32_t> codes, std::vector<GroupScale> scales) {
   auto c = std::make_shared<const std::vector<uint32_t>>(std::move(codes));
   auto s = std::make_shared<const std::vector<GroupScale>>(std::move(scales));
+  const int64_t rows = g > 0 && k > 0 ? int64_t(c->size()) / (g * k) : 0;
   return YRows(g, k, [c, s, g, k](int64_t p, uint32_t* codes_out, GroupScale* scales_out) {
     std::copy_n(&(*c)[size_t(p * g * k)], g * k, codes_out);
     std::copy_n(&(*s)[size_t(p * g)], g, scales_out);
-  });
+  }, rows);
 }
 
 const YRows::Slot& YRows::slot(int64_t p) const {
-  Slot& s = slots_[size_t(p % kSlots)];
+  Slot& s = slots_[size_t(p) % slots_.size()];
   if (s.p == p) return s;
   s.codes.resize(size_t(g_ * k_));
   s.scales.resize(size_t(g_));
@@ -91,7 +96,7 @@ LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const Quant
     lp.y_row(p, groups->data(), index);
     for (int64_t i = 0; i < gk; ++i) codes[i] = (*y_code)(index[i]);
     for (size_t g = 0; g < groups->size(); ++g) scales[g] = y.sg[size_t((*groups)[g])];
-  });
+  }, lp.p);
   job.s_t_x = x.s_t;
   job.s_t_y = y.s_t;
   job.out_index = lp.out_index;

@@ -15,16 +15,20 @@
 namespace mls::hw {
 
 // Y's rows as the buffers hand them out: the codes ([g][k]) and group scales
-// ([g]) of one p. Y is never held whole (ref/workload/lowering.h: an unrolled
-// input has a slot per product of its row), so a row is generated when first
-// asked for and kept in one of a few slots, chosen by p: the operand buffer
-// and the group scaler, a few pipeline stages apart, read neighbouring rows.
-// A pointer returned stays valid until the next call.
+// ([g]) of one p. Y is not held whole when it is large (ref/workload/lowering.h:
+// an unrolled input has a slot per product of its row), so a row is generated
+// when first asked for and kept in one of a few slots, chosen by p: the
+// operand buffer and the group scaler, a few pipeline stages apart, read
+// neighbouring rows. When all P rows' codes take at most kWholeBytes, every
+// row keeps a slot of its own: each row is generated once per pass, not once
+// per m-tile (the loop nest visits every p for each m-tile). A pointer
+// returned stays valid until a row of the same slot is asked for.
 class YRows {
  public:
   using Fill = std::function<void(int64_t p, uint32_t* codes, GroupScale* scales)>;
   YRows() = default;
-  YRows(int64_t g, int64_t k, Fill fill);
+  // `rows`: P, the number of rows (0: unknown, a few slots).
+  YRows(int64_t g, int64_t k, Fill fill, int64_t rows = 0);
   // Rows given whole ([p][g][k] codes, [p][g] scales): testbenches' hand-built jobs.
   static YRows stored(int64_t g, int64_t k, std::vector<uint32_t> codes, std::vector<GroupScale> scales);
   const uint32_t* codes(int64_t p) const { return slot(p).codes.data(); }
@@ -39,6 +43,7 @@ class YRows {
     std::vector<GroupScale> scales;
   };
   static constexpr int kSlots = 8;
+  static constexpr int64_t kWholeBytes = int64_t{16} << 20;
   const Slot& slot(int64_t p) const;
 
   int64_t g_ = 0, k_ = 0;

@@ -1,7 +1,7 @@
-// The accumulator's and the group scaler's row kernels (array_kernels.h):
-// moved from hw_model/array/local_accumulator.cpp and group_scaler.cpp.
+// The group scaler's row kernel (array_kernels.h).
 #include <cstring>
 
+#include "hw_model/datapath/datapath.h"
 #include "hw_model/kernels/array_kernels.h"
 
 namespace mls::hw::kernels {
@@ -40,20 +40,9 @@ __attribute__((always_inline)) inline bool scale_row_body(float* __restrict valu
 
 }  // namespace
 
-// add_row_unchecked in 64- and 32-bit lanes and scale_row_body, compiled for
-// AVX2 too (four or eight lanes per instruction) and for the baseline; the
-// loader picks one for the CPU. Integer arithmetic and one rounding per
-// element, so every clone gives the same bits.
-__attribute__((target_clones("avx2", "default")))
-uint64_t add_rows(int64_t* acc, const int64_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
-  return add_row_unchecked(acc, prod, n, acc_bits, magnitudes);
-}
-
-__attribute__((target_clones("avx2", "default")))
-uint64_t add_rows(int32_t* acc, const int32_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
-  return add_row_unchecked(acc, prod, n, acc_bits, magnitudes);
-}
-
+// scale_row_body compiled for AVX2 too (four lanes per instruction) and for
+// the baseline; the loader picks one for the CPU. One rounding per element,
+// so every clone gives the same bits.
 __attribute__((target_clones("avx2", "default")))
 bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int32_t* x_mantissa, int32_t y_exp,
                int32_t y_mantissa, int n) {
@@ -61,14 +50,6 @@ bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int
 }
 
 namespace portable {
-
-uint64_t add_rows(int64_t* acc, const int64_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
-  return add_row_unchecked(acc, prod, n, acc_bits, magnitudes);
-}
-
-uint64_t add_rows(int32_t* acc, const int32_t* prod, int n, int acc_bits, uint64_t& magnitudes) {
-  return add_row_unchecked(acc, prod, n, acc_bits, magnitudes);
-}
 
 bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int32_t* x_mantissa, int32_t y_exp,
                int32_t y_mantissa, int n) {

@@ -8,33 +8,33 @@
 // that operand from the buffer only when the held chunk changes. The
 // registers hold the same codes the buffer would give, so the model takes the
 // values from the buffer arrays either way and counts reads only where a real
-// buffer read happens (read_x, read_y and the traffic's buffer reads).
-#include <systemc>
+// buffer read happens (read_x, read_y and the traffic's buffer reads). What
+// it hands the multipliers is the read's addresses (Operands), not a copy of
+// the codes.
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
 #include "hw_model/job/layer_job.h"
-#include "hw_model/channels/pipe_reg.h"
 #include "hw_model/stats/traffic.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
 
 namespace mls::hw {
 
-class OperandBuffer : public sc_core::sc_module {
+// A plain block (hw_model/channels/clocked.h): edge() is one clock edge.
+class OperandBuffer {
  public:
-  sc_core::sc_in<bool> clk;
-  sc_core::sc_in<bool> rst;
-  PipeIn<IssueCmd> in;  // issue commands from the controller
-  PipeOut<Operands> out;
+  static constexpr const char* kName = "operand_buffer";  // in the stats registry and the VCD file
+  using In = IssueCmd;  // issue commands from the controller
+  using Out = Operands;
 
-  SC_HAS_PROCESS(OperandBuffer);
-  OperandBuffer(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats, Traffic* traffic = nullptr);
+  OperandBuffer(const ArrayConfig& cfg, Stats* stats, Traffic* traffic = nullptr);
   // Throws mls::Error when the job's mapping is for another array size.
   void load(const LayerJob& job);
+  void edge(const IssueCmd& c, Operands& o, bool rst);
 
  private:
-  void on_clock();
+  void count_reads(const IssueCmd& c, uint64_t rows_read);
 
   const int rows_, cols_;
   Stats* stats_;

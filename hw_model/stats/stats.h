@@ -46,7 +46,7 @@ struct Stats {
 struct StatInfo {
   const char* key;           // flat key of the report's "events" and results.csv, as it always was
   uint64_t Stats::*counter;  // the member the block increments
-  const char* block;         // the SystemC module that counts it (or mac_array): its group in "stats"
+  const char* block;         // the array's block that counts it (MacArray::block_names, or mac_array): its group in "stats"
   const char* unit;          // what one count is
   const char* description;
 };

@@ -18,7 +18,7 @@ namespace mls::golden_detail {
 // shortcut is taken only where it is exact:
 //  - operands are decoded once per pass into planes of sign * q, 16 X rows
 //    side by side as lanes: with every |q| <= 2^15 - 1 and
-//    chunk * max|x| * max|y| < 2^31, int16 lanes (LanePass, SSE2); else while
+//    chunk * max|x| * max|y| < 2^31, int16 lanes (LanePass, kernels/); else while
 //    that bound is below 2^53, double lanes holding exact integers
 //    (WideLanes); otherwise contiguous [row][g][k] int32 rows, one dot
 //    product per chunk (FastPass::walk);
@@ -324,12 +324,11 @@ void lane_nest(FastPass& d, int64_t blocks, int64_t slice, FillY fill_y, Chunk c
   }
 }
 
-// The lanes over int16 operands (SSE2; kernels/lanes_int16.cpp) and over
-// exact integers in double (kernels/lanes_wide.cpp); `check`: some chunk's
-// partial sums may leave the accumulator range.
-#ifdef __SSE2__
+// The lanes over int16 operands (kernels/lanes_int16.cpp, its sums in
+// kernels/lane_kernels.cpp) and over exact integers in double
+// (kernels/lanes_wide.cpp); `check`: some chunk's partial sums may leave the
+// accumulator range.
 void run_int16_lanes(FastPass& d, bool check, std::vector<float>& acc);
-#endif
 void run_wide_lanes(FastPass& d, bool check, std::vector<float>& acc);
 
 }  // namespace mls::golden_detail

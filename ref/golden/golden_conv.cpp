@@ -185,16 +185,13 @@ GoldenResult golden_fast(const LoweredPass& lp, const QuantTensor& x, const Quan
   const __int128 bound = static_cast<__int128>(d.nest.plan.chunk) * mx * my;
   const int64_t hi = (int64_t{1} << (a.acc_bits - 1)) - 1;
   std::vector<float> acc(size_t(lp.m * lp.p), 0.0f);
-  // int16 lanes where SSE2 is (x86-64), else and for wider operands the
-  // per-chunk int32 walk; each with or without the range check.
+  // int16 lanes, else double lanes for wider operands, else the per-chunk
+  // int32 walk; each with or without the range check.
   const bool int16_ops = bound <= INT32_MAX && mx <= INT16_MAX && my <= INT16_MAX;
   const bool lanes = d.one_tile_order, wide = lanes && bound < (int64_t{1} << 53);
-#ifdef __SSE2__
   if (lanes && int16_ops)
     run_int16_lanes(d, bound > hi, acc);
-  else
-#endif
-      if (wide)
+  else if (wide)
     run_wide_lanes(d, bound > hi, acc);
   else
     walk_whole(d, bound, hi, acc);

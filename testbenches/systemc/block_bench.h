@@ -1,5 +1,6 @@
 #pragma once
-// A bench for one pipeline block: a clock, a driver that writes one stimulus
+// A bench for one pipeline block: a clock, the block (a plain class) under its
+// thin module (hw_model/channels/clocked.h), a driver that writes one stimulus
 // bundle per edge into the block's input register, and a monitor that records
 // every valid bundle in the block's output register with the edge it was seen.
 // Edge e is at time e ns; the driver writes stimulus i at edge i, so a block
@@ -10,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "hw_model/channels/clocked.h"
 #include "hw_model/channels/pipe_reg.h"
 
 namespace mls::hw::tb {
@@ -22,15 +24,17 @@ class BlockBench : public sc_core::sc_module {
   PipeReg<In> in_reg{"in_reg"};
   PipeReg<Out> out_reg{"out_reg"};
   std::unique_ptr<Dut> dut;
+  Clocked<Dut> module;
   std::vector<In> stimulus;
   std::vector<std::pair<int, Out>> seen;  // (edge, output) for valid outputs
 
   SC_HAS_PROCESS(BlockBench);
-  BlockBench(sc_core::sc_module_name name, std::function<Dut*()> make) : sc_module(name), dut(make()) {
-    dut->clk(clk);
-    dut->rst(rst);
-    dut->in(in_reg);
-    dut->out(out_reg);
+  BlockBench(sc_core::sc_module_name name, std::function<Dut*()> make)
+      : sc_module(name), dut(make()), module("dut", *dut) {
+    module.clk(clk);
+    module.rst(rst);
+    module.in(in_reg);
+    module.out(out_reg);
     SC_METHOD(drive);
     sensitive << clk.posedge_event();
     dont_initialize();

@@ -31,7 +31,7 @@ void check_tree(int stages) {
   cfg.cols = 2;
   cfg.tree_stages = stages;
   Stats stats;
-  Bench bench("bench", [&] { return new AdderTree("tree", cfg, &stats); });
+  Bench bench("bench", [&] { return new AdderTree(cfg, &stats); });
   EXPECT_EQ(bench.dut->stages(), stages);
   bench.stimulus = {eight_rows(8, 1.0f), eight_rows(5, -2.0f), eight_rows(1, 1.0f)};
   bench.run(stages + 2);

@@ -2,6 +2,7 @@
 // the loop nest of docs/reference.md#the-modelled-array written out here: m-tile, p, chunk-tile, step, with
 // chunks dealt group-major, R at a time, and each tile as long as its longest chunk.
 #include "hw_model/array/controller.h"
+#include "hw_model/channels/clocked.h"
 
 #include <vector>
 
@@ -16,13 +17,15 @@ struct ControllerBench : sc_core::sc_module {
   sc_core::sc_signal<bool> rst{"rst"};
   PipeReg<IssueCmd> cmd{"cmd"};
   Controller controller;
+  Clocked<Controller> module;
   std::vector<IssueCmd> issued;
 
   SC_HAS_PROCESS(ControllerBench);
-  ControllerBench(sc_core::sc_module_name name, const ArrayConfig& cfg) : sc_module(name), controller("ctl", cfg) {
-    controller.clk(clk);
-    controller.rst(rst);
-    controller.cmd(cmd);
+  ControllerBench(sc_core::sc_module_name name, const ArrayConfig& cfg)
+      : sc_module(name), controller(cfg), module("ctl", controller) {
+    module.clk(clk);
+    module.rst(rst);
+    module.out(cmd);
     SC_METHOD(record);
     sensitive << clk.posedge_event();
     dont_initialize();

@@ -27,20 +27,47 @@ __int128 defined_value(const ElemFormat& f, uint32_t code) {
   return (code >> (f.e + f.m)) & 1 ? -v : v;
 }
 
-// The table-free decode (the narrow multipliers' X operands) for every code of
-// every element format, against the definition.
-TEST(Datapath, TableFreeDecodeEqualsTheDefinedValueForEveryCodeOfEveryFormat) {
-  int formats = 0;
-  for (int e = 0; e <= 4; ++e)
-    for (int m = 0; m <= 12; ++m) {
-      if (e + m < 1) continue;
-      const ElemFormat f{e, m};
-      const CodeFields fields = code_fields(f);
-      for (uint32_t code = 0; code < (1u << f.bits()); ++code)
-        ASSERT_EQ(__int128(decode_value(fields, code)), defined_value(f, code)) << "e" << e << "m" << m << " code " << code;
-      ++formats;
+// The fused multiply-accumulate of a row (the local accumulators' kernel):
+// raw sums and the magnitude OR against exact 128-bit evaluation, and
+// exceeds_range against the range's definition, in both lane widths, with
+// registers and operands aimed at the bounds.
+TEST(Datapath, FusedRowMacGivesExactRawSumsAndFlagsExactlyTheSumsOutsideTheRange) {
+  std::mt19937_64 rng(17);
+  for (int bits : {8, 16, 30, 31, 32, 45, 62}) {
+    const int64_t hi = (int64_t{1} << (bits - 1)) - 1, lo = -hi - 1;
+    // Operands below 2^op_bits: narrow products (below 2^30) for the 32-bit lanes.
+    const int op_bits = bits <= 31 ? std::min(14, bits - 2) : 27;
+    for (int trial = 0; trial < 300; ++trial) {
+      const int n = 1 + int(rng() % 16);
+      std::vector<int64_t> acc(static_cast<size_t>(n));
+      std::vector<int32_t> x(static_cast<size_t>(n));
+      const int32_t y = int32_t(rng() >> (64 - op_bits)) * (rng() & 1 ? -1 : 1);
+      for (int c = 0; c < n; ++c) {
+        acc[size_t(c)] = rng() % 3 == 0 ? (rng() & 1 ? hi : lo) : lo + int64_t(rng() % uint64_t(hi - lo + 1));
+        x[size_t(c)] = int32_t(rng() >> (64 - op_bits)) * (rng() & 1 ? -1 : 1);
+      }
+      uint64_t expected_mag = 0;
+      bool outside = false;
+      std::vector<int64_t> expected(static_cast<size_t>(n));
+      for (int c = 0; c < n; ++c) {
+        const __int128 raw = __int128(acc[size_t(c)]) + __int128(x[size_t(c)]) * y;
+        expected[size_t(c)] = int64_t(raw);
+        expected_mag |= uint64_t(raw < 0 ? -raw - 1 : raw);
+        outside = outside || raw < lo || raw > hi;
+      }
+      if (bits <= 31) {
+        std::vector<int32_t> acc32(acc.begin(), acc.end());
+        const uint64_t mag32 = mac_row_unchecked(acc32.data(), x.data(), y, n);
+        EXPECT_EQ(mag32, expected_mag) << bits;
+        EXPECT_EQ(exceeds_range(mag32, bits), outside) << bits;
+        EXPECT_EQ(std::vector<int64_t>(acc32.begin(), acc32.end()), expected) << bits;
+      }
+      const uint64_t mag = mac_row_unchecked(acc.data(), x.data(), y, n);
+      EXPECT_EQ(mag, expected_mag) << bits;
+      EXPECT_EQ(exceeds_range(mag, bits), outside) << bits;
+      EXPECT_EQ(acc, expected) << bits;
     }
-  EXPECT_EQ(formats, 64);
+  }
 }
 
 TEST(Datapath, SignedValueProductsEqualTheDefinedProductForEveryCodePair) {

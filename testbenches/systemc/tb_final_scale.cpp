@@ -1,6 +1,7 @@
 // Final-scale testbench: F = fp32(S_t^X S_t^Y u_X u_Y) with one rounding, one
 // fp32 multiply per output, written to the output memory at its index.
 #include "hw_model/array/final_scale.h"
+#include "hw_model/channels/clocked.h"
 
 #include <cmath>
 
@@ -14,14 +15,15 @@ struct FinalScaleBench : sc_core::sc_module {
   sc_core::sc_signal<bool> rst{"rst"};
   PipeReg<ColumnValues> in_reg{"in"};
   FinalScale unit;
+  Clocked<FinalScale> module;
   std::vector<ColumnValues> stimulus;
 
   SC_HAS_PROCESS(FinalScaleBench);
   FinalScaleBench(sc_core::sc_module_name name, const ArrayConfig& cfg, Stats* stats)
-      : sc_module(name), unit("final", cfg, stats) {
-    unit.clk(clk);
-    unit.rst(rst);
-    unit.in(in_reg);
+      : sc_module(name), unit(cfg, stats), module("final", unit) {
+    module.clk(clk);
+    module.rst(rst);
+    module.in(in_reg);
     SC_METHOD(drive);
     sensitive << clk.posedge_event();
     dont_initialize();

@@ -45,7 +45,7 @@ std::vector<float> run_cases(const std::vector<ScalerCase>& cases, const Setup& 
   job.plan = ChunkPlan(1, 1, 1);
   job.x_scale = setup.x_fmt;
   job.y_scale = setup.y_fmt;
-  Bench bench("bench", [&] { return new GroupScaler("scaler", cfg, &stats); });
+  Bench bench("bench", [&] { return new GroupScaler(cfg, &stats); });
   std::vector<GroupScale> y_scales;
   for (size_t i = 0; i < cases.size(); ++i) {
     job.x_scales.push_back(cases[i].x);

@@ -2,6 +2,7 @@
 // hand-over at the end of a chunk tile with no bubble, short chunks.
 #include "hw_model/array/local_accumulator.h"
 
+#include <deque>
 #include <random>
 
 #include "testbenches/systemc/block_bench.h"
@@ -12,15 +13,31 @@ namespace {
 
 using Bench = tb::BlockBench<Products, ChunkSums, LocalAccumulator>;
 
-// One cycle of products for a 2 x 1 array (rows 0 and 1, one column).
-Products step(int64_t row0, int64_t row1, bool tile_last, bool row1_active = true) {
+// Products travel as their decoded operands (Products): row r's are
+// x_rows[r][c] * y[r]. The X rows of the stimulus live here for the test.
+std::deque<std::vector<int32_t>> x_store;
+
+const int32_t* stored(std::vector<int32_t> row) {
+  x_store.push_back(std::move(row));
+  return x_store.back().data();
+}
+
+// One cycle of a 2 x 1 array (rows 0 and 1, one column): row r's product is
+// x[r] * y[r].
+Products step_xy(int32_t x0, int32_t y0, int32_t x1, int32_t y1, bool tile_last, bool row1_active = true) {
   Products p;
   p.tag.valid = true;
   p.tag.tile_last = tile_last;
   p.row_active = {1, uint8_t(row1_active)};
   p.active_cols = 1;
-  p.product = {row0, row1};
+  p.x_rows = {stored({x0}), stored({x1})};
+  p.y = {y0, y1};
   return p;
+}
+
+// The same with products row0 and row1 (y = 1).
+Products step(int32_t row0, int32_t row1, bool tile_last, bool row1_active = true) {
+  return step_xy(row0, 1, row1, 1, tile_last, row1_active);
 }
 
 ArrayConfig config(int acc_bits, Overflow policy) {
@@ -35,7 +52,7 @@ ArrayConfig config(int acc_bits, Overflow policy) {
 TEST(LocalAccumulator, SaturatesAtEightBitBounds) {
   const ArrayConfig cfg = config(8, Overflow::saturate);
   Stats stats;
-  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
+  Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   // Row 0: 100 + 100 = 200 -> 127 (overflow), 127 - 300 = -173 -> -128 (overflow), -128 + 5 = -123.
   // Row 1: 60 + 60 = 120, + 7 = 127 (in range, no overflow).
   bench.stimulus = {step(100, 60, false), step(100, 60, false), step(-300, 7, false), step(5, 0, true)};
@@ -51,7 +68,7 @@ TEST(LocalAccumulator, SaturatesAtEightBitBounds) {
 TEST(LocalAccumulator, WidthNeededIsThatOfTheUnsaturatedSums) {
   const ArrayConfig cfg = config(8, Overflow::saturate);
   Stats stats;
-  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
+  Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   // The same stimulus as above. Unsaturated partial sums: row 0 100, 200,
   // -100, -95; row 1 60, 120, 127, 127; then a tile whose row 0 reaches -300
   // (-300 fits in 10 bits, [-512, 511]; 200 would fit in 9) and whose row 1
@@ -67,7 +84,7 @@ TEST(LocalAccumulator, WidthNeededIsThatOfTheUnsaturatedSums) {
 TEST(LocalAccumulator, WrapsModuloTwoToTheWidth) {
   const ArrayConfig cfg = config(8, Overflow::wrap);
   Stats stats;
-  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
+  Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   // 100 + 100 = 200 -> 200 - 256 = -56; -56 - 100 = -156 -> 100; 100 + 27 = 127.
   bench.stimulus = {step(100, 0, false), step(100, 0, false), step(-100, 0, false), step(27, 0, true)};
   bench.run(2);
@@ -79,7 +96,7 @@ TEST(LocalAccumulator, WrapsModuloTwoToTheWidth) {
 TEST(LocalAccumulator, BackToBackTilesRestartFromZero) {
   const ArrayConfig cfg = config(16, Overflow::saturate);
   Stats stats;
-  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
+  Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   // Tile A: 1 + 2 + 3; tile B starts on the very next cycle: 10 + 20.
   bench.stimulus = {step(1, 4, false), step(2, 5, false), step(3, 6, true), step(10, 40, false), step(20, 50, true)};
   bench.run(2);
@@ -94,7 +111,7 @@ TEST(LocalAccumulator, BackToBackTilesRestartFromZero) {
 TEST(LocalAccumulator, ShortChunkHoldsItsSumAndRowWithoutChunkIsInvalid) {
   const ArrayConfig cfg = config(16, Overflow::saturate);
   Stats stats;
-  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
+  Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   // Tile A: row 1's chunk is one product shorter. Tile B: row 1 has no chunk.
   bench.stimulus = {step(1, 7, false), step(2, 0, true, false), step(5, 0, true, false)};
   bench.run(2);
@@ -118,14 +135,14 @@ int width_of(__int128 v) {
 // magnitude, q = (2^13 - 1) * 2^14 (docs/reference.md: M = 12, exponent field
 // 2^4 - 1 = 15, so 14 shifts), in one tile; row 0 adds +q^2, row 1 -q^2.
 void widest_e4m12_chunk(int64_t k, int expected) {
-  const int64_t q = int64_t{8191} << 14;
+  const int32_t q = int32_t{8191} << 14;
   ASSERT_EQ((ElemFormat{4, 12}.max_q()), q);
   ASSERT_EQ(width_of(__int128(k) * q * q), expected);
   ASSERT_EQ(width_of(-__int128(k) * q * q), expected);
   const ArrayConfig cfg = config(62, Overflow::saturate);
   Stats stats;
-  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
-  for (int64_t i = 0; i < k; ++i) bench.stimulus.push_back(step(q * q, -q * q, i == k - 1));
+  Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
+  for (int64_t i = 0; i < k; ++i) bench.stimulus.push_back(step_xy(q, q, -q, q, i == k - 1));
   bench.run(2);
   ASSERT_EQ(bench.seen.size(), 1u);
   EXPECT_EQ(bench.seen[0].second.sum[0], (int64_t{1} << 61) - 1) << "saturated at the 62-bit bound";
@@ -170,9 +187,10 @@ struct WideModel {
 // that rows overflow in the middle of a cycle (rows before it already added,
 // rows after it not yet), other tiles stay in range, rows and columns come and
 // go: the sums, the overflow count and width_needed() against WideModel.
-// `narrow`: the products come as int32 (Products::narrow; the accumulator
-// widens them itself when acc_bits > 31). `dense`: every row active and
-// usually every column, so that most cycles take the whole-array add.
+// `narrow`: the products are marked narrow (Products::narrow; the accumulator
+// adds in 32-bit lanes, or in 64-bit ones when acc_bits > 31). `dense`: every
+// row active and usually every column. A product is x * y: Y's value of the
+// row times X's of the column, each of about half the product's bits.
 void random_tiles(int acc_bits, Overflow policy, uint32_t seed, bool narrow = false, bool dense = false) {
   ArrayConfig cfg;
   cfg.rows = 4;
@@ -180,11 +198,12 @@ void random_tiles(int acc_bits, Overflow policy, uint32_t seed, bool narrow = fa
   cfg.acc_bits = acc_bits;
   cfg.acc_overflow = policy;
   Stats stats;
-  Bench bench("bench", [&] { return new LocalAccumulator("acc", cfg, &stats); });
+  Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   WideModel model{acc_bits, policy, std::vector<__int128>(32, 0), std::vector<__int128>(32, 0)};
   std::vector<std::vector<int64_t>> expected;
   std::mt19937_64 rng(seed);
-  const int p_bits = std::min(acc_bits - 2, 60);  // |product| < 2^p_bits
+  // |product| < 2^p_bits (x and y below 2^31 each); narrow ones below 2^30.
+  const int p_bits = std::min(narrow ? 30 : 60, acc_bits - 2);
   for (int tile = 0; tile < 40; ++tile) {
     // Small products (tiles that stay in range) or large ones (overflows).
     const int bits = tile % 3 == 0 ? p_bits : std::max(1, acc_bits - 8);
@@ -193,21 +212,23 @@ void random_tiles(int acc_bits, Overflow policy, uint32_t seed, bool narrow = fa
       Products p;
       p.tag.valid = true;
       p.tag.tile_last = s == steps - 1;
+      p.narrow = narrow;
       p.active_cols = dense && rng() % 4 != 0 ? 8 : 1 + int(rng() % 8);
       p.row_active.resize(4);
-      p.product.assign(32, 0);
+      const int y_bits = std::max(1, bits / 2), x_bits = std::max(1, bits - y_bits);
       for (int r = 0; r < 4; ++r) {
         p.row_active[size_t(r)] = dense || rng() % 4 != 0;
-        for (int c = 0; c < 8; ++c) {
-          const int64_t mag = int64_t(rng() >> (64 - bits));
-          p.product[size_t(r * 8 + c)] = rng() & 1 ? -mag : mag;
-          if (p.row_active[size_t(r)] && c < p.active_cols) model.add(size_t(r * 8 + c), p.product[size_t(r * 8 + c)]);
+        // Top bits set: every product in [2^(bits - 2), 2^bits), as the
+        // stimulus must reach the bounds.
+        const int32_t y = int32_t((rng() >> (64 - y_bits)) | (uint64_t{1} << (y_bits - 1)));
+        p.y.push_back(rng() & 1 ? -y : y);
+        std::vector<int32_t> x(8);
+        for (int32_t& v : x) {
+          const int32_t mag = int32_t((rng() >> (64 - x_bits)) | (uint64_t{1} << (x_bits - 1)));
+          v = rng() % 8 == 0 ? 0 : rng() & 1 ? -mag : mag;
         }
-      }
-      if (narrow) {
-        p.narrow = true;
-        p.product32.assign(p.product.begin(), p.product.end());  // |product| < 2^31
-        p.product.clear();
+        p.x_rows.push_back(stored(x));
+        for (int c = 0; c < p.active_cols && p.row_active[size_t(r)]; ++c) model.add(size_t(r * 8 + c), p.product(r, c));
       }
       bench.stimulus.push_back(p);
     }
@@ -235,7 +256,7 @@ TEST(LocalAccumulator, RandomTilesSaturate8Narrow) { random_tiles(8, Overflow::s
 TEST(LocalAccumulator, RandomTilesWrap8Narrow) { random_tiles(8, Overflow::wrap, 8, true); }
 TEST(LocalAccumulator, RandomTilesSaturate31Narrow) { random_tiles(31, Overflow::saturate, 9, true); }
 TEST(LocalAccumulator, RandomTilesWrap31Narrow) { random_tiles(31, Overflow::wrap, 10, true); }
-TEST(LocalAccumulator, RandomTilesSaturate33NarrowWidened) { random_tiles(33, Overflow::saturate, 11, true); }
+TEST(LocalAccumulator, RandomTilesSaturate32NarrowWidened) { random_tiles(32, Overflow::saturate, 11, true); }
 TEST(LocalAccumulator, RandomTilesSaturate8Dense) { random_tiles(8, Overflow::saturate, 12, false, true); }
 TEST(LocalAccumulator, RandomTilesWrap33Dense) { random_tiles(33, Overflow::wrap, 13, false, true); }
 TEST(LocalAccumulator, RandomTilesSaturate8NarrowDense) { random_tiles(8, Overflow::saturate, 14, true, true); }

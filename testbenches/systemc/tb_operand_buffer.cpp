@@ -28,7 +28,7 @@ TEST(OperandBuffer, ReadsTheAddressedElements) {
   job.y = mls::hw::YRows::stored(2, 3, y_codes, std::vector<mls::GroupScale>(4));
   Stats stats;
   tb::BlockBench<IssueCmd, Operands, OperandBuffer> bench("bench",
-                                                         [&] { return new OperandBuffer("buf", cfg, &stats); });
+                                                         [&] { return new OperandBuffer(cfg, &stats); });
   bench.dut->load(job);
   auto issue = [](int mt, int p, int active_cols, std::vector<uint8_t> active, std::vector<int32_t> g,
                   std::vector<int32_t> k) {
@@ -45,13 +45,18 @@ TEST(OperandBuffer, ReadsTheAddressedElements) {
   bench.stimulus = {issue(0, 1, 3, {1, 1}, {0, 1}, {2, 0}), issue(1, 0, 2, {1, 0}, {1, 0}, {1, 0})};
   bench.run(2);
   ASSERT_EQ(bench.seen.size(), 2u);
+  // The operands as the multipliers see them, through the read's addresses.
   const Operands& a = bench.seen[0].second;
-  EXPECT_EQ(a.y, (std::vector<uint32_t>{100 + 2, 100 + 10}));
-  EXPECT_EQ(a.x, (std::vector<uint32_t>{2, 102, 202, 10, 110, 210}));
+  EXPECT_EQ(a.y[0], 100u + 2);
+  EXPECT_EQ(a.y[1], 100u + 10);
+  const uint32_t a_x[2][3] = {{2, 102, 202}, {10, 110, 210}};
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(a.x(r, c), a_x[r][c]) << r << " " << c;
   const Operands& b = bench.seen[1].second;
+  EXPECT_EQ(b.active_cols, 2);
   EXPECT_EQ(b.y[0], 11u);
-  EXPECT_EQ(b.x[0], 311u);  // m = 3 * 1 + 0
-  EXPECT_EQ(b.x[1], 411u);
+  EXPECT_EQ(b.x(0, 0), 311u);  // m = 3 * 1 + 0
+  EXPECT_EQ(b.x(0, 1), 411u);
   EXPECT_EQ(bench.seen[0].first, 2) << "one register stage";
   EXPECT_EQ(stats.read_y, 3u);
   EXPECT_EQ(stats.read_x, 6u + 2u);

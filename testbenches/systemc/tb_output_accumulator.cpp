@@ -30,7 +30,7 @@ struct OutAccBench {
   ArrayConfig cfg = four_by_two();
   Stats stats;
   tb::BlockBench<ColumnValues, ColumnValues, OutputAccumulator> bench{
-      "bench", [this] { return new OutputAccumulator("out_acc", cfg, &stats); }};
+      "bench", [this] { return new OutputAccumulator(cfg, &stats); }};
 };
 
 TEST(OutputAccumulator, SumsTilesInOrderAndRestartsPerOutput) {
@@ -52,9 +52,9 @@ TEST(OutputAccumulator, SumsTilesInOrderAndRestartsPerOutput) {
   EXPECT_EQ(b.stats.out_acc, 8u);
 }
 
-// Between tiles the block sleeps (ClockGate): a partial sum held across a long
-// idle stretch must still meet the next tile at the right edge, and a reset
-// during the stretch must still clear it.
+// Between tiles the block sees only idle edges: a partial sum held across a
+// long idle stretch must still meet the next tile at the right edge, and a
+// reset during the stretch must still clear it.
 TEST(OutputAccumulator, SleepingBetweenTilesKeepsPartialSumsAndStillSeesReset) {
   OutAccBench b;
   auto& bench = b.bench;

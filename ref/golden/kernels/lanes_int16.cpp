@@ -1,15 +1,13 @@
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include "ref/golden/fast_pass.h"
+#include "ref/golden/kernels/lane_kernels.h"
 
 namespace mls::golden_detail {
 
-#ifdef __SSE2__
-// int16 operands on x86-64 (SSE2 is part of its base ISA): kLanes rows of X
-// side by side, so one chunk of kLanes outputs (m .. m + kLanes - 1, one p) is
-// a few pmaddwd over k pairs with no horizontal sum.
+static_assert(kernels::kLanes == kLanes, "the lane kernels' width is the fast walk's");
+
+// int16 operands: kLanes rows of X side by side, so one chunk of kLanes
+// outputs (m .. m + kLanes - 1, one p) is a few pmaddwd over k pairs with no
+// horizontal sum (kernels/lane_kernels.h: AVX2, SSE2 or the portable form).
 
 struct LanePass {
   FastPass& d;
@@ -20,6 +18,7 @@ struct LanePass {
   std::vector<double> fxl;          // [block][g][lane]: X row scales (1 past m)
   int64_t p0 = 0;                   // the first p of the slice in yp
   bool with_abs_ = false;
+  kernels::ChunkSumsFn sums_ = kernels::chunk_sums();
 
   // Y rows begin .. end - 1 into yp (and ya): a slice at a time, so the Y
   // plane never holds much more than slice_elements, whatever p is.
@@ -111,39 +110,9 @@ struct LanePass {
   template <bool Check>
   bool chunk_sums(int64_t b, int64_t p, int64_t j, int64_t npairs, int32_t hi, int32_t* sum, int32_t* abs_sum) const {
     const int64_t q0 = pair_off[size_t(j)];
-    const __m128i* xv = reinterpret_cast<const __m128i*>(&xt[size_t((b * pairs + q0) * kLanes * 2)]);
-    const __m128i* av = Check ? reinterpret_cast<const __m128i*>(xa.data() + (b * pairs + q0) * kLanes * 2) : nullptr;
-    const int32_t* yv = &yp[size_t((p - p0) * pairs + q0)];
-    const int32_t* yav = Check ? ya.data() + (p - p0) * pairs + q0 : nullptr;
-    __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0, a0 = s0, a1 = s0, a2 = s0, a3 = s0;
-    for (int64_t q = 0; q < npairs; ++q, xv += 4) {
-      const __m128i y = _mm_set1_epi32(yv[q]);
-      s0 = _mm_add_epi32(s0, _mm_madd_epi16(_mm_loadu_si128(xv), y));
-      s1 = _mm_add_epi32(s1, _mm_madd_epi16(_mm_loadu_si128(xv + 1), y));
-      s2 = _mm_add_epi32(s2, _mm_madd_epi16(_mm_loadu_si128(xv + 2), y));
-      s3 = _mm_add_epi32(s3, _mm_madd_epi16(_mm_loadu_si128(xv + 3), y));
-      if constexpr (Check) {
-        const __m128i ay = _mm_set1_epi32(yav[q]);
-        a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128(av), ay));
-        a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128(av + 1), ay));
-        a2 = _mm_add_epi32(a2, _mm_madd_epi16(_mm_loadu_si128(av + 2), ay));
-        a3 = _mm_add_epi32(a3, _mm_madd_epi16(_mm_loadu_si128(av + 3), ay));
-        av += 4;
-      }
-    }
-    __m128i* out = reinterpret_cast<__m128i*>(sum);
-    _mm_storeu_si128(out, s0), _mm_storeu_si128(out + 1, s1), _mm_storeu_si128(out + 2, s2),
-        _mm_storeu_si128(out + 3, s3);
-    if constexpr (Check) {
-      __m128i* aout = reinterpret_cast<__m128i*>(abs_sum);
-      _mm_storeu_si128(aout, a0), _mm_storeu_si128(aout + 1, a1), _mm_storeu_si128(aout + 2, a2),
-          _mm_storeu_si128(aout + 3, a3);
-      const __m128i h = _mm_set1_epi32(hi);
-      const __m128i over = _mm_or_si128(_mm_or_si128(_mm_cmpgt_epi32(a0, h), _mm_cmpgt_epi32(a1, h)),
-                                        _mm_or_si128(_mm_cmpgt_epi32(a2, h), _mm_cmpgt_epi32(a3, h)));
-      return _mm_movemask_epi8(over) != 0;
-    }
-    return false;
+    const size_t x0 = size_t((b * pairs + q0) * kLanes * 2), y0 = size_t((p - p0) * pairs + q0);
+    return sums_(&xt[x0], Check ? &xa[x0] : nullptr, &yp[y0], Check ? &ya[y0] : nullptr, npairs, hi, sum,
+                 Check ? abs_sum : nullptr);
   }
 
   // Check: some chunk may leave the range; a lane whose sum |x||y| passes hi
@@ -174,15 +143,12 @@ struct LanePass {
   }
 
 };
-#endif  // __SSE2__
 
-#ifdef __SSE2__
 void run_int16_lanes(FastPass& d, bool check, std::vector<float>& acc) {
   if (check)
     LanePass(d, true).run<true>(acc);
   else
     LanePass(d, false).run<false>(acc);
 }
-#endif
 
 }  // namespace mls::golden_detail
