@@ -101,7 +101,7 @@ json pass_entry(const std::string& layer, Pass pass, const BlockedRun& run, cons
   add_gauges_json(e, run.gauges);
   if (run.blocks != 1) e["blocks"] = run.blocks;
   // The chunk the pass ran with (shorter than --chunk when its rows were filled).
-  e["chunk"] = Mapping::for_pass(array, pass).chunk_for(lp.k, lp.g);
+  e["chunk"] = Mapping::for_pass(array, pass, lp.fill_rows).chunk_for(lp.k, lp.g);
   return e;
 }
 
@@ -148,6 +148,7 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
     if (b == 0) {
       r.first.pass = pass;
       r.first.m = block.lp.m, r.first.p = block.lp.p, r.first.g = block.lp.g, r.first.k = block.lp.k;
+      r.first.fill_rows = block.lp.fill_rows;
     }
   }
   r.stats.requant += layer.requant(pass);  // block groupings: the operands quantized again for this pass
