@@ -167,6 +167,15 @@ json pass_formats(const QuantLayer& layer, Pass pass, const ArrayConfig& array) 
           {"acc_bits", array.acc_bits}};
 }
 
+// The grouping each operand of the layer was quantized with (per operand).
+json groups_of(const QuantLayer& layer) {
+  json groups = json::object();
+  for (Operand which : {Operand::weight, Operand::input, Operand::grad_output})
+    if (which != Operand::grad_output || layer.grad_output)
+      groups[to_string(which)] = to_string(layer.operand(which).layout.group);
+  return groups;
+}
+
 // --check: every output bit and the overflow count against the golden model.
 bool check_against_golden(const BlockedRun& run, const std::string& label, json& entry) {
   entry["golden_seconds"] = run.golden_seconds;
@@ -195,6 +204,7 @@ json run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer,
   const BlockedRun run = run_blocks(sim, layer, pass, opt.check, progress);
   json entry = pass_entry(layer.name, pass, run, opt.cfg.array);
   entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
+  entry["groups"] = groups_of(layer);
   progress.clear();
   if (opt.check) check_against_golden(run, layer.name + " " + to_string(pass), entry);
   if (opt.accuracy) entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, run.out);
@@ -266,6 +276,26 @@ std::string acc_overflow_warning(const json& report) {
               : "no accumulator up to " + std::to_string(ArrayConfig::kAccBits.hi) + " bits would have none");
 }
 
+std::string one_scale_per_product_warning(const json& report) {
+  std::vector<std::string> layers;
+  size_t passes = 0;
+  for (const json& e : report.at("layers")) {
+    if (e.value("unquantized", false) || !e.contains("k") || e.at("k").get<int64_t>() != 1) continue;
+    ++passes;
+    const std::string name = e.at("name").get<std::string>();
+    if (std::find(layers.begin(), layers.end(), name) == layers.end()) layers.push_back(name);
+  }
+  if (layers.empty()) return "";
+  constexpr size_t kNamed = 5;
+  std::string names;
+  for (size_t i = 0; i < layers.size() && i < kNamed; ++i) names += (i ? ", " : "") + layers[i];
+  if (layers.size() > kNamed) names += " and " + std::to_string(layers.size() - kNamed) + " more";
+  return "warning: one group scale per product (k = 1) in " + std::to_string(passes) + " layer-pass" +
+         (passes == 1 ? "" : "es") + " of " + names + ": each group holds one element of the reduction; a block "
+         "grouping (--group kB, as the default k" + std::to_string(kDefaultBlock) +
+         " of linear and matmul layers) shares each scale over B products";
+}
+
 namespace {
 
 // Not simulated: the entry says so and counts the pass's MACs, which are
@@ -326,8 +356,8 @@ void run_layer(RunState& st, const Trace& trace, size_t li) {
     if (!listed.resident && !tensors) tensors = load_tensors(listed);
     const LayerTensors& t = listed.resident ? listed : *tensors;
     if (!quantized)
-      quantized = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads,
-                                 settings ? settings->passes : opt.passes);
+      quantized = quantize_layer(t, layer_formats(t.name, opt.cfg.quant, opt.layer_settings, opt.default_groups),
+                                 opt.threads, settings ? settings->passes : opt.passes);
     json entry;
     if (settings && settings->unquantized) {
       entry = unquantized_entry(*quantized, pass, opt.cfg.array.bwd_data);
