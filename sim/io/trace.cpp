@@ -23,7 +23,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::set<std::string> kTopKeys = {"format", "model", "layers", "source", "notes"};
+const std::set<std::string> kTopKeys = {"format", "model", "layers", "source", "notes", "vector_ops"};
 // The keys of every layer; each kind adds its own (LayerKindEntry::keys).
 const std::set<std::string> kCommonLayerKeys = {"name", "kind", "weight", "input", "grad_output"};
 
@@ -252,6 +252,8 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
     throw Error(manifest + ": no layer matches the pattern " + quoted_excerpt(w) + " (see --layers)");
   }
   if (!refused.empty()) throw Error(refusal_message(refused, trace));
+  if (m.contains("vector_ops"))
+    trace.vector_ops = parse_vector_ops(m["vector_ops"], manifest, std::vector<std::string>(names.begin(), names.end()));
   return trace;
 }
 

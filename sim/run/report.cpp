@@ -5,6 +5,7 @@
 
 #include "hw_model/stats/gauges.h"
 #include "hw_model/stats/traffic.h"
+#include "hw_model/stats/vector_work.h"
 #include "ref/core/error.h"
 #include "sim/params/params.h"
 
@@ -71,6 +72,20 @@ void add_counts(Stats& total, hw::Traffic& traffic, const json& entry, const std
     traffic.*info.field = checked_add(traffic.*info.field, t.*info.field, std::string(info.key) + of);
 }
 
+// An entry's vector work ("vector"; none in a report from before it).
+hw::VectorWork vector_of(const json& entry) {
+  hw::VectorWork v;
+  if (!entry.contains("vector")) return v;
+  for (const hw::VectorInfo& info : hw::kVectorTable) v.*info.field = entry.at("vector").at(info.key).get<uint64_t>();
+  return v;
+}
+
+void add_vector(hw::VectorWork& total, const json& entry, const std::string& of) {
+  const hw::VectorWork v = vector_of(entry);
+  for (const hw::VectorInfo& info : hw::kVectorTable)
+    total.*info.field = checked_add(total.*info.field, v.*info.field, std::string(info.key) + of);
+}
+
 }  // namespace
 
 bool is_timing_field(const std::string& key) {
@@ -86,9 +101,11 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
   double sim_seconds = 0;
   int64_t macs = 0, useful = 0, unquantized_macs = 0;
   Gauges gauges;
+  hw::VectorWork vector;
   bool all_bit_exact = true;
   for (const json& e : layers) {
     const std::string of = " (adding " + string_field(e, "name", "?") + " " + string_field(e, "pass", "?") + ")";
+    add_vector(vector, e, of);
     if (e.value("unquantized", false)) {
       unquantized_macs = checked_add(unquantized_macs, e.at("macs").get<int64_t>(), "macs_unquantized" + of);
       continue;
@@ -114,6 +131,8 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
                    {"utilization", total.utilization(array.rows, array.cols)},
                    {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
   add_gauges_json(report["total"], gauges);
+  report["total"]["vector"] = hw::vector_json(vector);
+  report["stats_info"]["vector"] = hw::vector_info_json();
   if (check) report["total"]["bit_exact"] = all_bit_exact;
   if (layer_settings) report["total"]["macs_unquantized"] = unquantized_macs;
   return report;

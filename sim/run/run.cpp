@@ -28,6 +28,7 @@
 #include "sim/run/layer.h"
 #include "sim/run/report.h"
 #include "sim/run/resume_store.h"
+#include "sim/run/vector_work.h"
 
 namespace mls {
 
@@ -326,6 +327,7 @@ struct RunState {
   PassLog log;
   json layers = json::array();
   int width;
+  std::map<std::string, std::vector<const VectorOp*>> vector_ops;  // by the layer they follow
 };
 
 // The passes of layer `li` this process runs: each taken from the resume
@@ -359,13 +361,18 @@ void run_layer(RunState& st, const Trace& trace, size_t li) {
       quantized = quantize_layer(t, layer_formats(t.name, opt.cfg.quant, opt.layer_settings, opt.default_groups),
                                  opt.threads, settings ? settings->passes : opt.passes);
     json entry;
+    const auto ops = st.vector_ops.find(t.name);
+    hw::VectorWork vector = ops == st.vector_ops.end() ? hw::VectorWork{} : layer_ops_work(ops->second, pass);
     if (settings && settings->unquantized) {
       entry = unquantized_entry(*quantized, pass, opt.cfg.array.bwd_data);
+      entry["vector"] = hw::vector_json(vector);
     } else {
+      vector += quantizer_work(*quantized, pass, settings ? settings->passes : opt.passes);
       std::ostringstream label;
       label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
       st.progress.set_layer(label.str());
       entry = run_pass(st.sim, t, *quantized, pass, opt, st.progress, st.outputs);
+      entry["vector"] = hw::vector_json(vector);
       if (opt.accuracy) entry["are"] = layer_are(t, *quantized);
       st.progress.clear();
     }
@@ -390,7 +397,8 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   std::optional<ResumeStore> store;  // refuses another run's directory before the array is built
   if (!opt.resume_dir.empty()) store.emplace(opt.resume_dir, identity);
   RunState st{opt, outputs, {}, std::move(store), hw::ArraySim(opt.cfg, opt.vcd_path), ProgressLine(opt.progress),
-              PassLog(opt.progress, mine.size(), est_total), json::array(), layer_column_width(trace)};
+              PassLog(opt.progress, mine.size(), est_total), json::array(), layer_column_width(trace),
+              vector_ops_by_layer(trace)};
   for (const PlannedPass& pp : mine) st.selected[pp.key()] = &pp;
   if (!opt.quiet) print_header(st.width);
   for (size_t li = 0; li < trace.layers.size(); ++li) run_layer(st, trace, li);
