@@ -159,6 +159,22 @@ EnergyResult zero_result(const EnergyTable& table, const EnergyOptions& options)
 
 // --- results ---------------------------------------------------------------
 
+void price_vector(const hw::VectorWork& v, uint64_t requant, const VectorPrices& p, EnergyResult& r) {
+  const double ops = double(v.vec_add) * p.add + double(v.vec_mul) * p.mul + double(v.vec_div) * p.div +
+                     double(v.vec_exp) * p.exp + double(v.vec_rsqrt) * p.rsqrt;
+  const double per_element = p.max_compare + p.elem_round;
+  const double once = double(v.quant_elements >= requant ? v.quant_elements - requant : 0);
+  const double mls = ops + double(v.quant_elements) * per_element + double(v.quant_groups) * p.scale_round +
+                     double(v.quant_tensors) * p.div;
+  const double fp8 = ops + once * per_element + double(v.quant_tensors) * p.div;
+  r.by_block.vector = mls;
+  r.designs["mls"].vector = mls;
+  r.designs["fp32"].vector = ops;
+  r.designs["fp8"].vector = fp8;
+  r.designs["fp8-fp16acc"].vector = fp8;
+  r.designs["bf16"].vector = ops + once * p.bf16_round;
+}
+
 double BlockEnergy::total() const {
   return multiplier + local_accumulator + group_scaler + adder_tree + output_accumulator + final_scale + unquantized;
 }
@@ -171,6 +187,7 @@ BlockEnergy& BlockEnergy::operator+=(const BlockEnergy& o) {
   output_accumulator += o.output_accumulator;
   final_scale += o.final_scale;
   unquantized += o.unquantized;
+  vector += o.vector;
   return *this;
 }
 
@@ -184,7 +201,10 @@ MemoryEnergy& MemoryEnergy::operator+=(const MemoryEnergy& o) {
   return *this;
 }
 
-std::optional<double> DesignEnergy::total() const { return sum(arithmetic, memory); }
+std::optional<double> DesignEnergy::total() const {
+  const std::optional<double> both = sum(arithmetic, memory);
+  return both ? std::optional<double>(*both + vector) : std::nullopt;
+}
 
 double EnergyResult::over_mls(const std::string& baseline) const {
   return ratio(designs.at(baseline).arithmetic, designs.at("mls").arithmetic);
@@ -202,13 +222,15 @@ EnergyResult& EnergyResult::operator+=(const EnergyResult& o) {
     const DesignEnergy& other = o.designs.at(design);
     energy.arithmetic = sum(energy.arithmetic, other.arithmetic);
     energy.memory = sum(energy.memory, other.memory);
+    energy.vector += other.vector;
   }
   actions.reset();
   return *this;
 }
 
 EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const PassWidths* widths,
-                            const EnergyOptions& options, const MemoryTraffic* traffic) {
+                            const EnergyOptions& options, const MemoryTraffic* traffic,
+                            const hw::VectorWork& vector) {
   const bool needs_widths = table.model == EnergyTable::Model::width_aware || table.prices_memory();
   if (needs_widths && !widths)
     throw Error("no operand formats to price with (the entry has no \"formats\" and the report no \"config\")");
@@ -221,16 +243,21 @@ EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const
   r.designs["mls"].arithmetic = r.by_block.total();
   price_baselines(events, prices, r);
   if (prices.read_bit) price_memory(traffic ? *traffic : traffic_of_events(events, w), prices, w, r);
+  price_vector(vector, events.requant, prices.vector, r);
   r.actions = prices;
   return r;
 }
 
 void add_arithmetic(EnergyResult& total, const EnergyResult& r) {
   total.by_block += r.by_block;
-  for (auto& [design, e] : total.designs) e.arithmetic = sum(e.arithmetic, r.designs.at(design).arithmetic);
+  for (auto& [design, e] : total.designs) {
+    e.arithmetic = sum(e.arithmetic, r.designs.at(design).arithmetic);
+    e.vector += r.designs.at(design).vector;
+  }
 }
 
-EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options) {
+EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options,
+                                const hw::VectorWork& vector) {
   EnergyResult r = zero_result(table, options);
   const ActionPrices p = table.prices_at(PassWidths{});
   const double energy = double(macs) * (p.fp32_mul + p.fp32_add);
@@ -240,6 +267,7 @@ EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const E
     e.memory.reset();
   }
   r.memory.reset();
+  price_vector(vector, 0, p.vector, r);  // its vector ops (an fp32 layer quantizes nothing)
   return r;
 }
 

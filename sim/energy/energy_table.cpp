@@ -272,6 +272,10 @@ ActionPrices flat_prices(const EnergyTable& t, const PassWidths& w) {
   p.write_bit = optional_price(t, "buffer_write_bit");
   p.dram_read_bit = optional_price(t, "dram_read_bit");
   p.dram_write_bit = optional_price(t, "dram_write_bit");
+  // derived: a flat table's one integer figure (the accumulator add) for the
+  // quantizer's integer adds at every width (docs/energy.md#vector-work).
+  const double int_add = t.at("int_acc_add");
+  p.vector = vector_prices(p.fp32_add, p.fp32_mul, [int_add](int) { return int_add; }, w);
   return p;
 }
 
