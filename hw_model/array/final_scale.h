@@ -33,6 +33,7 @@ class FinalScale : public sc_core::sc_module {
   void end_of_elaboration() override { gate_.arm(in, rst); }
 
   const int cols_;
+  const int out_bytes_;  // one result as it leaves the array (--out-format)
   Stats* stats_;
   OutputBuffer* out_buffer_;
   const LayerJob* job_ = nullptr;

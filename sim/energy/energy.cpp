@@ -3,6 +3,7 @@
 // memory (docs/energy.md#events-to-energy).
 #include "sim/energy/energy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -14,7 +15,8 @@ namespace mls {
 namespace {
 
 // Word widths of the designs' memory traffic (docs/energy.md#3-memory): operand
-// element, output element, whether operands carry MLS group scales, and
+// element, output element (the width its accumulator implies; --out-format
+// narrower than it narrows it, PassWidths::out_bits), whether operands carry MLS group scales, and
 // whether the pass reads two fp32 tensor scales (designs with low-bit operands
 // need them).
 struct DesignWords {
@@ -75,7 +77,8 @@ StreamBits stream_bits(const StreamCounts& c, const DesignWords& words, const Pa
   const double wx = mls ? w.x_elem.bits() : words.operand_bits, wy = mls ? w.y_elem.bits() : words.operand_bits;
   const double sx = words.group_scales ? w.x_scale.e + w.x_scale.m : 0.0;
   const double sy = words.group_scales ? w.y_scale.e + w.y_scale.m : 0.0;
-  return {c.x * wx + c.x_scale * sx, c.y * wy + c.y_scale * sy, c.out * words.output_bits};
+  const double out_bits = std::min(words.output_bits, w.out_bits);
+  return {c.x * wx + c.x_scale * sx, c.y * wy + c.y_scale * sy, c.out * out_bits};
 }
 
 // One design's memory energy: the array's buffer reads and output writes; with

@@ -99,6 +99,9 @@ struct PassWidths {
   ScaleFormat x_scale, y_scale;
   int acc_bits = 16;
   long long group_len = 1;
+  // Bits of a result as it leaves the array (--out-format); each design writes
+  // min(this, the width its accumulator implies) (docs/energy.md#output-width).
+  int out_bits = 32;
 };
 
 // The vector unit (docs/energy.md#vector-work): an fp32 unit for the vector

@@ -107,6 +107,17 @@ int acc_bits_of(const nlohmann::json& holder, const std::string& where) {
   return int(bits);
 }
 
+// A result's width ("out_format"; fp32 in a report from before it).
+int out_bits_of(const nlohmann::json& holder, const std::string& where) {
+  if (!holder.contains("out_format")) return 32;
+  const std::string text = format_text(holder, "out_format", where);
+  try {
+    return out_bits(parse_out_format(text));
+  } catch (const Error& e) {
+    throw Error(where + ".out_format: " + e.what());
+  }
+}
+
 void set_operand(const nlohmann::json& fmt, const std::string& where, ElemFormat& elem, ScaleFormat& scale) {
   try {
     elem = parse_elem_format(format_text(fmt, "elem", where));
@@ -221,6 +232,7 @@ std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohma
     set_operand(*x, at + ".x", w.x_elem, w.x_scale);
     set_operand(*y, at + ".y", w.y_elem, w.y_scale);
     w.acc_bits = acc_bits_of(*formats, at);
+    w.out_bits = out_bits_of(*formats, at);
     return w;
   }
   const nlohmann::json* config = object_member(report, "config");
@@ -237,6 +249,7 @@ std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohma
   set_operand(config_operand(*config, x_operand(pass)), at, w.x_elem, w.x_scale);
   set_operand(config_operand(*config, y_operand(pass)), at, w.y_elem, w.y_scale);
   w.acc_bits = acc_bits_of(*config, at);
+  w.out_bits = out_bits_of(*config, at);
   return w;
 }
 

@@ -165,7 +165,8 @@ json pass_formats(const QuantLayer& layer, Pass pass, const ArrayConfig& array) 
   };
   return {{"x", operand(layer.kind->x_operand(pass))},
           {"y", operand(layer.kind->y_operand(pass))},
-          {"acc_bits", array.acc_bits}};
+          {"acc_bits", array.acc_bits},
+          {"out_format", to_string(array.out_format)}};
 }
 
 // The grouping each operand of the layer was quantized with (per operand).
