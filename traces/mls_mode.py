@@ -66,11 +66,12 @@ def _is_vector_module(module):
 
 
 def _residual(args, out):
-    """Two activations of the output's shape (a bias, mask or parameter add is not a residual)."""
+    """Two activations of the output's shape, one computed in this iteration (a broadcast bias or
+    mask, or an add of a parameter or of a view of one, is not a residual)."""
     if len(args) < 2 or not (torch.is_tensor(args[0]) and torch.is_tensor(args[1])):
         return False
     a, b = args[0], args[1]
-    return (a.shape == b.shape == out.shape and a.grad_fn is not None and b.grad_fn is not None
+    return (a.shape == b.shape == out.shape and (a.grad_fn is not None or b.grad_fn is not None)
             and not param_like(a) and not param_like(b))
 
 

@@ -49,15 +49,16 @@ def _is_batched(t, batch_rank):
     return any(s != 1 for s in t.shape[:-2]) and batch_rank > 0
 
 
-def from_matrices(a, b, out_to_mn):
+def from_matrices(a, b, out_to_mn, a_param, b_param):
     """The product of a [..., M, K] and b [..., K, N] (broadcasting batch dims);
-    out_to_mn maps the call's output gradient to [batch..., M, N]."""
+    out_to_mn maps the call's output gradient to [batch..., M, N]; a_param and
+    b_param say whether the operands as called were parameters (param_like)."""
     batch = list(torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     if a.shape[-1] != b.shape[-2]:
         raise Unsupported(f"operands {tuple(a.shape)} and {tuple(b.shape)} do not chain")
     a_batched, b_batched = _is_batched(a, len(batch)), _is_batched(b, len(batch))
-    shared_b = (batch and not b_batched) or (not batch and param_like(b))
-    shared_a = (batch and not a_batched) or (not batch and not shared_b and param_like(a))
+    shared_b = (batch and not b_batched) or (not batch and b_param)
+    shared_a = (batch and not a_batched) or (not batch and not shared_b and a_param)
     if shared_b:  # x @ W: linear with weight W^T [N, K]
         w = b.reshape(b.shape[-2:]).transpose(0, 1)
         return Product("linear", w, a.expand(batch + list(a.shape[-2:])), out_to_mn)
@@ -71,6 +72,7 @@ def matmul(a, b):
     """torch.matmul's semantics, including 1-D operands (a vector gets a unit M or N)."""
     if a.dim() == 0 or b.dim() == 0:
         raise Unsupported("matmul of a scalar")
+    params = param_like(a), param_like(b)
     squeeze = []
     if a.dim() == 1:
         a, squeeze = a.unsqueeze(0), squeeze + [-2]
@@ -81,7 +83,7 @@ def matmul(a, b):
         for dim in squeeze:
             g = g.unsqueeze(dim)
         return g
-    return from_matrices(a, b, to_mn)
+    return from_matrices(a, b, to_mn, *params)
 
 
 def _einsum_letters(spec, t):
@@ -116,7 +118,7 @@ def einsum(equation, a, b):
     a3 = a.permute([la.index(c) for c in bat + m + k]).reshape(bshape + [mm, kk])
     b3 = b.permute([lb.index(c) for c in bat + k + n]).reshape(bshape + [kk, nn_])
     order = [lo.index(c) for c in bat + m + n]
-    return from_matrices(a3, b3, lambda g: g.permute(order).reshape(bshape + [mm, nn_]))
+    return from_matrices(a3, b3, lambda g: g.permute(order).reshape(bshape + [mm, nn_]), param_like(a), param_like(b))
 
 
 def linear(x, w):

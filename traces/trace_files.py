@@ -48,7 +48,7 @@ def write_trace(out_dir, manifest, arrays, extra_files=None):
 
 def _format_manifest(manifest):
     """Indented JSON with one layer (and one vector op) per line, so the file stays readable."""
-    lists = [k for k in ("vector_ops", "layers") if k in manifest]
+    lists = [k for k in ("layers", "vector_ops") if k in manifest]
     text = json.dumps({k: v for k, v in manifest.items() if k not in lists}, indent=2)
     head = text[:-2] + ",\n" if len(manifest) > len(lists) else "{\n"
     blocks = []
