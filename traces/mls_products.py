@@ -215,8 +215,9 @@ def _rnn_macs(label, args):
     rows = args[0].numel() // args[0].shape[-1]
     if label.endswith("_cell"):
         return rows * (args[2].numel() + args[3].numel())
-    weights = next(a for a in args if isinstance(a, (list, tuple)) and a and torch.is_tensor(a[0]))
-    return rows * sum(w.numel() for w in weights if w.dim() == 2)
+    # The flat weight list, not the initial state (h0, c0), which is a tuple of 3-D tensors.
+    lists = [a for a in args if isinstance(a, (list, tuple)) and a and all(torch.is_tensor(t) for t in a)]
+    return rows * max(sum(w.numel() for w in weights if w.dim() == 2) for weights in lists)
 
 
 def _mha_macs(args):

@@ -159,14 +159,15 @@ def unrecorded_modules(model, kinds, recorded_params=frozenset()):
         whole = isinstance(module, OPAQUE)
         if _kind_of(module) in kinds and not whole:
             continue
-        own = list(module.parameters(recurse=whole))
-        matrices = [p for p in own if p.dim() >= 2]
-        if not own or (matrices and all(id(p) in recorded_params for p in matrices)):
-            continue
+        everything = list(module.named_parameters(recurse=whole))
+        named = [(n, p) for n, p in everything if id(p) not in recorded_params]
+        own = [p for _, p in named]
+        if not own or (len(own) < len(everything) and all(p.dim() < 2 for p in own)):
+            continue  # its matrices reached recorded products; only vectors (biases) are left
         share = sum(p.numel() for p in own) / total
-        params = ", ".join(n for n, _ in module.named_parameters(recurse=whole))
+        params = ", ".join(n for n, _ in named)
         found.append((name or "(model)", f"{type(module).__name__}: {params}", share,
-                      bool(matrices) and not isinstance(module, LOOKUPS)))
+                      any(p.dim() >= 2 for p in own) and not isinstance(module, LOOKUPS)))
     return found
 
 
