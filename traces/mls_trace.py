@@ -1,4 +1,4 @@
-"""Record the layers of one PyTorch training iteration as an mls-trace.
+"""Record the products of one PyTorch training iteration as an mls-trace.
 
 The trace format is the contract in docs/reference.md (trace format): a directory with
 ``manifest.json`` and, per layer, float32 little-endian C-order ``.npy`` files
@@ -6,30 +6,32 @@ for the weight, the layer's input and the gradient of the loss w.r.t. the
 layer's output. Works with any ``nn.Module``.
 
 ``TraceRecorder`` records every ``nn.Conv2d`` (any groups), ``nn.ConvTranspose2d``,
-``nn.Linear`` and ``RecordedMatmul`` (kinds conv2d, conv_transpose2d, linear and
-matmul, format mls-trace/2). A matmul between two activations (attention's
-Q K^T and P V) is not a module in PyTorch, so it is recorded only where the
-model opts in by calling it through a ``RecordedMatmul`` module::
+``nn.Linear`` and ``RecordedMatmul`` by module hooks (kinds conv2d,
+conv_transpose2d, linear and matmul, format mls-trace/2), and every functional
+product -- ``q @ k.transpose(-2, -1)``, ``torch.matmul``, ``bmm``, two-operand
+``einsum``, ``F.linear``, ``F.conv2d``, the products of scaled-dot-product
+attention -- through a torch function mode (mls_mode.py; mls_products.py puts
+their operands in the format's layout). Softmax, norms, activations and
+residual adds become the manifest's ``vector_ops``.
 
-    self.qk = RecordedMatmul()          # in __init__
-    scores = self.qk(q, k.transpose(-2, -1))   # in forward, instead of q @ k^T
-
-Every other module that holds parameters is named in one warning line on
-stderr with its type and its share of the model's parameters, so nothing is
-dropped silently (modules that hold only per-channel vectors, such as norms,
-are summed up in one note line: they hold no products). Biases are not part of
+Nothing is dropped silently: a product that ran but cannot be recorded makes
+``write()`` fail naming it (``allow_unrecorded=True`` drops it and prints the
+share of MACs dropped), and every module whose matrices reached no recorded
+product is named in one warning line on stderr when the block ends (modules
+that hold only per-channel vectors, such as norms, and embedding tables are
+summed up in one note line: they hold no products). Biases are not part of
 the format and are not recorded.
 
 Typical use::
 
     rec = TraceRecorder(model)
-    with rec:                       # hooks live only inside the block
+    with rec:                       # hooks and the mode live only inside the block
         loss = loss_fn(model(x), y)
         loss.backward()
     rec.write("traces/my-model", model_name="my-model")
 
-``ConvTraceRecorder`` is the former conv-only recorder (format mls-trace/1),
-kept so that the bundled ResNet-20 trace regenerates byte for byte.
+``ConvTraceRecorder`` is the former conv-only recorder (format mls-trace/1, module
+hooks only), kept so that the bundled ResNet-20 trace regenerates byte for byte.
 """
 
 import sys

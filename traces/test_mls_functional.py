@@ -48,6 +48,7 @@ class Block(nn.Module):
         self.style = style
         self.ln1, self.ln2 = nn.LayerNorm(DIM), nn.LayerNorm(DIM)
         self.w_qkv = nn.Parameter(torch.randn(DIM, 3 * DIM) * 0.3)   # [in, out]: used transposed
+        self.b_qkv = nn.Parameter(torch.randn(3 * DIM) * 0.3)
         self.proj = nn.Linear(DIM, DIM)
         self.w1 = nn.Parameter(torch.randn(DIM, HIDDEN) * 0.3)
         self.w2 = nn.Parameter(torch.randn(DIM, HIDDEN) * 0.3)
@@ -55,7 +56,7 @@ class Block(nn.Module):
     def forward(self, x, tap, p):
         b, t, d = x.shape
         h = tap(p + "h", self.ln1(x))
-        qkv = tap(p + "qkv", F.linear(h, self.w_qkv.t()))
+        qkv = tap(p + "qkv", F.linear(h, self.w_qkv.t(), self.b_qkv))
         q, k, v = (tap(p + n, z.view(b, t, HEADS, d // HEADS).transpose(1, 2)) for n, z in zip("qkv", qkv.split(d, -1)))
         if self.style == 0:
             scores = tap(p + "scores", q @ k.transpose(-2, -1))
@@ -90,25 +91,25 @@ class Net(nn.Module):
 
 def expectations(model):
     """Per recorded layer: kind, then its input, weight and output in the trace's layout as functions
-    of a getter (a tap's value, or its gradient)."""
+    of a getter (a tap's value, or its gradient), and the bias in its output (not part of the format)."""
     exp = {}
     for i, blk in enumerate(model.blocks):
         p, n = f"blocks.{i}.", f"b{i}."
         pv, qk = ("bmm", "matmul") if i == 0 else ("matmul", "einsum")
         exp[p + "linear"] = ("linear", lambda T, n=n: T(n + "h"), lambda T, blk=blk: T(blk.w_qkv).t(),
-                             lambda T, n=n: T(n + "qkv"))
+                             lambda T, n=n: T(n + "qkv"), blk.b_qkv.detach())
         exp[p + qk] = ("matmul", lambda T, n=n: T(n + "q"), lambda T, n=n: T(n + "k").transpose(-2, -1),
-                       lambda T, n=n: T(n + "scores"))
+                       lambda T, n=n: T(n + "scores"), 0)
         exp[p + pv] = ("matmul", lambda T, n=n: T(n + "att"), lambda T, v=n + ("v2" if i == 0 else "v"): T(v),
-                       lambda T, n=n: T(n + "o"))
+                       lambda T, n=n: T(n + "o"), 0)
         exp[p + "proj"] = ("linear", lambda T, n=n: T(n + "m"), lambda T, blk=blk: T(blk.proj.weight),
-                           lambda T, n=n: T(n + "po"))
+                           lambda T, n=n: T(n + "po"), blk.proj.bias.detach())
         exp[p + "matmul_1"] = ("linear", lambda T, n=n: T(n + "h2"), lambda T, blk=blk: T(blk.w1).t(),
-                               lambda T, n=n: T(n + "f"))
+                               lambda T, n=n: T(n + "f"), 0)
         exp[p + ("einsum" if i == 0 else "einsum_1")] = (
             "linear", lambda T, n=n: T(n + "g").reshape(-1, HIDDEN), lambda T, blk=blk: T(blk.w2),
-            lambda T, n=n: T(n + "y").reshape(-1, DIM))
-    exp["linear"] = ("linear", lambda T: T("pooled"), lambda T: T(model.head), lambda T: T("logits"))
+            lambda T, n=n: T(n + "y").reshape(-1, DIM), 0)
+    exp["linear"] = ("linear", lambda T: T("pooled"), lambda T: T(model.head), lambda T: T("logits"), 0)
     return exp
 
 
@@ -161,7 +162,7 @@ class FunctionalTransformerTest(Base):
         value = lambda t: (self.taps[t] if isinstance(t, str) else t).detach()  # noqa: E731
         grad = lambda t: (self.taps[t] if isinstance(t, str) else t).grad  # noqa: E731
         for layer in self.manifest["layers"]:
-            kind, inp, weight, out = expectations(self.model)[layer["name"]]
+            kind, inp, weight, out, bias = expectations(self.model)[layer["name"]]
             with self.subTest(layer=layer["name"]):
                 self.assertEqual(layer["kind"], kind)
                 a, w, e = (self.load(layer[k]) for k in ("input", "weight", "grad_output"))
@@ -171,8 +172,6 @@ class FunctionalTransformerTest(Base):
                     np.testing.assert_allclose(rec, ref, rtol=1e-7, atol=1e-12)
                 np.testing.assert_allclose(e, out(grad), rtol=1e-7, atol=1e-12)
                 y, da, dw = formulas(kind, a, w, e)
-                # proj's output carries its bias, which the format leaves out.
-                bias = self.model.blocks[int(layer["name"][7])].proj.bias.detach() if layer["name"].endswith("proj") else 0
                 np.testing.assert_allclose(y + bias, out(value), rtol=1e-5, atol=1e-6)
                 np.testing.assert_allclose(da, inp(grad), rtol=1e-5, atol=1e-6)
                 np.testing.assert_allclose(dw, weight(grad), rtol=1e-5, atol=1e-6)
