@@ -122,7 +122,7 @@ class FunctionalLog:
                 self.unrecorded_call(label, args, kwargs, out, "no trace kind covers it")
             return
         plain = func_name[:-1] if func_name.endswith("_") and not func_name.endswith("__") else func_name
-        if plain in VECTOR or plain in ACTIVATIONS:
+        if (plain in VECTOR or plain in ACTIVATIONS) and torch.is_tensor(out):
             self.vector(plain, args, out)
 
     def unrecorded_call(self, label, args, kwargs, out, reason):

@@ -192,6 +192,20 @@ class FunctionalTransformerTest(Base):
         self.assertEqual(ops, expected)
 
 
+    def test_layers_selects_functional_products_by_name(self):
+        for layers, error in ((["blocks.0.matmul", "blocks.1.proj"], None), (["blocks.0.matmul", "nope"], "nope")):
+            recorder = TraceRecorder(self.model, layers=layers, stream=io.StringIO())
+            with recorder:
+                F.cross_entropy(self.model(self.x, Taps()), self.y).backward()
+            if error:
+                with self.assertRaisesRegex(ValueError, "no recorded layer named \\['nope'\\]"):
+                    recorder.write(self.out, "some")
+                continue
+            manifest = recorder.write(self.out, "some")
+            self.assertEqual([l["name"] for l in manifest["layers"]], layers)
+            self.assertEqual({v["after"] for v in manifest["vector_ops"]}, {None, "blocks.0.matmul", "blocks.1.proj"})
+
+
 class MatmulLayoutTest(Base):
     """Broadcasts and vectors in torch.matmul become the format's equal batch dims or a linear layer."""
 
