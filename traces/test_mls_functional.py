@@ -243,6 +243,39 @@ class MatmulLayoutTest(Base):
         np.testing.assert_allclose(da, x.grad, rtol=1e-5)
 
 
+class EinsumTest(Base):
+    """Two-operand einsums: the recorded product is the einsum rearranged (sorted values agree), its
+    gradients are autograd's rearranged, for the index patterns of attention, linear layers and more."""
+
+    EQUATIONS = [("ij,jk->ik", (3, 4), (4, 5)), ("bij,bjk->bik", (2, 3, 4), (2, 4, 5)),
+                 ("bhqd,bhkd->bhqk", (2, 2, 3, 4), (2, 2, 5, 4)), ("btf,df->btd", (2, 3, 6), (4, 6)),
+                 ("...ij,...jk->...ik", (2, 3, 4), (2, 4, 5)), ("ij,kj", (3, 4), (5, 4)), ("i,i->", (4,), (4,)),
+                 ("i,j->ij", (3,), (4,)), ("bqk,bkd->qbd", (2, 3, 4), (2, 4, 5))]
+
+    def test_equations_against_autograd(self):
+        torch.manual_seed(5)
+        for equation, sa, sb in self.EQUATIONS:
+            with self.subTest(equation=equation):
+                x = torch.randn(*sa, dtype=torch.float64, requires_grad=True)
+                w = torch.randn(*sb, dtype=torch.float64, requires_grad=True)
+                with TraceRecorder(nn.Module(), stream=io.StringIO()) as rec:
+                    out = torch.einsum(equation, x.exp(), w.exp())  # activations, not leaves
+                    out.retain_grad()
+                    (out * torch.randn(out.shape, dtype=torch.float64)).sum().backward()
+                layer, = rec.write(self.out, "e")["layers"]
+                a, wr, e = (self.load(layer[k]) for k in ("input", "weight", "grad_output"))
+                y, da, dw = formulas(layer["kind"], a, wr, e)
+                ref = torch.einsum(equation, x.detach().exp(), w.detach().exp())
+                np.testing.assert_allclose(np.sort(y.flatten()), np.sort(ref.flatten()), rtol=1e-6)
+                np.testing.assert_allclose(np.sort(e.flatten()), np.sort(out.grad.flatten()), rtol=1e-7)
+                grads = sorted([da, dw], key=lambda t: t.numel())
+                ops = sorted([x, w], key=lambda t: t.numel()) if a.numel() != wr.numel() else None
+                for rec_grad, op in zip(grads, ops or []):  # d(exp(x)) = exp(x) dx
+                    np.testing.assert_allclose(np.sort(rec_grad.flatten()),
+                                               np.sort((op.grad / op.detach().exp()).flatten()), rtol=1e-5,
+                                               atol=1e-6 * float(op.grad.abs().max()))
+
+
 class Mm(nn.Module):
     def __init__(self):
         super().__init__()
