@@ -16,7 +16,7 @@ unless told to drop them. Softmax, layer and batch norms, activations and the
 residual add of two same-shape activations are listed in ``vector_ops`` with
 their output shape and the recorded product that ran before them.
 
-Calls on which no tensor requires grad (constants, evaluation under no_grad)
+Calls on which no tensor requires grad (constants, masks, data preparation)
 are not part of the training iteration and are ignored.
 """
 
