@@ -289,13 +289,18 @@ std::vector<std::string> compare_reports(const json& expected, const json& actua
       diffs.push_back(key + ": missing from this run");
       continue;
     }
-    const json& we = w->at("events");
-    const json& ge = it->second->at("events");
-    for (const auto& item : we.items()) {
-      if (item.key() == "utilization") continue;  // derived from cycles and mul
-      if (!ge.contains(item.key()) || ge[item.key()] != item.value())
-        diffs.push_back(key + ": " + item.key() + " " + json_text_line(item.value()) + " -> " +
-                        (ge.contains(item.key()) ? json_text_line(ge[item.key()]) : "missing"));
+    // The events, and the vector work and groupings when the stored report has them.
+    for (const char* block : {"events", "vector", "groups"}) {
+      if (!w->contains(block) || !w->at(block).is_object()) continue;
+      const json& we = w->at(block);
+      const json ge = it->second->value(block, json::object());
+      const std::string prefix = std::string(block) == "events" ? "" : std::string(block) + ".";
+      for (const auto& item : we.items()) {
+        if (item.key() == "utilization") continue;  // derived from cycles and mul
+        if (!ge.contains(item.key()) || ge[item.key()] != item.value())
+          diffs.push_back(key + ": " + prefix + item.key() + " " + json_text_line(item.value()) + " -> " +
+                          (ge.contains(item.key()) ? json_text_line(ge[item.key()]) : "missing"));
+      }
     }
   }
   for (const auto& [key, g] : got)
