@@ -106,6 +106,23 @@ def ratio_text(value):
     return "n/a" if value is None else f"{value:.1f}x"
 
 
+def ratio2(value):
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def headline(total):
+    """The run's ratios, totals with memory first (what decides), then the arithmetic
+    alone (the bars); a table without memory has the arithmetic only, and says so."""
+    arithmetic = (f"arithmetic: fp32/MLS = {ratio2(total.get('fp32_over_mls'))},"
+                  f" fp8/MLS = {ratio2(total.get('fp8_over_mls'))}")
+    if total.get("total_fp8_over_mls") is None:
+        return f"total {arithmetic} (the table prices no memory; labels: baseline / MLS)"
+    return (f"total with memory: fp32/MLS = {ratio2(total.get('total_fp32_over_mls'))},"
+            f" fp8/MLS = {ratio2(total.get('total_fp8_over_mls'))},"
+            f" fp8-fp16acc/MLS = {ratio2(total.get('total_fp8-fp16acc_over_mls'))};"
+            f" {arithmetic} (bars and labels)")
+
+
 def plot_vs_baselines(entries, labels, total, source, path):
     fig, ax = figure_for(len(entries) * 1.6)
     width = 0.27
@@ -124,8 +141,7 @@ def plot_vs_baselines(entries, labels, total, source, path):
     ax.set_ylabel(unit_label(first))
     title = f"MLS vs fp32 vs fp8 arrays, same workload ({first.get('tech', '')})"
     if total:
-        title += (f"\ntotal: fp32/MLS = {ratio_text(total.get('fp32_over_mls'))},"
-                  f" fp8/MLS = {ratio_text(total.get('fp8_over_mls'))} (labels: baseline / MLS)")
+        title += "\n" + headline(total)
     title += "\n" + source
     ax.set_title(title, fontsize=10)
     ax.set_ylim(0, max(tops) * 1.15)

@@ -1,6 +1,6 @@
 """What the dump scripts share: arguments, the digits data, training, accuracy, the dumped iteration.
 
-dump_resnet20.py and dump_vit.py differ in their model, optimizer, input shape and the
+dump_resnet20.py, dump_vit.py and dump_gpt.py differ in their model, optimizer, data, loss and the
 README they write beside the trace; each calls dump() with those and writes its trace.
 """
 
@@ -73,8 +73,9 @@ def accuracy(model, x, y, batch=None):
     return correct / len(x)
 
 
-def train(model, data, args, optimizer, accuracy_batch=None):
-    """optimizer(model, args) with a cosine learning-rate decay over --steps."""
+def train(model, data, args, optimizer, accuracy_batch=None, loss_fn=F.cross_entropy, metric=accuracy):
+    """optimizer(model, args) with a cosine learning-rate decay over --steps; loss_fn(output, target)
+    is minimized, metric(model, x_test, y_test, batch) logged as the test accuracy."""
     x, y, x_test, y_test = data
     opt = optimizer(model, args)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / args.steps)))
@@ -83,35 +84,37 @@ def train(model, data, args, optimizer, accuracy_batch=None):
     start = time.time()
     for step in range(1, args.steps + 1):
         idx = torch.randint(len(x), (args.batch_size,), generator=gen)
-        loss = F.cross_entropy(model(x[idx]), y[idx])
+        loss = loss_fn(model(x[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
         if step % args.log_every == 0 or step == args.steps:
             print(f"step {step:4d}  loss {loss.item():.4f}  "
-                  f"test acc {accuracy(model, x_test, y_test, accuracy_batch):.4f}  "
+                  f"test acc {metric(model, x_test, y_test, accuracy_batch):.4f}  "
                   f"({time.time() - start:.0f} s)", flush=True)
 
 
-def dump(argv, script, args, make_model, recorder_class, optimizer, transform=None, accuracy_batch=None):
-    """Trains make_model() on the digits, then records one plain training step's forward and backward
-    of the first --dump-batch test images (no optimizer step is needed for the trace).
+def dump(argv, script, args, make_model, recorder_class, optimizer, transform=None, accuracy_batch=None,
+         data=None, loss_fn=F.cross_entropy, metric=accuracy):
+    """Trains make_model() on the digits (or on data: x, y, x_test, y_test), then records one plain
+    training step's forward and backward of the first --dump-batch test samples (no optimizer step is
+    needed for the trace). loss_fn and metric as in train().
     Returns (recorder, source: the trace's provenance, accuracy, loss of the dumped iteration)."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     torch.use_deterministic_algorithms(True)
 
-    data = load_data(args.seed, transform)
+    data = load_data(args.seed, transform) if data is None else data
     model = mls_convert(make_model(), args)
-    train(model, data, args, optimizer, accuracy_batch)
+    train(model, data, args, optimizer, accuracy_batch, loss_fn, metric)
     x_test, y_test = data[2], data[3]
-    acc = accuracy(model, x_test, y_test, accuracy_batch)
+    acc = metric(model, x_test, y_test, accuracy_batch)
 
     xb, yb = x_test[:args.dump_batch], y_test[:args.dump_batch]
     recorder = recorder_class(model)
     with recorder:
-        loss = F.cross_entropy(model(xb), yb)
+        loss = loss_fn(model(xb), yb)
         loss.backward()
 
     source = {

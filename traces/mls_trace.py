@@ -1,4 +1,4 @@
-"""Record the layers of one PyTorch training iteration as an mls-trace.
+"""Record the products of one PyTorch training iteration as an mls-trace.
 
 The trace format is the contract in docs/reference.md (trace format): a directory with
 ``manifest.json`` and, per layer, float32 little-endian C-order ``.npy`` files
@@ -6,41 +6,42 @@ for the weight, the layer's input and the gradient of the loss w.r.t. the
 layer's output. Works with any ``nn.Module``.
 
 ``TraceRecorder`` records every ``nn.Conv2d`` (any groups), ``nn.ConvTranspose2d``,
-``nn.Linear`` and ``RecordedMatmul`` (kinds conv2d, conv_transpose2d, linear and
-matmul, format mls-trace/2). A matmul between two activations (attention's
-Q K^T and P V) is not a module in PyTorch, so it is recorded only where the
-model opts in by calling it through a ``RecordedMatmul`` module::
+``nn.Linear`` and ``RecordedMatmul`` by module hooks (kinds conv2d,
+conv_transpose2d, linear and matmul, format mls-trace/2), and every functional
+product -- ``q @ k.transpose(-2, -1)``, ``torch.matmul``, ``bmm``, two-operand
+``einsum``, ``F.linear``, ``F.conv2d``, the products of scaled-dot-product
+attention -- through a torch function mode (mls_mode.py; mls_products.py puts
+their operands in the format's layout). Softmax, norms, activations and
+residual adds become the manifest's ``vector_ops``.
 
-    self.qk = RecordedMatmul()          # in __init__
-    scores = self.qk(q, k.transpose(-2, -1))   # in forward, instead of q @ k^T
-
-Every other module that holds parameters is named in one warning line on
-stderr with its type and its share of the model's parameters, so nothing is
-dropped silently (modules that hold only per-channel vectors, such as norms,
-are summed up in one note line: they hold no products). Biases are not part of
+Nothing is dropped silently: a product that ran but cannot be recorded makes
+``write()`` fail naming it (``allow_unrecorded=True`` drops it and prints the
+share of MACs dropped), and every module whose matrices reached no recorded
+product is named in one warning line on stderr when the block ends (modules
+that hold only per-channel vectors, such as norms, and embedding tables are
+summed up in one note line: they hold no products). Biases are not part of
 the format and are not recorded.
 
 Typical use::
 
     rec = TraceRecorder(model)
-    with rec:                       # hooks live only inside the block
+    with rec:                       # hooks and the mode live only inside the block
         loss = loss_fn(model(x), y)
         loss.backward()
     rec.write("traces/my-model", model_name="my-model")
 
-``ConvTraceRecorder`` is the former conv-only recorder (format mls-trace/1),
-kept so that the bundled ResNet-20 trace regenerates byte for byte.
+``ConvTraceRecorder`` is the former conv-only recorder (format mls-trace/1, module
+hooks only), kept so that the bundled ResNet-20 trace regenerates byte for byte.
 """
 
-import json
-import os
-import shutil
 import sys
-import tempfile
 
 import numpy as np
 import torch
 from torch import nn
+
+from mls_mode import FunctionalLog, RecordingMode, require_function_mode
+from trace_files import write_trace  # noqa: F401 (part of this module's interface)
 
 FORMAT = "mls-trace/2"
 
@@ -126,6 +127,7 @@ def _layer_params(module, kind):
 # with out_proj.weight): hooks on those children never fire, so the module is
 # reported whole and nothing inside it is recorded.
 OPAQUE = (nn.MultiheadAttention,)
+LOOKUPS = (nn.Embedding, nn.EmbeddingBag)
 
 
 def _opaque_prefixes(model):
@@ -143,12 +145,13 @@ def recordable_modules(model, kinds):
             if _kind_of(m) in kinds and not _inside(name, opaque)]
 
 
-def unrecorded_modules(model, kinds):
+def unrecorded_modules(model, kinds, recorded_params=frozenset()):
     """(name, "type: its parameters", share of the model's parameters, has
     products) of every module holding parameters of its own that is not of a
-    recorded kind; an opaque module (OPAQUE) counts with everything inside it.
-    A module whose parameters are all vectors (a norm's scale and shift) is
-    taken to hold no products."""
+    recorded kind and whose matrices did not all reach a recorded product
+    (``recorded_params``: their ids); an opaque module (OPAQUE) counts with
+    everything inside it. A module whose parameters are all vectors (a norm's
+    scale and shift) or an embedding table (a lookup) holds no products."""
     total = sum(p.numel() for p in model.parameters()) or 1
     opaque = _opaque_prefixes(model)
     found = []
@@ -158,13 +161,15 @@ def unrecorded_modules(model, kinds):
         whole = isinstance(module, OPAQUE)
         if _kind_of(module) in kinds and not whole:
             continue
-        own = list(module.parameters(recurse=whole))
-        if not own:
-            continue
+        everything = list(module.named_parameters(recurse=whole))
+        named = [(n, p) for n, p in everything if id(p) not in recorded_params]
+        own = [p for _, p in named]
+        if not own or (len(own) < len(everything) and all(p.dim() < 2 for p in own)):
+            continue  # its matrices reached recorded products; only vectors (biases) are left
         share = sum(p.numel() for p in own) / total
-        params = ", ".join(n for n, _ in module.named_parameters(recurse=whole))
+        params = ", ".join(n for n, _ in named)
         found.append((name or "(model)", f"{type(module).__name__}: {params}", share,
-                      any(p.dim() >= 2 for p in own)))
+                      any(p.dim() >= 2 for p in own) and not isinstance(module, LOOKUPS)))
     return found
 
 
@@ -185,52 +190,88 @@ def warn_unrecorded(found, stream=None, reason="no trace kind covers it"):
 
 
 class TraceRecorder:
-    """Hooks every recordable layer of ``model`` while used as a context manager.
+    """Records every product of one iteration of ``model`` while used as a context manager.
 
     Inside the ``with`` block run exactly one iteration (forward and
-    backward). Each layer records its weight (for a matmul: its second
-    operand) and input at forward time (copies, so a later optimizer step or
-    in-place op does not change them) and the gradient w.r.t. its output when
-    backward reaches it.
+    backward). Each hooked module (Conv2d, ConvTranspose2d, Linear,
+    RecordedMatmul) and each functional product (mls_mode) records its weight
+    (for a matmul: its second operand) and input at forward time (copies, so a
+    later optimizer step or in-place op does not change them) and the gradient
+    w.r.t. its output when backward reaches it; softmax, norms, activations and
+    residual adds are kept as the manifest's ``vector_ops``.
 
-    ``layers`` optionally restricts recording to these qualified names.
-    Modules with parameters that are not recorded are reported on ``stream``
-    (stderr) when the recorder is made; ``unrecorded`` lists them.
+    ``layers`` optionally restricts recording to these names. A product that
+    ran but cannot be recorded makes ``write()`` fail naming it, unless
+    ``allow_unrecorded`` (here or in ``write()``), which drops it and prints
+    the share of the iteration's MACs dropped. Modules with parameters whose
+    products were not recorded are reported on ``stream`` (stderr) when the
+    block ends; ``unrecorded`` lists them.
     """
 
     KINDS = ("conv2d", "conv_transpose2d", "linear", "matmul")
     FORMAT = FORMAT
+    FUNCTIONAL = True
     WHAT = "layers (Conv2d, ConvTranspose2d, Linear, RecordedMatmul)"
     SKIPPED = "no trace kind covers it"
 
-    def __init__(self, model, layers=None, stream=None):
+    def __init__(self, model, layers=None, stream=None, allow_unrecorded=False):
+        if self.FUNCTIONAL:
+            require_function_mode()
         convs = recordable_modules(model, self.KINDS)
+        self._wanted = None if layers is None else set(layers)
         if layers is not None:
-            wanted = set(layers)
-            unknown = wanted - {name for name, _ in convs}
-            if unknown:
+            unknown = self._wanted - {name for name, _ in convs}
+            if unknown and not self.FUNCTIONAL:  # functional names are known once the model ran
                 raise ValueError(f"no recordable layer named {sorted(unknown)} in model")
-            convs = [(n, m) for n, m in convs if n in wanted]
-        if not convs:
+            convs = [(n, m) for n, m in convs if n in self._wanted]
+        if not convs and not self.FUNCTIONAL:
             raise ValueError(f"model has no {self.WHAT} to record")
+        self._model, self._stream, self.allow_unrecorded = model, stream, allow_unrecorded
         self.unrecorded = unrecorded_modules(model, self.KINDS)
-        warn_unrecorded(self.unrecorded, stream, self.SKIPPED)
+        if not self.FUNCTIONAL:
+            warn_unrecorded(self.unrecorded, stream, self.SKIPPED)
         self._convs = convs
         self._handles = []
         self.records = {}
+        self.log = FunctionalLog(self._is_hooked_kind, self._wanted, _to_f32)
+        self._mode = None
+
+    def _is_hooked_kind(self, module):
+        return _kind_of(module) in self.KINDS
 
     def __enter__(self):
         self.records = {name: {} for name, _ in self._convs}
+        self.log = FunctionalLog(self._is_hooked_kind, self._wanted, _to_f32)
         for name, conv in self._convs:
-            self._handles.append(
-                conv.register_forward_hook(self._forward_hook(name)))
+            self._handles.append(conv.register_forward_hook(self._forward_hook(name)))
+        if self.FUNCTIONAL:
+            for name, module in self._model.named_modules():
+                self._handles.append(module.register_forward_pre_hook(self._enter_module(name)))
+                self._handles.append(module.register_forward_hook(self._leave_module))
+            self._mode = RecordingMode(self.log)
+            self._mode.__enter__()
         return self
 
     def __exit__(self, *exc):
+        if self._mode is not None:
+            self._mode.__exit__(*exc)
+            self._mode = None
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        if self.FUNCTIONAL:
+            self.unrecorded = unrecorded_modules(self._model, self.KINDS, self.log.used_params)
+            warn_unrecorded(self.unrecorded, self._stream, self.SKIPPED)
         return False
+
+    def _enter_module(self, name):
+        def hook(module, inputs):
+            self.log.stack.append((name, module))
+        return hook
+
+    def _leave_module(self, module, inputs, output):
+        if self.log.stack and self.log.stack[-1][1] is module:
+            self.log.stack.pop()
 
     def _forward_hook(self, name):
         def hook(conv, inputs, output):
@@ -246,10 +287,12 @@ class TraceRecorder:
                     raise ValueError(f"matmul {name!r}: operands {tuple(a.shape)} and {tuple(b.shape)} "
                                      "must be [..., M, K] and [..., K, N] with equal batch dims "
                                      "(expand them first: the trace format does not broadcast)")
-                record["weight"] = _to_f32(b)
+                weight = b
             else:
-                record["weight"] = _to_f32(conv.weight)
+                weight = conv.weight
+            record["weight"] = _to_f32(weight)
             record["input"] = _to_f32(inputs[0])
+            self.log.module_ran(name, _kind_of(conv), (inputs[0], weight), output)
             # A tensor hook on the output (rather than a module backward hook)
             # also fires when the conv's input does not require grad, e.g. the
             # first layer fed with data.
@@ -262,41 +305,91 @@ class TraceRecorder:
             self.records[name]["grad_output"] = _to_f32(grad)
         return hook
 
+    def _layer_order(self):
+        """Module order for the conv-only recorder; execution order (modules and functional products) else."""
+        for name, _ in self._convs:
+            if "input" not in self.records.get(name, {}):
+                raise RuntimeError(f"layer {name!r} did not run while recording")
+        if not self.FUNCTIONAL:
+            return [name for name, _ in self._convs]
+        order = self.log.order
+        if not order:
+            raise RuntimeError("no product was recorded: run the model's forward and backward inside the recorder")
+        if len(set(order)) < len(order):
+            raise RuntimeError(f"two recorded layers share a name: {sorted({n for n in order if order.count(n) > 1})}")
+        unknown = (self._wanted or set()) - set(order)
+        if unknown:
+            raise ValueError(f"no recorded layer named {sorted(unknown)} (layers= names a module or a product "
+                             "that ran, e.g. 'blocks.0.attn.matmul')")
+        return order
+
+    def _record(self, name):
+        return self.records[name] if name in self.records else self.log.records[name]
+
     def manifest_layers(self, require_grad=True):
-        """Manifest entries for the recorded layers, in model order.
+        """Manifest entries for the recorded layers (see _layer_order for their order).
 
         Raises if a layer never ran, or (with ``require_grad``) never received
         its gradient, so an incomplete iteration cannot become a trace.
         """
+        modules = dict(self._convs)
         entries = []
-        for name, conv in self._convs:
-            record = self.records.get(name, {})
-            if "input" not in record:
-                raise RuntimeError(f"layer {name!r} did not run while recording")
+        for name in self._layer_order():
+            record = self._record(name)
             if require_grad and "grad_output" not in record:
                 raise RuntimeError(f"layer {name!r} got no gradient: run "
                                    "loss.backward() inside the recorder")
-            kind = _kind_of(conv)
-            entry = {"name": name, "kind": kind, **_layer_params(conv, kind),
+            if name in modules:
+                kind = _kind_of(modules[name])
+                params = _layer_params(modules[name], kind)
+            else:
+                kind, params = record["kind"], record["params"]
+            entry = {"name": name, "kind": kind, **params,
                      "weight": f"{name}.weight.npy", "input": f"{name}.input.npy"}
             if "grad_output" in record:
                 entry["grad_output"] = f"{name}.grad_output.npy"
             entries.append(entry)
         return entries
 
+    def check_unrecorded(self, allow):
+        """Refuse (or, with allow, report on stream) the products that ran but were not recorded."""
+        dropped = self.log.unrecorded
+        if not dropped:
+            return
+        known = sum(m for _, _, m, _ in dropped if m is not None)
+        total = self.log.recorded_macs + known
+        share = f"{100 * known / total:.1f}%" if total else "0%"
+        if any(m is None for _, _, m, _ in dropped):
+            share = "at least " + share
+        items = [f"'{name}' ({fn}, {'unknown' if m is None else f'{m:,}'} MACs: {reason})"
+                 for name, fn, m, reason in dropped[:6]]
+        if len(dropped) > 6:
+            items.append(f"and {len(dropped) - 6} more")
+        what = f"{len(dropped)} products ran but are not recorded ({share} of the iteration's forward MACs): " + \
+            "; ".join(items)
+        if not allow:
+            raise RuntimeError(f"mls_trace: {what}; write them as a recorded product (@, torch.matmul, bmm, "
+                               "two-operand einsum, F.linear, F.conv2d or a recorded module) or pass "
+                               "allow_unrecorded=True to drop them")
+        print(f"mls_trace: warning: allow_unrecorded: {what}; dropped {share} of the MACs",
+              file=self._stream or sys.stderr)
+
     def write(self, out_dir, model_name, source=None, extra_files=None,
-              require_grad=True):
+              require_grad=True, allow_unrecorded=None):
         """Write the trace to ``out_dir``; see :func:`write_trace`."""
+        self.check_unrecorded(self.allow_unrecorded if allow_unrecorded is None else allow_unrecorded)
         layers = self.manifest_layers(require_grad)
         arrays = {}
         for entry in layers:
-            record = self.records[entry["name"]]
+            record = self._record(entry["name"])
             for key in ("weight", "input", "grad_output"):
                 if key in entry:
                     arrays[entry[key]] = record[key]
         manifest = {"format": self.FORMAT, "model": model_name, "layers": layers}
         if source is not None:
             manifest["source"] = source
+        if self.FUNCTIONAL and self.log.vector_ops:
+            manifest["vector_ops"] = self.log.vector_ops
         write_trace(out_dir, manifest, arrays, extra_files)
         return manifest
 
@@ -307,74 +400,9 @@ class ConvTraceRecorder(TraceRecorder):
 
     KINDS = ("conv2d",)
     FORMAT = "mls-trace/1"
+    FUNCTIONAL = False
     WHAT = "Conv2d layers"
     SKIPPED = "the conv-only recorder records Conv2d alone (TraceRecorder records more)"
-
-
-def write_trace(out_dir, manifest, arrays, extra_files=None):
-    """Atomically write manifest, arrays (file name -> ndarray) and text files.
-
-    Everything goes to a temporary directory beside ``out_dir`` that is
-    renamed into place at the end, so a failure leaves no partial trace. An
-    existing ``out_dir`` is replaced only if it is empty or an old trace (has
-    a manifest.json), never an unrelated directory.
-    """
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir):
-        is_dir = os.path.isdir(out_dir)
-        if not is_dir or (os.listdir(out_dir) and not os.path.exists(
-                os.path.join(out_dir, "manifest.json"))):
-            raise FileExistsError(f"{out_dir} exists and is not a trace; "
-                                  "refusing to replace it")
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-",
-                           dir=parent)
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a trace is shared
-        for file_name, array in arrays.items():
-            np.save(os.path.join(tmp, file_name),
-                    np.ascontiguousarray(array, dtype="<f4"))
-        for file_name, text in (extra_files or {}).items():
-            with open(os.path.join(tmp, file_name), "w") as f:
-                f.write(text)
-        with open(os.path.join(tmp, "manifest.json"), "w") as f:
-            f.write(_format_manifest(manifest))
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _format_manifest(manifest):
-    """Indented JSON with one layer per line, so the file stays readable."""
-    text = json.dumps({k: v for k, v in manifest.items() if k != "layers"},
-                      indent=2)
-    layers = ",\n".join("    " + json.dumps(layer)
-                         for layer in manifest["layers"])
-    head = text[:-2] + ",\n" if len(manifest) > 1 else "{\n"
-    return head + '  "layers": [\n' + layers + "\n  ]\n}\n"
-
-
-def _replace_dir(new, target):
-    """Move ``new`` to ``target``, swapping out an old ``target`` if present.
-
-    Directories cannot be renamed over non-empty ones, so the old trace is
-    first moved aside; it is restored if the final rename fails.
-    """
-    if not os.path.exists(target):
-        os.rename(new, target)
-        return
-    old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-",
-                           dir=os.path.dirname(target))
-    os.rmdir(old)
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old)
 
 
 def record_trace(model, run_iteration, out_dir, model_name, recorder_class=TraceRecorder, **write_args):

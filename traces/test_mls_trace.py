@@ -355,6 +355,9 @@ class EveryKindTest(TraceBase):
         model = WithLstm()
         stream = io.StringIO()
         recorder = TraceRecorder(model, stream=stream)
+        self.assertEqual(stream.getvalue(), "")  # said once the block has seen what the model runs
+        with recorder:
+            model(torch.randn(2, 5, 6)).sum().backward()
         lines = stream.getvalue().splitlines()
         total = sum(p.numel() for p in model.parameters())
         lstm = sum(p.numel() for p in model.rnn.parameters())
@@ -363,6 +366,11 @@ class EveryKindTest(TraceBase):
                       "%.1f%% of the model's parameters)" % (100 * lstm / total), lines[0])
         self.assertIn("note: 1 modules with only per-channel parameters (BatchNorm1d", lines[1])
         self.assertEqual([n for n, _ in recorder._convs], ["fc"])
+        # The LSTM's products ran: 2 x 5 rows through weight_ih [16, 8] and weight_hh [16, 4], 1,920
+        # MACs against fc's 2 x 5 x 6 x 8 = 480 recorded.
+        lstm_macs = format(10 * (16 * 8 + 16 * 4), ",")
+        with self.assertRaisesRegex(RuntimeError, r"\(80.0%% of .*'rnn.lstm' \(lstm, %s MACs" % lstm_macs):
+            recorder.write(self.out, "lstm")
 
     def test_multihead_attention_is_reported_whole(self):
         # nn.MultiheadAttention never calls its out_proj module, so neither it
@@ -388,6 +396,8 @@ class EveryKindTest(TraceBase):
         share = sum(p.numel() for p in model.mha.parameters()) / sum(p.numel() for p in model.parameters())
         self.assertIn("module 'mha' (MultiheadAttention: in_proj_weight, in_proj_bias, out_proj.weight, "
                       "out_proj.bias, %.1f%%" % (100 * share), lines[0])
+        with self.assertRaisesRegex(RuntimeError, "'mha.multi_head_attention_forward'"):
+            recorder.write(self.out, "mha")
 
     def test_broadcast_matmul_is_refused(self):
         class Broadcast(nn.Module):

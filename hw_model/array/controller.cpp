@@ -8,6 +8,7 @@ Controller::Controller(const ArrayConfig& cfg, Stats* stats, TileBuffer* x_buffe
                        OutputBuffer* out_buffer)
     : rows_(cfg.rows),
       cols_(cfg.cols),
+      out_bytes_(cfg.out_bytes()),
       stats_(stats),
       x_buffer_(x_buffer),
       y_buffer_(y_buffer),
@@ -83,7 +84,7 @@ void Controller::fill(IssueCmd& c) const {
 bool Controller::operands_ready() {
   if (!x_buffer_->acquire(pos_.m_tile) || !y_buffer_->acquire(pos_.p)) return false;
   if (pos_.tile != nest_.chunk_tiles - 1) return true;
-  const uint64_t bytes = uint64_t(mapping_.active_cols(nest_, pos_.m_tile)) * MemoryPlan::kOutBytes;
+  const uint64_t bytes = uint64_t(mapping_.active_cols(nest_, pos_.m_tile)) * uint64_t(out_bytes_);
   return out_buffer_->reserve(bytes);
 }
 

@@ -52,6 +52,7 @@ class Controller {
   bool operands_ready();
 
   const int rows_, cols_;
+  const int out_bytes_;  // one result as it leaves the array (--out-format)
   Stats* stats_;
   TileBuffer* x_buffer_;
   TileBuffer* y_buffer_;

@@ -5,7 +5,7 @@
 namespace mls::hw {
 
 FinalScale::FinalScale(const ArrayConfig& cfg, Stats* stats, OutputBuffer* out_buffer)
-    : cols_(cfg.cols), stats_(stats), out_buffer_(out_buffer) {}
+    : cols_(cfg.cols), out_bytes_(cfg.out_bytes()), stats_(stats), out_buffer_(out_buffer) {}
 
 void FinalScale::load(const LayerJob& job) {
   job_ = &job;
@@ -24,7 +24,7 @@ void FinalScale::edge(const ColumnValues& v, bool rst) {
   stats_->final_mul += uint64_t(v.active_cols);
   stats_->write_out += uint64_t(v.active_cols);
   written_ += uint64_t(v.active_cols);
-  if (out_buffer_) out_buffer_->written(uint64_t(v.active_cols), uint64_t(v.active_cols) * 4);
+  if (out_buffer_) out_buffer_->written(uint64_t(v.active_cols), uint64_t(v.active_cols) * uint64_t(out_bytes_));
   last_write_ = sc_core::sc_time_stamp();
   if (done()) sc_core::sc_pause();
 }

@@ -30,6 +30,7 @@ class FinalScale {
  private:
 
   const int cols_;
+  const int out_bytes_;  // one result as it leaves the array (--out-format)
   Stats* stats_;
   OutputBuffer* out_buffer_;
   const LayerJob* job_ = nullptr;

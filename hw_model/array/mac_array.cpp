@@ -231,7 +231,7 @@ Stats ArraySim::finish() {
     t.y_dram_read = sum(plan.y.elements), t.y_scale_dram_read = sum(plan.y.scales);
     t.x_dram_read_bytes = sum64(plan.x.bytes), t.y_dram_read_bytes = sum64(plan.y.bytes);
     t.out_dram_write = stats_.write_out;
-    t.dram_write_bytes = stats_.write_out * MemoryPlan::kOutBytes;
+    t.dram_write_bytes = stats_.write_out * uint64_t(cfg_.array.out_bytes());
   } else {
     t.x_dram_read = array_.x_buffer.fetched_elements(), t.x_scale_dram_read = array_.x_buffer.fetched_scales();
     t.y_dram_read = array_.y_buffer.fetched_elements(), t.y_scale_dram_read = array_.y_buffer.fetched_scales();
@@ -241,7 +241,7 @@ Stats ArraySim::finish() {
   }
   t.dram_read_bytes = t.x_dram_read_bytes + t.y_dram_read_bytes;
   t.out_buffer_write = stats_.write_out;
-  t.out_buffer_write_bytes = stats_.write_out * MemoryPlan::kOutBytes;
+  t.out_buffer_write_bytes = stats_.write_out * uint64_t(cfg_.array.out_bytes());
   if (const LayerJob* job = array_.job()) {
     t.x_buffer_read_bytes = packed_bytes(t.x_buffer_read, job->x_elem.bits(), t.x_scale_buffer_read,
                                          job->x_scale.e + job->x_scale.m);

@@ -41,7 +41,8 @@ template <class Progress>
 SimulatedPass simulate_pass(ArraySim& sim, const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y,
                             Progress&& progress) {
   SimulatedPass r{TensorF(lp.out_shape), Stats{}, Traffic{}, 0.0, Gauges{}};
-  const LayerJob job = make_layer_job(lp, x, y, Mapping::for_pass(sim.config().array, lp.pass), r.out.data.data());
+  const Mapping map = Mapping::for_pass(sim.config().array, lp.pass, lp.fill_rows);
+  const LayerJob job = make_layer_job(lp, x, y, map, r.out.data.data());
   const MemoryPlan plan = make_memory_plan(lp, job, sim.config().memory);
   const auto t0 = std::chrono::steady_clock::now();
   r.stats = sim.run(job, plan, progress);

@@ -47,7 +47,7 @@ struct MemoryPlan {
   bool ideal = true;               // MemoryConfig::ideal(): no module runs, nothing stalls
   OperandPlan x, y;
   uint64_t out_capacity_bytes = 0;  // 0 = unlimited
-  static constexpr int kOutBytes = 4;  // an output is fp32
+  static constexpr int kOutBytes = 4;  // an fp32 output (--out-format fp32, the default)
 };
 
 // Throws ConfigError("x_buffer_kb" | "y_buffer_kb" | "out_buffer_kb", ...)

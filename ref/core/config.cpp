@@ -22,6 +22,7 @@ constexpr const char* kGroupNames[] = {"nc", "n", "c", "tensor"};
 constexpr const char* kRoundingNames[] = {"nearest", "stochastic"};
 constexpr const char* kScaleRuleNames[] = {"cover", "fit"};
 constexpr const char* kOverflowNames[] = {"saturate", "wrap"};
+constexpr const char* kOutFormatNames[] = {"fp32", "bf16", "fp16", "e4m3"};
 constexpr const char* kPassNames[] = {"fwd", "bwd-data", "bwd-weight"};
 constexpr const char* kFaultNames[] = {"none", "mul-lsb", "scaler-mantissa", "tree-order"};
 
@@ -57,6 +58,9 @@ ScaleRule parse_scale_rule(const std::string& t) {
   return parse_enum<ScaleRule>(t, "scale rule", kScaleRuleNames);
 }
 Overflow parse_overflow(const std::string& t) { return parse_enum<Overflow>(t, "overflow policy", kOverflowNames); }
+OutFormat parse_out_format(const std::string& t) { return parse_enum<OutFormat>(t, "output format", kOutFormatNames); }
+std::string to_string(OutFormat f) { return kOutFormatNames[static_cast<int>(f)]; }
+int out_bits(OutFormat f) { return f == OutFormat::fp32 ? 32 : f == OutFormat::e4m3 ? 8 : 16; }
 Pass parse_pass(const std::string& t) { return parse_enum<Pass>(t, "pass", kPassNames); }
 Fault parse_fault(const std::string& t) { return parse_enum<Fault>(t, "fault", kFaultNames); }
 std::string to_string(Fault f) { return kFaultNames[static_cast<int>(f)]; }

@@ -60,6 +60,10 @@ enum class Rounding { nearest, stochastic };
 // the group max lands at most on the element format's largest value x_max.
 enum class ScaleRule { cover, fit };
 enum class Overflow { saturate, wrap };
+// The width at which results leave the array (--out-format): the output
+// buffer and DRAM traffic and their energy; values are computed in fp32 and
+// not rounded (docs/energy.md#output-width).
+enum class OutFormat { fp32, bf16, fp16, e4m3 };
 enum class Pass { fwd, bwd_data, bwd_weight };
 // Deliberate hardware faults, to prove that --check catches a broken block.
 enum class Fault { none, mul_lsb, scaler_mantissa, tree_order };
@@ -79,12 +83,16 @@ Grouping parse_grouping(const std::string& text);
 Rounding parse_rounding(const std::string& text);
 ScaleRule parse_scale_rule(const std::string& text);
 Overflow parse_overflow(const std::string& text);
+OutFormat parse_out_format(const std::string& text);
 Pass parse_pass(const std::string& text);
 Fault parse_fault(const std::string& text);
 std::string to_string(Grouping g);
 std::string to_string(Rounding r);
 std::string to_string(ScaleRule r);
 std::string to_string(Overflow o);
+std::string to_string(OutFormat f);
+// Bits of one result in `f`: 32, 16, 16, 8.
+int out_bits(OutFormat f);
 std::string to_string(Pass p);
 std::string to_string(Fault f);
 
@@ -113,6 +121,8 @@ struct ArrayConfig {
   Dataflow dataflow = Dataflow::baseline;  // loop order and PE-register reuse
   BwdData bwd_data = BwdData::zero_insert;  // strided backward-data lowering
   BwdWeight bwd_weight = BwdWeight::by_batch;  // backward-weight chunking
+  OutFormat out_format = OutFormat::fp32;  // width of the results the array writes
+  int out_bytes() const { return out_bits(out_format) / 8; }
 
   int tree_levels() const;    // ceil(log2 rows)
   int effective_tree_stages() const;  // >= 1: the tree's output is registered

@@ -215,12 +215,12 @@ GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const Quan
 }
 
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a) {
-  return golden_pass(lp, x, y, a, Mapping::for_pass(a, lp.pass));
+  return golden_pass(lp, x, y, a, Mapping::for_pass(a, lp.pass, lp.fill_rows));
 }
 
 GoldenResult golden_pass(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& a,
                          const OperandBounds& bounds) {
-  return golden_fast(lp, x, y, a, Mapping::for_pass(a, lp.pass), kSliceElements, bounds);
+  return golden_fast(lp, x, y, a, Mapping::for_pass(a, lp.pass, lp.fill_rows), kSliceElements, bounds);
 }
 
 }  // namespace mls

@@ -37,13 +37,31 @@ Mapping::Mapping(Dataflow dataflow, int rows, int cols, int chunk)
 
 Mapping Mapping::for_array(const ArrayConfig& a) { return Mapping(a.dataflow, a.rows, a.cols, a.chunk); }
 
-Mapping Mapping::for_pass(const ArrayConfig& a, Pass pass) {
+Mapping Mapping::for_pass(const ArrayConfig& a, Pass pass, bool fill) {
   const Mapping m = for_array(a);
+  if (fill) return m.fill_rows_balanced();
   return pass == Pass::bwd_weight && a.bwd_weight == BwdWeight::fill_rows ? m.fill_rows() : m;
 }
 
+namespace {
+
+// The chunk length in [1, longest] whose chunk tiles take the fewest cycles,
+// ceil(g * ceil(k / c) / rows) * c; the longest on a tie.
+int64_t balanced_chunk(int64_t k, int64_t g, int64_t rows, int64_t longest) {
+  int64_t best = longest, best_cycles = -1;
+  for (int64_t c = longest; c >= 1; --c) {
+    const int64_t chunks = g * ((k + c - 1) / c);
+    const int64_t cycles = (chunks + rows - 1) / rows * c;
+    if (best_cycles < 0 || cycles < best_cycles) best = c, best_cycles = cycles;
+  }
+  return best;
+}
+
+}  // namespace
+
 int64_t Mapping::chunk_for(int64_t k, int64_t g) const {
   if (!fill_rows_ || k < 1 || g < 1 || g * ((k + chunk_ - 1) / chunk_) >= rows_) return chunk_;
+  if (balanced_) return balanced_chunk(k, g, rows_, std::min<int64_t>(chunk_, k));
   const int64_t per_group = std::max<int64_t>(1, rows_ / g);
   return std::min<int64_t>(chunk_, (k + per_group - 1) / per_group);
 }

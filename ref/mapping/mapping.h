@@ -68,8 +68,9 @@ class Mapping {
   // The mapping an array configuration runs (its dataflow, rows, cols, chunk).
   static Mapping for_array(const ArrayConfig& a);
   // The mapping of one pass: for_array, with fill_rows() for backward-weight
-  // under BwdWeight::fill_rows.
-  static Mapping for_pass(const ArrayConfig& a, Pass pass);
+  // under BwdWeight::fill_rows, and for any pass whose lowering asks for it
+  // (`fill`: LoweredPass::fill_rows, a block grouping).
+  static Mapping for_pass(const ArrayConfig& a, Pass pass, bool fill = false);
   // Row filling: when a pass's chunks (g groups of ceil(k / chunk)) leave rows
   // idle in its one chunk tile, its chunks are shortened to
   // min(chunk, ceil(k / max(1, floor(R / g)))), so that up to R chunks fill the
@@ -78,6 +79,15 @@ class Mapping {
   Mapping fill_rows() const {
     Mapping m = *this;
     m.fill_rows_ = true;
+    return m;
+  }
+  // Balanced row filling (block groupings: g groups of B products, g often
+  // not dividing R): the chunk c in [1, chunk] with the fewest cycles of
+  // chunk tiles, ceil(g * ceil(k / c) / R) * c, the longest such c on a tie
+  // (fewest group-scaler operations); used whenever rows would idle.
+  Mapping fill_rows_balanced() const {
+    Mapping m = fill_rows();
+    m.balanced_ = true;
     return m;
   }
   bool fills_rows() const { return fill_rows_; }
@@ -131,6 +141,7 @@ class Mapping {
   Dataflow dataflow_;
   int rows_, cols_, chunk_;
   bool fill_rows_ = false;
+  bool balanced_ = false;
 };
 
 }  // namespace mls

@@ -82,6 +82,9 @@ class Conv2d final : public LayerKind {
   std::vector<double> reference(Pass pass, const TensorF& weight, const TensorF& input,
                                 const TensorF* grad_output) const override;
 
+  // A 1x1 kernel: nc's (co, ci) weight groups hold one element, so fwd and
+  // bwd-data would have k = 1 (a linear layer over the channels).
+  bool blocks_by_default() const override { return geo_.bound() && geo_.get("conv2d").kh * geo_.get("conv2d").kw == 1; }
   const ConvParams& params() const { return params_; }
   // The geometry bind() fixed; throws mls::Error before bind().
   const ConvGeometry& geometry() const { return geo_.get(kName); }

@@ -42,6 +42,7 @@ class ConvTranspose2d final : public LayerKind {
   // The adjoint conv's axes for the adjoint pass.
   ProductSize product_size(Pass pass) const override;
   BlockAxis block_axis(Pass pass, bool x_side) const override;
+  bool blocks_by_default() const override { return adjoint_.blocks_by_default(); }
   // From the definition: each (n, ci, h, w, co', kh, kw) tap adds A[n,ci,h,w] * W[ci,co',kh,kw]
   // to out[n, co, h*S - P + kh*D, w*S - P + kw*D], co = group(ci)*Co/G + co'.
   std::vector<double> reference(Pass pass, const TensorF& weight, const TensorF& input,

@@ -87,6 +87,11 @@ class LayerKind {
   // Whether the model's last layer of this kind is its classifier, which
   // `--unquantized classifier` keeps in fp32 (a final fully connected layer).
   virtual bool classifies_when_last() const { return false; }
+  // Whether the layer runs under a block grouping along its reduction index
+  // when no --group is given (docs/layers.md#default-groupings): a kind whose
+  // nc groups would hold one product each (linear, matmul, a 1x1 conv) says
+  // so; the others keep nc. Valid after bind().
+  virtual bool blocks_by_default() const { return false; }
   // A pass of one block; throws mls::Error when the pass has more.
   LoweredPass lower(Pass pass, const GroupLayout& x_layout, const GroupLayout& y_layout) const;
   // The shape an operand is quantized in: the grouping (nc, n, c) cuts dims 0
@@ -179,6 +184,7 @@ template <class Geometry>
 class BoundGeometry {
  public:
   void set(const Geometry& g) { g_ = g; }
+  bool bound() const { return g_.has_value(); }
   const Geometry& get(const char* kind) const {
     if (!g_) throw Error(std::string(kind) + ": the layer's shapes are not bound yet (LayerKind::bind)");
     return *g_;

@@ -29,6 +29,8 @@ class Linear final : public LayerKind {
   void bind(const Shape& weight, const Shape& input, const Shape* grad_output) override;
   // A final linear layer is the model's classifier.
   bool classifies_when_last() const override { return true; }
+  // nc on [rows, in] is one element per group: one scale per product.
+  bool blocks_by_default() const override { return true; }
   using LayerKind::lower;
   // fwd:        X = W [m = out, r = in],   Y = A [p = t, r = in]
   // bwd-data:   X = W^T [m = in, r = out], Y = E [p = t, r = out]

@@ -31,6 +31,9 @@ using RowFill = std::function<void(int64_t r, int32_t* groups, int32_t* indices)
 struct LoweredPass {
   Pass pass = Pass::fwd;
   int64_t m = 0, p = 0, g = 0, k = 0;  // sizes of the grouped product
+  // Run with row filling (Mapping::fill_rows): set for a pass under a block
+  // grouping, whose few long groups would leave rows idle (docs/layers.md#utilisation-under-block-groupings).
+  bool fill_rows = false;
   Shape out_shape;
   // X is stored: the flat index of the X element of each (m, g, k) slot, -1
   // for a zero tap, layout [m][g][k], and the group-scale index of each

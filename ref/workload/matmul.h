@@ -29,6 +29,8 @@ class Matmul final : public LayerKind {
   std::string name() const override { return kName; }
   void bind(const Shape& weight, const Shape& input, const Shape* grad_output) override;
   int64_t blocks(Pass pass) const override;
+  // nc on [rows, last dim] is one element per group: one scale per product.
+  bool blocks_by_default() const override { return true; }
   using LayerKind::lower;
   // Block b (one batch element):
   // fwd:        X = B^T [m = n, r = k], Y = A [p = i, r = k]  -> C[i, n]

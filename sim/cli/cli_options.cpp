@@ -120,8 +120,9 @@ void check_block_grouping_kept(const po::variables_map& vm, const Preset& preset
 
 }  // namespace
 
-void apply_preset(const po::variables_map& vm, ConfigFlags& f) {
-  if (f.preset.empty() && !vm.count("preset")) return;
+std::vector<std::string> apply_preset(const po::variables_map& vm, ConfigFlags& f) {
+  std::vector<std::string> overridden;
+  if (f.preset.empty() && !vm.count("preset")) return overridden;
   const auto it = std::find_if(presets().begin(), presets().end(),
                                [&](const Preset& p) { return f.preset == p.name; });
   if (it == presets().end())
@@ -129,10 +130,32 @@ void apply_preset(const po::variables_map& vm, ConfigFlags& f) {
   for (const auto& [name, value] : it->values) {
     const params::Param* p = params::find(name);
     const std::string flag = params::flag(*p).substr(2);
-    if (vm.count(flag) && !vm[flag].defaulted()) continue;  // given: it wins
+    if (vm.count(flag) && !vm[flag].defaulted()) {  // given: it wins
+      if (f.text[name] != value) overridden.push_back("--" + flag + " " + f.text[name]);
+      continue;
+    }
     f.text[name] = value;
   }
   check_block_grouping_kept(vm, *it);
+  return overridden;
+}
+
+void print_preset_overrides(const ConfigFlags& f, const std::vector<std::string>& overridden) {
+  if (overridden.empty()) return;
+  std::string flags;
+  for (const std::string& o : overridden) flags += (flags.empty() ? "" : ", ") + o;
+  std::cerr << "note: --preset " << f.preset << " no longer holds as named: " << flags
+            << " overrides its value" << (overridden.size() > 1 ? "s" : "") << "\n";
+}
+
+bool grouping_given(const po::variables_map& vm, const ConfigFlags& f) {
+  for (const char* flag : {"group", "group-w", "group-a", "group-e"})
+    if (vm.count(flag) && !vm[flag].defaulted()) return true;
+  for (const Preset& p : presets())
+    if (f.preset == p.name)
+      for (const auto& v : p.values)
+        if (std::string(v.first).rfind("group", 0) == 0) return true;
+  return false;
 }
 
 std::string preset_unquantized(const ConfigFlags& f) {

@@ -34,8 +34,16 @@ const std::vector<Preset>& presets();
 void add_preset_option(po::options_description& desc, ConfigFlags& flags);
 // After parse(): the preset's values into flags.text, except for the flags
 // given on the command line. Throws mls::Error for an unknown preset, naming
-// the known ones.
-void apply_preset(const po::variables_map& vm, ConfigFlags& flags);
+// the known ones. Returns the given flags that override a preset value with
+// another ("--acc-bits 20"), for print_preset_overrides.
+std::vector<std::string> apply_preset(const po::variables_map& vm, ConfigFlags& flags);
+// One line on stderr when `overridden` is not empty: the preset no longer
+// holds as named ("note: --preset nvfp4 no longer holds as named: --acc-bits
+// 20 overrides its value").
+void print_preset_overrides(const ConfigFlags& flags, const std::vector<std::string>& overridden);
+// Whether the run sets a grouping: --group, --group-w/-a/-e given, or a
+// preset that sets one. Without, run's default groupings apply.
+bool grouping_given(const po::variables_map& vm, const ConfigFlags& flags);
 // The preset's --unquantized list ("" for none or no preset).
 std::string preset_unquantized(const ConfigFlags& flags);
 

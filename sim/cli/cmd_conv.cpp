@@ -121,7 +121,7 @@ int cmd_conv(const std::vector<std::string>& args) {
   if (!cli::parse(args, "usage: mlssim conv --pass P --weight W.npy --input A.npy [--grad-output E.npy] --out OUT.npy",
                   desc, {}, vm))
     return 0;
-  cli::apply_preset(vm, flags);
+  cli::print_preset_overrides(flags, cli::apply_preset(vm, flags));
   const MlsConfig cfg = cli::to_config(flags);
   const Pass pass = parse_pass(pass_name);
   if (pass != Pass::fwd && grad_output.empty()) throw Error("--pass " + pass_name + " needs --grad-output");

@@ -222,7 +222,7 @@ std::string format_energy_summary(const nlohmann::json& report) {
   const bool gating = total_energy.value("gating", false);
   std::string text = "energy in " + string_field(total_energy, "unit") + " (" + string_field(total_energy, "tech") +
                      ")" + (gating ? ", zero-operand products gated" : "") +
-                     (memory ? "; ratios of arithmetic, then of totals (arithmetic + memory)"
+                     (memory ? "; ratios of arithmetic, then of totals (arithmetic + vector + memory)"
                              : "; arithmetic only (the table prices no memory)") +
                      "\n";
   text += format_row(header, layer_width);

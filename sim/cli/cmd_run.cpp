@@ -1,4 +1,5 @@
 // mlssim run: simulate a trace on the SystemC MAC array.
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -108,6 +109,7 @@ struct RunArgs {
   RunConfig config;  // the command line's, which --layer-config's keys apply on top of
   bool bless = false;
   bool gating = false;
+  bool group_given = false;  // --group, --group-w/-a/-e or a preset's group: no default groupings
   int jobs = 1;               // -j N: worker processes
   std::string shard = "1/1";  // --shard I/N as typed
   // -j: the command line a worker gets, less the flags the parent keeps (-j,
@@ -153,11 +155,23 @@ void check_paths_given(const cli::po::variables_map& vm) {
       throw Error(std::string("--") + flag + ": the path is empty; give a file or directory name");
 }
 
-// --passes: a pass listed twice runs once, as a layer listed twice does (--layers c,c).
+// --passes: names or fnmatch patterns (bwd-*); a pass listed or matched
+// twice runs once, as a layer listed twice does (--layers c,c).
 std::vector<Pass> parse_passes(const std::string& text) {
   std::vector<Pass> passes;
-  for (const std::string& p : cli::split_list(text))
-    if (std::find(passes.begin(), passes.end(), parse_pass(p)) == passes.end()) passes.push_back(parse_pass(p));
+  const auto add = [&passes](Pass p) {
+    if (std::find(passes.begin(), passes.end(), p) == passes.end()) passes.push_back(p);
+  };
+  for (const std::string& p : cli::split_list(text)) {
+    if (p.find_first_of("*?[") == std::string::npos) {
+      add(parse_pass(p));
+      continue;
+    }
+    bool matched = false;
+    for (Pass pass : {Pass::fwd, Pass::bwd_data, Pass::bwd_weight})
+      if (fnmatch(p.c_str(), to_string(pass).c_str(), 0) == 0) add(pass), matched = true;
+    if (!matched) throw Error("--passes: " + quoted_excerpt(p) + " matches no pass (fwd, bwd-data, bwd-weight)");
+  }
   if (passes.empty()) throw Error("--passes lists no pass");
   return passes;
 }
@@ -167,8 +181,8 @@ void add_run_flags(cli::po::options_description& desc, RunArgs& a, std::string& 
   RunOptions& opt = a.opt;
   desc.add_options()
       ("trace", cli::po::value(&a.trace_dir)->value_name("TRACE_DIR")->required(), "trace directory (manifest.json + .npy)")
-      ("passes", cli::po::value(&passes)->default_value(passes), "comma list of fwd, bwd-data, bwd-weight")
-      ("layers", cli::po::value(&a.layers), "comma list of layer names (default: all)")
+      ("passes", cli::po::value(&passes)->default_value(passes), "comma list of fwd, bwd-data, bwd-weight or glob patterns (bwd-*)")
+      ("layers", cli::po::value(&a.layers), "comma list of layer names or glob patterns (blocks.*.fc1; default: all)")
       ("check", cli::po::bool_switch(&opt.check), "compare every output bit for bit with the golden model")
       ("vcd", cli::po::value(&opt.vcd_path), "write a waveform of the array's pipeline (GTKWave)")
       ("outputs", cli::po::value(&opt.outputs_dir), "write each result as DIR/<layer>.<pass>.npy")
@@ -215,8 +229,13 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
   cli::po::variables_map vm;
   if (!cli::parse(args, "usage: mlssim run TRACE_DIR [options] [--check] [--report REPORT.json]", desc, pos, vm))
     return false;
-  cli::apply_preset(vm, flags);
+  std::vector<std::string> overridden = cli::apply_preset(vm, flags);
+  a.group_given = cli::grouping_given(vm, flags);
   check_paths_given(vm);
+  const std::string preset_list = cli::preset_unquantized(flags);
+  if (vm.count("unquantized") && !preset_list.empty() && a.unquantized != preset_list)
+    overridden.push_back("--unquantized " + a.unquantized);
+  cli::print_preset_overrides(flags, overridden);
   if (!vm.count("unquantized")) a.unquantized = cli::preset_unquantized(flags);
   const std::set<std::string> parent_only = {"jobs", "report", "expect", "bless", "tech", "gating", "quiet", "shard"};
   for (const auto& o : cli::po::command_line_parser(args).options(desc).positional(pos).run().options)
@@ -250,6 +269,7 @@ void apply_layer_settings(const Trace& trace, RunArgs& a) {
   }
   const std::string classifier =
       !trace.layers.empty() && trace.layers.back().kind->classifies_when_last() ? trace.layers.back().name : "";
+  if (!a.group_given) opt.default_groups = default_groupings(trace.layers);
   mark_unquantized(a.unquantized, names, classifier, a.config, opt.passes, opt.layer_settings);
   for (const auto& [name, s] : opt.layer_settings)
     if (s.unquantized && !a.expect.empty())
@@ -394,8 +414,8 @@ int run_command(const std::vector<std::string>& args) {
   if (a.bless) outputs.stage(a.expect, json_text(result.report));
   outputs.commit();
   if (a.bless) std::cout << "bless: wrote " << a.expect << "\n";
-  const std::string warning = acc_overflow_warning(result.report);
-  if (!warning.empty()) std::cerr << warning << "\n";
+  for (const std::string& warning : {acc_overflow_warning(result.report), one_scale_per_product_warning(result.report)})
+    if (!warning.empty()) std::cerr << warning << "\n";
   if (opt.check && !result.all_bit_exact) {
     std::cerr << "check: the array disagrees with the golden model\n";
     return 4;

@@ -3,6 +3,7 @@
 // memory (docs/energy.md#events-to-energy).
 #include "sim/energy/energy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -14,7 +15,8 @@ namespace mls {
 namespace {
 
 // Word widths of the designs' memory traffic (docs/energy.md#3-memory): operand
-// element, output element, whether operands carry MLS group scales, and
+// element, output element (the width its accumulator implies; --out-format
+// narrower than it narrows it, PassWidths::out_bits), whether operands carry MLS group scales, and
 // whether the pass reads two fp32 tensor scales (designs with low-bit operands
 // need them).
 struct DesignWords {
@@ -75,7 +77,8 @@ StreamBits stream_bits(const StreamCounts& c, const DesignWords& words, const Pa
   const double wx = mls ? w.x_elem.bits() : words.operand_bits, wy = mls ? w.y_elem.bits() : words.operand_bits;
   const double sx = words.group_scales ? w.x_scale.e + w.x_scale.m : 0.0;
   const double sy = words.group_scales ? w.y_scale.e + w.y_scale.m : 0.0;
-  return {c.x * wx + c.x_scale * sx, c.y * wy + c.y_scale * sy, c.out * words.output_bits};
+  const double out_bits = std::min(words.output_bits, w.out_bits);
+  return {c.x * wx + c.x_scale * sx, c.y * wy + c.y_scale * sy, c.out * out_bits};
 }
 
 // One design's memory energy: the array's buffer reads and output writes; with
@@ -159,6 +162,22 @@ EnergyResult zero_result(const EnergyTable& table, const EnergyOptions& options)
 
 // --- results ---------------------------------------------------------------
 
+void price_vector(const hw::VectorWork& v, uint64_t requant, const VectorPrices& p, EnergyResult& r) {
+  const double ops = double(v.vec_add) * p.add + double(v.vec_mul) * p.mul + double(v.vec_div) * p.div +
+                     double(v.vec_exp) * p.exp + double(v.vec_rsqrt) * p.rsqrt;
+  const double per_element = p.max_compare + p.elem_round;
+  const double once = double(v.quant_elements >= requant ? v.quant_elements - requant : 0);
+  const double mls = ops + double(v.quant_elements) * per_element + double(v.quant_groups) * p.scale_round +
+                     double(v.quant_tensors) * p.div;
+  const double fp8 = ops + once * per_element + double(v.quant_tensors) * p.div;
+  r.by_block.vector = mls;
+  r.designs["mls"].vector = mls;
+  r.designs["fp32"].vector = ops;
+  r.designs["fp8"].vector = fp8;
+  r.designs["fp8-fp16acc"].vector = fp8;
+  r.designs["bf16"].vector = ops + once * p.bf16_round;
+}
+
 // Over block_fields() in report order, then unquantized: the order of the sum.
 double BlockEnergy::total() const {
   double sum = 0;
@@ -169,6 +188,7 @@ double BlockEnergy::total() const {
 BlockEnergy& BlockEnergy::operator+=(const BlockEnergy& o) {
   for (const BlockField& f : block_fields()) this->*f.value += o.*f.value;
   unquantized += o.unquantized;
+  vector += o.vector;
   return *this;
 }
 
@@ -182,7 +202,10 @@ MemoryEnergy& MemoryEnergy::operator+=(const MemoryEnergy& o) {
   return *this;
 }
 
-std::optional<double> DesignEnergy::total() const { return sum(arithmetic, memory); }
+std::optional<double> DesignEnergy::total() const {
+  const std::optional<double> both = sum(arithmetic, memory);
+  return both ? std::optional<double>(*both + vector) : std::nullopt;
+}
 
 double EnergyResult::over_mls(const std::string& baseline) const {
   return ratio(designs.at(baseline).arithmetic, designs.at("mls").arithmetic);
@@ -200,13 +223,15 @@ EnergyResult& EnergyResult::operator+=(const EnergyResult& o) {
     const DesignEnergy& other = o.designs.at(design);
     energy.arithmetic = sum(energy.arithmetic, other.arithmetic);
     energy.memory = sum(energy.memory, other.memory);
+    energy.vector += other.vector;
   }
   actions.reset();
   return *this;
 }
 
 EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const PassWidths* widths,
-                            const EnergyOptions& options, const MemoryTraffic* traffic) {
+                            const EnergyOptions& options, const MemoryTraffic* traffic,
+                            const hw::VectorWork& vector) {
   const bool needs_widths = table.model == EnergyTable::Model::width_aware || table.prices_memory();
   if (needs_widths && !widths)
     throw Error("no operand formats to price with (the entry has no \"formats\" and the report no \"config\")");
@@ -219,16 +244,21 @@ EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const
   r.designs["mls"].arithmetic = r.by_block.total();
   price_baselines(events, prices, r);
   if (prices.read_bit) price_memory(traffic ? *traffic : traffic_of_events(events, w), prices, w, r);
+  price_vector(vector, events.requant, prices.vector, r);
   r.actions = prices;
   return r;
 }
 
 void add_arithmetic(EnergyResult& total, const EnergyResult& r) {
   total.by_block += r.by_block;
-  for (auto& [design, e] : total.designs) e.arithmetic = sum(e.arithmetic, r.designs.at(design).arithmetic);
+  for (auto& [design, e] : total.designs) {
+    e.arithmetic = sum(e.arithmetic, r.designs.at(design).arithmetic);
+    e.vector += r.designs.at(design).vector;
+  }
 }
 
-EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options) {
+EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options,
+                                const hw::VectorWork& vector) {
   EnergyResult r = zero_result(table, options);
   const ActionPrices p = table.prices_at(PassWidths{});
   const double energy = double(macs) * (p.fp32_mul + p.fp32_add);
@@ -238,6 +268,7 @@ EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const E
     e.memory.reset();
   }
   r.memory.reset();
+  price_vector(vector, 0, p.vector, r);  // its vector ops (an fp32 layer quantizes nothing)
   return r;
 }
 

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hw_model/stats/stats.h"
+#include "hw_model/stats/vector_work.h"
 #include "sim/energy/energy_model.h"
 
 namespace mls {
@@ -102,7 +103,10 @@ struct BlockEnergy {
   // fp32 beside the array, one fp32 multiply and one fp32 add per MAC, the
   // same in every design (docs/energy.md#unquantized-layers).
   double unquantized = 0;
-  double total() const;
+  // The vector unit's work beside the array (docs/energy.md#vector-work): not
+  // the array's arithmetic, so not in total(); a design's `vector` energy.
+  double vector = 0;
+  double total() const;  // the array's arithmetic (and unquantized layers'): the `mls` design's
   BlockEnergy& operator+=(const BlockEnergy& o);
 };
 
@@ -146,7 +150,8 @@ struct MemoryEnergy {
 struct DesignEnergy {
   std::optional<double> arithmetic;
   std::optional<double> memory;
-  std::optional<double> total() const;  // arithmetic + memory when both are priced
+  double vector = 0;  // its vector unit: the vector ops and its own quantizer
+  std::optional<double> total() const;  // arithmetic + vector + memory when arithmetic and memory are priced
 };
 
 struct EnergyResult {
@@ -170,7 +175,14 @@ struct EnergyResult {
 // the events (read_x, read_y, write_out), each read with the 1/k share of its
 // group scale, and no DRAM.
 EnergyResult compute_energy(const Stats& events, const EnergyTable& table, const PassWidths* widths,
-                            const EnergyOptions& options = {}, const MemoryTraffic* traffic = nullptr);
+                            const EnergyOptions& options = {}, const MemoryTraffic* traffic = nullptr,
+                            const hw::VectorWork& vector = {});
+
+// Each design's vector energy (docs/energy.md#vector-work): the vector ops at
+// the same price in all; the quantizer as each design quantizes (MLS: every
+// quantization with its group scales; fp8: per-tensor scaling of the same
+// operands, re-quantizations excluded; bf16: a rounding per element; fp32: none).
+void price_vector(const hw::VectorWork& v, uint64_t requant, const VectorPrices& p, EnergyResult& r);
 
 // The entry's "traffic" (element counts per stream and level, written by the
 // memory system) as a MemoryTraffic; nullopt when the entry has none.
@@ -186,7 +198,8 @@ EnergyResult zero_result(const EnergyTable& table, const EnergyOptions& options)
 // An unquantized layer-pass of `macs` MACs: one fp32 multiply and one fp32
 // add per MAC, in every design alike; no memory (it is not simulated, so it
 // has no traffic to price).
-EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options = {});
+EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options = {},
+                                const hw::VectorWork& vector = {});
 
 // Reads an "events" object: every counter present must be a non-negative integer;
 // mul, acc_add, scale, tree_add, out_acc, final_mul, read_x, read_y, write_out are

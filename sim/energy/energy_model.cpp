@@ -106,6 +106,7 @@ ActionPrices width_aware_prices(const Coefficients& c, const PassWidths& w) {
     p.element_mul_gated = *c.gated_fraction * p.element_mul;
     p.acc_add_gated = *c.gated_fraction * p.acc_add;
   }
+  p.vector = vector_prices(p.fp32_add, p.fp32_mul, [&c](int bits) { return int_adder(c, bits); }, w);
   p.read_bit = c.sram_read_bit;
   p.write_bit = c.sram_write_bit;
   p.dram_read_bit = c.dram_read_bit;

@@ -99,7 +99,42 @@ struct PassWidths {
   ScaleFormat x_scale, y_scale;
   int acc_bits = 16;
   long long group_len = 1;
+  // Bits of a result as it leaves the array (--out-format); each design writes
+  // min(this, the width its accumulator implies) (docs/energy.md#output-width).
+  int out_bits = 32;
 };
+
+// The vector unit (docs/energy.md#vector-work): an fp32 unit for the vector
+// ops, and the quantizer's integer work at its widths. Every table prices it:
+// from its own fp32 add and multiply, and its integer adder (vector_prices).
+struct VectorPrices {
+  double add = 0, mul = 0;  // fp32 add (also subtract, compare), fp32 multiply
+  double div = 0;           // derived: Newton-Raphson reciprocal and a multiply, 5 mul + 2 add
+  double exp = 0;           // derived: range reduction and a degree-5 polynomial, 6 mul + 6 add
+  double rsqrt = 0;         // derived: two Newton-Raphson steps, 6 mul + 2 add
+  double max_compare = 0;   // quantizer, per element: a 31-bit integer compare of the magnitude
+  double elem_round = 0;    // quantizer, per element: the fp32 multiply by 1 / scale, a 24-bit rounding add
+  double scale_round = 0;   // quantizer, per group: the fp32 ratio multiply, an (E_g + M_g)-bit rounding add
+  double bf16_round = 0;    // bf16 baseline, per element: a 16-bit rounding add
+};
+// The vector prices from an fp32 add, an fp32 multiply and an integer adder of
+// `bits` bits, at the pass's group-scale widths.
+template <class IntAdd>
+VectorPrices vector_prices(double fp32_add, double fp32_mul, IntAdd&& int_add, const PassWidths& w) {
+  VectorPrices v;
+  v.add = fp32_add;
+  v.mul = fp32_mul;
+  v.div = 5 * fp32_mul + 2 * fp32_add;
+  v.exp = 6 * fp32_mul + 6 * fp32_add;
+  v.rsqrt = 6 * fp32_mul + 2 * fp32_add;
+  v.max_compare = int_add(31);
+  v.elem_round = fp32_mul + int_add(24);
+  const int scale_bits = w.x_scale.e + w.x_scale.m > w.y_scale.e + w.y_scale.m ? w.x_scale.e + w.x_scale.m
+                                                                              : w.y_scale.e + w.y_scale.m;
+  v.scale_round = fp32_mul + int_add(scale_bits);
+  v.bf16_round = int_add(16);
+  return v;
+}
 
 // The energy of one action of every block of every design, at one pass's
 // widths. Optional prices are those a table may leave out: the baselines
@@ -119,6 +154,8 @@ struct ActionPrices {
   // Memory, per bit: the on-chip buffers and DRAM.
   std::optional<double> read_bit, write_bit;
   std::optional<double> dram_read_bit, dram_write_bit;
+  // The vector unit, every design's.
+  VectorPrices vector;
 };
 
 // The prices of a width-aware table at `w`.

@@ -61,10 +61,22 @@ uint64_t entry_macs(const nlohmann::json& entry, const std::string& where) {
   return count_from_json(entry["macs"], where + ": macs");
 }
 
+// The entry's "vector" (its vector unit's work); none in a report from
+// before vector work was counted.
+hw::VectorWork entry_vector(const nlohmann::json& entry, const std::string& where) {
+  hw::VectorWork v;
+  if (!entry.contains("vector")) return v;
+  if (!entry["vector"].is_object()) throw Error(where + ": \"vector\" must be an object of counts");
+  for (const hw::VectorInfo& info : hw::kVectorTable)
+    if (entry["vector"].contains(info.key))
+      v.*info.field = count_from_json(entry["vector"][info.key], where + ": vector." + info.key);
+  return v;
+}
+
 // The table's limit (kMaxEnergyValue) keeps every energy finite; a sum that
 // still overflowed would be refused here, never printed as inf or JSON null.
 void check_finite(const EnergyResult& r, const std::string& where, const EnergyTable& table) {
-  bool finite = std::isfinite(r.by_block.total());
+  bool finite = std::isfinite(r.by_block.total()) && std::isfinite(r.by_block.vector);
   for (const auto& [design, e] : r.designs)
     finite = finite && std::isfinite(e.arithmetic.value_or(0.0)) && std::isfinite(e.memory.value_or(0.0));
   if (r.memory) finite = finite && std::isfinite(r.memory->total() + r.memory->read_x + r.memory->read_y);
@@ -93,6 +105,17 @@ int acc_bits_of(const nlohmann::json& holder, const std::string& where) {
   const int64_t bits = holder["acc_bits"].get<int64_t>();
   if (bits < 1 || bits > 64) throw Error(where + ".acc_bits: " + std::to_string(bits) + " is not in [1, 64]");
   return int(bits);
+}
+
+// A result's width ("out_format"; fp32 in a report from before it).
+int out_bits_of(const nlohmann::json& holder, const std::string& where) {
+  if (!holder.contains("out_format")) return 32;
+  const std::string text = format_text(holder, "out_format", where);
+  try {
+    return out_bits(parse_out_format(text));
+  } catch (const Error& e) {
+    throw Error(where + ".out_format: " + e.what());
+  }
 }
 
 void set_operand(const nlohmann::json& fmt, const std::string& where, ElemFormat& elem, ScaleFormat& scale) {
@@ -164,6 +187,9 @@ nlohmann::json energy_to_json(const EnergyResult& r) {
   j["by_block"] = nlohmann::json::object();
   for (const BlockField& f : block_fields()) j["by_block"][f.name] = b.*f.value;
   if (b.unquantized > 0) j["by_block"]["unquantized"] = b.unquantized;
+  j["by_block"]["vector"] = b.vector;  // beside the array: not in `mls` (docs/energy.md#vector-work)
+  j["vector"] = nlohmann::json::object();
+  for (const char* design : kDesigns) j["vector"][design] = r.designs.at(design).vector;
   nlohmann::json memory = nullptr, total = nullptr;
   if (r.memory) {
     memory = total = nlohmann::json::object();
@@ -206,6 +232,7 @@ std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohma
     set_operand(*x, at + ".x", w.x_elem, w.x_scale);
     set_operand(*y, at + ".y", w.y_elem, w.y_scale);
     w.acc_bits = acc_bits_of(*formats, at);
+    w.out_bits = out_bits_of(*formats, at);
     return w;
   }
   const nlohmann::json* config = object_member(report, "config");
@@ -222,6 +249,7 @@ std::optional<PassWidths> entry_widths(const nlohmann::json& entry, const nlohma
   set_operand(config_operand(*config, x_operand(pass)), at, w.x_elem, w.x_scale);
   set_operand(config_operand(*config, y_operand(pass)), at, w.y_elem, w.y_scale);
   w.acc_bits = acc_bits_of(*config, at);
+  w.out_bits = out_bits_of(*config, at);
   return w;
 }
 
@@ -262,7 +290,8 @@ nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& ta
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string where = source + ": " + entry_label(layers[i], i);
     if (is_unquantized(layers[i], where)) {
-      const EnergyResult result = unquantized_energy(entry_macs(layers[i], where), table, options);
+      const EnergyResult result =
+          unquantized_energy(entry_macs(layers[i], where), table, options, entry_vector(layers[i], where));
       store_energy(layers[i], result);
       add_arithmetic(total, result);
       continue;
@@ -272,7 +301,8 @@ nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& ta
     const std::optional<MemoryTraffic> traffic = entry_traffic(layers[i], where);
     EnergyResult result;
     try {
-      result = compute_energy(events, table, widths ? &*widths : nullptr, options, traffic ? &*traffic : nullptr);
+      result = compute_energy(events, table, widths ? &*widths : nullptr, options, traffic ? &*traffic : nullptr,
+                              entry_vector(layers[i], where));
     } catch (const Error& e) {
       throw Error(where + ": " + e.what());
     }

@@ -251,6 +251,21 @@ std::optional<double> optional_price(const EnergyTable& t, const char* action) {
   return t.prices(action) ? std::optional<double>(t.at(action)) : std::nullopt;
 }
 
+// The vector unit's optional flat actions (docs/energy.md#vector-work).
+struct VectorAction {
+  const char* action;
+  double VectorPrices::*price;
+};
+const std::vector<VectorAction>& vector_actions() {
+  static const std::vector<VectorAction> actions = {
+      {"vector_add", &VectorPrices::add},           {"vector_mul", &VectorPrices::mul},
+      {"vector_div", &VectorPrices::div},           {"vector_exp", &VectorPrices::exp},
+      {"vector_rsqrt", &VectorPrices::rsqrt},       {"quant_max_compare", &VectorPrices::max_compare},
+      {"quant_elem_round", &VectorPrices::elem_round}, {"quant_scale_round", &VectorPrices::scale_round},
+      {"bf16_round", &VectorPrices::bf16_round}};
+  return actions;
+}
+
 ActionPrices flat_prices(const EnergyTable& t, const PassWidths& w) {
   ActionPrices p;
   p.element_mul = t.at("lowbit_mul");
@@ -272,6 +287,13 @@ ActionPrices flat_prices(const EnergyTable& t, const PassWidths& w) {
   p.write_bit = optional_price(t, "buffer_write_bit");
   p.dram_read_bit = optional_price(t, "dram_read_bit");
   p.dram_write_bit = optional_price(t, "dram_write_bit");
+  // derived: a flat table's one integer figure (the accumulator add) for the
+  // quantizer's integer adds at every width (docs/energy.md#vector-work).
+  const double int_add = t.at("int_acc_add");
+  p.vector = vector_prices(p.fp32_add, p.fp32_mul, [int_add](int) { return int_add; }, w);
+  // A table (an exported ERT, say) may give the vector unit's prices itself.
+  for (const VectorAction& v : vector_actions())
+    if (t.prices(v.action)) p.vector.*(v.price) = t.at(v.action);
   return p;
 }
 
@@ -296,6 +318,15 @@ const std::vector<EnergyAction>& energy_actions() {
       {"buffer_write_bit", false, "on-chip buffer write, per bit (with buffer_read_bit)"},
       {"dram_read_bit", false, "DRAM read, per bit (with dram_write_bit and the buffer pair)"},
       {"dram_write_bit", false, "DRAM write, per bit (with dram_read_bit and the buffer pair)"},
+      {"vector_add", false, "vector unit fp32 add (absent: fp32_add)"},
+      {"vector_mul", false, "vector unit fp32 multiply (absent: fp32_mul)"},
+      {"vector_div", false, "vector unit fp32 divide (absent: 5 fp32_mul + 2 fp32_add)"},
+      {"vector_exp", false, "vector unit fp32 exp or log (absent: 6 fp32_mul + 6 fp32_add)"},
+      {"vector_rsqrt", false, "vector unit fp32 reciprocal square root (absent: 6 fp32_mul + 2 fp32_add)"},
+      {"quant_max_compare", false, "quantizer max-abs compare per element (absent: int_acc_add)"},
+      {"quant_elem_round", false, "quantizer rounding per element (absent: fp32_mul + int_acc_add)"},
+      {"quant_scale_round", false, "quantizer group-scale computation (absent: fp32_mul + int_acc_add)"},
+      {"bf16_round", false, "bf16 baseline rounding per element (absent: int_acc_add)"},
   };
   return actions;
 }

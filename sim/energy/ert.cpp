@@ -20,6 +20,7 @@ struct ErtAction {
   const char* flat;
   std::optional<double> ActionPrices::*optional;  // where export reads it, if optional
   double ActionPrices::*member;                   // else here
+  double VectorPrices::*vector = nullptr;         // or here, in ActionPrices::vector (optional in a flat table)
 };
 
 const std::vector<ErtAction>& ert_actions() {
@@ -38,6 +39,15 @@ const std::vector<ErtAction>& ert_actions() {
       {"memory.buffer", "write_bit", "buffer_write_bit", &ActionPrices::write_bit, nullptr},
       {"memory.dram", "read_bit", "dram_read_bit", &ActionPrices::dram_read_bit, nullptr},
       {"memory.dram", "write_bit", "dram_write_bit", &ActionPrices::dram_write_bit, nullptr},
+      {"vector_unit.fp32", "add", "vector_add", nullptr, nullptr, &VectorPrices::add},
+      {"vector_unit.fp32", "mul", "vector_mul", nullptr, nullptr, &VectorPrices::mul},
+      {"vector_unit.fp32", "div", "vector_div", nullptr, nullptr, &VectorPrices::div},
+      {"vector_unit.fp32", "exp", "vector_exp", nullptr, nullptr, &VectorPrices::exp},
+      {"vector_unit.fp32", "rsqrt", "vector_rsqrt", nullptr, nullptr, &VectorPrices::rsqrt},
+      {"vector_unit.quantizer", "max_compare", "quant_max_compare", nullptr, nullptr, &VectorPrices::max_compare},
+      {"vector_unit.quantizer", "elem_round", "quant_elem_round", nullptr, nullptr, &VectorPrices::elem_round},
+      {"vector_unit.quantizer", "scale_round", "quant_scale_round", nullptr, nullptr, &VectorPrices::scale_round},
+      {"vector_unit.quantizer", "bf16_round", "bf16_round", nullptr, nullptr, &VectorPrices::bf16_round},
   };
   return actions;
 }
@@ -55,6 +65,7 @@ std::string number(double value) {
 }
 
 std::optional<double> price_of(const ActionPrices& p, const ErtAction& a) {
+  if (a.vector) return p.vector.*(a.vector);
   return a.member ? std::optional<double>(p.*(a.member)) : p.*(a.optional);
 }
 
@@ -131,7 +142,7 @@ EnergyTable energy_table_from_ert(const nlohmann::json& doc, const std::string& 
       read_action(component, actions[j], where + ".actions[" + std::to_string(j) + "]", flat);
   }
   for (const ErtAction& a : ert_actions())
-    if (!a.optional && !flat.contains(a.flat))
+    if (!a.optional && !a.vector && !flat.contains(a.flat))
       throw Error(source + ": ERT: missing " + a.component + "/" + a.action);
   EnergyTable table = energy_table_from_json({{"tech", source}, {"unit", "pJ"}, {"energy", flat}}, source + " (ERT)");
   table.name = source;

@@ -206,6 +206,12 @@ ActionPrices osu018_prices(const Osu018Model& model, const PassWidths& w) {
   p.bf16_mul = model.bf16_mul;
   p.element_mul_gated = model.gated_fraction * p.element_mul;
   p.acc_add_gated = model.gated_fraction * p.acc_add;
+  // derived (no gate result of a vector unit): the fp32 adder and multiplier
+  // measured at gate level, and the fitted local accumulator at each width as
+  // the quantizer's integer adder (docs/energy.md#vector-work).
+  p.vector = vector_prices(p.fp32_add, p.fp32_mul,
+                           [&](int bits) { return dot(model.accumulator, accumulator_terms(w.x_elem, w.y_elem, bits)); },
+                           w);
   return p;
 }
 

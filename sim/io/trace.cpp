@@ -1,5 +1,7 @@
 #include "sim/io/trace.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -21,7 +23,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::set<std::string> kTopKeys = {"format", "model", "layers", "source", "notes"};
+const std::set<std::string> kTopKeys = {"format", "model", "layers", "source", "notes", "vector_ops"};
 // The keys of every layer; each kind adds its own (LayerKindEntry::keys).
 const std::set<std::string> kCommonLayerKeys = {"name", "kind", "weight", "input", "grad_output"};
 
@@ -212,14 +214,20 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
   Trace trace;
   trace.dir = dir;
   trace.model = text_key(m, "model", "", manifest);
-  std::set<std::string> wanted(only.begin(), only.end()), names;
+  std::set<std::string> names;
   std::vector<std::string> refused;
+  // --layers: names or fnmatch patterns; a layer is loaded when one matches it.
+  const auto wanted = [&only](const std::string& name) {
+    return only.empty() || std::any_of(only.begin(), only.end(), [&](const std::string& pattern) {
+             return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+           });
+  };
   for (size_t i = 0; i < m["layers"].size(); ++i) {
     const json& layer = m["layers"][i];
     const std::string name = layer.is_object() && layer.contains("name") && layer["name"].is_string()
                                  ? layer["name"].get<std::string>() : "";
     if (!name.empty() && !names.insert(name).second) throw Error(manifest + ": layer name '" + name + "' repeats");
-    if (!wanted.empty() && !wanted.count(name)) continue;
+    if (!wanted(name)) continue;
     try {
       if (format == "mls-trace/1") check_v1_kind(layer, manifest + ": layer " + quoted_excerpt(name));
       trace.layers.push_back(load_layer(root, layer, manifest, i));
@@ -234,9 +242,18 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
       refused.push_back(e.what());
     }
   }
-  for (const std::string& w : wanted)
-    if (!names.count(w)) throw Error(manifest + ": no layer named " + quoted_excerpt(w) + " (see --layers)");
+  for (const std::string& w : only) {
+    const bool matched = std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+      return fnmatch(w.c_str(), name.c_str(), 0) == 0;
+    });
+    if (matched) continue;
+    if (w.find_first_of("*?[") == std::string::npos)
+      throw Error(manifest + ": no layer named " + quoted_excerpt(w) + " (see --layers)");
+    throw Error(manifest + ": no layer matches the pattern " + quoted_excerpt(w) + " (see --layers)");
+  }
   if (!refused.empty()) throw Error(refusal_message(refused, trace));
+  if (m.contains("vector_ops"))
+    trace.vector_ops = parse_vector_ops(m["vector_ops"], manifest, std::vector<std::string>(names.begin(), names.end()));
   return trace;
 }
 

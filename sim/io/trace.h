@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sim/io/layer_tensors.h"
+#include "sim/io/vector_ops.h"
 
 namespace mls {
 
@@ -20,6 +21,9 @@ struct Trace {
   std::string dir;
   std::string model;
   std::vector<LayerTensors> layers;
+  // The manifest's vector ops, all of them (also those after layers not
+  // selected by --layers: their work goes with their layer's passes).
+  std::vector<VectorOp> vector_ops;
 };
 
 // Whether a loaded trace keeps its tensors' data. `run` drops it: every tensor

@@ -183,6 +183,11 @@ const std::vector<Param> kTable = {
      [](const RunConfig& c) -> json {
        return c.mls.array.bwd_weight == BwdWeight::fill_rows ? "fill-rows" : "by-batch";
      }},
+    {"out_format", Group::array, Kind::text, nullptr,
+     "width at which results leave the array, for traffic and memory energy: fp32 | bf16 | fp16 | e4m3 "
+     "(docs/energy.md#output-width)",
+     kSweep | kReport, [](RunConfig& c, const Param&, const Text& t) { c.mls.array.out_format = parse_out_format(t); },
+     [](const RunConfig& c) -> json { return to_string(c.mls.array.out_format); }},
     {"x_buffer_kb", Group::array, Kind::integer, &MemoryConfig::kKb, "X buffer capacity in KiB (0: unlimited)",
      kSweep | kReport, [](RunConfig& c, const Param& p, const Text& t) { c.mls.memory.x_buffer_kb = integer(p, t); },
      [](const RunConfig& c) -> json { return c.mls.memory.x_buffer_kb; }},

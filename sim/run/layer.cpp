@@ -147,6 +147,9 @@ int64_t pass_blocks(const QuantLayer& layer, Pass pass, BwdData bwd_data) {
 BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block, BwdData bwd_data) {
   BlockPass b;
   b.lp = layer.kind->lower_with(pass, bwd_data, block, layer.x(pass).layout, layer.y(pass).layout);
+  // A block grouping's few long groups would leave rows idle: its chunks
+  // are shortened to fill them (docs/layers.md#utilisation-under-block-groupings).
+  b.lp.fill_rows = layer.x(pass).layout.group.is_block();
   b.natural = std::move(b.lp.out_index);
   b.natural_shape = b.lp.out_shape;
   b.lp.out_shape = {b.lp.m * b.lp.p};  // out_index empty: Out[m, p] at m * p + p

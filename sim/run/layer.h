@@ -51,7 +51,8 @@ struct QuantLayer {
 QuantLayer quantize_layer(const LayerTensors& t, const PerOperand<QuantConfig>& cfg, int threads = 1,
                           const std::vector<Pass>& passes = {Pass::fwd, Pass::bwd_data, Pass::bwd_weight});
 
-// A pass of one block (LayerKind::lower); throws mls::Error for more.
+// A pass of one block (LayerKind::lower); throws mls::Error for more. Without
+// row filling (fill_rows false): `mlssim vectors` walks the plain mapping.
 LoweredPass lower_layer(const QuantLayer& layer, Pass pass);
 
 // How many blocks the pass runs as (LayerKind::blocks; a strided conv2d's
@@ -67,6 +68,7 @@ struct BlockPass {
   std::vector<int64_t> natural;
   Shape natural_shape;
 };
+// lp.fill_rows is set under a block grouping (Mapping::fill_rows).
 BlockPass lower_block(const QuantLayer& layer, Pass pass, int64_t block, BwdData bwd_data = BwdData::zero_insert);
 
 // Copies a block's compact result into the pass's result.

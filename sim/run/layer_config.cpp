@@ -117,6 +117,7 @@ std::optional<LayerSettings> settings_of(const std::string& path, const ojson& d
     matched = true;
     used.insert(entry.key());
     for (const auto& item : entry.value().items()) {
+      s.group_set = s.group_set || item.key().rfind("group", 0) == 0;
       if (item.key() == "passes")
         s.passes = passes_of(item.value());
       else if (item.key() == "unquantized")
@@ -154,6 +155,24 @@ std::map<std::string, LayerSettings> load_layer_config(const std::string& path, 
       std::cerr << "warning: " << path << ": pattern " << quoted_excerpt(entry.key())
                 << " matches no layer of this run\n";
   return out;
+}
+
+std::map<std::string, Grouping> default_groupings(const std::vector<LayerTensors>& layers) {
+  std::map<std::string, Grouping> out;
+  for (const LayerTensors& t : layers)
+    if (t.kind && t.kind->blocks_by_default()) out.emplace(t.name, Grouping::blocks(kDefaultBlock));
+  return out;
+}
+
+PerOperand<QuantConfig> layer_formats(const std::string& layer, const PerOperand<QuantConfig>& run,
+                                      const std::map<std::string, LayerSettings>& settings,
+                                      const std::map<std::string, Grouping>& defaults) {
+  const auto own = settings.find(layer);
+  PerOperand<QuantConfig> quant = own == settings.end() ? run : own->second.quant;
+  const auto fallback = defaults.find(layer);
+  if (fallback == defaults.end() || (own != settings.end() && own->second.group_set)) return quant;
+  for (Operand which : {Operand::weight, Operand::input, Operand::grad_output}) quant[which].group = fallback->second;
+  return quant;
 }
 
 void mark_unquantized(const std::string& list, const std::vector<std::string>& layers, const std::string& classifier,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ref/core/config.h"
+#include "sim/io/layer_tensors.h"
 #include "sim/params/params.h"
 
 namespace mls {
@@ -17,7 +18,24 @@ struct LayerSettings {
   PerOperand<QuantConfig> quant;  // the layer's formats
   std::vector<Pass> passes;       // the passes the layer runs (default: --passes)
   bool unquantized = false;       // not simulated: the entry shows its MACs only
+  bool group_set = false;         // an entry set a grouping (group, group_w, ...): no default applies
 };
+
+// The block size B of the default block grouping (docs/layers.md#default-groupings):
+// chosen by measurement on the bundled traces.
+constexpr int kDefaultBlock = 32;
+
+// Default groupings when the run gives no grouping (no --group, --group-w/-a/-e,
+// nor a preset's): `kB` (B = kDefaultBlock) on all three operands of every
+// layer whose kind blocks by default (LayerKind::blocks_by_default: linear,
+// matmul, 1x1 convs), nc for the others (absent from the map). By layer name.
+std::map<std::string, Grouping> default_groupings(const std::vector<LayerTensors>& layers);
+
+// The formats `layer` runs with: its --layer-config settings or the run's,
+// with its default grouping (`defaults`) unless its settings set one.
+PerOperand<QuantConfig> layer_formats(const std::string& layer, const PerOperand<QuantConfig>& run,
+                                      const std::map<std::string, LayerSettings>& settings,
+                                      const std::map<std::string, Grouping>& defaults);
 
 // The settings of each of `layers` that some entry matches, by layer name.
 // `base` is the run's configuration, `passes` its --passes. Throws mls::Error,

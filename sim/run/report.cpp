@@ -5,6 +5,7 @@
 
 #include "hw_model/stats/gauges.h"
 #include "hw_model/stats/traffic.h"
+#include "hw_model/stats/vector_work.h"
 #include "ref/core/error.h"
 #include "sim/params/params.h"
 
@@ -71,6 +72,20 @@ void add_counts(Stats& total, hw::Traffic& traffic, const json& entry, const std
     traffic.*info.field = checked_add(traffic.*info.field, t.*info.field, std::string(info.key) + of);
 }
 
+// An entry's vector work ("vector"; none in a report from before it).
+hw::VectorWork vector_of(const json& entry) {
+  hw::VectorWork v;
+  if (!entry.contains("vector")) return v;
+  for (const hw::VectorInfo& info : hw::kVectorTable) v.*info.field = entry.at("vector").at(info.key).get<uint64_t>();
+  return v;
+}
+
+void add_vector(hw::VectorWork& total, const json& entry, const std::string& of) {
+  const hw::VectorWork v = vector_of(entry);
+  for (const hw::VectorInfo& info : hw::kVectorTable)
+    total.*info.field = checked_add(total.*info.field, v.*info.field, std::string(info.key) + of);
+}
+
 }  // namespace
 
 bool is_timing_field(const std::string& key) {
@@ -86,9 +101,11 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
   double sim_seconds = 0;
   int64_t macs = 0, useful = 0, unquantized_macs = 0;
   Gauges gauges;
+  hw::VectorWork vector;
   bool all_bit_exact = true;
   for (const json& e : layers) {
     const std::string of = " (adding " + string_field(e, "name", "?") + " " + string_field(e, "pass", "?") + ")";
+    add_vector(vector, e, of);
     if (e.value("unquantized", false)) {
       unquantized_macs = checked_add(unquantized_macs, e.at("macs").get<int64_t>(), "macs_unquantized" + of);
       continue;
@@ -114,6 +131,8 @@ json assemble_report(const json& config, const json& trace, json layers, bool ch
                    {"utilization", total.utilization(array.rows, array.cols)},
                    {"sim_seconds", sim_seconds}, {"sim_macs_per_second", rate}}}};
   add_gauges_json(report["total"], gauges);
+  report["total"]["vector"] = hw::vector_json(vector);
+  report["stats_info"]["vector"] = hw::vector_info_json();
   if (check) report["total"]["bit_exact"] = all_bit_exact;
   if (layer_settings) report["total"]["macs_unquantized"] = unquantized_macs;
   return report;
@@ -270,13 +289,18 @@ std::vector<std::string> compare_reports(const json& expected, const json& actua
       diffs.push_back(key + ": missing from this run");
       continue;
     }
-    const json& we = w->at("events");
-    const json& ge = it->second->at("events");
-    for (const auto& item : we.items()) {
-      if (item.key() == "utilization") continue;  // derived from cycles and mul
-      if (!ge.contains(item.key()) || ge[item.key()] != item.value())
-        diffs.push_back(key + ": " + item.key() + " " + json_text_line(item.value()) + " -> " +
-                        (ge.contains(item.key()) ? json_text_line(ge[item.key()]) : "missing"));
+    // The events, and the vector work and groupings when the stored report has them.
+    for (const char* block : {"events", "vector", "groups"}) {
+      if (!w->contains(block) || !w->at(block).is_object()) continue;
+      const json& we = w->at(block);
+      const json ge = it->second->value(block, json::object());
+      const std::string prefix = std::string(block) == "events" ? "" : std::string(block) + ".";
+      for (const auto& item : we.items()) {
+        if (item.key() == "utilization") continue;  // derived from cycles and mul
+        if (!ge.contains(item.key()) || ge[item.key()] != item.value())
+          diffs.push_back(key + ": " + prefix + item.key() + " " + json_text_line(item.value()) + " -> " +
+                          (ge.contains(item.key()) ? json_text_line(ge[item.key()]) : "missing"));
+      }
     }
   }
   for (const auto& [key, g] : got)

@@ -58,7 +58,8 @@ void seal_partial(nlohmann::json& partial);
 // golden_seconds, in the entries and the total.
 bool is_timing_field(const std::string& key);
 
-// Differences in cycles and event counts per (layer, pass) between a stored
+// Differences in cycles and event counts (and, where the stored report has
+// them, vector work and groupings) per (layer, pass) between a stored
 // report and a new one, one readable line each; empty when they agree.
 std::vector<std::string> compare_reports(const nlohmann::json& expected, const nlohmann::json& actual);
 

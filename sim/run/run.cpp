@@ -28,6 +28,7 @@
 #include "sim/run/layer.h"
 #include "sim/run/report.h"
 #include "sim/run/resume_store.h"
+#include "sim/run/vector_work.h"
 
 namespace mls {
 
@@ -101,7 +102,7 @@ json pass_entry(const std::string& layer, Pass pass, const BlockedRun& run, cons
   add_gauges_json(e, run.gauges);
   if (run.blocks != 1) e["blocks"] = run.blocks;
   // The chunk the pass ran with (shorter than --chunk when its rows were filled).
-  e["chunk"] = Mapping::for_pass(array, pass).chunk_for(lp.k, lp.g);
+  e["chunk"] = Mapping::for_pass(array, pass, lp.fill_rows).chunk_for(lp.k, lp.g);
   return e;
 }
 
@@ -148,6 +149,7 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
     if (b == 0) {
       r.first.pass = pass;
       r.first.m = block.lp.m, r.first.p = block.lp.p, r.first.g = block.lp.g, r.first.k = block.lp.k;
+      r.first.fill_rows = block.lp.fill_rows;
     }
   }
   r.stats.requant += layer.requant(pass);  // block groupings: the operands quantized again for this pass
@@ -163,7 +165,17 @@ json pass_formats(const QuantLayer& layer, Pass pass, const ArrayConfig& array) 
   };
   return {{"x", operand(layer.kind->x_operand(pass))},
           {"y", operand(layer.kind->y_operand(pass))},
-          {"acc_bits", array.acc_bits}};
+          {"acc_bits", array.acc_bits},
+          {"out_format", to_string(array.out_format)}};
+}
+
+// The grouping each operand of the layer was quantized with (per operand).
+json groups_of(const QuantLayer& layer) {
+  json groups = json::object();
+  for (Operand which : {Operand::weight, Operand::input, Operand::grad_output})
+    if (which != Operand::grad_output || layer.grad_output)
+      groups[to_string(which)] = to_string(layer.operand(which).layout.group);
+  return groups;
 }
 
 // --check: every output bit and the overflow count against the golden model.
@@ -194,6 +206,7 @@ json run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer,
   const BlockedRun run = run_blocks(sim, layer, pass, opt.check, progress);
   json entry = pass_entry(layer.name, pass, run, opt.cfg.array);
   entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
+  entry["groups"] = groups_of(layer);
   progress.clear();
   if (opt.check) check_against_golden(run, layer.name + " " + to_string(pass), entry);
   if (opt.accuracy) entry["rel_error_fp32"] = error_against_fp32(t, layer, pass, run.out);
@@ -265,6 +278,26 @@ std::string acc_overflow_warning(const json& report) {
               : "no accumulator up to " + std::to_string(ArrayConfig::kAccBits.hi) + " bits would have none");
 }
 
+std::string one_scale_per_product_warning(const json& report) {
+  std::vector<std::string> layers;
+  size_t passes = 0;
+  for (const json& e : report.at("layers")) {
+    if (e.value("unquantized", false) || !e.contains("k") || e.at("k").get<int64_t>() != 1) continue;
+    ++passes;
+    const std::string name = e.at("name").get<std::string>();
+    if (std::find(layers.begin(), layers.end(), name) == layers.end()) layers.push_back(name);
+  }
+  if (layers.empty()) return "";
+  constexpr size_t kNamed = 5;
+  std::string names;
+  for (size_t i = 0; i < layers.size() && i < kNamed; ++i) names += (i ? ", " : "") + layers[i];
+  if (layers.size() > kNamed) names += " and " + std::to_string(layers.size() - kNamed) + " more";
+  return "warning: one group scale per product (k = 1) in " + std::to_string(passes) + " layer-pass" +
+         (passes == 1 ? "" : "es") + " of " + names + ": each group holds one element of the reduction; a block "
+         "grouping (--group kB, as the default k" + std::to_string(kDefaultBlock) +
+         " of linear and matmul layers) shares each scale over B products";
+}
+
 namespace {
 
 // Not simulated: the entry says so and counts the pass's MACs, which are
@@ -295,6 +328,7 @@ struct RunState {
   PassLog log;
   json layers = json::array();
   int width;
+  std::map<std::string, std::vector<const VectorOp*>> vector_ops;  // by the layer they follow
 };
 
 // The passes of layer `li` this process runs: each taken from the resume
@@ -325,16 +359,21 @@ void run_layer(RunState& st, const Trace& trace, size_t li) {
     if (!listed.resident && !tensors) tensors = load_tensors(listed);
     const LayerTensors& t = listed.resident ? listed : *tensors;
     if (!quantized)
-      quantized = quantize_layer(t, settings ? settings->quant : opt.cfg.quant, opt.threads,
-                                 settings ? settings->passes : opt.passes);
+      quantized = quantize_layer(t, layer_formats(t.name, opt.cfg.quant, opt.layer_settings, opt.default_groups),
+                                 opt.threads, settings ? settings->passes : opt.passes);
     json entry;
+    const auto ops = st.vector_ops.find(t.name);
+    hw::VectorWork vector = ops == st.vector_ops.end() ? hw::VectorWork{} : layer_ops_work(ops->second, pass);
     if (settings && settings->unquantized) {
       entry = unquantized_entry(*quantized, pass, opt.cfg.array.bwd_data);
+      entry["vector"] = hw::vector_json(vector);
     } else {
+      vector += quantizer_work(*quantized, pass, settings ? settings->passes : opt.passes);
       std::ostringstream label;
       label << "layer " << li + 1 << "/" << trace.layers.size() << " " << t.name << " " << to_string(pass);
       st.progress.set_layer(label.str());
       entry = run_pass(st.sim, t, *quantized, pass, opt, st.progress, st.outputs);
+      entry["vector"] = hw::vector_json(vector);
       if (opt.accuracy) entry["are"] = layer_are(t, *quantized);
       st.progress.clear();
     }
@@ -357,7 +396,8 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   std::optional<ResumeStore> store;  // refuses another run's directory before the array is built
   if (!opt.resume_dir.empty()) store.emplace(opt.resume_dir, identity);
   RunState st{opt, outputs, {}, std::move(store), hw::ArraySim(opt.cfg, opt.vcd_path), ProgressLine(opt.progress),
-              PassLog(opt.progress, eta_items(mine)), json::array(), layer_column_width(trace)};
+              PassLog(opt.progress, eta_items(mine)), json::array(), layer_column_width(trace),
+              vector_ops_by_layer(trace)};
   for (const PlannedPass& pp : mine) st.selected[pp.key()] = &pp;
   if (!opt.quiet) print_header(st.width);
   for (size_t li = 0; li < trace.layers.size(); ++li) run_layer(st, trace, li);

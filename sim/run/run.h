@@ -30,6 +30,10 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
 // the narrowest --acc-bits that would have none (total.acc_bits_needed); ""
 // when nothing overflowed.
 std::string acc_overflow_warning(const nlohmann::json& report);
+// One line naming the layers with a layer-pass of k = 1, whose grouping puts
+// one group-scale pair on every product (nc on a linear layer, say); "" when
+// none has (docs/layers.md#default-groupings).
+std::string one_scale_per_product_warning(const nlohmann::json& report);
 
 // --outputs DIR/<layer>.<pass>.npy
 std::string output_path(const std::string& dir, const std::string& layer, Pass pass);

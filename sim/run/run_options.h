@@ -25,6 +25,9 @@ struct RunOptions {
   // --layer-config: the layers with their own formats, passes or no
   // quantization, by name; the others take cfg.quant and passes.
   std::map<std::string, LayerSettings> layer_settings;
+  // Default groupings by layer (default_groupings): filled only when the run
+  // gives no grouping; --layer-config's group keys win over them.
+  std::map<std::string, Grouping> default_groups;
   // --shard I/N (and each worker of -j N): run only the layer-passes of shard
   // `shard_index` (1-based) of `shard_count` (shard_plan) and mark the report
   // as a partial for `mlssim merge` (docs/scale.md).

@@ -21,11 +21,15 @@ TOPOLOGY = {"model": "tiny", "layers": [
 
 def expected_macs(batch):
     # conv: Ho = Wo = (10 + 2 - 3) // 2 + 1 = 5; fwd and bwd-weight N*Co*Ho*Wo*Ci*9,
-    # bwd-data (zero insertion) N*Ci*H*W*Co*9. linear: N*out*in per pass.
+    # bwd-data (zero insertion) N*Ci*H*W*Co*9. linear: N*out*in per pass, under its
+    # default k32 grouping (docs/layers.md#default-groupings) with fwd's reduction of
+    # in = 40 streamed as ceil(40 / 32) = 2 blocks of 32 (24 zero taps); bwd-data's 5
+    # and bwd-weight's N = 3 are one block each.
     conv_fwd = batch * 8 * 5 * 5 * 3 * 9
     conv_bwd_data = batch * 3 * 10 * 10 * 8 * 9
     fc = batch * 5 * 40
-    return 2 * conv_fwd + conv_bwd_data + 3 * fc
+    fc_fwd = batch * 5 * 2 * 32
+    return 2 * conv_fwd + conv_bwd_data + fc_fwd + 2 * fc
 
 
 class BenchE2E(unittest.TestCase):

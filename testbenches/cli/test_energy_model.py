@@ -132,11 +132,13 @@ class WidthsMoveTheEnergy(unittest.TestCase):
             self.assertIsNone(entry["energy"]["total"])  # paper-unit prices no memory
 
     def test_total_is_arithmetic_plus_memory(self):
+        # ... plus the vector unit (docs/energy.md#vector-work), which every design has.
         report = forward_report(self.tmp.name)
         for entry in report["layers"] + [report["total"]]:
             energy = entry["energy"]
             for design in ("mls", "fp32", "fp8", "fp8-fp16acc", "bf16"):
-                self.assertAlmostEqual(energy["total"][design], energy[design] + energy["memory"][design],
+                self.assertAlmostEqual(energy["total"][design],
+                                       energy[design] + energy["memory"][design] + energy["vector"][design],
                                        delta=1e-9 * energy["total"][design])
             self.assertAlmostEqual(energy["total_fp32_over_mls"], energy["total"]["fp32"] / energy["total"]["mls"])
         # fp32 words are 32 bits: its memory energy from the traffic's element counts alone.

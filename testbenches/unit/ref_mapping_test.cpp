@@ -119,3 +119,35 @@ TEST(ref_mapping, DataflowLoopOrders) {
 }
 
 }  // namespace
+
+// Balanced row filling (docs/layers.md#utilisation-under-block-groupings): the
+// chunk length with the shortest chunk tiles, ceil(G ceil(K / c) / R) * c, the
+// longest on a tie, worked out by hand for each case.
+TEST(ref_mapping, BalancedFillRowsChunks) {
+  const Mapping map(Dataflow::baseline, 16, 16, 16);
+  const Mapping balanced = map.fill_rows_balanced();
+  // G = 6 groups of K = 16 (a reduction of 96 under k16): c = 8 -> 12 chunks, 1 tile
+  // of 8 cycles; c = 4 -> 24 chunks, 2 tiles of 4 = 8; c = 2 -> 48 chunks, 3 tiles of
+  // 2 = 6; c = 1 -> 96 chunks, 6 tiles of 1 = 6: the longest of the shortest is 2.
+  EXPECT_EQ(balanced.chunk_for(16, 6), 2);
+  // The plain fill-rows rule gives ceil(16 / floor(16 / 6)) = 8 there.
+  EXPECT_EQ(map.fill_rows().chunk_for(16, 6), 8);
+  // G = 2 groups of K = 32 (a linear fwd over 64 features under k32): c = 4 -> 16
+  // chunks, one tile of 4; c = 2 -> 32 chunks, 2 tiles of 2 = 4: tie, the longer: 4.
+  EXPECT_EQ(balanced.chunk_for(32, 2), 4);
+  // G = 3 groups of K = 16: c = 16 -> 3 chunks, 16 cycles; c = 6 -> 9 chunks, 6;
+  // c = 4 -> 12 chunks, 4; c = 3 -> 18 chunks, 2 tiles of 3 = 6; c = 2 -> 24, 2 tiles
+  // of 2 = 4; c = 1 -> 48 chunks, 3 tiles of 1 = 3: c = 1.
+  EXPECT_EQ(balanced.chunk_for(16, 3), 1);
+  // Rows already full (G ceil(K / chunk) >= R): the plain chunk.
+  EXPECT_EQ(balanced.chunk_for(16, 16), 16);
+  EXPECT_EQ(balanced.chunk_for(64, 8), 16);
+  // A block shorter than the chunk: c <= K. G = 1, K = 12: c = 1 -> 12 chunks, 1 tile of 1.
+  EXPECT_EQ(balanced.chunk_for(12, 1), 1);
+  // Not filling: the chunk whatever the shape.
+  EXPECT_EQ(map.chunk_for(16, 6), 16);
+  // for_pass fills with the balanced rule when the lowering asks (a block grouping).
+  mls::ArrayConfig a;
+  EXPECT_EQ(Mapping::for_pass(a, mls::Pass::fwd, true).chunk_for(16, 6), 2);
+  EXPECT_EQ(Mapping::for_pass(a, mls::Pass::fwd).chunk_for(16, 6), 16);
+}
