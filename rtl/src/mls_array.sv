@@ -29,7 +29,7 @@ module mls_array #(
   parameter int unsigned ACC_BITS = 16,
   parameter int unsigned WRAP     = 0,
   parameter int unsigned NW       = 24,
-  parameter int unsigned XAW      = 18,
+  parameter int unsigned XAW      = 16,  // address bits of each column's X bank
   parameter int unsigned YAW      = 20,
   parameter int unsigned XSAW     = 14,
   parameter int unsigned YSAW     = 16,
@@ -37,13 +37,15 @@ module mls_array #(
   parameter int unsigned XB  = 1 + EX + MX,
   parameter int unsigned YB  = 1 + EY + MY,
   parameter int unsigned CWX = (EGX + MGX == 0) ? 1 : EGX + MGX,
-  parameter int unsigned CWY = (EGY + MGY == 0) ? 1 : EGY + MGY
+  parameter int unsigned CWY = (EGY + MGY == 0) ? 1 : EGY + MGY,
+  parameter int unsigned BW  = (COLS > 1) ? $clog2(COLS) : 1
 ) (
   input  logic                 clk_i,
   input  logic                 rst_ni,
   // Operand load (before start_i): see mls_operand_buf.
   input  logic                 load_i,
   input  logic [1:0]           load_sel_i,
+  input  logic [BW-1:0]        load_bank_i,
   input  logic [31:0]          load_addr_i,
   input  logic [15:0]          load_data_i,
   // The pass.
@@ -60,6 +62,7 @@ module mls_array #(
   input  logic [31:0]          factor_i,  // F, fp32
   input  logic                 start_i,
   output logic                 issue_o,   // the controller issues this cycle
+  output logic                 tile_o,    // a chunk tile leaves the adder trees this cycle
   // Finished outputs: row mt*COLS + c, position p, for each c in out_mask_o.
   output logic                 out_valid_o,
   output logic [NW-1:0]        out_mt_o,
@@ -81,13 +84,15 @@ module mls_array #(
   logic [NW-1:0]         c_mt, c_p;
   logic [ROWS-1:0]       c_act, c_first, c_slot;
   logic [ROWS*NW-1:0]    c_group, c_offset;
+  logic [NW-1:0]         c_x_base, c_xs_base, c_y_base, c_ys_base, c_m_left;
 
-  mls_array_ctrl #(.ROWS(ROWS), .NW(NW)) u_ctrl (
+  mls_array_ctrl #(.ROWS(ROWS), .COLS(COLS), .NW(NW)) u_ctrl (
     .clk_i, .rst_ni, .start_i,
-    .m_tiles_i, .p_i, .g_i, .k_i, .chunk_i, .cpg_i, .last_len_i, .tiles_i,
+    .m_i, .m_tiles_i, .p_i, .g_i, .k_i, .gk_i, .chunk_i, .cpg_i, .last_len_i, .tiles_i,
     .valid_o(c_valid), .mt_o(c_mt), .p_o(c_p), .out_first_o(c_out_first), .out_last_o(c_out_last),
     .step_last_o(c_step_last), .pass_last_o(c_pass_last),
-    .act_o(c_act), .first_o(c_first), .slot_o(c_slot), .group_o(c_group), .offset_o(c_offset)
+    .act_o(c_act), .first_o(c_first), .slot_o(c_slot), .group_o(c_group), .offset_o(c_offset),
+    .x_base_o(c_x_base), .xs_base_o(c_xs_base), .y_base_o(c_y_base), .ys_base_o(c_ys_base), .m_left_o(c_m_left)
   );
   assign issue_o = c_valid;
 
@@ -103,8 +108,9 @@ module mls_array #(
     .ROWS(ROWS), .COLS(COLS), .NW(NW), .XB(XB), .YB(YB), .CWX(CWX), .CWY(CWY),
     .XAW(XAW), .YAW(YAW), .XSAW(XSAW), .YSAW(YSAW)
   ) u_buf (
-    .clk_i, .rst_ni, .load_i, .load_sel_i, .load_addr_i, .load_data_i,
-    .m_i, .g_i, .gk_i, .mt_i(c_mt), .p_i(c_p), .group_i(c_group), .offset_i(c_offset),
+    .clk_i, .rst_ni, .load_i, .load_sel_i, .load_bank_i, .load_addr_i, .load_data_i,
+    .group_i(c_group), .offset_i(c_offset), .x_base_i(c_x_base), .xs_base_i(c_xs_base),
+    .y_base_i(c_y_base), .ys_base_i(c_ys_base), .m_left_i(c_m_left),
     .x_code_o(b_x), .y_code_o(b_y), .sx_code_o(b_sx), .sy_code_o(b_sy), .col_act_o(b_col_act)
   );
   mls_pipe #(.W(2 * ROWS), .DEPTH(1)) u_pipe_act (
@@ -130,9 +136,10 @@ module mls_array #(
   );
 
   // The columns: PEs (edges t+2, t+3), scalers, tree and output accumulator.
-  // Every column finishes an output in the same cycle: column 0's flag is used.
+  // Every column finishes a tile and an output in the same cycle: column 0's
+  // flags are used.
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [COLS-1:0]    col_done;
+  logic [COLS-1:0]    col_done, col_tile;
   /* verilator lint_on UNUSEDSIGNAL */
   logic [COLS*32-1:0] col_acc;
   for (genvar c = 0; c < COLS; c++) begin : g_col
@@ -152,11 +159,13 @@ module mls_array #(
       .cap_i(a_step_last), .cap_first_i(a_out_first), .cap_last_i(a_out_last),
       .cap_slot_valid_i(a_slot), .sx_code_i(sx_col), .sy_code_i(a_sy),
       .pe_acc_o(), .pe_ovf_o(), .scaled_valid_o(), .scaled_slot_valid_o(), .scaled_o(),
-      .tree_valid_o(), .tree_o(),
+      .tree_valid_o(col_tile[c]), .tree_o(),
       .out_valid_o(col_done[c]), .out_acc_o(col_acc[c*32 +: 32])
     );
     /* verilator lint_on PINCONNECTEMPTY */
   end
+
+  assign tile_o = col_tile[0];
 
   // Edge t+5+S: the output's tags, delayed from the capture.
   logic            o_pass_last;

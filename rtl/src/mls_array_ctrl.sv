@@ -14,19 +14,25 @@
 // The issue is registered (edge t in the pipeline table): per row whether it
 // has a product this cycle (act), whether it is its chunk's first (first),
 // whether the row holds a chunk in this tile at all (slot), its group and
-// its element offset g*K + k inside an operand row of G*K codes.
+// its element offset g*K + k inside an operand row of G*K codes. Beside it,
+// the bases of the block's operand rows, kept by adding (no multiplier): X
+// row mt in each column's bank at mt*G*K (scales mt*G), Y row p at p*G*K
+// (scales p*G), and the columns the m-tile still has, M - mt*COLS.
 module mls_array_ctrl #(
   parameter int unsigned ROWS = 4,
+  parameter int unsigned COLS = 8,
   parameter int unsigned NW   = 24  // counter and offset width
 ) (
   input  logic                 clk_i,
   input  logic                 rst_ni,
   input  logic                 start_i,
   // The pass's schedule (stable from start_i to the end of the pass).
+  input  logic [NW-1:0]        m_i,         // M
   input  logic [NW-1:0]        m_tiles_i,   // ceil(M / COLS)
   input  logic [NW-1:0]        p_i,         // P
   input  logic [NW-1:0]        g_i,         // G
   input  logic [NW-1:0]        k_i,         // K
+  input  logic [NW-1:0]        gk_i,        // G*K
   input  logic [NW-1:0]        chunk_i,     // products per chunk
   input  logic [NW-1:0]        cpg_i,       // chunks per group, ceil(K / chunk)
   input  logic [NW-1:0]        last_len_i,  // length of a group's last chunk
@@ -43,12 +49,18 @@ module mls_array_ctrl #(
   output logic [ROWS-1:0]      first_o,
   output logic [ROWS-1:0]      slot_o,
   output logic [ROWS*NW-1:0]   group_o,      // row r at [r*NW +: NW]
-  output logic [ROWS*NW-1:0]   offset_o      // g*K + k, row r at [r*NW +: NW]
+  output logic [ROWS*NW-1:0]   offset_o,     // g*K + k, row r at [r*NW +: NW]
+  output logic [NW-1:0]        x_base_o,     // mt*G*K
+  output logic [NW-1:0]        xs_base_o,    // mt*G
+  output logic [NW-1:0]        y_base_o,     // p*G*K
+  output logic [NW-1:0]        ys_base_o,    // p*G
+  output logic [NW-1:0]        m_left_o      // M - mt*COLS
 );
   logic          run_q;
   logic [NW-1:0] mt_q, p_q, t_q, s_q;
   // Row 0's chunk: group, chunk in group, its first k, and g*K.
   logic [NW-1:0] g0_q, c0_q, kb0_q, gk0_q;
+  logic [NW-1:0] xb_q, xsb_q, yb_q, ysb_q, m_left_q;
 
   // The chain, row by row: row r's group, its element base g*K + k_begin,
   // whether it holds a chunk and whether that is its group's last; then the
@@ -104,9 +116,12 @@ module mls_array_ctrl #(
     if (!rst_ni) begin
       run_q <= 1'b0;
       {mt_q, p_q, t_q, s_q, g0_q, c0_q, kb0_q, gk0_q} <= '0;
+      {xb_q, xsb_q, yb_q, ysb_q, m_left_q} <= '0;
     end else if (start_i && !run_q) begin
       run_q <= 1'b1;
       {mt_q, p_q, t_q, s_q, g0_q, c0_q, kb0_q, gk0_q} <= '0;
+      {xb_q, xsb_q, yb_q, ysb_q} <= '0;
+      m_left_q <= m_i;
     end else if (run_q) begin
       if (!step_last) begin
         s_q <= s_q + 1'b1;
@@ -121,11 +136,16 @@ module mls_array_ctrl #(
         end else begin
           {t_q, g0_q, c0_q, kb0_q, gk0_q} <= '0;
           if (!p_last) begin
-            p_q <= p_q + 1'b1;
+            p_q   <= p_q + 1'b1;
+            yb_q  <= yb_q + gk_i;
+            ysb_q <= ysb_q + g_i;
           end else begin
-            p_q <= '0;
-            if (!mt_last) mt_q <= mt_q + 1'b1;
-            else run_q <= 1'b0;
+            {p_q, yb_q, ysb_q} <= '0;
+            mt_q     <= mt_q + 1'b1;
+            xb_q     <= xb_q + gk_i;
+            xsb_q    <= xsb_q + g_i;
+            m_left_q <= m_left_q - NW'(COLS);
+            if (mt_last) run_q <= 1'b0;
           end
         end
       end
@@ -138,6 +158,7 @@ module mls_array_ctrl #(
       valid_o <= 1'b0;
       {mt_o, p_o, out_first_o, out_last_o, step_last_o, pass_last_o} <= '0;
       {act_o, first_o, slot_o, group_o, offset_o} <= '0;
+      {x_base_o, xs_base_o, y_base_o, ys_base_o, m_left_o} <= '0;
     end else begin
       valid_o     <= run_q;
       mt_o        <= mt_q;
@@ -149,6 +170,11 @@ module mls_array_ctrl #(
       act_o       <= run_q ? act : '0;
       first_o     <= (s_q == '0) ? has : '0;
       slot_o      <= has;
+      x_base_o    <= xb_q;
+      xs_base_o   <= xsb_q;
+      y_base_o    <= yb_q;
+      ys_base_o   <= ysb_q;
+      m_left_o    <= m_left_q;
       for (int r = 0; r < ROWS; r++) begin
         group_o[r*NW +: NW]  <= row_g[r];
         offset_o[r*NW +: NW] <= row_base[r] + s_q;

@@ -1,15 +1,21 @@
-// mls_rtl_array --vectors DIR [--vcd FILE]: runs one layer-pass, written by
+// mls_rtl_array --vectors DIR [--vcd FILE] [--leave-log FILE]: runs one layer-pass, written by
 // `mlssim vectors`, through the whole RTL array (rtl/src/mls_array.sv) and
 // compares every output (the output accumulator and the final-scaled value)
 // bit for bit with the golden results in DIR. The last line printed is
 // `cycles N mismatches M`: N counts clock edges from the controller's first
 // issue to the last output write, inclusive (docs/architecture.md), measured
-// on the RTL. Exit 0: no mismatch; 1: mismatches; 2: bad usage or input.
+// on the RTL. --leave-log writes, per line, `tile E` for each edge E at which
+// a chunk tile leaves the adder trees and `output E` for each edge at which
+// the output accumulators finish an output (E counted from the first issue
+// edge, 0), to compare with the SystemC model's VCD (rtl/tb/array_check.py).
+// Exit 0: no mismatch; 1: mismatches; 2: bad usage or input.
 //
 // The array is built for one configuration (the MLS_ARR_* definitions, the
 // Verilator -G parameters); a vector set of another is refused.
+#include <chrono>
 #include <cmath>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -62,9 +68,9 @@ Pass read_pass(const std::map<std::string, std::string>& meta, const std::string
   n.factor = uint32_t(std::stoul(meta.at("final_scale"), nullptr, 16));
   if (n.m < 1 || n.p < 1 || n.g < 1 || n.k < 1 || n.chunk < 1) throw bad(path, "empty pass");
   // The memories' sizes (the -G address widths) and the 24-bit counters.
-  const int64_t limits[][2] = {{n.m * n.g * n.k, int64_t(1) << MLS_ARR_XAW},
+  const int64_t limits[][2] = {{n.m_tiles * n.g * n.k, int64_t(1) << MLS_ARR_XAW},  // per column bank
                                {n.p * n.g * n.k, int64_t(1) << MLS_ARR_YAW},
-                               {n.m * n.g, int64_t(1) << MLS_ARR_XSAW},
+                               {n.m_tiles * n.g, int64_t(1) << MLS_ARR_XSAW},
                                {n.p * n.g, int64_t(1) << MLS_ARR_YSAW}};
   for (const auto& l : limits)
     if (l[0] > l[1])
@@ -112,17 +118,26 @@ class ArrayBench {
   }
   uint64_t edges() const { return edges_; }
 
-  // Writes one operand's memories through the load port.
-  void load(const Operand& op, int code_sel, int scale_sel) {
+  // Writes an operand's memories through the load port: X row m (g*k codes
+  // per row) into bank m % COLS from (m / COLS) * g*k, its scales from
+  // (m / COLS) * g; Y (banks = 1) row p from p*g*k, its scales from p*g.
+  void load(const Operand& op, int64_t g, int64_t k, int banks, int code_sel, int scale_sel) {
     top_.load_i = 1;
-    for (size_t i = 0; i < op.code.size(); ++i) write(code_sel, i, op.code[i]);
-    for (size_t i = 0; i < op.scale.size(); ++i) write(scale_sel, i, op.scale[i]);
+    for (size_t i = 0; i < op.code.size(); ++i) {
+      const int64_t row = int64_t(i) / (g * k), at = int64_t(i) % (g * k);
+      write(code_sel, int(row % banks), (row / banks) * g * k + at, op.code[i]);
+    }
+    for (size_t i = 0; i < op.scale.size(); ++i) {
+      const int64_t row = int64_t(i) / g, at = int64_t(i) % g;
+      write(scale_sel, int(row % banks), (row / banks) * g + at, op.scale[i]);
+    }
     top_.load_i = 0;
   }
 
  private:
-  void write(int sel, size_t addr, uint32_t data) {
+  void write(int sel, int bank, int64_t addr, uint32_t data) {
     top_.load_sel_i = uint8_t(sel);
+    top_.load_bank_i = uint8_t(bank);
     top_.load_addr_i = uint32_t(addr);
     top_.load_data_i = uint16_t(data);
     edge();
@@ -186,7 +201,7 @@ std::vector<OutputRecord> outputs_by_index(const std::string& path, const Pass& 
   return by;
 }
 
-int run(const std::string& dir, const std::string& vcd) {
+int run(const std::string& dir, const std::string& vcd, const std::string& leave_log) {
   const std::string meta_path = dir + "/meta.txt";
   const auto meta = read_meta(meta_path);
   check_configuration(meta, meta_path);
@@ -197,8 +212,8 @@ int run(const std::string& dir, const std::string& vcd) {
 
   ArrayBench bench(vcd);
   Vmls_array& top = bench.top();
-  bench.load(x, 0, 1);
-  bench.load(y, 2, 3);
+  bench.load(x, n.g, n.k, kCols, 0, 1);
+  bench.load(y, n.g, n.k, 1, 2, 3);
   set_schedule(top, n);
   top.start_i = 1;
   bench.edge();
@@ -209,18 +224,32 @@ int run(const std::string& dir, const std::string& vcd) {
   // A bound no correct run reaches: every block at its longest tiles, plus the pipeline.
   const uint64_t bound = uint64_t(n.m_tiles * n.p * n.tiles * n.chunk) + 64;
   int64_t first = -1, last = -1;
+  std::ofstream leave;
+  if (!leave_log.empty()) {
+    leave.open(leave_log);
+    if (!leave) throw std::runtime_error(leave_log + ": cannot write");
+  }
+  const auto start = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i <= bound && last < 0; ++i) {
     bench.edge();
     if (first < 0 && top.issue_o) first = int64_t(bench.edges());
     if (top.out_valid_o) check_outputs(top, n, golden, seen, check);
+    if (leave.is_open() && first >= 0) {
+      const int64_t at = int64_t(bench.edges()) - first;
+      if (top.tile_o) leave << "tile " << at << "\n";
+      if (top.out_valid_o) leave << "output " << at - 1 << "\n";  // the write is one edge after the accumulator
+    }
     if (top.done_o) last = int64_t(bench.edges());
   }
   if (last < 0) check.fail("no last output write within " + std::to_string(bound) + " cycles");
   for (size_t i = 0; i < seen.size(); ++i)
     if (!seen[i]) check.fail("output m " + std::to_string(i / size_t(n.p)) + " p " + std::to_string(i % size_t(n.p)) +
                              " never written");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const int status = check.finish();
   const int64_t cycles = (first >= 0 && last >= 0) ? last - first + 1 : 0;
+  std::cout << "simulated " << cycles << " cycles in " << seconds << " s: " << double(cycles) / seconds
+            << " cycles/s (loading the buffers not included)\n";
   std::cout << "cycles " << cycles << " mismatches " << check.mismatches() << "\n";
   return status;
 }
@@ -229,12 +258,12 @@ int run(const std::string& dir, const std::string& vcd) {
 }  // namespace mls::rtl_tb
 
 int main(int argc, char** argv) {
-  const std::string usage = "usage: mls_rtl_array --vectors DIR [--vcd FILE]\n";
-  std::string dir, vcd;
+  const std::string usage = "usage: mls_rtl_array --vectors DIR [--vcd FILE] [--leave-log FILE]\n";
+  std::string dir, vcd, leave_log;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if ((a == "--vectors" || a == "--vcd") && i + 1 < argc) {
-      (a == "--vectors" ? dir : vcd) = argv[++i];
+    if ((a == "--vectors" || a == "--vcd" || a == "--leave-log") && i + 1 < argc) {
+      (a == "--vectors" ? dir : a == "--vcd" ? vcd : leave_log) = argv[++i];
     } else {
       std::cerr << "mls_rtl_array: unknown argument '" << a << "'\n" << usage;
       return 2;
@@ -245,7 +274,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return mls::rtl_tb::run(dir, vcd);
+    return mls::rtl_tb::run(dir, vcd, leave_log);
   } catch (const std::exception& e) {
     std::cerr << "mls_rtl_array: error: " << e.what() << "\n";
     return 2;
