@@ -12,7 +12,6 @@ SRAM, not logic) and reported apart: the array total excludes them.
 """
 import argparse
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -29,53 +28,70 @@ BLOCKS = ["mls_array_ctrl", "mls_operand_buf", "mls_elem_mul", "mls_pe", "mls_gr
 
 
 def block_of(module):
-    name = module.split("\\")[-1]
-    for b in sorted(BLOCKS, key=len, reverse=True):
-        if name.startswith(b):
-            return b
-    return name
+    """The block of a module name such as $paramod$<hash>\\mls_pe or
+    $paramod\\mls_final_scale\\COLS=..."""
+    for part in module.split("\\"):
+        for b in sorted(BLOCKS, key=len, reverse=True):
+            if part == b or part.startswith(b):
+                return b
+    return module
 
 
-def synthesize(rows, cols):
+def synthesize(rows, cols, keep=None):
+    """Yosys's `stat -liberty` text of the synthesized array (its JSON form is
+    not valid JSON in Yosys 0.23 once a hierarchy is printed)."""
     files = " ".join(os.path.join(RTL, "src", s + ".sv") for s in SOURCES)
     params = {"ROWS": rows, "COLS": cols, "XAW": 2, "YAW": 2, "XSAW": 2, "YSAW": 2}
     chparams = "".join(f" -chparam {k} {v}" for k, v in params.items())
     with tempfile.TemporaryDirectory() as tmp:
-        stat = os.path.join(tmp, "stat.json")
+        stat = os.path.join(tmp, "stat.txt")
         script = (f"read_verilog -sv {files}; hierarchy -top mls_array{chparams}; synth -top mls_array; "
                   f"dfflibmap -liberty {LIBERTY}; abc -liberty {LIBERTY}; opt_clean; "
-                  f"tee -q -o {stat} stat -json -liberty {LIBERTY}")
+                  f"tee -q -o {stat} stat -liberty {LIBERTY}")
         r = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"yosys failed on {rows}x{cols}: {r.stderr.strip() or r.stdout.strip()}")
         with open(stat) as f:
-            return json.load(f)["modules"]
+            return f.read()
+
+
+def parse_stat(text):
+    """{module: (cells by type, own area)} from the `stat -liberty` text."""
+    modules, name = {}, None
+    for line in text.splitlines():
+        tok = line.split()
+        if line.startswith("=== ") and line.endswith(" ==="):
+            name = line[4:-4]
+            if name == "design hierarchy":
+                break
+            modules[name] = ({}, 0.0)
+        elif name and line.startswith("     ") and len(tok) == 2 and tok[1].isdigit():
+            modules[name][0][tok[0].lstrip("\\")] = int(tok[1])
+        elif name and line.strip().startswith("Chip area for module"):
+            modules[name] = (modules[name][0], float(tok[-1]))
+    return modules
 
 
 def totals(modules):
-    """Per block: (cells, flip-flops, area um^2) of all its instances, own cells only
-    (a module's submodules are counted in their own blocks)."""
+    """Per block: [cells, flip-flops, area um^2] of all its instances, each
+    module's own cells only (its submodules count in their own blocks)."""
     count = {}  # instances of each module, from the top down
 
     def walk(name, n):
         count[name] = count.get(name, 0) + n
-        for t, k in modules[name]["num_cells_by_type"].items():
+        for t, k in modules[name][0].items():
             if t in modules:
                 walk(t, n * k)
 
-    top = next(m for m in modules if block_of(m) == "mls_array")
-    walk(top, 1)
+    walk("mls_array", 1)
     out = {}
     for name, n in count.items():
-        m = modules[name]
-        own = {t: k for t, k in m["num_cells_by_type"].items() if t not in modules}
-        sub_area = 0.0  # the area Yosys reports for a module includes no submodule
-        cells = sum(own.values())
-        flops = sum(k for t, k in own.items() if t.startswith("DFF"))
+        by_type, area = modules[name]
+        own = {t: k for t, k in by_type.items() if t not in modules}
         b = out.setdefault(block_of(name), [0, 0, 0.0])
-        b[0] += n * cells
-        b[1] += n * flops
-        b[2] += n * (m.get("area", 0.0) - sub_area)
+        b[0] += n * sum(own.values())
+        b[1] += n * sum(k for t, k in own.items() if t.startswith("DFF"))
+        b[2] += n * area
     return out
 
 
@@ -87,7 +103,7 @@ def main():
     rows_out = []
     for shape in a.shapes.split(","):
         rows, cols = (int(v) for v in shape.split("x"))
-        per_block = totals(synthesize(rows, cols))
+        per_block = totals(parse_stat(synthesize(rows, cols)))
         core = [(b, v) for b, v in per_block.items() if b != "mls_operand_buf"]
         total = [sum(v[i] for _, v in core) for i in range(3)]
         print(f"\n{shape}: | block | cells | flip-flops | area (um^2) |")

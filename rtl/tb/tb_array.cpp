@@ -14,6 +14,7 @@
 // Verilator -G parameters); a vector set of another is refused.
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -230,6 +231,7 @@ int run(const std::string& dir, const std::string& vcd, const std::string& leave
     if (!leave) throw std::runtime_error(leave_log + ": cannot write");
   }
   const auto start = std::chrono::steady_clock::now();
+  const std::clock_t cpu_start = std::clock();
   for (uint64_t i = 0; i <= bound && last < 0; ++i) {
     bench.edge();
     if (first < 0 && top.issue_o) first = int64_t(bench.edges());
@@ -246,10 +248,11 @@ int run(const std::string& dir, const std::string& vcd, const std::string& leave
     if (!seen[i]) check.fail("output m " + std::to_string(i / size_t(n.p)) + " p " + std::to_string(i % size_t(n.p)) +
                              " never written");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu_seconds = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   const int status = check.finish();
   const int64_t cycles = (first >= 0 && last >= 0) ? last - first + 1 : 0;
-  std::cout << "simulated " << cycles << " cycles in " << seconds << " s: " << double(cycles) / seconds
-            << " cycles/s (loading the buffers not included)\n";
+  std::cout << "simulated " << cycles << " cycles in " << seconds << " s (" << cpu_seconds
+            << " s of CPU): " << double(cycles) / seconds << " cycles/s (loading the buffers not included)\n";
   std::cout << "cycles " << cycles << " mismatches " << check.mismatches() << "\n";
   return status;
 }
