@@ -170,6 +170,7 @@ bool parse_vector_args(const std::vector<std::string>& args, VectorArgs& a) {
       ("passes", cli::po::value(&a.passes)->required(), "the one pass to write: fwd, bwd-data or bwd-weight")
       ("out", cli::po::value(&a.out_dir)->required(), "directory of the vector files (created if missing)");
   cli::add_quant_options(desc, flags);
+  cli::add_operand_options(desc, flags);  // per-operand formats: the RTL's X and Y may differ
   cli::add_array_options(desc, flags);
   cli::po::positional_options_description pos;
   pos.add("trace", 1);

@@ -79,6 +79,16 @@ class VectorsTest(unittest.TestCase):
                 "last_chunk": "1", "chunks": "9", "chunk_tiles": "2"}
         self.assertEqual({key: meta.get(key) for key in want}, want)
 
+    def test_per_operand_formats(self):
+        # Forward: X is W, Y is A; backward-weight: X is E, Y is A.
+        for pass_name, x, y in (("fwd", "e2m4", "e3m2"), ("bwd-weight", "e1m2", "e3m2")):
+            out = os.path.join(self.tmp.name, "operand-" + pass_name)
+            mlssim("vectors", TRACE, "--layers", "conv1", "--passes", pass_name, "--elem-a", "e3m2",
+                   "--scale-a", "e8m0", "--elem-e", "e1m2", "--out", out)
+            meta = dict(line.split() for line in lines(os.path.join(out, "meta.txt")))
+            self.assertEqual((meta["x_elem"], meta["y_elem"], meta["x_scale"], meta["y_scale"]),
+                             (x, y, "e8m1", "e8m0"))
+
     def test_chunk_sums_from_decoded_codes(self):
         g, k = int(self.meta["g"]), int(self.meta["k"])
         _, xc = read_operand(os.path.join(self.dir, "x.txt"))
