@@ -23,7 +23,7 @@ SOURCES = ["mls_elem_decode", "mls_elem_mul", "mls_pe", "mls_group_scaler", "mls
            "mls_out_acc", "mls_column", "mls_pipe", "mls_array_ctrl", "mls_operand_buf", "fp32_mul",
            "mls_final_scale", "mls_array"]
 # Block of a module, by the start of its (parameterized) name.
-BLOCKS = ["mls_array_ctrl", "mls_operand_buf", "mls_elem_mul", "mls_pe", "mls_group_scaler", "mls_adder_tree",
+BLOCKS = ["mls_array_ctrl", "mls_operand_buf", "mls_elem_decode", "mls_elem_mul", "mls_pe", "mls_group_scaler", "mls_adder_tree",
           "mls_out_acc", "mls_fp32_add", "mls_column", "fp32_mul", "mls_final_scale", "mls_pipe", "mls_array"]
 
 
