@@ -25,6 +25,7 @@ module mls_column #(
   parameter int unsigned ACC_BITS = 16,
   parameter int unsigned WRAP     = 0,
   parameter int unsigned ROWS     = 16,
+  parameter int unsigned PROD_REG = 0,  // mls_pe's multiplier register
   // Derived scale-code widths.
   parameter int unsigned CWX = (EGX + MGX == 0) ? 1 : EGX + MGX,
   parameter int unsigned CWY = (EGY + MGY == 0) ? 1 : EGY + MGY
@@ -61,7 +62,8 @@ module mls_column #(
 
   for (genvar r = 0; r < ROWS; r++) begin : g_row
     mls_pe #(
-      .EX(EX), .MX(MX), .EY(EY), .MY(MY), .ACC_BITS(ACC_BITS), .WRAP(WRAP)
+      .EX(EX), .MX(MX), .EY(EY), .MY(MY), .ACC_BITS(ACC_BITS), .WRAP(WRAP),
+      .PROD_REG(PROD_REG)
     ) u_pe (
       .clk_i, .rst_ni,
       .valid_i (row_valid_i[r]),

@@ -76,7 +76,12 @@ module mls_fp32_add (
 
     guard    = s[2];
     sticky   = s[1] | s[0];
+`ifdef MLS_FAULT_ADD_ROUNDING
+    // Fault injection for the array test's own test: ties round to odd.
+    round_up = guard && (sticky || !s[3]);
+`else
     round_up = guard && (sticky || s[3]);
+`endif
     r        = {1'b0, s[26:3]} + 25'(round_up);
     // (exp - 1) << 23 plus r encodes normals, a rounding carry into the next
     // binade and subnormals (exp = 1, r < 2^23) alike.

@@ -4,13 +4,19 @@
 // raises ovf_o for that addition and becomes the nearest bound (WRAP = 0,
 // saturate) or its low ACC_BITS bits (WRAP = 1). acc_o and ovf_o are registered:
 // they show the addition of the previous cycle.
+//
+// PROD_REG = 1 puts a register between the multiplier and the accumulator
+// (the array's separate multiplier stage, docs/architecture.md "The pipeline"):
+// valid_i, first_i and the codes of cycle t then reach the accumulator at t+1,
+// and acc_o shows the addition one cycle later than with PROD_REG = 0.
 module mls_pe #(
   parameter int unsigned EX       = 2,
   parameter int unsigned MX       = 4,
   parameter int unsigned EY       = 2,
   parameter int unsigned MY       = 4,
   parameter int unsigned ACC_BITS = 16,  // 8..62
-  parameter int unsigned WRAP     = 0    // 0: saturate, 1: wrap
+  parameter int unsigned WRAP     = 0,   // 0: saturate, 1: wrap
+  parameter int unsigned PROD_REG = 0    // 1: register the product first
 ) (
   input  logic                       clk_i,
   input  logic                       rst_ni,
@@ -27,7 +33,8 @@ module mls_pe #(
   // The exact sum of the accumulator and one product, whatever their widths.
   localparam int unsigned SUMW = ((ACC_BITS > PW + 1) ? ACC_BITS : PW + 1) + 1;
 
-  logic signed [PW:0]           prod;
+  logic signed [PW:0]           prod, prod_m;
+  logic                         valid_m, first_m;  // as seen by the accumulator
   logic signed [SUMW-1:0]       sum;
   logic signed [ACC_BITS-1:0]   acc_d;
   logic                         ovf_d;
@@ -38,8 +45,26 @@ module mls_pe #(
     .x_code_i(x_code_i), .y_code_i(y_code_i), .prod_o(prod)
   );
 
+  if (PROD_REG != 0) begin : g_prod_reg
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        prod_m  <= '0;
+        valid_m <= 1'b0;
+        first_m <= 1'b0;
+      end else begin
+        prod_m  <= prod;
+        valid_m <= valid_i;
+        first_m <= first_i;
+      end
+    end
+  end else begin : g_prod_comb
+    assign prod_m  = prod;
+    assign valid_m = valid_i;
+    assign first_m = first_i;
+  end
+
   always_comb begin
-    sum = (first_i ? '0 : SUMW'(acc_q)) + SUMW'(prod);
+    sum = (first_m ? '0 : SUMW'(acc_q)) + SUMW'(prod_m);
     // In range iff every bit above the accumulator's sign bit equals it.
     ovf_d = (sum[SUMW-1:ACC_BITS-1] != '0) && (sum[SUMW-1:ACC_BITS-1] != '1);
     if (!ovf_d || WRAP != 0) begin
@@ -56,8 +81,8 @@ module mls_pe #(
       acc_q <= '0;
       ovf_q <= 1'b0;
     end else begin
-      ovf_q <= valid_i && ovf_d;
-      if (valid_i) acc_q <= acc_d;
+      ovf_q <= valid_m && ovf_d;
+      if (valid_m) acc_q <= acc_d;
     end
   end
 

@@ -94,6 +94,7 @@ class Checker {
     ++mismatches_;
     if (mismatches_ <= kShown) std::cerr << test_ << ": " << what << "\n";
   }
+  uint64_t mismatches() const { return mismatches_; }
   // Prints the summary line; the return value is the exit status.
   int finish() const {
     std::cout << test_ << ": " << checks_ << " checks, " << mismatches_ << " mismatches\n";

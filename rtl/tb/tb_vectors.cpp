@@ -16,6 +16,7 @@
 #include "ref/format/format.h"
 #include "ref/mapping/mapping.h"
 #include "tb_common.h"
+#include "tb_vector_files.h"
 #include "tb_modes.h"
 
 namespace mls::rtl_tb {
@@ -26,31 +27,6 @@ constexpr int kRows = MLS_COL_ROWS;
 constexpr int kXBits = 1 + MLS_COL_EX + MLS_COL_MX, kYBits = 1 + MLS_COL_EY + MLS_COL_MY;
 constexpr int kSxBits = MLS_COL_EGX + MLS_COL_MGX, kSyBits = MLS_COL_EGY + MLS_COL_MGY;
 constexpr int kAccBits = MLS_COL_ACC_BITS;
-
-std::runtime_error bad(const std::string& file, const std::string& what) {
-  return std::runtime_error(file + ": " + what);
-}
-
-std::ifstream open(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw bad(path, "cannot be read");
-  return in;
-}
-
-std::map<std::string, std::string> read_meta(const std::string& path) {
-  std::ifstream in = open(path);
-  std::map<std::string, std::string> meta;
-  std::string key, value;
-  while (in >> key >> value) meta[key] = value;
-  if (meta["format"] != "mlssim-vectors/1") throw bad(path, "not a mlssim-vectors/1 file");
-  return meta;
-}
-
-int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
-  const auto it = meta.find(key);
-  if (it == meta.end()) throw bad(path, "no '" + key + "'");
-  return std::stoll(it->second);
-}
 
 // Refuses a vector set whose configuration differs from the column's.
 void check_configuration(const std::map<std::string, std::string>& meta, const std::string& path) {
@@ -66,30 +42,6 @@ void check_configuration(const std::map<std::string, std::string>& meta, const s
                           value + "'");
 }
 
-// One operand's codes: scale code per (row, group), element codes per (row, group, k).
-struct Operand {
-  std::vector<uint32_t> scale, code;
-};
-
-Operand read_operand(const std::string& path, int64_t rows, int64_t g, int64_t k) {
-  std::ifstream in = open(path);
-  Operand op;
-  std::string line;
-  for (int64_t line_no = 1; line_no <= rows * g; ++line_no) {
-    if (!std::getline(in, line)) throw bad(path, "has " + std::to_string(line_no - 1) + " lines, expected " +
-                                                     std::to_string(rows * g));
-    std::istringstream ls(line);
-    uint32_t v;
-    if (!(ls >> std::hex >> v)) throw bad(path, "line " + std::to_string(line_no) + ": no scale code");
-    op.scale.push_back(v);
-    for (int64_t i = 0; i < k; ++i) {
-      if (!(ls >> std::hex >> v)) throw bad(path, "line " + std::to_string(line_no) + ": fewer than k codes");
-      op.code.push_back(v);
-    }
-  }
-  return op;
-}
-
 struct ChunkRecord {
   int64_t m, p, j, sum;
   uint64_t ovf;
@@ -99,11 +51,6 @@ struct ChunkRecord {
 struct TileRecord {
   int64_t m, p, tile;
   uint32_t value;
-};
-
-struct OutputRecord {
-  int64_t m, p;
-  uint32_t acc, result;
 };
 
 std::vector<ChunkRecord> read_chunks(const std::string& path) {
@@ -122,21 +69,6 @@ std::vector<TileRecord> read_tiles(const std::string& path) {
   while (in >> std::dec >> r.m >> r.p >> r.tile >> std::hex >> r.value) v.push_back(r);
   if (!in.eof()) throw bad(path, "unreadable record after " + std::to_string(v.size()));
   return v;
-}
-
-std::vector<OutputRecord> read_outputs(const std::string& path) {
-  std::ifstream in = open(path);
-  std::vector<OutputRecord> v;
-  OutputRecord r;
-  while (in >> std::dec >> r.m >> r.p >> std::hex >> r.acc >> r.result) v.push_back(r);
-  if (!in.eof()) throw bad(path, "unreadable record after " + std::to_string(v.size()));
-  return v;
-}
-
-std::string hex32(uint32_t v) {
-  char buf[12];
-  std::snprintf(buf, sizeof buf, "%08x", v);
-  return buf;
 }
 
 // A finished tile waiting for capture, and what the column must produce for it.

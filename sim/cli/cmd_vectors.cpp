@@ -147,6 +147,10 @@ std::string meta_file(const std::string& layer, Pass pass, const LoweredPass& lp
      << "\nrows " << a.rows << "\nchunk " << a.chunk << "\n"
      << "m " << lp.m << "\np " << lp.p << "\ng " << lp.g << "\nk " << lp.k << "\n"
      << "chunks " << nest.plan.total << "\nchunk_tiles " << nest.chunk_tiles << "\n"
+     // The array's shape and the schedule's loop bounds (the RTL array's controller inputs).
+     << "cols " << a.cols << "\ndataflow " << to_string(map.dataflow()) << "\ntree_stages "
+     << a.effective_tree_stages() << "\nm_tiles " << nest.m_tiles << "\nchunks_per_group " << nest.plan.per_group
+     << "\nlast_chunk " << nest.plan.length(nest.plan.per_group - 1) << "\n"
      << "final_scale " << hex(float_bits(final_scale_factor(x.s_t, y.s_t, x.elem, y.elem)), 8) << "\n";
   return os.str();
 }
@@ -166,6 +170,7 @@ bool parse_vector_args(const std::vector<std::string>& args, VectorArgs& a) {
       ("passes", cli::po::value(&a.passes)->required(), "the one pass to write: fwd, bwd-data or bwd-weight")
       ("out", cli::po::value(&a.out_dir)->required(), "directory of the vector files (created if missing)");
   cli::add_quant_options(desc, flags);
+  cli::add_operand_options(desc, flags);  // per-operand formats: the RTL's X and Y may differ
   cli::add_array_options(desc, flags);
   cli::po::positional_options_description pos;
   pos.add("trace", 1);

@@ -64,6 +64,31 @@ class VectorsTest(unittest.TestCase):
         self.assertEqual(count["chunks.txt"], m * p * g)  # one 9-product chunk per group
         self.assertEqual(count["outputs.txt"], m * p)
 
+    def test_array_shape_and_schedule(self):
+        # The default 16 x 16 array and chunk 16 on conv1: one m-tile, one 9-product
+        # chunk per group, 3 chunks in one tile, 4 tree levels.
+        want = {"rows": "16", "cols": "16", "dataflow": "baseline", "tree_stages": "4", "m_tiles": "1",
+                "chunks_per_group": "1", "last_chunk": "9", "chunks": "3", "chunk_tiles": "1"}
+        self.assertEqual({key: self.meta.get(key) for key in want}, want)
+        # K = 9 in chunks of 4 on 5 rows and 6 columns: 3 chunks per group (4, 4, 1), 9 chunks, 2 tiles.
+        out = os.path.join(self.tmp.name, "shape")
+        mlssim("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--rows", "5", "--cols", "6",
+               "--chunk", "4", "--out", out)
+        meta = dict(line.split() for line in lines(os.path.join(out, "meta.txt")))
+        want = {"rows": "5", "cols": "6", "tree_stages": "3", "m_tiles": "3", "chunks_per_group": "3",
+                "last_chunk": "1", "chunks": "9", "chunk_tiles": "2"}
+        self.assertEqual({key: meta.get(key) for key in want}, want)
+
+    def test_per_operand_formats(self):
+        # Forward: X is W, Y is A; backward-weight: X is E, Y is A.
+        for pass_name, x, y in (("fwd", "e2m4", "e3m2"), ("bwd-weight", "e1m2", "e3m2")):
+            out = os.path.join(self.tmp.name, "operand-" + pass_name)
+            mlssim("vectors", TRACE, "--layers", "conv1", "--passes", pass_name, "--elem-a", "e3m2",
+                   "--scale-a", "e8m0", "--elem-e", "e1m2", "--out", out)
+            meta = dict(line.split() for line in lines(os.path.join(out, "meta.txt")))
+            self.assertEqual((meta["x_elem"], meta["y_elem"], meta["x_scale"], meta["y_scale"]),
+                             (x, y, "e8m1", "e8m0"))
+
     def test_chunk_sums_from_decoded_codes(self):
         g, k = int(self.meta["g"]), int(self.meta["k"])
         _, xc = read_operand(os.path.join(self.dir, "x.txt"))
