@@ -9,6 +9,7 @@
 #include "hw_model/stats/gauges.h"
 #include "hw_model/stats/stats.h"
 #include "hw_model/stats/traffic.h"
+#include "hw_model/stats/vector_work.h"
 #include "ref/core/error.h"
 #include "sim/cli/cli_options.h"
 #include "sim/cli/commands.h"
@@ -87,6 +88,9 @@ nlohmann::json stats_json() {
   nlohmann::json gauges = nlohmann::json::array();
   for (const StatInfo& s : kStatTable)
     events.push_back({{"key", s.key}, {"block", s.block}, {"unit", s.unit}, {"description", s.description}});
+  // The vector unit's counters sit beside the array's, under the report's "vector" block.
+  for (const hw::VectorInfo& v : hw::kVectorTable)
+    events.push_back({{"key", v.key}, {"block", "vector"}, {"unit", v.unit}, {"description", v.description}});
   for (const hw::TrafficInfo& t : hw::kTrafficTable)
     traffic.push_back({{"key", std::string(t.bytes ? "" : "elements.") + t.key},
                        {"unit", t.unit},
