@@ -24,6 +24,7 @@ LoweredPass p_range(const LoweredPass& lp, int64_t p0, int64_t p1) {
   sub.out_shape = {sub.m * sub.p};
   sub.x_index = lp.x_index;
   sub.x_group = lp.x_group;
+  sub.fill_rows = lp.fill_rows;  // the same chunks as the whole pass (block groupings)
   const RowFill rows = lp.y_row;
   sub.y_row = [rows, p0](int64_t r, int32_t* groups, int32_t* indices) { rows(r + p0, groups, indices); };
   return sub;
@@ -58,7 +59,7 @@ uint64_t golden_block(const LoweredPass& lp, const QuantTensor& x, const QuantTe
 
 // The closed-form counts of one block (docs/architecture.md#event-counts).
 void add_block_counts(const LoweredPass& lp, const ArrayConfig& array, PassStats& s) {
-  const Mapping map = Mapping::for_pass(array, lp.pass);
+  const Mapping map = Mapping::for_pass(array, lp.pass, lp.fill_rows);
   const ChunkPlan plan = map.chunk_plan(lp.k, lp.g);
   const LoopNest nest = map.loop_nest(lp.m, lp.p, plan);
   const uint64_t outputs = uint64_t(lp.m * lp.p), chunks = uint64_t(plan.total), tiles = uint64_t(nest.chunk_tiles);

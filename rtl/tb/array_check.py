@@ -115,8 +115,12 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     vec = os.path.join(a.work, "vectors")
     report = os.path.join(a.work, "report.json")
+    # The RTL controller walks the plain mapping; run fills idle rows of block-grouped
+    # passes with balanced chunks (docs/layers.md), which the RTL does not model, so a
+    # layer whose default grouping is a block one (linear, matmul) is checked under nc.
+    grouping = [] if any(f.startswith("--group") for f in a.flags) else ["--group", "nc"]
     common = [a.trace, "--layers", a.layer, "--passes", a.pass_name,
-              "--rows", str(a.rows), "--cols", str(a.cols), *a.flags]
+              "--rows", str(a.rows), "--cols", str(a.cols), *grouping, *a.flags]
     for cmd in ([a.mlssim, "vectors", *common, "--out", vec],
                 [a.mlssim, "run", *common, "--check", "--quiet", "--no-progress", "--report", report,
                  *(["--vcd", os.path.join(a.work, "systemc.vcd")] if a.leave else [])]):

@@ -189,12 +189,8 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
 // Frees a tensor's data, keeping its shape.
 void drop_data(TensorF& t) { std::vector<float>().swap(t.data); }
 
-}  // namespace
-
-Trace load_trace(const std::string& dir, const std::vector<std::string>& only, TensorData data) {
-  const fs::path root(dir);
-  const std::string manifest = (root / "manifest.json").string();
-  const Doing doing("reading the trace " + dir);
+// The manifest parsed and its top level checked (keys, format, a non-empty layer list).
+json read_manifest(const std::string& manifest) {
   // The layers are counted before the document is built: 300,000 tiny layers are refused at once.
   JsonBudget budget;
   budget.items_key = "layers";
@@ -211,6 +207,31 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
   if (!m.contains("layers") || !m["layers"].is_array() || m["layers"].empty())
     throw Error(manifest + ": 'layers' must be a non-empty list");
   check_layer_passes(m["layers"], manifest);
+  return m;
+}
+
+// Every --layers name or pattern matched a layer of the manifest.
+void check_wanted_found(const std::vector<std::string>& only, const std::set<std::string>& names,
+                        const std::string& manifest) {
+  for (const std::string& w : only) {
+    const bool matched = std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+      return fnmatch(w.c_str(), name.c_str(), 0) == 0;
+    });
+    if (matched) continue;
+    if (w.find_first_of("*?[") == std::string::npos)
+      throw Error(manifest + ": no layer named " + quoted_excerpt(w) + " (see --layers)");
+    throw Error(manifest + ": no layer matches the pattern " + quoted_excerpt(w) + " (see --layers)");
+  }
+}
+
+}  // namespace
+
+Trace load_trace(const std::string& dir, const std::vector<std::string>& only, TensorData data) {
+  const fs::path root(dir);
+  const std::string manifest = (root / "manifest.json").string();
+  const Doing doing("reading the trace " + dir);
+  const json m = read_manifest(manifest);
+  const std::string format = m["format"].get<std::string>();
   Trace trace;
   trace.dir = dir;
   trace.model = text_key(m, "model", "", manifest);
@@ -242,15 +263,7 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
       refused.push_back(e.what());
     }
   }
-  for (const std::string& w : only) {
-    const bool matched = std::any_of(names.begin(), names.end(), [&](const std::string& name) {
-      return fnmatch(w.c_str(), name.c_str(), 0) == 0;
-    });
-    if (matched) continue;
-    if (w.find_first_of("*?[") == std::string::npos)
-      throw Error(manifest + ": no layer named " + quoted_excerpt(w) + " (see --layers)");
-    throw Error(manifest + ": no layer matches the pattern " + quoted_excerpt(w) + " (see --layers)");
-  }
+  check_wanted_found(only, names, manifest);
   if (!refused.empty()) throw Error(refusal_message(refused, trace));
   if (m.contains("vector_ops"))
     trace.vector_ops = parse_vector_ops(m["vector_ops"], manifest, std::vector<std::string>(names.begin(), names.end()));
