@@ -1,4 +1,4 @@
-// Simulation speed (../shared/SPEC.md section 18): the SystemC array, the
+// Simulation speed (bench/README.md: MACs per CPU-second): the SystemC array, the
 // golden functional model and a plain int16 dot-product loop run in one
 // process; prints simulated MACs per CPU-second of each (user + system time:
 // the figure the targets are in), their ratios, and wall time beside. Usage:
@@ -25,7 +25,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // CPU time (user + system) of the process: the bench runs on one thread and
-// starts no child, so this is SPEC 18's figure for the section it brackets.
+// starts no child, so this is bench/README.md's figure for the section it brackets.
 double cpu_now() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);

@@ -26,7 +26,7 @@ namespace mls::py {
 using PassStats = std::map<std::string, uint64_t>;
 
 struct PassOutput {
-  TensorF result;  // the pass's natural shape (SPEC 4, docs/layers.md)
+  TensorF result;  // the pass's natural shape (docs/layers.md)
   PassStats stats;
 };
 

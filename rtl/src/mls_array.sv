@@ -1,4 +1,4 @@
-// The whole MLS MAC array (docs/architecture.md, SPEC section 19): the
+// The whole MLS MAC array (docs/architecture.md, docs/rtl.md): the
 // controller with the baseline loop nest, the operand buffers, ROWS x COLS
 // processing elements with their group scalers, adder trees and output
 // accumulators (one mls_column per column), and the final scale.

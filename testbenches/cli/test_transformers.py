@@ -1,4 +1,4 @@
-"""Transformers as first-class workloads (issue 24, SPEC section 17), end to end
+"""Transformers as first-class workloads (issue 24, docs/layers.md and docs/energy.md#vector-work), end to end
 through `mlssim run`, each expectation written here from the docs and the shapes:
 
 - default groupings per layer kind: nc for convs, k32 along the reduction for
