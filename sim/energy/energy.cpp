@@ -257,17 +257,30 @@ void add_arithmetic(EnergyResult& total, const EnergyResult& r) {
   }
 }
 
+// The compulsory fp32 traffic of an unquantized pass at the buffers, the same
+// in every design.
+MemoryEnergy fp32_compulsory(const Fp32Words& words, const ActionPrices& p) {
+  MemoryEnergy m;
+  m.read_x = double(words.x) * 32 * *p.read_bit;
+  m.read_y = double(words.y) * 32 * *p.read_bit;
+  m.write_out = double(words.out) * 32 * *p.write_bit;
+  m.buffer = m.read_x + m.read_y + m.write_out;
+  return m;
+}
+
 EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options,
-                                const hw::VectorWork& vector) {
+                                const hw::VectorWork& vector, const std::optional<Fp32Words>& words) {
   EnergyResult r = zero_result(table, options);
   const ActionPrices p = table.prices_at(PassWidths{});
   const double energy = double(macs) * (p.fp32_mul + p.fp32_add);
   r.by_block.unquantized = energy;
+  if (words && p.read_bit) r.memory = fp32_compulsory(*words, p);
+  else r.memory.reset();
   for (auto& [design, e] : r.designs) {
     if (e.arithmetic) *e.arithmetic += energy;
-    e.memory.reset();
+    if (r.memory) e.memory = r.memory->total();
+    else e.memory.reset();
   }
-  r.memory.reset();
   price_vector(vector, 0, p.vector, r);  // its vector ops (an fp32 layer quantizes nothing)
   return r;
 }

@@ -188,18 +188,26 @@ void price_vector(const hw::VectorWork& v, uint64_t requant, const VectorPrices&
 // memory system) as a MemoryTraffic; nullopt when the entry has none.
 std::optional<MemoryTraffic> entry_traffic(const nlohmann::json& entry, const std::string& where);
 
-// Sums an unquantized entry into the total: its arithmetic only, since it has
-// no memory traffic (the total's memory covers the simulated layer-passes).
+// Sums an unquantized entry without memory energy into the total: its
+// arithmetic only (a report from before unquantized entries had fp32_words).
 void add_arithmetic(EnergyResult& total, const EnergyResult& r);
 
 // A result with every design the table prices at zero: what sums start from.
 EnergyResult zero_result(const EnergyTable& table, const EnergyOptions& options);
 
+// An unquantized layer-pass's compulsory traffic (its entry's "fp32_words"):
+// each operand element read and each result written once, in fp32 words.
+struct Fp32Words {
+  uint64_t x = 0, y = 0, out = 0;
+};
+
 // An unquantized layer-pass of `macs` MACs: one fp32 multiply and one fp32
-// add per MAC, in every design alike; no memory (it is not simulated, so it
-// has no traffic to price).
+// add per MAC, in every design alike; with `words` and a table that prices
+// memory, their buffer reads and writes at 32 bits, in every design alike
+// (it is not simulated: no fuller traffic to price).
 EnergyResult unquantized_energy(uint64_t macs, const EnergyTable& table, const EnergyOptions& options = {},
-                                const hw::VectorWork& vector = {});
+                                const hw::VectorWork& vector = {},
+                                const std::optional<Fp32Words>& words = std::nullopt);
 
 // Reads an "events" object: every counter present must be a non-negative integer;
 // mul, acc_add, scale, tree_add, out_acc, final_mul, read_x, read_y, write_out are

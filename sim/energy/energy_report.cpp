@@ -2,6 +2,7 @@
 // priced (energy.cpp) and written into the entry, the total and the table.
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "ref/core/error.h"
 #include "ref/core/operand.h"
@@ -59,6 +60,21 @@ bool is_unquantized(const nlohmann::json& entry, const std::string& where) {
 uint64_t entry_macs(const nlohmann::json& entry, const std::string& where) {
   if (!entry.contains("macs")) throw Error(where + ": an unquantized entry needs \"macs\"");
   return count_from_json(entry["macs"], where + ": macs");
+}
+
+// An unquantized entry's "fp32_words"; none in a report from before they were
+// recorded.
+std::optional<Fp32Words> entry_words(const nlohmann::json& entry, const std::string& where) {
+  if (!entry.contains("fp32_words")) return std::nullopt;
+  const nlohmann::json& w = entry["fp32_words"];
+  if (!w.is_object()) throw Error(where + ": \"fp32_words\" must be an object of counts");
+  Fp32Words words;
+  using Field = std::pair<const char*, uint64_t Fp32Words::*>;
+  for (const auto& [key, field] : {Field{"x", &Fp32Words::x}, Field{"y", &Fp32Words::y}, Field{"out", &Fp32Words::out}}) {
+    if (!w.contains(key)) throw Error(where + ": fp32_words needs \"" + std::string(key) + "\"");
+    words.*field = count_from_json(w[key], where + ": fp32_words." + std::string(key));
+  }
+  return words;
 }
 
 // The entry's "vector" (its vector unit's work); none in a report from
@@ -290,10 +306,11 @@ nlohmann::json add_energy_to_report(nlohmann::json report, const EnergyTable& ta
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string where = source + ": " + entry_label(layers[i], i);
     if (is_unquantized(layers[i], where)) {
-      const EnergyResult result =
-          unquantized_energy(entry_macs(layers[i], where), table, options, entry_vector(layers[i], where));
+      const EnergyResult result = unquantized_energy(entry_macs(layers[i], where), table, options,
+                                                     entry_vector(layers[i], where), entry_words(layers[i], where));
       store_energy(layers[i], result);
-      add_arithmetic(total, result);
+      if (result.memory) total += result;
+      else add_arithmetic(total, result);
       continue;
     }
     const Stats events = events_from_json(entry_events(layers[i], where), where);

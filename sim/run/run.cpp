@@ -313,6 +313,12 @@ json unquantized_entry(const QuantLayer& layer, Pass pass, BwdData bwd_data) {
   }
   entry["macs"] = pass_macs;
   entry["macs_useful"] = pass_useful;
+  // Its compulsory traffic: each operand element read and each result written
+  // once, as fp32 words, which energy prices in every design alike.
+  const Shape result = lower_block(layer, pass, 0, bwd_data).natural_shape;
+  entry["fp32_words"] = {{"x", numel(layer.x(pass).shape)},
+                         {"y", numel(layer.y(pass).shape)},
+                         {"out", numel(result)}};
   return entry;
 }
 

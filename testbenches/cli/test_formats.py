@@ -283,6 +283,12 @@ class LayerConfig(unittest.TestCase):
             self.assertIs(e["unquantized"], True)
             self.assertEqual(e["macs"], n * co * h * w * ci * kh * kw)
             self.assertNotIn("events", e)
+        # Compulsory traffic: the pass's two operands and its result, once each.
+        wt, act, err = co * ci * kh * kw, n * ci * h * w, n * co * h * w
+        for p, operands, result in (("fwd", (wt, act), err), ("bwd-data", (wt, err), act),
+                                    ("bwd-weight", (act, err), wt)):
+            words = by[("conv1", p)]["fp32_words"]
+            self.assertEqual((sorted((words["x"], words["y"])), words["out"]), (sorted(operands), result))
         self.assertEqual(r["total"]["macs_unquantized"], 3 * n * co * h * w * ci * kh * kw)
         self.assertEqual(r["total"]["macs"], sum(e["macs"] for e in r["layers"] if not e.get("unquantized")))
         elems = lambda e: (e["formats"]["x"]["elem"], e["formats"]["y"]["elem"])

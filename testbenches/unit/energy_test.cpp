@@ -703,6 +703,35 @@ TEST(Report, UnquantizedEntriesArePricedInFp32) {
   EXPECT_THROW(add_energy_to_report(report, builtin_energy_table("paper-unit"), "r.json"), Error);
 }
 
+// With its fp32_words, an unquantized entry's compulsory traffic is priced at
+// 32 bits a word, the same in every design, and the total's memory adds it.
+TEST(Report, UnquantizedWordsArePricedAsFp32Traffic) {
+  json report = small_report();
+  report["layers"].push_back({{"name", "fc"},
+                              {"pass", "fwd"},
+                              {"unquantized", true},
+                              {"macs", 1000},
+                              {"fp32_words", {{"x", 100}, {"y", 10}, {"out", 10}}}});
+  const json without_fc = add_energy_to_report(small_report(), builtin_energy_table("horowitz-45nm"), "r.json");
+  const json out = add_energy_to_report(report, builtin_energy_table("horowitz-45nm"), "r.json");
+  const double bit = 10.0 / 64;  // Horowitz's 64-bit SRAM access, read and write alike
+  const double words = (100 + 10 + 10) * 32 * bit;
+  const json& e = out["layers"][2]["energy"];
+  for (const char* design : {"mls", "fp32", "fp8", "fp8-fp16acc", "bf16"}) {
+    expect_close(e["memory"][design].get<double>(), words);
+    expect_close(out["total"]["energy"]["memory"][design].get<double>(),
+                 without_fc["total"]["energy"]["memory"][design].get<double>() + words);
+  }
+  expect_close(out["layers"][2]["memory_energy"]["read_x"].get<double>(), 100 * 32 * bit);
+  expect_close(out["layers"][2]["memory_energy"]["write_out"].get<double>(), 10 * 32 * bit);
+  expect_close(e["total"]["mls"].get<double>(), 1000 * (3.7 + 0.9) + words);
+
+  report["layers"][2]["fp32_words"].erase("out");
+  EXPECT_THROW(add_energy_to_report(report, builtin_energy_table("horowitz-45nm"), "r.json"), Error);
+  report["layers"][2]["fp32_words"] = {{"x", -1}, {"y", 1}, {"out", 1}};
+  EXPECT_THROW(add_energy_to_report(report, builtin_energy_table("horowitz-45nm"), "r.json"), Error);
+}
+
 // A flat table prices the multiplier form of the group scaler (a scale
 // mantissa of 2+ bits on either operand) at mul_scale, else at shift_add_scale.
 TEST(EnergyTables, FlatTablePricesTheScalerForm) {
