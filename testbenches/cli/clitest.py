@@ -17,10 +17,25 @@ import unittest
 
 import numpy as np
 
-MLSSIM = os.environ["MLSSIM"]
+# Empty where CTest does not set it (the Slurm test installs its own and uses
+# only untimed() from here); mlssim() then fails naming the variable.
+MLSSIM = os.environ.get("MLSSIM", "")
 ROOT = os.environ.get("MLSSIM_SOURCE_DIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRACES = os.path.join(ROOT, "traces")
+
+
+# A report's timing fields: what differs between two runs of the same work.
+TIMING = {"sim_seconds", "sim_macs_per_second", "golden_seconds", "wall_seconds"}
+
+
+def untimed(value):
+    """A report (or any JSON value) without its timing fields, to compare two runs."""
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items() if k not in TIMING}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
 
 
 def mlssim(*args, ok=True, timeout=600, cwd=None, env=None):
@@ -29,6 +44,8 @@ def mlssim(*args, ok=True, timeout=600, cwd=None, env=None):
     ok=True: a non-zero exit raises AssertionError with the command and its stderr.
     ok=False: a zero exit raises (the test expects a failure).
     ok=None: the exit status is not judged here."""
+    if not MLSSIM:
+        raise AssertionError("MLSSIM is not set: run the test under CTest or set it to the binary")
     proc = subprocess.run([MLSSIM, *map(str, args)], capture_output=True, text=True, timeout=timeout,
                           cwd=cwd, env=env, stdin=subprocess.DEVNULL)
     command = "mlssim " + " ".join(map(str, args))

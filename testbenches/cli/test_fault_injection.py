@@ -24,20 +24,11 @@ import unittest
 
 import numpy as np
 
-from clitest import mlssim, conv_layer, linear_layer, write_trace, load_json
+from clitest import untimed, mlssim, conv_layer, linear_layer, write_trace, load_json
 
 EXHAUSTIVE = os.environ.get("MLSSIM_FAULT_EXHAUSTIVE") == "1"
 SANITIZED = os.environ.get("MLSSIM_SANITIZED") == "1"  # ASan keeps its own allocator: alloc:N is inert
 TERMINATED = "terminate called after throwing an instance of 'std::bad_alloc'"
-TIMING = {"sim_seconds", "sim_macs_per_second", "golden_seconds", "wall_seconds"}
-
-
-def without_timing(value):
-    if isinstance(value, dict):
-        return {k: without_timing(v) for k, v in value.items() if k not in TIMING}
-    if isinstance(value, list):
-        return [without_timing(v) for v in value]
-    return value
 
 
 def alloc_samples(limit):
@@ -141,7 +132,7 @@ class FaultInjection(unittest.TestCase):
 
     def clean_run(self):
         mlssim(*self.run_command(), env=self.env())
-        report = without_timing(load_json(self.w("r.json")))
+        report = untimed(load_json(self.w("r.json")))
         self.clear_work()
         return report
 
@@ -152,7 +143,7 @@ class FaultInjection(unittest.TestCase):
         self.assertEqual(failures, 1 + 6)  # the report and the six --outputs files
         self.clear_work()
         mlssim(*self.run_command(), env=self.env())
-        self.assertEqual(without_timing(load_json(self.w("r.json"))), clean)
+        self.assertEqual(untimed(load_json(self.w("r.json"))), clean)
 
     @unittest.skipIf(SANITIZED, "ASan's allocator ignores alloc:N")
     def test_run_alloc_faults(self):
@@ -164,7 +155,7 @@ class FaultInjection(unittest.TestCase):
         self.assertGreater(failures, 63)
         self.clear_work()
         mlssim(*self.run_command(), env=self.env())
-        self.assertEqual(without_timing(load_json(self.w("r.json"))), clean)
+        self.assertEqual(untimed(load_json(self.w("r.json"))), clean)
 
     # -- merge ----------------------------------------------------------------
 
@@ -181,7 +172,7 @@ class FaultInjection(unittest.TestCase):
         parts = self.make_parts()
         command = ["merge", *parts, "--report", self.w("m.json")]
         mlssim(*command, env=self.env())
-        clean = without_timing(load_json(self.w("m.json")))
+        clean = untimed(load_json(self.w("m.json")))
         self.clear_work()
         self.assertEqual(self.loop(command, [self.w("m.json")], "write", range(1, 10)), 1)
         self.clear_work()
@@ -190,7 +181,7 @@ class FaultInjection(unittest.TestCase):
             self.assertGreater(self.loop(command, [self.w("m.json")], "alloc", ns), 63)
             self.clear_work()
         mlssim(*command, env=self.env())
-        self.assertEqual(without_timing(load_json(self.w("m.json"))), clean)
+        self.assertEqual(untimed(load_json(self.w("m.json"))), clean)
 
     # -- sweep ----------------------------------------------------------------
 

@@ -13,9 +13,8 @@ import unittest
 
 import numpy as np
 
-from clitest import MLSSIM, load_json, mlssim, write_trace
+from clitest import MLSSIM, load_json, mlssim, untimed, write_trace
 
-TIMING = {"sim_seconds", "sim_macs_per_second", "golden_seconds"}
 
 # name, Co, Ci, K, H, stride, padding (batch 2); a linear layer too.
 CONVS = [("c1", 8, 3, 3, 10, 1, 1), ("c2", 12, 8, 3, 10, 2, 1), ("c3", 6, 12, 1, 5, 1, 0), ("c4", 16, 6, 3, 9, 1, 1)]
@@ -39,14 +38,6 @@ def make_trace(root, seed=2, convs=CONVS):
                                                        "input": rng.standard_normal((3, 24)),
                                                        "grad_output": rng.standard_normal((3, 10))}))
     write_trace(root, layers)
-
-
-def untimed(value):
-    if isinstance(value, dict):
-        return {k: untimed(v) for k, v in value.items() if k not in TIMING}
-    if isinstance(value, list):
-        return [untimed(v) for v in value]
-    return value
 
 
 class Split(unittest.TestCase):

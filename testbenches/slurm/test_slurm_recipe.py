@@ -33,8 +33,9 @@ import unittest
 SOURCE_DIR = os.environ.get("MLSSIM_SOURCE_DIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD_DIR = os.environ.get("MLSSIM_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
+sys.path.insert(0, os.path.join(SOURCE_DIR, "testbenches", "cli"))
+from clitest import untimed  # noqa: E402 (found through the path just set)
 SBIN = "/usr/sbin:/usr/bin:/sbin:/bin"
-TIMING = {"sim_seconds", "sim_macs_per_second", "golden_seconds"}
 QUEUE_BOUND_S = 300
 # A small network with 12 layer-passes, so that each of the recipe's 8 shards has work.
 TOPOLOGY = {"model": "small", "layers": [
@@ -204,14 +205,6 @@ class Cluster:
         proc = subprocess.run(["scontrol", "show", "job", str(job)], capture_output=True, text=True, env=self.env())
         found = re.search(r"JobState=(\S+)", proc.stdout)
         return found.group(1) if found else proc.stderr.strip()
-
-
-def untimed(value):
-    if isinstance(value, dict):
-        return {k: untimed(v) for k, v in value.items() if k not in TIMING}
-    if isinstance(value, list):
-        return [untimed(v) for v in value]
-    return value
 
 
 def load(path):
