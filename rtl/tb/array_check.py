@@ -102,7 +102,7 @@ def rtl_leave_edges(path):
     return tiles, outputs
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser()
     for name in ("mlssim", "array", "trace", "layer", "work"):
         ap.add_argument("--" + name, required=True)
@@ -113,7 +113,11 @@ def main():
     ap.add_argument("--model-fault", choices=("ctrl", "final-rounding"))
     ap.add_argument("--leave", action="store_true")
     ap.add_argument("flags", nargs="*")
-    a = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    a = parse_args()
     os.makedirs(a.work, exist_ok=True)
     vec = os.path.join(a.work, "vectors")
     report = os.path.join(a.work, "report.json")
