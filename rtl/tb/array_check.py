@@ -3,15 +3,16 @@
 and the analytic cycle formula (docs/rtl.md#the-whole-array).
 
     array_check.py --mlssim BIN --array BIN --trace DIR --layer NAME --pass P
-                   --rows R --cols C --work DIR [--fault cycles|values] [--leave] [-- FLAGS]
+                   --rows R --cols C --work DIR [--fault cycles|values --model-fault F]
+                   [--leave] [-- FLAGS]
 
 writes the vectors (`mlssim vectors`), runs the SystemC model (`mlssim run
 --check`, ideal memory: the default), runs the RTL (`mls_rtl_array --vectors`)
 and requires: the RTL's `mismatches` 0, its `cycles` equal to the SystemC
 report's and to the formula of docs/architecture.md evaluated here from the
-pass's sizes. With --fault the RTL binary is a fault build and the check passes
-only when that fault shows: in the cycles (--fault cycles) or in the values
-(--fault values). FLAGS go to both mlssim commands (formats, --chunk ...).
+pass's sizes. With --fault the RTL runs the fault build --model-fault (ctrl or
+final-rounding: mls_rtl_array --fault) and the check passes only when that
+fault shows: in the cycles (--fault cycles) or in the values (--fault values). FLAGS go to both mlssim commands (formats, --chunk ...).
 --leave also compares, edge by edge, when each chunk tile leaves the adder
 trees and each output leaves the output accumulators: the RTL's
 --leave-log against the SystemC model's VCD (`mlssim run --vcd`: the
@@ -101,7 +102,7 @@ def rtl_leave_edges(path):
     return tiles, outputs
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser()
     for name in ("mlssim", "array", "trace", "layer", "work"):
         ap.add_argument("--" + name, required=True)
@@ -109,9 +110,14 @@ def main():
     ap.add_argument("--rows", type=int, required=True)
     ap.add_argument("--cols", type=int, required=True)
     ap.add_argument("--fault", choices=("cycles", "values"))
+    ap.add_argument("--model-fault", choices=("ctrl", "final-rounding"))
     ap.add_argument("--leave", action="store_true")
     ap.add_argument("flags", nargs="*")
-    a = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    a = parse_args()
     os.makedirs(a.work, exist_ok=True)
     vec = os.path.join(a.work, "vectors")
     report = os.path.join(a.work, "report.json")
@@ -132,7 +138,8 @@ def main():
     if not entry["bit_exact"] or entry["stall_cycles"] != 0:
         sys.exit(f"the SystemC run is not bit exact or stalled: {entry}")
     leave_log = os.path.join(a.work, "leave.txt")
-    proc = run([a.array, "--vectors", vec, *(["--leave-log", leave_log] if a.leave else [])])
+    proc = run([a.array, "--vectors", vec, *(["--leave-log", leave_log] if a.leave else []),
+                *(["--fault", a.model_fault] if a.model_fault else [])])
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     got = re.fullmatch(r"cycles (\d+) mismatches (\d+)", last)
     if not got:

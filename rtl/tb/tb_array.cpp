@@ -1,17 +1,17 @@
-// mls_rtl_array --vectors DIR [--vcd FILE] [--leave-log FILE]: runs one layer-pass, written by
-// `mlssim vectors`, through the whole RTL array (rtl/src/mls_array.sv) and
-// compares every output (the output accumulator and the final-scaled value)
-// bit for bit with the golden results in DIR. The last line printed is
-// `cycles N mismatches M`: N counts clock edges from the controller's first
-// issue to the last output write, inclusive (docs/architecture.md), measured
-// on the RTL. --leave-log writes, per line, `tile E` for each edge E at which
-// a chunk tile leaves the adder trees and `output E` for each edge at which
-// the output accumulators finish an output (E counted from the first issue
-// edge, 0), to compare with the SystemC model's VCD (rtl/tb/array_check.py).
-// Exit 0: no mismatch; 1: mismatches; 2: bad usage or input.
-//
-// The array is built for one configuration (the MLS_ARR_* definitions, the
-// Verilator -G parameters); a vector set of another is refused.
+// The model behind mls_rtl_array (array_main.cpp), built for one configuration
+// of the whole RTL array (the MLS_ARR_* definitions, the Verilator -G
+// parameters): runs one layer-pass, written by `mlssim vectors`, through the
+// array (rtl/src/mls_array.sv) and compares every output (the output
+// accumulator and the final-scaled value) bit for bit with the golden results
+// in DIR. The last line printed is `cycles N mismatches M`: N counts clock
+// edges from the controller's first issue to the last output write,
+// inclusive (docs/architecture.md), measured on the RTL. --leave-log writes,
+// per line, `tile E` for each edge E at which a chunk tile leaves the adder
+// trees and `output E` for each edge at which the output accumulators finish
+// an output (E counted from the first issue edge, 0), to compare with the
+// SystemC model's VCD (rtl/tb/array_check.py). Exit 0: no mismatch; 1:
+// mismatches; 2: bad usage or input (a vector set of another configuration
+// is refused with the key that differs).
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "Vmls_array.h"
-#include "ref/format/format.h"
+#include "array_config.h"
 #include "tb_common.h"
 #include "tb_vector_files.h"
 #if VM_TRACE
@@ -43,8 +43,8 @@ int tree_stages() {
 
 // Refuses a vector set whose configuration or schedule the array cannot run.
 void check_configuration(const std::map<std::string, std::string>& meta, const std::string& path) {
-  const ElemFormat ex{MLS_ARR_EX, MLS_ARR_MX}, ey{MLS_ARR_EY, MLS_ARR_MY};
-  const ScaleFormat sx{MLS_ARR_EGX, MLS_ARR_MGX}, sy{MLS_ARR_EGY, MLS_ARR_MGY};
+  const EmFormat ex{MLS_ARR_EX, MLS_ARR_MX}, ey{MLS_ARR_EY, MLS_ARR_MY};
+  const EmFormat sx{MLS_ARR_EGX, MLS_ARR_MGX}, sy{MLS_ARR_EGY, MLS_ARR_MGY};
   const std::map<std::string, std::string> built = {
       {"x_elem", ex.name()}, {"y_elem", ey.name()}, {"x_scale", sx.name()}, {"y_scale", sy.name()},
       {"acc_bits", std::to_string(MLS_ARR_ACC_BITS)}, {"acc_overflow", MLS_ARR_WRAP ? "wrap" : "saturate"},
@@ -91,7 +91,7 @@ class ArrayBench {
       trace_->open(vcd.c_str());
     }
 #else
-    if (!vcd.empty()) throw std::runtime_error("--vcd: this build has no tracing (configure the 4x8 one)");
+    if (!vcd.empty()) throw std::runtime_error("--vcd: this model was built without tracing");
 #endif
     top_.rst_ni = 0;
     top_.clk_i = 0;
@@ -261,7 +261,7 @@ int run(const std::string& dir, const std::string& vcd, const std::string& leave
 }  // namespace mls::rtl_tb
 
 int main(int argc, char** argv) {
-  const std::string usage = "usage: mls_rtl_array --vectors DIR [--vcd FILE] [--leave-log FILE]\n";
+  const std::string usage = "usage: mls_rtl_array_model --vectors DIR [--vcd FILE] [--leave-log FILE]\n";
   std::string dir, vcd, leave_log;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
