@@ -115,7 +115,10 @@ def parse_args(argv):
     p.add_argument("--layer-config", help="per-layer settings, as mlssim run --layer-config")
     p.add_argument("--fp32", action="store_true", help="plain torch: no MLS arithmetic")
     p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="initial weights, data split, batches (and, unless "
+                   "--rounding-seed, the stochastic rounding)")
+    p.add_argument("--rounding-seed", dest="mls_seed", help="seed of the stochastic-rounding draws "
+                   "(mlssim run --seed; default: --seed)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: steps / 10)")
@@ -128,7 +131,7 @@ def parse_args(argv):
 
 def mls_config(args):
     config = {k[4:]: v for k, v in vars(args).items() if k.startswith("mls_") and v is not None}
-    # A stochastic-rounding seed follows --seed unless given.
+    # A stochastic-rounding seed follows --seed unless --rounding-seed is given.
     config.setdefault("seed", args.seed)
     return config
 
@@ -179,7 +182,8 @@ def write_outputs(args, model, rows):
     last = rows[-1]  # the last step is always evaluated
     summary = {"model": args.model, "preset": args.preset, "fp32": args.fp32, "steps": args.steps,
                "seed": args.seed, "config": {} if args.fp32 else mls_config(args),
-               "train_loss": last["loss"], "train_accuracy": last["train_accuracy"],
+               "train_loss": last["loss"] if math.isfinite(last["loss"]) else None,  # diverged: null, not NaN
+               "train_accuracy": last["train_accuracy"],
                "test_accuracy": last["test_accuracy"], "seconds": last["seconds"],
                "events": totals, "layers": stats}
     with open(os.path.join(args.out, "summary.json"), "w") as f:
