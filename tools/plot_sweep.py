@@ -157,9 +157,10 @@ def plot_energy_vs_accuracy(results, out_dir, **_):
     if max(energies) > 10 * min(energies):
         ax.set_xscale("log")
     unit = points[0]["metrics"].get("energy_unit", "")
-    ax.set_xlabel("MLS array energy, %s (%s, %s)" % (what, unit, "/".join(fmt(t) for t in distinct(points, "tech"))))
-    seeds = max(len(c[2]) for c in configs)
-    ax.set_ylabel("held-out accuracy after training\n(mean%s)" % (", bar: min-max over train_seed" if seeds > 1 else ""))
+    tech = "/".join(fmt(t) for t in distinct(points, "tech"))
+    ax.set_xlabel("MLS array energy, %s (%s, %s)" % (what, unit, tech))
+    spread = ", bar: min-max over train_seed" if max(len(c[2]) for c in configs) > 1 else ""
+    ax.set_ylabel("held-out accuracy after training\n(mean%s)" % spread)
     ax.grid(True, which="both", alpha=0.3)
     training = "model %s, %s steps" % ("/".join(fmt(v) for v in distinct(points, "train_model")),
                                        "/".join(fmt(v) for v in distinct(points, "train_steps")))
