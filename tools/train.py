@@ -123,7 +123,8 @@ def parse_args(argv):
     p.add_argument("--lr", type=float)
     p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: steps / 10)")
     p.add_argument("--eval-images", type=int, default=256, help="train and held-out examples per evaluation")
-    p.add_argument("--threads", type=int, default=0, help="mlssim worker threads (0: every core)")
+    p.add_argument("--threads", type=int, default=0, help="mlssim worker threads, and torch's when not 0 "
+                   "(0: every core)")
     p.add_argument("--out", required=True)
     run_flags(p)
     return p.parse_args(argv)
@@ -142,6 +143,8 @@ def evaluate(model, accuracy, data, n):
 
 
 def train(args):
+    if args.threads > 0:  # a sweep's -j counts a point as one CPU: torch's own ops too
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model, opt, data, loss_fn, accuracy, batch = load_task(args)
     batch = args.batch_size or batch
