@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 """The golden model through the Python module against its C++ bench (bench/README.md#the-python-module).
 
-    PYTHONPATH=build/python /usr/bin/python3 bench/bench_module.py [TRACE] [--repeat 3] [--step]
+    PYTHONPATH=build/python /usr/bin/python3 bench/bench_module.py [TRACE] [--passes fwd] [--repeat 5] [--step]
 
-Runs every layer-pass of a trace (default: the bundled ResNet-20) through
-mlssim.layer on one thread and reports simulated MACs per CPU-second of that
-thread (quantization of W, A and E and the lowering included, which the C++
-bench leaves out), then runs build/bench/mlssim_bench on the same trace and
-passes and prints its golden-model figure and the ratio. --step also times one
-training step (forward, backward-data, backward-weight of every product) of a
-converted ResNet-20 on a batch of 32 upsampled digits, wall and CPU seconds, with
-every core.
+Runs every layer-pass of a trace (default: the bundled ResNet-20, forward) through
+mlssim.layer on one thread and reports simulated MACs per CPU-second of that thread,
+the operands' quantization and the lowering included. Then runs
+build/bench/mlssim_bench_golden on the same trace and passes, which times the same
+work in C++ (quantize_layer, lowering, golden_pass per layer, one thread, CPU
+seconds), and prints the ratio of the two: like for like. Beside it, the C++ bench's
+golden figure without the quantization (mlssim_bench's way of counting) and the
+module's rate with its quantization time taken out. --step also times one training
+step (forward, backward-data, backward-weight of every product) of a converted
+ResNet-20 on a batch of 32 upsampled digits, wall and CPU seconds, with every core.
 """
 import argparse
 import json
@@ -26,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 import mlssim  # noqa: E402
 
 
-def module_rate(trace, repeat):
+def module_rate(trace, passes, repeat):
     with open(os.path.join(trace, "manifest.json")) as f:
         layers = json.load(f)["layers"]
     tensors = [{r: np.load(os.path.join(trace, e[r])) for r in ("weight", "input", "grad_output")} for e in layers]
@@ -35,7 +37,7 @@ def module_rate(trace, repeat):
         t0, macs = time.thread_time(), 0
         for entry, t in zip(layers, tensors):
             keys = {k: entry[k] for k in ("stride", "padding", "dilation", "groups") if k in entry}
-            for _, stats in mlssim.layer(entry["kind"], list(mlssim.PASSES), t["weight"], t["input"],
+            for _, stats in mlssim.layer(entry["kind"], passes, t["weight"], t["input"],
                                          t["grad_output"], keys=keys, name=entry["name"], threads=1):
                 macs += stats["mul"]
         spent = time.thread_time() - t0
@@ -60,16 +62,14 @@ def quantize_seconds(trace, repeat):
     return best
 
 
-def bench_rate(trace, repeat, exe):
-    """The C++ bench's golden-model rate and its unit: MACs per CPU-second from a bench
-    that prints CPU columns ("golden model  CPU_S  RATE  WALL_S  RATE"), else its
-    older wall-time figure ("golden model  : S s  RATE MACs/s")."""
-    out = subprocess.run([exe, trace, "--passes", ",".join(mlssim.PASSES), "--repeat", str(repeat)],
+def bench_rates(trace, passes, repeat, exe):
+    """mlssim_bench_golden's two figures in MACs per CPU-second: quantization and lowering
+    included (the module's work), and the golden passes alone (mlssim_bench's way)."""
+    out = subprocess.run([exe, trace, "--passes", ",".join(passes), "--repeat", str(repeat)],
                          capture_output=True, text=True, check=True).stdout
-    cpu = re.search(r"^golden model\s+([\d.]+)\s+([\d.e+]+)\s+[\d.]+\s+[\d.e+]+$", out, re.M)
-    if cpu:
-        return float(cpu.group(2)), "MACs per CPU-second"
-    return float(re.search(r"golden model\s*:\s*([\d.]+) s\s+([\d.e+]+) MACs/s", out).group(2)), "MACs per wall second"
+    whole = re.search(r"^golden, quantization included\s+([\d.]+)\s+([\d.e+]+)$", out, re.M)
+    alone = re.search(r"^golden model\s+([\d.]+)\s+([\d.e+]+)$", out, re.M)
+    return float(whole.group(2)), float(alone.group(2))
 
 
 def training_step():
@@ -94,19 +94,24 @@ def training_step():
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("trace", nargs="?", default=os.path.join(ROOT, "traces", "resnet20-digits"))
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--passes", default="fwd", help="comma list (default fwd)")
+    p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--step", action="store_true")
-    p.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "mlssim_bench"), help="the C++ bench binary")
+    p.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "mlssim_bench_golden"),
+                   help="the C++ golden bench binary (mlssim_bench_golden)")
     args = p.parse_args()
-    macs, seconds = module_rate(args.trace, args.repeat)
+    passes = args.passes.split(",")
+    macs, seconds = module_rate(args.trace, passes, args.repeat)
     rate = macs / seconds
-    print(f"module, 1 thread : {seconds:8.3f} CPU s  {rate:10.3g} MACs per CPU-second ({macs} MACs, best of {args.repeat})")
+    print(f"module, 1 thread : {seconds:8.3f} CPU s  {rate:10.3g} MACs per CPU-second ({macs} MACs, {args.passes}, "
+          f"best of {args.repeat}; quantization included)")
+    golden, alone = bench_rates(args.trace, passes, args.repeat, args.bench)
+    print(f"C++ golden       : {golden:10.3g} MACs per CPU-second, quantization included; {alone:10.3g} without it")
+    print(f"module / C++     : {rate / golden:.3f} (like for like: quantization and lowering in both)")
     quant = quantize_seconds(args.trace, args.repeat)
     bare = macs / (seconds - quant)
-    print(f"of which quantizing: {quant:8.3f} CPU s; without it {bare:10.3g} MACs per CPU-second")
-    golden, unit = bench_rate(args.trace, args.repeat, args.bench)
-    print(f"C++ bench golden : {golden:10.3g} {unit}")
-    print(f"module / bench   : {rate / golden:.3f} (quantization included), {bare / golden:.3f} (left out, as the bench does)")
+    print(f"without quantizing: module {bare:10.3g} MACs per CPU-second ({quant:.3f} CPU s of quantizing left out), "
+          f"{bare / alone:.3f} of the C++ golden passes alone")
     if args.step:
         times, step_macs = training_step()
         for wall, cpu in times:

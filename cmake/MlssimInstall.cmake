@@ -7,6 +7,7 @@
 #     mls_trace.py                      the recorder, `import mls_trace`
 #     mlssim_tools/                     the plotting tools and what they share (mlssim_*.py), a package
 #   P/share/mlssim/traces/              the dump scripts (dump_*.py), run by mlssim-dump-<model>
+#   P/bin/mlssim-train, P/share/mlssim/tools/train.py   training runs (sweep points with train_steps)
 #   P/share/mlssim/topologies/          the shipped topologies (mlssim synth)
 # The commands find their Python files relative to themselves and the tools
 # find P/bin/mlssim beside them, so only PATH=P/bin is needed to run them;
@@ -84,6 +85,15 @@ foreach(script ${MLS_DUMPS})
     mls_install_command(${command} ${name} "${MLS_BIN_TO_DUMPDIR};${MLS_BIN_TO_PYDIR}")
   endif()
 endforeach()
+
+# tools/train.py as mlssim-train, with the Python module: the program
+# `mlssim sweep` runs beside itself for a point that trains.
+if(TARGET _mlssim)
+  set(MLS_TRAINDIR ${CMAKE_INSTALL_DATADIR}/mlssim/tools)
+  install(FILES ${PROJECT_SOURCE_DIR}/tools/train.py DESTINATION ${MLS_TRAINDIR})
+  mls_install_relative(MLS_BIN_TO_TRAINDIR ${CMAKE_INSTALL_BINDIR} ${MLS_TRAINDIR})
+  mls_install_command(mlssim-train train "${MLS_BIN_TO_TRAINDIR};${MLS_BIN_TO_DUMPDIR};${MLS_BIN_TO_PYDIR}")
+endif()
 
 # The shipped topologies, for `mlssim synth` on a node without the source tree.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/topologies/ DESTINATION ${CMAKE_INSTALL_DATADIR}/mlssim/topologies

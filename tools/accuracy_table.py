@@ -21,6 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sweep_accuracy  # noqa: E402
 import train  # noqa: E402
 
 # (train.py flags, what the paper's tables compare the configuration with). The flags
@@ -140,30 +141,16 @@ def table(results, figures, args, seconds):
     return "\n".join(lines) + "\n"
 
 
-def pareto(points):
-    """The points no other point beats on both lower energy and higher accuracy, by energy."""
-    front = []
-    for e, a, label in sorted(points, key=lambda p: (p[0], -p[1])):
-        if not front or a > front[-1][1]:
-            front.append((e, a, label))
-    return front
-
-
 def plot(results, energies, path):
+    """Energy per product against held-out accuracy, with the seeds' spread and the Pareto front
+    (drawn as tools/plot_sweep.py draws a sweep's trained points: sweep_accuracy.py)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    points = [(energies[label], statistics.mean(s["test_accuracy"] for s in results[label]), label)
-              for label in map(label_of, (c[0] for c in CONFIGS))]
+    labels = list(map(label_of, (c[0] for c in CONFIGS)))
+    configs = [(label, energies[label], [s["test_accuracy"] for s in results[label]]) for label in labels]
     fig, ax = plt.subplots(figsize=(8, 5))
-    for label in map(label_of, (c[0] for c in CONFIGS)):
-        accs = [s["test_accuracy"] for s in results[label]]
-        ax.errorbar(energies[label], statistics.mean(accs), yerr=[[statistics.mean(accs) - min(accs)],
-                    [max(accs) - statistics.mean(accs)]], fmt="o", capsize=3)
-        ax.annotate(label, (energies[label], statistics.mean(accs)), fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
-    front = pareto(points)
-    ax.plot([p[0] for p in front], [p[1] for p in front], "k--", lw=1, label="Pareto front (mean accuracy)")
+    sweep_accuracy.draw(ax, configs)
     ax.set_xscale("log")
     ax.set_xlabel("energy per MAC, arithmetic + memory (pJ, horowitz-45nm)")
     ax.set_ylabel("held-out accuracy after training (mean, min-max)")

@@ -9,6 +9,9 @@ and writes, into --out (default RESULTS_DIR), each plot the sweep has the data f
 
 - energy_vs_error.png   MLS energy per MAC against output error, Pareto front marked
                         (points with energy: the sweep set `tech`)
+- energy_vs_accuracy.png  MLS energy per MAC (with memory) against the held-out accuracy
+                        of the points' training runs, train_seed spread as bars, Pareto
+                        front marked (points with energy and train_accuracy: train_steps > 0)
 - energy_per_mac.png    MLS energy per MAC against element format, a line per
                         acc_bits, with the fp32/fp8/bf16 baselines (`elem` varied)
 - cycles_vs_shape.png   cycles and utilization against array rows (or cols)
@@ -46,6 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matplotlib  # noqa: E402,F401  (sweep_figures chooses the Agg backend)
 import mlssim_registry  # noqa: E402
 import mlssim_figures  # noqa: E402
+import sweep_accuracy  # noqa: E402
 from sweep_figures import (Panel, context_lines, finish, label, plot_bars, plot_lines,  # noqa: E402
                            subtitle_width)
 from sweep_figures import plt  # noqa: E402
@@ -132,6 +136,51 @@ def plot_energy_vs_error(results, out_dir, **_):
     finish(fig, out_dir, "energy_vs_error.png", "Energy against output error", subtitle, handles, labels,
            after_layout=name_points)
     return [(None, "rel_error_mean", (), [p["id"] for p in points], [e for e, _ in xy], [r for _, r in xy])]
+
+
+# -- energy against trained accuracy ----------------------------------------------------
+
+
+def plot_energy_vs_accuracy(results, out_dir, **_):
+    """Energy per MAC (with memory when priced) against the held-out accuracy the points' training
+    reached (train_steps > 0), one marker per configuration with its train_seed spread, Pareto front
+    (lower energy, higher mean accuracy) marked."""
+    points = [p for p in results["points"] if metric(p, "train_accuracy") is not None]
+    name, what = energy_metric(points)
+    if name is None:
+        return None
+    params = [n for n in varied(results) if n != "tech"]
+    configs = sweep_accuracy.configurations(points, params, name, metric)
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    means, front = sweep_accuracy.draw(ax, [c[:3] for c in configs], labels=False)
+    energies = [m[0] for m in means]
+    if max(energies) > 10 * min(energies):
+        ax.set_xscale("log")
+    unit = points[0]["metrics"].get("energy_unit", "")
+    tech = "/".join(fmt(t) for t in distinct(points, "tech"))
+    ax.set_xlabel("MLS array energy, %s (%s, %s)" % (what, unit, tech))
+    spread = ", bar: min-max over train_seed" if max(len(c[2]) for c in configs) > 1 else ""
+    ax.set_ylabel("held-out accuracy after training\n(mean%s)" % spread)
+    ax.grid(True, which="both", alpha=0.3)
+    training = "model %s, %s steps" % ("/".join(fmt(v) for v in distinct(points, "train_model")),
+                                       "/".join(fmt(v) for v in distinct(points, "train_steps")))
+    subtitle = context_lines(results, points, "%d points trained (%s), %d configurations, %d on the Pareto front" % (
+        len(points), training, len(configs), len(front)), subtitle_width(fig))
+    handles, labels = ax.get_legend_handles_labels()
+    named = [(m[0], m[1]) for m in means][:12]
+    left_out = []
+
+    def name_points(fig):
+        left_out.extend(mlssim_figures.place_labels(ax, named, [c[0] for c in configs][:12], markers=named,
+                                                    fontsize=7))
+        if left_out or len(configs) > len(named):
+            fig.text(0.995, 0.005, "%d of %d labels left out (no room)" % (
+                len(left_out) + len(configs) - len(named), len(configs)), ha="right", va="bottom", fontsize=7,
+                color="0.4")
+
+    finish(fig, out_dir, "energy_vs_accuracy.png", "Energy against trained accuracy", subtitle, handles, labels,
+           after_layout=name_points)
+    return [(None, "train_accuracy", (), [i for c in configs for i in c[3]], energies, [m[1] for m in means])]
 
 
 # -- energy per MAC against element format ------------------------------------------
@@ -326,7 +375,8 @@ def main(argv=None):
             ys = [y for item in args.y for y in item.split(",") if y]
             plot_custom(results, out_dir, args.x, ys, args.name, args.facet, args.max_lines, args.logx, args.logy)
             return
-        for plot in (plot_energy_vs_error, plot_energy_per_mac, plot_cycles_vs_shape, plot_overflow_vs_acc_bits, plot_format_ablation):
+        for plot in (plot_energy_vs_error, plot_energy_vs_accuracy, plot_energy_per_mac, plot_cycles_vs_shape,
+                     plot_overflow_vs_acc_bits, plot_format_ablation):
             plot(results, out_dir, facet=args.facet, max_lines=args.max_lines)  # a --facet equal to x: auto
     except PlotError as e:
         fail(str(e))

@@ -170,13 +170,20 @@ def varied(results):
     return [name for name in parameter_names(results) if len(distinct(points, name)) > 1]
 
 
+def training_parameters():
+    """The parameters of a point's training run (group train: train_steps, train_model, ...)."""
+    return {p["name"] for p in mlssim_registry.params() if p["group"] == "train"}
+
+
 def fixed_params(results, points=None):
     """(name, value) of every parameter with one set value over the points, in parameter order. Read from
     the records' params, so it includes the mlssim run defaults the sweep file does not set; a key no point
-    sets (a per-operand format left to the plain one: "") is left out."""
+    sets (a per-operand format left to the plain one: "") is left out, and so are the training parameters
+    when no point trains (train_steps 0: they configure nothing)."""
     points = results["points"] if points is None else points
-    return [(name, distinct(points, name)[0]) for name in parameter_names(results)
-            if len(distinct(points, name)) == 1 and mlssim_figures.has_value(distinct(points, name)[0])]
+    skip = training_parameters() if not any(p["params"].get("train_steps") for p in points) else set()
+    return [(name, distinct(points, name)[0]) for name in parameter_names(results) if name not in skip
+            and len(distinct(points, name)) == 1 and mlssim_figures.has_value(distinct(points, name)[0])]
 
 
 def is_number(value):

@@ -115,12 +115,16 @@ def parse_args(argv):
     p.add_argument("--layer-config", help="per-layer settings, as mlssim run --layer-config")
     p.add_argument("--fp32", action="store_true", help="plain torch: no MLS arithmetic")
     p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="initial weights, data split, batches (and, unless "
+                   "--rounding-seed, the stochastic rounding)")
+    p.add_argument("--rounding-seed", dest="mls_seed", help="seed of the stochastic-rounding draws "
+                   "(mlssim run --seed; default: --seed)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: steps / 10)")
     p.add_argument("--eval-images", type=int, default=256, help="train and held-out examples per evaluation")
-    p.add_argument("--threads", type=int, default=0, help="mlssim worker threads (0: every core)")
+    p.add_argument("--threads", type=int, default=0, help="mlssim worker threads, and torch's when not 0 "
+                   "(0: every core)")
     p.add_argument("--out", required=True)
     run_flags(p)
     return p.parse_args(argv)
@@ -128,7 +132,7 @@ def parse_args(argv):
 
 def mls_config(args):
     config = {k[4:]: v for k, v in vars(args).items() if k.startswith("mls_") and v is not None}
-    # A stochastic-rounding seed follows --seed unless given.
+    # A stochastic-rounding seed follows --seed unless --rounding-seed is given.
     config.setdefault("seed", args.seed)
     return config
 
@@ -139,6 +143,8 @@ def evaluate(model, accuracy, data, n):
 
 
 def train(args):
+    if args.threads > 0:  # a sweep's -j counts a point as one CPU: torch's own ops too
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model, opt, data, loss_fn, accuracy, batch = load_task(args)
     batch = args.batch_size or batch
@@ -179,7 +185,8 @@ def write_outputs(args, model, rows):
     last = rows[-1]  # the last step is always evaluated
     summary = {"model": args.model, "preset": args.preset, "fp32": args.fp32, "steps": args.steps,
                "seed": args.seed, "config": {} if args.fp32 else mls_config(args),
-               "train_loss": last["loss"], "train_accuracy": last["train_accuracy"],
+               "train_loss": last["loss"] if math.isfinite(last["loss"]) else None,  # diverged: null, not NaN
+               "train_accuracy": last["train_accuracy"],
                "test_accuracy": last["test_accuracy"], "seconds": last["seconds"],
                "events": totals, "layers": stats}
     with open(os.path.join(args.out, "summary.json"), "w") as f:

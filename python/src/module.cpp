@@ -99,8 +99,10 @@ const char* group_name(params::Group g) {
     case params::Group::quant: return "quant";
     case params::Group::operand: return "operand";
     case params::Group::array: return "array";
-    default: return "energy";
+    case params::Group::energy: return "energy";
+    case params::Group::train: return "train";
   }
+  return "?";
 }
 
 // The parameter table, for Python tools (sweep names, defaults, help).

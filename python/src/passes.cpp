@@ -35,6 +35,11 @@ LoweredPass p_range(const LoweredPass& lp, int64_t p0, int64_t p1) {
 uint64_t golden_block(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
                       const OperandBounds& bounds, int threads, TensorF& compact) {
   const int parts = int(std::max<int64_t>(1, std::min<int64_t>(threads, lp.p)));
+  if (parts == 1) {  // the block as it is: no copy of its tables, its result moved
+    GoldenResult whole = golden_pass(lp, x, y, array, bounds);
+    compact = std::move(whole.out);
+    return whole.acc_overflow;
+  }
   std::vector<GoldenResult> results(static_cast<size_t>(parts));
   std::vector<int64_t> begin(static_cast<size_t>(parts) + 1);
   for (int i = 0; i <= parts; ++i) begin[size_t(i)] = lp.p * i / parts;
@@ -73,12 +78,14 @@ void add_block_counts(const LoweredPass& lp, const ArrayConfig& array, PassStats
 }
 
 // Blocks [first, blocks) stepping by `stride`, each on one thread: the blocks
-// of a pass write disjoint parts of the result.
+// of a pass write disjoint parts of the result. `lowered` is block `first`
+// when the caller lowered it already (for the pass's shape), else null.
 PassStats run_blocks(const QuantLayer& layer, Pass pass, const ArrayConfig& array, const OperandBounds& bounds,
-                     int64_t first, int64_t stride, int threads, TensorF& result) {
+                     int64_t first, int64_t stride, int threads, BlockPass* lowered, TensorF& result) {
   PassStats s;
   for (int64_t b = first; b < pass_blocks(layer, pass, array.bwd_data); b += stride) {
-    const BlockPass block = lower_block(layer, pass, b, array.bwd_data);
+    const BlockPass block =
+        b == first && lowered ? std::move(*lowered) : lower_block(layer, pass, b, array.bwd_data);
     TensorF compact;
     s["acc_overflow"] += golden_block(block.lp, layer.x(pass), layer.y(pass), array, bounds, threads, compact);
     scatter_block(compact, block, result);
@@ -92,14 +99,17 @@ PassOutput run_pass(const QuantLayer& layer, Pass pass, const ArrayConfig& array
   out.stats = {{"mul", 0}, {"acc_add", 0}, {"acc_overflow", 0}, {"scale", 0}, {"tree_add", 0},
                {"out_acc", 0}, {"final_mul", 0}, {"write_out", 0}, {"requant", layer.requant(pass)}};
   const OperandBounds bounds = operand_bounds(layer.x(pass), layer.y(pass));  // once, not per block
-  out.result = TensorF(lower_block(layer, pass, 0, array.bwd_data).natural_shape);
+  BlockPass first = lower_block(layer, pass, 0, array.bwd_data);  // lowered once: the shape, then block 0
+  out.result = TensorF(first.natural_shape);
   // Many blocks (a matmul's batch, conv groups): a share of the blocks per
   // thread; few: each block's outputs split over the threads.
   const int64_t blocks = pass_blocks(layer, pass, array.bwd_data);
   const int workers = blocks >= threads ? threads : 1;
   std::vector<PassStats> parts(static_cast<size_t>(workers));
   auto work = [&](int i) {
-    parts[size_t(i)] = run_blocks(layer, pass, array, bounds, i, workers, workers > 1 ? 1 : threads, out.result);
+    parts[size_t(i)] =
+        run_blocks(layer, pass, array, bounds, i, workers, workers > 1 ? 1 : threads, i == 0 ? &first : nullptr,
+                   out.result);
   };
   std::vector<std::thread> pool;
   for (int i = 1; i < workers; ++i) pool.emplace_back(work, i);

@@ -25,6 +25,7 @@ const char* group_name(params::Group g) {
     case params::Group::operand: return "operand";
     case params::Group::array: return "array";
     case params::Group::energy: return "energy";
+    case params::Group::train: return "train";
   }
   return "?";
 }
@@ -42,8 +43,11 @@ const char* kind_name(params::Kind k) {
 nlohmann::json params_json() {
   nlohmann::json list = nlohmann::json::array();
   for (const params::Param& p : params::table()) {
+    // A training parameter is a sweep file's only: no command takes it as a flag.
+    const nlohmann::json flag =
+        p.group == params::Group::train ? nlohmann::json(nullptr) : nlohmann::json(params::flag(p));
     nlohmann::json entry = {{"name", p.name},
-                            {"flag", params::flag(p)},
+                            {"flag", flag},
                             {"group", group_name(p.group)},
                             {"kind", kind_name(p.kind)},
                             {"help", p.help},

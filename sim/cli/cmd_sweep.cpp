@@ -112,15 +112,32 @@ struct Running {
   const Point* point;
   Clock::time_point start;
   fs::path report, log;
+  bool training = false;  // the point's second child: its training run, after `mlssim run`
 };
+
+// The training runs' program (tools/train.py as a command): beside this mlssim,
+// where the build (build/sim/mlssim-train) and cmake --install (P/bin) put it.
+// Found before any point runs when a point trains.
+std::string train_program(const Sweep& s, const std::vector<const Point*>& todo) {
+  const Point* first = nullptr;
+  for (const Point* p : todo)
+    if (!first && p->trains()) first = p;
+  if (!first) return "";
+  const fs::path self = fs::read_symlink("/proc/self/exe");
+  const fs::path program = self.parent_path() / "mlssim-train";
+  if (::access(program.c_str(), X_OK) != 0)
+    throw Error(s.file + ": " + first->label() + " sets train_steps, but there is no mlssim-train beside " +
+                self.string() + " (the build makes it with the Python module; cmake --install puts it in bin/)");
+  return program.string();
+}
 
 class Runner {
  public:
   // Reports go to a private temporary directory, never into RESULTS_DIR,
   // which shards on other nodes may share.
-  Runner(const Sweep& sweep, const fs::path& out, int jobs, size_t total, size_t skipped)
-      : sweep_(sweep), out_(out), tmp_("mlssim-sweep", "sweep"), jobs_(jobs), total_(total), done_(skipped),
-        skipped_(skipped) {}
+  Runner(const Sweep& sweep, const fs::path& out, int jobs, size_t total, size_t skipped, std::string trainer)
+      : sweep_(sweep), out_(out), trainer_(std::move(trainer)), tmp_("mlssim-sweep", "sweep"), jobs_(jobs),
+        total_(total), done_(skipped), skipped_(skipped) {}
 
   // Runs `todo`; returns when all are done, one failed (the others that were
   // running are finished first) or the user interrupted.
@@ -146,6 +163,15 @@ class Runner {
     running_[pool_.start(sweep::run_command(sweep_, p, r.report.string()), r.log)] = r;
   }
 
+  fs::path train_dir(const Point& p) const { return tmp_.path() / (p.id + ".train"); }
+
+  // The point's training run, in the slot its `mlssim run` had.
+  void launch_training(Running r) {
+    r.training = true;
+    r.log = tmp_.path() / (r.point->id + ".train.stderr");
+    running_[pool_.start(trainer_, sweep::train_command(*r.point, train_dir(*r.point).string()), r.log)] = r;
+  }
+
   void finish(pid_t pid, int status) {
     const auto it = running_.find(pid);
     if (it == running_.end()) return;
@@ -155,11 +181,18 @@ class Runner {
     if (exec::interrupted()) return;  // Ctrl-C reaches the children too: not their failure
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
       const std::string why = exec::last_line(r.log);
-      fail(*r.point, "`mlssim run` " + exec::exit_str(status) + (why.empty() ? "" : ": " + why));
+      fail(*r.point, (r.training ? "`mlssim-train` " : "`mlssim run` ") + exec::exit_str(status) +
+                         (why.empty() ? "" : ": " + why));
+      return;
+    }
+    if (!r.training && r.point->trains()) {
+      if (failure_.empty()) launch_training(r);
       return;
     }
     try {
-      const ojson record = sweep::point_record(sweep_, *r.point, read_json_file(r.report.string()), wall);
+      const nlohmann::json summary =
+          r.training ? read_json_file((train_dir(*r.point) / "summary.json").string()) : nlohmann::json();
+      const ojson record = sweep::point_record(sweep_, *r.point, read_json_file(r.report.string()), wall, summary);
       write_file_atomic(point_path(out_, *r.point).string(), json_text(record));
     } catch (const Error& e) {
       fail(*r.point, e.what());
@@ -171,6 +204,8 @@ class Runner {
     std::error_code ec;
     fs::remove(r.report, ec);
     fs::remove(r.log, ec);
+    fs::remove(tmp_.path() / (r.point->id + ".stderr"), ec);
+    fs::remove_all(train_dir(*r.point), ec);
   }
 
   void fail(const Point& p, const std::string& why) {
@@ -195,6 +230,7 @@ class Runner {
 
   const Sweep& sweep_;
   fs::path out_;
+  std::string trainer_;  // mlssim-train, when a point trains
   exec::TempDir tmp_;
   int jobs_;
   size_t total_, done_, skipped_, ran_ = 0;
@@ -274,6 +310,7 @@ int run_sweep(const Sweep& s, const fs::path& out, int jobs, const Shard& shard)
   };
   unfinished(false);
   if (!todo.empty()) sweep::validate_trace(s);  // a bad trace fails here, not in every child
+  const std::string trainer = train_program(s, todo);
   make_dir(out / "points");
   const exec::FileLock lock = lock_results(out, shard);
   unfinished(true);  // again under the lock: a sweep that just ended may have finished some
@@ -287,7 +324,7 @@ int run_sweep(const Sweep& s, const fs::path& out, int jobs, const Shard& shard)
     std::fprintf(stderr, "sweep: skipped %zu finished point(s) found in %s\n", skipped, (out / "points").c_str());
 
   exec::catch_interrupts();
-  Runner runner(s, out, jobs, owned.size(), skipped);
+  Runner runner(s, out, jobs, owned.size(), skipped, trainer);
   runner.run(todo);
   if (exec::interrupted()) {
     std::fprintf(stderr, "sweep: interrupted; %zu/%zu points are saved in %s; run the same command to resume\n",

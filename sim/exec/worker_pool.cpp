@@ -39,7 +39,12 @@ WorkerPool::WorkerPool() : exe_(std::filesystem::read_symlink("/proc/self/exe").
 WorkerPool::~WorkerPool() { stop_all(); }
 
 pid_t WorkerPool::start(const std::vector<std::string>& args, const std::filesystem::path& log) {
-  const pid_t pid = spawn(exe_, args, log);
+  return start(exe_, args, log);
+}
+
+pid_t WorkerPool::start(const std::string& exe, const std::vector<std::string>& args,
+                        const std::filesystem::path& log) {
+  const pid_t pid = spawn(exe, args, log);
   running_.insert(pid);
   return pid;
 }

@@ -48,6 +48,8 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   pid_t start(const std::vector<std::string>& args, const std::filesystem::path& log);
+  // Another program (a sweep point's training run), watched like the workers.
+  pid_t start(const std::string& exe, const std::vector<std::string>& args, const std::filesystem::path& log);
   size_t running() const { return running_.size(); }
 
   // The next worker to end. Without `poll`, blocks until one does or a signal

@@ -99,6 +99,39 @@ std::string tech_help() {
 
 constexpr unsigned kOperandUse = kSweep | kReport;  // not kEveryId: existing point ids stay
 
+// The training parameters' bounds: a million steps is days even for the small CNN.
+constexpr Range kTrainSteps{0, 1000000};
+constexpr Range kTrainBatch{0, 65536};
+
+// The networks tools/train.py trains (its --model).
+Text train_model(const Text& t) {
+  for (const char* model : {"cnn", "resnet20", "vit", "gpt"})
+    if (t == model) return t;
+  throw Error("unknown train_model " + quoted_excerpt(t) + " (expected cnn|resnet20|vit|gpt)");
+}
+
+// The training parameters are no command's flags: their errors name them as
+// the sweep file spells them (train_steps), not as a flag.
+int train_integer(const Param& p, const Text& t) {
+  try {
+    return integer(p, t);
+  } catch (const ConfigError& e) {
+    throw Error(std::string(p.name) + " " + e.requirement);
+  }
+}
+
+// Kept to 32 bits, which every seed train.py's models and data take.
+uint64_t train_seed(const Param& p, const Text& t) {
+  uint64_t v = 0;
+  try {
+    v = seed(p, t);
+  } catch (const ConfigError& e) {
+    throw Error(std::string(p.name) + " " + e.requirement);
+  }
+  if (v > 0xffffffffull) throw Error(std::string(p.name) + " must be in [0, 2^32 - 1], got " + t);
+  return v;
+}
+
 // Defaults are not written here: a parameter's default is its value in a
 // default-constructed RunConfig (ref/core/config.h, ref/format/format.h), read back through
 // the getter, so the model's structs and the command line cannot disagree.
@@ -234,6 +267,23 @@ const std::vector<Param> kTable = {
      kSweep | kReport,
      [](RunConfig& c, const Param&, const Text& t) { set_all(c, &QuantConfig::scale_rule, parse_scale_rule(t)); },
      [](const RunConfig& c) -> json { return to_string(c.mls.quant.weight.scale_rule); }},
+    // A sweep point's training run (docs/sweep.md#accuracy-from-training):
+    // sweep files only, no command's flag, hashed only into the ids of points
+    // that set them, so the sweeps without training keep their ids.
+    {"train_steps", Group::train, Kind::integer, &kTrainSteps,
+     "training steps with the point's arithmetic (tools/train.py); 0: no training", kSweep,
+     [](RunConfig& c, const Param& p, const Text& t) { c.train.steps = train_integer(p, t); },
+     [](const RunConfig& c) -> json { return c.train.steps; }},
+    {"train_model", Group::train, Kind::text, nullptr, "the network trained: cnn | resnet20 | vit | gpt", kSweep,
+     [](RunConfig& c, const Param&, const Text& t) { c.train.model = train_model(t); },
+     [](const RunConfig& c) -> json { return c.train.model; }},
+    {"train_seed", Group::train, Kind::integer, nullptr,
+     "seed of the training run (initial weights, batches), [0, 2^32 - 1]", kSweep,
+     [](RunConfig& c, const Param& p, const Text& t) { c.train.seed = train_seed(p, t); },
+     [](const RunConfig& c) -> json { return c.train.seed; }},
+    {"train_batch", Group::train, Kind::integer, &kTrainBatch, "training batch size; 0: the model's own", kSweep,
+     [](RunConfig& c, const Param& p, const Text& t) { c.train.batch = train_integer(p, t); },
+     [](const RunConfig& c) -> json { return c.train.batch; }},
 };
 
 }  // namespace

@@ -21,6 +21,17 @@ struct OperandFlags {
   PerOperand<bool> elem{false, false, false}, scale{false, false, false}, group{false, false, false};
 };
 
+// A sweep point's training run (docs/sweep.md#accuracy-from-training): not an
+// `mlssim run` flag; a point with steps > 0 also trains `model` with its
+// arithmetic through tools/train.py (mlssim-train) and records the final loss
+// and held-out accuracy.
+struct TrainSettings {
+  int steps = 0;              // 0: no training
+  std::string model = "cnn";  // train.py --model
+  uint64_t seed = 0;          // train.py --seed: initialisation and batch order
+  int batch = 0;              // train.py --batch-size; 0: the model's own
+};
+
 struct RunConfig {
   MlsConfig mls;
   std::string tech;  // a built-in table name or a table file, as given; empty: no energy
@@ -29,13 +40,15 @@ struct RunConfig {
   // this value): what the operands without a per-operand flag take.
   QuantConfig plain;
   OperandFlags given;  // the per-operand flags given
+  TrainSettings train;  // sweeps only
 };
 
 namespace params {
 
 // Which commands take a parameter: quant (quantize, conv, run), operand (the
-// per-operand formats: conv, run), array (conv, run), energy (run).
-enum class Group { quant, operand, array, energy };
+// per-operand formats: conv, run), array (conv, run), energy (run), train
+// (sweep files only: a point's training run, not a flag of any command).
+enum class Group { quant, operand, array, energy, train };
 // How a value is spelled. A command line gives text; a sweep file gives an
 // integer as a JSON number; a boolean is a switch (--clip) or true/false.
 enum class Kind { integer, text, boolean };

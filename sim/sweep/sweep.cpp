@@ -259,8 +259,31 @@ std::vector<std::string> param_args(const RunConfig& c, const fs::path& sweep_di
   resolved.tech = resolve_tech(c.tech, sweep_dir);  // the child runs elsewhere
   std::vector<std::string> args;
   for (const Param* p : sweep_params()) {
+    if (p->group == params::Group::train) continue;  // the training run's, not run's
     const std::string value = params::text(p->get(resolved));
     if (p->kind == Kind::boolean) {
+      if (value == "true") args.push_back(params::flag(*p));
+    } else if (!value.empty()) {
+      args.insert(args.end(), {params::flag(*p), value});
+    }
+  }
+  return args;
+}
+
+// The tools/train.py flags of a point's arithmetic: the quantizer's, the
+// operands' and the array's parameters as `mlssim run` spells them (train.py
+// takes them alike), the stochastic-rounding seed as --rounding-seed (train.py's
+// --seed is the training run's), then the training parameters.
+std::vector<std::string> train_args(const RunConfig& c) {
+  std::vector<std::string> args = {"--model", c.train.model, "--steps", std::to_string(c.train.steps), "--seed",
+                                   std::to_string(c.train.seed)};
+  if (c.train.batch > 0) args.insert(args.end(), {"--batch-size", std::to_string(c.train.batch)});
+  for (const Param* p : sweep_params()) {
+    if (p->group == params::Group::train || p->group == params::Group::energy) continue;
+    const std::string value = params::text(p->get(c));
+    if (std::string(p->name) == "seed") {
+      args.insert(args.end(), {"--rounding-seed", value});
+    } else if (p->kind == Kind::boolean) {
       if (value == "true") args.push_back(params::flag(*p));
     } else if (!value.empty()) {
       args.insert(args.end(), {params::flag(*p), value});
@@ -279,6 +302,7 @@ Point make_point(Sweep& s, const Assignment& a, const fs::path& dir) {
   p.params = params_json(c);
   p.id = point_id(s, p.params);
   p.run_args = param_args(c, dir);
+  if (c.train.steps > 0) p.train_args = train_args(c);
   try {
     params::validate(c);  // the checks that span parameters (tree_stages vs rows)
   } catch (const Error& e) {
@@ -381,6 +405,14 @@ std::vector<std::string> run_command(const Sweep& s, const Point& p, const std::
   }
   args.insert(args.end(), p.run_args.begin(), p.run_args.end());
   args.insert(args.end(), {"--quiet", "--no-progress", "--accuracy", "--report", report_path});
+  return args;
+}
+
+std::vector<std::string> train_command(const Point& p, const std::string& out_dir) {
+  std::vector<std::string> args = p.train_args;
+  // One evaluation, after the last step; one thread, as -j counts a point as one CPU.
+  args.insert(args.end(), {"--eval-every", std::to_string(p.params["train_steps"].get<int>()), "--threads", "1",
+                           "--out", out_dir});
   return args;
 }
 

@@ -29,6 +29,9 @@ struct Point {
   std::string id;          // stable: a hash of the canonical parameters and the sweep context
   ojson params;            // every parameter of sweep_params(), canonical values, defaults filled in
   std::vector<std::string> run_args;  // `mlssim run` flags for the parameters (paths absolute)
+  // tools/train.py flags of the point's training run; empty when train_steps is 0
+  std::vector<std::string> train_args;
+  bool trains() const { return !train_args.empty(); }
   std::string label() const;          // "point 7 (elem=e2m4, group=nc)", for messages
   std::vector<std::string> shown;     // the parameter names the sweep file set, for label()
 };
@@ -58,10 +61,17 @@ void validate_trace(const Sweep& sweep);
 // passes, layers, parameters, then --quiet --no-progress --accuracy --report.
 std::vector<std::string> run_command(const Sweep& sweep, const Point& point, const std::string& report_path);
 
-// The point record built from one run's report; `wall_seconds` is the run's
-// wall time. Throws mls::Error when the report lacks what the point asked for
-// (e.g. energy when the point has a tech).
-ojson point_record(const Sweep& sweep, const Point& point, const nlohmann::json& report, double wall_seconds);
+// The tools/train.py arguments of a point that trains (mlssim-train runs
+// them): the model, steps, seeds and arithmetic, one evaluation at the end, one
+// thread, DIR/summary.json the result.
+std::vector<std::string> train_command(const Point& point, const std::string& out_dir);
+
+// The point record built from one run's report and, when the point trains, its
+// training run's summary.json (else null); `wall_seconds` is the point's wall
+// time. Throws mls::Error when the report lacks what the point asked for (e.g.
+// energy when the point has a tech) or the summary lacks the loss or accuracy.
+ojson point_record(const Sweep& sweep, const Point& point, const nlohmann::json& report, double wall_seconds,
+                   const nlohmann::json& train_summary = nullptr);
 
 // Why `record` is not a finished record of `point` ("" when it is; a resumed
 // sweep skips it): another point's or parameters', a checksum that does not

@@ -7,6 +7,7 @@
 
 #include "hw_model/stats/stats.h"
 #include "ref/core/error.h"
+#include "ref/core/excerpt.h"
 #include "ref/core/rng.h"
 #include "sim/energy/energy.h"
 #include "sim/params/params.h"
@@ -153,6 +154,25 @@ void add_energy_metrics(ojson& m, const nlohmann::json& total) {
   if (total.contains("memory_energy")) m["memory_energy"] = total["memory_energy"].value("total", 0.0);
 }
 
+// The training run's final batch loss and held-out accuracy (tools/train.py's
+// summary.json: train_loss, test_accuracy); null for a point that does not
+// train, and a loss train.py reports as null (not finite: training diverged).
+void add_train_metrics(ojson& m, const Point& p, const nlohmann::json& summary) {
+  m["train_loss"] = nullptr;
+  m["train_accuracy"] = nullptr;
+  if (!p.trains()) return;
+  if (!summary.is_object() || !summary.contains("train_loss") || !summary.contains("test_accuracy"))
+    throw Error("the training run's summary has no train_loss or test_accuracy");
+  const nlohmann::json& loss = summary["train_loss"];
+  const nlohmann::json& accuracy = summary["test_accuracy"];
+  if (!(loss.is_null() || (loss.is_number() && loss.get<double>() >= 0)))
+    throw Error("the training run's train_loss is not a non-negative number: " + quoted_excerpt(loss.dump()));
+  if (!accuracy.is_number() || !(accuracy.get<double>() >= 0 && accuracy.get<double>() <= 1))
+    throw Error("the training run's test_accuracy is not in [0, 1]: " + quoted_excerpt(accuracy.dump()));
+  m["train_loss"] = loss;
+  m["train_accuracy"] = accuracy;
+}
+
 ojson layer_details(const nlohmann::json& layers) {
   ojson out = ojson::array();
   for (const nlohmann::json& e : layers) {
@@ -183,7 +203,8 @@ std::string record_checksum(ojson record) {
 
 }  // namespace
 
-ojson point_record(const Sweep& s, const Point& p, const nlohmann::json& report, double wall_seconds) {
+ojson point_record(const Sweep& s, const Point& p, const nlohmann::json& report, double wall_seconds,
+                   const nlohmann::json& train_summary) {
   if (!report.contains("total") || !report.contains("layers") || !report["layers"].is_array())
     throw Error("the run report has no total or layers");
   const nlohmann::json& total = report["total"];
@@ -196,6 +217,7 @@ ojson point_record(const Sweep& s, const Point& p, const nlohmann::json& report,
   add_accuracy_metrics(m, report["layers"]);
   add_traffic_metrics(m, total);
   if (total.contains("energy")) add_energy_metrics(m, total);
+  add_train_metrics(m, p, train_summary);
   ojson record = {{"format", kPointFormat},
                   {"id", p.id},
                   {"index", p.index},

@@ -5,6 +5,7 @@ Each installed command runs under `env -i` (HOME, PATH=P/bin:/usr/bin:/bin and n
 else; PYTHONPATH=P/<the site directory> only for `import mls_trace`), in a directory away
 from the source tree, on real inputs made by the installed mlssim: a run report, a
 sweep. `mlssim --version` names the version in CMakeLists.txt's project()."""
+import json
 import os
 import re
 import subprocess
@@ -126,6 +127,20 @@ class Installed(unittest.TestCase):
         self.assert_pngs("results", ["energy_vs_error.png", "overflow_vs_acc_bits.png"])
         self.run_clean("mlssim-plot-formats", "results")
         self.assert_pngs("results", ["formats_energy_vs_error.png", "formats_are.png"])
+
+    def test_a_sweep_point_trains_with_the_installed_mlssim_train(self):
+        """train_steps > 0: the installed mlssim runs the mlssim-train beside it (tools/train.py with the
+        installed module and models); the record holds the final loss and held-out accuracy."""
+        if not os.path.exists(os.path.join(self.prefix, "bin", "mlssim-train")):
+            self.skipTest("no Python module in this build (sanitized or fuzz)")
+        self.make_report()
+        with open(os.path.join(self.work, "train.yaml"), "w") as f:
+            f.write("trace: trace\npasses: [fwd]\ngrid:\n  train_steps: 2\n  train_batch: 8\n")
+        self.run_clean("mlssim", "sweep", "train.yaml", "--out", "trained")
+        with open(os.path.join(self.work, "trained", "results.json")) as f:
+            metrics = json.load(f)["points"][0]["metrics"]
+        self.assertGreater(metrics["train_loss"], 0)
+        self.assertTrue(0 <= metrics["train_accuracy"] <= 1)
 
     def test_the_tools_find_the_installed_mlssim_off_path(self):
         """Called by their full path with P/bin off PATH: the tools ask the mlssim beside them."""
