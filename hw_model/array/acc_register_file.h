@@ -17,6 +17,7 @@
 // fault, are then redone product by product with the overflow policy.
 // Plain C++ (no SystemC): LocalAccumulator is its clocked wrapper.
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "hw_model/channels/bundles.h"
@@ -56,7 +57,9 @@ class AccRegisterFile {
   int rows_, cols_, acc_bits_;
   Overflow policy_;
   std::vector<Lane> regs_;        // [R][C]
-  std::vector<__int128> exact_;   // [C] exact sums of the row being redone, once it overflowed
+  // [C] exact sums of the row being redone, once it overflowed: a tile of
+  // narrow products (int32 lanes) sums below 2^46, others below 2^70.
+  std::vector<std::conditional_t<sizeof(Lane) == 4, int64_t, __int128>> exact_;
   std::vector<uint8_t> used_;     // [R] the row held a chunk in the current tile
   uint64_t magnitudes_ = 0;                // OR of v ^ (v >> 63) over the exact sums in regs_
   unsigned __int128 exact_magnitudes_ = 0; // the same over exact_ (past 2^63: up to 71 bits)
