@@ -84,12 +84,13 @@ void Multiplier::decode_tile(const Operands& in) {
   slot.resize(size_t(rows_) * size_t(rows.steps));
   const uint32_t* zeros_of = &x_zeros_[size_t(in.tag.m_tile * gk_)];  // this m-tile's, by X buffer row
   const int32_t* value_y = value_y_.data();
+  const uint32_t* y_row = in.y_rows->codes(in.tag.p);  // stays in its slot for this loop
   const uint64_t n = uint64_t(in.active_cols);
   uint64_t zeros = 0;
   for (int r = 0; r < rows_; ++r) {
     const int64_t gk0 = rows.gk0[size_t(r)];
     const int32_t len = rows.len[size_t(r)];
-    const uint32_t* __restrict codes = in.y_codes + gk0;
+    const uint32_t* __restrict codes = y_row + gk0;
     const uint32_t* __restrict x_zeros = zeros_of + gk0;
     int32_t* __restrict y = &slot[size_t(r) * size_t(rows.steps)];
     for (int32_t s = 0; s < len; ++s) y[s] = value_y[codes[s]];

@@ -43,13 +43,16 @@ struct IssueCmd {
   int32_t row_k(int r) const { return rows->k0[size_t(r)] + step; }
 };
 
+class YRows;  // hw_model/job/layer_job.h
+
 // Operand buffers -> multipliers: the element codes each PE's multiplier sees
 // this cycle, as the read's addresses rather than a copy (a 16 x 16 array
 // would otherwise copy 256 codes per edge): row r reads X buffer row
 // row_gk(r) ([g][k][m], `x_stride` codes per row) from column first_m on,
-// and Y's code row_gk(r) of the Y row of p (`y_codes`, [g][k]), broadcast
-// along the row (the Y rows are generated into a few slots that a later p
-// may take over: LayerJob's YRows).
+// and Y's code row_gk(r) of the Y row of p ([g][k]), broadcast along the
+// row. The Y rows are generated into a few slots that a later p may take
+// over (LayerJob's YRows), so the bundle holds the rows, not a row's address:
+// y() asks for the row when it is read.
 struct Operands {
   Tag tag;
   const TileRows* rows = nullptr;
@@ -58,11 +61,11 @@ struct Operands {
   int64_t first_m = 0;                // the m of column 0
   const uint32_t* x_codes = nullptr;  // the X buffer, [g][k][m]
   int64_t x_stride = 0;               // M: codes per X buffer row
-  const uint32_t* y_codes = nullptr;  // the Y row of the tile's p, [g][k]
+  const YRows* y_rows = nullptr;      // the job's Y rows; the tile's is tag.p
 
   bool row_active(int r) const { return rows->active(r, step); }
   int64_t row_gk(int r) const { return rows->gk0[size_t(r)] + step; }
-  uint32_t y(int r) const { return y_codes[row_gk(r)]; }
+  uint32_t y(int r) const;  // (operand_buffer.cpp)
   uint32_t x(int r, int c) const { return x_codes[size_t(row_gk(r) * x_stride + first_m + c)]; }
 };
 

@@ -29,9 +29,11 @@ void OperandBuffer::edge(const IssueCmd& c, Operands& o, bool rst) {
   o.first_m = j.mapping.m_of(c.tag.m_tile, 0);
   o.x_codes = j.x_codes.data();
   o.x_stride = j.m;
-  o.y_codes = j.y.codes(c.tag.p);
+  o.y_rows = &j.y;
   count_reads(c, c.rows->active_at[size_t(c.step)]);
 }
+
+uint32_t Operands::y(int r) const { return y_rows->codes(tag.p)[row_gk(r)]; }
 
 void OperandBuffer::count_reads(const IssueCmd& c, uint64_t rows_read) {
   const bool x_held = holds_x_ && c.tag.m_tile == held_x_m_ && c.tag.tile == held_x_tile_;

@@ -43,6 +43,7 @@ void check_all_pairs(const char* x_format, const char* y_format, int idle_cols =
   tile.len = {1}, tile.g = {0}, tile.k0 = {0}, tile.gk0 = {0}, tile.active_at = {1}, tile.steps = 1;
   std::vector<uint32_t> y_rows;  // Y row y holds code y at (g, k) = (0, 0)
   for (int y = 0; y < y_codes; ++y) y_rows.push_back(uint32_t(y));
+  job.y = YRows::stored(1, 1, y_rows, std::vector<GroupScale>(size_t(y_codes)));
   for (int y = 0; y < y_codes; ++y) {
     Operands op;
     op.tag.valid = true;
@@ -51,7 +52,7 @@ void check_all_pairs(const char* x_format, const char* y_format, int idle_cols =
     op.rows = &tile;
     op.active_cols = x_codes - idle_cols;
     op.x_codes = job.x_codes.data(), op.x_stride = x_codes, op.first_m = 0;
-    op.y_codes = &y_rows[size_t(y)];
+    op.y_rows = &job.y;  // the tile's p is y
     bench.stimulus.push_back(op);
   }
   // The products as the local accumulators see them, at the edge they do.
