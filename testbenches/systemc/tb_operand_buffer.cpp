@@ -69,5 +69,23 @@ TEST(OperandBuffer, ReadsTheAddressedElements) {
   EXPECT_EQ(stats.read_x, 6u + 2u);
 }
 
+// A bundle reads its Y row when read, so a later p that takes the row's slot
+// over (YRows keeps a few slots when P is unknown or the rows are large)
+// does not change what the bundle says: its codes are p's.
+TEST(OperandBuffer, OperandsReadTheirYRowAfterAnotherPTookItsSlot) {
+  const YRows rows(1, 2, [](int64_t p, uint32_t* codes, GroupScale*) {
+    codes[0] = uint32_t(10 * p), codes[1] = uint32_t(10 * p + 1);
+  });
+  TileRows tile;
+  tile.len = {2}, tile.g = {0}, tile.k0 = {0}, tile.gk0 = {0}, tile.active_at = {1, 1}, tile.steps = 2;
+  Operands o;
+  o.tag.valid = true, o.tag.p = 1;
+  o.rows = &tile, o.step = 1;
+  o.y_rows = &rows;
+  EXPECT_EQ(o.y(0), 11u);
+  for (int64_t p = 2; p <= 17; ++p) rows.codes(p);  // every slot taken over, p = 9 and 17 in p = 1's
+  EXPECT_EQ(o.y(0), 11u);
+}
+
 }  // namespace
 }  // namespace mls::hw
