@@ -14,9 +14,10 @@ AccRegisterFile<Lane>::AccRegisterFile(int rows, int cols, int acc_bits, Overflo
       acc_bits_(acc_bits),
       policy_(policy),
       regs_(size_t(rows) * size_t(cols), 0),
-      exact_(regs_.size(), 0),
-      row_(size_t(rows), 0),
+      exact_(size_t(cols), 0),
+      used_(size_t(rows), 0),
       fused_(size_t(rows), 0),
+      row_magnitudes_(size_t(rows), 0),
       products_(size_t(cols), 0) {}
 
 template <class Lane>
@@ -24,9 +25,7 @@ template <class From>
 AccRegisterFile<Lane>::AccRegisterFile(const AccRegisterFile<From>& from)
     : AccRegisterFile(from.rows_, from.cols_, from.acc_bits_, from.policy_) {
   std::copy(from.regs_.begin(), from.regs_.end(), regs_.begin());
-  exact_ = from.exact_;
-  row_ = from.row_;
-  diverged_rows_ = from.diverged_rows_;
+  used_ = from.used_;
   magnitudes_ = from.magnitudes_;
   exact_magnitudes_ = from.exact_magnitudes_;
 }
@@ -34,9 +33,7 @@ AccRegisterFile<Lane>::AccRegisterFile(const AccRegisterFile<From>& from)
 template <class Lane>
 void AccRegisterFile<Lane>::clear() {
   std::fill(regs_.begin(), regs_.end(), Lane(0));
-  std::fill(exact_.begin(), exact_.end(), 0);
-  std::fill(row_.begin(), row_.end(), uint8_t(0));
-  diverged_rows_ = 0;
+  std::fill(used_.begin(), used_.end(), uint8_t(0));
 }
 
 template <class Lane>
@@ -48,92 +45,70 @@ int AccRegisterFile<Lane>::width_needed() const {
 }
 
 template <class Lane>
-uint64_t AccRegisterFile<Lane>::add(const Products& p) {
-  static_assert(kUsed == 1 && kDiverged == 2, "the flags' bits are used directly below");
-  const int n = p.active_cols;
-  // Plain pointers: through the vectors the compiler would reload each
-  // vector's data pointer after every store (they might alias).
-  const uint8_t* active = p.row_active.data();
-  uint8_t* row = row_.data();
-  for (int r = 0; r < rows_; ++r) row[r] |= uint8_t(active[r] != 0);  // kUsed
-  // Every active row adds in the fused kernel unless some row diverged in
-  // this tile or the fault's row is active (then the per-row split below).
-  const uint8_t* fused = active;
-  bool by_product = false;
-  if (diverged_rows_ || p.lsb_fault) {
-    uint8_t* split = fused_.data();
-    uint8_t slow_rows = 0;
-    for (int r = 0; r < rows_; ++r) {
-      const uint8_t on = active[r] != 0;
-      const uint8_t slow = on & ((row[r] >> 1) | uint8_t(p.lsb_fault && r == 0));  // kDiverged, or the fault's row
-      split[r] = on & uint8_t(slow ^ 1);
-      slow_rows |= slow;
-    }
-    fused = split;
-    by_product = slow_rows != 0;
+uint64_t AccRegisterFile<Lane>::add_tile(const Products& p) {
+  const TileRows& t = *p.rows;
+  // Every row with a chunk adds in the fused kernel but the fault's row.
+  for (int r = 0; r < rows_; ++r) {
+    used_[size_t(r)] = t.len[size_t(r)] > 0;
+    fused_[size_t(r)] = used_[size_t(r)] && !(p.lsb_fault && r == 0);
   }
-  // The rows that had not diverged hold exact sums: so are the raw sums.
-  const uint64_t mag = kernels::mac_rows(regs_.data(), p.x_rows.data(), p.y.data(), fused, rows_, cols_, n);
-  magnitudes_ |= mag;
-  uint64_t overflows = exceeds_range(mag, acc_bits_) ? diverge_rows(fused, n) : 0;
-  if (by_product)
-    for (int r = 0; r < rows_; ++r)
-      if (active[r] && !fused[r]) overflows += add_row_by_product(p, r);
+  const kernels::TileOperands operands{p.x_plane, p.x_stride, t.gk0.data(), t.len.data(), p.y_values, p.y_pitch};
+  kernels::mac_tile(regs_.data(), cols_, operands, fused_.data(), row_magnitudes_.data(), rows_, p.active_cols);
+  uint64_t overflows = 0;
+  for (int r = 0; r < rows_; ++r) {
+    if (!used_[size_t(r)]) continue;
+    const uint64_t mag = row_magnitudes_[size_t(r)];
+    // A fused row that stayed in range: its raw sums are the exact ones.
+    if (fused_[size_t(r)] && !exceeds_range(mag, acc_bits_))
+      magnitudes_ |= mag;
+    else
+      overflows += add_row_by_product(p, r);
+  }
   return overflows;
 }
 
+// A row's tile redone from 0 product by product (Products::product), as the
+// registers add at each edge: until a sum leaves the range the registers are
+// the exact sums; from the step one does, the row keeps its exact sums apart
+// (for width_needed) and the registers take the overflow policy.
 template <class Lane>
-uint64_t AccRegisterFile<Lane>::diverge_rows(const uint8_t* fused, int n) {
-  // A fused row with a raw sum out of the range keeps its raw sums (exact)
-  // as its exact sums and takes the overflow policy.
+uint64_t AccRegisterFile<Lane>::add_row_by_product(const Products& p, int r) {
+  const int n = p.active_cols;
+  Lane* acc = &regs_[size_t(r) * size_t(cols_)];
+  std::fill(acc, acc + cols_, Lane(0));
+  bool diverged = false;
   uint64_t overflows = 0;
-  const uint64_t half = uint64_t{1} << (acc_bits_ - 1);
-  for (int r = 0; r < rows_; ++r) {
-    if (!fused[r]) continue;
-    Lane* acc = &regs_[size_t(r) * size_t(cols_)];
-    uint64_t out_of_range = 0;
-    for (int c = 0; c < n; ++c) out_of_range |= (uint64_t(int64_t(acc[c])) + half) >> acc_bits_;
+  Lane* __restrict prod = products_.data();
+  const int32_t* y = &p.y_values[size_t(r) * size_t(p.y_pitch)];
+  for (int32_t s = 0; s < p.rows->len[size_t(r)]; ++s) {
+    // Products::product's values (narrow lanes hold them: below 2^30).
+    const int32_t* __restrict x = p.x_row(r, s);
+    const int64_t ys = y[s];
+    for (int c = 0; c < n; ++c) prod[c] = Lane(int64_t(uint64_t(int64_t(x[c])) * uint64_t(ys)));
+    if (p.lsb_fault && r == 0 && n > 0) prod[0] = Lane(prod[0] | 1);
+    uint64_t raw_magnitudes = 0;
+    if (diverged) {
+      add_row_exact(exact_.data(), products_.data(), n, exact_magnitudes_);
+      if (add_row_unchecked(acc, products_.data(), n, acc_bits_, raw_magnitudes))
+        overflows += saturate_or_wrap_row(acc, n, acc_bits_, policy_);
+      continue;
+    }
+    const bool out_of_range = add_row_unchecked(acc, products_.data(), n, acc_bits_, raw_magnitudes) != 0;
+    magnitudes_ |= raw_magnitudes;  // exact sums
     if (!out_of_range) continue;
-    std::copy(acc, acc + cols_, &exact_[size_t(r) * size_t(cols_)]);
-    row_[size_t(r)] |= kDiverged;
-    ++diverged_rows_;
+    std::copy(acc, acc + cols_, exact_.begin());
+    diverged = true;
     overflows += saturate_or_wrap_row(acc, n, acc_bits_, policy_);
   }
   return overflows;
 }
 
-// A row product by product (Products::product): a diverged row adds into its
-// exact sums too; a row that has not diverged (the mul_lsb fault's row 0)
-// does what the fused kernel does.
-template <class Lane>
-uint64_t AccRegisterFile<Lane>::add_row_by_product(const Products& p, int r) {
-  const int n = p.active_cols;
-  for (int c = 0; c < n; ++c) products_[size_t(c)] = Lane(p.product(r, c));
-  Lane* acc = &regs_[size_t(r) * size_t(cols_)];
-  __int128* exact = &exact_[size_t(r) * size_t(cols_)];
-  uint64_t raw_magnitudes = 0;
-  if (row_[size_t(r)] & kDiverged) {
-    add_row_exact(exact, products_.data(), n, exact_magnitudes_);
-    if (!add_row_unchecked(acc, products_.data(), n, acc_bits_, raw_magnitudes)) return 0;
-    return saturate_or_wrap_row(acc, n, acc_bits_, policy_);
-  }
-  const bool out_of_range = add_row_unchecked(acc, products_.data(), n, acc_bits_, raw_magnitudes) != 0;
-  magnitudes_ |= raw_magnitudes;  // exact sums
-  if (!out_of_range) return 0;
-  std::copy(acc, acc + cols_, exact);
-  row_[size_t(r)] |= kDiverged;
-  ++diverged_rows_;
-  return saturate_or_wrap_row(acc, n, acc_bits_, policy_);
-}
-
 template <class Lane>
 void AccRegisterFile<Lane>::hand_over(ChunkSums& out) {
-  out.row_valid.resize(size_t(rows_));
-  for (int r = 0; r < rows_; ++r) out.row_valid[size_t(r)] = row_[size_t(r)] & kUsed;
+  out.row_valid.assign(used_.begin(), used_.end());
   out.sum.assign(regs_.begin(), regs_.end());
   std::fill(regs_.begin(), regs_.end(), Lane(0));
-  std::fill(row_.begin(), row_.end(), uint8_t(0));
-  diverged_rows_ = 0;
+  std::fill(used_.begin(), used_.end(), uint8_t(0));
 }
 
 template class AccRegisterFile<int32_t>;

@@ -19,18 +19,7 @@ void Controller::start(const LayerJob& job, bool memory) {
   memory_ = memory;
   mapping_ = job.mapping;
   nest_ = mapping_.loop_nest(job.m, job.p, job.plan);
-  // The tile table: what each row does in each chunk tile, looked up once.
-  tiles_.assign(size_t(nest_.chunk_tiles), std::vector<TileRow>(size_t(rows_)));
-  tile_len_.assign(size_t(nest_.chunk_tiles), 0);
-  for (int64_t t = 0; t < nest_.chunk_tiles; ++t) {
-    for (int r = 0; r < rows_; ++r) {
-      const int64_t j = mapping_.chunk_at(nest_, t, r);
-      if (j >= 0)
-        tiles_[size_t(t)][size_t(r)] = {true, int32_t(job.plan.group_of(j)), int32_t(job.plan.k_begin(j)),
-                                        int32_t(job.plan.length(j))};
-    }
-    tile_len_[size_t(t)] = int32_t(mapping_.tile_steps(nest_, t));
-  }
+  build_tiles(job);
   total_issues_ = nest_.empty() ? 0 : mapping_.issue_cycles(nest_);
   pos_ = TilePos{};
   step_ = 0;
@@ -55,28 +44,37 @@ void Controller::edge(IssueCmd& c, bool rst) {
   advance();
 }
 
+// The tile tables: what each row does in each chunk tile, looked up once.
+void Controller::build_tiles(const LayerJob& job) {
+  tiles_.assign(size_t(nest_.chunk_tiles), TileRows{});
+  for (int64_t t = 0; t < nest_.chunk_tiles; ++t) {
+    TileRows& tile = tiles_[size_t(t)];
+    tile.len.assign(size_t(rows_), 0);
+    tile.g.assign(size_t(rows_), 0);
+    tile.k0.assign(size_t(rows_), 0);
+    tile.gk0.assign(size_t(rows_), 0);
+    tile.steps = int32_t(mapping_.tile_steps(nest_, t));
+    tile.active_at.assign(size_t(tile.steps), 0);
+    for (int r = 0; r < rows_; ++r) {
+      const int64_t j = mapping_.chunk_at(nest_, t, r);
+      if (j < 0) continue;
+      const size_t i = size_t(r);
+      tile.g[i] = int32_t(job.plan.group_of(j)), tile.k0[i] = int32_t(job.plan.k_begin(j));
+      tile.len[i] = int32_t(job.plan.length(j));
+      tile.gk0[i] = int64_t(tile.g[i]) * job.k + tile.k0[i];
+      for (int32_t s = 0; s < std::min(tile.len[i], tile.steps); ++s) ++tile.active_at[size_t(s)];
+    }
+  }
+}
+
 void Controller::fill(IssueCmd& c) const {
-  const std::vector<TileRow>& rows = tiles_[size_t(pos_.tile)];
-  const bool tile_last = step_ == tile_len_[size_t(pos_.tile)] - 1;
+  const TileRows& tile = tiles_[size_t(pos_.tile)];
+  const bool tile_last = step_ == tile.steps - 1;
   const bool output_last = tile_last && pos_.tile == nest_.chunk_tiles - 1;
   c.tag = {true, tile_last, output_last, pos_.m_tile, pos_.p, pos_.tile};
-  c.row_active.resize(size_t(rows_));
-  c.row_g.resize(size_t(rows_));
-  c.row_k.resize(size_t(rows_));
-  // Plain pointers: through the vectors the compiler would reload each
-  // vector's data pointer after every store (they might alias).
-  uint8_t* active = c.row_active.data();
-  int32_t* g = c.row_g.data();
-  int32_t* k = c.row_k.data();
-  const TileRow* row = rows.data();
-  const int32_t step = int32_t(step_);
-  for (int r = 0; r < rows_; ++r) {
-    active[r] = row[r].used && step < row[r].len;
-    g[r] = row[r].g;
-    k[r] = row[r].k0 + step;
-  }
+  c.rows = &tile;
+  c.step = int32_t(step_);
   c.active_cols = mapping_.active_cols(nest_, pos_.m_tile);
-  c.step0 = step_ == 0;
 }
 
 // A block's first issue: its X tile (m-tile) and Y tile (p) in their
@@ -89,7 +87,7 @@ bool Controller::operands_ready() {
 }
 
 void Controller::advance() {
-  if (++step_ < tile_len_[size_t(pos_.tile)]) return;
+  if (++step_ < tiles_[size_t(pos_.tile)].steps) return;
   step_ = 0;
   busy_ = mapping_.next_tile(pos_, nest_);
 }

@@ -41,12 +41,11 @@ class Controller {
   uint64_t total_issues() const { return total_issues_; }
   // The first edge the controller tried to issue (a stall or an issue).
   sc_core::sc_time first_issue_time() const { return first_issue_; }
+  // The next edge is the first try to issue, which reads the simulated time.
+  bool first_issue_pending() const { return busy_ && !started_; }
 
  private:
-  struct TileRow {
-    bool used = false;
-    int32_t g = 0, k0 = 0, len = 0;
-  };
+  void build_tiles(const LayerJob& job);
   void fill(IssueCmd& c) const;
   void advance();
   bool operands_ready();
@@ -60,8 +59,7 @@ class Controller {
   bool memory_ = false;
   Mapping mapping_;
   LoopNest nest_;
-  std::vector<std::vector<TileRow>> tiles_;  // [tile][row], from the mapping
-  std::vector<int32_t> tile_len_;
+  std::vector<TileRows> tiles_;  // [tile], from the mapping
   TilePos pos_;
   int64_t step_ = 0;
   bool busy_ = false;

@@ -31,14 +31,14 @@ void LocalAccumulator::edge(const Products& in, ChunkSums& o, bool rst) {
     return;
   }
   if (!in.tag.valid) return;
+  stats_->acc_add += uint64_t(in.rows->active_at[size_t(in.step)]) * uint64_t(in.active_cols);
+  // The tile's additions are evaluated at its last step (AccRegisterFile):
+  // the bundle of that step addresses every step's operands.
+  if (!in.tag.tile_last) return;
   use_lanes(in.narrow && acc_bits_ <= kNarrowAccBits);
-  uint64_t active_rows = 0;
-  for (uint8_t a : in.row_active) active_rows += a != 0;
-  stats_->acc_add += active_rows * uint64_t(in.active_cols);
   std::visit(
       [&](auto& f) {
-        stats_->acc_overflow += f.add(in);
-        if (!in.tag.tile_last) return;
+        stats_->acc_overflow += f.add_tile(in);
         o.tag = in.tag;
         o.active_cols = in.active_cols;
         f.hand_over(o);

@@ -2,6 +2,10 @@
 // The R x C local accumulators: acc_bits-wide integer registers that add one
 // product per cycle (saturating or wrapping), and at the end of a chunk tile
 // hand their sums to the group scalers and restart from 0 with no bubble.
+// Nothing outside reads the registers between two hand-overs, so the block
+// adds a tile's products when the tile's last step reaches it, all steps in
+// order (AccRegisterFile::add_tile): the sums, overflows and widths of adding
+// one step per edge, handed over at the same edge.
 // The registers are one register file (AccRegisterFile) in the lane width the
 // products allow: 32 bits when they are narrow (Products::narrow) and
 // acc_bits <= 31, else 64.

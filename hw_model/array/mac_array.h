@@ -6,8 +6,10 @@
 // in edge() (hw_model/channels/clocked.h runs one alone under SystemC); the
 // array's one clocked process calls every block's edge() and then swaps the
 // pipeline registers (DoubleBuffer), so the SystemC kernel is paid once per
-// edge, not once per block. The memory system's DRAM channel and tile
-// buffers keep processes of their own, dormant under the ideal memory.
+// edge, not once per block; under the ideal memory and without a VCD file,
+// once per run of edges at which nothing reads the simulated time
+// (EdgeClock::skip). The memory system's DRAM channel and tile buffers keep
+// processes of their own, dormant under the ideal memory.
 //
 //   Controller -> OperandBuffer -> Multiplier -> LocalAccumulator -> GroupScaler
 //     -> AdderTree (tree_stages) -> OutputAccumulator -> FinalScale -> memory
@@ -57,6 +59,9 @@ class MacArray : public sc_core::sc_module {
   // The blocks' names (each block class's kName), as the stats registry
   // (hw_model/stats/stats.h) groups the counters by them.
   static std::vector<std::string> block_names();
+  // The clock is an EdgeClock that nothing else samples: under the ideal
+  // memory, runs of edges that read no time are done in one activation.
+  void burst_on(EdgeClock* clock) { burst_clock_ = clock; }
 
  private:
   const int rows_, cols_;
@@ -86,7 +91,10 @@ class MacArray : public sc_core::sc_module {
 
  private:
   struct Probe;
-  void on_clock();  // the one process: every block's edge, then the registers swap
+  void on_clock();  // the one process: an edge (with the ideal memory, a run of edges)
+  void edge();      // every block's edge, then the registers swap
+  static constexpr int kMaxBurst = 4096;
+  EdgeClock* burst_clock_ = nullptr;
   const LayerJob* job_ = nullptr;
   bool memory_ = false;
   std::unique_ptr<Probe> probe_;

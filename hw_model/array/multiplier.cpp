@@ -58,37 +58,46 @@ void Multiplier::edge(const Operands& in, Products& o, bool rst) {
     return;
   }
   const int n = in.active_cols;
-  o.row_active.assign(in.row_active.begin(), in.row_active.end());
+  if (in.step == 0) decode_tile(in);
+  o.rows = in.rows;
+  o.step = in.step;
   o.active_cols = n;
   o.narrow = narrow_;
-  o.lsb_fault = fault_ == Fault::mul_lsb && in.row_active[0];  // PE (0,0) bit 0 stuck at 1
-  o.x_rows.resize(size_t(rows_));
-  o.y.resize(size_t(rows_));
-  // Plain pointers: through the vectors the compiler would reload each
-  // vector's data pointer after every store (they might alias).
-  const uint8_t* active = in.row_active.data();
-  const int64_t* row_gk = in.row_gk.data();
-  const uint32_t* y_codes = in.y.data();
-  const int32_t* value_y = value_y_.data();
-  const int32_t* x_plane = x_values_.data() + in.first_m;
+  o.lsb_fault = fault_ == Fault::mul_lsb;  // PE (0,0) bit 0 stuck at 1
+  o.x_plane = x_values_.data() + in.first_m;
+  o.x_stride = in.x_stride;
+  o.y_values = y_tile_[tile_slot_].data();
+  o.y_pitch = in.rows->steps;
+  stats_->mul += uint64_t(in.rows->active_at[size_t(in.step)]) * uint64_t(n);
+}
+
+// A tile's broadcast Y codes decoded at its first step, into the slot the
+// previous tile's did not use (the local accumulators read that one until
+// the previous tile's last step has passed them), and the tile's zero
+// products counted: all n of a row's products are 0 when Y's value is, else
+// X's zeros (in arithmetic: Y is 0 as the data has it, ReLU and padding, and
+// a branch would mispredict).
+void Multiplier::decode_tile(const Operands& in) {
+  tile_slot_ ^= 1;
+  const TileRows& rows = *in.rows;
+  std::vector<int32_t>& slot = y_tile_[tile_slot_];
+  slot.resize(size_t(rows_) * size_t(rows.steps));
   const uint32_t* zeros_of = &x_zeros_[size_t(in.tag.m_tile * gk_)];  // this m-tile's, by X buffer row
-  const int32_t** x_rows = o.x_rows.data();
-  int32_t* y_out = o.y.data();
-  const int64_t stride = in.x_stride;
-  uint64_t active_rows = 0, zeros = 0;
+  const int32_t* value_y = value_y_.data();
+  const uint32_t* y_row = in.y_rows->codes(in.tag.p);  // stays in its slot for this loop
+  const uint64_t n = uint64_t(in.active_cols);
+  uint64_t zeros = 0;
   for (int r = 0; r < rows_; ++r) {
-    if (!active[r]) continue;
-    const int64_t row = row_gk[r];
-    const int32_t y = value_y[y_codes[r]];
-    x_rows[r] = x_plane + row * stride;
-    y_out[r] = y;
-    ++active_rows;
-    // All n products are 0 when Y's value is, else X's zeros: in arithmetic,
-    // as Y is 0 as the data has it (ReLU, padding) and a branch mispredicts.
-    const uint64_t x_zeros = zeros_of[row];
-    zeros += x_zeros + uint64_t(y == 0) * (uint64_t(n) - x_zeros);
+    const int64_t gk0 = rows.gk0[size_t(r)];
+    const int32_t len = rows.len[size_t(r)];
+    const uint32_t* __restrict codes = y_row + gk0;
+    const uint32_t* __restrict x_zeros = zeros_of + gk0;
+    int32_t* __restrict y = &slot[size_t(r) * size_t(rows.steps)];
+    for (int32_t s = 0; s < len; ++s) y[s] = value_y[codes[s]];
+    uint64_t row_zeros = 0;
+    for (int32_t s = 0; s < len; ++s) row_zeros += x_zeros[s] + (y[s] == 0 ? n - x_zeros[s] : 0);
+    zeros += row_zeros;
   }
-  stats_->mul += active_rows * uint64_t(n);
   stats_->mul_zero += zeros;
 }
 

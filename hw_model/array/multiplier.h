@@ -3,7 +3,7 @@
 // into an (M+1)-bit mantissa and a shift, multiplies the mantissas and shifts.
 // The decoders are applied once per job to the whole X buffer (a plane of
 // operand values, sign * mantissa << shift, in the buffer's [g][k][m] order)
-// and once per row and cycle to the broadcast Y code; the products travel as
+// and once per chunk tile to its rows' broadcast Y codes; the products travel as
 // those decoded operands (Products), multiplied where they are added
 // (LocalAccumulator's fused row kernel): the value identity is
 // operand_value's (hw_model/datapath/datapath.h).
@@ -35,6 +35,7 @@ class Multiplier {
  private:
   void set_formats(const ElemFormat& x, const ElemFormat& y);
   void decode_x(const LayerJob& job);
+  void decode_tile(const Operands& in);
 
   const int rows_, cols_;
   const Fault fault_;
@@ -49,6 +50,9 @@ class Multiplier {
   std::vector<int32_t> x_values_;
   std::vector<uint32_t> x_zeros_;  // [m-tile][g k]
   int64_t m_tiles_ = 0, gk_ = 0;
+  // The Y values of the current and the previous chunk tile, [R][steps].
+  std::vector<int32_t> y_tile_[2];
+  int tile_slot_ = 0;
 };
 
 }  // namespace mls::hw

@@ -15,59 +15,95 @@ struct Tag {
   int64_t m_tile = 0, p = 0, tile = 0;
 };
 
+// What each row does in one chunk tile, looked up by the controller once
+// per job (one table per tile, stable while the job runs): row r reads
+// buffer rows gk0[r], gk0[r] + 1, ... (g * K + k) for len[r] steps, 0 when
+// it holds no chunk. A tile's bundles carry a pointer to its table and the
+// step, so no stage copies or recomputes R row addresses at every edge.
+struct TileRows {
+  std::vector<int32_t> len;        // [R] steps the row is active (0: no chunk)
+  std::vector<int32_t> g, k0;      // [R] the row's group and first k
+  std::vector<int64_t> gk0;        // [R] g * K + k0: its first X buffer row and Y code
+  std::vector<uint32_t> active_at; // [steps] rows active at each step
+  int32_t steps = 0;               // the tile's length
+
+  bool active(int r, int32_t step) const { return step < len[size_t(r)]; }
+};
+
 // Controller -> operand buffers: which (g, k) each row reads this cycle.
 struct IssueCmd {
   Tag tag;
-  std::vector<uint8_t> row_active;  // [R] row has a chunk with a product this step
-  std::vector<int32_t> row_g, row_k;
-  int active_cols = 0;              // columns 0..active_cols-1 hold a real m
-  bool step0 = false;               // first step of a chunk tile
+  const TileRows* rows = nullptr;  // the tile's table (valid only with tag.valid)
+  int32_t step = 0;                // step within the tile
+  int active_cols = 0;             // columns 0..active_cols-1 hold a real m
+
+  bool step0() const { return step == 0; }  // first step of a chunk tile
+  bool row_active(int r) const { return rows->active(r, step); }
+  int32_t row_g(int r) const { return rows->g[size_t(r)]; }
+  int32_t row_k(int r) const { return rows->k0[size_t(r)] + step; }
 };
 
+class YRows;  // hw_model/job/layer_job.h
+
 // Operand buffers -> multipliers: the element codes each PE's multiplier sees
-// this cycle. X's as an address into the X buffer rather than a copy (a
-// 16 x 16 array would otherwise copy 256 codes per edge): row r reads X buffer
-// row row_gk[r] ([g][k][m], `x_stride` codes per row) from column first_m on.
-// Y's, one per row and broadcast along it, as codes (the Y rows are generated
-// into a few slots that a later p may take over: LayerJob's YRows).
+// this cycle, as the read's addresses rather than a copy (a 16 x 16 array
+// would otherwise copy 256 codes per edge): row r reads X buffer row
+// row_gk(r) ([g][k][m], `x_stride` codes per row) from column first_m on,
+// and Y's code row_gk(r) of the Y row of p ([g][k]), broadcast along the
+// row. The Y rows are generated into a few slots that a later p may take
+// over (LayerJob's YRows), so the bundle holds the rows, not a row's address:
+// y() asks for the row when it is read.
 struct Operands {
   Tag tag;
-  std::vector<uint8_t> row_active;  // [R]
+  const TileRows* rows = nullptr;
+  int32_t step = 0;
   int active_cols = 0;
-  std::vector<int64_t> row_gk;      // [R] g * K + k of the row's element
-  int64_t first_m = 0;              // the m of column 0
+  int64_t first_m = 0;                // the m of column 0
   const uint32_t* x_codes = nullptr;  // the X buffer, [g][k][m]
   int64_t x_stride = 0;               // M: codes per X buffer row
-  std::vector<uint32_t> y;            // [R] the row's Y code
+  const YRows* y_rows = nullptr;      // the job's Y rows; the tile's is tag.p
 
-  uint32_t x(int r, int c) const { return x_codes[size_t(row_gk[size_t(r)] * x_stride + first_m + c)]; }
+  bool row_active(int r) const { return rows->active(r, step); }
+  int64_t row_gk(int r) const { return rows->gk0[size_t(r)] + step; }
+  uint32_t y(int r) const;  // (operand_buffer.cpp)
+  uint32_t x(int r, int c) const { return x_codes[size_t(row_gk(r) * x_stride + first_m + c)]; }
 };
 
 // Multipliers -> local accumulators: the products of a cycle, held as their
-// decoded operands: row r's products are x_rows[r][c] * y[r] (operand values
-// sign * mantissa << shift, below 2^27: hw_model/datapath/datapath.h), so the
-// local accumulators multiply and add whole rows in one pass (a fused
-// multiply-accumulate over rows decoded once per job) and no [R][C] product
-// array is written and read back at every edge. product() forms one product
-// as the multiplier's datapath does (multiply_values), with its fault.
-// `narrow`: every product of the job is below 2^30 in magnitude (every e2m4
-// and e3m3 preset), so the accumulators may add in 32-bit lanes when their
-// width allows (AccRegisterFile).
+// decoded operands: PE (r, c)'s product at step s is x_row(r, s)[c] *
+// y(r, s) (operand values sign * mantissa << shift, below 2^27:
+// hw_model/datapath/datapath.h). X's come from the X buffer decoded once per
+// job (`x_plane`, from column first_m, [g][k] rows of `x_stride`), Y's from
+// the tile's Y codes decoded once per tile (`y_values`, [R][y_pitch]); both
+// stay in place for the tile, so the local accumulators multiply and add
+// whole rows in one pass and no [R][C] product array is written and read
+// back at every edge. product() forms one product as the multiplier's
+// datapath does (multiply_values), with its fault. `narrow`: every product
+// of the job is below 2^30 in magnitude (every e2m4 and e3m3 preset), so the
+// accumulators may add in 32-bit lanes when their width allows
+// (AccRegisterFile).
 struct Products {
   static constexpr int64_t kNarrowBound = int64_t{1} << 30;  // |product| below this
 
   Tag tag;
-  std::vector<uint8_t> row_active;     // [R]
+  const TileRows* rows = nullptr;
+  int32_t step = 0;
   int active_cols = 0;
   bool narrow = false;
   bool lsb_fault = false;              // PE (0,0)'s product bit 0 stuck at 1 (Fault::mul_lsb)
-  std::vector<const int32_t*> x_rows;  // [R] the row's C decoded X values
-  std::vector<int32_t> y;              // [R] the row's decoded Y value
+  const int32_t* x_plane = nullptr;    // decoded X values from column first_m
+  int64_t x_stride = 0;
+  const int32_t* y_values = nullptr;   // [R][y_pitch] the tile's decoded Y values
+  int32_t y_pitch = 0;
 
-  int64_t product(int r, int c) const {
-    const int64_t v = int64_t(uint64_t(int64_t(x_rows[size_t(r)][c])) * uint64_t(int64_t(y[size_t(r)])));
+  bool row_active(int r) const { return rows->active(r, step); }
+  const int32_t* x_row(int r, int32_t s) const { return x_plane + (rows->gk0[size_t(r)] + s) * x_stride; }
+  int32_t y(int r, int32_t s) const { return y_values[size_t(r) * size_t(y_pitch) + size_t(s)]; }
+  int64_t product(int r, int c, int32_t s) const {
+    const int64_t v = int64_t(uint64_t(int64_t(x_row(r, s)[c])) * uint64_t(int64_t(y(r, s))));
     return lsb_fault && r == 0 && c == 0 ? v | 1 : v;
   }
+  int64_t product(int r, int c) const { return product(r, c, step); }
 };
 
 // Local accumulators -> group scalers, once per chunk tile.

@@ -18,6 +18,13 @@
 // read(), event() and posedge() are true during the evaluation phase of an
 // edge and false otherwise (a clock whose high phase is one delta long);
 // negedge_event() never fires.
+//
+// skip(n): the one process on the clock (MacArray under the ideal memory)
+// has already done the next n edges' work in its current activation, edges
+// at which nothing reads the simulated time; the clock then notifies no
+// rising edge for them, and its next one comes n + 1 periods after this one,
+// as without the skip. One timed step per run of edges instead of one per
+// edge.
 #include <systemc>
 
 namespace mls::hw {
@@ -29,6 +36,7 @@ class EdgeClock : public sc_core::sc_module, public sc_core::sc_signal_in_if<boo
     SC_METHOD(tick);  // runs at initialisation: schedules the first edge
   }
   const sc_core::sc_time& period() const { return period_; }
+  void skip(int edges) { skip_ += edges; }
 
   const sc_core::sc_event& value_changed_event() const override { return posedge_; }
   const sc_core::sc_event& posedge_event() const override { return posedge_; }
@@ -42,6 +50,11 @@ class EdgeClock : public sc_core::sc_module, public sc_core::sc_signal_in_if<boo
 
  private:
   void tick() {
+    if (started_ && skip_) {  // the next edge of the skipped ones: wait out the rest
+      next_trigger(period_ * double(skip_));
+      skip_ = 0;
+      return;
+    }
     if (started_) {
       edge_stamp_ = sc_core::sc_get_curr_simcontext()->change_stamp();
       posedge_.notify();  // immediate: the blocks run in this evaluation phase
@@ -56,6 +69,7 @@ class EdgeClock : public sc_core::sc_module, public sc_core::sc_signal_in_if<boo
   const sc_core::sc_time period_;
   sc_core::sc_event posedge_{"posedge"}, never_{"never"};
   bool started_ = false;
+  int skip_ = 0;
   sc_dt::uint64 edge_stamp_ = ~sc_dt::uint64{0};
 };
 

@@ -20,12 +20,13 @@ namespace mls::hw {
 template <class T>
 class DoubleBuffer {
  public:
-  const T& read() const { return current_; }
-  T& next() { return next_; }  // the state to appear after this edge
-  void swap() { std::swap(current_, next_); }
+  const T& read() const { return state_[current_]; }
+  T& next() { return state_[current_ ^ 1]; }  // the state to appear after this edge
+  void swap() { current_ ^= 1; }  // the two states trade roles: nothing is copied or moved
 
  private:
-  T current_, next_;
+  T state_[2];
+  int current_ = 0;
 };
 
 template <class T>

@@ -138,27 +138,37 @@ inline uint64_t add_row_unchecked(int32_t* acc, const int32_t* prod, int n, int 
 }
 
 // Applies the overflow policy to raw sums acc[0..n) (what accumulate() does to
-// acc + product); returns how many overflowed.
-inline uint64_t saturate_or_wrap_row(int64_t* acc, int n, int acc_bits, Overflow policy) {
+// acc + product: the low acc_bits bits sign-extended, or the bound of the
+// sum's sign) in lanes of 64 bits, or of 32 for acc_bits <= 31 (raw sums
+// below 2^31: add_row_unchecked's narrow form); returns how many
+// overflowed. No branch on the data, so the loop vectorises.
+template <class Lane>
+inline uint64_t saturate_or_wrap_row(Lane* acc, int n, int acc_bits, Overflow policy) {
+  using U = std::make_unsigned_t<Lane>;
+  const int unused = int(8 * sizeof(Lane)) - acc_bits;
+  const Lane max = Lane((U{1} << (acc_bits - 1)) - 1), min = Lane(-max - 1);
+  const bool wrap = policy == Overflow::wrap;
   uint64_t overflows = 0;
   for (int c = 0; c < n; ++c) {
-    const AccumulateResult s = accumulate(acc[c], 0, acc_bits, policy);
-    acc[c] = s.sum;
-    overflows += s.overflow;
+    const Lane raw = acc[c];
+    const Lane wrapped = Lane(U(raw) << unused) >> unused;
+    const bool over = wrapped != raw;
+    acc[c] = over ? (wrap ? wrapped : raw > 0 ? max : min) : raw;
+    overflows += over;
   }
   return overflows;
 }
 
-// saturate_or_wrap_row for 32-bit registers (acc_bits <= 31, raw sums below
-// 2^31: add_row_unchecked's narrow form).
-inline uint64_t saturate_or_wrap_row(int32_t* acc, int n, int acc_bits, Overflow policy) {
-  uint64_t overflows = 0;
+// add_row_exact for narrow products (below 2^30) in 64-bit exact sums: a
+// chunk of at most 2^16 of them sums below 2^46. Vectorises.
+inline void add_row_exact(int64_t* exact, const int32_t* prod, int n, unsigned __int128& magnitudes) {
+  uint64_t mag = 0;
   for (int c = 0; c < n; ++c) {
-    const AccumulateResult s = accumulate(acc[c], 0, acc_bits, policy);
-    acc[c] = int32_t(s.sum);
-    overflows += s.overflow;
+    const int64_t v = exact[c] + prod[c];
+    exact[c] = v;
+    mag |= uint64_t(v ^ (v >> 63));
   }
-  return overflows;
+  magnitudes |= mag;
 }
 
 // Rounds sign * mag * 2^exp to float32 (nearest even, gradual underflow) by

@@ -31,10 +31,36 @@ class CodeBook {
     const int32_t sq = t_.sq[size_t(index)];
     if (!table_.empty() && sq >= -max_q_ && sq <= max_q_ && table_[size_t(max_q_ + sq)] != kUnset)
       return table_[size_t(max_q_ + sq)];
-    return pack(t_.elem, encode_q(t_.elem, sq < 0 ? -int64_t(sq) : sq, sq < 0));  // throws if unrepresentable
+    return encode_slow(sq);
+  }
+  // codes[i] = (*this)(index[i]) for i < n, with the tables' addresses held
+  // in registers (a Y row is encoded each time it is generated); `codes` may
+  // be `index` itself.
+  void encode(const int32_t* index, uint32_t* codes, int64_t n) const {
+    if (table_.empty()) {
+      for (int64_t i = 0; i < n; ++i) codes[i] = (*this)(index[i]);
+      return;
+    }
+    const int32_t* sq = t_.sq.data();
+    const uint32_t* table = table_.data() + max_q_;  // indexed by sign * q
+    const int64_t max_q = max_q_;
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t at = index[i];
+      if (at < 0) {
+        codes[i] = 0;
+        continue;
+      }
+      const int32_t q = sq[at];
+      const uint32_t code = q >= -max_q && q <= max_q ? table[q] : kUnset;
+      codes[i] = code != kUnset ? code : encode_slow(q);
+    }
   }
 
  private:
+  uint32_t encode_slow(int32_t sq) const {
+    return pack(t_.elem, encode_q(t_.elem, sq < 0 ? -int64_t(sq) : sq, sq < 0));  // throws if unrepresentable
+  }
+
   static constexpr int64_t kMaxTable = 1 << 16;
   static constexpr uint32_t kUnset = ~uint32_t{0};
   const QuantTensor& t_;
@@ -94,7 +120,7 @@ LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const Quant
   job.y = YRows(lp.g, lp.k, [&lp, &y, groups, gk, y_code](int64_t p, uint32_t* codes, GroupScale* scales) {
     int32_t* index = reinterpret_cast<int32_t*>(codes);
     lp.y_row(p, groups->data(), index);
-    for (int64_t i = 0; i < gk; ++i) codes[i] = (*y_code)(index[i]);
+    y_code->encode(index, codes, gk);
     for (size_t g = 0; g < groups->size(); ++g) scales[g] = y.sg[size_t((*groups)[g])];
   }, lp.p);
   job.s_t_x = x.s_t;

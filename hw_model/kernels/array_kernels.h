@@ -11,15 +11,31 @@
 
 namespace mls::hw::kernels {
 
-// Local accumulators, one cycle, multiply and accumulation fused: for each
-// row r with on[r], acc[r * cols + c] += x_rows[r][c] * y[r] for c < n
-// (mac_row_unchecked, hw_model/datapath/datapath.h: raw sums, no overflow
-// handling); returns the OR of every raw sum's magnitude. int32 lanes only
-// for narrow products and acc_bits <= 31 (see mac_row_unchecked).
-uint64_t mac_rows(int32_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows,
-                  int cols, int n);
-uint64_t mac_rows(int64_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows,
-                  int cols, int n);
+// A chunk tile's operands as the local accumulators see them (Products):
+// row r's X values at step s are x_plane + (gk0[r] + s) * x_stride, its Y
+// value y[r * y_pitch + s], for s < len[r].
+struct TileOperands {
+  const int32_t* x_plane;
+  int64_t x_stride;
+  const int64_t* gk0;
+  const int32_t* len;
+  const int32_t* y;
+  int32_t y_pitch;
+};
+
+// Local accumulators, one chunk tile, multiply and accumulation fused: for
+// each row r with on[r], step by step (s = 0, 1, ... len[r] - 1),
+// acc[r * cols + c] += x(r, s)[c] * y(r, s) for c < n, in raw sums (no
+// overflow handling; the narrowest lanes hold every sum while it stays in
+// range, see mac_row_unchecked, hw_model/datapath/datapath.h). mag[r] gets
+// m(hi) | m(lo), hi and lo the largest and smallest of 0 and the row's
+// partial sums and m(v) = v ^ (v >> 63) the magnitude: its highest set bit
+// is that of the OR of every partial sum's magnitude, so a partial sum left
+// the acc_bits range iff exceeds_range(mag[r], acc_bits); the first that did
+// is exact (an in-range sum plus a product below 2^30, or 2^54 in int64), so
+// no later wrap can hide it. Rows off get mag 0 and keep their registers.
+void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
+void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 
 // Group scaler: value[c] = fp32(sum[c] * x_mantissa[c] * y_mantissa *
 // 2^(x_exp[c] + y_exp)), one rounding; false when some element is outside the
@@ -29,10 +45,8 @@ bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int
 
 // The portable twins, for the kernels' test.
 namespace portable {
-uint64_t mac_rows(int32_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows,
-                  int cols, int n);
-uint64_t mac_rows(int64_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows,
-                  int cols, int n);
+void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
+void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int32_t* x_mantissa, int32_t y_exp,
                int32_t y_mantissa, int n);
 }  // namespace portable

@@ -1,95 +1,151 @@
-// The local accumulators' fused multiply-accumulate (array_kernels.h).
+// The local accumulators' fused multiply-accumulate over a chunk tile
+// (array_kernels.h).
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include <type_traits>
 
-#include "hw_model/datapath/datapath.h"
 #include "hw_model/kernels/array_kernels.h"
 
 namespace mls::hw::kernels {
 
 namespace {
 
-// Every selected row of one cycle: one call per cycle, not one per row (a
+template <class Lane>
+inline uint64_t magnitude(Lane v) {
+  using U = std::make_unsigned_t<Lane>;
+  return uint64_t(U(v ^ (v >> (8 * sizeof(Lane) - 1))));
+}
+
+// One row of a tile: step by step, every column's raw sum, and the largest
+// and smallest partial sum (with 0). The column loop is the inner one so
+// that it vectorises; the step loop walks the X plane by its stride.
+template <class Lane>
+__attribute__((always_inline)) inline uint64_t mac_tile_row(Lane* acc, const int32_t* x, int64_t stride,
+                                                           const int32_t* y, int32_t steps, int n) {
+  using U = std::make_unsigned_t<Lane>;
+  Lane hi = 0, lo = 0;
+  for (int32_t s = 0; s < steps; ++s, x += stride) {
+    const Lane ys = y[s];
+    for (int c = 0; c < n; ++c) {
+      const Lane raw = Lane(U(acc[c]) + U(Lane(x[c])) * U(ys));
+      acc[c] = raw;
+      hi = raw > hi ? raw : hi;
+      lo = raw < lo ? raw : lo;
+    }
+  }
+  return magnitude(hi) | magnitude(lo);
+}
+
+// Every selected row of a tile: one call per tile, not one per row (a
 // target_clones function is called through the loader's indirection).
 template <class Lane>
-__attribute__((always_inline)) inline uint64_t mac_array_body(Lane* acc, const int32_t* const* x_rows,
-                                                             const int32_t* y, const uint8_t* on, int rows, int cols,
-                                                             int n) {
-  uint64_t mag = 0;
-  for (int r = 0; r < rows; ++r)
-    if (on[r]) mag |= mac_row_unchecked(acc + size_t(r) * size_t(cols), x_rows[r], y[r], n);
-  return mag;
+__attribute__((always_inline)) inline void mac_tile_body(Lane* acc, int cols, const TileOperands& t,
+                                                        const uint8_t* on, uint64_t* mag, int rows, int n) {
+  for (int r = 0; r < rows; ++r) {
+    mag[r] = 0;
+    if (!on[r]) continue;
+    mag[r] = mac_tile_row(acc + size_t(r) * size_t(cols), t.x_plane + t.gk0[r] * t.x_stride, t.x_stride,
+                          t.y + size_t(r) * size_t(t.y_pitch), t.len[r], n);
+  }
 }
 
 __attribute__((target_clones("avx2", "default")))
-uint64_t mac_wide_cloned(int64_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows,
-                         int cols, int n) {
-  return mac_array_body(acc, x_rows, y, on, rows, cols, n);
+void mac_wide_cloned(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows,
+                     int n) {
+  mac_tile_body(acc, cols, t, on, mag, rows, n);
 }
 
 __attribute__((target_clones("avx2", "default")))
-uint64_t mac_narrow_cloned(int32_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows,
-                           int cols, int n) {
-  return mac_array_body(acc, x_rows, y, on, rows, cols, n);
+void mac_narrow_cloned(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows,
+                       int n) {
+  mac_tile_body(acc, cols, t, on, mag, rows, n);
 }
 
 #if defined(__x86_64__)
-// The 32-bit form written out in AVX2 for rows of whole vectors (n a
-// multiple of 8): the magnitude OR stays in a vector register across all
-// rows instead of being reduced across lanes at the end of every row. The
-// same operations as mac_row_unchecked, lane by lane (vpmulld's low 32 bits
-// are the product: narrow products are below 2^30).
-__attribute__((target("avx2")))
-uint64_t mac_narrow_avx2(int32_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows,
-                         int cols, int n) {
-  __m256i mag = _mm256_setzero_si256();
-  for (int r = 0; r < rows; ++r) {
-    if (!on[r]) continue;
-    const __m256i yv = _mm256_set1_epi32(y[r]);
-    const int32_t* x = x_rows[r];
-    int32_t* a = acc + size_t(r) * size_t(cols);
-    for (int c = 0; c < n; c += 8) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + c));
-      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + c));
-      const __m256i raw = _mm256_add_epi32(av, _mm256_mullo_epi32(xv, yv));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a + c), raw);
-      mag = _mm256_or_si256(mag, _mm256_xor_si256(raw, _mm256_srai_epi32(raw, 31)));
+__attribute__((target("avx2"))) inline int32_t max_of_lanes(__m256i v) {
+  __m128i m = _mm_max_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4e));
+  return _mm_cvtsi128_si32(_mm_max_epi32(m, _mm_shuffle_epi32(m, 0xb1)));
+}
+
+__attribute__((target("avx2"))) inline int32_t min_of_lanes(__m256i v) {
+  __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  m = _mm_min_epi32(m, _mm_shuffle_epi32(m, 0x4e));
+  return _mm_cvtsi128_si32(_mm_min_epi32(m, _mm_shuffle_epi32(m, 0xb1)));
+}
+
+// One row of a tile in AVX2, for rows of whole 8-lane vectors: two vectors
+// of registers at a time stay in registers over all the tile's steps (the
+// step's Y broadcast once for both), then the rest one vector at a time. The
+// same operations as mac_tile_row, lane by lane (vpmulld's low 32 bits are
+// the product: narrow products are below 2^30).
+__attribute__((target("avx2"))) uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
+                                                      const int32_t* y, int32_t steps, int n) {
+  __m256i hi = _mm256_setzero_si256(), lo = hi;
+  int c = 0;
+  for (; c + 16 <= n; c += 16) {
+    __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
+    __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c + 8));
+    const int32_t* xs = x + c;
+    for (int32_t s = 0; s < steps; ++s, xs += stride) {
+      const __m256i ys = _mm256_set1_epi32(y[s]);
+      a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs)), ys));
+      a1 = _mm256_add_epi32(a1,
+                            _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 8)), ys));
+      hi = _mm256_max_epi32(hi, _mm256_max_epi32(a0, a1));
+      lo = _mm256_min_epi32(lo, _mm256_min_epi32(a0, a1));
     }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c), a0);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c + 8), a1);
   }
-  const __m128i m4 = _mm_or_si128(_mm256_castsi256_si128(mag), _mm256_extracti128_si256(mag, 1));
-  const __m128i m2 = _mm_or_si128(m4, _mm_unpackhi_epi64(m4, m4));
-  const __m128i m1 = _mm_or_si128(m2, _mm_srli_epi64(m2, 32));
-  return uint64_t(uint32_t(_mm_cvtsi128_si32(m1)));
+  for (; c < n; c += 8) {
+    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
+    const int32_t* xs = x + c;
+    for (int32_t s = 0; s < steps; ++s, xs += stride) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs));
+      a = _mm256_add_epi32(a, _mm256_mullo_epi32(xv, _mm256_set1_epi32(y[s])));
+      hi = _mm256_max_epi32(hi, a);
+      lo = _mm256_min_epi32(lo, a);
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c), a);
+  }
+  return magnitude(max_of_lanes(hi)) | magnitude(min_of_lanes(lo));
+}
+
+__attribute__((target("avx2"))) void mac_narrow_avx2(int32_t* acc, int cols, const TileOperands& t,
+                                                     const uint8_t* on, uint64_t* mag, int rows, int n) {
+  for (int r = 0; r < rows; ++r) {
+    mag[r] = 0;
+    if (!on[r]) continue;
+    mag[r] = mac_row_avx2(acc + size_t(r) * size_t(cols), t.x_plane + t.gk0[r] * t.x_stride, t.x_stride,
+                          t.y + size_t(r) * size_t(t.y_pitch), t.len[r], n);
+  }
 }
 const bool kAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 }  // namespace
 
-uint64_t mac_rows(int32_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows, int cols,
-                  int n) {
+void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
 #if defined(__x86_64__)
-  if (kAvx2 && n % 8 == 0) return mac_narrow_avx2(acc, x_rows, y, on, rows, cols, n);
+  if (kAvx2 && n % 8 == 0) return mac_narrow_avx2(acc, cols, t, on, mag, rows, n);
 #endif
-  return mac_narrow_cloned(acc, x_rows, y, on, rows, cols, n);
+  mac_narrow_cloned(acc, cols, t, on, mag, rows, n);
 }
 
-uint64_t mac_rows(int64_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows, int cols,
-                  int n) {
-  return mac_wide_cloned(acc, x_rows, y, on, rows, cols, n);
+void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
+  mac_wide_cloned(acc, cols, t, on, mag, rows, n);
 }
 
 namespace portable {
 
-uint64_t mac_rows(int32_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows, int cols,
-                  int n) {
-  return mac_array_body(acc, x_rows, y, on, rows, cols, n);
+void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
+  mac_tile_body(acc, cols, t, on, mag, rows, n);
 }
 
-uint64_t mac_rows(int64_t* acc, const int32_t* const* x_rows, const int32_t* y, const uint8_t* on, int rows, int cols,
-                  int n) {
-  return mac_array_body(acc, x_rows, y, on, rows, cols, n);
+void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
+  mac_tile_body(acc, cols, t, on, mag, rows, n);
 }
 
 }  // namespace portable

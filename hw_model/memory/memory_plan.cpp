@@ -26,6 +26,29 @@ bool first_touch(std::vector<uint8_t>& v, int32_t i) {
   return true;
 }
 
+// Marks the n elements index[0..n) (-1: none) in `seen`; adds how many there
+// are to `elems` and how many were not marked before to `firsts`. The
+// marks' address stays in a register between the rare growths (every Y row
+// of a pass comes through here).
+void touch_row(std::vector<uint8_t>& seen, const int32_t* index, int64_t n, uint32_t& elems, uint32_t& firsts) {
+  uint8_t* marks = seen.data();
+  size_t size = seen.size();
+  uint32_t count = 0, fresh = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t at = index[i];
+    if (at < 0) continue;
+    if (size_t(at) >= size) {
+      seen.resize(std::max(size_t(at) + 1, 2 * size), 0);
+      marks = seen.data(), size = seen.size();
+    }
+    ++count;
+    fresh += marks[at] ^ 1u;
+    marks[at] = 1;
+  }
+  elems += count;
+  firsts += fresh;
+}
+
 int scale_bits(const ScaleFormat& s) { return s.e + s.m; }
 
 uint64_t slot_bytes(int64_t rows, int64_t g, int64_t k, const ElemFormat& e, const ScaleFormat& s) {
@@ -58,11 +81,7 @@ OperandPlan plan_operand(const TileSource& src, const std::vector<int64_t>& dema
     for (int64_t r = src.first_row(t); r < src.end_row(t); ++r) {
       const int32_t *groups = nullptr, *index = nullptr;
       src.row(r, groups, index);
-      for (int64_t i = 0; i < src.gk; ++i) {
-        if (index[i] < 0) continue;
-        ++tile_elems[size_t(t)];
-        first_elems[d] += first_touch(seen_elem, index[i]);
-      }
+      touch_row(seen_elem, index, src.gk, tile_elems[size_t(t)], first_elems[d]);
       for (int64_t g = 0; g < src.g; ++g) first_scales[d] += groups[g] >= 0 && first_touch(seen_scale, groups[g]);
     }
     footprint_elems += first_elems[d];

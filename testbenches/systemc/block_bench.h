@@ -27,6 +27,9 @@ class BlockBench : public sc_core::sc_module {
   Clocked<Dut> module;
   std::vector<In> stimulus;
   std::vector<std::pair<int, Out>> seen;  // (edge, output) for valid outputs
+  // Called with each valid output at the edge it is seen, for outputs that
+  // address state the block later reuses (Products' tile Y values).
+  std::function<void(int, const Out&)> on_seen;
 
   SC_HAS_PROCESS(BlockBench);
   BlockBench(sc_core::sc_module_name name, std::function<Dut*()> make)
@@ -53,7 +56,9 @@ class BlockBench : public sc_core::sc_module {
   }
   void monitor() {
     const Out& o = out_reg.read();
-    if (o.tag.valid) seen.emplace_back(edge(), o);
+    if (!o.tag.valid) return;
+    seen.emplace_back(edge(), o);
+    if (on_seen) on_seen(edge(), o);
   }
 };
 

@@ -50,27 +50,35 @@ TEST(Controller, IssuesTheSpecLoopNest) {
   bench.controller.start(job);
   sc_core::sc_start(100, sc_core::SC_NS);
 
-  std::vector<IssueCmd> expect;
+  // What each issue must say, row by row: (active, g, k).
+  struct Want {
+    Tag tag;
+    int active_cols;
+    bool active[4];
+    int g[4], k[4];
+  };
+  std::vector<Want> expect;
   const int chunk_len[6] = {4, 2, 4, 2, 4, 2}, chunk_g[6] = {0, 0, 1, 1, 2, 2}, chunk_k0[6] = {0, 4, 0, 4, 0, 4};
   for (int mt = 0; mt < 2; ++mt)
     for (int p = 0; p < 2; ++p)
       for (int tile = 0; tile < 2; ++tile)
         for (int step = 0; step < 4; ++step) {
-          IssueCmd c;
+          Want c{};
           c.tag = {true, step == 3, step == 3 && tile == 1, mt, p, tile};
           c.active_cols = mt == 0 ? 3 : 2;
           for (int r = 0; r < 4; ++r) {
             const int j = tile * 4 + r;
-            c.row_active.push_back(j < 6 && step < chunk_len[j]);
-            c.row_g.push_back(j < 6 ? chunk_g[j] : 0);
-            c.row_k.push_back(j < 6 ? chunk_k0[j] + step : 0);
+            c.active[r] = j < 6 && step < chunk_len[j];
+            c.g[r] = j < 6 ? chunk_g[j] : 0;
+            c.k[r] = j < 6 ? chunk_k0[j] + step : 0;
           }
           expect.push_back(c);
         }
   ASSERT_EQ(bench.issued.size(), expect.size()) << "sum over (m-tile, p, tile) of the longest chunk";
   EXPECT_EQ(bench.controller.total_issues(), expect.size());
   for (size_t i = 0; i < expect.size(); ++i) {
-    const IssueCmd &got = bench.issued[i], &want = expect[i];
+    const IssueCmd& got = bench.issued[i];
+    const Want& want = expect[i];
     SCOPED_TRACE("issue " + std::to_string(i));
     EXPECT_EQ(got.tag.m_tile, want.tag.m_tile);
     EXPECT_EQ(got.tag.p, want.tag.p);
@@ -78,12 +86,17 @@ TEST(Controller, IssuesTheSpecLoopNest) {
     EXPECT_EQ(got.tag.tile_last, want.tag.tile_last);
     EXPECT_EQ(got.tag.output_last, want.tag.output_last);
     EXPECT_EQ(got.active_cols, want.active_cols);
-    EXPECT_EQ(got.row_active, want.row_active);
-    for (int r = 0; r < 4; ++r)
-      if (want.row_active[size_t(r)]) {
-        EXPECT_EQ(got.row_g[size_t(r)], want.row_g[size_t(r)]);
-        EXPECT_EQ(got.row_k[size_t(r)], want.row_k[size_t(r)]);
-      }
+    EXPECT_EQ(got.step0(), i % 4 == 0);
+    unsigned active_rows = 0;
+    for (int r = 0; r < 4; ++r) {
+      EXPECT_EQ(got.row_active(r), want.active[r]) << "row " << r;
+      active_rows += want.active[r];
+      if (!want.active[r]) continue;
+      EXPECT_EQ(got.row_g(r), want.g[r]);
+      EXPECT_EQ(got.row_k(r), want.k[r]);
+      EXPECT_EQ(got.rows->gk0[size_t(r)] + got.step, int64_t(want.g[r]) * 6 + want.k[r]) << "g K + k";
+    }
+    EXPECT_EQ(got.rows->active_at[size_t(got.step)], active_rows);
   }
   EXPECT_FALSE(bench.controller.busy());
 }

@@ -15,53 +15,68 @@
 namespace mls::hw {
 namespace {
 
-// One cycle's fused multiply-accumulate on a rows x cols register file:
-// registers near the acc_bits bounds (so raw sums leave the range), decoded
-// operands of `operand_bits` bits (X per PE, Y per row, some Y 0), some rows
-// off, active column counts that are and are not whole AVX2 vectors, 0 and
-// the edge. The dispatched kernel (the hand-written AVX2 form, an AVX2 clone
-// or the baseline) must give the twin's registers and magnitude OR.
+// A tile's fused multiply-accumulate on a rows x cols register file, from
+// registers at 0 (as a tile starts): decoded operands of `operand_bits` bits
+// (X per PE and step, Y per row and step, some 0) in an X plane of 40
+// buffer rows whose tile rows start at random places, chunk lengths from 0
+// to the tile's, some rows off, active column counts that are and are not
+// whole AVX2 vectors (and the 16-wide pairs), 0 and the edge. The
+// dispatched kernel (the hand-written AVX2 form, an AVX2 clone or the
+// baseline) must give the twin's registers and magnitudes; both must give
+// the sums and partial-sum magnitudes of a plain step-by-step 128-bit
+// evaluation while the sums stay in the lanes' range.
 template <class Lane>
-void mac_rows_against_twin(int acc_bits, int operand_bits, uint32_t seed) {
+void mac_tile_against_twin(int operand_bits, uint32_t seed) {
   std::mt19937_64 rng(seed);
-  const int rows = 5, cols = 24;
-  const int64_t bound = (int64_t{1} << (acc_bits - 1)) - 1;
-  for (int n : {0, 1, 7, 8, 16, 23, 24}) {
+  const int rows = 5, cols = 40, steps = 7, plane_rows = 40;
+  for (int n : {0, 1, 7, 8, 16, 23, 24, 32, 40}) {
     for (int trial = 0; trial < 20; ++trial) {
-      std::vector<Lane> acc(static_cast<size_t>(rows * cols));
-      for (Lane& a : acc) {
-        const int64_t edge = rng() % 4 == 0 ? bound : int64_t(rng() % uint64_t(bound + 1));
-        a = Lane(rng() & 1 ? -edge - int64_t(rng() % 2) : edge);
-      }
-      std::vector<int32_t> x(static_cast<size_t>(rows * cols)), y(static_cast<size_t>(rows));
-      std::vector<const int32_t*> x_rows;
-      std::vector<uint8_t> on(static_cast<size_t>(rows));
       auto operand = [&] {
         const int32_t v = int32_t(rng() >> (64 - operand_bits));
-        return rng() & 1 ? -v : v;
+        return rng() % 8 == 0 ? 0 : rng() & 1 ? -v : v;
       };
+      std::vector<int32_t> x(static_cast<size_t>(plane_rows * cols)), y(static_cast<size_t>(rows * steps)), len(static_cast<size_t>(rows));
+      std::vector<int64_t> gk0(static_cast<size_t>(rows));
+      std::vector<uint8_t> on(static_cast<size_t>(rows));
+      for (int32_t& v : x) v = operand();
+      for (int32_t& v : y) v = operand();
       for (int r = 0; r < rows; ++r) {
-        for (int c = 0; c < cols; ++c) x[size_t(r * cols + c)] = rng() % 8 == 0 ? 0 : operand();
-        y[size_t(r)] = rng() % 6 == 0 ? 0 : operand();
+        len[size_t(r)] = int32_t(rng() % (steps + 1));
+        gk0[size_t(r)] = int64_t(rng() % uint64_t(plane_rows - steps + 1));
         on[size_t(r)] = rng() % 5 != 0;
-        x_rows.push_back(&x[size_t(r * cols)]);
       }
-      std::vector<Lane> twin = acc;
-      const uint64_t mag = kernels::mac_rows(acc.data(), x_rows.data(), y.data(), on.data(), rows, cols, n);
-      const uint64_t mag_twin =
-          kernels::portable::mac_rows(twin.data(), x_rows.data(), y.data(), on.data(), rows, cols, n);
-      EXPECT_EQ(mag, mag_twin) << "acc_bits " << acc_bits << ", n = " << n;
-      EXPECT_EQ(acc, twin) << "acc_bits " << acc_bits << ", n = " << n;
+      const kernels::TileOperands t{x.data(), cols, gk0.data(), len.data(), y.data(), steps};
+      std::vector<Lane> acc(size_t(rows * cols), 0), twin = acc;
+      std::vector<uint64_t> mag(static_cast<size_t>(rows)), mag_twin(static_cast<size_t>(rows));
+      kernels::mac_tile(acc.data(), cols, t, on.data(), mag.data(), rows, n);
+      kernels::portable::mac_tile(twin.data(), cols, t, on.data(), mag_twin.data(), rows, n);
+      EXPECT_EQ(mag, mag_twin) << "n = " << n;
+      EXPECT_EQ(acc, twin) << "n = " << n;
+      for (int r = 0; r < rows; ++r) {  // the plain evaluation
+        unsigned __int128 or_of_magnitudes = 0;
+        for (int c = 0; c < cols; ++c) {
+          __int128 sum = 0;
+          for (int32_t s = 0; on[size_t(r)] && c < n && s < len[size_t(r)]; ++s) {
+            sum += __int128(x[size_t((gk0[size_t(r)] + s) * cols + c)]) * y[size_t(r * steps + s)];
+            or_of_magnitudes |= static_cast<unsigned __int128>(sum < 0 ? -sum - 1 : sum);
+          }
+          EXPECT_EQ(int64_t(acc[size_t(r * cols + c)]), int64_t(sum)) << "row " << r << " col " << c;
+        }
+        const uint64_t low = uint64_t(or_of_magnitudes);
+        ASSERT_EQ(uint64_t(or_of_magnitudes >> 64), 0u) << "operands keep the sums in 64 bits";
+        EXPECT_EQ(mag[size_t(r)] ? 63 - __builtin_clzll(mag[size_t(r)]) : -1, low ? 63 - __builtin_clzll(low) : -1)
+            << "highest bit of the partial sums' magnitudes, row " << r;
+      }
     }
   }
 }
 
-TEST(Kernels, MacRowsMatchTheirPortableTwins) {
+TEST(Kernels, MacTileMatchesItsPortableTwinAndTheSums) {
   for (uint32_t seed = 1; seed <= 10; ++seed) {
-    mac_rows_against_twin<int32_t>(8, 3, seed);    // products below 2^6
-    mac_rows_against_twin<int32_t>(31, 14, seed);  // narrow: below 2^28, raw sums below 2^31
-    mac_rows_against_twin<int64_t>(33, 16, seed);
-    mac_rows_against_twin<int64_t>(62, 27, seed);  // e4m12's operands: products up to 2^54
+    mac_tile_against_twin<int32_t>(3, seed);   // products below 2^6
+    mac_tile_against_twin<int32_t>(13, seed);  // narrow: below 2^26, 7 steps' sums below 2^29
+    mac_tile_against_twin<int64_t>(16, seed);
+    mac_tile_against_twin<int64_t>(27, seed);  // e4m12's operands: products up to 2^54
   }
 }
 

@@ -2,6 +2,7 @@
 // hand-over at the end of a chunk tile with no bubble, short chunks.
 #include "hw_model/array/local_accumulator.h"
 
+#include <algorithm>
 #include <deque>
 #include <random>
 
@@ -13,30 +14,71 @@ namespace {
 
 using Bench = tb::BlockBench<Products, ChunkSums, LocalAccumulator>;
 
-// Products travel as their decoded operands (Products): row r's are
-// x_rows[r][c] * y[r]. The X rows of the stimulus live here for the test.
-std::deque<std::vector<int32_t>> x_store;
+// One cycle's stimulus on an R x C array: PE (r, c)'s product is
+// x[r * C + c] * y[r] when row r is active (a row active in a tile is so
+// from the tile's first step on, for as many steps as its chunk has).
+struct Step {
+  std::vector<int32_t> x, y;
+  std::vector<uint8_t> active;
+  int active_cols = 0;
+  bool tile_last = false;
+  bool narrow = false;
+};
 
-const int32_t* stored(std::vector<int32_t> row) {
-  x_store.push_back(std::move(row));
-  return x_store.back().data();
+// Products travel as their decoded operands, addressed per tile (Products):
+// a tile's rows, its X values (X buffer row r * steps + s holds row r's at
+// step s) and its Y values ([r][s]). They live here while the bench runs.
+struct TileData {
+  TileRows rows;
+  std::vector<int32_t> x, y;
+};
+std::deque<TileData> tile_store;
+
+// The bundles of a run of steps, tile by tile (a tile ends at tile_last).
+std::vector<Products> bundles(int rows, int cols, const std::vector<Step>& steps) {
+  std::vector<Products> out;
+  size_t first = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (!steps[i].tile_last) continue;
+    const int32_t n = int32_t(i + 1 - first);
+    TileData& t = tile_store.emplace_back();
+    t.rows.steps = n;
+    t.rows.len.assign(size_t(rows), 0), t.rows.g = t.rows.k0 = t.rows.len;
+    t.rows.active_at.assign(size_t(n), 0);
+    t.x.assign(size_t(rows) * size_t(n) * size_t(cols), 0), t.y.assign(size_t(rows) * size_t(n), 0);
+    for (int r = 0; r < rows; ++r) {
+      t.rows.gk0.push_back(int64_t(r) * n);
+      for (int32_t s = 0; s < n && steps[first + size_t(s)].active[size_t(r)]; ++s) {
+        const Step& st = steps[first + size_t(s)];
+        ++t.rows.len[size_t(r)], ++t.rows.active_at[size_t(s)];
+        std::copy_n(&st.x[size_t(r * cols)], cols, &t.x[(size_t(r) * size_t(n) + size_t(s)) * size_t(cols)]);
+        t.y[size_t(r) * size_t(n) + size_t(s)] = st.y[size_t(r)];
+      }
+    }
+    for (int32_t s = 0; s < n; ++s) {
+      Products p;
+      p.tag.valid = true;
+      p.tag.tile_last = s == n - 1;
+      p.rows = &t.rows, p.step = s;
+      p.active_cols = steps[first].active_cols;
+      p.narrow = steps[first].narrow;
+      p.x_plane = t.x.data(), p.x_stride = cols;
+      p.y_values = t.y.data(), p.y_pitch = n;
+      out.push_back(p);
+    }
+    first = i + 1;
+  }
+  return out;
 }
 
 // One cycle of a 2 x 1 array (rows 0 and 1, one column): row r's product is
 // x[r] * y[r].
-Products step_xy(int32_t x0, int32_t y0, int32_t x1, int32_t y1, bool tile_last, bool row1_active = true) {
-  Products p;
-  p.tag.valid = true;
-  p.tag.tile_last = tile_last;
-  p.row_active = {1, uint8_t(row1_active)};
-  p.active_cols = 1;
-  p.x_rows = {stored({x0}), stored({x1})};
-  p.y = {y0, y1};
-  return p;
+Step step_xy(int32_t x0, int32_t y0, int32_t x1, int32_t y1, bool tile_last, bool row1_active = true) {
+  return Step{{x0, x1}, {y0, y1}, {1, uint8_t(row1_active)}, 1, tile_last};
 }
 
 // The same with products row0 and row1 (y = 1).
-Products step(int32_t row0, int32_t row1, bool tile_last, bool row1_active = true) {
+Step step(int32_t row0, int32_t row1, bool tile_last, bool row1_active = true) {
   return step_xy(row0, 1, row1, 1, tile_last, row1_active);
 }
 
@@ -55,7 +97,7 @@ TEST(LocalAccumulator, SaturatesAtEightBitBounds) {
   Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   // Row 0: 100 + 100 = 200 -> 127 (overflow), 127 - 300 = -173 -> -128 (overflow), -128 + 5 = -123.
   // Row 1: 60 + 60 = 120, + 7 = 127 (in range, no overflow).
-  bench.stimulus = {step(100, 60, false), step(100, 60, false), step(-300, 7, false), step(5, 0, true)};
+  bench.stimulus = bundles(2, 1, {step(100, 60, false), step(100, 60, false), step(-300, 7, false), step(5, 0, true)});
   bench.run(2);
   ASSERT_EQ(bench.seen.size(), 1u);
   EXPECT_EQ(bench.seen[0].second.sum[0], -123);
@@ -73,8 +115,8 @@ TEST(LocalAccumulator, WidthNeededIsThatOfTheUnsaturatedSums) {
   // -100, -95; row 1 60, 120, 127, 127; then a tile whose row 0 reaches -300
   // (-300 fits in 10 bits, [-512, 511]; 200 would fit in 9) and whose row 1
   // reaches 255 (9 bits).
-  bench.stimulus = {step(100, 60, false), step(100, 60, false), step(-300, 7, false), step(5, 0, true),
-                    step(-200, 255, false), step(-100, 0, true)};
+  bench.stimulus = bundles(2, 1, {step(100, 60, false), step(100, 60, false), step(-300, 7, false), step(5, 0, true),
+                    step(-200, 255, false), step(-100, 0, true)});
   bench.run(2);
   EXPECT_EQ(bench.dut->width_needed(), 10);
   bench.dut->reset_width();
@@ -86,7 +128,7 @@ TEST(LocalAccumulator, WrapsModuloTwoToTheWidth) {
   Stats stats;
   Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   // 100 + 100 = 200 -> 200 - 256 = -56; -56 - 100 = -156 -> 100; 100 + 27 = 127.
-  bench.stimulus = {step(100, 0, false), step(100, 0, false), step(-100, 0, false), step(27, 0, true)};
+  bench.stimulus = bundles(2, 1, {step(100, 0, false), step(100, 0, false), step(-100, 0, false), step(27, 0, true)});
   bench.run(2);
   ASSERT_EQ(bench.seen.size(), 1u);
   EXPECT_EQ(bench.seen[0].second.sum[0], 127);
@@ -98,7 +140,7 @@ TEST(LocalAccumulator, BackToBackTilesRestartFromZero) {
   Stats stats;
   Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   // Tile A: 1 + 2 + 3; tile B starts on the very next cycle: 10 + 20.
-  bench.stimulus = {step(1, 4, false), step(2, 5, false), step(3, 6, true), step(10, 40, false), step(20, 50, true)};
+  bench.stimulus = bundles(2, 1, {step(1, 4, false), step(2, 5, false), step(3, 6, true), step(10, 40, false), step(20, 50, true)});
   bench.run(2);
   ASSERT_EQ(bench.seen.size(), 2u);
   EXPECT_EQ(bench.seen[0].second.sum[0], 6);
@@ -113,7 +155,7 @@ TEST(LocalAccumulator, ShortChunkHoldsItsSumAndRowWithoutChunkIsInvalid) {
   Stats stats;
   Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
   // Tile A: row 1's chunk is one product shorter. Tile B: row 1 has no chunk.
-  bench.stimulus = {step(1, 7, false), step(2, 0, true, false), step(5, 0, true, false)};
+  bench.stimulus = bundles(2, 1, {step(1, 7, false), step(2, 0, true, false), step(5, 0, true, false)});
   bench.run(2);
   ASSERT_EQ(bench.seen.size(), 2u);
   EXPECT_EQ(bench.seen[0].second.sum[1], 7);
@@ -142,7 +184,9 @@ void widest_e4m12_chunk(int64_t k, int expected) {
   const ArrayConfig cfg = config(62, Overflow::saturate);
   Stats stats;
   Bench bench("bench", [&] { return new LocalAccumulator(cfg, &stats); });
-  for (int64_t i = 0; i < k; ++i) bench.stimulus.push_back(step_xy(q, q, -q, q, i == k - 1));
+  std::vector<Step> steps;
+  for (int64_t i = 0; i < k; ++i) steps.push_back(step_xy(q, q, -q, q, i == k - 1));
+  bench.stimulus = bundles(2, 1, steps);
   bench.run(2);
   ASSERT_EQ(bench.seen.size(), 1u);
   EXPECT_EQ(bench.seen[0].second.sum[0], (int64_t{1} << 61) - 1) << "saturated at the 62-bit bound";
@@ -184,9 +228,8 @@ struct WideModel {
 };
 
 // Random tiles on a 4 x 8 array with products near the register bounds, so
-// that rows overflow in the middle of a cycle (rows before it already added,
-// rows after it not yet), other tiles stay in range, rows and columns come and
-// go: the sums, the overflow count and width_needed() against WideModel.
+// that rows overflow in the middle of a tile, other tiles stay in range, rows
+// (shorter chunks, none) and columns come and go from tile to tile: the sums, the overflow count and width_needed() against WideModel.
 // `narrow`: the products are marked narrow (Products::narrow; the accumulator
 // adds in 32-bit lanes, or in 64-bit ones when acc_bits > 31). `dense`: every
 // row active and usually every column. A product is x * y: Y's value of the
@@ -208,30 +251,34 @@ void random_tiles(int acc_bits, Overflow policy, uint32_t seed, bool narrow = fa
     // Small products (tiles that stay in range) or large ones (overflows).
     const int bits = tile % 3 == 0 ? p_bits : std::max(1, acc_bits - 8);
     const int steps = 1 + int(rng() % 6);
+    // A tile's columns are fixed; a row is active for the first len steps.
+    const int active_cols = dense && rng() % 4 != 0 ? 8 : 1 + int(rng() % 8);
+    int len[4];
+    for (int& l : len) l = dense ? steps : int(rng() % uint64_t(steps + 1));
+    std::vector<Step> tile_steps;
     for (int s = 0; s < steps; ++s) {
-      Products p;
-      p.tag.valid = true;
-      p.tag.tile_last = s == steps - 1;
+      Step p;
+      p.tile_last = s == steps - 1;
       p.narrow = narrow;
-      p.active_cols = dense && rng() % 4 != 0 ? 8 : 1 + int(rng() % 8);
-      p.row_active.resize(4);
+      p.active_cols = active_cols;
       const int y_bits = std::max(1, bits / 2), x_bits = std::max(1, bits - y_bits);
       for (int r = 0; r < 4; ++r) {
-        p.row_active[size_t(r)] = dense || rng() % 4 != 0;
+        p.active.push_back(s < len[r]);
         // Top bits set: every product in [2^(bits - 2), 2^bits), as the
         // stimulus must reach the bounds.
         const int32_t y = int32_t((rng() >> (64 - y_bits)) | (uint64_t{1} << (y_bits - 1)));
         p.y.push_back(rng() & 1 ? -y : y);
-        std::vector<int32_t> x(8);
-        for (int32_t& v : x) {
+        for (int c = 0; c < 8; ++c) {
           const int32_t mag = int32_t((rng() >> (64 - x_bits)) | (uint64_t{1} << (x_bits - 1)));
-          v = rng() % 8 == 0 ? 0 : rng() & 1 ? -mag : mag;
+          p.x.push_back(rng() % 8 == 0 ? 0 : rng() & 1 ? -mag : mag);
         }
-        p.x_rows.push_back(stored(x));
-        for (int c = 0; c < p.active_cols && p.row_active[size_t(r)]; ++c) model.add(size_t(r * 8 + c), p.product(r, c));
+        for (int c = 0; c < active_cols && s < len[r]; ++c)
+          model.add(size_t(r * 8 + c), int64_t(p.x[size_t(r * 8 + c)]) * p.y[size_t(r)]);
       }
-      bench.stimulus.push_back(p);
+      tile_steps.push_back(p);
     }
+    const std::vector<Products> b = bundles(4, 8, tile_steps);
+    bench.stimulus.insert(bench.stimulus.end(), b.begin(), b.end());
     std::vector<int64_t> sums(32);
     for (size_t i = 0; i < 32; ++i) sums[i] = int64_t(model.acc[i]);
     expected.push_back(sums);

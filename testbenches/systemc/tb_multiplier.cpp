@@ -38,32 +38,48 @@ void check_all_pairs(const char* x_format, const char* y_format, int idle_cols =
   Stats stats;
   tb::BlockBench<Operands, Products, Multiplier> bench("bench", [&] { return new Multiplier(cfg, &stats); });
   bench.dut->load(job);
-  for (int y = 0; y < y_codes; ++y) {  // one cycle per Y code, every X code in a column
+  // One cycle per Y code (a one-step tile of one row), every X code in a column.
+  TileRows tile;
+  tile.len = {1}, tile.g = {0}, tile.k0 = {0}, tile.gk0 = {0}, tile.active_at = {1}, tile.steps = 1;
+  std::vector<uint32_t> y_rows;  // Y row y holds code y at (g, k) = (0, 0)
+  for (int y = 0; y < y_codes; ++y) y_rows.push_back(uint32_t(y));
+  job.y = YRows::stored(1, 1, y_rows, std::vector<GroupScale>(size_t(y_codes)));
+  for (int y = 0; y < y_codes; ++y) {
     Operands op;
     op.tag.valid = true;
     op.tag.p = y;
-    op.row_active = {1};
+    op.tag.tile_last = true;
+    op.rows = &tile;
     op.active_cols = x_codes - idle_cols;
-    op.row_gk = {0};  // X's one buffer row
     op.x_codes = job.x_codes.data(), op.x_stride = x_codes, op.first_m = 0;
-    op.y = {uint32_t(y)};
+    op.y_rows = &job.y;  // the tile's p is y
     bench.stimulus.push_back(op);
   }
+  // The products as the local accumulators see them, at the edge they do.
+  std::vector<std::vector<int64_t>> products;
+  bench.on_seen = [&](int, const Products& out) {
+    std::vector<int64_t> row;
+    for (int x = 0; x < out.active_cols; ++x) row.push_back(out.product(0, x));
+    products.push_back(row);
+  };
   bench.run(2);
   ASSERT_EQ(bench.seen.size(), size_t(y_codes));
+  ASSERT_EQ(products.size(), size_t(y_codes));
   uint64_t zero_products = 0;
   int64_t largest_x = 0, largest_y = 0;
   for (int x = 0; x < x_codes; ++x) largest_x = std::max(largest_x, std::abs(spec_signed_q(fx.e, fx.m, uint32_t(x))));
   for (int y = 0; y < y_codes; ++y) largest_y = std::max(largest_y, std::abs(spec_signed_q(fy.e, fy.m, uint32_t(y))));
   const bool narrow = largest_x * largest_y < (int64_t{1} << 30);
-  for (const auto& [edge, out] : bench.seen) {
+  for (size_t i = 0; i < bench.seen.size(); ++i) {
+    const auto& [edge, out] = bench.seen[i];
     ASSERT_EQ(out.narrow, narrow) << x_format << " x " << y_format;
     const int y = int(out.tag.p);
     EXPECT_EQ(edge, y + 2) << "one register stage";
+    ASSERT_EQ(products[i].size(), size_t(x_codes - idle_cols));
     for (int x = 0; x < x_codes - idle_cols; ++x) {
       const int64_t qx = spec_signed_q(fx.e, fx.m, uint32_t(x));
       const int64_t qy = spec_signed_q(fy.e, fy.m, uint32_t(y));
-      ASSERT_EQ(out.product(0, x), qx * qy) << x_format << " x code " << x << ", " << y_format << " y code " << y;
+      ASSERT_EQ(products[i][size_t(x)], qx * qy) << x_format << " x code " << x << ", " << y_format << " y code " << y;
       zero_products += qx == 0 || qy == 0;
     }
   }
