@@ -1,4 +1,5 @@
 #include <cstring>
+#include <memory>
 
 #include "ref/golden/fast_pass.h"
 #include "ref/golden/kernels/lane_kernels.h"
@@ -19,7 +20,9 @@ struct LanePass {
   int64_t blocks = 0, pairs = 0;    // m-blocks of kLanes rows; k pairs per row
   std::vector<int64_t> pair_off;    // per chunk: first pair in a row
   std::vector<int16_t> xt, xa;      // [block][pair][lane][2]: x, |x|
-  std::vector<int32_t> yp, ya;      // [p - p0][pair] of the current p slice: (y_lo, y_hi) packed, |y| likewise
+  // [p - p0][pair] of the current p slice: (y_lo, y_hi) packed, |y| likewise;
+  // left uninitialised (fill_y writes every word), sized for the largest slice.
+  std::unique_ptr<int32_t[]> yp, ya;
   std::vector<double> fxl;          // [block][g][lane]: X row scales (1 past m)
   int64_t p0 = 0;                   // the first p of the slice in yp
   bool with_abs_ = false;
@@ -41,8 +44,10 @@ struct LanePass {
     const int64_t gk = lp.g * lp.k;
     p0 = begin;
     d.load_y(begin, end);
-    yp.assign(size_t((end - begin) * pairs), 0);
-    if (with_abs_) ya.assign(yp.size(), 0);
+    if (!yp) {  // the first slice is the largest
+      yp.reset(new int32_t[size_t((end - begin) * pairs)]);
+      if (with_abs_) ya.reset(new int32_t[size_t((end - begin) * pairs)]);
+    }
     row_.resize(size_t(gk));
     abs_row_.resize(size_t(gk));
     const int32_t* sq = d.y.sq.data();
