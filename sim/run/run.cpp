@@ -1,5 +1,6 @@
 #include "sim/run/run.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -392,7 +393,21 @@ void run_layer(RunState& st, const Trace& trace, size_t li) {
 
 }  // namespace
 
+// Buffers reused across layer-passes: every pass allocates its lowering,
+// planes and results afresh, and glibc hands blocks above its (dynamic) mmap
+// threshold back to the kernel on free, so the next pass paid a page fault
+// per first-touched page (a quarter of the non-array time in the profile,
+// docs/architecture.md#no-waste-around-the-array). Blocks up to 32 MiB (the
+// largest threshold glibc takes) now come from the heap, and up to 64 MiB of
+// freed heap stays mapped for the next pass: enough for a pass's tables at
+// small batches, bounded so that -j workers do not each keep their peak.
+static void reuse_freed_buffers() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& outputs) {
+  reuse_freed_buffers();
   check_buffers_fit(trace, opt);
   const std::vector<PlannedPass> plan = plan_run(trace, opt);
   const std::vector<PlannedPass> mine =

@@ -1,8 +1,14 @@
+#include <cstring>
+#include <memory>
+
 #include "ref/golden/fast_pass.h"
 #include "ref/golden/kernels/lane_kernels.h"
+#include "ref/golden/kernels/tile_kernels.h"
 
 namespace mls::golden_detail {
 
+// fill_y copies int16 runs into the packed pairs: lo must be the low half.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the packed Y pairs assume a little-endian target");
 static_assert(kernels::kLanes == kLanes, "the lane kernels' width is the fast walk's");
 
 // int16 operands: kLanes rows of X side by side, so one chunk of kLanes
@@ -14,43 +20,62 @@ struct LanePass {
   int64_t blocks = 0, pairs = 0;    // m-blocks of kLanes rows; k pairs per row
   std::vector<int64_t> pair_off;    // per chunk: first pair in a row
   std::vector<int16_t> xt, xa;      // [block][pair][lane][2]: x, |x|
-  std::vector<int32_t> yp, ya;      // [p - p0][pair] of the current p slice: (y_lo, y_hi) packed, |y| likewise
+  // [p - p0][pair] of the current p slice: (y_lo, y_hi) packed, |y| likewise;
+  // left uninitialised (fill_y writes every word), sized for the largest slice.
+  std::unique_ptr<int32_t[]> yp, ya;
   std::vector<double> fxl;          // [block][g][lane]: X row scales (1 past m)
   int64_t p0 = 0;                   // the first p of the slice in yp
   bool with_abs_ = false;
   kernels::ChunkSumsFn sums_ = kernels::chunk_sums();
+  kernels::TileValuesFn tile_values_ = kernels::tile_values();
+  kernels::TreeAddFn tree_add_ = kernels::tree_add();
+  std::vector<uint8_t> ok_;         // a partial tile's busy slots
+  std::vector<int16_t> row_, abs_row_;  // fill_y's gathered Y row and its magnitudes
+  std::vector<int64_t> chunk_src_, chunk_len_;  // per chunk: first slot in a [g][k] row, length
+  std::vector<int16_t> packed_;     // one row's pairs (2 * pairs int16) where not contiguous_
+  bool contiguous_ = false;         // every chunk even and in [g][k] order: a row's pairs are the row
 
   // Y rows begin .. end - 1 into yp (and ya): a slice at a time, so the Y
-  // plane never holds much more than slice_elements, whatever p is.
+  // plane never holds much more than slice_elements, whatever p is. Each row
+  // is gathered once into int16 ([g][k], a padding tap 0), then each chunk's
+  // run of it copied to its pairs (an odd chunk's last pair keeps a zero high half).
   void fill_y(int64_t begin, int64_t end) {
     const LoweredPass& lp = d.lp;
-    const ChunkPlan& plan = d.nest.plan;
+    const int64_t gk = lp.g * lp.k;
     p0 = begin;
     d.load_y(begin, end);
-    yp.assign(size_t((end - begin) * pairs), 0);
-    for (int64_t p = begin; p < end; ++p)
-      for (int64_t j = 0; j < plan.total; ++j) {
-        const int32_t* idx =
-            &d.yt.index[size_t(plan.group_of(j) * lp.k + plan.k_begin(j) + (p - begin) * lp.g * lp.k)];
-        const int64_t len = plan.length(j);
-        int32_t* out = &yp[size_t((p - begin) * pairs + pair_off[size_t(j)])];
-        for (int64_t kk = 0; kk < len; kk += 2, ++out)
-          *out = pack(element(idx[kk], d.y), kk + 1 < len ? element(idx[kk + 1], d.y) : int16_t(0));
-      }
-    if (!with_abs_) return;
-    ya.resize(yp.size());
-    for (size_t i = 0; i < yp.size(); ++i) {
-      const int16_t lo = int16_t(uint16_t(uint32_t(yp[i]))), hi = int16_t(uint16_t(uint32_t(yp[i]) >> 16));
-      ya[i] = pack(lo < 0 ? int16_t(-lo) : lo, hi < 0 ? int16_t(-hi) : hi);
+    if (!yp) {  // the first slice is the largest
+      yp.reset(new int32_t[size_t((end - begin) * pairs)]);
+      if (with_abs_) ya.reset(new int32_t[size_t((end - begin) * pairs)]);
     }
+    row_.resize(size_t(gk));
+    abs_row_.resize(size_t(gk));
+    const int32_t* sq = d.y.sq.data();
+    int16_t* row = row_.data();
+    int16_t* abs_row = abs_row_.data();
+    for (int64_t p = begin; p < end; ++p) {
+      const int32_t* idx = &d.yt.index[size_t((p - begin) * gk)];
+      for (int64_t i = 0; i < gk; ++i) row[i] = idx[i] < 0 ? int16_t(0) : int16_t(sq[idx[i]]);
+      pack_row(row_, &yp[size_t((p - begin) * pairs)]);
+      if (!with_abs_) continue;
+      for (int64_t i = 0; i < gk; ++i) abs_row[i] = row[i] < 0 ? int16_t(-row[i]) : row[i];
+      pack_row(abs_row_, &ya[size_t((p - begin) * pairs)]);
+    }
+  }
+
+  // A [g][k] int16 row into its chunks' packed pairs: through packed_, whose
+  // odd chunks' last high halves stay zero.
+  void pack_row(const std::vector<int16_t>& row, int32_t* out) {
+    if (!contiguous_) {
+      for (size_t j = 0; j < chunk_src_.size(); ++j)
+        std::copy_n(&row[size_t(chunk_src_[j])], chunk_len_[j], &packed_[size_t(2 * pair_off[j])]);
+    }
+    const std::vector<int16_t>& from = contiguous_ ? row : packed_;
+    std::memcpy(out, from.data(), size_t(pairs) * 2 * sizeof(int16_t));
   }
 
   static int16_t element(int32_t index, const QuantTensor& t) {
     return index < 0 ? int16_t(0) : int16_t(t.sq[size_t(index)]);
-  }
-  // (lo, hi) as one int32, lo in the low half: pmaddwd's pair order.
-  static int32_t pack(int16_t lo, int16_t hi) {
-    return int32_t(uint32_t(uint16_t(lo)) | (uint32_t(uint16_t(hi)) << 16));
   }
 
   // with_abs: also the |x| and |y| planes the per-chunk range check needs.
@@ -59,10 +84,20 @@ struct LanePass {
     const ChunkPlan& plan = d.nest.plan;
     blocks = (lp.m + kLanes - 1) / kLanes;
     pair_off.resize(size_t(plan.total));
+    contiguous_ = true;
     for (int64_t j = 0; j < plan.total; ++j) {
       pair_off[size_t(j)] = pairs;
+      contiguous_ = contiguous_ && plan.length(j) % 2 == 0 && 2 * pairs == plan.group_of(j) * lp.k + plan.k_begin(j);
       pairs += (plan.length(j) + 1) / 2;
     }
+    contiguous_ = contiguous_ && 2 * pairs == lp.g * lp.k;
+    chunk_src_.resize(size_t(plan.total));
+    chunk_len_.resize(size_t(plan.total));
+    for (int64_t j = 0; j < plan.total; ++j) {
+      chunk_src_[size_t(j)] = plan.group_of(j) * lp.k + plan.k_begin(j);
+      chunk_len_[size_t(j)] = plan.length(j);
+    }
+    packed_.assign(size_t(2 * pairs), 0);
     xt.assign(size_t(blocks * pairs * kLanes * 2), 0);
     if (with_abs) xa.assign(xt.size(), 0);
     fxl.assign(size_t(blocks * lp.g * kLanes), 1.0);
@@ -94,12 +129,18 @@ struct LanePass {
   // leaves the range.
   int64_t checked_lane(int64_t b, int lane, int64_t p, int64_t j) {
     const int64_t q0 = pair_off[size_t(j)], len = d.nest.plan.length(j);
+    const int64_t hi = (int64_t{1} << (d.array.acc_bits - 1)) - 1, lo = -hi - 1;
+    const int16_t* xl = &xt[size_t(((b * pairs + q0) * kLanes + lane) * 2)];
+    const int32_t* yl = &yp[size_t((p - p0) * pairs + q0)];
     int64_t sum = 0;
     for (int64_t kk = 0; kk < len; ++kk) {
-      const int32_t packed = yp[size_t((p - p0) * pairs + q0 + kk / 2)];
-      const int16_t yv = int16_t(uint16_t(uint32_t(packed) >> (16 * (kk % 2))));
-      sum = accumulate(sum, int64_t(x_at(b, q0 + kk / 2, lane, int(kk % 2))) * yv, d.array.acc_bits,
-                       d.array.acc_overflow, d.acc_overflow);
+      const int16_t yv = int16_t(uint16_t(uint32_t(yl[kk / 2]) >> (16 * (kk % 2))));
+      const int64_t product = int64_t(xl[(kk / 2) * kLanes * 2 + kk % 2]) * yv;
+      // In range: the sum itself, as accumulate() returns it; else accumulate() decides.
+      const int64_t next = sum + product;
+      sum = next >= lo && next <= hi
+                ? next
+                : accumulate(sum, product, d.array.acc_bits, d.array.acc_overflow, d.acc_overflow);
     }
     return sum;
   }
@@ -132,6 +173,90 @@ struct LanePass {
     lane_nest(d, blocks, slice, [this](int64_t begin, int64_t end) { fill_y(begin, end); }, chunk, acc);
   }
 
+  // The tiles' busy slots for the tile kernels, [tile][slot] (a partial
+  // tile's idle slots have npairs 0 and are skipped).
+  std::vector<kernels::LaneSlot> tile_slots() const {
+    std::vector<kernels::LaneSlot> out(d.slots.size());
+    for (size_t i = 0; i < d.slots.size(); ++i) {
+      const SlotChunk& ch = d.slots[i];
+      if (ch.len > 0) out[i] = {pair_off[size_t(ch.j)], int32_t((ch.len + 1) / 2), ch.g};
+    }
+    return out;
+  }
+
+  // The lanes of a tile whose partial sums may leave the range (replay bits):
+  // the sequential walk and the same exact scaling.
+  void replay_lanes(int64_t b, int64_t p, const SlotChunk* tile, int rows, int lanes, const uint16_t* replay,
+                    float* val) {
+    for (int s = 0; s < rows; ++s)
+      for (int c = 0; c < lanes && replay[s]; ++c)
+        if (replay[s] >> c & 1) {
+          const int64_t sum = checked_lane(b, c, p, tile[s].j);
+          const double fx = fxl[size_t((b * d.lp.g + tile[s].g) * kLanes + c)];
+          const double fy = d.fy[size_t((p - p0) * d.lp.g + tile[s].g)];
+          val[s * kLanes + c] = static_cast<float>(double(sum) * fx * fy);
+        }
+  }
+
+  // One output block (b, p) through the tile kernels: every tile of the one
+  // order, full ones in one call, partial ones slot by slot; the tree and
+  // the tile sums as lane_nest's.
+  void tiles_of(int64_t b, int64_t p, const kernels::TileOperands& op, const std::vector<kernels::LaneSlot>& ls,
+                float* val, uint16_t* replay, float* tot) {
+    const int rows = d.map.tree_slots();
+    const int lanes = int(std::min<int64_t>(kLanes, d.lp.m - b * kLanes));
+    for (int64_t t : d.tile_order) {
+      const SlotChunk* tile = &d.slots[size_t(t * rows)];
+      const kernels::LaneSlot* slot = &ls[size_t(t * rows)];
+      if (d.full[size_t(t)]) {
+        if (tile_values_(op, slot, rows, val, replay)) replay_lanes(b, p, tile, rows, lanes, replay, val);
+        tree_add_(val, rows, tot);
+        continue;
+      }
+      for (int s = 0; s < rows; ++s) {
+        ok_[size_t(s)] = tile[s].len > 0;
+        replay[s] = 0;
+        if (tile[s].len > 0) tile_values_(op, slot + s, 1, val + s * kLanes, replay + s);
+      }
+      replay_lanes(b, p, tile, rows, lanes, replay, val);
+      const float* root = tree_lanes(val, ok_, rows);
+      for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + root[c];
+    }
+  }
+
+  // The walk through the tile kernels (fast_scale only): Y a slice of p at a
+  // time, each block of X rows against each p of the slice.
+  template <bool Check>
+  void run_tiles(std::vector<float>& acc) {
+    const int rows = d.map.tree_slots();
+    const LoweredPass& lp = d.lp;
+    const int64_t slice = std::max<int64_t>(1, d.slice_elements / std::max<int64_t>(1, pairs));
+    const std::vector<kernels::LaneSlot> ls = tile_slots();
+    std::vector<float> val(size_t(rows) * kLanes, 0.0f);
+    std::vector<uint16_t> replay(size_t(rows), 0);
+    ok_.assign(size_t(rows), 0);
+    kernels::TileOperands op;
+    op.hi = int32_t((int64_t{1} << (d.array.acc_bits - 1)) - 1);  // < 2^31 when Check
+    for (int64_t begin = 0; begin < lp.p; begin += slice) {
+      const int64_t end = std::min(lp.p, begin + slice);
+      fill_y(begin, end);
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
+        op.x = &xt[size_t(b * pairs * kLanes * 2)];
+        op.xa = Check ? &xa[size_t(b * pairs * kLanes * 2)] : nullptr;
+        op.fx = &fxl[size_t(b * lp.g * kLanes)];
+        for (int64_t p = begin; p < end; ++p) {
+          op.y = &yp[size_t((p - p0) * pairs)];
+          op.ya = Check ? &ya[size_t((p - p0) * pairs)] : nullptr;
+          op.fy = &d.fy[size_t((p - p0) * lp.g)];
+          alignas(32) float tot[kLanes] = {};
+          tiles_of(b, p, op, ls, val.data(), replay.data(), tot);
+          for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
+        }
+      }
+    }
+  }
+
   void scale_lanes(int64_t b, int64_t p, int32_t g, int lanes, const int32_t* sum, float* out) const {
     if (d.fast_scale) {  // |sum| < 2^31 here, so double(sum) * fx * fy is exact
       const double fy = d.fy[size_t((p - p0) * d.lp.g + g)];
@@ -145,7 +270,11 @@ struct LanePass {
 };
 
 void run_int16_lanes(FastPass& d, bool check, std::vector<float>& acc) {
-  if (check)
+  if (d.fast_scale && check)
+    LanePass(d, true).run_tiles<true>(acc);
+  else if (d.fast_scale)
+    LanePass(d, false).run_tiles<false>(acc);
+  else if (check)
     LanePass(d, true).run<true>(acc);
   else
     LanePass(d, false).run<false>(acc);

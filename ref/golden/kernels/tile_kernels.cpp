@@ -1,0 +1,202 @@
+#include "ref/golden/kernels/tile_kernels.h"
+
+#include <algorithm>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace mls::golden_detail::kernels {
+
+namespace portable {
+
+namespace {
+
+// Of the lanes in `bits`, those some partial sum of which (in ascending k)
+// really leaves [-hi - 1, hi]: the others' sums are exact, no addition overflows.
+uint16_t prefix_leaves(const TileOperands& op, const LaneSlot& sl, uint16_t bits) {
+  const int64_t hi = op.hi, lo = -hi - 1;
+  uint16_t out = 0;
+  for (int c = 0; c < kLanes; ++c) {
+    if (!(bits >> c & 1)) continue;
+    int64_t run = 0;
+    bool left = false;
+    for (int64_t q = 0; q < sl.npairs; ++q) {
+      const int32_t yq = op.y[sl.q0 + q];
+      const int16_t y_lo = int16_t(uint16_t(uint32_t(yq))), y_hi = int16_t(uint16_t(uint32_t(yq) >> 16));
+      const int16_t* xq = op.x + ((sl.q0 + q) * kLanes + c) * 2;
+      run += int64_t(xq[0]) * y_lo;
+      left = left || run < lo || run > hi;
+      run += int64_t(xq[1]) * y_hi;
+      left = left || run < lo || run > hi;
+    }
+    if (left) out = uint16_t(out | (1u << c));
+  }
+  return out;
+}
+
+}  // namespace
+
+// The definition, lane by lane: the chunk's sums by the portable chunk_sums,
+// the scaling in double, the bounds in int64.
+bool tile_values(const TileOperands& op, const LaneSlot* slots, int n, float* val, uint16_t* replay) {
+  const bool check = op.xa != nullptr;
+  bool any = false;
+  int32_t sum[kLanes], abs_sum[kLanes];
+  for (int s = 0; s < n; ++s) {
+    const LaneSlot& sl = slots[s];
+    const int64_t x0 = sl.q0 * kLanes * 2;
+    chunk_sums(op.x + x0, check ? op.xa + x0 : nullptr, op.y + sl.q0, check ? op.ya + sl.q0 : nullptr, sl.npairs,
+               op.hi, sum, check ? abs_sum : nullptr);
+    const double* fx = op.fx + int64_t(sl.g) * kLanes;
+    const double fy = op.fy[sl.g];
+    for (int c = 0; c < kLanes; ++c) val[s * kLanes + c] = static_cast<float>(double(sum[c]) * fx[c] * fy);
+    if (!check) continue;
+    uint16_t bits = 0;
+    for (int c = 0; c < kLanes; ++c) {
+      const int64_t pos = (int64_t(abs_sum[c]) + sum[c]) / 2, neg = (int64_t(abs_sum[c]) - sum[c]) / 2;
+      if (pos > op.hi || neg > int64_t(op.hi) + 1) bits = uint16_t(bits | (1u << c));
+    }
+    if (bits) bits = prefix_leaves(op, sl, bits);
+    replay[s] = bits;
+    any = any || bits != 0;
+  }
+  return any;
+}
+
+// tree_full across the lanes, then tot += root.
+void tree_add(float* v, int n, float* tot) {
+  for (; n > 1; n = (n + 1) / 2) {
+    for (int i = 0; i < n / 2; ++i)
+      for (int c = 0; c < kLanes; ++c) v[i * kLanes + c] = v[2 * i * kLanes + c] + v[(2 * i + 1) * kLanes + c];
+    if (n % 2) std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
+  }
+  for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + v[c];
+}
+
+}  // namespace portable
+
+#if defined(__x86_64__)
+namespace {
+
+// Eight lanes' int32 sums to float: exact double products, one RNE rounding.
+__attribute__((target("avx2"))) inline void scale8(__m256i sum, const double* fx, __m256d fy, float* out) {
+  const __m256d lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(sum));
+  const __m256d hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256(sum, 1));
+  const __m128 flo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(lo, _mm256_loadu_pd(fx)), fy));
+  const __m128 fhi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(hi, _mm256_loadu_pd(fx + 4)), fy));
+  _mm_storeu_ps(out, flo);
+  _mm_storeu_ps(out + 4, fhi);
+}
+
+// Of the lanes in `bits`, those some partial sum of which (in ascending k)
+// really leaves [-hi - 1, hi]: k even and odd apart by masking Y's pair, so
+// each pmaddwd is one product per lane; |partial sum| <= sum |x||y| < 2^31.
+__attribute__((target("avx2"))) int prefix_leaves8x2(const __m256i* xv, const int32_t* y, int32_t npairs, int32_t hi,
+                                                    int bits) {
+  const __m256i h = _mm256_set1_epi32(hi), l = _mm256_set1_epi32(-hi - 1), even = _mm256_set1_epi32(0xFFFF);
+  __m256i r0 = _mm256_setzero_si256(), r1 = r0, over0 = r0, over1 = r0;
+  for (int32_t q = 0; q < npairs; ++q) {
+    const __m256i yq = _mm256_set1_epi32(y[q]);
+    const __m256i ye = _mm256_and_si256(yq, even), yo = _mm256_andnot_si256(even, yq);
+    const __m256i x0 = _mm256_loadu_si256(xv + 2 * q), x1 = _mm256_loadu_si256(xv + 2 * q + 1);
+    r0 = _mm256_add_epi32(r0, _mm256_madd_epi16(x0, ye));
+    r1 = _mm256_add_epi32(r1, _mm256_madd_epi16(x1, ye));
+    over0 = _mm256_or_si256(over0, _mm256_or_si256(_mm256_cmpgt_epi32(r0, h), _mm256_cmpgt_epi32(l, r0)));
+    over1 = _mm256_or_si256(over1, _mm256_or_si256(_mm256_cmpgt_epi32(r1, h), _mm256_cmpgt_epi32(l, r1)));
+    r0 = _mm256_add_epi32(r0, _mm256_madd_epi16(x0, yo));
+    r1 = _mm256_add_epi32(r1, _mm256_madd_epi16(x1, yo));
+    over0 = _mm256_or_si256(over0, _mm256_or_si256(_mm256_cmpgt_epi32(r0, h), _mm256_cmpgt_epi32(l, r0)));
+    over1 = _mm256_or_si256(over1, _mm256_or_si256(_mm256_cmpgt_epi32(r1, h), _mm256_cmpgt_epi32(l, r1)));
+  }
+  const int left = _mm256_movemask_ps(_mm256_castsi256_ps(over0)) | (_mm256_movemask_ps(_mm256_castsi256_ps(over1)) << 8);
+  return bits & left;
+}
+
+// The lanes of eight whose positive half (abs + sum) / 2 passes hi or whose
+// negative half (abs - sum) / 2 passes hi + 1: both halves are below 2^31,
+// so the wrapped 32-bit sum and difference shifted right are exact.
+__attribute__((target("avx2"))) inline int over8(__m256i sum, __m256i abs_sum, __m256i hi, __m256i hi1) {
+  const __m256i pos = _mm256_srli_epi32(_mm256_add_epi32(abs_sum, sum), 1);
+  const __m256i neg = _mm256_srli_epi32(_mm256_sub_epi32(abs_sum, sum), 1);
+  const __m256i over = _mm256_or_si256(_mm256_cmpgt_epi32(pos, hi), _mm256_cmpgt_epi32(neg, hi1));
+  return _mm256_movemask_ps(_mm256_castsi256_ps(over));
+}
+
+template <bool Check>
+__attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, const LaneSlot* slots, int n,
+                                                        float* val, uint16_t* replay) {
+  const __m256i hi = _mm256_set1_epi32(op.hi), hi1 = _mm256_set1_epi32(op.hi + 1);
+  int any = 0;
+  for (int s = 0; s < n; ++s) {
+    const LaneSlot& sl = slots[s];
+    const __m256i* xv = reinterpret_cast<const __m256i*>(op.x + sl.q0 * kLanes * 2);
+    const __m256i* av = reinterpret_cast<const __m256i*>(Check ? op.xa + sl.q0 * kLanes * 2 : op.x);
+    const int32_t* y = op.y + sl.q0;
+    const int32_t* ya = Check ? op.ya + sl.q0 : y;
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, a0 = s0, a1 = s0;
+    for (int32_t q = 0; q < sl.npairs; ++q) {
+      const __m256i yq = _mm256_set1_epi32(y[q]);
+      s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_loadu_si256(xv + 2 * q), yq));
+      s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_loadu_si256(xv + 2 * q + 1), yq));
+      if constexpr (Check) {
+        const __m256i aq = _mm256_set1_epi32(ya[q]);
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(av + 2 * q), aq));
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(av + 2 * q + 1), aq));
+      }
+    }
+    const double* fx = op.fx + int64_t(sl.g) * kLanes;
+    const __m256d fy = _mm256_set1_pd(op.fy[sl.g]);
+    scale8(s0, fx, fy, val + s * kLanes);
+    scale8(s1, fx + 8, fy, val + s * kLanes + 8);
+    if constexpr (Check) {
+      int bits = over8(s0, a0, hi, hi1) | (over8(s1, a1, hi, hi1) << 8);
+      if (bits) bits = prefix_leaves8x2(xv, y, sl.npairs, op.hi, bits);
+      replay[s] = uint16_t(bits);
+      any |= bits;
+    }
+  }
+  return any != 0;
+}
+
+__attribute__((target("avx2"))) bool tile_values_avx2_impl(const TileOperands& op, const LaneSlot* slots, int n, float* val,
+                                                      uint16_t* replay) {
+  return op.xa ? tile_values_avx2_t<true>(op, slots, n, val, replay)
+               : tile_values_avx2_t<false>(op, slots, n, val, replay);
+}
+
+// tree_full across the lanes, two vectors of eight per row (IEEE additions:
+// the same bits as lane by lane).
+__attribute__((target("avx2"))) void tree_add_avx2_impl(float* v, int n, float* tot) {
+  for (; n > 1; n = (n + 1) / 2) {
+    for (int i = 0; i < n / 2; ++i) {
+      const float *a = v + 2 * i * kLanes, *b = a + kLanes;
+      _mm256_storeu_ps(v + i * kLanes, _mm256_add_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(b)));
+      _mm256_storeu_ps(v + i * kLanes + 8, _mm256_add_ps(_mm256_loadu_ps(a + 8), _mm256_loadu_ps(b + 8)));
+    }
+    if (n % 2) std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
+  }
+  _mm256_storeu_ps(tot, _mm256_add_ps(_mm256_loadu_ps(tot), _mm256_loadu_ps(v)));
+  _mm256_storeu_ps(tot + 8, _mm256_add_ps(_mm256_loadu_ps(tot + 8), _mm256_loadu_ps(v + 8)));
+}
+
+}  // namespace
+
+TileValuesFn tile_values_avx2() { return __builtin_cpu_supports("avx2") ? tile_values_avx2_impl : nullptr; }
+TreeAddFn tree_add_avx2() { return __builtin_cpu_supports("avx2") ? tree_add_avx2_impl : nullptr; }
+#else
+TileValuesFn tile_values_avx2() { return nullptr; }
+TreeAddFn tree_add_avx2() { return nullptr; }
+#endif
+
+TileValuesFn tile_values() {
+  static const TileValuesFn picked = tile_values_avx2() ? tile_values_avx2() : portable::tile_values;
+  return picked;
+}
+
+TreeAddFn tree_add() {
+  static const TreeAddFn picked = tree_add_avx2() ? tree_add_avx2() : portable::tree_add;
+  return picked;
+}
+
+}  // namespace mls::golden_detail::kernels

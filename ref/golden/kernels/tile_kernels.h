@@ -1,0 +1,60 @@
+#pragma once
+// The golden model's whole-tile kernels (never shared with the array's,
+// hw_model/kernels/): one chunk tile of kLanes outputs (one block of X rows
+// against one p) in one call, for int16 lanes with the exact double scaling
+// (FastPass::fast_scale). For each busy slot s, its chunk's sums over the
+// lanes as chunk_sums (lane_kernels.h) computes them, then
+//   val[s][c] = float(double(sum[c]) * fx[g][c] * fy[g])   (exact product, one RNE rounding)
+// and, with the range check (xa and ya given), replay[s] has bit c set where
+// the chunk's positive products (abs + sum) / 2 or its negative ones
+// (abs - sum) / 2 pass the accumulator's bound and, of those, some partial
+// sum in ascending k really leaves [-hi - 1, hi]: the lanes the caller
+// replays with the sequential walk (and rescales) before the tree (every
+// other lane's sum is exact, no addition overflowed). tree_add then
+// runs tree_full's pairwise tree across the lanes and adds its root to tot
+// (one fp32 addition per lane). Runtime dispatch: AVX2 where the CPU has
+// it, else the portable twin (testbenches/unit/ref_golden_tile_kernels_test.cpp
+// compares the two).
+#include <cstdint>
+
+#include "ref/golden/kernels/lane_kernels.h"
+
+namespace mls::golden_detail::kernels {
+
+// One busy slot of a tile: its chunk's first pair in a row, pair count and group.
+struct LaneSlot {
+  int64_t q0 = 0;
+  int32_t npairs = 0, g = 0;
+};
+
+// The operands of one tile: block b's planes ([pair][lane][2] int16) and
+// scales ([g][lane]), row p's packed pairs and scales ([g]); hi = 2^(acc_bits-1) - 1.
+struct TileOperands {
+  const int16_t* x = nullptr;
+  const int16_t* xa = nullptr;  // nullptr: no range check
+  const int32_t* y = nullptr;
+  const int32_t* ya = nullptr;
+  const double* fx = nullptr;
+  const double* fy = nullptr;
+  int32_t hi = 0;
+};
+
+// Writes val[s * kLanes + c] for s < n and, with the check, replay[s];
+// returns whether some replay bit is set.
+using TileValuesFn = bool (*)(const TileOperands& op, const LaneSlot* slots, int n, float* val, uint16_t* replay);
+// The pairwise tree over n rows of kLanes values (in place), root added to tot.
+using TreeAddFn = void (*)(float* val, int n, float* tot);
+
+// The forms this CPU runs (picked once).
+TileValuesFn tile_values();
+TreeAddFn tree_add();
+
+namespace portable {
+bool tile_values(const TileOperands& op, const LaneSlot* slots, int n, float* val, uint16_t* replay);
+void tree_add(float* val, int n, float* tot);
+}  // namespace portable
+// nullptr where the CPU or the target has no AVX2.
+TileValuesFn tile_values_avx2();
+TreeAddFn tree_add_avx2();
+
+}  // namespace mls::golden_detail::kernels
