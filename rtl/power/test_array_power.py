@@ -11,7 +11,7 @@
                                  Verilator's toggle counters on the generated
                                  models against Icarus's VCD on Debian's models
                                  (steps.count_toggles), net for net       (default suite)
-    test_array_power.py array    array_energy.py on conv1 bwd-weight at 4 x 8:
+    test_array_power.py array    array_energy.py on conv1 bwd-weight at 2 x 2:
                                  the netlist gives the golden outputs and the
                                  SystemC model's cycles; every block has cells
                                  and energy; the clock net toggles twice per
@@ -180,14 +180,15 @@ def test_array():
         out = os.path.join(tmp, "array.json")
         cmd = ["/usr/bin/python3", os.path.join(HERE, "array_energy.py"), "--trace",
                os.path.join(ROOT, "traces", "resnet20-digits"), "--layers", "conv1", "--passes", "bwd-weight",
-               "--mlssim", mlssim, "--mls-ref", mls_ref, "--json", out]
+               "--rows", "2", "--cols", "2", "--mlssim", mlssim, "--mls-ref", mls_ref, "--json", out]
         print(run(cmd, tmp))
         with open(out) as f:
             result = json.load(f)
     gates, model = result["gates"], result["model"]
     # The array's cycle formula (docs/architecture.md): m-tiles x p x chunk tiles
-    # x chunk, plus 6 + tree stages; conv1 bwd-weight: 2 x 27 x 32 x 16 + 8.
-    assert gates["cycles"] == model["cycles"] == 2 * 27 * 32 * 16 + 8, (gates["cycles"], model["cycles"])
+    # x chunk, plus 6 + tree stages; conv1 bwd-weight at 2 x 2 (m 16, p 27, 128
+    # chunks of 16): 8 x 27 x 64 x 16 + 7.
+    assert gates["cycles"] == model["cycles"] == 8 * 27 * 64 * 16 + 7, (gates["cycles"], model["cycles"])
     assert gates["window_edges"] in (gates["cycles"] + 1, gates["cycles"] + 2), gates["window_edges"]
     for block in A.MODEL_BLOCKS:
         g = gates["blocks"][block]

@@ -41,8 +41,9 @@ PATH_BLOCKS = [
     ("u_ctrl.", "controller"),
     ("u_buf.", "operand_buffer_logic"),
     ("u_pipe_", "pipeline_registers"),
+    ("u_col.", "column_registers"),  # a column's own: the scaled chunks, flags
 ]
-GLUE = "glue"  # the column's and the array's own logic (tile capture, output mask)
+GLUE = "output_registers"  # the array's own: the output write (values, mask, tags)
 MODEL_BLOCKS = ["multiplier", "local_accumulator", "group_scaler", "adder_tree", "output_accumulator", "final_scale"]
 
 

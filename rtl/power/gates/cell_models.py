@@ -138,3 +138,17 @@ def verilog_models(liberty_path, used):
             lines += [f"  assign {p} = {liberty_expr(f)};" for p, f in cell["outputs"].items()] + ["endmodule"]
         text += ["/* verilator coverage_off */"] + lines
     return "\n".join(text) + "\n"
+
+
+def pin_capacitances(liberty_path):
+    """{(cell, input pin): capacitance in the liberty's unit (pF here)} and the
+    nominal voltage: what charging a net's loads costs, C V^2 / 2 per transition."""
+    text = open(liberty_path).read()
+    voltage = float(re.search(r"\bnom_voltage\s*:\s*([0-9.]+)", text).group(1))
+    caps = {}
+    for name, body in _groups(text, "cell"):
+        for pin, pbody in _groups(body, "pin"):
+            own = _top_level(pbody)
+            if _attr(own, "direction") == "input" and _attr(own, "capacitance"):
+                caps[(name, pin)] = float(_attr(own, "capacitance"))
+    return caps, voltage
