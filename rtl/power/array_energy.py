@@ -147,8 +147,10 @@ def gate_energy(args, mlssim):
     window = {"cycles": run["window_edges"], "toggles": run["toggles"]}
     energy = steps.combine(work, window, energies, args.clock_mhz, group_of=blocks)
     to_pj = {k: {q: (v * 1e12 if q != "cells" else v) for q, v in g.items()} for k, g in energy["groups"].items()}
-    for g in to_pj.values():
+    clock = clock_pins_pj(work, energies, blocks, run["window_edges"])
+    for name, g in to_pj.items():
         g["energy"] = g["internal"] + g["switching"] + g["leakage"]
+        g["clock_pins"] = clock.get(name, 0.0)
     return {"cycles": run["cycles"], "window_edges": run["window_edges"], "sim_seconds": run["seconds"],
             "nets_counted": len(run["toggles"]), "blocks": to_pj,
             "clock_net_not_priced_pj": clock_net_pj(work, run["window_edges"]),
@@ -164,6 +166,19 @@ def clock_net_pj(work, cycles):
     farads = sum(caps.get((cell, pin), 0.0) * 1e-12 for cell, pins in steps.netlist_pins(
         os.path.join(work, "sta.v")).values() for pin, net in pins.items() if net == "clk_i")
     return farads * volts ** 2 / 2 * 2 * cycles * 1e12
+
+
+def clock_pins_pj(work, energies, blocks, cycles):
+    """Per block, the internal energy of its flip-flops' clock pins over the
+    window (part of its energy): what clocking the registers costs."""
+    instances = steps.netlist_pins(os.path.join(work, "sta.v"))
+    out = {}
+    for pin, e in energies["pins"].items():
+        inst, port = pin.split("/")
+        if instances[inst][1].get(port) == "clk_i":
+            block = blocks.get(inst, "other")
+            out[block] = out.get(block, 0.0) + e["internal"] * 2 * cycles * 1e12
+    return out
 
 
 def compare(gates, model):
