@@ -224,23 +224,37 @@ def harness_instances(instances):
     return {inst for inst, (_cell, pins) in instances.items() if pins.get("D", "").startswith("in_i[")}
 
 
-def combine(work, toggles, energies, clock_mhz):
+def combine(work, toggles, energies, clock_mhz, group_of=None):
     """Energy (J) of the simulated window, block only (harness excluded but for the
-    charging of the block's inputs), split internal / switching / leakage."""
+    charging of the block's inputs), split internal / switching / leakage. With
+    group_of ({instance: group}), also per group under "groups" (a net's
+    switching goes to the cell that drives it: the pin reporting it)."""
     instances = netlist_pins(os.path.join(work, "sta.v"))
     harness = harness_instances(instances)
     cycles = toggles["cycles"]
     counts = dict(toggles["toggles"])
     counts["clk_i"] = 2 * cycles
-    internal = switching = 0.0
+    seconds = cycles / (clock_mhz * 1e6)
+    groups = {}
+
+    def group(inst):
+        name = group_of.get(inst, "other") if group_of else "all"
+        return groups.setdefault(name, {"internal": 0.0, "switching": 0.0, "leakage": 0.0, "cells": 0})
+
+    for inst in instances:
+        if inst not in harness:
+            group(inst)["cells"] += 1
     for pin, e in energies["pins"].items():
         inst, port = pin.split("/")
-        net = instances[inst][1].get(port)
-        n = counts.get(net, 0)
-        switching += e["switching"] * n
+        n = counts.get(instances[inst][1].get(port), 0)
+        g = group(inst)
+        g["switching"] += e["switching"] * n
         if inst not in harness:
-            internal += e["internal"] * n
-    leak_w = sum(w for inst, w in energies["leakage"].items() if inst not in harness)
-    leakage = leak_w * cycles / (clock_mhz * 1e6)
-    return {"internal": internal, "switching": switching, "leakage": leakage,
-            "cells": len(instances) - len(harness)}
+            g["internal"] += e["internal"] * n
+    for inst, w in energies["leakage"].items():
+        if inst not in harness:
+            group(inst)["leakage"] += w * seconds
+    total = {k: sum(g[k] for g in groups.values()) for k in ("internal", "switching", "leakage", "cells")}
+    if group_of:
+        total["groups"] = groups
+    return total
