@@ -89,16 +89,6 @@ def record_trace(work):
     return path
 
 
-def trained_grouping(flags):
-    """The torch layers group every kind nc unless told (as `mlssim conv` does), where `run` gives
-    linear, matmul and 1x1 conv layers its block default: price the arithmetic that was trained."""
-    import mlssim
-    words = flags.split()
-    preset = words[words.index("--preset") + 1] if "--preset" in words else None
-    preset_groups = any(k.startswith("group") for p in mlssim.presets() if p["name"] == preset for k in p["values"])
-    return [] if preset_groups or any(w.startswith("--group") for w in words) else ["--group", "nc"]
-
-
 def iteration_figures(trace, flags, mlssim_bin, work):
     """One iteration of the CNN on `mlssim run --tech horowitz-45nm --accuracy`: pJ per product,
     arithmetic + memory, of the MLS design (fp32: of the fp32 baseline design, on the same run),
@@ -106,7 +96,7 @@ def iteration_figures(trace, flags, mlssim_bin, work):
     (0 for fp32)."""
     report = os.path.join(work, "energy.json")
     design = "fp32" if flags == "--fp32" else "mls"
-    run_flags = [] if design == "fp32" else flags.split() + trained_grouping(flags)
+    run_flags = [] if design == "fp32" else flags.split()
     subprocess.run([mlssim_bin, "run", trace, *run_flags, "--tech", "horowitz-45nm", "--accuracy", "--quiet",
                     "--no-progress", "--report", report], check=True, capture_output=True)
     with open(report) as f:

@@ -56,18 +56,22 @@ def quantize(x, elem="e2m4", scale="e8m1", group="nc", rounding="nearest", seed=
     return _mlssim.quantize(x, name, _kwargs(config), block_axis, random, threads)
 
 
-def layer(kind, pass_, weight, input, grad_output=None, name="conv", preset=None, threads=0, keys=None, **config):
+def layer(kind, pass_, weight, input, grad_output=None, name="conv", preset=None, threads=0, keys=None,
+          default_groups=False, **config):
     """One layer's passes of any kind (``mlssim conv --kind``).
 
     ``pass_`` is a pass name, giving ``(result, stats)``, or a list of them,
     giving a list of such pairs from one quantization of the operands.
     ``keys`` holds the kind's manifest keys (stride, padding, ...).
+    ``default_groups``: when neither config nor preset sets a grouping, a kind that
+    blocks by default (linear, matmul, a 1x1 conv) runs with ``mlssim run``'s default
+    block grouping instead of ``mlssim conv``'s nc (the torch layers set it).
     """
     passes = [pass_] if isinstance(pass_, str) else list(pass_)
     if isinstance(threads, bool) or not isinstance(threads, int):
         raise ValueError(f"--threads must be an integer, got {threads!r}")
     out = _mlssim.layer_passes(kind, json.dumps(keys or {}), passes, weight, input, grad_output, name,
-                               _kwargs(config), preset or "", threads)
+                               _kwargs(config), preset or "", threads, default_groups)
     return out[0] if isinstance(pass_, str) else out
 
 

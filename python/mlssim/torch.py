@@ -38,6 +38,11 @@ class MlsConfig:
         # The CLI's parser checks the names and values now, not at the first step.
         mlssim.linear("fwd", np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32), preset=preset,
                       threads=1, **self.config)
+        # Neither the config nor the preset sets a grouping: `run`'s default groupings
+        # (a block grouping for linear, matmul and 1x1 convs; docs/layers.md).
+        names = {p["name"] for p in mlssim.parameters() if p["name"].startswith("group")}
+        preset_values = next((p["values"] for p in mlssim.presets() if p["name"] == preset), {})
+        self.default_groups = not any(k in names for k in [*self.config, *preset_values])
 
     def seed_of(self, call):
         base = int(self.config.get("seed", 0))
@@ -46,7 +51,7 @@ class MlsConfig:
     def run(self, kind, passes, name, call, weight, input, grad_output=None, keys=None):
         config = dict(self.config, seed=self.seed_of(call))
         return mlssim.layer(kind, passes, weight, input, grad_output, name=name, preset=self.preset,
-                            threads=self.threads, keys=keys, **config)
+                            threads=self.threads, keys=keys, default_groups=self.default_groups, **config)
 
 
 def _numpy(t):

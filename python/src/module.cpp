@@ -73,13 +73,14 @@ pybind::array_t<float> quantize_array(const FloatArray& x, const std::string& na
 pybind::list layer_passes(const std::string& kind, const std::string& keys, const std::vector<std::string>& passes,
                           const FloatArray& weight, const FloatArray& input, std::optional<FloatArray> grad_output,
                           const std::string& name, const std::vector<Kwarg>& kwargs, const std::string& preset,
-                          int threads) {
+                          int threads, bool default_groups) {
   const RunConfig cfg = config_from_kwargs(Command::conv, kwargs, preset);
   const int workers = worker_threads(threads);
   LayerCall call;
   call.name = name;
   call.kind = make_kind(kind, nlohmann::json::parse(keys), "layer '" + name + "'");
   for (const std::string& p : passes) call.passes.push_back(parse_pass(p));
+  call.default_groups = default_groups;
   call.weight = to_tensor(weight);
   call.input = to_tensor(input);
   call.has_grad_output = grad_output.has_value();
@@ -160,7 +161,7 @@ PYBIND11_MODULE(_mlssim, m) {
         py::arg("random"), py::arg("threads"));
   m.def("layer_passes", &layer_passes, py::arg("kind"), py::arg("keys"), py::arg("passes"), py::arg("weight"),
         py::arg("input"), py::arg("grad_output"), py::arg("name"), py::arg("kwargs"), py::arg("preset"),
-        py::arg("threads"));
+        py::arg("threads"), py::arg("default_groups") = false);
   m.def("parameters", &parameter_table, "the run parameters (sim/params): name, group, kind, default, help, sweep");
   m.def("presets", &preset_table, "the presets: name, help, values, unquantized");
   m.def("layer_kinds", &kind_names, "the layer kinds");

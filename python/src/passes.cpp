@@ -141,9 +141,13 @@ std::vector<PassOutput> run_passes(LayerCall call, const RunConfig& cfg, int thr
   if (call.has_grad_output) t.grad_output = std::move(call.grad_output);
   const std::string where = "layer '" + call.name + "'";
   bind_layer_kind(t, std::move(call.kind), where);
+  PerOperand<QuantConfig> quant = cfg.mls.quant;
+  if (call.default_groups && t.kind->blocks_by_default())
+    for (Operand which : {Operand::weight, Operand::input, Operand::grad_output})
+      quant[which].group = Grouping::blocks(Grouping::kDefaultBlock);
   // All three passes, as `mlssim conv` quantizes: a block grouping's re-quantizations
   // and their requant counts are the CLI's whichever passes are asked for.
-  const QuantLayer layer = quantize_layer(t, cfg.mls.quant, threads);
+  const QuantLayer layer = quantize_layer(t, quant, threads);
   std::vector<PassOutput> outputs;
   for (Pass pass : call.passes) {
     if (!layer.has_pass(pass)) throw Error("--pass " + to_string(pass) + " needs --grad-output");

@@ -36,6 +36,10 @@ struct LayerCall {
   TensorF weight, input, grad_output;
   bool has_grad_output = false;
   std::vector<Pass> passes;
+  // No grouping given: a kind that blocks by default gets run's default block
+  // grouping on all three operands, as `run` gives it (the torch layers);
+  // false: the configuration's grouping as given, as `mlssim conv` runs it.
+  bool default_groups = false;
 };
 
 // Runs every pass of `call` under `cfg` with `threads` workers. Throws

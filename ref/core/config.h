@@ -39,6 +39,10 @@ struct Grouping {
   // B of kB: at least 2 (k1 would be one scale per element, no group at all)
   // and at most 1024 (beyond, a block is a channel-sized group, which c/nc say).
   static constexpr Range kBlock{2, 1024};
+  // B of the default block grouping of the kinds that block by default
+  // (LayerKind::blocks_by_default; docs/layers.md#default-groupings), chosen by
+  // measurement on the bundled traces; `run` and the torch layers apply it.
+  static constexpr int kDefaultBlock = 32;
 
   Kind kind = nc;
   int block_size = 0;  // B, kind == block only

@@ -21,9 +21,8 @@ struct LayerSettings {
   bool group_set = false;         // an entry set a grouping (group, group_w, ...): no default applies
 };
 
-// The block size B of the default block grouping (docs/layers.md#default-groupings):
-// chosen by measurement on the bundled traces.
-constexpr int kDefaultBlock = 32;
+// The block size B of the default block grouping (docs/layers.md#default-groupings).
+constexpr int kDefaultBlock = Grouping::kDefaultBlock;
 
 // Default groupings when the run gives no grouping (no --group, --group-w/-a/-e,
 // nor a preset's): `kB` (B = kDefaultBlock) on all three operands of every

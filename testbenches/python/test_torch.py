@@ -63,7 +63,9 @@ class WideAccumulatorTest(unittest.TestCase):
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1, stride=2), torch.nn.Flatten(),
                                     torch.nn.Linear(16 * 5 * 5, 10))
-        mt.convert(model, acc_bits=48, seed=9)
+        # nc on every layer: the reference dequantizes each operand once, as nc does
+        # (the linear layer's default, a block grouping, re-quantizes per pass).
+        mt.convert(model, acc_bits=48, seed=9, group="nc")
         conv, lin = model[0], model[2]
         self.assertIsInstance(conv, mt.Conv2d)
         # Call 0 of each layer uses seed 9 itself (later calls: seed + i * 0x9E3779B97F4A7C15).
@@ -137,6 +139,13 @@ class SaturatingAccumulatorTest(unittest.TestCase):
         self.assertLess(expected["fwd"][1].sum(), expected["fwd"][1].size)
 
 
+def balanced_chunk(g, k, rows=16, longest=16):
+    """docs/layers.md's balanced row filling of a block grouping whose g groups of k leave rows idle:
+    the chunk c <= min(longest, k) with the fewest cycles ceil(g ceil(k / c) / rows) c, the longest on a tie."""
+    cycles = {c: -(-g * -(-k // c) // rows) * c for c in range(1, min(longest, k) + 1)}
+    return max(c for c in cycles if cycles[c] == min(cycles.values()))
+
+
 class ConvertTest(unittest.TestCase):
     def model(self):
         return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 3),
@@ -154,6 +163,27 @@ class ConvertTest(unittest.TestCase):
         self.assertEqual(m[4].mls_config.config["elem"], "e3m3")
         with self.assertRaisesRegex(ValueError, "unknown key 'acc'"):
             mt.convert(self.model(), layer_config={"*": {"acc": 3}})
+
+    def test_default_groupings_are_runs(self):
+        """No grouping given: the linear layer runs in blocks of 32 along its reduction, as `run`
+        defaults it, the 3x3 convs in nc; a grouping given (flag or preset) applies to all."""
+        torch.manual_seed(1)
+        model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 4 * 4, 8))
+        x = torch.randn(4, 1, 6, 6)
+        mt.convert(model)
+        model(x).sum().backward()
+        fc = model[2].mls_stats["fwd"]
+        # 4 x 8 outputs, each reducing 64 products, one group scaling per chunk: nc is 64
+        # groups of one product; k32 two blocks of 32, in balanced chunks of 4 (16 scalings).
+        self.assertEqual((fc["mul"], fc["scale"]), (4 * 8 * 64, 4 * 8 * 64 // balanced_chunk(2, 32)))
+        conv = model[0].mls_stats["fwd"]
+        self.assertEqual(conv["scale"], 4 * 4 * 4 * 4)  # a chunk of 9 per output: one scaling each
+        for config, scale in (({"group": "nc"}, 4 * 8 * 64), ({"preset": "nvfp4"}, 4 * 8 * 64 // balanced_chunk(4, 16))):
+            with self.subTest(config=config):
+                m = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 4 * 4, 8))
+                mt.convert(m, **config)
+                m(torch.randn(4, 64)).sum().backward()
+                self.assertEqual(m[1].mls_stats["fwd"]["scale"], scale)
 
     def test_bad_parameter_raises_at_convert(self):
         with self.assertRaisesRegex(ValueError, r"^--acc-bits must be in \[8, 62\], got 70$"):
