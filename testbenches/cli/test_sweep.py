@@ -58,6 +58,38 @@ def without_wall_time(results):
     return results
 
 
+class DefaultGroupingTest(unittest.TestCase):
+    """A point that sets no grouping runs with `run`'s default groupings (k32 on a linear
+    layer, docs/layers.md), a point that sets group: nc with nc: two points, not one."""
+
+    def test_unset_grouping_is_runs_default(self):
+        from clitest import linear_layer
+        with tempfile.TemporaryDirectory() as tmp:
+            write_trace(os.path.join(tmp, "trace"), [linear_layer(np.random.default_rng(2), "fc", 8, 256)])
+            with open(os.path.join(tmp, "s.yaml"), "w") as f:
+                f.write("trace: trace\npasses: [fwd]\npoints:\n  - {elem: e2m4}\n  - {elem: e2m4, group: nc}\n")
+            run = mlssim("sweep", os.path.join(tmp, "s.yaml"), "--out", os.path.join(tmp, "out"), timeout=120)
+            self.assertNotIn("duplicate", run.stderr)
+            points = {}
+            for name in os.listdir(os.path.join(tmp, "out", "points")):
+                with open(os.path.join(tmp, "out", "points", name)) as f:
+                    record = json.load(f)
+                points[record["index"]] = record
+            self.assertEqual(len(points), 2)
+            alone = {}
+            for i, flags in enumerate(([], ["--group", "nc"])):
+                report = os.path.join(tmp, f"r{i}.json")
+                mlssim("run", os.path.join(tmp, "trace"), "--passes", "fwd", "--elem", "e2m4", *flags,
+                       "--report", report, "--quiet")
+                with open(report) as f:
+                    alone[i] = json.load(f)["layers"][0]
+            self.assertEqual(alone[0]["groups"]["weight"], "k32")
+            self.assertEqual(alone[1]["groups"]["weight"], "nc")
+            for i in (0, 1):
+                self.assertEqual(points[i]["metrics"]["scale_events"], alone[i]["events"]["scale"])
+            self.assertLess(points[0]["metrics"]["scale_events"], points[1]["metrics"]["scale_events"])
+
+
 class SweepTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
