@@ -13,6 +13,7 @@
 
 #include "hw_model/array/simulate_pass.h"
 #include "hw_model/array/mac_array.h"
+#include "bench/bench_main.h"
 #include "ref/core/error.h"
 #include "ref/golden/golden_conv.h"
 #include "ref/mapping/mapping.h"
@@ -22,15 +23,10 @@
 
 namespace {
 
+using mls::bench::cpu_now;
+
 using Clock = std::chrono::steady_clock;
 
-// CPU time (user + system) of the process: the bench runs on one thread and
-// starts no child, so this is bench/README.md's figure for the section it brackets.
-double cpu_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
 
 // CPU and wall seconds of a section.
 struct Span {
@@ -193,6 +189,12 @@ void print_rates(const BenchArgs& a, const Timing& best, const DotRate& dot) {
               1e9 / golden_rate, 1e9 / dot.cpu_rate);
 }
 
+}  // namespace
+
+namespace mls::bench {
+
+const char* const kBenchName = "mlssim_bench";
+
 int run_bench(const std::vector<std::string>& args) {
   BenchArgs a;
   if (!parse_bench_args(args, a)) return 0;
@@ -216,18 +218,4 @@ int run_bench(const std::vector<std::string>& args) {
   return 0;
 }
 
-}  // namespace
-
-int sc_main(int argc, char* argv[]) {
-  try {
-    return run_bench(std::vector<std::string>(argv + 1, argv + argc));
-  } catch (const mls::Error& e) {
-    std::fprintf(stderr, "mlssim_bench: error: %s\n", e.what());
-    return 1;
-  }
-}
-
-int main(int argc, char* argv[]) {
-  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
-  return sc_core::sc_elab_and_sim(argc, argv);
-}
+}  // namespace mls::bench

@@ -13,6 +13,7 @@
 #include <systemc>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "ref/core/error.h"
 #include "ref/golden/golden_conv.h"
 #include "ref/mapping/mapping.h"
@@ -22,12 +23,8 @@
 
 namespace {
 
-// CPU time (user + system) of the process, which runs one thread.
-double cpu_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
+using mls::bench::cpu_now;
+
 
 struct Timing {
   double whole = 0;   // quantization + lowering + golden passes
@@ -83,6 +80,12 @@ Timing run_once(const mls::Trace& trace, const std::vector<mls::Pass>& passes, c
   return t;
 }
 
+}  // namespace
+
+namespace mls::bench {
+
+const char* const kBenchName = "mlssim_bench_golden";
+
 int run_bench(const std::vector<std::string>& args) {
   BenchArgs a;
   if (!parse_bench_args(args, a)) return 0;
@@ -105,18 +108,4 @@ int run_bench(const std::vector<std::string>& args) {
   return 0;
 }
 
-}  // namespace
-
-int sc_main(int argc, char* argv[]) {
-  try {
-    return run_bench(std::vector<std::string>(argv + 1, argv + argc));
-  } catch (const mls::Error& e) {
-    std::fprintf(stderr, "mlssim_bench_golden: error: %s\n", e.what());
-    return 1;
-  }
-}
-
-int main(int argc, char* argv[]) {
-  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
-  return sc_core::sc_elab_and_sim(argc, argv);
-}
+}  // namespace mls::bench
