@@ -21,6 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlssim_figures  # noqa: E402
 import sweep_accuracy  # noqa: E402
 import train  # noqa: E402
 
@@ -150,13 +151,18 @@ def plot(results, energies, path):
     labels = list(map(label_of, (c[0] for c in CONFIGS)))
     configs = [(label, energies[label], [s["test_accuracy"] for s in results[label]]) for label in labels]
     fig, ax = plt.subplots(figsize=(8, 5))
-    sweep_accuracy.draw(ax, configs)
+    means, _ = sweep_accuracy.draw(ax, configs, labels=False)
     ax.set_xscale("log")
     ax.set_xlabel("energy per MAC, arithmetic + memory (pJ, horowitz-45nm)")
     ax.set_ylabel("held-out accuracy after training (mean, min-max)")
     ax.legend(loc="lower right")
     ax.set_title("Digits CNN trained with the MLS arithmetic in the loop")
     fig.tight_layout()
+    points = [(energy, mean) for energy, mean, _ in means]
+    left_out = mlssim_figures.place_labels(ax, points, [label for _, _, label in means], markers=points, fontsize=7)
+    if left_out:
+        fig.text(0.995, 0.005, "labels left out (no room): " + ", ".join(left_out), ha="right", va="bottom",
+                 fontsize=7, color="0.4")
     fig.savefig(path, dpi=100)
 
 
