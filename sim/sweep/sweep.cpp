@@ -229,9 +229,9 @@ std::vector<Assignment> read_points(const ojson& points, const std::string& file
 // filled in), one added since only away from its default, so that adding a
 // parameter to the table keeps every existing id (sim/params/params.h, kEveryId).
 // A point that sets no grouping runs with `run`'s default groupings
-// (param_args), not with nc: its id says "default" for `group`, so that it is
-// another point than `group: nc` (and a record from before, made with nc, is
-// not taken for it).
+// (param_args), not with nc as sweeps did before: its id says "default" for
+// `group`, so that it is another point than `group: nc` and a record made
+// with nc before is not taken for it (a point that sets a grouping keeps its id).
 ojson id_params(const ojson& params, const std::vector<std::string>& assigned) {
   ojson out = ojson::object();
   for (const Param* p : sweep_params())
