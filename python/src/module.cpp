@@ -95,25 +95,14 @@ pybind::list layer_passes(const std::string& kind, const std::string& keys, cons
   return out;
 }
 
-const char* group_name(params::Group g) {
-  switch (g) {
-    case params::Group::quant: return "quant";
-    case params::Group::operand: return "operand";
-    case params::Group::array: return "array";
-    case params::Group::energy: return "energy";
-    case params::Group::train: return "train";
-  }
-  return "?";
-}
-
 // The parameter table, for Python tools (sweep names, defaults, help).
 pybind::list parameter_table() {
   pybind::list out;
   for (const params::Param& p : params::table()) {
     pybind::dict d;
     d["name"] = p.name;
-    d["group"] = group_name(p.group);
-    d["kind"] = p.kind == params::Kind::integer ? "integer" : p.kind == params::Kind::text ? "text" : "boolean";
+    d["group"] = params::group_name(p.group);
+    d["kind"] = params::kind_name(p.kind);
     d["default"] = params::default_text(p);
     d["help"] = params::help(p);
     d["sweep"] = bool(p.use & params::kSweep);

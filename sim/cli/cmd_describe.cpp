@@ -19,26 +19,6 @@
 namespace mls {
 namespace {
 
-const char* group_name(params::Group g) {
-  switch (g) {
-    case params::Group::quant: return "quant";
-    case params::Group::operand: return "operand";
-    case params::Group::array: return "array";
-    case params::Group::energy: return "energy";
-    case params::Group::train: return "train";
-  }
-  return "?";
-}
-
-const char* kind_name(params::Kind k) {
-  switch (k) {
-    case params::Kind::integer: return "integer";
-    case params::Kind::text: return "text";
-    case params::Kind::boolean: return "boolean";
-  }
-  return "?";
-}
-
 // Every parameter in table (sweep) order, with its flag, default and where it appears.
 nlohmann::json params_json() {
   nlohmann::json list = nlohmann::json::array();
@@ -48,8 +28,8 @@ nlohmann::json params_json() {
         p.group == params::Group::train ? nlohmann::json(nullptr) : nlohmann::json(params::flag(p));
     nlohmann::json entry = {{"name", p.name},
                             {"flag", flag},
-                            {"group", group_name(p.group)},
-                            {"kind", kind_name(p.kind)},
+                            {"group", params::group_name(p.group)},
+                            {"kind", params::kind_name(p.kind)},
                             {"help", p.help},
                             {"default", params::default_value(p)},
                             {"sweep", (p.use & params::kSweep) != 0},

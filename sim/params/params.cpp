@@ -312,6 +312,26 @@ std::string known_names(unsigned use) {
   return list;
 }
 
+const char* group_name(Group g) {
+  switch (g) {
+    case Group::quant: return "quant";
+    case Group::operand: return "operand";
+    case Group::array: return "array";
+    case Group::energy: return "energy";
+    case Group::train: return "train";
+  }
+  return "?";
+}
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::integer: return "integer";
+    case Kind::text: return "text";
+    case Kind::boolean: return "boolean";
+  }
+  return "?";
+}
+
 std::string flag(const Param& p) {
   std::string f = std::string("--") + p.name;
   for (char& c : f)

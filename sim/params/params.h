@@ -89,6 +89,8 @@ const std::vector<Param>& table();
 const Param* find(const std::string& name);  // nullptr when there is none
 std::string known_names(unsigned use);        // "rows, cols, ..." for messages
 
+const char* group_name(Group g);                // "quant", as describe --json and the module name it
+const char* kind_name(Kind k);                  // "integer", "text", "boolean"
 std::string flag(const Param& p);               // "--acc-bits"
 std::string help(const Param& p);               // help, then the range
 std::string text(const nlohmann::json& value);  // what set() takes back: 16 -> "16", true -> "true"
