@@ -95,34 +95,10 @@ DotRate dot_loop_rate(int64_t vectors) {
   return r;
 }
 
-struct BenchArgs {
-  mls::MlsConfig cfg;
-  std::string trace_dir = std::string(MLSSIM_SOURCE_DIR) + "/traces/resnet20-digits", passes = "fwd";
-  int repeat = 3;
+// mlssim_bench's own flag besides the shared ones (bench_main.h).
+struct ArrayBenchArgs : mls::bench::BenchArgs {
   int64_t dot_vectors = int64_t{1} << 15;  // 1.2e9 MACs per repetition of the dot loop
 };
-
-// False when --help was asked for.
-bool parse_bench_args(const std::vector<std::string>& args, BenchArgs& a) {
-  namespace po = mls::cli::po;
-  mls::cli::ConfigFlags flags;
-  po::options_description desc("mlssim_bench options");
-  desc.add_options()
-      ("trace", po::value(&a.trace_dir)->default_value(a.trace_dir), "trace directory")
-      ("passes", po::value(&a.passes)->default_value(a.passes), "comma list of passes")
-      ("repeat", po::value(&a.repeat)->default_value(a.repeat), "timed repetitions (best is kept)")
-      ("dot-vectors", po::value(&a.dot_vectors)->default_value(a.dot_vectors),
-       "Y vectors of the int16 dot loop per repetition (36,864 MACs each; 0: no dot loop, e.g. under callgrind)");
-  mls::cli::add_quant_options(desc, flags);
-  mls::cli::add_operand_options(desc, flags);
-  mls::cli::add_array_options(desc, flags);
-  po::positional_options_description pos;
-  pos.add("trace", 1);
-  po::variables_map vm;
-  if (!mls::cli::parse(args, "usage: mlssim_bench [TRACE_DIR] [options]", desc, pos, vm)) return false;
-  a.cfg = mls::cli::to_config(flags);
-  return true;
-}
 
 // One repetition: every layer-pass through the array (the job's building
 // included: it is the array's DMA step) and the golden model (its planes
@@ -167,7 +143,7 @@ void print_memory(const mls::MlsConfig& cfg) {
                 mls::to_string(cfg.array.dataflow).c_str());
 }
 
-void print_rates(const BenchArgs& a, const Timing& best, const DotRate& dot) {
+void print_rates(const ArrayBenchArgs& a, const Timing& best, const DotRate& dot) {
   const mls::MlsConfig& cfg = a.cfg;
   std::printf("trace %s, passes %s, %dx%d array, %s, chunk %d: %lld MACs per repetition (best of %d)\n",
               a.trace_dir.c_str(), a.passes.c_str(), cfg.array.rows, cfg.array.cols,
@@ -196,10 +172,13 @@ namespace mls::bench {
 const char* const kBenchName = "mlssim_bench";
 
 int run_bench(const std::vector<std::string>& args) {
-  BenchArgs a;
-  if (!parse_bench_args(args, a)) return 0;
-  std::vector<mls::Pass> pass_list;
-  for (const std::string& p : mls::cli::split_list(a.passes)) pass_list.push_back(mls::parse_pass(p));
+  ArrayBenchArgs a;
+  cli::po::options_description desc("mlssim_bench options");
+  desc.add_options()("dot-vectors", cli::po::value(&a.dot_vectors)->default_value(a.dot_vectors),
+                     "Y vectors of the int16 dot loop per repetition (36,864 MACs each; 0: no dot loop, e.g. under "
+                     "callgrind)");
+  if (!parse_bench_args(args, desc, a)) return 0;
+  const std::vector<Pass> pass_list = bench_passes(a);
   const mls::Trace trace = mls::load_trace(a.trace_dir);
   mls::hw::ArraySim sim(a.cfg);
   Timing best;

@@ -32,31 +32,6 @@ struct Timing {
   int64_t macs = 0;
 };
 
-struct BenchArgs {
-  mls::MlsConfig cfg;
-  std::string trace_dir = std::string(MLSSIM_SOURCE_DIR) + "/traces/resnet20-digits", passes = "fwd";
-  int repeat = 3;
-};
-
-bool parse_bench_args(const std::vector<std::string>& args, BenchArgs& a) {
-  namespace po = mls::cli::po;
-  mls::cli::ConfigFlags flags;
-  po::options_description desc("mlssim_bench_golden options");
-  desc.add_options()
-      ("trace", po::value(&a.trace_dir)->default_value(a.trace_dir), "trace directory")
-      ("passes", po::value(&a.passes)->default_value(a.passes), "comma list of passes")
-      ("repeat", po::value(&a.repeat)->default_value(a.repeat), "timed repetitions (best is kept)");
-  mls::cli::add_quant_options(desc, flags);
-  mls::cli::add_operand_options(desc, flags);
-  mls::cli::add_array_options(desc, flags);
-  po::positional_options_description pos;
-  pos.add("trace", 1);
-  po::variables_map vm;
-  if (!mls::cli::parse(args, "usage: mlssim_bench_golden [TRACE_DIR] [options]", desc, pos, vm)) return false;
-  a.cfg = mls::cli::to_config(flags);
-  return true;
-}
-
 volatile float sink = 0;  // a result is used: no pass can be dropped
 
 // One repetition: per layer, the quantization of W, A and E and, per pass,
@@ -88,9 +63,9 @@ const char* const kBenchName = "mlssim_bench_golden";
 
 int run_bench(const std::vector<std::string>& args) {
   BenchArgs a;
-  if (!parse_bench_args(args, a)) return 0;
-  std::vector<mls::Pass> pass_list;
-  for (const std::string& p : mls::cli::split_list(a.passes)) pass_list.push_back(mls::parse_pass(p));
+  cli::po::options_description desc("mlssim_bench_golden options");
+  if (!parse_bench_args(args, desc, a)) return 0;
+  const std::vector<Pass> pass_list = bench_passes(a);
   const mls::Trace trace = mls::load_trace(a.trace_dir);
   Timing best;
   for (int r = 0; r < a.repeat; ++r) {
