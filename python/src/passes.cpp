@@ -142,9 +142,8 @@ std::vector<PassOutput> run_passes(LayerCall call, const RunConfig& cfg, int thr
   const std::string where = "layer '" + call.name + "'";
   bind_layer_kind(t, std::move(call.kind), where);
   PerOperand<QuantConfig> quant = cfg.mls.quant;
-  if (call.default_groups && t.kind->blocks_by_default())
-    for (Operand which : {Operand::weight, Operand::input, Operand::grad_output})
-      quant[which].group = Grouping::blocks(Grouping::kDefaultBlock);
+  if (call.default_groups)
+    if (const std::optional<Grouping> g = default_grouping(*t.kind)) quant.for_each([&](QuantConfig& q) { q.group = *g; });
   // All three passes, as `mlssim conv` quantizes: a block grouping's re-quantizations
   // and their requant counts are the CLI's whichever passes are asked for.
   const QuantLayer layer = quantize_layer(t, quant, threads);

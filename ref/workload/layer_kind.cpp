@@ -115,4 +115,9 @@ double relative_l2_error(const TensorF& a, const std::vector<double>& ref) {
   return norm > 0 ? std::sqrt(err / norm) : (err > 0 ? INFINITY : 0.0);
 }
 
+std::optional<Grouping> default_grouping(const LayerKind& kind) {
+  if (!kind.blocks_by_default()) return std::nullopt;
+  return Grouping::blocks(Grouping::kDefaultBlock);
+}
+
 }  // namespace mls

@@ -121,6 +121,11 @@ class LayerKind {
   LayerKind& operator=(const LayerKind&) = default;
 };
 
+// The grouping a layer of `kind` (bound) takes when none is given
+// (docs/layers.md#default-groupings): blocks of Grouping::kDefaultBlock along
+// the reduction for a kind that blocks by default, else none (nc stays).
+std::optional<Grouping> default_grouping(const LayerKind& kind);
+
 // How `mlssim synth` (sim/synth, docs/scale.md#synthetic-traces) makes up a
 // layer of a kind from its shapes alone. A kind without these rules cannot be
 // synthesized.

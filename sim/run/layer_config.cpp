@@ -160,7 +160,8 @@ std::map<std::string, LayerSettings> load_layer_config(const std::string& path, 
 std::map<std::string, Grouping> default_groupings(const std::vector<LayerTensors>& layers) {
   std::map<std::string, Grouping> out;
   for (const LayerTensors& t : layers)
-    if (t.kind && t.kind->blocks_by_default()) out.emplace(t.name, Grouping::blocks(kDefaultBlock));
+    if (t.kind)
+      if (const std::optional<Grouping> g = default_grouping(*t.kind)) out.emplace(t.name, *g);
   return out;
 }
 
@@ -171,7 +172,7 @@ PerOperand<QuantConfig> layer_formats(const std::string& layer, const PerOperand
   PerOperand<QuantConfig> quant = own == settings.end() ? run : own->second.quant;
   const auto fallback = defaults.find(layer);
   if (fallback == defaults.end() || (own != settings.end() && own->second.group_set)) return quant;
-  for (Operand which : {Operand::weight, Operand::input, Operand::grad_output}) quant[which].group = fallback->second;
+  quant.for_each([&](QuantConfig& q) { q.group = fallback->second; });
   return quant;
 }
 

@@ -21,13 +21,10 @@ struct LayerSettings {
   bool group_set = false;         // an entry set a grouping (group, group_w, ...): no default applies
 };
 
-// The block size B of the default block grouping (docs/layers.md#default-groupings).
-constexpr int kDefaultBlock = Grouping::kDefaultBlock;
-
 // Default groupings when the run gives no grouping (no --group, --group-w/-a/-e,
-// nor a preset's): `kB` (B = kDefaultBlock) on all three operands of every
-// layer whose kind blocks by default (LayerKind::blocks_by_default: linear,
-// matmul, 1x1 convs), nc for the others (absent from the map). By layer name.
+// nor a preset's): default_grouping (ref/workload/layer_kind.h, kB with B =
+// Grouping::kDefaultBlock for linear, matmul and 1x1 convs) on all three
+// operands, nc for the others (absent from the map). By layer name.
 std::map<std::string, Grouping> default_groupings(const std::vector<LayerTensors>& layers);
 
 // The formats `layer` runs with: its --layer-config settings or the run's,

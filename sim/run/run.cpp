@@ -295,7 +295,7 @@ std::string one_scale_per_product_warning(const json& report) {
   if (layers.size() > kNamed) names += " and " + std::to_string(layers.size() - kNamed) + " more";
   return "warning: one group scale per product (k = 1) in " + std::to_string(passes) + " layer-pass" +
          (passes == 1 ? "" : "es") + " of " + names + ": each group holds one element of the reduction; a block "
-         "grouping (--group kB, as the default k" + std::to_string(kDefaultBlock) +
+         "grouping (--group kB, as the default k" + std::to_string(Grouping::kDefaultBlock) +
          " of linear and matmul layers) shares each scale over B products";
 }
 
