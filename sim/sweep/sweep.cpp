@@ -232,14 +232,12 @@ std::vector<Assignment> read_points(const ojson& points, const std::string& file
 // (param_args), not with nc as sweeps did before: its id says "default" for
 // `group`, so that it is another point than `group: nc` and a record made
 // with nc before is not taken for it (a point that sets a grouping keeps its id).
-ojson id_params(const ojson& params, const std::vector<std::string>& assigned) {
+ojson id_params(const ojson& params, bool sets_grouping) {
   ojson out = ojson::object();
   for (const Param* p : sweep_params())
     if ((p->use & params::kEveryId) || params.at(p->name) != ojson(params::default_value(*p)))
       out[p->name] = params.at(p->name);
-  const bool groupings_set = std::any_of(assigned.begin(), assigned.end(),
-                                         [](const std::string& n) { return n.rfind("group", 0) == 0; });
-  if (!groupings_set) out["group"] = "default";
+  if (!sets_grouping) out["group"] = "default";
   return out;
 }
 
@@ -251,32 +249,31 @@ ojson id_params(const ojson& params, const std::vector<std::string>& assigned) {
 // finished sweeps still resume.
 constexpr uint64_t kPointIdBasis = 1469598103934665603ull;
 
-std::string point_id(const Sweep& s, const ojson& params, const std::vector<std::string>& assigned) {
+std::string point_id(const Sweep& s, const ojson& params, bool sets_grouping) {
   const ojson context = {
-      {"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}, {"params", id_params(params, assigned)}};
+      {"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}, {"params", id_params(params, sets_grouping)}};
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a64(context.dump(), kPointIdBasis));
   return std::string(hex, 12);
 }
 
-// A grouping the point does not set is not passed on: `run` (and train.py)
-// then apply their default groupings (docs/layers.md#default-groupings), as
-// they do when the command line gives none.
-bool left_to_default(const Param& p, const std::vector<std::string>& assigned) {
-  return std::string(p.name).rfind("group", 0) == 0 &&
-         std::find(assigned.begin(), assigned.end(), p.name) == assigned.end();
-}
+// group, group_w, group_a, group_e.
+bool is_grouping(const std::string& name) { return name.rfind("group", 0) == 0; }
+
+// A point that sets no grouping passes none on: `run` (and train.py) then
+// apply their default groupings (docs/layers.md#default-groupings), as they
+// do when the command line gives none.
+bool left_to_default(const Param& p, bool sets_grouping) { return !sets_grouping && is_grouping(p.name); }
 
 // The `mlssim run` flags of a point: every sweep parameter in table order,
 // a switch only when on, no --tech without a table.
-std::vector<std::string> param_args(const RunConfig& c, const fs::path& sweep_dir,
-                                    const std::vector<std::string>& assigned) {
+std::vector<std::string> param_args(const RunConfig& c, const fs::path& sweep_dir, bool sets_grouping) {
   RunConfig resolved = c;
   resolved.tech = resolve_tech(c.tech, sweep_dir);  // the child runs elsewhere
   std::vector<std::string> args;
   for (const Param* p : sweep_params()) {
     if (p->group == params::Group::train) continue;  // the training run's, not run's
-    if (left_to_default(*p, assigned)) continue;
+    if (left_to_default(*p, sets_grouping)) continue;
     const std::string value = params::text(p->get(resolved));
     if (p->kind == Kind::boolean) {
       if (value == "true") args.push_back(params::flag(*p));
@@ -291,13 +288,13 @@ std::vector<std::string> param_args(const RunConfig& c, const fs::path& sweep_di
 // operands' and the array's parameters as `mlssim run` spells them (train.py
 // takes them alike), the stochastic-rounding seed as --rounding-seed (train.py's
 // --seed is the training run's), then the training parameters.
-std::vector<std::string> train_args(const RunConfig& c, const std::vector<std::string>& assigned) {
+std::vector<std::string> train_args(const RunConfig& c, bool sets_grouping) {
   std::vector<std::string> args = {"--model", c.train.model, "--steps", std::to_string(c.train.steps), "--seed",
                                    std::to_string(c.train.seed)};
   if (c.train.batch > 0) args.insert(args.end(), {"--batch-size", std::to_string(c.train.batch)});
   for (const Param* p : sweep_params()) {
     if (p->group == params::Group::train || p->group == params::Group::energy) continue;
-    if (left_to_default(*p, assigned)) continue;
+    if (left_to_default(*p, sets_grouping)) continue;
     const std::string value = params::text(p->get(c));
     if (std::string(p->name) == "seed") {
       args.insert(args.end(), {"--rounding-seed", value});
@@ -318,9 +315,10 @@ Point make_point(Sweep& s, const Assignment& a, const fs::path& dir) {
     p.shown.push_back(spec->name);
   }
   p.params = params_json(c);
-  p.id = point_id(s, p.params, p.shown);
-  p.run_args = param_args(c, dir, p.shown);
-  if (c.train.steps > 0) p.train_args = train_args(c, p.shown);
+  const bool sets_grouping = std::any_of(p.shown.begin(), p.shown.end(), is_grouping);
+  p.id = point_id(s, p.params, sets_grouping);
+  p.run_args = param_args(c, dir, sets_grouping);
+  if (c.train.steps > 0) p.train_args = train_args(c, sets_grouping);
   try {
     params::validate(c);  // the checks that span parameters (tree_stages vs rows)
   } catch (const Error& e) {
