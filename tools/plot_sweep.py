@@ -286,7 +286,7 @@ def plot_overflow_vs_acc_bits(results, out_dir, facet="auto", max_lines=MAX_LINE
 # -- element formats with and without group scaling ---------------------------------
 
 GROUPING = {("group", "nc"): "group scaling", ("group", "n"): "group scaling", ("group", "c"): "group scaling",
-            ("group", "tensor"): "tensor scale only"}
+            ("group", "tensor"): "tensor scale only", ("group", "default"): "default groupings (docs/layers.md)"}
 
 
 def plot_format_ablation(results, out_dir, facet="auto", max_lines=MAX_LINES):

@@ -229,15 +229,14 @@ std::vector<Assignment> read_points(const ojson& points, const std::string& file
 // filled in), one added since only away from its default, so that adding a
 // parameter to the table keeps every existing id (sim/params/params.h, kEveryId).
 // A point that sets no grouping runs with `run`'s default groupings
-// (param_args), not with nc as sweeps did before: its id says "default" for
-// `group`, so that it is another point than `group: nc` and a record made
-// with nc before is not taken for it (a point that sets a grouping keeps its id).
-ojson id_params(const ojson& params, bool sets_grouping) {
+// (param_args), not with nc as sweeps did before: its params say "default" for
+// `group` (make_point), so that it is another point than `group: nc` and a record
+// made with nc before is not taken for it (a point that sets a grouping keeps its id).
+ojson id_params(const ojson& params) {
   ojson out = ojson::object();
   for (const Param* p : sweep_params())
     if ((p->use & params::kEveryId) || params.at(p->name) != ojson(params::default_value(*p)))
       out[p->name] = params.at(p->name);
-  if (!sets_grouping) out["group"] = "default";
   return out;
 }
 
@@ -249,9 +248,8 @@ ojson id_params(const ojson& params, bool sets_grouping) {
 // finished sweeps still resume.
 constexpr uint64_t kPointIdBasis = 1469598103934665603ull;
 
-std::string point_id(const Sweep& s, const ojson& params, bool sets_grouping) {
-  const ojson context = {
-      {"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}, {"params", id_params(params, sets_grouping)}};
+std::string point_id(const Sweep& s, const ojson& params) {
+  const ojson context = {{"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}, {"params", id_params(params)}};
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a64(context.dump(), kPointIdBasis));
   return std::string(hex, 12);
@@ -316,7 +314,10 @@ Point make_point(Sweep& s, const Assignment& a, const fs::path& dir) {
   }
   p.params = params_json(c);
   const bool sets_grouping = std::any_of(p.shown.begin(), p.shown.end(), is_grouping);
-  p.id = point_id(s, p.params, sets_grouping);
+  // Recorded as run: results.csv, results.json and the plots show "default",
+  // not the registry's nc that such a point does not run with.
+  if (!sets_grouping) p.params["group"] = "default";
+  p.id = point_id(s, p.params);
   p.run_args = param_args(c, dir, sets_grouping);
   if (c.train.steps > 0) p.train_args = train_args(c, sets_grouping);
   try {

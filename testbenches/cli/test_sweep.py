@@ -76,6 +76,11 @@ class DefaultGroupingTest(unittest.TestCase):
                     record = json.load(f)
                 points[record["index"]] = record
             self.assertEqual(len(points), 2)
+            # Recorded as run, in the record and the table: not the registry's nc.
+            self.assertEqual([points[i]["params"]["group"] for i in (0, 1)], ["default", "nc"])
+            with open(os.path.join(tmp, "out", "results.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual([row["group"] for row in rows], ["default", "nc"])
             alone = {}
             for i, flags in enumerate(([], ["--group", "nc"])):
                 report = os.path.join(tmp, f"r{i}.json")
