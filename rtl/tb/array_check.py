@@ -40,10 +40,23 @@ def meta_of(path):
         return dict(line.split(None, 1) for line in f.read().splitlines())
 
 
-def formula_cycles(meta, rows, cols):
+def pass_chunk(meta, rows, array_chunk):
+    """The chunk the pass runs with (docs/rtl.md#row-filling): --chunk, unless a
+    block-grouped pass (fill_rows balanced) would leave rows idle, g ceil(k / chunk)
+    < R; then the c in [1, min(chunk, k)] with the fewest cycles of chunk tiles,
+    ceil(g ceil(k / c) / R) c, the longest on a tie. Evaluated here by
+    enumeration, from the pass's sizes, not read from the vectors."""
+    g, k = int(meta["g"]), int(meta["k"])
+    if meta.get("fill_rows") != "balanced" or g * -(-k // array_chunk) >= rows:
+        return array_chunk
+    cost = {c: -(-(g * -(-k // c)) // rows) * c for c in range(1, min(array_chunk, k) + 1)}
+    return min(cost, key=lambda c: (cost[c], -c))
+
+
+def formula_cycles(meta, rows, cols, chunk):
     """docs/architecture.md: sum over (m-tile, p, chunk tile) of the tile's
     longest chunk, plus 6 + tree stages (one per level of the R-input tree)."""
-    m, p, g, k, chunk = (int(meta[key]) for key in ("m", "p", "g", "k", "chunk"))
+    m, p, g, k = (int(meta[key]) for key in ("m", "p", "g", "k"))
     per_group = -(-k // chunk)
     total = g * per_group
     length = [min(chunk, k - (j % per_group) * chunk) for j in range(total)]
@@ -102,6 +115,16 @@ def rtl_leave_edges(path):
     return tiles, outputs
 
 
+def array_chunk(flags):
+    """The --chunk among the mlssim flags (--chunk N or --chunk=N), else mlssim's default 16."""
+    for i, flag in enumerate(flags):
+        if flag == "--chunk" and i + 1 < len(flags):
+            return int(flags[i + 1])
+        if flag.startswith("--chunk="):
+            return int(flag.split("=", 1)[1])
+    return 16
+
+
 def parse_args():
     ap = argparse.ArgumentParser()
     for name in ("mlssim", "array", "trace", "layer", "work"):
@@ -121,12 +144,10 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     vec = os.path.join(a.work, "vectors")
     report = os.path.join(a.work, "report.json")
-    # The RTL controller walks the plain mapping; run fills idle rows of block-grouped
-    # passes with balanced chunks (docs/layers.md), which the RTL does not model, so a
-    # layer whose default grouping is a block one (linear, matmul) is checked under nc.
-    grouping = [] if any(f.startswith("--group") for f in a.flags) else ["--group", "nc"]
+    # No grouping flag: both commands take run's default groupings (k32 on
+    # linear, matmul and 1x1 conv layers, whose passes fill idle rows).
     common = [a.trace, "--layers", a.layer, "--passes", a.pass_name,
-              "--rows", str(a.rows), "--cols", str(a.cols), *grouping, *a.flags]
+              "--rows", str(a.rows), "--cols", str(a.cols), *a.flags]
     for cmd in ([a.mlssim, "vectors", *common, "--out", vec],
                 [a.mlssim, "run", *common, "--check", "--quiet", "--no-progress", "--report", report,
                  *(["--vcd", os.path.join(a.work, "systemc.vcd")] if a.leave else [])]):
@@ -145,9 +166,13 @@ def main():
     if not got:
         sys.exit(f"mls_rtl_array printed no result line: {proc.stdout}{proc.stderr}")
     cycles, mismatches = int(got.group(1)), int(got.group(2))
-    formula = formula_cycles(meta_of(os.path.join(vec, "meta.txt")), a.rows, a.cols)
+    meta = meta_of(os.path.join(vec, "meta.txt"))
+    chunk = pass_chunk(meta, a.rows, array_chunk(a.flags))
+    if int(meta["chunk"]) != chunk or int(entry["chunk"]) != chunk:
+        sys.exit(f"chunk: expected {chunk}, the vectors say {meta['chunk']}, the SystemC report {entry['chunk']}")
+    formula = formula_cycles(meta, a.rows, a.cols, chunk)
     speed = re.search(r"([0-9.e+]+) cycles/s", proc.stdout)
-    print(f"{a.layer} {a.pass_name} {a.rows}x{a.cols}: rtl cycles {cycles} mismatches {mismatches}, "
+    print(f"{a.layer} {a.pass_name} {a.rows}x{a.cols} g {meta['g']} k {meta['k']} chunk {chunk}: rtl cycles {cycles} mismatches {mismatches}, "
           f"systemc cycles {entry['cycles']}, formula {formula}; rtl {float(speed.group(1)) if speed else 0:.3g} "
           f"cycles/s, systemc {entry['cycles'] / entry['sim_seconds']:.3g} cycles/s")
     leave_ok = True

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "sim/cli/commands.h"
 #include "sim/io/trace.h"
 #include "sim/run/layer.h"
+#include "sim/run/layer_config.h"
 
 namespace mls {
 
@@ -134,9 +136,11 @@ class LevelFiles : public GoldenLevelSink {
   VectorFile chunks, tiles, outputs;
 };
 
+// `map`: the pass's own mapping (Mapping::for_pass), whose chunk may be
+// shorter than the array's --chunk when the pass fills idle rows: the
+// controller walks chunks of `chunk` (meta key), not of `array_chunk`.
 std::string meta_file(const std::string& layer, Pass pass, const LoweredPass& lp, const QuantTensor& x,
-                      const QuantTensor& y, const ArrayConfig& a) {
-  const Mapping map = Mapping::for_array(a);
+                      const QuantTensor& y, const ArrayConfig& a, const Mapping& map) {
   const LoopNest nest = map.loop_nest(lp.m, lp.p, map.chunk_plan(lp.k, lp.g));
   std::ostringstream os;
   os << "format mlssim-vectors/1\n"
@@ -144,7 +148,8 @@ std::string meta_file(const std::string& layer, Pass pass, const LoweredPass& lp
      << "x_elem " << x.elem.name() << "\ny_elem " << y.elem.name() << "\n"
      << "x_scale " << x.scale.name() << "\ny_scale " << y.scale.name() << "\n"
      << "acc_bits " << a.acc_bits << "\nacc_overflow " << (a.acc_overflow == Overflow::wrap ? "wrap" : "saturate")
-     << "\nrows " << a.rows << "\nchunk " << a.chunk << "\n"
+     << "\nrows " << a.rows << "\nchunk " << nest.plan.chunk << "\narray_chunk " << a.chunk
+     << "\nfill_rows " << (lp.fill_rows ? "balanced" : map.fills_rows() ? "plain" : "none") << "\n"
      << "m " << lp.m << "\np " << lp.p << "\ng " << lp.g << "\nk " << lp.k << "\n"
      << "chunks " << nest.plan.total << "\nchunk_tiles " << nest.chunk_tiles << "\n"
      // The array's shape and the schedule's loop bounds (the RTL array's controller inputs).
@@ -158,6 +163,7 @@ std::string meta_file(const std::string& layer, Pass pass, const LoweredPass& lp
 struct VectorArgs {
   std::string trace_dir, layers, passes, out_dir;
   MlsConfig cfg;
+  bool group_given = false;  // no grouping flag: run's default groupings (k32 on linear, matmul, 1x1 conv)
 };
 
 // Returns false when --help was asked for.
@@ -179,6 +185,7 @@ bool parse_vector_args(const std::vector<std::string>& args, VectorArgs& a) {
                   desc, pos, vm))
     return false;
   a.cfg = cli::to_config(flags);
+  a.group_given = cli::grouping_given(vm, flags);
   if (cli::split_list(a.layers).size() != 1) throw Error("--layers must name exactly one layer, got '" + a.layers + "'");
   if (cli::split_list(a.passes).size() != 1) throw Error("--passes must name exactly one pass, got '" + a.passes + "'");
   return true;
@@ -197,13 +204,20 @@ int cmd_vectors(const std::vector<std::string>& args) {
   if (t.grad_output) inputs.push_back(t.grad_output_file);
   for (const char* name : kVectorFiles) check_output_not_input("--out", a.out_dir + "/" + name, inputs);
 
-  const QuantLayer layer = quantize_layer(t, a.cfg.quant);
+  // Quantized and lowered as `run` does (sim/run/run.cpp): the layer's default
+  // grouping unless a grouping flag is given, lower_block's lowering (which
+  // marks a block-grouped pass for row filling) and its mapping for the pass.
+  const std::map<std::string, Grouping> defaults =
+      a.group_given ? std::map<std::string, Grouping>{} : default_groupings(trace.layers);
+  const QuantLayer layer = quantize_layer(t, layer_formats(layer_name, a.cfg.quant, {}, defaults));
   const std::string where = "layer '" + layer_name + "' pass " + to_string(pass);
   if (!layer.has_pass(pass)) throw Error(where + ": the trace has no grad_output for this layer");
-  if (pass_blocks(layer, pass) != 1)
-    throw Error(where + ": runs as " + std::to_string(pass_blocks(layer, pass)) +
+  const BwdData bwd_data = a.cfg.array.bwd_data;
+  if (pass_blocks(layer, pass, bwd_data) != 1)
+    throw Error(where + ": runs as " + std::to_string(pass_blocks(layer, pass, bwd_data)) +
                 " blocks; vectors supports single-block passes only");
-  const LoweredPass lp = lower_layer(layer, pass);
+  const LoweredPass lp = lower_block(layer, pass, 0, bwd_data).lp;
+  const Mapping map = Mapping::for_pass(a.cfg.array, pass, lp.fill_rows);
   const QuantTensor &x = layer.x(pass), &y = layer.y(pass);
   // The RTL scaler (rtl/src/mls_group_scaler.sv) is the shift-add form only.
   for (const QuantTensor* t : {&x, &y})
@@ -216,7 +230,7 @@ int cmd_vectors(const std::vector<std::string>& args) {
   const Doing doing("writing the vectors of " + where + " to " + a.out_dir);
   OutputSet outputs;
   outputs.make_dir(a.out_dir);
-  outputs.stage(a.out_dir + "/meta.txt", meta_file(layer_name, pass, lp, x, y, a.cfg.array));
+  outputs.stage(a.out_dir + "/meta.txt", meta_file(layer_name, pass, lp, x, y, a.cfg.array, map));
   VectorFile x_file(outputs, a.out_dir + "/x.txt"), y_file(outputs, a.out_dir + "/y.txt");
   const RowFill x_row = [&lp](int64_t r, int32_t* groups, int32_t* index) {  // X's stored tables
     std::copy_n(lp.x_group.begin() + r * lp.g, lp.g, groups);
@@ -228,10 +242,10 @@ int cmd_vectors(const std::vector<std::string>& args) {
   y_file.close();
   LevelFiles levels(outputs, a.out_dir);
   const uint64_t overflows =
-      walk_golden_levels(lp, x, y, a.cfg.array, Mapping::for_array(a.cfg.array), levels, where);
+      walk_golden_levels(lp, x, y, a.cfg.array, map, levels, where);
   levels.close();
   outputs.commit();
-  std::cout << where << ": m " << lp.m << ", p " << lp.p << ", g " << lp.g << ", k " << lp.k << ", "
+  std::cout << where << ": m " << lp.m << ", p " << lp.p << ", g " << lp.g << ", k " << lp.k << ", chunk " << map.chunk_for(lp.k, lp.g) << ", "
             << overflows << " accumulator overflows; vectors in " << a.out_dir << "\n";
   return 0;
 }
