@@ -4,9 +4,10 @@
 array_traces.py OUT: the small synthetic trace: a stride-2 conv2d (zero
 insertion in its backward-data pass, chunks of 9 with 16 channels, so tiles
 of several rows), a linear layer of 40 inputs (chunks of 16, 16, 8: tiles whose
-rows differ in length), a 2-D matmul and a 1x1 conv2d of 24 input channels
+rows differ in length), a 2-D matmul, a 1x1 conv2d of 24 input channels
 (under run's default k32 grouping: one block of 24, rows filled with shorter
-chunks).
+chunks), and two kinds whose passes run as several blocks: a conv2d of 2
+channel groups and a matmul batched over 2 heads.
 
 array_traces.py --resnet20 BUNDLED OUT: ResNet-20 with its classifier: the 19
 conv2d layers of the bundled trace BUNDLED (traces/resnet20-digits, which
@@ -36,7 +37,11 @@ def main():
           {"input": rng.standard_normal((6, 20)), "weight": rng.standard_normal((20, 9)),
            "grad_output": rng.standard_normal((6, 9)) * 1e-3})
     pointwise = conv_layer(rng, "conv_1x1", co=10, ci=24, h=5, k=1, padding=0, batch=2)
-    write_trace(sys.argv[1], [conv, fc, mm, pointwise], model="rtl-array")
+    grouped = conv_layer(rng, "conv_g2", co=8, ci=6, h=5, groups=2, batch=2)
+    bmm = ({"name": "bmm", "kind": "matmul"},
+           {"input": rng.standard_normal((2, 5, 12)), "weight": rng.standard_normal((2, 12, 7)),
+            "grad_output": rng.standard_normal((2, 5, 7)) * 1e-3})
+    write_trace(sys.argv[1], [conv, fc, mm, pointwise, grouped, bmm], model="rtl-array")
 
 
 def resnet20_fc(rng, batch):

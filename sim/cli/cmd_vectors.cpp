@@ -191,6 +191,37 @@ bool parse_vector_args(const std::vector<std::string>& args, VectorArgs& a) {
   return true;
 }
 
+// One block's vector set in `dir` (staged in `outputs`): meta.txt, the operands
+// and the golden levels, walked in the pass's own mapping.
+void write_vector_set(OutputSet& outputs, const std::string& dir, const std::string& meta,
+                      const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
+                      const Mapping& map, const std::string& where) {
+  outputs.make_dir(dir);
+  outputs.stage(dir + "/meta.txt", meta);
+  VectorFile x_file(outputs, dir + "/x.txt"), y_file(outputs, dir + "/y.txt");
+  const RowFill x_row = [&lp](int64_t r, int32_t* groups, int32_t* index) {  // X's stored tables
+    std::copy_n(lp.x_group.begin() + r * lp.g, lp.g, groups);
+    std::copy_n(lp.x_index.begin() + r * lp.g * lp.k, lp.g * lp.k, index);
+  };
+  write_operand_file(x_file, x, x_row, lp.m, lp);
+  write_operand_file(y_file, y, lp.y_row, lp.p, lp);
+  x_file.close();
+  y_file.close();
+  LevelFiles levels(outputs, dir);
+  const uint64_t overflows = walk_golden_levels(lp, x, y, array, map, levels, where);
+  levels.close();
+  std::cout << where << ": m " << lp.m << ", p " << lp.p << ", g " << lp.g << ", k " << lp.k << ", chunk "
+            << map.chunk_for(lp.k, lp.g) << ", " << overflows << " accumulator overflows; vectors in " << dir << "\n";
+}
+
+// The quantized layer as `run` quantizes it: the layer's default grouping
+// unless a grouping flag is given.
+QuantLayer quantize_as_run(const VectorArgs& a, const Trace& trace, const LayerTensors& t) {
+  const std::map<std::string, Grouping> defaults =
+      a.group_given ? std::map<std::string, Grouping>{} : default_groupings(trace.layers);
+  return quantize_layer(t, layer_formats(t.name, a.cfg.quant, {}, defaults));
+}
+
 }  // namespace
 
 int cmd_vectors(const std::vector<std::string>& args) {
@@ -203,21 +234,11 @@ int cmd_vectors(const std::vector<std::string>& args) {
   std::vector<std::string> inputs = {trace.dir + "/manifest.json", t.weight_file, t.input_file};
   if (t.grad_output) inputs.push_back(t.grad_output_file);
   for (const char* name : kVectorFiles) check_output_not_input("--out", a.out_dir + "/" + name, inputs);
+  check_output_not_input("--out", a.out_dir + "/blocks.txt", inputs);
 
-  // Quantized and lowered as `run` does (sim/run/run.cpp): the layer's default
-  // grouping unless a grouping flag is given, lower_block's lowering (which
-  // marks a block-grouped pass for row filling) and its mapping for the pass.
-  const std::map<std::string, Grouping> defaults =
-      a.group_given ? std::map<std::string, Grouping>{} : default_groupings(trace.layers);
-  const QuantLayer layer = quantize_layer(t, layer_formats(layer_name, a.cfg.quant, {}, defaults));
+  const QuantLayer layer = quantize_as_run(a, trace, t);
   const std::string where = "layer '" + layer_name + "' pass " + to_string(pass);
   if (!layer.has_pass(pass)) throw Error(where + ": the trace has no grad_output for this layer");
-  const BwdData bwd_data = a.cfg.array.bwd_data;
-  if (pass_blocks(layer, pass, bwd_data) != 1)
-    throw Error(where + ": runs as " + std::to_string(pass_blocks(layer, pass, bwd_data)) +
-                " blocks; vectors supports single-block passes only");
-  const LoweredPass lp = lower_block(layer, pass, 0, bwd_data).lp;
-  const Mapping map = Mapping::for_pass(a.cfg.array, pass, lp.fill_rows);
   const QuantTensor &x = layer.x(pass), &y = layer.y(pass);
   // The RTL scaler (rtl/src/mls_group_scaler.sv) is the shift-add form only.
   for (const QuantTensor* t : {&x, &y})
@@ -225,28 +246,27 @@ int cmd_vectors(const std::vector<std::string>& args) {
       throw Error(where + ": " + t->name + " has group-scale format " + t->scale.name() +
                   "; the RTL group scaler takes M_g <= 1 only (e.g. e8m1, e8m0)");
 
-  // Nothing is renamed into place until every file is complete and the walk
-  // has matched golden_pass; the files are written as the walk goes.
+  // Nothing is renamed into place until every file is complete and each walk
+  // has matched golden_pass; the files are written as the walk goes. A pass
+  // of several blocks (run simulates each as a pass of its own and sums the
+  // cycles) gets one set per block, DIR/block<b>, and DIR/blocks.txt.
   const Doing doing("writing the vectors of " + where + " to " + a.out_dir);
+  const BwdData bwd_data = a.cfg.array.bwd_data;
+  const int64_t blocks = pass_blocks(layer, pass, bwd_data);
   OutputSet outputs;
   outputs.make_dir(a.out_dir);
-  outputs.stage(a.out_dir + "/meta.txt", meta_file(layer_name, pass, lp, x, y, a.cfg.array, map));
-  VectorFile x_file(outputs, a.out_dir + "/x.txt"), y_file(outputs, a.out_dir + "/y.txt");
-  const RowFill x_row = [&lp](int64_t r, int32_t* groups, int32_t* index) {  // X's stored tables
-    std::copy_n(lp.x_group.begin() + r * lp.g, lp.g, groups);
-    std::copy_n(lp.x_index.begin() + r * lp.g * lp.k, lp.g * lp.k, index);
-  };
-  write_operand_file(x_file, x, x_row, lp.m, lp);
-  write_operand_file(y_file, y, lp.y_row, lp.p, lp);
-  x_file.close();
-  y_file.close();
-  LevelFiles levels(outputs, a.out_dir);
-  const uint64_t overflows =
-      walk_golden_levels(lp, x, y, a.cfg.array, map, levels, where);
-  levels.close();
+  if (blocks > 1) outputs.stage(a.out_dir + "/blocks.txt", "blocks " + std::to_string(blocks) + "\n");
+  for (int64_t b = 0; b < blocks; ++b) {
+    // lower_block marks a block-grouped pass for row filling, as in run.
+    const LoweredPass lp = lower_block(layer, pass, b, bwd_data).lp;
+    const Mapping map = Mapping::for_pass(a.cfg.array, pass, lp.fill_rows);
+    std::string meta = meta_file(layer_name, pass, lp, x, y, a.cfg.array, map);
+    if (blocks > 1) meta += "block " + std::to_string(b) + "\nblocks " + std::to_string(blocks) + "\n";
+    const std::string dir = blocks > 1 ? a.out_dir + "/block" + std::to_string(b) : a.out_dir;
+    write_vector_set(outputs, dir, meta, lp, x, y, a.cfg.array, map,
+                     blocks > 1 ? where + " block " + std::to_string(b) : where);
+  }
   outputs.commit();
-  std::cout << where << ": m " << lp.m << ", p " << lp.p << ", g " << lp.g << ", k " << lp.k << ", chunk " << map.chunk_for(lp.k, lp.g) << ", "
-            << overflows << " accumulator overflows; vectors in " << a.out_dir << "\n";
   return 0;
 }
 

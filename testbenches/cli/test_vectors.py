@@ -102,6 +102,27 @@ class VectorsTest(unittest.TestCase):
             per_output = int(meta["g"]) * int(meta["chunks_per_group"])
             self.assertEqual(len(lines(os.path.join(out, "chunks.txt"))), int(meta["m"]) * int(meta["p"]) * per_output)
 
+    def test_pass_of_several_blocks(self):
+        # A matmul batched over 3 heads runs as 3 blocks in run, each its own pass:
+        # blocks.txt and one complete vector set per block, each of one head's
+        # sizes (fwd: m = N = 4 outputs per row of the 5-row input, p = 5, K = 6).
+        trace = os.path.join(self.tmp.name, "bmm")
+        rng = np.random.default_rng(4)
+        write_trace(trace, [({"name": "bmm", "kind": "matmul"},
+                             {"input": rng.standard_normal((3, 5, 6)), "weight": rng.standard_normal((3, 6, 4)),
+                              "grad_output": rng.standard_normal((3, 5, 4))})])
+        out = os.path.join(self.tmp.name, "bmm-vectors")
+        mlssim("vectors", trace, "--layers", "bmm", "--passes", "fwd", "--group", "c", "--out", out)
+        self.assertEqual(sorted(os.listdir(out)), ["block0", "block1", "block2", "blocks.txt"])
+        self.assertEqual(lines(os.path.join(out, "blocks.txt")), ["blocks 3"])
+        for b in range(3):
+            block = os.path.join(out, f"block{b}")
+            self.assertEqual(sorted(os.listdir(block)), sorted(FILES))
+            meta = dict(line.split() for line in lines(os.path.join(block, "meta.txt")))
+            self.assertEqual((meta["m"], meta["p"], meta["g"], meta["k"], meta["block"], meta["blocks"]),
+                             ("4", "5", "6", "1", str(b), "3"))
+            self.assertEqual(len(lines(os.path.join(block, "outputs.txt"))), 20)
+
     def test_per_operand_formats(self):
         # Forward: X is W, Y is A; backward-weight: X is E, Y is A.
         for pass_name, x, y in (("fwd", "e2m4", "e3m2"), ("bwd-weight", "e1m2", "e3m2")):
