@@ -68,6 +68,14 @@ Pass read_pass(const std::map<std::string, std::string>& meta, const std::string
          get("chunk_tiles"), get("m_tiles"), 0};
   n.factor = uint32_t(std::stoul(meta.at("final_scale"), nullptr, 16));
   if (n.m < 1 || n.p < 1 || n.g < 1 || n.k < 1 || n.chunk < 1) throw bad(path, "empty pass");
+  // The controller takes the chunk as given (run's, possibly a balanced one
+  // shorter than --chunk); the bounds it also takes must follow from it.
+  const int64_t cpg = (n.k + n.chunk - 1) / n.chunk;
+  const int64_t expect[][2] = {{n.cpg, cpg}, {n.last_len, n.k - (cpg - 1) * n.chunk},
+                               {n.tiles, (n.g * cpg + kRows - 1) / kRows}, {n.m_tiles, (n.m + kCols - 1) / kCols}};
+  for (const auto& e : expect)
+    if (e[0] != e[1])
+      throw bad(path, "chunks_per_group, last_chunk, chunk_tiles or m_tiles do not follow from m, g, k and chunk");
   // The memories' sizes (the -G address widths) and the 24-bit counters.
   const int64_t limits[][2] = {{n.m_tiles * n.g * n.k, int64_t(1) << MLS_ARR_XAW},  // per column bank
                                {n.p * n.g * n.k, int64_t(1) << MLS_ARR_YAW},

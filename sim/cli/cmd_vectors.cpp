@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "sim/cli/commands.h"
 #include "sim/io/trace.h"
 #include "sim/run/layer.h"
+#include "sim/run/layer_config.h"
 
 namespace mls {
 
@@ -134,9 +136,11 @@ class LevelFiles : public GoldenLevelSink {
   VectorFile chunks, tiles, outputs;
 };
 
+// `map`: the pass's own mapping (Mapping::for_pass), whose chunk may be
+// shorter than the array's --chunk when the pass fills idle rows: the
+// controller walks chunks of `chunk` (meta key), not of `array_chunk`.
 std::string meta_file(const std::string& layer, Pass pass, const LoweredPass& lp, const QuantTensor& x,
-                      const QuantTensor& y, const ArrayConfig& a) {
-  const Mapping map = Mapping::for_array(a);
+                      const QuantTensor& y, const ArrayConfig& a, const Mapping& map) {
   const LoopNest nest = map.loop_nest(lp.m, lp.p, map.chunk_plan(lp.k, lp.g));
   std::ostringstream os;
   os << "format mlssim-vectors/1\n"
@@ -144,7 +148,8 @@ std::string meta_file(const std::string& layer, Pass pass, const LoweredPass& lp
      << "x_elem " << x.elem.name() << "\ny_elem " << y.elem.name() << "\n"
      << "x_scale " << x.scale.name() << "\ny_scale " << y.scale.name() << "\n"
      << "acc_bits " << a.acc_bits << "\nacc_overflow " << (a.acc_overflow == Overflow::wrap ? "wrap" : "saturate")
-     << "\nrows " << a.rows << "\nchunk " << a.chunk << "\n"
+     << "\nrows " << a.rows << "\nchunk " << nest.plan.chunk << "\narray_chunk " << a.chunk
+     << "\nfill_rows " << (lp.fill_rows ? "balanced" : map.fills_rows() ? "plain" : "none") << "\n"
      << "m " << lp.m << "\np " << lp.p << "\ng " << lp.g << "\nk " << lp.k << "\n"
      << "chunks " << nest.plan.total << "\nchunk_tiles " << nest.chunk_tiles << "\n"
      // The array's shape and the schedule's loop bounds (the RTL array's controller inputs).
@@ -158,6 +163,7 @@ std::string meta_file(const std::string& layer, Pass pass, const LoweredPass& lp
 struct VectorArgs {
   std::string trace_dir, layers, passes, out_dir;
   MlsConfig cfg;
+  bool group_given = false;  // no grouping flag: run's default groupings (k32 on linear, matmul, 1x1 conv)
 };
 
 // Returns false when --help was asked for.
@@ -179,9 +185,41 @@ bool parse_vector_args(const std::vector<std::string>& args, VectorArgs& a) {
                   desc, pos, vm))
     return false;
   a.cfg = cli::to_config(flags);
+  a.group_given = cli::grouping_given(vm, flags);
   if (cli::split_list(a.layers).size() != 1) throw Error("--layers must name exactly one layer, got '" + a.layers + "'");
   if (cli::split_list(a.passes).size() != 1) throw Error("--passes must name exactly one pass, got '" + a.passes + "'");
   return true;
+}
+
+// One block's vector set in `dir` (staged in `outputs`): meta.txt, the operands
+// and the golden levels, walked in the pass's own mapping.
+void write_vector_set(OutputSet& outputs, const std::string& dir, const std::string& meta,
+                      const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const ArrayConfig& array,
+                      const Mapping& map, const std::string& where) {
+  outputs.make_dir(dir);
+  outputs.stage(dir + "/meta.txt", meta);
+  VectorFile x_file(outputs, dir + "/x.txt"), y_file(outputs, dir + "/y.txt");
+  const RowFill x_row = [&lp](int64_t r, int32_t* groups, int32_t* index) {  // X's stored tables
+    std::copy_n(lp.x_group.begin() + r * lp.g, lp.g, groups);
+    std::copy_n(lp.x_index.begin() + r * lp.g * lp.k, lp.g * lp.k, index);
+  };
+  write_operand_file(x_file, x, x_row, lp.m, lp);
+  write_operand_file(y_file, y, lp.y_row, lp.p, lp);
+  x_file.close();
+  y_file.close();
+  LevelFiles levels(outputs, dir);
+  const uint64_t overflows = walk_golden_levels(lp, x, y, array, map, levels, where);
+  levels.close();
+  std::cout << where << ": m " << lp.m << ", p " << lp.p << ", g " << lp.g << ", k " << lp.k << ", chunk "
+            << map.chunk_for(lp.k, lp.g) << ", " << overflows << " accumulator overflows; vectors in " << dir << "\n";
+}
+
+// The quantized layer as `run` quantizes it: the layer's default grouping
+// unless a grouping flag is given.
+QuantLayer quantize_as_run(const VectorArgs& a, const Trace& trace, const LayerTensors& t) {
+  const std::map<std::string, Grouping> defaults =
+      a.group_given ? std::map<std::string, Grouping>{} : default_groupings(trace.layers);
+  return quantize_layer(t, layer_formats(t.name, a.cfg.quant, {}, defaults));
 }
 
 }  // namespace
@@ -196,14 +234,11 @@ int cmd_vectors(const std::vector<std::string>& args) {
   std::vector<std::string> inputs = {trace.dir + "/manifest.json", t.weight_file, t.input_file};
   if (t.grad_output) inputs.push_back(t.grad_output_file);
   for (const char* name : kVectorFiles) check_output_not_input("--out", a.out_dir + "/" + name, inputs);
+  check_output_not_input("--out", a.out_dir + "/blocks.txt", inputs);
 
-  const QuantLayer layer = quantize_layer(t, a.cfg.quant);
+  const QuantLayer layer = quantize_as_run(a, trace, t);
   const std::string where = "layer '" + layer_name + "' pass " + to_string(pass);
   if (!layer.has_pass(pass)) throw Error(where + ": the trace has no grad_output for this layer");
-  if (pass_blocks(layer, pass) != 1)
-    throw Error(where + ": runs as " + std::to_string(pass_blocks(layer, pass)) +
-                " blocks; vectors supports single-block passes only");
-  const LoweredPass lp = lower_layer(layer, pass);
   const QuantTensor &x = layer.x(pass), &y = layer.y(pass);
   // The RTL scaler (rtl/src/mls_group_scaler.sv) is the shift-add form only.
   for (const QuantTensor* t : {&x, &y})
@@ -211,28 +246,27 @@ int cmd_vectors(const std::vector<std::string>& args) {
       throw Error(where + ": " + t->name + " has group-scale format " + t->scale.name() +
                   "; the RTL group scaler takes M_g <= 1 only (e.g. e8m1, e8m0)");
 
-  // Nothing is renamed into place until every file is complete and the walk
-  // has matched golden_pass; the files are written as the walk goes.
+  // Nothing is renamed into place until every file is complete and each walk
+  // has matched golden_pass; the files are written as the walk goes. A pass
+  // of several blocks (run simulates each as a pass of its own and sums the
+  // cycles) gets one set per block, DIR/block<b>, and DIR/blocks.txt.
   const Doing doing("writing the vectors of " + where + " to " + a.out_dir);
+  const BwdData bwd_data = a.cfg.array.bwd_data;
+  const int64_t blocks = pass_blocks(layer, pass, bwd_data);
   OutputSet outputs;
   outputs.make_dir(a.out_dir);
-  outputs.stage(a.out_dir + "/meta.txt", meta_file(layer_name, pass, lp, x, y, a.cfg.array));
-  VectorFile x_file(outputs, a.out_dir + "/x.txt"), y_file(outputs, a.out_dir + "/y.txt");
-  const RowFill x_row = [&lp](int64_t r, int32_t* groups, int32_t* index) {  // X's stored tables
-    std::copy_n(lp.x_group.begin() + r * lp.g, lp.g, groups);
-    std::copy_n(lp.x_index.begin() + r * lp.g * lp.k, lp.g * lp.k, index);
-  };
-  write_operand_file(x_file, x, x_row, lp.m, lp);
-  write_operand_file(y_file, y, lp.y_row, lp.p, lp);
-  x_file.close();
-  y_file.close();
-  LevelFiles levels(outputs, a.out_dir);
-  const uint64_t overflows =
-      walk_golden_levels(lp, x, y, a.cfg.array, Mapping::for_array(a.cfg.array), levels, where);
-  levels.close();
+  if (blocks > 1) outputs.stage(a.out_dir + "/blocks.txt", "blocks " + std::to_string(blocks) + "\n");
+  for (int64_t b = 0; b < blocks; ++b) {
+    // lower_block marks a block-grouped pass for row filling, as in run.
+    const LoweredPass lp = lower_block(layer, pass, b, bwd_data).lp;
+    const Mapping map = Mapping::for_pass(a.cfg.array, pass, lp.fill_rows);
+    std::string meta = meta_file(layer_name, pass, lp, x, y, a.cfg.array, map);
+    if (blocks > 1) meta += "block " + std::to_string(b) + "\nblocks " + std::to_string(blocks) + "\n";
+    const std::string dir = blocks > 1 ? a.out_dir + "/block" + std::to_string(b) : a.out_dir;
+    write_vector_set(outputs, dir, meta, lp, x, y, a.cfg.array, map,
+                     blocks > 1 ? where + " block " + std::to_string(b) : where);
+  }
   outputs.commit();
-  std::cout << where << ": m " << lp.m << ", p " << lp.p << ", g " << lp.g << ", k " << lp.k << ", "
-            << overflows << " accumulator overflows; vectors in " << a.out_dir << "\n";
   return 0;
 }
 

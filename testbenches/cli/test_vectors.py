@@ -16,7 +16,7 @@ import unittest
 
 import numpy as np
 
-from clitest import mlssim
+from clitest import linear_layer, mlssim, write_trace
 
 TRACE = os.path.join(os.environ["MLSSIM_SOURCE_DIR"], "traces", "resnet20-digits")
 FILES = ["meta.txt", "x.txt", "y.txt", "chunks.txt", "tiles.txt", "outputs.txt"]
@@ -78,6 +78,50 @@ class VectorsTest(unittest.TestCase):
         want = {"rows": "5", "cols": "6", "tree_stages": "3", "m_tiles": "3", "chunks_per_group": "3",
                 "last_chunk": "1", "chunks": "9", "chunk_tiles": "2"}
         self.assertEqual({key: meta.get(key) for key in want}, want)
+
+    def test_default_grouping_and_row_filling(self):
+        # A linear layer of 40 inputs and 11 outputs, batch 5, with no grouping flag:
+        # run's default k32 blocks along the reduction. fwd: ceil(40 / 32) = 2 groups of
+        # K = 32; 4 chunks of 16 fill 4 rows, so chunk 16. bwd-data reduces the 11
+        # outputs: 1 group of K = 11, 1 chunk of 16 would idle 3 of 4 rows; the chunk c
+        # of fewest cycles ceil(ceil(11 / c) / 4) * c is 3 (chunks 3, 3, 3, 2: one tile of
+        # 3 steps). --group c: no blocks, the plain chunk 16.
+        trace = os.path.join(self.tmp.name, "linear")
+        write_trace(trace, [linear_layer(np.random.default_rng(3), "fc", out_features=11, in_features=40, rows=5)])
+        cases = ((("fwd",), {"g": "2", "k": "32", "chunk": "16", "fill_rows": "balanced", "chunks_per_group": "2"}),
+                 (("bwd-data",), {"g": "1", "k": "11", "chunk": "3", "fill_rows": "balanced",
+                                  "chunks_per_group": "4", "last_chunk": "2", "chunk_tiles": "1"}),
+                 (("bwd-data", "--group", "c"), {"g": "11", "k": "1", "chunk": "16", "fill_rows": "none"}))
+        for flags, want in cases:
+            out = os.path.join(self.tmp.name, "linear-" + "-".join(flags))
+            mlssim("vectors", trace, "--layers", "fc", "--passes", *flags, "--rows", "4", "--cols", "8", "--out", out)
+            meta = dict(line.split() for line in lines(os.path.join(out, "meta.txt")))
+            self.assertEqual({key: meta.get(key) for key in want}, want, flags)
+            self.assertEqual(meta["array_chunk"], "16")
+            # One chunks.txt line per chunk of every output: m * p * g * chunks_per_group.
+            per_output = int(meta["g"]) * int(meta["chunks_per_group"])
+            self.assertEqual(len(lines(os.path.join(out, "chunks.txt"))), int(meta["m"]) * int(meta["p"]) * per_output)
+
+    def test_pass_of_several_blocks(self):
+        # A matmul batched over 3 heads runs as 3 blocks in run, each its own pass:
+        # blocks.txt and one complete vector set per block, each of one head's
+        # sizes (fwd: m = N = 4 outputs per row of the 5-row input, p = 5, K = 6).
+        trace = os.path.join(self.tmp.name, "bmm")
+        rng = np.random.default_rng(4)
+        write_trace(trace, [({"name": "bmm", "kind": "matmul"},
+                             {"input": rng.standard_normal((3, 5, 6)), "weight": rng.standard_normal((3, 6, 4)),
+                              "grad_output": rng.standard_normal((3, 5, 4))})])
+        out = os.path.join(self.tmp.name, "bmm-vectors")
+        mlssim("vectors", trace, "--layers", "bmm", "--passes", "fwd", "--group", "c", "--out", out)
+        self.assertEqual(sorted(os.listdir(out)), ["block0", "block1", "block2", "blocks.txt"])
+        self.assertEqual(lines(os.path.join(out, "blocks.txt")), ["blocks 3"])
+        for b in range(3):
+            block = os.path.join(out, f"block{b}")
+            self.assertEqual(sorted(os.listdir(block)), sorted(FILES))
+            meta = dict(line.split() for line in lines(os.path.join(block, "meta.txt")))
+            self.assertEqual((meta["m"], meta["p"], meta["g"], meta["k"], meta["block"], meta["blocks"]),
+                             ("4", "5", "6", "1", str(b), "3"))
+            self.assertEqual(len(lines(os.path.join(block, "outputs.txt"))), 20)
 
     def test_per_operand_formats(self):
         # Forward: X is W, Y is A; backward-weight: X is E, Y is A.
