@@ -4,13 +4,6 @@
 
 namespace mls::hw {
 
-TileBuffer::TileBuffer(sc_core::sc_module_name name, Dram* dram, Dram::Source source)
-    : sc_module(name), dram_(dram), source_(source) {
-  SC_METHOD(on_clock);
-  sensitive << clk.pos();
-  dont_initialize();
-}
-
 void TileBuffer::load(const OperandPlan* plan) {
   plan_ = plan;
   current_ = 0;
@@ -19,12 +12,6 @@ void TileBuffer::load(const OperandPlan* plan) {
   request_.clear();
   elements_ = scales_ = bytes_ = 0;
   active_ = false;
-}
-
-void TileBuffer::start() {
-  if (!plan_) return;
-  active_ = true;
-  wake_.notify(sc_core::SC_ZERO_TIME);
 }
 
 bool TileBuffer::acquire(int64_t tile) {
@@ -36,19 +23,14 @@ bool TileBuffer::acquire(int64_t tile) {
     if (current_ + 1 >= demand.size() || demand[current_ + 1] != tile)
       throw Error("tile buffer: tile " + std::to_string(tile) + " asked for out of the plan's order");
     ++current_;
-    advanced_edge_ = clock_edge();
+    advanced_edge_ = dram_->now();
   }
   return current_ < next_fetch_ && dram_->done(request_[current_]);
 }
 
-void TileBuffer::on_clock() {
-  if (!active_) {
-    next_trigger(wake_);
-    return;
-  }
-  next_trigger();
-  if (!clk.posedge()) return;
-  const uint64_t now = clock_edge();
+void TileBuffer::edge() {
+  if (!active_) return;
+  const uint64_t now = dram_->now();
   // What the controller did at this edge is seen from the next one.
   const size_t current = advanced_edge_ == now && current_ > 0 ? current_ - 1 : current_;
   const size_t slots = plan_->slots ? size_t(plan_->slots) : ~size_t{0};
