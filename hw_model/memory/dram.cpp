@@ -31,8 +31,7 @@ size_t Dram::request(uint64_t bytes, Source source) {
   return id;
 }
 
-void Dram::edge() {
-  if (!active_) return;
+void Dram::serve() {
   uint64_t budget = bw_ ? bw_ : ~uint64_t{0};
   while (budget && !queue_.empty() && queue_.front().queued_edge < now_) {
     Transfer& t = queue_.front();

@@ -25,9 +25,14 @@ class TileBuffer {
   // tile present, no refill).
   void load(const OperandPlan* plan);
   // With the array's start: refills begin at the next edge (unless ideal).
-  void start() { active_ = plan_ != nullptr; }
+  void start();
   // One edge of the refill control: requests demands while a slot is free.
-  void edge();
+  // The memory system's edge runs before the controller's, so a move to the
+  // next demand (acquire) frees its slot from the next edge on. Inline: at
+  // most edges there is nothing to request.
+  void edge() {
+    if (next_fetch_ < fetch_limit_) refill();
+  }
   // Controller, at a block's first issue: is `tile` in the buffer? Tiles must
   // be asked for in the plan's demand order.
   bool acquire(int64_t tile);
@@ -37,13 +42,17 @@ class TileBuffer {
   uint64_t fetched_bytes() const { return bytes_; }
 
  private:
+  void refill();
+  // The demands up to which a free slot allows requests: current_ + slots,
+  // at most the plan's end; 0 before start() and under the ideal memory.
+  size_t limit() const;
+
   Dram* dram_;
   const Dram::Source source_;
   const OperandPlan* plan_ = nullptr;
-  bool active_ = false;
   size_t current_ = 0;          // demand in use or awaited by the controller
-  uint64_t advanced_edge_ = 0;  // edge the controller moved to current_
   size_t next_fetch_ = 0;       // next demand to request
+  size_t fetch_limit_ = 0;      // limit() as of this edge's refill
   std::vector<size_t> request_;  // per requested demand: its DRAM transfer
   uint64_t elements_ = 0, scales_ = 0, bytes_ = 0;
 };
