@@ -53,44 +53,45 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
     : sc_module(name),
       rows_(cfg.array.rows),
       cols_(cfg.array.cols),
-      dram("dram", cfg.memory),
-      x_buffer("x_buffer", &dram, Dram::kX),
-      y_buffer("y_buffer", &dram, Dram::kY),
-      out_buffer("out_buffer", &dram),
-      controller(cfg.array, stats, &x_buffer, &y_buffer, &out_buffer),
+      memory(cfg.memory),
+      controller(cfg.array, stats, &memory.x_buffer, &memory.y_buffer, &memory.out_buffer),
       operand_buffer(cfg.array, stats, traffic),
       multiplier(cfg, stats),
       local_accumulator(cfg.array, stats),
       group_scaler(cfg.array, stats),
       adder_tree(cfg.array, stats),
       output_accumulator(cfg.array, stats),
-      final_scale(cfg.array, stats, &out_buffer) {
-  dram.clk(clk), x_buffer.clk(clk), y_buffer.clk(clk);
+      final_scale(cfg.array, stats, &memory.out_buffer) {
   SC_METHOD(on_clock);
   sensitive << clk.pos();
   dont_initialize();
 }
 
 void MacArray::on_clock() {
-  edge();
-  if (!burst_clock_ || memory_) return;
-  // The ideal memory without a VCD file: the following edges run in this
-  // activation for as long as none of them reads the simulated time (the
-  // controller's first issue, the final-scale units' writes and the last
-  // one's pause); the clock skips them (EdgeClock::skip).
+  uint64_t now = clock_edge();
+  edge(now);
+  if (!burst_clock_) return;
+  // Without a VCD file: the following edges run in this activation for as
+  // long as none of them reads the simulated time (the controller's first
+  // issue, the final-scale units' writes and the last one's pause); the
+  // clock skips them (EdgeClock::skip). The memory system counts its edges
+  // from `now`, not from the time.
   int edges = 0;
   while (edges < kMaxBurst && !rst.read() && !controller.first_issue_pending() && !out_acc_reg.read().tag.valid &&
          !final_scale.done()) {
-    edge();
+    edge(++now);
     ++edges;
   }
   if (edges) burst_clock_->skip(edges);
 }
 
-void MacArray::edge() {
+void MacArray::edge(uint64_t now) {
+  const bool r = rst.read();
+  // The memory system first: it answers the blocks' requests as of this edge.
+  // Idle in reset: its first edge is the controller's first.
+  if (!r) memory.edge(now);
   // Each block reads its input register's current state and writes its
   // output register's next one, so the order of the calls does not matter.
-  const bool r = rst.read();
   controller.edge(cmd_reg.next(), r);
   operand_buffer.edge(cmd_reg.read(), operand_reg.next(), r);
   multiplier.edge(operand_reg.read(), product_reg.next(), r);
@@ -105,11 +106,7 @@ void MacArray::edge() {
 
 void MacArray::load(const LayerJob& job, const MemoryPlan& plan) {
   job_ = &job;
-  memory_ = !plan.ideal;
-  dram.reset();
-  x_buffer.load(memory_ ? &plan.x : nullptr);
-  y_buffer.load(memory_ ? &plan.y : nullptr);
-  out_buffer.load(plan.out_capacity_bytes, memory_);
+  memory.load(plan);
   output_accumulator.load(job);
   multiplier.load(job);
   operand_buffer.load(job);
@@ -118,11 +115,8 @@ void MacArray::load(const LayerJob& job, const MemoryPlan& plan) {
 }
 
 void MacArray::start() {
-  controller.start(*job_, memory_);
-  if (!memory_) return;
-  dram.start();
-  x_buffer.start();
-  y_buffer.start();
+  controller.start(*job_, !memory.ideal());
+  memory.start();
 }
 
 std::vector<std::string> MacArray::block_names() {
@@ -203,7 +197,6 @@ void ArraySim::begin(const LayerJob& job, const MemoryPlan& plan) {
   stats_ = Stats{};
   traffic_ = Traffic{};
   array_.local_accumulator.reset_width();
-  plan_ = &plan;
   array_.load(job, plan);
   rst_.write(true);
   run_kernel(2);  // two reset edges
@@ -221,42 +214,14 @@ bool ArraySim::step() {
 }
 
 Stats ArraySim::finish() {
-  const sc_core::sc_time span = array_.final_scale.last_write_time() - array_.controller.first_issue_time();
-  stats_.cycles = uint64_t(span / period_) + 1;
-  const MemoryPlan& plan = *plan_;
-  if (!plan.ideal) {
-    // The pass ends when its last output is back in DRAM.
-    const uint64_t first = uint64_t(array_.controller.first_issue_time() / period_);
-    if (array_.dram.last_done_edge() >= first)
-      stats_.cycles = std::max(stats_.cycles, array_.dram.last_done_edge() - first + 1);
-  }
-  // Traffic: what the buffers fetched and wrote back (an ideal memory fetches
-  // the plan's resident demands: each element once), and what the array read.
+  // The pass ends when its last output is written and, with a memory
+  // system, back in DRAM.
+  const uint64_t first = uint64_t(array_.controller.first_issue_time() / period_);
+  const uint64_t last = array_.memory.last_edge(uint64_t(array_.final_scale.last_write_time() / period_));
+  stats_.cycles = last - first + 1;
+  // Traffic: what the buffers fetched and wrote back, and what the array read.
   Traffic& t = traffic_;
-  const auto sum = [](const std::vector<uint32_t>& v) {
-    uint64_t s = 0;
-    for (uint32_t e : v) s += e;
-    return s;
-  };
-  const auto sum64 = [](const std::vector<uint64_t>& v) {
-    uint64_t s = 0;
-    for (uint64_t e : v) s += e;
-    return s;
-  };
-  if (plan.ideal) {
-    t.x_dram_read = sum(plan.x.elements), t.x_scale_dram_read = sum(plan.x.scales);
-    t.y_dram_read = sum(plan.y.elements), t.y_scale_dram_read = sum(plan.y.scales);
-    t.x_dram_read_bytes = sum64(plan.x.bytes), t.y_dram_read_bytes = sum64(plan.y.bytes);
-    t.out_dram_write = stats_.write_out;
-    t.dram_write_bytes = stats_.write_out * uint64_t(cfg_.array.out_bytes());
-  } else {
-    t.x_dram_read = array_.x_buffer.fetched_elements(), t.x_scale_dram_read = array_.x_buffer.fetched_scales();
-    t.y_dram_read = array_.y_buffer.fetched_elements(), t.y_scale_dram_read = array_.y_buffer.fetched_scales();
-    t.x_dram_read_bytes = array_.x_buffer.fetched_bytes(), t.y_dram_read_bytes = array_.y_buffer.fetched_bytes();
-    t.out_dram_write = array_.out_buffer.written_elements();
-    t.dram_write_bytes = array_.dram.write_bytes();
-  }
-  t.dram_read_bytes = t.x_dram_read_bytes + t.y_dram_read_bytes;
+  array_.memory.dram_traffic(stats_.write_out, cfg_.array.out_bytes(), t);
   t.out_buffer_write = stats_.write_out;
   t.out_buffer_write_bytes = stats_.write_out * uint64_t(cfg_.array.out_bytes());
   if (const LayerJob* job = array_.job()) {

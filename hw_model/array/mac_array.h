@@ -6,10 +6,9 @@
 // in edge() (hw_model/channels/clocked.h runs one alone under SystemC); the
 // array's one clocked process calls every block's edge() and then swaps the
 // pipeline registers (DoubleBuffer), so the SystemC kernel is paid once per
-// edge, not once per block; under the ideal memory and without a VCD file,
-// once per run of edges at which nothing reads the simulated time
-// (EdgeClock::skip). The memory system's DRAM channel and tile buffers keep
-// processes of their own, dormant under the ideal memory.
+// edge, not once per block; without a VCD file, once per run of edges at
+// which nothing reads the simulated time (EdgeClock::skip). The memory
+// system (memory_system.h) has no process: the same one calls its edge first.
 //
 //   Controller -> OperandBuffer -> Multiplier -> LocalAccumulator -> GroupScaler
 //     -> AdderTree (tree_stages) -> OutputAccumulator -> FinalScale -> memory
@@ -24,11 +23,9 @@
 #include "hw_model/array/group_scaler.h"
 #include "hw_model/array/local_accumulator.h"
 #include "hw_model/array/multiplier.h"
-#include "hw_model/memory/dram.h"
 #include "hw_model/memory/memory_plan.h"
+#include "hw_model/memory/memory_system.h"
 #include "hw_model/memory/operand_buffer.h"
-#include "hw_model/memory/output_buffer.h"
-#include "hw_model/memory/tile_buffer.h"
 #include "hw_model/stats/traffic.h"
 #include "hw_model/array/output_accumulator.h"
 #include "hw_model/channels/edge_clock.h"
@@ -52,15 +49,15 @@ class MacArray : public sc_core::sc_module {
   void load(const LayerJob& job, const MemoryPlan& plan);
   void start();                    // begin issuing at the next edge
   // The last output is written and, with a memory system, written back.
-  bool done() const { return final_scale.done() && out_buffer.drained(); }
+  bool done() const { return final_scale.done() && memory.out_buffer.drained(); }
   const LayerJob* job() const { return job_; }
   // Writes the array's pipeline ports to a VCD file (call before sc_start).
   void trace(sc_core::sc_trace_file* tf);
   // The blocks' names (each block class's kName), as the stats registry
   // (hw_model/stats/stats.h) groups the counters by them.
   static std::vector<std::string> block_names();
-  // The clock is an EdgeClock that nothing else samples: under the ideal
-  // memory, runs of edges that read no time are done in one activation.
+  // The clock is an EdgeClock that nothing else samples: runs of edges that
+  // read no time are done in one activation.
   void burst_on(EdgeClock* clock) { burst_clock_ = clock; }
 
  private:
@@ -76,9 +73,7 @@ class MacArray : public sc_core::sc_module {
   DoubleBuffer<ColumnValues> out_acc_reg;
 
   // Memory system (declared first: the array's blocks hold pointers to it).
-  Dram dram;
-  TileBuffer x_buffer, y_buffer;
-  OutputBuffer out_buffer;
+  MemorySystem memory;
 
   Controller controller;
   OperandBuffer operand_buffer;
@@ -91,12 +86,11 @@ class MacArray : public sc_core::sc_module {
 
  private:
   struct Probe;
-  void on_clock();  // the one process: an edge (with the ideal memory, a run of edges)
-  void edge();      // every block's edge, then the registers swap
+  void on_clock();         // the one process: an edge (without a VCD file, a run of edges)
+  void edge(uint64_t now);  // edge `now`: the memory system's, every block's, then the registers swap
   static constexpr int kMaxBurst = 4096;
   EdgeClock* burst_clock_ = nullptr;
   const LayerJob* job_ = nullptr;
-  bool memory_ = false;
   std::unique_ptr<Probe> probe_;
 };
 
@@ -137,7 +131,6 @@ class ArraySim {
   MlsConfig cfg_;
   Stats stats_;
   Traffic traffic_;
-  const MemoryPlan* plan_ = nullptr;
   const sc_core::sc_time period_{1, sc_core::SC_NS};
   // The clock: an EdgeClock (rising edges only, the fast one), or with a VCD
   // file an sc_clock, whose falling edges the probe samples at.

@@ -19,7 +19,7 @@
 // edge and false otherwise (a clock whose high phase is one delta long);
 // negedge_event() never fires.
 //
-// skip(n): the one process on the clock (MacArray under the ideal memory)
+// skip(n): the one process on the clock (MacArray, which runs the memory system)
 // has already done the next n edges' work in its current activation, edges
 // at which nothing reads the simulated time; the clock then notifies no
 // rising edge for them, and its next one comes n + 1 periods after this one,

@@ -5,24 +5,14 @@
 
 namespace mls::hw {
 
-Dram::Dram(sc_core::sc_module_name name, const MemoryConfig& cfg)
-    : sc_module(name), bw_(uint64_t(cfg.dram_bw)), latency_(uint64_t(cfg.dram_latency)) {
-  SC_METHOD(on_clock);
-  sensitive << clk.pos();
-  dont_initialize();
-}
+Dram::Dram(const MemoryConfig& cfg) : bw_(uint64_t(cfg.dram_bw)), latency_(uint64_t(cfg.dram_latency)) {}
 
 void Dram::reset() {
   queue_.clear();
   done_edge_.clear();
   last_done_ = 0;
   read_bytes_ = write_bytes_ = 0;
-  active_ = false;  // an ideal memory never wakes the channel: no cost per edge
-}
-
-void Dram::start() {
-  active_ = true;
-  wake_.notify(sc_core::SC_ZERO_TIME);
+  active_ = false;  // an ideal memory never runs the channel: no cost per edge
 }
 
 size_t Dram::request(uint64_t bytes, Source source) {
@@ -33,7 +23,7 @@ size_t Dram::request(uint64_t bytes, Source source) {
     return id;
   }
   done_edge_.push_back(kPending);
-  const Transfer t{id, bytes, clock_edge(), int(source)};
+  const Transfer t{id, bytes, now_, int(source)};
   // Behind every transfer of an earlier edge or of a source first in order.
   auto at = queue_.end();
   while (at != queue_.begin() && std::prev(at)->queued_edge == t.queued_edge && std::prev(at)->source > t.source) --at;
@@ -41,29 +31,16 @@ size_t Dram::request(uint64_t bytes, Source source) {
   return id;
 }
 
-bool Dram::idle() const {
-  const uint64_t now = clock_edge();
-  if (!queue_.empty()) return false;
-  return last_done_ < now;
-}
-
-void Dram::on_clock() {
-  if (!active_) {
-    next_trigger(wake_);  // dormant until a pass with a real memory starts
-    return;
-  }
-  next_trigger();  // back to the clock
-  if (!clk.posedge()) return;  // woken between edges: wait for the next one
-  const uint64_t now = clock_edge();
+void Dram::serve() {
   uint64_t budget = bw_ ? bw_ : ~uint64_t{0};
-  while (budget && !queue_.empty() && queue_.front().queued_edge < now) {
+  while (budget && !queue_.empty() && queue_.front().queued_edge < now_) {
     Transfer& t = queue_.front();
     const uint64_t moved = std::min(budget, t.remaining);
     t.remaining -= moved;
     budget -= moved;
     if (t.remaining) break;
-    done_edge_[t.id] = now + latency_;
-    last_done_ = std::max(last_done_, now + latency_);
+    done_edge_[t.id] = now_ + latency_;
+    last_done_ = std::max(last_done_, now_ + latency_);
     queue_.pop_front();
   }
 }

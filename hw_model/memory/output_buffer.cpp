@@ -2,8 +2,6 @@
 
 namespace mls::hw {
 
-OutputBuffer::OutputBuffer(sc_core::sc_module_name name, Dram* dram) : sc_module(name), dram_(dram) {}
-
 void OutputBuffer::load(uint64_t capacity_bytes, bool active) {
   capacity_ = capacity_bytes;
   active_ = active;
@@ -31,7 +29,7 @@ void OutputBuffer::written(uint64_t count, uint64_t bytes) {
 bool OutputBuffer::drained() const {
   if (!active_) return true;
   for (const Pending& p : pending_)
-    if (!dram_->done(p.transfer)) return false;
+    if (!dram_->done_after_edge(p.transfer)) return false;
   return true;
 }
 

@@ -3,7 +3,6 @@
 // written them back. The controller reserves room for a block's outputs
 // before it issues the block's last chunk tile; the final-scale unit hands
 // them over as it writes them, and they leave when their write-back completes.
-#include <systemc>
 #include <cstdint>
 #include <deque>
 
@@ -11,10 +10,9 @@
 
 namespace mls::hw {
 
-class OutputBuffer : public sc_core::sc_module {
+class OutputBuffer {
  public:
-  SC_HAS_PROCESS(OutputBuffer);
-  OutputBuffer(sc_core::sc_module_name name, Dram* dram);
+  explicit OutputBuffer(Dram* dram) : dram_(dram) {}
 
   // Before a pass: capacity in bytes (0 = unlimited); inactive = ideal memory.
   void load(uint64_t capacity_bytes, bool active);
@@ -22,7 +20,7 @@ class OutputBuffer : public sc_core::sc_module {
   bool reserve(uint64_t bytes);
   // Final scale: `count` outputs of `bytes` were written; start their write-back.
   void written(uint64_t count, uint64_t bytes);
-  // Every write-back complete.
+  // Every write-back complete by the end of the last edge simulated.
   bool drained() const;
   uint64_t written_elements() const { return elements_; }
 

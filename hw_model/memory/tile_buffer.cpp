@@ -1,30 +1,28 @@
 #include "hw_model/memory/tile_buffer.h"
 
+#include <algorithm>
+
 #include "ref/core/error.h"
 
 namespace mls::hw {
 
-TileBuffer::TileBuffer(sc_core::sc_module_name name, Dram* dram, Dram::Source source)
-    : sc_module(name), dram_(dram), source_(source) {
-  SC_METHOD(on_clock);
-  sensitive << clk.pos();
-  dont_initialize();
-}
-
 void TileBuffer::load(const OperandPlan* plan) {
   plan_ = plan;
   current_ = 0;
-  advanced_edge_ = 0;
   next_fetch_ = 0;
+  fetch_limit_ = 0;  // dormant until start()
   request_.clear();
   elements_ = scales_ = bytes_ = 0;
-  active_ = false;
 }
 
 void TileBuffer::start() {
-  if (!plan_) return;
-  active_ = true;
-  wake_.notify(sc_core::SC_ZERO_TIME);
+  if (plan_) fetch_limit_ = limit();
+}
+
+size_t TileBuffer::limit() const {
+  const size_t demands = plan_->tile.size();
+  // Streaming: `slots` tiles from the current one; resident: every demand.
+  return plan_->slots ? std::min(demands, current_ + size_t(plan_->slots)) : demands;
 }
 
 bool TileBuffer::acquire(int64_t tile) {
@@ -32,27 +30,18 @@ bool TileBuffer::acquire(int64_t tile) {
   const std::vector<int64_t>& demand = plan_->tile;
   if (current_ >= demand.size()) throw Error("tile buffer: tile asked for after the plan's last demand");
   if (demand[current_] != tile) {
-    // The controller moved on: the previous tile's slot is free from the next edge.
+    // The controller moved on: the previous tile's slot is free from the next
+    // edge (the refill of this edge ran before the controller).
     if (current_ + 1 >= demand.size() || demand[current_ + 1] != tile)
       throw Error("tile buffer: tile " + std::to_string(tile) + " asked for out of the plan's order");
     ++current_;
-    advanced_edge_ = clock_edge();
+    fetch_limit_ = limit();
   }
   return current_ < next_fetch_ && dram_->done(request_[current_]);
 }
 
-void TileBuffer::on_clock() {
-  if (!active_) {
-    next_trigger(wake_);
-    return;
-  }
-  next_trigger();
-  if (!clk.posedge()) return;
-  const uint64_t now = clock_edge();
-  // What the controller did at this edge is seen from the next one.
-  const size_t current = advanced_edge_ == now && current_ > 0 ? current_ - 1 : current_;
-  const size_t slots = plan_->slots ? size_t(plan_->slots) : ~size_t{0};
-  while (next_fetch_ < plan_->tile.size() && next_fetch_ - current < slots) {
+void TileBuffer::refill() {
+  while (next_fetch_ < fetch_limit_) {
     const size_t d = next_fetch_++;
     request_.push_back(dram_->request(plan_->bytes[d], source_));
     elements_ += plan_->elements[d];
