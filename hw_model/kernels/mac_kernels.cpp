@@ -75,11 +75,21 @@ __attribute__((target("avx2"))) inline int32_t min_of_lanes(__m256i v) {
   return _mm_cvtsi128_si32(_mm_min_epi32(m, _mm_shuffle_epi32(m, 0xb1)));
 }
 
-// One row of a tile in AVX2, for rows of whole 8-lane vectors: two vectors
-// of registers at a time stay in registers over all the tile's steps (the
-// step's Y broadcast once for both), then the rest one vector at a time. The
-// same operations as mac_tile_row, lane by lane (vpmulld's low 32 bits are
-// the product: narrow products are below 2^30).
+// The columns c .. c + 7 that exist (n - c of them when fewer): a mask for
+// vpmaskmovd, whose masked lanes read as 0 and are never written, so a
+// partial vector's accumulators and hence its largest and smallest partial
+// sums hold 0 in the lanes past n (0 is in hi and lo from the start).
+__attribute__((target("avx2"))) inline __m256i tail_mask(int left) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+}
+
+// One row of a tile in AVX2: two vectors of registers at a time stay in
+// registers over all the tile's steps (the step's Y broadcast once for
+// both), then the rest one vector at a time, the last one masked when the
+// row's columns are not whole vectors (a 3-column pass: one masked vector).
+// The same operations as mac_tile_row, lane by lane (vpmulld's low 32 bits
+// are the product: narrow products are below 2^30).
 __attribute__((target("avx2"))) uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
                                                       const int32_t* y, int32_t steps, int n) {
   __m256i hi = _mm256_setzero_si256(), lo = hi;
@@ -100,15 +110,16 @@ __attribute__((target("avx2"))) uint64_t mac_row_avx2(int32_t* acc, const int32_
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c + 8), a1);
   }
   for (; c < n; c += 8) {
-    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
+    const __m256i mask = tail_mask(n - c);
+    __m256i a = _mm256_maskload_epi32(acc + c, mask);
     const int32_t* xs = x + c;
     for (int32_t s = 0; s < steps; ++s, xs += stride) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs));
+      const __m256i xv = _mm256_maskload_epi32(xs, mask);
       a = _mm256_add_epi32(a, _mm256_mullo_epi32(xv, _mm256_set1_epi32(y[s])));
       hi = _mm256_max_epi32(hi, a);
       lo = _mm256_min_epi32(lo, a);
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c), a);
+    _mm256_maskstore_epi32(acc + c, mask, a);
   }
   return magnitude(max_of_lanes(hi)) | magnitude(min_of_lanes(lo));
 }
@@ -129,7 +140,7 @@ const bool kAvx2 = __builtin_cpu_supports("avx2");
 
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
 #if defined(__x86_64__)
-  if (kAvx2 && n % 8 == 0) return mac_narrow_avx2(acc, cols, t, on, mag, rows, n);
+  if (kAvx2) return mac_narrow_avx2(acc, cols, t, on, mag, rows, n);
 #endif
   mac_narrow_cloned(acc, cols, t, on, mag, rows, n);
 }
