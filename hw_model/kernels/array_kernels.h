@@ -37,18 +37,43 @@ struct TileOperands {
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 
-// Group scaler: value[c] = fp32(sum[c] * x_mantissa[c] * y_mantissa *
-// 2^(x_exp[c] + y_exp)), one rounding; false when some element is outside the
-// double form's range (the caller then scales element by element).
-bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int32_t* x_mantissa, int32_t y_exp,
-               int32_t y_mantissa, int n);
+// A chunk tile's scale factors as the group scalers see them: row r (when
+// on[r]) scales by x_factor[r][c] * y_factor[r], each factor a scale
+// mantissa times a power of two as an exact double (GroupScaler::load).
+struct ScaleRows {
+  const uint8_t* on;
+  const double* const* x_factor;  // [R] pointers to the row's C X factors
+  const double* y_factor;         // [R]
+};
+
+// Group scalers, one chunk tile: value[r * cols + c] = fp32(sum[r * cols +
+// c] * x_factor[r][c] * y_factor[r]), one rounding, for c < n and every row
+// on; the caller keeps each row's exponent sum in [-1022, 960] (then this is
+// group_scale's double form bit for bit). inside[r] = 0 when some of row
+// r's sums is outside the double form's range (|sum| >= 2^45: the caller
+// then scales it element by element), 1 otherwise (and for rows off).
+void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n);
+
+// An element code's layout: e exponent bits, m mantissa bits, the sign above.
+struct CodeFormat {
+  int e, m;
+};
+
+// Multipliers, the Y operands of a span of a chunk tile: y[i] = the operand
+// value (sign * mantissa << shift, operand_value of decode_operand,
+// hw_model/datapath/datapath.h) of codes[i] for i < len; returns the span's
+// zero products among n columns: x_zeros[i] (X's zeros at step i) or all n
+// where y[i] is 0.
+uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros, int64_t len, uint32_t n,
+                     CodeFormat f);
 
 // The portable twins, for the kernels' test.
 namespace portable {
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
-bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int32_t* x_mantissa, int32_t y_exp,
-               int32_t y_mantissa, int n);
+void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n);
+uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros, int64_t len, uint32_t n,
+                     CodeFormat f);
 }  // namespace portable
 
 }  // namespace mls::hw::kernels
