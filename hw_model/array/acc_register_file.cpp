@@ -52,7 +52,7 @@ uint64_t AccRegisterFile<Lane>::add_tile(const Products& p) {
     used_[size_t(r)] = t.len[size_t(r)] > 0;
     fused_[size_t(r)] = used_[size_t(r)] && !(p.lsb_fault && r == 0);
   }
-  const kernels::TileOperands operands{p.x_plane, p.x_stride, t.gk0.data(), t.len.data(), p.y_values, p.y_pitch};
+  const kernels::TileOperands operands{p.x_plane, p.x_stride, t.gk0.data(), t.len.data(), p.y_values, p.y_at};
   kernels::mac_tile(regs_.data(), cols_, operands, fused_.data(), row_magnitudes_.data(), rows_, p.active_cols);
   uint64_t overflows = 0;
   for (int r = 0; r < rows_; ++r) {
@@ -79,7 +79,7 @@ uint64_t AccRegisterFile<Lane>::add_row_by_product(const Products& p, int r) {
   bool diverged = false;
   uint64_t overflows = 0;
   Lane* __restrict prod = products_.data();
-  const int32_t* y = &p.y_values[size_t(r) * size_t(p.y_pitch)];
+  const int32_t* y = &p.y_values[p.y_at[size_t(r)]];
   for (int32_t s = 0; s < p.rows->len[size_t(r)]; ++s) {
     // Products::product's values (narrow lanes hold them: below 2^30).
     const int32_t* __restrict x = p.x_row(r, s);

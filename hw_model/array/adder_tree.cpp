@@ -41,6 +41,7 @@ void AdderTree::reduce_level(const float* src, const uint8_t* src_valid, Stage& 
   // The tree_order fault: a mis-wired first level, slots 1 and 2 trade
   // places, so (a0+a2) + (a1+a3).
   const bool swapped = fault_ == Fault::tree_order && n == rows_ && n >= 4;
+  const int width = vector_width(s.active_cols, cols_);  // whole vectors; the columns past active_cols are not read
   const auto at = [swapped](int j) { return swapped && (j == 1 || j == 2) ? 3 - j : j; };
   for (int i = 0; i < half; ++i) {
     const int ja = at(2 * i), jb = at(2 * i + 1);
@@ -49,15 +50,15 @@ void AdderTree::reduce_level(const float* src, const uint8_t* src_valid, Stage& 
     const float* pa = src + size_t(ja) * size_t(cols_);
     const float* pb = src + size_t(jb) * size_t(cols_);
     if (va && vb) {
-      add_columns(dst, pa, pb, s.active_cols);
+      add_columns(dst, pa, pb, width);
       adds_ += uint64_t(s.active_cols);
     } else if (va || vb) {
-      copy_columns(dst, va ? pa : pb, s.active_cols);
+      copy_columns(dst, va ? pa : pb, width);
     }
     s.slot_valid[size_t(i)] = va || vb;
   }
   if (n % 2) {
-    copy_columns(&s.value[size_t(half) * size_t(cols_)], src + size_t(n - 1) * size_t(cols_), s.active_cols);
+    copy_columns(&s.value[size_t(half) * size_t(cols_)], src + size_t(n - 1) * size_t(cols_), width);
     s.slot_valid[size_t(half)] = src_valid[n - 1];
   }
   s.slots = (n + 1) / 2;

@@ -45,7 +45,9 @@ void GroupScaler::load(const LayerJob& job) {
   // (far beyond any scale format's) widens the group's range past the
   // double form's, so its rows take the element-by-element scalers.
   const int x_m = job.x_scale.m;
-  x_factor_.assign(size_t(job.g) * size_t(job.m), 0.0);
+  // cols_ more at the end: a tile's rows are scaled in whole vectors
+  // (vector_width), past the last m of the last group too.
+  x_factor_.assign(size_t(job.g) * size_t(job.m) + size_t(cols_), 0.0);
   x_exp_lo_.assign(size_t(job.g), kHighestExp);
   x_exp_hi_.assign(size_t(job.g), kLowestExp);
   for (int64_t m = 0; m < job.m; ++m)
@@ -89,7 +91,7 @@ void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
     inside_[size_t(r)] = 1;
   }
   const kernels::ScaleRows rows{on_.data(), row_x_factor_.data(), row_y_factor_.data()};
-  kernels::scale_tile(o.value.data(), s.sum.data(), cols_, rows, inside_.data(), rows_, cols);
+  kernels::scale_tile(o.value.data(), s.sum.data(), cols_, rows, inside_.data(), rows_, vector_width(cols, cols_));
   for (int r = 0; r < rows_; ++r)
     if (s.row_valid[size_t(r)] && (!on_[size_t(r)] || !inside_[size_t(r)])) scale_by_element(s, o, r);
   stats_->scale += scaled;

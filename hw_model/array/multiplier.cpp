@@ -70,7 +70,7 @@ void Multiplier::edge(const Operands& in, Products& o, bool rst) {
   o.x_plane = x_values_.data() + in.first_m;
   o.x_stride = in.x_stride;
   o.y_values = y_tile_[tile_slot_].data();
-  o.y_pitch = in.rows->steps;
+  o.y_at = y_at_[tile_slot_].data();
   stats_->mul += uint64_t(in.rows->active_at[size_t(in.step)]) * uint64_t(n);
 }
 
@@ -78,30 +78,37 @@ void Multiplier::edge(const Operands& in, Products& o, bool rst) {
 // previous tile's did not use (the local accumulators read that one until
 // the previous tile's last step has passed them), and the tile's zero
 // products counted (kernels::decode_span: in arithmetic, as Y is 0 as the
-// data has it, ReLU and padding, and a branch would mispredict). The
-// leading rows that read one run of the Y row, step after step (every
-// row of a tile whose chunks follow each other in one group, or in groups
-// of whole chunks), are one span; the rest a span per row.
+// data has it, ReLU and padding, and a branch would mispredict). Rows
+// whose chunks follow each other in the Y row (the rows of a tile over
+// consecutive chunks, across group boundaries too) are decoded as one run
+// and share it (y_at: where each row's values start), so a tile is usually
+// one kernel call; a tile's chunks never overlap, so no code is decoded or
+// counted twice.
 void Multiplier::decode_tile(const Operands& in) {
   tile_slot_ ^= 1;
   const TileRows& rows = *in.rows;
-  const int32_t steps = rows.steps;
   std::vector<int32_t>& slot = y_tile_[tile_slot_];
-  slot.resize(size_t(rows_) * size_t(steps));
+  std::vector<int64_t>& y_at = y_at_[tile_slot_];
+  slot.resize(size_t(rows_) * size_t(rows.steps));
+  y_at.assign(size_t(rows_), 0);
   const uint32_t* zeros_of = &x_zeros_[size_t(in.tag.m_tile * gk_)];  // this m-tile's, by X buffer row
   const uint32_t* y_row = in.y_rows->codes(in.tag.p);  // stays in its slot for this loop
   const uint32_t n = uint32_t(in.active_cols);
-  const int64_t base = rows.gk0[0];
-  int r = 0;
-  while (r < rows_ && rows.len[size_t(r)] == steps && rows.gk0[size_t(r)] == base + int64_t(r) * steps) ++r;
-  uint64_t zeros =
-      r ? kernels::decode_span(slot.data(), y_row + base, zeros_of + base, int64_t(r) * steps, n, y_code_) : 0;
-  for (; r < rows_; ++r) {
-    const int64_t gk0 = rows.gk0[size_t(r)];
-    const int32_t len = rows.len[size_t(r)];
-    if (len > 0)
-      zeros += kernels::decode_span(&slot[size_t(r) * size_t(steps)], y_row + gk0, zeros_of + gk0, len, n, y_code_);
+  uint64_t zeros = 0;
+  int64_t run_gk = 0, run_at = 0, run_len = 0;  // the run being gathered: Y row from run_gk, slot from run_at
+  const auto flush = [&] {
+    if (run_len)
+      zeros += kernels::decode_span(&slot[size_t(run_at)], y_row + run_gk, zeros_of + run_gk, run_len, n, y_code_);
+    run_at += run_len, run_len = 0;
+  };
+  for (int r = 0; r < rows_; ++r) {
+    const int64_t gk0 = rows.gk0[size_t(r)], len = rows.len[size_t(r)];
+    if (len <= 0) continue;
+    if (gk0 != run_gk + run_len) flush(), run_gk = gk0;
+    y_at[size_t(r)] = run_at + run_len;
+    run_len += len;
   }
+  flush();
   stats_->mul_zero += zeros;
 }
 

@@ -13,14 +13,14 @@ namespace mls::hw::kernels {
 
 // A chunk tile's operands as the local accumulators see them (Products):
 // row r's X values at step s are x_plane + (gk0[r] + s) * x_stride, its Y
-// value y[r * y_pitch + s], for s < len[r].
+// value y[y_at[r] + s], for s < len[r].
 struct TileOperands {
   const int32_t* x_plane;
   int64_t x_stride;
   const int64_t* gk0;
   const int32_t* len;
   const int32_t* y;
-  int32_t y_pitch;
+  const int64_t* y_at;
 };
 
 // Local accumulators, one chunk tile, multiply and accumulation fused: for

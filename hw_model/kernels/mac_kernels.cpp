@@ -46,7 +46,7 @@ __attribute__((always_inline)) inline void mac_tile_body(Lane* acc, int cols, co
     mag[r] = 0;
     if (!on[r]) continue;
     mag[r] = mac_tile_row(acc + size_t(r) * size_t(cols), t.x_plane + t.gk0[r] * t.x_stride, t.x_stride,
-                          t.y + size_t(r) * size_t(t.y_pitch), t.len[r], n);
+                          t.y + t.y_at[r], t.len[r], n);
   }
 }
 
@@ -130,7 +130,7 @@ __attribute__((target("avx2"))) void mac_narrow_avx2(int32_t* acc, int cols, con
     mag[r] = 0;
     if (!on[r]) continue;
     mag[r] = mac_row_avx2(acc + size_t(r) * size_t(cols), t.x_plane + t.gk0[r] * t.x_stride, t.x_stride,
-                          t.y + size_t(r) * size_t(t.y_pitch), t.len[r], n);
+                          t.y + t.y_at[r], t.len[r], n);
   }
 }
 const bool kAvx2 = __builtin_cpu_supports("avx2");

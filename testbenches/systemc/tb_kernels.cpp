@@ -48,7 +48,9 @@ void mac_tile_against_twin(int operand_bits, uint32_t seed) {
         gk0[size_t(r)] = int64_t(rng() % uint64_t(plane_rows - steps + 1));
         on[size_t(r)] = rng() % 5 != 0;
       }
-      const kernels::TileOperands t{x.data(), cols, gk0.data(), len.data(), y.data(), steps};
+      std::vector<int64_t> y_at(static_cast<size_t>(rows));
+      for (int r = 0; r < rows; ++r) y_at[size_t(r)] = int64_t(r) * steps;  // row r's Y values from r * steps on
+      const kernels::TileOperands t{x.data(), cols, gk0.data(), len.data(), y.data(), y_at.data()};
       std::vector<Lane> acc(size_t(rows * cols), 0), twin = acc;
       std::vector<uint64_t> mag(static_cast<size_t>(rows)), mag_twin(static_cast<size_t>(rows));
       kernels::mac_tile(acc.data(), cols, t, on.data(), mag.data(), rows, n);
