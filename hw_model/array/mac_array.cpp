@@ -72,25 +72,27 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
 }
 
 void MacArray::on_clock() {
-  edge();
+  // Reset is a signal written between sc_start calls: it cannot change
+  // within one activation, so it is read once for the whole run of edges.
+  const bool r = rst.read();
+  edge(r);
   if (!burst_clock_ || memory_) return;
   // The ideal memory without a VCD file: the following edges run in this
   // activation for as long as none of them reads the simulated time (the
   // controller's first issue, the final-scale units' writes and the last
   // one's pause); the clock skips them (EdgeClock::skip).
   int edges = 0;
-  while (edges < kMaxBurst && !rst.read() && !controller.first_issue_pending() && !out_acc_reg.read().tag.valid &&
+  while (edges < kMaxBurst && !r && !controller.first_issue_pending() && !out_acc_reg.read().tag.valid &&
          !final_scale.done()) {
-    edge();
+    edge(r);
     ++edges;
   }
   if (edges) burst_clock_->skip(edges);
 }
 
-void MacArray::edge() {
+void MacArray::edge(bool r) {
   // Each block reads its input register's current state and writes its
   // output register's next one, so the order of the calls does not matter.
-  const bool r = rst.read();
   controller.edge(cmd_reg.next(), r);
   operand_buffer.edge(cmd_reg.read(), operand_reg.next(), r);
   multiplier.edge(operand_reg.read(), product_reg.next(), r);

@@ -92,7 +92,7 @@ class MacArray : public sc_core::sc_module {
  private:
   struct Probe;
   void on_clock();  // the one process: an edge (with the ideal memory, a run of edges)
-  void edge();      // every block's edge, then the registers swap
+  void edge(bool rst);  // every block's edge, then the registers swap
   static constexpr int kMaxBurst = 4096;
   EdgeClock* burst_clock_ = nullptr;
   const LayerJob* job_ = nullptr;
