@@ -9,6 +9,8 @@
 // never share one.
 #include <cstdint>
 
+#include "ref/core/config.h"
+
 namespace mls::hw::kernels {
 
 // A chunk tile's operands as the local accumulators see them (Products):
@@ -46,7 +48,33 @@ struct ScaleRows {
   const double* y_factor;         // [R]
 };
 
-// Group scalers, one chunk tile: value[r * cols + c] = fp32(sum[r * cols +
+// One row of a chunk tile redone product by product (the local
+// accumulators' rows whose partial sums left the acc_bits range, and PE
+// (0,0)'s row under the mul_lsb fault): row r's X values at step s are x + s
+// * x_stride, its Y value y[s], for s < len; n columns.
+struct RedoRow {
+  const int32_t* x;
+  int64_t x_stride;
+  const int32_t* y;
+  int32_t len;
+  int n;
+  bool lsb_fault;  // column 0's product bit 0 stuck at 1
+  int acc_bits;
+  Overflow policy;
+};
+
+// Local accumulators, a row's tile from registers at 0, as the registers
+// add at each edge: until a sum leaves the range the registers are the
+// exact sums (their magnitudes, v ^ (v >> 63), ORed into `magnitudes`);
+// from the step one does, the exact sums go on in `exact` (their magnitudes
+// into `exact_magnitudes`) and the registers take the overflow policy.
+// Returns how many additions overflowed; `prod` is n lanes of scratch.
+uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes);
+uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes);
+
+// A chunk tile's scale factorss, one chunk tile: value[r * cols + c] = fp32(sum[r * cols +
 // c] * x_factor[r][c] * y_factor[r]), one rounding, for c < n and every row
 // on; the caller keeps each row's exponent sum in [-1022, 960] (then this is
 // group_scale's double form bit for bit). inside[r] = 0 when some of row
@@ -69,6 +97,10 @@ uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros,
 
 // The portable twins, for the kernels' test.
 namespace portable {
+uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes);
+uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes);
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n);

@@ -190,5 +190,64 @@ TEST(Kernels, DecodeSpanMatchesTheDecoderAndItsTwin) {
     }
 }
 
+// A row redone product by product: random operands that take the sums past
+// narrow and wide accumulator widths (both policies, with and without the
+// mul_lsb fault, column counts that are and are not whole vectors). The
+// dispatched kernel and its twin must give the registers, overflow count
+// and magnitudes of a plain walk with the datapath's accumulate() per
+// product beside exact 128-bit sums.
+template <class Lane, class Exact>
+void redo_row_against_walk(int acc_bits, int operand_bits, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int n = int(rng() % 21), len = int(rng() % 10), stride = 24;
+    std::vector<int32_t> x(static_cast<size_t>(stride * 10)), y(static_cast<size_t>(10));
+    for (int32_t& v : x) v = int32_t(rng() >> (64 - operand_bits)) * (rng() & 1 ? -1 : 1);
+    for (int32_t& v : y) v = rng() % 6 == 0 ? 0 : int32_t(rng() >> (64 - operand_bits)) * (rng() & 1 ? -1 : 1);
+    const Overflow policy = trial % 2 ? Overflow::wrap : Overflow::saturate;
+    const kernels::RedoRow w{x.data(), stride, y.data(), len, n, trial % 5 == 0, acc_bits, policy};
+    std::vector<Lane> acc(static_cast<size_t>(n + 1), Lane(99)), prod(acc.size()), acc_twin = acc, prod_twin(acc.size());
+    std::vector<Exact> exact(acc.size()), exact_twin(acc.size());
+    uint64_t mag = 0, mag_twin = 0;
+    unsigned __int128 exact_mag = 0, exact_mag_twin = 0;
+    const uint64_t over = kernels::redo_row(acc.data(), exact.data(), prod.data(), w, mag, exact_mag);
+    const uint64_t over_twin =
+        kernels::portable::redo_row(acc_twin.data(), exact_twin.data(), prod_twin.data(), w, mag_twin, exact_mag_twin);
+    EXPECT_EQ(over, over_twin);
+    EXPECT_EQ(acc, acc_twin);
+    EXPECT_EQ(mag, mag_twin);
+    EXPECT_TRUE(exact_mag == exact_mag_twin);
+    uint64_t want_over = 0;
+    unsigned __int128 want_or = 0;
+    for (int c = 0; c < n; ++c) {
+      int64_t reg = 0;
+      __int128 sum = 0;
+      for (int s = 0; s < len; ++s) {
+        int64_t product = int64_t(x[size_t(s * stride + c)]) * y[size_t(s)];
+        if (w.lsb_fault && c == 0) product |= 1;
+        const AccumulateResult a = accumulate(reg, product, acc_bits, policy);
+        reg = a.sum, want_over += a.overflow, sum += product;
+        want_or |= static_cast<unsigned __int128>(sum < 0 ? -sum - 1 : sum);
+      }
+      EXPECT_EQ(int64_t(acc[size_t(c)]), reg) << "col " << c;
+    }
+    EXPECT_EQ(acc[size_t(n)], Lane(99)) << "nothing written past n";
+    EXPECT_EQ(over, want_over);
+    const unsigned __int128 got_or = mag | exact_mag;
+    const auto top = [](unsigned __int128 v) { int b = 0; for (; v; v >>= 1) ++b; return b; };
+    EXPECT_EQ(top(got_or), top(want_or)) << "highest bit of the partial sums' magnitudes";
+  }
+}
+
+TEST(Kernels, RedoRowMatchesAccumulateAndItsTwin) {
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    redo_row_against_walk<int32_t, int64_t>(8, 6, seed);
+    redo_row_against_walk<int32_t, int64_t>(16, 14, seed);  // narrow: products below 2^28
+    redo_row_against_walk<int32_t, int64_t>(31, 15, seed);
+    redo_row_against_walk<int64_t, __int128>(16, 14, seed);
+    redo_row_against_walk<int64_t, __int128>(40, 27, seed);  // products up to 2^54
+  }
+}
+
 }  // namespace
 }  // namespace mls::hw
