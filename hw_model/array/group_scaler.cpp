@@ -78,10 +78,15 @@ void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
   // The tile's rows in one kernel call where each row's exponents stay in
   // the double form's range (every row of every preset); the rest, and rows
   // with a sum beyond the double form, element by element.
+  // Row r holds chunk tile * R + r, of group (tile * R + r) / per_group:
+  // the groups counted on from the first row's (one division per tile).
+  const int64_t first_chunk = s.tag.tile * rows_, per_group = j.plan.per_group;
+  int64_t row_group = j.plan.group_of(first_chunk), chunk_in_group = first_chunk % per_group;
   for (int r = 0; r < rows_; ++r) {
     const bool valid = s.row_valid[size_t(r)];
     scaled += valid ? uint64_t(cols) : 0;
-    const int64_t g = valid ? j.plan.group_of(s.tag.tile * rows_ + r) : 0;
+    const int64_t g = valid ? row_group : 0;
+    if (++chunk_in_group == per_group) chunk_in_group = 0, ++row_group;
     const GroupScale sy = y_scales[valid ? g : 0];
     const int32_t y_exp = int32_t(sy.exp) - y_m;
     on_[size_t(r)] = valid && y_exp >= kLowestExp && y_exp <= kFactorHighest &&
