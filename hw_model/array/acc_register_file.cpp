@@ -84,8 +84,8 @@ uint64_t AccRegisterFile<Lane>::add_row_by_product(const Products& p, int r) {
 template <class Lane>
 void AccRegisterFile<Lane>::hand_over(ChunkSums& out) {
   out.row_valid.assign(used_.begin(), used_.end());
-  out.sum.assign(regs_.begin(), regs_.end());
-  std::fill(regs_.begin(), regs_.end(), Lane(0));
+  out.sum.resize(regs_.size());
+  kernels::hand_over(out.sum.data(), regs_.data(), regs_.size());
   std::fill(used_.begin(), used_.end(), uint8_t(0));
 }
 

@@ -84,16 +84,17 @@ void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
   int64_t row_group = j.plan.group_of(first_chunk), chunk_in_group = first_chunk % per_group;
   for (int r = 0; r < rows_; ++r) {
     const bool valid = s.row_valid[size_t(r)];
-    scaled += valid ? uint64_t(cols) : 0;
-    const int64_t g = valid ? row_group : 0;
+    const int64_t g = row_group;
     if (++chunk_in_group == per_group) chunk_in_group = 0, ++row_group;
-    const GroupScale sy = y_scales[valid ? g : 0];
+    on_[size_t(r)] = 0, inside_[size_t(r)] = 1;
+    if (!valid) continue;
+    scaled += uint64_t(cols);
+    const GroupScale sy = y_scales[g];
     const int32_t y_exp = int32_t(sy.exp) - y_m;
-    on_[size_t(r)] = valid && y_exp >= kLowestExp && y_exp <= kFactorHighest &&
-                     x_exp_lo_[size_t(g)] + y_exp >= kLowestExp && x_exp_hi_[size_t(g)] + y_exp <= kHighestExp;
+    on_[size_t(r)] = y_exp >= kLowestExp && y_exp <= kFactorHighest && x_exp_lo_[size_t(g)] + y_exp >= kLowestExp &&
+                     x_exp_hi_[size_t(g)] + y_exp <= kHighestExp;
     row_x_factor_[size_t(r)] = &x_factor_[size_t(g * j.m + m0)];
     row_y_factor_[size_t(r)] = factor(scale_mantissa(form_, sy, y_m), y_exp);
-    inside_[size_t(r)] = 1;
   }
   const kernels::ScaleRows rows{on_.data(), row_x_factor_.data(), row_y_factor_.data()};
   kernels::scale_tile(o.value.data(), s.sum.data(), cols_, rows, inside_.data(), rows_, vector_width(cols, cols_));

@@ -207,7 +207,29 @@ uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w
   return redo_row_body(acc, exact, prod, w, magnitudes, exact_magnitudes);
 }
 
+namespace {
+
+template <class Lane>
+__attribute__((always_inline)) inline void hand_over_body(int64_t* __restrict sum, Lane* __restrict regs, size_t n) {
+  for (size_t i = 0; i < n; ++i) sum[i] = regs[i];
+  for (size_t i = 0; i < n; ++i) regs[i] = 0;
+}
+
+}  // namespace
+
+__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int32_t* regs, size_t n) {
+  hand_over_body(sum, regs, n);
+}
+
+__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int64_t* regs, size_t n) {
+  hand_over_body(sum, regs, n);
+}
+
 namespace portable {
+
+void hand_over(int64_t* sum, int32_t* regs, size_t n) { hand_over_body(sum, regs, n); }
+void hand_over(int64_t* sum, int64_t* regs, size_t n) { hand_over_body(sum, regs, n); }
+
 
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
   mac_tile_body(acc, cols, t, on, mag, rows, n);

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -247,6 +248,36 @@ TEST(Kernels, RedoRowMatchesAccumulateAndItsTwin) {
     redo_row_against_walk<int64_t, __int128>(16, 14, seed);
     redo_row_against_walk<int64_t, __int128>(40, 27, seed);  // products up to 2^54
   }
+}
+
+// The hand-over: every register's value, sign-extended, and the registers
+// cleared, for lengths that are and are not whole vectors; extreme values.
+template <class Lane>
+void hand_over_against_values(uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  for (size_t n : {size_t(0), size_t(1), size_t(3), size_t(8), size_t(17), size_t(256), size_t(4099)}) {
+    std::vector<Lane> regs(n + 1), twin_regs;
+    for (Lane& v : regs) v = Lane(rng());
+    if (n > 1) regs[0] = std::numeric_limits<Lane>::min(), regs[1] = std::numeric_limits<Lane>::max();
+    twin_regs = regs;
+    const std::vector<Lane> before = regs;
+    std::vector<int64_t> sum(n + 1, 7), twin(n + 1, 7);
+    kernels::hand_over(sum.data(), regs.data(), n);
+    kernels::portable::hand_over(twin.data(), twin_regs.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(sum[i], int64_t(before[i])) << i;
+      EXPECT_EQ(regs[i], Lane(0)) << i;
+    }
+    EXPECT_EQ(sum[n], 7) << "nothing written past n";
+    EXPECT_EQ(regs[n], before[n]) << "nothing cleared past n";
+    EXPECT_EQ(twin, sum);
+    EXPECT_EQ(twin_regs, regs);
+  }
+}
+
+TEST(Kernels, HandOverGivesTheRegistersAndClearsThem) {
+  hand_over_against_values<int32_t>(3);
+  hand_over_against_values<int64_t>(4);
 }
 
 }  // namespace
