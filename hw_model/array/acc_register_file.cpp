@@ -52,7 +52,7 @@ uint64_t AccRegisterFile<Lane>::add_tile(const Products& p) {
     used_[size_t(r)] = t.len[size_t(r)] > 0;
     fused_[size_t(r)] = used_[size_t(r)] && !(p.lsb_fault && r == 0);
   }
-  const kernels::TileOperands operands{p.x_plane, p.x_stride, t.gk0.data(), t.len.data(), p.y_values, p.y_pitch};
+  const kernels::TileOperands operands{p.x_plane, p.x_stride, t.gk0.data(), t.len.data(), p.y_values, p.y_at};
   kernels::mac_tile(regs_.data(), cols_, operands, fused_.data(), row_magnitudes_.data(), rows_, p.active_cols);
   uint64_t overflows = 0;
   for (int r = 0; r < rows_; ++r) {
@@ -67,47 +67,25 @@ uint64_t AccRegisterFile<Lane>::add_tile(const Products& p) {
   return overflows;
 }
 
-// A row's tile redone from 0 product by product (Products::product), as the
-// registers add at each edge: until a sum leaves the range the registers are
-// the exact sums; from the step one does, the row keeps its exact sums apart
-// (for width_needed) and the registers take the overflow policy.
+// A row's tile redone from 0 product by product (kernels::redo_row), as
+// the registers add at each edge: until a sum leaves the range the
+// registers are the exact sums; from the step one does, the row keeps its
+// exact sums apart (for width_needed) and the registers take the overflow
+// policy.
 template <class Lane>
 uint64_t AccRegisterFile<Lane>::add_row_by_product(const Products& p, int r) {
-  const int n = p.active_cols;
   Lane* acc = &regs_[size_t(r) * size_t(cols_)];
   std::fill(acc, acc + cols_, Lane(0));
-  bool diverged = false;
-  uint64_t overflows = 0;
-  Lane* __restrict prod = products_.data();
-  const int32_t* y = &p.y_values[size_t(r) * size_t(p.y_pitch)];
-  for (int32_t s = 0; s < p.rows->len[size_t(r)]; ++s) {
-    // Products::product's values (narrow lanes hold them: below 2^30).
-    const int32_t* __restrict x = p.x_row(r, s);
-    const int64_t ys = y[s];
-    for (int c = 0; c < n; ++c) prod[c] = Lane(int64_t(uint64_t(int64_t(x[c])) * uint64_t(ys)));
-    if (p.lsb_fault && r == 0 && n > 0) prod[0] = Lane(prod[0] | 1);
-    uint64_t raw_magnitudes = 0;
-    if (diverged) {
-      add_row_exact(exact_.data(), products_.data(), n, exact_magnitudes_);
-      if (add_row_unchecked(acc, products_.data(), n, acc_bits_, raw_magnitudes))
-        overflows += saturate_or_wrap_row(acc, n, acc_bits_, policy_);
-      continue;
-    }
-    const bool out_of_range = add_row_unchecked(acc, products_.data(), n, acc_bits_, raw_magnitudes) != 0;
-    magnitudes_ |= raw_magnitudes;  // exact sums
-    if (!out_of_range) continue;
-    std::copy(acc, acc + cols_, exact_.begin());
-    diverged = true;
-    overflows += saturate_or_wrap_row(acc, n, acc_bits_, policy_);
-  }
-  return overflows;
+  const kernels::RedoRow row{p.x_row(r, 0), p.x_stride, &p.y_values[p.y_at[size_t(r)]], p.rows->len[size_t(r)],
+                             p.active_cols, p.lsb_fault && r == 0, acc_bits_, policy_};
+  return kernels::redo_row(acc, exact_.data(), products_.data(), row, magnitudes_, exact_magnitudes_);
 }
 
 template <class Lane>
 void AccRegisterFile<Lane>::hand_over(ChunkSums& out) {
   out.row_valid.assign(used_.begin(), used_.end());
-  out.sum.assign(regs_.begin(), regs_.end());
-  std::fill(regs_.begin(), regs_.end(), Lane(0));
+  out.sum.resize(regs_.size());
+  kernels::hand_over(out.sum.data(), regs_.data(), regs_.size());
   std::fill(used_.begin(), used_.end(), uint8_t(0));
 }
 

@@ -32,9 +32,9 @@ class AdderTree {
     std::vector<uint8_t> slot_valid;  // [slots]
     std::vector<float> value;         // [slots][C]
   };
-  void reduce_level(Stage& s) const;
+  void reduce_level(const float* src, const uint8_t* src_valid, Stage& s) const;
   uint64_t reduce_levels(Stage& s, int levels) const;
-  void load_input(Stage& dst, const ScaledSums& in_s, bool rst) const;
+  uint64_t load_input(Stage& dst, const ScaledSums& in_s, bool rst, int levels) const;
 
   const int rows_, cols_;
   const Fault fault_;

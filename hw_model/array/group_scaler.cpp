@@ -1,26 +1,63 @@
 #include "hw_model/array/group_scaler.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "hw_model/datapath/datapath.h"
 #include "hw_model/kernels/array_kernels.h"
 
 namespace mls::hw {
 
+namespace {
+
+// The exponent range of the double form (in_double_range) and, for one
+// factor, the range in which mantissa (below 2^4) * 2^exp is an exact
+// normal double.
+constexpr int kLowestExp = -1022, kHighestExp = 960, kFactorHighest = 1019;
+
+// mantissa * 2^exp for exp in [kLowestExp, kFactorHighest], from the power's
+// bits (no libm call per row); 0 outside, where the row does not use it.
+double factor(uint32_t mantissa, int32_t exp) {
+  if (exp < kLowestExp || exp > kFactorHighest) return 0.0;
+  const uint64_t bits = uint64_t(exp + 1023) << 52;
+  double pow2;
+  std::memcpy(&pow2, &bits, sizeof pow2);
+  return double(mantissa) * pow2;
+}
+
+}  // namespace
+
 GroupScaler::GroupScaler(const ArrayConfig& cfg, Stats* stats)
-    : rows_(cfg.rows), cols_(cfg.cols), fault_(cfg.fault), stats_(stats) {}
+    : rows_(cfg.rows),
+      cols_(cfg.cols),
+      fault_(cfg.fault),
+      stats_(stats),
+      on_(size_t(cfg.rows)),
+      inside_(size_t(cfg.rows)),
+      row_x_factor_(size_t(cfg.rows)),
+      row_y_factor_(size_t(cfg.rows)) {}
 
 void GroupScaler::load(const LayerJob& job) {
   job_ = &job;
   form_ = scaler_form(job.x_scale, job.y_scale);
-  // X's register file decoded for the common double form: [g][m], so the
-  // columns of a row read neighbours.
+  // X's register file decoded for the tile kernel: [g][m], so the columns
+  // of a row read neighbours. An exponent outside the factor's exact range
+  // (far beyond any scale format's) widens the group's range past the
+  // double form's, so its rows take the element-by-element scalers.
   const int x_m = job.x_scale.m;
-  x_exp_.resize(size_t(job.g) * size_t(job.m));
-  x_mantissa_.resize(x_exp_.size());
+  // cols_ more at the end: a tile's rows are scaled in whole vectors
+  // (vector_width), past the last m of the last group too.
+  x_factor_.assign(size_t(job.g) * size_t(job.m) + size_t(cols_), 0.0);
+  x_exp_lo_.assign(size_t(job.g), kHighestExp);
+  x_exp_hi_.assign(size_t(job.g), kLowestExp);
   for (int64_t m = 0; m < job.m; ++m)
     for (int64_t g = 0; g < job.g; ++g) {
       const GroupScale sx = x_register(job.x_scales[size_t(m * job.g + g)]);
-      x_exp_[size_t(g * job.m + m)] = int32_t(sx.exp) - x_m;
-      x_mantissa_[size_t(g * job.m + m)] = int32_t(scale_mantissa(form_, sx, x_m));
+      const int32_t exp = int32_t(sx.exp) - x_m;
+      const bool exact = exp >= kLowestExp && exp <= kFactorHighest;
+      x_factor_[size_t(g * job.m + m)] = factor(scale_mantissa(form_, sx, x_m), exp);
+      x_exp_lo_[size_t(g)] = std::min(x_exp_lo_[size_t(g)], exact ? exp : kLowestExp - 1);
+      x_exp_hi_[size_t(g)] = std::max(x_exp_hi_[size_t(g)], exact ? exp : kHighestExp + 1);
     }
 }
 
@@ -34,28 +71,49 @@ void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
   o.row_valid = s.row_valid;
   o.active_cols = s.active_cols;
   o.value.resize(size_t(rows_) * size_t(cols_));
-  const ScalerForm form = form_;
-  const int x_m = j.x_scale.m, y_m = j.y_scale.m, cols = s.active_cols;
-  const int64_t groups = j.g, m0 = s.tag.m_tile * cols_;
+  const int y_m = j.y_scale.m, cols = s.active_cols;
+  const int64_t m0 = s.tag.m_tile * cols_;
   const GroupScale* y_scales = j.y.scales(s.tag.p);
   uint64_t scaled = 0;
+  // The tile's rows in one kernel call where each row's exponents stay in
+  // the double form's range (every row of every preset); the rest, and rows
+  // with a sum beyond the double form, element by element.
+  // Row r holds chunk tile * R + r, of group (tile * R + r) / per_group:
+  // the groups counted on from the first row's (one division per tile).
+  const int64_t first_chunk = s.tag.tile * rows_, per_group = j.plan.per_group;
+  int64_t row_group = j.plan.group_of(first_chunk), chunk_in_group = first_chunk % per_group;
   for (int r = 0; r < rows_; ++r) {
-    if (!s.row_valid[size_t(r)]) continue;
-    const int64_t g = j.plan.group_of(s.tag.tile * rows_ + r);
-    const GroupScale sy = y_scales[g];
-    const int64_t* sum = &s.sum[size_t(r) * size_t(cols_)];
-    float* value = &o.value[size_t(r) * size_t(cols_)];
-    const size_t x0 = size_t(g * j.m + m0);
+    const bool valid = s.row_valid[size_t(r)];
+    const int64_t g = row_group;
+    if (++chunk_in_group == per_group) chunk_in_group = 0, ++row_group;
+    on_[size_t(r)] = 0, inside_[size_t(r)] = 1;
+    if (!valid) continue;
     scaled += uint64_t(cols);
-    if (kernels::scale_row(value, sum, &x_exp_[x0], &x_mantissa_[x0], int32_t(sy.exp) - y_m,
-                            int32_t(scale_mantissa(form, sy, y_m)), cols))
-      continue;
-    // Some sum or exponent is beyond the double form: the integer scalers.
-    for (int c = 0; c < cols; ++c)
-      value[c] = group_scale(form, sum[c], x_register(j.x_scales[size_t((m0 + c) * groups + g)]), sy, x_m, y_m);
+    const GroupScale sy = y_scales[g];
+    const int32_t y_exp = int32_t(sy.exp) - y_m;
+    on_[size_t(r)] = y_exp >= kLowestExp && y_exp <= kFactorHighest && x_exp_lo_[size_t(g)] + y_exp >= kLowestExp &&
+                     x_exp_hi_[size_t(g)] + y_exp <= kHighestExp;
+    row_x_factor_[size_t(r)] = &x_factor_[size_t(g * j.m + m0)];
+    row_y_factor_[size_t(r)] = factor(scale_mantissa(form_, sy, y_m), y_exp);
   }
+  const kernels::ScaleRows rows{on_.data(), row_x_factor_.data(), row_y_factor_.data()};
+  kernels::scale_tile(o.value.data(), s.sum.data(), cols_, rows, inside_.data(), rows_, vector_width(cols, cols_));
+  for (int r = 0; r < rows_; ++r)
+    if (s.row_valid[size_t(r)] && (!on_[size_t(r)] || !inside_[size_t(r)])) scale_by_element(s, o, r);
   stats_->scale += scaled;
-  if (form == ScalerForm::multiplier) stats_->scale_mul += scaled;
+  if (form_ == ScalerForm::multiplier) stats_->scale_mul += scaled;
+}
+
+// A row beyond the double form: the integer scalers, element by element.
+void GroupScaler::scale_by_element(const ChunkSums& s, ScaledSums& o, int r) const {
+  const LayerJob& j = *job_;
+  const int64_t g = j.plan.group_of(s.tag.tile * rows_ + r), m0 = s.tag.m_tile * cols_;
+  const GroupScale sy = j.y.scales(s.tag.p)[g];
+  const int64_t* sum = &s.sum[size_t(r) * size_t(cols_)];
+  float* value = &o.value[size_t(r) * size_t(cols_)];
+  for (int c = 0; c < s.active_cols; ++c)
+    value[c] = group_scale(form_, sum[c], x_register(j.x_scales[size_t((m0 + c) * j.g + g)]), sy, j.x_scale.m,
+                           j.y_scale.m);
 }
 
 }  // namespace mls::hw

@@ -40,9 +40,18 @@ class GroupScaler {
   Stats* stats_;
   const LayerJob* job_ = nullptr;
   ScalerForm form_ = ScalerForm::shift_add;
-  // X's scales decoded once per job for group_scale's double form, [g][m]:
-  // exponent minus M_g, and the mantissa factor of the pass's scaler form.
-  std::vector<int32_t> x_exp_, x_mantissa_;
+  // X's scales decoded once per job for the tile kernel (kernels::scale_tile),
+  // [g][m]: the mantissa factor of the pass's scaler form times 2^(exponent
+  // minus M_g), an exact double; and per group the least and greatest of
+  // those exponents, so that a row's exponent range is checked once.
+  std::vector<double> x_factor_;
+  std::vector<int32_t> x_exp_lo_, x_exp_hi_;
+  // A tile's per-row operands of the kernel and the rows it left out.
+  std::vector<uint8_t> on_, inside_;
+  std::vector<const double*> row_x_factor_;
+  std::vector<double> row_y_factor_;
+
+  void scale_by_element(const ChunkSums& s, ScaledSums& o, int r) const;
 };
 
 }  // namespace mls::hw

@@ -68,8 +68,11 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
 }
 
 void MacArray::on_clock() {
+  // Reset is a signal written between sc_start calls: it cannot change
+  // within one activation, so it is read once for the whole run of edges.
+  const bool r = rst.read();
   uint64_t now = clock_edge();
-  edge(now);
+  edge(now, r);
   if (!burst_clock_) return;
   // Without a VCD file: the following edges run in this activation for as
   // long as none of them reads the simulated time (the controller's first
@@ -77,16 +80,15 @@ void MacArray::on_clock() {
   // clock skips them (EdgeClock::skip). The memory system counts its edges
   // from `now`, not from the time.
   int edges = 0;
-  while (edges < kMaxBurst && !rst.read() && !controller.first_issue_pending() && !out_acc_reg.read().tag.valid &&
+  while (edges < kMaxBurst && !r && !controller.first_issue_pending() && !out_acc_reg.read().tag.valid &&
          !final_scale.done()) {
-    edge(++now);
+    edge(++now, r);
     ++edges;
   }
   if (edges) burst_clock_->skip(edges);
 }
 
-void MacArray::edge(uint64_t now) {
-  const bool r = rst.read();
+void MacArray::edge(uint64_t now, bool r) {
   // The memory system first: it answers the blocks' requests as of this edge.
   // Idle in reset: its first edge is the controller's first.
   if (!r) memory.edge(now);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "hw_model/kernels/array_kernels.h"
+
 namespace mls::hw {
 
 namespace {
@@ -25,6 +27,7 @@ void Multiplier::set_formats(const ElemFormat& x, const ElemFormat& y) {
     for (uint32_t code = 0; code < table->size(); ++code)
       (*table)[code] = int32_t(operand_value(decode_operand(*fmt, code)));  // below 2^27 (M <= 12, E <= 4)
   }
+  y_code_ = kernels::CodeFormat{y.e, y.m};
   // Both below 2^27, so their product is exact in int64.
   narrow_ = largest_magnitude(value_x_) * largest_magnitude(value_y_) < Products::kNarrowBound;
 }
@@ -67,37 +70,45 @@ void Multiplier::edge(const Operands& in, Products& o, bool rst) {
   o.x_plane = x_values_.data() + in.first_m;
   o.x_stride = in.x_stride;
   o.y_values = y_tile_[tile_slot_].data();
-  o.y_pitch = in.rows->steps;
+  o.y_at = y_at_[tile_slot_].data();
   stats_->mul += uint64_t(in.rows->active_at[size_t(in.step)]) * uint64_t(n);
 }
 
 // A tile's broadcast Y codes decoded at its first step, into the slot the
 // previous tile's did not use (the local accumulators read that one until
 // the previous tile's last step has passed them), and the tile's zero
-// products counted: all n of a row's products are 0 when Y's value is, else
-// X's zeros (in arithmetic: Y is 0 as the data has it, ReLU and padding, and
-// a branch would mispredict).
+// products counted (kernels::decode_span: in arithmetic, as Y is 0 as the
+// data has it, ReLU and padding, and a branch would mispredict). Rows
+// whose chunks follow each other in the Y row (the rows of a tile over
+// consecutive chunks, across group boundaries too) are decoded as one run
+// and share it (y_at: where each row's values start), so a tile is usually
+// one kernel call; a tile's chunks never overlap, so no code is decoded or
+// counted twice.
 void Multiplier::decode_tile(const Operands& in) {
   tile_slot_ ^= 1;
   const TileRows& rows = *in.rows;
   std::vector<int32_t>& slot = y_tile_[tile_slot_];
+  std::vector<int64_t>& y_at = y_at_[tile_slot_];
   slot.resize(size_t(rows_) * size_t(rows.steps));
+  y_at.assign(size_t(rows_), 0);
   const uint32_t* zeros_of = &x_zeros_[size_t(in.tag.m_tile * gk_)];  // this m-tile's, by X buffer row
-  const int32_t* value_y = value_y_.data();
   const uint32_t* y_row = in.y_rows->codes(in.tag.p);  // stays in its slot for this loop
-  const uint64_t n = uint64_t(in.active_cols);
+  const uint32_t n = uint32_t(in.active_cols);
   uint64_t zeros = 0;
+  int64_t run_gk = 0, run_at = 0, run_len = 0;  // the run being gathered: Y row from run_gk, slot from run_at
+  const auto flush = [&] {
+    if (run_len)
+      zeros += kernels::decode_span(&slot[size_t(run_at)], y_row + run_gk, zeros_of + run_gk, run_len, n, y_code_);
+    run_at += run_len, run_len = 0;
+  };
   for (int r = 0; r < rows_; ++r) {
-    const int64_t gk0 = rows.gk0[size_t(r)];
-    const int32_t len = rows.len[size_t(r)];
-    const uint32_t* __restrict codes = y_row + gk0;
-    const uint32_t* __restrict x_zeros = zeros_of + gk0;
-    int32_t* __restrict y = &slot[size_t(r) * size_t(rows.steps)];
-    for (int32_t s = 0; s < len; ++s) y[s] = value_y[codes[s]];
-    uint64_t row_zeros = 0;
-    for (int32_t s = 0; s < len; ++s) row_zeros += x_zeros[s] + (y[s] == 0 ? n - x_zeros[s] : 0);
-    zeros += row_zeros;
+    const int64_t gk0 = rows.gk0[size_t(r)], len = rows.len[size_t(r)];
+    if (len <= 0) continue;
+    if (gk0 != run_gk + run_len) flush(), run_gk = gk0;
+    y_at[size_t(r)] = run_at + run_len;
+    run_len += len;
   }
+  flush();
   stats_->mul_zero += zeros;
 }
 

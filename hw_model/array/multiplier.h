@@ -11,6 +11,7 @@
 
 #include "hw_model/channels/bundles.h"
 #include "hw_model/datapath/datapath.h"
+#include "hw_model/kernels/array_kernels.h"
 #include "hw_model/job/layer_job.h"
 #include "hw_model/stats/stats.h"
 #include "ref/core/config.h"
@@ -43,6 +44,7 @@ class Multiplier {
   // Each decoder as a table: code -> operand_value (sign * mantissa << shift).
   // A value is 0 iff its mantissa is.
   std::vector<int32_t> value_x_, value_y_;
+  kernels::CodeFormat y_code_{0, 0};  // Y's decoder in lane arithmetic (kernels::decode_span)
   bool narrow_ = false;
   // The X buffer decoded: [g][k][m] operand values, and per m-tile and X
   // buffer row how many of the tile's values are 0 (mul_zero without a per-edge
@@ -50,8 +52,10 @@ class Multiplier {
   std::vector<int32_t> x_values_;
   std::vector<uint32_t> x_zeros_;  // [m-tile][g k]
   int64_t m_tiles_ = 0, gk_ = 0;
-  // The Y values of the current and the previous chunk tile, [R][steps].
+  // The Y values of the current and the previous chunk tile (at most R x
+  // steps), and where each row's start.
   std::vector<int32_t> y_tile_[2];
+  std::vector<int64_t> y_at_[2];
   int tile_slot_ = 0;
 };
 

@@ -74,7 +74,8 @@ struct Operands {
 // y(r, s) (operand values sign * mantissa << shift, below 2^27:
 // hw_model/datapath/datapath.h). X's come from the X buffer decoded once per
 // job (`x_plane`, from column first_m, [g][k] rows of `x_stride`), Y's from
-// the tile's Y codes decoded once per tile (`y_values`, [R][y_pitch]); both
+// the tile's Y codes decoded once per tile (`y_values`, row r's from
+// y_at[r] on: rows that read one run of the Y row share one decoded run); both
 // stay in place for the tile, so the local accumulators multiply and add
 // whole rows in one pass and no [R][C] product array is written and read
 // back at every edge. product() forms one product as the multiplier's
@@ -93,18 +94,28 @@ struct Products {
   bool lsb_fault = false;              // PE (0,0)'s product bit 0 stuck at 1 (Fault::mul_lsb)
   const int32_t* x_plane = nullptr;    // decoded X values from column first_m
   int64_t x_stride = 0;
-  const int32_t* y_values = nullptr;   // [R][y_pitch] the tile's decoded Y values
-  int32_t y_pitch = 0;
+  const int32_t* y_values = nullptr;   // the tile's decoded Y values
+  const int64_t* y_at = nullptr;       // [R] where row r's are in y_values
 
   bool row_active(int r) const { return rows->active(r, step); }
   const int32_t* x_row(int r, int32_t s) const { return x_plane + (rows->gk0[size_t(r)] + s) * x_stride; }
-  int32_t y(int r, int32_t s) const { return y_values[size_t(r) * size_t(y_pitch) + size_t(s)]; }
+  int32_t y(int r, int32_t s) const { return y_values[size_t(y_at[size_t(r)] + s)]; }
   int64_t product(int r, int c, int32_t s) const {
     const int64_t v = int64_t(uint64_t(int64_t(x_row(r, s)[c])) * uint64_t(int64_t(y(r, s))));
     return lsb_fault && r == 0 && c == 0 ? v | 1 : v;
   }
   int64_t product(int r, int c) const { return product(r, c, step); }
 };
+
+// The columns the per-tile blocks (group scalers, adder trees) compute a
+// row over: the active ones rounded up to whole 4-lane vectors, within the
+// array, so a pass with a few busy columns runs one vector per row instead
+// of a scalar tail. The values past the active columns are never read (the
+// sums there are the idle columns' registers, 0).
+inline int vector_width(int active_cols, int cols) {
+  const int whole = (active_cols + 3) & ~3;
+  return whole < cols ? whole : cols;
+}
 
 // Local accumulators -> group scalers, once per chunk tile.
 struct ChunkSums {

@@ -7,20 +7,23 @@
 // tb_kernels holds each dispatched kernel to its twin on random and edge
 // inputs. The golden model has its own kernels (ref/golden/kernels/); the two
 // never share one.
+#include <cstddef>
 #include <cstdint>
+
+#include "ref/core/config.h"
 
 namespace mls::hw::kernels {
 
 // A chunk tile's operands as the local accumulators see them (Products):
 // row r's X values at step s are x_plane + (gk0[r] + s) * x_stride, its Y
-// value y[r * y_pitch + s], for s < len[r].
+// value y[y_at[r] + s], for s < len[r].
 struct TileOperands {
   const int32_t* x_plane;
   int64_t x_stride;
   const int64_t* gk0;
   const int32_t* len;
   const int32_t* y;
-  int32_t y_pitch;
+  const int64_t* y_at;
 };
 
 // Local accumulators, one chunk tile, multiply and accumulation fused: for
@@ -37,18 +40,80 @@ struct TileOperands {
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 
-// Group scaler: value[c] = fp32(sum[c] * x_mantissa[c] * y_mantissa *
-// 2^(x_exp[c] + y_exp)), one rounding; false when some element is outside the
-// double form's range (the caller then scales element by element).
-bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int32_t* x_mantissa, int32_t y_exp,
-               int32_t y_mantissa, int n);
+// Local accumulators' hand-over: sum[i] = regs[i] (sign-extended: AVX2's
+// vpmovsxdq, which the baseline lacks), then regs[i] = 0, for i < n.
+void hand_over(int64_t* sum, int32_t* regs, size_t n);
+void hand_over(int64_t* sum, int64_t* regs, size_t n);
+
+// A chunk tile's scale factors as the group scalers see them: row r (when
+// on[r]) scales by x_factor[r][c] * y_factor[r], each factor a scale
+// mantissa times a power of two as an exact double (GroupScaler::load).
+struct ScaleRows {
+  const uint8_t* on;
+  const double* const* x_factor;  // [R] pointers to the row's C X factors
+  const double* y_factor;         // [R]
+};
+
+// One row of a chunk tile redone product by product (the local
+// accumulators' rows whose partial sums left the acc_bits range, and PE
+// (0,0)'s row under the mul_lsb fault): row r's X values at step s are x + s
+// * x_stride, its Y value y[s], for s < len; n columns.
+struct RedoRow {
+  const int32_t* x;
+  int64_t x_stride;
+  const int32_t* y;
+  int32_t len;
+  int n;
+  bool lsb_fault;  // column 0's product bit 0 stuck at 1
+  int acc_bits;
+  Overflow policy;
+};
+
+// Local accumulators, a row's tile from registers at 0, as the registers
+// add at each edge: until a sum leaves the range the registers are the
+// exact sums (their magnitudes, v ^ (v >> 63), ORed into `magnitudes`);
+// from the step one does, the exact sums go on in `exact` (their magnitudes
+// into `exact_magnitudes`) and the registers take the overflow policy.
+// Returns how many additions overflowed; `prod` is n lanes of scratch.
+uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes);
+uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes);
+
+// A chunk tile's scale factorss, one chunk tile: value[r * cols + c] = fp32(sum[r * cols +
+// c] * x_factor[r][c] * y_factor[r]), one rounding, for c < n and every row
+// on; the caller keeps each row's exponent sum in [-1022, 960] (then this is
+// group_scale's double form bit for bit). inside[r] = 0 when some of row
+// r's sums is outside the double form's range (|sum| >= 2^45: the caller
+// then scales it element by element), 1 otherwise (and for rows off).
+void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n);
+
+// An element code's layout: e exponent bits, m mantissa bits, the sign above.
+struct CodeFormat {
+  int e, m;
+};
+
+// Multipliers, the Y operands of a span of a chunk tile: y[i] = the operand
+// value (sign * mantissa << shift, operand_value of decode_operand,
+// hw_model/datapath/datapath.h) of codes[i] for i < len; returns the span's
+// zero products among n columns: x_zeros[i] (X's zeros at step i) or all n
+// where y[i] is 0.
+uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros, int64_t len, uint32_t n,
+                     CodeFormat f);
 
 // The portable twins, for the kernels' test.
 namespace portable {
+void hand_over(int64_t* sum, int32_t* regs, size_t n);
+void hand_over(int64_t* sum, int64_t* regs, size_t n);
+uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes);
+uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes);
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
-bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int32_t* x_mantissa, int32_t y_exp,
-               int32_t y_mantissa, int n);
+void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n);
+uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros, int64_t len, uint32_t n,
+                     CodeFormat f);
 }  // namespace portable
 
 }  // namespace mls::hw::kernels

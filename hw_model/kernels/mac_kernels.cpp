@@ -3,7 +3,10 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include <algorithm>
 #include <type_traits>
+
+#include "hw_model/datapath/datapath.h"
 
 #include "hw_model/kernels/array_kernels.h"
 
@@ -46,7 +49,7 @@ __attribute__((always_inline)) inline void mac_tile_body(Lane* acc, int cols, co
     mag[r] = 0;
     if (!on[r]) continue;
     mag[r] = mac_tile_row(acc + size_t(r) * size_t(cols), t.x_plane + t.gk0[r] * t.x_stride, t.x_stride,
-                          t.y + size_t(r) * size_t(t.y_pitch), t.len[r], n);
+                          t.y + t.y_at[r], t.len[r], n);
   }
 }
 
@@ -75,11 +78,21 @@ __attribute__((target("avx2"))) inline int32_t min_of_lanes(__m256i v) {
   return _mm_cvtsi128_si32(_mm_min_epi32(m, _mm_shuffle_epi32(m, 0xb1)));
 }
 
-// One row of a tile in AVX2, for rows of whole 8-lane vectors: two vectors
-// of registers at a time stay in registers over all the tile's steps (the
-// step's Y broadcast once for both), then the rest one vector at a time. The
-// same operations as mac_tile_row, lane by lane (vpmulld's low 32 bits are
-// the product: narrow products are below 2^30).
+// The columns c .. c + 7 that exist (n - c of them when fewer): a mask for
+// vpmaskmovd, whose masked lanes read as 0 and are never written, so a
+// partial vector's accumulators and hence its largest and smallest partial
+// sums hold 0 in the lanes past n (0 is in hi and lo from the start).
+__attribute__((target("avx2"))) inline __m256i tail_mask(int left) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+}
+
+// One row of a tile in AVX2: two vectors of registers at a time stay in
+// registers over all the tile's steps (the step's Y broadcast once for
+// both), then the rest one vector at a time, the last one masked when the
+// row's columns are not whole vectors (a 3-column pass: one masked vector).
+// The same operations as mac_tile_row, lane by lane (vpmulld's low 32 bits
+// are the product: narrow products are below 2^30).
 __attribute__((target("avx2"))) uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
                                                       const int32_t* y, int32_t steps, int n) {
   __m256i hi = _mm256_setzero_si256(), lo = hi;
@@ -100,15 +113,16 @@ __attribute__((target("avx2"))) uint64_t mac_row_avx2(int32_t* acc, const int32_
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c + 8), a1);
   }
   for (; c < n; c += 8) {
-    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
+    const __m256i mask = tail_mask(n - c);
+    __m256i a = _mm256_maskload_epi32(acc + c, mask);
     const int32_t* xs = x + c;
     for (int32_t s = 0; s < steps; ++s, xs += stride) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs));
+      const __m256i xv = _mm256_maskload_epi32(xs, mask);
       a = _mm256_add_epi32(a, _mm256_mullo_epi32(xv, _mm256_set1_epi32(y[s])));
       hi = _mm256_max_epi32(hi, a);
       lo = _mm256_min_epi32(lo, a);
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c), a);
+    _mm256_maskstore_epi32(acc + c, mask, a);
   }
   return magnitude(max_of_lanes(hi)) | magnitude(min_of_lanes(lo));
 }
@@ -119,7 +133,7 @@ __attribute__((target("avx2"))) void mac_narrow_avx2(int32_t* acc, int cols, con
     mag[r] = 0;
     if (!on[r]) continue;
     mag[r] = mac_row_avx2(acc + size_t(r) * size_t(cols), t.x_plane + t.gk0[r] * t.x_stride, t.x_stride,
-                          t.y + size_t(r) * size_t(t.y_pitch), t.len[r], n);
+                          t.y + t.y_at[r], t.len[r], n);
   }
 }
 const bool kAvx2 = __builtin_cpu_supports("avx2");
@@ -129,7 +143,7 @@ const bool kAvx2 = __builtin_cpu_supports("avx2");
 
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
 #if defined(__x86_64__)
-  if (kAvx2 && n % 8 == 0) return mac_narrow_avx2(acc, cols, t, on, mag, rows, n);
+  if (kAvx2) return mac_narrow_avx2(acc, cols, t, on, mag, rows, n);
 #endif
   mac_narrow_cloned(acc, cols, t, on, mag, rows, n);
 }
@@ -138,7 +152,84 @@ void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, 
   mac_wide_cloned(acc, cols, t, on, mag, rows, n);
 }
 
+namespace {
+
+// redo_row's body (array_kernels.h): the row's registers from 0, product by
+// product in the edges' order, as AccRegisterFile adds at each edge (the
+// datapath's row helpers, hw_model/datapath/datapath.h). Lane int32 with
+// int64 exact sums, or int64 with 128-bit ones.
+template <class Lane, class Exact>
+__attribute__((always_inline)) inline uint64_t redo_row_body(Lane* __restrict acc, Exact* __restrict exact,
+                                                            Lane* __restrict prod, const RedoRow& w,
+                                                            uint64_t& magnitudes,
+                                                            unsigned __int128& exact_magnitudes) {
+  using U = std::make_unsigned_t<Lane>;
+  const int n = w.n;
+  std::fill(acc, acc + n, Lane(0));
+  bool diverged = false;
+  uint64_t overflows = 0;
+  for (int32_t s = 0; s < w.len; ++s) {
+    // The product's low bits are those of the operands' low bits' product:
+    // a lane-wide multiply is the 64-bit one's low part, and a narrow
+    // product (below 2^30) all of it.
+    const int32_t* __restrict x = w.x + s * w.x_stride;
+    const U ys = U(Lane(w.y[s]));
+    for (int c = 0; c < n; ++c) prod[c] = Lane(U(Lane(x[c])) * ys);
+    if (w.lsb_fault && n > 0) prod[0] = Lane(prod[0] | 1);
+    uint64_t raw_magnitudes = 0;
+    if (diverged) {
+      add_row_exact(exact, prod, n, exact_magnitudes);
+      if (add_row_unchecked(acc, prod, n, w.acc_bits, raw_magnitudes))
+        overflows += saturate_or_wrap_row(acc, n, w.acc_bits, w.policy);
+      continue;
+    }
+    const bool out_of_range = add_row_unchecked(acc, prod, n, w.acc_bits, raw_magnitudes) != 0;
+    magnitudes |= raw_magnitudes;  // exact sums
+    if (!out_of_range) continue;
+    std::copy(acc, acc + n, exact);
+    diverged = true;
+    overflows += saturate_or_wrap_row(acc, n, w.acc_bits, w.policy);
+  }
+  return overflows;
+}
+
+}  // namespace
+
+__attribute__((target_clones("avx2", "default")))
+uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes) {
+  return redo_row_body(acc, exact, prod, w, magnitudes, exact_magnitudes);
+}
+
+__attribute__((target_clones("avx2", "default")))
+uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes) {
+  return redo_row_body(acc, exact, prod, w, magnitudes, exact_magnitudes);
+}
+
+namespace {
+
+template <class Lane>
+__attribute__((always_inline)) inline void hand_over_body(int64_t* __restrict sum, Lane* __restrict regs, size_t n) {
+  for (size_t i = 0; i < n; ++i) sum[i] = regs[i];
+  for (size_t i = 0; i < n; ++i) regs[i] = 0;
+}
+
+}  // namespace
+
+__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int32_t* regs, size_t n) {
+  hand_over_body(sum, regs, n);
+}
+
+__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int64_t* regs, size_t n) {
+  hand_over_body(sum, regs, n);
+}
+
 namespace portable {
+
+void hand_over(int64_t* sum, int32_t* regs, size_t n) { hand_over_body(sum, regs, n); }
+void hand_over(int64_t* sum, int64_t* regs, size_t n) { hand_over_body(sum, regs, n); }
+
 
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
   mac_tile_body(acc, cols, t, on, mag, rows, n);
@@ -146,6 +237,16 @@ void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, 
 
 void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
   mac_tile_body(acc, cols, t, on, mag, rows, n);
+}
+
+uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes) {
+  return redo_row_body(acc, exact, prod, w, magnitudes, exact_magnitudes);
+}
+
+uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
+                  unsigned __int128& exact_magnitudes) {
+  return redo_row_body(acc, exact, prod, w, magnitudes, exact_magnitudes);
 }
 
 }  // namespace portable

@@ -1,4 +1,4 @@
-// The group scaler's row kernel (array_kernels.h).
+// The group scalers' tile kernel and the multipliers' Y decode (array_kernels.h).
 #include <cstring>
 
 #include "hw_model/datapath/datapath.h"
@@ -8,52 +8,100 @@ namespace mls::hw::kernels {
 
 namespace {
 
-// One row of group_scale's double form: value[c] = fp32(sum[c] * mantissa[c]
-// * 2^(exp[c])) with mantissa[c] = x_mantissa[c] * y_mantissa and exp[c] =
-// x_exp[c] + y_exp, one rounding (scale_in_double's arithmetic: the sum
-// converted exactly, |sum| < 2^45, times a mantissa product below 2^8 is
-// below 2^53, so exact, and times a normal power of two exact too). The sum
-// goes to double by the exponent-bias trick (1.5 * 2^52 + sum, exact for
-// |sum| < 2^51) so that the loop vectorises without AVX-512's int64-to-double
-// conversion. Returns false when some element is outside in_double_range:
-// then the row is scaled element by element instead.
+// One row of group_scale's double form: value[c] = fp32(double(sum[c]) *
+// (x_factor[c] * y_factor)), one rounding. With x_factor[c] = mx * 2^ex and
+// y_factor = my * 2^ey exact doubles (mantissas below 2^4) and ex + ey in
+// [-1022, 960] (the caller's check), their product mx * my * 2^(ex + ey) is
+// exact and normal; the sum converts exactly (|sum| < 2^45), and sum * mx
+// * my is below 2^53, so the product with the factor is exact too: the
+// value scale_in_double rounds, bit for bit. The sum goes to double by the
+// exponent-bias trick (1.5 * 2^52 + sum, exact for |sum| < 2^51) so that
+// the loop vectorises without AVX-512's int64-to-double conversion. Returns
+// false when some |sum| is outside the double form (the caller then scales
+// that row element by element).
 __attribute__((always_inline)) inline bool scale_row_body(float* __restrict value, const int64_t* __restrict sum,
-                                                         const int32_t* __restrict x_exp,
-                                                         const int32_t* __restrict x_mantissa, int32_t y_exp,
-                                                         int32_t y_mantissa, int n) {
+                                                         const double* __restrict x_factor, double y_factor,
+                                                         int n) {
   constexpr uint64_t kBias = 0x4338000000000000;  // 1.5 * 2^52
   constexpr double kBiasValue = 6755399441055744.0;
   uint64_t outside = 0;
   for (int c = 0; c < n; ++c) {
     const int64_t s = sum[c];
-    const int64_t e = int64_t(x_exp[c]) + y_exp;
     outside |= uint64_t(s + (kScaleInDouble - 1)) > uint64_t(2 * kScaleInDouble - 2);
-    outside |= uint64_t(e + 1022) > uint64_t(1022 + 960);
-    double d, pow2;
-    const uint64_t s_bits = uint64_t(s) + kBias, pow2_bits = uint64_t(e + 1023) << 52;
+    double d;
+    const uint64_t s_bits = uint64_t(s) + kBias;
     std::memcpy(&d, &s_bits, sizeof d);
-    std::memcpy(&pow2, &pow2_bits, sizeof pow2);
-    value[c] = float((d - kBiasValue) * double(x_mantissa[c] * y_mantissa) * pow2);
+    value[c] = float((d - kBiasValue) * (x_factor[c] * y_factor));
   }
   return outside == 0;
 }
 
+// Every selected row of a tile in one call (a target_clones function is
+// called through the loader's indirection).
+__attribute__((always_inline)) inline void scale_tile_body(float* value, const int64_t* sum, int cols,
+                                                          const ScaleRows& s, uint8_t* inside, int rows, int n) {
+  for (int r = 0; r < rows; ++r) {
+    const size_t at = size_t(r) * size_t(cols);
+    inside[r] = !s.on[r] || scale_row_body(value + at, sum + at, s.x_factor[r], s.y_factor[r], n);
+  }
+}
+
 }  // namespace
 
-// scale_row_body compiled for AVX2 too (four lanes per instruction) and for
+// scale_tile_body compiled for AVX2 too (four lanes per instruction) and for
 // the baseline; the loader picks one for the CPU. One rounding per element,
 // so every clone gives the same bits.
 __attribute__((target_clones("avx2", "default")))
-bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int32_t* x_mantissa, int32_t y_exp,
-               int32_t y_mantissa, int n) {
-  return scale_row_body(value, sum, x_exp, x_mantissa, y_exp, y_mantissa, n);
+void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n) {
+  scale_tile_body(value, sum, cols, s, inside, rows, n);
 }
 
 namespace portable {
 
-bool scale_row(float* value, const int64_t* sum, const int32_t* x_exp, const int32_t* x_mantissa, int32_t y_exp,
-               int32_t y_mantissa, int n) {
-  return scale_row_body(value, sum, x_exp, x_mantissa, y_exp, y_mantissa, n);
+void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n) {
+  scale_tile_body(value, sum, cols, s, inside, rows, n);
+}
+
+}  // namespace portable
+
+namespace {
+
+// decode_operand and operand_value in lane arithmetic (masks, a variable
+// shift, a negation): no table, so the loop vectorises (AVX2's vpsllvd).
+// The zero count is the multiplier's: all n products of a step are 0 when
+// Y's value is, else X's zeros among them.
+__attribute__((always_inline)) inline uint64_t decode_span_body(int32_t* __restrict y,
+                                                               const uint32_t* __restrict codes,
+                                                               const uint32_t* __restrict x_zeros, int64_t len,
+                                                               uint32_t n, CodeFormat f) {
+  const uint32_t man_mask = (1u << f.m) - 1, exp_mask = (1u << f.e) - 1, hidden = 1u << f.m;
+  const int sign_at = f.e + f.m;
+  uint64_t zeros = 0;
+  for (int64_t i = 0; i < len; ++i) {
+    const uint32_t code = codes[i];
+    const uint32_t man = code & man_mask, exp = f.e ? (code >> f.m) & exp_mask : 0;
+    const uint32_t mantissa = exp ? man | hidden : man, shift = exp ? exp - 1 : 0;
+    const uint32_t magnitude = mantissa << shift;
+    const uint32_t value = (code >> sign_at) & 1u ? 0u - magnitude : magnitude;
+    y[i] = int32_t(value);
+    zeros += x_zeros[i] + (value == 0 ? n - x_zeros[i] : 0u);
+  }
+  return zeros;
+}
+
+}  // namespace
+
+__attribute__((target_clones("avx2", "default")))
+uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros, int64_t len, uint32_t n,
+                     CodeFormat f) {
+  return decode_span_body(y, codes, x_zeros, len, n, f);
+}
+
+namespace portable {
+
+uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros, int64_t len, uint32_t n,
+                     CodeFormat f) {
+  return decode_span_body(y, codes, x_zeros, len, n, f);
 }
 
 }  // namespace portable

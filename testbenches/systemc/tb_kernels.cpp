@@ -6,7 +6,11 @@
 
 #include "hw_model/datapath/datapath.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -45,7 +49,9 @@ void mac_tile_against_twin(int operand_bits, uint32_t seed) {
         gk0[size_t(r)] = int64_t(rng() % uint64_t(plane_rows - steps + 1));
         on[size_t(r)] = rng() % 5 != 0;
       }
-      const kernels::TileOperands t{x.data(), cols, gk0.data(), len.data(), y.data(), steps};
+      std::vector<int64_t> y_at(static_cast<size_t>(rows));
+      for (int r = 0; r < rows; ++r) y_at[size_t(r)] = int64_t(r) * steps;  // row r's Y values from r * steps on
+      const kernels::TileOperands t{x.data(), cols, gk0.data(), len.data(), y.data(), y_at.data()};
       std::vector<Lane> acc(size_t(rows * cols), 0), twin = acc;
       std::vector<uint64_t> mag(static_cast<size_t>(rows)), mag_twin(static_cast<size_t>(rows));
       kernels::mac_tile(acc.data(), cols, t, on.data(), mag.data(), rows, n);
@@ -86,30 +92,192 @@ uint32_t bits_of(float f) {
   return b;
 }
 
-TEST(Kernels, ScaleRowMatchesItsPortableTwin) {
+// A chunk tile's scaling: random sums up to and past the double form's
+// range (kScaleInDouble, its edge and 0), scale codes from deep underflow to
+// overflow of fp32 (exponent sums within the double form's range, as the
+// group scalers keep them), both scaler forms, rows off, every column count
+// to past 16. The dispatched kernel and its twin must give the bits of
+// group_scale (the integer scalers past the double form, the double form's
+// one rounding otherwise) for every element of a row they report inside,
+// and report outside exactly the rows with a sum beyond the double form.
+TEST(Kernels, ScaleTileMatchesGroupScaleAndItsTwin) {
   std::mt19937_64 rng(5);
-  for (int trial = 0; trial < 200; ++trial) {
-    const int n = int(rng() % 40);
-    std::vector<int64_t> sum(static_cast<size_t>(n));
-    std::vector<int32_t> x_exp(static_cast<size_t>(n)), x_mantissa(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      // Sums up to and past the double form's range (kScaleInDouble), zero;
-      // exponents from deep underflow to overflow.
-      const int bits = int(rng() % 50);
-      const int64_t s = trial % 7 == 0 && i == 0 ? kScaleInDouble : int64_t(rng() >> (64 - std::max(bits, 1)));
-      sum[size_t(i)] = rng() & 1 ? -s : s;
-      x_exp[size_t(i)] = int32_t(rng() % 1200) - (trial % 3 == 0 ? 1100 : 600);
-      x_mantissa[size_t(i)] = int32_t(1 + rng() % 15);
+  const int rows = 6, cols = 20;
+  for (int trial = 0; trial < 300; ++trial) {
+    const int n = int(rng() % (cols + 1)), scale_m = int(rng() % 4);
+    const ScalerForm form = scale_m <= 1 && trial % 2 ? ScalerForm::shift_add : ScalerForm::multiplier;
+    auto scale = [&](int lo, int span) {
+      return GroupScale{int16_t(int(rng() % uint64_t(span)) + lo), uint8_t(rng() % (1u << scale_m))};
+    };
+    std::vector<int64_t> sum(static_cast<size_t>(rows * cols));
+    std::vector<GroupScale> sx(sum.size());
+    std::vector<double> x_factor(sum.size()), y_factor(static_cast<size_t>(rows));
+    std::vector<const double*> x_rows(static_cast<size_t>(rows));
+    std::vector<GroupScale> sy(static_cast<size_t>(rows));
+    std::vector<uint8_t> on(static_cast<size_t>(rows)), inside(on.size()), inside_twin(on.size());
+    for (int r = 0; r < rows; ++r) {
+      on[size_t(r)] = rng() % 6 != 0;
+      sy[size_t(r)] = scale(trial % 3 == 0 ? -560 : -100, 200);
+      y_factor[size_t(r)] = std::ldexp(double(scale_mantissa(form, sy[size_t(r)], scale_m)), sy[size_t(r)].exp - scale_m);
+      x_rows[size_t(r)] = &x_factor[size_t(r * cols)];
+      for (int c = 0; c < cols; ++c) {
+        const size_t i = size_t(r * cols + c);
+        const int bits = int(rng() % 50);
+        const int64_t v = trial % 7 == 0 && c == 0 ? kScaleInDouble - int64_t(rng() % 2) : int64_t(rng() >> (64 - std::max(bits, 1)));
+        sum[i] = rng() % 9 == 0 ? 0 : rng() & 1 ? -v : v;
+        sx[i] = scale(trial % 3 == 0 ? -440 : -100, 200);
+        x_factor[i] = std::ldexp(double(scale_mantissa(form, sx[i], scale_m)), sx[i].exp - scale_m);
+      }
     }
-    const int32_t y_exp = int32_t(rng() % 200) - 100, y_mantissa = int32_t(1 + rng() % 15);
-    std::vector<float> value(static_cast<size_t>(n)), twin(static_cast<size_t>(n));
-    const bool in_range = kernels::scale_row(value.data(), sum.data(), x_exp.data(), x_mantissa.data(), y_exp,
-                                             y_mantissa, n);
-    EXPECT_EQ(in_range, kernels::portable::scale_row(twin.data(), sum.data(), x_exp.data(), x_mantissa.data(), y_exp,
-                                                     y_mantissa, n));
-    if (!in_range) continue;  // the values of a row out of range are not used
-    for (int i = 0; i < n; ++i) EXPECT_EQ(bits_of(value[size_t(i)]), bits_of(twin[size_t(i)])) << trial << " " << i;
+    const kernels::ScaleRows s{on.data(), x_rows.data(), y_factor.data()};
+    std::vector<float> value(sum.size()), twin(sum.size());
+    kernels::scale_tile(value.data(), sum.data(), cols, s, inside.data(), rows, n);
+    kernels::portable::scale_tile(twin.data(), sum.data(), cols, s, inside_twin.data(), rows, n);
+    EXPECT_EQ(inside, inside_twin);
+    for (int r = 0; r < rows; ++r) {
+      bool beyond = false;
+      for (int c = 0; c < n; ++c) beyond = beyond || std::abs(sum[size_t(r * cols + c)]) >= kScaleInDouble;
+      EXPECT_EQ(inside[size_t(r)], !(on[size_t(r)] && beyond)) << trial << " row " << r;
+      if (!on[size_t(r)] || beyond) continue;
+      for (int c = 0; c < n; ++c) {
+        const size_t i = size_t(r * cols + c);
+        const float want = group_scale(form, sum[i], sx[i], sy[size_t(r)], scale_m, scale_m);
+        EXPECT_EQ(bits_of(value[i]), bits_of(want)) << trial << " " << r << " " << c;
+        EXPECT_EQ(bits_of(twin[i]), bits_of(want)) << trial << " " << r << " " << c;
+      }
+    }
   }
+}
+
+// The multipliers' Y decode: every code of every element format (E in
+// [0, 4], M in [0, 12], both signs, zero and subnormal codes) in spans of
+// every length to past two AVX2 vectors, with random X zero counts. The
+// dispatched kernel and its twin must give decode_operand's operand_value
+// (hw_model/datapath: the multiplier's decoder) and the zero products of a
+// plain count: a step's n products are all 0 when its Y value is, else X's
+// zeros.
+TEST(Kernels, DecodeSpanMatchesTheDecoderAndItsTwin) {
+  std::mt19937_64 rng(11);
+  for (int e = 0; e <= 4; ++e)
+    for (int m = 0; m <= 12; ++m) {
+      if (e + m < 1) continue;
+      const ElemFormat fmt{e, m};
+      const uint32_t codes_n = 1u << fmt.bits();
+      std::vector<uint32_t> codes(codes_n), x_zeros(codes_n);
+      for (uint32_t c = 0; c < codes_n; ++c) codes[c] = c;
+      std::shuffle(codes.begin(), codes.end(), rng);
+      const uint32_t n = uint32_t(1 + rng() % 64);
+      for (uint32_t& z : x_zeros) z = uint32_t(rng() % (n + 1));
+      int64_t len = 0;  // spans one after the other: every code once, and an empty one first
+      bool empty = true;
+      for (int64_t start = 0; start < int64_t(codes_n); start += len, empty = false) {
+        len = empty ? 0 : std::min<int64_t>(int64_t(1 + rng() % 20), int64_t(codes_n) - start);
+        std::vector<int32_t> y(static_cast<size_t>(len + 1), -7), twin = y;
+        const kernels::CodeFormat f{e, m};
+        const uint64_t zeros = kernels::decode_span(y.data(), &codes[size_t(start)], &x_zeros[size_t(start)], len, n, f);
+        const uint64_t zeros_twin =
+            kernels::portable::decode_span(twin.data(), &codes[size_t(start)], &x_zeros[size_t(start)], len, n, f);
+        uint64_t want_zeros = 0;
+        for (int64_t i = 0; i < len; ++i) {
+          const int64_t want = operand_value(decode_operand(fmt, codes[size_t(start + i)]));
+          EXPECT_EQ(y[size_t(i)], want) << "e" << e << "m" << m << " code " << codes[size_t(start + i)];
+          want_zeros += want == 0 ? n : x_zeros[size_t(start + i)];
+        }
+        EXPECT_EQ(y[size_t(len)], -7) << "nothing written past the span";
+        EXPECT_EQ(twin, y);
+        EXPECT_EQ(zeros, want_zeros);
+        EXPECT_EQ(zeros_twin, want_zeros);
+      }
+    }
+}
+
+// A row redone product by product: random operands that take the sums past
+// narrow and wide accumulator widths (both policies, with and without the
+// mul_lsb fault, column counts that are and are not whole vectors). The
+// dispatched kernel and its twin must give the registers, overflow count
+// and magnitudes of a plain walk with the datapath's accumulate() per
+// product beside exact 128-bit sums.
+template <class Lane, class Exact>
+void redo_row_against_walk(int acc_bits, int operand_bits, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int n = int(rng() % 21), len = int(rng() % 10), stride = 24;
+    std::vector<int32_t> x(static_cast<size_t>(stride * 10)), y(static_cast<size_t>(10));
+    for (int32_t& v : x) v = int32_t(rng() >> (64 - operand_bits)) * (rng() & 1 ? -1 : 1);
+    for (int32_t& v : y) v = rng() % 6 == 0 ? 0 : int32_t(rng() >> (64 - operand_bits)) * (rng() & 1 ? -1 : 1);
+    const Overflow policy = trial % 2 ? Overflow::wrap : Overflow::saturate;
+    const kernels::RedoRow w{x.data(), stride, y.data(), len, n, trial % 5 == 0, acc_bits, policy};
+    std::vector<Lane> acc(static_cast<size_t>(n + 1), Lane(99)), prod(acc.size()), acc_twin = acc, prod_twin(acc.size());
+    std::vector<Exact> exact(acc.size()), exact_twin(acc.size());
+    uint64_t mag = 0, mag_twin = 0;
+    unsigned __int128 exact_mag = 0, exact_mag_twin = 0;
+    const uint64_t over = kernels::redo_row(acc.data(), exact.data(), prod.data(), w, mag, exact_mag);
+    const uint64_t over_twin =
+        kernels::portable::redo_row(acc_twin.data(), exact_twin.data(), prod_twin.data(), w, mag_twin, exact_mag_twin);
+    EXPECT_EQ(over, over_twin);
+    EXPECT_EQ(acc, acc_twin);
+    EXPECT_EQ(mag, mag_twin);
+    EXPECT_TRUE(exact_mag == exact_mag_twin);
+    uint64_t want_over = 0;
+    unsigned __int128 want_or = 0;
+    for (int c = 0; c < n; ++c) {
+      int64_t reg = 0;
+      __int128 sum = 0;
+      for (int s = 0; s < len; ++s) {
+        int64_t product = int64_t(x[size_t(s * stride + c)]) * y[size_t(s)];
+        if (w.lsb_fault && c == 0) product |= 1;
+        const AccumulateResult a = accumulate(reg, product, acc_bits, policy);
+        reg = a.sum, want_over += a.overflow, sum += product;
+        want_or |= static_cast<unsigned __int128>(sum < 0 ? -sum - 1 : sum);
+      }
+      EXPECT_EQ(int64_t(acc[size_t(c)]), reg) << "col " << c;
+    }
+    EXPECT_EQ(acc[size_t(n)], Lane(99)) << "nothing written past n";
+    EXPECT_EQ(over, want_over);
+    const unsigned __int128 got_or = mag | exact_mag;
+    const auto top = [](unsigned __int128 v) { int b = 0; for (; v; v >>= 1) ++b; return b; };
+    EXPECT_EQ(top(got_or), top(want_or)) << "highest bit of the partial sums' magnitudes";
+  }
+}
+
+TEST(Kernels, RedoRowMatchesAccumulateAndItsTwin) {
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    redo_row_against_walk<int32_t, int64_t>(8, 6, seed);
+    redo_row_against_walk<int32_t, int64_t>(16, 14, seed);  // narrow: products below 2^28
+    redo_row_against_walk<int32_t, int64_t>(31, 15, seed);
+    redo_row_against_walk<int64_t, __int128>(16, 14, seed);
+    redo_row_against_walk<int64_t, __int128>(40, 27, seed);  // products up to 2^54
+  }
+}
+
+// The hand-over: every register's value, sign-extended, and the registers
+// cleared, for lengths that are and are not whole vectors; extreme values.
+template <class Lane>
+void hand_over_against_values(uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  for (size_t n : {size_t(0), size_t(1), size_t(3), size_t(8), size_t(17), size_t(256), size_t(4099)}) {
+    std::vector<Lane> regs(n + 1), twin_regs;
+    for (Lane& v : regs) v = Lane(rng());
+    if (n > 1) regs[0] = std::numeric_limits<Lane>::min(), regs[1] = std::numeric_limits<Lane>::max();
+    twin_regs = regs;
+    const std::vector<Lane> before = regs;
+    std::vector<int64_t> sum(n + 1, 7), twin(n + 1, 7);
+    kernels::hand_over(sum.data(), regs.data(), n);
+    kernels::portable::hand_over(twin.data(), twin_regs.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(sum[i], int64_t(before[i])) << i;
+      EXPECT_EQ(regs[i], Lane(0)) << i;
+    }
+    EXPECT_EQ(sum[n], 7) << "nothing written past n";
+    EXPECT_EQ(regs[n], before[n]) << "nothing cleared past n";
+    EXPECT_EQ(twin, sum);
+    EXPECT_EQ(twin_regs, regs);
+  }
+}
+
+TEST(Kernels, HandOverGivesTheRegistersAndClearsThem) {
+  hand_over_against_values<int32_t>(3);
+  hand_over_against_values<int64_t>(4);
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ std::vector<Products> bundles(int rows, int cols, const std::vector<Step>& steps
       p.active_cols = steps[first].active_cols;
       p.narrow = steps[first].narrow;
       p.x_plane = t.x.data(), p.x_stride = cols;
-      p.y_values = t.y.data(), p.y_pitch = n;
+      p.y_values = t.y.data(), p.y_at = t.rows.gk0.data();  // row r's Y values from r * n on, as its X rows
       out.push_back(p);
     }
     first = i + 1;
