@@ -32,22 +32,71 @@ struct LanePass {
   std::vector<uint8_t> ok_;         // a partial tile's busy slots
   std::vector<int16_t> row_, abs_row_;  // fill_y's gathered Y row and its magnitudes
   std::vector<int64_t> chunk_src_, chunk_len_;  // per chunk: first slot in a [g][k] row, length
+  std::vector<int64_t> chunk_g_, chunk_k0_;     // per chunk: its group and first k
+  std::vector<int32_t> offsets_;                // gather_y's row of k tap offsets
   std::vector<int16_t> packed_;     // one row's pairs (2 * pairs int16) where not contiguous_
   bool contiguous_ = false;         // every chunk even and in [g][k] order: a row's pairs are the row
 
   // Y rows begin .. end - 1 into yp (and ya): a slice at a time, so the Y
-  // plane never holds much more than slice_elements, whatever p is. Each row
-  // is gathered once into int16 ([g][k], a padding tap 0), then each chunk's
-  // run of it copied to its pairs (an odd chunk's last pair keeps a zero high half).
+  // plane never holds much more than slice_elements, whatever p is.
   void fill_y(int64_t begin, int64_t end) {
-    const LoweredPass& lp = d.lp;
-    const int64_t gk = lp.g * lp.k;
     p0 = begin;
-    d.load_y(begin, end);
     if (!yp) {  // the first slice is the largest
       yp.reset(new int32_t[size_t((end - begin) * pairs)]);
       if (with_abs_) ya.reset(new int32_t[size_t((end - begin) * pairs)]);
     }
+    if (d.lp.y_parts)
+      gather_y(begin, end);
+    else
+      fill_y_indexed(begin, end);
+  }
+
+  // Where the rows separate (lowering.h's SeparableRows): each row's k tap
+  // offsets once, then every chunk's elements straight into their packed
+  // pairs, base + g * step + offset[k] (no g x k index table, no int16 row
+  // in between); an odd chunk's last pair gets a zero high half.
+  void gather_y(int64_t begin, int64_t end) {
+    d.load_y_groups(begin, end);
+    offsets_.resize(size_t(d.lp.k));
+    const int32_t* sq = d.y.sq.data();
+    const int32_t* off = offsets_.data();
+    const size_t n = chunk_src_.size();
+    for (int64_t p = begin; p < end; ++p) {
+      const RowBase rb = d.lp.y_parts.offsets(p, offsets_.data());
+      int32_t* out = &yp[size_t((p - begin) * pairs)];
+      for (size_t j = 0; j < n; ++j) {
+        const int64_t base = rb.base + chunk_g_[j] * rb.step;
+        const int32_t* o = off + chunk_k0_[j];
+        const int64_t len = chunk_len_[j];
+        int32_t* dst = out + pair_off[j];
+        for (int64_t kk = 0; kk + 1 < len; kk += 2)
+          *dst++ = pack_pair(tap(sq, base, o[kk]), tap(sq, base, o[kk + 1]));
+        if (len % 2) *dst = pack_pair(tap(sq, base, o[len - 1]), 0);
+      }
+      if (with_abs_) abs_pairs(out, &ya[size_t((p - begin) * pairs)]);
+    }
+  }
+
+  static int32_t tap(const int32_t* sq, int64_t base, int32_t offset) { return offset < 0 ? 0 : sq[base + offset]; }
+  // (lo, hi) as the kernels read a pair: lo in the low half (little-endian int16 pairs).
+  static int32_t pack_pair(int32_t lo, int32_t hi) {
+    return int32_t(uint32_t(uint16_t(int16_t(lo))) | uint32_t(uint16_t(int16_t(hi))) << 16);
+  }
+  // |y| of each half of a row's pairs (|y| <= 2^15 - 1 here).
+  void abs_pairs(const int32_t* in, int32_t* out) const {
+    for (int64_t q = 0; q < pairs; ++q) {
+      const int16_t lo = int16_t(uint16_t(uint32_t(in[q]))), hi = int16_t(uint16_t(uint32_t(in[q]) >> 16));
+      out[q] = pack_pair(lo < 0 ? -lo : lo, hi < 0 ? -hi : hi);
+    }
+  }
+
+  // Other rows: the g x k index tables (lowering.h's fill_y_tables). Each row
+  // is gathered once into int16 ([g][k], a padding tap 0), then each chunk's
+  // run of it copied to its pairs (an odd chunk's last pair keeps a zero high half).
+  void fill_y_indexed(int64_t begin, int64_t end) {
+    const LoweredPass& lp = d.lp;
+    const int64_t gk = lp.g * lp.k;
+    d.load_y(begin, end);
     row_.resize(size_t(gk));
     abs_row_.resize(size_t(gk));
     const int32_t* sq = d.y.sq.data();
@@ -91,11 +140,11 @@ struct LanePass {
       pairs += (plan.length(j) + 1) / 2;
     }
     contiguous_ = contiguous_ && 2 * pairs == lp.g * lp.k;
-    chunk_src_.resize(size_t(plan.total));
-    chunk_len_.resize(size_t(plan.total));
     for (int64_t j = 0; j < plan.total; ++j) {
-      chunk_src_[size_t(j)] = plan.group_of(j) * lp.k + plan.k_begin(j);
-      chunk_len_[size_t(j)] = plan.length(j);
+      chunk_g_.push_back(plan.group_of(j));
+      chunk_k0_.push_back(plan.k_begin(j));
+      chunk_src_.push_back(plan.group_of(j) * lp.k + plan.k_begin(j));
+      chunk_len_.push_back(plan.length(j));
     }
     packed_.assign(size_t(2 * pairs), 0);
     xt.assign(size_t(blocks * pairs * kLanes * 2), 0);
