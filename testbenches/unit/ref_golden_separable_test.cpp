@@ -8,7 +8,9 @@
 //  - golden_pass on those passes gives the bits and overflow counts of
 //    golden_pass_sequential (the plain walk, which reads y_row's tables),
 //    for odd and even chunks, narrow (16-bit) and wide accumulators, and Y
-//    slices down to one p, and so does the same pass with its parts cleared.
+//    slices down to one p, and so does the same pass with its parts cleared;
+//    also with group exponents far from 0 (X's up by 440, Y's down), where
+//    the exact double scaling does not apply and the lanes take lane_nest.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -172,6 +174,27 @@ TEST(GoldenSeparable, GatheredRowsGiveTheSequentialBits) {
   }
   EXPECT_GT(overflows, 0u);  // the narrow accumulator's replays were reached
   EXPECT_GT(odd_chunks, 10);
+}
+
+TEST(GoldenSeparable, FarScalesGiveTheSequentialBits) {
+  std::vector<QuantTensor> keep;
+  std::vector<Lowered> all = all_lowerings(keep);
+  // [w, a, e] per geometry: W up, A and E down, so every pass's scale
+  // products stay near 1 (finite outputs) while each exponent is past 400.
+  for (size_t i = 0; i < keep.size(); ++i)
+    for (mls::GroupScale& s : keep[i].sg) s.exp = int16_t(s.exp + (i % 3 == 0 ? 440 : -440));
+  uint64_t overflows = 0;
+  for (const Lowered& l : all) {
+    mls::ArrayConfig array;
+    array.acc_bits = 16;
+    const mls::Mapping map(mls::Dataflow::baseline, 16, 16, 9);
+    const mls::GoldenResult seq = mls::golden_pass_sequential(l.lp, *l.x, *l.y, array, map);
+    for (int64_t slice : {int64_t{1}, int64_t{1} << 16})
+      expect_same_bits(mls::golden_pass(l.lp, *l.x, *l.y, array, map, slice), seq,
+                       l.what + " far scales, slice " + std::to_string(slice));
+    overflows += seq.acc_overflow;
+  }
+  EXPECT_GT(overflows, 0u);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ struct LanePass {
   std::vector<double> fxl;          // [block][g][lane]: X row scales (1 past m)
   int64_t p0 = 0;                   // the first p of the slice in yp
   bool with_abs_ = false;          // the |y| pairs (and xmax_, ysum_ or xa) for the range check
+  bool tiles_ = false;             // run_tiles (the tile kernels), not lane_nest
   kernels::ChunkSumsFn sums_ = kernels::chunk_sums();
   kernels::TileValuesFn tile_values_ = kernels::tile_values();
   kernels::TreeAddFn tree_add_ = kernels::tree_add();
@@ -50,15 +51,15 @@ struct LanePass {
       if (with_abs_) ya.reset(new int32_t[size_t((end - begin) * pairs)]);
       if (with_abs_) ysum_.resize(size_t((end - begin)) * chunk_len_.size());
     }
-    if (d.lp.y_parts && with_abs_)
+    if (d.lp.y_parts && tiles_ && with_abs_)
       gather_y<true>(begin, end);
-    else if (d.lp.y_parts)
+    else if (d.lp.y_parts && tiles_)
       gather_y<false>(begin, end);
-    else
+    else  // lane_nest's chunk_sums also read the |y| pairs
       fill_y_indexed(begin, end);
   }
 
-  // Where the rows separate (lowering.h's SeparableRows): each row's k tap
+  // The tile kernels' rows where they separate (lowering.h's SeparableRows): each row's k tap
   // offsets once, then every chunk's elements straight into their packed
   // pairs, base + g * step + offset[k] (no g x k index table, no int16 row
   // in between); an odd chunk's last pair gets a zero high half. WithAbs:
@@ -148,7 +149,7 @@ struct LanePass {
   // with_abs: also what the per-chunk range check needs: the |y| pairs and,
   // for the tile kernels (tiles), each chunk's largest |x| and sum |y|,
   // else the |x| plane (lane_nest's chunk_sums).
-  LanePass(FastPass& fp, bool with_abs, bool tiles) : d(fp), with_abs_(with_abs) {
+  LanePass(FastPass& fp, bool with_abs, bool tiles) : d(fp), with_abs_(with_abs), tiles_(tiles) {
     const LoweredPass& lp = d.lp;
     const ChunkPlan& plan = d.nest.plan;
     blocks = (lp.m + kLanes - 1) / kLanes;
