@@ -183,6 +183,15 @@ struct FastPass {
     row_scales(yt.groups, y, fy);
   }
 
+  // Only the group scales of Y's rows begin .. end - 1, from the pass's
+  // separable parts (the lanes gather the elements themselves).
+  void load_y_groups(int64_t begin, int64_t end) {
+    y0 = begin;
+    yt.groups.resize(size_t((end - begin) * lp.g));
+    for (int64_t r = begin; r < end; ++r) lp.y_parts.groups(r, &yt.groups[size_t((r - begin) * lp.g)]);
+    row_scales(yt.groups, y, fy);
+  }
+
   float scale(int64_t sum, int64_t m, int64_t p, int32_t g) const {
     const size_t xi = size_t(m * lp.g + g), yi = size_t((p - y0) * lp.g + g);
     if (fast_scale && sum < kFastScaleLimit && sum > -kFastScaleLimit)

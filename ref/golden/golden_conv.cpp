@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "ref/core/error.h"
 #include "ref/golden/fast_pass.h"
@@ -126,13 +127,21 @@ float tile_value(Gathered& d, const Mapping& map, const LoopNest& nest, int64_t 
   return tree_reduce(d.slot.data(), d.slot_valid.get(), slots, unused_adds);
 }
 
-// Out[m, p] = acc * F, written where the lowering puts each output.
-GoldenResult finish(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const std::vector<float>& acc,
+// Out[m, p] = acc * F, written where the lowering puts each output; a
+// compact result (no out_index: Out[m, p] at m * p + p) is scaled where it is,
+// so a large pass never holds acc and its result at once.
+GoldenResult finish(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, std::vector<float>&& acc,
                     uint64_t acc_overflow) {
   GoldenResult res;
-  res.out = TensorF(lp.out_shape);
   const float f = final_scale_factor(x.s_t, y.s_t, x.elem, y.elem);
-  for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
+  if (lp.out_index.empty() && numel(lp.out_shape) == int64_t(acc.size())) {
+    for (float& v : acc) v = v * f;
+    res.out.shape = lp.out_shape;
+    res.out.data = std::move(acc);
+  } else {
+    res.out = TensorF(lp.out_shape);
+    for (size_t i = 0; i < acc.size(); ++i) res.out.data[size_t(lp.out_at(int64_t(i)))] = acc[i] * f;
+  }
   res.acc_overflow = acc_overflow;
   return res;
 }
@@ -153,7 +162,7 @@ GoldenResult golden_pass_sequential(const LoweredPass& lp, const QuantTensor& x,
       float& sum = acc[size_t(m * lp.p + pos.p)];
       sum = sum + tile_value(d, map, nest, m, pos.p, pos.tile);
     }
-  return finish(lp, x, y, acc, d.acc_overflow);
+  return finish(lp, x, y, std::move(acc), d.acc_overflow);
 }
 
 namespace {
@@ -195,7 +204,7 @@ GoldenResult golden_fast(const LoweredPass& lp, const QuantTensor& x, const Quan
     run_wide_lanes(d, bound > hi, acc);
   else
     walk_whole(d, bound, hi, acc);
-  return finish(lp, x, y, acc, d.acc_overflow);
+  return finish(lp, x, y, std::move(acc), d.acc_overflow);
 }
 
 }  // namespace

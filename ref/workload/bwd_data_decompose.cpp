@@ -44,8 +44,8 @@ void fill_group_major(LoweredPass& lp, int64_t taps, TapOf tap_of, EAt e_at, con
                lp.x_group, lp.x_index);
   // e_at(p, g, ...) is e_at(p, 0, ...) + g planes of E, or -1 for every g.
   const int64_t per_sample = lp.p / c.n, k_count = lp.k, plane = c.ho * c.wo;
-  lp.y_row = separable_rows(
-      lp.g, lp.k,
+  set_separable_y(
+      lp,
       [=](int64_t p, int32_t* offsets) {
         const int64_t base = ((p / per_sample) * c.co + co0) * plane;
         for (int64_t k = 0; k < k_count; ++k) {

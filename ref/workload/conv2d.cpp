@@ -178,10 +178,10 @@ struct Planes {
   int64_t channels, c0, h, w;
 };
 template <class Taps>
-RowFill grid_rows(const ConvGeometry& c, int64_t groups, Grid grid, Planes t, const GroupLayout& layout, Taps taps) {
+void set_grid_rows(LoweredPass& lp, const ConvGeometry& c, Grid grid, Planes t, const GroupLayout& layout, Taps taps) {
   const int64_t kh = c.kh, kw = c.kw, per_sample = grid.rows * grid.cols;
-  return separable_rows(
-      groups, kh * kw,
+  set_separable_y(
+      lp,
       [=](int64_t p, int32_t* offsets) {
         const int64_t n = p / per_sample, y = p / grid.cols % grid.rows, x = p % grid.cols;
         for (int64_t k = 0; k < kh * kw; ++k) {
@@ -215,7 +215,7 @@ void lower_fwd(const ConvGeometry& c, Block b, const GroupLayout& xl, const Grou
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + m) * c.cig() + g) * lp.k + k; }, lp.x_group,
                lp.x_index);
   // Row p = (n, ho, wo) on the output grid reads input channel ci0 + g at tap (h, w).
-  lp.y_row = grid_rows(c, lp.g, {c.ho, c.wo}, {c.ci, b.ci0, c.h, c.w}, yl, FwdTaps{c.params, c.h, c.w});
+  set_grid_rows(lp, c, {c.ho, c.wo}, {c.ci, b.ci0, c.h, c.w}, yl, FwdTaps{c.params, c.h, c.w});
   fill_nchw_out(lp, c.co, b.co0, c.ho * c.wo);
 }
 
@@ -228,7 +228,7 @@ void lower_bwd_data(const ConvGeometry& c, Block b, const GroupLayout& xl, const
                [&](int64_t m, int64_t g, int64_t k) { return ((b.co0 + g) * c.cig() + m) * lp.k + k; }, lp.x_group,
                lp.x_index);
   // Row p = (n, h, w) on the input grid reads error channel co0 + g at the output (ho, wo) tap k reaches.
-  lp.y_row = grid_rows(c, lp.g, {c.h, c.w}, {c.co, b.co0, c.ho, c.wo}, yl, BackTaps{c.params, c.ho, c.wo});
+  set_grid_rows(lp, c, {c.h, c.w}, {c.co, b.co0, c.ho, c.wo}, yl, BackTaps{c.params, c.ho, c.wo});
   fill_nchw_out(lp, c.ci, b.ci0, c.h * c.w);
 }
 
@@ -243,8 +243,8 @@ void lower_bwd_weight(const ConvGeometry& c, Block b, const GroupLayout& xl, con
                [&](int64_t m, int64_t g, int64_t k) { return (g * c.co + b.co0 + m) * lp.k + k; }, lp.x_group,
                lp.x_index);
   // Slot (g = n, k = (ho, wo)) of row p = (ci', kh, kw): input plane (n, ci0 + ci'), tap (h, w).
-  lp.y_row = separable_rows(
-      lp.g, lp.k,
+  set_separable_y(
+      lp,
       [=](int64_t p, int32_t* offsets) {
         const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
         for (int64_t ho = 0; ho < c.ho; ++ho) {

@@ -28,6 +28,22 @@ constexpr int64_t kMaxLoweredEntries = (int64_t{1} << 31) - 1;
 // once (the golden model beside the array).
 using RowFill = std::function<void(int64_t r, int32_t* groups, int32_t* indices)>;
 
+// A separable kind's rows (separable_rows below) in their two parts, for a
+// consumer that gathers the elements itself instead of reading g x k indices
+// (the golden model): offsets(r, k offsets) writes row r's k tap offsets
+// (-1: a zero tap) and returns its base and step, so slot (g, k) reads
+// base + g * step + offset[k]; groups(r, g scale indices) writes its groups.
+// Empty unless the kind's rows separate. It describes the same rows as
+// y_row: code that replaces y_row must reset it.
+struct RowBase {
+  int64_t base = 0, step = 0;
+};
+struct SeparableRows {
+  std::function<RowBase(int64_t r, int32_t* offsets)> offsets;
+  std::function<void(int64_t r, int32_t* groups)> groups;
+  explicit operator bool() const { return bool(offsets); }
+};
+
 struct LoweredPass {
   Pass pass = Pass::fwd;
   int64_t m = 0, p = 0, g = 0, k = 0;  // sizes of the grouped product
@@ -44,6 +60,7 @@ struct LoweredPass {
   // product of its row, p x g x k in all, which grows with the MACs, not with
   // the tensors. Its rows are generated when a consumer needs them.
   RowFill y_row;
+  SeparableRows y_parts;  // the same rows in parts, where they separate
   // Flat index in the output tensor of Out[m, p], [m][p]; empty when it is
   // m * p + p itself (a compact result, BlockPass).
   std::vector<int64_t> out_index;
@@ -94,9 +111,6 @@ RowFill operand_rows(int64_t g_count, int64_t k_count, GroupOf group_of, IndexOf
 // then costs k tap computations and g x k additions, not g x k index
 // computations with their divisions (generating Y is on every consumer's
 // path). Both are copied: capture by value.
-struct RowBase {
-  int64_t base = 0, step = 0;
-};
 template <class Setup, class GroupOf>
 RowFill separable_rows(int64_t g_count, int64_t k_count, Setup setup, GroupOf group_of) {
   return [=](int64_t r, int32_t* groups, int32_t* indices) {
@@ -108,6 +122,18 @@ RowFill separable_rows(int64_t g_count, int64_t k_count, Setup setup, GroupOf gr
       int32_t* out = indices + g * k_count;
       for (int64_t k = 0; k < k_count; ++k) out[k] = indices[k] < 0 ? -1 : int32_t(base + indices[k]);
     }
+  };
+}
+
+// Y's rows of a separable kind: y_row as separable_rows builds it and the
+// same rows in their parts (y_parts).
+template <class Setup, class GroupOf>
+void set_separable_y(LoweredPass& lp, Setup setup, GroupOf group_of) {
+  const int64_t g_count = lp.g;
+  lp.y_row = separable_rows(g_count, lp.k, setup, group_of);
+  lp.y_parts.offsets = setup;
+  lp.y_parts.groups = [=](int64_t r, int32_t* groups) {
+    for (int64_t g = 0; g < g_count; ++g) groups[g] = int32_t(group_of(r, g));
   };
 }
 

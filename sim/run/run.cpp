@@ -52,17 +52,19 @@ uint32_t bits_of(float f) {
   return b;
 }
 
-// Bitwise comparison; prints the first few mismatches.
-uint64_t count_mismatches(const TensorF& hw, const TensorF& golden, const std::string& label) {
-  uint64_t bad = 0;
+// Bitwise comparison of one block's compact results; keeps the pass's first
+// few mismatches (`bad` counts over the pass) at their index in its result,
+// for check_against_golden to print once the progress line is cleared.
+void count_mismatches(const TensorF& hw, const TensorF& golden, const BlockPass& block, const std::string& label,
+                      uint64_t& bad, std::ostringstream& lines) {
   for (int64_t i = 0; i < hw.size(); ++i) {
     const float h = hw.data[size_t(i)], g = golden.data[size_t(i)];
     if (bits_of(h) == bits_of(g)) continue;
     if (++bad <= 5)
-      std::cerr << "  mismatch " << label << " at " << index_str(i, hw.shape) << ": array " << h << " (0x" << std::hex
-                << bits_of(h) << "), golden " << g << " (0x" << bits_of(g) << std::dec << ")\n";
+      lines << "  mismatch " << label << " at " << index_str(block.natural[size_t(i)], block.natural_shape)
+                << ": array " << h << " (0x" << std::hex << bits_of(h) << "), golden " << g << " (0x" << bits_of(g)
+                << std::dec << ")\n";
   }
-  return bad;
 }
 
 // --operands: the dequantized X and Y the pass consumed, in their natural shapes.
@@ -72,14 +74,16 @@ void stage_operands(const QuantLayer& layer, Pass pass, const std::string& dir, 
 }
 
 // A pass run block by block (LayerKind::blocks): the results scattered into
-// the pass's result, the events and times summed.
+// the pass's result, the events and times summed; with --check, each block
+// compared with the golden model's as it ends (no second full result held).
 struct BlockedRun {
-  TensorF out, golden;
+  TensorF out;
   Stats stats;
   hw::Traffic traffic;
   double seconds = 0, golden_seconds = 0;
   int64_t blocks = 0, macs = 0, useful_macs = 0;
-  uint64_t golden_overflow = 0;
+  uint64_t golden_overflow = 0, mismatches = 0;
+  std::string mismatch_lines;  // the first few, printed by check_against_golden
   Gauges gauges;  // the largest of its blocks'
   LoweredPass first;  // block 0's sizes, tables dropped
 };
@@ -109,20 +113,19 @@ json pass_entry(const std::string& layer, Pass pass, const BlockedRun& run, cons
 
 // Every block of the pass through the array (and, with `check`, the golden
 // model beside it), one after another; only one block's tables are alive at a time.
-BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, bool check, ProgressLine& progress) {
+BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, bool check, const std::string& label,
+                      ProgressLine& progress) {
   const QuantTensor& x = layer.x(pass);
   const QuantTensor& y = layer.y(pass);
   BlockedRun r;
+  std::ostringstream mismatch_lines;
   const BwdData bwd_data = sim.config().array.bwd_data;
   r.blocks = pass_blocks(layer, pass, bwd_data);
   // Once per pass: each block's golden walk then costs what the block does.
   const OperandBounds bounds = check ? operand_bounds(x, y) : OperandBounds{};
   for (int64_t b = 0; b < r.blocks; ++b) {
     BlockPass block = lower_block(layer, pass, b, bwd_data);
-    if (b == 0) {
-      r.out = TensorF(block.natural_shape);
-      if (check) r.golden = TensorF(block.natural_shape);
-    }
+    if (b == 0) r.out = TensorF(block.natural_shape);
     // The golden model runs beside the simulation, on a thread of its own: it
     // only reads the lowering and the operands, and SystemC stays on this one.
     std::future<std::pair<GoldenResult, double>> golden;
@@ -144,7 +147,7 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
     if (check) {
       const auto [result, seconds] = golden.get();
       r.golden_seconds += seconds;
-      scatter_block(result.out, block, r.golden);
+      count_mismatches(simulated.out, result.out, block, label, r.mismatches, mismatch_lines);
       r.golden_overflow += result.acc_overflow;
     }
     if (b == 0) {
@@ -153,6 +156,7 @@ BlockedRun run_blocks(hw::ArraySim& sim, const QuantLayer& layer, Pass pass, boo
       r.first.fill_rows = block.lp.fill_rows;
     }
   }
+  r.mismatch_lines = mismatch_lines.str();
   r.stats.requant += layer.requant(pass);  // block groupings: the operands quantized again for this pass
   return r;
 }
@@ -182,7 +186,8 @@ json groups_of(const QuantLayer& layer) {
 // --check: every output bit and the overflow count against the golden model.
 bool check_against_golden(const BlockedRun& run, const std::string& label, json& entry) {
   entry["golden_seconds"] = run.golden_seconds;
-  const uint64_t bad = count_mismatches(run.out, run.golden, label);
+  const uint64_t bad = run.mismatches;
+  std::cerr << run.mismatch_lines;
   if (run.golden_overflow != run.stats.acc_overflow)
     std::cerr << "  " << label << ": acc_overflow " << run.stats.acc_overflow << " differs from golden "
               << run.golden_overflow << "\n";
@@ -204,7 +209,7 @@ double error_against_fp32(const LayerTensors& t, const QuantLayer& layer, Pass p
 // (assemble_report), so a kept or merged entry counts as a computed one.
 json run_pass(hw::ArraySim& sim, const LayerTensors& t, const QuantLayer& layer, Pass pass, const RunOptions& opt,
               ProgressLine& progress, OutputSet& outputs) {
-  const BlockedRun run = run_blocks(sim, layer, pass, opt.check, progress);
+  const BlockedRun run = run_blocks(sim, layer, pass, opt.check, layer.name + " " + to_string(pass), progress);
   json entry = pass_entry(layer.name, pass, run, opt.cfg.array);
   entry["formats"] = pass_formats(layer, pass, opt.cfg.array);
   entry["groups"] = groups_of(layer);

@@ -6,11 +6,14 @@
 // exact integer product, and the pairwise tree over every slot (tree_reduce,
 // the sequential walk's). Random tiles, slots of 0 to 33 pairs, and the
 // accumulator's edges: partial sums that touch hi and -hi - 1 exactly and
-// leave them by one.
+// leave them by one. Each tile runs with and without the per-chunk bounds
+// (largest |x|, sum |y|) that let a slot skip its |x| |y| sums: the results
+// must not change.
 #include "ref/golden/kernels/tile_kernels.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -32,20 +35,19 @@ struct Tile {
   int rows = 0, groups = 3;
   int32_t hi = 0;
   int64_t pairs = 0;
-  std::vector<int16_t> x, xa;    // [pair][lane][2]
-  std::vector<int32_t> y, ya;    // [pair]
-  std::vector<LaneSlot> slots;
+  std::vector<int16_t> x;        // [pair][lane][2]
+  std::vector<int32_t> y;        // [pair]
+  std::vector<LaneSlot> slots;   // slot s is chunk s
+  std::vector<int32_t> xmax, ysum;  // [chunk]: largest |x|, sum |y|
   std::vector<int64_t> mx, my;   // [g][lane], [g]: integer mantissas
   std::vector<int> ex, ey;
   std::vector<double> fx, fy;
 
-  TileOperands operands(bool check) const {
+  TileOperands operands(bool check, bool bounds) const {
     TileOperands op;
     op.x = x.data(), op.y = y.data(), op.fx = fx.data(), op.fy = fy.data(), op.hi = hi;
-    if (check) {
-      op.xa = xa.data();
-      op.ya = ya.data();
-    }
+    op.check = check;
+    if (check && bounds) op.xmax = xmax.data(), op.ysum = ysum.data();
     return op;
   }
 };
@@ -59,7 +61,7 @@ Tile random_tile(std::mt19937_64& rng, int rows, int bits, bool edge) {
   t.hi = int32_t(edge ? mag * int64_t(2 + rng() % 3) : int64_t(1 + rng() % (uint64_t{1} << 18)));
   for (int s = 0; s < rows; ++s) {
     const int32_t npairs = int32_t(rng() % 34);
-    t.slots.push_back({t.pairs, npairs, int32_t(rng() % uint64_t(t.groups))});
+    t.slots.push_back({t.pairs, npairs, int32_t(rng() % uint64_t(t.groups)), s});
     t.pairs += npairs;
   }
   if (t.pairs == 0) {  // the check is signalled by a plane, never empty
@@ -71,11 +73,18 @@ Tile random_tile(std::mt19937_64& rng, int rows, int bits, bool edge) {
     return int16_t(!edge && (rng() & 1) ? -v : v);
   };
   for (int64_t i = 0; i < t.pairs * kLanes * 2; ++i) t.x.push_back(value());
-  for (int16_t v : t.x) t.xa.push_back(int16_t(std::abs(v)));
   for (int64_t q = 0; q < t.pairs; ++q) {
     const int16_t lo = edge ? int16_t(int(rng() % 3) - 1) : value(), hi = edge ? int16_t(int(rng() % 3) - 1) : value();
     t.y.push_back(pack(lo, hi));
-    t.ya.push_back(pack(int16_t(std::abs(lo)), int16_t(std::abs(hi))));
+  }
+  for (const LaneSlot& sl : t.slots) {
+    int32_t xm = 0, ys = 0;
+    for (int64_t q = sl.q0; q < sl.q0 + sl.npairs; ++q) {
+      for (int i = 0; i < kLanes * 2; ++i) xm = std::max(xm, std::abs(int32_t(t.x[size_t(q * kLanes * 2 + i)])));
+      ys += std::abs(int32_t(half(t.y[size_t(q)], 0))) + std::abs(int32_t(half(t.y[size_t(q)], 1)));
+    }
+    t.xmax.push_back(xm);
+    t.ysum.push_back(ys);
   }
   for (int i = 0; i < t.groups * kLanes; ++i) {
     t.mx.push_back(int64_t(8 + rng() % 8)), t.ex.push_back(int(rng() % 40) - 20);
@@ -114,11 +123,12 @@ uint32_t bits_of(float f) {
   return b;
 }
 
-void expect_tile(TileValuesFn f, const Tile& t, bool check, const char* what) {
+void expect_tile(TileValuesFn f, const Tile& t, bool check, bool bounds, const char* what) {
   std::vector<float> val(size_t(t.rows) * kLanes, -1.0f), twin(val);
   std::vector<uint16_t> replay(size_t(t.rows), 0xFFFF), twin_replay(replay);
-  const bool any = f(t.operands(check), t.slots.data(), t.rows, val.data(), replay.data());
-  const bool twin_any = portable::tile_values(t.operands(check), t.slots.data(), t.rows, twin.data(), twin_replay.data());
+  const TileOperands op = t.operands(check, bounds);
+  const bool any = f(op, t.slots.data(), t.rows, val.data(), replay.data());
+  const bool twin_any = portable::tile_values(op, t.slots.data(), t.rows, twin.data(), twin_replay.data());
   EXPECT_EQ(any, twin_any) << what;
   bool expected_any = false;
   for (int s = 0; s < t.rows; ++s)
@@ -137,7 +147,7 @@ void expect_tile(TileValuesFn f, const Tile& t, bool check, const char* what) {
 
 TEST(GoldenTileKernels, EveryFormMatchesThePortableTwinAndTheDefinition) {
   std::mt19937_64 rng(31);
-  int forms = 0, replays = 0;
+  int forms = 0, replays = 0, skipped = 0;
   for (const auto& [f, name] : {std::pair{tile_values_avx2(), "avx2"}, std::pair{tile_values(), "dispatched"}}) {
     if (!f) continue;
     ++forms;
@@ -146,13 +156,17 @@ TEST(GoldenTileKernels, EveryFormMatchesThePortableTwinAndTheDefinition) {
         for (bool edge : {false, true})
           for (int trial = 0; trial < 6; ++trial) {
             const Tile t = random_tile(rng, rows, bits, edge);
-            for (bool check : {false, true}) expect_tile(f, t, check, name);
-            for (int s = 0; s < rows; ++s)
+            for (bool check : {false, true})
+              for (bool bounds : {false, true}) expect_tile(f, t, check, bounds, name);
+            for (int s = 0; s < rows; ++s) {
               for (int c = 0; c < kLanes; ++c) replays += expected(t, s, c).replay;
+              skipped += int64_t(t.xmax[size_t(s)]) * t.ysum[size_t(s)] <= t.hi;
+            }
           }
   }
   EXPECT_GE(forms, 1);
   EXPECT_GT(replays, 0);  // the edges do leave the range
+  EXPECT_GT(skipped, 20);  // and some slots' bounds let them skip the |x| |y| sums
 }
 
 void expect_tree(TreeAddFn f, int rows, std::mt19937_64& rng, const char* what) {

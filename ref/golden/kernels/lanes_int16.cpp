@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -19,35 +21,100 @@ struct LanePass {
   FastPass& d;
   int64_t blocks = 0, pairs = 0;    // m-blocks of kLanes rows; k pairs per row
   std::vector<int64_t> pair_off;    // per chunk: first pair in a row
-  std::vector<int16_t> xt, xa;      // [block][pair][lane][2]: x, |x|
+  std::vector<int16_t> xt, xa;      // [block][pair][lane][2]: x, |x| (xa: lane_nest's check only)
+  std::vector<int32_t> xmax_;       // [block][chunk]: largest |x| (the tile kernels' bound)
+  std::vector<int32_t> ysum_;       // [p - p0][chunk]: sum |y| of the slice's rows (likewise)
   // [p - p0][pair] of the current p slice: (y_lo, y_hi) packed, |y| likewise;
   // left uninitialised (fill_y writes every word), sized for the largest slice.
   std::unique_ptr<int32_t[]> yp, ya;
   std::vector<double> fxl;          // [block][g][lane]: X row scales (1 past m)
   int64_t p0 = 0;                   // the first p of the slice in yp
-  bool with_abs_ = false;
+  bool with_abs_ = false;          // the |y| pairs (and xmax_, ysum_ or xa) for the range check
+  bool tiles_ = false;             // run_tiles (the tile kernels), not lane_nest
   kernels::ChunkSumsFn sums_ = kernels::chunk_sums();
   kernels::TileValuesFn tile_values_ = kernels::tile_values();
   kernels::TreeAddFn tree_add_ = kernels::tree_add();
   std::vector<uint8_t> ok_;         // a partial tile's busy slots
   std::vector<int16_t> row_, abs_row_;  // fill_y's gathered Y row and its magnitudes
   std::vector<int64_t> chunk_src_, chunk_len_;  // per chunk: first slot in a [g][k] row, length
+  std::vector<int64_t> chunk_g_, chunk_k0_;     // per chunk: its group and first k
+  std::vector<int32_t> offsets_;                // gather_y's row of k tap offsets
   std::vector<int16_t> packed_;     // one row's pairs (2 * pairs int16) where not contiguous_
   bool contiguous_ = false;         // every chunk even and in [g][k] order: a row's pairs are the row
 
   // Y rows begin .. end - 1 into yp (and ya): a slice at a time, so the Y
-  // plane never holds much more than slice_elements, whatever p is. Each row
-  // is gathered once into int16 ([g][k], a padding tap 0), then each chunk's
-  // run of it copied to its pairs (an odd chunk's last pair keeps a zero high half).
+  // plane never holds much more than slice_elements, whatever p is.
   void fill_y(int64_t begin, int64_t end) {
-    const LoweredPass& lp = d.lp;
-    const int64_t gk = lp.g * lp.k;
     p0 = begin;
-    d.load_y(begin, end);
     if (!yp) {  // the first slice is the largest
       yp.reset(new int32_t[size_t((end - begin) * pairs)]);
       if (with_abs_) ya.reset(new int32_t[size_t((end - begin) * pairs)]);
+      if (with_abs_) ysum_.resize(size_t((end - begin)) * chunk_len_.size());
     }
+    if (d.lp.y_parts && tiles_ && with_abs_)
+      gather_y<true>(begin, end);
+    else if (d.lp.y_parts && tiles_)
+      gather_y<false>(begin, end);
+    else  // lane_nest's chunk_sums also read the |y| pairs
+      fill_y_indexed(begin, end);
+  }
+
+  // The tile kernels' rows where they separate (lowering.h's SeparableRows): each row's k tap
+  // offsets once, then every chunk's elements straight into their packed
+  // pairs, base + g * step + offset[k] (no g x k index table, no int16 row
+  // in between); an odd chunk's last pair gets a zero high half. WithAbs:
+  // their magnitudes' pairs and each chunk's sum |y| in the same loop.
+  template <bool WithAbs>
+  void gather_y(int64_t begin, int64_t end) {
+    d.load_y_groups(begin, end);
+    offsets_.resize(size_t(d.lp.k));
+    const int32_t* sq = d.y.sq.data();
+    const int32_t* off = offsets_.data();
+    const size_t n = chunk_src_.size();
+    for (int64_t p = begin; p < end; ++p) {
+      const RowBase rb = d.lp.y_parts.offsets(p, offsets_.data());
+      int32_t* out = &yp[size_t((p - begin) * pairs)];
+      for (size_t j = 0; j < n; ++j) {
+        const int64_t base = rb.base + chunk_g_[j] * rb.step;
+        const int32_t* o = off + chunk_k0_[j];
+        const int64_t len = chunk_len_[j];
+        int32_t sum = 0;
+        for (int64_t kk = 0, q = pair_off[j]; kk < len; kk += 2, ++q) {
+          const int32_t lo = tap(sq, base, o[kk]), hi = kk + 1 < len ? tap(sq, base, o[kk + 1]) : 0;
+          out[q] = pack_pair(lo, hi);
+          if constexpr (WithAbs) sum += (lo < 0 ? -lo : lo) + (hi < 0 ? -hi : hi);
+        }
+        if constexpr (WithAbs) ysum_[size_t(p - begin) * n + j] = sum;
+      }
+    }
+  }
+
+  // sum |y| of each chunk of the slice's rows, from their |y| pairs (fill_y_indexed).
+  void chunk_abs_sums(int64_t begin, int64_t end) {
+    const size_t n = chunk_len_.size();
+    for (int64_t p = begin; p < end; ++p) {
+      const int32_t* a = &ya[size_t((p - begin) * pairs)];
+      for (size_t j = 0; j < n; ++j) {
+        int32_t sum = 0;
+        for (int64_t q = pair_off[j], e = q + (chunk_len_[j] + 1) / 2; q < e; ++q)
+          sum += int32_t(uint32_t(a[q]) & 0xFFFF) + int32_t(uint32_t(a[q]) >> 16);
+        ysum_[size_t(p - begin) * n + j] = sum;
+      }
+    }
+  }
+
+  static int32_t tap(const int32_t* sq, int64_t base, int32_t offset) { return offset < 0 ? 0 : sq[base + offset]; }
+  // (lo, hi) as the kernels read a pair: lo in the low half (little-endian int16 pairs).
+  static int32_t pack_pair(int32_t lo, int32_t hi) {
+    return int32_t(uint32_t(uint16_t(int16_t(lo))) | uint32_t(uint16_t(int16_t(hi))) << 16);
+  }
+  // Other rows: the g x k index tables (lowering.h's fill_y_tables). Each row
+  // is gathered once into int16 ([g][k], a padding tap 0), then each chunk's
+  // run of it copied to its pairs (an odd chunk's last pair keeps a zero high half).
+  void fill_y_indexed(int64_t begin, int64_t end) {
+    const LoweredPass& lp = d.lp;
+    const int64_t gk = lp.g * lp.k;
+    d.load_y(begin, end);
     row_.resize(size_t(gk));
     abs_row_.resize(size_t(gk));
     const int32_t* sq = d.y.sq.data();
@@ -61,6 +128,7 @@ struct LanePass {
       for (int64_t i = 0; i < gk; ++i) abs_row[i] = row[i] < 0 ? int16_t(-row[i]) : row[i];
       pack_row(abs_row_, &ya[size_t((p - begin) * pairs)]);
     }
+    if (with_abs_) chunk_abs_sums(begin, end);
   }
 
   // A [g][k] int16 row into its chunks' packed pairs: through packed_, whose
@@ -78,8 +146,10 @@ struct LanePass {
     return index < 0 ? int16_t(0) : int16_t(t.sq[size_t(index)]);
   }
 
-  // with_abs: also the |x| and |y| planes the per-chunk range check needs.
-  LanePass(FastPass& fp, bool with_abs) : d(fp), with_abs_(with_abs) {
+  // with_abs: also what the per-chunk range check needs: the |y| pairs and,
+  // for the tile kernels (tiles), each chunk's largest |x| and sum |y|,
+  // else the |x| plane (lane_nest's chunk_sums).
+  LanePass(FastPass& fp, bool with_abs, bool tiles) : d(fp), with_abs_(with_abs), tiles_(tiles) {
     const LoweredPass& lp = d.lp;
     const ChunkPlan& plan = d.nest.plan;
     blocks = (lp.m + kLanes - 1) / kLanes;
@@ -91,15 +161,15 @@ struct LanePass {
       pairs += (plan.length(j) + 1) / 2;
     }
     contiguous_ = contiguous_ && 2 * pairs == lp.g * lp.k;
-    chunk_src_.resize(size_t(plan.total));
-    chunk_len_.resize(size_t(plan.total));
     for (int64_t j = 0; j < plan.total; ++j) {
-      chunk_src_[size_t(j)] = plan.group_of(j) * lp.k + plan.k_begin(j);
-      chunk_len_[size_t(j)] = plan.length(j);
+      chunk_g_.push_back(plan.group_of(j));
+      chunk_k0_.push_back(plan.k_begin(j));
+      chunk_src_.push_back(plan.group_of(j) * lp.k + plan.k_begin(j));
+      chunk_len_.push_back(plan.length(j));
     }
     packed_.assign(size_t(2 * pairs), 0);
     xt.assign(size_t(blocks * pairs * kLanes * 2), 0);
-    if (with_abs) xa.assign(xt.size(), 0);
+    if (with_abs && !tiles) xa.assign(xt.size(), 0);
     fxl.assign(size_t(blocks * lp.g * kLanes), 1.0);
     // Row by row, in the index tables' own order.
     for (int64_t m = 0; m < lp.m; ++m) {
@@ -114,11 +184,25 @@ struct LanePass {
         }
       }
     }
-    if (with_abs)
+    if (!xa.empty())
       for (size_t i = 0; i < xt.size(); ++i) xa[i] = xt[i] < 0 ? int16_t(-xt[i]) : xt[i];
+    if (with_abs && tiles) chunk_x_max();
     for (int64_t m = 0; m < lp.m; ++m)
       for (int64_t g = 0; g < lp.g; ++g)
         fxl[size_t(((m / kLanes) * lp.g + g) * kLanes + m % kLanes)] = d.fx[size_t(m * lp.g + g)];
+  }
+
+  // Each block's largest |x| over each chunk's pairs, every lane.
+  void chunk_x_max() {
+    const size_t n = chunk_len_.size();
+    xmax_.assign(size_t(blocks) * n, 0);
+    for (int64_t b = 0; b < blocks; ++b)
+      for (size_t j = 0; j < n; ++j) {
+        const int16_t* x = &xt[size_t((b * pairs + pair_off[j]) * kLanes * 2)];
+        int32_t m = 0;
+        for (int64_t i = 0, e = (chunk_len_[j] + 1) / 2 * kLanes * 2; i < e; ++i) m = std::max(m, std::abs(int32_t(x[i])));
+        xmax_[size_t(b) * n + j] = m;
+      }
   }
 
   int16_t x_at(int64_t b, int64_t q, int lane, int e) const {
@@ -179,7 +263,7 @@ struct LanePass {
     std::vector<kernels::LaneSlot> out(d.slots.size());
     for (size_t i = 0; i < d.slots.size(); ++i) {
       const SlotChunk& ch = d.slots[i];
-      if (ch.len > 0) out[i] = {pair_off[size_t(ch.j)], int32_t((ch.len + 1) / 2), ch.g};
+      if (ch.len > 0) out[i] = {pair_off[size_t(ch.j)], int32_t((ch.len + 1) / 2), ch.g, int32_t(ch.j)};
     }
     return out;
   }
@@ -243,11 +327,12 @@ struct LanePass {
       for (int64_t b = 0; b < blocks; ++b) {
         const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
         op.x = &xt[size_t(b * pairs * kLanes * 2)];
-        op.xa = Check ? &xa[size_t(b * pairs * kLanes * 2)] : nullptr;
+        op.xmax = Check ? &xmax_[size_t(b) * chunk_len_.size()] : nullptr;
         op.fx = &fxl[size_t(b * lp.g * kLanes)];
         for (int64_t p = begin; p < end; ++p) {
           op.y = &yp[size_t((p - p0) * pairs)];
-          op.ya = Check ? &ya[size_t((p - p0) * pairs)] : nullptr;
+          op.check = Check;
+          op.ysum = Check ? &ysum_[size_t(p - p0) * chunk_len_.size()] : nullptr;
           op.fy = &d.fy[size_t((p - p0) * lp.g)];
           alignas(32) float tot[kLanes] = {};
           tiles_of(b, p, op, ls, val.data(), replay.data(), tot);
@@ -271,13 +356,13 @@ struct LanePass {
 
 void run_int16_lanes(FastPass& d, bool check, std::vector<float>& acc) {
   if (d.fast_scale && check)
-    LanePass(d, true).run_tiles<true>(acc);
+    LanePass(d, true, true).run_tiles<true>(acc);
   else if (d.fast_scale)
-    LanePass(d, false).run_tiles<false>(acc);
+    LanePass(d, false, true).run_tiles<false>(acc);
   else if (check)
-    LanePass(d, true).run<true>(acc);
+    LanePass(d, true, false).run<true>(acc);
   else
-    LanePass(d, false).run<false>(acc);
+    LanePass(d, false, false).run<false>(acc);
 }
 
 }  // namespace mls::golden_detail

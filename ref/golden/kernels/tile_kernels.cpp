@@ -1,12 +1,23 @@
 #include "ref/golden/kernels/tile_kernels.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
 namespace mls::golden_detail::kernels {
+
+namespace {
+
+// Whether the slot's chunk keeps sum |x| |y| <= hi in every lane: max |x|
+// times sum |y| bounds it (no |x| |y| sums needed, no replay).
+inline bool bounded(const TileOperands& op, const LaneSlot& sl) {
+  return op.xmax && int64_t(op.xmax[sl.j]) * op.ysum[sl.j] <= op.hi;
+}
+
+}  // namespace
 
 namespace portable {
 
@@ -35,23 +46,38 @@ uint16_t prefix_leaves(const TileOperands& op, const LaneSlot& sl, uint16_t bits
   return out;
 }
 
+// sum |x| |y| of each lane over the slot's chunk.
+void abs_sums(const TileOperands& op, const LaneSlot& sl, int32_t* abs_sum) {
+  for (int c = 0; c < kLanes; ++c) {
+    int32_t a = 0;
+    for (int64_t q = 0; q < sl.npairs; ++q) {
+      const int32_t yq = op.y[sl.q0 + q];
+      const int16_t* xq = op.x + ((sl.q0 + q) * kLanes + c) * 2;
+      a += std::abs(int32_t(xq[0])) * std::abs(int32_t(int16_t(uint16_t(uint32_t(yq))))) +
+           std::abs(int32_t(xq[1])) * std::abs(int32_t(int16_t(uint16_t(uint32_t(yq) >> 16))));
+    }
+    abs_sum[c] = a;
+  }
+}
+
 }  // namespace
 
 // The definition, lane by lane: the chunk's sums by the portable chunk_sums,
 // the scaling in double, the bounds in int64.
 bool tile_values(const TileOperands& op, const LaneSlot* slots, int n, float* val, uint16_t* replay) {
-  const bool check = op.xa != nullptr;
+  const bool check = op.check;
   bool any = false;
   int32_t sum[kLanes], abs_sum[kLanes];
   for (int s = 0; s < n; ++s) {
     const LaneSlot& sl = slots[s];
-    const int64_t x0 = sl.q0 * kLanes * 2;
-    chunk_sums(op.x + x0, check ? op.xa + x0 : nullptr, op.y + sl.q0, check ? op.ya + sl.q0 : nullptr, sl.npairs,
-               op.hi, sum, check ? abs_sum : nullptr);
+    chunk_sums(op.x + sl.q0 * kLanes * 2, nullptr, op.y + sl.q0, nullptr, sl.npairs, op.hi, sum, nullptr);
     const double* fx = op.fx + int64_t(sl.g) * kLanes;
     const double fy = op.fy[sl.g];
     for (int c = 0; c < kLanes; ++c) val[s * kLanes + c] = static_cast<float>(double(sum[c]) * fx[c] * fy);
     if (!check) continue;
+    replay[s] = 0;
+    if (bounded(op, sl)) continue;
+    abs_sums(op, sl, abs_sum);
     uint16_t bits = 0;
     for (int c = 0; c < kLanes; ++c) {
       const int64_t pos = (int64_t(abs_sum[c]) + sum[c]) / 2, neg = (int64_t(abs_sum[c]) - sum[c]) / 2;
@@ -123,6 +149,26 @@ __attribute__((target("avx2"))) inline int over8(__m256i sum, __m256i abs_sum, _
   return _mm256_movemask_ps(_mm256_castsi256_ps(over));
 }
 
+// One slot's sums over its pairs, two vectors of eight lanes; with Abs also
+// sum |x| |y| (both by pabsw: |x|, |y| <= 2^15 - 1).
+template <bool Abs>
+__attribute__((target("avx2"))) inline void slot_sums8x2(const __m256i* xv, const int32_t* y, int32_t npairs,
+                                                        __m256i* out) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, a0 = s0, a1 = s0;
+  for (int32_t q = 0; q < npairs; ++q) {
+    const __m256i yq = _mm256_set1_epi32(y[q]);
+    const __m256i x0 = _mm256_loadu_si256(xv + 2 * q), x1 = _mm256_loadu_si256(xv + 2 * q + 1);
+    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, yq));
+    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x1, yq));
+    if constexpr (Abs) {
+      const __m256i aq = _mm256_abs_epi16(yq);
+      a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_abs_epi16(x0), aq));
+      a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_abs_epi16(x1), aq));
+    }
+  }
+  out[0] = s0, out[1] = s1, out[2] = a0, out[3] = a1;
+}
+
 template <bool Check>
 __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, const LaneSlot* slots, int n,
                                                         float* val, uint16_t* replay) {
@@ -131,26 +177,19 @@ __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, 
   for (int s = 0; s < n; ++s) {
     const LaneSlot& sl = slots[s];
     const __m256i* xv = reinterpret_cast<const __m256i*>(op.x + sl.q0 * kLanes * 2);
-    const __m256i* av = reinterpret_cast<const __m256i*>(Check ? op.xa + sl.q0 * kLanes * 2 : op.x);
     const int32_t* y = op.y + sl.q0;
-    const int32_t* ya = Check ? op.ya + sl.q0 : y;
-    __m256i s0 = _mm256_setzero_si256(), s1 = s0, a0 = s0, a1 = s0;
-    for (int32_t q = 0; q < sl.npairs; ++q) {
-      const __m256i yq = _mm256_set1_epi32(y[q]);
-      s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_loadu_si256(xv + 2 * q), yq));
-      s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_loadu_si256(xv + 2 * q + 1), yq));
-      if constexpr (Check) {
-        const __m256i aq = _mm256_set1_epi32(ya[q]);
-        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(av + 2 * q), aq));
-        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(av + 2 * q + 1), aq));
-      }
-    }
+    const bool abs = Check && !bounded(op, sl);
+    __m256i v[4];
+    if (abs)
+      slot_sums8x2<true>(xv, y, sl.npairs, v);
+    else
+      slot_sums8x2<false>(xv, y, sl.npairs, v);
     const double* fx = op.fx + int64_t(sl.g) * kLanes;
     const __m256d fy = _mm256_set1_pd(op.fy[sl.g]);
-    scale8(s0, fx, fy, val + s * kLanes);
-    scale8(s1, fx + 8, fy, val + s * kLanes + 8);
+    scale8(v[0], fx, fy, val + s * kLanes);
+    scale8(v[1], fx + 8, fy, val + s * kLanes + 8);
     if constexpr (Check) {
-      int bits = over8(s0, a0, hi, hi1) | (over8(s1, a1, hi, hi1) << 8);
+      int bits = abs ? over8(v[0], v[2], hi, hi1) | (over8(v[1], v[3], hi, hi1) << 8) : 0;
       if (bits) bits = prefix_leaves8x2(xv, y, sl.npairs, op.hi, bits);
       replay[s] = uint16_t(bits);
       any |= bits;
@@ -161,7 +200,7 @@ __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, 
 
 __attribute__((target("avx2"))) bool tile_values_avx2_impl(const TileOperands& op, const LaneSlot* slots, int n, float* val,
                                                       uint16_t* replay) {
-  return op.xa ? tile_values_avx2_t<true>(op, slots, n, val, replay)
+  return op.check ? tile_values_avx2_t<true>(op, slots, n, val, replay)
                : tile_values_avx2_t<false>(op, slots, n, val, replay);
 }
 

@@ -7,10 +7,13 @@
 //   val[s][c] = float(double(sum[c]) * fx[g][c] * fy[g])   (exact product, one RNE rounding)
 // and, with the range check (xa and ya given), replay[s] has bit c set where
 // the chunk's positive products (abs + sum) / 2 or its negative ones
-// (abs - sum) / 2 pass the accumulator's bound and, of those, some partial
+// (abs - sum) / 2 pass the accumulator's bound (abs = sum |x| |y|, both
+// magnitudes taken in the kernel) and, of those, some partial
 // sum in ascending k really leaves [-hi - 1, hi]: the lanes the caller
 // replays with the sequential walk (and rescales) before the tree (every
-// other lane's sum is exact, no addition overflowed). tree_add then
+// other lane's sum is exact, no addition overflowed). A slot whose chunk has
+// max |x| * sum |y| <= hi (xmax and ysum given) has abs <= hi in every lane,
+// so no bit: its |x| |y| sums are skipped. tree_add then
 // runs tree_full's pairwise tree across the lanes and adds its root to tot
 // (one fp32 addition per lane). Runtime dispatch: AVX2 where the CPU has
 // it, else the portable twin (testbenches/unit/ref_golden_tile_kernels_test.cpp
@@ -25,21 +28,24 @@ namespace mls::golden_detail::kernels {
 struct LaneSlot {
   int64_t q0 = 0;
   int32_t npairs = 0, g = 0;
+  int32_t j = 0;  // the chunk, for TileOperands' xmax and ysum
 };
 
-// The operands of one tile: block b's planes ([pair][lane][2] int16) and
-// scales ([g][lane]), row p's packed pairs and scales ([g]); hi = 2^(acc_bits-1) - 1.
+// The operands of one tile: block b's plane ([pair][lane][2] int16) and
+// scales ([g][lane]), row p's packed pairs, their magnitudes and scales
+// ([g]); hi = 2^(acc_bits-1) - 1.
 struct TileOperands {
   const int16_t* x = nullptr;
-  const int16_t* xa = nullptr;  // nullptr: no range check
   const int32_t* y = nullptr;
-  const int32_t* ya = nullptr;
+  bool check = false;             // the range check
+  const int32_t* xmax = nullptr;  // optional, per chunk: block b's largest |x|
+  const int32_t* ysum = nullptr;  // with xmax, per chunk: row p's sum |y|
   const double* fx = nullptr;
   const double* fy = nullptr;
   int32_t hi = 0;
 };
 
-// Writes val[s * kLanes + c] for s < n and, with the check, replay[s];
+// |x|, |y| <= 2^15 - 1. Writes val[s * kLanes + c] for s < n and, with the check, replay[s];
 // returns whether some replay bit is set.
 using TileValuesFn = bool (*)(const TileOperands& op, const LaneSlot* slots, int n, float* val, uint16_t* replay);
 // The pairwise tree over n rows of kLanes values (in place), root added to tot.
