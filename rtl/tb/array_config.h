@@ -91,8 +91,8 @@ inline std::string unsupported(const std::map<std::string, std::string>& meta, c
     if (f.e < 0 || f.e > 4 || f.m < 0 || f.m > 12 || f.e + f.m < 1 || 1 + f.e + f.m > 16)
       return std::string(name) + " " + f.name() + ": the RTL takes E 0..4, M 0..12, codes of at most 16 bits";
   for (const auto& [name, f] : {std::pair{"x_scale", a.x_scale}, std::pair{"y_scale", a.y_scale}})
-    if (f.e < 0 || f.e > 8 || f.m < 0 || f.m > 1)
-      return std::string(name) + " " + f.name() + ": the RTL group scaler takes E_g 0..8 and M_g 0 or 1";
+    if (f.e < 0 || f.e > 8 || f.m < 0 || f.m > 3)
+      return std::string(name) + " " + f.name() + ": the RTL group scaler takes E_g 0..8 and M_g 0..3";
   if (a.acc_bits < 8 || a.acc_bits > 62)
     return "acc_bits " + std::to_string(a.acc_bits) + ": the RTL accumulator takes 8..62 bits";
   return "";

@@ -1,7 +1,7 @@
 // Block tests of the RTL (tb_blocks.sv) against the golden model:
 //   mul     every code pair of seven element-format pairs through the multiplier
 //   acc     random chunks through two PEs with an 8-bit accumulator (saturate, wrap)
-//   scaler  every group-scale code pair of five scaler instances over sets of
+//   scaler  every group-scale code pair of six scaler instances over sets of
 //           chunk sums with overflow-free extremes, subnormal results and ties
 //   add     random fp32 additions (normals, subnormals, cancellation, overflow)
 //   tree    random tiles with random empty slots through 5- and 16-slot trees
@@ -171,6 +171,9 @@ std::vector<ScalerInstance> scaler_instances() {
       {"acc12 e2m1 x e0m1", 12, {2, 1}, {0, 1},
        [=](Vtb_scalers& t, int64_t s, uint32_t a, uint32_t b) { t.sc4_sum_i = mask(s, 12), t.sc4_sx_i = a, t.sc4_sy_i = b; },
        [](const Vtb_scalers& t) { return uint32_t(t.sc4_o); }, {}},
+      {"acc20 e5m2 x e3m3", 20, {5, 2}, {3, 3},
+       [=](Vtb_scalers& t, int64_t s, uint32_t a, uint32_t b) { t.sc5_sum_i = mask(s, 20), t.sc5_sx_i = a, t.sc5_sy_i = b; },
+       [](const Vtb_scalers& t) { return uint32_t(t.sc5_o); }, {}},
   };
 }
 

@@ -24,7 +24,7 @@ REFUSED = [
     ("cols", "65", "64 columns"),
     ("dataflow", "os", "baseline"),
     ("tree_stages", "1", "one register per level"),
-    ("y_scale", "e8m2", "M_g 0 or 1"),
+    ("y_scale", "e8m4", "M_g 0..3"),
     ("x_elem", "e4m12", "16 bits"),
     ("acc_bits", "64", "8..62"),
     ("acc_overflow", "clip", "unknown"),

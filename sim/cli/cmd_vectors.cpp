@@ -240,11 +240,6 @@ int cmd_vectors(const std::vector<std::string>& args) {
   const std::string where = "layer '" + layer_name + "' pass " + to_string(pass);
   if (!layer.has_pass(pass)) throw Error(where + ": the trace has no grad_output for this layer");
   const QuantTensor &x = layer.x(pass), &y = layer.y(pass);
-  // The RTL scaler (rtl/src/mls_group_scaler.sv) is the shift-add form only.
-  for (const QuantTensor* t : {&x, &y})
-    if (t->scale.m > 1)
-      throw Error(where + ": " + t->name + " has group-scale format " + t->scale.name() +
-                  "; the RTL group scaler takes M_g <= 1 only (e.g. e8m1, e8m0)");
 
   // Nothing is renamed into place until every file is complete and each walk
   // has matched golden_pass; the files are written as the walk goes. A pass
