@@ -141,22 +141,25 @@ class Run(TempDirCase):
         self.assertIn("mismatch", proc.stderr)
         self.assertFalse(r["total"]["bit_exact"])
 
-    def test_vectors_refuse_wide_scales(self):
-        out = os.path.join(self.dir, "vec")
+    def test_vectors_write_wide_scales(self):
+        # The RTL group scaler takes M_g 0..3, the whole range mlssim accepts, so
+        # vectors writes every pass with wide group scales and records the formats.
         for scale, passes in (("e4m3", "fwd"), ("e5m2", "bwd-weight"), ("e8m2", "bwd-data")):
+            out = os.path.join(self.dir, "vec-" + scale)
             proc = mlssim("vectors", TRACE, "--layers", "conv1", "--passes", passes, "--out", out, "--scale", scale,
                           ok=None)
-            self.assertNotEqual(proc.returncode, 0)
-            lines = proc.stderr.strip().splitlines()
-            self.assertEqual(len(lines), 1, proc.stderr)
-            self.assertIn(scale, lines[0])
-            self.assertIn("M_g <= 1", lines[0])
-            self.assertFalse(os.path.exists(out))
-        # M_g <= 1 is still written.
-        proc = mlssim("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--out", out, "--scale", "e4m1",
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            with open(os.path.join(out, "meta.txt")) as f:
+                meta = dict(line.split() for line in f if line.strip())
+            self.assertEqual((meta["x_scale"], meta["y_scale"]), (scale, scale))
+            self.assertTrue(os.path.exists(os.path.join(out, "chunks.txt")))
+        # A group-scale format beyond M_g 3 is refused before anything is written.
+        out = os.path.join(self.dir, "vec-wide")
+        proc = mlssim("vectors", TRACE, "--layers", "conv1", "--passes", "fwd", "--out", out, "--scale", "e8m4",
                       ok=None)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertTrue(os.path.exists(os.path.join(out, "chunks.txt")))
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("e8m4", proc.stderr)
+        self.assertFalse(os.path.exists(out))
 
 
 if __name__ == "__main__":
