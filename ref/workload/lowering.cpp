@@ -66,10 +66,22 @@ int64_t LoweredPass::useful_macs() const {
   const int64_t gk = g * k;
   std::vector<int64_t> x_real(size_t(gk), 0), y_real(size_t(gk), 0);
   for (size_t i = 0; i < x_index.size(); ++i) x_real[i % size_t(gk)] += x_index[i] >= 0;
-  std::vector<int32_t> groups(static_cast<size_t>(g)), row(static_cast<size_t>(gk));
-  for (int64_t r = 0; r < p; ++r) {
-    y_row(r, groups.data(), row.data());
-    for (int64_t i = 0; i < gk; ++i) y_real[size_t(i)] += row[size_t(i)] >= 0;
+  if (y_parts) {
+    // A separable row's slot (g, k) is a zero tap exactly when its offset k
+    // is, whatever g: p x k offsets say what p x g x k indices would.
+    std::vector<int32_t> offsets(static_cast<size_t>(k));
+    std::vector<int64_t> y_taps(static_cast<size_t>(k), 0);
+    for (int64_t r = 0; r < p; ++r) {
+      y_parts.offsets(r, offsets.data());
+      for (int64_t i = 0; i < k; ++i) y_taps[size_t(i)] += offsets[size_t(i)] >= 0;
+    }
+    for (int64_t i = 0; i < gk; ++i) y_real[size_t(i)] = y_taps[size_t(i % k)];
+  } else {
+    std::vector<int32_t> groups(static_cast<size_t>(g)), row(static_cast<size_t>(gk));
+    for (int64_t r = 0; r < p; ++r) {
+      y_row(r, groups.data(), row.data());
+      for (int64_t i = 0; i < gk; ++i) y_real[size_t(i)] += row[size_t(i)] >= 0;
+    }
   }
   int64_t useful = 0;
   for (size_t i = 0; i < x_real.size(); ++i) useful += x_real[i] * y_real[i];

@@ -67,7 +67,8 @@ struct LoweredPass {
 
   int64_t macs() const { return m * p * g * k; }
   // Products whose two operands are both tensor elements: macs() less the
-  // padding and zero-insertion taps. Generates every Y row once.
+  // padding and zero-insertion taps. Walks Y's separable parts (p x k
+  // offsets) where the rows separate, else generates every Y row once.
   int64_t useful_macs() const;
   int64_t out_at(int64_t i) const { return out_index.empty() ? i : out_index[size_t(i)]; }
 };

@@ -5,6 +5,9 @@
 //    for group, for every conv lowering that sets them (forward, both
 //    backward-data mappings, backward-weight; strides, padding, dilation,
 //    groups);
+//  - useful_macs(), which counts Y's real slots from the parts, equals the
+//    products of two real elements enumerated over y_row's indices, and the
+//    count of the same pass with its parts cleared (the general walk);
 //  - golden_pass on those passes gives the bits and overflow counts of
 //    golden_pass_sequential (the plain walk, which reads y_row's tables),
 //    for odd and even chunks, narrow (16-bit) and wide accumulators, and Y
@@ -141,6 +144,28 @@ TEST(GoldenSeparable, PartsDescribeTheSameRowsAsTheIndexRows) {
     ++checked;
   }
   EXPECT_GT(checked, 20);
+}
+
+TEST(GoldenSeparable, UsefulMacsFromThePartsCountTheRealProducts) {
+  std::vector<QuantTensor> keep;
+  int with_padding = 0;
+  for (const Lowered& l : all_lowerings(keep)) {
+    const LoweredPass& lp = l.lp;
+    const mls::RowTables yt = mls::y_tables(lp);
+    const int64_t gk = lp.g * lp.k;
+    int64_t real = 0;
+    for (int64_t m = 0; m < lp.m; ++m)
+      for (int64_t p = 0; p < lp.p; ++p)
+        for (int64_t i = 0; i < gk; ++i)
+          real += lp.x_index[size_t(m * gk + i)] >= 0 && yt.index[size_t(p * gk + i)] >= 0;
+    ASSERT_TRUE(bool(lp.y_parts)) << l.what;
+    EXPECT_EQ(lp.useful_macs(), real) << l.what;
+    LoweredPass walked = lp;
+    walked.y_parts = {};
+    EXPECT_EQ(walked.useful_macs(), real) << l.what << " (general walk)";
+    with_padding += real < lp.macs();
+  }
+  EXPECT_GT(with_padding, 10);  // zero taps were there to leave out
 }
 
 void expect_same_bits(const mls::GoldenResult& got, const mls::GoldenResult& want, const std::string& what) {

@@ -5,7 +5,9 @@
 // rounding. Also the MLS rule the datapath depends on: inside one (row, g)
 // slice every element's group scale is the one the lowering names, so a
 // chunk never needs a floating-point scale. And the product counts of
-// docs/layers.md, from the shapes alone.
+// docs/layers.md, from the shapes alone, and useful_macs() (from the
+// separable parts where the rows separate) against the products of two real
+// elements counted slot by slot.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -103,7 +105,7 @@ TEST(ref_layer_lowering, EveryKindPassAndBlockSumsToTheReference) {
         const mls::GroupLayout yl(kind->grouping_shape(yo, y.shape), grouping);
         const std::vector<double> ref = kind->reference(pass, w, a, &e);
         std::vector<double> got(ref.size(), NAN);
-        int64_t macs = 0;
+        int64_t macs = 0, useful = 0;
         for (int64_t b = 0; b < kind->blocks(pass); ++b) {
           const mls::LoweredPass lp = kind->lower(pass, b, xl, yl);
           ASSERT_EQ(mls::numel(lp.out_shape), int64_t(ref.size()));
@@ -115,6 +117,7 @@ TEST(ref_layer_lowering, EveryKindPassAndBlockSumsToTheReference) {
           const mls::RowTables yt = mls::y_tables(lp);
           expect_one_group_per_slice(lp.x_index, lp.x_group, xl, lp.g * lp.k, lp.k, "X");
           expect_one_group_per_slice(yt.index, yt.groups, yl, lp.g * lp.k, lp.k, "Y");
+          int64_t block_useful = 0;  // products of two real elements, enumerated
           for (int64_t m = 0; m < lp.m; ++m)
             for (int64_t p = 0; p < lp.p; ++p) {
               double sum = 0;
@@ -122,13 +125,17 @@ TEST(ref_layer_lowering, EveryKindPassAndBlockSumsToTheReference) {
                 const int32_t xi = lp.x_index[size_t(m * lp.g * lp.k + gk)];
                 const int32_t yi = yt.index[size_t(p * lp.g * lp.k + gk)];
                 if (xi >= 0 && yi >= 0) sum += double(x.data[size_t(xi)]) * y.data[size_t(yi)];
+                block_useful += xi >= 0 && yi >= 0;
               }
               const size_t at = size_t(lp.out_index[size_t(m * lp.p + p)]);
               ASSERT_TRUE(std::isnan(got[at])) << "output " << at << " written twice";
               got[at] = sum;
             }
+          EXPECT_EQ(lp.useful_macs(), block_useful) << "block " << b << (lp.y_parts ? " (separable)" : "");
+          useful += block_useful;
         }
         EXPECT_EQ(macs, c.macs[int(pass)]);
+        EXPECT_LE(useful, macs);
         for (size_t i = 0; i < ref.size(); ++i)
           ASSERT_NEAR(got[i], ref[i], 1e-9 * (1 + std::abs(ref[i]))) << "output " << i;
       }
