@@ -61,32 +61,76 @@ void check_slot(uint64_t need, int capacity_kb, const char* param, const std::st
                                  " bytes), got " + std::to_string(capacity_kb) + " KiB");
 }
 
-OperandPlan plan_operand(const TileSource& src, const std::vector<int64_t>& demand, int elem_bits, int scale_bits,
-                         int capacity_kb, uint64_t slot) {
-  OperandPlan p;
-  p.capacity_bytes = uint64_t(capacity_kb) * 1024;
-  p.slot_bytes = slot;
+// What one operand's demands touch: each tile's whole size (streaming) and
+// each demand's first touches (the distinct footprint, resident), in one walk
+// of each tile's rows at its first demand: every tile is demanded.
+struct Touches {
+  std::vector<uint32_t> tile_elems, tile_scales;    // per tile
+  std::vector<uint32_t> first_elems, first_scales;  // per demand
+  Touches(int64_t tiles, size_t demands)
+      : tile_elems(size_t(tiles), 0), tile_scales(size_t(tiles), 0), first_elems(demands, 0), first_scales(demands, 0) {}
+};
+
+Touches walk_tiles(const TileSource& src, const std::vector<int64_t>& demand) {
   const int64_t tiles = (src.rows + src.rows_per_tile - 1) / src.rows_per_tile;
-  // Whole tiles (streaming) and the distinct footprint (resident), both in
-  // one walk of each tile's rows at its first demand: every tile is demanded.
-  std::vector<uint32_t> tile_elems(size_t(tiles), 0), tile_scales(size_t(tiles), 0);
+  Touches to(tiles, demand.size());
   std::vector<uint8_t> seen_elem, seen_scale, seen_tile(size_t(tiles), 0);
-  std::vector<uint32_t> first_elems(demand.size(), 0), first_scales(demand.size(), 0);
-  uint64_t footprint_elems = 0, footprint_scales = 0;
   for (size_t d = 0; d < demand.size(); ++d) {
     const int64_t t = demand[d];
     if (seen_tile[size_t(t)]) continue;
     seen_tile[size_t(t)] = 1;
-    tile_scales[size_t(t)] = uint32_t((src.end_row(t) - src.first_row(t)) * src.g);
+    to.tile_scales[size_t(t)] = uint32_t((src.end_row(t) - src.first_row(t)) * src.g);
     for (int64_t r = src.first_row(t); r < src.end_row(t); ++r) {
       const int32_t *groups = nullptr, *index = nullptr;
       src.row(r, groups, index);
-      touch_row(seen_elem, index, src.gk, tile_elems[size_t(t)], first_elems[d]);
-      for (int64_t g = 0; g < src.g; ++g) first_scales[d] += groups[g] >= 0 && first_touch(seen_scale, groups[g]);
+      touch_row(seen_elem, index, src.gk, to.tile_elems[size_t(t)], to.first_elems[d]);
+      for (int64_t g = 0; g < src.g; ++g) to.first_scales[d] += groups[g] >= 0 && first_touch(seen_scale, groups[g]);
     }
-    footprint_elems += first_elems[d];
-    footprint_scales += first_scales[d];
   }
+  return to;
+}
+
+// The same counts for Y's rows from their separable parts (a tile is a row):
+// row r's elements are base + g * step + offset[k] over its real offsets,
+// every g alike. A sum base + offset seen before had all its g translates
+// marked then, so only a new one's translates are looked at: p x k offsets,
+// p x g scales and about one mark per element of the tensor, instead of
+// generating p x g x k indices. Translates of two sums may still meet, so
+// they are marked element by element and the counts are the walk's.
+Touches walk_separable(const SeparableRows& parts, int64_t g, int64_t k, int64_t rows,
+                       const std::vector<int64_t>& demand) {
+  Touches to(rows, demand.size());
+  std::vector<uint8_t> seen_sum, seen_elem, seen_scale, seen_row(size_t(rows), 0);
+  std::vector<int32_t> offsets(static_cast<size_t>(k)), groups(static_cast<size_t>(g));
+  for (size_t d = 0; d < demand.size(); ++d) {
+    const int64_t r = demand[d];
+    if (seen_row[size_t(r)]) continue;
+    seen_row[size_t(r)] = 1;
+    const RowBase rb = parts.offsets(r, offsets.data());
+    uint32_t real = 0, fresh = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      if (offsets[size_t(i)] < 0) continue;
+      ++real;
+      const int64_t sum = rb.base + offsets[size_t(i)];
+      if (!first_touch(seen_sum, int32_t(sum))) continue;
+      for (int64_t j = 0; j < g; ++j) fresh += first_touch(seen_elem, int32_t(sum + j * rb.step));
+    }
+    to.tile_elems[size_t(r)] = uint32_t(real * g);
+    to.first_elems[d] = fresh;
+    to.tile_scales[size_t(r)] = uint32_t(g);
+    parts.groups(r, groups.data());
+    for (int64_t j = 0; j < g; ++j) to.first_scales[d] += groups[size_t(j)] >= 0 && first_touch(seen_scale, groups[size_t(j)]);
+  }
+  return to;
+}
+
+OperandPlan plan_operand(const Touches& to, const std::vector<int64_t>& demand, int elem_bits, int scale_bits,
+                         int capacity_kb, uint64_t slot) {
+  OperandPlan p;
+  p.capacity_bytes = uint64_t(capacity_kb) * 1024;
+  p.slot_bytes = slot;
+  uint64_t footprint_elems = 0, footprint_scales = 0;
+  for (size_t d = 0; d < demand.size(); ++d) footprint_elems += to.first_elems[d], footprint_scales += to.first_scales[d];
   p.resident = !p.capacity_bytes ||
                packed_bytes(footprint_elems, elem_bits, footprint_scales, scale_bits) <= p.capacity_bytes;
   p.slots = p.resident ? 0 : (p.capacity_bytes >= 2 * p.slot_bytes ? 2 : 1);
@@ -96,11 +140,23 @@ OperandPlan plan_operand(const TileSource& src, const std::vector<int64_t>& dema
   p.scales.resize(demand.size());
   for (size_t d = 0; d < demand.size(); ++d) {
     const int64_t t = demand[d];
-    p.elements[d] = p.resident ? first_elems[d] : tile_elems[size_t(t)];
-    p.scales[d] = p.resident ? first_scales[d] : tile_scales[size_t(t)];
+    p.elements[d] = p.resident ? to.first_elems[d] : to.tile_elems[size_t(t)];
+    p.scales[d] = p.resident ? to.first_scales[d] : to.tile_scales[size_t(t)];
     p.bytes[d] = packed_bytes(p.elements[d], elem_bits, p.scales[d], scale_bits);
   }
   return p;
+}
+
+// Y's touches: from the separable parts where the rows separate, else from
+// the generated rows.
+Touches y_touches(const LoweredPass& lp, const std::vector<int64_t>& demand) {
+  if (lp.y_parts) return walk_separable(lp.y_parts, lp.g, lp.k, lp.p, demand);
+  std::vector<int32_t> groups(static_cast<size_t>(lp.g)), index(static_cast<size_t>(lp.g * lp.k));
+  const TileSource ys{lp.g * lp.k, lp.g, 1, lp.p, [&](int64_t r, const int32_t*& g, const int32_t*& i) {
+                        lp.y_row(r, groups.data(), index.data());
+                        g = groups.data(), i = index.data();
+                      }};
+  return walk_tiles(ys, demand);
 }
 
 }  // namespace
@@ -131,16 +187,11 @@ MemoryPlan make_memory_plan(const LoweredPass& lp, const LayerJob& job, const Me
                         groups = &lp.x_group[size_t(r * lp.g)];
                         index = &lp.x_index[size_t(r * gk)];
                       }};
-  std::vector<int32_t> y_groups(static_cast<size_t>(lp.g)), y_index(static_cast<size_t>(gk));
-  const TileSource ys{gk, lp.g, 1, lp.p, [&](int64_t r, const int32_t*& groups, const int32_t*& index) {
-                        lp.y_row(r, y_groups.data(), y_index.data());
-                        groups = y_groups.data();
-                        index = y_index.data();
-                      }};
-  plan.x = plan_operand(xs, x_demand, job.x_elem.bits(), scale_bits(job.x_scale), mem.x_buffer_kb,
+  plan.x = plan_operand(walk_tiles(xs, x_demand), x_demand, job.x_elem.bits(), scale_bits(job.x_scale),
+                        mem.x_buffer_kb,
                         slot_bytes(std::min<int64_t>(lp.m, map.cols()), lp.g, lp.k, job.x_elem, job.x_scale));
-  plan.y = plan_operand(ys, y_demand, job.y_elem.bits(), scale_bits(job.y_scale), mem.y_buffer_kb,
-                        slot_bytes(1, lp.g, lp.k, job.y_elem, job.y_scale));
+  plan.y = plan_operand(y_touches(lp, y_demand), y_demand, job.y_elem.bits(), scale_bits(job.y_scale),
+                        mem.y_buffer_kb, slot_bytes(1, lp.g, lp.k, job.y_elem, job.y_scale));
   return plan;
 }
 

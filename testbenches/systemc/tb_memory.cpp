@@ -3,7 +3,10 @@
 // here from the layer's sizes and its lowering tables, never from the model:
 // compulsory traffic when the buffers hold everything, the streaming traffic
 // of a buffer that holds one tile, the bandwidth bound on cycles, double
-// buffering, and the refusal of a buffer smaller than one tile.
+// buffering, and the refusal of a buffer smaller than one tile; and Y's plan,
+// demand by demand, against first touches counted here from Y's index rows
+// for conv lowerings whose rows separate (the plan reads their parts) and
+// the same passes with the parts cleared (the plan walks the rows).
 #include <cstring>
 #include <random>
 #include <set>
@@ -13,6 +16,7 @@
 #include "hw_model/memory/memory_plan.h"
 #include "ref/golden/golden_conv.h"
 #include "ref/quant/quantizer.h"
+#include "ref/workload/bwd_data_decompose.h"
 #include "ref/workload/conv2d.h"
 #include "testbenches/systemc/tb_main.h"
 
@@ -183,6 +187,94 @@ TEST(Memory, ABufferSmallerThanOneTileIsRefused) {
   }
   mem.x_buffer_kb = 2;
   EXPECT_NO_THROW(make_memory_plan(l.lp, job, mem));
+}
+
+
+// Y's plan of one pass: per demand, the elements, scales and bytes a
+// resident buffer fetches (the row's elements and scales no earlier demand
+// touched, std::set below) or a streaming one (the row's real slots and its
+// g scales), counted here from the index rows.
+// Returns how many of its plans streamed.
+int expect_y_plan(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const std::string& what) {
+  int streamed = 0;
+  TensorF out(lp.out_shape);
+  const int eb = 1 + y.elem.e + y.elem.m, sb = y.scale.e + y.scale.m;
+  const RowTables rows = mls::y_tables(lp);
+  for (Dataflow df : {Dataflow::baseline, Dataflow::weight_stationary, Dataflow::output_stationary})
+    for (int y_kb : {0, 1, 64}) {
+      SCOPED_TRACE(what + " " + to_string(df) + " y_buffer_kb " + std::to_string(y_kb));
+      MemoryConfig mem;
+      mem.y_buffer_kb = y_kb;
+      mem.dram_bw = y_kb ? 16 : 0;
+      const LayerJob job = make_layer_job(lp, x, y, Mapping(df, 8, 8, 16), out.data.data());
+      const OperandPlan plan = make_memory_plan(lp, job, mem).y;
+      std::set<int32_t> elems, scales;
+      std::vector<uint32_t> first_e, first_s, tile_e;
+      for (int64_t t : plan.tile) {
+        uint32_t fe = 0, fs = 0, te = 0;
+        for (int64_t i = 0; i < lp.g * lp.k; ++i) {
+          const int32_t at = rows.index[size_t(t * lp.g * lp.k + i)];
+          te += at >= 0;
+          fe += at >= 0 && elems.insert(at).second;
+        }
+        for (int64_t g = 0; g < lp.g; ++g) fs += scales.insert(rows.groups[size_t(t * lp.g + g)]).second;
+        first_e.push_back(fe), first_s.push_back(fs), tile_e.push_back(te);
+      }
+      EXPECT_EQ(int64_t(std::set<int64_t>(plan.tile.begin(), plan.tile.end()).size()), lp.p);
+      const bool resident = !y_kb || (elems.size() * eb + scales.size() * sb + 7) / 8 <= uint64_t(y_kb) * 1024;
+      EXPECT_EQ(plan.resident, resident);
+      streamed += !resident;
+      for (size_t d = 0; d < plan.tile.size(); ++d) {
+        const uint64_t e = resident ? first_e[d] : tile_e[d], s = resident ? first_s[d] : uint64_t(lp.g);
+        EXPECT_EQ(plan.elements[d], e) << "demand " << d;
+        EXPECT_EQ(plan.scales[d], s) << "demand " << d;
+        EXPECT_EQ(plan.bytes[d], (e * eb + s * sb + 7) / 8) << "demand " << d;
+        if (plan.elements[d] != e || plan.scales[d] != s) return streamed;  // one failure per plan
+      }
+    }
+  return streamed;
+}
+
+TEST(Memory, YPlanCountsEachDemandsFirstTouchesFromTheSeparableParts) {
+  // conv1-like (7 x 7, stride 2, pad 3; decomposes) and a grouped, dilated 3 x 3.
+  struct Geo {
+    Shape w, a;
+    ConvParams prm;
+  };
+  // Each has operands over 1 KiB, so a 1 KiB Y buffer streams.
+  const Geo geos[] = {{{6, 3, 7, 7}, {2, 3, 23, 23}, ConvParams{2, 2, 3, 3, 1, 1}},
+                      {{8, 2, 3, 3}, {2, 4, 13, 12}, ConvParams{1, 1, 2, 2, 2, 2, 2}}};
+  int separable = 0, streamed = 0;
+  for (const Geo& geo : geos) {
+    MlsConfig cfg;
+    cfg.validate();
+    Conv2d conv(geo.prm);
+    const TensorF w = random_tensor(geo.w, 3), a = random_tensor(geo.a, 4);
+    const ConvGeometry c = conv_geometry(geo.w, geo.a, geo.prm);
+    const TensorF e = random_tensor({c.n, c.co, c.ho, c.wo}, 5);
+    const QuantTensor qw = quantize(w, "l.weight", cfg.quant.weight), qa = quantize(a, "l.input", cfg.quant.input),
+                      qe = quantize(e, "l.grad_output", cfg.quant.grad_output);
+    conv.bind(geo.w, geo.a, &e.shape);
+    std::vector<std::pair<std::string, LoweredPass>> passes;
+    for (int64_t b = 0; b < conv.blocks(Pass::fwd); ++b) {
+      passes.push_back({"fwd", conv.lower(Pass::fwd, b, qw.layout, qa.layout)});
+      passes.push_back({"bwd-data", conv.lower(Pass::bwd_data, b, qw.layout, qe.layout)});
+      passes.push_back({"bwd-weight", conv.lower(Pass::bwd_weight, b, qe.layout, qa.layout)});
+    }
+    if (mls::decomposes(conv))
+      for (int64_t b = 0; b < mls::decomposed_blocks(conv); ++b)
+        passes.push_back({"decomposed", mls::lower_decomposed_bwd_data(conv, b, qw.layout, qe.layout)});
+    for (auto& [what, lp] : passes) {
+      const QuantTensor& x = what == "bwd-weight" ? qe : qw;
+      const QuantTensor& y = what == "fwd" || what == "bwd-weight" ? qa : qe;
+      separable += bool(lp.y_parts);
+      streamed += expect_y_plan(lp, x, y, what);
+      lp.y_parts = {};
+      streamed += expect_y_plan(lp, x, y, what + " (rows walked)");
+    }
+  }
+  EXPECT_GE(separable, 10);
+  EXPECT_GE(streamed, 10);
 }
 
 }  // namespace
