@@ -55,6 +55,28 @@ class CodeBook {
       codes[i] = code != kUnset ? code : encode_slow(q);
     }
   }
+  // codes[i] = (*this)(base + offsets[i]) for i < n, -1 offsets giving +0:
+  // a separable row's group encoded straight from its tap offsets, with no
+  // index row written and read back.
+  void encode_taps(int64_t base, const int32_t* offsets, uint32_t* codes, int64_t n) const {
+    if (table_.empty()) {
+      for (int64_t i = 0; i < n; ++i) codes[i] = (*this)(offsets[i] < 0 ? -1 : int32_t(base + offsets[i]));
+      return;
+    }
+    const int32_t* sq = t_.sq.data() + base;
+    const uint32_t* table = table_.data() + max_q_;
+    const int64_t max_q = max_q_;
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t at = offsets[i];
+      if (at < 0) {
+        codes[i] = 0;
+        continue;
+      }
+      const int32_t q = sq[at];
+      const uint32_t code = q >= -max_q && q <= max_q ? table[q] : kUnset;
+      codes[i] = code != kUnset ? code : encode_slow(q);
+    }
+  }
 
  private:
   uint32_t encode_slow(int32_t sq) const {
@@ -67,6 +89,33 @@ class CodeBook {
   int64_t max_q_;
   std::vector<uint32_t> table_;
 };
+
+// How the job's Y rows are made: a separable row (lp.y_parts) encoded from
+// its tap offsets group by group, any other generated as indices into the
+// codes' own words and encoded in place. The scratch is the job's own: one
+// thread fills its rows.
+YRows::Fill y_fill(const LoweredPass& lp, const QuantTensor& y) {
+  auto groups = std::make_shared<std::vector<int32_t>>(size_t(lp.g));
+  auto y_code = std::make_shared<const CodeBook>(y);
+  if (lp.y_parts) {
+    auto offsets = std::make_shared<std::vector<int32_t>>(size_t(lp.k));
+    return [&lp, &y, groups, offsets, y_code](int64_t p, uint32_t* codes, GroupScale* scales) {
+      const RowBase rb = lp.y_parts.offsets(p, offsets->data());
+      lp.y_parts.groups(p, groups->data());
+      for (int64_t g = 0; g < lp.g; ++g) {
+        y_code->encode_taps(rb.base + g * rb.step, offsets->data(), codes + g * lp.k, lp.k);
+        scales[g] = y.sg[size_t((*groups)[size_t(g)])];
+      }
+    };
+  }
+  const int64_t gk = lp.g * lp.k;
+  return [&lp, &y, groups, gk, y_code](int64_t p, uint32_t* codes, GroupScale* scales) {
+    int32_t* index = reinterpret_cast<int32_t*>(codes);
+    lp.y_row(p, groups->data(), index);
+    y_code->encode(index, codes, gk);
+    for (size_t g = 0; g < groups->size(); ++g) scales[g] = y.sg[size_t((*groups)[g])];
+  };
+}
 
 }  // namespace
 
@@ -113,16 +162,7 @@ LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const Quant
     for (int64_t gk = 0; gk < lp.g * lp.k; ++gk)
       job.x_codes[size_t(gk * lp.m + m)] = x_code(lp.x_index[size_t(m * lp.g * lp.k + gk)]);
   for (int32_t gi : lp.x_group) job.x_scales.push_back(x.sg[size_t(gi)]);
-  // Y's indices are generated into the codes' own words, then encoded in place.
-  auto groups = std::make_shared<std::vector<int32_t>>(size_t(lp.g));
-  const int64_t gk = lp.g * lp.k;
-  auto y_code = std::make_shared<const CodeBook>(y);
-  job.y = YRows(lp.g, lp.k, [&lp, &y, groups, gk, y_code](int64_t p, uint32_t* codes, GroupScale* scales) {
-    int32_t* index = reinterpret_cast<int32_t*>(codes);
-    lp.y_row(p, groups->data(), index);
-    y_code->encode(index, codes, gk);
-    for (size_t g = 0; g < groups->size(); ++g) scales[g] = y.sg[size_t((*groups)[g])];
-  }, lp.p);
+  job.y = YRows(lp.g, lp.k, y_fill(lp, y), lp.p);
   job.s_t_x = x.s_t;
   job.s_t_y = y.s_t;
   job.out_index = lp.out_index;

@@ -1,0 +1,103 @@
+// The layer job's Y rows (hw_model/job/layer_job.h, YRows): for each p, the
+// codes and group scales the buffers hand out must be the lowering's row
+// encoded element by element, written here from the format's own encoder
+// (pack(encode_q(|q|, sign)), +0 for a zero tap) and the group-scale table,
+// never from the job's code book. Rows of conv lowerings whose rows separate
+// (the job encodes them from their parts) and the same passes with the parts
+// cleared (it encodes generated index rows), in e2m4 (a table of codes) and
+// e4m3 (too many magnitudes for a table: each element encoded on its own).
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hw_model/job/layer_job.h"
+#include "ref/quant/quantizer.h"
+#include "ref/workload/bwd_data_decompose.h"
+#include "ref/workload/conv2d.h"
+#include "testbenches/systemc/tb_main.h"
+
+namespace mls::hw {
+namespace {
+
+TensorF random_tensor(const Shape& shape, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  TensorF t(shape);
+  for (float& v : t.data) v = normal(gen);
+  return t;
+}
+
+uint32_t expected_code(const QuantTensor& t, int32_t index) {
+  if (index < 0) return 0;
+  const int32_t q = t.sq[size_t(index)];
+  return pack(t.elem, encode_q(t.elem, q < 0 ? -int64_t(q) : q, q < 0));
+}
+
+// Every row of the job against the lowering's index rows, asked for in
+// order and then backwards (rows evicted from YRows' slots come back alike).
+void expect_rows(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const std::string& what) {
+  TensorF out(lp.out_shape);
+  const LayerJob job = make_layer_job(lp, x, y, Mapping(Dataflow::baseline, 8, 8, 16), out.data.data());
+  const RowTables rows = y_tables(lp);
+  const int64_t gk = lp.g * lp.k;
+  for (int64_t i = 0; i < 2 * lp.p; ++i) {
+    const int64_t p = i < lp.p ? i : 2 * lp.p - 1 - i;
+    const uint32_t* codes = job.y.codes(p);
+    for (int64_t s = 0; s < gk; ++s)
+      ASSERT_EQ(codes[s], expected_code(y, rows.index[size_t(p * gk + s)])) << what << " row " << p << " slot " << s;
+    const GroupScale* scales = job.y.scales(p);
+    for (int64_t g = 0; g < lp.g; ++g) {
+      const GroupScale want = y.sg[size_t(rows.groups[size_t(p * lp.g + g)])];
+      ASSERT_EQ(scales[g].exp, want.exp) << what << " row " << p << " group " << g;
+      ASSERT_EQ(scales[g].man, want.man) << what << " row " << p << " group " << g;
+    }
+  }
+}
+
+TEST(LayerJob, YRowsAreTheLoweringsRowsEncoded) {
+  // conv1-like (7 x 7, stride 2, pad 3; decomposes) and a grouped, dilated 3 x 3.
+  struct Geo {
+    Shape w, a;
+    ConvParams prm;
+  };
+  const Geo geos[] = {{{6, 3, 7, 7}, {2, 3, 15, 15}, ConvParams{2, 2, 3, 3, 1, 1}},
+                      {{8, 2, 3, 3}, {2, 4, 9, 8}, ConvParams{1, 1, 2, 2, 2, 2, 2}}};
+  int separable = 0;
+  for (const char* elem : {"e2m4", "e4m3"})
+    for (const Geo& geo : geos) {
+      QuantConfig qc;
+      qc.elem = parse_elem_format(elem);
+      const ConvGeometry c = conv_geometry(geo.w, geo.a, geo.prm);
+      const TensorF w = random_tensor(geo.w, 3), a = random_tensor(geo.a, 4),
+                    e = random_tensor({c.n, c.co, c.ho, c.wo}, 5);
+      const QuantTensor qw = quantize(w, "l.weight", qc), qa = quantize(a, "l.input", qc),
+                        qe = quantize(e, "l.grad_output", qc);
+      Conv2d conv(geo.prm);
+      conv.bind(geo.w, geo.a, &e.shape);
+      struct Named {
+        std::string what;
+        LoweredPass lp;
+        const QuantTensor *x, *y;
+      };
+      std::vector<Named> passes;
+      for (int64_t b = 0; b < conv.blocks(Pass::fwd); ++b) {
+        passes.push_back({"fwd", conv.lower(Pass::fwd, b, qw.layout, qa.layout), &qw, &qa});
+        passes.push_back({"bwd-data", conv.lower(Pass::bwd_data, b, qw.layout, qe.layout), &qw, &qe});
+        passes.push_back({"bwd-weight", conv.lower(Pass::bwd_weight, b, qe.layout, qa.layout), &qe, &qa});
+      }
+      if (decomposes(conv))
+        for (int64_t b = 0; b < decomposed_blocks(conv); ++b)
+          passes.push_back({"decomposed", lower_decomposed_bwd_data(conv, b, qw.layout, qe.layout), &qw, &qe});
+      for (Named& n : passes) {
+        const std::string what = std::string(elem) + " " + n.what;
+        separable += bool(n.lp.y_parts);
+        expect_rows(n.lp, *n.x, *n.y, what);
+        n.lp.y_parts = {};
+        expect_rows(n.lp, *n.x, *n.y, what + " (index rows)");
+      }
+    }
+  EXPECT_GE(separable, 20);
+}
+
+}  // namespace
+}  // namespace mls::hw
