@@ -55,26 +55,23 @@ class CodeBook {
       codes[i] = code != kUnset ? code : encode_slow(q);
     }
   }
-  // codes[i] = (*this)(base + offsets[i]) for i < n, -1 offsets giving +0:
-  // a separable row's group encoded straight from its tap offsets, with no
-  // index row written and read back.
-  void encode_taps(int64_t base, const int32_t* offsets, uint32_t* codes, int64_t n) const {
+  // codes[slots[i]] = (*this)(base + offsets[i]) for i < n: a separable
+  // row's real taps of one group, encoded straight from their offsets (no
+  // index row written and read back); its zero taps' codes are left alone.
+  void encode_taps(int64_t base, const int32_t* offsets, const int32_t* slots, int64_t n, uint32_t* codes) const {
     if (table_.empty()) {
-      for (int64_t i = 0; i < n; ++i) codes[i] = (*this)(offsets[i] < 0 ? -1 : int32_t(base + offsets[i]));
+      for (int64_t i = 0; i < n; ++i) codes[slots[i]] = (*this)(int32_t(base + offsets[i]));
       return;
     }
     const int32_t* sq = t_.sq.data() + base;
-    const uint32_t* table = table_.data() + max_q_;
+    const uint32_t* table = table_.data();  // indexed by max_q + sign * q
+    const uint64_t span = table_.size();
     const int64_t max_q = max_q_;
     for (int64_t i = 0; i < n; ++i) {
-      const int32_t at = offsets[i];
-      if (at < 0) {
-        codes[i] = 0;
-        continue;
-      }
-      const int32_t q = sq[at];
-      const uint32_t code = q >= -max_q && q <= max_q ? table[q] : kUnset;
-      codes[i] = code != kUnset ? code : encode_slow(q);
+      const int32_t q = sq[offsets[i]];
+      const uint64_t at = uint64_t(q + max_q);  // one unsigned test for |q| <= max_q
+      const uint32_t code = at < span ? table[at] : kUnset;
+      codes[slots[i]] = code != kUnset ? code : encode_slow(q);
     }
   }
 
@@ -98,12 +95,20 @@ YRows::Fill y_fill(const LoweredPass& lp, const QuantTensor& y) {
   auto groups = std::make_shared<std::vector<int32_t>>(size_t(lp.g));
   auto y_code = std::make_shared<const CodeBook>(y);
   if (lp.y_parts) {
-    auto offsets = std::make_shared<std::vector<int32_t>>(size_t(lp.k));
-    return [&lp, &y, groups, offsets, y_code](int64_t p, uint32_t* codes, GroupScale* scales) {
-      const RowBase rb = lp.y_parts.offsets(p, offsets->data());
+    // A row's offsets, then its real taps' offsets and slots (every group has
+    // the same zero taps): the zero taps' +0 is written once per row and
+    // only the real taps are encoded, a quarter of a stride-2 zero-insertion row.
+    auto taps = std::make_shared<std::vector<int32_t>>(size_t(3 * lp.k));
+    return [&lp, &y, groups, taps, y_code](int64_t p, uint32_t* codes, GroupScale* scales) {
+      int32_t *offsets = taps->data(), *real = offsets + lp.k, *slots = real + lp.k;
+      const RowBase rb = lp.y_parts.offsets(p, offsets);
+      int64_t n = 0;
+      for (int64_t k = 0; k < lp.k; ++k)
+        if (offsets[k] >= 0) real[n] = offsets[k], slots[n++] = int32_t(k);
+      if (n < lp.k) std::fill_n(codes, lp.g * lp.k, 0u);
       lp.y_parts.groups(p, groups->data());
       for (int64_t g = 0; g < lp.g; ++g) {
-        y_code->encode_taps(rb.base + g * rb.step, offsets->data(), codes + g * lp.k, lp.k);
+        y_code->encode_taps(rb.base + g * rb.step, real, slots, n, codes + g * lp.k);
         scales[g] = y.sg[size_t((*groups)[size_t(g)])];
       }
     };

@@ -5,7 +5,8 @@
 // never from the job's code book. Rows of conv lowerings whose rows separate
 // (the job encodes them from their parts) and the same passes with the parts
 // cleared (it encodes generated index rows), in e2m4 (a table of codes) and
-// e4m3 (too many magnitudes for a table: each element encoded on its own).
+// e4m3 (too many magnitudes for a table: each element encoded on its own);
+// and a pass too large for a slot per row, whose slots are reused.
 #include <random>
 #include <string>
 #include <vector>
@@ -33,24 +34,51 @@ uint32_t expected_code(const QuantTensor& t, int32_t index) {
   return pack(t.elem, encode_q(t.elem, q < 0 ? -int64_t(q) : q, q < 0));
 }
 
-// Every row of the job against the lowering's index rows, asked for in
-// order and then backwards (rows evicted from YRows' slots come back alike).
+// Row p of the job against the lowering's index row.
+void expect_row(const LayerJob& job, const LoweredPass& lp, const QuantTensor& y, int64_t p, const std::string& what) {
+  const RowTables rows = y_tables(lp, p, p + 1);
+  const int64_t gk = lp.g * lp.k;
+  const uint32_t* codes = job.y.codes(p);
+  for (int64_t s = 0; s < gk; ++s)
+    ASSERT_EQ(codes[s], expected_code(y, rows.index[size_t(s)])) << what << " row " << p << " slot " << s;
+  const GroupScale* scales = job.y.scales(p);
+  for (int64_t g = 0; g < lp.g; ++g) {
+    const GroupScale want = y.sg[size_t(rows.groups[size_t(g)])];
+    ASSERT_EQ(scales[g].exp, want.exp) << what << " row " << p << " group " << g;
+    ASSERT_EQ(scales[g].man, want.man) << what << " row " << p << " group " << g;
+  }
+}
+
+// Every row of the job, asked for in order and then backwards.
 void expect_rows(const LoweredPass& lp, const QuantTensor& x, const QuantTensor& y, const std::string& what) {
   TensorF out(lp.out_shape);
   const LayerJob job = make_layer_job(lp, x, y, Mapping(Dataflow::baseline, 8, 8, 16), out.data.data());
-  const RowTables rows = y_tables(lp);
-  const int64_t gk = lp.g * lp.k;
   for (int64_t i = 0; i < 2 * lp.p; ++i) {
-    const int64_t p = i < lp.p ? i : 2 * lp.p - 1 - i;
-    const uint32_t* codes = job.y.codes(p);
-    for (int64_t s = 0; s < gk; ++s)
-      ASSERT_EQ(codes[s], expected_code(y, rows.index[size_t(p * gk + s)])) << what << " row " << p << " slot " << s;
-    const GroupScale* scales = job.y.scales(p);
-    for (int64_t g = 0; g < lp.g; ++g) {
-      const GroupScale want = y.sg[size_t(rows.groups[size_t(p * lp.g + g)])];
-      ASSERT_EQ(scales[g].exp, want.exp) << what << " row " << p << " group " << g;
-      ASSERT_EQ(scales[g].man, want.man) << what << " row " << p << " group " << g;
-    }
+    ASSERT_NO_FATAL_FAILURE(expect_row(job, lp, y, i < lp.p ? i : 2 * lp.p - 1 - i, what));
+  }
+}
+
+// A forward 3 x 3, pad-1 conv over 128 x 128 planes: P G K = 32768 x 32 x 9
+// codes, over YRows' 16 MiB, so its rows share eight slots, and a row at
+// the border (zero taps) takes the slot of an inner one (none) eight rows
+// on: its zero taps must read +0, not what the slot held.
+TEST(LayerJob, YRowsInSharedSlotsAreWholeRows) {
+  const QuantConfig qc;
+  const Shape ws{4, 32, 3, 3}, as{2, 32, 128, 128};
+  const QuantTensor qw = quantize(random_tensor(ws, 6), "l.weight", qc), qa = quantize(random_tensor(as, 7), "l.input", qc);
+  Conv2d conv(ConvParams{1, 1, 1, 1, 1, 1});
+  conv.bind(ws, as, nullptr);
+  LoweredPass lp = conv.lower(Pass::fwd, qw.layout, qa.layout);
+  ASSERT_GT(lp.p * lp.g * lp.k * 4, int64_t{16} << 20);
+  for (bool parts : {true, false}) {
+    if (!parts) lp.y_parts = {};
+    TensorF out(lp.out_shape);
+    const LayerJob job = make_layer_job(lp, qw, qa, Mapping(Dataflow::baseline, 8, 8, 16), out.data.data());
+    const std::string what = parts ? "parts" : "index rows";
+    for (int64_t p = 0; p < 3 * 128; ++p) ASSERT_NO_FATAL_FAILURE(expect_row(job, lp, qa, p, what));
+    ASSERT_NO_FATAL_FAILURE(expect_row(job, lp, qa, lp.p - 1, what));
+    ASSERT_NO_FATAL_FAILURE(expect_row(job, lp, qa, 0, what + " (evicted)"));
+    EXPECT_GT(job.y.fills(), uint64_t(3 * 128 + 1));
   }
 }
 
