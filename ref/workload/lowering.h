@@ -30,8 +30,10 @@ using RowFill = std::function<void(int64_t r, int32_t* groups, int32_t* indices)
 
 // A separable kind's rows (separable_rows below) in their two parts, for a
 // consumer that gathers the elements itself instead of reading g x k indices
-// (the golden model): offsets(r, k offsets) writes row r's k tap offsets
-// (-1: a zero tap) and returns its base and step, so slot (g, k) reads
+// (the golden model, the job's Y fill) or needs only which slots are real
+// and which elements are touched (useful_macs, the memory plan):
+// offsets(r, k offsets) writes row r's k tap offsets (-1: a zero tap) and
+// returns its base and step, so slot (g, k) reads
 // base + g * step + offset[k]; groups(r, g scale indices) writes its groups.
 // Empty unless the kind's rows separate. It describes the same rows as
 // y_row: code that replaces y_row must reset it.
