@@ -68,7 +68,10 @@ struct Touches {
   std::vector<uint32_t> tile_elems, tile_scales;    // per tile
   std::vector<uint32_t> first_elems, first_scales;  // per demand
   Touches(int64_t tiles, size_t demands)
-      : tile_elems(size_t(tiles), 0), tile_scales(size_t(tiles), 0), first_elems(demands, 0), first_scales(demands, 0) {}
+      : tile_elems(size_t(tiles), 0),
+        tile_scales(size_t(tiles), 0),
+        first_elems(demands, 0),
+        first_scales(demands, 0) {}
 };
 
 Touches walk_tiles(const TileSource& src, const std::vector<int64_t>& demand) {
@@ -119,7 +122,7 @@ Touches walk_separable(const SeparableRows& parts, int64_t g, int64_t k, int64_t
     to.first_elems[d] = fresh;
     to.tile_scales[size_t(r)] = uint32_t(g);
     parts.groups(r, groups.data());
-    for (int64_t j = 0; j < g; ++j) to.first_scales[d] += groups[size_t(j)] >= 0 && first_touch(seen_scale, groups[size_t(j)]);
+    for (int32_t scale : groups) to.first_scales[d] += scale >= 0 && first_touch(seen_scale, scale);
   }
   return to;
 }
@@ -130,7 +133,8 @@ OperandPlan plan_operand(const Touches& to, const std::vector<int64_t>& demand, 
   p.capacity_bytes = uint64_t(capacity_kb) * 1024;
   p.slot_bytes = slot;
   uint64_t footprint_elems = 0, footprint_scales = 0;
-  for (size_t d = 0; d < demand.size(); ++d) footprint_elems += to.first_elems[d], footprint_scales += to.first_scales[d];
+  for (size_t d = 0; d < demand.size(); ++d)
+    footprint_elems += to.first_elems[d], footprint_scales += to.first_scales[d];
   p.resident = !p.capacity_bytes ||
                packed_bytes(footprint_elems, elem_bits, footprint_scales, scale_bits) <= p.capacity_bytes;
   p.slots = p.resident ? 0 : (p.capacity_bytes >= 2 * p.slot_bytes ? 2 : 1);

@@ -65,7 +65,8 @@ void expect_rows(const LoweredPass& lp, const QuantTensor& x, const QuantTensor&
 TEST(LayerJob, YRowsInSharedSlotsAreWholeRows) {
   const QuantConfig qc;
   const Shape ws{4, 32, 3, 3}, as{2, 32, 128, 128};
-  const QuantTensor qw = quantize(random_tensor(ws, 6), "l.weight", qc), qa = quantize(random_tensor(as, 7), "l.input", qc);
+  const QuantTensor qw = quantize(random_tensor(ws, 6), "l.weight", qc),
+                    qa = quantize(random_tensor(as, 7), "l.input", qc);
   Conv2d conv(ConvParams{1, 1, 1, 1, 1, 1});
   conv.bind(ws, as, nullptr);
   LoweredPass lp = conv.lower(Pass::fwd, qw.layout, qa.layout);
