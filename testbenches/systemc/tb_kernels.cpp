@@ -280,5 +280,61 @@ TEST(Kernels, HandOverGivesTheRegistersAndClearsThem) {
   hand_over_against_values<int64_t>(4);
 }
 
+// The tree's reduction of one column as docs/architecture.md and
+// adder_tree.h state it, on slots that hold a value or none: slot i of a
+// level is slot 2i + slot 2i+1 (an fp32 add) when both hold one, the one
+// that does otherwise, an odd last slot moves up; the tree_order fault
+// swaps rows 1 and 2 first. Counts the adds.
+float tree_by_levels(std::vector<std::pair<bool, float>> slots, bool swap12, uint64_t& adds) {
+  if (swap12) std::swap(slots[1], slots[2]);
+  while (slots.size() > 1) {
+    std::vector<std::pair<bool, float>> next;
+    for (size_t i = 0; i + 1 < slots.size(); i += 2) {
+      const auto a = slots[i], b = slots[i + 1];
+      if (a.first && b.first) next.push_back({true, a.second + b.second}), ++adds;
+      else next.push_back(b.first ? b : a);
+    }
+    if (slots.size() % 2) next.push_back(slots.back());
+    slots = next;
+  }
+  return slots[0].second;
+}
+
+// Whole tiles of random values (magnitudes far apart, so the order shows)
+// on trees of 1 to 33 rows, every row or some rows with a value (at least one),
+// column counts that are and are not whole 8- and 4-lane vectors, with and
+// without the tree_order fault: the dispatched kernel and its twin give
+// the walk's sums bit for bit and its add count per column.
+TEST(Kernels, TreeTileMatchesTheLevelWalkAndItsTwin) {
+  std::mt19937_64 rng(5);
+  for (int rows : {1, 2, 3, 4, 5, 7, 8, 12, 16, 17, 33})
+    for (int n : {1, 3, 4, 5, 8, 12, 13, 16, 21}) {
+      for (int trial = 0; trial < 10; ++trial) {
+        const int cols = n + int(rng() % 3);
+        const bool swap12 = rows >= 4 && trial % 3 == 0;
+        std::vector<float> value(size_t(rows) * size_t(cols));
+        for (float& v : value) v = std::ldexp(float(int(rng() % 2001) - 1000), int(rng() % 40) - 20);
+        std::vector<uint8_t> valid(static_cast<size_t>(rows));
+        for (uint8_t& v : valid) v = trial % 2 || rng() % 4 != 0;  // odd trials: every row
+        valid[rng() % uint64_t(rows)] = 1;
+        const kernels::TreeTile t{value.data(), cols, valid.data(), rows, n, swap12};
+        std::vector<float> out(size_t(cols), -1.0f), twin(size_t(cols), -1.0f), scratch(size_t(rows + 1) * 8);
+        std::vector<uint8_t> ops(size_t(rows) * 2);
+        const uint64_t pairs = kernels::tree_tile(out.data(), t, scratch.data(), ops.data());
+        EXPECT_EQ(kernels::portable::tree_tile(twin.data(), t, scratch.data(), ops.data()), pairs);
+        for (int c = 0; c < n; ++c) {
+          std::vector<std::pair<bool, float>> slots;
+          for (int r = 0; r < rows; ++r) slots.push_back({valid[size_t(r)] != 0, value[size_t(r * cols + c)]});
+          uint64_t adds = 0;
+          const float expect = tree_by_levels(slots, swap12, adds);
+          EXPECT_EQ(bits_of(out[size_t(c)]), bits_of(expect)) << rows << " rows, column " << c << " of " << n;
+          EXPECT_EQ(bits_of(twin[size_t(c)]), bits_of(expect)) << rows << " rows, column " << c;
+          EXPECT_EQ(adds, pairs) << rows << " rows";
+        }
+        for (int c = n; c < cols; ++c) EXPECT_EQ(out[size_t(c)], -1.0f) << "nothing written past n";
+      }
+    }
+}
+
 }  // namespace
 }  // namespace mls::hw
