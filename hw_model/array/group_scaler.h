@@ -51,6 +51,7 @@ class GroupScaler {
   std::vector<const double*> row_x_factor_;
   std::vector<double> row_y_factor_;
 
+  uint64_t set_up_rows(const ChunkSums& s);
   void scale_by_element(const ChunkSums& s, ScaledSums& o, int r) const;
 };
 
