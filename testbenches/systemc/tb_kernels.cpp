@@ -24,7 +24,8 @@ namespace {
 // (X per PE and step, Y per row and step, some 0) in an X plane of 40
 // buffer rows whose tile rows start at random places, chunk lengths from 0
 // to the tile's, some rows off, active column counts that are and are not
-// whole AVX2 vectors (and the 16-wide pairs), 0 and the edge. The
+// whole AVX2 vectors (and the 16-wide pairs; up to 4, two rows share one
+// vector), 0 and the edge. The
 // dispatched kernel (the hand-written AVX2 form, an AVX2 clone or the
 // baseline) must give the twin's registers and magnitudes; both must give
 // the sums and partial-sum magnitudes of a plain step-by-step 128-bit
@@ -33,7 +34,7 @@ template <class Lane>
 void mac_tile_against_twin(int operand_bits, uint32_t seed) {
   std::mt19937_64 rng(seed);
   const int rows = 5, cols = 40, steps = 7, plane_rows = 40;
-  for (int n : {0, 1, 7, 8, 16, 23, 24, 32, 40}) {
+  for (int n : {0, 1, 3, 4, 5, 7, 8, 16, 23, 24, 32, 40}) {
     for (int trial = 0; trial < 20; ++trial) {
       auto operand = [&] {
         const int32_t v = int32_t(rng() >> (64 - operand_bits));
