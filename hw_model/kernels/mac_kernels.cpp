@@ -93,7 +93,7 @@ __attribute__((target("avx2"))) inline __m256i tail_mask(int left) {
 // row's columns are not whole vectors (a 3-column pass: one masked vector).
 // The same operations as mac_tile_row, lane by lane (vpmulld's low 32 bits
 // are the product: narrow products are below 2^30).
-__attribute__((target("avx2"))) uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
+__attribute__((target("avx2"), always_inline)) inline uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
                                                       const int32_t* y, int32_t steps, int n) {
   __m256i hi = _mm256_setzero_si256(), lo = hi;
   int c = 0;
@@ -183,22 +183,15 @@ __attribute__((target("avx2"))) void mac_pair_avx2(const HalfRow& r0, const Half
   mag0 = half_magnitude(hi0, lo0), mag1 = half_magnitude(hi1, lo1);
 }
 
-__attribute__((target("avx2"))) void mac_narrow_avx2(int32_t* acc, int cols, const TileOperands& t,
-                                                     const uint8_t* on, uint64_t* mag, int rows, int n) {
+// Rows of at most 4 columns: rows on in pairs, in order (a pair of unequal
+// lengths runs the longer one's last steps alone; pairing by length cost
+// more in the choice than it saved on ResNet-18's conv1), an odd last one
+// alone.
+__attribute__((target("avx2"))) void mac_pairs_avx2(int32_t* acc, int cols, const TileOperands& t,
+                                                    const uint8_t* on, uint64_t* mag, int rows, int n) {
   const auto row = [&](int r) {
     return HalfRow{acc + size_t(r) * size_t(cols), t.x_plane + t.gk0[r] * t.x_stride, t.y + t.y_at[r], t.len[r]};
   };
-  if (n > 4) {
-    for (int r = 0; r < rows; ++r) {
-      mag[r] = 0;
-      if (on[r]) mag[r] = mac_row_avx2(row(r).acc, row(r).x, t.x_stride, row(r).y, t.len[r], n);
-    }
-    return;
-  }
-  // At most 4 columns: rows on in pairs, in order (a pair of unequal
-  // lengths runs the longer one's last steps alone; pairing by length cost
-  // more in the choice than it saved on ResNet-18's conv1), an odd last one
-  // alone.
   int waiting = -1;
   for (int r = 0; r < rows; ++r) {
     mag[r] = 0;
@@ -210,8 +203,21 @@ __attribute__((target("avx2"))) void mac_narrow_avx2(int32_t* acc, int cols, con
     mac_pair_avx2(row(waiting), row(r), t.x_stride, n, mag[waiting], mag[r]);
     waiting = -1;
   }
-  if (waiting >= 0) mag[waiting] = mac_row_avx2(row(waiting).acc, row(waiting).x, t.x_stride, row(waiting).y,
-                                                t.len[waiting], n);
+  if (waiting >= 0) {
+    const HalfRow h = row(waiting);
+    mag[waiting] = mac_row_avx2(h.acc, h.x, t.x_stride, h.y, h.steps, n);
+  }
+}
+
+__attribute__((target("avx2"))) void mac_narrow_avx2(int32_t* acc, int cols, const TileOperands& t,
+                                                     const uint8_t* on, uint64_t* mag, int rows, int n) {
+  if (n <= 4) return mac_pairs_avx2(acc, cols, t, on, mag, rows, n);
+  for (int r = 0; r < rows; ++r) {
+    mag[r] = 0;
+    if (!on[r]) continue;
+    mag[r] = mac_row_avx2(acc + size_t(r) * size_t(cols), t.x_plane + t.gk0[r] * t.x_stride, t.x_stride,
+                          t.y + t.y_at[r], t.len[r], n);
+  }
 }
 
 const bool kAvx2 = __builtin_cpu_supports("avx2");
