@@ -41,9 +41,11 @@ void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, 
 void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 
 // Local accumulators' hand-over: sum[i] = regs[i] (sign-extended: AVX2's
-// vpmovsxdq, which the baseline lacks), then regs[i] = 0, for i < n.
-void hand_over(int64_t* sum, int32_t* regs, size_t n);
-void hand_over(int64_t* sum, int64_t* regs, size_t n);
+// vpmovsxdq, which the baseline lacks), then regs[i] = 0, for i = r * cols
+// + c, every r < rows and c < n (n <= cols: the columns a few-column pass
+// uses; the others are neither read nor written).
+void hand_over(int64_t* sum, int32_t* regs, int rows, int cols, int n);
+void hand_over(int64_t* sum, int64_t* regs, int rows, int cols, int n);
 
 // A chunk tile's scale factors as the group scalers see them: row r (when
 // on[r]) scales by x_factor[r][c] * y_factor[r], each factor a scale
@@ -125,8 +127,8 @@ uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros,
 
 // The portable twins, for the kernels' test.
 namespace portable {
-void hand_over(int64_t* sum, int32_t* regs, size_t n);
-void hand_over(int64_t* sum, int64_t* regs, size_t n);
+void hand_over(int64_t* sum, int32_t* regs, int rows, int cols, int n);
+void hand_over(int64_t* sum, int64_t* regs, int rows, int cols, int n);
 uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
                   unsigned __int128& exact_magnitudes);
 uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,

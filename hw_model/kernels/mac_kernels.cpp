@@ -294,25 +294,41 @@ uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w
 namespace {
 
 template <class Lane>
-__attribute__((always_inline)) inline void hand_over_body(int64_t* __restrict sum, Lane* __restrict regs, size_t n) {
+__attribute__((always_inline)) inline void hand_over_run(int64_t* __restrict sum, Lane* __restrict regs, size_t n) {
   for (size_t i = 0; i < n; ++i) sum[i] = regs[i];
   for (size_t i = 0; i < n; ++i) regs[i] = 0;
 }
 
-}  // namespace
-
-__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int32_t* regs, size_t n) {
-  hand_over_body(sum, regs, n);
+// The whole file as one run when every column is handed over (a full
+// pass); 4 columns (a few-column pass: vector_width's least) row by row with
+// a fixed count, so each row is a vector or two and no loop set-up; others
+// row by row.
+template <class Lane>
+__attribute__((always_inline)) inline void hand_over_body(int64_t* sum, Lane* regs, int rows, int cols, int n) {
+  if (n == cols) return hand_over_run(sum, regs, size_t(rows) * size_t(cols));
+  for (size_t at = 0; at < size_t(rows) * size_t(cols); at += size_t(cols))
+    if (n == 4)
+      hand_over_run(sum + at, regs + at, 4);
+    else
+      hand_over_run(sum + at, regs + at, size_t(n));
 }
 
-__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int64_t* regs, size_t n) {
-  hand_over_body(sum, regs, n);
+}  // namespace
+
+__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int32_t* regs, int rows, int cols,
+                                                                 int n) {
+  hand_over_body(sum, regs, rows, cols, n);
+}
+
+__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int64_t* regs, int rows, int cols,
+                                                                 int n) {
+  hand_over_body(sum, regs, rows, cols, n);
 }
 
 namespace portable {
 
-void hand_over(int64_t* sum, int32_t* regs, size_t n) { hand_over_body(sum, regs, n); }
-void hand_over(int64_t* sum, int64_t* regs, size_t n) { hand_over_body(sum, regs, n); }
+void hand_over(int64_t* sum, int32_t* regs, int rows, int cols, int n) { hand_over_body(sum, regs, rows, cols, n); }
+void hand_over(int64_t* sum, int64_t* regs, int rows, int cols, int n) { hand_over_body(sum, regs, rows, cols, n); }
 
 
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {

@@ -251,29 +251,34 @@ TEST(Kernels, RedoRowMatchesAccumulateAndItsTwin) {
   }
 }
 
-// The hand-over: every register's value, sign-extended, and the registers
-// cleared, for lengths that are and are not whole vectors; extreme values.
+// The hand-over: every register's value of the first n columns of each
+// row, sign-extended, and those registers cleared, for every column count
+// (all of a row, 4 and others), on files whose sizes are and are not whole
+// vectors; extreme values. The other columns' sums and registers stay as
+// they were.
 template <class Lane>
 void hand_over_against_values(uint32_t seed) {
   std::mt19937_64 rng(seed);
-  for (size_t n : {size_t(0), size_t(1), size_t(3), size_t(8), size_t(17), size_t(256), size_t(4099)}) {
-    std::vector<Lane> regs(n + 1), twin_regs;
-    for (Lane& v : regs) v = Lane(rng());
-    if (n > 1) regs[0] = std::numeric_limits<Lane>::min(), regs[1] = std::numeric_limits<Lane>::max();
-    twin_regs = regs;
-    const std::vector<Lane> before = regs;
-    std::vector<int64_t> sum(n + 1, 7), twin(n + 1, 7);
-    kernels::hand_over(sum.data(), regs.data(), n);
-    kernels::portable::hand_over(twin.data(), twin_regs.data(), n);
-    for (size_t i = 0; i < n; ++i) {
-      EXPECT_EQ(sum[i], int64_t(before[i])) << i;
-      EXPECT_EQ(regs[i], Lane(0)) << i;
+  for (auto [rows, cols] : {std::pair{1, 1}, std::pair{3, 5}, std::pair{16, 16}, std::pair{7, 33}, std::pair{2, 4099}})
+    for (int n : {0, 1, 3, 4, 8, 16, 17, cols}) {
+      if (n > cols) continue;
+      const size_t size = size_t(rows) * size_t(cols);
+      std::vector<Lane> regs(size), twin_regs;
+      for (Lane& v : regs) v = Lane(rng());
+      if (size > 1) regs[0] = std::numeric_limits<Lane>::min(), regs[size - 1] = std::numeric_limits<Lane>::max();
+      twin_regs = regs;
+      const std::vector<Lane> before = regs;
+      std::vector<int64_t> sum(size, 7), twin(size, 7);
+      kernels::hand_over(sum.data(), regs.data(), rows, cols, n);
+      kernels::portable::hand_over(twin.data(), twin_regs.data(), rows, cols, n);
+      for (size_t i = 0; i < size; ++i) {
+        const bool handed = int(i % size_t(cols)) < n;
+        EXPECT_EQ(sum[i], handed ? int64_t(before[i]) : 7) << rows << " x " << cols << ", n " << n << ", " << i;
+        EXPECT_EQ(regs[i], handed ? Lane(0) : before[i]) << rows << " x " << cols << ", n " << n << ", " << i;
+      }
+      EXPECT_EQ(twin, sum);
+      EXPECT_EQ(twin_regs, regs);
     }
-    EXPECT_EQ(sum[n], 7) << "nothing written past n";
-    EXPECT_EQ(regs[n], before[n]) << "nothing cleared past n";
-    EXPECT_EQ(twin, sum);
-    EXPECT_EQ(twin_regs, regs);
-  }
 }
 
 TEST(Kernels, HandOverGivesTheRegistersAndClearsThem) {
