@@ -59,6 +59,18 @@ void GroupScaler::load(const LayerJob& job) {
       x_exp_lo_[size_t(g)] = std::min(x_exp_lo_[size_t(g)], exact ? exp : kLowestExp - 1);
       x_exp_hi_[size_t(g)] = std::max(x_exp_hi_[size_t(g)], exact ? exp : kHighestExp + 1);
     }
+  // Per group, the Y exponents whose rows take the tile kernel: Y's factor
+  // exact (in [kLowestExp, kFactorHighest]) and every exponent sum with X's
+  // in the double form's range (an empty range when X's group has an
+  // inexact factor). Y's mantissa factors by code, so a row needs no
+  // branch on the scaler form.
+  y_exp_lo_.resize(size_t(job.g)), y_exp_hi_.resize(size_t(job.g));
+  for (size_t g = 0; g < size_t(job.g); ++g) {
+    y_exp_lo_[g] = std::max(kLowestExp, kLowestExp - x_exp_lo_[g]);
+    y_exp_hi_[g] = std::min(kFactorHighest, kHighestExp - x_exp_hi_[g]);
+  }
+  for (uint32_t man = 0; man < 256; ++man)
+    y_mantissa_[man] = double(scale_mantissa(form_, GroupScale{0, uint8_t(man)}, job.y_scale.m));
 }
 
 void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
@@ -112,10 +124,13 @@ uint64_t GroupScaler::set_up_rows(const ChunkSums& s) {
       run_group = g;
       const GroupScale sy = y_scales[g];
       const int32_t y_exp = int32_t(sy.exp) - y_m;
-      on = y_exp >= kLowestExp && y_exp <= kFactorHighest && x_exp_lo_[size_t(g)] + y_exp >= kLowestExp &&
-           x_exp_hi_[size_t(g)] + y_exp <= kHighestExp;
+      on = y_exp >= y_exp_lo_[size_t(g)] && y_exp <= y_exp_hi_[size_t(g)];
       x_factor = &x_factor_[size_t(g * j.m + m0)];
-      y_factor = factor(scale_mantissa(form_, sy, y_m), y_exp);
+      // factor()'s value where the row is on (the kernel reads it only then).
+      const uint64_t bits = uint64_t(int64_t(y_exp) + 1023) << 52;
+      double pow2;
+      std::memcpy(&pow2, &bits, sizeof pow2);
+      y_factor = y_mantissa_[sy.man] * pow2;
     }
     on_[size_t(r)] = on;
     row_x_factor_[size_t(r)] = x_factor;
