@@ -85,7 +85,13 @@ template <class Lane>
 void AccRegisterFile<Lane>::hand_over(ChunkSums& out) {
   out.row_valid.assign(used_.begin(), used_.end());
   out.sum.resize(regs_.size());
-  kernels::hand_over(out.sum.data(), regs_.data(), regs_.size());
+  // The columns the group scalers read (vector_width of the active ones),
+  // and those this bundle's last hand-over wrote past them: they go back
+  // to the registers' 0 there. The registers past the active columns are 0
+  // (no kernel writes them), so every other sum is 0 already and stays so.
+  const int n = vector_width(out.active_cols, cols_);
+  kernels::hand_over(out.sum.data(), regs_.data(), rows_, cols_, std::max(n, out.sum_cols));
+  out.sum_cols = n;
   std::fill(used_.begin(), used_.end(), uint8_t(0));
 }
 

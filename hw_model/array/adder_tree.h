@@ -13,6 +13,13 @@
 namespace mls::hw {
 
 // A plain block (hw_model/channels/clocked.h): edge() is one clock edge.
+//
+// Nothing outside reads the values between two stage registers, so a tile
+// is reduced through all of its levels as it enters the first stage
+// (kernels::tree_tile: the same adds in the same order per column, whole
+// column vectors at a time), and the stage registers carry its finished
+// column sums: the output register gets them `stages` edges after the
+// input, as when each stage reduced its own levels.
 class AdderTree {
  public:
   static constexpr const char* kName = "adder_tree";  // in the stats registry and the VCD file
@@ -20,30 +27,32 @@ class AdderTree {
   using Out = ColumnValues;
 
   AdderTree(const ArrayConfig& cfg, Stats* stats);
-  int stages() const { return int(levels_per_stage_.size()); }
+  int stages() const { return stages_; }
   void edge(const ScaledSums& in, ColumnValues& out, bool rst);
 
  private:
-  // The values between two pipeline stages: `slots` partial sums per column.
+  // A stage register: a tile's column sums on their way to the output.
   struct Stage {
     Tag tag;
     int active_cols = 0;
-    int slots = 0;
-    std::vector<uint8_t> slot_valid;  // [slots]
-    std::vector<float> value;         // [slots][C]
+    std::vector<float> value;  // [C]
   };
-  void reduce_level(const float* src, const uint8_t* src_valid, Stage& s) const;
-  uint64_t reduce_levels(Stage& s, int levels) const;
-  uint64_t load_input(Stage& dst, const ScaledSums& in_s, bool rst, int levels) const;
+  uint64_t load_input(Stage& dst, const ScaledSums& in, bool rst);
 
   const int rows_, cols_;
   const Fault fault_;
+  const int stages_;
   Stats* stats_;
-  std::vector<int> levels_per_stage_;
-  std::vector<Stage> regs_;  // stage registers before the output register
+  // The stage registers before the output register, a ring: stage s is
+  // regs_[(first_ + s) % (stages - 1)], so moving every tile up one stage
+  // moves an index, not the registers.
+  std::vector<Stage> regs_;
+  int first_ = 0;
+  Stage& stage(int s) { return regs_[size_t((first_ + s) % (stages_ - 1))]; }
   Stage head_;               // the input, when the output register is the only stage
   bool busy_ = false;        // some stage or the output holds a valid value
-  mutable uint64_t adds_ = 0;
+  std::vector<float> scratch_;  // the kernel's slots, [R + 1][8]
+  std::vector<uint8_t> ops_;    // the kernel's level plan, [2 R]
 };
 
 }  // namespace mls::hw

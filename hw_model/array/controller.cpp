@@ -22,6 +22,7 @@ void Controller::start(const LayerJob& job, bool memory) {
   build_tiles(job);
   total_issues_ = nest_.empty() ? 0 : mapping_.issue_cycles(nest_);
   pos_ = TilePos{};
+  active_cols_ = nest_.empty() ? 0 : mapping_.active_cols(nest_, pos_.m_tile);
   step_ = 0;
   issued_ = 0;
   started_ = false;
@@ -74,7 +75,7 @@ void Controller::fill(IssueCmd& c) const {
   c.tag = {true, tile_last, output_last, pos_.m_tile, pos_.p, pos_.tile};
   c.rows = &tile;
   c.step = int32_t(step_);
-  c.active_cols = mapping_.active_cols(nest_, pos_.m_tile);
+  c.active_cols = active_cols_;
 }
 
 // A block's first issue: its X tile (m-tile) and Y tile (p) in their
@@ -82,7 +83,7 @@ void Controller::fill(IssueCmd& c) const {
 bool Controller::operands_ready() {
   if (!x_buffer_->acquire(pos_.m_tile) || !y_buffer_->acquire(pos_.p)) return false;
   if (pos_.tile != nest_.chunk_tiles - 1) return true;
-  const uint64_t bytes = uint64_t(mapping_.active_cols(nest_, pos_.m_tile)) * uint64_t(out_bytes_);
+  const uint64_t bytes = uint64_t(active_cols_) * uint64_t(out_bytes_);
   return out_buffer_->reserve(bytes);
 }
 
@@ -90,6 +91,7 @@ void Controller::advance() {
   if (++step_ < tiles_[size_t(pos_.tile)].steps) return;
   step_ = 0;
   busy_ = mapping_.next_tile(pos_, nest_);
+  if (busy_) active_cols_ = mapping_.active_cols(nest_, pos_.m_tile);
 }
 
 }  // namespace mls::hw

@@ -59,6 +59,18 @@ void GroupScaler::load(const LayerJob& job) {
       x_exp_lo_[size_t(g)] = std::min(x_exp_lo_[size_t(g)], exact ? exp : kLowestExp - 1);
       x_exp_hi_[size_t(g)] = std::max(x_exp_hi_[size_t(g)], exact ? exp : kHighestExp + 1);
     }
+  // Per group, the Y exponents whose rows take the tile kernel: Y's factor
+  // exact (in [kLowestExp, kFactorHighest]) and every exponent sum with X's
+  // in the double form's range (an empty range when X's group has an
+  // inexact factor). Y's mantissa factors by code, so a row needs no
+  // branch on the scaler form.
+  y_exp_lo_.resize(size_t(job.g)), y_exp_hi_.resize(size_t(job.g));
+  for (size_t g = 0; g < size_t(job.g); ++g) {
+    y_exp_lo_[g] = std::max(kLowestExp, kLowestExp - x_exp_lo_[g]);
+    y_exp_hi_[g] = std::min(kFactorHighest, kHighestExp - x_exp_hi_[g]);
+  }
+  for (uint32_t man = 0; man < 256; ++man)
+    y_mantissa_[man] = double(scale_mantissa(form_, GroupScale{0, uint8_t(man)}, job.y_scale.m));
 }
 
 void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
@@ -67,41 +79,64 @@ void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
     o.tag.valid = false;
     return;
   }
-  const LayerJob& j = *job_;
   o.row_valid = s.row_valid;
   o.active_cols = s.active_cols;
   o.value.resize(size_t(rows_) * size_t(cols_));
-  const int y_m = j.y_scale.m, cols = s.active_cols;
-  const int64_t m0 = s.tag.m_tile * cols_;
-  const GroupScale* y_scales = j.y.scales(s.tag.p);
-  uint64_t scaled = 0;
-  // The tile's rows in one kernel call where each row's exponents stay in
-  // the double form's range (every row of every preset); the rest, and rows
-  // with a sum beyond the double form, element by element.
-  // Row r holds chunk tile * R + r, of group (tile * R + r) / per_group:
-  // the groups counted on from the first row's (one division per tile).
-  const int64_t first_chunk = s.tag.tile * rows_, per_group = j.plan.per_group;
-  int64_t row_group = j.plan.group_of(first_chunk), chunk_in_group = first_chunk % per_group;
-  for (int r = 0; r < rows_; ++r) {
-    const bool valid = s.row_valid[size_t(r)];
-    const int64_t g = row_group;
-    if (++chunk_in_group == per_group) chunk_in_group = 0, ++row_group;
-    on_[size_t(r)] = 0, inside_[size_t(r)] = 1;
-    if (!valid) continue;
-    scaled += uint64_t(cols);
-    const GroupScale sy = y_scales[g];
-    const int32_t y_exp = int32_t(sy.exp) - y_m;
-    on_[size_t(r)] = y_exp >= kLowestExp && y_exp <= kFactorHighest && x_exp_lo_[size_t(g)] + y_exp >= kLowestExp &&
-                     x_exp_hi_[size_t(g)] + y_exp <= kHighestExp;
-    row_x_factor_[size_t(r)] = &x_factor_[size_t(g * j.m + m0)];
-    row_y_factor_[size_t(r)] = factor(scale_mantissa(form_, sy, y_m), y_exp);
-  }
+  const int cols = s.active_cols;
+  const uint64_t valid_rows = set_up_rows(s);
   const kernels::ScaleRows rows{on_.data(), row_x_factor_.data(), row_y_factor_.data()};
   kernels::scale_tile(o.value.data(), s.sum.data(), cols_, rows, inside_.data(), rows_, vector_width(cols, cols_));
   for (int r = 0; r < rows_; ++r)
     if (s.row_valid[size_t(r)] && (!on_[size_t(r)] || !inside_[size_t(r)])) scale_by_element(s, o, r);
+  const uint64_t scaled = valid_rows * uint64_t(cols);
   stats_->scale += scaled;
   if (form_ == ScalerForm::multiplier) stats_->scale_mul += scaled;
+}
+
+// The kernel's operands of each row of the tile: rows of one group (a
+// tile's rows usually come in runs of a group's chunks) share their X
+// factors, Y's factor and the range check, worked out once per run. The
+// tile's rows in one kernel call where each row's exponents stay in the
+// double form's range (every row of every preset); the rest, and rows with
+// a sum beyond the double form, element by element. Returns the rows
+// holding a chunk.
+uint64_t GroupScaler::set_up_rows(const ChunkSums& s) {
+  const LayerJob& j = *job_;
+  const int y_m = j.y_scale.m;
+  const int64_t m0 = s.tag.m_tile * cols_;
+  const GroupScale* y_scales = j.y.scales(s.tag.p);
+  // Row r holds chunk tile * R + r, of group (tile * R + r) / per_group:
+  // the groups counted on from the first row's (one division per tile).
+  const int64_t first_chunk = s.tag.tile * rows_, per_group = j.plan.per_group;
+  int64_t row_group = j.plan.group_of(first_chunk), chunk_in_group = first_chunk % per_group;
+  int64_t run_group = -1;  // the group whose operands follow
+  uint8_t on = 0;
+  const double* x_factor = nullptr;
+  double y_factor = 0.0;
+  uint64_t valid_rows = 0;
+  for (int r = 0; r < rows_; ++r) {
+    const int64_t g = row_group;
+    if (++chunk_in_group == per_group) chunk_in_group = 0, ++row_group;
+    on_[size_t(r)] = 0, inside_[size_t(r)] = 1;
+    if (!s.row_valid[size_t(r)]) continue;
+    ++valid_rows;
+    if (g != run_group) {
+      run_group = g;
+      const GroupScale sy = y_scales[g];
+      const int32_t y_exp = int32_t(sy.exp) - y_m;
+      on = y_exp >= y_exp_lo_[size_t(g)] && y_exp <= y_exp_hi_[size_t(g)];
+      x_factor = &x_factor_[size_t(g * j.m + m0)];
+      // factor()'s value where the row is on (the kernel reads it only then).
+      const uint64_t bits = uint64_t(int64_t(y_exp) + 1023) << 52;
+      double pow2;
+      std::memcpy(&pow2, &bits, sizeof pow2);
+      y_factor = y_mantissa_[sy.man] * pow2;
+    }
+    on_[size_t(r)] = on;
+    row_x_factor_[size_t(r)] = x_factor;
+    row_y_factor_[size_t(r)] = y_factor;
+  }
+  return valid_rows;
 }
 
 // A row beyond the double form: the integer scalers, element by element.

@@ -46,11 +46,14 @@ class GroupScaler {
   // those exponents, so that a row's exponent range is checked once.
   std::vector<double> x_factor_;
   std::vector<int32_t> x_exp_lo_, x_exp_hi_;
+  std::vector<int32_t> y_exp_lo_, y_exp_hi_;  // [g] (load)
+  double y_mantissa_[256] = {};               // Y's mantissa factor by mantissa code
   // A tile's per-row operands of the kernel and the rows it left out.
   std::vector<uint8_t> on_, inside_;
   std::vector<const double*> row_x_factor_;
   std::vector<double> row_y_factor_;
 
+  uint64_t set_up_rows(const ChunkSums& s);
   void scale_by_element(const ChunkSums& s, ScaledSums& o, int r) const;
 };
 

@@ -98,10 +98,17 @@ void MacArray::edge(uint64_t now, bool r) {
   operand_buffer.edge(cmd_reg.read(), operand_reg.next(), r);
   multiplier.edge(operand_reg.read(), product_reg.next(), r);
   local_accumulator.edge(product_reg.read(), chunk_reg.next(), r);
-  group_scaler.edge(chunk_reg.read(), scaled_reg.next(), r);
+  // The blocks after the hand-over work once per tile. Between tiles one
+  // with no valid input holds no state and would write an invalid bundle;
+  // when its output register's next state is one already (written two
+  // edges ago), the call would change nothing that is read (an invalid
+  // bundle's other fields never are), so it is left out.
+  const auto idle = [r](const auto& in, const auto& out_next) { return !r && !in.tag.valid && !out_next.tag.valid; };
+  if (!idle(chunk_reg.read(), scaled_reg.next())) group_scaler.edge(chunk_reg.read(), scaled_reg.next(), r);
   adder_tree.edge(scaled_reg.read(), tree_reg.next(), r);
-  output_accumulator.edge(tree_reg.read(), out_acc_reg.next(), r);
-  final_scale.edge(out_acc_reg.read(), r);
+  if (!idle(tree_reg.read(), out_acc_reg.next()))
+    output_accumulator.edge(tree_reg.read(), out_acc_reg.next(), r);
+  if (r || out_acc_reg.read().tag.valid) final_scale.edge(out_acc_reg.read(), r);
   cmd_reg.swap(), operand_reg.swap(), product_reg.swap(), chunk_reg.swap();
   scaled_reg.swap(), tree_reg.swap(), out_acc_reg.swap();
 }

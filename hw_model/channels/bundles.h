@@ -123,6 +123,7 @@ struct ChunkSums {
   std::vector<uint8_t> row_valid;   // [R] row held a chunk in this tile
   int active_cols = 0;
   std::vector<int64_t> sum;         // [R][C]
+  int sum_cols = 0;                 // columns of sum that may hold a non-zero value (AccRegisterFile::hand_over)
 };
 
 // Group scalers -> adder trees.

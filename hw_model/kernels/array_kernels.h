@@ -41,9 +41,11 @@ void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, 
 void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n);
 
 // Local accumulators' hand-over: sum[i] = regs[i] (sign-extended: AVX2's
-// vpmovsxdq, which the baseline lacks), then regs[i] = 0, for i < n.
-void hand_over(int64_t* sum, int32_t* regs, size_t n);
-void hand_over(int64_t* sum, int64_t* regs, size_t n);
+// vpmovsxdq, which the baseline lacks), then regs[i] = 0, for i = r * cols
+// + c, every r < rows and c < n (n <= cols: the columns a few-column pass
+// uses; the others are neither read nor written).
+void hand_over(int64_t* sum, int32_t* regs, int rows, int cols, int n);
+void hand_over(int64_t* sum, int64_t* regs, int rows, int cols, int n);
 
 // A chunk tile's scale factors as the group scalers see them: row r (when
 // on[r]) scales by x_factor[r][c] * y_factor[r], each factor a scale
@@ -80,13 +82,35 @@ uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w,
 uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
                   unsigned __int128& exact_magnitudes);
 
-// A chunk tile's scale factorss, one chunk tile: value[r * cols + c] = fp32(sum[r * cols +
+// Group scalers, one chunk tile: value[r * cols + c] = fp32(sum[r * cols +
 // c] * x_factor[r][c] * y_factor[r]), one rounding, for c < n and every row
 // on; the caller keeps each row's exponent sum in [-1022, 960] (then this is
 // group_scale's double form bit for bit). inside[r] = 0 when some of row
 // r's sums is outside the double form's range (|sum| >= 2^45: the caller
 // then scales it element by element), 1 otherwise (and for rows off).
 void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n);
+
+// A chunk tile's scaled values as the adder trees see them (ScaledSums):
+// value[r * cols + c], row r holding a value iff valid[r]; n columns of
+// each row are reduced (the caller's vector_width); swap12: the tree_order
+// fault's first level, rows 1 and 2 trading places (rows >= 4).
+struct TreeTile {
+  const float* value;
+  int cols;
+  const uint8_t* valid;
+  int rows;
+  int n;
+  bool swap12;
+};
+
+// Adder trees, a whole chunk tile: out[c] for c < n is column c's pairwise
+// reduction of the rows, level by level (slot i of a level is slot 2i +
+// slot 2i+1 of the one before, or the one of them holding a value; an odd
+// last slot moves up) down to one slot, ceil(log2 rows) levels, each an
+// fp32 add. Returns the pairs added over all levels (both slots holding a
+// value), the same for every column. scratch: (rows + 1) * 8 floats (the
+// slots, aligned within it); ops: 2 * rows bytes.
+uint64_t tree_tile(float* out, const TreeTile& t, float* scratch, uint8_t* ops);
 
 // An element code's layout: e exponent bits, m mantissa bits, the sign above.
 struct CodeFormat {
@@ -103,8 +127,8 @@ uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros,
 
 // The portable twins, for the kernels' test.
 namespace portable {
-void hand_over(int64_t* sum, int32_t* regs, size_t n);
-void hand_over(int64_t* sum, int64_t* regs, size_t n);
+void hand_over(int64_t* sum, int32_t* regs, int rows, int cols, int n);
+void hand_over(int64_t* sum, int64_t* regs, int rows, int cols, int n);
 uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
                   unsigned __int128& exact_magnitudes);
 uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
@@ -114,6 +138,7 @@ void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, 
 void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n);
 uint64_t decode_span(int32_t* y, const uint32_t* codes, const uint32_t* x_zeros, int64_t len, uint32_t n,
                      CodeFormat f);
+uint64_t tree_tile(float* out, const TreeTile& t, float* scratch, uint8_t* ops);
 }  // namespace portable
 
 }  // namespace mls::hw::kernels

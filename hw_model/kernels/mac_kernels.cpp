@@ -93,7 +93,7 @@ __attribute__((target("avx2"))) inline __m256i tail_mask(int left) {
 // row's columns are not whole vectors (a 3-column pass: one masked vector).
 // The same operations as mac_tile_row, lane by lane (vpmulld's low 32 bits
 // are the product: narrow products are below 2^30).
-__attribute__((target("avx2"))) uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
+__attribute__((target("avx2"), always_inline)) inline uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
                                                       const int32_t* y, int32_t steps, int n) {
   __m256i hi = _mm256_setzero_si256(), lo = hi;
   int c = 0;
@@ -127,8 +127,91 @@ __attribute__((target("avx2"))) uint64_t mac_row_avx2(int32_t* acc, const int32_
   return magnitude(max_of_lanes(hi)) | magnitude(min_of_lanes(lo));
 }
 
+// A row of at most 4 columns as the half of a vector (mac_pair_avx2): its
+// registers, X values from its first step's, Y values, and steps.
+struct HalfRow {
+  int32_t* acc;
+  const int32_t* x;
+  const int32_t* y;
+  int32_t steps;
+};
+
+// magnitude(largest lane of hi) | magnitude(smallest lane of lo).
+__attribute__((target("avx2"))) inline uint64_t half_magnitude(__m128i hi, __m128i lo) {
+  hi = _mm_max_epi32(hi, _mm_shuffle_epi32(hi, 0x4e)), lo = _mm_min_epi32(lo, _mm_shuffle_epi32(lo, 0x4e));
+  hi = _mm_max_epi32(hi, _mm_shuffle_epi32(hi, 0xb1)), lo = _mm_min_epi32(lo, _mm_shuffle_epi32(lo, 0xb1));
+  return magnitude(_mm_cvtsi128_si32(hi)) | magnitude(_mm_cvtsi128_si32(lo));
+}
+
+// The steps of one half row from `from` on, alone in 4 lanes.
+__attribute__((target("avx2"))) inline void mac_half_avx2(const HalfRow& h, int32_t from, int64_t stride,
+                                                          __m128i mask, __m128i& a, __m128i& hi, __m128i& lo) {
+  const int32_t* xs = h.x + from * stride;
+  for (int32_t s = from; s < h.steps; ++s, xs += stride) {
+    a = _mm_add_epi32(a, _mm_mullo_epi32(_mm_maskload_epi32(xs, mask), _mm_set1_epi32(h.y[s])));
+    hi = _mm_max_epi32(hi, a), lo = _mm_min_epi32(lo, a);
+  }
+}
+
+// Two rows of at most 4 columns in one vector, one per 128-bit half (a
+// few-column pass: half the steps of a row each): their common steps
+// together, then the longer one's last steps alone. Each lane is its own
+// column's sums in the same order as mac_row_avx2's, the masked lanes read
+// 0, and each row's largest and smallest partial sums are its half's.
+__attribute__((target("avx2"))) void mac_pair_avx2(const HalfRow& r0, const HalfRow& r1, int64_t stride, int n,
+                                                   uint64_t& mag0, uint64_t& mag1) {
+  const __m128i mask = _mm_cmpgt_epi32(_mm_set1_epi32(n), _mm_setr_epi32(0, 1, 2, 3));
+  __m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_maskload_epi32(r0.acc, mask)),
+                                      _mm_maskload_epi32(r1.acc, mask), 1);
+  __m256i hi = _mm256_setzero_si256(), lo = hi;
+  const int32_t common = std::min(r0.steps, r1.steps);
+  const int32_t *x0 = r0.x, *x1 = r1.x;
+  for (int32_t s = 0; s < common; ++s, x0 += stride, x1 += stride) {
+    const __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_maskload_epi32(x0, mask)),
+                                              _mm_maskload_epi32(x1, mask), 1);
+    const __m256i y = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(r0.y[s])),
+                                              _mm_set1_epi32(r1.y[s]), 1);
+    a = _mm256_add_epi32(a, _mm256_mullo_epi32(x, y));
+    hi = _mm256_max_epi32(hi, a), lo = _mm256_min_epi32(lo, a);
+  }
+  __m128i a0 = _mm256_castsi256_si128(a), hi0 = _mm256_castsi256_si128(hi), lo0 = _mm256_castsi256_si128(lo);
+  __m128i a1 = _mm256_extracti128_si256(a, 1), hi1 = _mm256_extracti128_si256(hi, 1);
+  __m128i lo1 = _mm256_extracti128_si256(lo, 1);
+  mac_half_avx2(r0, common, stride, mask, a0, hi0, lo0);
+  mac_half_avx2(r1, common, stride, mask, a1, hi1, lo1);
+  _mm_maskstore_epi32(r0.acc, mask, a0), _mm_maskstore_epi32(r1.acc, mask, a1);
+  mag0 = half_magnitude(hi0, lo0), mag1 = half_magnitude(hi1, lo1);
+}
+
+// Rows of at most 4 columns: rows on in pairs, in order (a pair of unequal
+// lengths runs the longer one's last steps alone; pairing by length cost
+// more in the choice than it saved on ResNet-18's conv1), an odd last one
+// alone.
+__attribute__((target("avx2"))) void mac_pairs_avx2(int32_t* acc, int cols, const TileOperands& t,
+                                                    const uint8_t* on, uint64_t* mag, int rows, int n) {
+  const auto row = [&](int r) {
+    return HalfRow{acc + size_t(r) * size_t(cols), t.x_plane + t.gk0[r] * t.x_stride, t.y + t.y_at[r], t.len[r]};
+  };
+  int waiting = -1;
+  for (int r = 0; r < rows; ++r) {
+    mag[r] = 0;
+    if (!on[r]) continue;
+    if (waiting < 0) {
+      waiting = r;
+      continue;
+    }
+    mac_pair_avx2(row(waiting), row(r), t.x_stride, n, mag[waiting], mag[r]);
+    waiting = -1;
+  }
+  if (waiting >= 0) {
+    const HalfRow h = row(waiting);
+    mag[waiting] = mac_row_avx2(h.acc, h.x, t.x_stride, h.y, h.steps, n);
+  }
+}
+
 __attribute__((target("avx2"))) void mac_narrow_avx2(int32_t* acc, int cols, const TileOperands& t,
                                                      const uint8_t* on, uint64_t* mag, int rows, int n) {
+  if (n <= 4) return mac_pairs_avx2(acc, cols, t, on, mag, rows, n);
   for (int r = 0; r < rows; ++r) {
     mag[r] = 0;
     if (!on[r]) continue;
@@ -136,6 +219,7 @@ __attribute__((target("avx2"))) void mac_narrow_avx2(int32_t* acc, int cols, con
                           t.y + t.y_at[r], t.len[r], n);
   }
 }
+
 const bool kAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
@@ -210,25 +294,41 @@ uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w
 namespace {
 
 template <class Lane>
-__attribute__((always_inline)) inline void hand_over_body(int64_t* __restrict sum, Lane* __restrict regs, size_t n) {
+__attribute__((always_inline)) inline void hand_over_run(int64_t* __restrict sum, Lane* __restrict regs, size_t n) {
   for (size_t i = 0; i < n; ++i) sum[i] = regs[i];
   for (size_t i = 0; i < n; ++i) regs[i] = 0;
 }
 
-}  // namespace
-
-__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int32_t* regs, size_t n) {
-  hand_over_body(sum, regs, n);
+// The whole file as one run when every column is handed over (a full
+// pass); 4 columns (a few-column pass: vector_width's least) row by row with
+// a fixed count, so each row is a vector or two and no loop set-up; others
+// row by row.
+template <class Lane>
+__attribute__((always_inline)) inline void hand_over_body(int64_t* sum, Lane* regs, int rows, int cols, int n) {
+  if (n == cols) return hand_over_run(sum, regs, size_t(rows) * size_t(cols));
+  for (size_t at = 0; at < size_t(rows) * size_t(cols); at += size_t(cols))
+    if (n == 4)
+      hand_over_run(sum + at, regs + at, 4);
+    else
+      hand_over_run(sum + at, regs + at, size_t(n));
 }
 
-__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int64_t* regs, size_t n) {
-  hand_over_body(sum, regs, n);
+}  // namespace
+
+__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int32_t* regs, int rows, int cols,
+                                                                 int n) {
+  hand_over_body(sum, regs, rows, cols, n);
+}
+
+__attribute__((target_clones("avx2", "default"))) void hand_over(int64_t* sum, int64_t* regs, int rows, int cols,
+                                                                 int n) {
+  hand_over_body(sum, regs, rows, cols, n);
 }
 
 namespace portable {
 
-void hand_over(int64_t* sum, int32_t* regs, size_t n) { hand_over_body(sum, regs, n); }
-void hand_over(int64_t* sum, int64_t* regs, size_t n) { hand_over_body(sum, regs, n); }
+void hand_over(int64_t* sum, int32_t* regs, int rows, int cols, int n) { hand_over_body(sum, regs, rows, cols, n); }
+void hand_over(int64_t* sum, int64_t* regs, int rows, int cols, int n) { hand_over_body(sum, regs, rows, cols, n); }
 
 
 void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {

@@ -24,7 +24,8 @@ namespace {
 // (X per PE and step, Y per row and step, some 0) in an X plane of 40
 // buffer rows whose tile rows start at random places, chunk lengths from 0
 // to the tile's, some rows off, active column counts that are and are not
-// whole AVX2 vectors (and the 16-wide pairs), 0 and the edge. The
+// whole AVX2 vectors (and the 16-wide pairs; up to 4, two rows share one
+// vector), 0 and the edge. The
 // dispatched kernel (the hand-written AVX2 form, an AVX2 clone or the
 // baseline) must give the twin's registers and magnitudes; both must give
 // the sums and partial-sum magnitudes of a plain step-by-step 128-bit
@@ -33,7 +34,7 @@ template <class Lane>
 void mac_tile_against_twin(int operand_bits, uint32_t seed) {
   std::mt19937_64 rng(seed);
   const int rows = 5, cols = 40, steps = 7, plane_rows = 40;
-  for (int n : {0, 1, 7, 8, 16, 23, 24, 32, 40}) {
+  for (int n : {0, 1, 3, 4, 5, 7, 8, 16, 23, 24, 32, 40}) {
     for (int trial = 0; trial < 20; ++trial) {
       auto operand = [&] {
         const int32_t v = int32_t(rng() >> (64 - operand_bits));
@@ -250,34 +251,95 @@ TEST(Kernels, RedoRowMatchesAccumulateAndItsTwin) {
   }
 }
 
-// The hand-over: every register's value, sign-extended, and the registers
-// cleared, for lengths that are and are not whole vectors; extreme values.
+// The hand-over: every register's value of the first n columns of each
+// row, sign-extended, and those registers cleared, for every column count
+// (all of a row, 4 and others), on files whose sizes are and are not whole
+// vectors; extreme values. The other columns' sums and registers stay as
+// they were.
 template <class Lane>
 void hand_over_against_values(uint32_t seed) {
   std::mt19937_64 rng(seed);
-  for (size_t n : {size_t(0), size_t(1), size_t(3), size_t(8), size_t(17), size_t(256), size_t(4099)}) {
-    std::vector<Lane> regs(n + 1), twin_regs;
-    for (Lane& v : regs) v = Lane(rng());
-    if (n > 1) regs[0] = std::numeric_limits<Lane>::min(), regs[1] = std::numeric_limits<Lane>::max();
-    twin_regs = regs;
-    const std::vector<Lane> before = regs;
-    std::vector<int64_t> sum(n + 1, 7), twin(n + 1, 7);
-    kernels::hand_over(sum.data(), regs.data(), n);
-    kernels::portable::hand_over(twin.data(), twin_regs.data(), n);
-    for (size_t i = 0; i < n; ++i) {
-      EXPECT_EQ(sum[i], int64_t(before[i])) << i;
-      EXPECT_EQ(regs[i], Lane(0)) << i;
+  for (auto [rows, cols] : {std::pair{1, 1}, std::pair{3, 5}, std::pair{16, 16}, std::pair{7, 33}, std::pair{2, 4099}})
+    for (int n : {0, 1, 3, 4, 8, 16, 17, cols}) {
+      if (n > cols) continue;
+      const size_t size = size_t(rows) * size_t(cols);
+      std::vector<Lane> regs(size), twin_regs;
+      for (Lane& v : regs) v = Lane(rng());
+      if (size > 1) regs[0] = std::numeric_limits<Lane>::min(), regs[size - 1] = std::numeric_limits<Lane>::max();
+      twin_regs = regs;
+      const std::vector<Lane> before = regs;
+      std::vector<int64_t> sum(size, 7), twin(size, 7);
+      kernels::hand_over(sum.data(), regs.data(), rows, cols, n);
+      kernels::portable::hand_over(twin.data(), twin_regs.data(), rows, cols, n);
+      for (size_t i = 0; i < size; ++i) {
+        const bool handed = int(i % size_t(cols)) < n;
+        EXPECT_EQ(sum[i], handed ? int64_t(before[i]) : 7) << rows << " x " << cols << ", n " << n << ", " << i;
+        EXPECT_EQ(regs[i], handed ? Lane(0) : before[i]) << rows << " x " << cols << ", n " << n << ", " << i;
+      }
+      EXPECT_EQ(twin, sum);
+      EXPECT_EQ(twin_regs, regs);
     }
-    EXPECT_EQ(sum[n], 7) << "nothing written past n";
-    EXPECT_EQ(regs[n], before[n]) << "nothing cleared past n";
-    EXPECT_EQ(twin, sum);
-    EXPECT_EQ(twin_regs, regs);
-  }
 }
 
 TEST(Kernels, HandOverGivesTheRegistersAndClearsThem) {
   hand_over_against_values<int32_t>(3);
   hand_over_against_values<int64_t>(4);
+}
+
+// The tree's reduction of one column as docs/architecture.md and
+// adder_tree.h state it, on slots that hold a value or none: slot i of a
+// level is slot 2i + slot 2i+1 (an fp32 add) when both hold one, the one
+// that does otherwise, an odd last slot moves up; the tree_order fault
+// swaps rows 1 and 2 first. Counts the adds.
+float tree_by_levels(std::vector<std::pair<bool, float>> slots, bool swap12, uint64_t& adds) {
+  if (swap12) std::swap(slots[1], slots[2]);
+  while (slots.size() > 1) {
+    std::vector<std::pair<bool, float>> next;
+    for (size_t i = 0; i + 1 < slots.size(); i += 2) {
+      const auto a = slots[i], b = slots[i + 1];
+      if (a.first && b.first) next.push_back({true, a.second + b.second}), ++adds;
+      else next.push_back(b.first ? b : a);
+    }
+    if (slots.size() % 2) next.push_back(slots.back());
+    slots = next;
+  }
+  return slots[0].second;
+}
+
+// Whole tiles of random values (magnitudes far apart, so the order shows)
+// on trees of 1 to 33 rows, every row or some rows with a value (at least one),
+// column counts that are and are not whole 8- and 4-lane vectors, with and
+// without the tree_order fault: the dispatched kernel and its twin give
+// the walk's sums bit for bit and its add count per column.
+TEST(Kernels, TreeTileMatchesTheLevelWalkAndItsTwin) {
+  std::mt19937_64 rng(5);
+  for (int rows : {1, 2, 3, 4, 5, 7, 8, 12, 16, 17, 33})
+    for (int n : {1, 3, 4, 5, 8, 12, 13, 16, 21}) {
+      for (int trial = 0; trial < 10; ++trial) {
+        const int cols = n + int(rng() % 3);
+        const bool swap12 = rows >= 4 && trial % 3 == 0;
+        std::vector<float> value(size_t(rows) * size_t(cols));
+        for (float& v : value) v = std::ldexp(float(int(rng() % 2001) - 1000), int(rng() % 40) - 20);
+        std::vector<uint8_t> valid(static_cast<size_t>(rows));
+        for (uint8_t& v : valid) v = trial % 2 || rng() % 4 != 0;  // odd trials: every row
+        valid[rng() % uint64_t(rows)] = 1;
+        const kernels::TreeTile t{value.data(), cols, valid.data(), rows, n, swap12};
+        std::vector<float> out(size_t(cols), -1.0f), twin(size_t(cols), -1.0f), scratch(size_t(rows + 1) * 8);
+        std::vector<uint8_t> ops(size_t(rows) * 2);
+        const uint64_t pairs = kernels::tree_tile(out.data(), t, scratch.data(), ops.data());
+        EXPECT_EQ(kernels::portable::tree_tile(twin.data(), t, scratch.data(), ops.data()), pairs);
+        for (int c = 0; c < n; ++c) {
+          std::vector<std::pair<bool, float>> slots;
+          for (int r = 0; r < rows; ++r) slots.push_back({valid[size_t(r)] != 0, value[size_t(r * cols + c)]});
+          uint64_t adds = 0;
+          const float expect = tree_by_levels(slots, swap12, adds);
+          EXPECT_EQ(bits_of(out[size_t(c)]), bits_of(expect)) << rows << " rows, column " << c << " of " << n;
+          EXPECT_EQ(bits_of(twin[size_t(c)]), bits_of(expect)) << rows << " rows, column " << c;
+          EXPECT_EQ(adds, pairs) << rows << " rows";
+        }
+        for (int c = n; c < cols; ++c) EXPECT_EQ(out[size_t(c)], -1.0f) << "nothing written past n";
+      }
+    }
 }
 
 }  // namespace
