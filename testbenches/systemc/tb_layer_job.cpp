@@ -15,18 +15,13 @@
 #include "ref/quant/quantizer.h"
 #include "ref/workload/bwd_data_decompose.h"
 #include "ref/workload/conv2d.h"
+#include "testbenches/systemc/tb_conv_passes.h"
 #include "testbenches/systemc/tb_main.h"
 
 namespace mls::hw {
 namespace {
 
-TensorF random_tensor(const Shape& shape, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  TensorF t(shape);
-  for (float& v : t.data) v = normal(gen);
-  return t;
-}
+using tb::random_tensor;
 
 uint32_t expected_code(const QuantTensor& t, int32_t index) {
   if (index < 0) return 0;
@@ -103,21 +98,8 @@ TEST(LayerJob, YRowsAreTheLoweringsRowsEncoded) {
                         qe = quantize(e, "l.grad_output", qc);
       Conv2d conv(geo.prm);
       conv.bind(geo.w, geo.a, &e.shape);
-      struct Named {
-        std::string what;
-        LoweredPass lp;
-        const QuantTensor *x, *y;
-      };
-      std::vector<Named> passes;
-      for (int64_t b = 0; b < conv.blocks(Pass::fwd); ++b) {
-        passes.push_back({"fwd", conv.lower(Pass::fwd, b, qw.layout, qa.layout), &qw, &qa});
-        passes.push_back({"bwd-data", conv.lower(Pass::bwd_data, b, qw.layout, qe.layout), &qw, &qe});
-        passes.push_back({"bwd-weight", conv.lower(Pass::bwd_weight, b, qe.layout, qa.layout), &qe, &qa});
-      }
-      if (decomposes(conv))
-        for (int64_t b = 0; b < decomposed_blocks(conv); ++b)
-          passes.push_back({"decomposed", lower_decomposed_bwd_data(conv, b, qw.layout, qe.layout), &qw, &qe});
-      for (Named& n : passes) {
+      std::vector<tb::NamedPass> passes = tb::conv_passes(conv, qw, qa, qe);
+      for (tb::NamedPass& n : passes) {
         const std::string what = std::string(elem) + " " + n.what;
         separable += bool(n.lp.y_parts);
         expect_rows(n.lp, *n.x, *n.y, what);

@@ -18,18 +18,13 @@
 #include "ref/quant/quantizer.h"
 #include "ref/workload/bwd_data_decompose.h"
 #include "ref/workload/conv2d.h"
+#include "testbenches/systemc/tb_conv_passes.h"
 #include "testbenches/systemc/tb_main.h"
 
 namespace mls::hw {
 namespace {
 
-TensorF random_tensor(const Shape& shape, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  TensorF t(shape);
-  for (float& v : t.data) v = normal(gen);
-  return t;
-}
+using tb::random_tensor;
 
 // A 3x3, pad-1 conv: W [32, 8, 3, 3], A [2, 8, 16, 16]. Forward: M = 32 (two
 // m-tiles on 16 columns), P = 512, G = 8, K = 9; one chunk tile (8 chunks of 9).
@@ -255,22 +250,11 @@ TEST(Memory, YPlanCountsEachDemandsFirstTouchesFromTheSeparableParts) {
     const QuantTensor qw = quantize(w, "l.weight", cfg.quant.weight), qa = quantize(a, "l.input", cfg.quant.input),
                       qe = quantize(e, "l.grad_output", cfg.quant.grad_output);
     conv.bind(geo.w, geo.a, &e.shape);
-    std::vector<std::pair<std::string, LoweredPass>> passes;
-    for (int64_t b = 0; b < conv.blocks(Pass::fwd); ++b) {
-      passes.push_back({"fwd", conv.lower(Pass::fwd, b, qw.layout, qa.layout)});
-      passes.push_back({"bwd-data", conv.lower(Pass::bwd_data, b, qw.layout, qe.layout)});
-      passes.push_back({"bwd-weight", conv.lower(Pass::bwd_weight, b, qe.layout, qa.layout)});
-    }
-    if (mls::decomposes(conv))
-      for (int64_t b = 0; b < mls::decomposed_blocks(conv); ++b)
-        passes.push_back({"decomposed", mls::lower_decomposed_bwd_data(conv, b, qw.layout, qe.layout)});
-    for (auto& [what, lp] : passes) {
-      const QuantTensor& x = what == "bwd-weight" ? qe : qw;
-      const QuantTensor& y = what == "fwd" || what == "bwd-weight" ? qa : qe;
-      separable += bool(lp.y_parts);
-      streamed += expect_y_plan(lp, x, y, what);
-      lp.y_parts = {};
-      streamed += expect_y_plan(lp, x, y, what + " (rows walked)");
+    for (tb::NamedPass& n : tb::conv_passes(conv, qw, qa, qe)) {
+      separable += bool(n.lp.y_parts);
+      streamed += expect_y_plan(n.lp, *n.x, *n.y, n.what);
+      n.lp.y_parts = {};
+      streamed += expect_y_plan(n.lp, *n.x, *n.y, n.what + " (rows walked)");
     }
   }
   EXPECT_GE(separable, 10);
