@@ -37,9 +37,11 @@ struct LanePass {
   std::vector<uint8_t> ok_;         // a partial tile's busy slots
   std::vector<int16_t> row_, abs_row_;  // fill_y's gathered Y row and its magnitudes
   std::vector<int64_t> chunk_src_, chunk_len_;  // per chunk: first slot in a [g][k] row, length
-  std::vector<int64_t> chunk_g_, chunk_k0_;     // per chunk: its group and first k
   std::vector<int32_t> offsets_;                // gather_y's row of k tap offsets
-  std::vector<int16_t> packed_;     // one row's pairs (2 * pairs int16) where not contiguous_
+  std::vector<int32_t> slot_of_k_, chunk_of_k_;  // per k: its int16 slot in a group's pairs, its chunk there
+  std::vector<int32_t> real_slot_, real_off_;  // gather_y: one row's real taps (list_real_taps)
+  std::vector<int64_t> real_end_;               // per chunk of a group: where its real taps end
+  std::vector<int16_t> packed_;     // one row's pairs (2 * pairs int16): gather_y's, pack_row's where not contiguous_
   bool contiguous_ = false;         // every chunk even and in [g][k] order: a row's pairs are the row
 
   // Y rows begin .. end - 1 into yp (and ya): a slice at a time, so the Y
@@ -59,34 +61,95 @@ struct LanePass {
       fill_y_indexed(begin, end);
   }
 
-  // The tile kernels' rows where they separate (lowering.h's SeparableRows): each row's k tap
-  // offsets once, then every chunk's elements straight into their packed
-  // pairs, base + g * step + offset[k] (no g x k index table, no int16 row
-  // in between); an odd chunk's last pair gets a zero high half. WithAbs:
-  // their magnitudes' pairs and each chunk's sum |y| in the same loop.
+  // The tile kernels' rows where they separate (lowering.h's SeparableRows):
+  // each row's k tap offsets once, then its elements, base + g * step +
+  // offset[k], straight into their packed pairs (no g x k index table).
+  // WithAbs: each chunk's sum |y| in the same loop.
   template <bool WithAbs>
   void gather_y(int64_t begin, int64_t end) {
     d.load_y_groups(begin, end);
-    offsets_.resize(size_t(d.lp.k));
-    const int32_t* sq = d.y.sq.data();
-    const int32_t* off = offsets_.data();
-    const size_t n = chunk_src_.size();
+    const int64_t k = d.lp.k, chunks = int64_t(chunk_len_.size());
+    offsets_.resize(size_t(k));
+    real_slot_.resize(size_t(k));
+    real_off_.resize(size_t(k));
+    real_end_.resize(size_t(d.nest.plan.per_group));
     for (int64_t p = begin; p < end; ++p) {
       const RowBase rb = d.lp.y_parts.offsets(p, offsets_.data());
+      list_real_taps();
       int32_t* out = &yp[size_t((p - begin) * pairs)];
-      for (size_t j = 0; j < n; ++j) {
-        const int64_t base = rb.base + chunk_g_[j] * rb.step;
-        const int32_t* o = off + chunk_k0_[j];
-        const int64_t len = chunk_len_[j];
-        int32_t sum = 0;
-        for (int64_t kk = 0, q = pair_off[j]; kk < len; kk += 2, ++q) {
-          const int32_t lo = tap(sq, base, o[kk]), hi = kk + 1 < len ? tap(sq, base, o[kk + 1]) : 0;
-          out[q] = pack_pair(lo, hi);
-          if constexpr (WithAbs) sum += (lo < 0 ? -lo : lo) + (hi < 0 ? -hi : hi);
+      int32_t* sums = WithAbs ? &ysum_[size_t((p - begin) * chunks)] : nullptr;
+      if (2 * real_end_.back() > k)
+        dense_row<WithAbs>(rb, out, sums);
+      else
+        sparse_row<WithAbs>(rb, out, sums);
+    }
+  }
+
+  // A row with most taps real: chunk by chunk, pair by pair; an odd chunk's
+  // last pair gets a zero high half.
+  template <bool WithAbs>
+  void dense_row(const RowBase& rb, int32_t* out, int32_t* sums) const {
+    const int32_t* sq = d.y.sq.data();
+    const int32_t* off = offsets_.data();
+    const ChunkPlan& plan = d.nest.plan;
+    for (int64_t j = 0; j < int64_t(chunk_len_.size()); ++j) {
+      const int64_t base = rb.base + plan.group_of(j) * rb.step;
+      const int32_t* o = off + plan.k_begin(j);
+      const int64_t len = chunk_len_[size_t(j)];
+      int32_t sum = 0;
+      for (int64_t kk = 0, q = pair_off[size_t(j)]; kk < len; kk += 2, ++q) {
+        const int32_t lo = tap(sq, base, o[kk]), hi = kk + 1 < len ? tap(sq, base, o[kk + 1]) : 0;
+        out[q] = pack_pair(lo, hi);
+        if constexpr (WithAbs) sum += (lo < 0 ? -lo : lo) + (hi < 0 ? -hi : hi);
+      }
+      if constexpr (WithAbs) sums[j] = sum;
+    }
+  }
+
+  // A row with most taps zero (a stride-2 backward-data row has about a
+  // quarter real): cleared once, then only its real taps written, at the
+  // same int16 slot of every group's pairs (every group has the same chunks).
+  template <bool WithAbs>
+  void sparse_row(const RowBase& rb, int32_t* out, int32_t* sums) {
+    const int32_t* sq = d.y.sq.data();
+    const int64_t groups = d.lp.g, per_group = d.nest.plan.per_group;
+    const int64_t group_slots = 2 * pairs / std::max<int64_t>(1, groups);
+    // Built in packed_ and copied: the kernels read the pairs as int32 words.
+    std::fill(packed_.begin(), packed_.end(), int16_t(0));
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t base = rb.base + g * rb.step;
+      int16_t* slots = packed_.data() + g * group_slots;
+      for (int64_t c = 0, t = 0; c < per_group; ++c) {
+        int32_t sum = 0;  // chunk by chunk, so the sum stays in a register
+        for (const int64_t e = real_end_[size_t(c)]; t < e; ++t) {
+          const int32_t v = sq[base + real_off_[size_t(t)]];
+          slots[real_slot_[size_t(t)]] = int16_t(v);
+          if constexpr (WithAbs) sum += v < 0 ? -v : v;
         }
-        if constexpr (WithAbs) ysum_[size_t(p - begin) * n + j] = sum;
+        if constexpr (WithAbs) sums[g * per_group + c] = sum;
       }
     }
+    std::memcpy(out, packed_.data(), size_t(pairs) * 2 * sizeof(int16_t));
+  }
+
+  static int32_t tap(const int32_t* sq, int64_t base, int32_t offset) { return offset < 0 ? 0 : sq[base + offset]; }
+  // (lo, hi) as the kernels read a pair: lo in the low half (little-endian int16 pairs).
+  static int32_t pack_pair(int32_t lo, int32_t hi) {
+    return int32_t(uint32_t(uint16_t(int16_t(lo))) | uint32_t(uint16_t(int16_t(hi))) << 16);
+  }
+
+  // offsets_'s real taps (offset >= 0), in k order: their int16 slots in a
+  // group's pairs and offsets, and where each chunk's run of them ends.
+  void list_real_taps() {
+    int64_t real = 0;
+    for (int64_t kk = 0, c = 0; kk < d.lp.k; ++kk) {
+      for (; chunk_of_k_[size_t(kk)] != c; ++c) real_end_[size_t(c)] = real;
+      if (offsets_[size_t(kk)] < 0) continue;
+      real_slot_[size_t(real)] = slot_of_k_[size_t(kk)];
+      real_off_[size_t(real++)] = offsets_[size_t(kk)];
+    }
+    for (int64_t c = d.lp.k > 0 ? chunk_of_k_[size_t(d.lp.k - 1)] : 0; c < int64_t(real_end_.size()); ++c)
+      real_end_[size_t(c)] = real;
   }
 
   // sum |y| of each chunk of the slice's rows, from their |y| pairs (fill_y_indexed).
@@ -103,11 +166,6 @@ struct LanePass {
     }
   }
 
-  static int32_t tap(const int32_t* sq, int64_t base, int32_t offset) { return offset < 0 ? 0 : sq[base + offset]; }
-  // (lo, hi) as the kernels read a pair: lo in the low half (little-endian int16 pairs).
-  static int32_t pack_pair(int32_t lo, int32_t hi) {
-    return int32_t(uint32_t(uint16_t(int16_t(lo))) | uint32_t(uint16_t(int16_t(hi))) << 16);
-  }
   // Other rows: the g x k index tables (lowering.h's fill_y_tables). Each row
   // is gathered once into int16 ([g][k], a padding tap 0), then each chunk's
   // run of it copied to its pairs (an odd chunk's last pair keeps a zero high half).
@@ -161,9 +219,12 @@ struct LanePass {
       pairs += (plan.length(j) + 1) / 2;
     }
     contiguous_ = contiguous_ && 2 * pairs == lp.g * lp.k;
+    for (int64_t j = 0; j < plan.per_group && lp.g > 0; ++j)  // group 0's chunks: every group's
+      for (int64_t kk = 0; kk < plan.length(j); ++kk) {
+        slot_of_k_.push_back(int32_t(2 * pair_off[size_t(j)] + kk));
+        chunk_of_k_.push_back(int32_t(j));
+      }
     for (int64_t j = 0; j < plan.total; ++j) {
-      chunk_g_.push_back(plan.group_of(j));
-      chunk_k0_.push_back(plan.k_begin(j));
       chunk_src_.push_back(plan.group_of(j) * lp.k + plan.k_begin(j));
       chunk_len_.push_back(plan.length(j));
     }
