@@ -1,9 +1,10 @@
 #pragma once
 // Shared by the testbenches that hold a per-pass product of the host's
 // (the job's Y rows, the memory plan) against an independent count: random
-// tensors, and every lowered pass of a convolution (each pass, each block,
-// and the decomposed backward-data where the conv decomposes), so a new
-// lowering kind reaches both tests through one list.
+// tensors, a conv of a given geometry on random W, A and E, and every
+// lowered pass of it (each pass, each block, and the decomposed
+// backward-data where the conv decomposes), so a new lowering kind reaches
+// both tests through one list.
 #include <random>
 #include <string>
 #include <vector>
@@ -43,5 +44,37 @@ inline std::vector<NamedPass> conv_passes(const Conv2d& conv, const QuantTensor&
       passes.push_back({"decomposed", lower_decomposed_bwd_data(conv, b, w.layout, e.layout), &w, &e});
   return passes;
 }
+
+// A conv's geometry: W's and A's shapes and its parameters.
+struct ConvGeo {
+  Shape w, a;
+  ConvParams prm;
+};
+
+// A conv of that geometry on random W, A and E (seeds 3, 4 and 5), each
+// quantized with its own configuration, bound to those shapes. Its passes
+// point into it: it must outlive them.
+struct ConvCase {
+  Conv2d conv;
+  TensorF w, a, e;
+  QuantTensor qw, qa, qe;
+  ConvCase(const ConvGeo& geo, const QuantConfig& for_w, const QuantConfig& for_a, const QuantConfig& for_e)
+      : conv(geo.prm),
+        w(random_tensor(geo.w, 3)),
+        a(random_tensor(geo.a, 4)),
+        e(random_tensor(error_shape(geo), 5)),
+        qw(quantize(w, "l.weight", for_w)),
+        qa(quantize(a, "l.input", for_a)),
+        qe(quantize(e, "l.grad_output", for_e)) {
+    conv.bind(geo.w, geo.a, &e.shape);
+  }
+  std::vector<NamedPass> passes() const { return conv_passes(conv, qw, qa, qe); }
+
+ private:
+  static Shape error_shape(const ConvGeo& geo) {
+    const ConvGeometry c = conv_geometry(geo.w, geo.a, geo.prm);
+    return {c.n, c.co, c.ho, c.wo};
+  }
+};
 
 }  // namespace mls::hw::tb

@@ -13,7 +13,6 @@
 
 #include "hw_model/job/layer_job.h"
 #include "ref/quant/quantizer.h"
-#include "ref/workload/bwd_data_decompose.h"
 #include "ref/workload/conv2d.h"
 #include "testbenches/systemc/tb_conv_passes.h"
 #include "testbenches/systemc/tb_main.h"
@@ -80,26 +79,15 @@ TEST(LayerJob, YRowsInSharedSlotsAreWholeRows) {
 
 TEST(LayerJob, YRowsAreTheLoweringsRowsEncoded) {
   // conv1-like (7 x 7, stride 2, pad 3; decomposes) and a grouped, dilated 3 x 3.
-  struct Geo {
-    Shape w, a;
-    ConvParams prm;
-  };
-  const Geo geos[] = {{{6, 3, 7, 7}, {2, 3, 15, 15}, ConvParams{2, 2, 3, 3, 1, 1}},
-                      {{8, 2, 3, 3}, {2, 4, 9, 8}, ConvParams{1, 1, 2, 2, 2, 2, 2}}};
+  const tb::ConvGeo geos[] = {{{6, 3, 7, 7}, {2, 3, 15, 15}, ConvParams{2, 2, 3, 3, 1, 1}},
+                              {{8, 2, 3, 3}, {2, 4, 9, 8}, ConvParams{1, 1, 2, 2, 2, 2, 2}}};
   int separable = 0;
   for (const char* elem : {"e2m4", "e4m3"})
-    for (const Geo& geo : geos) {
+    for (const tb::ConvGeo& geo : geos) {
       QuantConfig qc;
       qc.elem = parse_elem_format(elem);
-      const ConvGeometry c = conv_geometry(geo.w, geo.a, geo.prm);
-      const TensorF w = random_tensor(geo.w, 3), a = random_tensor(geo.a, 4),
-                    e = random_tensor({c.n, c.co, c.ho, c.wo}, 5);
-      const QuantTensor qw = quantize(w, "l.weight", qc), qa = quantize(a, "l.input", qc),
-                        qe = quantize(e, "l.grad_output", qc);
-      Conv2d conv(geo.prm);
-      conv.bind(geo.w, geo.a, &e.shape);
-      std::vector<tb::NamedPass> passes = tb::conv_passes(conv, qw, qa, qe);
-      for (tb::NamedPass& n : passes) {
+      const tb::ConvCase conv(geo, qc, qc, qc);
+      for (tb::NamedPass& n : conv.passes()) {
         const std::string what = std::string(elem) + " " + n.what;
         separable += bool(n.lp.y_parts);
         expect_rows(n.lp, *n.x, *n.y, what);

@@ -16,7 +16,6 @@
 #include "hw_model/memory/memory_plan.h"
 #include "ref/golden/golden_conv.h"
 #include "ref/quant/quantizer.h"
-#include "ref/workload/bwd_data_decompose.h"
 #include "ref/workload/conv2d.h"
 #include "testbenches/systemc/tb_conv_passes.h"
 #include "testbenches/systemc/tb_main.h"
@@ -232,25 +231,15 @@ int expect_y_plan(const LoweredPass& lp, const QuantTensor& x, const QuantTensor
 
 TEST(Memory, YPlanCountsEachDemandsFirstTouchesFromTheSeparableParts) {
   // conv1-like (7 x 7, stride 2, pad 3; decomposes) and a grouped, dilated 3 x 3.
-  struct Geo {
-    Shape w, a;
-    ConvParams prm;
-  };
   // Each has operands over 1 KiB, so a 1 KiB Y buffer streams.
-  const Geo geos[] = {{{6, 3, 7, 7}, {2, 3, 23, 23}, ConvParams{2, 2, 3, 3, 1, 1}},
-                      {{8, 2, 3, 3}, {2, 4, 13, 12}, ConvParams{1, 1, 2, 2, 2, 2, 2}}};
+  const tb::ConvGeo geos[] = {{{6, 3, 7, 7}, {2, 3, 23, 23}, ConvParams{2, 2, 3, 3, 1, 1}},
+                              {{8, 2, 3, 3}, {2, 4, 13, 12}, ConvParams{1, 1, 2, 2, 2, 2, 2}}};
   int separable = 0, streamed = 0;
-  for (const Geo& geo : geos) {
+  for (const tb::ConvGeo& geo : geos) {
     MlsConfig cfg;
     cfg.validate();
-    Conv2d conv(geo.prm);
-    const TensorF w = random_tensor(geo.w, 3), a = random_tensor(geo.a, 4);
-    const ConvGeometry c = conv_geometry(geo.w, geo.a, geo.prm);
-    const TensorF e = random_tensor({c.n, c.co, c.ho, c.wo}, 5);
-    const QuantTensor qw = quantize(w, "l.weight", cfg.quant.weight), qa = quantize(a, "l.input", cfg.quant.input),
-                      qe = quantize(e, "l.grad_output", cfg.quant.grad_output);
-    conv.bind(geo.w, geo.a, &e.shape);
-    for (tb::NamedPass& n : tb::conv_passes(conv, qw, qa, qe)) {
+    const tb::ConvCase conv(geo, cfg.quant.weight, cfg.quant.input, cfg.quant.grad_output);
+    for (tb::NamedPass& n : conv.passes()) {
       separable += bool(n.lp.y_parts);
       streamed += expect_y_plan(n.lp, *n.x, *n.y, n.what);
       n.lp.y_parts = {};
