@@ -126,11 +126,9 @@ uint64_t GroupScaler::set_up_rows(const ChunkSums& s) {
       const int32_t y_exp = int32_t(sy.exp) - y_m;
       on = y_exp >= y_exp_lo_[size_t(g)] && y_exp <= y_exp_hi_[size_t(g)];
       x_factor = &x_factor_[size_t(g * j.m + m0)];
-      // factor()'s value where the row is on (the kernel reads it only then).
-      const uint64_t bits = uint64_t(int64_t(y_exp) + 1023) << 52;
-      double pow2;
-      std::memcpy(&pow2, &bits, sizeof pow2);
-      y_factor = y_mantissa_[sy.man] * pow2;
+      // factor(mantissa, y_exp): a power of two times the mantissa factor is
+      // exact (0 when y_exp is out of range, where the row is off).
+      y_factor = y_mantissa_[sy.man] * factor(1, y_exp);
     }
     on_[size_t(r)] = on;
     row_x_factor_[size_t(r)] = x_factor;
