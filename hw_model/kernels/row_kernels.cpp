@@ -49,14 +49,6 @@ __attribute__((always_inline)) inline void scale_tile_body(float* value, const i
   }
 }
 
-// scale_tile_body compiled for the baseline (and the AVX2 clone that the
-// hand-written form below replaces where the CPU has AVX2).
-__attribute__((target_clones("avx2", "default")))
-void scale_tile_cloned(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows,
-                       int n) {
-  scale_tile_body(value, sum, cols, s, inside, rows, n);
-}
-
 #if defined(__x86_64__)
 // One row of scale_row_body in AVX2, four columns per step with no peeling
 // (the compiler's clone spent about 90 instructions on a 16-column row and
@@ -104,7 +96,8 @@ void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, 
 #if defined(__x86_64__)
   if (kAvx2) return scale_tile_avx2(value, sum, cols, s, inside, rows, n);
 #endif
-  scale_tile_cloned(value, sum, cols, s, inside, rows, n);
+  // Without AVX2 the baseline form: the portable twin is that.
+  portable::scale_tile(value, sum, cols, s, inside, rows, n);
 }
 
 namespace portable {
