@@ -37,6 +37,7 @@ struct LanePass {
   std::vector<uint8_t> ok_;         // a partial tile's busy slots
   std::vector<int16_t> row_, abs_row_;  // fill_y's gathered Y row and its magnitudes
   std::vector<int64_t> chunk_src_, chunk_len_;  // per chunk: first slot in a [g][k] row, length
+  std::vector<int64_t> chunk_g_, chunk_k0_;     // per chunk: its group and first k (no division per chunk)
   std::vector<int32_t> offsets_;                // gather_y's row of k tap offsets
   std::vector<int32_t> slot_of_k_, chunk_of_k_;  // per k: its int16 slot in a group's pairs, its chunk there
   std::vector<int32_t> real_slot_, real_off_;  // gather_y: one row's real taps (list_real_taps)
@@ -91,13 +92,12 @@ struct LanePass {
   void dense_row(const RowBase& rb, int32_t* out, int32_t* sums) const {
     const int32_t* sq = d.y.sq.data();
     const int32_t* off = offsets_.data();
-    const ChunkPlan& plan = d.nest.plan;
-    for (int64_t j = 0; j < int64_t(chunk_len_.size()); ++j) {
-      const int64_t base = rb.base + plan.group_of(j) * rb.step;
-      const int32_t* o = off + plan.k_begin(j);
-      const int64_t len = chunk_len_[size_t(j)];
+    for (size_t j = 0; j < chunk_len_.size(); ++j) {
+      const int64_t base = rb.base + chunk_g_[j] * rb.step;
+      const int32_t* o = off + chunk_k0_[j];
+      const int64_t len = chunk_len_[j];
       int32_t sum = 0;
-      for (int64_t kk = 0, q = pair_off[size_t(j)]; kk < len; kk += 2, ++q) {
+      for (int64_t kk = 0, q = pair_off[j]; kk < len; kk += 2, ++q) {
         const int32_t lo = tap(sq, base, o[kk]), hi = kk + 1 < len ? tap(sq, base, o[kk + 1]) : 0;
         out[q] = pack_pair(lo, hi);
         if constexpr (WithAbs) sum += (lo < 0 ? -lo : lo) + (hi < 0 ? -hi : hi);
@@ -225,6 +225,8 @@ struct LanePass {
         chunk_of_k_.push_back(int32_t(j));
       }
     for (int64_t j = 0; j < plan.total; ++j) {
+      chunk_g_.push_back(plan.group_of(j));
+      chunk_k0_.push_back(plan.k_begin(j));
       chunk_src_.push_back(plan.group_of(j) * lp.k + plan.k_begin(j));
       chunk_len_.push_back(plan.length(j));
     }
