@@ -135,6 +135,10 @@ void check_split_flags(const RunArgs& a) {
   const bool split = a.jobs > 1 || opt.shard_count > 1 || !opt.resume_dir.empty();
   const char* how = a.jobs > 1 ? "-j" : opt.shard_count > 1 ? "--shard" : "--resume";
   if (a.jobs > 1 && opt.shard_count > 1) throw Error("-j runs every shard itself: drop --shard, or -j");
+  if (!opt.claims_dir.empty() && opt.shard_count == 1)
+    throw Error("--claims shares out the layer-passes of --shard I/N: give --shard too");
+  if (!opt.claims_dir.empty() && !std::filesystem::is_directory(opt.claims_dir))
+    throw Error("--claims " + opt.claims_dir + ": no such directory (the --shard processes share one)");
   const std::vector<std::pair<const char*, bool>> whole = {
       {"--outputs", !opt.outputs_dir.empty()}, {"--operands", !opt.operands_dir.empty()}, {"--vcd", !opt.vcd_path.empty()}};
   for (const auto& [flag, given] : whole)
@@ -150,7 +154,7 @@ void check_split_flags(const RunArgs& a) {
 
 // A path flag given as '' would silently write nothing: refused.
 void check_paths_given(const cli::po::variables_map& vm) {
-  for (const char* flag : {"report", "outputs", "vcd", "operands", "expect", "resume"})
+  for (const char* flag : {"report", "outputs", "vcd", "operands", "expect", "resume", "claims"})
     if (vm.count(flag) && vm[flag].as<std::string>().empty())
       throw Error(std::string("--") + flag + ": the path is empty; give a file or directory name");
 }
@@ -207,6 +211,9 @@ void add_run_flags(cli::po::options_description& desc, RunArgs& a, std::string& 
       ("shard", cli::po::value(&a.shard)->value_name("I/N"),
        "run only the I-th of N slices of the layer-passes, balanced by products, and write a partial report for "
        "mlssim merge")
+      ("claims", cli::po::value(&opt.claims_dir)->value_name("DIR"),
+       "with --shard: run whichever layer-passes of the whole run this process claims first in DIR (shared by "
+       "the shards), largest first, instead of the fixed slice; -j's workers do")
       ("resume", cli::po::value(&opt.resume_dir)->value_name("DIR"),
        "keep each finished layer-pass in DIR and skip those already there");
 }
@@ -329,6 +336,7 @@ nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& 
   for (const PlannedPass& pp : planned) plan[pp.key()] = pp;
   PassLog log(true, eta_items(planned, n));  // the workers print nothing with --no-progress
   const exec::TempDir dir("mlssim-run", "-j");
+  std::filesystem::create_directory(dir.path() / "claims");
   // Ctrl-C or SIGTERM stops the workers and removes the temporary directory.
   exec::catch_interrupts();
   exec::WorkerPool pool;
@@ -340,7 +348,8 @@ nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& 
                        exec::LogTail(log_path)});
     std::vector<std::string> args = {"run"};
     args.insert(args.end(), a.worker_args.begin(), a.worker_args.end());
-    args.insert(args.end(), {"--shard", tag, "--report", workers.back().report.string(), "--quiet"});
+    args.insert(args.end(), {"--shard", tag, "--claims", (dir.path() / "claims").string(), "--report",
+                             workers.back().report.string(), "--quiet"});
     workers.back().pid = pool.start(args, log_path);
   }
   while (pool.running() > 0) {

@@ -27,6 +27,7 @@
 #include "sim/io/json_file.h"
 #include "sim/params/params.h"
 #include "sim/run/layer.h"
+#include "sim/run/pass_claims.h"
 #include "sim/run/report.h"
 #include "sim/run/resume_store.h"
 #include "sim/run/vector_work.h"
@@ -297,6 +298,7 @@ struct RunState {
   const RunOptions& opt;
   OutputSet& outputs;
   std::map<std::string, const PlannedPass*> selected;  // this process's layer-passes by key
+  PassClaims claims;  // with --claims: a selected layer-pass runs here only once claimed
   std::optional<ResumeStore> store;
   hw::ArraySim sim;
   ProgressLine progress;
@@ -318,6 +320,7 @@ void run_layer(RunState& st, const Trace& trace, size_t li) {
   for (Pass pass : settings ? settings->passes : opt.passes) {
     const auto it = st.selected.find(listed.name + " " + to_string(pass));
     if (it == st.selected.end()) continue;  // another shard's, or no grad_output: forward only
+    if (!st.claims.take(it->first)) continue;  // another worker's
     const PlannedPass& pp = *it->second;
     if (st.store) {
       // The shapes' product count bounds the kept macs from below; a decomposed
@@ -361,6 +364,21 @@ void run_layer(RunState& st, const Trace& trace, size_t li) {
 
 }  // namespace
 
+// The order a process walks the layers in: the trace's; with claims, by each
+// layer's largest planned layer-pass, largest first (ties in trace order), so
+// the longest layer-passes start at once and the short ones fill in at the end.
+std::vector<size_t> layer_order(const Trace& trace, const std::vector<PlannedPass>& plan, bool claiming) {
+  std::map<std::string, int64_t> largest;
+  for (const PlannedPass& pp : plan) largest[pp.layer] = std::max(largest[pp.layer], pp.est_cost());
+  std::vector<size_t> order(trace.layers.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (claiming)
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return largest[trace.layers[a].name] > largest[trace.layers[b].name];
+    });
+  return order;
+}
+
 // Buffers reused across layer-passes: every pass allocates its lowering,
 // planes and results afresh, and glibc hands blocks above its (dynamic) mmap
 // threshold back to the kernel on free, so the next pass paid a page fault
@@ -378,18 +396,19 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   reuse_freed_buffers();
   check_buffers_fit(trace, opt);
   const std::vector<PlannedPass> plan = plan_run(trace, opt);
+  const bool claiming = !opt.claims_dir.empty();
   const std::vector<PlannedPass> mine =
-      opt.shard_count > 1 ? shard_plan(plan, opt.shard_index, opt.shard_count) : plan;
+      opt.shard_count > 1 && !claiming ? shard_plan(plan, opt.shard_index, opt.shard_count) : plan;
   json identity;
   if (opt.shard_count > 1 || !opt.resume_dir.empty()) identity = run_identity(trace, opt);
   std::optional<ResumeStore> store;  // refuses another run's directory before the array is built
   if (!opt.resume_dir.empty()) store.emplace(opt.resume_dir, identity);
-  RunState st{opt, outputs, {}, std::move(store), hw::ArraySim(opt.cfg, opt.vcd_path), ProgressLine(opt.progress),
+  RunState st{opt, outputs, {}, PassClaims(opt.claims_dir), std::move(store), hw::ArraySim(opt.cfg, opt.vcd_path), ProgressLine(opt.progress),
               PassLog(opt.progress, eta_items(mine)), json::array(), layer_column_width(trace),
               vector_ops_by_layer(trace)};
   for (const PlannedPass& pp : mine) st.selected[pp.key()] = &pp;
   if (!opt.quiet) print_header(st.width);
-  for (size_t li = 0; li < trace.layers.size(); ++li) run_layer(st, trace, li);
+  for (size_t li : layer_order(trace, plan, claiming)) run_layer(st, trace, li);
   RunResult result;
   result.report = assemble_report(config_json(opt.cfg), {{"dir", trace.dir}, {"model", trace.model}},
                                   std::move(st.layers), opt.check, !opt.layer_settings.empty());

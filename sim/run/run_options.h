@@ -32,6 +32,10 @@ struct RunOptions {
   // `shard_index` (1-based) of `shard_count` (shard_plan) and mark the report
   // as a partial for `mlssim merge` (docs/scale.md).
   int shard_index = 1, shard_count = 1;
+  // --claims DIR (each worker of -j N): with --shard, run whichever of the
+  // whole run's layer-passes this process claims first in DIR, largest first
+  // (PassClaims), instead of the fixed slice; empty: the fixed slice.
+  std::string claims_dir;
   // --resume DIR: each finished layer-pass kept in DIR, those already there
   // skipped (docs/scale.md#resume); empty: none.
   std::string resume_dir;

@@ -113,6 +113,25 @@ class Split(unittest.TestCase):
         whole = load_json(self.whole)
         self.assertEqual(load_json(self.out("merged.json"))["total"]["cycles"], sum(e["cycles"] for e in whole["layers"]))
 
+    def test_claimed_shards_share_out_the_whole_run(self):
+        """--claims DIR: each --shard process runs the layer-passes it claims first, largest first. Run one
+        after the other, the first claims all 15 and the second none; the two still merge into the whole run."""
+        claims = self.out("claims")
+        os.mkdir(claims)
+        first, second = self.out("claimed1.json"), self.out("claimed2.json")
+        self.mlssim("run", self.trace, "--check", "--shard", "1/2", "--claims", claims, "--report", first)
+        self.mlssim("run", self.trace, "--check", "--shard", "2/2", "--claims", claims, "--report", second)
+        ran = [(e["name"], e["pass"]) for e in load_json(first)["layers"]]
+        self.assertEqual(sorted(ran), sorted((e["name"], e["pass"]) for e in load_json(self.whole)["layers"]))
+        # layers by their largest estimated layer-pass (docs/scale.md#progress: 2000 x ceil(m / 16) x p x
+        # ceil(r / 16) + products): c4 bwd-data (m 6, p 2 x 9 x 9, r 16 x 9) 2000 x 1458 + 139,968 = 3,055,968
+        # leads c2 bwd-data (m 8, p 2 x 10 x 10, r 12 x 9) 2000 x 1400 + 172,800, though c2's has more products
+        self.assertEqual([n for n, _ in ran[::3]], ["c4", "c2", "c1", "c3", "fc"])
+        self.assertEqual(load_json(second)["layers"], [])
+        self.assertEqual(len(os.listdir(claims)), 15)
+        self.mlssim("merge", second, first, "--report", self.out("claimed.json"))
+        self.assertEqual(untimed(load_json(self.out("claimed.json"))), untimed(load_json(self.whole)))
+
     def refused(self, args, words):
         target = self.out("refused.json")
         proc = self.mlssim("merge", *args, "--report", target, expect=1)
@@ -159,6 +178,9 @@ class Split(unittest.TestCase):
                             (["-j", 2, "--outputs", self.out("o")], ["--outputs", "-j"]),
                             (["--resume", self.out("rd"), "--vcd", self.out("w.vcd")], ["--vcd", "--resume"]),
                             (["--shard", "4/3"], ["--shard must be I/N"]),
+                            (["--claims", self.tmp.name], ["--claims", "give --shard too"]),
+                            (["--shard", "1/2", "--claims", self.out("no-such-dir")], ["--claims", "no such directory"]),
+                            (["--shard", "1/2", "--claims", ""], ["--claims", "path is empty"]),
                             (["-j", 0], ["-j must be in [1, 256]"])):
             proc = self.mlssim("run", self.trace, *args, "--report", self.out("never.json"), expect=1)
             self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
