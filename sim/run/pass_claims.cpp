@@ -40,4 +40,8 @@ bool PassClaims::take(const std::string& key) const {
   throw Error("--claims " + dir_ + ": cannot claim layer-pass '" + key + "' (" + std::strerror(errno) + ")");
 }
 
+bool PassClaims::taken(const std::string& key) const {
+  return !dir_.empty() && ::access((dir_ + "/" + claim_file(key)).c_str(), F_OK) == 0;
+}
+
 }  // namespace mls

@@ -17,6 +17,8 @@ class PassClaims {
   // True when this process now owns `key` ("layer pass"), false when another
   // process claimed it first. Throws mls::Error naming DIR on any other failure.
   bool take(const std::string& key) const;
+  // Whether some process has claimed `key` (false without a dir).
+  bool taken(const std::string& key) const;
 
  private:
   std::string dir_;

@@ -379,6 +379,13 @@ std::vector<size_t> layer_order(const Trace& trace, const std::vector<PlannedPas
   return order;
 }
 
+// Whether another process has claimed one of the layer's layer-passes.
+bool layer_begun(const RunState& st, const std::string& layer) {
+  for (const auto& [key, pp] : st.selected)
+    if (pp->layer == layer && st.claims.taken(key)) return true;
+  return false;
+}
+
 // Buffers reused across layer-passes: every pass allocates its lowering,
 // planes and results afresh, and glibc hands blocks above its (dynamic) mmap
 // threshold back to the kernel on free, so the next pass paid a page fault
@@ -408,7 +415,13 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
               vector_ops_by_layer(trace)};
   for (const PlannedPass& pp : mine) st.selected[pp.key()] = &pp;
   if (!opt.quiet) print_header(st.width);
-  for (size_t li : layer_order(trace, plan, claiming)) run_layer(st, trace, li);
+  // A layer another worker has begun is left for last: two workers on one
+  // layer would each read and quantize its tensors.
+  std::vector<size_t> begun;
+  for (size_t li : layer_order(trace, plan, claiming))
+    if (claiming && layer_begun(st, trace.layers[li].name)) begun.push_back(li);
+    else run_layer(st, trace, li);
+  for (size_t li : begun) run_layer(st, trace, li);
   RunResult result;
   result.report = assemble_report(config_json(opt.cfg), {{"dir", trace.dir}, {"model", trace.model}},
                                   std::move(st.layers), opt.check, !opt.layer_settings.empty());

@@ -132,6 +132,18 @@ class Split(unittest.TestCase):
         self.mlssim("merge", second, first, "--report", self.out("claimed.json"))
         self.assertEqual(untimed(load_json(self.out("claimed.json"))), untimed(load_json(self.whole)))
 
+    def test_a_layer_another_shard_began_comes_last(self):
+        """A layer with a layer-pass claimed elsewhere is left for last (no second quantization of it while
+        untouched layers remain): another process claimed c4 fwd, so c4's other passes run after the rest."""
+        claims = self.out("claims-begun")
+        os.mkdir(claims)
+        self.mlssim("run", self.trace, "--shard", "1/2", "--claims", claims, "--layers", "c4", "--passes", "fwd",
+                    "--report", self.out("begun1.json"))
+        self.mlssim("run", self.trace, "--shard", "2/2", "--claims", claims, "--report", self.out("begun2.json"))
+        ran = [(e["name"], e["pass"]) for e in load_json(self.out("begun2.json"))["layers"]]
+        self.assertEqual([n for n, _ in ran], ["c2"] * 3 + ["c1"] * 3 + ["c3"] * 3 + ["fc"] * 3 + ["c4"] * 2)
+        self.assertEqual(ran[-2:], [("c4", "bwd-data"), ("c4", "bwd-weight")])
+
     def refused(self, args, words):
         target = self.out("refused.json")
         proc = self.mlssim("merge", *args, "--report", target, expect=1)
