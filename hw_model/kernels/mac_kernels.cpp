@@ -87,43 +87,87 @@ __attribute__((target("avx2"))) inline __m256i tail_mask(int left) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
 }
 
-// One row of a tile in AVX2: two vectors of registers at a time stay in
-// registers over all the tile's steps (the step's Y broadcast once for
-// both), then the rest one vector at a time, the last one masked when the
-// row's columns are not whole vectors (a 3-column pass: one masked vector).
-// The same operations as mac_tile_row, lane by lane (vpmulld's low 32 bits
-// are the product: narrow products are below 2^30).
+__attribute__((target("avx2"), always_inline)) inline __m256i load8(const int32_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// The 8 columns at p, or those `mask` selects (the others read as 0).
+template <bool kMasked>
+__attribute__((target("avx2"), always_inline)) inline __m256i load8(const int32_t* p, __m256i mask) {
+  return kMasked ? _mm256_maskload_epi32(p, mask) : load8(p);
+}
+
+// One vector's step: a += x * y, then the step's largest and smallest
+// lanes into hi and lo.
+__attribute__((target("avx2"), always_inline)) inline void mac_step(__m256i& a, __m256i x, __m256i y, __m256i& hi,
+                                                                  __m256i& lo) {
+  a = _mm256_add_epi32(a, _mm256_mullo_epi32(x, y));
+  hi = _mm256_max_epi32(hi, a), lo = _mm256_min_epi32(lo, a);
+}
+
+// Two vectors of a row's registers over all the tile's steps, two steps
+// per iteration (the steps' Y broadcast once for both vectors; the four
+// sums of an iteration reduced to one max and one min before they meet hi
+// and lo), an odd last step alone.
+__attribute__((target("avx2"), always_inline)) inline void mac_block16(int32_t* acc, const int32_t* xs,
+                                                                     int64_t stride, const int32_t* y,
+                                                                     int32_t steps, __m256i& hi, __m256i& lo) {
+  __m256i a0 = load8(acc), a1 = load8(acc + 8);
+  int32_t s = 0;
+  for (; s + 2 <= steps; s += 2, xs += 2 * stride) {
+    const __m256i y0 = _mm256_set1_epi32(y[s]), y1 = _mm256_set1_epi32(y[s + 1]);
+    const __m256i b0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(load8(xs), y0));
+    const __m256i b1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(load8(xs + 8), y0));
+    a0 = _mm256_add_epi32(b0, _mm256_mullo_epi32(load8(xs + stride), y1));
+    a1 = _mm256_add_epi32(b1, _mm256_mullo_epi32(load8(xs + stride + 8), y1));
+    hi = _mm256_max_epi32(hi, _mm256_max_epi32(_mm256_max_epi32(b0, b1), _mm256_max_epi32(a0, a1)));
+    lo = _mm256_min_epi32(lo, _mm256_min_epi32(_mm256_min_epi32(b0, b1), _mm256_min_epi32(a0, a1)));
+  }
+  if (s < steps) {
+    const __m256i ys = _mm256_set1_epi32(y[s]);
+    mac_step(a0, load8(xs), ys, hi, lo), mac_step(a1, load8(xs + 8), ys, hi, lo);
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), a0);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 8), a1);
+}
+
+// One vector of a row's registers over all the tile's steps, two steps per
+// iteration; `mask` the columns that exist (vpmaskmovd: masked lanes read
+// as 0 and are never written, so a partial vector's registers and hence its
+// largest and smallest partial sums hold 0 past n; 0 is in hi and lo from
+// the start), or plain loads and stores for a whole vector.
+template <bool kMasked>
+__attribute__((target("avx2"), always_inline)) inline void mac_block8(int32_t* acc, const int32_t* xs,
+                                                                    int64_t stride, const int32_t* y,
+                                                                    int32_t steps, __m256i mask, __m256i& hi,
+                                                                    __m256i& lo) {
+  __m256i a = load8<kMasked>(acc, mask);
+  int32_t s = 0;
+  for (; s + 2 <= steps; s += 2, xs += 2 * stride) {
+    const __m256i b = _mm256_add_epi32(a, _mm256_mullo_epi32(load8<kMasked>(xs, mask), _mm256_set1_epi32(y[s])));
+    a = _mm256_add_epi32(b, _mm256_mullo_epi32(load8<kMasked>(xs + stride, mask), _mm256_set1_epi32(y[s + 1])));
+    hi = _mm256_max_epi32(hi, _mm256_max_epi32(a, b)), lo = _mm256_min_epi32(lo, _mm256_min_epi32(a, b));
+  }
+  if (s < steps) mac_step(a, load8<kMasked>(xs, mask), _mm256_set1_epi32(y[s]), hi, lo);
+  if (kMasked)
+    _mm256_maskstore_epi32(acc, mask, a);
+  else
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), a);
+}
+
+// One row of a tile in AVX2: blocks of 16 columns (two vectors of
+// registers), then of 8, then a masked last vector when the row's columns
+// are not whole vectors (a 3-column pass: one masked vector), each block's
+// registers in vector registers over all the tile's steps. The same
+// operations as mac_tile_row, lane by lane (vpmulld's low 32 bits are the
+// product: narrow products are below 2^30); hi and lo see every partial sum.
 __attribute__((target("avx2"), always_inline)) inline uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
                                                       const int32_t* y, int32_t steps, int n) {
   __m256i hi = _mm256_setzero_si256(), lo = hi;
   int c = 0;
-  for (; c + 16 <= n; c += 16) {
-    __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
-    __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c + 8));
-    const int32_t* xs = x + c;
-    for (int32_t s = 0; s < steps; ++s, xs += stride) {
-      const __m256i ys = _mm256_set1_epi32(y[s]);
-      a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs)), ys));
-      a1 = _mm256_add_epi32(a1,
-                            _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 8)), ys));
-      hi = _mm256_max_epi32(hi, _mm256_max_epi32(a0, a1));
-      lo = _mm256_min_epi32(lo, _mm256_min_epi32(a0, a1));
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c), a0);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c + 8), a1);
-  }
-  for (; c < n; c += 8) {
-    const __m256i mask = tail_mask(n - c);
-    __m256i a = _mm256_maskload_epi32(acc + c, mask);
-    const int32_t* xs = x + c;
-    for (int32_t s = 0; s < steps; ++s, xs += stride) {
-      const __m256i xv = _mm256_maskload_epi32(xs, mask);
-      a = _mm256_add_epi32(a, _mm256_mullo_epi32(xv, _mm256_set1_epi32(y[s])));
-      hi = _mm256_max_epi32(hi, a);
-      lo = _mm256_min_epi32(lo, a);
-    }
-    _mm256_maskstore_epi32(acc + c, mask, a);
-  }
+  for (; c + 16 <= n; c += 16) mac_block16(acc + c, x + c, stride, y, steps, hi, lo);
+  if (c + 8 <= n) mac_block8<false>(acc + c, x + c, stride, y, steps, __m256i{}, hi, lo), c += 8;
+  if (c < n) mac_block8<true>(acc + c, x + c, stride, y, steps, tail_mask(n - c), hi, lo);
   return magnitude(max_of_lanes(hi)) | magnitude(min_of_lanes(lo));
 }
 
