@@ -197,6 +197,17 @@ __attribute__((target("avx2"))) inline void mac_half_avx2(const HalfRow& h, int3
   }
 }
 
+// Two rows' X values at a step, one row per 128-bit half (lanes past n
+// read 0), and their Y values, each broadcast over its half.
+__attribute__((target("avx2"), always_inline)) inline __m256i pair_x(const int32_t* x0, const int32_t* x1,
+                                                                   __m128i mask) {
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_maskload_epi32(x0, mask)), _mm_maskload_epi32(x1, mask),
+                                 1);
+}
+__attribute__((target("avx2"), always_inline)) inline __m256i pair_y(const int32_t* y0, const int32_t* y1) {
+  return _mm256_blend_epi32(_mm256_set1_epi32(*y0), _mm256_set1_epi32(*y1), 0xf0);
+}
+
 // Two rows of at most 4 columns in one vector, one per 128-bit half (a
 // few-column pass: half the steps of a row each): their common steps
 // together, then the longer one's last steps alone. Each lane is its own
@@ -210,12 +221,15 @@ __attribute__((target("avx2"))) void mac_pair_avx2(const HalfRow& r0, const Half
   __m256i hi = _mm256_setzero_si256(), lo = hi;
   const int32_t common = std::min(r0.steps, r1.steps);
   const int32_t *x0 = r0.x, *x1 = r1.x;
-  for (int32_t s = 0; s < common; ++s, x0 += stride, x1 += stride) {
-    const __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_maskload_epi32(x0, mask)),
-                                              _mm_maskload_epi32(x1, mask), 1);
-    const __m256i y = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(r0.y[s])),
-                                              _mm_set1_epi32(r1.y[s]), 1);
-    a = _mm256_add_epi32(a, _mm256_mullo_epi32(x, y));
+  int32_t s = 0;
+  for (; s + 2 <= common; s += 2, x0 += 2 * stride, x1 += 2 * stride) {  // two steps per iteration
+    const __m256i b = _mm256_add_epi32(a, _mm256_mullo_epi32(pair_x(x0, x1, mask), pair_y(r0.y + s, r1.y + s)));
+    a = _mm256_add_epi32(
+        b, _mm256_mullo_epi32(pair_x(x0 + stride, x1 + stride, mask), pair_y(r0.y + s + 1, r1.y + s + 1)));
+    hi = _mm256_max_epi32(hi, _mm256_max_epi32(a, b)), lo = _mm256_min_epi32(lo, _mm256_min_epi32(a, b));
+  }
+  if (s < common) {
+    a = _mm256_add_epi32(a, _mm256_mullo_epi32(pair_x(x0, x1, mask), pair_y(r0.y + s, r1.y + s)));
     hi = _mm256_max_epi32(hi, a), lo = _mm256_min_epi32(lo, a);
   }
   __m128i a0 = _mm256_castsi256_si128(a), hi0 = _mm256_castsi256_si128(hi), lo0 = _mm256_castsi256_si128(lo);
