@@ -47,23 +47,26 @@ int AccRegisterFile<Lane>::width_needed() const {
 template <class Lane>
 uint64_t AccRegisterFile<Lane>::add_tile(const Products& p) {
   const TileRows& t = *p.rows;
-  // Every row with a chunk adds in the fused kernel but the fault's row.
+  // Every row with a chunk adds in the fused kernel but the fault's row
+  // (local pointers: the byte stores would otherwise alias every load).
+  const int32_t* len = t.len.data();
+  uint8_t *used = used_.data(), *fused = fused_.data();
+  for (int r = 0; r < rows_; ++r) used[r] = fused[r] = len[r] > 0;
+  if (p.lsb_fault && rows_ > 0) fused[0] = 0;
+  const kernels::TileOperands operands{p.x_plane, p.x_stride, t.gk0.data(), len, p.y_values, p.y_at};
+  const uint64_t* mag = row_magnitudes_.data();
+  kernels::mac_tile(regs_.data(), cols_, operands, fused, row_magnitudes_.data(), rows_, p.active_cols);
+  // A fused row that stayed in range: its raw sums are the exact ones (a
+  // row off has magnitude 0). The others are redone.
+  uint64_t in_range = 0, overflows = 0;
   for (int r = 0; r < rows_; ++r) {
-    used_[size_t(r)] = t.len[size_t(r)] > 0;
-    fused_[size_t(r)] = used_[size_t(r)] && !(p.lsb_fault && r == 0);
+    if (!exceeds_range(mag[r], acc_bits_) && (fused[r] || !used[r])) {
+      in_range |= mag[r];
+      continue;
+    }
+    overflows += add_row_by_product(p, r);
   }
-  const kernels::TileOperands operands{p.x_plane, p.x_stride, t.gk0.data(), t.len.data(), p.y_values, p.y_at};
-  kernels::mac_tile(regs_.data(), cols_, operands, fused_.data(), row_magnitudes_.data(), rows_, p.active_cols);
-  uint64_t overflows = 0;
-  for (int r = 0; r < rows_; ++r) {
-    if (!used_[size_t(r)]) continue;
-    const uint64_t mag = row_magnitudes_[size_t(r)];
-    // A fused row that stayed in range: its raw sums are the exact ones.
-    if (fused_[size_t(r)] && !exceeds_range(mag, acc_bits_))
-      magnitudes_ |= mag;
-    else
-      overflows += add_row_by_product(p, r);
-  }
+  magnitudes_ |= in_range;
   return overflows;
 }
 

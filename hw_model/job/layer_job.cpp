@@ -74,6 +74,24 @@ class CodeBook {
       codes[slots[i]] = code != kUnset ? code : encode_slow(q);
     }
   }
+  // codes[i] = the code of element i for every element of the tensor, in
+  // T (the format's codes fit it); false, and codes left partial, when an
+  // element has no code in the table (no table: a wide format; or a value
+  // the format cannot hold, which encode_slow reports when a row asks).
+  template <class T>
+  bool encode_all(std::vector<T>& codes) const {
+    if (table_.empty()) return false;
+    codes.resize(t_.sq.size());
+    const uint32_t* table = table_.data();
+    const uint64_t span = table_.size();
+    for (size_t i = 0; i < codes.size(); ++i) {
+      const uint64_t at = uint64_t(t_.sq[i] + max_q_);
+      const uint32_t code = at < span ? table[at] : kUnset;
+      if (code == kUnset) return false;
+      codes[i] = T(code);
+    }
+    return true;
+  }
 
  private:
   uint32_t encode_slow(int32_t sq) const {
@@ -87,24 +105,75 @@ class CodeBook {
   std::vector<uint32_t> table_;
 };
 
-// How the job's Y rows are made: a separable row (lp.y_parts) encoded from
-// its tap offsets group by group, any other generated as indices into the
-// codes' own words and encoded in place. The scratch is the job's own: one
-// thread fills its rows.
+// A separable row's (lp.y_parts) real taps: its tap offsets, then the
+// offsets and slots of its real taps (every group has the same zero taps).
+// Returns their count and the row's base and group step.
+int64_t real_taps(const LoweredPass& lp, int64_t p, int32_t* offsets, RowBase& rb) {
+  int32_t *real = offsets + lp.k, *slots = real + lp.k;
+  rb = lp.y_parts.offsets(p, offsets);
+  int64_t n = 0;
+  for (int64_t k = 0; k < lp.k; ++k)
+    if (offsets[k] >= 0) real[n] = offsets[k], slots[n++] = int32_t(k);
+  return n;
+}
+
+// A separable row from Y's codes encoded once per pass (`all`, one T per
+// element of Y; an element of a 3 x 3 forward conv's Y is in up to 9 rows):
+// each group's real taps copied from base + g * step + offset. A row with
+// zero taps is cleared once first (their +0), a row without takes the
+// codes in order.
+template <class T>
+YRows::Fill from_encoded(const LoweredPass& lp, const QuantTensor& y, std::shared_ptr<const std::vector<T>> all) {
+  auto groups = std::make_shared<std::vector<int32_t>>(size_t(lp.g));
+  auto taps = std::make_shared<std::vector<int32_t>>(size_t(3 * lp.k));
+  return [&lp, &y, groups, taps, all](int64_t p, uint32_t* codes, GroupScale* scales) {
+    int32_t *real = taps->data() + lp.k, *slots = real + lp.k;
+    RowBase rb;
+    const int64_t n = real_taps(lp, p, taps->data(), rb), k = lp.k;
+    if (n < k) std::fill_n(codes, lp.g * k, 0u);
+    lp.y_parts.groups(p, groups->data());
+    const T* group = all->data() + rb.base;
+    for (int64_t g = 0; g < lp.g; ++g, codes += k, group += rb.step) {
+      if (n == k)
+        for (int64_t i = 0; i < k; ++i) codes[i] = group[real[i]];
+      else
+        for (int64_t i = 0; i < n; ++i) codes[slots[i]] = group[real[i]];
+      scales[g] = y.sg[size_t((*groups)[size_t(g)])];
+    }
+  };
+}
+
+// The separable rows' fill from Y's codes encoded once, in bytes or 16-bit
+// words by the format's width; empty when they do not fit or Y's codes are
+// not all in the table.
+YRows::Fill encoded_fill(const LoweredPass& lp, const QuantTensor& y, const CodeBook& book) {
+  if (y.elem.bits() <= 8) {
+    auto all = std::make_shared<std::vector<uint8_t>>();
+    if (book.encode_all(*all)) return from_encoded<uint8_t>(lp, y, std::move(all));
+  } else if (y.elem.bits() <= 16) {
+    auto all = std::make_shared<std::vector<uint16_t>>();
+    if (book.encode_all(*all)) return from_encoded<uint16_t>(lp, y, std::move(all));
+  }
+  return {};
+}
+
+// How the job's Y rows are made: a separable row (lp.y_parts) from Y's
+// codes encoded once (encoded_fill) or, for a format too wide for that,
+// encoded from its tap offsets group by group; any other generated as
+// indices into the codes' own words and encoded in place. The scratch is
+// the job's own: one thread fills its rows.
 YRows::Fill y_fill(const LoweredPass& lp, const QuantTensor& y) {
   auto groups = std::make_shared<std::vector<int32_t>>(size_t(lp.g));
   auto y_code = std::make_shared<const CodeBook>(y);
   if (lp.y_parts) {
-    // A row's offsets, then its real taps' offsets and slots (every group has
-    // the same zero taps): the zero taps' +0 is written once per row and
-    // only the real taps are encoded, a quarter of a stride-2 zero-insertion row.
+    if (YRows::Fill fill = encoded_fill(lp, y, *y_code)) return fill;
+    // The zero taps' +0 is written once per row and only the real taps are
+    // encoded, a quarter of a stride-2 zero-insertion row.
     auto taps = std::make_shared<std::vector<int32_t>>(size_t(3 * lp.k));
     return [&lp, &y, groups, taps, y_code](int64_t p, uint32_t* codes, GroupScale* scales) {
-      int32_t *offsets = taps->data(), *real = offsets + lp.k, *slots = real + lp.k;
-      const RowBase rb = lp.y_parts.offsets(p, offsets);
-      int64_t n = 0;
-      for (int64_t k = 0; k < lp.k; ++k)
-        if (offsets[k] >= 0) real[n] = offsets[k], slots[n++] = int32_t(k);
+      int32_t *real = taps->data() + lp.k, *slots = real + lp.k;
+      RowBase rb;
+      const int64_t n = real_taps(lp, p, taps->data(), rb);
       if (n < lp.k) std::fill_n(codes, lp.g * lp.k, 0u);
       lp.y_parts.groups(p, groups->data());
       for (int64_t g = 0; g < lp.g; ++g) {

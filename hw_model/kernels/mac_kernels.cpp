@@ -87,43 +87,87 @@ __attribute__((target("avx2"))) inline __m256i tail_mask(int left) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
 }
 
-// One row of a tile in AVX2: two vectors of registers at a time stay in
-// registers over all the tile's steps (the step's Y broadcast once for
-// both), then the rest one vector at a time, the last one masked when the
-// row's columns are not whole vectors (a 3-column pass: one masked vector).
-// The same operations as mac_tile_row, lane by lane (vpmulld's low 32 bits
-// are the product: narrow products are below 2^30).
+__attribute__((target("avx2"), always_inline)) inline __m256i load8(const int32_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// The 8 columns at p, or those `mask` selects (the others read as 0).
+template <bool kMasked>
+__attribute__((target("avx2"), always_inline)) inline __m256i load8(const int32_t* p, __m256i mask) {
+  return kMasked ? _mm256_maskload_epi32(p, mask) : load8(p);
+}
+
+// One vector's step: a += x * y, then the step's largest and smallest
+// lanes into hi and lo.
+__attribute__((target("avx2"), always_inline)) inline void mac_step(__m256i& a, __m256i x, __m256i y, __m256i& hi,
+                                                                  __m256i& lo) {
+  a = _mm256_add_epi32(a, _mm256_mullo_epi32(x, y));
+  hi = _mm256_max_epi32(hi, a), lo = _mm256_min_epi32(lo, a);
+}
+
+// Two vectors of a row's registers over all the tile's steps, two steps
+// per iteration (the steps' Y broadcast once for both vectors; the four
+// sums of an iteration reduced to one max and one min before they meet hi
+// and lo), an odd last step alone.
+__attribute__((target("avx2"), always_inline)) inline void mac_block16(int32_t* acc, const int32_t* xs,
+                                                                     int64_t stride, const int32_t* y,
+                                                                     int32_t steps, __m256i& hi, __m256i& lo) {
+  __m256i a0 = load8(acc), a1 = load8(acc + 8);
+  int32_t s = 0;
+  for (; s + 2 <= steps; s += 2, xs += 2 * stride) {
+    const __m256i y0 = _mm256_set1_epi32(y[s]), y1 = _mm256_set1_epi32(y[s + 1]);
+    const __m256i b0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(load8(xs), y0));
+    const __m256i b1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(load8(xs + 8), y0));
+    a0 = _mm256_add_epi32(b0, _mm256_mullo_epi32(load8(xs + stride), y1));
+    a1 = _mm256_add_epi32(b1, _mm256_mullo_epi32(load8(xs + stride + 8), y1));
+    hi = _mm256_max_epi32(hi, _mm256_max_epi32(_mm256_max_epi32(b0, b1), _mm256_max_epi32(a0, a1)));
+    lo = _mm256_min_epi32(lo, _mm256_min_epi32(_mm256_min_epi32(b0, b1), _mm256_min_epi32(a0, a1)));
+  }
+  if (s < steps) {
+    const __m256i ys = _mm256_set1_epi32(y[s]);
+    mac_step(a0, load8(xs), ys, hi, lo), mac_step(a1, load8(xs + 8), ys, hi, lo);
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), a0);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 8), a1);
+}
+
+// One vector of a row's registers over all the tile's steps, two steps per
+// iteration; `mask` the columns that exist (vpmaskmovd: masked lanes read
+// as 0 and are never written, so a partial vector's registers and hence its
+// largest and smallest partial sums hold 0 past n; 0 is in hi and lo from
+// the start), or plain loads and stores for a whole vector.
+template <bool kMasked>
+__attribute__((target("avx2"), always_inline)) inline void mac_block8(int32_t* acc, const int32_t* xs,
+                                                                    int64_t stride, const int32_t* y,
+                                                                    int32_t steps, __m256i mask, __m256i& hi,
+                                                                    __m256i& lo) {
+  __m256i a = load8<kMasked>(acc, mask);
+  int32_t s = 0;
+  for (; s + 2 <= steps; s += 2, xs += 2 * stride) {
+    const __m256i b = _mm256_add_epi32(a, _mm256_mullo_epi32(load8<kMasked>(xs, mask), _mm256_set1_epi32(y[s])));
+    a = _mm256_add_epi32(b, _mm256_mullo_epi32(load8<kMasked>(xs + stride, mask), _mm256_set1_epi32(y[s + 1])));
+    hi = _mm256_max_epi32(hi, _mm256_max_epi32(a, b)), lo = _mm256_min_epi32(lo, _mm256_min_epi32(a, b));
+  }
+  if (s < steps) mac_step(a, load8<kMasked>(xs, mask), _mm256_set1_epi32(y[s]), hi, lo);
+  if (kMasked)
+    _mm256_maskstore_epi32(acc, mask, a);
+  else
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), a);
+}
+
+// One row of a tile in AVX2: blocks of 16 columns (two vectors of
+// registers), then of 8, then a masked last vector when the row's columns
+// are not whole vectors (a 3-column pass: one masked vector), each block's
+// registers in vector registers over all the tile's steps. The same
+// operations as mac_tile_row, lane by lane (vpmulld's low 32 bits are the
+// product: narrow products are below 2^30); hi and lo see every partial sum.
 __attribute__((target("avx2"), always_inline)) inline uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
                                                       const int32_t* y, int32_t steps, int n) {
   __m256i hi = _mm256_setzero_si256(), lo = hi;
   int c = 0;
-  for (; c + 16 <= n; c += 16) {
-    __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
-    __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c + 8));
-    const int32_t* xs = x + c;
-    for (int32_t s = 0; s < steps; ++s, xs += stride) {
-      const __m256i ys = _mm256_set1_epi32(y[s]);
-      a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs)), ys));
-      a1 = _mm256_add_epi32(a1,
-                            _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 8)), ys));
-      hi = _mm256_max_epi32(hi, _mm256_max_epi32(a0, a1));
-      lo = _mm256_min_epi32(lo, _mm256_min_epi32(a0, a1));
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c), a0);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c + 8), a1);
-  }
-  for (; c < n; c += 8) {
-    const __m256i mask = tail_mask(n - c);
-    __m256i a = _mm256_maskload_epi32(acc + c, mask);
-    const int32_t* xs = x + c;
-    for (int32_t s = 0; s < steps; ++s, xs += stride) {
-      const __m256i xv = _mm256_maskload_epi32(xs, mask);
-      a = _mm256_add_epi32(a, _mm256_mullo_epi32(xv, _mm256_set1_epi32(y[s])));
-      hi = _mm256_max_epi32(hi, a);
-      lo = _mm256_min_epi32(lo, a);
-    }
-    _mm256_maskstore_epi32(acc + c, mask, a);
-  }
+  for (; c + 16 <= n; c += 16) mac_block16(acc + c, x + c, stride, y, steps, hi, lo);
+  if (c + 8 <= n) mac_block8<false>(acc + c, x + c, stride, y, steps, __m256i{}, hi, lo), c += 8;
+  if (c < n) mac_block8<true>(acc + c, x + c, stride, y, steps, tail_mask(n - c), hi, lo);
   return magnitude(max_of_lanes(hi)) | magnitude(min_of_lanes(lo));
 }
 
@@ -153,6 +197,17 @@ __attribute__((target("avx2"))) inline void mac_half_avx2(const HalfRow& h, int3
   }
 }
 
+// Two rows' X values at a step, one row per 128-bit half (lanes past n
+// read 0), and their Y values, each broadcast over its half.
+__attribute__((target("avx2"), always_inline)) inline __m256i pair_x(const int32_t* x0, const int32_t* x1,
+                                                                   __m128i mask) {
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_maskload_epi32(x0, mask)), _mm_maskload_epi32(x1, mask),
+                                 1);
+}
+__attribute__((target("avx2"), always_inline)) inline __m256i pair_y(const int32_t* y0, const int32_t* y1) {
+  return _mm256_blend_epi32(_mm256_set1_epi32(*y0), _mm256_set1_epi32(*y1), 0xf0);
+}
+
 // Two rows of at most 4 columns in one vector, one per 128-bit half (a
 // few-column pass: half the steps of a row each): their common steps
 // together, then the longer one's last steps alone. Each lane is its own
@@ -166,12 +221,15 @@ __attribute__((target("avx2"))) void mac_pair_avx2(const HalfRow& r0, const Half
   __m256i hi = _mm256_setzero_si256(), lo = hi;
   const int32_t common = std::min(r0.steps, r1.steps);
   const int32_t *x0 = r0.x, *x1 = r1.x;
-  for (int32_t s = 0; s < common; ++s, x0 += stride, x1 += stride) {
-    const __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_maskload_epi32(x0, mask)),
-                                              _mm_maskload_epi32(x1, mask), 1);
-    const __m256i y = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(r0.y[s])),
-                                              _mm_set1_epi32(r1.y[s]), 1);
-    a = _mm256_add_epi32(a, _mm256_mullo_epi32(x, y));
+  int32_t s = 0;
+  for (; s + 2 <= common; s += 2, x0 += 2 * stride, x1 += 2 * stride) {  // two steps per iteration
+    const __m256i b = _mm256_add_epi32(a, _mm256_mullo_epi32(pair_x(x0, x1, mask), pair_y(r0.y + s, r1.y + s)));
+    a = _mm256_add_epi32(
+        b, _mm256_mullo_epi32(pair_x(x0 + stride, x1 + stride, mask), pair_y(r0.y + s + 1, r1.y + s + 1)));
+    hi = _mm256_max_epi32(hi, _mm256_max_epi32(a, b)), lo = _mm256_min_epi32(lo, _mm256_min_epi32(a, b));
+  }
+  if (s < common) {
+    a = _mm256_add_epi32(a, _mm256_mullo_epi32(pair_x(x0, x1, mask), pair_y(r0.y + s, r1.y + s)));
     hi = _mm256_max_epi32(hi, a), lo = _mm256_min_epi32(lo, a);
   }
   __m128i a0 = _mm256_castsi256_si128(a), hi0 = _mm256_castsi256_si128(hi), lo0 = _mm256_castsi256_si128(lo);
@@ -238,61 +296,6 @@ void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, 
 
 namespace {
 
-// redo_row's body (array_kernels.h): the row's registers from 0, product by
-// product in the edges' order, as AccRegisterFile adds at each edge (the
-// datapath's row helpers, hw_model/datapath/datapath.h). Lane int32 with
-// int64 exact sums, or int64 with 128-bit ones.
-template <class Lane, class Exact>
-__attribute__((always_inline)) inline uint64_t redo_row_body(Lane* __restrict acc, Exact* __restrict exact,
-                                                            Lane* __restrict prod, const RedoRow& w,
-                                                            uint64_t& magnitudes,
-                                                            unsigned __int128& exact_magnitudes) {
-  using U = std::make_unsigned_t<Lane>;
-  const int n = w.n;
-  std::fill(acc, acc + n, Lane(0));
-  bool diverged = false;
-  uint64_t overflows = 0;
-  for (int32_t s = 0; s < w.len; ++s) {
-    // The product's low bits are those of the operands' low bits' product:
-    // a lane-wide multiply is the 64-bit one's low part, and a narrow
-    // product (below 2^30) all of it.
-    const int32_t* __restrict x = w.x + s * w.x_stride;
-    const U ys = U(Lane(w.y[s]));
-    for (int c = 0; c < n; ++c) prod[c] = Lane(U(Lane(x[c])) * ys);
-    if (w.lsb_fault && n > 0) prod[0] = Lane(prod[0] | 1);
-    uint64_t raw_magnitudes = 0;
-    if (diverged) {
-      add_row_exact(exact, prod, n, exact_magnitudes);
-      if (add_row_unchecked(acc, prod, n, w.acc_bits, raw_magnitudes))
-        overflows += saturate_or_wrap_row(acc, n, w.acc_bits, w.policy);
-      continue;
-    }
-    const bool out_of_range = add_row_unchecked(acc, prod, n, w.acc_bits, raw_magnitudes) != 0;
-    magnitudes |= raw_magnitudes;  // exact sums
-    if (!out_of_range) continue;
-    std::copy(acc, acc + n, exact);
-    diverged = true;
-    overflows += saturate_or_wrap_row(acc, n, w.acc_bits, w.policy);
-  }
-  return overflows;
-}
-
-}  // namespace
-
-__attribute__((target_clones("avx2", "default")))
-uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
-                  unsigned __int128& exact_magnitudes) {
-  return redo_row_body(acc, exact, prod, w, magnitudes, exact_magnitudes);
-}
-
-__attribute__((target_clones("avx2", "default")))
-uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
-                  unsigned __int128& exact_magnitudes) {
-  return redo_row_body(acc, exact, prod, w, magnitudes, exact_magnitudes);
-}
-
-namespace {
-
 template <class Lane>
 __attribute__((always_inline)) inline void hand_over_run(int64_t* __restrict sum, Lane* __restrict regs, size_t n) {
   for (size_t i = 0; i < n; ++i) sum[i] = regs[i];
@@ -337,16 +340,6 @@ void mac_tile(int32_t* acc, int cols, const TileOperands& t, const uint8_t* on, 
 
 void mac_tile(int64_t* acc, int cols, const TileOperands& t, const uint8_t* on, uint64_t* mag, int rows, int n) {
   mac_tile_body(acc, cols, t, on, mag, rows, n);
-}
-
-uint64_t redo_row(int32_t* acc, int64_t* exact, int32_t* prod, const RedoRow& w, uint64_t& magnitudes,
-                  unsigned __int128& exact_magnitudes) {
-  return redo_row_body(acc, exact, prod, w, magnitudes, exact_magnitudes);
-}
-
-uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w, uint64_t& magnitudes,
-                  unsigned __int128& exact_magnitudes) {
-  return redo_row_body(acc, exact, prod, w, magnitudes, exact_magnitudes);
 }
 
 }  // namespace portable

@@ -4,8 +4,10 @@
 // (pack(encode_q(|q|, sign)), +0 for a zero tap) and the group-scale table,
 // never from the job's code book. Rows of conv lowerings whose rows separate
 // (the job encodes them from their parts) and the same passes with the parts
-// cleared (it encodes generated index rows), in e2m4 (a table of codes) and
-// e4m3 (too many magnitudes for a table: each element encoded on its own);
+// cleared (it encodes generated index rows), in e2m4 and e3m6 (a table of
+// codes; a separable row copies Y's codes encoded once, in bytes and in
+// 16-bit words) and e4m3 (too many magnitudes for a table: each element
+// encoded on its own);
 // and a pass too large for a slot per row, whose slots are reused.
 #include <random>
 #include <string>
@@ -82,7 +84,7 @@ TEST(LayerJob, YRowsAreTheLoweringsRowsEncoded) {
   const tb::ConvGeo geos[] = {{{6, 3, 7, 7}, {2, 3, 15, 15}, ConvParams{2, 2, 3, 3, 1, 1}},
                               {{8, 2, 3, 3}, {2, 4, 9, 8}, ConvParams{1, 1, 2, 2, 2, 2, 2}}};
   int separable = 0;
-  for (const char* elem : {"e2m4", "e4m3"})
+  for (const char* elem : {"e2m4", "e3m6", "e4m3"})
     for (const tb::ConvGeo& geo : geos) {
       QuantConfig qc;
       qc.elem = parse_elem_format(elem);
