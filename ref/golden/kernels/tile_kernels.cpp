@@ -87,6 +87,13 @@ bool tile_values(const TileOperands& op, const LaneSlot* slots, int n, float* va
     replay[s] = bits;
     any = any || bits != 0;
   }
+  if (op.narrow) {  // lanes 8 .. 15: 0, no replay
+    any = false;
+    for (int s = 0; s < n; ++s) {
+      std::fill(val + s * kLanes + 8, val + (s + 1) * kLanes, 0.0f);
+      if (check) replay[s] = uint16_t(replay[s] & 0xFF), any = any || replay[s] != 0;
+    }
+  }
   return any;
 }
 
@@ -151,25 +158,27 @@ __attribute__((target("avx2"))) inline int over8(__m256i sum, __m256i abs_sum, _
 
 // One slot's sums over its pairs, two vectors of eight lanes; with Abs also
 // sum |x| |y| (both by pabsw: |x|, |y| <= 2^15 - 1).
-template <bool Abs>
+// Narrow: lanes 0 .. 7 only (out[1], out[3] stay zero).
+template <bool Abs, bool Narrow>
 __attribute__((target("avx2"))) inline void slot_sums8x2(const __m256i* xv, const int32_t* y, int32_t npairs,
                                                         __m256i* out) {
   __m256i s0 = _mm256_setzero_si256(), s1 = s0, a0 = s0, a1 = s0;
   for (int32_t q = 0; q < npairs; ++q) {
     const __m256i yq = _mm256_set1_epi32(y[q]);
-    const __m256i x0 = _mm256_loadu_si256(xv + 2 * q), x1 = _mm256_loadu_si256(xv + 2 * q + 1);
+    const __m256i x0 = _mm256_loadu_si256(xv + 2 * q);
     s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, yq));
-    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x1, yq));
+    if constexpr (!Narrow) s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_loadu_si256(xv + 2 * q + 1), yq));
     if constexpr (Abs) {
       const __m256i aq = _mm256_abs_epi16(yq);
       a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_abs_epi16(x0), aq));
-      a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_abs_epi16(x1), aq));
+      if constexpr (!Narrow)
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_abs_epi16(_mm256_loadu_si256(xv + 2 * q + 1)), aq));
     }
   }
   out[0] = s0, out[1] = s1, out[2] = a0, out[3] = a1;
 }
 
-template <bool Check>
+template <bool Check, bool Narrow>
 __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, const LaneSlot* slots, int n,
                                                         float* val, uint16_t* replay) {
   const __m256i hi = _mm256_set1_epi32(op.hi), hi1 = _mm256_set1_epi32(op.hi + 1);
@@ -181,15 +190,18 @@ __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, 
     const bool abs = Check && !bounded(op, sl);
     __m256i v[4];
     if (abs)
-      slot_sums8x2<true>(xv, y, sl.npairs, v);
+      slot_sums8x2<true, Narrow>(xv, y, sl.npairs, v);
     else
-      slot_sums8x2<false>(xv, y, sl.npairs, v);
+      slot_sums8x2<false, Narrow>(xv, y, sl.npairs, v);
     const double* fx = op.fx + int64_t(sl.g) * kLanes;
     const __m256d fy = _mm256_set1_pd(op.fy[sl.g]);
     scale8(v[0], fx, fy, val + s * kLanes);
-    scale8(v[1], fx + 8, fy, val + s * kLanes + 8);
+    if constexpr (Narrow)
+      _mm256_storeu_ps(val + s * kLanes + 8, _mm256_setzero_ps());
+    else
+      scale8(v[1], fx + 8, fy, val + s * kLanes + 8);
     if constexpr (Check) {
-      int bits = abs ? over8(v[0], v[2], hi, hi1) | (over8(v[1], v[3], hi, hi1) << 8) : 0;
+      int bits = abs ? over8(v[0], v[2], hi, hi1) | (Narrow ? 0 : over8(v[1], v[3], hi, hi1) << 8) : 0;
       if (bits) bits = prefix_leaves8x2(xv, y, sl.npairs, op.hi, bits);
       replay[s] = uint16_t(bits);
       any |= bits;
@@ -200,8 +212,11 @@ __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, 
 
 __attribute__((target("avx2"))) bool tile_values_avx2_impl(const TileOperands& op, const LaneSlot* slots, int n, float* val,
                                                       uint16_t* replay) {
-  return op.check ? tile_values_avx2_t<true>(op, slots, n, val, replay)
-               : tile_values_avx2_t<false>(op, slots, n, val, replay);
+  if (op.narrow)
+    return op.check ? tile_values_avx2_t<true, true>(op, slots, n, val, replay)
+                    : tile_values_avx2_t<false, true>(op, slots, n, val, replay);
+  return op.check ? tile_values_avx2_t<true, false>(op, slots, n, val, replay)
+               : tile_values_avx2_t<false, false>(op, slots, n, val, replay);
 }
 
 // tree_full across the lanes, two vectors of eight per row (IEEE additions:

@@ -15,7 +15,8 @@
 // max |x| * sum |y| <= hi (xmax and ysum given) has abs <= hi in every lane,
 // so no bit: its |x| |y| sums are skipped. tree_add then
 // runs tree_full's pairwise tree across the lanes and adds its root to tot
-// (one fp32 addition per lane). Runtime dispatch: AVX2 where the CPU has
+// (one fp32 addition per lane). With `narrow` (a block of at most 8 X rows)
+// the kernels compute lanes 0 .. 7 only. Runtime dispatch: AVX2 where the CPU has
 // it, else the portable twin (testbenches/unit/ref_golden_tile_kernels_test.cpp
 // compares the two).
 #include <cstdint>
@@ -43,6 +44,7 @@ struct TileOperands {
   const double* fx = nullptr;
   const double* fy = nullptr;
   int32_t hi = 0;
+  bool narrow = false;            // only lanes 0 .. 7 hold outputs: lanes 8 .. 15 get value 0, no replay bit
 };
 
 // |x|, |y| <= 2^15 - 1. Writes val[s * kLanes + c] for s < n and, with the check, replay[s];
