@@ -6,6 +6,7 @@
 #include "ref/golden/fast_pass.h"
 #include "ref/golden/kernels/lane_kernels.h"
 #include "ref/golden/kernels/row_gather.h"
+#include "ref/golden/kernels/tap_variants.h"
 #include "ref/golden/kernels/tile_kernels.h"
 
 namespace mls::golden_detail {
@@ -43,6 +44,12 @@ struct LanePass {
   std::vector<int32_t> gather_off_, gather_slot_;       // row_gather's offsets [chunk of a group][16], first slots
   std::vector<int32_t> real_off_, real_slot_, real_end_;  // row_gather's room for a row's real taps
   kernels::RowGatherFn row_gather_ = kernels::row_gather();
+  // Rows with at most half their taps real: X's plane with only those taps
+  // (tap_variants.h), per row of the slice (nullptr: the full plane).
+  TapVariants variants_{int64_t{32} << 20};
+  std::vector<const TapVariant*> row_variant_;
+  std::vector<int32_t> compact_off_;  // a variant row's offsets for row_gather, real taps first
+  std::vector<uint16_t> key_;         // a row's real taps per local chunk
   std::vector<int16_t> packed_;     // one row's pairs (2 * pairs int16): pack_row's where not contiguous_
   bool contiguous_ = false;         // every chunk even and in [g][k] order: a row's pairs are the row
 
@@ -55,6 +62,7 @@ struct LanePass {
       if (with_abs_) ya.reset(new int32_t[size_t((end - begin) * pairs)]);
       if (with_abs_) ysum_.resize(size_t((end - begin)) * chunk_len_.size());
     }
+    row_variant_.assign(size_t(end - begin), nullptr);
     if (d.lp.y_parts && tiles_ && with_abs_)
       gather_y<true>(begin, end);
     else if (d.lp.y_parts && tiles_)
@@ -81,9 +89,6 @@ struct LanePass {
     rg.sq = d.y.sq.data();
     rg.groups = d.lp.g;
     rg.per_group = per_group;
-    rg.off = gather_off_.data();
-    rg.slot = gather_slot_.data();
-    rg.group_slots = 2 * pairs / std::max<int64_t>(1, d.lp.g);
     rg.real_off = real_off_.data();
     rg.real_slot = real_slot_.data();
     rg.real_end = real_end_.data();
@@ -98,10 +103,39 @@ struct LanePass {
       for (int64_t c = 0; !direct && c < per_group; ++c)
         std::copy_n(&offsets_[size_t(chunk_k0_[size_t(c)])], chunk_len_[size_t(c)],
                     &gather_off_[size_t(c * kernels::kChunkMax)]);
+      const TapVariant* v = row_variant_[size_t(p - begin)] = variant_of_row();
+      rg.off = v ? compact_off_.data() : gather_off_.data();
+      rg.slot = v ? v->slot.data() : gather_slot_.data();
+      rg.group_slots = v ? v->group_slots : 2 * pairs / std::max<int64_t>(1, d.lp.g);
       rg.base = rb.base;
       rg.step = rb.step;
       row_gather_(rg, reinterpret_cast<int16_t*>(out), sums);
     }
+  }
+
+  // The variant of gather_off_'s row where at most half its taps are real
+  // (compact_off_ then lists each chunk's real offsets first), else nullptr.
+  const TapVariant* variant_of_row() {
+    const int64_t per_group = d.nest.plan.per_group;
+    int64_t real = 0;
+    for (int64_t c = 0; c < per_group; ++c) {
+      const int32_t* off = &gather_off_[size_t(c * kernels::kChunkMax)];
+      unsigned key = 0;
+      for (int k = 0; k < kernels::kChunkMax; ++k) key |= unsigned(off[k] >= 0) << k;
+      key_[size_t(c)] = uint16_t(key);
+      real += __builtin_popcount(key);
+    }
+    if (2 * real > d.lp.k) return nullptr;
+    const TapVariant* v = variants_.find(key_.data(), {xt, blocks, pairs, per_group, pair_off, d.slots});
+    for (int64_t c = 0; v && c < per_group; ++c) {
+      const int32_t* off = &gather_off_[size_t(c * kernels::kChunkMax)];
+      int32_t* to = &compact_off_[size_t(c * kernels::kChunkMax)];
+      int i = 0;
+      for (int k = 0; k < kernels::kChunkMax; ++k)
+        if (off[k] >= 0) to[i++] = off[k];
+      std::fill(to + i, to + kernels::kChunkMax, -1);
+    }
+    return v;
   }
 
   // row_gather's tables: every group's chunks are group 0's; offsets -1 past
@@ -113,6 +147,8 @@ struct LanePass {
     real_off_.resize(size_t(room));
     real_slot_.resize(size_t(room));
     real_end_.resize(size_t(per_group));
+    compact_off_.assign(size_t(room), -1);
+    key_.resize(size_t(per_group));
   }
 
   // A row's chunks pair by pair; an odd chunk's last pair gets a zero high half.
@@ -251,17 +287,13 @@ struct LanePass {
       }
   }
 
-  int16_t x_at(int64_t b, int64_t q, int lane, int e) const {
-    return xt[size_t(((b * pairs + q) * kLanes + lane) * 2 + e)];
-  }
-
   // The sequential walk of one lane's chunk, for a lane whose sum |x||y|
-  // leaves the range.
-  int64_t checked_lane(int64_t b, int lane, int64_t p, int64_t j) {
-    const int64_t q0 = pair_off[size_t(j)], len = d.nest.plan.length(j);
+  // leaves the range: block b's plane xb and row p's pairs yr (the full ones
+  // or a variant's), the chunk's first pair q0 and length.
+  int64_t checked_lane(const int16_t* xb, int lane, const int32_t* yr, int64_t q0, int64_t len) {
     const int64_t hi = (int64_t{1} << (d.array.acc_bits - 1)) - 1, lo = -hi - 1;
-    const int16_t* xl = &xt[size_t(((b * pairs + q0) * kLanes + lane) * 2)];
-    const int32_t* yl = &yp[size_t((p - p0) * pairs + q0)];
+    const int16_t* xl = xb + (q0 * kLanes + lane) * 2;
+    const int32_t* yl = yr + q0;
     int64_t sum = 0;
     for (int64_t kk = 0; kk < len; ++kk) {
       const int16_t yv = int16_t(uint16_t(uint32_t(yl[kk / 2]) >> (16 * (kk % 2))));
@@ -297,7 +329,8 @@ struct LanePass {
       if (chunk_sums<Check>(b, p, ch.j, (ch.len + 1) / 2, hi, sum, abs_sum))
         for (int c = 0; c < lanes; ++c)
           if (abs_sum[c] > hi && !within(sum[c], abs_sum[c], hi))
-            sum[c] = int32_t(checked_lane(b, c, p, ch.j));  // acc_bits < 32 here: fits int32
+            sum[c] = int32_t(checked_lane(&xt[size_t(b * pairs * kLanes * 2)], c, &yp[size_t((p - p0) * pairs)],
+                                          pair_off[size_t(ch.j)], ch.len));  // acc_bits < 32 here: fits int32
       scale_lanes(b, p, ch.g, lanes, sum, out);
     };
     lane_nest(d, blocks, slice, [this](int64_t begin, int64_t end) { fill_y(begin, end); }, chunk, acc);
@@ -315,13 +348,14 @@ struct LanePass {
   }
 
   // The lanes of a tile whose partial sums may leave the range (replay bits):
-  // the sequential walk and the same exact scaling.
-  void replay_lanes(int64_t b, int64_t p, const SlotChunk* tile, int rows, int lanes, const uint16_t* replay,
-                    float* val) {
+  // the sequential walk over the slot's pairs (an odd chunk's zero high half
+  // adds a zero product) and the same exact scaling.
+  void replay_lanes(int64_t b, int64_t p, const kernels::TileOperands& op, const kernels::LaneSlot* slot,
+                    const SlotChunk* tile, int rows, int lanes, const uint16_t* replay, float* val) {
     for (int s = 0; s < rows; ++s)
       for (int c = 0; c < lanes && replay[s]; ++c)
         if (replay[s] >> c & 1) {
-          const int64_t sum = checked_lane(b, c, p, tile[s].j);
+          const int64_t sum = checked_lane(op.x, c, op.y, slot[s].q0, 2 * int64_t(slot[s].npairs));
           const double fx = fxl[size_t((b * d.lp.g + tile[s].g) * kLanes + c)];
           const double fy = d.fy[size_t((p - p0) * d.lp.g + tile[s].g)];
           val[s * kLanes + c] = static_cast<float>(double(sum) * fx * fy);
@@ -331,15 +365,15 @@ struct LanePass {
   // One output block (b, p) through the tile kernels: every tile of the one
   // order, full ones in one call, partial ones slot by slot; the tree and
   // the tile sums as lane_nest's.
-  void tiles_of(int64_t b, int64_t p, const kernels::TileOperands& op, const std::vector<kernels::LaneSlot>& ls,
-                float* val, uint16_t* replay, float* tot) {
+  void tiles_of(int64_t b, int64_t p, const kernels::TileOperands& op, const kernels::LaneSlot* ls, float* val,
+                uint16_t* replay, float* tot) {
     const int rows = d.map.tree_slots();
     const int lanes = int(std::min<int64_t>(kLanes, d.lp.m - b * kLanes));
     for (int64_t t : d.tile_order) {
       const SlotChunk* tile = &d.slots[size_t(t * rows)];
-      const kernels::LaneSlot* slot = &ls[size_t(t * rows)];
+      const kernels::LaneSlot* slot = ls + t * rows;
       if (d.full[size_t(t)]) {
-        if (tile_values_(op, slot, rows, val, replay)) replay_lanes(b, p, tile, rows, lanes, replay, val);
+        if (tile_values_(op, slot, rows, val, replay)) replay_lanes(b, p, op, slot, tile, rows, lanes, replay, val);
         tree_add_(val, rows, tot);
         continue;
       }
@@ -348,7 +382,7 @@ struct LanePass {
         replay[s] = 0;
         if (tile[s].len > 0) tile_values_(op, slot + s, 1, val + s * kLanes, replay + s);
       }
-      replay_lanes(b, p, tile, rows, lanes, replay, val);
+      replay_lanes(b, p, op, slot, tile, rows, lanes, replay, val);
       const float* root = tree_lanes(val, ok_, rows);
       for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + root[c];
     }
@@ -372,16 +406,18 @@ struct LanePass {
       fill_y(begin, end);
       for (int64_t b = 0; b < blocks; ++b) {
         const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
-        op.x = &xt[size_t(b * pairs * kLanes * 2)];
+        op.narrow = lanes <= 8;
         op.xmax = Check ? &xmax_[size_t(b) * chunk_len_.size()] : nullptr;
         op.fx = &fxl[size_t(b * lp.g * kLanes)];
         for (int64_t p = begin; p < end; ++p) {
+          const TapVariant* v = row_variant_[size_t(p - p0)];  // a row with few real taps: its plane and slots
+          op.x = v ? &v->xt[size_t(b * v->pairs * kLanes * 2)] : &xt[size_t(b * pairs * kLanes * 2)];
           op.y = &yp[size_t((p - p0) * pairs)];
           op.check = Check;
           op.ysum = Check ? &ysum_[size_t(p - p0) * chunk_len_.size()] : nullptr;
           op.fy = &d.fy[size_t((p - p0) * lp.g)];
           alignas(32) float tot[kLanes] = {};
-          tiles_of(b, p, op, ls, val.data(), replay.data(), tot);
+          tiles_of(b, p, op, v ? v->slots.data() : ls.data(), val.data(), replay.data(), tot);
           for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
         }
       }
