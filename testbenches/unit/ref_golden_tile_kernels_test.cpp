@@ -208,3 +208,51 @@ TEST(GoldenTileKernels, TreeAddIsThePairwiseTree) {
 
 }  // namespace
 }  // namespace mls::golden_detail::kernels
+
+namespace mls::golden_detail::kernels {
+namespace {
+
+// The replay kernel against the sequential walk written out here (accumulate()
+// per product, k in ascending order), every lane of a random mask, both
+// policies, accumulators from 8 to 30 bits.
+TEST(GoldenTileKernels, ReplayIsTheSequentialWalk) {
+  std::mt19937_64 rng(33);
+  int forms = 0;
+  uint64_t overflowed = 0;
+  for (const auto& [f, name] :
+       {std::pair{replay_avx2(), "avx2"}, std::pair{replay(), "dispatched"}, std::pair{ReplayFn(portable::replay), "portable"}}) {
+    if (!f) continue;
+    ++forms;
+    for (int bits : {7, 11, 15})
+      for (bool edge : {false, true})
+        for (int trial = 0; trial < 8; ++trial) {
+          const Tile t = random_tile(rng, 16, std::min(bits, 14), edge);
+          const TileOperands op = t.operands(true, false);
+          for (const LaneSlot& sl : t.slots)
+            for (int acc_bits : {8, 12, 16, 20, 30})
+              for (bool wrap : {false, true}) {
+                const uint16_t mask = uint16_t(rng());
+                int32_t sums[kLanes];
+                const uint64_t got = f(op, sl, mask, acc_bits, wrap, sums);
+                uint64_t want = 0;
+                for (int c = 0; c < kLanes; ++c) {
+                  if (!(mask >> c & 1)) continue;
+                  int64_t sum = 0;
+                  for (int64_t k = 0; k < 2 * int64_t(sl.npairs); ++k) {
+                    const int64_t q = sl.q0 + k / 2;
+                    const int64_t product = int64_t(t.x[size_t((q * kLanes + c) * 2 + k % 2)]) * half(t.y[size_t(q)], int(k % 2));
+                    sum = accumulate(sum, product, acc_bits, wrap ? Overflow::wrap : Overflow::saturate, want);
+                  }
+                  ASSERT_EQ(sums[c], sum) << name << " lane " << c << " acc_bits " << acc_bits << " wrap " << wrap;
+                }
+                ASSERT_EQ(got, want) << name << " acc_bits " << acc_bits << " wrap " << wrap;
+                overflowed += want;
+              }
+        }
+  }
+  EXPECT_GE(forms, 2);
+  EXPECT_GT(overflowed, 0u);  // the walks do leave the range
+}
+
+}  // namespace
+}  // namespace mls::golden_detail::kernels

@@ -36,6 +36,7 @@ struct LanePass {
   kernels::ChunkSumsFn sums_ = kernels::chunk_sums();
   kernels::TileValuesFn tile_values_ = kernels::tile_values();
   kernels::TreeAddFn tree_add_ = kernels::tree_add();
+  kernels::ReplayFn replay_ = kernels::replay();
   std::vector<uint8_t> ok_;         // a partial tile's busy slots
   std::vector<int16_t> row_, abs_row_;  // fill_y's gathered Y row and its magnitudes
   std::vector<int64_t> chunk_src_, chunk_len_;  // per chunk: first slot in a [g][k] row, length
@@ -103,7 +104,8 @@ struct LanePass {
       for (int64_t c = 0; !direct && c < per_group; ++c)
         std::copy_n(&offsets_[size_t(chunk_k0_[size_t(c)])], chunk_len_[size_t(c)],
                     &gather_off_[size_t(c * kernels::kChunkMax)]);
-      const TapVariant* v = row_variant_[size_t(p - begin)] = variant_of_row();
+      const TapVariant* v = row_variant_[size_t(p - begin)] = variants_.of_row(
+          gather_off_.data(), d.lp.k, {xt, blocks, pairs, per_group, pair_off, d.slots}, key_.data(), compact_off_.data());
       rg.off = v ? compact_off_.data() : gather_off_.data();
       rg.slot = v ? v->slot.data() : gather_slot_.data();
       rg.group_slots = v ? v->group_slots : 2 * pairs / std::max<int64_t>(1, d.lp.g);
@@ -111,31 +113,6 @@ struct LanePass {
       rg.step = rb.step;
       row_gather_(rg, reinterpret_cast<int16_t*>(out), sums);
     }
-  }
-
-  // The variant of gather_off_'s row where at most half its taps are real
-  // (compact_off_ then lists each chunk's real offsets first), else nullptr.
-  const TapVariant* variant_of_row() {
-    const int64_t per_group = d.nest.plan.per_group;
-    int64_t real = 0;
-    for (int64_t c = 0; c < per_group; ++c) {
-      const int32_t* off = &gather_off_[size_t(c * kernels::kChunkMax)];
-      unsigned key = 0;
-      for (int k = 0; k < kernels::kChunkMax; ++k) key |= unsigned(off[k] >= 0) << k;
-      key_[size_t(c)] = uint16_t(key);
-      real += __builtin_popcount(key);
-    }
-    if (2 * real > d.lp.k) return nullptr;
-    const TapVariant* v = variants_.find(key_.data(), {xt, blocks, pairs, per_group, pair_off, d.slots});
-    for (int64_t c = 0; v && c < per_group; ++c) {
-      const int32_t* off = &gather_off_[size_t(c * kernels::kChunkMax)];
-      int32_t* to = &compact_off_[size_t(c * kernels::kChunkMax)];
-      int i = 0;
-      for (int k = 0; k < kernels::kChunkMax; ++k)
-        if (off[k] >= 0) to[i++] = off[k];
-      std::fill(to + i, to + kernels::kChunkMax, -1);
-    }
-    return v;
   }
 
   // row_gather's tables: every group's chunks are group 0's; offsets -1 past
@@ -349,17 +326,23 @@ struct LanePass {
 
   // The lanes of a tile whose partial sums may leave the range (replay bits):
   // the sequential walk over the slot's pairs (an odd chunk's zero high half
-  // adds a zero product) and the same exact scaling.
+  // adds a zero product; the replay kernel's for acc_bits <= 30, all of a
+  // slot's lanes at once) and the same exact scaling.
   void replay_lanes(int64_t b, int64_t p, const kernels::TileOperands& op, const kernels::LaneSlot* slot,
                     const SlotChunk* tile, int rows, int lanes, const uint16_t* replay, float* val) {
-    for (int s = 0; s < rows; ++s)
-      for (int c = 0; c < lanes && replay[s]; ++c)
-        if (replay[s] >> c & 1) {
-          const int64_t sum = checked_lane(op.x, c, op.y, slot[s].q0, 2 * int64_t(slot[s].npairs));
+    const bool vec = d.array.acc_bits <= kernels::kReplayBitsMax, wrap = d.array.acc_overflow == Overflow::wrap;
+    alignas(32) int32_t sums[kLanes];
+    for (int s = 0; s < rows; ++s) {
+      const uint16_t bits = uint16_t(replay[s] & ((1u << lanes) - 1));
+      if (bits && vec) d.acc_overflow += replay_(op, slot[s], bits, d.array.acc_bits, wrap, sums);
+      for (int c = 0; c < lanes && bits; ++c)
+        if (bits >> c & 1) {
+          const int64_t sum = vec ? sums[c] : checked_lane(op.x, c, op.y, slot[s].q0, 2 * int64_t(slot[s].npairs));
           const double fx = fxl[size_t((b * d.lp.g + tile[s].g) * kLanes + c)];
           const double fy = d.fy[size_t((p - p0) * d.lp.g + tile[s].g)];
           val[s * kLanes + c] = static_cast<float>(double(sum) * fx * fy);
         }
+    }
   }
 
   // One output block (b, p) through the tile kernels: every tile of the one

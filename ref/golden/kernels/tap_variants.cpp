@@ -19,6 +19,27 @@ const TapVariant* TapVariants::find(const uint16_t* key, const FullPlane& full) 
   return v_[last_ = v_.size() - 1].get();
 }
 
+const TapVariant* TapVariants::of_row(const int32_t* off, int64_t k, const FullPlane& full, uint16_t* key,
+                                      int32_t* compact_off) {
+  int64_t real = 0;
+  for (int64_t c = 0; c < full.per_group; ++c) {
+    unsigned bits = 0;
+    for (int kk = 0; kk < 16; ++kk) bits |= unsigned(off[c * 16 + kk] >= 0) << kk;
+    key[c] = uint16_t(bits);
+    real += __builtin_popcount(bits);
+  }
+  if (2 * real > k) return nullptr;
+  const TapVariant* v = find(key, full);
+  for (int64_t c = 0; v && c < full.per_group; ++c) {
+    int32_t* to = compact_off + c * 16;
+    int i = 0;
+    for (int kk = 0; kk < 16; ++kk)
+      if (off[c * 16 + kk] >= 0) to[i++] = off[c * 16 + kk];
+    std::fill(to + i, to + 16, -1);
+  }
+  return v;
+}
+
 std::unique_ptr<TapVariant> TapVariants::build(const uint16_t* key, const FullPlane& full) const {
   auto v = std::make_unique<TapVariant>();
   const int64_t chunks = int64_t(full.pair_off.size()), per_group = full.per_group;

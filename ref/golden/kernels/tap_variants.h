@@ -43,6 +43,11 @@ class TapVariants {
   // per_group - 1], built on first use; nullptr once its plane would pass
   // the budget (such rows keep the full plane).
   const TapVariant* find(const uint16_t* key, const FullPlane& full);
+  // The variant of a row whose offsets per local chunk are off ([per_group][16],
+  // -1 for a zero tap) where at most half of its k taps are real, else
+  // nullptr; with a variant, compact_off gets each chunk's real offsets first
+  // (then -1), row_gather's table for the variant's layout. key: room for per_group.
+  const TapVariant* of_row(const int32_t* off, int64_t k, const FullPlane& full, uint16_t* key, int32_t* compact_off);
 
  private:
   std::unique_ptr<TapVariant> build(const uint16_t* key, const FullPlane& full) const;

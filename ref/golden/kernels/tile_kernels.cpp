@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "ref/golden/golden_conv.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -105,6 +107,24 @@ void tree_add(float* v, int n, float* tot) {
     if (n % 2) std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
   }
   for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + v[c];
+}
+
+// Lane by lane through accumulate().
+uint64_t replay(const TileOperands& op, const LaneSlot& sl, uint16_t bits, int acc_bits, bool wrap, int32_t* sums) {
+  uint64_t overflows = 0;
+  for (int c = 0; c < kLanes; ++c) {
+    if (!(bits >> c & 1)) continue;
+    int64_t sum = 0;
+    for (int64_t q = 0; q < sl.npairs; ++q) {
+      const uint32_t yq = uint32_t(op.y[sl.q0 + q]);
+      const int16_t* xq = op.x + ((sl.q0 + q) * kLanes + c) * 2;
+      for (int e = 0; e < 2; ++e)
+        sum = accumulate(sum, int64_t(xq[e]) * int16_t(uint16_t(yq >> (16 * e))), acc_bits,
+                         wrap ? Overflow::wrap : Overflow::saturate, overflows);
+    }
+    sums[c] = int32_t(sum);
+  }
+  return overflows;
 }
 
 }  // namespace portable
@@ -234,11 +254,60 @@ __attribute__((target("avx2"))) void tree_add_avx2_impl(float* v, int n, float* 
   _mm256_storeu_ps(tot + 8, _mm256_add_ps(_mm256_loadu_ps(tot + 8), _mm256_loadu_ps(v + 8)));
 }
 
+// One addition of the walk for eight lanes: s = acc + product, in range
+// [lo, hi] kept, else saturated or wrapped ((s - lo) mod 2^bits + lo; with
+// bits <= 30 every such value fits int32); returns the lanes that left it.
+template <bool Wrap>
+__attribute__((target("avx2"))) inline int step8(__m256i& acc, __m256i product, __m256i lo, __m256i hi, __m256i mod) {
+  const __m256i s = _mm256_add_epi32(acc, product);
+  const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(s, hi), _mm256_cmpgt_epi32(lo, s));
+  if constexpr (Wrap)
+    acc = _mm256_add_epi32(_mm256_and_si256(_mm256_sub_epi32(s, lo), mod), lo);
+  else
+    acc = _mm256_min_epi32(_mm256_max_epi32(s, lo), hi);
+  return _mm256_movemask_ps(_mm256_castsi256_ps(out));
+}
+
+// Both halves of eight lanes, k even and odd apart by masking Y's pair (one
+// product per pmaddwd lane), as prefix_leaves8x2.
+template <bool Wrap>
+__attribute__((target("avx2"))) uint64_t replay_t(const TileOperands& op, const LaneSlot& sl, uint16_t bits,
+                                                 int acc_bits, int32_t* sums) {
+  const int32_t hi_v = int32_t((int64_t{1} << (acc_bits - 1)) - 1);
+  const __m256i hi = _mm256_set1_epi32(hi_v), lo = _mm256_set1_epi32(-hi_v - 1);
+  const __m256i mod = _mm256_set1_epi32(int32_t((int64_t{1} << acc_bits) - 1)), even = _mm256_set1_epi32(0xFFFF);
+  const __m256i* xv = reinterpret_cast<const __m256i*>(op.x + sl.q0 * kLanes * 2);
+  const int32_t* y = op.y + sl.q0;
+  uint64_t overflows = 0;
+  for (int h = 0; h < 2; ++h) {
+    const int mask = (bits >> (8 * h)) & 0xFF;
+    if (!mask) continue;
+    __m256i acc = _mm256_setzero_si256();
+    for (int32_t q = 0; q < sl.npairs; ++q) {
+      const __m256i yq = _mm256_set1_epi32(y[q]);
+      const __m256i x = _mm256_loadu_si256(xv + 2 * q + h);
+      int out = step8<Wrap>(acc, _mm256_madd_epi16(x, _mm256_and_si256(yq, even)), lo, hi, mod) & mask;
+      overflows += uint64_t(__builtin_popcount(unsigned(out)));
+      out = step8<Wrap>(acc, _mm256_madd_epi16(x, _mm256_andnot_si256(even, yq)), lo, hi, mod) & mask;
+      overflows += uint64_t(__builtin_popcount(unsigned(out)));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + 8 * h), acc);
+  }
+  return overflows;
+}
+
+__attribute__((target("avx2"))) uint64_t replay_avx2_impl(const TileOperands& op, const LaneSlot& sl, uint16_t bits,
+                                                         int acc_bits, bool wrap, int32_t* sums) {
+  return wrap ? replay_t<true>(op, sl, bits, acc_bits, sums) : replay_t<false>(op, sl, bits, acc_bits, sums);
+}
+
 }  // namespace
 
+ReplayFn replay_avx2() { return __builtin_cpu_supports("avx2") ? replay_avx2_impl : nullptr; }
 TileValuesFn tile_values_avx2() { return __builtin_cpu_supports("avx2") ? tile_values_avx2_impl : nullptr; }
 TreeAddFn tree_add_avx2() { return __builtin_cpu_supports("avx2") ? tree_add_avx2_impl : nullptr; }
 #else
+ReplayFn replay_avx2() { return nullptr; }
 TileValuesFn tile_values_avx2() { return nullptr; }
 TreeAddFn tree_add_avx2() { return nullptr; }
 #endif
@@ -250,6 +319,11 @@ TileValuesFn tile_values() {
 
 TreeAddFn tree_add() {
   static const TreeAddFn picked = tree_add_avx2() ? tree_add_avx2() : portable::tree_add;
+  return picked;
+}
+
+ReplayFn replay() {
+  static const ReplayFn picked = replay_avx2() ? replay_avx2() : portable::replay;
   return picked;
 }
 
