@@ -64,15 +64,17 @@ inline double pow2_normal(int e) {
   return d;
 }
 
+inline double row_scale(int32_t group, const QuantTensor& t) {
+  const GroupScale s = t.sg[size_t(group)];
+  // An integer below 2^4 times a normal power of two: exact, as ldexp is.
+  const double mant = double((int64_t{1} << t.scale.m) + s.man);
+  const int e = s.exp - t.scale.m;
+  return e >= -1022 && e <= 1023 ? mant * pow2_normal(e) : std::ldexp(mant, e);
+}
+
 inline void row_scales(const std::vector<int32_t>& groups, const QuantTensor& t, std::vector<double>& out) {
   out.resize(groups.size());
-  for (size_t i = 0; i < groups.size(); ++i) {
-    const GroupScale s = t.sg[size_t(groups[i])];
-    // An integer below 2^4 times a normal power of two: exact, as ldexp is.
-    const double mant = double((int64_t{1} << t.scale.m) + s.man);
-    const int e = s.exp - t.scale.m;
-    out[i] = e >= -1022 && e <= 1023 ? mant * pow2_normal(e) : std::ldexp(mant, e);
-  }
+  for (size_t i = 0; i < groups.size(); ++i) out[i] = row_scale(groups[i], t);
 }
 
 inline std::vector<double> row_scales(const std::vector<int32_t>& groups, const QuantTensor& t) {
@@ -184,12 +186,23 @@ struct FastPass {
   }
 
   // Only the group scales of Y's rows begin .. end - 1, from the pass's
-  // separable parts (the lanes gather the elements themselves).
+  // separable parts (the lanes gather the elements themselves). A row whose
+  // groups are the previous row's (a forward pass's rows of one image) copies
+  // its scales.
   void load_y_groups(int64_t begin, int64_t end) {
     y0 = begin;
-    yt.groups.resize(size_t((end - begin) * lp.g));
-    for (int64_t r = begin; r < end; ++r) lp.y_parts.groups(r, &yt.groups[size_t((r - begin) * lp.g)]);
-    row_scales(yt.groups, y, fy);
+    const size_t g = size_t(lp.g);
+    yt.groups.resize(size_t(end - begin) * g);
+    fy.resize(yt.groups.size());
+    for (int64_t r = begin; r < end; ++r) {
+      int32_t* groups = &yt.groups[size_t(r - begin) * g];
+      double* out = &fy[size_t(r - begin) * g];
+      lp.y_parts.groups(r, groups);
+      if (r > begin && std::equal(groups, groups + g, groups - g))
+        std::copy_n(out - g, g, out);
+      else
+        for (size_t i = 0; i < g; ++i) out[i] = row_scale(groups[i], y);
+    }
   }
 
   float scale(int64_t sum, int64_t m, int64_t p, int32_t g) const {

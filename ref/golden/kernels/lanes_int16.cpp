@@ -5,6 +5,8 @@
 
 #include "ref/golden/fast_pass.h"
 #include "ref/golden/kernels/lane_kernels.h"
+#include "ref/golden/kernels/row_gather.h"
+#include "ref/golden/kernels/tap_variants.h"
 #include "ref/golden/kernels/tile_kernels.h"
 
 namespace mls::golden_detail {
@@ -34,26 +36,34 @@ struct LanePass {
   kernels::ChunkSumsFn sums_ = kernels::chunk_sums();
   kernels::TileValuesFn tile_values_ = kernels::tile_values();
   kernels::TreeAddFn tree_add_ = kernels::tree_add();
+  kernels::ReplayFn replay_ = kernels::replay();
   std::vector<uint8_t> ok_;         // a partial tile's busy slots
   std::vector<int16_t> row_, abs_row_;  // fill_y's gathered Y row and its magnitudes
   std::vector<int64_t> chunk_src_, chunk_len_;  // per chunk: first slot in a [g][k] row, length
   std::vector<int64_t> chunk_g_, chunk_k0_;     // per chunk: its group and first k (no division per chunk)
   std::vector<int32_t> offsets_;                // gather_y's row of k tap offsets
-  std::vector<int32_t> slot_of_k_, chunk_of_k_;  // per k: its int16 slot in a group's pairs, its chunk there
-  std::vector<int32_t> real_slot_, real_off_;  // gather_y: one row's real taps (list_real_taps)
-  std::vector<int64_t> real_end_;               // per chunk of a group: where its real taps end
-  std::vector<int16_t> packed_;     // one row's pairs (2 * pairs int16): gather_y's, pack_row's where not contiguous_
+  std::vector<int32_t> gather_off_, gather_slot_;       // row_gather's offsets [chunk of a group][16], first slots
+  std::vector<int32_t> real_off_, real_slot_, real_end_;  // row_gather's room for a row's real taps
+  kernels::RowGatherFn row_gather_ = kernels::row_gather();
+  // Rows with at most half their taps real: X's plane with only those taps
+  // (tap_variants.h), per row of the slice (nullptr: the full plane).
+  TapVariants variants_{int64_t{32} << 20};
+  std::vector<const TapVariant*> row_variant_;
+  std::vector<int32_t> compact_off_;  // a variant row's offsets for row_gather, real taps first
+  std::vector<uint16_t> key_;         // a row's real taps per local chunk
+  std::vector<int16_t> packed_;     // one row's pairs (2 * pairs int16): pack_row's where not contiguous_
   bool contiguous_ = false;         // every chunk even and in [g][k] order: a row's pairs are the row
 
   // Y rows begin .. end - 1 into yp (and ya): a slice at a time, so the Y
   // plane never holds much more than slice_elements, whatever p is.
   void fill_y(int64_t begin, int64_t end) {
     p0 = begin;
-    if (!yp) {  // the first slice is the largest
-      yp.reset(new int32_t[size_t((end - begin) * pairs)]);
+    if (!yp) {  // the first slice is the largest; row_gather's slack past the last row
+      yp.reset(new int32_t[size_t((end - begin) * pairs + kernels::kChunkMax / 2)]);
       if (with_abs_) ya.reset(new int32_t[size_t((end - begin) * pairs)]);
       if (with_abs_) ysum_.resize(size_t((end - begin)) * chunk_len_.size());
     }
+    row_variant_.assign(size_t(end - begin), nullptr);
     if (d.lp.y_parts && tiles_ && with_abs_)
       gather_y<true>(begin, end);
     else if (d.lp.y_parts && tiles_)
@@ -64,30 +74,61 @@ struct LanePass {
 
   // The tile kernels' rows where they separate (lowering.h's SeparableRows):
   // each row's k tap offsets once, then its elements, base + g * step +
-  // offset[k], straight into their packed pairs (no g x k index table).
-  // WithAbs: each chunk's sum |y| in the same loop.
+  // offset[k], straight into their packed pairs (no g x k index table), by
+  // row_gather where chunks have at most kChunkMax elements (a zero tap is
+  // not read), else pair by pair. WithAbs: each chunk's sum |y| as well.
   template <bool WithAbs>
   void gather_y(int64_t begin, int64_t end) {
     d.load_y_groups(begin, end);
-    const int64_t k = d.lp.k, chunks = int64_t(chunk_len_.size());
-    offsets_.resize(size_t(k));
-    real_slot_.resize(size_t(k));
-    real_off_.resize(size_t(k));
-    real_end_.resize(size_t(d.nest.plan.per_group));
+    const int64_t chunks = int64_t(chunk_len_.size()), per_group = d.nest.plan.per_group;
+    const bool vector = d.nest.plan.chunk <= kernels::kChunkMax;
+    // Chunks of exactly kChunkMax: the offsets row is row_gather's table (its tail stays -1).
+    const bool direct = d.nest.plan.chunk == kernels::kChunkMax;
+    if (vector && gather_off_.empty()) row_gather_tables();
+    offsets_.resize(size_t(d.lp.k));
+    kernels::RowGather rg;
+    rg.sq = d.y.sq.data();
+    rg.groups = d.lp.g;
+    rg.per_group = per_group;
+    rg.real_off = real_off_.data();
+    rg.real_slot = real_slot_.data();
+    rg.real_end = real_end_.data();
     for (int64_t p = begin; p < end; ++p) {
-      const RowBase rb = d.lp.y_parts.offsets(p, offsets_.data());
-      list_real_taps();
       int32_t* out = &yp[size_t((p - begin) * pairs)];
       int32_t* sums = WithAbs ? &ysum_[size_t((p - begin) * chunks)] : nullptr;
-      if (2 * real_end_.back() > k)
-        dense_row<WithAbs>(rb, out, sums);
-      else
-        sparse_row<WithAbs>(rb, out, sums);
+      if (!vector) {
+        dense_row<WithAbs>(d.lp.y_parts.offsets(p, offsets_.data()), out, sums);
+        continue;
+      }
+      const RowBase rb = d.lp.y_parts.offsets(p, direct ? gather_off_.data() : offsets_.data());
+      for (int64_t c = 0; !direct && c < per_group; ++c)
+        std::copy_n(&offsets_[size_t(chunk_k0_[size_t(c)])], chunk_len_[size_t(c)],
+                    &gather_off_[size_t(c * kernels::kChunkMax)]);
+      const TapVariant* v = row_variant_[size_t(p - begin)] = variants_.of_row(
+          gather_off_.data(), d.lp.k, {xt, blocks, pairs, per_group, pair_off, d.slots}, key_.data(), compact_off_.data());
+      rg.off = v ? compact_off_.data() : gather_off_.data();
+      rg.slot = v ? v->slot.data() : gather_slot_.data();
+      rg.group_slots = v ? v->group_slots : 2 * pairs / std::max<int64_t>(1, d.lp.g);
+      rg.base = rb.base;
+      rg.step = rb.step;
+      row_gather_(rg, reinterpret_cast<int16_t*>(out), sums);
     }
   }
 
-  // A row with most taps real: chunk by chunk, pair by pair; an odd chunk's
-  // last pair gets a zero high half.
+  // row_gather's tables: every group's chunks are group 0's; offsets -1 past
+  // each chunk's length (and past k).
+  void row_gather_tables() {
+    const int64_t per_group = d.nest.plan.per_group, room = per_group * kernels::kChunkMax;
+    gather_off_.assign(size_t(std::max(room, d.lp.k)), -1);
+    for (int64_t c = 0; c < per_group; ++c) gather_slot_.push_back(int32_t(2 * pair_off[size_t(c)]));
+    real_off_.resize(size_t(room));
+    real_slot_.resize(size_t(room));
+    real_end_.resize(size_t(per_group));
+    compact_off_.assign(size_t(room), -1);
+    key_.resize(size_t(per_group));
+  }
+
+  // A row's chunks pair by pair; an odd chunk's last pair gets a zero high half.
   template <bool WithAbs>
   void dense_row(const RowBase& rb, int32_t* out, int32_t* sums) const {
     const int32_t* sq = d.y.sq.data();
@@ -106,50 +147,10 @@ struct LanePass {
     }
   }
 
-  // A row with most taps zero (a stride-2 backward-data row has about a
-  // quarter real): cleared once, then only its real taps written, at the
-  // same int16 slot of every group's pairs (every group has the same chunks).
-  template <bool WithAbs>
-  void sparse_row(const RowBase& rb, int32_t* out, int32_t* sums) {
-    const int32_t* sq = d.y.sq.data();
-    const int64_t groups = d.lp.g, per_group = d.nest.plan.per_group;
-    const int64_t group_slots = 2 * pairs / std::max<int64_t>(1, groups);
-    // Built in packed_ and copied: the kernels read the pairs as int32 words.
-    std::fill(packed_.begin(), packed_.end(), int16_t(0));
-    for (int64_t g = 0; g < groups; ++g) {
-      const int64_t base = rb.base + g * rb.step;
-      int16_t* slots = packed_.data() + g * group_slots;
-      for (int64_t c = 0, t = 0; c < per_group; ++c) {
-        int32_t sum = 0;  // chunk by chunk, so the sum stays in a register
-        for (const int64_t e = real_end_[size_t(c)]; t < e; ++t) {
-          const int32_t v = sq[base + real_off_[size_t(t)]];
-          slots[real_slot_[size_t(t)]] = int16_t(v);
-          if constexpr (WithAbs) sum += v < 0 ? -v : v;
-        }
-        if constexpr (WithAbs) sums[g * per_group + c] = sum;
-      }
-    }
-    std::memcpy(out, packed_.data(), size_t(pairs) * 2 * sizeof(int16_t));
-  }
-
   static int32_t tap(const int32_t* sq, int64_t base, int32_t offset) { return offset < 0 ? 0 : sq[base + offset]; }
   // (lo, hi) as the kernels read a pair: lo in the low half (little-endian int16 pairs).
   static int32_t pack_pair(int32_t lo, int32_t hi) {
     return int32_t(uint32_t(uint16_t(int16_t(lo))) | uint32_t(uint16_t(int16_t(hi))) << 16);
-  }
-
-  // offsets_'s real taps (offset >= 0), in k order: their int16 slots in a
-  // group's pairs and offsets, and where each chunk's run of them ends.
-  void list_real_taps() {
-    int64_t real = 0;
-    for (int64_t kk = 0, c = 0; kk < d.lp.k; ++kk) {
-      for (; chunk_of_k_[size_t(kk)] != c; ++c) real_end_[size_t(c)] = real;
-      if (offsets_[size_t(kk)] < 0) continue;
-      real_slot_[size_t(real)] = slot_of_k_[size_t(kk)];
-      real_off_[size_t(real++)] = offsets_[size_t(kk)];
-    }
-    for (int64_t c = d.lp.k > 0 ? chunk_of_k_[size_t(d.lp.k - 1)] : 0; c < int64_t(real_end_.size()); ++c)
-      real_end_[size_t(c)] = real;
   }
 
   // sum |y| of each chunk of the slice's rows, from their |y| pairs (fill_y_indexed).
@@ -219,11 +220,6 @@ struct LanePass {
       pairs += (plan.length(j) + 1) / 2;
     }
     contiguous_ = contiguous_ && 2 * pairs == lp.g * lp.k;
-    for (int64_t j = 0; j < plan.per_group && lp.g > 0; ++j)  // group 0's chunks: every group's
-      for (int64_t kk = 0; kk < plan.length(j); ++kk) {
-        slot_of_k_.push_back(int32_t(2 * pair_off[size_t(j)] + kk));
-        chunk_of_k_.push_back(int32_t(j));
-      }
     for (int64_t j = 0; j < plan.total; ++j) {
       chunk_g_.push_back(plan.group_of(j));
       chunk_k0_.push_back(plan.k_begin(j));
@@ -268,17 +264,13 @@ struct LanePass {
       }
   }
 
-  int16_t x_at(int64_t b, int64_t q, int lane, int e) const {
-    return xt[size_t(((b * pairs + q) * kLanes + lane) * 2 + e)];
-  }
-
   // The sequential walk of one lane's chunk, for a lane whose sum |x||y|
-  // leaves the range.
-  int64_t checked_lane(int64_t b, int lane, int64_t p, int64_t j) {
-    const int64_t q0 = pair_off[size_t(j)], len = d.nest.plan.length(j);
+  // leaves the range: block b's plane xb and row p's pairs yr (the full ones
+  // or a variant's), the chunk's first pair q0 and length.
+  int64_t checked_lane(const int16_t* xb, int lane, const int32_t* yr, int64_t q0, int64_t len) {
     const int64_t hi = (int64_t{1} << (d.array.acc_bits - 1)) - 1, lo = -hi - 1;
-    const int16_t* xl = &xt[size_t(((b * pairs + q0) * kLanes + lane) * 2)];
-    const int32_t* yl = &yp[size_t((p - p0) * pairs + q0)];
+    const int16_t* xl = xb + (q0 * kLanes + lane) * 2;
+    const int32_t* yl = yr + q0;
     int64_t sum = 0;
     for (int64_t kk = 0; kk < len; ++kk) {
       const int16_t yv = int16_t(uint16_t(uint32_t(yl[kk / 2]) >> (16 * (kk % 2))));
@@ -314,7 +306,8 @@ struct LanePass {
       if (chunk_sums<Check>(b, p, ch.j, (ch.len + 1) / 2, hi, sum, abs_sum))
         for (int c = 0; c < lanes; ++c)
           if (abs_sum[c] > hi && !within(sum[c], abs_sum[c], hi))
-            sum[c] = int32_t(checked_lane(b, c, p, ch.j));  // acc_bits < 32 here: fits int32
+            sum[c] = int32_t(checked_lane(&xt[size_t(b * pairs * kLanes * 2)], c, &yp[size_t((p - p0) * pairs)],
+                                          pair_off[size_t(ch.j)], ch.len));  // acc_bits < 32 here: fits int32
       scale_lanes(b, p, ch.g, lanes, sum, out);
     };
     lane_nest(d, blocks, slice, [this](int64_t begin, int64_t end) { fill_y(begin, end); }, chunk, acc);
@@ -332,31 +325,38 @@ struct LanePass {
   }
 
   // The lanes of a tile whose partial sums may leave the range (replay bits):
-  // the sequential walk and the same exact scaling.
-  void replay_lanes(int64_t b, int64_t p, const SlotChunk* tile, int rows, int lanes, const uint16_t* replay,
-                    float* val) {
-    for (int s = 0; s < rows; ++s)
-      for (int c = 0; c < lanes && replay[s]; ++c)
-        if (replay[s] >> c & 1) {
-          const int64_t sum = checked_lane(b, c, p, tile[s].j);
+  // the sequential walk over the slot's pairs (an odd chunk's zero high half
+  // adds a zero product; the replay kernel's for acc_bits <= 30, all of a
+  // slot's lanes at once) and the same exact scaling.
+  void replay_lanes(int64_t b, int64_t p, const kernels::TileOperands& op, const kernels::LaneSlot* slot,
+                    const SlotChunk* tile, int rows, int lanes, const uint16_t* replay, float* val) {
+    const bool vec = d.array.acc_bits <= kernels::kReplayBitsMax, wrap = d.array.acc_overflow == Overflow::wrap;
+    alignas(32) int32_t sums[kLanes];
+    for (int s = 0; s < rows; ++s) {
+      const uint16_t bits = uint16_t(replay[s] & ((1u << lanes) - 1));
+      if (bits && vec) d.acc_overflow += replay_(op, slot[s], bits, d.array.acc_bits, wrap, sums);
+      for (int c = 0; c < lanes && bits; ++c)
+        if (bits >> c & 1) {
+          const int64_t sum = vec ? sums[c] : checked_lane(op.x, c, op.y, slot[s].q0, 2 * int64_t(slot[s].npairs));
           const double fx = fxl[size_t((b * d.lp.g + tile[s].g) * kLanes + c)];
           const double fy = d.fy[size_t((p - p0) * d.lp.g + tile[s].g)];
           val[s * kLanes + c] = static_cast<float>(double(sum) * fx * fy);
         }
+    }
   }
 
   // One output block (b, p) through the tile kernels: every tile of the one
   // order, full ones in one call, partial ones slot by slot; the tree and
   // the tile sums as lane_nest's.
-  void tiles_of(int64_t b, int64_t p, const kernels::TileOperands& op, const std::vector<kernels::LaneSlot>& ls,
-                float* val, uint16_t* replay, float* tot) {
+  void tiles_of(int64_t b, int64_t p, const kernels::TileOperands& op, const kernels::LaneSlot* ls, float* val,
+                uint16_t* replay, float* tot) {
     const int rows = d.map.tree_slots();
     const int lanes = int(std::min<int64_t>(kLanes, d.lp.m - b * kLanes));
     for (int64_t t : d.tile_order) {
       const SlotChunk* tile = &d.slots[size_t(t * rows)];
-      const kernels::LaneSlot* slot = &ls[size_t(t * rows)];
+      const kernels::LaneSlot* slot = ls + t * rows;
       if (d.full[size_t(t)]) {
-        if (tile_values_(op, slot, rows, val, replay)) replay_lanes(b, p, tile, rows, lanes, replay, val);
+        if (tile_values_(op, slot, rows, val, replay)) replay_lanes(b, p, op, slot, tile, rows, lanes, replay, val);
         tree_add_(val, rows, tot);
         continue;
       }
@@ -365,7 +365,7 @@ struct LanePass {
         replay[s] = 0;
         if (tile[s].len > 0) tile_values_(op, slot + s, 1, val + s * kLanes, replay + s);
       }
-      replay_lanes(b, p, tile, rows, lanes, replay, val);
+      replay_lanes(b, p, op, slot, tile, rows, lanes, replay, val);
       const float* root = tree_lanes(val, ok_, rows);
       for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + root[c];
     }
@@ -389,16 +389,18 @@ struct LanePass {
       fill_y(begin, end);
       for (int64_t b = 0; b < blocks; ++b) {
         const int lanes = int(std::min<int64_t>(kLanes, lp.m - b * kLanes));
-        op.x = &xt[size_t(b * pairs * kLanes * 2)];
+        op.narrow = lanes <= 8;
         op.xmax = Check ? &xmax_[size_t(b) * chunk_len_.size()] : nullptr;
         op.fx = &fxl[size_t(b * lp.g * kLanes)];
         for (int64_t p = begin; p < end; ++p) {
+          const TapVariant* v = row_variant_[size_t(p - p0)];  // a row with few real taps: its plane and slots
+          op.x = v ? &v->xt[size_t(b * v->pairs * kLanes * 2)] : &xt[size_t(b * pairs * kLanes * 2)];
           op.y = &yp[size_t((p - p0) * pairs)];
           op.check = Check;
           op.ysum = Check ? &ysum_[size_t(p - p0) * chunk_len_.size()] : nullptr;
           op.fy = &d.fy[size_t((p - p0) * lp.g)];
           alignas(32) float tot[kLanes] = {};
-          tiles_of(b, p, op, ls, val.data(), replay.data(), tot);
+          tiles_of(b, p, op, v ? v->slots.data() : ls.data(), val.data(), replay.data(), tot);
           for (int c = 0; c < lanes; ++c) acc[size_t((b * kLanes + c) * lp.p + p)] = tot[c];
         }
       }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "ref/golden/golden_conv.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -87,6 +89,13 @@ bool tile_values(const TileOperands& op, const LaneSlot* slots, int n, float* va
     replay[s] = bits;
     any = any || bits != 0;
   }
+  if (op.narrow) {  // lanes 8 .. 15: 0, no replay
+    any = false;
+    for (int s = 0; s < n; ++s) {
+      std::fill(val + s * kLanes + 8, val + (s + 1) * kLanes, 0.0f);
+      if (check) replay[s] = uint16_t(replay[s] & 0xFF), any = any || replay[s] != 0;
+    }
+  }
   return any;
 }
 
@@ -98,6 +107,24 @@ void tree_add(float* v, int n, float* tot) {
     if (n % 2) std::copy(v + (n - 1) * kLanes, v + n * kLanes, v + (n / 2) * kLanes);
   }
   for (int c = 0; c < kLanes; ++c) tot[c] = tot[c] + v[c];
+}
+
+// Lane by lane through accumulate().
+uint64_t replay(const TileOperands& op, const LaneSlot& sl, uint16_t bits, int acc_bits, bool wrap, int32_t* sums) {
+  uint64_t overflows = 0;
+  for (int c = 0; c < kLanes; ++c) {
+    if (!(bits >> c & 1)) continue;
+    int64_t sum = 0;
+    for (int64_t q = 0; q < sl.npairs; ++q) {
+      const uint32_t yq = uint32_t(op.y[sl.q0 + q]);
+      const int16_t* xq = op.x + ((sl.q0 + q) * kLanes + c) * 2;
+      for (int e = 0; e < 2; ++e)
+        sum = accumulate(sum, int64_t(xq[e]) * int16_t(uint16_t(yq >> (16 * e))), acc_bits,
+                         wrap ? Overflow::wrap : Overflow::saturate, overflows);
+    }
+    sums[c] = int32_t(sum);
+  }
+  return overflows;
 }
 
 }  // namespace portable
@@ -151,25 +178,27 @@ __attribute__((target("avx2"))) inline int over8(__m256i sum, __m256i abs_sum, _
 
 // One slot's sums over its pairs, two vectors of eight lanes; with Abs also
 // sum |x| |y| (both by pabsw: |x|, |y| <= 2^15 - 1).
-template <bool Abs>
+// Narrow: lanes 0 .. 7 only (out[1], out[3] stay zero).
+template <bool Abs, bool Narrow>
 __attribute__((target("avx2"))) inline void slot_sums8x2(const __m256i* xv, const int32_t* y, int32_t npairs,
                                                         __m256i* out) {
   __m256i s0 = _mm256_setzero_si256(), s1 = s0, a0 = s0, a1 = s0;
   for (int32_t q = 0; q < npairs; ++q) {
     const __m256i yq = _mm256_set1_epi32(y[q]);
-    const __m256i x0 = _mm256_loadu_si256(xv + 2 * q), x1 = _mm256_loadu_si256(xv + 2 * q + 1);
+    const __m256i x0 = _mm256_loadu_si256(xv + 2 * q);
     s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, yq));
-    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x1, yq));
+    if constexpr (!Narrow) s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_loadu_si256(xv + 2 * q + 1), yq));
     if constexpr (Abs) {
       const __m256i aq = _mm256_abs_epi16(yq);
       a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_abs_epi16(x0), aq));
-      a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_abs_epi16(x1), aq));
+      if constexpr (!Narrow)
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_abs_epi16(_mm256_loadu_si256(xv + 2 * q + 1)), aq));
     }
   }
   out[0] = s0, out[1] = s1, out[2] = a0, out[3] = a1;
 }
 
-template <bool Check>
+template <bool Check, bool Narrow>
 __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, const LaneSlot* slots, int n,
                                                         float* val, uint16_t* replay) {
   const __m256i hi = _mm256_set1_epi32(op.hi), hi1 = _mm256_set1_epi32(op.hi + 1);
@@ -181,15 +210,18 @@ __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, 
     const bool abs = Check && !bounded(op, sl);
     __m256i v[4];
     if (abs)
-      slot_sums8x2<true>(xv, y, sl.npairs, v);
+      slot_sums8x2<true, Narrow>(xv, y, sl.npairs, v);
     else
-      slot_sums8x2<false>(xv, y, sl.npairs, v);
+      slot_sums8x2<false, Narrow>(xv, y, sl.npairs, v);
     const double* fx = op.fx + int64_t(sl.g) * kLanes;
     const __m256d fy = _mm256_set1_pd(op.fy[sl.g]);
     scale8(v[0], fx, fy, val + s * kLanes);
-    scale8(v[1], fx + 8, fy, val + s * kLanes + 8);
+    if constexpr (Narrow)
+      _mm256_storeu_ps(val + s * kLanes + 8, _mm256_setzero_ps());
+    else
+      scale8(v[1], fx + 8, fy, val + s * kLanes + 8);
     if constexpr (Check) {
-      int bits = abs ? over8(v[0], v[2], hi, hi1) | (over8(v[1], v[3], hi, hi1) << 8) : 0;
+      int bits = abs ? over8(v[0], v[2], hi, hi1) | (Narrow ? 0 : over8(v[1], v[3], hi, hi1) << 8) : 0;
       if (bits) bits = prefix_leaves8x2(xv, y, sl.npairs, op.hi, bits);
       replay[s] = uint16_t(bits);
       any |= bits;
@@ -200,8 +232,11 @@ __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, 
 
 __attribute__((target("avx2"))) bool tile_values_avx2_impl(const TileOperands& op, const LaneSlot* slots, int n, float* val,
                                                       uint16_t* replay) {
-  return op.check ? tile_values_avx2_t<true>(op, slots, n, val, replay)
-               : tile_values_avx2_t<false>(op, slots, n, val, replay);
+  if (op.narrow)
+    return op.check ? tile_values_avx2_t<true, true>(op, slots, n, val, replay)
+                    : tile_values_avx2_t<false, true>(op, slots, n, val, replay);
+  return op.check ? tile_values_avx2_t<true, false>(op, slots, n, val, replay)
+               : tile_values_avx2_t<false, false>(op, slots, n, val, replay);
 }
 
 // tree_full across the lanes, two vectors of eight per row (IEEE additions:
@@ -219,11 +254,60 @@ __attribute__((target("avx2"))) void tree_add_avx2_impl(float* v, int n, float* 
   _mm256_storeu_ps(tot + 8, _mm256_add_ps(_mm256_loadu_ps(tot + 8), _mm256_loadu_ps(v + 8)));
 }
 
+// One addition of the walk for eight lanes: s = acc + product, in range
+// [lo, hi] kept, else saturated or wrapped ((s - lo) mod 2^bits + lo; with
+// bits <= 30 every such value fits int32); returns the lanes that left it.
+template <bool Wrap>
+__attribute__((target("avx2"))) inline int step8(__m256i& acc, __m256i product, __m256i lo, __m256i hi, __m256i mod) {
+  const __m256i s = _mm256_add_epi32(acc, product);
+  const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(s, hi), _mm256_cmpgt_epi32(lo, s));
+  if constexpr (Wrap)
+    acc = _mm256_add_epi32(_mm256_and_si256(_mm256_sub_epi32(s, lo), mod), lo);
+  else
+    acc = _mm256_min_epi32(_mm256_max_epi32(s, lo), hi);
+  return _mm256_movemask_ps(_mm256_castsi256_ps(out));
+}
+
+// Both halves of eight lanes, k even and odd apart by masking Y's pair (one
+// product per pmaddwd lane), as prefix_leaves8x2.
+template <bool Wrap>
+__attribute__((target("avx2"))) uint64_t replay_t(const TileOperands& op, const LaneSlot& sl, uint16_t bits,
+                                                 int acc_bits, int32_t* sums) {
+  const int32_t hi_v = int32_t((int64_t{1} << (acc_bits - 1)) - 1);
+  const __m256i hi = _mm256_set1_epi32(hi_v), lo = _mm256_set1_epi32(-hi_v - 1);
+  const __m256i mod = _mm256_set1_epi32(int32_t((int64_t{1} << acc_bits) - 1)), even = _mm256_set1_epi32(0xFFFF);
+  const __m256i* xv = reinterpret_cast<const __m256i*>(op.x + sl.q0 * kLanes * 2);
+  const int32_t* y = op.y + sl.q0;
+  uint64_t overflows = 0;
+  for (int h = 0; h < 2; ++h) {
+    const int mask = (bits >> (8 * h)) & 0xFF;
+    if (!mask) continue;
+    __m256i acc = _mm256_setzero_si256();
+    for (int32_t q = 0; q < sl.npairs; ++q) {
+      const __m256i yq = _mm256_set1_epi32(y[q]);
+      const __m256i x = _mm256_loadu_si256(xv + 2 * q + h);
+      int out = step8<Wrap>(acc, _mm256_madd_epi16(x, _mm256_and_si256(yq, even)), lo, hi, mod) & mask;
+      overflows += uint64_t(__builtin_popcount(unsigned(out)));
+      out = step8<Wrap>(acc, _mm256_madd_epi16(x, _mm256_andnot_si256(even, yq)), lo, hi, mod) & mask;
+      overflows += uint64_t(__builtin_popcount(unsigned(out)));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + 8 * h), acc);
+  }
+  return overflows;
+}
+
+__attribute__((target("avx2"))) uint64_t replay_avx2_impl(const TileOperands& op, const LaneSlot& sl, uint16_t bits,
+                                                         int acc_bits, bool wrap, int32_t* sums) {
+  return wrap ? replay_t<true>(op, sl, bits, acc_bits, sums) : replay_t<false>(op, sl, bits, acc_bits, sums);
+}
+
 }  // namespace
 
+ReplayFn replay_avx2() { return __builtin_cpu_supports("avx2") ? replay_avx2_impl : nullptr; }
 TileValuesFn tile_values_avx2() { return __builtin_cpu_supports("avx2") ? tile_values_avx2_impl : nullptr; }
 TreeAddFn tree_add_avx2() { return __builtin_cpu_supports("avx2") ? tree_add_avx2_impl : nullptr; }
 #else
+ReplayFn replay_avx2() { return nullptr; }
 TileValuesFn tile_values_avx2() { return nullptr; }
 TreeAddFn tree_add_avx2() { return nullptr; }
 #endif
@@ -235,6 +319,11 @@ TileValuesFn tile_values() {
 
 TreeAddFn tree_add() {
   static const TreeAddFn picked = tree_add_avx2() ? tree_add_avx2() : portable::tree_add;
+  return picked;
+}
+
+ReplayFn replay() {
+  static const ReplayFn picked = replay_avx2() ? replay_avx2() : portable::replay;
   return picked;
 }
 

@@ -15,7 +15,8 @@
 // max |x| * sum |y| <= hi (xmax and ysum given) has abs <= hi in every lane,
 // so no bit: its |x| |y| sums are skipped. tree_add then
 // runs tree_full's pairwise tree across the lanes and adds its root to tot
-// (one fp32 addition per lane). Runtime dispatch: AVX2 where the CPU has
+// (one fp32 addition per lane). With `narrow` (a block of at most 8 X rows)
+// the kernels compute lanes 0 .. 7 only. Runtime dispatch: AVX2 where the CPU has
 // it, else the portable twin (testbenches/unit/ref_golden_tile_kernels_test.cpp
 // compares the two).
 #include <cstdint>
@@ -43,6 +44,7 @@ struct TileOperands {
   const double* fx = nullptr;
   const double* fy = nullptr;
   int32_t hi = 0;
+  bool narrow = false;            // only lanes 0 .. 7 hold outputs: lanes 8 .. 15 get value 0, no replay bit
 };
 
 // |x|, |y| <= 2^15 - 1. Writes val[s * kLanes + c] for s < n and, with the check, replay[s];
@@ -51,16 +53,27 @@ using TileValuesFn = bool (*)(const TileOperands& op, const LaneSlot* slots, int
 // The pairwise tree over n rows of kLanes values (in place), root added to tot.
 using TreeAddFn = void (*)(float* val, int n, float* tot);
 
+// The sequential walk of one slot's chunk (accumulate(): each addition
+// saturating or wrapping at acc_bits <= 30) for the lanes set in bits, every
+// pair's k and k + 1 in order: their sums into sums[c]; returns how many of
+// their additions left the range. Lanes not in bits: sums[c] unspecified.
+using ReplayFn = uint64_t (*)(const TileOperands& op, const LaneSlot& sl, uint16_t bits, int acc_bits, bool wrap,
+                              int32_t* sums);
+constexpr int kReplayBitsMax = 30;
+
 // The forms this CPU runs (picked once).
 TileValuesFn tile_values();
 TreeAddFn tree_add();
+ReplayFn replay();
 
 namespace portable {
 bool tile_values(const TileOperands& op, const LaneSlot* slots, int n, float* val, uint16_t* replay);
 void tree_add(float* val, int n, float* tot);
+uint64_t replay(const TileOperands& op, const LaneSlot& sl, uint16_t bits, int acc_bits, bool wrap, int32_t* sums);
 }  // namespace portable
 // nullptr where the CPU or the target has no AVX2.
 TileValuesFn tile_values_avx2();
 TreeAddFn tree_add_avx2();
+ReplayFn replay_avx2();
 
 }  // namespace mls::golden_detail::kernels

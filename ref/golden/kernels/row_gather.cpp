@@ -1,0 +1,135 @@
+#include "ref/golden/kernels/row_gather.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace mls::golden_detail::kernels {
+
+int64_t list_taps(const RowGather& r) {
+  int32_t real = 0;
+  for (int64_t c = 0; c < r.per_group; ++c) {
+    for (int k = 0; k < kChunkMax; ++k) {
+      const int32_t o = r.off[c * kChunkMax + k];
+      r.real_off[real] = o;
+      r.real_slot[real] = r.slot[c] + k;
+      real += o >= 0;
+    }
+    r.real_end[c] = real;
+  }
+  return real;
+}
+
+namespace portable {
+
+// The definition, element by element.
+void row_gather(const RowGather& r, int16_t* out, int32_t* sums) {
+  for (int64_t g = 0; g < r.groups; ++g) {
+    const int32_t* src = r.sq + r.base + g * r.step;
+    int16_t* o = out + g * r.group_slots;
+    std::fill(o, o + r.group_slots, int16_t(0));
+    for (int64_t c = 0; c < r.per_group; ++c) {
+      const int32_t* off = r.off + c * kChunkMax;
+      int16_t v[kChunkMax];
+      int32_t sum = 0;
+      for (int k = 0; k < kChunkMax; ++k) {
+        const int32_t e = off[k] < 0 ? 0 : src[off[k]];
+        v[k] = int16_t(e);
+        sum += e < 0 ? -e : e;
+      }
+      std::memcpy(o + r.slot[c], v, sizeof v);  // out is read as int32 pairs
+      if (sums) sums[g * r.per_group + c] = sum;
+    }
+  }
+}
+
+}  // namespace portable
+
+#if defined(__x86_64__)
+namespace {
+
+// The sum of the eight int32 of v.
+__attribute__((target("avx2"))) inline int32_t hsum8(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Each chunk as two masked gathers of eight (zero taps not read), packed to
+// int16 (every |element| < 2^15: packs does not saturate) in k order; the
+// chunks' stores cover the group's slots in ascending order.
+template <bool Sums>
+__attribute__((target("avx2"))) void dense_t(const RowGather& r, int16_t* out, int32_t* sums) {
+  const __m256i zero = _mm256_setzero_si256(), none = _mm256_set1_epi32(-1);
+  for (int64_t g = 0; g < r.groups; ++g) {
+    const int* src = reinterpret_cast<const int*>(r.sq + r.base + g * r.step);
+    for (int64_t c = 0; c < r.per_group; ++c) {
+      const __m256i o0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.off + c * kChunkMax));
+      const __m256i o1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.off + c * kChunkMax + 8));
+      const __m256i v0 = _mm256_mask_i32gather_epi32(zero, src, o0, _mm256_cmpgt_epi32(o0, none), 4);
+      const __m256i v1 = _mm256_mask_i32gather_epi32(zero, src, o1, _mm256_cmpgt_epi32(o1, none), 4);
+      const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + g * r.group_slots + r.slot[c]), packed);
+      if constexpr (Sums) sums[g * r.per_group + c] = hsum8(_mm256_add_epi32(_mm256_abs_epi32(v0), _mm256_abs_epi32(v1)));
+    }
+  }
+}
+
+// Each group's slots cleared sixteen at a time, its real taps written one
+// by one, then each chunk's sum |y| from its sixteen slots (pabsw, pmaddwd:
+// every |element| < 2^15; the slots past its length masked off).
+template <bool Sums>
+__attribute__((target("avx2"))) void sparse_t(const RowGather& r, int16_t* out, int32_t* sums) {
+  const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi16(1);
+  const int64_t n = r.per_group > 0 ? r.real_end[r.per_group - 1] : 0;
+  for (int64_t g = 0; g < r.groups; ++g) {
+    const int32_t* src = r.sq + r.base + g * r.step;
+    int16_t* o = out + g * r.group_slots;
+    for (int64_t i = 0; i < r.group_slots; i += kChunkMax) _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + i), zero);
+    for (int64_t t = 0; t < n; ++t) {
+      const int16_t v = int16_t(src[r.real_off[t]]);
+      std::memcpy(o + r.real_slot[t], &v, sizeof v);  // out is read as int32 pairs
+    }
+    if constexpr (Sums)
+      for (int64_t c = 0; c < r.per_group; ++c) {
+        const __m256i o0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.off + c * kChunkMax));
+        const __m256i o1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.off + c * kChunkMax + 8));
+        const __m256i in = _mm256_permute4x64_epi64(_mm256_packs_epi32(_mm256_cmpgt_epi32(o0, _mm256_set1_epi32(-1)),
+                                                                       _mm256_cmpgt_epi32(o1, _mm256_set1_epi32(-1))), 0xD8);
+        const __m256i v = _mm256_and_si256(in, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + r.slot[c])));
+        sums[g * r.per_group + c] = hsum8(_mm256_madd_epi16(_mm256_abs_epi16(v), ones));
+      }
+  }
+}
+
+__attribute__((target("avx2"))) void row_gather_avx2_impl(const RowGather& r, int16_t* out, int32_t* sums) {
+  const int64_t real = list_taps(r);
+  if (2 * real > r.per_group * kChunkMax) {
+    if (sums)
+      dense_t<true>(r, out, sums);
+    else
+      dense_t<false>(r, out, sums);
+  } else if (sums) {
+    sparse_t<true>(r, out, sums);
+  } else {
+    sparse_t<false>(r, out, sums);
+  }
+}
+
+}  // namespace
+
+RowGatherFn row_gather_avx2() { return __builtin_cpu_supports("avx2") ? row_gather_avx2_impl : nullptr; }
+#else
+RowGatherFn row_gather_avx2() { return nullptr; }
+#endif
+
+RowGatherFn row_gather() {
+  static const RowGatherFn picked = row_gather_avx2() ? row_gather_avx2() : portable::row_gather;
+  return picked;
+}
+
+}  // namespace mls::golden_detail::kernels
