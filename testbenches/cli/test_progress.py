@@ -110,7 +110,9 @@ class Progress(unittest.TestCase):
                          sorted((e["name"], e["pass"]) for e in report["layers"]))
         # the count and the ETA are the whole run's, whichever worker finished the layer-pass
         self.assertEqual([(int(m.group(3)), int(m.group(4))) for m in lines], [(i, 7) for i in range(1, 8)])
-        self.assertEqual({m.group(1, 2) for m in lines}, {("1", "2"), ("2", "2")})
+        # the workers claim layer-passes as they go (docs/scale.md#run--j-n): on a loaded machine one may take
+        # all seven of this small run before the other starts, so each line names one of the two, not both
+        self.assertTrue({m.group(1, 2) for m in lines} <= {("1", "2"), ("2", "2")}, proc.stderr)
         self.assertEqual(lines[-1].group(9), "0:00")
         for m in lines:
             self.assertEqual(int(m.group(7)), expected_macs(next(l for l in LAYERS if l[0] == m.group(5)), m.group(6)))
