@@ -193,16 +193,6 @@ void check_finite(const TensorF& x, const std::string& name) {
   }
 }
 
-QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg,
-                     const TensorF* random, int threads) {
-  return quantize(x, name, cfg, default_block_axis(x.shape), random, threads);
-}
-
-QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg, const BlockAxis& axis,
-                     const TensorF* random, int threads) {
-  return quantize_reference(x, name, cfg, axis, random, threads);
-}
-
 TensorF dequantize(const QuantTensor& q) {
   TensorF out(q.shape);
   for (int64_t i = 0; i < out.size(); ++i) {
