@@ -11,6 +11,7 @@
 #include "ref/core/error.h"
 #include "ref/core/rng.h"
 #include "ref/quant/group_runs.h"
+#include "ref/quant/quant_kernels.h"
 #include "ref/quant/quant_walk.h"
 #include "ref/quant/quantizer.h"
 
@@ -18,76 +19,54 @@ namespace mls {
 
 namespace {
 
+using quant_detail::ElemSteps;
 using quant_detail::GroupRun;
+using quant_detail::Span;
 
-// Steps 4-6 of one element format, as constants.
-struct ElemSteps {
-  ElemFormat fmt;
-  Rounding rounding = Rounding::nearest;
-  bool clip = false;
-  int emin = 0;         // floor(log2 x_f) is clamped to [emin, top_exp] ...
-  int top_exp = -1;     // ... -1, or emin when E_x = 0 (one fixed step)
-  int fixed_below = 0;  // x_f with floor(log2 x_f) below this takes the fixed step u
-  int64_t max_q = 0, top_fixed = 0, top_binade = 0;
-
-  ElemSteps(const QuantConfig& cfg) : fmt(cfg.elem), rounding(cfg.rounding), clip(cfg.clip) {
-    emin = fmt.emin();
-    top_exp = fmt.e == 0 ? emin : -1;
-    fixed_below = fmt.e == 0 ? 1 : emin;
-    max_q = fmt.max_q();
-    top_fixed = (int64_t{1} << fmt.m) - 1;
-    top_binade = (int64_t{2} << fmt.m) - 1;
-  }
+// Where the draws come from: nearest reads none, else the random tensor or the counter generator's key.
+struct Draws {
+  const float* random = nullptr;
+  uint64_t key = 0;
 };
 
-// q of x_f in [0, 2) as quantize_magnitude computes it: step_exp =
-// clamp(floor(log2 x_f), emin, top_exp) - M_x, t = x_f * 2^-step_exp the
-// same IEEE product, rounded half to even by adding and taking away 2^52
-// (t < 2^14), or floor((t + r) + 0.5) by truncation (the sum is >= 0).
-// x_f of a zero or a denormal double has exponent field 0, below emin.
-template <bool kNearest>
-inline int64_t magnitude(double x_f, float r, const ElemSteps& k) {
-  uint64_t bits;
-  std::memcpy(&bits, &x_f, sizeof bits);
-  const int ex = int(bits >> 52) - 1023;
-  if (ex > 0) return quantize_magnitude(x_f, k.fmt, k.rounding, r, k.clip);  // x_f >= 2: not from quantize
-  const int le = std::min(std::max(ex, k.emin), k.top_exp);
-  const uint64_t scale_bits = uint64_t(k.fmt.m - le + 1023) << 52;
-  double scale;
-  std::memcpy(&scale, &scale_bits, sizeof scale);
-  const double t = x_f * scale;
-  int64_t t_rounded = kNearest ? int64_t((t + 0x1p52) - 0x1p52) : int64_t((t + double(r)) + 0.5);
-  if (k.clip) t_rounded = std::min(t_rounded, ex < k.fixed_below ? k.top_fixed : k.top_binade);
-  return std::min(t_rounded << (le - k.emin), k.max_q);
-}
-
-struct CounterDraws {
-  CounterRng rng;
-  float operator()(int64_t i) const { return rng.at(static_cast<uint64_t>(i)); }
-};
-struct TensorDraws {
-  const float* r;
-  float operator()(int64_t i) const { return r[i]; }
-};
-
-template <bool kNearest, class Draws>
-void quantize_run(const GroupRun& run, const float* x, const double* divisor, const ElemSteps& k,
-                  const Draws& draws, int32_t* sq) {
+// A run of consecutive groups (stride 1): element by element, each with its group's divisor.
+template <bool kNearest, bool kClip>
+void quantize_strided(const GroupRun& run, const float* x, const double* divisor, const ElemSteps k,
+                      const Draws& draws, int32_t* sq) {
   const double* d = divisor + run.group;
-  for (int64_t i = run.begin; i < run.end; ++i, d += run.stride) {
+  for (int64_t i = run.begin; i < run.end; ++i, ++d) {
     const double v = x[i];
-    const float r = kNearest ? 0.0f : draws(i);
-    const int64_t mag = magnitude<kNearest>(std::fabs(v) / *d, r, k);
-    sq[i] = static_cast<int32_t>(v < 0 ? -mag : mag);
+    const float r = kNearest ? 0.0f
+                             : draws.random ? draws.random[i] : quant_detail::counter_draw(draws.key, uint64_t(i));
+    const int64_t mag = quant_detail::magnitude<kNearest, kClip>(std::fabs(v) / *d, r, k);
+    const int64_t sign = -int64_t(v < 0);
+    sq[i] = static_cast<int32_t>((mag ^ sign) - sign);
   }
 }
 
-template <bool kNearest, class Draws>
+void quantize_strided(const GroupRun& run, const float* x, const double* divisor, const ElemSteps& k,
+                      const Draws& draws, int32_t* sq) {
+  if (k.rounding == Rounding::nearest)
+    k.clip ? quantize_strided<true, true>(run, x, divisor, k, draws, sq)
+           : quantize_strided<true, false>(run, x, divisor, k, draws, sq);
+  else
+    k.clip ? quantize_strided<false, true>(run, x, divisor, k, draws, sq)
+           : quantize_strided<false, false>(run, x, divisor, k, draws, sq);
+}
+
+// Steps 3-6 over every element: a run of one group is a span for the
+// element kernel, a run of consecutive groups goes element by element.
 void quantize_elements(const TensorF& x, const GroupLayout& layout, const std::vector<double>& divisor,
-                       const ElemSteps& k, const Draws& draws, int threads, int32_t* sq) {
+                       const QuantConfig& cfg, const Draws& draws, int threads, int32_t* sq) {
+  const ElemSteps k(cfg);
+  const quant_detail::SpanFn span = quant_detail::quantize_span();
+  const float* data = x.data.data();
   quant_detail::parallel_for(x.size(), threads, [&](int64_t begin, int64_t end) {
     quant_detail::for_each_run(layout, begin, end, [&](const GroupRun& run) {
-      quantize_run<kNearest>(run, x.data.data(), divisor.data(), k, draws, sq);
+      if (run.stride == 0)
+        span(k, Span{data, draws.random, draws.key, run.begin, run.end, divisor[size_t(run.group)], sq});
+      else
+        quantize_strided(run, data, divisor.data(), k, draws, sq);
     });
   });
 }
@@ -168,14 +147,12 @@ QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfi
 
   std::vector<double> divisor(q.sg.size());
   for (size_t g = 0; g < q.sg.size(); ++g) divisor[g] = double(q.s_t) * q.group_scale(int64_t(g));
-  const ElemSteps k(cfg);
-  int32_t* sq = q.sq.data();
-  if (cfg.rounding == Rounding::nearest)
-    quantize_elements<true>(x, q.layout, divisor, k, TensorDraws{nullptr}, threads, sq);
-  else if (random)
-    quantize_elements<false>(x, q.layout, divisor, k, TensorDraws{random->data.data()}, threads, sq);
-  else
-    quantize_elements<false>(x, q.layout, divisor, k, CounterDraws{CounterRng(cfg.seed, name)}, threads, sq);
+  Draws draws;
+  if (cfg.rounding == Rounding::stochastic) {
+    draws.random = random ? random->data.data() : nullptr;
+    draws.key = fnv1a64(name) ^ (cfg.seed * quant_detail::kDrawGamma);
+  }
+  quantize_elements(x, q.layout, divisor, cfg, draws, threads, q.sq.data());
   return q;
 }
 
