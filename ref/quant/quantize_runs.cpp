@@ -5,6 +5,7 @@
 // divisor) are made once; each element then takes steps 3-6 with its exponent
 // read from the bits of x_f and integer rounding, where quantize_magnitude
 // calls frexp-like helpers and rounds in double.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -106,6 +107,38 @@ float from_bits(uint32_t b) {
   return f;
 }
 
+// Step 2 (group_scale_for_ratio) with frexp and the ceiling as integer steps
+// on the bits of a normal s under the cover rule: s = (1 + F / 2^52) * 2^e,
+// c = ceil(F / 2^(52 - M_g)). The fit rule, zero and denormal s by
+// group_scale_for_ratio itself.
+GroupScale scale_for_ratio(double s, const QuantConfig& cfg) {
+  uint64_t bits;
+  std::memcpy(&bits, &s, sizeof bits);
+  const int biased = int(bits >> 52);
+  if (cfg.scale_rule != ScaleRule::cover || s == 0.0 || biased == 0 || biased >= 0x7ff)
+    return group_scale_for_ratio(s, cfg.scale, cfg.scale_rule, cfg.elem);
+  const int shift = 52 - cfg.scale.m;
+  int e = biased - 1023;
+  uint64_t c = ((bits & ((uint64_t{1} << 52) - 1)) + (uint64_t{1} << shift) - 1) >> shift;
+  if (c == (uint64_t{1} << cfg.scale.m)) {
+    c = 0;
+    e += 1;
+  }
+  GroupScale g;
+  g.exp = static_cast<int16_t>(std::clamp(e, cfg.scale.min_exp(), 0));
+  g.man = static_cast<uint8_t>(c);
+  return g;
+}
+
+// group_scale_value: (1 + man / 2^M_g) * 2^exp, a normal double (exp >= -255)
+// made from its fields.
+double scale_value(const ScaleFormat& fmt, GroupScale g) {
+  const uint64_t bits = (uint64_t(g.exp + 1023) << 52) | (uint64_t(g.man) << (52 - fmt.m));
+  double v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
 // The layout, or the error quantize_reference would give first: a NaN or Inf,
 // then a bad random tensor, then the layout's own.
 GroupLayout checked_layout(const TensorF& x, const std::string& name, const QuantConfig& cfg, const BlockAxis& axis,
@@ -141,12 +174,11 @@ QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfi
   for (uint32_t b : max_bits) q.s_t = std::max(q.s_t, from_bits(b));
   q.sg.resize(max_bits.size());
   for (size_t g = 0; g < max_bits.size(); ++g)
-    q.sg[g] = group_scale_for_ratio(q.s_t == 0.0f ? 0.0 : double(from_bits(max_bits[g])) / double(q.s_t),
-                                    cfg.scale, cfg.scale_rule, cfg.elem);
+    q.sg[g] = scale_for_ratio(q.s_t == 0.0f ? 0.0 : double(from_bits(max_bits[g])) / double(q.s_t), cfg);
   if (q.s_t == 0.0f) return q;
 
   std::vector<double> divisor(q.sg.size());
-  for (size_t g = 0; g < q.sg.size(); ++g) divisor[g] = double(q.s_t) * q.group_scale(int64_t(g));
+  for (size_t g = 0; g < q.sg.size(); ++g) divisor[g] = double(q.s_t) * scale_value(cfg.scale, q.sg[g]);
   Draws draws;
   if (cfg.rounding == Rounding::stochastic) {
     draws.random = random ? random->data.data() : nullptr;
