@@ -1,6 +1,8 @@
 #include "ref/quant/quant_kernels.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "ref/quant/quantizer.h"
 
@@ -43,6 +45,16 @@ void span_t(const ElemSteps& k, const Span& s) {
 void quantize_span(const ElemSteps& k, const Span& s) {
   if (k.rounding == Rounding::nearest) k.clip ? span_t<true, true>(k, s) : span_t<true, false>(k, s);
   else k.clip ? span_t<false, true>(k, s) : span_t<false, false>(k, s);
+}
+
+uint32_t max_abs_bits(const float* x, int64_t n, uint32_t start) {
+  uint32_t best = start;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, x + i, sizeof b);
+    best = std::max(best, b & 0x7fffffffu);
+  }
+  return best;
 }
 
 }  // namespace portable
@@ -126,18 +138,37 @@ __attribute__((target("avx2"))) void span_avx2(const ElemSteps& k, const Span& s
   else k.clip ? span_avx2_r<false, true>(k, s) : span_avx2_r<false, false>(k, s);
 }
 
+__attribute__((target("avx2"))) uint32_t max_abs_avx2(const float* x, int64_t n, uint32_t start) {
+  const __m256i mask = _mm256_set1_epi32(0x7fffffff);
+  __m256i best = _mm256_set1_epi32(int32_t(start & 0x7fffffffu));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    best = _mm256_max_epu32(best, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), mask));
+  __m128i m = _mm_max_epu32(_mm256_castsi256_si128(best), _mm256_extracti128_si256(best, 1));
+  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0x4e));
+  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0xb1));
+  return portable::max_abs_bits(x + i, n - i, std::max(start, uint32_t(_mm_cvtsi128_si32(m))));
+}
+
 }  // namespace
 
 SpanFn quantize_span_avx2() { return __builtin_cpu_supports("avx2") ? span_avx2 : nullptr; }
+MaxAbsFn max_abs_bits_avx2() { return __builtin_cpu_supports("avx2") ? max_abs_avx2 : nullptr; }
 
 #else
 
 SpanFn quantize_span_avx2() { return nullptr; }
+MaxAbsFn max_abs_bits_avx2() { return nullptr; }
 
 #endif
 
 SpanFn quantize_span() {
   static const SpanFn picked = quantize_span_avx2() ? quantize_span_avx2() : portable::quantize_span;
+  return picked;
+}
+
+MaxAbsFn max_abs_bits() {
+  static const MaxAbsFn picked = max_abs_bits_avx2() ? max_abs_bits_avx2() : portable::max_abs_bits;
   return picked;
 }
 

@@ -77,13 +77,21 @@ struct Span {
 
 using SpanFn = void (*)(const ElemSteps& k, const Span& s);
 
+// Step 1 over n floats: the largest of their bits with the sign cleared,
+// start as the first value (for finite floats the integer order of these bits
+// is the order of |x|; a NaN or Inf gives at least 0x7f800000).
+using MaxAbsFn = uint32_t (*)(const float* x, int64_t n, uint32_t start);
+
 namespace portable {
 void quantize_span(const ElemSteps& k, const Span& s);
+uint32_t max_abs_bits(const float* x, int64_t n, uint32_t start);
 }  // namespace portable
 
-// The AVX2 form, or nullptr where the CPU has no AVX2.
+// The AVX2 forms, or nullptr where the CPU has no AVX2.
 SpanFn quantize_span_avx2();
-// The form picked for this CPU.
+MaxAbsFn max_abs_bits_avx2();
+// The forms picked for this CPU.
 SpanFn quantize_span();
+MaxAbsFn max_abs_bits();
 
 }  // namespace mls::quant_detail

@@ -77,18 +77,13 @@ void quantize_elements(const TensorF& x, const GroupLayout& layout, const std::v
 // whether any element is NaN or Inf (its bits at least those of Inf).
 bool group_maxima(const TensorF& x, const GroupLayout& layout, std::vector<uint32_t>& max_bits) {
   const float* data = x.data.data();
+  const quant_detail::MaxAbsFn max_abs = quant_detail::max_abs_bits();
   uint32_t all = 0;
   quant_detail::for_each_run(layout, 0, x.size(), [&](const GroupRun& run) {
     uint32_t* m = max_bits.data() + run.group;
     if (run.stride == 0) {
-      uint32_t best = *m;
-      for (int64_t i = run.begin; i < run.end; ++i) {
-        uint32_t b;
-        std::memcpy(&b, data + i, sizeof b);
-        best = std::max(best, b & 0x7fffffffu);
-      }
-      *m = best;
-      all = std::max(all, best);
+      *m = max_abs(data + run.begin, run.end - run.begin, *m);
+      all = std::max(all, *m);
       return;
     }
     for (int64_t i = run.begin; i < run.end; ++i, ++m) {

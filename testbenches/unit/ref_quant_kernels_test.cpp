@@ -7,7 +7,9 @@
 // spans starting and ending off the vector width.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -137,6 +139,37 @@ TEST(ref_quant_kernels, Avx2IsThePortableTwin) {
     }
   }
   EXPECT_GT(compared, size_t(10000));
+}
+
+}  // namespace
+
+namespace {
+
+// The maxima kernel: against |x| taken in float over edge values (finite),
+// and the AVX2 form against its twin on any bits (NaN, Inf, both zeros,
+// denormals), every length up to 40 and every start.
+TEST(ref_quant_kernels, MaxAbsBitsIsTheLargestMagnitude) {
+  std::mt19937_64 rng(13);
+  const mls::quant_detail::MaxAbsFn avx2 = mls::quant_detail::max_abs_bits_avx2();
+  for (int round = 0; round < 200; ++round) {
+    std::vector<float> x(size_t(rng() % 41));
+    for (float& v : x) v = edge_value(rng);
+    float want = 0.0f;
+    for (float v : x) want = std::max(want, std::fabs(v));
+    const uint32_t got = mls::quant_detail::portable::max_abs_bits(x.data(), int64_t(x.size()), 0);
+    float got_f;
+    std::memcpy(&got_f, &got, sizeof got_f);
+    ASSERT_EQ(got_f, want);
+    std::vector<uint32_t> bits(x.size());
+    for (uint32_t& b : bits) b = (rng() % 3 == 0) ? uint32_t(rng()) : (rng() % 2 ? 0x7f800000u : 0x80000000u) | uint32_t(rng() % 3);
+    std::memcpy(x.data(), bits.data(), bits.size() * sizeof(float));
+    const uint32_t start = (rng() % 2) ? 0u : uint32_t(rng()) & 0x7fffffffu;
+    if (avx2) {
+      ASSERT_EQ(avx2(x.data(), int64_t(x.size()), start),
+                mls::quant_detail::portable::max_abs_bits(x.data(), int64_t(x.size()), start))
+          << x.size();
+    }
+  }
 }
 
 }  // namespace
