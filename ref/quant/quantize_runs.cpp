@@ -3,8 +3,8 @@
 // plain walk quantize_reference. One pass finds the group maxima and any
 // NaN or Inf (from the floats' bits); the per-group constants (scale,
 // divisor) are made once; each element then takes steps 3-6 with its exponent
-// read from the bits of x_f and integer rounding, where quantize_magnitude
-// calls frexp-like helpers and rounds in double.
+// read from the bits of x_f and integer rounding (quant_kernels.h, whose AVX2
+// kernels take the maxima and the elements of a run of one group).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
