@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include "ref/core/error.h"
 #include "ref/core/rng.h"
@@ -192,80 +191,6 @@ void check_finite(const TensorF& x, const std::string& name) {
       throw Error("tensor '" + name + "': " + (std::isnan(v) ? "NaN" : "Inf") + " at flat index " +
                   std::to_string(i));
   }
-}
-
-namespace {
-
-void check_random(const TensorF& x, const TensorF& random, const std::string& name) {
-  if (random.shape != x.shape)
-    throw Error("tensor '" + name + "': random tensor shape " + shape_str(random.shape) +
-                " differs from the tensor's " + shape_str(x.shape));
-  for (int64_t i = 0; i < random.size(); ++i) {
-    const float r = random.data[static_cast<size_t>(i)];
-    if (!(r >= -0.5f && r < 0.5f))
-      throw Error("tensor '" + name + "': random value " + std::to_string(r) + " at flat index " +
-                  std::to_string(i) + " is outside [-0.5, 0.5)");
-  }
-}
-
-template <class F>
-void parallel_for(int64_t n, int threads, F&& body) {
-  threads = std::max(1, std::min<int>(threads, static_cast<int>(std::min<int64_t>(n, 64))));
-  if (threads == 1) {
-    body(int64_t{0}, n);
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] { body(n * t / threads, n * (t + 1) / threads); });
-  for (auto& th : pool) th.join();
-}
-
-}  // namespace
-
-QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg,
-                     const TensorF* random, int threads) {
-  return quantize(x, name, cfg, default_block_axis(x.shape), random, threads);
-}
-
-QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg, const BlockAxis& axis,
-                     const TensorF* random, int threads) {
-  check_finite(x, name);
-  if (random) check_random(x, *random, name);
-  QuantTensor q;
-  q.name = name;
-  q.shape = x.shape;
-  q.elem = cfg.elem;
-  q.scale = cfg.scale;
-  q.layout = GroupLayout(x.shape, cfg.group, axis);
-  q.sq.assign(x.data.size(), 0);
-
-  std::vector<float> group_max(static_cast<size_t>(q.layout.groups()), 0.0f);
-  for (int64_t i = 0; i < x.size(); ++i) {
-    float& gm = group_max[static_cast<size_t>(q.layout.group_of(i))];
-    gm = std::max(gm, std::fabs(x.data[static_cast<size_t>(i)]));
-  }
-  for (float gm : group_max) q.s_t = std::max(q.s_t, gm);
-  q.sg.resize(group_max.size());
-  for (size_t g = 0; g < group_max.size(); ++g)
-    q.sg[g] = group_scale_for_ratio(q.s_t == 0.0f ? 0.0 : double(group_max[g]) / double(q.s_t), cfg.scale,
-                                    cfg.scale_rule, cfg.elem);
-  if (q.s_t == 0.0f) return q;
-
-  // Each group's divisor once (the same double product as per element).
-  std::vector<double> divisor(q.sg.size());
-  for (size_t g = 0; g < q.sg.size(); ++g) divisor[g] = double(q.s_t) * q.group_scale(int64_t(g));
-  const CounterRng rng(cfg.seed, name);
-  parallel_for(x.size(), threads, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const double v = x.data[static_cast<size_t>(i)];
-      const double x_f = std::fabs(v) / divisor[static_cast<size_t>(q.layout.group_of(i))];
-      const float r = random ? random->data[static_cast<size_t>(i)] : rng.at(static_cast<uint64_t>(i));
-      const int64_t mag = quantize_magnitude(x_f, cfg.elem, cfg.rounding, r, cfg.clip);
-      q.sq[static_cast<size_t>(i)] = static_cast<int32_t>(v < 0 ? -mag : mag);
-    }
-  });
-  return q;
 }
 
 TensorF dequantize(const QuantTensor& q) {

@@ -84,6 +84,11 @@ QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfi
 QuantTensor quantize(const TensorF& x, const std::string& name, const QuantConfig& cfg, const BlockAxis& axis,
                      const TensorF* random = nullptr, int threads = 1);
 
+// The plain walk of the same steps, element by element (quantize_reference.cpp):
+// the reference the fast walk of quantize is tested against, bit for bit.
+QuantTensor quantize_reference(const TensorF& x, const std::string& name, const QuantConfig& cfg,
+                               const BlockAxis& axis, const TensorF* random = nullptr, int threads = 1);
+
 // Throws mls::Error naming `name` and the first NaN or Inf element.
 void check_finite(const TensorF& x, const std::string& name);
 
