@@ -178,12 +178,15 @@ __attribute__((target("avx2"))) inline int over8(__m256i sum, __m256i abs_sum, _
 
 // One slot's sums over its pairs, two vectors of eight lanes; with Abs also
 // sum |x| |y| (both by pabsw: |x|, |y| <= 2^15 - 1).
-// Narrow: lanes 0 .. 7 only (out[1], out[3] stay zero).
-template <bool Abs, bool Narrow>
+// Narrow: lanes 0 .. 7 only (out[1], out[3] stay zero). N > 0: exactly N
+// pairs, the loop unrolled (chunks of up to 16 elements); N = 0: npairs.
+template <bool Abs, bool Narrow, int N = 0>
 __attribute__((target("avx2"))) inline void slot_sums8x2(const __m256i* xv, const int32_t* y, int32_t npairs,
                                                         __m256i* out) {
   __m256i s0 = _mm256_setzero_si256(), s1 = s0, a0 = s0, a1 = s0;
-  for (int32_t q = 0; q < npairs; ++q) {
+  const int32_t n = N > 0 ? N : npairs;
+#pragma GCC unroll 8
+  for (int32_t q = 0; q < n; ++q) {
     const __m256i yq = _mm256_set1_epi32(y[q]);
     const __m256i x0 = _mm256_loadu_si256(xv + 2 * q);
     s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, yq));
@@ -198,23 +201,47 @@ __attribute__((target("avx2"))) inline void slot_sums8x2(const __m256i* xv, cons
   out[0] = s0, out[1] = s1, out[2] = a0, out[3] = a1;
 }
 
+// slot_sums8x2 with the pair count of chunks up to 16 elements unrolled.
+template <bool Abs, bool Narrow>
+__attribute__((target("avx2"))) inline void slot_sums(const __m256i* xv, const int32_t* y, int32_t npairs,
+                                                     __m256i* out) {
+  switch (npairs) {
+    case 1: return slot_sums8x2<Abs, Narrow, 1>(xv, y, 1, out);
+    case 2: return slot_sums8x2<Abs, Narrow, 2>(xv, y, 2, out);
+    case 3: return slot_sums8x2<Abs, Narrow, 3>(xv, y, 3, out);
+    case 4: return slot_sums8x2<Abs, Narrow, 4>(xv, y, 4, out);
+    case 5: return slot_sums8x2<Abs, Narrow, 5>(xv, y, 5, out);
+    case 6: return slot_sums8x2<Abs, Narrow, 6>(xv, y, 6, out);
+    case 7: return slot_sums8x2<Abs, Narrow, 7>(xv, y, 7, out);
+    case 8: return slot_sums8x2<Abs, Narrow, 8>(xv, y, 8, out);
+    default: return slot_sums8x2<Abs, Narrow>(xv, y, npairs, out);
+  }
+}
+
+// The operands' fields in locals: the stores to val (may_alias vectors)
+// would otherwise reload them every slot.
 template <bool Check, bool Narrow>
 __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, const LaneSlot* slots, int n,
                                                         float* val, uint16_t* replay) {
   const __m256i hi = _mm256_set1_epi32(op.hi), hi1 = _mm256_set1_epi32(op.hi + 1);
+  const int16_t* const x = op.x;
+  const int32_t* const y0 = op.y;
+  const int32_t *const xmax = op.xmax, *const ysum = op.ysum;
+  const double *const fx0 = op.fx, *const fy0 = op.fy;
+  const int64_t bound = op.hi;
   int any = 0;
   for (int s = 0; s < n; ++s) {
     const LaneSlot& sl = slots[s];
-    const __m256i* xv = reinterpret_cast<const __m256i*>(op.x + sl.q0 * kLanes * 2);
-    const int32_t* y = op.y + sl.q0;
-    const bool abs = Check && !bounded(op, sl);
+    const __m256i* xv = reinterpret_cast<const __m256i*>(x + sl.q0 * kLanes * 2);
+    const int32_t* y = y0 + sl.q0;
+    const bool abs = Check && !(xmax && int64_t(xmax[sl.j]) * ysum[sl.j] <= bound);  // bounded()
     __m256i v[4];
     if (abs)
-      slot_sums8x2<true, Narrow>(xv, y, sl.npairs, v);
+      slot_sums<true, Narrow>(xv, y, sl.npairs, v);
     else
-      slot_sums8x2<false, Narrow>(xv, y, sl.npairs, v);
-    const double* fx = op.fx + int64_t(sl.g) * kLanes;
-    const __m256d fy = _mm256_set1_pd(op.fy[sl.g]);
+      slot_sums<false, Narrow>(xv, y, sl.npairs, v);
+    const double* fx = fx0 + int64_t(sl.g) * kLanes;
+    const __m256d fy = _mm256_set1_pd(fy0[sl.g]);
     scale8(v[0], fx, fy, val + s * kLanes);
     if constexpr (Narrow)
       _mm256_storeu_ps(val + s * kLanes + 8, _mm256_setzero_ps());
@@ -222,7 +249,7 @@ __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, 
       scale8(v[1], fx + 8, fy, val + s * kLanes + 8);
     if constexpr (Check) {
       int bits = abs ? over8(v[0], v[2], hi, hi1) | (Narrow ? 0 : over8(v[1], v[3], hi, hi1) << 8) : 0;
-      if (bits) bits = prefix_leaves8x2(xv, y, sl.npairs, op.hi, bits);
+      if (bits) bits = prefix_leaves8x2(xv, y, sl.npairs, int32_t(bound), bits);
       replay[s] = uint16_t(bits);
       any |= bits;
     }
