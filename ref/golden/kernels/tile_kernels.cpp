@@ -266,9 +266,25 @@ __attribute__((target("avx2"))) bool tile_values_avx2_impl(const TileOperands& o
                : tile_values_avx2_t<false, false>(op, slots, n, val, replay);
 }
 
+// N rows (a power of two) in registers: each level pairs rows 2i and 2i + 1
+// in order, as tree_full's loop does; the root added to tot.
+template <int N>
+__attribute__((target("avx2"))) inline void tree_add_pow2(const float* v, float* tot) {
+  __m256 r[N / 2][2];
+  for (int i = 0; i < N / 2; ++i)
+    for (int h = 0; h < 2; ++h)
+      r[i][h] = _mm256_add_ps(_mm256_loadu_ps(v + 2 * i * kLanes + 8 * h), _mm256_loadu_ps(v + (2 * i + 1) * kLanes + 8 * h));
+  for (int n = N / 2; n > 1; n /= 2)
+    for (int i = 0; i < n / 2; ++i)
+      for (int h = 0; h < 2; ++h) r[i][h] = _mm256_add_ps(r[2 * i][h], r[2 * i + 1][h]);
+  for (int h = 0; h < 2; ++h) _mm256_storeu_ps(tot + 8 * h, _mm256_add_ps(_mm256_loadu_ps(tot + 8 * h), r[0][h]));
+}
+
 // tree_full across the lanes, two vectors of eight per row (IEEE additions:
 // the same bits as lane by lane).
 __attribute__((target("avx2"))) void tree_add_avx2_impl(float* v, int n, float* tot) {
+  if (n == 16) return tree_add_pow2<16>(v, tot);  // the usual tile: rows held in registers
+  if (n == 8) return tree_add_pow2<8>(v, tot);
   for (; n > 1; n = (n + 1) / 2) {
     for (int i = 0; i < n / 2; ++i) {
       const float *a = v + 2 * i * kLanes, *b = a + kLanes;

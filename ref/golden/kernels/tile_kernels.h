@@ -50,7 +50,8 @@ struct TileOperands {
 // |x|, |y| <= 2^15 - 1. Writes val[s * kLanes + c] for s < n and, with the check, replay[s];
 // returns whether some replay bit is set.
 using TileValuesFn = bool (*)(const TileOperands& op, const LaneSlot* slots, int n, float* val, uint16_t* replay);
-// The pairwise tree over n rows of kLanes values (in place), root added to tot.
+// The pairwise tree over n rows of kLanes values, root added to tot (val is
+// scratch: its contents after the call are unspecified).
 using TreeAddFn = void (*)(float* val, int n, float* tot);
 
 // The sequential walk of one slot's chunk (accumulate(): each addition
