@@ -65,18 +65,34 @@ __attribute__((target("avx2"))) inline int32_t hsum8(__m256i v) {
 template <bool Sums>
 __attribute__((target("avx2"))) void dense_t(const RowGather& r, int16_t* out, int32_t* sums) {
   const __m256i zero = _mm256_setzero_si256(), none = _mm256_set1_epi32(-1);
-  for (int64_t g = 0; g < r.groups; ++g) {
-    const int* src = reinterpret_cast<const int*>(r.sq + r.base + g * r.step);
-    for (int64_t c = 0; c < r.per_group; ++c) {
-      const __m256i o0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.off + c * kChunkMax));
-      const __m256i o1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.off + c * kChunkMax + 8));
+  // r's fields in locals: the vector stores may alias them.
+  const int32_t *const off = r.off, *const slot = r.slot, *const sq = r.sq + r.base;
+  const int64_t groups = r.groups, per_group = r.per_group, step = r.step, group_slots = r.group_slots;
+  for (int64_t g = 0; g < groups; ++g) {
+    const int* src = reinterpret_cast<const int*>(sq + g * step);
+    int16_t* o = out + g * group_slots;
+    for (int64_t c = 0; c < per_group; ++c) {
+      const __m256i o0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off + c * kChunkMax));
+      const __m256i o1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off + c * kChunkMax + 8));
       const __m256i v0 = _mm256_mask_i32gather_epi32(zero, src, o0, _mm256_cmpgt_epi32(o0, none), 4);
       const __m256i v1 = _mm256_mask_i32gather_epi32(zero, src, o1, _mm256_cmpgt_epi32(o1, none), 4);
       const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + g * r.group_slots + r.slot[c]), packed);
-      if constexpr (Sums) sums[g * r.per_group + c] = hsum8(_mm256_add_epi32(_mm256_abs_epi32(v0), _mm256_abs_epi32(v1)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + slot[c]), packed);
+      if constexpr (Sums) sums[g * per_group + c] = hsum8(_mm256_add_epi32(_mm256_abs_epi32(v0), _mm256_abs_epi32(v1)));
     }
   }
+}
+
+// The row's real taps (offset >= 0), sixteen offsets at a time: the dense
+// form needs only their count, not list_taps' list.
+__attribute__((target("avx2"))) int64_t count_real(const RowGather& r) {
+  const __m256i none = _mm256_set1_epi32(-1);
+  int64_t real = 0;
+  for (int64_t i = 0; i < r.per_group * kChunkMax; i += 8) {
+    const __m256i o = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.off + i));
+    real += __builtin_popcount(unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(o, none)))));
+  }
+  return real;
 }
 
 // Each group's slots cleared sixteen at a time, its real taps written one
@@ -107,16 +123,17 @@ __attribute__((target("avx2"))) void sparse_t(const RowGather& r, int16_t* out, 
 }
 
 __attribute__((target("avx2"))) void row_gather_avx2_impl(const RowGather& r, int16_t* out, int32_t* sums) {
-  const int64_t real = list_taps(r);
-  if (2 * real > r.per_group * kChunkMax) {
+  if (2 * count_real(r) > r.per_group * kChunkMax) {
     if (sums)
       dense_t<true>(r, out, sums);
     else
       dense_t<false>(r, out, sums);
-  } else if (sums) {
-    sparse_t<true>(r, out, sums);
   } else {
-    sparse_t<false>(r, out, sums);
+    list_taps(r);
+    if (sums)
+      sparse_t<true>(r, out, sums);
+    else
+      sparse_t<false>(r, out, sums);
   }
 }
 
