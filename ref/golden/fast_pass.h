@@ -41,10 +41,15 @@ struct SlotChunk {
 
 constexpr int64_t kFastScaleLimit = int64_t{1} << 44;  // |P| below this: |P * mx * my| < 2^52
 
+// |e| as uint32 (2^31 for INT32_MIN) and the max in uint32: a loop the
+// compiler vectorizes (the int64 form did not).
 inline int64_t max_abs(const std::vector<int32_t>& v) {
-  int64_t m = 0;
-  for (int32_t e : v) m = std::max<int64_t>(m, e < 0 ? -int64_t(e) : int64_t(e));
-  return m;
+  uint32_t m = 0;
+  for (int32_t e : v) {
+    const uint32_t a = e < 0 ? 0u - uint32_t(e) : uint32_t(e);
+    m = a > m ? a : m;
+  }
+  return int64_t(m);
 }
 
 template <class T>
