@@ -331,17 +331,19 @@ struct LanePass {
   void replay_lanes(int64_t b, int64_t p, const kernels::TileOperands& op, const kernels::LaneSlot* slot,
                     const SlotChunk* tile, int rows, int lanes, const uint16_t* replay, float* val) {
     const bool vec = d.array.acc_bits <= kernels::kReplayBitsMax, wrap = d.array.acc_overflow == Overflow::wrap;
+    const unsigned mask = (1u << lanes) - 1;
     alignas(32) int32_t sums[kLanes];
     for (int s = 0; s < rows; ++s) {
-      const uint16_t bits = uint16_t(replay[s] & ((1u << lanes) - 1));
-      if (bits && vec) d.acc_overflow += replay_(op, slot[s], bits, d.array.acc_bits, wrap, sums);
-      for (int c = 0; c < lanes && bits; ++c)
-        if (bits >> c & 1) {
-          const int64_t sum = vec ? sums[c] : checked_lane(op.x, c, op.y, slot[s].q0, 2 * int64_t(slot[s].npairs));
-          const double fx = fxl[size_t((b * d.lp.g + tile[s].g) * kLanes + c)];
-          const double fy = d.fy[size_t((p - p0) * d.lp.g + tile[s].g)];
-          val[s * kLanes + c] = static_cast<float>(double(sum) * fx * fy);
-        }
+      unsigned bits = replay[s] & mask;
+      if (!bits) continue;
+      if (vec) d.acc_overflow += replay_(op, slot[s], uint16_t(bits), d.array.acc_bits, wrap, sums);
+      const double* fx = &fxl[size_t((b * d.lp.g + tile[s].g) * kLanes)];
+      const double fy = d.fy[size_t((p - p0) * d.lp.g + tile[s].g)];
+      for (; bits; bits &= bits - 1) {  // the set lanes, lowest first
+        const int c = __builtin_ctz(bits);
+        const int64_t sum = vec ? sums[c] : checked_lane(op.x, c, op.y, slot[s].q0, 2 * int64_t(slot[s].npairs));
+        val[s * kLanes + c] = static_cast<float>(double(sum) * fx[c] * fy);
+      }
     }
   }
 
