@@ -145,11 +145,15 @@ __attribute__((target("avx2"))) inline void scale8(__m256i sum, const double* fx
 // Of the lanes in `bits`, those some partial sum of which (in ascending k)
 // really leaves [-hi - 1, hi]: k even and odd apart by masking Y's pair, so
 // each pmaddwd is one product per lane; |partial sum| <= sum |x||y| < 2^31.
+// N > 0: exactly N pairs, unrolled; N = 0: npairs.
+template <int N = 0>
 __attribute__((target("avx2"))) int prefix_leaves8x2(const __m256i* xv, const int32_t* y, int32_t npairs, int32_t hi,
                                                     int bits) {
   const __m256i h = _mm256_set1_epi32(hi), l = _mm256_set1_epi32(-hi - 1), even = _mm256_set1_epi32(0xFFFF);
   __m256i r0 = _mm256_setzero_si256(), r1 = r0, over0 = r0, over1 = r0;
-  for (int32_t q = 0; q < npairs; ++q) {
+  const int32_t n = N > 0 ? N : npairs;
+#pragma GCC unroll 8
+  for (int32_t q = 0; q < n; ++q) {
     const __m256i yq = _mm256_set1_epi32(y[q]);
     const __m256i ye = _mm256_and_si256(yq, even), yo = _mm256_andnot_si256(even, yq);
     const __m256i x0 = _mm256_loadu_si256(xv + 2 * q), x1 = _mm256_loadu_si256(xv + 2 * q + 1);
@@ -164,6 +168,22 @@ __attribute__((target("avx2"))) int prefix_leaves8x2(const __m256i* xv, const in
   }
   const int left = _mm256_movemask_ps(_mm256_castsi256_ps(over0)) | (_mm256_movemask_ps(_mm256_castsi256_ps(over1)) << 8);
   return bits & left;
+}
+
+// prefix_leaves8x2 with the pair count of chunks up to 16 elements unrolled.
+__attribute__((target("avx2"))) int prefix_leaves(const __m256i* xv, const int32_t* y, int32_t npairs, int32_t hi,
+                                                 int bits) {
+  switch (npairs) {
+    case 1: return prefix_leaves8x2<1>(xv, y, 1, hi, bits);
+    case 2: return prefix_leaves8x2<2>(xv, y, 2, hi, bits);
+    case 3: return prefix_leaves8x2<3>(xv, y, 3, hi, bits);
+    case 4: return prefix_leaves8x2<4>(xv, y, 4, hi, bits);
+    case 5: return prefix_leaves8x2<5>(xv, y, 5, hi, bits);
+    case 6: return prefix_leaves8x2<6>(xv, y, 6, hi, bits);
+    case 7: return prefix_leaves8x2<7>(xv, y, 7, hi, bits);
+    case 8: return prefix_leaves8x2<8>(xv, y, 8, hi, bits);
+    default: return prefix_leaves8x2(xv, y, npairs, hi, bits);
+  }
 }
 
 // The lanes of eight whose positive half (abs + sum) / 2 passes hi or whose
@@ -249,7 +269,7 @@ __attribute__((target("avx2"))) bool tile_values_avx2_t(const TileOperands& op, 
       scale8(v[1], fx + 8, fy, val + s * kLanes + 8);
     if constexpr (Check) {
       int bits = abs ? over8(v[0], v[2], hi, hi1) | (Narrow ? 0 : over8(v[1], v[3], hi, hi1) << 8) : 0;
-      if (bits) bits = prefix_leaves8x2(xv, y, sl.npairs, int32_t(bound), bits);
+      if (bits) bits = prefix_leaves(xv, y, sl.npairs, int32_t(bound), bits);
       replay[s] = uint16_t(bits);
       any |= bits;
     }
@@ -313,7 +333,8 @@ __attribute__((target("avx2"))) inline int step8(__m256i& acc, __m256i product, 
 
 // Both halves of eight lanes, k even and odd apart by masking Y's pair (one
 // product per pmaddwd lane), as prefix_leaves8x2.
-template <bool Wrap>
+// N > 0: exactly N pairs, unrolled; N = 0: sl.npairs.
+template <bool Wrap, int N = 0>
 __attribute__((target("avx2"))) uint64_t replay_t(const TileOperands& op, const LaneSlot& sl, uint16_t bits,
                                                  int acc_bits, int32_t* sums) {
   const int32_t hi_v = int32_t((int64_t{1} << (acc_bits - 1)) - 1);
@@ -326,7 +347,9 @@ __attribute__((target("avx2"))) uint64_t replay_t(const TileOperands& op, const 
     const int mask = (bits >> (8 * h)) & 0xFF;
     if (!mask) continue;
     __m256i acc = _mm256_setzero_si256();
-    for (int32_t q = 0; q < sl.npairs; ++q) {
+    const int32_t n = N > 0 ? N : sl.npairs;
+#pragma GCC unroll 8
+    for (int32_t q = 0; q < n; ++q) {
       const __m256i yq = _mm256_set1_epi32(y[q]);
       const __m256i x = _mm256_loadu_si256(xv + 2 * q + h);
       int out = step8<Wrap>(acc, _mm256_madd_epi16(x, _mm256_and_si256(yq, even)), lo, hi, mod) & mask;
@@ -339,9 +362,26 @@ __attribute__((target("avx2"))) uint64_t replay_t(const TileOperands& op, const 
   return overflows;
 }
 
+// replay_t with the pair count of chunks up to 16 elements unrolled.
+template <bool Wrap>
+__attribute__((target("avx2"))) uint64_t replay_n(const TileOperands& op, const LaneSlot& sl, uint16_t bits,
+                                                 int acc_bits, int32_t* sums) {
+  switch (sl.npairs) {
+    case 1: return replay_t<Wrap, 1>(op, sl, bits, acc_bits, sums);
+    case 2: return replay_t<Wrap, 2>(op, sl, bits, acc_bits, sums);
+    case 3: return replay_t<Wrap, 3>(op, sl, bits, acc_bits, sums);
+    case 4: return replay_t<Wrap, 4>(op, sl, bits, acc_bits, sums);
+    case 5: return replay_t<Wrap, 5>(op, sl, bits, acc_bits, sums);
+    case 6: return replay_t<Wrap, 6>(op, sl, bits, acc_bits, sums);
+    case 7: return replay_t<Wrap, 7>(op, sl, bits, acc_bits, sums);
+    case 8: return replay_t<Wrap, 8>(op, sl, bits, acc_bits, sums);
+    default: return replay_t<Wrap>(op, sl, bits, acc_bits, sums);
+  }
+}
+
 __attribute__((target("avx2"))) uint64_t replay_avx2_impl(const TileOperands& op, const LaneSlot& sl, uint16_t bits,
                                                          int acc_bits, bool wrap, int32_t* sums) {
-  return wrap ? replay_t<true>(op, sl, bits, acc_bits, sums) : replay_t<false>(op, sl, bits, acc_bits, sums);
+  return wrap ? replay_n<true>(op, sl, bits, acc_bits, sums) : replay_n<false>(op, sl, bits, acc_bits, sums);
 }
 
 }  // namespace
