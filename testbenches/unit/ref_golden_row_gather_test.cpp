@@ -90,11 +90,13 @@ TEST(GoldenRowGather, FormsMatchTheDefinition) {
   }
 }
 
-// A 3 x 3 window clear of the padding (the AVX2 form's masked loads of three
-// runs of three): one chunk of nine per group, Y ending at the last element
-// read; `broken`: one tap moved out of its run (the gathers instead).
-Row window_row(std::mt19937_64& rng, bool broken, bool edge) {
+// A 3 x 3 window (the AVX2 form's masked loads of three runs of three): one
+// chunk of nine per group, Y ending at the last element read; `padded`: taps of the padding (-1) in the runs, a run possibly
+// starting before Y's first element; `broken`: one tap moved out of its run
+// (the gathers instead).
+Row window_row(std::mt19937_64& rng, bool padded, bool broken, bool edge) {
   Row r = random_row(rng, 1.0, edge);
+  if (rng() % 2) r.base = 0;
   r.per_group = 1;
   r.slot.assign(1, 0);
   r.group_slots = 10;
@@ -102,8 +104,13 @@ Row window_row(std::mt19937_64& rng, bool broken, bool edge) {
   r.off.assign(size_t(kChunkMax), -1);
   const int32_t span = 40;
   for (int run = 0; run < 3; ++run) {
-    const int32_t start = run == 2 && rng() % 2 ? span - 3 : int32_t(rng() % uint64_t(span - 2));
-    for (int i = 0; i < 3; ++i) r.off[size_t(3 * run + i)] = start + i;
+    // Padding: none, the first tap (the run may start before Y), the last, the whole run.
+    const int pad = padded ? int(rng() % 4) : 0;
+    const int32_t start = pad == 1 && rng() % 2 ? -1
+                          : run == 2 && rng() % 2 ? span - 3
+                                                  : int32_t(rng() % uint64_t(span - 2));
+    for (int i = 0; i < 3; ++i)
+      if (!(pad == 1 && i == 0) && !(pad == 2 && i == 2) && pad != 3) r.off[size_t(3 * run + i)] = start + i;
   }
   if (broken) r.off[rng() % 9] = int32_t(rng() % uint64_t(span));
   r.sq.resize(size_t(r.base + (r.groups - 1) * r.step + span));
@@ -114,7 +121,7 @@ Row window_row(std::mt19937_64& rng, bool broken, bool edge) {
 TEST(GoldenRowGather, WindowRowsMatchTheDefinition) {
   std::mt19937_64 rng(33);
   for (int n = 0; n < 2000; ++n) {
-    Row row = window_row(rng, n % 5 == 4, n % 7 == 0);
+    Row row = window_row(rng, n % 2 == 1, n % 5 == 4, n % 7 == 0);
     expect_definition(row, portable::row_gather, "portable");
     expect_definition(row, row_gather(), "dispatched");
     if (row_gather_avx2()) expect_definition(row, row_gather_avx2(), "avx2");

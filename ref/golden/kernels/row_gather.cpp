@@ -83,34 +83,52 @@ __attribute__((target("avx2"))) void dense_t(const RowGather& r, int16_t* out, i
   }
 }
 
-// Whether the row's one chunk per group is a 3 x 3 window clear of the
-// padding: nine real taps in three runs of three (off[3r + i] = off[3r] + i),
-// the rest -1.
-inline bool window3x3(const RowGather& r) {
+// Whether the row's one chunk per group is a 3 x 3 window: nine taps in
+// three runs of three, each run's real taps (offset >= 0; the others are
+// padding) at start[r] + i for its i in 0 .. 2, the rest of the chunk -1.
+// start[r]: 0 for a run with no real tap.
+inline bool window3x3(const RowGather& r, int32_t* start) {
   if (r.per_group != 1) return false;
-  for (int k = 0; k < 9; ++k)
-    if (r.off[k] < 0 || r.off[k] != r.off[k - k % 3] + k % 3) return false;
   for (int k = 9; k < kChunkMax; ++k)
     if (r.off[k] >= 0) return false;
+  for (int run = 0; run < 3; ++run) {
+    const int32_t* o = r.off + 3 * run;
+    int first = 0;
+    while (first < 3 && o[first] < 0) ++first;
+    start[run] = first < 3 ? o[first] - first : 0;
+    for (int i = first; i < 3; ++i)
+      if (o[i] >= 0 && o[i] != start[run] + i) return false;
+  }
   return true;
 }
 
-// dense_t for a window3x3 row: each run as one masked load of three (the
-// fourth element not read), packed to int16 and moved into k order by
-// pshufb, the chunk's other seven slots zero; the same stores as dense_t.
+// dense_t for a window3x3 row: each run as one masked load of three (its
+// padding taps and the fourth element not read: they load 0), packed to
+// int16 and moved into k order by pshufb, the chunk's other seven slots
+// zero; the same stores as dense_t.
 template <bool Sums>
-__attribute__((target("avx2"))) void window_t(const RowGather& r, int16_t* out, int32_t* sums) {
-  const __m128i three = _mm_setr_epi32(-1, -1, -1, 0), zero = _mm_setzero_si128();
+__attribute__((target("avx2"))) void window_t(const RowGather& r, const int32_t* start, int16_t* out, int32_t* sums) {
+  const __m128i none = _mm_set1_epi32(-1), zero = _mm_setzero_si128();
   // int16 [a0 a1 a2 0 b0 b1 b2 0] -> [a0 a1 a2 b0 b1 b2 - -]; [c0 c1 c2 0 ...] -> slots 6, 7 and 8.
   const __m128i ab = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, -1, -1, -1, -1);
   const __m128i c_lo = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 2, 3);
   const __m128i c_hi = _mm_setr_epi8(4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-  const int32_t *const sq = r.sq + r.base, o0 = r.off[0], o1 = r.off[3], o2 = r.off[6], slot = r.slot[0];
+  __m128i mask[3];
+  for (int run = 0; run < 3; ++run) {
+    const int32_t* o = r.off + 3 * run;
+    mask[run] = _mm_cmpgt_epi32(_mm_setr_epi32(o[0], o[1], o[2], -1), none);
+  }
+  // Each run's first element as an address (start may be -2 .. -1 at the
+  // padding: those elements are masked off, never read).
+  const intptr_t s0 = intptr_t(start[0]) * 4, s1 = intptr_t(start[1]) * 4, s2 = intptr_t(start[2]) * 4;
+  const int32_t* const sq = r.sq + r.base;
+  const int32_t slot = r.slot[0];
   const int64_t groups = r.groups, step = r.step, group_slots = r.group_slots;
   for (int64_t g = 0; g < groups; ++g) {
-    const int* src = reinterpret_cast<const int*>(sq + g * step);
-    const __m128i va = _mm_maskload_epi32(src + o0, three), vb = _mm_maskload_epi32(src + o1, three);
-    const __m128i vc = _mm_maskload_epi32(src + o2, three);
+    const uintptr_t src = reinterpret_cast<uintptr_t>(sq + g * step);
+    const __m128i va = _mm_maskload_epi32(reinterpret_cast<const int*>(src + s0), mask[0]);
+    const __m128i vb = _mm_maskload_epi32(reinterpret_cast<const int*>(src + s1), mask[1]);
+    const __m128i vc = _mm_maskload_epi32(reinterpret_cast<const int*>(src + s2), mask[2]);
     const __m128i pab = _mm_packs_epi32(va, vb), pc = _mm_packs_epi32(vc, zero);
     const __m128i lo = _mm_or_si128(_mm_shuffle_epi8(pab, ab), _mm_shuffle_epi8(pc, c_lo));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + g * group_slots + slot),
@@ -163,11 +181,12 @@ __attribute__((target("avx2"))) void sparse_t(const RowGather& r, int16_t* out, 
 }
 
 __attribute__((target("avx2"))) void row_gather_avx2_impl(const RowGather& r, int16_t* out, int32_t* sums) {
-  if (window3x3(r)) {
+  int32_t start[3];
+  if (window3x3(r, start)) {
     if (sums)
-      window_t<true>(r, out, sums);
+      window_t<true>(r, start, out, sums);
     else
-      window_t<false>(r, out, sums);
+      window_t<false>(r, start, out, sums);
   } else if (2 * count_real(r) > r.per_group * kChunkMax) {
     if (sums)
       dense_t<true>(r, out, sums);

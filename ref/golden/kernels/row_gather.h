@@ -13,7 +13,9 @@
 // may write 16 int16 past the row (the caller leaves that slack). |sq| <=
 // 2^15 - 1 at every offset read. list_taps fills the row's list of real
 // taps (offset >= 0), which the AVX2 form walks where at most half are real
-// (else it gathers each chunk with two masked gathers). Runtime dispatch:
+// (else it gathers each chunk with two masked gathers); a row of one 3 x 3
+// window per group (three runs of three taps, padding taps -1) it loads as
+// three masked loads per group, no gather. Runtime dispatch:
 // AVX2 where the CPU has it, else the portable twin
 // (testbenches/unit/ref_golden_row_gather_test.cpp compares the two).
 #include <cstdint>
