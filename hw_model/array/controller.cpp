@@ -64,6 +64,7 @@ void Controller::build_tiles(const LayerJob& job) {
       tile.len[i] = int32_t(job.plan.length(j));
       tile.gk0[i] = int64_t(tile.g[i]) * job.k + tile.k0[i];
       for (int32_t s = 0; s < std::min(tile.len[i], tile.steps); ++s) ++tile.active_at[size_t(s)];
+      tile.row_steps += uint64_t(std::min(tile.len[i], tile.steps));
     }
   }
 }
