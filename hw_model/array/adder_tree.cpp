@@ -31,11 +31,7 @@ uint64_t AdderTree::load_input(Stage& dst, const ScaledSums& in, bool rst) {
   return kernels::tree_tile(dst.value.data(), t, scratch_.data(), ops_.data()) * uint64_t(in.active_cols);
 }
 
-void AdderTree::edge(const ScaledSums& in_s, ColumnValues& o, bool rst) {
-  if (!busy_ && !in_s.tag.valid && !rst) {
-    o.tag.valid = false;  // nothing in flight: every stage would pass invalid values on
-    return;
-  }
+void AdderTree::move(const ScaledSums& in_s, ColumnValues& o, bool rst) {
   // The stage feeding the output register: the last internal one, or the input.
   uint64_t adds = stages_ == 1 ? load_input(head_, in_s, rst) : 0;
   const Stage& last_in = stages_ > 1 ? stage(stages_ - 2) : head_;

@@ -28,9 +28,19 @@ class AdderTree {
 
   AdderTree(const ArrayConfig& cfg, Stats* stats);
   int stages() const { return stages_; }
-  void edge(const ScaledSums& in, ColumnValues& out, bool rst);
+  void edge(const ScaledSums& in, ColumnValues& out, bool rst) {
+    // Nothing in flight: every stage would pass invalid values on. Checked
+    // here, in the caller, as most edges between tiles are such edges.
+    if (!busy_ && !in.tag.valid && !rst) {
+      out.tag.valid = false;
+      return;
+    }
+    move(in, out, rst);
+  }
 
  private:
+  void move(const ScaledSums& in, ColumnValues& out, bool rst);  // an edge with a tile in flight
+
   // A stage register: a tile's column sums on their way to the output.
   struct Stage {
     Tag tag;

@@ -23,6 +23,7 @@ void Controller::start(const LayerJob& job, bool memory) {
   total_issues_ = nest_.empty() ? 0 : mapping_.issue_cycles(nest_);
   pos_ = TilePos{};
   active_cols_ = nest_.empty() ? 0 : mapping_.active_cols(nest_, pos_.m_tile);
+  tile_ = tiles_.empty() ? nullptr : &tiles_[0];
   step_ = 0;
   issued_ = 0;
   started_ = false;
@@ -64,12 +65,13 @@ void Controller::build_tiles(const LayerJob& job) {
       tile.len[i] = int32_t(job.plan.length(j));
       tile.gk0[i] = int64_t(tile.g[i]) * job.k + tile.k0[i];
       for (int32_t s = 0; s < std::min(tile.len[i], tile.steps); ++s) ++tile.active_at[size_t(s)];
+      tile.row_steps += uint64_t(std::min(tile.len[i], tile.steps));
     }
   }
 }
 
 void Controller::fill(IssueCmd& c) const {
-  const TileRows& tile = tiles_[size_t(pos_.tile)];
+  const TileRows& tile = *tile_;
   const bool tile_last = step_ == tile.steps - 1;
   const bool output_last = tile_last && pos_.tile == nest_.chunk_tiles - 1;
   c.tag = {true, tile_last, output_last, pos_.m_tile, pos_.p, pos_.tile};
@@ -88,10 +90,10 @@ bool Controller::operands_ready() {
 }
 
 void Controller::advance() {
-  if (++step_ < tiles_[size_t(pos_.tile)].steps) return;
+  if (++step_ < tile_->steps) return;
   step_ = 0;
   busy_ = mapping_.next_tile(pos_, nest_);
-  if (busy_) active_cols_ = mapping_.active_cols(nest_, pos_.m_tile);
+  if (busy_) active_cols_ = mapping_.active_cols(nest_, pos_.m_tile), tile_ = &tiles_[size_t(pos_.tile)];
 }
 
 }  // namespace mls::hw

@@ -61,6 +61,7 @@ class Controller {
   LoopNest nest_;
   std::vector<TileRows> tiles_;  // [tile], from the mapping
   TilePos pos_;
+  const TileRows* tile_ = nullptr;  // tiles_[pos_.tile], looked up when pos_ moves
   int active_cols_ = 0;  // the m-tile of pos_'s real columns, looked up when pos_ moves to another tile
   int64_t step_ = 0;
   bool busy_ = false;

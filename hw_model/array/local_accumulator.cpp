@@ -31,7 +31,9 @@ void LocalAccumulator::edge(const Products& in, ChunkSums& o, bool rst) {
     return;
   }
   if (!in.tag.valid) return;
-  stats_->acc_add += uint64_t(in.rows->active_at[size_t(in.step)]) * uint64_t(in.active_cols);
+  // A tile's steps arrive on consecutive edges: its additions are counted
+  // whole at its first.
+  if (in.step == 0) stats_->acc_add += in.rows->row_steps * uint64_t(in.active_cols);
   // The tile's additions are evaluated at its last step (AccRegisterFile):
   // the bundle of that step addresses every step's operands.
   if (!in.tag.tile_last) return;

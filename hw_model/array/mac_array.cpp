@@ -67,27 +67,6 @@ MacArray::MacArray(sc_core::sc_module_name name, const MlsConfig& cfg, Stats* st
   dont_initialize();
 }
 
-void MacArray::on_clock() {
-  // Reset is a signal written between sc_start calls: it cannot change
-  // within one activation, so it is read once for the whole run of edges.
-  const bool r = rst.read();
-  uint64_t now = clock_edge();
-  edge(now, r);
-  if (!burst_clock_) return;
-  // Without a VCD file: the following edges run in this activation for as
-  // long as none of them reads the simulated time (the controller's first
-  // issue, the final-scale units' writes and the last one's pause); the
-  // clock skips them (EdgeClock::skip). The memory system counts its edges
-  // from `now`, not from the time.
-  int edges = 0;
-  while (edges < kMaxBurst && !r && !controller.first_issue_pending() && !out_acc_reg.read().tag.valid &&
-         !final_scale.done()) {
-    edge(++now, r);
-    ++edges;
-  }
-  if (edges) burst_clock_->skip(edges);
-}
-
 void MacArray::edge(uint64_t now, bool r) {
   // The memory system first: it answers the blocks' requests as of this edge.
   // Idle in reset: its first edge is the controller's first.
@@ -111,6 +90,27 @@ void MacArray::edge(uint64_t now, bool r) {
   if (r || out_acc_reg.read().tag.valid) final_scale.edge(out_acc_reg.read(), r);
   cmd_reg.swap(), operand_reg.swap(), product_reg.swap(), chunk_reg.swap();
   scaled_reg.swap(), tree_reg.swap(), out_acc_reg.swap();
+}
+
+void MacArray::on_clock() {
+  // Reset is a signal written between sc_start calls: it cannot change
+  // within one activation, so it is read once for the whole run of edges.
+  const bool r = rst.read();
+  uint64_t now = clock_edge();
+  edge(now, r);
+  if (!burst_clock_) return;
+  // Without a VCD file: the following edges run in this activation for as
+  // long as none of them reads the simulated time (the controller's first
+  // issue, the final-scale units' writes and the last one's pause); the
+  // clock skips them (EdgeClock::skip). The memory system counts its edges
+  // from `now`, not from the time.
+  int edges = 0;
+  while (edges < kMaxBurst && !r && !controller.first_issue_pending() && !out_acc_reg.read().tag.valid &&
+         !final_scale.done()) {
+    edge(++now, r);
+    ++edges;
+  }
+  if (edges) burst_clock_->skip(edges);
 }
 
 void MacArray::load(const LayerJob& job, const MemoryPlan& plan) {

@@ -87,7 +87,9 @@ class MacArray : public sc_core::sc_module {
  private:
   struct Probe;
   void on_clock();                 // the one process: an edge (without a VCD file, a run of edges)
-  void edge(uint64_t now, bool rst);  // edge `now`: the memory system's, every block's, then the registers swap
+  // Edge `now`: the memory system's, every block's, then the registers swap
+  // (inlined into on_clock's run of edges).
+  [[gnu::always_inline]] inline void edge(uint64_t now, bool rst);
   static constexpr int kMaxBurst = 4096;
   EdgeClock* burst_clock_ = nullptr;
   const LayerJob* job_ = nullptr;

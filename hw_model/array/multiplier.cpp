@@ -61,7 +61,10 @@ void Multiplier::edge(const Operands& in, Products& o, bool rst) {
     return;
   }
   const int n = in.active_cols;
-  if (in.step == 0) decode_tile(in);
+  // A tile's steps issue on consecutive edges once its first has (the
+  // controller stalls only before a tile), so its products are counted
+  // whole at its first step.
+  if (in.step == 0) decode_tile(in), stats_->mul += in.rows->row_steps * uint64_t(n);
   o.rows = in.rows;
   o.step = in.step;
   o.active_cols = n;
@@ -71,7 +74,6 @@ void Multiplier::edge(const Operands& in, Products& o, bool rst) {
   o.x_stride = in.x_stride;
   o.y_values = y_tile_[tile_slot_].data();
   o.y_at = y_at_[tile_slot_].data();
-  stats_->mul += uint64_t(in.rows->active_at[size_t(in.step)]) * uint64_t(n);
 }
 
 // A tile's broadcast Y codes decoded at its first step, into the slot the

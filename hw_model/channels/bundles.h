@@ -25,6 +25,7 @@ struct TileRows {
   std::vector<int32_t> g, k0;      // [R] the row's group and first k
   std::vector<int64_t> gk0;        // [R] g * K + k0: its first X buffer row and Y code
   std::vector<uint32_t> active_at; // [steps] rows active at each step
+  uint64_t row_steps = 0;          // the sum of active_at: the tile's products per active column
   int32_t steps = 0;               // the tile's length
 
   bool active(int r, int32_t step) const { return step < len[size_t(r)]; }

@@ -12,6 +12,7 @@
 // PipeReg is the same register as a SystemC channel, swapped in the update
 // phase, for a block run on its own under a thin module (clocked.h): the
 // block testbenches.
+#include <cstddef>
 #include <systemc>
 #include <utility>
 
@@ -20,13 +21,19 @@ namespace mls::hw {
 template <class T>
 class DoubleBuffer {
  public:
-  const T& read() const { return state_[current_]; }
-  T& next() { return state_[current_ ^ 1]; }  // the state to appear after this edge
-  void swap() { current_ ^= 1; }  // the two states trade roles: nothing is copied or moved
+  const T& read() const { return *at(offset_); }
+  T& next() { return *at(offset_ ^ sizeof(T)); }  // the state to appear after this edge
+  void swap() { offset_ ^= sizeof(T); }  // the two states trade roles: nothing is copied or moved
 
  private:
+  // The current state's byte offset in state_ (0 or sizeof(T)) rather than
+  // its index: the array's process looks both states of seven registers up
+  // at every edge, and an offset needs no multiply by the bundle's size.
+  T* at(size_t offset) const {
+    return reinterpret_cast<T*>(reinterpret_cast<char*>(const_cast<T*>(state_)) + offset);
+  }
   T state_[2];
-  int current_ = 0;
+  size_t offset_ = 0;
 };
 
 template <class T>

@@ -30,12 +30,20 @@ void OperandBuffer::edge(const IssueCmd& c, Operands& o, bool rst) {
   o.x_codes = j.x_codes.data();
   o.x_stride = j.m;
   o.y_rows = &j.y;
-  count_reads(c, c.rows->active_at[size_t(c.step)]);
+  // A tile's steps issue on consecutive edges once its first has (the
+  // controller stalls only before a tile): its reads are counted whole at
+  // its first step.
+  if (c.step0()) count_reads(c);
+  if (c.tag.tile_last) {
+    held_x_m_ = c.tag.m_tile, held_x_tile_ = c.tag.tile;
+    held_y_p_ = c.tag.p, held_y_tile_ = c.tag.tile;
+  }
 }
 
 uint32_t Operands::y(int r) const { return y_rows->codes(tag.p)[row_gk(r)]; }
 
-void OperandBuffer::count_reads(const IssueCmd& c, uint64_t rows_read) {
+void OperandBuffer::count_reads(const IssueCmd& c) {
+  const uint64_t rows_read = c.rows->row_steps;
   const bool x_held = holds_x_ && c.tag.m_tile == held_x_m_ && c.tag.tile == held_x_tile_;
   const bool y_held = holds_y_ && c.tag.p == held_y_p_ && c.tag.tile == held_y_tile_;
   const uint64_t x_reads = x_held ? 0 : rows_read * uint64_t(c.active_cols), y_reads = y_held ? 0 : rows_read;
@@ -44,15 +52,10 @@ void OperandBuffer::count_reads(const IssueCmd& c, uint64_t rows_read) {
   if (traffic_) {
     traffic_->x_buffer_read += x_reads;
     traffic_->y_buffer_read += y_reads;
-    if (c.step0()) {
-      // A chunk's group scales are read with its first element.
-      if (!x_held) traffic_->x_scale_buffer_read += rows_read * uint64_t(c.active_cols);
-      if (!y_held) traffic_->y_scale_buffer_read += rows_read;
-    }
-  }
-  if (c.tag.tile_last) {
-    held_x_m_ = c.tag.m_tile, held_x_tile_ = c.tag.tile;
-    held_y_p_ = c.tag.p, held_y_tile_ = c.tag.tile;
+    // A chunk's group scales are read with its first element.
+    const uint64_t first_rows = c.rows->active_at[0];
+    if (!x_held) traffic_->x_scale_buffer_read += first_rows * uint64_t(c.active_cols);
+    if (!y_held) traffic_->y_scale_buffer_read += first_rows;
   }
 }
 

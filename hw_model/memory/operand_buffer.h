@@ -34,7 +34,7 @@ class OperandBuffer {
   void edge(const IssueCmd& c, Operands& o, bool rst);
 
  private:
-  void count_reads(const IssueCmd& c, uint64_t rows_read);
+  void count_reads(const IssueCmd& c);  // a whole tile's reads, at its first step
 
   const int rows_, cols_;
   Stats* stats_;

@@ -97,6 +97,8 @@ TEST(Controller, IssuesTheSpecLoopNest) {
       EXPECT_EQ(got.rows->gk0[size_t(r)] + got.step, int64_t(want.g[r]) * 6 + want.k[r]) << "g K + k";
     }
     EXPECT_EQ(got.rows->active_at[size_t(got.step)], active_rows);
+    // The tile's chunk lengths: 4 + 2 + 4 + 2, then 4 + 2.
+    EXPECT_EQ(got.rows->row_steps, got.tag.tile == 0 ? 12u : 6u);
   }
   EXPECT_FALSE(bench.controller.busy());
 }

@@ -50,7 +50,7 @@ std::vector<Products> bundles(int rows, int cols, const std::vector<Step>& steps
       t.rows.gk0.push_back(int64_t(r) * n);
       for (int32_t s = 0; s < n && steps[first + size_t(s)].active[size_t(r)]; ++s) {
         const Step& st = steps[first + size_t(s)];
-        ++t.rows.len[size_t(r)], ++t.rows.active_at[size_t(s)];
+        ++t.rows.len[size_t(r)], ++t.rows.active_at[size_t(s)], ++t.rows.row_steps;
         std::copy_n(&st.x[size_t(r * cols)], cols, &t.x[(size_t(r) * size_t(n) + size_t(s)) * size_t(cols)]);
         t.y[size_t(r) * size_t(n) + size_t(s)] = st.y[size_t(r)];
       }

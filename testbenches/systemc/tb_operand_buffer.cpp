@@ -35,7 +35,7 @@ TEST(OperandBuffer, ReadsTheAddressedElements) {
     TileRows t;
     t.len = len, t.g = g, t.k0 = k, t.steps = 1;
     for (size_t r = 0; r < len.size(); ++r) t.gk0.push_back(int64_t(g[r]) * 3 + k[r]);
-    t.active_at = {uint32_t(len[0] + len[1])};
+    t.active_at = {uint32_t(len[0] + len[1])}, t.row_steps = uint64_t(len[0] + len[1]);
     return t;
   };
   const TileRows first = tile({1, 1}, {0, 1}, {2, 0}), second = tile({1, 0}, {1, 0}, {1, 0});
@@ -77,7 +77,7 @@ TEST(OperandBuffer, OperandsReadTheirYRowAfterAnotherPTookItsSlot) {
     codes[0] = uint32_t(10 * p), codes[1] = uint32_t(10 * p + 1);
   });
   TileRows tile;
-  tile.len = {2}, tile.g = {0}, tile.k0 = {0}, tile.gk0 = {0}, tile.active_at = {1, 1}, tile.steps = 2;
+  tile.len = {2}, tile.g = {0}, tile.k0 = {0}, tile.gk0 = {0}, tile.active_at = {1, 1}, tile.row_steps = 2, tile.steps = 2;
   Operands o;
   o.tag.valid = true, o.tag.p = 1;
   o.rows = &tile, o.step = 1;
