@@ -13,7 +13,6 @@ class PassClaims {
  public:
   // dir must exist; an empty dir claims nothing (every take succeeds).
   explicit PassClaims(std::string dir) : dir_(std::move(dir)) {}
-  bool active() const { return !dir_.empty(); }
   // True when this process now owns `key` ("layer pass"), false when another
   // process claimed it first. Throws mls::Error naming DIR on any other failure.
   bool take(const std::string& key) const;

@@ -362,8 +362,6 @@ void run_layer(RunState& st, const Trace& trace, size_t li) {
   }
 }
 
-}  // namespace
-
 // The order a process walks the layers in: the trace's; with claims, by each
 // layer's largest planned layer-pass, largest first (ties in trace order), so
 // the longest layer-passes start at once and the short ones fill in at the end.
@@ -385,6 +383,8 @@ bool layer_begun(const RunState& st, const std::string& layer) {
     if (pp->layer == layer && st.claims.taken(key)) return true;
   return false;
 }
+
+}  // namespace
 
 // Buffers reused across layer-passes: every pass allocates its lowering,
 // planes and results afresh, and glibc hands blocks above its (dynamic) mmap
@@ -410,9 +410,9 @@ RunResult run_trace(const Trace& trace, const RunOptions& opt, OutputSet& output
   if (opt.shard_count > 1 || !opt.resume_dir.empty()) identity = run_identity(trace, opt);
   std::optional<ResumeStore> store;  // refuses another run's directory before the array is built
   if (!opt.resume_dir.empty()) store.emplace(opt.resume_dir, identity);
-  RunState st{opt, outputs, {}, PassClaims(opt.claims_dir), std::move(store), hw::ArraySim(opt.cfg, opt.vcd_path), ProgressLine(opt.progress),
-              PassLog(opt.progress, eta_items(mine)), json::array(), layer_column_width(trace),
-              vector_ops_by_layer(trace)};
+  RunState st{opt, outputs, {}, PassClaims(opt.claims_dir), std::move(store), hw::ArraySim(opt.cfg, opt.vcd_path),
+              ProgressLine(opt.progress), PassLog(opt.progress, eta_items(mine)), json::array(),
+              layer_column_width(trace), vector_ops_by_layer(trace)};
   for (const PlannedPass& pp : mine) st.selected[pp.key()] = &pp;
   if (!opt.quiet) print_header(st.width);
   // A layer another worker has begun is left for last: two workers on one
