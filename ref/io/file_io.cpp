@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "ref/core/error.h"
 #include "ref/io/fault.h"
@@ -93,7 +94,7 @@ void write_temp(const std::string& target, const std::string& bytes, std::string
 
 }  // namespace
 
-std::string read_input_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
+InputFile::InputFile(const std::string& path, const std::string& what, uint64_t max_bytes) : path_(path), what_(what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw Error(path + ": cannot open " + what + ": " + errno_text());
   check_regular(path, what, st, max_bytes);
@@ -102,16 +103,30 @@ std::string read_input_file(const std::string& path, const std::string& what, ui
   if (f.fd < 0) throw Error(path + ": cannot open " + what + ": " + errno_text());
   if (::fstat(f.fd, &st) != 0) throw Error(path + ": cannot read " + what + ": " + errno_text());
   check_regular(path, what, st, max_bytes);
-  std::string bytes(size_t(st.st_size), '\0');
+  size_ = uint64_t(st.st_size);
+  std::swap(fd_, f.fd);
+}
+
+InputFile::~InputFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+size_t InputFile::read(void* dst, size_t n) {
   size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(f.fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error(path + ": cannot read " + what + ": " + errno_text());
-    if (n == 0) break;
-    done += size_t(n);
+  while (done < n) {
+    const ssize_t got = ::read(fd_, static_cast<char*>(dst) + done, n - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw Error(path_ + ": cannot read " + what_ + ": " + errno_text());
+    if (got == 0) break;
+    done += size_t(got);
   }
-  bytes.resize(done);
+  return done;
+}
+
+std::string read_input_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
+  InputFile f(path, what, max_bytes);
+  std::string bytes(size_t(f.size()), '\0');
+  bytes.resize(f.read(bytes.data(), bytes.size()));
   return bytes;
 }
 

@@ -32,6 +32,26 @@ constexpr uint64_t kMaxTensorFileBytes = uint64_t{16} << 30;  // .npy tensors
 // messages ("energy table", "sweep file").
 std::string read_input_file(const std::string& path, const std::string& what, uint64_t max_bytes);
 
+// An input file opened with read_input_file's checks, read piece by piece:
+// a large file (a tensor) is copied once, into where it is used, and never
+// held whole a second time.
+class InputFile {
+ public:
+  InputFile(const std::string& path, const std::string& what, uint64_t max_bytes);
+  ~InputFile();
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+  uint64_t size() const { return size_; }  // when opened
+  // Up to n bytes from the current position into dst; fewer only at the
+  // end of the file. mls::Error "<path>: cannot read <what>: ..." on failure.
+  size_t read(void* dst, size_t n);
+
+ private:
+  std::string path_, what_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
 // Writes bytes to path through an exclusively created temporary file (or
 // directly into a FIFO or device, see above).
 void write_file_atomic(const std::string& path, const std::string& bytes);

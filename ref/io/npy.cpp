@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 
 #include "ref/io/file_io.h"
 #include "ref/core/error.h"
@@ -114,7 +115,11 @@ class HeaderParser {
   size_t pos_ = 0;
 };
 
-Header parse_header(const std::string& path, const std::string& bytes) {
+// The magic, the version and the header dictionary, read from the file's
+// start; the data follows at data_offset.
+Header read_header(const std::string& path, InputFile& file) {
+  std::string bytes(12, '\0');
+  bytes.resize(file.read(bytes.data(), 10));
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) fail(path, "not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
   size_t len = 0, start = 0;
@@ -122,6 +127,7 @@ Header parse_header(const std::string& path, const std::string& bytes) {
     len = static_cast<unsigned char>(bytes[8]) | (size_t(static_cast<unsigned char>(bytes[9])) << 8);
     start = 10;
   } else if (major == 2 || major == 3) {
+    bytes.resize(10 + file.read(&bytes[10], 2));
     if (bytes.size() < 12) fail(path, "truncated .npy header");
     for (int i = 0; i < 4; ++i) len |= size_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
     start = 12;
@@ -131,8 +137,9 @@ Header parse_header(const std::string& path, const std::string& bytes) {
   if (len > kMaxHeaderBytes)
     fail(path, "bad .npy header: " + std::to_string(len) + " bytes, over the " + std::to_string(kMaxHeaderBytes) +
                    "-byte limit");
-  if (bytes.size() < start + len) fail(path, "truncated .npy header");
-  Header h = HeaderParser(path, bytes.substr(start, len)).parse();
+  std::string text(len, '\0');
+  if (file.read(text.data(), len) < len) fail(path, "truncated .npy header");
+  Header h = HeaderParser(path, text).parse();
   h.data_offset = start + len;
   return h;
 }
@@ -165,33 +172,58 @@ float half_to_float(uint16_t h) {
   return sign ? -v : v;
 }
 
-TensorF read_npy(const std::string& path) {
-  const std::string bytes = read_input_file(path, ".npy tensor", kMaxTensorFileBytes);
-  const Header h = parse_header(path, bytes);
+namespace {
+
+// One stored element as float32 (exact for float16, rounded once for float64).
+float stored_value(const char* p, size_t item) {
+  if (item == 4) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  if (item == 2) {
+    uint16_t bits;
+    std::memcpy(&bits, p, 2);
+    return half_to_float(bits);
+  }
+  double d;
+  std::memcpy(&d, p, 8);
+  return static_cast<float>(d);
+}
+
+// The data in blocks: float32 read straight into the tensor, other widths
+// through `staging` and converted; each block is handed to `block` while it
+// is still in cache.
+void read_data(const std::string& path, InputFile& file, size_t item, TensorF& t, const NpyBlockFn& block) {
+  const size_t n = t.data.size();
+  if (n == 0 && block) block(t.shape, 0, t.data.data(), 0);
+  std::vector<char> staging(item == 4 ? 0 : kNpyBlockElements * item);
+  for (size_t first = 0; first < n; first += kNpyBlockElements) {
+    const size_t count = std::min(kNpyBlockElements, n - first);
+    float* dst = t.data.data() + first;
+    char* raw = item == 4 ? reinterpret_cast<char*>(dst) : staging.data();
+    if (file.read(raw, count * item) < count * item) fail(path, "the file became shorter while it was read");
+    if (item != 4)
+      for (size_t i = 0; i < count; ++i) dst[i] = stored_value(raw + i * item, item);
+    if (block) block(t.shape, int64_t(first), dst, count);
+  }
+}
+
+}  // namespace
+
+TensorF read_npy(const std::string& path, const NpyBlockFn& block) {
+  InputFile file(path, ".npy tensor", kMaxTensorFileBytes);
+  const Header h = read_header(path, file);
   if (h.fortran) fail(path, "Fortran-order arrays are not supported; save it in C order");
   const size_t item = itemsize_of(path, h.descr);
   const int64_t n = checked_numel(path, h.shape);
-  const size_t expected = h.data_offset + size_t(n) * item;
-  if (bytes.size() != expected)
-    fail(path, "data size " + std::to_string(bytes.size() - h.data_offset) + " bytes disagrees with shape " +
-                   shape_str(h.shape) + " (" + std::to_string(size_t(n) * item) + " bytes expected)");
+  const uint64_t expected = h.data_offset + uint64_t(n) * item;
+  if (file.size() != expected)
+    fail(path, "data size " + std::to_string(file.size() - std::min<uint64_t>(file.size(), h.data_offset)) +
+                   " bytes disagrees with shape " + shape_str(h.shape) + " (" + std::to_string(size_t(n) * item) +
+                   " bytes expected)");
   TensorF t(h.shape);
-  const char* src = bytes.data() + h.data_offset;
-  for (int64_t i = 0; i < n; ++i) {
-    const char* p = src + size_t(i) * item;
-    float& dst = t.data[size_t(i)];
-    if (item == 4) {
-      std::memcpy(&dst, p, 4);
-    } else if (item == 2) {
-      uint16_t bits;
-      std::memcpy(&bits, p, 2);
-      dst = half_to_float(bits);
-    } else {
-      double d;
-      std::memcpy(&d, p, 8);
-      dst = static_cast<float>(d);
-    }
-  }
+  read_data(path, file, item, t, block);
   return t;
 }
 

@@ -3,6 +3,7 @@
 // little-endian, and converts to float32; everything else is refused with a
 // message naming the file. Writing is atomic.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,13 @@
 
 namespace mls {
 
-TensorF read_npy(const std::string& path);
+// The data is read in blocks of kNpyBlockElements elements (the last one
+// shorter); `block(shape, first, values, count)`, when given, sees each block
+// as float32 right after it is read, in order (an empty tensor: one block
+// of 0), so a check or a hash over the data needs no second pass over memory.
+constexpr size_t kNpyBlockElements = size_t{1} << 16;
+using NpyBlockFn = std::function<void(const Shape& shape, int64_t first, const float* values, size_t count)>;
+TensorF read_npy(const std::string& path, const NpyBlockFn& block = {});
 
 // The bytes of a .npy file. dtype is a NumPy descr: "<f4", "<f8", "<i4" or
 // "|i1"; `data` holds the little-endian data of numel(shape) elements.

@@ -184,14 +184,24 @@ int64_t quantize_magnitude(double x_f, const ElemFormat& fmt, Rounding rounding,
   return std::min(q, fmt.max_q());
 }
 
-void check_finite(const TensorF& x, const std::string& name) {
-  for (int64_t i = 0; i < x.size(); ++i) {
-    const float v = x.data[static_cast<size_t>(i)];
-    if (!std::isfinite(v))
-      throw Error("tensor '" + name + "': " + (std::isnan(v) ? "NaN" : "Inf") + " at flat index " +
-                  std::to_string(i));
+void check_finite(const float* values, size_t count, int64_t first, const std::string& name) {
+  // NaN and Inf are the values whose exponent bits are all ones: tested on
+  // the bits without an early exit, so the loop vectorises; the element is
+  // looked for only when one is there.
+  uint32_t all_ones = 0;
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, values + i, sizeof bits);
+    all_ones |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
   }
+  if (!all_ones) return;
+  for (size_t i = 0; i < count; ++i)
+    if (!std::isfinite(values[i]))
+      throw Error("tensor '" + name + "': " + (std::isnan(values[i]) ? "NaN" : "Inf") + " at flat index " +
+                  std::to_string(first + int64_t(i)));
 }
+
+void check_finite(const TensorF& x, const std::string& name) { check_finite(x.data.data(), x.data.size(), 0, name); }
 
 TensorF dequantize(const QuantTensor& q) {
   TensorF out(q.shape);

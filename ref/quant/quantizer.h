@@ -91,6 +91,9 @@ QuantTensor quantize_reference(const TensorF& x, const std::string& name, const 
 
 // Throws mls::Error naming `name` and the first NaN or Inf element.
 void check_finite(const TensorF& x, const std::string& name);
+// The same over `count` values that begin at flat index `first` (a block of
+// a tensor being read).
+void check_finite(const float* values, size_t count, int64_t first, const std::string& name);
 
 // sign * S_t * S_g * q * u, exact in double, rounded once to float32.
 TensorF dequantize(const QuantTensor& q);

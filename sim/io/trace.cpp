@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "ref/core/activity.h"
 #include "ref/core/error.h"
+#include "ref/core/rng.h"
 #include "ref/io/file_io.h"
 #include "ref/workload/layer_kind.h"
 #include "ref/quant/quantizer.h"
@@ -82,12 +84,20 @@ std::string tensor_path(const fs::path& root, const json& layer, const std::stri
   return (root / rel).string();
 }
 
-// read_npy's errors name the file; a trace's also name the layer. A NaN or
-// Inf is found here, before anything is simulated or written.
-TensorF read_tensor(const std::string& path, const std::string& tensor, const std::string& where) {
+// read_npy's errors name the file; a trace's also name the layer. Its bits
+// are folded into the layer's running fingerprint `h` and, with `check`, its
+// NaNs and Infs found (before anything is simulated or written), block by
+// block as it is read.
+TensorF read_tensor(const std::string& path, const std::string& tensor, const std::string& where, uint64_t& h,
+                    bool check) {
   try {
-    TensorF t = read_npy(path);
-    check_finite(t, tensor);
+    std::optional<TensorFingerprint> fp;
+    TensorF t = read_npy(path, [&](const Shape& shape, int64_t first, const float* values, size_t count) {
+      if (check) check_finite(values, count, first, tensor);
+      if (!fp) fp.emplace(h, shape);
+      fp->add(values, count);
+    });
+    h = fp->value();
     return t;
   } catch (const Error& e) {
     throw Error(where + " (" + path + "): " + e.what());
@@ -172,12 +182,14 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
   std::unique_ptr<LayerKind> kind = layer_kind(layer, where);
   t.weight_file = tensor_path(root, layer, "weight", where);
   t.input_file = tensor_path(root, layer, "input", where);
-  t.weight = read_tensor(t.weight_file, t.name + ".weight", where);
-  t.input = read_tensor(t.input_file, t.name + ".input", where);
+  uint64_t h = kFnv1aOffsetBasis;
+  t.weight = read_tensor(t.weight_file, t.name + ".weight", where, h, true);
+  t.input = read_tensor(t.input_file, t.name + ".input", where, h, true);
   if (layer.contains("grad_output") && !layer["grad_output"].is_null()) {
     t.grad_output_file = tensor_path(root, layer, "grad_output", where);
-    t.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where);
+    t.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where, h, true);
   }
+  t.fingerprint = h;
   try {
     bind_layer_kind(t, std::move(kind), where);
   } catch (const Error& e) {
@@ -254,7 +266,6 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
       trace.layers.push_back(load_layer(root, layer, manifest, i));
       if (data == TensorData::dropped) {
         LayerTensors& t = trace.layers.back();
-        t.fingerprint = tensors_fingerprint(t);
         drop_data(t.weight), drop_data(t.input);
         if (t.grad_output) drop_data(*t.grad_output);
         t.resident = false;
@@ -274,10 +285,13 @@ LayerTensors load_tensors(const LayerTensors& t) {
   if (t.resident) return t;
   LayerTensors full = t;
   const std::string where = "layer '" + t.name + "'";
-  full.weight = read_tensor(t.weight_file, t.name + ".weight", where);
-  full.input = read_tensor(t.input_file, t.name + ".input", where);
-  if (t.grad_output) full.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where);
-  if (tensors_fingerprint(full) != t.fingerprint) {
+  // Only the fingerprint is taken: equal, the bits are those checked when
+  // the trace was loaded.
+  uint64_t h = kFnv1aOffsetBasis;
+  full.weight = read_tensor(t.weight_file, t.name + ".weight", where, h, false);
+  full.input = read_tensor(t.input_file, t.name + ".input", where, h, false);
+  if (t.grad_output) full.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where, h, false);
+  if (h != t.fingerprint) {
     std::string files = t.weight_file + ", " + t.input_file;
     if (t.grad_output) files += ", " + t.grad_output_file;
     throw Error(where + " (" + files + "): the tensors changed since the trace was loaded");

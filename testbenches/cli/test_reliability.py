@@ -286,6 +286,20 @@ class NothingNewOnFailure(Base):
                                 "--report", os.path.join(self.out, "r.json")], "t1.a.npy", "NaN")
         self.assertEqual(os.listdir(self.out), [])
 
+    def test_the_first_inf_past_the_first_read_block_is_named(self):
+        # The trace is checked block by block as it is read (65,536 values a
+        # block): an Inf in the second block is named by its flat index.
+        trace = os.path.join(self.dir, "t")
+        small_trace(trace)
+        a = np.ones((1, 3, 160, 160), dtype=np.float32)
+        a.flat[70001] = np.inf
+        a.flat[70005] = np.nan
+        np.save(os.path.join(trace, "t1.a.npy"), a)
+        np.save(os.path.join(trace, "t1.e.npy"), np.ones((1, 4, 160, 160), dtype=np.float32))
+        self.assert_user_error(["run", trace, "--report", os.path.join(self.out, "r.json")],
+                               "t1.a.npy", "Inf at flat index 70001")
+        self.assertEqual(os.listdir(self.out), [])
+
     def test_failed_quantize_leaves_no_parts_directory(self):
         bad = os.path.join(self.dir, "bad.npy")
         np.save(bad, np.array([1.0, np.inf], dtype=np.float32))

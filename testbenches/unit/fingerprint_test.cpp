@@ -4,9 +4,12 @@
 // position of a word, every lane and the tail are flipped in turn.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
+#include <stdexcept>
 
+#include "ref/core/rng.h"
 #include "sim/io/layer_tensors.h"
 
 namespace mls {
@@ -73,6 +76,33 @@ TEST(Fingerprint, ShapeAndLengthCount) {
   for (int64_t n = 1; n < 40; ++n)  // every tail length, and a zero tail element appended
     EXPECT_NE(tensors_fingerprint(layer(n)), tensors_fingerprint(layer(n + 1))) << n;
   EXPECT_EQ(tensors_fingerprint(layer(19)), tensors_fingerprint(layer(19)));
+}
+
+// A tensor read in blocks (read_npy's, each a multiple of 8 values but the
+// last) hashes as when it is added whole; a block after one that ended
+// inside a round of 8 is refused, as its words would fall elsewhere.
+TEST(Fingerprint, BlocksHashAsTheWholeTensor) {
+  const TensorF t = ramp({3, 37});  // 111 values: 13 rounds and a tail of 7
+  TensorFingerprint whole(kFnv1aOffsetBasis, t.shape);
+  whole.add(t.data.data(), t.data.size());
+  for (size_t block : {8, 16, 48, 104}) {
+    TensorFingerprint parts(kFnv1aOffsetBasis, t.shape);
+    for (size_t first = 0; first < t.data.size(); first += block)
+      parts.add(t.data.data() + first, std::min(block, t.data.size() - first));
+    EXPECT_EQ(parts.value(), whole.value()) << block;
+  }
+  TensorFingerprint bad(kFnv1aOffsetBasis, t.shape);
+  bad.add(t.data.data(), 5);
+  EXPECT_THROW(bad.add(t.data.data() + 5, 8), std::logic_error);
+  // The layer's hash chains its tensors' hashes in order.
+  LayerTensors l = layer(19);
+  uint64_t h = kFnv1aOffsetBasis;
+  for (const TensorF* x : {&l.weight, &l.input, &*l.grad_output}) {
+    TensorFingerprint f(h, x->shape);
+    f.add(x->data.data(), x->data.size());
+    h = f.value();
+  }
+  EXPECT_EQ(h, tensors_fingerprint(l));
 }
 
 }  // namespace

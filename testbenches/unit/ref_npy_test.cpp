@@ -190,6 +190,52 @@ TEST_F(ref_npy, Float64IsRoundedOnceToFloat32) {
   }
 }
 
+// read_npy's blocks: in order, kNpyBlockElements long but the last, each
+// holding the tensor's values at its flat indices (float32 read in place,
+// float16 and float64 converted), and one empty block for an empty tensor.
+TEST_F(ref_npy, BlocksCoverTheDataInOrderAcrossBlockBoundaries) {
+  const size_t n = 2 * mls::kNpyBlockElements + 5;
+  std::vector<float> f4(n);
+  std::vector<double> f8(n);
+  std::vector<uint16_t> f2(n);
+  for (size_t i = 0; i < n; ++i) {
+    f4[i] = float(i) * 0.5f - 7.0f;
+    f8[i] = double(i) + 0.25;
+    f2[i] = uint16_t(0x3c00 + (i % 1024));  // 1 + (i mod 1024) / 1024
+  }
+  const std::string n_text = "(" + std::to_string(n) + ",)";
+  const std::string files[] = {write_raw("f4.npy", 1, dict("<f4", n_text), le_bytes(f4)),
+                               write_raw("f8.npy", 1, dict("<f8", n_text), le_bytes(f8)),
+                               write_raw("f2.npy", 1, dict("<f2", n_text), half_bytes(f2))};
+  for (const std::string& file : files) {
+    std::vector<std::pair<int64_t, size_t>> blocks;
+    std::vector<float> seen;
+    const TensorF t = mls::read_npy(file, [&](const Shape& shape, int64_t first, const float* v, size_t count) {
+      EXPECT_EQ(shape, (Shape{int64_t(n)}));
+      blocks.emplace_back(first, count);
+      seen.insert(seen.end(), v, v + count);
+    });
+    const std::vector<std::pair<int64_t, size_t>> want_blocks = {
+        {0, mls::kNpyBlockElements}, {int64_t(mls::kNpyBlockElements), mls::kNpyBlockElements},
+        {int64_t(2 * mls::kNpyBlockElements), 5}};
+    EXPECT_EQ(blocks, want_blocks) << file;
+    EXPECT_EQ(seen, t.data) << file;
+    for (size_t i : {size_t{0}, mls::kNpyBlockElements - 1, mls::kNpyBlockElements, n - 1}) {
+      const float want = file == files[0] ? f4[i] : file == files[1] ? float(f8[i]) : 1.0f + float(i % 1024) / 1024;
+      EXPECT_EQ(t.data[i], want) << file << " at " << i;
+    }
+  }
+  int empty_blocks = 0;
+  mls::read_npy(write_raw("empty.npy", 1, dict("<f4", "(0, 3)"), ""),
+                [&](const Shape& shape, int64_t first, const float*, size_t count) {
+                  EXPECT_EQ(shape, (Shape{0, 3}));
+                  EXPECT_EQ(first, 0);
+                  EXPECT_EQ(count, 0u);
+                  ++empty_blocks;
+                });
+  EXPECT_EQ(empty_blocks, 1);
+}
+
 TEST_F(ref_npy, RefusesFortranOrder) {
   expect_refused(write_raw("f.npy", 1, dict("<f4", "(2, 2)", true), le_bytes(std::vector<float>(4))), "Fortran");
 }
