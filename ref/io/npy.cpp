@@ -209,22 +209,35 @@ void read_data(const std::string& path, InputFile& file, size_t item, TensorF& t
   }
 }
 
-}  // namespace
-
-TensorF read_npy(const std::string& path, const NpyBlockFn& block) {
-  InputFile file(path, ".npy tensor", kMaxTensorFileBytes);
+// The header of a file whose size matches it; `item` receives the width
+// of its elements.
+Header read_checked_header(const std::string& path, InputFile& file, size_t& item) {
   const Header h = read_header(path, file);
   if (h.fortran) fail(path, "Fortran-order arrays are not supported; save it in C order");
-  const size_t item = itemsize_of(path, h.descr);
+  item = itemsize_of(path, h.descr);
   const int64_t n = checked_numel(path, h.shape);
   const uint64_t expected = h.data_offset + uint64_t(n) * item;
   if (file.size() != expected)
     fail(path, "data size " + std::to_string(file.size() - std::min<uint64_t>(file.size(), h.data_offset)) +
                    " bytes disagrees with shape " + shape_str(h.shape) + " (" + std::to_string(size_t(n) * item) +
                    " bytes expected)");
-  TensorF t(h.shape);
+  return h;
+}
+
+}  // namespace
+
+TensorF read_npy(const std::string& path, const NpyBlockFn& block) {
+  InputFile file(path, ".npy tensor", kMaxTensorFileBytes);
+  size_t item = 0;
+  TensorF t(read_checked_header(path, file, item).shape);
   read_data(path, file, item, t, block);
   return t;
+}
+
+Shape read_npy_shape(const std::string& path) {
+  InputFile file(path, ".npy tensor", kMaxTensorFileBytes);
+  size_t item = 0;
+  return read_checked_header(path, file, item).shape;
 }
 
 std::string npy_bytes(const std::string& descr, const Shape& shape, const void* data, size_t bytes) {

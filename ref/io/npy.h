@@ -18,6 +18,9 @@ namespace mls {
 constexpr size_t kNpyBlockElements = size_t{1} << 16;
 using NpyBlockFn = std::function<void(const Shape& shape, int64_t first, const float* values, size_t count)>;
 TensorF read_npy(const std::string& path, const NpyBlockFn& block = {});
+// The shape alone, with read_npy's checks of the header and the file's size
+// (not of the data).
+Shape read_npy_shape(const std::string& path);
 
 // The bytes of a .npy file. dtype is a NumPy descr: "<f4", "<f8", "<i4" or
 // "|i1"; `data` holds the little-endian data of numel(shape) elements.

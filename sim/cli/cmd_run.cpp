@@ -112,6 +112,7 @@ struct RunArgs {
   bool group_given = false;  // --group, --group-w/-a/-e or a preset's group: no default groupings
   int jobs = 1;               // -j N: worker processes
   std::string shard = "1/1";  // --shard I/N as typed
+  std::string trace_checked;  // --trace-checked FILE
   // -j: the command line a worker gets, less the flags the parent keeps (-j,
   // --report, --expect, --bless, --tech, --gating, --quiet, --shard).
   std::vector<std::string> worker_args;
@@ -215,7 +216,10 @@ void add_run_flags(cli::po::options_description& desc, RunArgs& a, std::string& 
        "with --shard: run whichever layer-passes of the whole run this process claims first in DIR (shared by "
        "the shards), largest first, instead of the fixed slice; -j's workers do")
       ("resume", cli::po::value(&opt.resume_dir)->value_name("DIR"),
-       "keep each finished layer-pass in DIR and skip those already there");
+       "keep each finished layer-pass in DIR and skip those already there")
+      ("trace-checked", cli::po::value(&a.trace_checked)->value_name("FILE"),
+       "the fingerprints of the trace's layers as another mlssim read and checked them (-j's parent gives its "
+       "workers one): the tensors are then read only when their layer runs, and must still match");
 }
 
 // Returns false when --help was asked for.
@@ -244,7 +248,8 @@ bool parse_run_args(const std::vector<std::string>& args, RunArgs& a) {
     overridden.push_back("--unquantized " + a.unquantized);
   cli::print_preset_overrides(flags, overridden);
   if (!vm.count("unquantized")) a.unquantized = cli::preset_unquantized(flags);
-  const std::set<std::string> parent_only = {"jobs", "report", "expect", "bless", "tech", "gating", "quiet", "shard"};
+  const std::set<std::string> parent_only = {"jobs",   "report", "expect", "bless",        "tech",
+                                             "gating", "quiet",  "shard",  "trace-checked"};
   for (const auto& o : cli::po::command_line_parser(args).options(desc).positional(pos).run().options)
     if (!parent_only.count(o.string_key))
       a.worker_args.insert(a.worker_args.end(), o.original_tokens.begin(), o.original_tokens.end());
@@ -330,13 +335,16 @@ void forward_log(Worker& w, PassLog& log, const std::map<std::string, PlannedPas
 // Runs shard i/N of the run in worker i for i = 1..N, each its own process
 // and so its own SystemC elaboration, and merges their partial reports. A
 // worker that fails stops the others; its last stderr line is the error.
-nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& planned) {
+nlohmann::json run_in_workers(const RunArgs& a, const Trace& trace, const std::vector<PlannedPass>& planned) {
   const int n = int(std::max<size_t>(1, std::min<size_t>(size_t(a.jobs), planned.size())));
   std::map<std::string, PlannedPass> plan;
   for (const PlannedPass& pp : planned) plan[pp.key()] = pp;
   PassLog log(true, eta_items(planned, n));  // the workers print nothing with --no-progress
   const exec::TempDir dir("mlssim-run", "-j");
   std::filesystem::create_directory(dir.path() / "claims");
+  // The trace was read and checked here: the workers take its fingerprints.
+  const std::string checked = (dir.path() / "trace-checked.json").string();
+  write_file_atomic(checked, checked_trace_text(trace));
   // Ctrl-C or SIGTERM stops the workers and removes the temporary directory.
   exec::catch_interrupts();
   exec::WorkerPool pool;
@@ -348,7 +356,7 @@ nlohmann::json run_in_workers(const RunArgs& a, const std::vector<PlannedPass>& 
                        exec::LogTail(log_path)});
     std::vector<std::string> args = {"run"};
     args.insert(args.end(), a.worker_args.begin(), a.worker_args.end());
-    args.insert(args.end(), {"--shard", tag, "--claims", (dir.path() / "claims").string(), "--report",
+    args.insert(args.end(), {"--shard", tag, "--claims", (dir.path() / "claims").string(), "--trace-checked", checked, "--report",
                              workers.back().report.string(), "--quiet"});
     workers.back().pid = pool.start(args, log_path);
   }
@@ -391,7 +399,9 @@ int run_command(const std::vector<std::string>& args) {
       a.tech.empty() ? std::nullopt : std::optional(load_energy_table(a.tech));
   if (a.gating && !table->prices_gating())
     throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
-  const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers), TensorData::dropped);
+  const std::optional<CheckedTrace> checked =
+      a.trace_checked.empty() ? std::nullopt : std::optional(read_checked_trace(a.trace_checked, a.trace_dir));
+  const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers), TensorData::dropped, checked ? &*checked : nullptr);
   apply_layer_settings(trace, a);
   std::vector<std::string> inputs = run_inputs(trace, a.tech, a.expect, a.bless);
   if (!a.layer_config.empty()) inputs.push_back(a.layer_config);
@@ -407,7 +417,7 @@ int run_command(const std::vector<std::string>& args) {
   if (!opt.vcd_path.empty()) opt.vcd_path = outputs.stage_external(vcd_target(opt.vcd_path), ".vcd");
   RunResult result;
   if (a.jobs > 1) {
-    result.report = run_in_workers(a, plan_run(trace, opt));
+    result.report = run_in_workers(a, trace, plan_run(trace, opt));
     result.all_bit_exact = !opt.check || result.report["total"]["bit_exact"].get<bool>();
     if (!opt.quiet) print_report_table(result.report, layer_column_width(trace), opt.check);
   } else {

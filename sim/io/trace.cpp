@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -167,7 +169,38 @@ void check_layer_passes(const json& layers, const std::string& manifest) {
                 " (split the trace)");
 }
 
-LayerTensors load_layer(const fs::path& root, const json& layer, const std::string& manifest, size_t index) {
+// A tensor of the layer as its .npy header describes it, its data left out.
+TensorF shape_only(const std::string& path, const std::string& where) {
+  try {
+    TensorF t;
+    t.shape = read_npy_shape(path);
+    return t;
+  } catch (const Error& e) {
+    throw Error(where + " (" + path + "): " + e.what());
+  }
+}
+
+// The layer's tensors: read, checked and fingerprinted, or with `checked`
+// (another process did that) their shapes alone and the fingerprint it found.
+void read_layer_tensors(LayerTensors& t, const CheckedTrace* checked, const std::string& where) {
+  if (checked) {
+    t.weight = shape_only(t.weight_file, where), t.input = shape_only(t.input_file, where);
+    if (t.grad_output) t.grad_output = shape_only(t.grad_output_file, where);
+    const auto found = checked->find(t.name);
+    if (found == checked->end()) throw Error(where + ": not among the layers the trace's check read");
+    t.fingerprint = found->second;
+    t.resident = false;
+    return;
+  }
+  uint64_t h = kFnv1aOffsetBasis;
+  t.weight = read_tensor(t.weight_file, t.name + ".weight", where, h, true);
+  t.input = read_tensor(t.input_file, t.name + ".input", where, h, true);
+  if (t.grad_output) t.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where, h, true);
+  t.fingerprint = h;
+}
+
+LayerTensors load_layer(const fs::path& root, const json& layer, const std::string& manifest, size_t index,
+                        const CheckedTrace* checked) {
   std::string where = manifest + ": layer " + std::to_string(index);
   if (!layer.is_object()) throw Error(where + " is not an object");
   for (const auto& item : layer.items())
@@ -182,14 +215,11 @@ LayerTensors load_layer(const fs::path& root, const json& layer, const std::stri
   std::unique_ptr<LayerKind> kind = layer_kind(layer, where);
   t.weight_file = tensor_path(root, layer, "weight", where);
   t.input_file = tensor_path(root, layer, "input", where);
-  uint64_t h = kFnv1aOffsetBasis;
-  t.weight = read_tensor(t.weight_file, t.name + ".weight", where, h, true);
-  t.input = read_tensor(t.input_file, t.name + ".input", where, h, true);
   if (layer.contains("grad_output") && !layer["grad_output"].is_null()) {
     t.grad_output_file = tensor_path(root, layer, "grad_output", where);
-    t.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where, h, true);
+    t.grad_output.emplace();
   }
-  t.fingerprint = h;
+  read_layer_tensors(t, checked, where);
   try {
     bind_layer_kind(t, std::move(kind), where);
   } catch (const Error& e) {
@@ -238,7 +268,8 @@ void check_wanted_found(const std::vector<std::string>& only, const std::set<std
 
 }  // namespace
 
-Trace load_trace(const std::string& dir, const std::vector<std::string>& only, TensorData data) {
+Trace load_trace(const std::string& dir, const std::vector<std::string>& only, TensorData data,
+                 const CheckedTrace* checked) {
   const fs::path root(dir);
   const std::string manifest = (root / "manifest.json").string();
   const Doing doing("reading the trace " + dir);
@@ -263,8 +294,8 @@ Trace load_trace(const std::string& dir, const std::vector<std::string>& only, T
     if (!wanted(name)) continue;
     try {
       if (format == "mls-trace/1") check_v1_kind(layer, manifest + ": layer " + quoted_excerpt(name));
-      trace.layers.push_back(load_layer(root, layer, manifest, i));
-      if (data == TensorData::dropped) {
+      trace.layers.push_back(load_layer(root, layer, manifest, i, checked));
+      if (data == TensorData::dropped && trace.layers.back().resident) {
         LayerTensors& t = trace.layers.back();
         drop_data(t.weight), drop_data(t.input);
         if (t.grad_output) drop_data(*t.grad_output);
@@ -298,6 +329,42 @@ LayerTensors load_tensors(const LayerTensors& t) {
   }
   full.resident = true;
   return full;
+}
+
+namespace {
+
+constexpr const char* kCheckedFormat = "mlssim-checked-trace/1";
+
+}  // namespace
+
+std::string checked_trace_text(const Trace& trace) {
+  json layers = json::object();
+  for (const LayerTensors& t : trace.layers) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.fingerprint));
+    layers[t.name] = hex;
+  }
+  return json_text(json{{"format", kCheckedFormat}, {"trace", trace.dir}, {"layers", layers}});
+}
+
+CheckedTrace read_checked_trace(const std::string& path, const std::string& trace_dir) {
+  const json j = read_json_file(path, "checked-trace file");
+  if (!j.is_object() || j.value("format", "") != kCheckedFormat || !j.contains("layers") ||
+      !j["layers"].is_object())
+    throw Error(path + ": not a checked-trace file (" + kCheckedFormat + ")");
+  if (j.value("trace", "") != trace_dir)
+    throw Error(path + ": checks the trace " + quoted_excerpt(j.value("trace", "")) + ", not " + trace_dir);
+  CheckedTrace checked;
+  for (const auto& item : j["layers"].items()) {
+    const std::string hex = item.value().is_string() ? item.value().get<std::string>() : "";
+    char* end = nullptr;
+    const unsigned long long h = std::strtoull(hex.c_str(), &end, 16);
+    const bool digits = std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+    if (hex.size() != 16 || !digits || *end != '\0')
+      throw Error(path + ": layer " + quoted_excerpt(item.key()) + ": the fingerprint must be 16 hex digits");
+    checked[item.key()] = uint64_t(h);
+  }
+  return checked;
 }
 
 }  // namespace mls

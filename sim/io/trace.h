@@ -2,6 +2,7 @@
 // Training traces (docs/reference.md#trace-format): a directory with manifest.json and .npy tensors.
 // Loading is strict: any inconsistency is an mls::Error naming the layer and
 // file, raised before anything is simulated or written.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,22 @@ struct Trace {
 // (load_tensors), not the whole trace (644 MB for ResNet-18 at batch 32).
 enum class TensorData { kept, dropped };
 
-// Loads the layers named in `only` (all when empty; an unknown name is an error).
+// What a process that read and checked the trace found: each layer's
+// fingerprint, by name. -j's parent reads the trace and its workers get
+// this: a tensor's data is then read once more, when its layer runs (and
+// must still match), not by every worker up front as well.
+using CheckedTrace = std::map<std::string, uint64_t>;
+
+// Loads the layers named in `only` (all when empty; an unknown name is an
+// error). With `checked` (data dropped), the tensors' shapes come from their
+// .npy headers and their fingerprints from `checked`: no data is read.
 Trace load_trace(const std::string& dir, const std::vector<std::string>& only = {},
-                 TensorData data = TensorData::kept);
+                 TensorData data = TensorData::kept, const CheckedTrace* checked = nullptr);
+
+// A CheckedTrace as a file (JSON), and read back for the trace `trace_dir`:
+// an mls::Error naming the file when it is not one, or is another trace's.
+std::string checked_trace_text(const Trace& trace);
+CheckedTrace read_checked_trace(const std::string& path, const std::string& trace_dir);
 
 // The layer with its tensors' data, read again from its files when dropped;
 // an mls::Error naming the file if a tensor no longer matches the fingerprint

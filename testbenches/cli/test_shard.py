@@ -201,6 +201,63 @@ class Split(unittest.TestCase):
             self.assertFalse(os.path.exists(self.out("never.json")))
 
 
+class TraceChecked(unittest.TestCase):
+    """--trace-checked FILE (what -j's parent gives its workers): the trace's
+    data is not read up front, only each layer's when it runs, against the
+    fingerprint the file gives."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.trace = os.path.join(self.tmp.name, "trace")
+        make_trace(self.trace)
+        # A NaN in the last layer's input, after the trace was checked.
+        path = os.path.join(self.trace, "fc.input.npy")
+        x = np.load(path)
+        x[1, 3] = np.nan
+        np.save(path, x)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def checked(self, layers, trace=None, name="checked.json"):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            json.dump({"format": "mlssim-checked-trace/1", "trace": trace or self.trace, "layers": layers}, f)
+        return path
+
+    def run_mlssim(self, *args):
+        report = os.path.join(self.tmp.name, "r.json")
+        proc = subprocess.run([MLSSIM, "run", self.trace, "--passes", "fwd", "--report", report, *args],
+                              capture_output=True, text=True, timeout=120)
+        self.assertFalse(os.path.exists(report))
+        return proc
+
+    def test_the_data_is_read_when_its_layer_runs(self):
+        # Unchecked, the NaN refuses the run before anything runs.
+        proc = self.run_mlssim()
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("NaN", proc.stderr)
+        self.assertNotIn("run: 1/", proc.stderr)
+        # With fingerprints that match nothing, the first layer to run is
+        # refused as changed: fc's data was never read up front.
+        names = ["c1", "c2", "c3", "c4", "fc"]
+        proc = self.run_mlssim("--trace-checked", self.checked({n: "0" * 16 for n in names}))
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("layer 'c1'", proc.stderr)
+        self.assertIn("the tensors changed since the trace was loaded", proc.stderr)
+        self.assertNotIn("NaN", proc.stderr)
+
+    def test_a_file_for_another_trace_or_short_of_a_layer_is_refused(self):
+        for layers, trace, words in (({"c1": "0" * 16}, None, ["layer 'c2'", "not among the layers"]),
+                                     ({}, "/elsewhere", ["checks the trace", "/elsewhere"]),
+                                     ({"c1": "0x" + "0" * 14}, None, ["'c1'", "16 hex digits"])):
+            proc = self.run_mlssim("--trace-checked", self.checked(layers, trace))
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
+            for w in words + ["checked.json"] * (trace is not None or "hex" in words[-1]):
+                self.assertIn(w, proc.stderr)
+
+
 class DocumentedSlurmScript(unittest.TestCase):
     """docs/scale.md's job-array script, run as Slurm would run each task of
     a 3-task array (plain bash: #SBATCH lines are comments), then merged."""
