@@ -184,9 +184,15 @@ void set_grid_rows(LoweredPass& lp, const ConvGeometry& c, Grid grid, Planes t, 
       lp,
       [=](int64_t p, int32_t* offsets) {
         const int64_t n = p / per_sample, y = p / grid.cols % grid.rows, x = p % grid.cols;
-        for (int64_t k = 0; k < kh * kw; ++k) {
-          const int64_t i = taps.row(y, k / kw), j = taps.col(x, k % kw);
-          offsets[k] = i < 0 || j < 0 ? -1 : int32_t(i * t.w + j);
+        // Every generated row of Y starts here: kw column taps, then kh rows
+        // of them, not kh * kw of each with a division apiece. The column
+        // taps wait in the last kernel row's slots, which are written last.
+        int32_t* cols = offsets + (kh - 1) * kw;
+        for (int64_t b = 0; b < kw; ++b) cols[b] = int32_t(taps.col(x, b));
+        for (int64_t a = 0; a < kh; ++a) {
+          const int64_t i = taps.row(y, a);
+          int32_t* out = offsets + a * kw;
+          for (int64_t b = 0; b < kw; ++b) out[b] = i < 0 || cols[b] < 0 ? -1 : int32_t(i * t.w + cols[b]);
         }
         return RowBase{(n * t.channels + t.c0) * t.h * t.w, t.h * t.w};
       },
