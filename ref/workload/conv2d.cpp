@@ -253,12 +253,14 @@ void lower_bwd_weight(const ConvGeometry& c, Block b, const GroupLayout& xl, con
       lp,
       [=](int64_t p, int32_t* offsets) {
         const int64_t ci = b.ci0 + p / (c.kh * c.kw), kh = p / c.kw % c.kh, kw = p % c.kw;
+        // The wo column taps once, in the last output row's slots (written
+        // last), as in set_grid_rows.
+        int32_t* cols = offsets + (c.ho - 1) * c.wo;
+        for (int64_t wo = 0; wo < c.wo; ++wo) cols[wo] = int32_t(taps.col(wo, kw));
         for (int64_t ho = 0; ho < c.ho; ++ho) {
           const int64_t h = taps.row(ho, kh);
-          for (int64_t wo = 0; wo < c.wo; ++wo) {
-            const int64_t w = taps.col(wo, kw);
-            offsets[ho * c.wo + wo] = h < 0 || w < 0 ? -1 : int32_t(h * c.w + w);
-          }
+          int32_t* out = offsets + ho * c.wo;
+          for (int64_t wo = 0; wo < c.wo; ++wo) out[wo] = h < 0 || cols[wo] < 0 ? -1 : int32_t(h * c.w + cols[wo]);
         }
         return RowBase{ci * c.h * c.w, c.ci * c.h * c.w};
       },
