@@ -1,9 +1,9 @@
 #include "ref/io/npy.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
-#include <algorithm>
 
 #include "ref/io/file_io.h"
 #include "ref/core/error.h"
