@@ -42,7 +42,8 @@ class CodeBook {
       return;
     }
     const int32_t* sq = t_.sq.data();
-    const uint32_t* table = table_.data() + max_q_;  // indexed by sign * q
+    const uint32_t* table = table_.data();  // indexed by max_q + sign * q
+    const uint64_t span = table_.size();
     const int64_t max_q = max_q_;
     for (int64_t i = 0; i < n; ++i) {
       const int32_t at = index[i];
@@ -51,7 +52,8 @@ class CodeBook {
         continue;
       }
       const int32_t q = sq[at];
-      const uint32_t code = q >= -max_q && q <= max_q ? table[q] : kUnset;
+      const uint64_t slot = uint64_t(q + max_q);  // one unsigned test for |q| <= max_q
+      const uint32_t code = slot < span ? table[slot] : kUnset;
       codes[i] = code != kUnset ? code : encode_slow(q);
     }
   }
@@ -82,13 +84,18 @@ class CodeBook {
   bool encode_all(std::vector<T>& codes) const {
     if (table_.empty()) return false;
     codes.resize(t_.sq.size());
+    // Local pointers and bounds: a store of a byte may alias anything.
     const uint32_t* table = table_.data();
     const uint64_t span = table_.size();
-    for (size_t i = 0; i < codes.size(); ++i) {
-      const uint64_t at = uint64_t(t_.sq[i] + max_q_);
+    const int32_t* sq = t_.sq.data();
+    const int64_t max_q = max_q_;
+    T* out = codes.data();
+    const size_t n = codes.size();
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t at = uint64_t(sq[i] + max_q);
       const uint32_t code = at < span ? table[at] : kUnset;
       if (code == kUnset) return false;
-      codes[i] = T(code);
+      out[i] = T(code);
     }
     return true;
   }
@@ -230,11 +237,17 @@ LayerJob make_layer_job(const LoweredPass& lp, const QuantTensor& x, const Quant
   job.y_elem = y.elem;
   job.x_scale = x.scale;
   job.y_scale = y.scale;
+  // X's codes encoded row by row (the table's addresses in registers, no
+  // call per element), then written column-contiguous.
   const CodeBook x_code(x);
+  const int64_t gk_all = lp.g * lp.k;
   job.x_codes.resize(lp.x_index.size());
-  for (int64_t m = 0; m < lp.m; ++m)
-    for (int64_t gk = 0; gk < lp.g * lp.k; ++gk)
-      job.x_codes[size_t(gk * lp.m + m)] = x_code(lp.x_index[size_t(m * lp.g * lp.k + gk)]);
+  std::vector<uint32_t> row(static_cast<size_t>(gk_all));
+  for (int64_t m = 0; m < lp.m; ++m) {
+    x_code.encode(&lp.x_index[size_t(m * gk_all)], row.data(), gk_all);
+    uint32_t* column = job.x_codes.data() + m;
+    for (int64_t gk = 0; gk < gk_all; ++gk) column[gk * lp.m] = row[size_t(gk)];
+  }
   for (int32_t gi : lp.x_group) job.x_scales.push_back(x.sg[size_t(gi)]);
   job.y = YRows(lp.g, lp.k, y_fill(lp, y), lp.p);
   job.s_t_x = x.s_t;

@@ -18,12 +18,18 @@ struct TileSource {
   int64_t end_row(int64_t t) const { return std::min(rows, (t + 1) * rows_per_tile); }
 };
 
+// Grows v to hold index i (doubling); out of line, as it is rare.
+__attribute__((noinline)) void grow_marks(std::vector<uint8_t>& v, int32_t i) {
+  v.resize(std::max(size_t(i) + 1, 2 * v.size()), 0);
+}
+
 // Marks v[i] (growing v as needed); true when it was not marked before.
-bool first_touch(std::vector<uint8_t>& v, int32_t i) {
-  if (size_t(i) >= v.size()) v.resize(std::max(size_t(i) + 1, 2 * v.size()), 0);
-  if (v[size_t(i)]) return false;
+// Inlined: it runs about once per element of Y per pass.
+inline bool first_touch(std::vector<uint8_t>& v, int32_t i) {
+  if (size_t(i) >= v.size()) grow_marks(v, i);
+  const bool fresh = !v[size_t(i)];
   v[size_t(i)] = 1;
-  return true;
+  return fresh;
 }
 
 // Marks the n elements index[0..n) (-1: none) in `seen`; adds how many there
