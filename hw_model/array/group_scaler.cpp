@@ -75,8 +75,9 @@ void GroupScaler::load(const LayerJob& job) {
   const int64_t whole = job.p * job.g;
   y_whole_ = whole * int64_t(sizeof(double) + 1) <= kWholeBytes;
   const size_t decoded = y_whole_ ? size_t(whole) : size_t(job.g);
-  y_on_.assign(decoded, 0);
-  y_factor_.assign(decoded, 0.0);
+  // Read only once decoded (y_decoded_, y_p_): resized, not cleared.
+  y_on_.resize(decoded);
+  y_factor_.resize(decoded);
   y_decoded_.assign(y_whole_ ? size_t(job.p) : 0, 0);
   y_p_ = -1;
 }

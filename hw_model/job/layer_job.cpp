@@ -142,6 +142,7 @@ YRows::Fill from_encoded(const LoweredPass& lp, const QuantTensor& y, std::share
     const T* group = all->data() + rb.base;
     for (int64_t g = 0; g < lp.g; ++g, codes += k, group += rb.step) {
       if (n == k)
+#pragma GCC unroll 4
         for (int64_t i = 0; i < k; ++i) codes[i] = group[real[i]];
       else
         for (int64_t i = 0; i < n; ++i) codes[slots[i]] = group[real[i]];
@@ -204,7 +205,11 @@ YRows::YRows(int64_t g, int64_t k, Fill fill, int64_t rows)
     : g_(g),
       k_(k),
       fill_(std::move(fill)),
-      slots_(rows > kSlots && rows * g * k * int64_t(sizeof(uint32_t)) <= kWholeBytes ? size_t(rows) : size_t(kSlots)) {}
+      slot_p_(rows > kSlots && rows * g * k * int64_t(sizeof(uint32_t)) <= kWholeBytes ? size_t(rows) : size_t(kSlots),
+              -1) {
+  codes_.resize(slot_p_.size() * size_t(g * k));
+  scales_.resize(slot_p_.size() * size_t(g));
+}
 
 YRows YRows::stored(int64_t g, int64_t k, std::vector<uint32_t> codes, std::vector<GroupScale> scales) {
   auto c = std::make_shared<const std::vector<uint32_t>>(std::move(codes));
@@ -216,13 +221,11 @@ YRows YRows::stored(int64_t g, int64_t k, std::vector<uint32_t> codes, std::vect
   }, rows);
 }
 
-const YRows::Slot& YRows::slot(int64_t p) const {
-  Slot& s = slots_[size_t(p) % slots_.size()];
-  if (s.p == p) return s;
-  s.codes.resize(size_t(g_ * k_));
-  s.scales.resize(size_t(g_));
-  fill_(p, s.codes.data(), s.scales.data());
-  s.p = p;
+size_t YRows::slot(int64_t p) const {
+  const size_t s = size_t(p) % slot_p_.size();
+  if (slot_p_[s] == p) return s;
+  fill_(p, codes_.data() + s * size_t(g_ * k_), scales_.data() + s * size_t(g_));
+  slot_p_[s] = p;
   ++fills_;
   return s;
 }

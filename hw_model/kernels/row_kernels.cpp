@@ -43,12 +43,18 @@ __attribute__((always_inline)) inline bool scale_row_body(float* __restrict valu
 
 // Every selected row of a tile in one call (a target_clones function is
 // called through the loader's indirection).
+// The rows' operands through local pointers: a store to `inside` (bytes)
+// may alias anything, and `s`'s fields would be reloaded row after row.
 template <bool kCheck>
 __attribute__((always_inline)) inline void scale_tile_body(float* value, const int64_t* sum, int cols,
-                                                          const ScaleRows& s, uint8_t* inside, int rows, int n) {
+                                                          const ScaleRows& s, uint8_t* __restrict inside, int rows,
+                                                          int n) {
+  const uint8_t* on = s.on;
+  const double* const* x_factor = s.x_factor;
+  const double* y_factor = s.y_factor;
   for (int r = 0; r < rows; ++r) {
     const size_t at = size_t(r) * size_t(cols);
-    inside[r] = !s.on[r] || scale_row_body<kCheck>(value + at, sum + at, s.x_factor[r], s.y_factor[r], n);
+    inside[r] = !on[r] || scale_row_body<kCheck>(value + at, sum + at, x_factor[r], y_factor[r], n);
   }
 }
 
@@ -87,10 +93,13 @@ __attribute__((target("avx2"), always_inline)) inline bool scale_row_avx2(float*
 
 template <bool kCheck>
 __attribute__((target("avx2"))) void scale_tile_avx2(float* value, const int64_t* sum, int cols, const ScaleRows& s,
-                                                     uint8_t* inside, int rows, int n) {
+                                                     uint8_t* __restrict inside, int rows, int n) {
+  const uint8_t* on = s.on;  // local, as in scale_tile_body
+  const double* const* x_factor = s.x_factor;
+  const double* y_factor = s.y_factor;
   for (int r = 0; r < rows; ++r) {
     const size_t at = size_t(r) * size_t(cols);
-    inside[r] = !s.on[r] || scale_row_avx2<kCheck>(value + at, sum + at, s.x_factor[r], s.y_factor[r], n);
+    inside[r] = !on[r] || scale_row_avx2<kCheck>(value + at, sum + at, x_factor[r], y_factor[r], n);
   }
 }
 

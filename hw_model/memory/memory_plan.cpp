@@ -23,6 +23,11 @@ __attribute__((noinline)) void grow_marks(std::vector<uint8_t>& v, int32_t i) {
   v.resize(std::max(size_t(i) + 1, 2 * v.size()), 0);
 }
 
+// Grows v (doubling) to hold index i.
+inline void grow_to(std::vector<uint8_t>& v, int64_t i) {
+  if (size_t(i) >= v.size()) grow_marks(v, int32_t(i));
+}
+
 // Marks v[i] (growing v as needed); true when it was not marked before.
 // Inlined: it runs about once per element of Y per pass.
 inline bool first_touch(std::vector<uint8_t>& v, int32_t i) {
@@ -106,29 +111,61 @@ Touches walk_tiles(const TileSource& src, const std::vector<int64_t>& demand) {
 // p x g scales and about one mark per element of the tensor, instead of
 // generating p x g x k indices. Translates of two sums may still meet, so
 // they are marked element by element and the counts are the walk's.
+// Marks the scales `groups` names (-1: none) in `seen`; returns how many
+// were not marked before. Grown first, then marked through a local pointer.
+uint32_t touch_scales(std::vector<uint8_t>& seen, const std::vector<int32_t>& groups) {
+  int32_t top = -1;
+  for (int32_t scale : groups) top = std::max(top, scale);
+  if (top < 0) return 0;
+  grow_to(seen, top);
+  uint8_t* __restrict marks = seen.data();
+  uint32_t fresh = 0;
+  for (int32_t scale : groups) {
+    if (scale < 0) continue;
+    fresh += marks[scale] ^ 1u;
+    marks[scale] = 1;
+  }
+  return fresh;
+}
+
 Touches walk_separable(const SeparableRows& parts, int64_t g, int64_t k, int64_t rows,
                        const std::vector<int64_t>& demand) {
   Touches to(rows, demand.size());
   std::vector<uint8_t> seen_sum, seen_elem, seen_scale, seen_row(size_t(rows), 0);
-  std::vector<int32_t> offsets(static_cast<size_t>(k)), groups(static_cast<size_t>(g));
+  std::vector<int32_t> offsets(static_cast<size_t>(k)), real(static_cast<size_t>(k)), groups(static_cast<size_t>(g));
   for (size_t d = 0; d < demand.size(); ++d) {
     const int64_t r = demand[d];
     if (seen_row[size_t(r)]) continue;
     seen_row[size_t(r)] = 1;
     const RowBase rb = parts.offsets(r, offsets.data());
-    uint32_t real = 0, fresh = 0;
-    for (int64_t i = 0; i < k; ++i) {
-      if (offsets[size_t(i)] < 0) continue;
-      ++real;
-      const int64_t sum = rb.base + offsets[size_t(i)];
-      if (!first_touch(seen_sum, int32_t(sum))) continue;
-      for (int64_t j = 0; j < g; ++j) fresh += first_touch(seen_elem, int32_t(sum + j * rb.step));
+    // The row's real offsets, and the marks grown once for its largest
+    // index, so that the loops below run on local pointers with no test
+    // (a byte store may alias anything, members would be reloaded).
+    int64_t n = 0, top = -1;
+    for (int64_t i = 0; i < k; ++i)
+      if (offsets[size_t(i)] >= 0) real[size_t(n++)] = offsets[size_t(i)], top = std::max<int64_t>(top, offsets[size_t(i)]);
+    if (n) {
+      grow_to(seen_sum, rb.base + top);
+      grow_to(seen_elem, rb.base + top + std::max<int64_t>(0, (g - 1) * rb.step));
     }
-    to.tile_elems[size_t(r)] = uint32_t(real * g);
+    uint8_t* __restrict sums = seen_sum.data();
+    uint8_t* __restrict elems = seen_elem.data();
+    uint32_t fresh = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t sum = rb.base + real[size_t(i)];
+      if (sums[sum]) continue;
+      sums[sum] = 1;
+      for (int64_t j = 0; j < g; ++j) {
+        uint8_t& mark = elems[sum + j * rb.step];
+        fresh += mark ^ 1u;
+        mark = 1;
+      }
+    }
+    to.tile_elems[size_t(r)] = uint32_t(n * g);
     to.first_elems[d] = fresh;
     to.tile_scales[size_t(r)] = uint32_t(g);
     parts.groups(r, groups.data());
-    for (int32_t scale : groups) to.first_scales[d] += scale >= 0 && first_touch(seen_scale, scale);
+    to.first_scales[d] = touch_scales(seen_scale, groups);
   }
   return to;
 }
