@@ -355,13 +355,13 @@ float tree_by_levels(std::vector<std::pair<bool, float>> slots, bool swap12, uin
 }
 
 // Whole tiles of random values (magnitudes far apart, so the order shows)
-// on trees of 1 to 33 rows, every row or some rows with a value (at least one),
+// on trees of 1 to 33 rows (8, 16 and 32 full: the unrolled forms), every row or some rows with a value (at least one),
 // column counts that are and are not whole 8- and 4-lane vectors, with and
 // without the tree_order fault: the dispatched kernel and its twin give
 // the walk's sums bit for bit and its add count per column.
 TEST(Kernels, TreeTileMatchesTheLevelWalkAndItsTwin) {
   std::mt19937_64 rng(5);
-  for (int rows : {1, 2, 3, 4, 5, 7, 8, 12, 16, 17, 33})
+  for (int rows : {1, 2, 3, 4, 5, 7, 8, 12, 16, 17, 32, 33})
     for (int n : {1, 3, 4, 5, 8, 12, 13, 16, 21}) {
       for (int trial = 0; trial < 10; ++trial) {
         const int cols = n + int(rng() % 3);
