@@ -151,9 +151,25 @@ uint64_t GroupScaler::set_up_rows(const ChunkSums& s) {
   // the groups counted on from the first row's (one division per tile).
   const int rows = rows_;
   const int64_t first_chunk = s.tag.tile * rows, per_group = j.plan.per_group;
-  int64_t row_group = j.plan.group_of(first_chunk), chunk_in_group = first_chunk % per_group;
   uint8_t all_on = 1;
   uint64_t valid_rows = 0;
+  if (per_group == 1 && first_chunk + rows <= j.g) {
+    // One chunk per group, every row's group in range: row r's is
+    // first_chunk + r, with no test (the usual tile of a forward conv).
+    const double* x_row = x_factor + size_t(first_chunk) * x_stride;
+    y_on += first_chunk, y_factor += first_chunk;
+    for (int r = 0; r < rows; ++r, x_row += x_stride) {
+      const uint8_t v = valid[r] != 0, row_on = v & y_on[r];
+      on[r] = row_on;
+      all_on &= row_on | (v ^ 1);
+      valid_rows += v;
+      row_x[r] = x_row;
+      row_y[r] = y_factor[r];
+    }
+    all_on_ = all_on;
+    return valid_rows;
+  }
+  int64_t row_group = j.plan.group_of(first_chunk), chunk_in_group = first_chunk % per_group;
   for (int r = 0; r < rows; ++r) {
     const size_t g = size_t(row_group);
     if (++chunk_in_group == per_group) chunk_in_group = 0, ++row_group;
