@@ -78,6 +78,7 @@ __attribute__((target("avx2"), always_inline)) inline bool scale_row_avx2(float*
   const __m256d bias_value = _mm256_set1_pd(6755399441055744.0), y = _mm256_set1_pd(y_factor);
   __m256i outside = _mm256_setzero_si256();
   int c = 0;
+#pragma GCC unroll 4
   for (; c + 4 <= n; c += 4) {
     const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sum + c));
     if (kCheck)
