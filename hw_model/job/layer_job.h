@@ -81,6 +81,9 @@ struct LayerJob {
   std::vector<uint32_t> x_codes;     // [g][k][m]: a column-contiguous X buffer row
   std::vector<GroupScale> x_scales;  // [m][g]
   YRows y;                           // Y's rows of p, [g][k] codes and [g] scales
+  // The lowering's separable Y rows (lp.y_parts), each row looked up once
+  // per pass when the table fits; empty when the rows do not separate.
+  SeparableRows y_parts;
   float s_t_x = 0, s_t_y = 0;
   std::vector<int64_t> out_index;    // [m][p] -> flat output index; empty: m * p + p itself
   float* out = nullptr;              // result tensor, numel(out_shape) floats

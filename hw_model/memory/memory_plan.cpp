@@ -196,8 +196,9 @@ OperandPlan plan_operand(const Touches& to, const std::vector<int64_t>& demand, 
 
 // Y's touches: from the separable parts where the rows separate, else from
 // the generated rows.
-Touches y_touches(const LoweredPass& lp, const std::vector<int64_t>& demand) {
-  if (lp.y_parts) return walk_separable(lp.y_parts, lp.g, lp.k, lp.p, demand);
+Touches y_touches(const LoweredPass& lp, const LayerJob& job, const std::vector<int64_t>& demand) {
+  // The job's table of the same rows, when it made one (make_layer_job).
+  if (lp.y_parts) return walk_separable(job.y_parts ? job.y_parts : lp.y_parts, lp.g, lp.k, lp.p, demand);
   std::vector<int32_t> groups(static_cast<size_t>(lp.g)), index(static_cast<size_t>(lp.g * lp.k));
   const TileSource ys{lp.g * lp.k, lp.g, 1, lp.p, [&](int64_t r, const int32_t*& g, const int32_t*& i) {
                         lp.y_row(r, groups.data(), index.data());
@@ -237,7 +238,7 @@ MemoryPlan make_memory_plan(const LoweredPass& lp, const LayerJob& job, const Me
   plan.x = plan_operand(walk_tiles(xs, x_demand), x_demand, job.x_elem.bits(), scale_bits(job.x_scale),
                         mem.x_buffer_kb,
                         slot_bytes(std::min<int64_t>(lp.m, map.cols()), lp.g, lp.k, job.x_elem, job.x_scale));
-  plan.y = plan_operand(y_touches(lp, y_demand), y_demand, job.y_elem.bits(), scale_bits(job.y_scale),
+  plan.y = plan_operand(y_touches(lp, job, y_demand), y_demand, job.y_elem.bits(), scale_bits(job.y_scale),
                         mem.y_buffer_kb, slot_bytes(1, lp.g, lp.k, job.y_elem, job.y_scale));
   return plan;
 }
