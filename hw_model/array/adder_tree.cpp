@@ -33,23 +33,38 @@ uint64_t AdderTree::load_input(Stage& dst, const ScaledSums& in, bool rst) {
 
 void AdderTree::move(const ScaledSums& in_s, ColumnValues& o, bool rst) {
   // The stage feeding the output register: the last internal one, or the input.
-  uint64_t adds = stages_ == 1 ? load_input(head_, in_s, rst) : 0;
-  const Stage& last_in = stages_ > 1 ? stage(stages_ - 2) : head_;
-  o.tag = rst ? Tag{} : last_in.tag;
-  o.active_cols = last_in.active_cols;
-  o.value.resize(size_t(cols_));
-  if (o.tag.valid) std::copy(last_in.value.begin(), last_in.value.begin() + last_in.active_cols, o.value.begin());
-  if (stages_ > 1) {
-    // Every internal register moves up one stage; the last one, just
-    // consumed, becomes the first and takes the input.
-    first_ = (first_ + stages_ - 2) % (stages_ - 1);
-    if (rst)
-      for (Stage& reg : regs_) reg.tag.valid = false;
-    adds += load_input(stage(0), in_s, rst);
+  const int internal = stages_ - 1;
+  uint64_t adds = internal == 0 ? load_input(head_, in_s, rst) : 0;
+  // The last internal register is the one before the first in the ring.
+  const int last = first_ == 0 ? internal - 1 : first_ - 1;
+  Stage& last_in = internal > 0 ? regs_[size_t(last)] : head_;
+  if (rst || !last_in.tag.valid) {
+    o.tag.valid = false;  // an invalid bundle's other fields are never read
+  } else {
+    o.tag = last_in.tag;
+    o.active_cols = last_in.active_cols;
+    if (o.value.size() != size_t(cols_)) o.value.resize(size_t(cols_));
+    std::copy(last_in.value.begin(), last_in.value.begin() + last_in.active_cols, o.value.begin());
   }
-  busy_ = o.tag.valid;
-  for (const Stage& reg : regs_) busy_ = busy_ || reg.tag.valid;
-  if (!rst) stats_->tree_add += adds;
+  if (internal > 0) {
+    // Every internal register moves up one stage; the last one, just
+    // consumed, becomes the first and takes the input (most edges of a
+    // tile in flight have none).
+    held_ -= last_in.tag.valid;
+    first_ = last;
+    if (rst) {
+      for (Stage& reg : regs_) reg.tag.valid = false;
+      held_ = 0;
+    }
+    if (rst || !in_s.tag.valid) {
+      last_in.tag.valid = false;
+    } else {
+      adds += load_input(last_in, in_s, false);
+      ++held_;
+    }
+  }
+  busy_ = o.tag.valid || held_ > 0;
+  if (!rst && adds) stats_->tree_add += adds;
 }
 
 }  // namespace mls::hw

@@ -58,7 +58,7 @@ class AdderTree {
   // moves an index, not the registers.
   std::vector<Stage> regs_;
   int first_ = 0;
-  Stage& stage(int s) { return regs_[size_t((first_ + s) % (stages_ - 1))]; }
+  int held_ = 0;  // how many of regs_ hold a valid tile
   Stage head_;               // the input, when the output register is the only stage
   bool busy_ = false;        // some stage or the output holds a valid value
   std::vector<float> scratch_;  // the kernel's slots, [R + 1][8]

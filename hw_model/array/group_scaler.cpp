@@ -31,6 +31,7 @@ GroupScaler::GroupScaler(const ArrayConfig& cfg, Stats* stats)
     : rows_(cfg.rows),
       cols_(cfg.cols),
       fault_(cfg.fault),
+      checked_(cfg.acc_bits > 45),
       stats_(stats),
       on_(size_t(cfg.rows)),
       inside_(size_t(cfg.rows)),
@@ -71,6 +72,38 @@ void GroupScaler::load(const LayerJob& job) {
   }
   for (uint32_t man = 0; man < 256; ++man)
     y_mantissa_[man] = double(scale_mantissa(form_, GroupScale{0, uint8_t(man)}, job.y_scale.m));
+  const int64_t whole = job.p * job.g;
+  y_whole_ = whole * int64_t(sizeof(double) + 1) <= kWholeBytes;
+  const size_t decoded = y_whole_ ? size_t(whole) : size_t(job.g);
+  // Read only once decoded (y_decoded_, y_p_): resized, not cleared.
+  y_on_.resize(decoded);
+  y_factor_.resize(decoded);
+  y_decoded_.assign(y_whole_ ? size_t(job.p) : 0, 0);
+  y_p_ = -1;
+}
+
+// The offset of p's decoded Y row in y_on_ and y_factor_, decoding it
+// first when needed: a group's rows take the kernel when Y's exponent is
+// in the group's range, and Y's factor is exact there (factor(mantissa,
+// y_exp): 0 when y_exp is out of range, where the rows are off).
+size_t GroupScaler::y_row(int64_t p) {
+  const size_t at = y_whole_ ? size_t(p) * size_t(job_->g) : 0;
+  if (y_whole_ ? y_decoded_[size_t(p)] : y_p_ == p) return at;
+  const LayerJob& j = *job_;
+  const GroupScale* y_scales = j.y.scales(p);
+  const int y_m = j.y_scale.m;
+  const int32_t *exp_lo = y_exp_lo_.data(), *exp_hi = y_exp_hi_.data();
+  uint8_t* __restrict on = y_on_.data() + at;
+  double* __restrict y_factor = y_factor_.data() + at;
+  for (int64_t g = 0; g < j.g; ++g) {
+    const GroupScale sy = y_scales[g];
+    const int32_t y_exp = int32_t(sy.exp) - y_m;
+    on[g] = y_exp >= exp_lo[g] && y_exp <= exp_hi[g];
+    y_factor[g] = y_mantissa_[sy.man] * factor(1, y_exp);
+  }
+  if (y_whole_) y_decoded_[size_t(p)] = 1;
+  y_p_ = p;
+  return at;
 }
 
 void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
@@ -84,56 +117,72 @@ void GroupScaler::edge(const ChunkSums& s, ScaledSums& o, bool rst) {
   o.value.resize(size_t(rows_) * size_t(cols_));
   const int cols = s.active_cols;
   const uint64_t valid_rows = set_up_rows(s);
-  const kernels::ScaleRows rows{on_.data(), row_x_factor_.data(), row_y_factor_.data()};
+  const kernels::ScaleRows rows{on_.data(), row_x_factor_.data(), row_y_factor_.data(), checked_};
   kernels::scale_tile(o.value.data(), s.sum.data(), cols_, rows, inside_.data(), rows_, vector_width(cols, cols_));
-  for (int r = 0; r < rows_; ++r)
-    if (s.row_valid[size_t(r)] && (!on_[size_t(r)] || !inside_[size_t(r)])) scale_by_element(s, o, r);
+  // Unchecked sums are inside: with every valid row on, none is left out.
+  if (checked_ || !all_on_)
+    for (int r = 0; r < rows_; ++r)
+      if (s.row_valid[size_t(r)] && (!on_[size_t(r)] || !inside_[size_t(r)])) scale_by_element(s, o, r);
   const uint64_t scaled = valid_rows * uint64_t(cols);
   stats_->scale += scaled;
   if (form_ == ScalerForm::multiplier) stats_->scale_mul += scaled;
 }
 
-// The kernel's operands of each row of the tile: rows of one group (a
-// tile's rows usually come in runs of a group's chunks) share their X
-// factors, Y's factor and the range check, worked out once per run. The
-// tile's rows in one kernel call where each row's exponents stay in the
-// double form's range (every row of every preset); the rest, and rows with
-// a sum beyond the double form, element by element. Returns the rows
-// holding a chunk.
+// The kernel's operands of each row of the tile: its group's X factors
+// (columns m0 on), and Y's factor and range check from p's decoded row
+// (y_row). The tile's rows in one kernel call where each row's exponents
+// stay in the double form's range (every row of every preset); the rest,
+// and rows with a sum beyond the double form, element by element. Returns
+// the rows holding a chunk.
 uint64_t GroupScaler::set_up_rows(const ChunkSums& s) {
   const LayerJob& j = *job_;
-  const int y_m = j.y_scale.m;
-  const int64_t m0 = s.tag.m_tile * cols_;
-  const GroupScale* y_scales = j.y.scales(s.tag.p);
+  const size_t y_at = y_row(s.tag.p);
+  const uint8_t* y_on = y_on_.data() + y_at;
+  const double* y_factor = y_factor_.data() + y_at;
+  const double* x_factor = &x_factor_[size_t(s.tag.m_tile * cols_)];
+  const size_t x_stride = size_t(j.m);
+  // Local pointers: a store through a byte pointer may alias anything, and
+  // the members would be reloaded row after row.
+  const uint8_t* valid = s.row_valid.data();
+  uint8_t* __restrict on = on_.data();
+  const double** __restrict row_x = row_x_factor_.data();
+  double* __restrict row_y = row_y_factor_.data();
   // Row r holds chunk tile * R + r, of group (tile * R + r) / per_group:
   // the groups counted on from the first row's (one division per tile).
-  const int64_t first_chunk = s.tag.tile * rows_, per_group = j.plan.per_group;
-  int64_t row_group = j.plan.group_of(first_chunk), chunk_in_group = first_chunk % per_group;
-  int64_t run_group = -1;  // the group whose operands follow
-  uint8_t on = 0;
-  const double* x_factor = nullptr;
-  double y_factor = 0.0;
+  const int rows = rows_;
+  const int64_t first_chunk = s.tag.tile * rows, per_group = j.plan.per_group;
+  uint8_t all_on = 1;
   uint64_t valid_rows = 0;
-  for (int r = 0; r < rows_; ++r) {
-    const int64_t g = row_group;
-    if (++chunk_in_group == per_group) chunk_in_group = 0, ++row_group;
-    on_[size_t(r)] = 0, inside_[size_t(r)] = 1;
-    if (!s.row_valid[size_t(r)]) continue;
-    ++valid_rows;
-    if (g != run_group) {
-      run_group = g;
-      const GroupScale sy = y_scales[g];
-      const int32_t y_exp = int32_t(sy.exp) - y_m;
-      on = y_exp >= y_exp_lo_[size_t(g)] && y_exp <= y_exp_hi_[size_t(g)];
-      x_factor = &x_factor_[size_t(g * j.m + m0)];
-      // factor(mantissa, y_exp): a power of two times the mantissa factor is
-      // exact (0 when y_exp is out of range, where the row is off).
-      y_factor = y_mantissa_[sy.man] * factor(1, y_exp);
+  if (per_group == 1 && first_chunk + rows <= j.g) {
+    // One chunk per group, every row's group in range: row r's is
+    // first_chunk + r, with no test (the usual tile of a forward conv).
+    const double* x_row = x_factor + size_t(first_chunk) * x_stride;
+    y_on += first_chunk, y_factor += first_chunk;
+    for (int r = 0; r < rows; ++r, x_row += x_stride) {
+      const uint8_t v = valid[r] != 0, row_on = v & y_on[r];
+      on[r] = row_on;
+      all_on &= row_on | (v ^ 1);
+      valid_rows += v;
+      row_x[r] = x_row;
+      row_y[r] = y_factor[r];
     }
-    on_[size_t(r)] = on;
-    row_x_factor_[size_t(r)] = x_factor;
-    row_y_factor_[size_t(r)] = y_factor;
+    all_on_ = all_on;
+    return valid_rows;
   }
+  int64_t row_group = j.plan.group_of(first_chunk), chunk_in_group = first_chunk % per_group;
+  for (int r = 0; r < rows; ++r) {
+    const size_t g = size_t(row_group);
+    if (++chunk_in_group == per_group) chunk_in_group = 0, ++row_group;
+    on[r] = 0;
+    if (!valid[r]) continue;
+    ++valid_rows;
+    const uint8_t row_on = y_on[g];
+    all_on &= row_on;
+    on[r] = row_on;
+    row_x[r] = x_factor + g * x_stride;
+    row_y[r] = y_factor[g];
+  }
+  all_on_ = all_on;
   return valid_rows;
 }
 

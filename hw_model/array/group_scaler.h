@@ -37,6 +37,9 @@ class GroupScaler {
 
   const int rows_, cols_;
   const Fault fault_;
+  // acc_bits <= 45: no chunk sum reaches the double form's bound 2^45, so
+  // the tile kernel tests none (kernels::ScaleRows::checked).
+  const bool checked_;
   Stats* stats_;
   const LayerJob* job_ = nullptr;
   ScalerForm form_ = ScalerForm::shift_add;
@@ -52,6 +55,18 @@ class GroupScaler {
   std::vector<uint8_t> on_, inside_;
   std::vector<const double*> row_x_factor_;
   std::vector<double> row_y_factor_;
+  bool all_on_ = true;  // the last tile's valid rows all took the kernel
+  // Y's scales decoded for the kernel, a row of G per p: whether the
+  // group's rows take the kernel and Y's factor. Every p's row is kept
+  // ([p][g], each decoded when first used) when they take at most
+  // kWholeBytes, so the m-tiles after the first reuse them; else one row,
+  // decoded again when p changes.
+  static constexpr int64_t kWholeBytes = int64_t{16} << 20;
+  std::vector<uint8_t> y_on_, y_decoded_;  // [P or 1][G], [P] (whole)
+  std::vector<double> y_factor_;           // [P or 1][G]
+  bool y_whole_ = false;
+  int64_t y_p_ = -1;  // the one row's p (not whole)
+  size_t y_row(int64_t p);
 
   uint64_t set_up_rows(const ChunkSums& s);
   void scale_by_element(const ChunkSums& s, ScaledSums& o, int r) const;

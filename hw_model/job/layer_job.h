@@ -5,6 +5,8 @@
 // tensors (the "DMA" step): it moves encoded elements, it does no arithmetic.
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "ref/format/format.h"
@@ -31,24 +33,42 @@ class YRows {
   YRows(int64_t g, int64_t k, Fill fill, int64_t rows = 0);
   // Rows given whole ([p][g][k] codes, [p][g] scales): testbenches' hand-built jobs.
   static YRows stored(int64_t g, int64_t k, std::vector<uint32_t> codes, std::vector<GroupScale> scales);
-  const uint32_t* codes(int64_t p) const { return slot(p).codes.data(); }
-  const GroupScale* scales(int64_t p) const { return slot(p).scales.data(); }
+  const uint32_t* codes(int64_t p) const { return codes_.data() + slot(p) * size_t(g_ * k_); }
+  const GroupScale* scales(int64_t p) const { return scales_.data() + slot(p) * size_t(g_); }
   // Rows generated so far (a row evicted and asked for again counts again).
   uint64_t fills() const { return fills_; }
 
  private:
-  struct Slot {
-    int64_t p = -1;
-    std::vector<uint32_t> codes;
-    std::vector<GroupScale> scales;
+  // An allocator that leaves elements uninitialised: a slot's row is
+  // written whole by the fill before it is read, so the slots (P of them
+  // when whole) are allocated once and never zeroed.
+  template <class T>
+  struct NoInit : std::allocator<T> {
+    template <class U>
+    struct rebind {
+      using other = NoInit<U>;
+    };
+    NoInit() = default;
+    template <class U>
+    NoInit(const NoInit<U>&) {}
+    template <class U>
+    void construct(U* at) {
+      ::new (static_cast<void*>(at)) U;
+    }
+    template <class U, class... A>
+    void construct(U* at, A&&... a) {
+      ::new (static_cast<void*>(at)) U(std::forward<A>(a)...);
+    }
   };
   static constexpr int kSlots = 8;
   static constexpr int64_t kWholeBytes = int64_t{16} << 20;
-  const Slot& slot(int64_t p) const;
+  size_t slot(int64_t p) const;  // the slot holding row p, filled first if needed
 
   int64_t g_ = 0, k_ = 0;
   Fill fill_;
-  mutable std::vector<Slot> slots_;
+  mutable std::vector<int64_t> slot_p_;  // [slot] the row it holds, -1: none
+  mutable std::vector<uint32_t, NoInit<uint32_t>> codes_;      // [slot][g][k]
+  mutable std::vector<GroupScale, NoInit<GroupScale>> scales_;  // [slot][g]
   mutable uint64_t fills_ = 0;
 };
 
@@ -61,6 +81,9 @@ struct LayerJob {
   std::vector<uint32_t> x_codes;     // [g][k][m]: a column-contiguous X buffer row
   std::vector<GroupScale> x_scales;  // [m][g]
   YRows y;                           // Y's rows of p, [g][k] codes and [g] scales
+  // The lowering's separable Y rows (lp.y_parts), each row looked up once
+  // per pass when the table fits; empty when the rows do not separate.
+  SeparableRows y_parts;
   float s_t_x = 0, s_t_y = 0;
   std::vector<int64_t> out_index;    // [m][p] -> flat output index; empty: m * p + p itself
   float* out = nullptr;              // result tensor, numel(out_shape) floats

@@ -54,6 +54,10 @@ struct ScaleRows {
   const uint8_t* on;
   const double* const* x_factor;  // [R] pointers to the row's C X factors
   const double* y_factor;         // [R]
+  // Some |sum| may reach the double form's bound (2^45): each row is
+  // tested. False when the accumulators are too narrow for that (acc_bits
+  // <= 45: every register value is below 2^44 in magnitude), and no row is.
+  bool checked = true;
 };
 
 // One row of a chunk tile redone product by product (the local
@@ -87,7 +91,9 @@ uint64_t redo_row(int64_t* acc, __int128* exact, int64_t* prod, const RedoRow& w
 // on; the caller keeps each row's exponent sum in [-1022, 960] (then this is
 // group_scale's double form bit for bit). inside[r] = 0 when some of row
 // r's sums is outside the double form's range (|sum| >= 2^45: the caller
-// then scales it element by element), 1 otherwise (and for rows off).
+// then scales it element by element), 1 otherwise (and for rows off; with
+// s.checked false the sums are the caller's promise to be inside, and every
+// row gets 1).
 void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n);
 
 // A chunk tile's scaled values as the adder trees see them (ScaledSums):

@@ -21,7 +21,9 @@ namespace {
 // exponent-bias trick (1.5 * 2^52 + sum, exact for |sum| < 2^51) so that
 // the loop vectorises without AVX-512's int64-to-double conversion. Returns
 // false when some |sum| is outside the double form (the caller then scales
-// that row element by element).
+// that row element by element); kCheck false: every |sum| is known inside
+// (ScaleRows::checked), no test.
+template <bool kCheck>
 __attribute__((always_inline)) inline bool scale_row_body(float* __restrict value, const int64_t* __restrict sum,
                                                          const double* __restrict x_factor, double y_factor,
                                                          int n) {
@@ -30,7 +32,7 @@ __attribute__((always_inline)) inline bool scale_row_body(float* __restrict valu
   uint64_t outside = 0;
   for (int c = 0; c < n; ++c) {
     const int64_t s = sum[c];
-    outside |= uint64_t(s + (kScaleInDouble - 1)) > uint64_t(2 * kScaleInDouble - 2);
+    if (kCheck) outside |= uint64_t(s + (kScaleInDouble - 1)) > uint64_t(2 * kScaleInDouble - 2);
     double d;
     const uint64_t s_bits = uint64_t(s) + kBias;
     std::memcpy(&d, &s_bits, sizeof d);
@@ -41,23 +43,32 @@ __attribute__((always_inline)) inline bool scale_row_body(float* __restrict valu
 
 // Every selected row of a tile in one call (a target_clones function is
 // called through the loader's indirection).
+// The rows' operands through local pointers: a store to `inside` (bytes)
+// may alias anything, and `s`'s fields would be reloaded row after row.
+template <bool kCheck>
 __attribute__((always_inline)) inline void scale_tile_body(float* value, const int64_t* sum, int cols,
-                                                          const ScaleRows& s, uint8_t* inside, int rows, int n) {
+                                                          const ScaleRows& s, uint8_t* __restrict inside, int rows,
+                                                          int n) {
+  const uint8_t* on = s.on;
+  const double* const* x_factor = s.x_factor;
+  const double* y_factor = s.y_factor;
   for (int r = 0; r < rows; ++r) {
     const size_t at = size_t(r) * size_t(cols);
-    inside[r] = !s.on[r] || scale_row_body(value + at, sum + at, s.x_factor[r], s.y_factor[r], n);
+    inside[r] = !on[r] || scale_row_body<kCheck>(value + at, sum + at, x_factor[r], y_factor[r], n);
   }
 }
 
 #if defined(__x86_64__)
-// One row of scale_row_body in AVX2, four columns per step with no peeling
+// One row of scale_row_body in AVX2, four columns at a time with no peeling
 // (the compiler's clone spent about 90 instructions on a 16-column row and
 // went scalar below 8 columns): the same operations lane by lane, the
 // factors' product first and then the sum's, no FMA, one rounding to fp32
 // (vcvtpd2ps, in the rounding mode a conversion uses). The range test is
 // the scalar's unsigned compare, as a signed one of both sides with the
-// sign bit flipped. The columns past the last whole vector go the scalar
-// way. Inlined into the tile's loop, so the constants are set once per tile.
+// sign bit flipped (kCheck false: no test, ScaleRows::checked). The columns
+// past the last whole vector go the scalar way. Inlined into the tile's
+// loop, so the constants are set once per tile.
+template <bool kCheck>
 __attribute__((target("avx2"), always_inline)) inline bool scale_row_avx2(float* value, const int64_t* sum, const double* x_factor,
                                                     double y_factor, int n) {
   constexpr int64_t kBias = 0x4338000000000000, kFlip = INT64_MIN;
@@ -66,24 +77,33 @@ __attribute__((target("avx2"), always_inline)) inline bool scale_row_avx2(float*
   const __m256i limit = _mm256_set1_epi64x((2 * kScaleInDouble - 2) ^ kFlip);
   const __m256d bias_value = _mm256_set1_pd(6755399441055744.0), y = _mm256_set1_pd(y_factor);
   __m256i outside = _mm256_setzero_si256();
-  int c = 0;
-  for (; c + 4 <= n; c += 4) {
+  const auto four = [&](int c) __attribute__((target("avx2"), always_inline)) {
     const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sum + c));
-    outside = _mm256_or_si256(outside,
-                              _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_add_epi64(s, offset), flip), limit));
+    if (kCheck)
+      outside = _mm256_or_si256(outside,
+                                _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_add_epi64(s, offset), flip), limit));
     const __m256d d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(s, bias)), bias_value);
     const __m256d f = _mm256_mul_pd(_mm256_loadu_pd(x_factor + c), y);
     _mm_storeu_ps(value + c, _mm256_cvtpd_ps(_mm256_mul_pd(d, f)));
-  }
-  const bool tail_inside = scale_row_body(value + c, sum + c, x_factor + c, y_factor, n - c);
-  return tail_inside && _mm256_testz_si256(outside, outside);
+  };
+  // Eight columns per step, then four: a row of 8 or 16 (the usual arrays)
+  // has no remainder to dispatch.
+  int c = 0;
+  for (; c + 8 <= n; c += 8) four(c), four(c + 4);
+  if (c + 4 <= n) four(c), c += 4;
+  const bool tail_inside = c == n || scale_row_body<kCheck>(value + c, sum + c, x_factor + c, y_factor, n - c);
+  return tail_inside && (!kCheck || _mm256_testz_si256(outside, outside));
 }
 
+template <bool kCheck>
 __attribute__((target("avx2"))) void scale_tile_avx2(float* value, const int64_t* sum, int cols, const ScaleRows& s,
-                                                     uint8_t* inside, int rows, int n) {
+                                                     uint8_t* __restrict inside, int rows, int n) {
+  const uint8_t* on = s.on;  // local, as in scale_tile_body
+  const double* const* x_factor = s.x_factor;
+  const double* y_factor = s.y_factor;
   for (int r = 0; r < rows; ++r) {
     const size_t at = size_t(r) * size_t(cols);
-    inside[r] = !s.on[r] || scale_row_avx2(value + at, sum + at, s.x_factor[r], s.y_factor[r], n);
+    inside[r] = !on[r] || scale_row_avx2<kCheck>(value + at, sum + at, x_factor[r], y_factor[r], n);
   }
 }
 
@@ -94,7 +114,9 @@ const bool kAvx2 = __builtin_cpu_supports("avx2");
 
 void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n) {
 #if defined(__x86_64__)
-  if (kAvx2) return scale_tile_avx2(value, sum, cols, s, inside, rows, n);
+  if (kAvx2)
+    return s.checked ? scale_tile_avx2<true>(value, sum, cols, s, inside, rows, n)
+                     : scale_tile_avx2<false>(value, sum, cols, s, inside, rows, n);
 #endif
   // Without AVX2 the baseline form: the portable twin is that.
   portable::scale_tile(value, sum, cols, s, inside, rows, n);
@@ -103,7 +125,8 @@ void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, 
 namespace portable {
 
 void scale_tile(float* value, const int64_t* sum, int cols, const ScaleRows& s, uint8_t* inside, int rows, int n) {
-  scale_tile_body(value, sum, cols, s, inside, rows, n);
+  if (s.checked) return scale_tile_body<true>(value, sum, cols, s, inside, rows, n);
+  scale_tile_body<false>(value, sum, cols, s, inside, rows, n);
 }
 
 }  // namespace portable

@@ -101,12 +101,49 @@ __attribute__((always_inline)) inline void tree_blocks(float* out, const TreeTil
   for (; c < t.n; ++c) tree_block<kFull>(out, t, c, slots<float>(scratch), ops);
 }
 
+// A full tile (every row holding a value, no fault) of kRows rows, a power
+// of two: tree_block<true>'s levels (slot i is slot 2i + slot 2i+1, no odd
+// slot) with the count known, so the loops unroll and the slots, a local
+// array, stay in registers instead of the scratch.
+template <int kRows, class V>
+__attribute__((always_inline)) inline void tree_block_fixed(float* out, const TreeTile& t, int c) {
+  static_assert(kRows >= 2 && (kRows & (kRows - 1)) == 0, "a power of two");
+  const float* column = t.value + c;
+  const size_t cols = size_t(t.cols);
+  V s[kRows / 2];
+#pragma GCC unroll 32
+  for (int i = 0; i < kRows / 2; ++i) {
+    V a, b;
+    load(a, column + size_t(2 * i) * cols);
+    load(b, column + size_t(2 * i + 1) * cols);
+    s[i] = a + b;
+  }
+#pragma GCC unroll 8
+  for (int n = kRows / 2; n > 1; n /= 2)
+#pragma GCC unroll 16
+    for (int i = 0; i < n / 2; ++i) s[i] = s[2 * i] + s[2 * i + 1];
+  store(out + c, s[0]);
+}
+
+template <int kRows>
+__attribute__((always_inline)) inline void tree_blocks_fixed(float* out, const TreeTile& t) {
+  int c = 0;
+  for (; c + 8 <= t.n; c += 8) tree_block_fixed<kRows, V8>(out, t, c);
+  if (c + 4 <= t.n) tree_block_fixed<kRows, V4>(out, t, c), c += 4;
+  for (; c < t.n; ++c) tree_block_fixed<kRows, float>(out, t, c);
+}
+
 // A tile whose rows all hold a value (with no fault) adds rows - 1 pairs
-// and needs no plan.
+// and needs no plan; the usual array heights have their unrolled form.
 __attribute__((always_inline)) inline uint64_t tree_tile_body(float* out, const TreeTile& t, float* scratch,
                                                              uint8_t* ops) {
   if (!t.swap12 && !std::memchr(t.valid, 0, size_t(t.rows))) {
-    tree_blocks<true>(out, t, scratch, ops);
+    switch (t.rows) {
+      case 8: tree_blocks_fixed<8>(out, t); break;
+      case 16: tree_blocks_fixed<16>(out, t); break;
+      case 32: tree_blocks_fixed<32>(out, t); break;
+      default: tree_blocks<true>(out, t, scratch, ops);
+    }
     return uint64_t(t.rows - 1);
   }
   const uint64_t pairs = plan_levels(t, ops + t.rows, ops);

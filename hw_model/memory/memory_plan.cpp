@@ -18,12 +18,23 @@ struct TileSource {
   int64_t end_row(int64_t t) const { return std::min(rows, (t + 1) * rows_per_tile); }
 };
 
+// Grows v to hold index i (doubling); out of line, as it is rare.
+__attribute__((noinline)) void grow_marks(std::vector<uint8_t>& v, int32_t i) {
+  v.resize(std::max(size_t(i) + 1, 2 * v.size()), 0);
+}
+
+// Grows v (doubling) to hold index i.
+inline void grow_to(std::vector<uint8_t>& v, int64_t i) {
+  if (size_t(i) >= v.size()) grow_marks(v, int32_t(i));
+}
+
 // Marks v[i] (growing v as needed); true when it was not marked before.
-bool first_touch(std::vector<uint8_t>& v, int32_t i) {
-  if (size_t(i) >= v.size()) v.resize(std::max(size_t(i) + 1, 2 * v.size()), 0);
-  if (v[size_t(i)]) return false;
+// Inlined: it runs about once per element of Y per pass.
+inline bool first_touch(std::vector<uint8_t>& v, int32_t i) {
+  if (size_t(i) >= v.size()) grow_marks(v, i);
+  const bool fresh = !v[size_t(i)];
   v[size_t(i)] = 1;
-  return true;
+  return fresh;
 }
 
 // Marks the n elements index[0..n) (-1: none) in `seen`; adds how many there
@@ -100,29 +111,61 @@ Touches walk_tiles(const TileSource& src, const std::vector<int64_t>& demand) {
 // p x g scales and about one mark per element of the tensor, instead of
 // generating p x g x k indices. Translates of two sums may still meet, so
 // they are marked element by element and the counts are the walk's.
+// Marks the scales `groups` names (-1: none) in `seen`; returns how many
+// were not marked before. Grown first, then marked through a local pointer.
+uint32_t touch_scales(std::vector<uint8_t>& seen, const std::vector<int32_t>& groups) {
+  int32_t top = -1;
+  for (int32_t scale : groups) top = std::max(top, scale);
+  if (top < 0) return 0;
+  grow_to(seen, top);
+  uint8_t* __restrict marks = seen.data();
+  uint32_t fresh = 0;
+  for (int32_t scale : groups) {
+    if (scale < 0) continue;
+    fresh += marks[scale] ^ 1u;
+    marks[scale] = 1;
+  }
+  return fresh;
+}
+
 Touches walk_separable(const SeparableRows& parts, int64_t g, int64_t k, int64_t rows,
                        const std::vector<int64_t>& demand) {
   Touches to(rows, demand.size());
   std::vector<uint8_t> seen_sum, seen_elem, seen_scale, seen_row(size_t(rows), 0);
-  std::vector<int32_t> offsets(static_cast<size_t>(k)), groups(static_cast<size_t>(g));
+  std::vector<int32_t> offsets(static_cast<size_t>(k)), real(static_cast<size_t>(k)), groups(static_cast<size_t>(g));
   for (size_t d = 0; d < demand.size(); ++d) {
     const int64_t r = demand[d];
     if (seen_row[size_t(r)]) continue;
     seen_row[size_t(r)] = 1;
     const RowBase rb = parts.offsets(r, offsets.data());
-    uint32_t real = 0, fresh = 0;
-    for (int64_t i = 0; i < k; ++i) {
-      if (offsets[size_t(i)] < 0) continue;
-      ++real;
-      const int64_t sum = rb.base + offsets[size_t(i)];
-      if (!first_touch(seen_sum, int32_t(sum))) continue;
-      for (int64_t j = 0; j < g; ++j) fresh += first_touch(seen_elem, int32_t(sum + j * rb.step));
+    // The row's real offsets, and the marks grown once for its largest
+    // index, so that the loops below run on local pointers with no test
+    // (a byte store may alias anything, members would be reloaded).
+    int64_t n = 0, top = -1;
+    for (int64_t i = 0; i < k; ++i)
+      if (offsets[size_t(i)] >= 0) real[size_t(n++)] = offsets[size_t(i)], top = std::max<int64_t>(top, offsets[size_t(i)]);
+    if (n) {
+      grow_to(seen_sum, rb.base + top);
+      grow_to(seen_elem, rb.base + top + std::max<int64_t>(0, (g - 1) * rb.step));
     }
-    to.tile_elems[size_t(r)] = uint32_t(real * g);
+    uint8_t* __restrict sums = seen_sum.data();
+    uint8_t* __restrict elems = seen_elem.data();
+    uint32_t fresh = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t sum = rb.base + real[size_t(i)];
+      if (sums[sum]) continue;
+      sums[sum] = 1;
+      for (int64_t j = 0; j < g; ++j) {
+        uint8_t& mark = elems[sum + j * rb.step];
+        fresh += mark ^ 1u;
+        mark = 1;
+      }
+    }
+    to.tile_elems[size_t(r)] = uint32_t(n * g);
     to.first_elems[d] = fresh;
     to.tile_scales[size_t(r)] = uint32_t(g);
     parts.groups(r, groups.data());
-    for (int32_t scale : groups) to.first_scales[d] += scale >= 0 && first_touch(seen_scale, scale);
+    to.first_scales[d] = touch_scales(seen_scale, groups);
   }
   return to;
 }
@@ -153,8 +196,9 @@ OperandPlan plan_operand(const Touches& to, const std::vector<int64_t>& demand, 
 
 // Y's touches: from the separable parts where the rows separate, else from
 // the generated rows.
-Touches y_touches(const LoweredPass& lp, const std::vector<int64_t>& demand) {
-  if (lp.y_parts) return walk_separable(lp.y_parts, lp.g, lp.k, lp.p, demand);
+Touches y_touches(const LoweredPass& lp, const LayerJob& job, const std::vector<int64_t>& demand) {
+  // The job's table of the same rows, when it made one (make_layer_job).
+  if (lp.y_parts) return walk_separable(job.y_parts ? job.y_parts : lp.y_parts, lp.g, lp.k, lp.p, demand);
   std::vector<int32_t> groups(static_cast<size_t>(lp.g)), index(static_cast<size_t>(lp.g * lp.k));
   const TileSource ys{lp.g * lp.k, lp.g, 1, lp.p, [&](int64_t r, const int32_t*& g, const int32_t*& i) {
                         lp.y_row(r, groups.data(), index.data());
@@ -194,7 +238,7 @@ MemoryPlan make_memory_plan(const LoweredPass& lp, const LayerJob& job, const Me
   plan.x = plan_operand(walk_tiles(xs, x_demand), x_demand, job.x_elem.bits(), scale_bits(job.x_scale),
                         mem.x_buffer_kb,
                         slot_bytes(std::min<int64_t>(lp.m, map.cols()), lp.g, lp.k, job.x_elem, job.x_scale));
-  plan.y = plan_operand(y_touches(lp, y_demand), y_demand, job.y_elem.bits(), scale_bits(job.y_scale),
+  plan.y = plan_operand(y_touches(lp, job, y_demand), y_demand, job.y_elem.bits(), scale_bits(job.y_scale),
                         mem.y_buffer_kb, slot_bytes(1, lp.g, lp.k, job.y_elem, job.y_scale));
   return plan;
 }

@@ -9,6 +9,7 @@ namespace mls::hw {
 void TileBuffer::load(const OperandPlan* plan) {
   plan_ = plan;
   current_ = 0;
+  arrived_ = kNone;
   next_fetch_ = 0;
   fetch_limit_ = 0;  // dormant until start()
   request_.clear();
@@ -28,6 +29,9 @@ size_t TileBuffer::limit() const {
 bool TileBuffer::acquire(int64_t tile) {
   if (!plan_) return true;
   const std::vector<int64_t>& demand = plan_->tile;
+  // The demand in use, already found arrived (a transfer stays done): the
+  // usual call, once per block and on every edge it stalls on the other buffer.
+  if (current_ == arrived_ && demand[current_] == tile) return true;
   if (current_ >= demand.size()) throw Error("tile buffer: tile asked for after the plan's last demand");
   if (demand[current_] != tile) {
     // The controller moved on: the previous tile's slot is free from the next
@@ -37,7 +41,9 @@ bool TileBuffer::acquire(int64_t tile) {
     ++current_;
     fetch_limit_ = limit();
   }
-  return current_ < next_fetch_ && dram_->done(request_[current_]);
+  if (!(current_ < next_fetch_ && dram_->done(request_[current_]))) return false;
+  arrived_ = current_;
+  return true;
 }
 
 void TileBuffer::refill() {

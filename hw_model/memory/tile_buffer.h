@@ -50,7 +50,9 @@ class TileBuffer {
   Dram* dram_;
   const Dram::Source source_;
   const OperandPlan* plan_ = nullptr;
+  static constexpr size_t kNone = ~size_t{0};
   size_t current_ = 0;          // demand in use or awaited by the controller
+  size_t arrived_ = kNone;      // current_ when its tile was found in the buffer
   size_t next_fetch_ = 0;       // next demand to request
   size_t fetch_limit_ = 0;      // limit() as of this edge's refill
   std::vector<size_t> request_;  // per requested demand: its DRAM transfer

@@ -150,6 +150,54 @@ TEST(Kernels, ScaleTileMatchesGroupScaleAndItsTwin) {
   }
 }
 
+// The unchecked form (ScaleRows::checked false, the group scalers' with
+// acc_bits <= 45): sums up to the 45-bit accumulator's extremes, -2^44 and
+// 2^44 - 1, in rows of every width to past 16 columns. Every row is
+// reported inside and every element of a row on is group_scale's value;
+// rows off keep what the value buffer held.
+TEST(Kernels, ScaleTileUncheckedMatchesGroupScale) {
+  std::mt19937_64 rng(11);
+  const int rows = 5, cols = 19;
+  const int64_t lo = -(int64_t{1} << 44), hi = (int64_t{1} << 44) - 1;
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = int(rng() % (cols + 1)), scale_m = int(rng() % 4);
+    const ScalerForm form = scale_m <= 1 && trial % 2 ? ScalerForm::shift_add : ScalerForm::multiplier;
+    auto scale = [&]() { return GroupScale{int16_t(int(rng() % 200) - 100), uint8_t(rng() % (1u << scale_m))}; };
+    std::vector<int64_t> sum(static_cast<size_t>(rows * cols));
+    std::vector<GroupScale> sx(sum.size()), sy(static_cast<size_t>(rows));
+    std::vector<double> x_factor(sum.size()), y_factor(sy.size());
+    std::vector<const double*> x_rows(sy.size());
+    std::vector<uint8_t> on(sy.size()), inside(sy.size(), 7), inside_twin(sy.size(), 7);
+    for (int r = 0; r < rows; ++r) {
+      on[size_t(r)] = rng() % 5 != 0;
+      sy[size_t(r)] = scale();
+      y_factor[size_t(r)] = std::ldexp(double(scale_mantissa(form, sy[size_t(r)], scale_m)), sy[size_t(r)].exp - scale_m);
+      x_rows[size_t(r)] = &x_factor[size_t(r * cols)];
+      for (int c = 0; c < cols; ++c) {
+        const size_t i = size_t(r * cols + c);
+        const uint64_t pick = rng() % 8;
+        sum[i] = pick == 0 ? lo : pick == 1 ? hi : int64_t(rng() >> (20 + rng() % 44)) * (rng() & 1 ? -1 : 1);
+        sx[i] = scale();
+        x_factor[i] = std::ldexp(double(scale_mantissa(form, sx[i], scale_m)), sx[i].exp - scale_m);
+      }
+    }
+    kernels::ScaleRows s{on.data(), x_rows.data(), y_factor.data()};
+    s.checked = false;
+    std::vector<float> value(sum.size(), -1.0f), twin(sum.size(), -1.0f);
+    kernels::scale_tile(value.data(), sum.data(), cols, s, inside.data(), rows, n);
+    kernels::portable::scale_tile(twin.data(), sum.data(), cols, s, inside_twin.data(), rows, n);
+    EXPECT_EQ(inside, std::vector<uint8_t>(sy.size(), 1)) << trial;
+    EXPECT_EQ(inside_twin, inside) << trial;
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < n; ++c) {
+        const size_t i = size_t(r * cols + c);
+        const float want = on[size_t(r)] ? group_scale(form, sum[i], sx[i], sy[size_t(r)], scale_m, scale_m) : -1.0f;
+        EXPECT_EQ(bits_of(value[i]), bits_of(want)) << trial << " " << r << " " << c;
+        EXPECT_EQ(bits_of(twin[i]), bits_of(want)) << trial << " " << r << " " << c;
+      }
+  }
+}
+
 // The multipliers' Y decode: every code of every element format (E in
 // [0, 4], M in [0, 12], both signs, zero and subnormal codes) in spans of
 // every length to past two AVX2 vectors, with random X zero counts. The
@@ -307,13 +355,13 @@ float tree_by_levels(std::vector<std::pair<bool, float>> slots, bool swap12, uin
 }
 
 // Whole tiles of random values (magnitudes far apart, so the order shows)
-// on trees of 1 to 33 rows, every row or some rows with a value (at least one),
+// on trees of 1 to 33 rows (8, 16 and 32 full: the unrolled forms), every row or some rows with a value (at least one),
 // column counts that are and are not whole 8- and 4-lane vectors, with and
 // without the tree_order fault: the dispatched kernel and its twin give
 // the walk's sums bit for bit and its add count per column.
 TEST(Kernels, TreeTileMatchesTheLevelWalkAndItsTwin) {
   std::mt19937_64 rng(5);
-  for (int rows : {1, 2, 3, 4, 5, 7, 8, 12, 16, 17, 33})
+  for (int rows : {1, 2, 3, 4, 5, 7, 8, 12, 16, 17, 32, 33})
     for (int n : {1, 3, 4, 5, 8, 12, 13, 16, 21}) {
       for (int trial = 0; trial < 10; ++trial) {
         const int cols = n + int(rng() % 3);

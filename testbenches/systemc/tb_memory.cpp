@@ -14,6 +14,7 @@
 #include "hw_model/job/layer_job.h"
 #include "hw_model/array/mac_array.h"
 #include "hw_model/memory/memory_plan.h"
+#include "hw_model/memory/tile_buffer.h"
 #include "ref/golden/golden_conv.h"
 #include "ref/quant/quantizer.h"
 #include "ref/workload/conv2d.h"
@@ -227,6 +228,48 @@ int expect_y_plan(const LoweredPass& lp, const QuantTensor& x, const QuantTensor
       }
     }
   return streamed;
+}
+
+// The edges (from a pass's start) at which a tile buffer first finds each
+// of the plan's demands, the controller asking for each tile in order from
+// the edge after the last was found, and the memory system's order within
+// an edge (dram.at_edge, the buffer's refill, the channel, then the
+// controller's acquire).
+std::vector<uint64_t> found_at(Dram& dram, TileBuffer& buffer, const OperandPlan& plan, uint64_t& now) {
+  dram.reset();
+  buffer.load(&plan);
+  dram.start();
+  buffer.start();
+  std::vector<uint64_t> found;
+  for (const uint64_t start = now; found.size() < plan.tile.size() && now - start < 10000;) {
+    dram.at_edge(++now);
+    buffer.edge();
+    dram.edge();
+    if (buffer.acquire(plan.tile[found.size()])) found.push_back(now - start);
+  }
+  return found;
+}
+
+// A buffer reloaded for another pass finds its demands on the edges a new
+// one does: what it found in the pass before (here one tile 0, as a pass
+// of one m-tile leaves it) says nothing of the next pass's transfers.
+TEST(Memory, AReloadedTileBufferWaitsForItsOwnTransfers) {
+  MemoryConfig mem;
+  mem.dram_bw = 8;
+  mem.dram_latency = 3;
+  OperandPlan before, next;
+  before.resident = next.resident = false;
+  before.slots = next.slots = 1;
+  before.tile = {0}, before.bytes = {16}, before.elements = {16}, before.scales = {1};
+  next.tile = {0, 1}, next.bytes = {64, 96}, next.elements = {64, 96}, next.scales = {1, 1};
+  Dram dram(mem), fresh_dram(mem);
+  TileBuffer buffer(&dram, Dram::kX), fresh(&fresh_dram, Dram::kX);
+  uint64_t now = 0, fresh_now = 0;
+  ASSERT_EQ(found_at(dram, buffer, before, now).size(), 1u);
+  const std::vector<uint64_t> want = found_at(fresh_dram, fresh, next, fresh_now);
+  ASSERT_EQ(want.size(), 2u);
+  EXPECT_GT(want[0], uint64_t(64 / 8)) << "a 64-byte tile takes 8 edges at 8 bytes an edge";
+  EXPECT_EQ(found_at(dram, buffer, next, now), want);
 }
 
 TEST(Memory, YPlanCountsEachDemandsFirstTouchesFromTheSeparableParts) {
