@@ -122,12 +122,21 @@ int MacArray::quiet_run(uint64_t now, int edges) {
     back_edge(false);
   }
   if (!done) return 0;
-  // The front at once: its registers stepped on, the controller's issues,
+  // The front at once: its registers stepped on, the controller's issues
+  // (the tile's last one at its edge, the run's last, as edge() does it),
   // and the local accumulators' count of a tile's additions when the run
   // passed its first step (the product register's step on entry).
   if (product_reg.read().step == 0) local_accumulator.count_adds(product_reg.read());
-  controller.skip_quiet(done);
-  step_on(cmd_reg, done), step_on(operand_reg, done), step_on(product_reg, done);
+  step_on(operand_reg, done), step_on(product_reg, done);
+  if (done < edges) {
+    controller.skip_quiet(done);
+    step_on(cmd_reg, done);
+    return done;
+  }
+  controller.skip_quiet(done - 1);
+  step_on(cmd_reg, done - 1);
+  controller.edge(cmd_reg.next(), false);
+  cmd_reg.swap();
   return done;
 }
 
