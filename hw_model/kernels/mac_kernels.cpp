@@ -155,80 +155,16 @@ __attribute__((target("avx2"), always_inline)) inline void mac_block8(int32_t* a
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), a);
 }
 
-// The steps (at most 64) whose Y value is not 0, bit s for step s. A step
-// whose Y is 0 adds 0 to every register of the row: it changes no register,
-// and its partial sums are those of the step before (or the registers'
-// start, at step 0).
-__attribute__((target("avx2"))) inline uint64_t nonzero_steps(const int32_t* y, int32_t steps) {
-  uint64_t bits = 0;
-  for (int32_t s = 0; s < steps; s += 8) {
-    const __m256i v = _mm256_maskload_epi32(y + s, tail_mask(steps - s));  // past the row: read as 0
-    const __m256i zero = _mm256_cmpeq_epi32(v, _mm256_setzero_si256());
-    bits |= uint64_t(~unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(zero))) & 0xffu) << s;
-  }
-  return bits;
-}
-
-// mac_block16 over the steps in `bits` alone (nonzero_steps): the same
-// registers and, with the registers' start when the first step adds 0
-// (`start_seen`: then it is a partial sum), the same partial sums.
-__attribute__((target("avx2"), always_inline)) inline void mac_sparse16(int32_t* acc, const int32_t* xs,
-                                                                      int64_t stride, const int32_t* y,
-                                                                      uint64_t bits, bool start_seen, __m256i& hi,
-                                                                      __m256i& lo) {
-  __m256i a0 = load8(acc), a1 = load8(acc + 8);
-  if (start_seen) hi = _mm256_max_epi32(hi, _mm256_max_epi32(a0, a1)), lo = _mm256_min_epi32(lo, _mm256_min_epi32(a0, a1));
-  for (; bits; bits &= bits - 1) {
-    const int32_t s = int32_t(__builtin_ctzll(bits));
-    const int32_t* x = xs + s * stride;
-    const __m256i ys = _mm256_set1_epi32(y[s]);
-    a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(load8(x), ys));
-    a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(load8(x + 8), ys));
-    hi = _mm256_max_epi32(hi, _mm256_max_epi32(a0, a1)), lo = _mm256_min_epi32(lo, _mm256_min_epi32(a0, a1));
-  }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), a0);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 8), a1);
-}
-
-// mac_block8 likewise (a masked vector's lanes past n stay 0).
-template <bool kMasked>
-__attribute__((target("avx2"), always_inline)) inline void mac_sparse8(int32_t* acc, const int32_t* xs,
-                                                                     int64_t stride, const int32_t* y,
-                                                                     uint64_t bits, bool start_seen, __m256i mask,
-                                                                     __m256i& hi, __m256i& lo) {
-  __m256i a = load8<kMasked>(acc, mask);
-  if (start_seen) hi = _mm256_max_epi32(hi, a), lo = _mm256_min_epi32(lo, a);
-  for (; bits; bits &= bits - 1) {
-    const int32_t s = int32_t(__builtin_ctzll(bits));
-    mac_step(a, load8<kMasked>(xs + s * stride, mask), _mm256_set1_epi32(y[s]), hi, lo);
-  }
-  if (kMasked)
-    _mm256_maskstore_epi32(acc, mask, a);
-  else
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), a);
-}
-
 // One row of a tile in AVX2: blocks of 16 columns (two vectors of
 // registers), then of 8, then a masked last vector when the row's columns
 // are not whole vectors (a 3-column pass: one masked vector), each block's
 // registers in vector registers over all the tile's steps. The same
 // operations as mac_tile_row, lane by lane (vpmulld's low 32 bits are the
 // product: narrow products are below 2^30); hi and lo see every partial sum.
-// A row with a fifth or more of its steps' Y at 0 (ReLU and padding: about
-// half of a forward pass's) runs its other steps alone (mac_sparse16 and
-// mac_sparse8), with the same registers and partial sums.
 __attribute__((target("avx2"), always_inline)) inline uint64_t mac_row_avx2(int32_t* acc, const int32_t* x, int64_t stride,
                                                       const int32_t* y, int32_t steps, int n) {
   __m256i hi = _mm256_setzero_si256(), lo = hi;
   int c = 0;
-  const uint64_t bits = steps <= 64 ? nonzero_steps(y, steps) : ~uint64_t{0};
-  if (steps <= 64 && 5 * __builtin_popcountll(bits) <= 4 * steps) {
-    const bool start_seen = steps > 0 && !(bits & 1);
-    for (; c + 16 <= n; c += 16) mac_sparse16(acc + c, x + c, stride, y, bits, start_seen, hi, lo);
-    if (c + 8 <= n) mac_sparse8<false>(acc + c, x + c, stride, y, bits, start_seen, __m256i{}, hi, lo), c += 8;
-    if (c < n) mac_sparse8<true>(acc + c, x + c, stride, y, bits, start_seen, tail_mask(n - c), hi, lo);
-    return magnitude(max_of_lanes(hi)) | magnitude(min_of_lanes(lo));
-  }
   for (; c + 16 <= n; c += 16) mac_block16(acc + c, x + c, stride, y, steps, hi, lo);
   if (c + 8 <= n) mac_block8<false>(acc + c, x + c, stride, y, steps, __m256i{}, hi, lo), c += 8;
   if (c < n) mac_block8<true>(acc + c, x + c, stride, y, steps, tail_mask(n - c), hi, lo);

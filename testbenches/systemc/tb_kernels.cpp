@@ -87,54 +87,6 @@ TEST(Kernels, MacTileMatchesItsPortableTwinAndTheSums) {
   }
 }
 
-// Rows whose Y is often 0 (ReLU and padding: the AVX2 form then runs the
-// other steps alone), their first steps too, from registers that do not
-// start at 0 (the start is a partial sum exactly when the first step adds
-// 0), up to 64 steps and past: the registers and magnitudes of the twin
-// (the dense walk), and the sums and partial sums' highest bit of a plain
-// step-by-step evaluation.
-TEST(Kernels, MacTileSkipsStepsThatAddZero) {
-  std::mt19937_64 rng(11);
-  const int rows = 6, cols = 40, plane_rows = 80;
-  for (int trial = 0; trial < 400; ++trial) {
-    const int steps = trial % 4 == 3 ? 70 : int(rng() % 17);
-    const int n = int(rng() % (cols + 1)), zero_in = 1 + int(rng() % 4);  // Y is 0 with odds 1 - 1 / zero_in
-    std::vector<int32_t> x(static_cast<size_t>(plane_rows * cols)), y(static_cast<size_t>(rows * steps)), len(static_cast<size_t>(rows));
-    std::vector<int64_t> gk0(static_cast<size_t>(rows)), y_at(static_cast<size_t>(rows));
-    std::vector<uint8_t> on(static_cast<size_t>(rows));
-    for (int32_t& v : x) v = int32_t(rng() % 8191) - 4095;
-    for (int32_t& v : y) v = rng() % uint64_t(zero_in) ? 0 : int32_t(rng() % 8191) - 4095;
-    for (int r = 0; r < rows; ++r) {
-      len[size_t(r)] = int32_t(rng() % uint64_t(steps + 1));
-      gk0[size_t(r)] = int64_t(rng() % uint64_t(plane_rows - steps + 1));
-      y_at[size_t(r)] = int64_t(r) * steps;
-      on[size_t(r)] = rng() % 6 != 0;
-    }
-    const kernels::TileOperands t{x.data(), cols, gk0.data(), len.data(), y.data(), y_at.data()};
-    std::vector<int32_t> start(static_cast<size_t>(rows * cols));
-    for (int32_t& v : start) v = int32_t(rng() % (1u << 20)) - (1 << 19);
-    std::vector<int32_t> acc = start, twin = start;
-    std::vector<uint64_t> mag(static_cast<size_t>(rows)), mag_twin(static_cast<size_t>(rows));
-    kernels::mac_tile(acc.data(), cols, t, on.data(), mag.data(), rows, n);
-    kernels::portable::mac_tile(twin.data(), cols, t, on.data(), mag_twin.data(), rows, n);
-    EXPECT_EQ(acc, twin) << "trial " << trial;
-    EXPECT_EQ(mag, mag_twin) << "trial " << trial;
-    for (int r = 0; r < rows; ++r) {
-      uint64_t or_of_magnitudes = 0;
-      for (int c = 0; c < cols; ++c) {
-        int64_t sum = start[size_t(r * cols + c)];
-        for (int32_t s = 0; on[size_t(r)] && c < n && s < len[size_t(r)]; ++s) {
-          sum += int64_t(x[size_t((gk0[size_t(r)] + s) * cols + c)]) * y[size_t(r * steps + s)];
-          or_of_magnitudes |= uint64_t(sum < 0 ? -sum - 1 : sum);
-        }
-        EXPECT_EQ(int64_t(acc[size_t(r * cols + c)]), sum) << "trial " << trial << " row " << r << " col " << c;
-      }
-      const auto top = [](uint64_t v) { return v ? 63 - __builtin_clzll(v) : -1; };
-      EXPECT_EQ(top(mag[size_t(r)]), top(or_of_magnitudes)) << "trial " << trial << " row " << r;
-    }
-  }
-}
-
 uint32_t bits_of(float f) {
   uint32_t b;
   std::memcpy(&b, &f, sizeof b);
