@@ -49,23 +49,29 @@ uint64_t AccRegisterFile<Lane>::add_tile(const Products& p) {
   const TileRows& t = *p.rows;
   // Every row with a chunk adds in the fused kernel but the fault's row
   // (local pointers: the byte stores would otherwise alias every load).
+  // (Members in locals too: the loops' stores would otherwise reload them.)
+  const int rows = rows_, acc_bits = acc_bits_;
   const int32_t* len = t.len.data();
   uint8_t *used = used_.data(), *fused = fused_.data();
-  for (int r = 0; r < rows_; ++r) used[r] = fused[r] = len[r] > 0;
-  if (p.lsb_fault && rows_ > 0) fused[0] = 0;
+  for (int r = 0; r < rows; ++r) used[r] = fused[r] = len[r] > 0;
+  const bool fault_row = p.lsb_fault && rows > 0 && used[0];
+  if (fault_row) fused[0] = 0;
   const kernels::TileOperands operands{p.x_plane, p.x_stride, t.gk0.data(), len, p.y_values, p.y_at};
   const uint64_t* mag = row_magnitudes_.data();
-  kernels::mac_tile(regs_.data(), cols_, operands, fused, row_magnitudes_.data(), rows_, p.active_cols);
+  kernels::mac_tile(regs_.data(), cols_, operands, fused, row_magnitudes_.data(), rows, p.active_cols);
   // A fused row that stayed in range: its raw sums are the exact ones (a
-  // row off has magnitude 0). The others are redone.
+  // row off, and the fault's row, have magnitude 0). The others are redone,
+  // and the fault's row; the order of the redos does not matter (each ORs
+  // into the history and counts its own overflows).
   uint64_t in_range = 0, overflows = 0;
-  for (int r = 0; r < rows_; ++r) {
-    if (!exceeds_range(mag[r], acc_bits_) && (fused[r] || !used[r])) {
+  for (int r = 0; r < rows; ++r) {
+    if (!exceeds_range(mag[r], acc_bits)) {
       in_range |= mag[r];
       continue;
     }
     overflows += add_row_by_product(p, r);
   }
+  if (fault_row) overflows += add_row_by_product(p, 0);
   magnitudes_ |= in_range;
   return overflows;
 }

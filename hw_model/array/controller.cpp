@@ -67,6 +67,7 @@ void Controller::build_tiles(const LayerJob& job) {
       for (int32_t s = 0; s < std::min(tile.len[i], tile.steps); ++s) ++tile.active_at[size_t(s)];
       tile.row_steps += uint64_t(std::min(tile.len[i], tile.steps));
     }
+    plan_y_runs(tile);
   }
 }
 

@@ -43,6 +43,18 @@ class Controller {
   sc_core::sc_time first_issue_time() const { return first_issue_; }
   // The next edge is the first try to issue, which reads the simulated time.
   bool first_issue_pending() const { return busy_ && !started_; }
+  // Quiet edges: from the next edge on, how many issue the rest of a tile
+  // while the three issues before them, still in the pipeline registers,
+  // are of the same tile (this tile's step 3 or later: no stall and no
+  // reset within a tile). At those edges the operand buffers and
+  // multipliers see neither a first nor a last step and the local
+  // accumulators no last step, so the front only moves its bundles on; the
+  // controller too but at the tile's last step (its tag, and the move to
+  // the next tile). 0 when the next edge is not such an edge.
+  int quiet_steps() const { return busy_ && started_ && step_ >= 3 ? int(tile_->steps - step_) : 0; }
+  // Issues `edges` steps at once, as edge() would one by one; not the
+  // tile's last (edges < quiet_steps()).
+  void skip_quiet(int edges) { step_ += edges, issued_ += uint64_t(edges); }
 
  private:
   void build_tiles(const LayerJob& job);

@@ -33,7 +33,7 @@ void LocalAccumulator::edge(const Products& in, ChunkSums& o, bool rst) {
   if (!in.tag.valid) return;
   // A tile's steps arrive on consecutive edges: its additions are counted
   // whole at its first.
-  if (in.step == 0) stats_->acc_add += in.rows->row_steps * uint64_t(in.active_cols);
+  if (in.step == 0) count_adds(in);
   // The tile's additions are evaluated at its last step (AccRegisterFile):
   // the bundle of that step addresses every step's operands.
   if (!in.tag.tile_last) return;

@@ -28,6 +28,9 @@ class LocalAccumulator {
 
   LocalAccumulator(const ArrayConfig& cfg, Stats* stats);
   void edge(const Products& in, ChunkSums& out, bool rst);
+  // A tile's additions, counted whole at its first step (edge(), and
+  // MacArray's quiet edges when they pass a first step).
+  void count_adds(const Products& first) { stats_->acc_add += first.rows->row_steps * uint64_t(first.active_cols); }
 
   // The narrowest two's-complement accumulator that would have held every
   // partial sum since reset_width(): the exact sums of a wide accumulator

@@ -77,6 +77,11 @@ void MacArray::edge(uint64_t now, bool r) {
   operand_buffer.edge(cmd_reg.read(), operand_reg.next(), r);
   multiplier.edge(operand_reg.read(), product_reg.next(), r);
   local_accumulator.edge(product_reg.read(), chunk_reg.next(), r);
+  cmd_reg.swap(), operand_reg.swap(), product_reg.swap();
+  back_edge(r);
+}
+
+void MacArray::back_edge(bool r) {
   // The blocks after the hand-over work once per tile. Between tiles one
   // with no valid input holds no state and would write an invalid bundle;
   // when its output register's next state is one already (written two
@@ -88,8 +93,51 @@ void MacArray::edge(uint64_t now, bool r) {
   if (!idle(tree_reg.read(), out_acc_reg.next()))
     output_accumulator.edge(tree_reg.read(), out_acc_reg.next(), r);
   if (r || out_acc_reg.read().tag.valid) final_scale.edge(out_acc_reg.read(), r);
-  cmd_reg.swap(), operand_reg.swap(), product_reg.swap(), chunk_reg.swap();
-  scaled_reg.swap(), tree_reg.swap(), out_acc_reg.swap();
+  chunk_reg.swap(), scaled_reg.swap(), tree_reg.swap(), out_acc_reg.swap();
+}
+
+namespace {
+
+// A front register after `edges` quiet edges: its writer wrote the current
+// bundle again at each, one step further on. Only the current state is set
+// (with an odd count, in the other buffer, as the swaps would have it): the
+// other is written whole before it is read again, as every writer writes a
+// valid bundle's every field.
+template <class Bundle>
+void step_on(DoubleBuffer<Bundle>& reg, int edges) {
+  if (edges & 1) reg.next() = reg.read(), reg.swap();
+  reg.current().step += edges;
+}
+
+}  // namespace
+
+int MacArray::quiet_run(uint64_t now, int edges) {
+  // The memory system and the blocks after the local accumulators edge by
+  // edge (a tile handed over at the run's start is still on its way
+  // through them), and the burst's stops: the final-scale units' write.
+  int done = 0;
+  for (; done < edges && !out_acc_reg.read().tag.valid && !final_scale.done(); ++done) {
+    if (!memory_ideal_) memory.edge(now + uint64_t(done));
+    chunk_reg.next().tag.valid = false;  // the local accumulators: not a tile's last step
+    back_edge(false);
+  }
+  if (!done) return 0;
+  // The front at once: its registers stepped on, the controller's issues
+  // (the tile's last one at its edge, the run's last, as edge() does it),
+  // and the local accumulators' count of a tile's additions when the run
+  // passed its first step (the product register's step on entry).
+  if (product_reg.read().step == 0) local_accumulator.count_adds(product_reg.read());
+  step_on(operand_reg, done), step_on(product_reg, done);
+  if (done < edges) {
+    controller.skip_quiet(done);
+    step_on(cmd_reg, done);
+    return done;
+  }
+  controller.skip_quiet(done - 1);
+  step_on(cmd_reg, done - 1);
+  controller.edge(cmd_reg.next(), false);
+  cmd_reg.swap();
+  return done;
 }
 
 void MacArray::on_clock() {
@@ -104,9 +152,16 @@ void MacArray::on_clock() {
   // issue, the final-scale units' writes and the last one's pause); the
   // clock skips them (EdgeClock::skip). The memory system counts its edges
   // from `now`, not from the time.
+  // Quiet edges (Controller::quiet_steps) are done as a run.
   int edges = 0;
   while (edges < kMaxBurst && !r && !controller.first_issue_pending() && !out_acc_reg.read().tag.valid &&
          !final_scale.done()) {
+    if (const int quiet = std::min(controller.quiet_steps(), kMaxBurst - edges); quiet > 0) {
+      const int done = quiet_run(now + 1, quiet);
+      now += uint64_t(done), edges += done;
+      if (done < quiet) break;  // at a stop of the burst
+      continue;
+    }
     edge(++now, r);
     ++edges;
   }
@@ -125,6 +180,7 @@ void MacArray::load(const LayerJob& job, const MemoryPlan& plan) {
 
 void MacArray::start() {
   controller.start(*job_, !memory.ideal());
+  memory_ideal_ = memory.ideal();
   memory.start();
 }
 

@@ -90,8 +90,15 @@ class MacArray : public sc_core::sc_module {
   // Edge `now`: the memory system's, every block's, then the registers swap
   // (inlined into on_clock's run of edges).
   [[gnu::always_inline]] inline void edge(uint64_t now, bool rst);
+  // The blocks after the local accumulators and the swap of their registers
+  // (chunk_reg on): the second half of edge().
+  [[gnu::always_inline]] inline void back_edge(bool rst);
+  // Up to `edges` quiet edges from `now` on (Controller::quiet_steps), as
+  // many as the burst allows; returns how many were done.
+  int quiet_run(uint64_t now, int edges);
   static constexpr int kMaxBurst = 4096;
   EdgeClock* burst_clock_ = nullptr;
+  bool memory_ideal_ = true;  // the memory system's edges do nothing (start())
   const LayerJob* job_ = nullptr;
   std::unique_ptr<Probe> probe_;
 };

@@ -73,7 +73,7 @@ void Multiplier::edge(const Operands& in, Products& o, bool rst) {
   o.x_plane = x_values_.data() + in.first_m;
   o.x_stride = in.x_stride;
   o.y_values = y_tile_[tile_slot_].data();
-  o.y_at = y_at_[tile_slot_].data();
+  o.y_at = in.rows->y_at.data();
 }
 
 // A tile's broadcast Y codes decoded at its first step, into the slot the
@@ -81,36 +81,22 @@ void Multiplier::edge(const Operands& in, Products& o, bool rst) {
 // the previous tile's last step has passed them), and the tile's zero
 // products counted (kernels::decode_span: in arithmetic, as Y is 0 as the
 // data has it, ReLU and padding, and a branch would mispredict). Rows
-// whose chunks follow each other in the Y row (the rows of a tile over
-// consecutive chunks, across group boundaries too) are decoded as one run
-// and share it (y_at: where each row's values start), so a tile is usually
+// whose chunks follow each other in the Y row are decoded as one run and
+// share it (TileRows::y_runs, planned once per job), so a tile is usually
 // one kernel call; a tile's chunks never overlap, so no code is decoded or
 // counted twice.
 void Multiplier::decode_tile(const Operands& in) {
   tile_slot_ ^= 1;
   const TileRows& rows = *in.rows;
   std::vector<int32_t>& slot = y_tile_[tile_slot_];
-  std::vector<int64_t>& y_at = y_at_[tile_slot_];
-  slot.resize(size_t(rows_) * size_t(rows.steps));
-  y_at.assign(size_t(rows_), 0);
+  if (slot.size() < size_t(rows.y_len)) slot.resize(size_t(rows.y_len));
   const uint32_t* zeros_of = &x_zeros_[size_t(in.tag.m_tile * gk_)];  // this m-tile's, by X buffer row
   const uint32_t* y_row = in.y_rows->codes(in.tag.p);  // stays in its slot for this loop
   const uint32_t n = uint32_t(in.active_cols);
+  int32_t* values = slot.data();
   uint64_t zeros = 0;
-  int64_t run_gk = 0, run_at = 0, run_len = 0;  // the run being gathered: Y row from run_gk, slot from run_at
-  const auto flush = [&] {
-    if (run_len)
-      zeros += kernels::decode_span(&slot[size_t(run_at)], y_row + run_gk, zeros_of + run_gk, run_len, n, y_code_);
-    run_at += run_len, run_len = 0;
-  };
-  for (int r = 0; r < rows_; ++r) {
-    const int64_t gk0 = rows.gk0[size_t(r)], len = rows.len[size_t(r)];
-    if (len <= 0) continue;
-    if (gk0 != run_gk + run_len) flush(), run_gk = gk0;
-    y_at[size_t(r)] = run_at + run_len;
-    run_len += len;
-  }
-  flush();
+  for (const TileRows::YRun& run : rows.y_runs)
+    zeros += kernels::decode_span(values + run.at, y_row + run.gk, zeros_of + run.gk, run.len, n, y_code_);
   stats_->mul_zero += zeros;
 }
 

@@ -52,10 +52,9 @@ class Multiplier {
   std::vector<int32_t> x_values_;
   std::vector<uint32_t> x_zeros_;  // [m-tile][g k]
   int64_t m_tiles_ = 0, gk_ = 0;
-  // The Y values of the current and the previous chunk tile (at most R x
-  // steps), and where each row's start.
+  // The Y values of the current and the previous chunk tile (TileRows::y_len
+  // of them; where each row's start is the tile's y_at).
   std::vector<int32_t> y_tile_[2];
-  std::vector<int64_t> y_at_[2];
   int tile_slot_ = 0;
 };
 

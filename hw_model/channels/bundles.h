@@ -27,9 +27,43 @@ struct TileRows {
   std::vector<uint32_t> active_at; // [steps] rows active at each step
   uint64_t row_steps = 0;          // the sum of active_at: the tile's products per active column
   int32_t steps = 0;               // the tile's length
+  // The tile's Y codes as the multipliers decode them (plan_y_runs): rows
+  // whose chunks follow each other in the Y row (consecutive chunks, across
+  // group boundaries too) form one run, decoded once into values [at, at +
+  // len) from Y code gk on; row r's values start at y_at[r] (0 for a row
+  // without a chunk). The same for every (m-tile, p), so planned once.
+  struct YRun {
+    int64_t gk, at, len;
+  };
+  std::vector<YRun> y_runs;
+  std::vector<int64_t> y_at;       // [R]
+  int64_t y_len = 0;               // the decoded values in all
 
   bool active(int r, int32_t step) const { return step < len[size_t(r)]; }
 };
+
+// A tile's y_runs, y_at and y_len from its rows' gk0 and len (after the
+// controller fills its tables, or a testbench builds one by hand). A
+// tile's chunks never overlap, so no code is in two runs.
+inline void plan_y_runs(TileRows& t) {
+  const size_t rows = t.len.size();
+  t.y_runs.clear();
+  t.y_at.assign(rows, 0);
+  int64_t run_gk = 0, run_at = 0, run_len = 0;  // the run being gathered
+  const auto flush = [&] {
+    if (run_len) t.y_runs.push_back({run_gk, run_at, run_len});
+    run_at += run_len, run_len = 0;
+  };
+  for (size_t r = 0; r < rows; ++r) {
+    const int64_t gk0 = t.gk0[r], len = t.len[r];
+    if (len <= 0) continue;
+    if (gk0 != run_gk + run_len) flush(), run_gk = gk0;
+    t.y_at[r] = run_at + run_len;
+    run_len += len;
+  }
+  flush();
+  t.y_len = run_at;
+}
 
 // Controller -> operand buffers: which (g, k) each row reads this cycle.
 struct IssueCmd {

@@ -24,6 +24,9 @@ class DoubleBuffer {
   const T& read() const { return *at(offset_); }
   T& next() { return *at(offset_ ^ sizeof(T)); }  // the state to appear after this edge
   void swap() { offset_ ^= sizeof(T); }  // the two states trade roles: nothing is copied or moved
+  // The current state, changed in place: a run of edges at which the writer
+  // only moved its bundle on, done at once (MacArray's quiet edges).
+  T& current() { return *at(offset_); }
 
  private:
   // The current state's byte offset in state_ (0 or sizeof(T)) rather than

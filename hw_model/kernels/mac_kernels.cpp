@@ -66,16 +66,17 @@ void mac_narrow_cloned(int32_t* acc, int cols, const TileOperands& t, const uint
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2"))) inline int32_t max_of_lanes(__m256i v) {
-  __m128i m = _mm_max_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4e));
-  return _mm_cvtsi128_si32(_mm_max_epi32(m, _mm_shuffle_epi32(m, 0xb1)));
-}
-
-__attribute__((target("avx2"))) inline int32_t min_of_lanes(__m256i v) {
-  __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  m = _mm_min_epi32(m, _mm_shuffle_epi32(m, 0x4e));
-  return _mm_cvtsi128_si32(_mm_min_epi32(m, _mm_shuffle_epi32(m, 0xb1)));
+// magnitude(largest lane of hi) | magnitude(smallest lane of lo) for hi >= 0
+// and lo <= 0 lane by lane (seeded with 0): magnitude(v) = v ^ (v >> 31)
+// grows with |v| on either side of 0, so these are the largest lane of hi
+// and of lo's lanes' magnitudes, both reduced in one vector (hi's lanes in
+// its low half, lo's magnitudes in its high).
+__attribute__((target("avx2"))) inline uint64_t row_magnitude(__m256i hi, __m256i lo) {
+  const __m256i lo_mag = _mm256_xor_si256(lo, _mm256_srai_epi32(lo, 31));
+  __m256i m = _mm256_max_epi32(_mm256_permute2x128_si256(hi, lo_mag, 0x20), _mm256_permute2x128_si256(hi, lo_mag, 0x31));
+  m = _mm256_max_epi32(m, _mm256_shuffle_epi32(m, 0x4e));
+  m = _mm256_max_epi32(m, _mm256_shuffle_epi32(m, 0xb1));
+  return uint64_t(uint32_t(_mm256_cvtsi256_si32(m)) | uint32_t(_mm256_extract_epi32(m, 4)));
 }
 
 // The columns c .. c + 7 that exist (n - c of them when fewer): a mask for
@@ -168,7 +169,7 @@ __attribute__((target("avx2"), always_inline)) inline uint64_t mac_row_avx2(int3
   for (; c + 16 <= n; c += 16) mac_block16(acc + c, x + c, stride, y, steps, hi, lo);
   if (c + 8 <= n) mac_block8<false>(acc + c, x + c, stride, y, steps, __m256i{}, hi, lo), c += 8;
   if (c < n) mac_block8<true>(acc + c, x + c, stride, y, steps, tail_mask(n - c), hi, lo);
-  return magnitude(max_of_lanes(hi)) | magnitude(min_of_lanes(lo));
+  return row_magnitude(hi, lo);
 }
 
 // A row of at most 4 columns as the half of a vector (mac_pair_avx2): its

@@ -106,12 +106,9 @@ struct RedoAvx2 {
                                                      : _mm256_min_epi32(_mm256_max_epi32(raw, min), max);
     return _mm256_blendv_epi8(raw, fixed, over);
   }
-  // Four exact sums at e (64-bit lanes m) plus v, their magnitudes kept.
-  __attribute__((target("avx2"))) void exact_add(int64_t* e, __m128i v, __m256i m) {
-    long long* at = reinterpret_cast<long long*>(e);
-    const __m256i sum = _mm256_add_epi64(_mm256_maskload_epi64(at, m), _mm256_cvtepi32_epi64(v));
-    _mm256_maskstore_epi64(at, m, sum);
-    exact_mag = _mm256_or_si256(exact_mag, _mm256_xor_si256(sum, _mm256_cmpgt_epi64(_mm256_setzero_si256(), sum)));
+  // v ^ (v >> 63) in each 64-bit lane: an exact sum's magnitude.
+  __attribute__((target("avx2"))) static __m256i magnitude64(__m256i v) {
+    return _mm256_xor_si256(v, _mm256_cmpgt_epi64(_mm256_setzero_si256(), v));
   }
 
   // Steps from s on while every sum stays in range; returns the step at
@@ -143,18 +140,28 @@ struct RedoAvx2 {
     return s;
   }
 
-  // Steps from s on after a sum left the range.
-  __attribute__((target("avx2"))) void diverged(int32_t s) {
-    for (; s < w.len; ++s) {
-      const int32_t* x = w.x + s * w.x_stride;
-      const __m256i y = _mm256_set1_epi32(w.y[s]);
-      for (int c = 0; c < w.n; c += 8) {
-        const __m256i mask = mask_at(c), p = products(x, c, y, mask);
-        exact_add(exact + c, _mm256_castsi256_si128(p), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(mask)));
-        exact_add(exact + c + 4, _mm256_extracti128_si256(p, 1),
-                  _mm256_cvtepi32_epi64(_mm256_extracti128_si256(mask, 1)));
-        _mm256_maskstore_epi32(acc + c, mask, repair(_mm256_add_epi32(_mm256_maskload_epi32(acc + c, mask), p)));
+  // Steps from `from` on after a sum left the range, a vector of columns
+  // at a time over all of them, its registers and exact sums (two vectors
+  // of four) held in vector registers: the columns never meet but in the
+  // overflow count and the magnitudes' OR, neither of which depends on the
+  // order. The exact sums are scratch: not stored back.
+  __attribute__((target("avx2"))) void diverged(int32_t from) {
+    for (int c = 0; from < w.len && c < w.n; c += 8) {
+      const __m256i mask = mask_at(c);
+      const __m256i m0 = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(mask));
+      const __m256i m1 = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(mask, 1));
+      const long long* e = reinterpret_cast<const long long*>(exact + c);
+      __m256i a = _mm256_maskload_epi32(acc + c, mask), e0 = _mm256_maskload_epi64(e, m0);
+      __m256i e1 = _mm256_maskload_epi64(e + 4, m1);
+      const int32_t* x = w.x + from * w.x_stride;
+      for (int32_t s = from; s < w.len; ++s, x += w.x_stride) {
+        const __m256i p = products(x, c, _mm256_set1_epi32(w.y[s]), mask);
+        e0 = _mm256_add_epi64(e0, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(p)));
+        e1 = _mm256_add_epi64(e1, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(p, 1)));
+        exact_mag = _mm256_or_si256(exact_mag, _mm256_or_si256(magnitude64(e0), magnitude64(e1)));
+        a = repair(_mm256_add_epi32(a, p));
       }
+      _mm256_maskstore_epi32(acc + c, mask, a);
     }
   }
 };

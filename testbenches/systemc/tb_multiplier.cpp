@@ -41,6 +41,7 @@ void check_all_pairs(const char* x_format, const char* y_format, int idle_cols =
   // One cycle per Y code (a one-step tile of one row), every X code in a column.
   TileRows tile;
   tile.len = {1}, tile.g = {0}, tile.k0 = {0}, tile.gk0 = {0}, tile.active_at = {1}, tile.row_steps = 1, tile.steps = 1;
+  plan_y_runs(tile);
   std::vector<uint32_t> y_rows;  // Y row y holds code y at (g, k) = (0, 0)
   for (int y = 0; y < y_codes; ++y) y_rows.push_back(uint32_t(y));
   job.y = YRows::stored(1, 1, y_rows, std::vector<GroupScale>(size_t(y_codes)));
