@@ -2,7 +2,8 @@
 """End-to-end benchmark: one training iteration of a network (all three passes
 of every layer) from a synthetic trace, simulated with --check, at several -j.
 
-For each -j it measures the wall time and the peak resident memory: of the
+For each -j it measures the wall time, the CPU time (user + system of mlssim and
+every worker it waited for, from wait4), and the peak resident memory: of the
 largest process exactly (wait4), and of the whole process tree (mlssim and its
 workers, sampled from /proc every 0.2 s, at least the largest process's: what
 the machine must hold at once), and reads the products, cycles and the
@@ -62,7 +63,7 @@ def tree_rss(root):
 
 
 def measured_run(cmd, stdout_path, stderr_path):
-    """Runs cmd; returns (exit code, wall s, peak tree bytes, peak process bytes).
+    """Runs cmd; returns (exit code, wall s, CPU s, peak tree bytes, peak process bytes).
 
     The largest process's peak is exact: wait4's ru_maxrss of the finished child,
     which the kernel takes over the child and every descendant it waited for (the
@@ -82,7 +83,8 @@ def measured_run(cmd, stdout_path, stderr_path):
         wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     peak_proc = max(peak_proc, usage.ru_maxrss * 1024)
-    return proc.returncode, wall, max(peak_tree, peak_proc), peak_proc
+    cpu = usage.ru_utime + usage.ru_stime  # the workers' too: the parent waits for each
+    return proc.returncode, wall, cpu, max(peak_tree, peak_proc), peak_proc
 
 
 def write_atomic(path, text):
@@ -119,7 +121,7 @@ def main():
             os.remove(report)
         cmd = [a.mlssim, "run", trace, "--check", "-j", str(j), "--report", report, *a.run_args]
         print(f"e2e: {' '.join(cmd)}", flush=True)
-        code, wall, tree, proc = measured_run(cmd, os.path.join(a.work, f"stdout-j{j}.txt"),
+        code, wall, cpu, tree, proc = measured_run(cmd, os.path.join(a.work, f"stdout-j{j}.txt"),
                                               os.path.join(a.work, f"stderr-j{j}.txt"))
         if code:
             sys.exit(f"e2e: -j {j} exited {code}; see {a.work}/stderr-j{j}.txt")
@@ -127,10 +129,11 @@ def main():
             total = json.load(f)["total"]
         if not total["bit_exact"]:
             sys.exit(f"e2e: -j {j}: the array and the golden model disagree ({report})")
-        rows.append({"jobs": j, "wall_seconds": round(wall, 4), "peak_rss_tree_bytes": tree,
-                     "peak_rss_process_bytes": proc, "macs": total["macs"], "cycles": total["cycles"],
-                     "bit_exact": total["bit_exact"], "macs_per_wall_second": total["macs"] / wall})
-        print(f"e2e: -j {j}: {wall:.1f} s, peak RSS {tree / 2**20:.0f} MiB (largest process "
+        rows.append({"jobs": j, "wall_seconds": round(wall, 4), "cpu_seconds": round(cpu, 4),
+                     "peak_rss_tree_bytes": tree, "peak_rss_process_bytes": proc, "macs": total["macs"],
+                     "cycles": total["cycles"], "bit_exact": total["bit_exact"],
+                     "macs_per_wall_second": total["macs"] / wall, "macs_per_cpu_second": total["macs"] / cpu})
+        print(f"e2e: -j {j}: {wall:.1f} s ({cpu:.1f} CPU-s), peak RSS {tree / 2**20:.0f} MiB (largest process "
               f"{proc / 2**20:.0f} MiB), {total['macs'] / 1e9:.2f} G MACs, {total['macs'] / wall:.3g} MACs/s, "
               "bit-exact", flush=True)
     same = len({(r["macs"], r["cycles"]) for r in rows}) == 1
@@ -138,12 +141,12 @@ def main():
               "batch": a.batch, "seed": a.seed, "run_args": a.run_args, "runs": rows,
               "same_macs_and_cycles": same}
     write_atomic(a.out or os.path.join(a.work, "results.json"), json.dumps(result, indent=2) + "\n")
-    print("| -j | wall | peak RSS (all processes) | largest process | MACs | MACs / wall s |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| -j | wall | CPU | peak RSS (all processes) | largest process | MACs | MACs / wall s | MACs / CPU s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['jobs']} | {r['wall_seconds']:.0f} s | {r['peak_rss_tree_bytes'] / 2**20:.0f} MiB | "
-              f"{r['peak_rss_process_bytes'] / 2**20:.0f} MiB | {r['macs'] / 1e9:.1f} G | "
-              f"{r['macs_per_wall_second']:.3g} |")
+        print(f"| {r['jobs']} | {r['wall_seconds']:.0f} s | {r['cpu_seconds']:.0f} s | "
+              f"{r['peak_rss_tree_bytes'] / 2**20:.0f} MiB | {r['peak_rss_process_bytes'] / 2**20:.0f} MiB | "
+              f"{r['macs'] / 1e9:.1f} G | {r['macs_per_wall_second']:.3g} | {r['macs_per_cpu_second']:.3g} |")
     if not same:
         sys.exit("e2e: the runs' MACs or cycles differ between -j values")
 

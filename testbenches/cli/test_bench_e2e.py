@@ -54,6 +54,7 @@ class BenchE2E(unittest.TestCase):
             self.assertGreater(r["peak_rss_tree_bytes"], 1 << 20)
             self.assertGreaterEqual(r["peak_rss_tree_bytes"], r["peak_rss_process_bytes"])
             self.assertGreater(r["wall_seconds"], 0)
+            self.assertGreater(r["cpu_seconds"], 0)
         self.assertIn("| 2 |", p.stdout)
 
     def test_a_failing_run_leaves_no_results(self):
