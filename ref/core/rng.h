@@ -9,6 +9,7 @@
 //
 // splitmix64_mix is the finaliser of Vigna's SplitMix64.
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace mls {
@@ -25,6 +26,13 @@ inline uint64_t fnv1a64(const std::string& s, uint64_t basis = kFnv1aOffsetBasis
     h *= 0x100000001b3ULL;
   }
   return h;
+}
+
+// A 64-bit hash as stored text: 16 lowercase hex digits.
+inline std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
 }
 
 inline uint64_t splitmix64_mix(uint64_t z) {

@@ -297,7 +297,8 @@ int run_command(const std::vector<std::string>& args) {
     throw Error("--gating: energy table " + table->name + " prices no gated actions (docs/energy.md#gating)");
   const std::optional<CheckedTrace> checked =
       a.trace_checked.empty() ? std::nullopt : std::optional(read_checked_trace(a.trace_checked, a.trace_dir));
-  const Trace trace = load_trace(a.trace_dir, cli::split_list(a.layers), TensorData::dropped, checked ? &*checked : nullptr);
+  const Trace trace =
+      load_trace(a.trace_dir, cli::split_list(a.layers), TensorData::dropped, checked ? &*checked : nullptr);
   apply_layer_settings(trace, a);
   std::vector<std::string> inputs = run_inputs(trace, a.tech, a.expect, a.bless);
   if (!a.layer_config.empty()) inputs.push_back(a.layer_config);

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -180,6 +178,19 @@ TensorF shape_only(const std::string& path, const std::string& where) {
   }
 }
 
+// The layer's tensors from the files `files` names (weight, input, then
+// grad_output when it has one) into `into`, each checked for NaN and Inf
+// with `check`; returns their fingerprint, chained as tensors_fingerprint
+// chains it.
+uint64_t read_tensors(const LayerTensors& files, LayerTensors& into, const std::string& where, bool check) {
+  uint64_t h = kFnv1aOffsetBasis;
+  into.weight = read_tensor(files.weight_file, files.name + ".weight", where, h, check);
+  into.input = read_tensor(files.input_file, files.name + ".input", where, h, check);
+  if (files.grad_output)
+    into.grad_output = read_tensor(files.grad_output_file, files.name + ".grad_output", where, h, check);
+  return h;
+}
+
 // The layer's tensors: read, checked and fingerprinted, or with `checked`
 // (another process did that) their shapes alone and the fingerprint it found.
 void read_layer_tensors(LayerTensors& t, const CheckedTrace* checked, const std::string& where) {
@@ -192,11 +203,7 @@ void read_layer_tensors(LayerTensors& t, const CheckedTrace* checked, const std:
     t.resident = false;
     return;
   }
-  uint64_t h = kFnv1aOffsetBasis;
-  t.weight = read_tensor(t.weight_file, t.name + ".weight", where, h, true);
-  t.input = read_tensor(t.input_file, t.name + ".input", where, h, true);
-  if (t.grad_output) t.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where, h, true);
-  t.fingerprint = h;
+  t.fingerprint = read_tensors(t, t, where, true);
 }
 
 LayerTensors load_layer(const fs::path& root, const json& layer, const std::string& manifest, size_t index,
@@ -318,11 +325,7 @@ LayerTensors load_tensors(const LayerTensors& t) {
   const std::string where = "layer '" + t.name + "'";
   // Only the fingerprint is taken: equal, the bits are those checked when
   // the trace was loaded.
-  uint64_t h = kFnv1aOffsetBasis;
-  full.weight = read_tensor(t.weight_file, t.name + ".weight", where, h, false);
-  full.input = read_tensor(t.input_file, t.name + ".input", where, h, false);
-  if (t.grad_output) full.grad_output = read_tensor(t.grad_output_file, t.name + ".grad_output", where, h, false);
-  if (h != t.fingerprint) {
+  if (read_tensors(t, full, where, false) != t.fingerprint) {
     std::string files = t.weight_file + ", " + t.input_file;
     if (t.grad_output) files += ", " + t.grad_output_file;
     throw Error(where + " (" + files + "): the tensors changed since the trace was loaded");
@@ -339,11 +342,7 @@ constexpr const char* kCheckedFormat = "mlssim-checked-trace/1";
 
 std::string checked_trace_text(const Trace& trace) {
   json layers = json::object();
-  for (const LayerTensors& t : trace.layers) {
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.fingerprint));
-    layers[t.name] = hex;
-  }
+  for (const LayerTensors& t : trace.layers) layers[t.name] = hex64(t.fingerprint);
   return json_text(json{{"format", kCheckedFormat}, {"trace", trace.dir}, {"layers", layers}});
 }
 
@@ -357,12 +356,10 @@ CheckedTrace read_checked_trace(const std::string& path, const std::string& trac
   CheckedTrace checked;
   for (const auto& item : j["layers"].items()) {
     const std::string hex = item.value().is_string() ? item.value().get<std::string>() : "";
-    char* end = nullptr;
-    const unsigned long long h = std::strtoull(hex.c_str(), &end, 16);
-    const bool digits = std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
-    if (hex.size() != 16 || !digits || *end != '\0')
+    const auto digit = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    if (hex.size() != 16 || !std::all_of(hex.begin(), hex.end(), digit))
       throw Error(path + ": layer " + quoted_excerpt(item.key()) + ": the fingerprint must be 16 hex digits");
-    checked[item.key()] = uint64_t(h);
+    checked[item.key()] = uint64_t(std::stoull(hex, nullptr, 16));
   }
   return checked;
 }

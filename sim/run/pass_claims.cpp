@@ -5,7 +5,6 @@
 
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include "ref/core/error.h"
@@ -21,9 +20,7 @@ std::string claim_file(const std::string& key) {
   std::string name;
   for (char c : key) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   if (name.size() > 120) name.resize(120);
-  char hash[20];
-  std::snprintf(hash, sizeof hash, "-%016llx", static_cast<unsigned long long>(fnv1a64(key)));
-  return name + hash;
+  return name + "-" + hex64(fnv1a64(key));
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // hand-edited or damaged entry is refused, never added into a total, and a
 // total that would leave its 64-bit type is an error, never a wrapped number.
 #include <cmath>
-#include <cstdio>
 #include <limits>
 
 #include "hw_model/stats/traffic.h"
@@ -105,10 +104,7 @@ void check_entry_counts(const json& e, const json& config, const std::string& wh
 }
 
 std::string content_checksum(const json& content) {
-  char buf[17];
-  const std::string text = content.dump(-1, ' ', false, json::error_handler_t::replace);
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv1a64(text));
-  return buf;
+  return hex64(fnv1a64(content.dump(-1, ' ', false, json::error_handler_t::replace)));
 }
 
 }  // namespace mls

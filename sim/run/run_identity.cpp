@@ -1,7 +1,5 @@
 #include "sim/run/run_identity.h"
 
-#include <cstdio>
-
 #include "ref/core/rng.h"
 #include "ref/io/file_io.h"
 #include "sim/run/plan.h"
@@ -11,21 +9,10 @@ namespace mls {
 
 using nlohmann::json;
 
-namespace {
-
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)v);
-  return buf;
-}
-
-}  // namespace
-
 json run_identity(const Trace& trace, const RunOptions& opt) {
   uint64_t h = fnv1a64(read_input_file(trace.dir + "/manifest.json", "manifest", kMaxTextFileBytes));
-  for (const LayerTensors& t : trace.layers) {
-    h = splitmix64_mix(fnv1a64(t.name, h) ^ (t.resident ? tensors_fingerprint(t) : t.fingerprint));
-  }
+  // load_trace took each layer's fingerprint as it read the tensors.
+  for (const LayerTensors& t : trace.layers) h = splitmix64_mix(fnv1a64(t.name, h) ^ t.fingerprint);
   json plan = json::array();
   for (const PlannedPass& pp : plan_run(trace, opt)) plan.push_back(pp.key());
   // --unquantized (and a preset's) marks layers beside the layer-config file.

@@ -94,8 +94,8 @@ nlohmann::json run_in_workers(int jobs, const std::vector<std::string>& worker_a
                        exec::LogTail(log_path)});
     std::vector<std::string> args = {"run"};
     args.insert(args.end(), worker_args.begin(), worker_args.end());
-    args.insert(args.end(), {"--shard", tag, "--claims", (dir.path() / "claims").string(), "--trace-checked", checked, "--report",
-                             workers.back().report.string(), "--quiet"});
+    args.insert(args.end(), {"--shard", tag, "--claims", (dir.path() / "claims").string(), "--trace-checked",
+                             checked, "--report", workers.back().report.string(), "--quiet"});
     workers.back().pid = pool.start(args, log_path);
   }
   while (pool.running() > 0) {

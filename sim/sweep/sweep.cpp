@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cinttypes>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -250,9 +248,7 @@ constexpr uint64_t kPointIdBasis = 1469598103934665603ull;
 
 std::string point_id(const Sweep& s, const ojson& params) {
   const ojson context = {{"trace", s.trace}, {"passes", s.passes}, {"layers", s.layers}, {"params", id_params(params)}};
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a64(context.dump(), kPointIdBasis));
-  return std::string(hex, 12);
+  return hex64(fnv1a64(context.dump(), kPointIdBasis)).substr(0, 12);
 }
 
 // group, group_w, group_a, group_e.

@@ -1,7 +1,6 @@
 // Point records and result tables (docs/sweep.md#results): what a finished
 // point's run report becomes, and the CSV and JSON gathered from the records.
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <set>
 
@@ -195,10 +194,7 @@ ojson sweep_context(const Sweep& s) { return {{"trace", s.trace}, {"passes", s.p
 // 16 hex digits of FNV-1a over the record's JSON text without its checksum.
 std::string record_checksum(ojson record) {
   record.erase("checksum");
-  char buf[17];
-  const std::string text = record.dump(-1, ' ', false, ojson::error_handler_t::replace);
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv1a64(text));
-  return buf;
+  return hex64(fnv1a64(record.dump(-1, ' ', false, ojson::error_handler_t::replace)));
 }
 
 }  // namespace
