@@ -18,22 +18,31 @@ struct TileSource {
   int64_t end_row(int64_t t) const { return std::min(rows, (t + 1) * rows_per_tile); }
 };
 
-// Grows v to hold index i (doubling); out of line, as it is rare.
+// Grows v to hold index i, at least doubling it; out of line, as it is rare.
 __attribute__((noinline)) void grow_marks(std::vector<uint8_t>& v, int32_t i) {
   v.resize(std::max(size_t(i) + 1, 2 * v.size()), 0);
 }
 
-// Grows v (doubling) to hold index i.
+// Grows v, when it must, to hold index i.
 inline void grow_to(std::vector<uint8_t>& v, int64_t i) {
   if (size_t(i) >= v.size()) grow_marks(v, int32_t(i));
 }
 
-// Marks v[i] (growing v as needed); true when it was not marked before.
-// Inlined: it runs about once per element of Y per pass.
-inline bool first_touch(std::vector<uint8_t>& v, int32_t i) {
-  if (size_t(i) >= v.size()) grow_marks(v, i);
-  const bool fresh = !v[size_t(i)];
-  v[size_t(i)] = 1;
+// Marks the n scales `groups` names (-1: none) in `seen`; returns how many
+// were not marked before. Grown first, then marked through a local pointer.
+uint32_t touch_scales(std::vector<uint8_t>& seen, const int32_t* groups, int64_t n) {
+  int32_t top = -1;
+  for (int64_t i = 0; i < n; ++i) top = std::max(top, groups[i]);
+  if (top < 0) return 0;
+  grow_to(seen, top);
+  uint8_t* __restrict marks = seen.data();
+  uint32_t fresh = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t scale = groups[i];
+    if (scale < 0) continue;
+    fresh += marks[scale] ^ 1u;
+    marks[scale] = 1;
+  }
   return fresh;
 }
 
@@ -49,7 +58,7 @@ void touch_row(std::vector<uint8_t>& seen, const int32_t* index, int64_t n, uint
     const int32_t at = index[i];
     if (at < 0) continue;
     if (size_t(at) >= size) {
-      seen.resize(std::max(size_t(at) + 1, 2 * size), 0);
+      grow_marks(seen, at);
       marks = seen.data(), size = seen.size();
     }
     ++count;
@@ -98,7 +107,7 @@ Touches walk_tiles(const TileSource& src, const std::vector<int64_t>& demand) {
       const int32_t *groups = nullptr, *index = nullptr;
       src.row(r, groups, index);
       touch_row(seen_elem, index, src.gk, to.tile_elems[size_t(t)], to.first_elems[d]);
-      for (int64_t g = 0; g < src.g; ++g) to.first_scales[d] += groups[g] >= 0 && first_touch(seen_scale, groups[g]);
+      to.first_scales[d] += touch_scales(seen_scale, groups, src.g);
     }
   }
   return to;
@@ -111,23 +120,6 @@ Touches walk_tiles(const TileSource& src, const std::vector<int64_t>& demand) {
 // p x g scales and about one mark per element of the tensor, instead of
 // generating p x g x k indices. Translates of two sums may still meet, so
 // they are marked element by element and the counts are the walk's.
-// Marks the scales `groups` names (-1: none) in `seen`; returns how many
-// were not marked before. Grown first, then marked through a local pointer.
-uint32_t touch_scales(std::vector<uint8_t>& seen, const std::vector<int32_t>& groups) {
-  int32_t top = -1;
-  for (int32_t scale : groups) top = std::max(top, scale);
-  if (top < 0) return 0;
-  grow_to(seen, top);
-  uint8_t* __restrict marks = seen.data();
-  uint32_t fresh = 0;
-  for (int32_t scale : groups) {
-    if (scale < 0) continue;
-    fresh += marks[scale] ^ 1u;
-    marks[scale] = 1;
-  }
-  return fresh;
-}
-
 Touches walk_separable(const SeparableRows& parts, int64_t g, int64_t k, int64_t rows,
                        const std::vector<int64_t>& demand) {
   Touches to(rows, demand.size());
@@ -165,7 +157,7 @@ Touches walk_separable(const SeparableRows& parts, int64_t g, int64_t k, int64_t
     to.first_elems[d] = fresh;
     to.tile_scales[size_t(r)] = uint32_t(g);
     parts.groups(r, groups.data());
-    to.first_scales[d] = touch_scales(seen_scale, groups);
+    to.first_scales[d] = touch_scales(seen_scale, groups.data(), g);
   }
   return to;
 }
